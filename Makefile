@@ -1,0 +1,36 @@
+# DanceGRPO in Swift. Two commands matter (see README): `make run` and `make test`.
+# The MLX engine wheel is named here and nowhere else: MLX_WHEEL=mlx-cuda-13 (Linux + NVIDIA) or MLX_WHEEL=mlx
+# (macOS, Metal) moves the build to another back end without touching code.
+MLX_WHEEL ?= mlx-cpu
+MLX_VERSION ?= 0.32.4
+export MLX_WHEEL MLX_VERSION
+
+SWIFT ?= swift
+RELEASE_BIN = .build/release
+
+.PHONY: deps build run test bench goldens clean
+
+deps:
+	@scripts/setup-deps.sh
+
+build: deps
+	$(SWIFT) build -c release --product dancegrpo
+
+# The main job on the embedded default.
+run: build
+	$(RELEASE_BIN)/dancegrpo $(ARGS)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: deps
+	$(SWIFT) build -c release --product dancegrpo-bench
+	$(RELEASE_BIN)/dancegrpo-bench $(ARGS)
+
+# Regenerates the committed golden files (needs Python with torch; see tools/README.md).
+goldens:
+	scripts/tools-env.sh python3 tools/make_goldens.py
+
+clean:
+	rm -rf .build

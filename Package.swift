@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+// DanceGRPO in Swift. The tensor engine is MLX's C++ library (see ../shared/docs/engine.md); `make` installs it
+// under .deps/ (scripts/setup-deps.sh), and this manifest only knows the stable link `.deps/mlx`.
+import Foundation
+import PackageDescription
+
+let root = Context.packageDirectory
+// libmlx finds its bundled libraries through RPATH $ORIGIN/../../<wheel>.libs, so the runtime path must be the
+// real, versioned folder rather than the link.
+let mlxRoot = URL(fileURLWithPath: "\(root)/.deps/mlx").resolvingSymlinksInPath().path
+
+// Every Swift target sees the engine's C++ types through the shim module, so every one needs C++ interop.
+let cxx: [SwiftSetting] = [.interoperabilityMode(.Cxx)]
+
+let package = Package(
+    name: "DanceGRPO",
+    products: [
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "NN", targets: ["NN"]),
+        .executable(name: "dancegrpo", targets: ["dancegrpo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Engine binding: the only C++ in the package, and the only targets that name MLX.
+        .target(
+            name: "CMLXShim",
+            cxxSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [
+                // OpenBLAS first, kept even though nothing references it directly: the dynamic linker then resolves
+                // libmlx's cblas_sgemm to OpenBLAS instead of the wheel's reference BLAS (30x slower).
+                .unsafeFlags([
+                    "-Xlinker", "--no-as-needed", "-lopenblas",
+                    "-L\(mlxRoot)/lib", "-lmlx",
+                    "-Xlinker", "-rpath", "-Xlinker", "\(mlxRoot)/lib",
+                ]),
+            ]),
+        .target(name: "Engine", dependencies: ["CMLXShim"], swiftSettings: cxx),
+        // Neural-network layer over the engine.
+        .target(name: "NN", dependencies: ["Engine"], swiftSettings: cxx),
+        // Command line.
+        .executableTarget(
+            name: "dancegrpo",
+            dependencies: ["Engine", "NN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: cxx),
+        // Tests
+        .target(
+            name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport",
+            resources: [.copy("Fixtures")], swiftSettings: cxx),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "TestSupport"], swiftSettings: cxx),
+    ],
+    cxxLanguageStandard: .cxx20
+)
