@@ -492,10 +492,20 @@ size_t setCacheLimit(size_t limit) { return mx::set_cache_limit(limit); }
 namespace {
 // Adapts a (context, callback) pair to MLX's std::function. A Swift-side failure becomes an exception so that MLX
 // unwinds its transform cleanly; the outer DG_TRY turns it back into an error message.
-std::function<ArrayVector(const ArrayVector&)> adapt(Callback fn, void* context) {
-  return [fn, context](const ArrayVector& inputs) {
+struct Context {
+  void* pointer;
+  Release release;
+  Context(void* p, Release r) : pointer(p), release(r) {}
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+  ~Context() { release(pointer); }
+};
+
+std::function<ArrayVector(const ArrayVector&)> adapt(Callback fn, void* context, Release release) {
+  auto owned = std::make_shared<Context>(context, release);
+  return [fn, owned](const ArrayVector& inputs) {
     ArrayVector outputs;
-    if (!fn(context, &inputs, &outputs)) {
+    if (!fn(owned->pointer, &inputs, &outputs)) {
       throw std::runtime_error(errorMessage.empty() ? "the Swift function failed" : errorMessage);
     }
     return outputs;
@@ -503,10 +513,10 @@ std::function<ArrayVector(const ArrayVector&)> adapt(Callback fn, void* context)
 }
 }  // namespace
 
-bool vjp(Callback fn, void* context, const ArrayVector& primals, const ArrayVector& cotangents, ArrayVector& outputs,
+bool vjp(Callback fn, void* context, Release release, const ArrayVector& primals, const ArrayVector& cotangents, ArrayVector& outputs,
          ArrayVector& gradients) {
   DG_TRY("valueAndGrad", {
-    auto result = mx::vjp(adapt(fn, context), primals, cotangents);
+    auto result = mx::vjp(adapt(fn, context, release), primals, cotangents);
     outputs = std::move(result.first);
     gradients = std::move(result.second);
     return true;
@@ -514,9 +524,9 @@ bool vjp(Callback fn, void* context, const ArrayVector& primals, const ArrayVect
   return false;
 }
 
-bool checkpointApply(Callback fn, void* context, const ArrayVector& inputs, ArrayVector& outputs) {
+bool checkpointApply(Callback fn, void* context, Release release, const ArrayVector& inputs, ArrayVector& outputs) {
   DG_TRY("checkpoint", {
-    outputs = mx::checkpoint(adapt(fn, context))(inputs);
+    outputs = mx::checkpoint(adapt(fn, context, release))(inputs);
     return true;
   });
   return false;
@@ -526,8 +536,8 @@ struct Compiled {
   std::function<ArrayVector(const ArrayVector&)> function;
 };
 
-Compiled* compileNew(Callback fn, void* context, bool shapeless) {
-  DG_TRY("compile", return new Compiled{mx::compile(adapt(fn, context), shapeless)});
+Compiled* compileNew(Callback fn, void* context, Release release, bool shapeless) {
+  DG_TRY("compile", return new Compiled{mx::compile(adapt(fn, context, release), shapeless)});
   return nullptr;
 }
 bool compileApply(Compiled* c, const ArrayVector& inputs, ArrayVector& outputs) {

@@ -14,6 +14,10 @@ final class FunctionBox {
     init(_ function: @escaping ([Tensor]) -> [Tensor]) { self.function = function }
 }
 
+/// Hands a box to the shim retained; the shim releases it through `releaseBox` when MLX drops the function.
+private func retained(_ box: FunctionBox) -> UnsafeMutableRawPointer { Unmanaged.passRetained(box).toOpaque() }
+private let releaseBox: dg.Release = { context in Unmanaged<FunctionBox>.fromOpaque(context!).release() }
+
 private let trampoline: dg.Callback = { context, inputs, outputs in
     let box = Unmanaged<FunctionBox>.fromOpaque(context!).takeUnretainedValue()
     outputs!.pointee = makeVector(box.function(tensors(of: inputs!.pointee)))
@@ -26,10 +30,7 @@ public func vjp(_ function: @escaping ([Tensor]) -> [Tensor], primals: [Tensor],
 {
     let box = FunctionBox(function)
     var outputs = dg.vectorNew(), gradients = dg.vectorNew()
-    let ok = withExtendedLifetime(box) {
-        dg.vjp(trampoline, Unmanaged.passUnretained(box).toOpaque(), makeVector(primals), makeVector(cotangents),
-               &outputs, &gradients)
-    }
+    let ok = dg.vjp(trampoline, retained(box), releaseBox, makeVector(primals), makeVector(cotangents), &outputs, &gradients)
     if !ok { _ = checkStatus("valueAndGrad", primals) }
     return (tensors(of: outputs), tensors(of: gradients))
 }
@@ -60,9 +61,7 @@ public func checkpointed(_ function: @escaping ([Tensor]) -> [Tensor]) -> ([Tens
     let box = FunctionBox(function)
     return { inputs in
         var outputs = dg.vectorNew()
-        let ok = withExtendedLifetime(box) {
-            dg.checkpointApply(trampoline, Unmanaged.passUnretained(box).toOpaque(), makeVector(inputs), &outputs)
-        }
+        let ok = dg.checkpointApply(trampoline, retained(box), releaseBox, makeVector(inputs), &outputs)
         if !ok { _ = checkStatus("checkpoint", inputs) }
         return tensors(of: outputs)
     }
@@ -76,7 +75,7 @@ public final class CompiledFunction: @unchecked Sendable {
 
     public init(shapeless: Bool = false, _ function: @escaping ([Tensor]) -> [Tensor]) {
         box = FunctionBox(function)
-        guard let h = dg.compileNew(trampoline, Unmanaged.passUnretained(box).toOpaque(), shapeless) else {
+        guard let h = dg.compileNew(trampoline, retained(box), releaseBox, shapeless) else {
             _ = checkStatus("compile")
             fatalError("compile failed")
         }

@@ -135,15 +135,18 @@ size_t setCacheLimit(size_t limit);
 // ---- function transforms. A Swift closure is passed as (context, callback); the callback receives the traced
 // inputs and must fill `outputs`. It returns false if the Swift side failed, which aborts the transform.
 typedef bool (*Callback)(void* context, const ArrayVector* inputs, ArrayVector* outputs);
+// MLX may keep a transformed function alive inside the graph (checkpoint recomputes it during backward), so the
+// context is handed over retained, and `release` is called once the last copy of the function is gone.
+typedef void (*Release)(void* context);
 // Runs f(primals) and its vector-Jacobian product with the given cotangents; outputs then gradients.
-bool vjp(Callback fn, void* context, const ArrayVector& primals, const ArrayVector& cotangents, ArrayVector& outputs,
+bool vjp(Callback fn, void* context, Release release, const ArrayVector& primals, const ArrayVector& cotangents, ArrayVector& outputs,
          ArrayVector& gradients);
 // Wraps f with MLX's `checkpoint` (recompute in backward instead of storing activations) and applies it.
-bool checkpointApply(Callback fn, void* context, const ArrayVector& inputs, ArrayVector& outputs);
+bool checkpointApply(Callback fn, void* context, Release release, const ArrayVector& inputs, ArrayVector& outputs);
 
 // A compiled function: owns an MLX-compiled std::function. Created once, applied many times.
 struct Compiled;
-Compiled* compileNew(Callback fn, void* context, bool shapeless);
+Compiled* compileNew(Callback fn, void* context, Release release, bool shapeless);
 bool compileApply(Compiled* c, const ArrayVector& inputs, ArrayVector& outputs);
 void compileFree(Compiled* c);
 void setCompileEnabled(bool enabled);

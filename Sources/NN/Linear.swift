@@ -1,0 +1,37 @@
+import Engine
+
+/// `y = x Wᵀ + b` with PyTorch's layout: `weight [out, in]`, `bias [out]` (keys `weight`, `bias`).
+/// Optionally carries a LoRA adapter (see `LoRA.swift`), whose tensors appear as `lora_A.weight`/`lora_B.weight`
+/// under this layer's key, the PEFT layout.
+open class Linear: Module, UnaryLayer {
+    @Param public var weight: Tensor
+    @Param public var bias: Tensor?
+
+    public var inputFeatures: Int { weight.dim(1) }
+    public var outputFeatures: Int { weight.dim(0) }
+
+    /// PyTorch's default initialisation: uniform in ±1/sqrt(in).
+    public init(_ inputFeatures: Int, _ outputFeatures: Int, bias: Bool = true, dtype: DType = .float32, key: RandomKey? = nil) {
+        let bound = 1 / Float(inputFeatures).squareRoot()
+        let keys = (key ?? RandomKey(seed: 0)).split(into: 2)
+        weight = Random.uniform([outputFeatures, inputFeatures], low: -bound, high: bound, key: keys[0]).asType(dtype)
+        self.bias = bias ? Random.uniform([outputFeatures], low: -bound, high: bound, key: keys[1]).asType(dtype) : nil
+        super.init()
+    }
+
+    public init(weight: Tensor, bias: Tensor? = nil) {
+        self.weight = weight
+        self.bias = bias
+        super.init()
+    }
+
+    open func callAsFunction(_ x: Tensor) -> Tensor {
+        if let bias { return bias.addmm(x, weight.T) }
+        return x.matmul(weight.T)
+    }
+}
+
+/// A layer with one input and one output.
+public protocol UnaryLayer: AnyObject {
+    func callAsFunction(_ x: Tensor) -> Tensor
+}

@@ -1,0 +1,54 @@
+import Engine
+
+/// A checkpoint that does not fit a module tree: every missing, unexpected and mis-shaped key at once.
+public struct CheckpointMismatch: Error, CustomStringConvertible, Sendable {
+    public let source: String
+    public let missing: [String]
+    public let unexpected: [String]
+    public let mismatched: [(key: String, expected: [Int], found: [Int])]
+
+    public var description: String {
+        var lines = ["\(source): checkpoint does not match the model"]
+        func list(_ title: String, _ keys: [String]) {
+            guard !keys.isEmpty else { return }
+            let shown = keys.prefix(8).joined(separator: ", ")
+            lines.append("  \(title) (\(keys.count)): \(shown)\(keys.count > 8 ? ", …" : "")")
+        }
+        list("missing keys", missing)
+        list("unexpected keys", unexpected)
+        if !mismatched.isEmpty {
+            lines.append("  wrong shapes (\(mismatched.count)):")
+            for m in mismatched.prefix(8) { lines.append("    \(m.key): expected \(m.expected), found \(m.found)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Module {
+    /// Loads tensors (in checkpoint layout) into the tree. With `strict`, every key of the model must be present,
+    /// no extra key may be given, and every shape must match; all problems are reported together and nothing is
+    /// changed unless the whole load succeeds. `dtype` converts floating tensors (nil keeps the checkpoint's).
+    public func load(_ tensors: [String: Tensor], strict: Bool = true, dtype: DType? = nil, source: String = "checkpoint") throws {
+        var missing: [String] = [], mismatched: [(String, [Int], [Int])] = []
+        var assignments: [(ParameterSlot, Tensor)] = []
+        var used = Set<String>()
+        forEachSlotWithOwner { key, localKey, owner, slot in
+            guard let current = slot.value else { return }  // an optional tensor this configuration does not have
+            guard let stored = tensors[key] else { missing.append(key); return }
+            used.insert(key)
+            var value = owner.tensorFromCheckpoint(key: localKey, stored)
+            if value.shape != current.shape {
+                mismatched.append((key, owner.tensorToCheckpoint(key: localKey, current).shape, stored.shape))
+                return
+            }
+            if let dtype, value.dtype.isFloatingPoint { value = value.asType(dtype) }
+            assignments.append((slot, value))
+        }
+        let unexpected = tensors.keys.filter { !used.contains($0) }.sorted()
+        if !mismatched.isEmpty || (strict && (!missing.isEmpty || !unexpected.isEmpty)) {
+            throw CheckpointMismatch(source: source, missing: missing, unexpected: unexpected,
+                                     mismatched: mismatched.map { ($0.0, $0.1, $0.2) })
+        }
+        for (slot, value) in assignments { slot.value = value }
+    }
+}
