@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct DanceGRPOCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dancegrpo",
+        abstract: "GRPO fine-tuning of diffusion and flow-matching image generators, on MLX.",
+        subcommands: [SelfCheckCommand.self],
+        defaultSubcommand: SelfCheckCommand.self)
+}
