@@ -28,9 +28,9 @@ bench: deps
 	$(SWIFT) build -c release --product dancegrpo-bench
 	$(RELEASE_BIN)/dancegrpo-bench $(ARGS)
 
-# Regenerates the committed golden files (needs Python with torch; see tools/README.md).
+# Regenerates the committed golden files (creates .venv-tools with torch & co. on first use; the tests never need it).
 goldens:
-	scripts/tools-env.sh python3 tools/make_goldens.py
+	@for script in tools/goldens/*.py; do echo "== $$script"; scripts/tools-env.sh python3 $$script || exit 1; done
 
 clean:
 	rm -rf .build

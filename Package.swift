@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "NN", targets: ["NN"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .executable(name: "dancegrpo", targets: ["dancegrpo"]),
     ],
     dependencies: [
@@ -39,10 +40,25 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CMLXShim"], swiftSettings: cxx),
         // Neural-network layer over the engine.
         .target(name: "NN", dependencies: ["Engine"], swiftSettings: cxx),
+        // Model-agnostic RL math: samplers with log-probabilities, advantages, policy loss (arrays in, arrays out).
+        .target(name: "FlowSampling", dependencies: ["Engine"], swiftSettings: cxx),
+        .target(name: "GRPO", dependencies: ["Engine", "NN", "FlowSampling"], swiftSettings: cxx),
+        // Model families (Flux/, …), each a config struct and modules whose keys are the diffusers/transformers keys.
+        .target(name: "Models", dependencies: ["NN", "Engine"], swiftSettings: cxx),
+        // Text tokenizers (pure Swift; no engine).
+        .target(name: "Tokenizers"),
+        // Images: RGB buffers, PNG encode/decode, grids (pure Swift; no engine).
+        .target(name: "Imaging"),
+        // The embedded default world: compositional prompts, a procedural renderer and a rule-based scorer.
+        .target(name: "ShapesWorld", dependencies: ["Imaging"]),
         // Command line.
         .executableTarget(
             name: "dancegrpo",
             dependencies: ["Engine", "NN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: cxx),
+        // Benchmarks (`make bench`; never run by the tests).
+        .executableTarget(
+            name: "dancegrpo-bench", dependencies: ["Engine", "NN"], path: "Benchmarks/dancegrpo-bench",
             swiftSettings: cxx),
         // Tests
         .target(
@@ -50,6 +66,12 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: cxx),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "FlowSamplingTests", dependencies: ["FlowSampling", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "GRPOTests", dependencies: ["GRPO", "FlowSampling", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx),
     ],
     cxxLanguageStandard: .cxx20
 )

@@ -19,6 +19,20 @@ extension Int: TensorIndexConvertible { public var tensorIndex: TensorIndex { .i
 extension Range: TensorIndexConvertible where Bound == Int {
     public var tensorIndex: TensorIndex { .slice(start: lowerBound, end: upperBound, stride: 1) }
 }
+/// What `.all`, `.ellipsis`, `.newAxis` and `.stride(…)` resolve to inside the variadic subscript, whose elements are
+/// `any TensorIndexConvertible`: implicit member syntax there finds only static members declared on the protocol
+/// (constrained to a concrete conforming type), and putting them on `TensorIndex` itself would clash with its cases.
+public struct TensorIndexMarker: TensorIndexConvertible, Sendable {
+    public let tensorIndex: TensorIndex
+}
+extension TensorIndexConvertible where Self == TensorIndexMarker {
+    public static var all: TensorIndexMarker { TensorIndexMarker(tensorIndex: TensorIndex.all) }
+    public static var ellipsis: TensorIndexMarker { TensorIndexMarker(tensorIndex: TensorIndex.ellipsis) }
+    public static var newAxis: TensorIndexMarker { TensorIndexMarker(tensorIndex: TensorIndex.newAxis) }
+    public static func stride(_ start: Int?, _ end: Int?, by stride: Int) -> TensorIndexMarker {
+        TensorIndexMarker(tensorIndex: TensorIndex.stride(start, end, by: stride))
+    }
+}
 extension ClosedRange: TensorIndexConvertible where Bound == Int {
     public var tensorIndex: TensorIndex { .slice(start: lowerBound, end: upperBound + 1, stride: 1) }
 }

@@ -7,6 +7,9 @@ open class Linear: Module, UnaryLayer {
     @Param public var weight: Tensor
     @Param public var bias: Tensor?
 
+    /// The attached low-rank adapter, if any (``attachLoRA(rank:alpha:key:)``).
+    public internal(set) var lora: LoRAAdapter?
+
     public var inputFeatures: Int { weight.dim(1) }
     public var outputFeatures: Int { weight.dim(0) }
 
@@ -26,8 +29,16 @@ open class Linear: Module, UnaryLayer {
     }
 
     open func callAsFunction(_ x: Tensor) -> Tensor {
-        if let bias { return bias.addmm(x, weight.T) }
-        return x.matmul(weight.T)
+        let base = bias.map { $0.addmm(x, weight.T) } ?? x.matmul(weight.T)
+        guard let lora, !lora.isMerged else { return base }
+        return base + lora.delta(x).asType(base.dtype)
+    }
+
+    /// The adapter's two matrices are children keyed as PEFT saves them, directly under this layer's key.
+    override public func children() -> [(key: String, module: Module)] {
+        var result = super.children()
+        if let lora { result += [("lora_A", lora.down), ("lora_B", lora.up)] }
+        return result
     }
 }
 

@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 
 /// A checkpoint that does not fit a module tree: every missing, unexpected and mis-shaped key at once.
 public struct CheckpointMismatch: Error, CustomStringConvertible, Sendable {
@@ -29,13 +30,36 @@ extension Module {
     /// no extra key may be given, and every shape must match; all problems are reported together and nothing is
     /// changed unless the whole load succeeds. `dtype` converts floating tensors (nil keeps the checkpoint's).
     public func load(_ tensors: [String: Tensor], strict: Bool = true, dtype: DType? = nil, source: String = "checkpoint") throws {
+        try load(keys: Set(tensors.keys), strict: strict, dtype: dtype, source: source) { tensors[$0]! }
+    }
+
+    /// Loads from a safetensors file or folder (sharded with an index, or not), reading one tensor at a time so the
+    /// peak memory is the model plus one tensor, whatever the checkpoint's size.
+    public func load(from checkpoint: SafeTensorsCheckpoint, strict: Bool = true, dtype: DType? = nil) throws {
+        try load(keys: Set(checkpoint.keys), strict: strict, dtype: dtype, source: checkpoint.source) { try checkpoint.tensor($0) }
+    }
+
+    /// Loads from a safetensors file or a folder of them.
+    public func load(contentsOf url: URL, strict: Bool = true, dtype: DType? = nil) throws {
+        try load(from: SafeTensorsCheckpoint(path: url), strict: strict, dtype: dtype)
+    }
+
+    /// Writes the tree in checkpoint layout to one safetensors file, atomically.
+    public func save(to url: URL, metadata: [String: String] = [:]) throws {
+        try SafeTensors.save(checkpointTensors(), metadata: metadata, to: url)
+    }
+
+    private func load(keys: Set<String>, strict: Bool, dtype: DType?, source: String, fetch: (String) throws -> Tensor) throws {
         var missing: [String] = [], mismatched: [(String, [Int], [Int])] = []
         var assignments: [(ParameterSlot, Tensor)] = []
         var used = Set<String>()
+        var failure: Error?
         forEachSlotWithOwner { key, localKey, owner, slot in
-            guard let current = slot.value else { return }  // an optional tensor this configuration does not have
-            guard let stored = tensors[key] else { missing.append(key); return }
+            guard failure == nil, let current = slot.value else { return }  // nil: a tensor this configuration lacks
+            guard keys.contains(key) else { missing.append(key); return }
             used.insert(key)
+            let stored: Tensor
+            do { stored = try fetch(key) } catch { failure = error; return }
             var value = owner.tensorFromCheckpoint(key: localKey, stored)
             if value.shape != current.shape {
                 mismatched.append((key, owner.tensorToCheckpoint(key: localKey, current).shape, stored.shape))
@@ -44,7 +68,8 @@ extension Module {
             if let dtype, value.dtype.isFloatingPoint { value = value.asType(dtype) }
             assignments.append((slot, value))
         }
-        let unexpected = tensors.keys.filter { !used.contains($0) }.sorted()
+        if let failure { throw failure }
+        let unexpected = keys.filter { !used.contains($0) }.sorted()
         if !mismatched.isEmpty || (strict && (!missing.isEmpty || !unexpected.isEmpty)) {
             throw CheckpointMismatch(source: source, missing: missing, unexpected: unexpected,
                                      mismatched: mismatched.map { ($0.0, $0.1, $0.2) })

@@ -1,0 +1,39 @@
+import Engine
+
+// Advantages from terminal rewards (spec §4.2). Rewards are one scalar per trajectory; the groups are contiguous
+// blocks of `groupSize` samples of the same prompt, local to this process.
+
+public enum AdvantageNormalization: Sendable, Equatable {
+    /// (r − mean) / (std + ε) inside each block of `groupSize` consecutive samples (`--use_group`).
+    case perGroup(groupSize: Int)
+    /// (r − mean) / (std + ε) over the given statistics (DanceGRPO without `--use_group` uses the rewards gathered
+    /// from every process).
+    case global
+}
+
+/// Normalised, clipped advantages, [N].
+/// - rewards: [N] rewards of the local samples.
+/// - globalRewards: the rewards from every process, for `.global` (defaults to the local ones).
+/// The std is the unbiased sample std (divisor n−1, PyTorch's default, as the seed uses) plus `epsilon`; a group whose
+/// rewards are all equal gets advantage 0. Advantages are then clamped to ±`clipMax`.
+public func groupAdvantages(
+    rewards: Tensor, normalization: AdvantageNormalization, globalRewards: Tensor? = nil,
+    epsilon: Float = 1e-8, clipMax: Float = 5
+) -> Tensor {
+    let r = rewards.asType(.float32)
+    let normalized: Tensor
+    switch normalization {
+    case .perGroup(let g):
+        precondition(g >= 2, "groupAdvantages: group size must be at least 2, got \(g)")
+        precondition(r.count % g == 0, "groupAdvantages: \(r.count) rewards do not split into groups of \(g)")
+        let groups = r.reshaped([r.count / g, g])
+        let mean = groups.mean(axis: 1, keepDims: true)
+        let std = groups.std(axes: [1], keepDims: true, ddof: 1)
+        normalized = ((groups - mean) / (std + epsilon)).reshaped([r.count])
+    case .global:
+        let all = (globalRewards ?? r).asType(.float32)
+        precondition(all.count >= 2, "groupAdvantages: global normalisation needs at least 2 rewards")
+        normalized = (r - all.mean()) / (all.std(ddof: 1) + epsilon)
+    }
+    return normalized.clipped(min: -clipMax, max: clipMax)
+}

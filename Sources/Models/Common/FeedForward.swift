@@ -1,0 +1,35 @@
+import Engine
+import NN
+
+/// diffusers' `FeedForward` with a GELU projection in front: keys `net.0.proj` (dim → inner) and `net.2`
+/// (inner → out); `net.1` is dropout and has no tensors.
+public final class FeedForward: Module, UnaryLayer {
+    /// diffusers' `GELU` module: a projection followed by the activation.
+    public final class GELUProjection: Module, UnaryLayer {
+        public let proj: Linear
+        let approximation: GELU.Approximation
+        init(_ input: Int, _ output: Int, approximation: GELU.Approximation, dtype: DType, key: RandomKey) {
+            proj = Linear(input, output, dtype: dtype, key: key)
+            self.approximation = approximation
+            super.init()
+        }
+        public func callAsFunction(_ x: Tensor) -> Tensor {
+            let y = proj(x)
+            return approximation == .tanh ? geluApproximate(y) : gelu(y)
+        }
+    }
+
+    @Child(key: "net.0") public var input: GELUProjection
+    @Child(key: "net.2") public var output: Linear
+
+    /// `activation` "gelu-approximate" is `.tanh` (FLUX, SD3), "gelu" is `.none`.
+    public init(dim: Int, outputDim: Int? = nil, multiplier: Int = 4, approximation: GELU.Approximation = .tanh,
+                dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+        super.init()
+        let keys = key.split(into: 2)
+        input = GELUProjection(dim, dim * multiplier, approximation: approximation, dtype: dtype, key: keys[0])
+        output = Linear(dim * multiplier, outputDim ?? dim, dtype: dtype, key: keys[1])
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { output(input(x)) }
+}

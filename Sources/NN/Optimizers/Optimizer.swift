@@ -1,0 +1,177 @@
+import Foundation
+import Engine
+
+/// A problem with what an optimizer or an EMA was given: gradients that do not fit the model, or a saved state that
+/// does not fit the optimizer. The message names the keys involved.
+public struct OptimizerError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Base of the optimizers: updates a module's trainable parameters, keyed by their dotted names, from gradients keyed
+/// the same way (what ``valueAndGrad(model:_:)`` returns).
+///
+/// The learning rate of each step comes from ``schedule`` at ``stepCount``, the number of steps already taken: the
+/// first step uses `schedule.learningRate(at: 0)`, as PyTorch does with a `LambdaLR` stepped after each
+/// `optimizer.step()`. Scalar hyper-parameter arithmetic is done in `Double`, as PyTorch does with Python floats, and
+/// each scalar is rounded to float32 where it meets a tensor.
+///
+/// Updates are lazy like every engine op: after ``step(gradients:)``, evaluate ``tensorsToEvaluate`` (the new
+/// parameters and the optimizer state) at the loop boundary, or the graph grows from step to step.
+///
+/// Subclasses implement ``update(key:parameter:gradient:learningRate:)`` and name their per-parameter state tensors in
+/// ``stateNames``; the base class handles keys, validation, the step counter and saving.
+open class Optimizer {
+    /// The module whose trainable parameters are updated.
+    public let model: Module
+    /// Learning rate as a function of the step index.
+    public var schedule: LRSchedule
+    /// Steps taken so far (the index of the next step in ``schedule``).
+    public internal(set) var stepCount = 0
+    /// Per-parameter state by parameter key, then state name (`exp_avg`), as PyTorch's `optimizer.state` is laid out.
+    /// A parameter has no entry until its first update.
+    public internal(set) var state: [String: [String: Tensor]] = [:]
+
+    public init(model: Module, schedule: LRSchedule) {
+        self.model = model
+        self.schedule = schedule
+    }
+
+    /// The learning rate the next step will use.
+    public var learningRate: Double { schedule.learningRate(at: stepCount) }
+
+    /// Names of the per-parameter state tensors (saved as `state.<parameter>.<name>`), e.g. `exp_avg`.
+    open var stateNames: [String] { [] }
+
+    /// A name written into saved states so that a state is not loaded into a different kind of optimizer.
+    open var kind: String { String(describing: type(of: self)) }
+
+    /// The new value of one parameter. Called once per parameter that has a gradient, in the model's key order;
+    /// implementations record their state in ``state``.
+    open func update(key: String, parameter: Tensor, gradient: Tensor, learningRate: Double) -> Tensor {
+        preconditionFailure("\(kind) must override update(key:parameter:gradient:learningRate:)")
+    }
+
+    /// One optimizer step. Parameters without a gradient are left alone (no weight decay, no state change), as in
+    /// PyTorch when `param.grad is None`. Throws, before changing anything, if a gradient names a tensor that is not a
+    /// trainable parameter of the model or has another shape.
+    public func step(gradients: [String: Tensor]) throws {
+        let trainable = model.trainableParameters()
+        try validate(gradients: gradients, against: trainable)
+        let lr = learningRate
+        var updated: [String: Tensor] = [:]
+        for (key, parameter) in trainable {
+            guard let gradient = gradients[key] else { continue }
+            updated[key] = update(key: key, parameter: parameter, gradient: gradient, learningRate: lr)
+        }
+        model.update(parameters: updated)
+        stepCount += 1
+    }
+
+    /// The tensors one step produced and the caller should evaluate together: trainable parameters and state.
+    public var tensorsToEvaluate: [Tensor] {
+        model.trainableParameters().map(\.value) + state.values.flatMap(\.values)
+    }
+
+    private func validate(gradients: [String: Tensor], against trainable: [(key: String, value: Tensor)]) throws {
+        let shapes = Dictionary(uniqueKeysWithValues: trainable.map { ($0.key, $0.value.shape) })
+        var problems: [String] = []
+        for key in gradients.keys.sorted() {
+            guard let shape = shapes[key] else {
+                problems.append("gradient '\(key)' is not a trainable parameter of the model")
+                continue
+            }
+            let found = gradients[key]!.shape
+            if found != shape { problems.append("gradient '\(key)' has shape \(found), parameter has \(shape)") }
+        }
+        guard problems.isEmpty else {
+            throw OptimizerError("\(kind).step: \(problems.count) bad gradient(s):\n  " + problems.prefix(8).joined(separator: "\n  "))
+        }
+    }
+
+    // MARK: - Saving and restoring
+
+    /// The optimizer's state as flat tensors: `step` (int32, ``stepCount``) and `state.<parameter>.<name>` (float32).
+    /// Subclasses with more state add keys.
+    open func stateTensors() -> [String: Tensor] {
+        var result: [String: Tensor] = ["step": Tensor(Int32(stepCount))]
+        for (key, entries) in state {
+            for (name, tensor) in entries { result["state.\(key).\(name)"] = tensor }
+        }
+        return result
+    }
+
+    /// Descriptive metadata for a saved state (the optimizer kind and its hyper-parameters).
+    open var stateMetadata: [String: String] { ["optimizer": kind] }
+
+    /// Restores a state written by ``stateTensors()``. Every problem is reported at once (unknown keys, parameters
+    /// the model does not train, wrong shapes, a missing `step`), and nothing changes unless the whole state fits.
+    open func loadState(_ tensors: [String: Tensor], source: String = "optimizer state") throws {
+        let (steps, entries) = try parseState(tensors, extraNames: [], source: source)
+        stepCount = steps
+        state = entries
+    }
+
+    /// Splits and checks a saved state. `extraNames` are per-parameter scalars a subclass saves besides
+    /// ``stateNames`` (returned inside the entries, unchecked for shape).
+    func parseState(_ tensors: [String: Tensor], extraNames: Set<String>, source: String) throws
+        -> (stepCount: Int, entries: [String: [String: Tensor]])
+    {
+        let shapes = Dictionary(uniqueKeysWithValues: model.trainableParameters().map { ($0.key, $0.value.shape) })
+        let names = Set(stateNames)
+        var problems: [String] = []
+        var entries: [String: [String: Tensor]] = [:]
+        var steps: Int?
+        for key in tensors.keys.sorted() {
+            let tensor = tensors[key]!
+            if key == "step" {
+                if tensor.count == 1 { steps = Int(tensor.item(Int32.self)) } else { problems.append("'step' is not a scalar") }
+                continue
+            }
+            guard key.hasPrefix("state."), let dot = key.lastIndex(of: ".") else {
+                problems.append("unexpected key '\(key)'")
+                continue
+            }
+            let parameter = String(key[key.index(key.startIndex, offsetBy: 6)..<dot])
+            let name = String(key[key.index(after: dot)...])
+            guard names.contains(name) || extraNames.contains(name) else {
+                problems.append("'\(key)': \(kind) keeps no state named '\(name)'")
+                continue
+            }
+            guard let shape = shapes[parameter] else {
+                problems.append("'\(key)': '\(parameter)' is not a trainable parameter of the model")
+                continue
+            }
+            if names.contains(name), tensor.shape != shape {
+                problems.append("'\(key)': shape \(tensor.shape), parameter has \(shape)")
+                continue
+            }
+            entries[parameter, default: [:]][name] = names.contains(name) ? tensor.asType(.float32) : tensor
+        }
+        for (parameter, values) in entries {
+            let missing = (stateNames + extraNames.sorted()).filter { values[$0] == nil }
+            if !missing.isEmpty { problems.append("'\(parameter)': missing \(missing.joined(separator: ", "))") }
+        }
+        if steps == nil { problems.append("missing 'step'") }
+        guard problems.isEmpty, let steps else {
+            throw OptimizerError("\(source): does not fit this \(kind):\n  " + problems.prefix(8).joined(separator: "\n  ")
+                                 + (problems.count > 8 ? "\n  … (\(problems.count) problems)" : ""))
+        }
+        return (steps, entries)
+    }
+
+    /// Writes the state to a safetensors file (``stateTensors()`` plus ``stateMetadata``).
+    public func saveState(to url: URL) throws {
+        try SafeTensors.save(stateTensors(), metadata: stateMetadata, to: url)
+    }
+
+    /// Reads a state written by ``saveState(to:)``; refuses one written by another kind of optimizer.
+    public func loadState(from url: URL) throws {
+        let (tensors, metadata) = try SafeTensors.loadWithMetadata(url)
+        if let writer = metadata["optimizer"], writer != kind {
+            throw OptimizerError("\(url.path): optimizer state written by \(writer), cannot load into \(kind)")
+        }
+        try loadState(tensors, source: url.path)
+    }
+}

@@ -1,0 +1,2 @@
+// Placeholder until the shapes-world helper lands its files.
+enum ShapesWorldPlaceholder {}

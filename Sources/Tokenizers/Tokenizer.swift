@@ -1,0 +1,1 @@
+// Tokenizers: placeholder replaced by the CLIP BPE and SentencePiece implementations.

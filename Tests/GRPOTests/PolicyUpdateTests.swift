@@ -1,0 +1,110 @@
+import Engine
+import FlowSampling
+import GRPO
+import NN
+import TestSupport
+import XCTest
+
+/// A small velocity field over [B, 4, 3] latents: an MLP on (x, timestep, condition).
+private final class ToyPolicy: Module, FlowPolicy {
+    let inner: Linear
+    let outer: Linear
+    var module: Module { self }
+
+    override init() {
+        inner = Linear(12 + 1 + 2, 32, key: RandomKey(seed: 11))
+        outer = Linear(32, 12, key: RandomKey(seed: 12))
+        super.init()
+    }
+
+    func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+        let b = x.dim(0)
+        let features = concatenated([x.reshaped([b, 12]), (timesteps / 1000).expandedDims(axis: 1), conditioning["text"]], axis: 1)
+        return outer(silu(inner(features))).reshaped(x.shape)
+    }
+}
+
+final class PolicyUpdateTests: XCTestCase {
+    private let conditioning = Conditioning(["text": Tensor([1, 0, 0, 1] as [Float], shape: [2, 2])]).repeatingEachRow(3)
+
+    private func config(batch: Int) -> RolloutConfig {
+        var c = RolloutConfig()
+        c.steps = 6
+        c.batchSize = batch
+        return c
+    }
+
+    func testRolloutIsDeterministicAndBatchInvariant() {
+        let policy = ToyPolicy()
+        let a = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config(batch: 1), key: RandomKey(seed: 3))
+        let b = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config(batch: 1), key: RandomKey(seed: 3))
+        let c = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config(batch: 4), key: RandomKey(seed: 3))
+        XCTAssertEqual(a.latents.shape, [6, 7, 4, 3])
+        XCTAssertEqual(a.logProbs.shape, [6, 6])
+        XCTAssertEqual(a.latents.toArray(Float.self), b.latents.toArray(Float.self))
+        assertClose(c.latents, a.latents, tolerance: 1e-5)
+        assertClose(c.logProbs, a.logProbs, tolerance: 1e-5)
+        let other = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config(batch: 1), key: RandomKey(seed: 4))
+        XCTAssertGreaterThan(maxAbsDifference(other.latents, a.latents), 0.1)
+    }
+
+    func testSharedInitialNoise() {
+        var c = config(batch: 2)
+        c.sameInitialNoise = true
+        let r = rollout(policy: ToyPolicy(), conditioning: conditioning, latentShape: [4, 3], config: c, key: RandomKey(seed: 3))
+        let first = r.latents[.all, 0]
+        for i in 1..<6 { XCTAssertEqual(first[i].toArray(Float.self), first[0].toArray(Float.self)) }
+        XCTAssertGreaterThan(maxAbsDifference(r.latents[1, 1], r.latents[0, 1]), 1e-3, "step noise must still differ")
+    }
+
+    /// Before any optimizer step the training log-probs equal the rollout's: every ratio is 1 to float rounding,
+    /// for batched rollouts and batched training alike.
+    func testFirstRatiosAreOne() throws {
+        for (rolloutBatch, transitionBatch) in [(1, 1), (4, 3)] {
+            let policy = ToyPolicy()
+            let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config(batch: rolloutBatch), key: RandomKey(seed: 5))
+            var update = UpdateConfig()
+            update.gradientAccumulationSteps = 6
+            update.transitionBatchSize = transitionBatch
+            let optimizer = AdamW(model: policy, learningRate: 1e-3)
+            let stats = try updatePolicy(policy: policy, optimizer: optimizer, rollout: r, conditioning: conditioning,
+                                         advantages: [1, -1, 0.5, -0.5, 2, -2], sampler: .danceSDE(eta: 0.3), config: update,
+                                         key: RandomKey(seed: 6))
+            // K = floor((6 − 1)·0.6) = 3 transitions per sample.
+            XCTAssertEqual(stats.ratios.count, 6 * 3)
+            XCTAssertLessThan(stats.ratios.map { abs($0 - 1) }.max()!, 1e-5, "batches \(rolloutBatch)/\(transitionBatch)")
+            XCTAssertEqual(stats.optimizerSteps, 1)
+            XCTAssertGreaterThan(stats.gradientNorms[0], 0)
+        }
+    }
+
+    /// A sample with a positive advantage becomes more likely after an update, one with a negative one less likely.
+    func testUpdateMovesLogProbsWithTheAdvantage() throws {
+        let policy = ToyPolicy()
+        let cond = conditioning.rows([0, 1])
+        var c = config(batch: 2)
+        c.steps = 4
+        let r = rollout(policy: policy, conditioning: cond, latentShape: [4, 3], config: c, key: RandomKey(seed: 8))
+        var update = UpdateConfig()
+        update.gradientAccumulationSteps = 2
+        update.clipRange = 10
+        update.timestepFraction = 1
+        let optimizer = AdamW(model: policy, learningRate: 1e-3, weightDecay: 0)
+        for _ in 0..<5 {
+            _ = try updatePolicy(policy: policy, optimizer: optimizer, rollout: r, conditioning: cond, advantages: [1, -1],
+                                 sampler: .danceSDE(eta: 0.3), config: update, key: RandomKey(seed: 9))
+        }
+        // Re-score the stored transitions 0 and 1 under the updated policy.
+        func logProb(_ n: Int) -> Float {
+            (0..<3).map { j in
+                let x = r.latents[n, j].expandedDims(axis: 0)
+                let v = policy.velocity(x, timesteps: Tensor([Float(r.schedule.timesteps[j])]), conditioning: cond.rows([n]))
+                return flowStep(.danceSDE(eta: 0.3), velocity: v, sample: x, sigma: r.schedule.sigmas[j], sigmaNext: r.schedule.sigmas[j + 1],
+                                nextSample: r.latents[n, j + 1].expandedDims(axis: 0)).logProb.item(Float.self)
+            }.reduce(0, +)
+        }
+        let before = (0..<2).map { n in (0..<3).map { r.logProbs[n, $0].item(Float.self) }.reduce(0, +) }
+        XCTAssertGreaterThan(logProb(0), before[0])
+        XCTAssertLessThan(logProb(1), before[1])
+    }
+}

@@ -1,0 +1,2 @@
+import XCTest
+final class ShapesWorldPlaceholderTests: XCTestCase { func testNothingYet() {} }
