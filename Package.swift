@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "FlowSampling", dependencies: ["Engine"], swiftSettings: cxx),
         .target(name: "GRPO", dependencies: ["Engine", "NN", "FlowSampling"], swiftSettings: cxx),
         // Model families (Flux/, …), each a config struct and modules whose keys are the diffusers/transformers keys.
-        .target(name: "Models", dependencies: ["NN", "Engine"], swiftSettings: cxx),
+        .target(name: "Models", dependencies: ["NN", "Engine", "FlowSampling", "Tokenizers"], swiftSettings: cxx),
         // Text tokenizers (pure Swift; no engine).
         .target(name: "Tokenizers"),
         // Images: RGB buffers, PNG encode/decode, grids (pure Swift; no engine).
@@ -54,7 +54,8 @@ let package = Package(
         // Command line.
         .executableTarget(
             name: "dancegrpo",
-            dependencies: ["Engine", "NN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cxx),
         // Benchmarks (`make bench`; never run by the tests).
         .executableTarget(
@@ -69,7 +70,7 @@ let package = Package(
         .testTarget(name: "FlowSamplingTests", dependencies: ["FlowSampling", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "GRPOTests", dependencies: ["GRPO", "FlowSampling", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Engine", "FlowSampling", "Tokenizers", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx),
     ],

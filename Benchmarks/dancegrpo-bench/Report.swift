@@ -38,6 +38,16 @@ struct Report: Encodable {
         }
     }
 
+    /// Cores used by other processes while each side ran (see ``BackgroundLoad``).
+    struct Background: Encodable {
+        var duringSwift: Double?
+        var duringTorch: Double?
+        enum CodingKeys: String, CodingKey { case duringSwift = "during_swift", duringTorch = "during_torch" }
+    }
+
+    /// Above this many cores of other work, the numbers say more about the neighbours than about the engines.
+    static let backgroundWarningCores = 0.2
+
     var date = ISO8601DateFormatter().string(from: Date())
     var machine = Machine()
     var warmup: Int
@@ -46,14 +56,17 @@ struct Report: Encodable {
     var torch: TorchReference.Results?
     var torchSkipped: String?
     var rows: [Row]
+    var background: Background
 
     enum CodingKeys: String, CodingKey {
         case date, machine, warmup, repeats, swiftParameterCount = "swift_transformer_parameters", torch,
-             torchSkipped = "torch_skipped", rows = "results"
+             torchSkipped = "torch_skipped", rows = "results",
+             background = "background_cores"
     }
 
     init(gemm: [(size: Int, gigaflops: Double)], transformer: TransformerBench.Result, torch: TorchReference.Outcome,
-         warmup: Int, repeats: Int) {
+         warmup: Int, repeats: Int, background: Background) {
+        self.background = background
         self.warmup = warmup
         self.repeats = repeats
         swiftParameterCount = transformer.parameterCount
@@ -66,7 +79,7 @@ struct Report: Encodable {
             Row(workload: "sgemm \(entry.size)³", unit: "GFLOP/s", higherIsBetter: true, swift: entry.gigaflops,
                 torch: t?.gemmGigaflops["\(entry.size)"])
         }
-        let shape = "\(TransformerBench.layers)×\(TransformerBench.hidden), B\(TransformerBench.batch) L\(TransformerBench.tokens)"
+        let shape = "\(TransformerBench.layers) layers, B\(TransformerBench.batch) T\(TransformerBench.tokens)"
         rows.append(Row(workload: "transformer forward (\(shape))", unit: "ms", higherIsBetter: false,
                         swift: 1e3 * transformer.forwardSeconds, torch: t?.transformer.forwardMilliseconds))
         rows.append(Row(workload: "transformer fwd+bwd (\(shape))", unit: "ms", higherIsBetter: false,
@@ -81,7 +94,7 @@ struct Report: Encodable {
         if let torch {
             print("PyTorch: \(torch.torchVersion) CPU, \(torch.threads) threads, BLAS \(torch.blas)")
         }
-        print("timings: median of \(repeats) runs after \(warmup) warm-up runs; ratio > 1 means Swift is faster")
+        print("timings: median of \(repeats) timed runs after \(warmup) warm-up run(s); ratio > 1 means Swift is faster")
         print("")
         let header = ["workload", "unit", "Swift", "PyTorch", "ratio"]
         let body = rows.map { row in
@@ -100,9 +113,21 @@ struct Report: Encodable {
         print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
         for cells in body { print(line(cells)) }
         if let torchSkipped { print("\n\(torchSkipped)") }
+        printBackground()
         if let torch, torch.transformer.parameters != swiftParameterCount {
             print("\nwarning: the two transformers differ: \(swiftParameterCount) parameters in Swift, "
                   + "\(torch.transformer.parameters) in PyTorch")
+        }
+    }
+
+    private func printBackground() {
+        let phases = [("Swift", background.duringSwift), ("PyTorch", background.duringTorch)]
+            .compactMap { name, cores in cores.map { (name, $0) } }
+        guard !phases.isEmpty else { return }
+        print("\nother processes used " + phases.map { String(format: "%.2f cores during the %@ runs", $0.1, $0.0) }
+            .joined(separator: ", ") + " (of \(machine.cores))")
+        if phases.contains(where: { $0.1 > Self.backgroundWarningCores }) {
+            print("warning: the machine was busy with other work; these timings are unreliable, rerun on an idle machine")
         }
     }
 

@@ -92,6 +92,8 @@ enum TorchReference {
         let stdout = Pipe()
         process.standardOutput = stdout
         if quiet { process.standardError = FileHandle.nullDevice }
+        // Our buffered output first, so a piped log reads in order.
+        fflush(nil)
         do { try process.run() } catch { return nil }
         // Read before waiting, so a large output cannot fill the pipe and block the child.
         let output = stdout.fileHandleForReading.readDataToEndOfFile()

@@ -56,13 +56,13 @@ do {
     exit(2)
 }
 
-if ProcessInfo.processInfo.environment["BENCH_PROFILE"] != nil { profileComponents(); exit(0) }
 let cores = ProcessInfo.processInfo.activeProcessorCount
 print("MLX \(Engine.mlxVersion); cblas_sgemm from \(Engine.sgemmProvider); \(cores) cores")
 if !Engine.usesOptimizedBLAS {
     print("warning: matrix products run on the reference BLAS bundled with the MLX wheel; install libopenblas-dev")
 }
 
+let swiftPhase = BackgroundLoad()
 var gemm: [(size: Int, gigaflops: Double)] = []
 for n in GemmBench.sizes {
     let gflops = GemmBench.gigaflops(size: n, warmup: options.warmup, repeats: options.timedRuns)
@@ -73,12 +73,18 @@ let transformer = TransformerBench.run(warmup: options.warmup, repeats: options.
 print(String(format: "swift transformer: forward %.1f ms, forward+backward %.1f ms (%d parameters)",
              1e3 * transformer.forwardSeconds, 1e3 * transformer.forwardBackwardSeconds, transformer.parameterCount))
 
+let swiftBackground = swiftPhase.otherCores()
+
+let torchPhase = BackgroundLoad()
 let torch: TorchReference.Outcome = options.withTorch
     ? TorchReference.run(warmup: options.warmup, repeats: options.timedRuns, threads: cores)
     : .unavailable("PyTorch comparison skipped (--no-torch)")
 
+let torchBackground = options.withTorch ? torchPhase.otherCores() : nil
+
 let report = Report(gemm: gemm, transformer: transformer, torch: torch, warmup: options.warmup,
-                    repeats: options.timedRuns)
+                    repeats: options.timedRuns,
+                    background: .init(duringSwift: swiftBackground, duringTorch: torchBackground))
 report.printTable()
 if let path = options.jsonPath {
     do {

@@ -23,8 +23,4 @@ enum ByteLevelAlphabet {
         let remapped = characters.enumerated().filter { $0.element.unicodeScalars.first!.value >= 0x100 }
         return (printable + remapped).map(\.element)
     }()
-
-    static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        String(bytes.map { characters[Int($0)] })
-    }
 }

@@ -30,7 +30,8 @@ struct BytePairEncoder: Sendable {
                 let mergedID = vocabulary[left + right]
             else {
                 throw TokenizerError.invalidFile(
-                    path: source, reason: "merge rule \(rank + 1) \"\(left) \(right)\" uses a token missing from the vocabulary")
+                    path: source,
+                    reason: "merge rule \(rank + 1) \"\(left) \(right)\" uses a token missing from the vocabulary")
             }
             let key = PairKey(left: leftID, right: rightID)
             // The first occurrence of a duplicated rule keeps its rank, as in the references.

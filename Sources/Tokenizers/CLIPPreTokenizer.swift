@@ -7,8 +7,8 @@
 struct CLIPPreTokenizer: Sendable {
     enum Piece: Equatable {
         case word(Scalars)
-        /// The text matched the special string at this index of `specialStrings`.
-        case special(Int)
+        /// The text (given) matched the special string at this index of `specialStrings`, possibly in another case.
+        case special(Int, Scalars)
     }
 
     /// Strings tried before anything else, in order.
@@ -25,7 +25,7 @@ struct CLIPPreTokenizer: Sendable {
         let n = text.count
         nextPosition: while i < n {
             for (index, special) in specialStrings.enumerated() where matches(special, in: text, at: i) {
-                pieces.append(.special(index))
+                pieces.append(.special(index, Scalars(text[i..<i + special.count])))
                 i += special.count
                 continue nextPosition
             }
@@ -40,9 +40,10 @@ struct CLIPPreTokenizer: Sendable {
                 while end < n, UnicodeText.isLetter(text[end]) { end += 1 }
             } else if UnicodeText.isNumber(scalar) {
                 // A single number character per word: "2024" is four words.
-            } else if !UnicodeText.isRegexSpace(scalar) {
+            } else if isSymbol(scalar) {
                 while end < n, isSymbol(text[end]) { end += 1 }
             } else {
+                // Whitespace, and under IGNORECASE U+0345: matched by no alternative, so dropped.
                 i += 1
                 continue
             }
@@ -53,7 +54,10 @@ struct CLIPPreTokenizer: Sendable {
     }
 
     private func isSymbol(_ scalar: Unicode.Scalar) -> Bool {
-        !UnicodeText.isRegexSpace(scalar) && !UnicodeText.isLetter(scalar) && !UnicodeText.isNumber(scalar)
+        // Under IGNORECASE a negated class excludes a character when any case variant is excluded: U+0345 COMBINING
+        // GREEK YPOGEGRAMMENI (a mark whose upper case is the letter Ι) is the only such character.
+        if ignoresCase, scalar.value == 0x0345 { return false }
+        return !UnicodeText.isRegexSpace(scalar) && !UnicodeText.isLetter(scalar) && !UnicodeText.isNumber(scalar)
     }
 
     private func matches(_ literal: Scalars, in text: Scalars, at start: Int) -> Bool {

@@ -39,9 +39,9 @@ extension CLIPTokenizer {
             // Python's `str.split()`: any run of ASCII whitespace separates.
             let parts = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
             guard parts.count == 2 else {
+                let text = String(decoding: line, as: UTF8.self)
                 throw TokenizerError.invalidFile(
-                    path: url.path,
-                    reason: "line \(index + 2) is not a merge rule of two symbols: \"\(String(decoding: line, as: UTF8.self))\"")
+                    path: url.path, reason: "line \(index + 2) is not a merge rule of two symbols: \"\(text)\"")
             }
             mergeRules.append((String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self)))
         }
@@ -123,10 +123,16 @@ extension CLIPTokenizer {
         }
         let encoder = try BytePairEncoder(
             vocabulary: vocabulary, mergeRules: mergeRules, unknownID: unk.1, source: mergesFile.path)
-        let specials: [(text: String, id: Int)] =
-            cleaning == .huggingFace
-            ? [bos, eos, pad, unk].map { (text: $0.0, id: $0.1) }
-            : [(Self.openCLIPSpecialTokens.start, bos.1), (Self.openCLIPSpecialTokens.end, eos.1)]
+        var specials: [(text: String, id: Int)] = []
+        if cleaning == .huggingFace {
+            // transformers splits every configured special token out of the raw text (for Stable Diffusion 2's
+            // pad token "!", that includes every "!").
+            for (text, id) in [bos, eos, pad, unk] where !specials.contains(where: { $0.text == text }) {
+                specials.append((text, id))
+            }
+        } else {
+            specials = [(Self.openCLIPSpecialTokens.start, bos.1), (Self.openCLIPSpecialTokens.end, eos.1)]
+        }
         self.init(
             encoder: encoder, startOfTextID: bos.1, endOfTextID: eos.1, padTokenID: pad.1,
             specialTokens: specials, cleaning: cleaning, defaultMaxLength: maxLength)
@@ -144,9 +150,9 @@ extension CLIPTokenizer {
             if line.isEmpty || (index == 0 && line.starts(with: Array("#version".utf8))) { continue }
             let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                let text = String(decoding: line, as: UTF8.self)
                 throw TokenizerError.invalidFile(
-                    path: url.path,
-                    reason: "line \(index + 1) is not a merge rule of two symbols: \"\(String(decoding: line, as: UTF8.self))\"")
+                    path: url.path, reason: "line \(index + 1) is not a merge rule of two symbols: \"\(text)\"")
             }
             rules.append((String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self)))
         }

@@ -2,15 +2,23 @@
 //
 // The two differ only in how text is cleaned before the BPE (the vocabulary and merges are the same):
 //
-// | step                  | open_clip `SimpleTokenizer`                     | transformers `CLIPTokenizer` (tokenizers backend) |
-// | --------------------- | ----------------------------------------------- | ------------------------------------------------- |
-// | repair                | ftfy `fix_text` (quotes, ligatures, widths, …)  | none                                              |
-// | HTML entities         | unescaped (ftfy, then `html.unescape` twice)    | kept as typed                                     |
-// | Unicode normalization | NFC (inside ftfy)                               | NFC                                               |
-// | whitespace            | runs collapsed, ends stripped (Python `isspace`)| runs of White_Space become one space              |
-// | lower-casing          | Python `str.lower` (word-final Σ becomes ς)     | per character (Σ always becomes σ)                |
-// | special tokens in text| `<start_of_text>`, `<end_of_text>` after clean-up, case-insensitively | the configured bos/eos/pad/unk strings, before clean-up, exactly |
-// | padding id            | 0                                               | the configured pad token (`<|endoftext|>` for FLUX/SD1) |
+// - Repair: open_clip runs ftfy's `fix_text` (curly quotes straightened, Latin ligatures split, full-width forms
+//   narrowed, C1 controls read as Windows-1252, control characters dropped; see TextFixer); transformers does not.
+// - HTML entities: open_clip decodes them (ftfy, then `html.unescape` twice); transformers keeps them as typed.
+// - Unicode normalization: NFC in both.
+// - Whitespace: open_clip collapses runs of Python-`isspace` characters and strips the ends; transformers turns runs
+//   of White_Space into one space (the pre-tokenizer drops spaces anyway).
+// - Lower-casing: open_clip uses Python's `str.lower` (a word-final "Σ" becomes "ς"); transformers lowers each
+//   character on its own ("Σ" always becomes "σ").
+// - Special tokens typed in the text: open_clip recognizes `<start_of_text>` and `<end_of_text>` after clean-up (so
+//   in any letter case); transformers recognizes its configured bos/eos/pad/unk strings (`<|startoftext|>`,
+//   `<|endoftext|>`) in the raw text, exactly.
+// - Padding: open_clip pads with 0; transformers with its pad token (`<|endoftext|>` for FLUX and SD 1.x, "!" for
+//   SD 2.x).
+//
+// transformers here means version 5, whose CLIPTokenizer is backed by the `tokenizers` library (the same as v4's
+// CLIPTokenizerFast). v4's slow CLIPTokenizer cleaned text differently (with ftfy when installed, else BERT's
+// BasicTokenizer, which also splits CJK characters apart); it is not reproduced.
 //
 // `CLIPTokenizer(openCLIPVocabulary:)` reads open_clip's `bpe_simple_vocab_16e6.txt.gz` and behaves like open_clip;
 // `CLIPTokenizer(directory:)` reads a diffusers/transformers `tokenizer/` folder (vocab.json + merges.txt) and behaves
@@ -137,14 +145,18 @@ public struct CLIPTokenizer: TextTokenizer {
             switch piece {
             case .word(let word):
                 ids += encoder.encode(wordBytes: Array(word.string.utf8))
-            case .special(let index):
+            case .special(let index, let matched):
                 switch cleaning {
-                case .openCLIP:
+                case .openCLIP where matched == specialTokens[index].text:
                     ids.append(specialTokens[index].id)
+                case .openCLIP:
+                    // Matched only case-insensitively ("<ſtart_of_text>"): open_clip's special-token lookup is exact,
+                    // so the match is encoded as one ordinary word.
+                    ids += encoder.encode(wordBytes: Array(matched.string.utf8))
                 case .huggingFace:
                     // No shortcut to the special id here: transformers' byte-level step splits the match again
                     // ("<|", "endoftext", "|>") and encodes the parts as ordinary words.
-                    for case .word(let part) in Self.plainPreTokenizer.split(Self.huggingFacePatternSpecials[index]) {
+                    for case .word(let part) in Self.plainPreTokenizer.split(matched) {
                         ids += encoder.encode(wordBytes: Array(part.string.utf8))
                     }
                 }

@@ -132,7 +132,8 @@ struct Inflater {
     }
 
     private static let lengthBases: [Int] = [
-        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227,
+        258,
     ]
     private static let lengthExtraBits: [Int] = [
         0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
@@ -170,7 +171,9 @@ struct Inflater {
             case 0...15:
                 lengths.append(UInt8(symbol))
             case 16:
-                guard let previous = lengths.last else { throw GzipError(reason: "repeat code with no previous length") }
+                guard let previous = lengths.last else {
+                    throw GzipError(reason: "repeat code with no previous length")
+                }
                 lengths += repeatElement(previous, count: 3 + (try bits(2)))
             case 17:
                 lengths += repeatElement(0, count: 3 + (try bits(3)))

@@ -52,14 +52,6 @@ enum UnicodeText {
         return output
     }
 
-    /// Python's `str.strip()`.
-    static func stripPythonWhitespace(_ text: Scalars) -> Scalars {
-        guard let first = text.firstIndex(where: { !isPythonSpace($0) }),
-            let last = text.lastIndex(where: { !isPythonSpace($0) })
-        else { return [] }
-        return Array(text[first...last])
-    }
-
     /// Full lowercase mapping of each code point (SpecialCasing's unconditional rules included, so "İ" becomes
     /// "i̇"). With `finalSigma`, a capital sigma that ends a word becomes "ς" as in Python's `str.lower()`;
     /// without it every capital sigma becomes "σ", as Rust's per-character `char::to_lowercase` (used by the

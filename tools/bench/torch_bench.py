@@ -140,7 +140,7 @@ def main():
             "torch_version": torch.__version__,
             "python_version": platform.python_version(),
             "threads": torch.get_num_threads(),
-            "blas": torch.backends.mkl.is_available() and "MKL" or "non-MKL",
+            "blas": "MKL" if torch.backends.mkl.is_available() else "not MKL",
             "repeats": args.repeats,
             "warmup": args.warmup,
             "gemm_gflops": gemm,

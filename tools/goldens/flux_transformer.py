@@ -55,5 +55,6 @@ tensors["output.sample"] = out.float().contiguous()
 tensors["pack.latents_nchw"] = latents.float().contiguous()
 tensors["pack.packed"] = packed.float().contiguous()
 tensors["pack.image_ids"] = img_ids.float().contiguous()
-save_file(tensors, OUT, metadata={"config": json.dumps(config), "diffusers": __import__("diffusers").__version__})
+# One metadata key: safetensors writes several in hash order, which would make reruns differ byte-wise.
+save_file(tensors, OUT, metadata={"config": json.dumps(dict(config, _diffusers_version=__import__("diffusers").__version__))})
 print("wrote", OUT, sum(t.numel() for t in tensors.values()), "values")

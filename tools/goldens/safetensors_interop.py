@@ -29,5 +29,5 @@ tensors = {
     "scalar": torch.tensor(3.5),
     "empty": torch.zeros(0, 4),
 }
-save_file(tensors, OUT, metadata={"format": "pt", "writer": "tools/goldens/safetensors_interop.py"})
+save_file(tensors, OUT, metadata={"format": "pt"})
 print("wrote", OUT)

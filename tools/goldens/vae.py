@@ -24,10 +24,6 @@ stored as float32. Seeded: rerunning gives the same files for the same torch/dif
 """
 import json
 import os
-import sys
-
-# This folder holds a tokenizers.py golden script that would shadow the `tokenizers` package diffusers imports.
-sys.path = [p for p in sys.path if os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]
 
 import diffusers
 import torch
@@ -91,8 +87,9 @@ def make(name, config, seed):
     tensors["pipeline.normalized"] = channels_last(normalized)
     tensors["pipeline.denormalized"] = channels_last(denormalized)
     out = os.path.join(FIXTURES, f"{name}.safetensors")
-    save_file(tensors, out, metadata={"config": json.dumps(config), "diffusers": diffusers.__version__,
-                                      "torch": torch.__version__})
+    # One metadata key: safetensors writes the metadata map in hash order, so several keys would make reruns
+    # differ byte-wise.
+    save_file(tensors, out, metadata={"config": json.dumps({"_class_name": "AutoencoderKL", **config, "_diffusers_version": diffusers.__version__})})
     print(f"wrote {out}: {os.path.getsize(out)} bytes, {len(model.state_dict())} parameter tensors")
 
 

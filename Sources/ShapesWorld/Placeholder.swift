@@ -1,2 +1,0 @@
-// Placeholder until the shapes-world helper lands its files.
-enum ShapesWorldPlaceholder {}

@@ -1,1 +1,0 @@
-// Tokenizers: placeholder replaced by the CLIP BPE and SentencePiece implementations.

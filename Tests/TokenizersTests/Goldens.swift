@@ -1,0 +1,81 @@
+// The reference ids written by tools/goldens/tokenizer_ids.py, and shared helpers of the tokenizer tests.
+import Foundation
+import TestSupport
+import Tokenizers
+import XCTest
+
+struct CLIPGolden: Decodable {
+    struct Prompt: Decodable {
+        let category: String
+        let text: String
+        let open_clip: [Int]
+        let transformers: [Int]
+    }
+    struct Batch: Decodable {
+        let texts: [String]
+        let max_length: Int
+        let open_clip_ids: [[Int]]
+        let transformers_ids: [[Int]]
+        let transformers_attention_mask: [[Int]]
+    }
+    let prompts: [Prompt]
+    let batch: Batch
+
+    static let shared: CLIPGolden = load("tokenizers/clip.json")
+}
+
+struct T5Golden: Decodable {
+    struct Prompt: Decodable {
+        let category: String
+        let text: String
+        let sentencepiece: [Int]
+        let transformers: [Int]
+    }
+    struct Model: Decodable {
+        /// SentencePiece pieces, and transformers' vocabulary size (pieces plus the 100 sentinels).
+        let pieces: Int
+        let transformers_vocab_size: Int
+        let prompts: [Prompt]
+    }
+    struct Batch: Decodable {
+        let texts: [String]
+        let max_length: Int
+        let transformers_ids: [[Int]]
+        let transformers_attention_mask: [[Int]]
+    }
+    let nfkc: Model
+    let rules: Model
+    /// transformers' ids for the rules model's tokenizer.json rearranged into the older layout (see
+    /// T5TokenizerTests.legacyLayout), one row per prompt of `rules`.
+    let rules_legacy_layout_ids: [[Int]]
+    let batch: Batch
+
+    static let shared: T5Golden = load("tokenizers/t5.json")
+}
+
+private func load<T: Decodable>(_ name: String) -> T {
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(contentsOf: Fixture.url(name)))
+    } catch {
+        fatalError("cannot read fixture \(name): \(error)")
+    }
+}
+
+/// Loaded once: building the 49k-merge vocabulary takes a moment in debug builds.
+enum SharedTokenizers {
+    static let openCLIPVocabulary = Fixture.url("tokenizers/bpe_simple_vocab_16e6.txt.gz")
+    static let openCLIP: CLIPTokenizer = try! CLIPTokenizer(openCLIPVocabulary: openCLIPVocabulary)
+    static let clipHuggingFace: CLIPTokenizer = try! CLIPTokenizer(
+        openCLIPVocabulary: openCLIPVocabulary, cleaning: .huggingFace)
+}
+
+/// Compares `actual(text)` with the expected ids of every prompt; returns the prompts that differ, described.
+func mismatches<P>(
+    _ prompts: [P], text: (P) -> String, expected: (P) -> [Int], actual: (String) -> [Int]
+) -> [String] {
+    prompts.compactMap { prompt in
+        let ids = actual(text(prompt))
+        guard ids != expected(prompt) else { return nil }
+        return "\(text(prompt).debugDescription): got \(ids) expected \(expected(prompt))"
+    }
+}

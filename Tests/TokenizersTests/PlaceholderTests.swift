@@ -1,2 +1,0 @@
-import XCTest
-final class TokenizerPlaceholderTests: XCTestCase { func testNothingYet() {} }
