@@ -2,14 +2,18 @@ import Foundation
 
 // The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
 // `{"__metadata__": {..}, "<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ..}`, then the raw
-// little-endian tensor bytes (offsets relative to the end of the header). Files are memory-mapped, so opening a
-// multi-gigabyte checkpoint reads only its header, and each tensor is copied into the engine when asked for.
+// little-endian tensor bytes (offsets relative to the end of the header). Opening a multi-gigabyte checkpoint reads
+// only its header; each tensor is read and copied into the engine when asked for.
 
 /// What a problem with a safetensors file is, with the file named.
 public struct SafeTensorsError: Error, CustomStringConvertible, Sendable {
     public let file: String
     public let message: String
     public var description: String { "\(file): \(message)" }
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
 }
 
 /// A tensor's entry in a safetensors header.
@@ -20,14 +24,17 @@ public struct TensorInfo: Sendable, Equatable {
     public let dataOffsets: Range<Int>
 }
 
-/// One open safetensors file.
+/// One open safetensors file. The header is parsed on opening; each tensor is read from disk when asked for into a
+/// buffer that is freed once the engine has its copy, so loading a checkpoint holds at most the model plus one tensor
+/// (a memory map would leave every touched page resident as well).
 public final class SafeTensorsFile: @unchecked Sendable {
     public let url: URL
     public let metadata: [String: String]
-    /// Header entries by key, in file order of their data.
+    /// Header entries by key.
     public let entries: [String: TensorInfo]
-    private let data: Data
     private let dataStart: Int
+    private let handle: FileHandle
+    private let lock = NSLock()
 
     public var keys: [String] { entries.keys.sorted() }
 
@@ -36,22 +43,32 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let name = url.path
         func fail(_ message: String) -> SafeTensorsError { SafeTensorsError(file: name, message: message) }
         guard FileManager.default.fileExists(atPath: url.path) else { throw fail("file not found") }
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+        let handle: FileHandle
+        let fileSize: Int
+        do {
+            handle = try FileHandle(forReadingFrom: url)
+            fileSize = Int(try handle.seekToEnd())
+            try handle.seek(toOffset: 0)
+        } catch {
             throw fail("unreadable: \(error.localizedDescription)")
         }
-        guard data.count >= 8 else { throw fail("truncated: \(data.count) bytes, a safetensors file has at least 8") }
-        let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) }
-        guard headerLength <= UInt64(data.count - 8) else {
-            throw fail("truncated or not safetensors: header length \(headerLength) exceeds the file's \(data.count - 8) remaining bytes")
+        guard fileSize >= 8, let prefix = try? handle.read(upToCount: 8), prefix.count == 8 else {
+            throw fail("truncated: \(fileSize) bytes, a safetensors file has at least 8")
+        }
+        let headerLength = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) }
+        guard headerLength <= UInt64(fileSize - 8) else {
+            throw fail("truncated or not safetensors: header length \(headerLength) exceeds the file's \(fileSize - 8) remaining bytes")
         }
         let headerEnd = 8 + Int(headerLength)
+        guard let headerData = try? handle.read(upToCount: Int(headerLength)), headerData.count == Int(headerLength) else {
+            throw fail("could not read the \(headerLength)-byte header")
+        }
         let json: Any
-        do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<headerEnd)) } catch {
+        do { json = try JSONSerialization.jsonObject(with: headerData) } catch {
             throw fail("header is not valid JSON (\(headerLength) bytes)")
         }
         guard let header = json as? [String: Any] else { throw fail("header is not a JSON object") }
-        let dataSize = data.count - headerEnd
+        let dataSize = fileSize - headerEnd
         var metadata: [String: String] = [:]
         var entries: [String: TensorInfo] = [:]
         for (key, value) in header {
@@ -77,20 +94,34 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
             entries[key] = TensorInfo(dtype: dtype, shape: shape, dataOffsets: offsets[0]..<offsets[1])
         }
-        self.data = data
+        self.handle = handle
         self.dataStart = headerEnd
         self.metadata = metadata
         self.entries = entries
     }
+
+    deinit { try? handle.close() }
 
     /// The tensor stored under `key`, copied into the engine.
     public func tensor(_ key: String) throws -> Tensor {
         guard let info = entries[key] else {
             throw SafeTensorsError(file: url.path, message: "no tensor '\(key)' (the file has \(entries.count) tensors)")
         }
-        return data.withUnsafeBytes { buffer in
-            Tensor(bytes: buffer.baseAddress! + dataStart + info.dataOffsets.lowerBound, shape: info.shape, dtype: info.dtype)
+        let count = info.dataOffsets.count
+        lock.lock()
+        defer { lock.unlock() }
+        let bytes: Data
+        do {
+            try handle.seek(toOffset: UInt64(dataStart + info.dataOffsets.lowerBound))
+            bytes = try handle.read(upToCount: count) ?? Data()
+        } catch {
+            throw SafeTensorsError(file: url.path, message: "tensor '\(key)': read failed: \(error.localizedDescription)")
         }
+        guard bytes.count == count else {
+            throw SafeTensorsError(file: url.path, message: "truncated: tensor '\(key)' has \(bytes.count) of its \(count) bytes")
+        }
+        if count == 0 { return Tensor.zeros(info.shape, dtype: info.dtype) }
+        return bytes.withUnsafeBytes { Tensor(bytes: $0.baseAddress!, shape: info.shape, dtype: info.dtype) }
     }
 
     /// Every tensor of the file.

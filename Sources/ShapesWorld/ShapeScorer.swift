@@ -2,8 +2,9 @@ import Imaging
 
 /// Rule-based, GenEval-style scoring of an image against a prompt spec.
 ///
-/// Detection: each pixel takes the nearest palette colour within `maximumColorDistance` (else it is background);
-/// 4-connected regions of one colour smaller than `minimumAreaFraction` of the image are dropped as specks; each
+/// Detection: the background is estimated from the image border; each pixel takes the palette colour whose line from
+/// the background it lies on, at least half-way to the colour and within `maximumColorDistance` of that line (else it
+/// is background; see `ColorSegmentation`); 4-connected regions of one colour smaller than `minimumAreaFraction` of the image are dropped as specks; each
 /// remaining region is classified as circle, square, triangle or nothing (`ShapeClassifier`).
 ///
 /// Reward, for a spec with groups g (colour, shape, count k_g) and n_g detected objects matching g exactly:
@@ -21,8 +22,8 @@ import Imaging
 /// image 1. `correct` (GenEval's binary score) holds exactly when reward = 1.
 public struct ShapeScorer: Sendable {
     public struct Options: Sendable, Hashable {
-        /// Largest RGB distance from a palette colour for a pixel to take that colour. Palette colours are ≥ 120
-        /// apart, so 60 leaves each its own ball.
+        /// Largest RGB distance from the line between background and a palette colour for a pixel to take that
+        /// colour. Palette colours are ≥ 120 apart, so 60 keeps their regions apart.
         public var maximumColorDistance: Double
         /// Regions smaller than this share of the image area (and never below 4 pixels) are ignored.
         public var minimumAreaFraction: Double
@@ -46,7 +47,7 @@ public struct ShapeScorer: Sendable {
         segmentation = ColorSegmentation(maximumDistance: options.maximumColorDistance)
     }
 
-    /// Shared scorer with the default options (building the colour table takes a moment; reuse it).
+    /// Shared scorer with the default options.
     public static let standard = ShapeScorer()
 
     /// The shapes found in `image`, largest first.

@@ -1,0 +1,91 @@
+import Engine
+import Foundation
+
+/// The text-embedding cache of the FLUX trainer, in the layout of DanceGRPO's `preprocess_flux_embedding.py`
+/// (spec §6) with safetensors instead of pickles: `prompt_embed/<i>.safetensors` `[L, 4096]`,
+/// `pooled_prompt_embeds/<i>.safetensors` `[768]`, `text_ids/<i>.safetensors` `[L, 3]` (one tensor each, named like
+/// its folder) and `videos2caption.json`, a list of `{prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}`
+/// with file names relative to the folders. `i` is the prompt's line number in the source file.
+public struct FluxEmbeddingCache {
+    public struct Entry: Codable, Sendable, Equatable {
+        public var promptEmbedPath: String
+        public var pooledPromptEmbedsPath: String
+        public var textIds: String
+        public var caption: String
+
+        public init(promptEmbedPath: String, pooledPromptEmbedsPath: String, textIds: String, caption: String) {
+            self.promptEmbedPath = promptEmbedPath
+            self.pooledPromptEmbedsPath = pooledPromptEmbedsPath
+            self.textIds = textIds
+            self.caption = caption
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case promptEmbedPath = "prompt_embed_path", pooledPromptEmbedsPath = "pooled_prompt_embeds_path"
+            case textIds = "text_ids", caption
+        }
+    }
+
+    public static let manifestName = "videos2caption.json"
+    static let folders = (prompt: "prompt_embed", pooled: "pooled_prompt_embeds", ids: "text_ids")
+
+    public let folder: URL
+
+    public init(folder: URL) { self.folder = folder }
+
+    public var manifestURL: URL { folder.appendingPathComponent(FluxEmbeddingCache.manifestName) }
+
+    /// File name of prompt `index`.
+    static func fileName(_ index: Int) -> String { "\(index).safetensors" }
+
+    /// Whether prompt `index` has all three files (a resumed run skips it).
+    public func contains(_ index: Int) -> Bool {
+        let name = FluxEmbeddingCache.fileName(index)
+        let f = FluxEmbeddingCache.folders
+        return [f.prompt, f.pooled, f.ids].allSatisfy {
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).appendingPathComponent(name).path)
+        }
+    }
+
+    /// Writes one prompt's tensors (each file atomically; the ids file last, so `contains` sees complete entries).
+    public func write(index: Int, embeddings: FluxPromptEmbeddings, row: Int, dtype: DType) throws -> Entry {
+        let name = FluxEmbeddingCache.fileName(index)
+        let f = FluxEmbeddingCache.folders
+        try SafeTensors.save([f.prompt: embeddings.promptEmbeds[row].asType(dtype)], to: folder.appendingPathComponent(f.prompt).appendingPathComponent(name))
+        try SafeTensors.save([f.pooled: embeddings.pooledPromptEmbeds[row].asType(dtype)], to: folder.appendingPathComponent(f.pooled).appendingPathComponent(name))
+        try SafeTensors.save([f.ids: embeddings.textIds], to: folder.appendingPathComponent(f.ids).appendingPathComponent(name))
+        return Entry(promptEmbedPath: name, pooledPromptEmbedsPath: name, textIds: name, caption: "")
+    }
+
+    public func writeManifest(_ entries: [Entry]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(try encoder.encode(entries), to: manifestURL)
+    }
+
+    public func readManifest() throws -> [Entry] {
+        guard FileManager.default.fileExists(atPath: manifestURL.path) else {
+            throw ConfigFile.Error(file: manifestURL.path, message: "no embedding manifest (run `dancegrpo preprocess` first)")
+        }
+        do { return try JSONDecoder().decode([Entry].self, from: Data(contentsOf: manifestURL)) } catch {
+            throw ConfigFile.Error(file: manifestURL.path, message: "not a list of {prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}: \(error)")
+        }
+    }
+
+    /// The embeddings of several entries as one batch, in float32.
+    public func load(_ entries: [Entry]) throws -> FluxPromptEmbeddings {
+        let f = FluxEmbeddingCache.folders
+        func read(_ sub: String, _ file: String) throws -> Tensor {
+            let url = folder.appendingPathComponent(sub).appendingPathComponent(file)
+            let tensors = try SafeTensors.load(url)
+            guard let t = tensors[sub] ?? (tensors.count == 1 ? tensors.values.first : nil) else {
+                throw SafeTensorsError(file: url.path, message: "expected a tensor '\(sub)', found \(tensors.keys.sorted())")
+            }
+            return t.asType(.float32)
+        }
+        let prompts = try entries.map { try read(f.prompt, $0.promptEmbedPath) }
+        let pooled = try entries.map { try read(f.pooled, $0.pooledPromptEmbedsPath) }
+        let ids = try read(f.ids, entries[0].textIds)
+        return FluxPromptEmbeddings(promptEmbeds: stacked(prompts, axis: 0), pooledPromptEmbeds: stacked(pooled, axis: 0), textIds: ids)
+    }
+}

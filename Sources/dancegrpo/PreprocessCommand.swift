@@ -1,0 +1,85 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Models
+
+/// Caches the text conditioning of every prompt (T5 states, CLIP pooled vector, text ids) so that training never
+/// loads the text encoders — DanceGRPO's preprocessing step. Resumable: prompts whose files exist are skipped.
+struct PreprocessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preprocess",
+        abstract: "Encode a prompt file with the model's text encoders into an embedding cache for training.")
+
+    @Option(help: "Model family (flux).")
+    var model = "flux"
+
+    @Option(help: "A diffusers FLUX folder (only text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/ are read).")
+    var checkpoint: String
+
+    @Option(help: "Prompt file, one prompt per line (blank lines are skipped; line numbers name the files).")
+    var prompts: String
+
+    @Option(help: "Output folder.")
+    var out = "data/rl_embeddings"
+
+    @Option(help: "Stored dtype: bfloat16 (as the reference) or float32.")
+    var dtype = "bfloat16"
+
+    @Option(help: "T5 tokens (FLUX uses 512).")
+    var maxSequenceLength = 512
+
+    @Option(help: "Encode at most this many prompts (0: all).")
+    var limit = 0
+
+    @Option(help: "Prompts per encoder call.")
+    var batchSize = 8
+
+    @Flag(help: "Drop prompts with CJK characters, as the reference preprocessing does.")
+    var dropCJK = false
+
+    func run() throws {
+        guard model == "flux" else { throw ValidationError("unknown model '\(model)' (available: flux)") }
+        let storedDType = try parseDType(dtype)
+        let lines = try PromptLines.read(prompts)
+        var selected = lines.filter { !$0.text.isEmpty && !(dropCJK && PromptLines.hasCJK($0.text)) }
+        if limit > 0 { selected = Array(selected.prefix(limit)) }
+        guard !selected.isEmpty else { throw ValidationError("\(prompts): no prompts (all lines are blank)") }
+
+        let cache = FluxEmbeddingCache(folder: URL(fileURLWithPath: out))
+        let todo = selected.filter { !cache.contains($0.index) }
+        print("\(selected.count) prompts from \(prompts); \(selected.count - todo.count) already cached in \(out)")
+        if !todo.isEmpty {
+            let encoders = try FluxTextEncoders.load(from: URL(fileURLWithPath: checkpoint))
+            let bar = ProgressBar(total: todo.count, label: "encoding")
+            for start in stride(from: 0, to: todo.count, by: max(1, batchSize)) {
+                let batch = Array(todo[start..<min(todo.count, start + max(1, batchSize))])
+                let embeddings = encoders.encode(batch.map(\.text), maxSequenceLength: maxSequenceLength)
+                for (row, line) in batch.enumerated() {
+                    _ = try cache.write(index: line.index, embeddings: embeddings, row: row, dtype: storedDType)
+                }
+                bar.update(start + batch.count)
+            }
+        }
+        let entries = selected.map { line -> FluxEmbeddingCache.Entry in
+            let name = "\(line.index).safetensors"
+            return .init(promptEmbedPath: name, pooledPromptEmbedsPath: name, textIds: name, caption: line.text)
+        }
+        try cache.writeManifest(entries)
+        print("wrote \(cache.manifestURL.path) (\(entries.count) prompts)")
+    }
+}
+
+/// The lines of a prompt file with their 0-based line numbers.
+enum PromptLines {
+    static func read(_ path: String) throws -> [(index: Int, text: String)] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot read the prompt file") }
+        guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("\(path): not UTF-8 text") }
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        return lines.enumerated().map { ($0.offset, $0.element.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    static func hasCJK(_ text: String) -> Bool {
+        text.unicodeScalars.contains { (0x4E00...0x9FFF).contains($0.value) || (0x3400...0x4DBF).contains($0.value) }
+    }
+}
