@@ -48,6 +48,9 @@ struct UsageError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+// `dancegrpo-bench flux …`, `flux-memory …`: the FLUX transformer measurements (FluxModes.swift).
+if let status = FluxModes.run(CommandLine.arguments) { exit(status) }
+
 let options: BenchOptions
 do {
     options = try BenchOptions(Array(CommandLine.arguments.dropFirst()))

@@ -47,9 +47,9 @@ final class ShapeScorerRobustnessTests: XCTestCase {
             return out
         }
         for size in [32, 64] {
-            let blurred = try accuracy(size: size, count: 150) { self.boxBlur($0, radius: 1) }
+            let blurred = try accuracy(size: size, count: 100) { self.boxBlur($0, radius: 1) }
             XCTAssertGreaterThanOrEqual(blurred, 0.97, "3×3 blur at \(size) px")
-            let blurredNoisy = try accuracy(size: size, count: 150) { noisy(self.boxBlur($0, radius: 1)) }
+            let blurredNoisy = try accuracy(size: size, count: 100) { noisy(self.boxBlur($0, radius: 1)) }
             XCTAssertGreaterThanOrEqual(blurredNoisy, 0.95, "3×3 blur and ±16 noise at \(size) px")
         }
     }

@@ -1,0 +1,121 @@
+import Engine
+import Foundation
+import GRPO
+import Imaging
+import Models
+import NN
+
+/// The embedded default's text-to-image model: a CLIP-architecture text encoder and a FLUX-architecture transformer
+/// (the same classes that load real checkpoints, on tiny configs) over pixel latents (``PixelCodec``).
+/// Saved as a folder like a diffusers checkpoint: `transformer/` (FLUX config + safetensors), `text_encoder/`,
+/// `tokenizer/vocab.json`, `world.json`.
+public final class WorldModel: Module {
+    public struct Settings: Codable, Sendable, Equatable {
+        public var imageSize = 32
+        public init() {}
+        enum CodingKeys: String, CodingKey { case imageSize = "image_size" }
+    }
+
+    public let settings: Settings
+    public let tokenizer: WorldTokenizer
+    @Child(key: "text_encoder") public var textEncoder: CLIPTextModel
+    public let transformer: FluxTransformer2DModel
+
+    public init(settings: Settings, tokenizer: WorldTokenizer, textEncoder: CLIPTextModel, transformer: FluxTransformer2DModel) {
+        self.settings = settings
+        self.tokenizer = tokenizer
+        self.transformer = transformer
+        super.init()
+        self.textEncoder = textEncoder
+    }
+
+    /// A fresh model with random weights.
+    public static func create(seed: UInt64, settings: Settings = Settings()) -> WorldModel {
+        let tokenizer = WorldTokenizer.forShapesWorld()
+        var text = CLIPTextConfig()
+        text.vocabSize = tokenizer.vocabulary.count
+        text.hiddenSize = 64
+        text.intermediateSize = 128
+        text.numHiddenLayers = 2
+        text.numAttentionHeads = 4
+        text.maxPositionEmbeddings = tokenizer.maxLength
+        text.eosTokenId = tokenizer.endID
+        text.projectionDim = 64
+        var flux = FluxConfig()
+        flux.inChannels = 4 * PixelCodec.latentChannels
+        flux.numLayers = 2
+        flux.numSingleLayers = 2
+        flux.attentionHeadDim = 16
+        flux.numAttentionHeads = 4
+        flux.jointAttentionDim = 64
+        flux.pooledProjectionDim = 64
+        flux.guidanceEmbeds = false
+        flux.axesDimsRope = [4, 6, 6]
+        let keys = RandomKey(seed: seed).split(into: 2)
+        let model = WorldModel(settings: settings, tokenizer: tokenizer, textEncoder: CLIPTextModel(text, key: keys[0]),
+                               transformer: FluxTransformer2DModel(flux, key: keys[1]))
+        // The output projection starts at zero (as DiT/FLUX training recipes do), so the first velocity is 0.
+        model.transformer.projOut.weight = Tensor.zeros(model.transformer.projOut.weight.shape)
+        return model
+    }
+
+    public static func load(from folder: URL) throws -> WorldModel {
+        let settings = try ConfigFile.decode(Settings.self, from: folder.appendingPathComponent("world.json"))
+        return WorldModel(settings: settings, tokenizer: try WorldTokenizer.load(from: folder.appendingPathComponent("tokenizer")),
+                          textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder")),
+                          transformer: try FluxTransformer2DModel.load(from: folder.appendingPathComponent("transformer")))
+    }
+
+    /// Writes the folder (each file atomically). `transformerOnly` rewrites just `transformer/` (GRPO checkpoints).
+    public func writeFolder(to folder: URL, transformerOnly: Bool = false) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let transformerFolder = folder.appendingPathComponent("transformer")
+        try FileManager.default.createDirectory(at: transformerFolder, withIntermediateDirectories: true)
+        try AtomicFile.write(try encoder.encode(transformer.config), to: transformerFolder.appendingPathComponent("config.json"))
+        try transformer.save(to: transformerFolder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        if transformerOnly { return }
+        let textFolder = folder.appendingPathComponent("text_encoder")
+        try FileManager.default.createDirectory(at: textFolder, withIntermediateDirectories: true)
+        try AtomicFile.write(try encoder.encode(textEncoder.config), to: textFolder.appendingPathComponent("config.json"))
+        try textEncoder.save(to: textFolder.appendingPathComponent("model.safetensors"))
+        try tokenizer.save(to: folder.appendingPathComponent("tokenizer"))
+        try AtomicFile.write(try encoder.encode(settings), to: folder.appendingPathComponent("world.json"))
+    }
+
+    public var latentShape: [Int] { PixelCodec.latentShape(size: settings.imageSize) }
+
+    /// Text conditioning `[B, L, 64]` states and `[B, 64]` pooled vectors.
+    public func encode(_ prompts: [String]) -> Conditioning {
+        let out = textEncoder(tokenizer(prompts))
+        return Conditioning(["encoder_hidden_states": out.lastHiddenState, "pooled": out.pooled])
+    }
+
+    /// v for packed latents at network timesteps τ ∈ [0, 1000].
+    public func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+        let textLength = conditioning["encoder_hidden_states"].dim(1)
+        return transformer(hiddenStates: x, encoderHiddenStates: conditioning["encoder_hidden_states"], pooled: conditioning["pooled"],
+                           timestep: timesteps / 1000, imageIds: PixelCodec.imageIds(size: settings.imageSize),
+                           textIds: FluxLatents.textIds(length: textLength))
+    }
+
+    /// Packed latents → 8-bit images.
+    public func images(_ latents: Tensor) throws -> [RGBImage] {
+        let pixels = PixelCodec.decode(latents, size: settings.imageSize)
+        let size = settings.imageSize
+        let values = pixels.toArray(Float.self)
+        return try (0..<pixels.dim(0)).map { i in
+            try RGBImage(hwc: Array(values[(i * size * size * 3)..<((i + 1) * size * size * 3)]), shape: [size, size, 3], range: .minusOneToOne)
+        }
+    }
+}
+
+/// GRPO's view of the world model: only the transformer is trained (the text encoder is frozen, as in DanceGRPO).
+public final class WorldPolicy: FlowPolicy {
+    public let model: WorldModel
+    public init(model: WorldModel) { self.model = model }
+    public var module: Module { model.transformer }
+    public func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+        model.velocity(x, timesteps: timesteps, conditioning: conditioning)
+    }
+}

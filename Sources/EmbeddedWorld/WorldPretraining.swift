@@ -1,0 +1,62 @@
+import Engine
+import Foundation
+import Imaging
+import NN
+import ShapesWorld
+
+/// Supervised flow-matching pretraining of the world model on rendered images of training prompts (`dancegrpo
+/// pretrain --world shapes`): x_t = (1−t)·x0 + t·ε with t = sigmoid(n), n ~ N(0, 1) (SD3's logit-normal), target
+/// v = ε − x0, mean-square loss; text encoder and transformer trained together with AdamW. Deterministic for a seed.
+public struct WorldPretraining {
+    public struct Config: Sendable {
+        public var steps = 2000
+        public var batchSize = 32
+        public var learningRate = 1e-3
+        public var warmupSteps = 100
+        public var seed: UInt64 = 0
+        public init() {}
+    }
+
+    public let config: Config
+    public init(config: Config) { self.config = config }
+
+    /// A batch of (prompt text, image tensor [B, H, W, 3] in [−1, 1]) from the training split.
+    public static func batch(_ generator: inout PromptGenerator, count: Int, size: Int, seed: UInt64) throws -> ([String], Tensor) {
+        let renderer = ShapeRenderer(size: size)
+        let specs = generator.next(count)
+        var pixels: [Float] = []
+        pixels.reserveCapacity(count * size * size * 3)
+        for (i, spec) in specs.enumerated() {
+            pixels += try renderer.render(spec, seed: seed &* 7919 &+ UInt64(i)).floatValues(range: .minusOneToOne)
+        }
+        return (specs.map(\.text), Tensor(pixels, shape: [count, size, size, 3]))
+    }
+
+    /// Trains `model` in place; `report(step, loss)` after every step.
+    public func run(_ model: WorldModel, report: (Int, Float) -> Void) throws {
+        var generator = PromptGenerator(seed: config.seed, split: .train)
+        let schedule = LRSchedule.cosineWithWarmup(config.learningRate, warmupSteps: min(config.warmupSteps, config.steps / 10), totalSteps: config.steps)
+        let optimizer = AdamW(model: model, schedule: schedule, weightDecay: 1e-4)
+        var key = RandomKey(seed: config.seed &+ 1)
+        let size = model.settings.imageSize
+        for step in 0..<config.steps {
+            let (prompts, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size, seed: config.seed &+ UInt64(step))
+            let keys = key.split(into: 3)
+            key = keys[0]
+            let x0 = PixelCodec.encode(images)
+            let t = sigmoid(Random.normal([config.batchSize], key: keys[1]))
+            let noise = Random.normal(x0.shape, key: keys[2])
+            let tb = t.reshaped([config.batchSize, 1, 1])
+            let xt = (1 - tb) * x0 + tb * noise
+            let target = noise - x0
+            let (values, gradients) = valueAndGrad(model: model) {
+                let v = model.velocity(xt, timesteps: t * 1000, conditioning: model.encode(prompts))
+                return [(v - target).square().mean()]
+            }
+            let (clipped, _) = clipGradientNorm(gradients, maxNorm: 1)
+            try optimizer.step(gradients: clipped)
+            eval(optimizer.tensorsToEvaluate + [values[0]])
+            report(step + 1, values[0].item(Float.self))
+        }
+    }
+}

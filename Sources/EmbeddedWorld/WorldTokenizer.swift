@@ -1,0 +1,62 @@
+import Engine
+import Foundation
+import ShapesWorld
+
+/// A word-level tokenizer over the shapes world's vocabulary (the world has a few dozen words; a 49k-token BPE table
+/// would be most of the embedded model's size). Ids: 0 pad, 1 start, 2 end, 3 unknown, then the words in sorted order.
+/// Stored as `tokenizer/vocab.json` (`{word: id}`) beside the model.
+public struct WorldTokenizer: Sendable, Equatable {
+    public static let specials = ["<pad>", "<|startoftext|>", "<|endoftext|>", "<unk>"]
+    public let vocabulary: [String: Int]
+    public let maxLength: Int
+
+    public var padID: Int { 0 }
+    public var startID: Int { 1 }
+    public var endID: Int { 2 }
+    public var unknownID: Int { 3 }
+
+    public init(vocabulary: [String: Int], maxLength: Int) {
+        self.vocabulary = vocabulary
+        self.maxLength = maxLength
+    }
+
+    /// The vocabulary of every prompt the world can produce.
+    public static func forShapesWorld() -> WorldTokenizer {
+        let prompts = PromptKind.allCases.flatMap { PromptCatalog.all($0) }.map(\.text)
+        let words = Set(prompts.flatMap(split)).sorted()
+        var vocabulary: [String: Int] = [:]
+        for (i, token) in (specials + words).enumerated() { vocabulary[token] = i }
+        let longest = prompts.map { split($0).count }.max() ?? 0
+        return WorldTokenizer(vocabulary: vocabulary, maxLength: longest + 2)
+    }
+
+    static func split(_ text: String) -> [String] {
+        text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
+    }
+
+    /// Ids `[B, maxLength]` (int32): start, words (unknown words → `<unk>`, over-long prompts truncated), end, padding.
+    public func callAsFunction(_ texts: [String]) -> Tensor {
+        let rows = texts.map { text -> [Int32] in
+            let words = WorldTokenizer.split(text).prefix(maxLength - 2).map { Int32(vocabulary[$0] ?? unknownID) }
+            let row = [Int32(startID)] + words + [Int32(endID)]
+            return row + [Int32](repeating: Int32(padID), count: maxLength - row.count)
+        }
+        return Tensor(rows.flatMap { $0 }, shape: [texts.count, maxLength])
+    }
+
+    public func save(to folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let object: [String: Any] = ["vocab": vocabulary, "model_max_length": maxLength]
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]),
+                             to: folder.appendingPathComponent("vocab.json"))
+    }
+
+    public static func load(from folder: URL) throws -> WorldTokenizer {
+        let url = folder.appendingPathComponent("vocab.json")
+        let object = try ConfigFile.object(from: url)
+        guard let vocab = object["vocab"] as? [String: Int], let maxLength = object["model_max_length"] as? Int else {
+            throw ConfigFile.Error(file: url.path, message: "expected {\"vocab\": {word: id}, \"model_max_length\": n}")
+        }
+        return WorldTokenizer(vocabulary: vocab, maxLength: maxLength)
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import EmbeddedWorld
+import Engine
+import Foundation
+import Imaging
+
+/// Supervised pretraining of the embedded world's model, the starting point of the default GRPO run.
+struct PretrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pretrain",
+        abstract: "Pretrain the embedded shapes-world model by flow matching on rendered images.")
+
+    @Option(help: "World (shapes).")
+    var world = "shapes"
+
+    @Option(help: "Optimizer steps.")
+    var steps = 2000
+
+    @Option(help: "Images per step.")
+    var batchSize = 32
+
+    @Option(help: "Peak learning rate (cosine schedule with warm-up).")
+    var learningRate = 1e-3
+
+    @Option(help: "Seed of weights, prompts, images and noise.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Image size in pixels (a multiple of 4).")
+    var imageSize = 32
+
+    @Option(help: "Output model folder.")
+    var out = "assets/shapes-model"
+
+    func run() throws {
+        guard world == "shapes" else { throw ValidationError("unknown world '\(world)' (available: shapes)") }
+        guard imageSize % 4 == 0 else { throw ValidationError("--image-size must be a multiple of 4") }
+        var settings = WorldModel.Settings()
+        settings.imageSize = imageSize
+        let model = WorldModel.create(seed: seed, settings: settings)
+        print("world model: \(formatCount(model.transformer.parameterCount())) transformer + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters")
+        var config = WorldPretraining.Config()
+        config.steps = steps
+        config.batchSize = batchSize
+        config.learningRate = learningRate
+        config.seed = seed
+        let started = Date()
+        let bar = ProgressBar(total: steps, label: "pretraining")
+        var recent: [Float] = []
+        try WorldPretraining(config: config).run(model) { step, loss in
+            recent.append(loss)
+            if recent.count > 50 { recent.removeFirst() }
+            bar.update(step, suffix: String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
+        }
+        let folder = URL(fileURLWithPath: out)
+        try model.writeFolder(to: folder)
+        print("saved \(folder.path) after \(formatDuration(Date().timeIntervalSince(started)))")
+        for (name, evaluation) in [("train", WorldEvaluation(split: .train, count: 64)), ("held-out", WorldEvaluation(split: .heldOut, count: 64))] {
+            let result = try evaluation.run(model)
+            print(String(format: "%@ prompts: mean reward %.3f, accuracy %.1f%%", name, result.meanReward, 100 * result.accuracy))
+            try ImageGrid(columns: 8).writePNG(result.images, captions: result.prompts.map { String($0.prefix(24)) },
+                                              to: folder.appendingPathComponent("samples-\(name).png"))
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import EmbeddedWorld
+import Engine
+import Foundation
+import Imaging
+
+/// The files a training run writes as it goes: `reward.txt` (mean reward per iteration, one per line, as the seed
+/// writes it), `metrics.jsonl` (one JSON object per iteration), `eval.jsonl` (held-out scores), `config.json`, and at
+/// the end `reward_curve.png`. Resuming truncates the logs to the checkpoint's iteration, so a resumed run's logs are
+/// those of an uninterrupted one.
+struct RunLog {
+    let folder: URL
+    private(set) var rewards: [Double] = []
+    private(set) var heldOut: [(Int, Double)] = []
+    var lastHeldOut: Double? { heldOut.last?.1 }
+
+    init(folder: URL, resuming: Bool) throws {
+        self.folder = folder
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        if !resuming {
+            for name in ["reward.txt", "metrics.jsonl", "eval.jsonl"] { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
+        }
+    }
+
+    func writeConfig(_ config: WorldTrainer.Config) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(config), to: folder.appendingPathComponent("config.json"))
+    }
+
+    mutating func append(_ entry: WorldTrainer.IterationLog) throws {
+        let reward = entry.rewardMean.values.reduce(0, +)
+        rewards.append(reward)
+        try appendLine(String(format: "%.6f", reward), to: "reward.txt")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try appendLine(String(decoding: try encoder.encode(entry), as: UTF8.self), to: "metrics.jsonl")
+    }
+
+    mutating func record(evaluation: WorldEvaluation.Result, at iteration: Int) throws {
+        heldOut.append((iteration, evaluation.meanReward))
+        try appendLine(String(format: "{\"iteration\":%d,\"held_out_reward\":%.6f,\"held_out_accuracy\":%.6f}", iteration,
+                              evaluation.meanReward, evaluation.accuracy), to: "eval.jsonl")
+    }
+
+    /// Keeps the first `iterations` lines of the per-iteration logs and the evaluations up to that iteration.
+    mutating func truncate(after iterations: Int) throws {
+        func lines(_ name: String) -> [String] {
+            ((try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        let rewardLines = Array(lines("reward.txt").prefix(iterations))
+        rewards = rewardLines.compactMap(Double.init)
+        try AtomicFile.write(Data(rewardLines.map { $0 + "\n" }.joined().utf8), to: folder.appendingPathComponent("reward.txt"))
+        try AtomicFile.write(Data(lines("metrics.jsonl").prefix(iterations).map { $0 + "\n" }.joined().utf8), to: folder.appendingPathComponent("metrics.jsonl"))
+        var kept: [String] = []
+        for line in lines("eval.jsonl") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let it = object["iteration"] as? Int, it <= iterations, let r = object["held_out_reward"] as? Double else { continue }
+            kept.append(line)
+            heldOut.append((it, r))
+        }
+        try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: folder.appendingPathComponent("eval.jsonl"))
+    }
+
+    private func appendLine(_ line: String, to name: String) throws {
+        let url = folder.appendingPathComponent(name)
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// `reward_curve.png`: training reward (raw and moving average) and held-out reward.
+    func writePlots() throws {
+        try RewardCurve.write(rewards: rewards, heldOut: heldOut, to: folder.appendingPathComponent("reward_curve.png"))
+    }
+}
+
+enum RewardCurve {
+    static func write(rewards: [Double], heldOut: [(Int, Double)], to url: URL) throws {
+        guard !rewards.isEmpty else { return }
+        let steps = rewards.indices.map { Double($0 + 1) }
+        var plot = LinePlot(title: "GRPO reward", xLabel: "iteration", yLabel: "reward")
+        plot.series = [
+            .init(name: "train (raw)", x: steps, y: rewards, color: LinePlot.palette[0]),
+            .init(name: "train (moving avg 10)", x: steps, y: LinePlot.movingAverage(rewards, window: 10), color: LinePlot.palette[1], thickness: 2),
+        ]
+        if !heldOut.isEmpty {
+            plot.series.append(.init(name: "held-out", x: heldOut.map { Double($0.0) }, y: heldOut.map(\.1), color: LinePlot.palette[2], thickness: 2))
+        }
+        try plot.writePNG(to: url)
+    }
+}
+
+/// Training settings from a JSON file: keys in snake_case (`learning_rate`) or as the flags (`learning-rate`).
+enum TrainConfigFile {
+    static func read(_ path: String, into defaults: WorldTrainer.Config) throws -> WorldTrainer.Config {
+        let object = try ConfigFile.object(from: URL(fileURLWithPath: path))
+        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults)) as! [String: Any]
+        let known = Set(merged.keys)
+        for (key, value) in object {
+            let normalized = camelCase(key)
+            guard known.contains(normalized) else {
+                throw ConfigFile.Error(file: path, message: "unknown setting '\(key)' (known: \(known.sorted().joined(separator: ", ")))")
+            }
+            merged[normalized] = value
+        }
+        do {
+            return try JSONDecoder().decode(WorldTrainer.Config.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch {
+            throw ConfigFile.Error(file: path, message: "invalid value: \(error)")
+        }
+    }
+
+    static func camelCase(_ key: String) -> String {
+        let parts = key.split(whereSeparator: { $0 == "_" || $0 == "-" })
+        guard let first = parts.first else { return key }
+        return String(first) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+}

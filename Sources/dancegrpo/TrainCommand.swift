@@ -1,0 +1,145 @@
+import ArgumentParser
+import EmbeddedWorld
+import Engine
+import Foundation
+import Imaging
+
+/// GRPO training. With no arguments: the embedded default — the pretrained shapes-world model aligned to the
+/// rule-based scorer, with held-out evaluation, logs, checkpoints, sample grids and the reward curve in the run folder.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "GRPO fine-tuning (the embedded shapes world by default).")
+
+    @Option(help: "Model (world: the embedded shapes-world model).")
+    var model = "world"
+
+    @Option(help: "Pretrained model folder (from `dancegrpo pretrain`).")
+    var checkpoint = "assets/shapes-model"
+
+    @Option(help: "Run folder for logs, checkpoints and pictures.")
+    var outputDir = "runs/shapes-grpo"
+
+    @Option(help: "A JSON file with any of the settings below (snake_case or the flag names); flags override it.")
+    var config: String?
+
+    @Option(help: "Continue a run from its newest checkpoint (a run folder) or from a checkpoint folder.")
+    var resume: String?
+
+    @Option(help: "Stop after this many minutes even if iterations remain (0: no limit).")
+    var timeBudget: Double = 0
+
+    @Option(help: "GRPO iterations (rollout + update).") var iterations: Int?
+    @Option(help: "Prompts per iteration (B).") var promptsPerIteration: Int?
+    @Option(help: "Trajectories per prompt (G).") var numGenerations: Int?
+    @Option(help: "Denoising steps T.") var samplingSteps: Int?
+    @Option(help: "Time shift of the sigma schedule.") var shift: Float?
+    @Option(help: "Noise scale η of the Dance SDE.") var eta: Float?
+    @Option(help: "AdamW learning rate.") var learningRate: Double?
+    @Option(help: "AdamW weight decay.") var weightDecay: Double?
+    @Option(help: "PPO clip range ε.") var clipRange: Float?
+    @Option(help: "Advantage clip.") var advClipMax: Float?
+    @Option(help: "Fraction of the T−1 transitions trained per sample.") var timestepFraction: Float?
+    @Option(help: "Samples per optimizer step.") var gradientAccumulationSteps: Int?
+    @Option(help: "Global gradient-norm clip.") var maxGradNorm: Float?
+    @Option(help: "Rewards with weights: shapes, jpeg-compressibility, jpeg-incompressibility (e.g. shapes,jpeg-compressibility:0.1).") var reward: String?
+    @Option(help: "How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted sum).") var rewardCombination: String?
+    @Option(help: "Held-out evaluation every N iterations.") var evalEvery: Int?
+    @Option(help: "Held-out prompts per evaluation.") var evalPrompts: Int?
+    @Option(help: "Checkpoint every N iterations.") var checkpointEvery: Int?
+    @Option(help: "EMA decay of the transformer weights (evaluation uses the average).") var emaDecay: Double?
+    @Option(help: "Seed of prompts, noise and permutations.") var seed: UInt64?
+    @Flag(inversion: .prefixedNo, help: "One initial noise for all samples of an iteration.") var initSameNoise: Bool?
+    @Flag(inversion: .prefixedNo, help: "Normalise advantages per prompt group (else over the batch).") var useGroup: Bool?
+
+    func settings() throws -> WorldTrainer.Config {
+        var c = WorldTrainer.Config()
+        if let config {
+            c = try TrainConfigFile.read(config, into: c)
+        }
+        if let iterations { c.iterations = iterations }
+        if let promptsPerIteration { c.promptsPerIteration = promptsPerIteration }
+        if let numGenerations { c.numGenerations = numGenerations }
+        if let samplingSteps { c.samplingSteps = samplingSteps }
+        if let shift { c.shift = shift }
+        if let eta { c.eta = eta }
+        if let learningRate { c.learningRate = learningRate }
+        if let weightDecay { c.weightDecay = weightDecay }
+        if let clipRange { c.clipRange = clipRange }
+        if let advClipMax { c.advantageClipMax = advClipMax }
+        if let timestepFraction { c.timestepFraction = timestepFraction }
+        if let gradientAccumulationSteps { c.gradientAccumulationSteps = gradientAccumulationSteps }
+        if let maxGradNorm { c.maxGradNorm = maxGradNorm }
+        if let reward { c.rewards = reward }
+        if let rewardCombination { c.rewardCombination = rewardCombination }
+        if let evalEvery { c.evalEvery = evalEvery }
+        if let evalPrompts { c.evalPrompts = evalPrompts }
+        if let checkpointEvery { c.checkpointEvery = checkpointEvery }
+        if let emaDecay { c.emaDecay = emaDecay }
+        if let seed { c.seed = seed }
+        if let initSameNoise { c.initSameNoise = initSameNoise }
+        if let useGroup { c.useGroup = useGroup }
+        guard c.numGenerations >= 2 || !c.useGroup else { throw ValidationError("--num-generations must be at least 2 with group advantages") }
+        return c
+    }
+
+    func run() throws {
+        guard model == "world" else {
+            throw ValidationError("training '\(model)' is not available yet: the embedded world model ('world') is (FLUX training from cached embeddings comes with the trainer issue)")
+        }
+        let settings = try settings()
+        let folder = URL(fileURLWithPath: outputDir)
+        let worldModel = try WorldModel.load(from: URL(fileURLWithPath: checkpoint))
+        let trainer = try WorldTrainer(model: worldModel, config: settings, runFolder: folder)
+        var log = try RunLog(folder: folder, resuming: resume != nil)
+        if let resume {
+            let url = URL(fileURLWithPath: resume)
+            guard let from = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
+                    ? url : WorldTrainer.latestCheckpoint(in: url) else {
+                throw ValidationError("\(resume): no checkpoint-*/ folder with trainer_state.json to resume from")
+            }
+            try trainer.resume(from: from)
+            try log.truncate(after: trainer.iteration)
+            print("resumed from \(from.path) at iteration \(trainer.iteration)")
+        } else {
+            try log.writeConfig(settings)
+        }
+        print("GRPO on the shapes world: \(settings.promptsPerIteration) prompts × \(settings.numGenerations) samples, T=\(settings.samplingSteps), η=\(settings.eta), lr \(settings.learningRate), \(settings.iterations) iterations → \(folder.path)")
+
+        let started = Date()
+        if trainer.iteration == 0 {
+            let before = try trainer.evaluate()
+            try log.record(evaluation: before, at: 0)
+            try ImageGrid(columns: 8).writePNG(before.images, captions: before.prompts.map { String($0.prefix(24)) }, to: folder.appendingPathComponent("samples-before.png"))
+            print(String(format: "held-out before training: reward %.3f, accuracy %.1f%%", before.meanReward, 100 * before.accuracy))
+        }
+        let bar = ProgressBar(total: settings.iterations, label: "GRPO")
+        while trainer.iteration < settings.iterations {
+            if timeBudget > 0 && Date().timeIntervalSince(started) > timeBudget * 60 {
+                print("time budget of \(timeBudget) min reached")
+                break
+            }
+            var entry = try trainer.step()
+            if trainer.iteration % settings.evalEvery == 0 || trainer.iteration == settings.iterations {
+                let result = try trainer.evaluate()
+                entry.heldOutReward = result.meanReward
+                entry.heldOutAccuracy = result.accuracy
+                try log.record(evaluation: result, at: trainer.iteration)
+                try ImageGrid(columns: 8).writePNG(result.images, captions: result.prompts.map { String($0.prefix(24)) },
+                                                  to: folder.appendingPathComponent("samples-latest.png"))
+            }
+            try log.append(entry)
+            if trainer.iteration % settings.checkpointEvery == 0 || trainer.iteration == settings.iterations {
+                try trainer.saveCheckpoint()
+            }
+            let held = log.lastHeldOut.map { String(format: " held-out %.3f", $0) } ?? ""
+            bar.update(trainer.iteration, suffix: String(format: "reward %.3f%@", entry.rewardMean.values.first ?? 0, held))
+        }
+        try log.writePlots()
+        let final = try trainer.evaluate()
+        try ImageGrid(columns: 8).writePNG(final.images, captions: final.prompts.map { String($0.prefix(24)) }, to: folder.appendingPathComponent("samples-after.png"))
+        print(String(format: "held-out after %d iterations: reward %.3f, accuracy %.1f%% (%@)", trainer.iteration, final.meanReward,
+                     100 * final.accuracy, formatDuration(Date().timeIntervalSince(started))))
+        print("run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, samples-before.png, samples-after.png, checkpoint-*/")
+    }
+}

@@ -1,0 +1,108 @@
+import EmbeddedWorld
+import Engine
+import Foundation
+import GRPO
+import ShapesWorld
+import TestSupport
+import XCTest
+
+final class EmbeddedWorldTests: XCTestCase {
+    private func tinyModel(seed: UInt64 = 3) -> WorldModel {
+        var settings = WorldModel.Settings()
+        settings.imageSize = 16
+        return WorldModel.create(seed: seed, settings: settings)
+    }
+
+    private func tinyConfig() -> WorldTrainer.Config {
+        var c = WorldTrainer.Config()
+        c.iterations = 2
+        c.promptsPerIteration = 2
+        c.numGenerations = 3
+        c.samplingSteps = 4
+        c.gradientAccumulationSteps = 6  // one optimizer step per iteration: every first-iteration ratio is on-policy
+        c.evalPrompts = 4
+        c.rolloutBatchSize = 6
+        c.transitionBatchSize = 2
+        c.learningRate = 1e-3
+        return c
+    }
+
+    func testTokenizerCoversTheWorld() {
+        let tokenizer = WorldTokenizer.forShapesWorld()
+        let ids = tokenizer(["a blue square left of a yellow triangle", "two red circles", "a flying pig"])
+        XCTAssertEqual(ids.shape, [3, tokenizer.maxLength])
+        let rows = ids.toArray(Int32.self)
+        XCTAssertEqual(rows[0], Int32(tokenizer.startID))
+        XCTAssertFalse(rows[0..<tokenizer.maxLength].contains(Int32(tokenizer.unknownID)))
+        XCTAssertTrue(rows[(2 * tokenizer.maxLength)...].contains(Int32(tokenizer.unknownID)), "words outside the world map to <unk>")
+    }
+
+    func testPixelCodecIsLossless() {
+        let images = Random.uniform([2, 16, 16, 3], low: -1, high: 1, key: RandomKey(seed: 1))
+        let tokens = PixelCodec.encode(images)
+        XCTAssertEqual(tokens.shape, [2] + PixelCodec.latentShape(size: 16))
+        XCTAssertEqual(PixelCodec.decode(tokens, size: 16).toArray(Float.self), images.toArray(Float.self))
+    }
+
+    func testModelFolderRoundTrip() throws {
+        let folder = try temporaryDirectory(self)
+        let model = tinyModel()
+        try model.writeFolder(to: folder)
+        let loaded = try WorldModel.load(from: folder)
+        let cond = model.encode(["two red circles"])
+        let x = Random.normal([1] + model.latentShape, key: RandomKey(seed: 2))
+        let t = Tensor([500] as [Float])
+        XCTAssertEqual(loaded.velocity(x, timesteps: t, conditioning: loaded.encode(["two red circles"])).toArray(Float.self),
+                       model.velocity(x, timesteps: t, conditioning: cond).toArray(Float.self))
+    }
+
+    func testPretrainingReducesTheLoss() throws {
+        let model = tinyModel()
+        var config = WorldPretraining.Config()
+        config.steps = 30
+        config.batchSize = 8
+        var losses: [Float] = []
+        try WorldPretraining(config: config).run(model) { _, loss in losses.append(loss) }
+        XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, losses.prefix(5).reduce(0, +) / 5)
+    }
+
+    /// A few iterations end to end: finite statistics, first ratios at 1, a checkpoint that reloads, and a resumed run
+    /// that ends with the same weights as an uninterrupted one.
+    func testTrainingRunCheckpointAndResumeEquality() throws {
+        let folder = try temporaryDirectory(self)
+        let pretrained = tinyModel()
+        let modelFolder = folder.appendingPathComponent("model")
+        try pretrained.writeFolder(to: modelFolder)
+
+        let straight = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: tinyConfig(), runFolder: folder.appendingPathComponent("a"))
+        let first = try straight.step()
+        XCTAssert(first.ratioMean.isFinite && first.gradNorm.isFinite)
+        XCTAssertEqual(first.ratioMin, 1, accuracy: 1e-5)
+        XCTAssertEqual(first.ratioMax, 1, accuracy: 1e-5)
+        _ = try straight.step()
+        let checkpoint = try straight.saveCheckpoint()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("transformer/config.json").path))
+
+        let interrupted = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: tinyConfig(), runFolder: folder.appendingPathComponent("b"))
+        _ = try interrupted.step()
+        let saved = try interrupted.saveCheckpoint()
+        let resumed = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: tinyConfig(), runFolder: folder.appendingPathComponent("b"))
+        try resumed.resume(from: saved)
+        XCTAssertEqual(resumed.iteration, 1)
+        _ = try resumed.step()
+        for (key, value) in straight.model.transformer.parameters() {
+            XCTAssertEqual(resumed.model.transformer.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
+        }
+        // The checkpoint's transformer folder loads as a model again.
+        let reloaded = try WorldModel.load(from: modelFolder)
+        try reloaded.transformer.load(contentsOf: checkpoint.appendingPathComponent("transformer"))
+    }
+
+    func testRewardMixParsingAndErrors() throws {
+        let mix = try WorldRewardMix(parsing: "shapes,jpeg-compressibility:0.1")
+        XCTAssertEqual(mix.terms.map(\.reward), [.shapes, .jpegCompressibility])
+        XCTAssertEqual(mix.terms.map(\.weight), [1, 0.1])
+        XCTAssertThrowsError(try WorldRewardMix(parsing: "hpsv2.1")) { XCTAssert("\($0)".contains("unknown reward 'hpsv2.1'"), "\($0)") }
+        XCTAssertThrowsError(try WorldRewardMix(parsing: "shapes:abc")) { XCTAssert("\($0)".contains("not a number"), "\($0)") }
+    }
+}
