@@ -5,8 +5,10 @@ import NN
 import ShapesWorld
 
 /// Supervised flow-matching pretraining of the world model on rendered images of training prompts (`dancegrpo
-/// pretrain --world shapes`): x_t = (1−t)·x0 + t·ε with t = sigmoid(n), n ~ N(0, 1) (SD3's logit-normal), target
-/// v = ε − x0, mean-square loss; text encoder and transformer trained together with AdamW. Deterministic for a seed.
+/// pretrain --world shapes`): x_t = (1−t)·x0 + t·ε, target v = ε − x0, mean-square loss; text encoder and
+/// transformer trained together with AdamW. Half of each batch draws t from SD3's logit-normal (mid noise levels,
+/// where composition is decided), half uniformly (so the low-noise end, which sharpens edges the scorer segments,
+/// is not starved). Deterministic for a seed.
 public struct WorldPretraining {
     public struct Config: Sendable {
         public var steps = 2000
@@ -44,7 +46,10 @@ public struct WorldPretraining {
             let keys = key.split(into: 3)
             key = keys[0]
             let x0 = PixelCodec.encode(images)
-            let t = sigmoid(Random.normal([config.batchSize], key: keys[1]))
+            let half = config.batchSize / 2
+            let tKeys = keys[1].split(into: 2)
+            let t = concatenated([sigmoid(Random.normal([half], key: tKeys[0])),
+                                  Random.uniform([config.batchSize - half], key: tKeys[1])], axis: 0)
             let noise = Random.normal(x0.shape, key: keys[2])
             let tb = t.reshaped([config.batchSize, 1, 1])
             let xt = (1 - tb) * x0 + tb * noise

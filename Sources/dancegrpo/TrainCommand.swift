@@ -88,6 +88,9 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("training '\(model)' is not available yet: the embedded world model ('world') is (FLUX training from cached embeddings comes with the trainer issue)")
         }
         let settings = try settings()
+        if !Engine.usesOptimizedBLAS {
+            print("warning: matrix products run on the MLX wheel's reference BLAS (\(Engine.sgemmProvider)); install libopenblas-dev and rebuild (make run) for ~30× faster training")
+        }
         let folder = URL(fileURLWithPath: outputDir)
         let worldModel = try WorldModel.load(from: URL(fileURLWithPath: checkpoint))
         let trainer = try WorldTrainer(model: worldModel, config: settings, runFolder: folder)
