@@ -83,7 +83,8 @@ let torch: TorchReference.Outcome = options.withTorch
     ? TorchReference.run(warmup: options.warmup, repeats: options.timedRuns, threads: cores)
     : .unavailable("PyTorch comparison skipped (--no-torch)")
 
-let torchBackground = options.withTorch ? torchPhase.otherCores() : nil
+let torchBackground: Double?
+if case .measured = torch { torchBackground = torchPhase.otherCores() } else { torchBackground = nil }
 
 let report = Report(gemm: gemm, transformer: transformer, torch: torch, warmup: options.warmup,
                     repeats: options.timedRuns,

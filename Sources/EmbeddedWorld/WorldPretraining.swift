@@ -11,7 +11,7 @@ import ShapesWorld
 /// is not starved). Deterministic for a seed.
 public struct WorldPretraining {
     public struct Config: Sendable {
-        public var steps = 2000
+        public var steps = 6000
         public var batchSize = 32
         public var learningRate = 1e-3
         public var warmupSteps = 100

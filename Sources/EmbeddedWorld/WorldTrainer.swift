@@ -12,18 +12,18 @@ import ShapesWorld
 /// exactly as an uninterrupted one.
 public final class WorldTrainer {
     public struct Config: Codable, Sendable, Equatable {
-        public var iterations = 60
+        public var iterations = 150
         public var promptsPerIteration = 4
         public var numGenerations = 8
         public var samplingSteps = 12
         public var shift: Float = 3
         public var eta: Float = 0.7
-        public var learningRate = 3e-4
+        public var learningRate = 1e-4
         public var weightDecay = 1e-4
         public var clipRange: Float = 1e-2
         public var advantageClipMax: Float = 5
         public var timestepFraction: Float = 0.6
-        public var gradientAccumulationSteps = 32
+        public var gradientAccumulationSteps = 16
         public var maxGradNorm: Float = 1
         public var initSameNoise = false
         public var useGroup = true

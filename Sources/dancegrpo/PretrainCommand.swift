@@ -14,7 +14,7 @@ struct PretrainCommand: ParsableCommand {
     var world = "shapes"
 
     @Option(help: "Optimizer steps.")
-    var steps = 2000
+    var steps = 6000
 
     @Option(help: "Images per step.")
     var batchSize = 32
