@@ -37,7 +37,9 @@ enum FluxModes {
             default: return nil
             }
         } catch {
-            FileHandle.standardError.write(Data("dancegrpo-bench \(arguments[1]): \(error)\n\(usage)\n".utf8))
+            // The hidden child's caller reports the failure; the usage is for people.
+            let help = arguments[1] == memoryChild ? "" : "\n\(usage)"
+            FileHandle.standardError.write(Data("dancegrpo-bench \(arguments[1]): \(error)\(help)\n".utf8))
             return 2
         }
     }

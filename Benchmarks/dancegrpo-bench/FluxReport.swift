@@ -53,10 +53,11 @@ enum FluxReport {
             return [row.label, "\(l.parameters)", "\(row.written.shards)", mibBytes(row.written.bytes), mibBytes(l.modelBytes),
                     mib(l.baseline.residentKiB), mib(l.afterLoad.highWaterKiB), mib(l.final.highWaterKiB),
                     mib(l.final.maxResidentKiB), mibBytes(l.enginePeakBytes),
+                    mib(l.final.highWaterKiB - l.baseline.residentKiB),
                     String(format: "%.2f", l.overhead), String(format: "%.2f", l.seconds)]
         }
         printTable(header: ["load", "parameters", "shards", "file", "model", "baseline", "peak@load", "peak",
-                            "maxrss", "engine peak", "(peak−base)/model", "s"], body: body)
+                            "maxrss", "engine peak", "peak−base", "(peak−base)/model", "s"], body: body)
     }
 
     private static func format(_ value: Double) -> String { String(format: value >= 100 ? "%.0f" : "%.1f", value) }

@@ -4,12 +4,21 @@ import Engine
 enum GemmBench {
     static let sizes = [256, 512, 1024]
 
-    /// GFLOP/s of an n×n by n×n product: 2n³ floating-point operations over the median time.
+    /// Products per timed run: about 3 GFLOP, so one run lasts tens of milliseconds even at 256³ (a single 0.2 ms
+    /// product is mostly thread wake-up and timer noise). tools/bench/torch_bench.py uses the same count.
+    static func productsPerRun(size n: Int) -> Int {
+        max(1, Int((3e9 / (2 * Double(n) * Double(n) * Double(n))).rounded(.up)))
+    }
+
+    /// GFLOP/s of n×n by n×n products: 2n³ floating-point operations each, over the median time per product.
     static func gigaflops(size n: Int, warmup: Int, repeats: Int) -> Double {
         let a = Random.normal([n, n], key: RandomKey(seed: UInt64(n)))
         let b = Random.normal([n, n], key: RandomKey(seed: UInt64(n) + 1))
         eval(a, b)
-        let seconds = medianSeconds(warmup: warmup, repeats: repeats) { eval(a.matmul(b)) }
-        return 2 * Double(n) * Double(n) * Double(n) / seconds / 1e9
+        let count = productsPerRun(size: n)
+        let seconds = medianSeconds(warmup: warmup, repeats: repeats) {
+            for _ in 0..<count { eval(a.matmul(b)) }
+        }
+        return 2 * Double(n) * Double(n) * Double(n) * Double(count) / seconds / 1e9
     }
 }

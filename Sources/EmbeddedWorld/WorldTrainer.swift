@@ -18,12 +18,12 @@ public final class WorldTrainer {
         public var samplingSteps = 12
         public var shift: Float = 3
         public var eta: Float = 0.7
-        public var learningRate = 1e-4
+        public var learningRate = 3e-5
         public var weightDecay = 1e-4
         public var clipRange: Float = 1e-2
         public var advantageClipMax: Float = 5
         public var timestepFraction: Float = 0.6
-        public var gradientAccumulationSteps = 16
+        public var gradientAccumulationSteps = 32
         public var maxGradNorm: Float = 1
         public var initSameNoise = false
         public var useGroup = true

@@ -65,7 +65,12 @@ extension Module {
                 mismatched.append((key, owner.tensorToCheckpoint(key: localKey, current).shape, stored.shape))
                 return
             }
-            if let dtype, value.dtype.isFloatingPoint { value = value.asType(dtype) }
+            if let dtype, value.dtype.isFloatingPoint, value.dtype != dtype {
+                // Converted now, so the source tensor is freed before the next one is read (a lazy conversion would
+                // keep every source tensor alive until the caller evaluates: 2.5× the model at peak).
+                value = value.asType(dtype)
+                eval(value)
+            }
             assignments.append((slot, value))
         }
         if let failure { throw failure }

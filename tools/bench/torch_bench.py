@@ -6,7 +6,8 @@ The Swift benchmark runs this script itself when torch is importable; it can als
     .venv-tools/bin/python tools/bench/torch_bench.py [--json] [--repeats N] [--warmup N] [--threads N]
 
 Workloads (float32, CPU, `torch.set_num_threads(--threads)`, default: the cores this process may use):
-- sgemm n = 256, 512, 1024: `a @ b` of two n×n matrices; GFLOP/s = 2n³ / median time.
+- sgemm n = 256, 512, 1024: `a @ b` of two n×n matrices, ceil(3e9 / 2n³) products per timed run (90, 12, 2);
+  GFLOP/s = 2n³ / median time per product.
 - transformer: 8 pre-norm blocks, hidden 256, 4 heads, MLP 256→1024→256 with exact GELU, batch 8, 256 tokens.
   Block: x + out(sdpa(qkv(LN(x)))) then x + fc2(gelu(fc1(LN(x)))); fused qkv projection, F.scaled_dot_product_attention.
   "forward" runs under torch.inference_mode() (like the engine, it keeps nothing for a backward pass);
@@ -17,6 +18,7 @@ With --json the results are one JSON object on stdout (progress goes to stderr);
 """
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -75,12 +77,23 @@ def median_seconds(body, warmup, repeats):
     return statistics.median(samples)
 
 
+def products_per_run(n):
+    """About 3 GFLOP per timed run, as in the Swift benchmark (GemmBench.productsPerRun)."""
+    return max(1, math.ceil(3e9 / (2 * n**3)))
+
+
 def bench_gemm(n, warmup, repeats):
     g = torch.Generator().manual_seed(n)
     a = torch.randn(n, n, generator=g)
     b = torch.randn(n, n, generator=g)
-    seconds = median_seconds(lambda: a @ b, warmup, repeats)
-    return 2 * n**3 / seconds / 1e9
+    count = products_per_run(n)
+
+    def run():
+        for _ in range(count):
+            a @ b
+
+    seconds = median_seconds(run, warmup, repeats)
+    return 2 * n**3 * count / seconds / 1e9
 
 
 def bench_transformer(warmup, repeats):
