@@ -12,13 +12,13 @@ import ShapesWorld
 /// exactly as an uninterrupted one.
 public final class WorldTrainer {
     public struct Config: Codable, Sendable, Equatable {
-        public var iterations = 150
-        public var promptsPerIteration = 4
+        public var iterations = 100
+        public var promptsPerIteration = 8
         public var numGenerations = 8
         public var samplingSteps = 12
         public var shift: Float = 3
-        public var eta: Float = 0.7
-        public var learningRate = 3e-5
+        public var eta: Float = 0.3
+        public var learningRate = 5e-5
         public var weightDecay = 1e-4
         public var clipRange: Float = 1e-2
         public var advantageClipMax: Float = 5
