@@ -51,7 +51,7 @@ struct SampleCommand: ParsableCommand {
     @Flag(help: "Also write the final packed latents to latents.safetensors.")
     var saveLatents = false
 
-    @Option(help: "A transformer folder to use instead of <checkpoint>/transformer (a training checkpoint's transformer/).")
+    @Option(help: "A fine-tuned transformer to use instead of <checkpoint>/transformer: a training checkpoint folder (checkpoint-<n>-<e>/) or a transformer folder.")
     var transformer: String?
 
     @Option(help: "A LoRA adapter (.safetensors, PEFT/diffusers keys) to merge into the transformer.")

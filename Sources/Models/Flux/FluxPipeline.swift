@@ -39,13 +39,20 @@ public final class FluxPipeline {
         self.textEncoders = textEncoders
     }
 
-    /// Loads a FLUX folder. `transformerFolder` replaces `<folder>/transformer` (a fine-tuned checkpoint);
+    /// Loads a FLUX folder. `transformerFolder` replaces `<folder>/transformer` (a fine-tuned transformer folder, or a
+    /// training checkpoint folder that contains one);
     /// `dtype` casts the weights (nil keeps the files' dtypes, bf16 for the released FLUX.1 weights).
     public static func load(from folder: URL, dtype: DType? = nil, loadTextEncoders: Bool = true,
                             transformerFolder: URL? = nil, progress: (String) -> Void = { _ in }) throws -> FluxPipeline {
         try FluxPipeline.checkLayout(folder, needTextEncoders: loadTextEncoders)
         progress("transformer")
-        let transformer = try FluxTransformer2DModel.load(from: transformerFolder ?? folder.appendingPathComponent("transformer"), dtype: dtype)
+        // A training checkpoint folder (`checkpoint-<n>-<e>/`) holds its weights in `transformer/`.
+        var override = transformerFolder
+        if let given = transformerFolder,
+           FileManager.default.fileExists(atPath: given.appendingPathComponent("transformer/config.json").path) {
+            override = given.appendingPathComponent("transformer")
+        }
+        let transformer = try FluxTransformer2DModel.load(from: override ?? folder.appendingPathComponent("transformer"), dtype: dtype)
         progress("vae")
         let vae = try AutoencoderKL.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
         let scheduler = try FlowMatchEulerScheduler.Config.load(folder.appendingPathComponent("scheduler"))

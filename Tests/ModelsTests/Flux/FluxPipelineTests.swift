@@ -86,3 +86,19 @@ final class FluxPipelineTests: XCTestCase {
         }
     }
 }
+
+extension FluxPipelineTests {
+    /// `--transformer` takes a training checkpoint folder (with `transformer/` inside) as well as a transformer folder.
+    func testTransformerOverrideFromACheckpointFolder() throws {
+        let folder = try temporaryDirectory(self)
+        let checkpoint = folder.appendingPathComponent("checkpoint-3-0")
+        try FileManager.default.createDirectory(at: checkpoint, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixture.url("flux_mini/transformer"), to: checkpoint.appendingPathComponent("transformer"))
+        let weights = checkpoint.appendingPathComponent("transformer/diffusion_pytorch_model.safetensors")
+        var tensors = try SafeTensors.load(weights)
+        tensors["proj_out.bias"] = Tensor.full(tensors["proj_out.bias"]!.shape, 7)
+        try SafeTensors.save(tensors, to: weights)
+        let pipeline = try FluxPipeline.load(from: Fixture.url("flux_mini"), loadTextEncoders: false, transformerFolder: checkpoint)
+        XCTAssertEqual(pipeline.transformer.projOut.bias!.toArray(Float.self).first, 7)
+    }
+}
