@@ -51,13 +51,15 @@ let package = Package(
         .target(name: "Imaging"),
         // The embedded default world: compositional prompts, a procedural renderer and a rule-based scorer.
         .target(name: "ShapesWorld", dependencies: ["Imaging"]),
+        // Training logs readable by standard tools (TensorBoard event files).
+        .target(name: "TrainingLogs"),
         // The embedded default: a tiny FLUX-architecture text-to-image model of the shapes world, its pretraining.
         .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging"],
                 swiftSettings: cxx),
         // Command line.
         .executableTarget(
             name: "dancegrpo",
-            dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld", "EmbeddedWorld",
+            dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld", "EmbeddedWorld", "TrainingLogs",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cxx),
         // Benchmarks (`make bench`; never run by the tests).
@@ -76,6 +78,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Engine", "FlowSampling", "Tokenizers", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "EmbeddedWorldTests", dependencies: ["EmbeddedWorld", "Models", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "TrainingLogsTests", dependencies: ["TrainingLogs", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx),
     ],
     cxxLanguageStandard: .cxx20

@@ -12,8 +12,22 @@ import NN
 public final class WorldModel: Module {
     public struct Settings: Codable, Sendable, Equatable {
         public var imageSize = 32
+        /// What the transformer outputs. `sample` (x̂0, converted to v = (x − x̂0)/σ for the samplers) suits pixel
+        /// latents whose tokens are wide compared with the network: a narrow network cannot represent the full-rank
+        /// noise that v-prediction asks for and paints it back as speckle (Li & He, "Back to Basics: Let Denoising
+        /// Generative Models Denoise", 2025). `velocity` is the FLUX convention.
+        public var prediction: Prediction = .sample
         public init() {}
-        enum CodingKeys: String, CodingKey { case imageSize = "image_size" }
+
+        public enum Prediction: String, Codable, Sendable { case velocity, sample }
+        enum CodingKeys: String, CodingKey { case imageSize = "image_size", prediction }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            imageSize = try c.decode(Int.self, forKey: .imageSize)
+            // Folders written before the setting existed hold velocity models.
+            prediction = try c.decodeIfPresent(Prediction.self, forKey: .prediction) ?? .velocity
+        }
     }
 
     public let settings: Settings
@@ -66,6 +80,21 @@ public final class WorldModel: Module {
                           transformer: try FluxTransformer2DModel.load(from: folder.appendingPathComponent("transformer")))
     }
 
+    /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`, only `transformer/`)
+    /// whose transformer replaces the one of the `base` model folder.
+    public static func load(checkpointOrModel folder: URL, base: URL) throws -> WorldModel {
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("world.json").path) {
+            return try load(from: folder)
+        }
+        let transformerFolder = folder.appendingPathComponent("transformer")
+        guard FileManager.default.fileExists(atPath: transformerFolder.path) else {
+            throw ConfigFile.Error(file: folder.path, message: "neither a model folder (world.json) nor a checkpoint (transformer/)")
+        }
+        let model = try load(from: base)
+        try model.transformer.load(contentsOf: transformerFolder)
+        return model
+    }
+
     /// Writes the folder (each file atomically). `transformerOnly` rewrites just `transformer/` (GRPO checkpoints).
     public func writeFolder(to folder: URL, transformerOnly: Bool = false) throws {
         let encoder = JSONEncoder()
@@ -91,8 +120,20 @@ public final class WorldModel: Module {
         return Conditioning(["encoder_hidden_states": out.lastHiddenState, "pooled": out.pooled])
     }
 
-    /// v for packed latents at network timesteps τ ∈ [0, 1000].
+    /// v for packed latents at network timesteps τ ∈ [0, 1000] (τ/1000 = σ, the noise level).
     public func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+        let out = networkOutput(x, timesteps: timesteps, conditioning: conditioning)
+        switch settings.prediction {
+        case .velocity: return out
+        case .sample:
+            // σ ≥ 1e-3 keeps v finite; samplers only evaluate the network at σ > 0.
+            let sigma = (timesteps / 1000).maximum(1e-3).reshaped([x.dim(0)] + [Int](repeating: 1, count: x.ndim - 1))
+            return (x - out) / sigma
+        }
+    }
+
+    /// The transformer's raw output: v or x̂0, as `settings.prediction` says.
+    public func networkOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         let textLength = conditioning["encoder_hidden_states"].dim(1)
         return transformer(hiddenStates: x, encoderHiddenStates: conditioning["encoder_hidden_states"], pooled: conditioning["pooled"],
                            timestep: timesteps / 1000, imageIds: PixelCodec.imageIds(size: settings.imageSize),

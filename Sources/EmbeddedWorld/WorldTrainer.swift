@@ -36,6 +36,11 @@ public final class WorldTrainer {
         public var evalPrompts = 64
         public var checkpointEvery = 20
         public var emaDecay: Double? = nil
+        /// LoRA rank; 0 trains every transformer weight (the seed's full fine-tuning), > 0 only adapters (the seed's
+        /// LoRA script: rank 128, alpha 256 on to_k, to_q, to_v, to_out.0).
+        public var loraRank = 0
+        public var loraAlpha: Float = 0
+        public var loraTargets = "to_k,to_q,to_v,to_out.0"
         public var seed: UInt64 = 0
         public init() {}
     }
@@ -51,8 +56,12 @@ public final class WorldTrainer {
     let heldOut: WorldEvaluation
     var textCache: [String: Conditioning] = [:]
 
-    public init(model: WorldModel, config: Config, runFolder: URL) throws {
+    /// The processes of the run: rewards are gathered over it for statistics, seeds differ per rank.
+    public let processGroup: ProcessGroup
+
+    public init(model: WorldModel, config: Config, runFolder: URL, processGroup: ProcessGroup = SingleProcessGroup()) throws {
         self.config = config
+        self.processGroup = processGroup
         self.model = model
         self.runFolder = runFolder
         rewards = try WorldRewardMix(parsing: config.rewards)
@@ -60,6 +69,12 @@ public final class WorldTrainer {
             throw WorldRewardError(message: "reward combination must be 'reward' or 'advantage', got '\(config.rewardCombination)'")
         }
         model.textEncoder.freeze()
+        if config.loraRank > 0 {
+            let targets = config.loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let lora = LoRAConfig(rank: config.loraRank, alpha: config.loraAlpha > 0 ? config.loraAlpha : Float(2 * config.loraRank),
+                                  targetModules: targets)
+            try model.transformer.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
+        }
         policy = WorldPolicy(model: model)
         optimizer = AdamW(model: model.transformer, schedule: .constantWithWarmup(config.learningRate, warmupSteps: 0),
                           weightDecay: config.weightDecay)
@@ -107,9 +122,10 @@ public final class WorldTrainer {
     /// Rollout, reward, advantages and update for the next iteration.
     public func step() throws -> IterationLog {
         let it = iteration
-        let keys = RandomKey(seed: config.seed).split(into: 2)
+        let seed = rankSeed(config.seed, rank: processGroup.rank)
+        let keys = RandomKey(seed: seed).split(into: 2)
         let iterationKey = keys[1].split(into: 1 + it)[it].split(into: 2)
-        var generator = PromptGenerator(seed: config.seed &* 1_000_003 &+ UInt64(it), split: .train)
+        var generator = PromptGenerator(seed: seed &* 1_000_003 &+ UInt64(it), split: .train)
         let specs = generator.next(config.promptsPerIteration).flatMap { [PromptSpec](repeating: $0, count: config.numGenerations) }
         let cond = conditioning(specs.map(\.text))
 
@@ -149,14 +165,19 @@ public final class WorldTrainer {
 
         func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(max(1, v.count)) }
         func std(_ v: [Double]) -> Double { let m = mean(v); return (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(1, v.count - 1))).squareRoot() }
+        // Statistics over every rank's samples (advantages stay per group, and groups never span ranks).
         var rewardMean: [String: Double] = [:], rewardStd: [String: Double] = [:]
         for (term, values) in zip(rewards.terms, scores) {
-            rewardMean[term.reward.rawValue] = mean(values)
-            rewardStd[term.reward.rawValue] = std(values)
+            let gathered = try processGroup.allGather(values)
+            rewardMean[term.reward.rawValue] = mean(gathered)
+            rewardStd[term.reward.rawValue] = std(gathered)
         }
+        let gatheredCorrect: [Double] = try processGroup.allGather([Double(correct)])
+        let gatheredCounts: [Double] = try processGroup.allGather([Double(specs.count)])
+        let accuracy: Double = gatheredCorrect.reduce(0, +) / gatheredCounts.reduce(0, +)
         let ratios = stats.ratios.map(Double.init)
         return IterationLog(
-            iteration: iteration, rewardMean: rewardMean, rewardStd: rewardStd, accuracy: Double(correct) / Double(specs.count),
+            iteration: iteration, rewardMean: rewardMean, rewardStd: rewardStd, accuracy: accuracy,
             advantageMean: mean(advantages.map(Double.init)), advantageAbsMax: Double(advantages.map(abs).max() ?? 0),
             ratioMean: mean(ratios), ratioMin: ratios.min() ?? 1, ratioMax: ratios.max() ?? 1,
             clipFraction: Double(stats.clipFraction), approxKL: Double(stats.approxKL),
@@ -194,7 +215,18 @@ public final class WorldTrainer {
         let final = runFolder.appendingPathComponent("checkpoint-\(iteration)-0")
         let temporary = runFolder.appendingPathComponent(".checkpoint-\(iteration)-0.tmp")
         try? FileManager.default.removeItem(at: temporary)
-        try model.writeFolder(to: temporary, transformerOnly: true)
+        if config.loraRank > 0 {
+            // The seed's LoRA checkpoint: adapters in diffusers' FLUX LoRA layout (`transformer.` prefix) + lora_config.json.
+            try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+            try model.transformer.saveLoRA(to: temporary.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: "transformer")
+            let lora = model.transformer.currentLoRAConfig()!
+            let loraState: [String: Any] = ["step": iteration, "lora_params": ["lora_rank": lora.rank, "lora_alpha": lora.alpha,
+                                                                             "target_modules": config.loraTargets.split(separator: ",").map(String.init)]]
+            try AtomicFile.write(try JSONSerialization.data(withJSONObject: loraState, options: [.sortedKeys, .prettyPrinted]),
+                                 to: temporary.appendingPathComponent("lora_config.json"))
+        } else {
+            try model.writeFolder(to: temporary, transformerOnly: true)
+        }
         try optimizer.saveState(to: temporary.appendingPathComponent("optimizer.safetensors"))
         if let ema {
             try ema.saveState(to: temporary.appendingPathComponent("ema.safetensors"))
@@ -218,7 +250,11 @@ public final class WorldTrainer {
 
     /// Restores weights, optimizer, EMA and the iteration counter from a checkpoint folder.
     public func resume(from checkpoint: URL) throws {
-        try model.transformer.load(contentsOf: checkpoint.appendingPathComponent("transformer"))
+        if config.loraRank > 0 {
+            try model.transformer.loadLoRA(from: checkpoint.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: "transformer")
+        } else {
+            try model.transformer.load(contentsOf: checkpoint.appendingPathComponent("transformer"))
+        }
         try optimizer.loadState(from: checkpoint.appendingPathComponent("optimizer.safetensors"))
         if let ema { try ema.loadState(from: checkpoint.appendingPathComponent("ema.safetensors")) }
         let state = try ConfigFile.object(from: checkpoint.appendingPathComponent("trainer_state.json"))

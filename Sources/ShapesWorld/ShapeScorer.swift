@@ -4,7 +4,7 @@ import Imaging
 ///
 /// Detection: the background is estimated from the image border; each pixel takes the palette colour whose line from
 /// the background it lies on, at least half-way to the colour and within `maximumColorDistance` of that line (else it
-/// is background; see `ColorSegmentation`); 4-connected regions of one colour smaller than `minimumAreaFraction` of the image are dropped as specks; each
+/// is background; see `ColorSegmentation`); pixels of one colour within `linkReach` of each other form a region (so a speckled shape reads as one object); regions smaller than `minimumAreaFraction` of the image are dropped as specks; each
 /// remaining region is classified as circle, square, triangle or nothing (`ShapeClassifier`).
 ///
 /// Reward, for a spec with groups g (colour, shape, count k_g) and n_g detected objects matching g exactly:
@@ -30,11 +30,17 @@ public struct ShapeScorer: Sendable {
         /// Relation margin: the centres must differ along the relation's axis by more than this fraction of the two
         /// objects' summed extents on that axis (a quarter = half their mean size).
         public var relationMargin: Double
+        /// Pixels of one colour within this Chebyshev distance form one object (see `ConnectedComponents`): 1 is
+        /// 8-connectivity; 2 would also read a speckled blob as one object (the renderer keeps shapes ≥ 2 pixels
+        /// apart) but lets 3×3-blurred neighbours merge, so it is not the default.
+        public var linkReach: Int
 
-        public init(maximumColorDistance: Double = 60, minimumAreaFraction: Double = 0.01, relationMargin: Double = 0.25) {
+        public init(maximumColorDistance: Double = 60, minimumAreaFraction: Double = 0.01, relationMargin: Double = 0.25,
+                    linkReach: Int = 1) {
             self.maximumColorDistance = maximumColorDistance
             self.minimumAreaFraction = minimumAreaFraction
             self.relationMargin = relationMargin
+            self.linkReach = linkReach
         }
     }
 
@@ -54,11 +60,11 @@ public struct ShapeScorer: Sendable {
     public func detect(_ image: RGBImage) -> [DetectedObject] {
         let labels = segmentation.labels(image)
         let minimumArea = max(4, Int(options.minimumAreaFraction * Double(image.width * image.height)))
-        return ConnectedComponents.find(labels: labels, width: image.width, height: image.height)
+        return ConnectedComponents.find(labels: labels, width: image.width, height: image.height, reach: options.linkReach)
             .filter { $0.area >= minimumArea }
             .map { c in
-                let fill = Double(c.area) / Double(c.width * c.height)
-                let bottomShare = Double(c.doubledBottomCount) / Double(2 * c.area)
+                let fill = Double(c.spanArea) / Double(c.width * c.height)
+                let bottomShare = Double(c.doubledBottomSpanCount) / Double(2 * c.spanArea)
                 return DetectedObject(
                     color: ShapeColor(rawValue: Int(c.label) - 1)!,
                     shape: classifier.classify(fill: fill, bottomShare: bottomShare, width: c.width, height: c.height),

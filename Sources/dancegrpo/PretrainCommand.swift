@@ -28,6 +28,9 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Image size in pixels (a multiple of 4).")
     var imageSize = 32
 
+    @Option(help: "What the transformer predicts: sample (x̂0; clean shapes from a small network on pixel latents) or velocity.")
+    var prediction = "sample"
+
     @Option(help: "Output model folder.")
     var out = "assets/shapes-model"
 
@@ -36,6 +39,10 @@ struct PretrainCommand: ParsableCommand {
         guard imageSize % 4 == 0 else { throw ValidationError("--image-size must be a multiple of 4") }
         var settings = WorldModel.Settings()
         settings.imageSize = imageSize
+        guard let predictionValue = WorldModel.Settings.Prediction(rawValue: prediction) else {
+            throw ValidationError("--prediction must be sample or velocity, got '\(prediction)'")
+        }
+        settings.prediction = predictionValue
         let model = WorldModel.create(seed: seed, settings: settings)
         print("world model: \(formatCount(model.transformer.parameterCount())) transformer + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters")
         var config = WorldPretraining.Config()

@@ -1,13 +1,14 @@
 import Foundation
 
 /// A one-line progress bar on standard error with rate and ETA, redrawn in place on a terminal and printed every
-/// tenth of the way otherwise (so logs of unattended runs stay short).
+/// tenth of the way otherwise, and at least once a minute (so logs of unattended runs stay short yet show life).
 final class ProgressBar {
     private let total: Int
     private let label: String
     private let start = Date()
     private let interactive = isatty(STDERR_FILENO) != 0
     private var lastPrintedTenth = -1
+    private var lastPrinted = Date()
 
     init(total: Int, label: String) {
         self.total = max(1, total)
@@ -27,8 +28,9 @@ final class ProgressBar {
             FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line + (done >= total ? "\n" : "")).utf8))
         } else {
             let tenth = Int(fraction * 10)
-            if tenth != lastPrintedTenth || done >= total {
+            if tenth != lastPrintedTenth || done >= total || Date().timeIntervalSince(lastPrinted) >= 60 {
                 lastPrintedTenth = tenth
+                lastPrinted = Date()
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
         }

@@ -2,16 +2,18 @@ import EmbeddedWorld
 import Engine
 import Foundation
 import Imaging
+import TrainingLogs
 
 /// The files a training run writes as it goes: `reward.txt` (mean reward per iteration, one per line, as the seed
 /// writes it), `metrics.jsonl` (one JSON object per iteration), `eval.jsonl` (held-out scores), `config.json`, and at
-/// the end `reward_curve.png`. Resuming truncates the logs to the checkpoint's iteration, so a resumed run's logs are
+/// the end `reward_curve.png`; TensorBoard event files with the same scalars and the held-out sample grids. Resuming truncates the logs to the checkpoint's iteration, so a resumed run's logs are
 /// those of an uninterrupted one.
 struct RunLog {
     let folder: URL
     private(set) var rewards: [Double] = []
     private(set) var heldOut: [(Int, Double)] = []
     var lastHeldOut: Double? { heldOut.last?.1 }
+    private var tensorBoard: TensorBoardWriter?
 
     init(folder: URL, resuming: Bool) throws {
         self.folder = folder
@@ -19,6 +21,11 @@ struct RunLog {
         if !resuming {
             for name in ["reward.txt", "metrics.jsonl", "eval.jsonl"] { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
         }
+    }
+
+    /// Starts the TensorBoard event file; `resumingAt` the iteration a resumed run continues from.
+    mutating func startTensorBoard(resumingAt iteration: Int?) throws {
+        tensorBoard = try TensorBoardWriter(folder: folder, resumingAt: iteration)
     }
 
     func writeConfig(_ config: WorldTrainer.Config) throws {
@@ -34,6 +41,22 @@ struct RunLog {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try appendLine(String(decoding: try encoder.encode(entry), as: UTF8.self), to: "metrics.jsonl")
+        var scalars: [(tag: String, value: Double)] = []
+        for (name, value) in entry.rewardMean.sorted(by: { $0.key < $1.key }) { scalars.append(("reward/\(name)", value)) }
+        for (name, value) in entry.rewardStd.sorted(by: { $0.key < $1.key }) { scalars.append(("reward_std/\(name)", value)) }
+        scalars += [("train/accuracy", entry.accuracy), ("advantage/mean", entry.advantageMean), ("advantage/abs_max", entry.advantageAbsMax),
+                    ("ratio/mean", entry.ratioMean), ("ratio/min", entry.ratioMin), ("ratio/max", entry.ratioMax),
+                    ("train/clip_fraction", entry.clipFraction), ("train/approx_kl", entry.approxKL), ("train/grad_norm", entry.gradNorm),
+                    ("train/learning_rate", entry.learningRate), ("seconds/rollout", entry.secondsRollout),
+                    ("seconds/reward", entry.secondsReward), ("seconds/update", entry.secondsUpdate)]
+        if let r = entry.heldOutReward { scalars.append(("held_out/reward", r)) }
+        if let a = entry.heldOutAccuracy { scalars.append(("held_out/accuracy", a)) }
+        try tensorBoard?.addScalars(scalars, step: entry.iteration)
+    }
+
+    /// The held-out sample grid, as a TensorBoard image at `iteration`.
+    func record(grid: RGBImage, at iteration: Int) throws {
+        try tensorBoard?.addImage("held_out/samples", png: Data(try PNGEncoder.encode(grid)), width: grid.width, height: grid.height, step: iteration)
     }
 
     mutating func record(evaluation: WorldEvaluation.Result, at iteration: Int) throws {

@@ -2,11 +2,13 @@ import ArgumentParser
 import EmbeddedWorld
 import Engine
 import Foundation
+import GRPO
 import Imaging
 
 /// GRPO training. With no arguments: the embedded default — the pretrained shapes-world model aligned to the
 /// rule-based scorer, with held-out evaluation, logs, checkpoints, sample grids and the reward curve in the run folder.
 struct TrainCommand: ParsableCommand {
+    static let defaults = WorldTrainer.Config()
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "GRPO fine-tuning (the embedded shapes world by default).")
@@ -29,26 +31,29 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after this many minutes even if iterations remain (0: no limit).")
     var timeBudget: Double = 0
 
-    @Option(help: "GRPO iterations (rollout + update).") var iterations: Int?
-    @Option(help: "Prompts per iteration (B).") var promptsPerIteration: Int?
-    @Option(help: "Trajectories per prompt (G).") var numGenerations: Int?
-    @Option(help: "Denoising steps T.") var samplingSteps: Int?
-    @Option(help: "Time shift of the sigma schedule.") var shift: Float?
-    @Option(help: "Noise scale η of the Dance SDE.") var eta: Float?
-    @Option(help: "AdamW learning rate.") var learningRate: Double?
-    @Option(help: "AdamW weight decay.") var weightDecay: Double?
-    @Option(help: "PPO clip range ε.") var clipRange: Float?
-    @Option(help: "Advantage clip.") var advClipMax: Float?
-    @Option(help: "Fraction of the T−1 transitions trained per sample.") var timestepFraction: Float?
-    @Option(help: "Samples per optimizer step.") var gradientAccumulationSteps: Int?
-    @Option(help: "Global gradient-norm clip.") var maxGradNorm: Float?
-    @Option(help: "Rewards with weights: shapes, jpeg-compressibility, jpeg-incompressibility (e.g. shapes,jpeg-compressibility:0.1).") var reward: String?
-    @Option(help: "How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted sum).") var rewardCombination: String?
-    @Option(help: "Held-out evaluation every N iterations.") var evalEvery: Int?
-    @Option(help: "Held-out prompts per evaluation.") var evalPrompts: Int?
-    @Option(help: "Checkpoint every N iterations.") var checkpointEvery: Int?
+    @Option(help: "GRPO iterations (rollout + update) (default \(Self.defaults.iterations)).") var iterations: Int?
+    @Option(help: "Prompts per iteration (B) (default \(Self.defaults.promptsPerIteration)).") var promptsPerIteration: Int?
+    @Option(help: "Trajectories per prompt (G) (default \(Self.defaults.numGenerations)).") var numGenerations: Int?
+    @Option(help: "Denoising steps T (default \(Self.defaults.samplingSteps)).") var samplingSteps: Int?
+    @Option(help: "Time shift of the sigma schedule (default \(Self.defaults.shift)).") var shift: Float?
+    @Option(help: "Noise scale η of the Dance SDE (default \(Self.defaults.eta)).") var eta: Float?
+    @Option(help: "AdamW learning rate (default \(Self.defaults.learningRate)).") var learningRate: Double?
+    @Option(help: "AdamW weight decay (default \(Self.defaults.weightDecay)).") var weightDecay: Double?
+    @Option(help: "PPO clip range ε (default \(Self.defaults.clipRange)).") var clipRange: Float?
+    @Option(help: "Advantage clip (default \(Self.defaults.advantageClipMax)).") var advClipMax: Float?
+    @Option(help: "Fraction of the T−1 transitions trained per sample (default \(Self.defaults.timestepFraction)).") var timestepFraction: Float?
+    @Option(help: "Samples per optimizer step (default \(Self.defaults.gradientAccumulationSteps)).") var gradientAccumulationSteps: Int?
+    @Option(help: "Global gradient-norm clip (default \(Self.defaults.maxGradNorm)).") var maxGradNorm: Float?
+    @Option(help: "Rewards with weights: shapes, jpeg-compressibility, jpeg-incompressibility (e.g. shapes,jpeg-compressibility:0.1) (default \(Self.defaults.rewards)).") var reward: String?
+    @Option(help: "How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted sum) (default \(Self.defaults.rewardCombination)).") var rewardCombination: String?
+    @Option(help: "Held-out evaluation every N iterations (default \(Self.defaults.evalEvery)).") var evalEvery: Int?
+    @Option(help: "Held-out prompts per evaluation (default \(Self.defaults.evalPrompts)).") var evalPrompts: Int?
+    @Option(help: "Checkpoint every N iterations (default \(Self.defaults.checkpointEvery)).") var checkpointEvery: Int?
     @Option(help: "EMA decay of the transformer weights (evaluation uses the average).") var emaDecay: Double?
-    @Option(help: "Seed of prompts, noise and permutations.") var seed: UInt64?
+    @Option(help: "LoRA rank (0: full fine-tuning) (default \(Self.defaults.loraRank)).") var loraRank: Int?
+    @Option(help: "LoRA alpha (0: 2 × rank, as the seed's r=128/α=256).") var loraAlpha: Float?
+    @Option(help: "Comma-separated module names the adapters attach to (default \(Self.defaults.loraTargets)).") var loraTargets: String?
+    @Option(help: "Seed of prompts, noise and permutations (default \(Self.defaults.seed)).") var seed: UInt64?
     @Flag(inversion: .prefixedNo, help: "One initial noise for all samples of an iteration.") var initSameNoise: Bool?
     @Flag(inversion: .prefixedNo, help: "Normalise advantages per prompt group (else over the batch).") var useGroup: Bool?
 
@@ -76,6 +81,9 @@ struct TrainCommand: ParsableCommand {
         if let evalPrompts { c.evalPrompts = evalPrompts }
         if let checkpointEvery { c.checkpointEvery = checkpointEvery }
         if let emaDecay { c.emaDecay = emaDecay }
+        if let loraRank { c.loraRank = loraRank }
+        if let loraAlpha { c.loraAlpha = loraAlpha }
+        if let loraTargets { c.loraTargets = loraTargets }
         if let seed { c.seed = seed }
         if let initSameNoise { c.initSameNoise = initSameNoise }
         if let useGroup { c.useGroup = useGroup }
@@ -93,7 +101,8 @@ struct TrainCommand: ParsableCommand {
         }
         let folder = URL(fileURLWithPath: outputDir)
         let worldModel = try WorldModel.load(from: URL(fileURLWithPath: checkpoint))
-        let trainer = try WorldTrainer(model: worldModel, config: settings, runFolder: folder)
+        let processGroup = try processGroupFromEnvironment()
+        let trainer = try WorldTrainer(model: worldModel, config: settings, runFolder: folder, processGroup: processGroup)
         var log = try RunLog(folder: folder, resuming: resume != nil)
         if let resume {
             let url = URL(fileURLWithPath: resume)
@@ -107,13 +116,16 @@ struct TrainCommand: ParsableCommand {
         } else {
             try log.writeConfig(settings)
         }
+        try log.startTensorBoard(resumingAt: resume != nil ? trainer.iteration : nil)
         print("GRPO on the shapes world: \(settings.promptsPerIteration) prompts × \(settings.numGenerations) samples, T=\(settings.samplingSteps), η=\(settings.eta), lr \(settings.learningRate), \(settings.iterations) iterations → \(folder.path)")
 
         let started = Date()
         if trainer.iteration == 0 {
             let before = try trainer.evaluate()
             try log.record(evaluation: before, at: 0)
-            try ImageGrid(columns: 8).writePNG(before.images, captions: before.prompts.map { String($0.prefix(24)) }, to: folder.appendingPathComponent("samples-before.png"))
+            let grid = try ImageGrid(columns: 8).render(before.images, captions: before.prompts.map { String($0.prefix(24)) })
+            try PNGEncoder.write(grid, to: folder.appendingPathComponent("samples-before.png"))
+            try log.record(grid: grid, at: 0)
             print(String(format: "held-out before training: reward %.3f, accuracy %.1f%%", before.meanReward, 100 * before.accuracy))
         }
         let bar = ProgressBar(total: settings.iterations, label: "GRPO")
@@ -128,8 +140,9 @@ struct TrainCommand: ParsableCommand {
                 entry.heldOutReward = result.meanReward
                 entry.heldOutAccuracy = result.accuracy
                 try log.record(evaluation: result, at: trainer.iteration)
-                try ImageGrid(columns: 8).writePNG(result.images, captions: result.prompts.map { String($0.prefix(24)) },
-                                                  to: folder.appendingPathComponent("samples-latest.png"))
+                let grid = try ImageGrid(columns: 8).render(result.images, captions: result.prompts.map { String($0.prefix(24)) })
+                try PNGEncoder.write(grid, to: folder.appendingPathComponent("samples-latest.png"))
+                try log.record(grid: grid, at: trainer.iteration)
             }
             try log.append(entry)
             if trainer.iteration % settings.checkpointEvery == 0 || trainer.iteration == settings.iterations {
@@ -143,6 +156,6 @@ struct TrainCommand: ParsableCommand {
         try ImageGrid(columns: 8).writePNG(final.images, captions: final.prompts.map { String($0.prefix(24)) }, to: folder.appendingPathComponent("samples-after.png"))
         print(String(format: "held-out after %d iterations: reward %.3f, accuracy %.1f%% (%@)", trainer.iteration, final.meanReward,
                      100 * final.accuracy, formatDuration(Date().timeIntervalSince(started))))
-        print("run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, samples-before.png, samples-after.png, checkpoint-*/")
+        print("run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, samples-before.png, samples-after.png, checkpoint-*/, TensorBoard events (tensorboard --logdir \(folder.path))")
     }
 }

@@ -98,6 +98,42 @@ final class EmbeddedWorldTests: XCTestCase {
         try reloaded.transformer.load(contentsOf: checkpoint.appendingPathComponent("transformer"))
     }
 
+    func testLoRATrainingChangesOnlyAdaptersAndResumesExactly() throws {
+        let folder = try temporaryDirectory(self)
+        let modelFolder = folder.appendingPathComponent("model")
+        try tinyModel().writeFolder(to: modelFolder)
+        var config = tinyConfig()
+        config.loraRank = 2
+        config.loraTargets = "to_q,to_v,proj_out"  // a fresh model's proj_out is zero: only its own adapter gets a gradient at first
+        config.rewards = "jpeg-compressibility"  // differs between any two images, so advantages are never all zero
+
+        let straight = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: config, runFolder: folder.appendingPathComponent("a"))
+        let base = straight.model.transformer.parameters().filter { !$0.key.contains("lora_") }.mapValues { $0.toArray(Float.self) }
+        let first = try straight.step()
+        XCTAssertEqual(first.ratioMin, 1, accuracy: 1e-5)
+        XCTAssertEqual(first.ratioMax, 1, accuracy: 1e-5)
+        _ = try straight.step()
+        for (key, value) in straight.model.transformer.parameters() where !key.contains("lora_") {
+            XCTAssertEqual(value.toArray(Float.self), base[key], "\(key) changed although only adapters train")
+        }
+        let loraB = straight.model.transformer.parameters().filter { $0.key.hasSuffix("lora_B.weight") }
+        XCTAssertFalse(loraB.isEmpty)
+        XCTAssertTrue(loraB.values.contains { $0.abs().max().item(Float.self) > 0 }, "adapters did not move")
+
+        let interrupted = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: config, runFolder: folder.appendingPathComponent("b"))
+        _ = try interrupted.step()
+        let saved = try interrupted.saveCheckpoint()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: saved.appendingPathComponent("pytorch_lora_weights.safetensors").path))
+        let loraState = try JSONSerialization.jsonObject(with: Data(contentsOf: saved.appendingPathComponent("lora_config.json"))) as! [String: Any]
+        XCTAssertEqual(loraState["step"] as? Int, 1)
+        let resumed = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: config, runFolder: folder.appendingPathComponent("b"))
+        try resumed.resume(from: saved)
+        _ = try resumed.step()
+        for (key, value) in straight.model.transformer.parameters() {
+            XCTAssertEqual(resumed.model.transformer.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
+        }
+    }
+
     func testRewardMixParsingAndErrors() throws {
         let mix = try WorldRewardMix(parsing: "shapes,jpeg-compressibility:0.1")
         XCTAssertEqual(mix.terms.map(\.reward), [.shapes, .jpegCompressibility])
