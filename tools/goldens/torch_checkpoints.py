@@ -6,7 +6,8 @@ Tests/NNTests/TorchCheckpointLoadTests.swift (the restricted unpickler in Source
 
 Writes Tests/TestSupport/Fixtures/torch_checkpoints/:
   dtypes.pt              state dict with one tensor per dtype torch stores (f32 f16 bf16 f64 i64 i32 i16 i8 u8 bool),
-                         a 0-d scalar, an empty tensor and an nn.Parameter (pickled through _rebuild_parameter)
+                         a 0-d scalar, an empty tensor, an nn.Parameter (pickled through _rebuild_parameter) and
+                         a tensor and a parameter with Python attributes (_rebuild_from_type_v2, _with_state)
   views.pt               tensors sharing one storage: the base, a row (offset), a transpose, a slice with offset,
                          a strided slice, an expand (stride 0), plus a second storage
   nested.ckpt            {'state_dict': {'module.<key>': …}, 'epoch': 3, …} as DataParallel training code saves it
@@ -65,6 +66,12 @@ dtypes["bool"] = torch.rand(7) > 0.5
 dtypes["scalar"] = torch.tensor(2.75)
 dtypes["empty"] = torch.zeros(0, 4)
 dtypes["param"] = torch.nn.Parameter(torch.randn(2, 2))
+# Python attributes on a tensor or parameter change how it pickles: torch._tensor._rebuild_from_type_v2 and
+# torch._utils._rebuild_parameter_with_state, with the attributes as state (ignored by the reader).
+dtypes["tagged"] = torch.randn(3)
+dtypes["tagged"].note = "attribute"
+dtypes["tagged_param"] = torch.nn.Parameter(torch.randn(2))
+dtypes["tagged_param"].note = "attribute"
 torch.save(dtypes, path("dtypes.pt"))
 expect("dtypes", dtypes)
 
