@@ -141,6 +141,26 @@ final class TorchCheckpointTests: XCTestCase {
         assertThrows(try TorchCheckpointFile(path: bad), containing: ["bad.pt", "end-of-central-directory"])
     }
 
+    /// Hostile structure, not code: 300,000 nested tuples (one byte each; releasing them recursively overflows the
+    /// stack) and a dict that contains itself must end in an error or a result, not a crash, a hang or a leak.
+    func testDeepAndCyclicPicklesNeitherCrashNorHang() throws {
+        let folder = try temporaryDirectory(self)
+        // Legacy layout: magic number, protocol 1001, sys_info {}, the object, storage keys [].
+        let magic: [UInt8] = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]
+        let header = magic + [0x80, 0x02, 0x4d, 0xe9, 0x03, 0x2e] + [0x80, 0x02, 0x7d, 0x2e]
+        // {'self': <the dict itself>}: EMPTY_DICT, BINPUT 0, BINUNICODE 'self', BINGET 0, SETITEM, STOP.
+        let cyclic: [UInt8] = [0x80, 0x02, 0x7d, 0x71, 0x00, 0x58, 0x04, 0x00, 0x00, 0x00] + Array("self".utf8) + [0x68, 0x00, 0x73, 0x2e]
+        let url = folder.appendingPathComponent("cyclic.pt")
+        try Data(header + cyclic + [0x80, 0x02, 0x5d, 0x2e]).write(to: url)
+        let file = try TorchCheckpointFile(path: url)
+        XCTAssertEqual(file.keys, [])
+        XCTAssertEqual(file.skippedKeys, ["self"])
+        // The object pickle nested 300,000 deep.
+        let nested = [0x80, 0x02, 0x29] + [UInt8](repeating: 0x85, count: 300_000) + [0x2e]
+        try Data(header + nested + [0x80, 0x02, 0x5d, 0x2e]).write(to: url)
+        assertThrows(try TorchCheckpointFile(path: url), containing: ["cyclic.pt", "not a state dict"])
+    }
+
     // MARK: - One entry point for every format
 
     func testOpenCheckpointChoosesTheReaderByContent() throws {

@@ -43,7 +43,7 @@ struct PickleMachine {
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
     private var opcodeOffset = 0
-    private var opcodeName = ""
+    private var opcode: UInt8? = nil  // nil: past the end of the data
 
     /// A machine that reads the pickle starting at `start` (several pickles may follow each other in one buffer).
     init(bytes: [UInt8], start: Int = 0, policy: PicklePolicy) {
@@ -52,20 +52,22 @@ struct PickleMachine {
         self.policy = policy
     }
 
-    /// Runs to STOP and returns the pickled object; `position` is then just past the STOP opcode.
+    /// Everything the machine still holds (the memo and the stack), for `PickleValue.dismantle` once the caller is
+    /// done with the result, or after a failure.
+    var retainedValues: [PickleValue] { Array(memo.values) + stack }
+
+    /// Runs to STOP and returns the pickled object; `position` is then just past the STOP opcode. One pickle per
+    /// machine (the next one in the same buffer starts a new machine at `position`).
     mutating func load() throws -> PickleValue {
-        stack = []
-        marks = []
-        memo = [:]
         while true {
             opcodeOffset = position
             guard position < bytes.count else {
-                opcodeName = "end of data"
+                opcode = nil
                 throw fail("truncated: the pickle ends without a STOP opcode")
             }
             let code = bytes[position]
             position += 1
-            opcodeName = Self.names[code] ?? "opcode \(hex(code))"
+            opcode = code
             do {
                 if let result = try step(code) { return result }
             } catch let failure as PickleFailure {
@@ -76,6 +78,12 @@ struct PickleMachine {
 
     private func fail(_ message: String) -> PickleError {
         PickleError(offset: opcodeOffset, opcode: opcodeName, message: message)
+    }
+
+    /// The current opcode's name (pickletools.py), for messages.
+    private var opcodeName: String {
+        guard let opcode else { return "end of data" }
+        return Self.names[opcode] ?? "opcode \(hex(opcode))"
     }
 
     // MARK: - Opcodes
@@ -122,16 +130,16 @@ struct PickleMachine {
         case 0x28: marks.append(stack.count)  // MARK
         case 0x7d: stack.append(.dict(PickleDict()))  // EMPTY_DICT
         case 0x5d: stack.append(.list(PickleList()))  // EMPTY_LIST
-        case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
+        case 0x29: stack.append(.tuple(PickleTuple([])))  // EMPTY_TUPLE
         case 0x8f: stack.append(.list(PickleList()))  // EMPTY_SET (kept as a list: never interpreted)
-        case 0x85: stack.append(.tuple([try pop()]))  // TUPLE1
+        case 0x85: stack.append(.tuple(PickleTuple([try pop()])))  // TUPLE1
         case 0x86:  // TUPLE2
             let b = try pop(), a = try pop()
-            stack.append(.tuple([a, b]))
+            stack.append(.tuple(PickleTuple([a, b])))
         case 0x87:  // TUPLE3
             let c = try pop(), b = try pop(), a = try pop()
-            stack.append(.tuple([a, b, c]))
-        case 0x74: stack.append(.tuple(try popToMark()))  // TUPLE
+            stack.append(.tuple(PickleTuple([a, b, c])))
+        case 0x74: stack.append(.tuple(PickleTuple(try popToMark())))  // TUPLE
         case 0x6c: stack.append(.list(PickleList(try popToMark())))  // LIST
         case 0x91: stack.append(.list(PickleList(try popToMark())))  // FROZENSET
         case 0x64:  // DICT
@@ -175,17 +183,17 @@ struct PickleMachine {
         case 0x52:  // REDUCE
             let args = try pop(), callable = try pop()
             guard case .global(let function) = callable else { throw fail("REDUCE on \(callable.kind), which is not callable") }
-            guard case .tuple(let arguments) = args else { throw fail("REDUCE arguments are a \(args.kind), not a tuple") }
+            guard let arguments = args.tupleItems else { throw fail("REDUCE arguments are a \(args.kind), not a tuple") }
             stack.append(try policy.call(function, arguments))
         case 0x81:  // NEWOBJ
             let args = try pop(), cls = try pop()
             guard case .global(let type) = cls else { throw fail("NEWOBJ on \(cls.kind), which is not a class") }
-            guard case .tuple(let arguments) = args else { throw fail("NEWOBJ arguments are a \(args.kind), not a tuple") }
+            guard let arguments = args.tupleItems else { throw fail("NEWOBJ arguments are a \(args.kind), not a tuple") }
             stack.append(try policy.newObject(type, arguments))
         case 0x92:  // NEWOBJ_EX
             let kwargs = try pop(), args = try pop(), cls = try pop()
             guard case .global(let type) = cls else { throw fail("NEWOBJ_EX on \(cls.kind), which is not a class") }
-            guard case .tuple(let arguments) = args else { throw fail("NEWOBJ_EX arguments are a \(args.kind), not a tuple") }
+            guard let arguments = args.tupleItems else { throw fail("NEWOBJ_EX arguments are a \(args.kind), not a tuple") }
             if case .dict(let named) = kwargs, !named.entries.isEmpty {
                 throw fail("NEWOBJ_EX with keyword arguments is not supported (class \(type.qualifiedName))")
             }

@@ -2,7 +2,7 @@ import Foundation
 
 /// A value on the restricted unpickler's stack. Only data (numbers, strings, containers) and the few torch objects the
 /// allowlist can build exist here: no Python object is ever created, so nothing in a pickle can run.
-indirect enum PickleValue {
+enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
@@ -11,7 +11,8 @@ indirect enum PickleValue {
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    /// Tuples (a reference too, so that every container has an identity: see `dismantle`).
+    case tuple(PickleTuple)
     /// Lists and sets (a reference: APPEND after MEMOIZE must be seen through the memo).
     case list(PickleList)
     /// Dicts and OrderedDicts (a reference, as lists).
@@ -33,7 +34,7 @@ indirect enum PickleValue {
         case .float: return "float"
         case .string(let s): return "string '\(s.prefix(40))'"
         case .bytes(let b): return "\(b.count) bytes"
-        case .tuple(let items): return "tuple of \(items.count)"
+        case .tuple(let tuple): return "tuple of \(tuple.items.count)"
         case .list(let list): return "list of \(list.items.count)"
         case .dict(let dict): return "dict of \(dict.entries.count)"
         case .global(let g): return "global \(g.qualifiedName)"
@@ -43,13 +44,60 @@ indirect enum PickleValue {
     }
 }
 
-final class PickleList {
+extension PickleValue {
+    var tupleItems: [PickleValue]? {
+        if case .tuple(let tuple) = self { return tuple.items }
+        return nil
+    }
+
+    /// The container object (tuple, list, dict) behind the value, for identity.
+    var container: AnyObject? {
+        switch self {
+        case .tuple(let t): return t
+        case .list(let l): return l
+        case .dict(let d): return d
+        default: return nil
+        }
+    }
+
+    /// Cuts every edge of the object graph reachable from `roots`, so that releasing it is flat: a pickle can nest
+    /// containers a million deep in a megabyte (TUPLE1 repeated) or make them refer to themselves, and releasing such a
+    /// graph recursively would overflow the stack (or leak the cycles). Iterative, each container visited once.
+    static func dismantle(_ roots: [PickleValue]) {
+        var seen = Set<ObjectIdentifier>()
+        var containers: [PickleContainer] = []
+        var work = roots
+        while let value = work.popLast() {
+            guard let object = value.container as? PickleContainer, seen.insert(ObjectIdentifier(object)).inserted else { continue }
+            containers.append(object)
+            work.append(contentsOf: object.children)
+        }
+        for object in containers { object.removeChildren() }
+    }
+}
+
+/// A container the unpickler builds; see `PickleValue.dismantle`.
+protocol PickleContainer: AnyObject {
+    var children: [PickleValue] { get }
+    func removeChildren()
+}
+
+final class PickleTuple: PickleContainer {
+    private(set) var items: [PickleValue]
+    init(_ items: [PickleValue]) { self.items = items }
+    var children: [PickleValue] { items }
+    func removeChildren() { items = [] }
+}
+
+final class PickleList: PickleContainer {
     var items: [PickleValue]
     init(_ items: [PickleValue] = []) { self.items = items }
+    var children: [PickleValue] { items }
+    func removeChildren() { items = [] }
 }
 
 /// Insertion-ordered; string and integer keys replace an earlier equal key, as in Python.
-final class PickleDict {
+final class PickleDict: PickleContainer {
     private(set) var entries: [(key: PickleValue, value: PickleValue)] = []
     private var index: [Key: Int] = [:]
     /// State given by BUILD (an OrderedDict's `_metadata`, say): kept, never interpreted.
@@ -75,6 +123,14 @@ final class PickleDict {
         }
         if let hashable { index[hashable] = entries.count }
         entries.append((key, value))
+    }
+
+    var children: [PickleValue] { entries.flatMap { [$0.key, $0.value] } + (attributes.map { [$0] } ?? []) }
+
+    func removeChildren() {
+        entries = []
+        index = [:]
+        attributes = nil
     }
 
     subscript(key: String) -> PickleValue? {

@@ -33,18 +33,17 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         self.url = url
         let file = try RandomAccessFile(url: url)
         let head = try file.read(at: 0, count: Int(min(file.size, 8)), what: "the file's first bytes")
-        let top: PickleValue
+        let flattened: TorchStateDict.Flattened
         if head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.starts(with: [0x50, 0x4b, 0x05, 0x06]) {
-            (top, storages) = try Self.openZip(file)
+            (flattened, storages) = try Self.openZip(file, stateDictKey: stateDictKey)
             format = .zip
         } else if head.first == 0x80 {
-            (top, storages) = try Self.openLegacy(file)
+            (flattened, storages) = try Self.openLegacy(file, stateDictKey: stateDictKey)
             format = .legacy
         } else {
             throw TorchCheckpointError(
                 file: url.path, message: "not a PyTorch checkpoint: it starts with neither a zip header (PK\\3\\4) nor a pickle (0x80)")
         }
-        let flattened = try TorchStateDict.flatten(top, stateDictKey: stateDictKey, file: url.path)
         references = flattened.tensors
         skippedKeys = flattened.skipped
     }
@@ -91,7 +90,7 @@ public final class TorchCheckpointFile: @unchecked Sendable {
 
     // MARK: - Zip format
 
-    private static func openZip(_ file: RandomAccessFile) throws -> (PickleValue, StorageReader) {
+    private static func openZip(_ file: RandomAccessFile, stateDictKey: String?) throws -> (TorchStateDict.Flattened, StorageReader) {
         let path = file.url.path
         let archive = try ZipArchive(file: file)
         let pickles = archive.entries.filter { $0.name.hasSuffix("data.pkl") && $0.name.split(separator: "/").last == "data.pkl" }
@@ -117,11 +116,12 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         let bytes = try archive.read(pickle)
         let policy = TorchRebuild.policy { id in .storage(try TorchRebuild.storage(fromPersistentID: id)) }
         var machine = PickleMachine(bytes: Array(bytes), policy: policy)
-        let top: PickleValue
+        var top = PickleValue.none
+        defer { PickleValue.dismantle([top] + machine.retainedValues) }
         do { top = try machine.load() } catch let error as PickleError {
             throw TorchCheckpointError(file: path, message: "\(pickle.name) byte \(error.offset) (\(error.opcode)): \(error.message)")
         }
-        return (top, .zip(archive, prefix: prefix))
+        return (try TorchStateDict.flatten(top, stateDictKey: stateDictKey, file: path), .zip(archive, prefix: prefix))
     }
 
     // MARK: - Legacy format
@@ -129,7 +129,7 @@ public final class TorchCheckpointFile: @unchecked Sendable {
     /// torch's magic number 0x1950a86a20f9469cfc6c, as LONG1 pickles it (little-endian).
     private static let legacyMagic: [UInt8] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]
 
-    private static func openLegacy(_ file: RandomAccessFile) throws -> (PickleValue, StorageReader) {
+    private static func openLegacy(_ file: RandomAccessFile, stateDictKey: String?) throws -> (TorchStateDict.Flattened, StorageReader) {
         let path = file.url.path
         func fail(_ message: String) -> TorchCheckpointError { TorchCheckpointError(file: path, message: message) }
         // The pickles come first and are small next to the storages after them; read a prefix, larger until they fit.
@@ -142,35 +142,48 @@ public final class TorchCheckpointFile: @unchecked Sendable {
                 storages[storage.key] = storage
                 return .storage(storage)
             }
-            var machine = PickleMachine(bytes: bytes, policy: policy)
+            // One machine per pickle, all kept until the end and then dismantled (see `PickleValue.dismantle`).
+            var machines: [PickleMachine] = []
+            var results: [PickleValue] = []
+            defer { PickleValue.dismantle(results + machines.flatMap(\.retainedValues)) }
+            func next() throws -> PickleValue {
+                var machine = PickleMachine(bytes: bytes, start: machines.last?.position ?? 0, policy: policy)
+                defer { machines.append(machine) }
+                let result = try machine.load()
+                results.append(result)
+                return result
+            }
             var stage = "magic number"
             do {
-                guard case .bigInt(let magic) = try machine.load(), magic == legacyMagic else {
+                guard case .bigInt(let magic) = try next(), magic == legacyMagic else {
                     throw fail("not a PyTorch checkpoint: a pickle, but not torch.save's (no magic number)")
                 }
                 stage = "protocol version"
-                guard case .int(1001) = try machine.load() else { throw fail("legacy torch.save file with an unknown protocol version") }
+                guard case .int(1001) = try next() else { throw fail("legacy torch.save file with an unknown protocol version") }
                 stage = "sys_info"
-                if case .dict(let info) = try machine.load(), case .bool(false)? = info["little_endian"] {
+                if case .dict(let info) = try next(), case .bool(false)? = info["little_endian"] {
                     throw fail("sys_info says little_endian=False: the storages were written on a big-endian machine; only "
                         + "little-endian checkpoints are read (load and re-save the file on a little-endian machine)")
                 }
                 stage = "object"
-                let top = try machine.load()
+                let top = try next()
                 stage = "storage keys"
-                guard case .list(let keyList) = try machine.load() else { throw fail("legacy format: no list of storage keys") }
+                guard case .list(let keyList) = try next() else { throw fail("legacy format: no list of storage keys") }
                 // Each storage: an 8-byte element count, then the elements. Their sizes come from the persistent ids.
-                var position = UInt64(machine.position)
+                var position = UInt64(machines.last!.position)
                 var locations: [String: (offset: UInt64, numel: Int)] = [:]
                 for item in keyList.items {
                     guard case .string(let key) = item else { throw fail("legacy format: storage key is \(item.kind)") }
                     guard let storage = storages[key] else { throw fail("legacy format: storage '\(key)' is listed but no tensor uses it") }
                     let count = try file.read(at: position, count: 8, what: "the element count of storage '\(key)'").littleEndian(at: 0, width: 8)
-                    let numel = Int(clamping: count)
+                    guard count <= file.size / UInt64(storage.dtype.size) else {
+                        throw fail("storage '\(key)' of \(file.url.lastPathComponent): element count \(count) is more than the whole file holds")
+                    }
+                    let numel = Int(count)
                     locations[key] = (position + 8, numel)
                     position += 8 + UInt64(numel) * UInt64(storage.dtype.size)
                 }
-                return (top, .legacy(file, locations: locations))
+                return (try TorchStateDict.flatten(top, stateDictKey: stateDictKey, file: path), .legacy(file, locations: locations))
             } catch let error as PickleError {
                 if error.message.hasPrefix("truncated") && prefixLength < Int(file.size) {
                     prefixLength = Int(min(file.size, UInt64(prefixLength) * 4))

@@ -33,7 +33,7 @@ enum TorchStateDict {
                 root = value
             }
         } else if case .dict(let dict) = top, !dict.entries.contains(where: { if case .tensor = $0.value { return true } else { return false } }) {
-            if let wrapper = wrapperKeys.first(where: { dict[$0].map { holdsTensors($0, depth: 0) } ?? false }) {
+            if let wrapper = wrapperKeys.first(where: { dict[$0].map(holdsTensors) ?? false }) {
                 root = dict[wrapper]!
                 otherEntries = dict.entries.compactMap { entry in
                     guard case .string(let key) = entry.key, key != wrapper else { return nil }
@@ -47,7 +47,7 @@ enum TorchStateDict {
         default: throw fail("the file holds \(root.kind), not a state dict (a dict of tensors)")
         }
         var result = Flattened()
-        var visiting = Set<ObjectIdentifier>()
+        var seen = Set<ObjectIdentifier>()  // each container is flattened once (pickles can share and nest them at will)
         func visit(_ value: PickleValue, _ name: String, depth: Int) throws {
             guard depth < 64 else { throw fail("entry '\(name)': containers nested more than 64 deep") }
             func child(_ key: String) -> String { name.isEmpty ? key : "\(name).\(key)" }
@@ -55,12 +55,11 @@ enum TorchStateDict {
             case .tensor(let reference):
                 guard result.tensors[name] == nil else { throw fail("key '\(name)' appears twice after flattening nested dicts") }
                 result.tensors[name] = reference
-            case .dict where !name.isEmpty && !holdsTensors(value, depth: 0),
-                 .list where !name.isEmpty && !holdsTensors(value, depth: 0):
+            case .dict where !name.isEmpty && !holdsTensors(value),
+                 .list where !name.isEmpty && !holdsTensors(value):
                 result.skipped.append(name)  // a dict or list of settings: one skipped entry
             case .dict(let dict):
-                guard visiting.insert(ObjectIdentifier(dict)).inserted else { result.skipped.append(name); return }
-                defer { visiting.remove(ObjectIdentifier(dict)) }
+                guard seen.insert(ObjectIdentifier(dict)).inserted else { result.skipped.append(name); return }
                 for (key, item) in dict.entries {
                     switch key {
                     case .string(let s): try visit(item, child(s), depth: depth + 1)
@@ -69,11 +68,11 @@ enum TorchStateDict {
                     }
                 }
             case .list(let list):
-                guard visiting.insert(ObjectIdentifier(list)).inserted else { result.skipped.append(name); return }
-                defer { visiting.remove(ObjectIdentifier(list)) }
+                guard seen.insert(ObjectIdentifier(list)).inserted else { result.skipped.append(name); return }
                 for (i, item) in list.items.enumerated() { try visit(item, child(String(i)), depth: depth + 1) }
-            case .tuple(let items) where items.contains(where: { holdsTensors($0, depth: depth) }):
-                for (i, item) in items.enumerated() { try visit(item, child(String(i)), depth: depth + 1) }
+            case .tuple(let tuple) where holdsTensors(value):
+                guard seen.insert(ObjectIdentifier(tuple)).inserted else { result.skipped.append(name); return }
+                for (i, item) in tuple.items.enumerated() { try visit(item, child(String(i)), depth: depth + 1) }
             default:
                 result.skipped.append(name)
             }
@@ -89,16 +88,16 @@ enum TorchStateDict {
         return result
     }
 
-    /// Whether `value` is or contains a tensor (bounded depth: pickles can be cyclic).
-    static func holdsTensors(_ value: PickleValue, depth: Int) -> Bool {
-        guard depth < 16 else { return false }
-        switch value {
-        case .tensor: return true
-        case .dict(let dict): return dict.entries.contains { holdsTensors($0.value, depth: depth + 1) }
-        case .list(let list): return list.items.contains { holdsTensors($0, depth: depth + 1) }
-        case .tuple(let items): return items.contains { holdsTensors($0, depth: depth + 1) }
-        default: return false
+    /// Whether `value` is or contains a tensor (iterative, each container once: pickles can be cyclic and deep).
+    static func holdsTensors(_ value: PickleValue) -> Bool {
+        var seen = Set<ObjectIdentifier>()
+        var work = [value]
+        while let item = work.popLast() {
+            if case .tensor = item { return true }
+            guard let container = item.container as? PickleContainer, seen.insert(ObjectIdentifier(container)).inserted else { continue }
+            work.append(contentsOf: container.children)
         }
+        return false
     }
 
     private static func keyList(_ dict: PickleDict) -> String {

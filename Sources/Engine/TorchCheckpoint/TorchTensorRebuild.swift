@@ -84,6 +84,9 @@ public struct TorchTensorReference: Sendable {
 
 /// The Swift implementations of the allowlisted globals (the hooks of the restricted unpickler).
 enum TorchRebuild {
+    /// Bound on element counts and indices read from a pickle (2^48: far beyond any checkpoint, far from overflow).
+    static let maxElements = 1 << 48
+
     static func policy(persistentLoad: @escaping (PickleValue) throws -> PickleValue) -> PicklePolicy {
         PicklePolicy(resolveGlobal: TorchGlobal.resolve, call: call, newObject: newObject, build: build,
                      persistentLoad: persistentLoad)
@@ -97,7 +100,7 @@ enum TorchRebuild {
             if let first = args.first {
                 guard case .list(let pairs) = first else { throw PickleFailure("OrderedDict(\(first.kind)) is not supported") }
                 for pair in pairs.items {
-                    guard case .tuple(let kv) = pair, kv.count == 2 else { throw PickleFailure("OrderedDict item is \(pair.kind), not a pair") }
+                    guard let kv = pair.tupleItems, kv.count == 2 else { throw PickleFailure("OrderedDict item is \(pair.kind), not a pair") }
                     dict.set(kv[0], kv[1])
                 }
             }
@@ -106,7 +109,7 @@ enum TorchRebuild {
             guard let first = args.first else { return .list(PickleList()) }
             switch first {
             case .list(let list): return .list(PickleList(list.items))
-            case .tuple(let items): return .list(PickleList(items))
+            case .tuple(let tuple): return .list(PickleList(tuple.items))
             default: throw PickleFailure("set(\(first.kind)) is not supported")
             }
         case .codecsEncode:
@@ -133,7 +136,7 @@ enum TorchRebuild {
             return data
         case .rebuildFromTypeV2:
             guard args.count == 4, case .global(let inner) = args[0], case .global(let type) = args[1],
-                  case .tuple(let innerArgs) = args[2]
+                  let innerArgs = args[2].tupleItems
             else { throw PickleFailure("_rebuild_from_type_v2 needs (function, type, args, state)") }
             guard type == .tensorType || type == .parameterType else {
                 throw PickleFailure("_rebuild_from_type_v2 with type \(type.qualifiedName): only torch.Tensor and Parameter are accepted")
@@ -179,7 +182,7 @@ enum TorchRebuild {
             throw PickleFailure("\(builder.qualifiedName): storage offset is \(offset.kind), not a non-negative int")
         }
         func integers(_ value: PickleValue, _ what: String) throws -> [Int] {
-            guard case .tuple(let items) = value else { throw PickleFailure("\(builder.qualifiedName): \(what) is \(value.kind), not a tuple") }
+            guard let items = value.tupleItems else { throw PickleFailure("\(builder.qualifiedName): \(what) is \(value.kind), not a tuple") }
             return try items.map {
                 guard case .int(let n) = $0, n >= 0 else { throw PickleFailure("\(builder.qualifiedName): \(what) holds \($0.kind)") }
                 return n
@@ -189,13 +192,25 @@ enum TorchRebuild {
         guard shape.count == strides.count else {
             throw PickleFailure("\(builder.qualifiedName): size \(shape) and stride \(strides) differ in rank")
         }
+        // Element count and last element must be representable (a forged size must not trap on overflow later).
+        var count = 1, last = offset
+        for (size, stride) in zip(shape, strides) {
+            let (product, overflow1) = count.multipliedReportingOverflow(by: size)
+            let (reach, overflow2) = max(size - 1, 0).multipliedReportingOverflow(by: stride)
+            let (sum, overflow3) = last.addingReportingOverflow(reach)
+            guard !overflow1, !overflow2, !overflow3, product <= maxElements, sum <= maxElements else {
+                throw PickleFailure("\(builder.qualifiedName): size \(shape) with stride \(strides) at offset \(offset) is too large")
+            }
+            count = product
+            last = sum
+        }
         return TorchTensorReference(storage: storage, offset: offset, shape: shape, strides: strides)
     }
 
     /// A persistent id `('storage', storage_type, key, location, numel[, view_metadata])` (the zip format has 5
     /// fields, the legacy format 6): the storage it names. Storage types may also be dtype objects.
     static func storage(fromPersistentID id: PickleValue) throws -> TorchStorage {
-        guard case .tuple(let fields) = id, fields.count >= 5, case .string(let tag) = fields[0] else {
+        guard let fields = id.tupleItems, fields.count >= 5, case .string(let tag) = fields[0] else {
             throw PickleFailure("persistent id is \(id.kind), not ('storage', type, key, location, numel)")
         }
         guard tag == "storage" else {
@@ -212,17 +227,17 @@ enum TorchRebuild {
         case .int(let i): key = String(i)
         default: throw PickleFailure("persistent id: storage key is \(fields[2].kind)")
         }
-        guard case .int(let numel) = fields[4], numel >= 0 else {
+        guard case .int(let numel) = fields[4], numel >= 0, numel <= maxElements else {
             throw PickleFailure("persistent id of storage '\(key)': element count is \(fields[4].kind)")
         }
         var storage = TorchStorage(key: key, dtype: dtype, numel: numel)
         // Legacy storage views: (view_key, offset, view_size) into the root storage `key`.
-        if fields.count >= 6, case .tuple(let view) = fields[5] {
+        if fields.count >= 6, let view = fields[5].tupleItems {
             guard view.count == 3, case .int(let viewOffset) = view[1], case .int(let viewSize) = view[2], viewOffset >= 0, viewSize >= 0 else {
                 throw PickleFailure("persistent id of storage '\(key)': malformed view metadata \(fields[5].kind)")
             }
-            guard viewOffset + viewSize <= numel else {
-                throw PickleFailure("storage view of '\(key)': elements \(viewOffset)..<\(viewOffset + viewSize) exceed its \(numel)")
+            guard viewOffset <= numel, viewSize <= numel - viewOffset else {
+                throw PickleFailure("storage view of '\(key)': \(viewSize) elements from \(viewOffset) exceed its \(numel)")
             }
             storage = TorchStorage(key: key, dtype: dtype, numel: viewSize, rootOffset: viewOffset)
         }
