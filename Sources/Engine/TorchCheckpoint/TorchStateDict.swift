@@ -8,7 +8,8 @@ import Foundation
 //   3. Otherwise the first of `wrapperKeys` present whose value holds tensors is.
 //   4. Otherwise the whole object is.
 // The chosen dict is flattened (nested dicts and lists join their keys with "."), entries that are not tensors
-// (epoch numbers, strings, settings; a dict or list without tensors counts as one entry) are skipped and listed, and a `module.` prefix shared by every key is removed.
+// (epoch numbers, strings, settings; a dict or list without tensors counts as one entry) are skipped and listed, and
+// a `module.` prefix is removed when every key has it (a model may have a submodule named `module` of its own).
 
 enum TorchStateDict {
     /// Entries that wrap the model's state dict in training checkpoints, in order of preference.
