@@ -32,9 +32,54 @@ extension TorchCheckpointFile: CheckpointSource {
     public func tensors() throws -> [String: Tensor] { try stateDict() }
 }
 
+/// A checkpoint split over several `torch.save` files with an index (`pytorch_model.bin.index.json`: the
+/// `{"weight_map": {key: shard file}}` layout of transformers' `save_pretrained(safe_serialization=False)`). Shards are
+/// opened (their pickles read) at once; tensors are read on demand.
+public final class ShardedTorchCheckpoint: CheckpointSource, @unchecked Sendable {
+    public let source: String
+    public let files: [TorchCheckpointFile]
+    private var location: [String: TorchCheckpointFile] = [:]
+
+    public var keys: [String] { location.keys.sorted() }
+
+    public init(index url: URL) throws {
+        source = url.path
+        let object = try ConfigFile.object(from: url)
+        guard let weightMap = object["weight_map"] as? [String: String] else {
+            throw TorchCheckpointError(file: url.path, message: "no 'weight_map' object")
+        }
+        let folder = url.deletingLastPathComponent()
+        let names = Set(weightMap.values).sorted()
+        files = try names.map { try TorchCheckpointFile(path: folder.appendingPathComponent($0)) }
+        let byName = Dictionary(uniqueKeysWithValues: zip(names, files))
+        for (key, name) in weightMap {
+            guard byName[name]!.references[key] != nil else {
+                throw TorchCheckpointError(file: url.path, message: "index maps '\(key)' to \(name), which does not contain it")
+            }
+            location[key] = byName[name]!
+        }
+    }
+
+    public func dtypeAndShape(_ key: String) -> (dtype: DType, shape: [Int])? { location[key]?.dtypeAndShape(key) }
+
+    public func tensor(_ key: String) throws -> Tensor {
+        guard let file = location[key] else { throw TorchCheckpointError(file: source, message: "no tensor '\(key)'") }
+        return try file.tensor(key)
+    }
+
+    public func tensors() throws -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for file in files {
+            for (key, tensor) in try file.stateDict() where location[key] === file { out[key] = tensor }
+        }
+        return out
+    }
+}
+
 /// Opens a checkpoint by what it contains rather than by its extension:
-/// - a folder: its safetensors files (sharded with `*.safetensors.index.json` or not); without any, its single
-///   PyTorch file (`pytorch_model.bin`, `model.pt`, …);
+/// - a folder: its safetensors files (sharded with `*.safetensors.index.json` or not); without any, its PyTorch
+///   files with their index (`pytorch_model.bin.index.json`) or its single PyTorch file (`pytorch_model.bin`, …);
+/// - a `*.bin.index.json` / `*.pt.index.json` file: the sharded PyTorch checkpoint it indexes;
 /// - a file starting with a zip header (`PK\3\4`) or a pickle (`0x80`, not followed by a safetensors JSON header):
 ///   a `torch.save` checkpoint, read by the restricted unpickler;
 /// - any other file: safetensors.
@@ -46,6 +91,9 @@ public func openCheckpoint(path url: URL) throws -> any CheckpointSource {
     if isFolder.boolValue {
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
         if !contents.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".safetensors.index.json") }) {
+            if let index = contents.filter({ $0.hasSuffix(".bin.index.json") || $0.hasSuffix(".pt.index.json") }).sorted().first {
+                return try ShardedTorchCheckpoint(index: url.appendingPathComponent(index))
+            }
             let torchFiles = contents.filter { name in [".bin", ".pt", ".pth", ".ckpt"].contains { name.hasSuffix($0) } }.sorted()
             if torchFiles.count == 1 { return try TorchCheckpointFile(path: url.appendingPathComponent(torchFiles[0])) }
             if torchFiles.count > 1 {
@@ -54,6 +102,9 @@ public func openCheckpoint(path url: URL) throws -> any CheckpointSource {
             }
         }
         return try SafeTensorsCheckpoint(directory: url)
+    }
+    if url.lastPathComponent.hasSuffix(".bin.index.json") || url.lastPathComponent.hasSuffix(".pt.index.json") {
+        return try ShardedTorchCheckpoint(index: url)
     }
     if isTorchCheckpoint(url) { return try TorchCheckpointFile(path: url) }
     return try SafeTensorsCheckpoint(file: url)

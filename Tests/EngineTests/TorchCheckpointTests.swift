@@ -163,6 +163,30 @@ final class TorchCheckpointTests: XCTestCase {
 
     // MARK: - One entry point for every format
 
+    /// transformers' sharded layout: `pytorch_model-0000k-of-0000n.bin` files and `pytorch_model.bin.index.json`.
+    func testShardedTorchCheckpoint() throws {
+        let folder = url("sharded")
+        let expectedKeys = goldens!.keys.filter { $0.hasPrefix("sharded/") }.map { String($0.dropFirst("sharded/".count)) }.sorted()
+        for source in [try openCheckpoint(path: folder), try openCheckpoint(path: folder.appendingPathComponent("pytorch_model.bin.index.json"))] {
+            XCTAssert(source is ShardedTorchCheckpoint)
+            XCTAssertEqual(source.keys, expectedKeys)
+            let all = try source.tensors()
+            for key in expectedKeys {
+                let expected = try goldens!.tensor("sharded/\(key)")
+                XCTAssertEqual(try source.tensor(key).bytes(), expected.bytes(), key)
+                XCTAssertEqual(all[key]?.bytes(), expected.bytes(), key)
+                XCTAssertEqual(source.dtypeAndShape(key)?.shape, expected.shape, key)
+            }
+        }
+        // An index naming a key its shard lacks.
+        let copy = try temporaryDirectory(self).appendingPathComponent("sharded")
+        try FileManager.default.copyItem(at: folder, to: copy)
+        let index = copy.appendingPathComponent("pytorch_model.bin.index.json")
+        let text = try String(contentsOf: index, encoding: .utf8).replacingOccurrences(of: "\"head.bias\"", with: "\"head.scale\"")
+        try text.write(to: index, atomically: true, encoding: .utf8)
+        assertThrows(try openCheckpoint(path: copy), containing: ["pytorch_model.bin.index.json", "'head.scale'", "does not contain it"])
+    }
+
     func testOpenCheckpointChoosesTheReaderByContent() throws {
         let folder = try temporaryDirectory(self)
         XCTAssert(try openCheckpoint(path: url("linear.bin")) is TorchCheckpointFile)

@@ -14,6 +14,7 @@ Writes Tests/TestSupport/Fixtures/torch_checkpoints/:
   protocol4.pt           dtypes.pt's dict pickled with protocol 4 (FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL)
   legacy.pt              the pre-1.6 format (_use_new_zipfile_serialization=False) of dtypes + views
   linear.bin             nn.Linear(4, 3).state_dict() (for Module.load(contentsOf:) in NNTests)
+  sharded/               pytorch_model-0000{1,2}-of-00002.bin + pytorch_model.bin.index.json (transformers' layout)
   zip64.pt               views.pt re-packed with zip64 central-directory fields and end records (as > 4 GiB files have)
   big_endian.pt          dtypes.pt with archive/byteorder rewritten to "big"            -> refused
   deflated.pt            dtypes.pt re-packed with deflate compression                     -> refused
@@ -27,6 +28,7 @@ Writing the malicious files only pickles the payload (its __reduce__ returns a c
 Inputs are seeded; storage keys and zip timestamps may differ between runs.
 """
 import io
+import json
 import os
 import struct
 import zipfile
@@ -116,6 +118,20 @@ torch.save(linear.state_dict(), path("linear.bin"))
 expect("linear", linear.state_dict())
 
 
+# --- a sharded checkpoint: two torch.save files and the transformers index ------------------------------------------
+os.makedirs(path("sharded"), exist_ok=True)
+shards = {"pytorch_model-00001-of-00002.bin": OrderedDict([("embed.weight", torch.randn(5, 4)), ("layer.0.weight", torch.randn(4, 4))]),
+          "pytorch_model-00002-of-00002.bin": OrderedDict([("layer.1.weight", torch.randn(4, 4)), ("head.bias", torch.randn(2))])}
+weight_map = {}
+for name, state in shards.items():
+    torch.save(state, path(f"sharded/{name}"))
+    weight_map.update({key: name for key in state})
+    expect("sharded", state)
+with open(path("sharded/pytorch_model.bin.index.json"), "w") as f:
+    json.dump({"metadata": {"total_size": sum(v.nbytes for s in shards.values() for v in s.values())}, "weight_map": weight_map},
+              f, indent=2, sort_keys=True)
+
+
 # --- re-packed archives --------------------------------------------------------------------------------------------
 def entries(source):
     with zipfile.ZipFile(source) as z:
@@ -190,5 +206,5 @@ save_file(expected, path("expected.safetensors"), metadata={
     "eval_marker": eval_marker,
     "nested_skipped": "config,epoch,lr,optimizer_name",
 })
-total = sum(os.path.getsize(path(f)) for f in os.listdir(OUT))
-print(f"wrote {len(os.listdir(OUT))} files ({total} bytes) to {OUT}")
+files = [os.path.join(d, f) for d, _, names in os.walk(OUT) for f in names]
+print(f"wrote {len(files)} files ({sum(os.path.getsize(f) for f in files)} bytes) to {OUT}")
