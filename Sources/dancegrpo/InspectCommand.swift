@@ -34,6 +34,8 @@ struct InspectCommand: ParsableCommand {
                 let shown = torch.skippedKeys.prefix(8).joined(separator: ", ")
                 print("  not tensors (skipped): \(shown)\(torch.skippedKeys.count > 8 ? ", …" : "")")
             }
+        } else if let sharded = checkpoint as? ShardedTorchCheckpoint {
+            print("\(checkpoint.source): \(sharded.files.count) PyTorch file(s), \(checkpoint.keys.count) tensors")
         }
         var elementsByDType: [DType: Int] = [:]
         let width = keys.prefix(limit == 0 ? keys.count : limit).map(\.count).max() ?? 0
