@@ -33,15 +33,16 @@ extension Module {
         try load(keys: Set(tensors.keys), strict: strict, dtype: dtype, source: source) { tensors[$0]! }
     }
 
-    /// Loads from a safetensors file or folder (sharded with an index, or not), reading one tensor at a time so the
-    /// peak memory is the model plus one tensor, whatever the checkpoint's size.
-    public func load(from checkpoint: SafeTensorsCheckpoint, strict: Bool = true, dtype: DType? = nil) throws {
+    /// Loads from a checkpoint (a safetensors file or folder, sharded with an index or not; a torch.save file),
+    /// reading one tensor at a time so the peak memory is the model plus one tensor, whatever the checkpoint's size.
+    public func load(from checkpoint: any CheckpointSource, strict: Bool = true, dtype: DType? = nil) throws {
         try load(keys: Set(checkpoint.keys), strict: strict, dtype: dtype, source: checkpoint.source) { try checkpoint.tensor($0) }
     }
 
-    /// Loads from a safetensors file or a folder of them.
+    /// Loads from a safetensors file or a folder of them, or a PyTorch `torch.save` file (`.pt`, `.pth`, `.bin`,
+    /// `.ckpt`; see ``openCheckpoint(path:)``).
     public func load(contentsOf url: URL, strict: Bool = true, dtype: DType? = nil) throws {
-        try load(from: SafeTensorsCheckpoint(path: url), strict: strict, dtype: dtype)
+        try load(from: openCheckpoint(path: url), strict: strict, dtype: dtype)
     }
 
     /// Writes the tree in checkpoint layout to one safetensors file, atomically.

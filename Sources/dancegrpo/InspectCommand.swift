@@ -2,14 +2,15 @@ import ArgumentParser
 import Engine
 import Foundation
 
-/// Lists what a safetensors checkpoint holds (one file, a folder, or a sharded folder with an index): the first
-/// thing to run on weights downloaded from elsewhere, before pointing a model at them.
+/// Lists what a checkpoint holds (a safetensors file, a folder, a sharded folder with an index, or a PyTorch
+/// `torch.save` file such as `pytorch_model.bin`): the first thing to run on weights downloaded from elsewhere, before
+/// pointing a model at them.
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "List the tensors of a safetensors file or checkpoint folder: keys, dtypes, shapes, parameter counts.")
+        abstract: "List the tensors of a safetensors or PyTorch (.pt/.bin) file or checkpoint folder: keys, dtypes, shapes, parameter counts.")
 
-    @Argument(help: "A .safetensors file, or a folder of them (with or without *.safetensors.index.json).")
+    @Argument(help: "A .safetensors file, a folder of them (with or without *.safetensors.index.json), or a torch.save file (.pt, .pth, .bin, .ckpt).")
     var path: String
 
     @Option(help: "Show only keys containing this text.")
@@ -19,17 +20,27 @@ struct InspectCommand: ParsableCommand {
     var limit = 50
 
     func run() throws {
-        let checkpoint = try SafeTensorsCheckpoint(path: URL(fileURLWithPath: path))
+        let checkpoint = try openCheckpoint(path: URL(fileURLWithPath: path))
         let keys = checkpoint.keys.filter { filter == nil || $0.contains(filter!) }
-        print("\(checkpoint.source): \(checkpoint.files.count) file(s), \(checkpoint.keys.count) tensors")
-        for file in checkpoint.files where !file.metadata.isEmpty {
-            let pairs = file.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.prefix(60))" }
-            print("  metadata of \(file.url.lastPathComponent): \(pairs.joined(separator: ", "))")
+        if let safetensors = checkpoint as? SafeTensorsCheckpoint {
+            print("\(checkpoint.source): \(safetensors.files.count) file(s), \(checkpoint.keys.count) tensors")
+            for file in safetensors.files where !file.metadata.isEmpty {
+                let pairs = file.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.prefix(60))" }
+                print("  metadata of \(file.url.lastPathComponent): \(pairs.joined(separator: ", "))")
+            }
+        } else if let torch = checkpoint as? TorchCheckpointFile {
+            print("\(checkpoint.source): PyTorch \(torch.format.rawValue) format, \(checkpoint.keys.count) tensors")
+            if !torch.skippedKeys.isEmpty {
+                let shown = torch.skippedKeys.prefix(8).joined(separator: ", ")
+                print("  not tensors (skipped): \(shown)\(torch.skippedKeys.count > 8 ? ", …" : "")")
+            }
+        } else if let sharded = checkpoint as? ShardedTorchCheckpoint {
+            print("\(checkpoint.source): \(sharded.files.count) PyTorch file(s), \(checkpoint.keys.count) tensors")
         }
         var elementsByDType: [DType: Int] = [:]
         let width = keys.prefix(limit == 0 ? keys.count : limit).map(\.count).max() ?? 0
         for (i, key) in keys.enumerated() {
-            let info = checkpoint.info(key)!
+            let info = checkpoint.dtypeAndShape(key)!
             elementsByDType[info.dtype, default: 0] += info.shape.reduce(1, *)
             if limit == 0 || i < limit {
                 print("  \(key.padding(toLength: width, withPad: " ", startingAt: 0))  \(info.dtype.safetensorsName.padding(toLength: 4, withPad: " ", startingAt: 0)) \(info.shape)")
