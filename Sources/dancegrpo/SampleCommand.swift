@@ -31,7 +31,7 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Image height in pixels (default: flux 720, rounded down to a multiple of 16; sd 512, a multiple of 8).")
     var height: Int?
 
-    @Option(help: "Image width in pixels (default as --height).")
+    @Option(help: "Image width in pixels (default: flux 720, sd 512).")
     var width: Int?
 
     @Option(help: "Guidance scale: FLUX's embedded guidance (default 3.5), SD's classifier-free guidance with the empty prompt (default 5.0, as DanceGRPO; ≤ 1 turns it off).")
@@ -86,7 +86,7 @@ struct SampleCommand: ParsableCommand {
     }
 
     private func runFlux(_ prompts: [String]) throws {
-        let steps = self.steps ?? 16, height = self.height ?? 720, width = self.width ?? self.height ?? 720
+        let steps = self.steps ?? 16, height = self.height ?? 720, width = self.width ?? 720
         let guidance = self.guidance ?? 3.5
         let weightsDType = try parseDType(dtype)
 
@@ -130,7 +130,7 @@ struct SampleCommand: ParsableCommand {
     /// Stable Diffusion v1: DDIM with classifier-free guidance against the empty prompt (DanceGRPO's sampling:
     /// 50 steps, guidance 5, η 1 by default), one prompt at a time, the VAE decoding the final latent.
     private func runStableDiffusion(_ prompts: [String]) throws {
-        let steps = self.steps ?? 50, height = self.height ?? 512, width = self.width ?? self.height ?? 512
+        let steps = self.steps ?? 50, height = self.height ?? 512, width = self.width ?? 512
         let guidance = self.guidance ?? 5, eta = self.eta ?? 1
         guard height % 8 == 0, width % 8 == 0, height > 0, width > 0 else {
             throw ValidationError("--height and --width must be positive multiples of 8 for SD (got \(height)×\(width))")
