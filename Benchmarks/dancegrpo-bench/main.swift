@@ -50,6 +50,8 @@ struct UsageError: Error, CustomStringConvertible {
 
 // `dancegrpo-bench flux …`, `flux-memory …`: the FLUX transformer measurements (FluxModes.swift).
 if let status = FluxModes.run(CommandLine.arguments) { exit(status) }
+// `dancegrpo-bench sd-unet …`: Stable Diffusion UNet forward/backward against diffusers (SDUNetBench.swift).
+if let status = SDUNetBench.run(CommandLine.arguments) { exit(status) }
 
 let options: BenchOptions
 do {
