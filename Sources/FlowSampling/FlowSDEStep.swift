@@ -5,6 +5,7 @@ import Foundation
 // Rectified-flow convention: x_σ = (1−σ)·x0 + σ·ε and the network predicts v = ε − x0.
 // Port of DanceGRPO fastvideo/train_grpo_flux.py@15cc71d `flux_step` (sde_solver branch); spec §2.2.
 // Deliberate deviations: none in the formulas; the log-prob keeps the constant terms (the reference's current form).
+// Flow-GRPO's SDE and CPS steps are in FlowGRPOSteps.swift; `flowStep` is the one entry point for every sampler.
 //
 // Shapes: x, v, noise [B, ...] (B = samples); log-prob [B] (mean over every non-batch element).
 
