@@ -64,7 +64,7 @@ let package = Package(
             swiftSettings: cxx),
         // Benchmarks (`make bench`; never run by the tests).
         .executableTarget(
-            name: "dancegrpo-bench", dependencies: ["Engine", "NN", "Models"], path: "Benchmarks/dancegrpo-bench",
+            name: "dancegrpo-bench", dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO"], path: "Benchmarks/dancegrpo-bench",
             swiftSettings: cxx),
         // Tests
         .target(

@@ -8,6 +8,8 @@ import Foundation
 ///       against diffusers on the same machine
 ///   dancegrpo-bench flux-memory [--keep]
 ///       peak resident memory of loading sharded tiny and ≈100M-parameter checkpoints
+///   dancegrpo-bench grpo --weights DIR …
+///       seconds per GRPO iteration on a tiny FLUX (GRPOBench.swift; `make bench-grpo` adds the PyTorch loop)
 enum FluxModes {
     static let speed = "flux", memory = "flux-memory"
     /// Hidden: the writer and loader processes of `flux-memory`.
@@ -31,6 +33,7 @@ enum FluxModes {
             switch arguments[1] {
             case speed: return try runSpeed(rest)
             case memory: return try runMemory(rest)
+            case GRPOBench.mode: return try GRPOBench.run(rest)
             case memoryChild:
                 try FluxMemoryBench.runChild(rest)
                 return 0

@@ -5,6 +5,7 @@ import Foundation
 // Rectified-flow convention: x_σ = (1−σ)·x0 + σ·ε and the network predicts v = ε − x0.
 // Port of DanceGRPO fastvideo/train_grpo_flux.py@15cc71d `flux_step` (sde_solver branch); spec §2.2.
 // Deliberate deviations: none in the formulas; the log-prob keeps the constant terms (the reference's current form).
+// Flow-GRPO's SDE and CPS steps are in FlowGRPOSteps.swift; `flowStep` is the one entry point for every sampler.
 //
 // Shapes: x, v, noise [B, ...] (B = samples); log-prob [B] (mean over every non-batch element).
 
@@ -18,16 +19,40 @@ public struct FlowStepOutput {
     public let mean: Tensor
     /// Per-sample mean over elements of log N(x_{i+1}; mean, std²), [B].
     public let logProb: Tensor
-    /// The transition's standard deviation.
+    /// The transition's standard deviation (0 for the ODE step).
     public let std: Float
+    /// The σ-dependent scale the reference samplers call `std_dev_t`: η for Dance-SDE, a(σ) = η·√(σ/(1−σ)) for
+    /// Flow-SDE (the sample std is a(σ)·√(σ−σ')), σ'·sin(ηπ/2) for CPS (equal to the sample std), 0 for ODE.
+    /// Flow-GRPO's KL penalty divides by 2·noiseScale² (see `referenceKL` in GRPO).
+    public let noiseScale: Float
+
+    public init(sample: Tensor, predictedOriginal: Tensor, mean: Tensor, logProb: Tensor, std: Float, noiseScale: Float) {
+        self.sample = sample
+        self.predictedOriginal = predictedOriginal
+        self.mean = mean
+        self.logProb = logProb
+        self.std = std
+        self.noiseScale = noiseScale
+    }
 }
 
-/// The samplers a rollout can use. Every stochastic one shares the same log-probability form.
-public enum FlowSampler: Sendable, Equatable {
+/// The samplers a rollout can use, one per step (a rollout may mix them: see `MixGRPOWindow` in GRPO).
+public enum FlowSampler: Sendable, Equatable, Codable {
     /// DanceGRPO's SDE: constant noise scale η, std η·√(σ−σ'), mean with the score correction −½η²·ŝ·dσ.
     case danceSDE(eta: Float)
+    /// Flow-GRPO's SDE (`sde_type="sde"`): the same mean with η replaced by a(σ) = noiseLevel·√(σ/(1−σ)); see
+    /// FlowGRPOSteps.swift.
+    case flowSDE(noiseLevel: Float)
+    /// Coefficient-preserving sampling (Flow-GRPO `sde_type="cps"`); see FlowGRPOSteps.swift.
+    case cps(noiseLevel: Float)
     /// The deterministic Euler ODE step (evaluation, MixGRPO outside its SDE window); log-prob is zero.
     case ode
+
+    /// Whether the step draws noise; only such transitions have a log-probability and can be trained.
+    public var isStochastic: Bool {
+        if case .ode = self { return false }
+        return true
+    }
 }
 
 /// Takes the step `σ → σNext` from `x` with velocity `v`. With `nextSample` the transition is scored rather than
@@ -44,22 +69,30 @@ public func flowStep(
         let mean = x + dSigma * v
         let sample = nextSample ?? mean
         return FlowStepOutput(sample: sample, predictedOriginal: predictedOriginal, mean: mean,
-                              logProb: Tensor.zeros([x.dim(0)]), std: 0)
+                              logProb: Tensor.zeros([x.dim(0)]), std: 0, noiseScale: 0)
     case .danceSDE(let eta):
         // ŝ = −(x − (1−σ)·x̂0)/σ², the score of N((1−σ)x0, σ²I); σ > 0 at every step that is taken.
         let score = -(x - (1 - sigma) * predictedOriginal) / (sigma * sigma)
         let mean = x + dSigma * (v - 0.5 * eta * eta * score)
         let std = eta * (sigma - sigmaNext).squareRoot()
-        let sample: Tensor
-        if let nextSample {
-            sample = nextSample
-        } else {
-            guard let noise else { preconditionFailure("flowStep: a stochastic step needs noise or nextSample") }
-            sample = mean + std * noise
-        }
+        let sample = drawOrScore(mean: mean, std: std, nextSample: nextSample, noise: noise)
         let logProb = gaussianLogProbMean(sample.stopGradient(), mean: mean, std: std)
-        return FlowStepOutput(sample: sample, predictedOriginal: predictedOriginal, mean: mean, logProb: logProb, std: std)
+        return FlowStepOutput(sample: sample, predictedOriginal: predictedOriginal, mean: mean, logProb: logProb, std: std,
+                              noiseScale: eta)
+    case .flowSDE(let noiseLevel):
+        return flowSDEStep(noiseLevel: noiseLevel, velocity: v, sample: x, sigma: sigma, sigmaNext: sigmaNext,
+                           nextSample: nextSample, noise: noise)
+    case .cps(let noiseLevel):
+        return cpsStep(noiseLevel: noiseLevel, velocity: v, sample: x, sigma: sigma, sigmaNext: sigmaNext,
+                       nextSample: nextSample, noise: noise)
     }
+}
+
+/// The given next sample (scoring), or `mean + std·noise` (drawing).
+func drawOrScore(mean: Tensor, std: Float, nextSample: Tensor?, noise: Tensor?) -> Tensor {
+    if let nextSample { return nextSample }
+    guard let noise else { preconditionFailure("flowStep: a stochastic step needs noise or nextSample") }
+    return mean + std * noise
 }
 
 /// log N(x; mean, std²) per element, averaged over all non-batch axes: [B]. The sample is treated as data (the

@@ -40,4 +40,51 @@ public protocol FlowPolicy: AnyObject {
     /// v(x, τ) for latents `x [B, ...]`, network timesteps `[B]` as integer τ = trunc(1000σ) in float32 (each model
     /// scales them as its reference pipeline does), and conditioning with `B` rows.
     func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor
+    /// The same velocity under the frozen reference policy (the initial weights, or the network with its LoRA
+    /// adapters disabled), for the KL penalty (`UpdateConfig.beta`). Never evaluated when β = 0. The default throws
+    /// `GRPOError.noReferencePolicy`; `ReferenceWeights` implements it for any module.
+    func referenceVelocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor
+}
+
+extension FlowPolicy {
+    /// The default: no reference policy. Training with `UpdateConfig.beta > 0` then fails with this error.
+    public func referenceVelocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
+        throw GRPOError.noReferencePolicy(String(describing: type(of: self)))
+    }
+}
+
+public enum GRPOError: Error, CustomStringConvertible, Equatable {
+    /// `beta > 0` with a policy that does not implement `referenceVelocity`.
+    case noReferencePolicy(String)
+
+    public var description: String {
+        switch self {
+        case .noReferencePolicy(let type):
+            return "the KL penalty (beta > 0) needs a reference policy, and \(type) does not implement referenceVelocity "
+                + "(keep a ReferenceWeights snapshot of the initial weights, or disable the LoRA adapters)"
+        }
+    }
+}
+
+/// A frozen copy of a module's trainable tensors, taken when created (before any update), for the KL penalty's
+/// reference policy. Evaluating under it swaps the stored tensors in and restores the current ones afterwards, so it
+/// costs no second model: the snapshot only keeps the tensors the optimizer would otherwise replace. With LoRA
+/// (only the adapters trainable, `lora_B` initialised to zero) the snapshot's policy is the base model, which is
+/// what Flow-GRPO's `disable_adapter()` evaluates.
+public final class ReferenceWeights {
+    public let module: Module
+    public let tensors: [String: Tensor]
+
+    public init(snapshotOf module: Module) {
+        self.module = module
+        tensors = Dictionary(uniqueKeysWithValues: module.trainableParameters().map { ($0.key, $0.value) })
+    }
+
+    /// Runs `body` with the reference tensors in the module; the result is detached from the current parameters.
+    public func evaluate<T>(_ body: () throws -> T) rethrows -> T {
+        let current = module.parameters().filter { tensors[$0.key] != nil }
+        module.update(parameters: tensors)
+        defer { module.update(parameters: current) }
+        return try body()
+    }
 }

@@ -14,6 +14,9 @@ public struct UpdateConfig: Sendable, Equatable {
     public var maxGradNorm: Float = 1
     /// Transitions per network call in training; any value gives the same gradients up to float rounding.
     public var transitionBatchSize = 1
+    /// Weight β of the KL penalty to the frozen reference policy (Flow-GRPO `train.beta`; see ReferenceKL.swift).
+    /// 0 (the default, as DanceGRPO) never evaluates the reference.
+    public var beta: Float = 0
 
     public init() {}
 }
@@ -24,35 +27,57 @@ public struct UpdateStatistics: Sendable {
     public var ratios: [Float] = []
     public var clipFraction: Float = 0
     public var approxKL: Float = 0
+    /// Mean over trained transitions of the KL penalty to the reference policy (before β); 0 when β = 0.
+    public var referenceKL: Float = 0
+    /// The steps (transition indices) that could be trained: the stochastic ones among the first T−1.
+    public var trainableSteps: [Int] = []
+    /// The transition index of each entry of `ratios`.
+    public var trainedSteps: [Int] = []
     /// Pre-clip global gradient norm of each optimizer step.
     public var gradientNorms: [Float] = []
+    /// Sum of the (normalised) losses, KL term included.
     public var loss: Float = 0
     public var optimizerSteps: Int { gradientNorms.count }
 }
 
-/// Trains the policy on a rollout: for each sample, a random subset of K of its first T−1 transitions (the last is
-/// never trained), the clipped surrogate divided by (accumulation·K), an optimizer step every
-/// `gradientAccumulationSteps` samples with global norm clipping. An incomplete final window is dropped, as the
-/// reference's next `zero_grad` drops it.
+/// Trains the policy on a rollout: for each sample, a random subset of K of its trainable transitions (the stochastic
+/// ones among the first T−1: the last is never trained, and ODE steps of a mixed plan have no log-prob), the clipped
+/// surrogate (plus β·KL to the reference policy) divided by (accumulation·K), an optimizer step every
+/// `gradientAccumulationSteps` samples with global norm clipping. K = floor(trainable·fraction); with every step
+/// stochastic this is DanceGRPO's floor((T−1)·fraction). An incomplete final window is dropped, as the reference's
+/// next `zero_grad` drops it. A rollout with no trainable transition trains nothing.
 /// - advantages: one per sample, `[N]` values.
+/// - sampler: optional check only: the rollout records its samplers (`RolloutBatch.samplers`) and training rescoring
+///   uses them; if given, every stochastic step must have used it.
+/// - unconditional: the CFG branch when the rollout used `guidanceScale` (as given to `rollout`).
 /// - key: draws the per-sample permutations.
 public func updatePolicy(policy: FlowPolicy, optimizer: Optimizer, rollout: RolloutBatch, conditioning: Conditioning,
-                         advantages: [Float], sampler: FlowSampler, config: UpdateConfig, key: RandomKey) throws -> UpdateStatistics {
-    let n = rollout.count, schedule = rollout.schedule
+                         advantages: [Float], sampler: FlowSampler? = nil, config: UpdateConfig, key: RandomKey,
+                         unconditional: Conditioning? = nil) throws -> UpdateStatistics {
+    let n = rollout.count, schedule = rollout.schedule, samplers = rollout.samplers
     precondition(advantages.count == n, "updatePolicy: \(advantages.count) advantages for \(n) samples")
-    let trainable = schedule.steps - 1
-    let k = Int((Float(trainable) * config.timestepFraction).rounded(.down))
-    precondition(k >= 1, "updatePolicy: timestep fraction \(config.timestepFraction) trains no transition of \(trainable)")
+    if let sampler {
+        precondition(samplers.allSatisfy { !$0.isStochastic || $0 == sampler },
+                     "updatePolicy: the rollout used \(samplers), not \(sampler)")
+    }
+    var statistics = UpdateStatistics()
+    let candidates = (0..<(schedule.steps - 1)).filter { samplers[$0].isStochastic }
+    statistics.trainableSteps = candidates
+    guard !candidates.isEmpty else { return statistics }
+    let k = Int((Float(candidates.count) * config.timestepFraction).rounded(.down))
+    precondition(k >= 1, "updatePolicy: timestep fraction \(config.timestepFraction) trains no transition of \(candidates.count)")
     let accumulation = max(1, config.gradientAccumulationSteps)
+    let normalizer = Float(accumulation * k)
+    let guidance = GuidanceInputs(scale: rollout.guidanceScale, unconditional: unconditional, samples: n)
     let sampleKeys = key.split(into: n)
 
-    var statistics = UpdateStatistics()
     var accumulated: [String: Tensor] = [:]
-    var clipped = 0, klSum: Float = 0, lossSum: Float = 0
+    var clipped = 0, klSum: Float = 0, referenceKLSum: Float = 0, lossSum: Float = 0
     for sample in 0..<n {
-        let order = Random.permutation(trainable, key: sampleKeys[sample]).toArray(Int32.self).map(Int.init)
+        let order = Random.permutation(candidates.count, key: sampleKeys[sample]).toArray(Int32.self).map { candidates[Int($0)] }
         let chosen = Array(order.prefix(k))
         let sampleConditioning = conditioning.rows([sample])
+        let sampleUnconditional = guidance.rows([sample])
         let advantage = Tensor([advantages[sample]])
         for start in stride(from: 0, to: k, by: max(1, config.transitionBatchSize)) {
             let js = Array(chosen[start..<min(k, start + max(1, config.transitionBatchSize))])
@@ -62,28 +87,53 @@ public func updatePolicy(policy: FlowPolicy, optimizer: Optimizer, rollout: Roll
             let xNext = trajectory.take(index + Tensor(Int32(1)), axis: 0)
             let oldLogProbs = rollout.logProbs[sample].take(index, axis: 0)
             let timesteps = Tensor(js.map { Float(schedule.timesteps[$0]) })
-            let rowsConditioning = sampleConditioning.rows([Int](repeating: 0, count: js.count))
+            let sameRow = [Int](repeating: 0, count: js.count)
+            let rowsConditioning = sampleConditioning.rows(sameRow)
+            let rowsUnconditional = sampleUnconditional?.rows(sameRow)
+            func step(_ r: Int, _ v: Tensor) -> FlowStepOutput {
+                flowStep(samplers[js[r]], velocity: v[r..<(r + 1)], sample: x[r..<(r + 1)], sigma: schedule.sigmas[js[r]],
+                         sigmaNext: schedule.sigmas[js[r] + 1], nextSample: xNext[r..<(r + 1)])
+            }
+            // The reference policy's step means, outside the differentiated function (they are data).
+            var referenceMeans: [Tensor] = []
+            if config.beta > 0 {
+                let vRef = try guidedVelocity({ try policy.referenceVelocity($0, timesteps: $1, conditioning: $2) }, x,
+                                              timesteps: timesteps, conditioning: rowsConditioning,
+                                              unconditional: rowsUnconditional, scale: rollout.guidanceScale).stopGradient()
+                referenceMeans = js.indices.map { step($0, vRef).mean }
+                eval(referenceMeans)
+            }
             var ratio = Tensor.zeros([js.count])
             var kl = Tensor.zeros([])
+            var referenceKLs = Tensor.zeros([js.count])
             let (values, gradients) = valueAndGrad(model: policy.module) {
-                let v = policy.velocity(x, timesteps: timesteps, conditioning: rowsConditioning).asType(.float32)
-                let logProbs = js.indices.map { r in
-                    flowStep(sampler, velocity: v[r..<(r + 1)], sample: x[r..<(r + 1)], sigma: schedule.sigmas[js[r]],
-                             sigmaNext: schedule.sigmas[js[r] + 1], nextSample: xNext[r..<(r + 1)]).logProb
-                }
-                let out = clippedPolicyLoss(logProb: concatenated(logProbs, axis: 0), oldLogProb: oldLogProbs,
+                let v = guidedVelocity({ policy.velocity($0, timesteps: $1, conditioning: $2) }, x, timesteps: timesteps,
+                                       conditioning: rowsConditioning, unconditional: rowsUnconditional,
+                                       scale: rollout.guidanceScale)
+                let steps = js.indices.map { step($0, v) }
+                let out = clippedPolicyLoss(logProb: concatenated(steps.map(\.logProb), axis: 0), oldLogProb: oldLogProbs,
                                             advantage: advantage.broadcast(to: [js.count]), clipRange: config.clipRange,
-                                            normalizer: Float(accumulation * k))
+                                            normalizer: normalizer)
                 ratio = out.ratio.stopGradient()
                 kl = out.approxKL
-                return [out.loss]
+                var loss = out.loss
+                if config.beta > 0 {
+                    let penalties = concatenated(js.indices.map { r in
+                        referenceKL(mean: steps[r].mean, referenceMean: referenceMeans[r], noiseScale: steps[r].noiseScale)
+                    }, axis: 0)
+                    referenceKLs = penalties.stopGradient()
+                    loss = loss + config.beta * penalties.sum() / normalizer
+                }
+                return [loss]
             }
             for (name, g) in gradients { accumulated[name] = accumulated[name].map { $0 + g } ?? g }
-            eval(Array(accumulated.values) + [values[0], ratio, kl])
+            eval(Array(accumulated.values) + [values[0], ratio, kl, referenceKLs])
             let r = ratio.toArray(Float.self)
             statistics.ratios += r
+            statistics.trainedSteps += js
             clipped += r.filter { abs($0 - 1) > config.clipRange }.count
             klSum += kl.item(Float.self) * Float(js.count)
+            referenceKLSum += referenceKLs.sum().item(Float.self)
             lossSum += values[0].item(Float.self)
         }
         if (sample + 1) % accumulation == 0 {
@@ -97,6 +147,7 @@ public func updatePolicy(policy: FlowPolicy, optimizer: Optimizer, rollout: Roll
     let trained = Float(statistics.ratios.count)
     statistics.clipFraction = Float(clipped) / trained
     statistics.approxKL = klSum / trained
+    statistics.referenceKL = referenceKLSum / trained
     statistics.loss = lossSum
     return statistics
 }

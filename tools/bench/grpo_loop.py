@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""PyTorch CPU side of `make bench-grpo`: seconds per GRPO iteration of DanceGRPO's FLUX training loop on a tiny FLUX.
+
+A transcription of the loop of the seed's `fastvideo/train_grpo_flux.py` (spec §1, §2, §4; written from the spec, no
+file copied), on CPU, float32, `torch.set_num_threads(--threads)` (default 2):
+- rollout without grad, batch 1 per sample (as the seed): T = 8 Dance-SDE steps (η 0.3, shift 3), network fed
+  trunc(1000σ)/1000 and guidance 3.5, latents x_0..x_T and log-probs stored;
+- reward: a cheap deterministic function of the last step's x̂0, −mean|x̂0| (stands in for HPS);
+- advantages per group of G = 4 (unbiased std + 1e-8), clipped to ±5;
+- for each sample, a random permutation of its T−1 transitions, the first K = floor(7·0.6) = 4 trained one by one:
+  forward with grad, log-prob of the stored next latent, PPO-clipped loss / (accumulation·K), backward;
+- every `--accumulation` (4) samples: global grad-norm clip 1.0, AdamW (lr 1e-5, betas (0.9, 0.999), eps 1e-8,
+  weight decay 1e-4) step, zero_grad.
+Model: diffusers FluxTransformer2DModel(in_channels 64, 1 double + 2 single blocks, 4 heads of 32 (inner 128),
+joint_attention_dim 64, pooled 32, guidance_embeds, axes_dims_rope [8, 12, 12]); 64 image tokens (a 16×16 latent
+packed 2×2), 16 text tokens of random embeddings per prompt; 2 prompts × 4 generations.
+
+    .venv-tools/bin/python tools/bench/grpo_loop.py --write-weights DIR   # the weights both sides load
+    .venv-tools/bin/python tools/bench/grpo_loop.py --weights DIR [--json] [--warmup 1] [--repeats 3] [--threads 2]
+
+The Swift twin is `dancegrpo-bench grpo` (Benchmarks/dancegrpo-bench/GRPOBench.swift); keep the two in step.
+"""
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+
+import torch
+
+CONFIG = dict(patch_size=1, in_channels=64, num_layers=1, num_single_layers=2, attention_head_dim=32,
+              num_attention_heads=4, joint_attention_dim=64, pooled_projection_dim=32, guidance_embeds=True,
+              axes_dims_rope=[8, 12, 12])
+PROMPTS, GENERATIONS, STEPS, SHIFT, ETA, FRACTION = 2, 4, 8, 3.0, 0.3, 0.6
+LATENT_SIDE, TEXT_TOKENS = 16, 16
+ACCUMULATION, CLIP_RANGE, ADV_CLIP, MAX_GRAD_NORM, LR, WEIGHT_DECAY = 4, 1e-4, 5.0, 1.0, 1e-5, 1e-4
+
+
+def sigma_schedule():
+    t = torch.linspace(1, 0, STEPS + 1)
+    return SHIFT * t / (1 + (SHIFT - 1) * t)
+
+
+def dance_step(v, x, sigma, sigma_next, next_sample=None):
+    """spec §2.2: mean with the score correction, std η√(σ−σ'), per-element Gaussian log-prob averaged."""
+    dsigma = sigma_next - sigma
+    x0 = x - sigma * v
+    score = -(x - x0 * (1 - sigma)) / sigma**2
+    mean = x + dsigma * v - 0.5 * ETA**2 * score * dsigma
+    std = ETA * math.sqrt(sigma - sigma_next)
+    if next_sample is None:
+        next_sample = mean + std * torch.randn_like(mean)
+    logp = -((next_sample.detach() - mean) ** 2) / (2 * std**2) - math.log(std) - math.log(math.sqrt(2 * math.pi))
+    return next_sample, x0, logp.mean(dim=tuple(range(1, logp.ndim)))
+
+
+class Loop:
+    def __init__(self, weights):
+        from diffusers import FluxTransformer2DModel
+
+        self.model = FluxTransformer2DModel.from_pretrained(weights, torch_dtype=torch.float32)
+        self.model.train()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=LR, betas=(0.9, 0.999), eps=1e-8,
+                                           weight_decay=WEIGHT_DECAY)
+        g = torch.Generator().manual_seed(1)
+        text = torch.randn(PROMPTS, TEXT_TOKENS, CONFIG["joint_attention_dim"], generator=g)
+        pooled = torch.randn(PROMPTS, CONFIG["pooled_projection_dim"], generator=g)
+        self.text = text.repeat_interleave(GENERATIONS, dim=0)
+        self.pooled = pooled.repeat_interleave(GENERATIONS, dim=0)
+        side = LATENT_SIDE // 2
+        rows, cols = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+        self.img_ids = torch.stack([torch.zeros_like(rows), rows, cols], dim=-1).reshape(side * side, 3).float()
+        self.txt_ids = torch.zeros(TEXT_TOKENS, 3)
+        self.sigmas = sigma_schedule()
+        self.tokens = side * side
+
+    def velocity(self, x, n, timestep):
+        return self.model(hidden_states=x, encoder_hidden_states=self.text[n:n + 1], pooled_projections=self.pooled[n:n + 1],
+                          timestep=torch.tensor([timestep / 1000.0]), guidance=torch.tensor([3.5]),
+                          img_ids=self.img_ids, txt_ids=self.txt_ids, return_dict=False)[0]
+
+    def iteration(self):
+        n_samples = PROMPTS * GENERATIONS
+        sigmas = self.sigmas
+        timesteps = [int(float(s) * 1000) for s in sigmas[:STEPS]]
+        latents, log_probs, rewards = [], [], []
+        self.model.eval()
+        with torch.no_grad():
+            for n in range(n_samples):
+                x = torch.randn(1, self.tokens, CONFIG["in_channels"])
+                states, logps = [x], []
+                for i in range(STEPS):
+                    v = self.velocity(x, n, timesteps[i])
+                    x, x0, logp = dance_step(v, x, float(sigmas[i]), float(sigmas[i + 1]))
+                    states.append(x)
+                    logps.append(logp)
+                latents.append(torch.cat(states))
+                log_probs.append(torch.cat(logps))
+                rewards.append(-x0.abs().mean())
+        rewards = torch.stack(rewards)
+        groups = rewards.view(PROMPTS, GENERATIONS)
+        advantages = ((groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-8)).reshape(-1)
+        advantages = advantages.clamp(-ADV_CLIP, ADV_CLIP)
+
+        trainable = STEPS - 1
+        k = int(trainable * FRACTION)
+        self.model.train()
+        self.optimizer.zero_grad()
+        for n in range(n_samples):
+            order = torch.randperm(trainable)[:k].tolist()
+            for j in order:
+                x, x_next = latents[n][j:j + 1], latents[n][j + 1:j + 2]
+                v = self.velocity(x, n, timesteps[j])
+                _, _, logp = dance_step(v, x, float(sigmas[j]), float(sigmas[j + 1]), next_sample=x_next)
+                ratio = torch.exp(logp - log_probs[n][j])
+                a = advantages[n]
+                loss = torch.maximum(-a * ratio, -a * ratio.clamp(1 - CLIP_RANGE, 1 + CLIP_RANGE)).mean()
+                (loss / (ACCUMULATION * k)).backward()
+            if (n + 1) % ACCUMULATION == 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), MAX_GRAD_NORM)
+                self.optimizer.step()
+                self.optimizer.zero_grad()
+        return float(rewards.mean())
+
+
+def write_weights(folder):
+    from diffusers import FluxTransformer2DModel
+
+    torch.manual_seed(0)
+    model = FluxTransformer2DModel(**CONFIG)
+    model.save_pretrained(folder, safe_serialization=True)
+    print(f"wrote {sum(p.numel() for p in model.parameters())} parameters to {folder}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--write-weights", metavar="DIR")
+    parser.add_argument("--weights", metavar="DIR")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.write_weights:
+        write_weights(args.write_weights)
+        return
+    if not args.weights:
+        parser.error("--weights DIR (written by --write-weights) is required")
+    torch.manual_seed(0)
+    import diffusers
+
+    diffusers.utils.logging.set_verbosity_error()
+    loop = Loop(args.weights)
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
+    seconds = []
+    for i in range(args.warmup + args.repeats):
+        start = time.perf_counter()
+        reward = loop.iteration()
+        elapsed = time.perf_counter() - start
+        log(f"torch grpo iteration {i}{' (warm-up)' if i < args.warmup else ''}: {elapsed:.2f} s, reward {reward:.4f}")
+        if i >= args.warmup:
+            seconds.append(elapsed)
+    median = statistics.median(seconds)
+    if args.json:
+        print(json.dumps({"torch_version": torch.__version__, "diffusers_version": diffusers.__version__,
+                          "threads": torch.get_num_threads(), "seconds": seconds, "median_seconds": median}))
+    else:
+        print(f"torch grpo: {median:.3f} s/iteration (median of {len(seconds)}, {torch.get_num_threads()} threads)")
+
+
+if __name__ == "__main__":
+    main()
