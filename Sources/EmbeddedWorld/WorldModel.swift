@@ -154,9 +154,18 @@ public final class WorldModel: Module {
 /// GRPO's view of the world model: only the transformer is trained (the text encoder is frozen, as in DanceGRPO).
 public final class WorldPolicy: FlowPolicy {
     public let model: WorldModel
-    public init(model: WorldModel) { self.model = model }
+    /// The initial weights, for the KL penalty (nil without one).
+    public let reference: ReferenceWeights?
+    public init(model: WorldModel, reference: ReferenceWeights? = nil) {
+        self.model = model
+        self.reference = reference
+    }
     public var module: Module { model.transformer }
     public func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         model.velocity(x, timesteps: timesteps, conditioning: conditioning)
+    }
+    public func referenceVelocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
+        guard let reference else { throw GRPOError.noReferencePolicy("\(Self.self)") }
+        return reference.evaluate { model.velocity(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
     }
 }

@@ -36,6 +36,22 @@ public final class WorldTrainer {
         public var evalPrompts = 64
         public var checkpointEvery = 20
         public var emaDecay: Double? = nil
+        /// The rollout's stochastic step: dance-sde (DanceGRPO), flow-sde (Flow-GRPO), cps (coefficient-preserving);
+        /// `eta` is its noise level (η, Flow-GRPO's `noise_level` a, or CPS's η).
+        public var sampler = "dance-sde"
+        /// MixGRPO: SDE only inside a window of this many steps (0: every step is stochastic), ODE outside; the
+        /// window moves by `mixWindowStride` steps every `mixItersPerShift` iterations.
+        public var mixWindowSize = 0
+        public var mixWindowStride = 1
+        public var mixItersPerShift = 25
+        public var mixRollBack = false
+        /// KL penalty weight β to the initial policy (Flow-GRPO; 0: none, as DanceGRPO).
+        public var beta: Float = 0
+        /// Classifier-free guidance scale in rollout and training (1: off); the unconditional branch is the empty prompt.
+        public var guidanceScale: Float = 1
+        /// Flow-GRPO/DDPO per-prompt statistics across iterations instead of the current group's (0: off).
+        public var perPromptStatBuffer = 0
+        public var perPromptStatMinCount = 16
         /// LoRA rank; 0 trains every transformer weight (the seed's full fine-tuning), > 0 only adapters (the seed's
         /// LoRA script: rank 128, alpha 256 on to_k, to_q, to_v, to_out.0).
         public var loraRank = 0
@@ -53,6 +69,9 @@ public final class WorldTrainer {
     public let ema: ExponentialMovingAverage?
     public private(set) var iteration = 0
     let policy: WorldPolicy
+    let stochasticSampler: FlowSampler
+    /// Per-prompt reward history (when `perPromptStatBuffer` > 0); saved with checkpoints.
+    public private(set) var statTracker: PerPromptStatTracker?
     let heldOut: WorldEvaluation
     var textCache: [String: Conditioning] = [:]
 
@@ -75,7 +94,14 @@ public final class WorldTrainer {
                                   targetModules: targets)
             try model.transformer.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
         }
-        policy = WorldPolicy(model: model)
+        policy = WorldPolicy(model: model, reference: config.beta > 0 ? ReferenceWeights(snapshotOf: model.transformer) : nil)
+        guard let sampler = WorldTrainer.stochasticSampler(config.sampler, eta: config.eta) else {
+            throw WorldRewardError(message: "unknown sampler '\(config.sampler)' (dance-sde, flow-sde, cps)")
+        }
+        stochasticSampler = sampler
+        if config.perPromptStatBuffer > 0 {
+            statTracker = PerPromptStatTracker(bufferSize: config.perPromptStatBuffer, minCount: config.perPromptStatMinCount)
+        }
         optimizer = AdamW(model: model.transformer, schedule: .constantWithWarmup(config.learningRate, warmupSteps: 0),
                           weightDecay: config.weightDecay)
         ema = config.emaDecay.map { ExponentialMovingAverage(model: model.transformer, decay: $0) }
@@ -97,6 +123,8 @@ public final class WorldTrainer {
         public var ratioMax: Double
         public var clipFraction: Double
         public var approxKL: Double
+        /// KL penalty to the reference policy before β (0 without one).
+        public var referenceKL: Double
         public var gradNorm: Double
         public var learningRate: Double
         public var secondsRollout: Double
@@ -132,11 +160,19 @@ public final class WorldTrainer {
         var rolloutConfig = RolloutConfig()
         rolloutConfig.steps = config.samplingSteps
         rolloutConfig.shift = config.shift
-        rolloutConfig.sampler = .danceSDE(eta: config.eta)
+        rolloutConfig.sampler = stochasticSampler
+        if config.mixWindowSize > 0 {
+            rolloutConfig.samplerPlan = MixGRPOWindow(steps: config.samplingSteps, windowSize: config.mixWindowSize, stride: config.mixWindowStride,
+                                                      itersPerShift: config.mixItersPerShift, rollBack: config.mixRollBack,
+                                                      sampler: stochasticSampler).plan(iteration: it)
+        }
+        let unconditional: Conditioning? = config.guidanceScale != 1 ? conditioning([""]) : nil
+        if unconditional != nil { rolloutConfig.guidanceScale = config.guidanceScale }
         rolloutConfig.sameInitialNoise = config.initSameNoise
         rolloutConfig.batchSize = config.rolloutBatchSize
         var started = Date()
-        let trajectories = rollout(policy: policy, conditioning: cond, latentShape: model.latentShape, config: rolloutConfig, key: iterationKey[0])
+        let trajectories = rollout(policy: policy, conditioning: cond, latentShape: model.latentShape, config: rolloutConfig, key: iterationKey[0],
+                                   unconditional: unconditional)
         let secondsRollout = Date().timeIntervalSince(started)
 
         started = Date()
@@ -144,7 +180,7 @@ public final class WorldTrainer {
         let scores = try rewards.scores(images, prompts: specs)
         let correct = zip(images, specs).filter { ShapeScorer.standard.score($0, $1).correct }.count
         let secondsReward = Date().timeIntervalSince(started)
-        let advantages = combinedAdvantages(scores)
+        let advantages = combinedAdvantages(scores, prompts: specs.map(\.text))
 
         started = Date()
         var update = UpdateConfig()
@@ -153,9 +189,10 @@ public final class WorldTrainer {
         update.gradientAccumulationSteps = config.gradientAccumulationSteps
         update.maxGradNorm = config.maxGradNorm
         update.transitionBatchSize = config.transitionBatchSize
+        update.beta = config.beta
         let learningRate = optimizer.learningRate
         let stats = try updatePolicy(policy: policy, optimizer: optimizer, rollout: trajectories, conditioning: cond,
-                                     advantages: advantages, sampler: rolloutConfig.sampler, config: update, key: iterationKey[1])
+                                     advantages: advantages, config: update, key: iterationKey[1], unconditional: unconditional)
         if let ema {
             try ema.update(from: model.transformer)
             eval(ema.tensorsToEvaluate)
@@ -180,16 +217,21 @@ public final class WorldTrainer {
             iteration: iteration, rewardMean: rewardMean, rewardStd: rewardStd, accuracy: accuracy,
             advantageMean: mean(advantages.map(Double.init)), advantageAbsMax: Double(advantages.map(abs).max() ?? 0),
             ratioMean: mean(ratios), ratioMin: ratios.min() ?? 1, ratioMax: ratios.max() ?? 1,
-            clipFraction: Double(stats.clipFraction), approxKL: Double(stats.approxKL),
+            clipFraction: Double(stats.clipFraction), approxKL: Double(stats.approxKL), referenceKL: Double(stats.referenceKL),
             gradNorm: mean(stats.gradientNorms.map(Double.init)), learningRate: learningRate,
             secondsRollout: secondsRollout, secondsReward: secondsReward, secondsUpdate: secondsUpdate)
     }
 
-    /// Per-group (or global) advantages of the weighted rewards: of their sum, or the sum of each reward's advantages.
-    func combinedAdvantages(_ scores: [[Double]]) -> [Float] {
+    /// Per-group (or global, or per-prompt-history) advantages of the weighted rewards: of their sum, or the sum of
+    /// each reward's advantages.
+    func combinedAdvantages(_ scores: [[Double]], prompts: [String]) -> [Float] {
         let normalization: AdvantageNormalization = config.useGroup ? .perGroup(groupSize: config.numGenerations) : .global
         func advantages(_ values: [Double]) -> [Float] {
-            groupAdvantages(rewards: Tensor(values.map(Float.init)), normalization: normalization, clipMax: config.advantageClipMax).toArray(Float.self)
+            if statTracker != nil {
+                let clip = Double(config.advantageClipMax)
+                return statTracker!.update(prompts: prompts, rewards: values).map { Float(Swift.min(Swift.max($0, -clip), clip)) }
+            }
+            return groupAdvantages(rewards: Tensor(values.map(Float.init)), normalization: normalization, clipMax: config.advantageClipMax).toArray(Float.self)
         }
         let weights = rewards.terms.map(\.weight)
         if config.rewardCombination == "reward" || scores.count == 1 {
@@ -198,6 +240,15 @@ public final class WorldTrainer {
         }
         let perReward = scores.map(advantages)
         return (0..<scores[0].count).map { i in zip(weights, perReward).reduce(Float(0)) { $0 + Float($1.0) * $1.1[i] } }
+    }
+
+    static func stochasticSampler(_ name: String, eta: Float) -> FlowSampler? {
+        switch name {
+        case "dance-sde": return .danceSDE(eta: eta)
+        case "flow-sde": return .flowSDE(noiseLevel: eta)
+        case "cps": return .cps(noiseLevel: eta)
+        default: return nil
+        }
     }
 
     // MARK: - Evaluation, checkpoints, resume
@@ -231,6 +282,7 @@ public final class WorldTrainer {
         if let ema {
             try ema.saveState(to: temporary.appendingPathComponent("ema.safetensors"))
         }
+        try statTracker?.save(to: temporary.appendingPathComponent("per_prompt_stats.json"))
         let state: [String: Any] = ["iteration": iteration, "seed": config.seed]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]),
                              to: temporary.appendingPathComponent("trainer_state.json"))
@@ -257,6 +309,9 @@ public final class WorldTrainer {
         }
         try optimizer.loadState(from: checkpoint.appendingPathComponent("optimizer.safetensors"))
         if let ema { try ema.loadState(from: checkpoint.appendingPathComponent("ema.safetensors")) }
+        if statTracker != nil {
+            statTracker = try PerPromptStatTracker.load(from: checkpoint.appendingPathComponent("per_prompt_stats.json"))
+        }
         let state = try ConfigFile.object(from: checkpoint.appendingPathComponent("trainer_state.json"))
         guard let it = state["iteration"] as? Int else {
             throw ConfigFile.Error(file: checkpoint.appendingPathComponent("trainer_state.json").path, message: "no 'iteration'")

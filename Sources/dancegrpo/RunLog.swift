@@ -46,7 +46,7 @@ struct RunLog {
         for (name, value) in entry.rewardStd.sorted(by: { $0.key < $1.key }) { scalars.append(("reward_std/\(name)", value)) }
         scalars += [("train/accuracy", entry.accuracy), ("advantage/mean", entry.advantageMean), ("advantage/abs_max", entry.advantageAbsMax),
                     ("ratio/mean", entry.ratioMean), ("ratio/min", entry.ratioMin), ("ratio/max", entry.ratioMax),
-                    ("train/clip_fraction", entry.clipFraction), ("train/approx_kl", entry.approxKL), ("train/grad_norm", entry.gradNorm),
+                    ("train/clip_fraction", entry.clipFraction), ("train/approx_kl", entry.approxKL), ("train/reference_kl", entry.referenceKL), ("train/grad_norm", entry.gradNorm),
                     ("train/learning_rate", entry.learningRate), ("seconds/rollout", entry.secondsRollout),
                     ("seconds/reward", entry.secondsReward), ("seconds/update", entry.secondsUpdate)]
         if let r = entry.heldOutReward { scalars.append(("held_out/reward", r)) }

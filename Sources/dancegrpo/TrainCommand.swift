@@ -50,6 +50,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Held-out prompts per evaluation (default \(Self.defaults.evalPrompts)).") var evalPrompts: Int?
     @Option(help: "Checkpoint every N iterations (default \(Self.defaults.checkpointEvery)).") var checkpointEvery: Int?
     @Option(help: "EMA decay of the transformer weights (evaluation uses the average).") var emaDecay: Double?
+    @Option(help: "Stochastic sampler: dance-sde, flow-sde or cps; --eta is its noise level (default \(Self.defaults.sampler)).") var sampler: String?
+    @Option(help: "MixGRPO: SDE window size in steps, ODE outside it (0: off) (default \(Self.defaults.mixWindowSize)).") var mixWindowSize: Int?
+    @Option(help: "MixGRPO: steps the window moves per shift (default \(Self.defaults.mixWindowStride)).") var mixWindowStride: Int?
+    @Option(help: "MixGRPO: iterations between window shifts (default \(Self.defaults.mixItersPerShift)).") var mixItersPerShift: Int?
+    @Flag(inversion: .prefixedNo, help: "MixGRPO: restart the window at the first step once it passes the end.") var mixRollBack: Bool?
+    @Option(help: "KL penalty weight to the initial policy (Flow-GRPO's beta; 0: none) (default \(Self.defaults.beta)).") var beta: Float?
+    @Option(help: "Classifier-free guidance scale in rollout and training, empty prompt as unconditional (1: off) (default \(Self.defaults.guidanceScale)).") var guidanceScale: Float?
+    @Option(help: "Per-prompt reward statistics over this many past rewards per prompt instead of the group's (0: off) (default \(Self.defaults.perPromptStatBuffer)).") var perPromptStatBuffer: Int?
+    @Option(help: "Rewards a prompt needs in its history before its own statistics are used (default \(Self.defaults.perPromptStatMinCount)).") var perPromptStatMinCount: Int?
     @Option(help: "LoRA rank (0: full fine-tuning) (default \(Self.defaults.loraRank)).") var loraRank: Int?
     @Option(help: "LoRA alpha (0: 2 × rank, as the seed's r=128/α=256).") var loraAlpha: Float?
     @Option(help: "Comma-separated module names the adapters attach to (default \(Self.defaults.loraTargets)).") var loraTargets: String?
@@ -81,6 +90,15 @@ struct TrainCommand: ParsableCommand {
         if let evalPrompts { c.evalPrompts = evalPrompts }
         if let checkpointEvery { c.checkpointEvery = checkpointEvery }
         if let emaDecay { c.emaDecay = emaDecay }
+        if let sampler { c.sampler = sampler }
+        if let mixWindowSize { c.mixWindowSize = mixWindowSize }
+        if let mixWindowStride { c.mixWindowStride = mixWindowStride }
+        if let mixItersPerShift { c.mixItersPerShift = mixItersPerShift }
+        if let mixRollBack { c.mixRollBack = mixRollBack }
+        if let beta { c.beta = beta }
+        if let guidanceScale { c.guidanceScale = guidanceScale }
+        if let perPromptStatBuffer { c.perPromptStatBuffer = perPromptStatBuffer }
+        if let perPromptStatMinCount { c.perPromptStatMinCount = perPromptStatMinCount }
         if let loraRank { c.loraRank = loraRank }
         if let loraAlpha { c.loraAlpha = loraAlpha }
         if let loraTargets { c.loraTargets = loraTargets }
