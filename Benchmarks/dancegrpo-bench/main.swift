@@ -50,6 +50,8 @@ struct UsageError: Error, CustomStringConvertible {
 
 // `dancegrpo-bench flux …`, `flux-memory …`: the FLUX transformer measurements (FluxModes.swift).
 if let status = FluxModes.run(CommandLine.arguments) { exit(status) }
+// `dancegrpo-bench rewards …`: reward-model scoring throughput (RewardsBench.swift).
+if let status = RewardsBench.run(CommandLine.arguments) { exit(status) }
 
 let options: BenchOptions
 do {
