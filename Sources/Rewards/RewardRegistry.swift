@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Imaging
 
 /// One reward of a `--reward` list: its registry name and its weight in the combined advantage (spec §4.8:
 /// per-reward group normalisation, then the weighted sum).
@@ -101,5 +102,37 @@ public enum RewardRegistry {
         default:
             throw RewardError.invalidSpecification("unknown reward '\(name)' (available: \(names.joined(separator: ", ")))")
         }
+    }
+}
+
+/// Several rewards with their weights, in the order the `--reward` list gave them: what a trainer scores each batch
+/// of decoded images with. Combining them is the trainer's part (spec §4.8: group-normalise each reward's scores,
+/// then sum the advantages with these weights).
+public final class RewardSet {
+    public let entries: [(spec: RewardSpec, model: any ImageRewardModel)]
+
+    public var specs: [RewardSpec] { entries.map(\.spec) }
+
+    public init(_ entries: [(spec: RewardSpec, model: any ImageRewardModel)]) {
+        precondition(entries.allSatisfy { $0.spec.name == $0.model.name },
+                     "RewardSet: a spec's name must be its model's name")
+        self.entries = entries
+    }
+
+    /// Parses `specification` (``RewardRegistry/parse(_:)``) and builds every model from `locations`.
+    public convenience init(specification: String, locations: RewardLocations, dtype: DType = .float32) throws {
+        let specs = try RewardRegistry.parse(specification)
+        self.init(try specs.map { ($0, try RewardRegistry.makeModel($0.name, locations: locations, dtype: dtype)) })
+    }
+
+    /// One row of scores per reward, in order: `result[r][i]` is reward r of image i against prompt i.
+    public func scores(images: [RGBImage], prompts: [String]) throws -> [(spec: RewardSpec, scores: [Double])] {
+        try entries.map { ($0.spec, try $0.model.scores(images: images, prompts: prompts)) }
+    }
+
+    /// Σ_r weight_r · score_r per image (the raw weighted sum, for display; training normalises per reward first).
+    public static func weightedSum(_ rows: [(spec: RewardSpec, scores: [Double])]) -> [Double] {
+        guard let count = rows.first?.scores.count else { return [] }
+        return (0..<count).map { i in rows.reduce(0) { $0 + $1.spec.weight * $1.scores[i] } }
     }
 }

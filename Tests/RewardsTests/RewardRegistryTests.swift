@@ -45,3 +45,24 @@ final class RewardRegistryTests: XCTestCase {
         }
     }
 }
+
+extension RewardRegistryTests {
+    /// A `--reward` list reaches the scores in its order with its weights.
+    func testRewardSetKeepsOrderAndWeights() throws {
+        var locations = RewardLocations(directory: try temporaryDirectory(self))
+        locations.pickScoreModel = RewardFixtures.url("pickscore_tiny")
+        locations.aestheticCLIPModel = RewardFixtures.url("pickscore_tiny")
+        locations.aestheticMLP = RewardFixtures.url("aesthetic_tiny.safetensors")
+        let set = try RewardSet(specification: "aesthetic:0.25,pickscore:2", locations: locations)
+        XCTAssertEqual(set.specs, [RewardSpec(name: "aesthetic", weight: 0.25), RewardSpec(name: "pickscore", weight: 2)])
+        let images = Array(try RewardFixtures.images().prefix(3))
+        let rows = try set.scores(images: images, prompts: RewardFixtures.prompts)
+        XCTAssertEqual(rows.map(\.spec.name), ["aesthetic", "pickscore"])
+        let aesthetic = RewardFixtures.tensor("aesthetic.scores").toArray(Float.self)
+        let pick = RewardFixtures.tensor("pickscore.scores").toArray(Float.self)
+        XCTAssertEqual(rows[0].scores.map(Float.init), Array(aesthetic.prefix(3)), accuracy: 1e-4)
+        XCTAssertEqual(rows[1].scores.map(Float.init), pick, accuracy: 1e-4)
+        let total = RewardSet.weightedSum(rows)
+        for i in 0..<3 { XCTAssertEqual(total[i], 0.25 * Double(aesthetic[i]) + 2 * Double(pick[i]), accuracy: 1e-4) }
+    }
+}

@@ -83,8 +83,14 @@ public struct CLIPConfig: Sendable, Equatable {
     public static func load(_ url: URL) throws -> CLIPConfig {
         let file = url.hasDirectoryPath || url.pathExtension.isEmpty ? url.appendingPathComponent("config.json") : url
         let object = try ConfigFile.object(from: file)
-        guard let textObject = object["text_config"] as? [String: Any],
-              let visionObject = object["vision_config"] as? [String: Any] else {
+        // Configs written by transformers < 4.24 also carry `text_config_dict` / `vision_config_dict` (e.g.
+        // openai/clip-vit-large-patch14); transformers lets their values override the plain ones.
+        func tower(_ key: String) -> [String: Any]? {
+            guard var tower = object[key] as? [String: Any] ?? object["\(key)_dict"] as? [String: Any] else { return nil }
+            if let overrides = object["\(key)_dict"] as? [String: Any] { tower.merge(overrides) { _, new in new } }
+            return tower
+        }
+        guard let textObject = tower("text_config"), let visionObject = tower("vision_config") else {
             throw ConfigFile.Error(file: file.path, message: "not a CLIPModel config: expected 'text_config' and 'vision_config'")
         }
         func decode<T: Decodable>(_ type: T.Type, _ object: [String: Any], _ path: String) throws -> T {
