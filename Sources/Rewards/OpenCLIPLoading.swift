@@ -72,13 +72,17 @@ public enum OpenCLIPLoading {
     /// every model key must be found, shapes must match, and each file's architecture is checked first.
     public static func model(config: OpenCLIPConfig, configName: String? = nil, files: [URL],
                              dtype: DType = .float32) throws -> OpenCLIPModel {
-        let dicts = try files.map { try StateDict(contentsOf: $0) }
+        let dicts = try files.map { try StateDict(contentsOf: $0, renaming: textTowerKey) }
         for dict in dicts { try checkArchitecture(dict, config: config, configName: configName) }
         let model = OpenCLIPModel(config, dtype: dtype)
         // open_clip's `attn_mask` buffer is not persistent, but some older exports carry it; `position_ids` neither.
         try model.load(from: dicts, ignoring: { $0 == "attn_mask" || $0.hasSuffix("position_ids") }, dtype: dtype)
         return model
     }
+
+    /// open_clip's `CustomTextCLIP` (configs with `"custom_text": true`) keeps the same text tower under `text.`
+    /// (`text.token_embedding.weight`, `text.transformer.…`, `text.text_projection`); `CLIP` has it at the top level.
+    static func textTowerKey(_ key: String) -> String { key.hasPrefix("text.") ? String(key.dropFirst(5)) : key }
 
     /// The config at `url` (open_clip `model_configs/*.json` or a Hub `open_clip_config.json`) with its name (the file
     /// name without extension, unless it is the Hub's generic name).

@@ -18,7 +18,8 @@ public struct StateDict {
     public var keys: [String] { sourceKeys.keys.sorted() }
     public var source: String { file.lastPathComponent }
 
-    public init(contentsOf file: URL) throws {
+    /// - renaming: applied to each key after the prefixes are dropped (a model's own layout rules).
+    public init(contentsOf file: URL, renaming: (String) -> String = { $0 }) throws {
         let path = file.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -35,7 +36,7 @@ public struct StateDict {
         self.file = file
         checkpoint = try SafeTensorsCheckpoint(path: file)
         var map: [String: String] = [:]
-        for key in checkpoint.keys { map[Self.normalizedKey(key)] = key }
+        for key in checkpoint.keys { map[renaming(Self.normalizedKey(key))] = key }
         sourceKeys = map
     }
 

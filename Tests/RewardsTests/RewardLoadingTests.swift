@@ -104,3 +104,17 @@ final class RewardLoadingTests: XCTestCase {
         }
     }
 }
+
+extension RewardLoadingTests {
+    /// open_clip's CustomTextCLIP layout (`text.` prefix on the text tower) loads into the same model.
+    func testCustomTextLayout() throws {
+        let folder = try temporaryDirectory(self)
+        let source = try StateDict(contentsOf: F.url("open_clip_pytorch_model.safetensors"))
+        var renamed: [String: Tensor] = [:]
+        for key in source.keys { renamed[key.hasPrefix("visual.") || key == "logit_scale" ? key : "text." + key] = try source.tensor(key) }
+        let file = folder.appendingPathComponent("custom_text.safetensors")
+        try SafeTensors.save(renamed, to: file)
+        let model = try OpenCLIPLoading.model(config: OpenCLIPConfig.load(F.url("openclip_tiny.json")), files: [file])
+        assertClose(model.encodeText(F.tensor("openclip.text_ids")), F.tensor("openclip.A.text_features"), tolerance: 1e-4)
+    }
+}
