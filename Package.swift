@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "Rewards", targets: ["Rewards"]),
         .executable(name: "dancegrpo", targets: ["dancegrpo"]),
     ],
     dependencies: [
@@ -45,6 +46,8 @@ let package = Package(
         .target(name: "GRPO", dependencies: ["Engine", "NN", "FlowSampling"], swiftSettings: cxx),
         // Model families (Flux/, …), each a config struct and modules whose keys are the diffusers/transformers keys.
         .target(name: "Models", dependencies: ["NN", "Engine", "FlowSampling", "Tokenizers"], swiftSettings: cxx),
+        // Reward models (HPS-v2.1, PickScore, CLIP score, LAION aesthetic), their image preprocessing and registry.
+        .target(name: "Rewards", dependencies: ["Models", "NN", "Engine", "Tokenizers", "Imaging"], swiftSettings: cxx),
         // Text tokenizers (pure Swift; no engine).
         .target(name: "Tokenizers"),
         // Images: RGB buffers, PNG encode/decode, grids (pure Swift; no engine).
@@ -60,11 +63,11 @@ let package = Package(
         .executableTarget(
             name: "dancegrpo",
             dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld", "EmbeddedWorld", "TrainingLogs",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                           "Rewards", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cxx),
         // Benchmarks (`make bench`; never run by the tests).
         .executableTarget(
-            name: "dancegrpo-bench", dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO"], path: "Benchmarks/dancegrpo-bench",
+            name: "dancegrpo-bench", dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO", "Rewards", "Imaging", "Tokenizers"], path: "Benchmarks/dancegrpo-bench",
             swiftSettings: cxx),
         // Tests
         .target(
@@ -76,6 +79,7 @@ let package = Package(
         .testTarget(name: "GRPOTests", dependencies: ["GRPO", "FlowSampling", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Engine", "FlowSampling", "Tokenizers", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "EmbeddedWorldTests", dependencies: ["EmbeddedWorld", "Models", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "TrainingLogsTests", dependencies: ["TrainingLogs", "TestSupport"], swiftSettings: cxx),

@@ -22,7 +22,7 @@ public final class CLIPTextTransformer: Module {
     /// `encoder.layers.<i>` in the checkpoint.
     public final class Encoder: Module {
         public let layers: [CLIPEncoderLayer]
-        init(_ layers: [CLIPEncoderLayer]) {
+        public init(_ layers: [CLIPEncoderLayer]) {
             self.layers = layers
             super.init()
         }

@@ -8,7 +8,7 @@ extension Module {
     /// and then every model key must be present and no other key may be left.
     func loadCheckpoint(_ url: URL, dtype: DType?, renaming: [String: String] = [:],
                         ignoring: (String) -> Bool) throws {
-        let checkpoint = try SafeTensorsCheckpoint(path: url)
+        let checkpoint = try openCheckpoint(path: url)
         // transformers 5 saves some models without their base-model prefix (`embeddings.…` where transformers 4 and
         // the released FLUX/SD folders have `text_model.embeddings.…`): a key that is a model key once prefixed
         // with a wrapper name is taken as that key.

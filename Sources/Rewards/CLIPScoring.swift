@@ -1,0 +1,186 @@
+import Engine
+import Foundation
+import Imaging
+import Models
+import NN
+import Tokenizers
+
+/// `F.normalize(x, dim=-1)`: `x / max(‖x‖, 1e-12)` row by row.
+func l2Normalized(_ x: Tensor) -> Tensor {
+    x / x.square().sum(axis: -1, keepDims: true).sqrt().maximum(1e-12)
+}
+
+/// Row-wise ⟨a_i, b_i⟩ = the diagonal of `a · bᵀ`, `[B]`.
+func rowDot(_ a: Tensor, _ b: Tensor) -> Tensor { (a * b).sum(axis: -1) }
+
+/// The two encoders of a CLIP model, as the rewards use them.
+protocol CLIPEncoders {
+    var preprocessing: CLIPImagePreprocessing { get }
+    /// `pixels [B, S, S, 3]` → image embeddings `[B, E]` (not normalised).
+    func encodeImages(_ pixels: Tensor) -> Tensor
+    /// Prompts → text embeddings `[B, E]` (not normalised).
+    func encodeTexts(_ prompts: [String]) throws -> Tensor
+}
+
+/// A tokenizer read on first use: open_clip's 1.3 MB vocabulary takes a moment to parse, and a reward is often
+/// built without scoring text (tests, checks). Whether the file exists is checked when the reward is built.
+final class TokenizerSource: @unchecked Sendable {
+    private let load: () throws -> CLIPTokenizer
+    private var loaded: CLIPTokenizer?
+
+    init(_ tokenizer: CLIPTokenizer) {
+        loaded = tokenizer
+        load = { tokenizer }
+    }
+
+    init(load: @escaping () throws -> CLIPTokenizer) { self.load = load }
+
+    func get() throws -> CLIPTokenizer {
+        if let loaded { return loaded }
+        let tokenizer = try load()
+        loaded = tokenizer
+        return tokenizer
+    }
+}
+
+extension CLIPEncoders {
+    /// The preprocessed batch as a tensor `[B, S, S, 3]`.
+    func pixels(_ images: ArraySlice<RGBImage>, dtype: DType = .float32) -> Tensor {
+        let size = preprocessing.size
+        return Tensor(preprocessing.batch(Array(images)), shape: [images.count, size, size, 3]).asType(dtype)
+    }
+
+    /// Normalised embeddings of each image and of its prompt; each distinct prompt is encoded once.
+    func normalizedFeatures(images: ArraySlice<RGBImage>, prompts: ArraySlice<String>) throws -> (image: Tensor, text: Tensor) {
+        let image = l2Normalized(encodeImages(pixels(images)).asType(.float32))
+        var unique: [String] = []
+        var index: [String: Int32] = [:]
+        let rows: [Int32] = prompts.map { prompt in
+            if let i = index[prompt] { return i }
+            index[prompt] = Int32(unique.count)
+            unique.append(prompt)
+            return Int32(unique.count - 1)
+        }
+        var text = l2Normalized(try encodeTexts(unique).asType(.float32))
+        if unique.count != prompts.count { text = text.take(Tensor(rows), axis: 0) }
+        return (image, text)
+    }
+
+    /// Cosine similarity of each image with its prompt (no logit scale).
+    func cosineScores(images: ArraySlice<RGBImage>, prompts: ArraySlice<String>) throws -> [Double] {
+        let (image, text) = try normalizedFeatures(images: images, prompts: prompts)
+        let scores = rowDot(image, text)
+        eval(scores)
+        return scores.toArray(Float.self).map(Double.init)
+    }
+}
+
+/// An open_clip model with open_clip's tokenizer (pad 0, context length from the config).
+struct OpenCLIPEncoders: CLIPEncoders {
+    let model: OpenCLIPModel
+    let tokenizer: TokenizerSource
+    let preprocessing: CLIPImagePreprocessing
+
+    func encodeImages(_ pixels: Tensor) -> Tensor { model.encodeImage(pixels) }
+
+    func encodeTexts(_ prompts: [String]) throws -> Tensor {
+        let length = model.config.text.contextLength
+        let batch = try tokenizer.get()(prompts, maxLength: length, padding: .maxLength)
+        return model.encodeText(Tensor(batch.ids.flatMap { $0.map(Int32.init) }, shape: [prompts.count, length]))
+    }
+}
+
+/// A transformers `CLIPModel` with its transformers tokenizer (padding to the longest prompt with an attention mask,
+/// as the seed's `processor(text=…, padding=True, truncation=True, max_length=77)`).
+struct TransformersCLIPEncoders: CLIPEncoders {
+    let model: CLIPModel
+    let tokenizer: CLIPTokenizer
+    let preprocessing: CLIPImagePreprocessing
+
+    func encodeImages(_ pixels: Tensor) -> Tensor { model.imageFeatures(pixels) }
+
+    func encodeTexts(_ prompts: [String]) -> Tensor {
+        let batch = tokenizer(prompts, maxLength: model.config.text.maxPositionEmbeddings, padding: .longest)
+        let width = batch.ids.first?.count ?? 0
+        let ids = Tensor(batch.ids.flatMap { $0.map(Int32.init) }, shape: [prompts.count, width])
+        let mask = Tensor(batch.attentionMask.flatMap { $0.map(Int32.init) }, shape: [prompts.count, width])
+        return model.textFeatures(ids, attentionMask: mask)
+    }
+}
+
+// MARK: - Loading helpers
+
+enum RewardFiles {
+    /// The first of `candidates` (relative to `folder`) that exists.
+    static func first(in folder: URL, _ candidates: [String], expected: String) throws -> URL {
+        for name in candidates {
+            let url = folder.appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: url.path) { return url }
+        }
+        throw RewardError.missingFile(path: folder.appendingPathComponent(candidates[0]).path,
+                                      expected: "\(expected); looked for \(candidates.joined(separator: ", ")) in \(folder.path)")
+    }
+
+    static func exists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
+
+    /// A transformers tokenizer folder: `<folder>/tokenizer/` when it has vocab.json, else `<folder>` itself.
+    static func transformersTokenizer(in folder: URL) throws -> CLIPTokenizer {
+        for candidate in [folder.appendingPathComponent("tokenizer"), folder] where exists(candidate.appendingPathComponent("vocab.json")) {
+            return try CLIPTokenizer(directory: candidate)
+        }
+        throw RewardError.missingFile(path: folder.appendingPathComponent("tokenizer/vocab.json").path,
+                                      expected: "the CLIP tokenizer files vocab.json and merges.txt in \(folder.path)/tokenizer/ or \(folder.path)/")
+    }
+
+    /// open_clip's vocabulary: `bpe_simple_vocab_16e6.txt.gz` in one of `folders`.
+    static func openCLIPVocabulary(in folders: [URL]) throws -> URL {
+        let name = "bpe_simple_vocab_16e6.txt.gz"
+        for folder in folders {
+            let url = folder.appendingPathComponent(name)
+            if exists(url) { return url }
+        }
+        throw RewardError.missingFile(
+            path: (folders.first ?? URL(fileURLWithPath: ".")).appendingPathComponent(name).path,
+            expected: "open_clip's BPE vocabulary (it ships in the open_clip_torch wheel as open_clip/\(name)); copy it next to the checkpoint or give its path")
+    }
+
+    /// transformers' `preprocessor_config.json` (CLIPImageProcessor): size, crop, mean, std. Absent → CLIP's defaults
+    /// at `imageSize`.
+    static func clipProcessor(in folders: [URL], imageSize: Int) throws -> CLIPImagePreprocessing {
+        guard let file = folders.map({ $0.appendingPathComponent("preprocessor_config.json") }).first(where: exists) else {
+            return .clipProcessor(size: imageSize)
+        }
+        let object = try ConfigFile.object(from: file)
+        func side(_ value: Any?) -> Int? {
+            if let n = value as? Int { return n }
+            guard let d = value as? [String: Any] else { return nil }
+            return (d["shortest_edge"] ?? d["height"]) as? Int
+        }
+        let size = side(object["size"]) ?? imageSize
+        let crop = side(object["crop_size"]) ?? size
+        guard size == crop, (object["do_center_crop"] as? Bool ?? true), (object["do_resize"] as? Bool ?? true) else {
+            throw RewardError.unsupportedFormat(file: file.path, reason: "expected resize of the shortest edge to N and a centre crop of N×N, found size \(size), crop \(crop)")
+        }
+        if let resample = object["resample"] as? Int, resample != 3 {
+            throw RewardError.unsupportedFormat(file: file.path, reason: "expected resample 3 (bicubic), found \(resample)")
+        }
+        let mean = (object["image_mean"] as? [NSNumber])?.map(\.floatValue) ?? CLIPImagePreprocessing.openAIMean
+        let std = (object["image_std"] as? [NSNumber])?.map(\.floatValue) ?? CLIPImagePreprocessing.openAIStd
+        guard mean.count == 3, std.count == 3 else {
+            throw RewardError.unsupportedFormat(file: file.path, reason: "expected 3 image_mean and 3 image_std values")
+        }
+        guard crop == imageSize else {
+            throw RewardError.checkpointMismatch(file: file.path, expected: "crop size \(imageSize) (the model's image_size)", found: "\(crop)")
+        }
+        return .clipProcessor(size: size, mean: mean, std: std)
+    }
+
+    /// A transformers CLIPModel folder, loaded strictly.
+    static func transformersCLIP(folder: URL, dtype: DType) throws -> CLIPModel {
+        let config = folder.appendingPathComponent("config.json")
+        guard exists(config) else {
+            throw RewardError.missingFile(path: config.path, expected: "a transformers CLIPModel folder (config.json + model.safetensors)")
+        }
+        return try CLIPModel.load(from: folder, dtype: dtype)
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+@testable import Rewards
+import TestSupport
+import XCTest
+
+final class RewardRegistryTests: XCTestCase {
+    func testParseKeepsOrderAndWeights() throws {
+        XCTAssertEqual(try RewardRegistry.parse("hpsv2.1,pickscore:0.5"),
+                       [RewardSpec(name: "hpsv2.1", weight: 1), RewardSpec(name: "pickscore", weight: 0.5)])
+        XCTAssertEqual(try RewardRegistry.parse(" clip-score:1.4 , hpsv2.1:0.7 ,aesthetic"),
+                       [RewardSpec(name: "clip-score", weight: 1.4), RewardSpec(name: "hpsv2.1", weight: 0.7), RewardSpec(name: "aesthetic")])
+        XCTAssertEqual(try RewardRegistry.parse("PickScore:-2e-1").first, RewardSpec(name: "pickscore", weight: -0.2))
+    }
+
+    func testParseErrors() {
+        for (text, fragment) in [("hps", "unknown reward 'hps'"), ("hpsv2.1,hpsv2.1:2", "listed twice"), ("pickscore:abc", "not a finite number"),
+                                 ("", "empty entry"), ("hpsv2.1,", "empty entry"), ("aesthetic:inf", "not a finite number")] {
+            XCTAssertThrowsError(try RewardRegistry.parse(text), text) { error in
+                XCTAssert("\(error)".contains(fragment), "\(text): \(error)")
+            }
+        }
+    }
+
+    /// The factory finds the seed's layout under the reward folder (`hps_ckpt/…`).
+    func testFactoryFindsSeedLayout() throws {
+        let root = try temporaryDirectory(self)
+        let hps = root.appendingPathComponent("hps_ckpt")
+        try FileManager.default.createDirectory(at: hps, withIntermediateDirectories: true)
+        let copies = [("rewards/hps_tiny.safetensors", "HPS_v2.1_compressed.safetensors"),
+                      ("rewards/open_clip_pytorch_model.safetensors", "open_clip_pytorch_model.safetensors"),
+                      ("rewards/openclip_tiny.json", "ViT-H-14.json"),
+                      ("tokenizers/bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt.gz")]
+        for (source, name) in copies {
+            try FileManager.default.copyItem(at: Fixture.url(source), to: hps.appendingPathComponent(name))
+        }
+        var locations = RewardLocations(directory: root)
+        let model = try RewardRegistry.makeModel("hpsv2.1", locations: locations)
+        XCTAssertEqual(model.name, "hpsv2.1")
+        XCTAssertEqual((model as? HPSv21Reward)?.model.config.vision.imageSize, 48)
+
+        locations.pickScoreModel = RewardFixtures.url("pickscore_tiny")
+        XCTAssertEqual(try RewardRegistry.makeModel("pickscore", locations: locations).name, "pickscore")
+        XCTAssertThrowsError(try RewardRegistry.makeModel("aesthetic", locations: locations)) { error in
+            XCTAssert("\(error)".contains("sac+logos+ava1-l14-linearMSE.safetensors: not found"), "\(error)")
+        }
+    }
+}
+
+extension RewardRegistryTests {
+    /// A `--reward` list reaches the scores in its order with its weights.
+    func testRewardSetKeepsOrderAndWeights() throws {
+        var locations = RewardLocations(directory: try temporaryDirectory(self))
+        locations.pickScoreModel = RewardFixtures.url("pickscore_tiny")
+        locations.aestheticCLIPModel = RewardFixtures.url("pickscore_tiny")
+        locations.aestheticMLP = RewardFixtures.url("aesthetic_tiny.safetensors")
+        let set = try RewardSet(specification: "aesthetic:0.25,pickscore:2", locations: locations)
+        XCTAssertEqual(set.specs, [RewardSpec(name: "aesthetic", weight: 0.25), RewardSpec(name: "pickscore", weight: 2)])
+        let images = Array(try RewardFixtures.images().prefix(3))
+        let rows = try set.scores(images: images, prompts: RewardFixtures.prompts)
+        XCTAssertEqual(rows.map(\.spec.name), ["aesthetic", "pickscore"])
+        let aesthetic = RewardFixtures.tensor("aesthetic.scores").toArray(Float.self)
+        let pick = RewardFixtures.tensor("pickscore.scores").toArray(Float.self)
+        XCTAssertEqual(rows[0].scores.map(Float.init), Array(aesthetic.prefix(3)), accuracy: 1e-4)
+        XCTAssertEqual(rows[1].scores.map(Float.init), pick, accuracy: 1e-4)
+        let total = RewardSet.weightedSum(rows)
+        for i in 0..<3 { XCTAssertEqual(total[i], 0.25 * Double(aesthetic[i]) + 2 * Double(pick[i]), accuracy: 1e-4) }
+    }
+}
