@@ -57,7 +57,7 @@ let package = Package(
         // Training logs readable by standard tools (TensorBoard event files).
         .target(name: "TrainingLogs"),
         // The embedded default: a tiny FLUX-architecture text-to-image model of the shapes world, its pretraining.
-        .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging"],
+        .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "Rewards"],
                 swiftSettings: cxx),
         // Command line.
         .executableTarget(
@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Engine", "FlowSampling", "Tokenizers", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "EmbeddedWorldTests", dependencies: ["EmbeddedWorld", "Models", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "EmbeddedWorldTests", dependencies: ["EmbeddedWorld", "Rewards", "Models", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "TrainingLogsTests", dependencies: ["TrainingLogs", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx),
     ],

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Rewards
 import ShapesWorld
 
 /// The embedded rewards: the shapes scorer (GenEval-style, in [0, 1]) and DDPO's JPEG (in)compressibility.
@@ -17,30 +18,44 @@ public enum WorldReward: String, CaseIterable, Sendable, Codable {
     }
 }
 
-/// A weighted list of rewards, parsed from `name[:weight],…` (e.g. `shapes,jpeg-compressibility:0.1`).
-public struct WorldRewardMix: Sendable, Equatable {
-    public var terms: [(reward: WorldReward, weight: Double)]
-
-    public static func == (a: WorldRewardMix, b: WorldRewardMix) -> Bool {
-        a.terms.map(\.reward) == b.terms.map(\.reward) && a.terms.map(\.weight) == b.terms.map(\.weight)
+/// A weighted list of rewards, parsed from `name[:weight],…` (e.g. `shapes,jpeg-compressibility:0.1` or
+/// `shapes,hpsv2.1:0.5`): the embedded rewards, and the reward models (HPS-v2.1, PickScore, CLIP score, aesthetic)
+/// loaded from the checkpoint files `locations` points at. Order and weights are kept as given.
+public struct WorldRewardMix {
+    public enum Source {
+        case embedded(WorldReward)
+        case model(any ImageRewardModel)
     }
 
-    public init(parsing text: String) throws {
+    public var terms: [(name: String, source: Source, weight: Double)]
+
+    public init(parsing text: String, locations: RewardLocations = RewardLocations()) throws {
         terms = try text.split(separator: ",").map { item in
             let parts = item.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard let reward = WorldReward(rawValue: parts[0]) else {
-                throw WorldRewardError(message: "unknown reward '\(parts[0])' (embedded rewards: \(WorldReward.allCases.map(\.rawValue).joined(separator: ", ")); HPS-v2.1, PickScore and CLIP score come with the reward-model issue)")
-            }
+            let name = parts[0]
             let weight = parts.count > 1 ? Double(parts[1]) : 1
-            guard let weight else { throw WorldRewardError(message: "reward '\(parts[0])': weight '\(parts[1])' is not a number") }
-            return (reward, weight)
+            guard let weight else { throw WorldRewardError(message: "reward '\(name)': weight '\(parts[1])' is not a number") }
+            if let reward = WorldReward(rawValue: name) { return (name, .embedded(reward), weight) }
+            guard RewardRegistry.names.contains(name) else {
+                let known = WorldReward.allCases.map(\.rawValue) + RewardRegistry.names
+                throw WorldRewardError(message: "unknown reward '\(name)' (available: \(known.joined(separator: ", ")))")
+            }
+            return (name, .model(try RewardRegistry.makeModel(name, locations: locations)), weight)
         }
         guard !terms.isEmpty else { throw WorldRewardError(message: "no reward given") }
     }
 
+    public var names: [String] { terms.map(\.name) }
+    public var weights: [Double] { terms.map(\.weight) }
+
     /// Each reward's score per image, `[reward][image]`.
     public func scores(_ images: [RGBImage], prompts: [PromptSpec]) throws -> [[Double]] {
-        try terms.map { term in try zip(images, prompts).map { try term.reward.score($0, prompt: $1) } }
+        try terms.map { term in
+            switch term.source {
+            case .embedded(let reward): return try zip(images, prompts).map { try reward.score($0, prompt: $1) }
+            case .model(let model): return try model.scores(images: images, prompts: prompts.map(\.text))
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import GRPO
 import Imaging
 import NN
+import Rewards
 import ShapesWorld
 
 /// DanceGRPO on the embedded world: each iteration draws B training prompts, samples G trajectories per prompt with
@@ -78,12 +79,13 @@ public final class WorldTrainer {
     /// The processes of the run: rewards are gathered over it for statistics, seeds differ per rank.
     public let processGroup: ProcessGroup
 
-    public init(model: WorldModel, config: Config, runFolder: URL, processGroup: ProcessGroup = SingleProcessGroup()) throws {
+    public init(model: WorldModel, config: Config, runFolder: URL, processGroup: ProcessGroup = SingleProcessGroup(),
+                rewardLocations: RewardLocations = RewardLocations()) throws {
         self.config = config
         self.processGroup = processGroup
         self.model = model
         self.runFolder = runFolder
-        rewards = try WorldRewardMix(parsing: config.rewards)
+        rewards = try WorldRewardMix(parsing: config.rewards, locations: rewardLocations)
         guard ["reward", "advantage"].contains(config.rewardCombination) else {
             throw WorldRewardError(message: "reward combination must be 'reward' or 'advantage', got '\(config.rewardCombination)'")
         }
@@ -204,10 +206,10 @@ public final class WorldTrainer {
         func std(_ v: [Double]) -> Double { let m = mean(v); return (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(1, v.count - 1))).squareRoot() }
         // Statistics over every rank's samples (advantages stay per group, and groups never span ranks).
         var rewardMean: [String: Double] = [:], rewardStd: [String: Double] = [:]
-        for (term, values) in zip(rewards.terms, scores) {
+        for (name, values) in zip(rewards.names, scores) {
             let gathered = try processGroup.allGather(values)
-            rewardMean[term.reward.rawValue] = mean(gathered)
-            rewardStd[term.reward.rawValue] = std(gathered)
+            rewardMean[name] = mean(gathered)
+            rewardStd[name] = std(gathered)
         }
         let gatheredCorrect: [Double] = try processGroup.allGather([Double(correct)])
         let gatheredCounts: [Double] = try processGroup.allGather([Double(specs.count)])
@@ -224,7 +226,7 @@ public final class WorldTrainer {
 
     /// Per-group (or global, or per-prompt-history) advantages of the weighted rewards: of their sum, or the sum of
     /// each reward's advantages.
-    func combinedAdvantages(_ scores: [[Double]], prompts: [String]) -> [Float] {
+    public func combinedAdvantages(_ scores: [[Double]], prompts: [String]) -> [Float] {
         let normalization: AdvantageNormalization = config.useGroup ? .perGroup(groupSize: config.numGenerations) : .global
         func advantages(_ values: [Double]) -> [Float] {
             if statTracker != nil {
@@ -233,7 +235,7 @@ public final class WorldTrainer {
             }
             return groupAdvantages(rewards: Tensor(values.map(Float.init)), normalization: normalization, clipMax: config.advantageClipMax).toArray(Float.self)
         }
-        let weights = rewards.terms.map(\.weight)
+        let weights = rewards.weights
         if config.rewardCombination == "reward" || scores.count == 1 {
             let summed = (0..<scores[0].count).map { i in zip(weights, scores).reduce(0) { $0 + $1.0 * $1.1[i] } }
             return advantages(summed)

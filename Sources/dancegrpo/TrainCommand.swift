@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import GRPO
 import Imaging
+import Rewards
 
 /// GRPO training. With no arguments: the embedded default — the pretrained shapes-world model aligned to the
 /// rule-based scorer, with held-out evaluation, logs, checkpoints, sample grids and the reward curve in the run folder.
@@ -25,6 +26,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A JSON file with any of the settings below (snake_case or the flag names); flags override it.")
     var config: String?
 
+    @Option(help: "Where reward-model checkpoints live, in the seed's layout (hps_ckpt/HPS_v2.1_compressed.pt, hps_ckpt/open_clip_pytorch_model.bin, PickScore_v1/, …).")
+    var rewardDir = "."
+
     @Option(help: "Continue a run from its newest checkpoint (a run folder) or from a checkpoint folder.")
     var resume: String?
 
@@ -44,7 +48,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Fraction of the T−1 transitions trained per sample (default \(Self.defaults.timestepFraction)).") var timestepFraction: Float?
     @Option(help: "Samples per optimizer step (default \(Self.defaults.gradientAccumulationSteps)).") var gradientAccumulationSteps: Int?
     @Option(help: "Global gradient-norm clip (default \(Self.defaults.maxGradNorm)).") var maxGradNorm: Float?
-    @Option(help: "Rewards with weights: shapes, jpeg-compressibility, jpeg-incompressibility (e.g. shapes,jpeg-compressibility:0.1) (default \(Self.defaults.rewards)).") var reward: String?
+    @Option(help: "Rewards with weights: shapes, jpeg-compressibility, jpeg-incompressibility, hpsv2.1, pickscore, clip-score, aesthetic (e.g. shapes,jpeg-compressibility:0.1) (default \(Self.defaults.rewards)).") var reward: String?
     @Option(help: "How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted sum) (default \(Self.defaults.rewardCombination)).") var rewardCombination: String?
     @Option(help: "Held-out evaluation every N iterations (default \(Self.defaults.evalEvery)).") var evalEvery: Int?
     @Option(help: "Held-out prompts per evaluation (default \(Self.defaults.evalPrompts)).") var evalPrompts: Int?
@@ -120,7 +124,8 @@ struct TrainCommand: ParsableCommand {
         let folder = URL(fileURLWithPath: outputDir)
         let worldModel = try WorldModel.load(from: URL(fileURLWithPath: checkpoint))
         let processGroup = try processGroupFromEnvironment()
-        let trainer = try WorldTrainer(model: worldModel, config: settings, runFolder: folder, processGroup: processGroup)
+        let trainer = try WorldTrainer(model: worldModel, config: settings, runFolder: folder, processGroup: processGroup,
+                                       rewardLocations: RewardLocations(directory: URL(fileURLWithPath: rewardDir)))
         var log = try RunLog(folder: folder, resuming: resume != nil)
         if let resume {
             let url = URL(fileURLWithPath: resume)

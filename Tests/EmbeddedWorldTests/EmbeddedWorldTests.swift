@@ -2,6 +2,7 @@ import EmbeddedWorld
 import Engine
 import Foundation
 import GRPO
+import Rewards
 import ShapesWorld
 import TestSupport
 import XCTest
@@ -136,9 +137,48 @@ final class EmbeddedWorldTests: XCTestCase {
 
     func testRewardMixParsingAndErrors() throws {
         let mix = try WorldRewardMix(parsing: "shapes,jpeg-compressibility:0.1")
-        XCTAssertEqual(mix.terms.map(\.reward), [.shapes, .jpegCompressibility])
-        XCTAssertEqual(mix.terms.map(\.weight), [1, 0.1])
-        XCTAssertThrowsError(try WorldRewardMix(parsing: "hpsv2.1")) { XCTAssert("\($0)".contains("unknown reward 'hpsv2.1'"), "\($0)") }
+        XCTAssertEqual(mix.names, ["shapes", "jpeg-compressibility"])
+        XCTAssertEqual(mix.weights, [1, 0.1])
+        // A reward model named without its files: the error names the file that is missing.
+        let empty = try temporaryDirectory(self)
+        XCTAssertThrowsError(try WorldRewardMix(parsing: "shapes,hpsv2.1", locations: RewardLocations(directory: empty))) {
+            XCTAssert("\($0)".contains("HPS_v2.1_compressed"), "\($0)")
+        }
+        XCTAssertThrowsError(try WorldRewardMix(parsing: "hps")) { XCTAssert("\($0)".contains("unknown reward 'hps'"), "\($0)") }
         XCTAssertThrowsError(try WorldRewardMix(parsing: "shapes:abc")) { XCTAssert("\($0)".contains("not a number"), "\($0)") }
     }
+
+    /// Spec §4.8: with `advantage` combination each reward is normalised per group and the advantages are summed with
+    /// the configured weights, in the configured order; with `reward` the weighted sum is normalised.
+    func testRewardOrderAndWeightsReachTheAdvantages() throws {
+        var config = tinyConfig()
+        config.numGenerations = 3
+        config.rewards = "jpeg-compressibility:0.5,shapes:2"
+        let scores: [[Double]] = [[0.1, 0.4, 0.2, 0.9, 0.3, 0.6], [1, 0, 0.5, 0.25, 0.75, 0.5]]
+        let prompts = ["a", "a", "a", "b", "b", "b"]
+        func groupAdvantage(_ values: [Double]) -> [Double] {
+            stride(from: 0, to: values.count, by: 3).flatMap { start -> [Double] in
+                let g = Array(values[start..<(start + 3)])
+                let mean = g.reduce(0, +) / 3
+                let std = (g.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 2).squareRoot()
+                return g.map { ($0 - mean) / (std + 1e-8) }
+            }
+        }
+        let folder = try temporaryDirectory(self)
+        config.rewardCombination = "advantage"
+        let byAdvantage = try WorldTrainer(model: tinyModel(), config: config, runFolder: folder.appendingPathComponent("a"))
+        XCTAssertEqual(byAdvantage.rewards.names, ["jpeg-compressibility", "shapes"])
+        let expected = zip(groupAdvantage(scores[0]), groupAdvantage(scores[1])).map { 0.5 * $0 + 2 * $1 }
+        XCTAssertEqual(byAdvantage.combinedAdvantages(scores, prompts: prompts).map(Double.init), expected, accuracy: 1e-5)
+
+        config.rewardCombination = "reward"
+        let byReward = try WorldTrainer(model: tinyModel(), config: config, runFolder: folder.appendingPathComponent("b"))
+        let summed = zip(scores[0], scores[1]).map { 0.5 * $0 + 2 * $1 }
+        XCTAssertEqual(byReward.combinedAdvantages(scores, prompts: prompts).map(Double.init), groupAdvantage(summed), accuracy: 1e-5)
+    }
+}
+
+private func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, file: file, line: line)
+    for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, file: file, line: line) }
 }
