@@ -85,7 +85,14 @@ struct OpenCLIPEncoders: CLIPEncoders {
 
     func encodeTexts(_ prompts: [String]) throws -> Tensor {
         let length = model.config.text.contextLength
-        let batch = try tokenizer.get()(prompts, maxLength: length, padding: .maxLength)
+        let tokenize = try tokenizer.get()
+        // A vocabulary larger than the model's embedding table would index past it (garbage, not an error, in the
+        // engine): the wrong vocabulary file for the checkpoint.
+        guard tokenize.vocabularySize <= model.config.text.vocabSize else {
+            throw RewardError.checkpointMismatch(file: "open_clip vocabulary", expected: "at most \(model.config.text.vocabSize) tokens (the model's vocab_size)",
+                                                 found: "\(tokenize.vocabularySize) tokens")
+        }
+        let batch = tokenize(prompts, maxLength: length, padding: .maxLength)
         return model.encodeText(Tensor(batch.ids.flatMap { $0.map(Int32.init) }, shape: [prompts.count, length]))
     }
 }

@@ -28,8 +28,8 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Image size in pixels (a multiple of 4).")
     var imageSize = 32
 
-    @Option(help: "What the transformer predicts: sample (x̂0; clean shapes from a small network on pixel latents) or velocity.")
-    var prediction = "sample"
+    @Option(help: "What the transformer predicts: velocity (the FLUX convention) or sample (x̂0, the JiT recipe for pixel-space models).")
+    var prediction = "velocity"
 
     @Option(help: "Output model folder.")
     var out = "assets/shapes-model"
