@@ -57,8 +57,17 @@ public func valueAndGrad(_ function: @escaping ([Tensor]) -> [Tensor]) -> ([Tens
 
 /// `function` with MLX's gradient checkpointing: its intermediate activations are recomputed during the backward
 /// pass instead of being kept, trading compute for memory (for transformer blocks in training).
+///
+/// An output that is the same graph node as an earlier output or as an input is returned as a copy: MLX's checkpoint
+/// routes one cotangent per distinct node, so a tensor returned twice (a UNet block's output that is also its last skip
+/// connection) would silently lose one of its two gradients.
 public func checkpointed(_ function: @escaping ([Tensor]) -> [Tensor]) -> ([Tensor]) -> [Tensor] {
-    let box = FunctionBox(function)
+    let box = FunctionBox { inputs in
+        var seen = Set(inputs.map(\.identity))
+        return function(inputs).map { output in
+            seen.insert(output.identity).inserted ? output : output * Float(1)
+        }
+    }
     return { inputs in
         var outputs = dg.vectorNew()
         let ok = dg.checkpointApply(trampoline, retained(box), releaseBox, makeVector(inputs), &outputs)

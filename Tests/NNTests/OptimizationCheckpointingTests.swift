@@ -35,4 +35,33 @@ final class OptimizationCheckpointingTests: XCTestCase {
             XCTAssertLessThanOrEqual(maxAbsDifference(checkpointed[key]!, gradient), 1e-6, key)
         }
     }
+
+    /// A checkpointed function that returns one tensor twice (a block output that is also a skip connection), or
+    /// returns an input unchanged, must pass both gradients back.
+    func testRepeatedOutputsKeepEveryGradient() {
+        let model = CheckpointedMLP()
+        let x = Random.normal([5, 6], key: RandomKey(seed: 14))
+        func loss(_ outputs: [Tensor]) -> Tensor { outputs[0].sum() + 2 * outputs[1].square().sum() + 3 * outputs[2].sum() }
+        let (_, plain) = valueAndGrad(model: model) {
+            let y = model(x)
+            return [loss([y, y, y])]
+        }
+        let (_, recomputed) = valueAndGrad(model: model) {
+            let outs = model.withCheckpointing([x]) { inputs -> [Tensor] in
+                let y = model(inputs[0])
+                return [y, y, y]
+            }
+            return [loss(outs)]
+        }
+        for (key, gradient) in plain {
+            XCTAssertLessThanOrEqual(maxAbsDifference(recomputed[key]!, gradient), 1e-5, key)
+        }
+        let passThrough = checkpointed({ inputs in [inputs[0], inputs[0] * 2] })
+        let (_, inputGradients) = valueAndGrad { (inputs: [Tensor]) -> [Tensor] in
+            let outs = passThrough(inputs)
+            return [outs[0].sum() + outs[1].sum()]
+        }([x])
+        XCTAssertEqual(inputGradients[0].toArray(Float.self), [Float](repeating: 3, count: 30))
+    }
 }
+
