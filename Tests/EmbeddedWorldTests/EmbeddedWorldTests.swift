@@ -148,6 +148,20 @@ final class EmbeddedWorldTests: XCTestCase {
         XCTAssertThrowsError(try WorldRewardMix(parsing: "shapes:abc")) { XCTAssert("\($0)".contains("not a number"), "\($0)") }
     }
 
+    /// A reward model next to the embedded reward in training: scored on the decoded batch, named in the log.
+    func testTrainingWithARewardModel() throws {
+        var locations = RewardLocations(directory: try temporaryDirectory(self))
+        locations.pickScoreModel = Fixture.url("rewards/pickscore_tiny")
+        var config = tinyConfig()
+        config.rewards = "shapes,pickscore:0.5"
+        let trainer = try WorldTrainer(model: tinyModel(), config: config, runFolder: try temporaryDirectory(self), rewardLocations: locations)
+        XCTAssertEqual(trainer.rewards.names, ["shapes", "pickscore"])
+        let log = try trainer.step()
+        XCTAssertEqual(Set(log.rewardMean.keys), ["shapes", "pickscore"])
+        XCTAssertTrue(log.rewardMean["pickscore"]!.isFinite && log.rewardStd["pickscore"]! > 0, "\(log.rewardMean)")
+        XCTAssertTrue(log.gradNorm.isFinite)
+    }
+
     /// Spec §4.8: with `advantage` combination each reward is normalised per group and the advantages are summed with
     /// the configured weights, in the configured order; with `reward` the weighted sum is normalised.
     func testRewardOrderAndWeightsReachTheAdvantages() throws {
