@@ -52,6 +52,8 @@ struct UsageError: Error, CustomStringConvertible {
 if let status = FluxModes.run(CommandLine.arguments) { exit(status) }
 // `dancegrpo-bench sd-unet …`: Stable Diffusion UNet forward/backward against diffusers (SDUNetBench.swift).
 if let status = SDUNetBench.run(CommandLine.arguments) { exit(status) }
+// `dancegrpo-bench ops`: the SD UNet's primitives one at a time (OpsBench.swift).
+if let status = OpsBench.run(CommandLine.arguments) { exit(status) }
 // `dancegrpo-bench rewards …`: reward-model scoring throughput (RewardsBench.swift).
 if let status = RewardsBench.run(CommandLine.arguments) { exit(status) }
 
