@@ -49,3 +49,10 @@ public struct WorldEvaluation {
                       images: images, prompts: texts, rewards: rewards)
     }
 }
+
+extension WorldEvaluation.Result {
+    /// The samples as a captioned grid, eight per row (the run folder's `samples-*.png` and TensorBoard images).
+    public func grid() throws -> RGBImage {
+        try ImageGrid(columns: 8).render(images, captions: prompts.map { String($0.prefix(24)) })
+    }
+}

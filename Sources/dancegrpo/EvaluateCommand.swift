@@ -49,8 +49,7 @@ struct EvaluateCommand: ParsableCommand {
                          100 * Double(correct) / Double(rows.count)))
         }
         if let grid {
-            try ImageGrid(columns: 8).writePNG(result.images, captions: result.prompts.map { String($0.prefix(24)) },
-                                              to: URL(fileURLWithPath: grid))
+            try PNGEncoder.write(try result.grid(), to: URL(fileURLWithPath: grid))
             print("grid: \(grid)")
         }
     }

@@ -64,8 +64,7 @@ struct PretrainCommand: ParsableCommand {
         for (name, evaluation) in [("train", WorldEvaluation(split: .train, count: 64)), ("held-out", WorldEvaluation(split: .heldOut, count: 64))] {
             let result = try evaluation.run(model)
             print(String(format: "%@ prompts: mean reward %.3f, accuracy %.1f%%", name, result.meanReward, 100 * result.accuracy))
-            try ImageGrid(columns: 8).writePNG(result.images, captions: result.prompts.map { String($0.prefix(24)) },
-                                              to: folder.appendingPathComponent("samples-\(name).png"))
+            try PNGEncoder.write(try result.grid(), to: folder.appendingPathComponent("samples-\(name).png"))
         }
     }
 }

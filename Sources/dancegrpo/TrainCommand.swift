@@ -146,7 +146,7 @@ struct TrainCommand: ParsableCommand {
         if trainer.iteration == 0 {
             let before = try trainer.evaluate()
             try log.record(evaluation: before, at: 0)
-            let grid = try ImageGrid(columns: 8).render(before.images, captions: before.prompts.map { String($0.prefix(24)) })
+            let grid = try before.grid()
             try PNGEncoder.write(grid, to: folder.appendingPathComponent("samples-before.png"))
             try log.record(grid: grid, at: 0)
             print(String(format: "held-out before training: reward %.3f, accuracy %.1f%%", before.meanReward, 100 * before.accuracy))
@@ -163,7 +163,7 @@ struct TrainCommand: ParsableCommand {
                 entry.heldOutReward = result.meanReward
                 entry.heldOutAccuracy = result.accuracy
                 try log.record(evaluation: result, at: trainer.iteration)
-                let grid = try ImageGrid(columns: 8).render(result.images, captions: result.prompts.map { String($0.prefix(24)) })
+                let grid = try result.grid()
                 try PNGEncoder.write(grid, to: folder.appendingPathComponent("samples-latest.png"))
                 try log.record(grid: grid, at: trainer.iteration)
             }
@@ -176,7 +176,7 @@ struct TrainCommand: ParsableCommand {
         }
         try log.writePlots()
         let final = try trainer.evaluate()
-        try ImageGrid(columns: 8).writePNG(final.images, captions: final.prompts.map { String($0.prefix(24)) }, to: folder.appendingPathComponent("samples-after.png"))
+        try PNGEncoder.write(try final.grid(), to: folder.appendingPathComponent("samples-after.png"))
         print(String(format: "held-out after %d iterations: reward %.3f, accuracy %.1f%% (%@)", trainer.iteration, final.meanReward,
                      100 * final.accuracy, formatDuration(Date().timeIntervalSince(started))))
         print("run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, samples-before.png, samples-after.png, checkpoint-*/, TensorBoard events (tensorboard --logdir \(folder.path))")
