@@ -71,8 +71,9 @@ public final class WorldTrainer {
     public private(set) var iteration = 0
     let policy: WorldPolicy
     let stochasticSampler: FlowSampler
-    /// Per-prompt reward history (when `perPromptStatBuffer` > 0); saved with checkpoints.
-    public private(set) var statTracker: PerPromptStatTracker?
+    /// Per-prompt reward histories (when `perPromptStatBuffer` > 0), one per normalised quantity: each reward when
+    /// advantages are summed, else the weighted reward sum (see `normalizedStreams`); saved with checkpoints.
+    public private(set) var statTrackers: [String: PerPromptStatTracker] = [:]
     let heldOut: WorldEvaluation
     var textCache: [String: Conditioning] = [:]
 
@@ -101,13 +102,15 @@ public final class WorldTrainer {
             throw WorldRewardError(message: "unknown sampler '\(config.sampler)' (dance-sde, flow-sde, cps)")
         }
         stochasticSampler = sampler
-        if config.perPromptStatBuffer > 0 {
-            statTracker = PerPromptStatTracker(bufferSize: config.perPromptStatBuffer, minCount: config.perPromptStatMinCount)
-        }
         optimizer = AdamW(model: model.transformer, schedule: .constantWithWarmup(config.learningRate, warmupSteps: 0),
                           weightDecay: config.weightDecay)
         ema = config.emaDecay.map { ExponentialMovingAverage(model: model.transformer, decay: $0) }
         heldOut = WorldEvaluation(split: .heldOut, count: config.evalPrompts, steps: config.samplingSteps, shift: config.shift)
+        if config.perPromptStatBuffer > 0 {
+            for stream in normalizedStreams {
+                statTrackers[stream] = PerPromptStatTracker(bufferSize: config.perPromptStatBuffer, minCount: config.perPromptStatMinCount)
+            }
+        }
         try FileManager.default.createDirectory(at: runFolder, withIntermediateDirectories: true)
     }
 
@@ -224,23 +227,30 @@ public final class WorldTrainer {
             secondsRollout: secondsRollout, secondsReward: secondsReward, secondsUpdate: secondsUpdate)
     }
 
+    /// What gets normalised into advantages: each reward by name when per-reward advantages are summed, else the
+    /// weighted reward sum ("reward").
+    var normalizedStreams: [String] {
+        config.rewardCombination == "advantage" && rewards.terms.count > 1 ? rewards.names : ["reward"]
+    }
+
     /// Per-group (or global, or per-prompt-history) advantages of the weighted rewards: of their sum, or the sum of
     /// each reward's advantages.
     public func combinedAdvantages(_ scores: [[Double]], prompts: [String]) -> [Float] {
         let normalization: AdvantageNormalization = config.useGroup ? .perGroup(groupSize: config.numGenerations) : .global
-        func advantages(_ values: [Double]) -> [Float] {
-            if statTracker != nil {
+        func advantages(_ values: [Double], stream: String) -> [Float] {
+            if statTrackers[stream] != nil {
                 let clip = Double(config.advantageClipMax)
-                return statTracker!.update(prompts: prompts, rewards: values).map { Float(Swift.min(Swift.max($0, -clip), clip)) }
+                return statTrackers[stream]!.update(prompts: prompts, rewards: values).map { Float(Swift.min(Swift.max($0, -clip), clip)) }
             }
             return groupAdvantages(rewards: Tensor(values.map(Float.init)), normalization: normalization, clipMax: config.advantageClipMax).toArray(Float.self)
         }
         let weights = rewards.weights
-        if config.rewardCombination == "reward" || scores.count == 1 {
+        let streams = normalizedStreams
+        if streams.count == 1 {
             let summed = (0..<scores[0].count).map { i in zip(weights, scores).reduce(0) { $0 + $1.0 * $1.1[i] } }
-            return advantages(summed)
+            return advantages(summed, stream: streams[0])
         }
-        let perReward = scores.map(advantages)
+        let perReward = zip(scores, streams).map { advantages($0, stream: $1) }
         return (0..<scores[0].count).map { i in zip(weights, perReward).reduce(Float(0)) { $0 + Float($1.0) * $1.1[i] } }
     }
 
@@ -284,7 +294,9 @@ public final class WorldTrainer {
         if let ema {
             try ema.saveState(to: temporary.appendingPathComponent("ema.safetensors"))
         }
-        try statTracker?.save(to: temporary.appendingPathComponent("per_prompt_stats.json"))
+        for (stream, tracker) in statTrackers {
+            try tracker.save(to: temporary.appendingPathComponent("per_prompt_stats-\(stream).json"))
+        }
         let state: [String: Any] = ["iteration": iteration, "seed": config.seed]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]),
                              to: temporary.appendingPathComponent("trainer_state.json"))
@@ -311,8 +323,8 @@ public final class WorldTrainer {
         }
         try optimizer.loadState(from: checkpoint.appendingPathComponent("optimizer.safetensors"))
         if let ema { try ema.loadState(from: checkpoint.appendingPathComponent("ema.safetensors")) }
-        if statTracker != nil {
-            statTracker = try PerPromptStatTracker.load(from: checkpoint.appendingPathComponent("per_prompt_stats.json"))
+        for stream in statTrackers.keys {
+            statTrackers[stream] = try PerPromptStatTracker.load(from: checkpoint.appendingPathComponent("per_prompt_stats-\(stream).json"))
         }
         let state = try ConfigFile.object(from: checkpoint.appendingPathComponent("trainer_state.json"))
         guard let it = state["iteration"] as? Int else {

@@ -162,6 +162,28 @@ final class EmbeddedWorldTests: XCTestCase {
         XCTAssertTrue(log.gradNorm.isFinite)
     }
 
+    /// Per-prompt statistics keep one history per normalised quantity (each reward when advantages are summed), and
+    /// checkpoints restore them.
+    func testPerPromptStatisticsPerRewardAndResume() throws {
+        let folder = try temporaryDirectory(self)
+        var config = tinyConfig()
+        config.rewards = "shapes,jpeg-compressibility:0.1"
+        config.rewardCombination = "advantage"
+        config.perPromptStatBuffer = 8
+        config.perPromptStatMinCount = 1
+        let trainer = try WorldTrainer(model: tinyModel(), config: config, runFolder: folder)
+        _ = try trainer.step()
+        XCTAssertEqual(Set(trainer.statTrackers.keys), ["shapes", "jpeg-compressibility"])
+        for (stream, tracker) in trainer.statTrackers {
+            XCTAssertEqual(tracker.history.count, config.promptsPerIteration, stream)
+            for (_, values) in tracker.history { XCTAssertEqual(values.count, config.numGenerations, stream) }
+        }
+        let saved = try trainer.saveCheckpoint()
+        let resumed = try WorldTrainer(model: tinyModel(), config: config, runFolder: folder)
+        try resumed.resume(from: saved)
+        XCTAssertEqual(resumed.statTrackers, trainer.statTrackers)
+    }
+
     /// Spec §4.8: with `advantage` combination each reward is normalised per group and the advantages are summed with
     /// the configured weights, in the configured order; with `reward` the weighted sum is normalised.
     func testRewardOrderAndWeightsReachTheAdvantages() throws {
