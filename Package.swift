@@ -55,7 +55,7 @@ let package = Package(
         // The embedded default world: compositional prompts, a procedural renderer and a rule-based scorer.
         .target(name: "ShapesWorld", dependencies: ["Imaging"]),
         // Training logs readable by standard tools (TensorBoard event files).
-        .target(name: "TrainingLogs"),
+        .target(name: "TrainingLogs", dependencies: ["Imaging"]),
         // The embedded default: a tiny FLUX-architecture text-to-image model of the shapes world, its pretraining.
         .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "Rewards"],
                 swiftSettings: cxx),
