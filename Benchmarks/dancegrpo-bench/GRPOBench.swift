@@ -26,7 +26,7 @@ enum GRPOBench {
     static let prompts = 2, generations = 4, steps = 8, textTokens = 16, latentSide = 16
 
     /// A FLUX transformer seen as a velocity field on packed latents [B, 64, 64].
-    final class FluxPolicy: FlowPolicy {
+    final class FluxPolicy: DenoisingPolicy {
         let model: FluxTransformer2DModel
         let imageIds: Tensor, textIds: Tensor
         var module: Module { model }
@@ -37,7 +37,7 @@ enum GRPOBench {
             textIds = FluxLatents.textIds(length: GRPOBench.textTokens)
         }
 
-        func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+        func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
             let b = x.dim(0)
             return model(hiddenStates: x, encoderHiddenStates: conditioning["text"], pooled: conditioning["pooled"],
                          timestep: timesteps / 1000, imageIds: imageIds, textIds: textIds,
@@ -75,10 +75,7 @@ enum GRPOBench {
             "pooled": Random.normal([prompts, config.pooledProjectionDim], key: keys[1]),
         ]).repeatingEachRow(generations)
 
-        var rolloutConfig = RolloutConfig()
-        rolloutConfig.steps = steps
-        rolloutConfig.shift = 3
-        rolloutConfig.sampler = .danceSDE(eta: 0.3)
+        var rolloutConfig = RolloutConfig.flow(steps: steps, shift: 3, sampler: .danceSDE(eta: 0.3))
         rolloutConfig.batchSize = rolloutBatch
         var update = UpdateConfig()
         update.timestepFraction = 0.6
@@ -98,7 +95,7 @@ enum GRPOBench {
             let iterationKeys = RandomKey(seed: 100 + UInt64(i)).split(into: 2)
             let trajectories = rollout(policy: policy, conditioning: conditioning, latentShape: latentShape,
                                        config: rolloutConfig, key: iterationKeys[0])
-            let rewards = -trajectories.finalPrediction.abs().mean(axes: [1, 2])
+            let rewards = -trajectories.finalLatents.abs().mean(axes: [1, 2])
             let advantages = groupAdvantages(rewards: rewards, normalization: .perGroup(groupSize: generations), clipMax: 5)
             let stats = try updatePolicy(policy: policy, optimizer: optimizer, rollout: trajectories, conditioning: conditioning,
                                          advantages: advantages.toArray(Float.self), config: update, key: iterationKeys[1])

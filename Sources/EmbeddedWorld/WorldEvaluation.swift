@@ -33,15 +33,12 @@ public struct WorldEvaluation {
     }
 
     public func run(_ model: WorldModel, batchSize: Int = 32) throws -> Result {
-        var config = RolloutConfig()
-        config.steps = steps
-        config.shift = shift
-        config.sampler = .ode
+        var config = RolloutConfig.flow(steps: steps, shift: shift, sampler: .ode)
         config.batchSize = batchSize
         let texts = prompts.map(\.text)
         let batch = rollout(policy: WorldPolicy(model: model), conditioning: model.encode(texts), latentShape: model.latentShape,
                             config: config, key: RandomKey(seed: seed))
-        let images = try model.images(batch.finalPrediction)
+        let images = try model.images(batch.finalLatents)
         let scores = zip(images, prompts).map { ShapeScorer.standard.score($0, $1) }
         let rewards = scores.map(\.reward)
         return Result(meanReward: rewards.reduce(0, +) / Double(rewards.count),

@@ -162,15 +162,12 @@ public final class WorldTrainer {
         let specs = generator.next(config.promptsPerIteration).flatMap { [PromptSpec](repeating: $0, count: config.numGenerations) }
         let cond = conditioning(specs.map(\.text))
 
-        var rolloutConfig = RolloutConfig()
-        rolloutConfig.steps = config.samplingSteps
-        rolloutConfig.shift = config.shift
-        rolloutConfig.sampler = stochasticSampler
-        if config.mixWindowSize > 0 {
-            rolloutConfig.samplerPlan = MixGRPOWindow(steps: config.samplingSteps, windowSize: config.mixWindowSize, stride: config.mixWindowStride,
-                                                      itersPerShift: config.mixItersPerShift, rollBack: config.mixRollBack,
-                                                      sampler: stochasticSampler).plan(iteration: it)
-        }
+        let plan = config.mixWindowSize > 0
+            ? MixGRPOWindow(steps: config.samplingSteps, windowSize: config.mixWindowSize, stride: config.mixWindowStride,
+                            itersPerShift: config.mixItersPerShift, rollBack: config.mixRollBack,
+                            sampler: stochasticSampler).plan(iteration: it)
+            : nil
+        var rolloutConfig = RolloutConfig.flow(steps: config.samplingSteps, shift: config.shift, sampler: stochasticSampler, plan: plan)
         let unconditional: Conditioning? = config.guidanceScale != 1 ? conditioning([""]) : nil
         if unconditional != nil { rolloutConfig.guidanceScale = config.guidanceScale }
         rolloutConfig.sameInitialNoise = config.initSameNoise
@@ -181,7 +178,7 @@ public final class WorldTrainer {
         let secondsRollout = Date().timeIntervalSince(started)
 
         started = Date()
-        let images = try model.images(trajectories.finalPrediction)
+        let images = try model.images(trajectories.finalLatents)
         let scores = try rewards.scores(images, prompts: specs)
         let correct = zip(images, specs).filter { ShapeScorer.standard.score($0, $1).correct }.count
         let secondsReward = Date().timeIntervalSince(started)

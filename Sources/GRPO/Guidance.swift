@@ -2,7 +2,7 @@ import Engine
 
 // True classifier-free guidance in rollout and training (spec §4.6): v = v_u + w·(v_c − v_u), computed in float32
 // from one batched network call on [unconditional rows; conditional rows]. Rollout and training both go through
-// `guidedVelocity`, so the log-probabilities they compute come from the same formula (the ratio-is-one rule).
+// `guidedOutput`, so the log-probabilities they compute come from the same formula (the ratio-is-one rule).
 
 extension Conditioning {
     /// The rows of `first` followed by the rows of `second` (same keys, same non-batch shapes).
@@ -39,9 +39,9 @@ struct GuidanceInputs {
     }
 }
 
-/// The velocity a rollout step uses, in float32: the conditional velocity, or with `scale` w the CFG combination
-/// v_u + w·(v_c − v_u) from a single call on 2B rows.
-func guidedVelocity(_ velocity: (Tensor, Tensor, Conditioning) throws -> Tensor, _ x: Tensor, timesteps: Tensor,
+/// The network output a step uses, in float32: the conditional output, or with `scale` w the CFG combination
+/// out_u + w·(out_c − out_u) from a single call on 2B rows (v for flows, ε for DDIM).
+func guidedOutput(_ velocity: (Tensor, Tensor, Conditioning) throws -> Tensor, _ x: Tensor, timesteps: Tensor,
                     conditioning: Conditioning, unconditional: Conditioning?, scale: Float?) rethrows -> Tensor {
     guard let scale else { return try velocity(x, timesteps, conditioning).asType(.float32) }
     guard let unconditional else { preconditionFailure("classifier-free guidance needs an unconditional Conditioning") }

@@ -62,7 +62,7 @@ public struct MixGRPOWindow: Sendable, Equatable, Codable {
         return s..<Swift.max(s, Swift.min(s + windowSize, maxStep))
     }
 
-    /// One sampler per step: `sampler` inside the window, `.ode` outside (`RolloutConfig.samplerPlan`).
+    /// One sampler per step: `sampler` inside the window, `.ode` outside (`FlowProcess(steps:shift:sampler:plan:)`).
     public func plan(iteration: Int) -> [FlowSampler] {
         let w = window(iteration: iteration)
         return (0..<steps).map { w.contains($0) ? sampler : .ode }

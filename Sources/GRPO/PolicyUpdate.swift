@@ -47,21 +47,21 @@ public struct UpdateStatistics: Sendable {
 /// stochastic this is DanceGRPO's floor((T−1)·fraction). An incomplete final window is dropped, as the reference's
 /// next `zero_grad` drops it. A rollout with no trainable transition trains nothing.
 /// - advantages: one per sample, `[N]` values.
-/// - sampler: optional check only: the rollout records its samplers (`RolloutBatch.samplers`) and training rescoring
+/// - sampler: optional check only: the rollout records its process (`RolloutBatch.process`) and training rescoring
 ///   uses them; if given, every stochastic step must have used it.
 /// - unconditional: the CFG branch when the rollout used `guidanceScale` (as given to `rollout`).
 /// - key: draws the per-sample permutations.
-public func updatePolicy(policy: FlowPolicy, optimizer: Optimizer, rollout: RolloutBatch, conditioning: Conditioning,
+public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout: RolloutBatch, conditioning: Conditioning,
                          advantages: [Float], sampler: FlowSampler? = nil, config: UpdateConfig, key: RandomKey,
                          unconditional: Conditioning? = nil) throws -> UpdateStatistics {
-    let n = rollout.count, schedule = rollout.schedule, samplers = rollout.samplers
+    let n = rollout.count, process = rollout.process
     precondition(advantages.count == n, "updatePolicy: \(advantages.count) advantages for \(n) samples")
-    if let sampler {
-        precondition(samplers.allSatisfy { !$0.isStochastic || $0 == sampler },
-                     "updatePolicy: the rollout used \(samplers), not \(sampler)")
+    if let sampler, let flow = rollout.flow {
+        precondition(flow.samplers.allSatisfy { !$0.isStochastic || $0 == sampler },
+                     "updatePolicy: the rollout used \(flow.samplers), not \(sampler)")
     }
     var statistics = UpdateStatistics()
-    let candidates = (0..<(schedule.steps - 1)).filter { samplers[$0].isStochastic }
+    let candidates = (0..<(process.steps - 1)).filter { process.isStochastic($0) }
     statistics.trainableSteps = candidates
     guard !candidates.isEmpty else { return statistics }
     let k = Int((Float(candidates.count) * config.timestepFraction).rounded(.down))
@@ -86,18 +86,17 @@ public func updatePolicy(policy: FlowPolicy, optimizer: Optimizer, rollout: Roll
             let x = trajectory.take(index, axis: 0)
             let xNext = trajectory.take(index + Tensor(Int32(1)), axis: 0)
             let oldLogProbs = rollout.logProbs[sample].take(index, axis: 0)
-            let timesteps = Tensor(js.map { Float(schedule.timesteps[$0]) })
+            let timesteps = Tensor(js.map { process.networkTimestep($0) })
             let sameRow = [Int](repeating: 0, count: js.count)
             let rowsConditioning = sampleConditioning.rows(sameRow)
             let rowsUnconditional = sampleUnconditional?.rows(sameRow)
-            func step(_ r: Int, _ v: Tensor) -> FlowStepOutput {
-                flowStep(samplers[js[r]], velocity: v[r..<(r + 1)], sample: x[r..<(r + 1)], sigma: schedule.sigmas[js[r]],
-                         sigmaNext: schedule.sigmas[js[r] + 1], nextSample: xNext[r..<(r + 1)])
+            func step(_ r: Int, _ v: Tensor) -> TransitionOutput {
+                process.transition(js[r], modelOutput: v[r..<(r + 1)], sample: x[r..<(r + 1)], nextSample: xNext[r..<(r + 1)], noise: nil)
             }
             // The reference policy's step means, outside the differentiated function (they are data).
             var referenceMeans: [Tensor] = []
             if config.beta > 0 {
-                let vRef = try guidedVelocity({ try policy.referenceVelocity($0, timesteps: $1, conditioning: $2) }, x,
+                let vRef = try guidedOutput({ try policy.referenceOutput($0, timesteps: $1, conditioning: $2) }, x,
                                               timesteps: timesteps, conditioning: rowsConditioning,
                                               unconditional: rowsUnconditional, scale: rollout.guidanceScale).stopGradient()
                 referenceMeans = js.indices.map { step($0, vRef).mean }
@@ -107,7 +106,7 @@ public func updatePolicy(policy: FlowPolicy, optimizer: Optimizer, rollout: Roll
             var kl = Tensor.zeros([])
             var referenceKLs = Tensor.zeros([js.count])
             let (values, gradients) = valueAndGrad(model: policy.module) {
-                let v = guidedVelocity({ policy.velocity($0, timesteps: $1, conditioning: $2) }, x, timesteps: timesteps,
+                let v = guidedOutput({ policy.modelOutput($0, timesteps: $1, conditioning: $2) }, x, timesteps: timesteps,
                                        conditioning: rowsConditioning, unconditional: rowsUnconditional,
                                        scale: rollout.guidanceScale)
                 let steps = js.indices.map { step($0, v) }

@@ -1,15 +1,11 @@
 import Engine
 import FlowSampling
 
-/// How trajectories are sampled (spec §2).
-public struct RolloutConfig: Sendable, Equatable {
-    public var steps = 16
-    public var shift: Float = 3
-    /// The sampler of every step, unless `samplerPlan` is set.
-    public var sampler = FlowSampler.danceSDE(eta: 0.3)
-    /// One sampler per step (`steps` entries), e.g. `MixGRPOWindow.plan(iteration:)`: overrides `sampler`.
-    public var samplerPlan: [FlowSampler]? = nil
-    /// True classifier-free guidance (spec §4.6): v = v_u + w·(v_c − v_u), the two branches in one batched call.
+/// How trajectories are sampled (spec §2, §3).
+public struct RolloutConfig: Sendable {
+    /// The chain: a flow-matching schedule with its samplers (the default: DanceGRPO's FLUX settings), or DDIM.
+    public var process: any SamplingProcess = FlowProcess(steps: 16, shift: 3, sampler: .danceSDE(eta: 0.3))
+    /// True classifier-free guidance (spec §4.6): out = out_u + w·(out_c − out_u), the two branches in one batched call.
     /// `nil` (the default) calls the policy once on the conditioning alone. Needs the `unconditional` argument of
     /// `rollout` and `updatePolicy`; the rollout records the scale so training applies the identical formula.
     public var guidanceScale: Float? = nil
@@ -20,13 +16,12 @@ public struct RolloutConfig: Sendable, Equatable {
 
     public init() {}
 
-    public var schedule: SigmaSchedule { SigmaSchedule(steps: steps, shift: shift) }
-
-    /// The sampler of each step.
-    public var samplers: [FlowSampler] {
-        guard let samplerPlan else { return [FlowSampler](repeating: sampler, count: steps) }
-        precondition(samplerPlan.count == steps, "RolloutConfig: \(samplerPlan.count) samplers in the plan for \(steps) steps")
-        return samplerPlan
+    /// A flow-matching rollout: `steps` steps with shift `shift`, `sampler` at every step unless `plan` is given.
+    public static func flow(steps: Int, shift: Float = 3, sampler: FlowSampler = .danceSDE(eta: 0.3),
+                            plan: [FlowSampler]? = nil) -> RolloutConfig {
+        var config = RolloutConfig()
+        config.process = FlowProcess(steps: steps, shift: shift, sampler: sampler, plan: plan)
+        return config
     }
 }
 
@@ -36,27 +31,28 @@ public struct RolloutBatch: @unchecked Sendable {
     public let latents: Tensor
     /// log p(x_{i+1} | x_i) of each transition under the sampling policy, `[N, T]`.
     public let logProbs: Tensor
-    /// x̂0 of the last step, `[N, ...latent]`: what gets decoded and rewarded (spec §2.3).
-    public let finalPrediction: Tensor
-    public let schedule: SigmaSchedule
-    /// The sampler each step used (`steps` entries); training rescored transitions with the same ones.
-    public let samplers: [FlowSampler]
+    /// What gets decoded and rewarded, `[N, ...latent]`: x̂0 of the last step for flows (spec §2.3), the final
+    /// sample for DDIM (`SamplingProcess.decodedLatent`).
+    public let finalLatents: Tensor
+    /// The chain that produced the trajectories; training rescores transitions with it.
+    public let process: any SamplingProcess
     /// The CFG scale the rollout used (nil: none); training applies the same.
     public let guidanceScale: Float?
 
-    public init(latents: Tensor, logProbs: Tensor, finalPrediction: Tensor, schedule: SigmaSchedule,
-                samplers: [FlowSampler], guidanceScale: Float? = nil) {
-        precondition(samplers.count == schedule.steps, "RolloutBatch: \(samplers.count) samplers for \(schedule.steps) steps")
+    public init(latents: Tensor, logProbs: Tensor, finalLatents: Tensor, process: any SamplingProcess, guidanceScale: Float? = nil) {
+        precondition(latents.dim(1) == process.steps + 1, "RolloutBatch: \(latents.dim(1)) latents per trajectory for \(process.steps) steps")
         self.latents = latents
         self.logProbs = logProbs
-        self.finalPrediction = finalPrediction
-        self.schedule = schedule
-        self.samplers = samplers
+        self.finalLatents = finalLatents
+        self.process = process
         self.guidanceScale = guidanceScale
     }
 
     public var count: Int { latents.dim(0) }
-    public var steps: Int { schedule.steps }
+    public var steps: Int { process.steps }
+
+    /// The flow process of a flow-matching rollout (nil for DDIM).
+    public var flow: FlowProcess? { process as? FlowProcess }
 }
 
 /// Samples N trajectories (N = conditioning rows). Randomness comes only from `key`: the same key, policy and
@@ -64,11 +60,10 @@ public struct RolloutBatch: @unchecked Sendable {
 /// - latentShape: the shape of one sample's latent (without the batch axis).
 /// - unconditional: the unconditional branch for CFG (`config.guidanceScale`): one row shared by every sample, or
 ///   one row per sample; its tensors must match the conditioning's keys and non-batch shapes.
-public func rollout(policy: FlowPolicy, conditioning: Conditioning, latentShape: [Int], config: RolloutConfig,
+public func rollout(policy: DenoisingPolicy, conditioning: Conditioning, latentShape: [Int], config: RolloutConfig,
                     key: RandomKey, unconditional: Conditioning? = nil) -> RolloutBatch {
     let n = conditioning.count
-    let schedule = config.schedule
-    let samplers = config.samplers
+    let process = config.process
     let guidance = GuidanceInputs(scale: config.guidanceScale, unconditional: unconditional, samples: n)
     let keys = key.split(into: 2)
     let initial: Tensor
@@ -77,7 +72,7 @@ public func rollout(policy: FlowPolicy, conditioning: Conditioning, latentShape:
     } else {
         initial = Random.normal([n] + latentShape, key: keys[0])
     }
-    let stepKeys = keys[1].split(into: schedule.steps)
+    let stepKeys = keys[1].split(into: process.steps)
 
     var latentChunks: [Tensor] = [], logProbChunks: [Tensor] = [], predictionChunks: [Tensor] = []
     for start in stride(from: 0, to: n, by: max(1, config.batchSize)) {
@@ -87,16 +82,15 @@ public func rollout(policy: FlowPolicy, conditioning: Conditioning, latentShape:
         var x = initial[start..<(start + rows.count)]
         var states = [x], logProbs: [Tensor] = []
         var prediction = x
-        for i in 0..<schedule.steps {
-            let timesteps = Tensor.full([rows.count], Double(schedule.timesteps[i]))
-            let v = guidedVelocity({ policy.velocity($0, timesteps: $1, conditioning: $2) }, x, timesteps: timesteps, conditioning: chunkConditioning,
+        for i in 0..<process.steps {
+            let timesteps = Tensor.full([rows.count], Double(process.networkTimestep(i)))
+            let v = guidedOutput({ policy.modelOutput($0, timesteps: $1, conditioning: $2) }, x, timesteps: timesteps, conditioning: chunkConditioning,
                                    unconditional: chunkUnconditional, scale: config.guidanceScale)
             // Each sample's step noise depends on its global index, not on how samples are chunked.
             let noise = Random.normal([n] + latentShape, key: stepKeys[i])[start..<(start + rows.count)]
-            let out = flowStep(samplers[i], velocity: v, sample: x, sigma: schedule.sigmas[i],
-                               sigmaNext: schedule.sigmas[i + 1], noise: noise)
+            let out = process.transition(i, modelOutput: v, sample: x, nextSample: nil, noise: noise)
             x = out.sample
-            prediction = out.predictedOriginal
+            prediction = process.decodedLatent(lastStep: out)
             eval(x, out.logProb, prediction)
             states.append(x)
             logProbs.append(out.logProb)
@@ -106,6 +100,6 @@ public func rollout(policy: FlowPolicy, conditioning: Conditioning, latentShape:
         predictionChunks.append(prediction)
     }
     return RolloutBatch(latents: concatenated(latentChunks, axis: 0), logProbs: concatenated(logProbChunks, axis: 0),
-                        finalPrediction: concatenated(predictionChunks, axis: 0), schedule: schedule, samplers: samplers,
+                        finalLatents: concatenated(predictionChunks, axis: 0), process: process,
                         guidanceScale: config.guidanceScale)
 }

@@ -6,7 +6,7 @@ import TestSupport
 import XCTest
 
 /// A small velocity field over [B, 4, 3] latents: an MLP on (x, timestep, condition).
-private final class ToyPolicy: Module, FlowPolicy {
+private final class ToyPolicy: Module, DenoisingPolicy {
     let inner: Linear
     let outer: Linear
     var module: Module { self }
@@ -17,7 +17,7 @@ private final class ToyPolicy: Module, FlowPolicy {
         super.init()
     }
 
-    func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+    func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         let b = x.dim(0)
         let features = concatenated([x.reshaped([b, 12]), (timesteps / 1000).expandedDims(axis: 1), conditioning["text"]], axis: 1)
         return outer(silu(inner(features))).reshaped(x.shape)
@@ -28,8 +28,7 @@ final class PolicyUpdateTests: XCTestCase {
     private let conditioning = Conditioning(["text": Tensor([1, 0, 0, 1] as [Float], shape: [2, 2])]).repeatingEachRow(3)
 
     private func config(batch: Int) -> RolloutConfig {
-        var c = RolloutConfig()
-        c.steps = 6
+        var c = RolloutConfig.flow(steps: 6)
         c.batchSize = batch
         return c
     }
@@ -83,7 +82,7 @@ final class PolicyUpdateTests: XCTestCase {
         let policy = ToyPolicy()
         let cond = conditioning.rows([0, 1])
         var c = config(batch: 2)
-        c.steps = 4
+        c.process = FlowProcess(steps: 4, shift: 3, sampler: .danceSDE(eta: 0.3))
         let r = rollout(policy: policy, conditioning: cond, latentShape: [4, 3], config: c, key: RandomKey(seed: 8))
         var update = UpdateConfig()
         update.gradientAccumulationSteps = 2
@@ -98,8 +97,8 @@ final class PolicyUpdateTests: XCTestCase {
         func logProb(_ n: Int) -> Float {
             (0..<3).map { j in
                 let x = r.latents[n, j].expandedDims(axis: 0)
-                let v = policy.velocity(x, timesteps: Tensor([Float(r.schedule.timesteps[j])]), conditioning: cond.rows([n]))
-                return flowStep(.danceSDE(eta: 0.3), velocity: v, sample: x, sigma: r.schedule.sigmas[j], sigmaNext: r.schedule.sigmas[j + 1],
+                let v = policy.modelOutput(x, timesteps: Tensor([Float(r.flow!.schedule.timesteps[j])]), conditioning: cond.rows([n]))
+                return flowStep(.danceSDE(eta: 0.3), velocity: v, sample: x, sigma: r.flow!.schedule.sigmas[j], sigmaNext: r.flow!.schedule.sigmas[j + 1],
                                 nextSample: r.latents[n, j + 1].expandedDims(axis: 0)).logProb.item(Float.self)
             }.reduce(0, +)
         }

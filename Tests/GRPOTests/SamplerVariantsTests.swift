@@ -6,7 +6,7 @@ import TestSupport
 import XCTest
 
 /// A small velocity field over [B, 4, 3] latents with a frozen reference (its initial weights) for the KL penalty.
-final class ReferenceToyPolicy: Module, FlowPolicy {
+final class ReferenceToyPolicy: Module, DenoisingPolicy {
     let inner: Linear
     let outer: Linear
     var reference: ReferenceWeights!
@@ -19,22 +19,22 @@ final class ReferenceToyPolicy: Module, FlowPolicy {
         reference = ReferenceWeights(snapshotOf: self)
     }
 
-    func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+    func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         let b = x.dim(0)
         let features = concatenated([x.reshaped([b, 12]), (timesteps / 1000).expandedDims(axis: 1), conditioning["text"]], axis: 1)
         return outer(silu(inner(features))).reshaped(x.shape)
     }
 
-    func referenceVelocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
-        reference.evaluate { velocity(x, timesteps: timesteps, conditioning: conditioning) }
+    func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
+        reference.evaluate { modelOutput(x, timesteps: timesteps, conditioning: conditioning) }
     }
 }
 
-/// A policy without a reference: the default `referenceVelocity` throws.
-final class NoReferencePolicy: Module, FlowPolicy {
+/// A policy without a reference: the default `referenceOutput` throws.
+final class NoReferencePolicy: Module, DenoisingPolicy {
     let layer = Linear(12 + 1 + 2, 12, key: RandomKey(seed: 23))
     var module: Module { self }
-    func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+    func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         let b = x.dim(0)
         return layer(concatenated([x.reshaped([b, 12]), (timesteps / 1000).expandedDims(axis: 1), conditioning["text"]], axis: 1)).reshaped(x.shape)
     }
@@ -45,9 +45,7 @@ final class SamplerVariantsTests: XCTestCase {
     private let advantages: [Float] = [1, -1, 0.5, 1.5, 2, -0.25]
 
     private func rolloutConfig(_ sampler: FlowSampler, steps: Int = 6, batch: Int = 4) -> RolloutConfig {
-        var c = RolloutConfig()
-        c.steps = steps
-        c.sampler = sampler
+        var c = RolloutConfig.flow(steps: steps, sampler: sampler)
         c.batchSize = batch
         return c
     }
@@ -72,7 +70,7 @@ final class SamplerVariantsTests: XCTestCase {
                 let policy = ReferenceToyPolicy()
                 let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3],
                                 config: rolloutConfig(sampler, batch: rolloutBatch), key: RandomKey(seed: 5))
-                XCTAssertEqual(r.samplers, [FlowSampler](repeating: sampler, count: 6))
+                XCTAssertEqual(r.flow?.samplers, [FlowSampler](repeating: sampler, count: 6))
                 XCTAssertTrue(r.logProbs.toArray(Float.self).allSatisfy(\.isFinite))
                 let stats = try updatePolicy(policy: policy, optimizer: AdamW(model: policy, learningRate: 1e-3), rollout: r,
                                              conditioning: conditioning, advantages: advantages, sampler: sampler,
@@ -89,10 +87,10 @@ final class SamplerVariantsTests: XCTestCase {
     func testMixGRPOPlanTrainsOnlyTheWindow() throws {
         let window = MixGRPOWindow(steps: 8, windowSize: 3, stride: 1, itersPerShift: 2, sampler: .flowSDE(noiseLevel: 0.7))
         var config = rolloutConfig(.ode, steps: 8)
-        config.samplerPlan = window.plan(iteration: 5)               // shift 2: window 2..<5
+        config.process = FlowProcess(steps: 8, shift: 3, sampler: .ode, plan: window.plan(iteration: 5))   // shift 2: window 2..<5
         let policy = ReferenceToyPolicy()
         let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config, key: RandomKey(seed: 7))
-        XCTAssertEqual(r.samplers.map(\.isStochastic), [false, false, true, true, true, false, false, false])
+        XCTAssertEqual(r.flow?.samplers.map(\.isStochastic), [false, false, true, true, true, false, false, false])
         // ODE steps are deterministic Euler steps with log-prob 0.
         let logProbs = r.logProbs.toArray(Float.self)
         for n in 0..<6 { for i in [0, 1, 5, 6, 7] { XCTAssertEqual(logProbs[n * 8 + i], 0) } }
@@ -109,7 +107,7 @@ final class SamplerVariantsTests: XCTestCase {
     /// An all-ODE plan (the window past the end) trains nothing and takes no optimizer step.
     func testEmptyWindowTrainsNothing() throws {
         var config = rolloutConfig(.ode, steps: 6)
-        config.samplerPlan = [FlowSampler](repeating: .ode, count: 6)
+        config.process = FlowProcess(steps: 6, shift: 3, sampler: .ode, plan: [FlowSampler](repeating: .ode, count: 6))
         let policy = ReferenceToyPolicy()
         let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config, key: RandomKey(seed: 7))
         let stats = try updatePolicy(policy: policy, optimizer: AdamW(model: policy, learningRate: 1e-3), rollout: r,
@@ -145,10 +143,10 @@ final class SamplerVariantsTests: XCTestCase {
         let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config,
                         key: RandomKey(seed: 9), unconditional: unconditional)
         let x0 = r.latents[0, 0].expandedDims(axis: 0)
-        let t = Tensor([Float(r.schedule.timesteps[0])])
-        let vc = policy.velocity(x0, timesteps: t, conditioning: conditioning.rows([0]))
-        let vu = policy.velocity(x0, timesteps: t, conditioning: unconditional)
-        let expected = x0 + (r.schedule.sigmas[1] - r.schedule.sigmas[0]) * (vu + 3 * (vc - vu))
+        let t = Tensor([Float(r.flow!.schedule.timesteps[0])])
+        let vc = policy.modelOutput(x0, timesteps: t, conditioning: conditioning.rows([0]))
+        let vu = policy.modelOutput(x0, timesteps: t, conditioning: unconditional)
+        let expected = x0 + (r.flow!.schedule.sigmas[1] - r.flow!.schedule.sigmas[0]) * (vu + 3 * (vc - vu))
         assertClose(r.latents[0, 1].expandedDims(axis: 0), expected, tolerance: 1e-5)
     }
 
@@ -172,11 +170,11 @@ final class SamplerVariantsTests: XCTestCase {
                                       advantages: advantages, config: update, key: RandomKey(seed: 6))
         XCTAssertGreaterThan(second.referenceKL, 0)
         // The reference stayed the initial policy: its velocity differs from the trained one now.
-        let x = r.latents[0, 1].expandedDims(axis: 0), t = Tensor([Float(r.schedule.timesteps[1])])
-        let trained = policy.velocity(x, timesteps: t, conditioning: conditioning.rows([0]))
-        let reference = try policy.referenceVelocity(x, timesteps: t, conditioning: conditioning.rows([0]))
+        let x = r.latents[0, 1].expandedDims(axis: 0), t = Tensor([Float(r.flow!.schedule.timesteps[1])])
+        let trained = policy.modelOutput(x, timesteps: t, conditioning: conditioning.rows([0]))
+        let reference = try policy.referenceOutput(x, timesteps: t, conditioning: conditioning.rows([0]))
         XCTAssertGreaterThan(maxAbsDifference(trained, reference), 1e-4)
-        XCTAssertEqual(maxAbsDifference(policy.velocity(x, timesteps: t, conditioning: conditioning.rows([0])), trained), 0,
+        XCTAssertEqual(maxAbsDifference(policy.modelOutput(x, timesteps: t, conditioning: conditioning.rows([0])), trained), 0,
                        "evaluating the reference restores the trained weights")
 
         // β = 0: same loss as the KL-free path; a policy without a reference works; β > 0 without one throws.

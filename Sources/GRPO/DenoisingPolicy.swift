@@ -32,35 +32,37 @@ public struct Conditioning: @unchecked Sendable {
     }
 }
 
-/// What GRPO trains: a flow-matching network seen as a velocity field. The trainer differentiates through
-/// `velocity` with respect to `module`'s trainable parameters.
-public protocol FlowPolicy: AnyObject {
+/// What GRPO trains: a denoising network whose output the `SamplingProcess` turns into transitions (a velocity for
+/// flow-matching models, ε for Stable Diffusion's DDIM). The trainer differentiates through `modelOutput` with
+/// respect to `module`'s trainable parameters.
+public protocol DenoisingPolicy: AnyObject {
     /// The parameters being trained (the whole network, or only its LoRA adapters when the rest is frozen).
     var module: Module { get }
-    /// v(x, τ) for latents `x [B, ...]`, network timesteps `[B]` as integer τ = trunc(1000σ) in float32 (each model
-    /// scales them as its reference pipeline does), and conditioning with `B` rows.
-    func velocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor
-    /// The same velocity under the frozen reference policy (the initial weights, or the network with its LoRA
+    /// The network output for latents `x [B, ...]`, network timesteps `[B]` in float32 (`SamplingProcess.networkTimestep`:
+    /// τ = trunc(1000σ) for flows, DDIM's integer t; each model scales them as its reference pipeline does), and
+    /// conditioning with `B` rows.
+    func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor
+    /// The same output under the frozen reference policy (the initial weights, or the network with its LoRA
     /// adapters disabled), for the KL penalty (`UpdateConfig.beta`). Never evaluated when β = 0. The default throws
     /// `GRPOError.noReferencePolicy`; `ReferenceWeights` implements it for any module.
-    func referenceVelocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor
+    func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor
 }
 
-extension FlowPolicy {
+extension DenoisingPolicy {
     /// The default: no reference policy. Training with `UpdateConfig.beta > 0` then fails with this error.
-    public func referenceVelocity(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
+    public func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
         throw GRPOError.noReferencePolicy(String(describing: type(of: self)))
     }
 }
 
 public enum GRPOError: Error, CustomStringConvertible, Equatable {
-    /// `beta > 0` with a policy that does not implement `referenceVelocity`.
+    /// `beta > 0` with a policy that does not implement `referenceOutput`.
     case noReferencePolicy(String)
 
     public var description: String {
         switch self {
         case .noReferencePolicy(let type):
-            return "the KL penalty (beta > 0) needs a reference policy, and \(type) does not implement referenceVelocity "
+            return "the KL penalty (beta > 0) needs a reference policy, and \(type) does not implement referenceOutput "
                 + "(keep a ReferenceWeights snapshot of the initial weights, or disable the LoRA adapters)"
         }
     }
