@@ -56,13 +56,16 @@ let package = Package(
         .target(name: "ShapesWorld", dependencies: ["Imaging"]),
         // Training logs readable by standard tools (TensorBoard event files).
         .target(name: "TrainingLogs", dependencies: ["Imaging"]),
+        // The trainer: one GRPO loop over any model family (a TrainingTask), rewards mix, evaluation, checkpoints.
+        .target(name: "Training", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "Rewards"],
+                swiftSettings: cxx),
         // The embedded default: a tiny FLUX-architecture text-to-image model of the shapes world, its pretraining.
-        .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "Rewards"],
+        .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "Rewards", "Training"],
                 swiftSettings: cxx),
         // Command line.
         .executableTarget(
             name: "dancegrpo",
-            dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld", "EmbeddedWorld", "TrainingLogs",
+            dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld", "EmbeddedWorld", "Training", "TrainingLogs",
                            "Rewards", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cxx),
         // Benchmarks (`make bench`; never run by the tests).
@@ -81,7 +84,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Engine", "FlowSampling", "Tokenizers", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "EmbeddedWorldTests", dependencies: ["EmbeddedWorld", "Rewards", "Models", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "EmbeddedWorldTests", dependencies: ["EmbeddedWorld", "Training", "Rewards", "Models", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "GRPO", "Models", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "TrainingLogsTests", dependencies: ["TrainingLogs", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx),
     ],

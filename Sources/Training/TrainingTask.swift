@@ -24,8 +24,8 @@ public struct TrainingPrompt: Sendable, Equatable {
 
 /// The denoising chain of a model family, from which the trainer builds its rollout and evaluation processes.
 public enum SamplingChain: Sendable, Equatable {
-    /// Flow matching (FLUX and the embedded FLUX-architecture model): σ schedule with this default time shift.
-    case flow(shift: Float)
+    /// Flow matching (FLUX and the embedded FLUX-architecture model): the time-shifted σ schedule.
+    case flow
     /// ε/v-prediction with DDPO's DDIM step (Stable Diffusion v1), the scheduler read from the checkpoint.
     case ddim(DDIMScheduler.Config)
 }
@@ -65,5 +65,20 @@ extension TrainingTask {
     /// Reads a network saved by `saveNetwork` back from `folder` (resume).
     public func loadNetwork(from folder: URL) throws {
         try network.load(contentsOf: folder.appendingPathComponent(networkFolderName))
+    }
+}
+
+extension SamplingChain {
+    /// The rollout's process: a flow schedule with `sampler` (or a per-step MixGRPO `plan`), or DDIM with η = `eta`.
+    public func process(steps: Int, shift: Float, sampler: FlowSampler, eta: Float, plan: [FlowSampler]? = nil) -> any SamplingProcess {
+        switch self {
+        case .flow: return FlowProcess(steps: steps, shift: shift, sampler: sampler, plan: plan)
+        case .ddim(let config): return DDIMProcess(scheduler: DDIMScheduler(config: config, steps: steps), eta: eta)
+        }
+    }
+
+    /// The deterministic sampler of evaluations: the Euler ODE for flows, DDIM with η = 0.
+    public func deterministicProcess(steps: Int, shift: Float) -> any SamplingProcess {
+        process(steps: steps, shift: shift, sampler: .ode, eta: 0)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbeddedWorld
+import Training
 import Foundation
 import Imaging
 import ShapesWorld
@@ -39,9 +40,10 @@ struct EvaluateCommand: ParsableCommand {
         let evaluation = WorldEvaluation(split: splitValue, count: prompts, steps: steps, shift: shift, seed: seed)
         let result = try evaluation.run(model)
         print(String(format: "%@ (%d %@ prompts, %d steps): mean reward %.3f, accuracy %.1f%%", checkpoint, prompts, split, steps,
-                     result.meanReward, 100 * result.accuracy))
+                     result.meanReward, 100 * (result.accuracy ?? 0)))
         for kind in PromptKind.allCases {
-            let rows = evaluation.prompts.indices.filter { evaluation.prompts[$0].kind == kind }
+            let specs = evaluation.specs
+            let rows = specs.indices.filter { specs[$0].kind == kind }
             guard !rows.isEmpty else { continue }
             let reward = rows.map { result.rewards[$0] }.reduce(0, +) / Double(rows.count)
             let correct = rows.filter { result.rewards[$0] == 1 }.count

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbeddedWorld
+import Training
 import Engine
 import Foundation
 import Imaging
@@ -63,7 +64,7 @@ struct PretrainCommand: ParsableCommand {
         print("saved \(folder.path) after \(formatDuration(Date().timeIntervalSince(started)))")
         for (name, evaluation) in [("train", WorldEvaluation(split: .train, count: 64)), ("held-out", WorldEvaluation(split: .heldOut, count: 64))] {
             let result = try evaluation.run(model)
-            print(String(format: "%@ prompts: mean reward %.3f, accuracy %.1f%%", name, result.meanReward, 100 * result.accuracy))
+            print(String(format: "%@ prompts: mean reward %.3f, accuracy %.1f%%", name, result.meanReward, 100 * (result.accuracy ?? 0)))
             try PNGEncoder.write(try result.grid(), to: folder.appendingPathComponent("samples-\(name).png"))
         }
     }

@@ -2,6 +2,7 @@ import EmbeddedWorld
 import Engine
 import Foundation
 import Imaging
+import Training
 import TrainingLogs
 
 /// The files a training run writes as it goes: `reward.txt` (mean reward per iteration, one per line, as the seed
@@ -28,13 +29,13 @@ struct RunLog {
         tensorBoard = try TensorBoardWriter(folder: folder, resumingAt: iteration)
     }
 
-    func writeConfig(_ config: WorldTrainer.Config) throws {
+    func writeConfig(_ config: GRPOTrainer.Config) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(config), to: folder.appendingPathComponent("config.json"))
     }
 
-    mutating func append(_ entry: WorldTrainer.IterationLog) throws {
+    mutating func append(_ entry: GRPOTrainer.IterationLog) throws {
         let reward = entry.rewardMean.values.reduce(0, +)
         rewards.append(reward)
         try appendLine(String(format: "%.6f", reward), to: "reward.txt")
@@ -44,7 +45,8 @@ struct RunLog {
         var scalars: [(tag: String, value: Double)] = []
         for (name, value) in entry.rewardMean.sorted(by: { $0.key < $1.key }) { scalars.append(("reward/\(name)", value)) }
         for (name, value) in entry.rewardStd.sorted(by: { $0.key < $1.key }) { scalars.append(("reward_std/\(name)", value)) }
-        scalars += [("train/accuracy", entry.accuracy), ("advantage/mean", entry.advantageMean), ("advantage/abs_max", entry.advantageAbsMax),
+        if let accuracy = entry.accuracy { scalars.append(("train/accuracy", accuracy)) }
+        scalars += [("advantage/mean", entry.advantageMean), ("advantage/abs_max", entry.advantageAbsMax),
                     ("ratio/mean", entry.ratioMean), ("ratio/min", entry.ratioMin), ("ratio/max", entry.ratioMax),
                     ("train/clip_fraction", entry.clipFraction), ("train/approx_kl", entry.approxKL), ("train/reference_kl", entry.referenceKL), ("train/grad_norm", entry.gradNorm),
                     ("train/learning_rate", entry.learningRate), ("seconds/rollout", entry.secondsRollout),
@@ -59,10 +61,11 @@ struct RunLog {
         try tensorBoard?.addImage("held_out/samples", png: Data(try PNGEncoder.encode(grid)), width: grid.width, height: grid.height, step: iteration)
     }
 
-    mutating func record(evaluation: WorldEvaluation.Result, at iteration: Int) throws {
+    mutating func record(evaluation: Evaluation.Result, at iteration: Int) throws {
         heldOut.append((iteration, evaluation.meanReward))
-        try appendLine(String(format: "{\"iteration\":%d,\"held_out_reward\":%.6f,\"held_out_accuracy\":%.6f}", iteration,
-                              evaluation.meanReward, evaluation.accuracy), to: "eval.jsonl")
+        var line = String(format: "{\"iteration\":%d,\"held_out_reward\":%.6f", iteration, evaluation.meanReward)
+        if let accuracy = evaluation.accuracy { line += String(format: ",\"held_out_accuracy\":%.6f", accuracy) }
+        try appendLine(line + "}", to: "eval.jsonl")
     }
 
     /// Keeps the first `iterations` lines of the per-iteration logs and the evaluations up to that iteration.
@@ -117,7 +120,7 @@ enum RewardCurve {
 
 /// Training settings from a JSON file: keys in snake_case (`learning_rate`) or as the flags (`learning-rate`).
 enum TrainConfigFile {
-    static func read(_ path: String, into defaults: WorldTrainer.Config) throws -> WorldTrainer.Config {
+    static func read(_ path: String, into defaults: GRPOTrainer.Config) throws -> GRPOTrainer.Config {
         let object = try ConfigFile.object(from: URL(fileURLWithPath: path))
         var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults)) as! [String: Any]
         let known = Set(merged.keys)
@@ -129,7 +132,7 @@ enum TrainConfigFile {
             merged[normalized] = value
         }
         do {
-            return try JSONDecoder().decode(WorldTrainer.Config.self, from: JSONSerialization.data(withJSONObject: merged))
+            return try JSONDecoder().decode(GRPOTrainer.Config.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch {
             throw ConfigFile.Error(file: path, message: "invalid value: \(error)")
         }

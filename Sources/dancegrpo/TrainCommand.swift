@@ -4,21 +4,37 @@ import Engine
 import Foundation
 import GRPO
 import Imaging
+import Models
 import Rewards
+import Training
 
-/// GRPO training. With no arguments: the embedded default — the pretrained shapes-world model aligned to the
-/// rule-based scorer, with held-out evaluation, logs, checkpoints, sample grids and the reward curve in the run folder.
+/// GRPO training of any model family through one trainer (`GRPOTrainer` over a `TrainingTask`). With no arguments:
+/// the embedded default — the pretrained shapes-world model aligned to the rule-based scorer, with held-out
+/// evaluation, logs, checkpoints, sample grids and the reward curve in the run folder.
 struct TrainCommand: ParsableCommand {
-    static let defaults = WorldTrainer.Config()
+    static let defaults = GRPOTrainer.Config()
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "GRPO fine-tuning (the embedded shapes world by default).")
+        abstract: "GRPO fine-tuning (the embedded shapes world by default).",
+        discussion: """
+        Defaults shown are the embedded world's. --model flux starts from the seed's FLUX settings (T 16, η 0.3, \
+        12 samples per prompt, clip 1e-4, lr 1e-5, hpsv2.1), --model sd from its Stable Diffusion v1.4 settings \
+        (DDIM 50 steps, η 1, CFG 5, 4 prompts × 16, clip 1e-4, fraction 1, per-prompt statistics, hpsv2.1); a \
+        --config file and flags override either.
+        """)
 
-    @Option(help: "Model (world: the embedded shapes-world model).")
+    @Option(help: "Model: world (the embedded shapes-world model), flux (a diffusers FLUX folder + --embeddings).")
     var model = "world"
 
-    @Option(help: "Pretrained model folder (from `dancegrpo pretrain`).")
-    var checkpoint = "assets/shapes-model"
+    @Option(help: "Model folder: the embedded model (from `dancegrpo pretrain`) or a diffusers FLUX folder (default assets/shapes-model for world).")
+    var checkpoint: String?
+
+    @Option(help: "FLUX: the prompt-embedding cache written by `dancegrpo preprocess` (videos2caption.json + tensors).")
+    var embeddings: String?
+
+    @Option(help: "FLUX: image height in pixels (the seed trains at 720).") var height = 720
+    @Option(help: "FLUX: image width in pixels.") var width = 720
+    @Option(help: "FLUX: value of FLUX.1-dev's distilled guidance embedding (the seed's 3.5).") var fluxGuidance: Float = 3.5
 
     @Option(help: "Run folder for logs, checkpoints and pictures.")
     var outputDir = "runs/shapes-grpo"
@@ -70,8 +86,12 @@ struct TrainCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "One initial noise for all samples of an iteration.") var initSameNoise: Bool?
     @Flag(inversion: .prefixedNo, help: "Normalise advantages per prompt group (else over the batch).") var useGroup: Bool?
 
-    func settings() throws -> WorldTrainer.Config {
-        var c = WorldTrainer.Config()
+    func settings() throws -> GRPOTrainer.Config {
+        var c: GRPOTrainer.Config
+        switch model {
+        case "flux": c = .flux
+        default: c = GRPOTrainer.Config()
+        }
         if let config {
             c = try TrainConfigFile.read(config, into: c)
         }
@@ -113,24 +133,38 @@ struct TrainCommand: ParsableCommand {
         return c
     }
 
-    func run() throws {
-        guard model == "world" else {
-            throw ValidationError("training '\(model)' is not available yet: the embedded world model ('world') is (FLUX training from cached embeddings comes with the trainer issue)")
+    /// The task `--model` names, loaded from `--checkpoint` (and `--embeddings` for FLUX).
+    func makeTask() throws -> TrainingTask {
+        switch model {
+        case "world":
+            return WorldTask(model: try WorldModel.load(from: URL(fileURLWithPath: checkpoint ?? "assets/shapes-model")))
+        case "flux":
+            guard let checkpoint else { throw ValidationError("--model flux needs --checkpoint (a diffusers FLUX folder, e.g. data/flux)") }
+            guard let embeddings else { throw ValidationError("--model flux needs --embeddings (a cache from `dancegrpo preprocess`, e.g. data/rl_embeddings)") }
+            print("loading FLUX from \(checkpoint) …")
+            let pipeline = try FluxPipeline.load(from: URL(fileURLWithPath: checkpoint), dtype: .float32, loadTextEncoders: false)
+            return try FluxTask(pipeline: pipeline, embeddings: URL(fileURLWithPath: embeddings), height: height, width: width,
+                                guidance: fluxGuidance)
+        default:
+            throw ValidationError("unknown model '\(model)' (available: world, flux)")
         }
+    }
+
+    func run() throws {
         let settings = try settings()
         if !Engine.usesOptimizedBLAS {
             print("warning: matrix products run on the MLX wheel's reference BLAS (\(Engine.sgemmProvider)); install libopenblas-dev and rebuild (make run) for ~30× faster training")
         }
         let folder = URL(fileURLWithPath: outputDir)
-        let worldModel = try WorldModel.load(from: URL(fileURLWithPath: checkpoint))
+        let task = try makeTask()
         let processGroup = try processGroupFromEnvironment()
-        let trainer = try WorldTrainer(model: worldModel, config: settings, runFolder: folder, processGroup: processGroup,
+        let trainer = try GRPOTrainer(task: task, config: settings, runFolder: folder, processGroup: processGroup,
                                        rewardLocations: RewardLocations(directory: URL(fileURLWithPath: rewardDir)))
         var log = try RunLog(folder: folder, resuming: resume != nil)
         if let resume {
             let url = URL(fileURLWithPath: resume)
             guard let from = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
-                    ? url : WorldTrainer.latestCheckpoint(in: url) else {
+                    ? url : GRPOTrainer.latestCheckpoint(in: url) else {
                 throw ValidationError("\(resume): no checkpoint-*/ folder with trainer_state.json to resume from")
             }
             try trainer.resume(from: from)
@@ -140,7 +174,7 @@ struct TrainCommand: ParsableCommand {
             try log.writeConfig(settings)
         }
         try log.startTensorBoard(resumingAt: resume != nil ? trainer.iteration : nil)
-        print("GRPO on the shapes world: \(settings.promptsPerIteration) prompts × \(settings.numGenerations) samples, T=\(settings.samplingSteps), η=\(settings.eta), lr \(settings.learningRate), \(settings.iterations) iterations → \(folder.path)")
+        print("GRPO on \(task.summary): \(settings.promptsPerIteration) prompts × \(settings.numGenerations) samples, T=\(settings.samplingSteps), η=\(settings.eta), lr \(settings.learningRate), \(settings.iterations) iterations → \(folder.path)")
 
         let started = Date()
         if trainer.iteration == 0 {
@@ -149,7 +183,7 @@ struct TrainCommand: ParsableCommand {
             let grid = try before.grid()
             try PNGEncoder.write(grid, to: folder.appendingPathComponent("samples-before.png"))
             try log.record(grid: grid, at: 0)
-            print(String(format: "held-out before training: reward %.3f, accuracy %.1f%%", before.meanReward, 100 * before.accuracy))
+            print("held-out before training: " + describe(before))
         }
         let bar = ProgressBar(total: settings.iterations, label: "GRPO")
         while trainer.iteration < settings.iterations {
@@ -177,8 +211,11 @@ struct TrainCommand: ParsableCommand {
         try log.writePlots()
         let final = try trainer.evaluate()
         try PNGEncoder.write(try final.grid(), to: folder.appendingPathComponent("samples-after.png"))
-        print(String(format: "held-out after %d iterations: reward %.3f, accuracy %.1f%% (%@)", trainer.iteration, final.meanReward,
-                     100 * final.accuracy, formatDuration(Date().timeIntervalSince(started))))
+        print("held-out after \(trainer.iteration) iterations: " + describe(final) + " (\(formatDuration(Date().timeIntervalSince(started))))")
         print("run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, samples-before.png, samples-after.png, checkpoint-*/, TensorBoard events (tensorboard --logdir \(folder.path))")
+    }
+
+    private func describe(_ result: Evaluation.Result) -> String {
+        String(format: "reward %.3f", result.meanReward) + (result.accuracy.map { String(format: ", accuracy %.1f%%", 100 * $0) } ?? "")
     }
 }

@@ -1,4 +1,5 @@
 import EmbeddedWorld
+import Training
 import Engine
 import Foundation
 import GRPO
@@ -14,8 +15,8 @@ final class EmbeddedWorldTests: XCTestCase {
         return WorldModel.create(seed: seed, settings: settings)
     }
 
-    private func tinyConfig() -> WorldTrainer.Config {
-        var c = WorldTrainer.Config()
+    private func tinyConfig() -> GRPOTrainer.Config {
+        var c = GRPOTrainer.Config()
         c.iterations = 2
         c.promptsPerIteration = 2
         c.numGenerations = 3
@@ -75,7 +76,7 @@ final class EmbeddedWorldTests: XCTestCase {
         let modelFolder = folder.appendingPathComponent("model")
         try pretrained.writeFolder(to: modelFolder)
 
-        let straight = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: tinyConfig(), runFolder: folder.appendingPathComponent("a"))
+        let straight = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: tinyConfig(), runFolder: folder.appendingPathComponent("a"))
         let first = try straight.step()
         XCTAssert(first.ratioMean.isFinite && first.gradNorm.isFinite)
         XCTAssertEqual(first.ratioMin, 1, accuracy: 1e-5)
@@ -84,15 +85,15 @@ final class EmbeddedWorldTests: XCTestCase {
         let checkpoint = try straight.saveCheckpoint()
         XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("transformer/config.json").path))
 
-        let interrupted = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: tinyConfig(), runFolder: folder.appendingPathComponent("b"))
+        let interrupted = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: tinyConfig(), runFolder: folder.appendingPathComponent("b"))
         _ = try interrupted.step()
         let saved = try interrupted.saveCheckpoint()
-        let resumed = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: tinyConfig(), runFolder: folder.appendingPathComponent("b"))
+        let resumed = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: tinyConfig(), runFolder: folder.appendingPathComponent("b"))
         try resumed.resume(from: saved)
         XCTAssertEqual(resumed.iteration, 1)
         _ = try resumed.step()
-        for (key, value) in straight.model.transformer.parameters() {
-            XCTAssertEqual(resumed.model.transformer.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
+        for (key, value) in straight.task.network.parameters() {
+            XCTAssertEqual(resumed.task.network.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
         }
         // The checkpoint's transformer folder loads as a model again.
         let reloaded = try WorldModel.load(from: modelFolder)
@@ -108,44 +109,44 @@ final class EmbeddedWorldTests: XCTestCase {
         config.loraTargets = "to_q,to_v,proj_out"  // a fresh model's proj_out is zero: only its own adapter gets a gradient at first
         config.rewards = "jpeg-compressibility"  // differs between any two images, so advantages are never all zero
 
-        let straight = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: config, runFolder: folder.appendingPathComponent("a"))
-        let base = straight.model.transformer.parameters().filter { !$0.key.contains("lora_") }.mapValues { $0.toArray(Float.self) }
+        let straight = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("a"))
+        let base = straight.task.network.parameters().filter { !$0.key.contains("lora_") }.mapValues { $0.toArray(Float.self) }
         let first = try straight.step()
         XCTAssertEqual(first.ratioMin, 1, accuracy: 1e-5)
         XCTAssertEqual(first.ratioMax, 1, accuracy: 1e-5)
         _ = try straight.step()
-        for (key, value) in straight.model.transformer.parameters() where !key.contains("lora_") {
+        for (key, value) in straight.task.network.parameters() where !key.contains("lora_") {
             XCTAssertEqual(value.toArray(Float.self), base[key], "\(key) changed although only adapters train")
         }
-        let loraB = straight.model.transformer.parameters().filter { $0.key.hasSuffix("lora_B.weight") }
+        let loraB = straight.task.network.parameters().filter { $0.key.hasSuffix("lora_B.weight") }
         XCTAssertFalse(loraB.isEmpty)
         XCTAssertTrue(loraB.values.contains { $0.abs().max().item(Float.self) > 0 }, "adapters did not move")
 
-        let interrupted = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: config, runFolder: folder.appendingPathComponent("b"))
+        let interrupted = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("b"))
         _ = try interrupted.step()
         let saved = try interrupted.saveCheckpoint()
         XCTAssertTrue(FileManager.default.fileExists(atPath: saved.appendingPathComponent("pytorch_lora_weights.safetensors").path))
         let loraState = try JSONSerialization.jsonObject(with: Data(contentsOf: saved.appendingPathComponent("lora_config.json"))) as! [String: Any]
         XCTAssertEqual(loraState["step"] as? Int, 1)
-        let resumed = try WorldTrainer(model: try WorldModel.load(from: modelFolder), config: config, runFolder: folder.appendingPathComponent("b"))
+        let resumed = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("b"))
         try resumed.resume(from: saved)
         _ = try resumed.step()
-        for (key, value) in straight.model.transformer.parameters() {
-            XCTAssertEqual(resumed.model.transformer.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
+        for (key, value) in straight.task.network.parameters() {
+            XCTAssertEqual(resumed.task.network.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
         }
     }
 
     func testRewardMixParsingAndErrors() throws {
-        let mix = try WorldRewardMix(parsing: "shapes,jpeg-compressibility:0.1")
+        let mix = try RewardMix(parsing: "shapes,jpeg-compressibility:0.1")
         XCTAssertEqual(mix.names, ["shapes", "jpeg-compressibility"])
         XCTAssertEqual(mix.weights, [1, 0.1])
         // A reward model named without its files: the error names the file that is missing.
         let empty = try temporaryDirectory(self)
-        XCTAssertThrowsError(try WorldRewardMix(parsing: "shapes,hpsv2.1", locations: RewardLocations(directory: empty))) {
+        XCTAssertThrowsError(try RewardMix(parsing: "shapes,hpsv2.1", locations: RewardLocations(directory: empty))) {
             XCTAssert("\($0)".contains("HPS_v2.1_compressed"), "\($0)")
         }
-        XCTAssertThrowsError(try WorldRewardMix(parsing: "hps")) { XCTAssert("\($0)".contains("unknown reward 'hps'"), "\($0)") }
-        XCTAssertThrowsError(try WorldRewardMix(parsing: "shapes:abc")) { XCTAssert("\($0)".contains("not a number"), "\($0)") }
+        XCTAssertThrowsError(try RewardMix(parsing: "hps")) { XCTAssert("\($0)".contains("unknown reward 'hps'"), "\($0)") }
+        XCTAssertThrowsError(try RewardMix(parsing: "shapes:abc")) { XCTAssert("\($0)".contains("not a number"), "\($0)") }
     }
 
     /// A reward model next to the embedded reward in training: scored on the decoded batch, named in the log.
@@ -154,7 +155,7 @@ final class EmbeddedWorldTests: XCTestCase {
         locations.pickScoreModel = Fixture.url("rewards/pickscore_tiny")
         var config = tinyConfig()
         config.rewards = "shapes,pickscore:0.5"
-        let trainer = try WorldTrainer(model: tinyModel(), config: config, runFolder: try temporaryDirectory(self), rewardLocations: locations)
+        let trainer = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: try temporaryDirectory(self), rewardLocations: locations)
         XCTAssertEqual(trainer.rewards.names, ["shapes", "pickscore"])
         let log = try trainer.step()
         XCTAssertEqual(Set(log.rewardMean.keys), ["shapes", "pickscore"])
@@ -171,7 +172,7 @@ final class EmbeddedWorldTests: XCTestCase {
         config.rewardCombination = "advantage"
         config.perPromptStatBuffer = 8
         config.perPromptStatMinCount = 1
-        let trainer = try WorldTrainer(model: tinyModel(), config: config, runFolder: folder)
+        let trainer = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder)
         _ = try trainer.step()
         XCTAssertEqual(Set(trainer.statTrackers.keys), ["shapes", "jpeg-compressibility"])
         for (stream, tracker) in trainer.statTrackers {
@@ -179,7 +180,7 @@ final class EmbeddedWorldTests: XCTestCase {
             for (_, values) in tracker.history { XCTAssertEqual(values.count, config.numGenerations, stream) }
         }
         let saved = try trainer.saveCheckpoint()
-        let resumed = try WorldTrainer(model: tinyModel(), config: config, runFolder: folder)
+        let resumed = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder)
         try resumed.resume(from: saved)
         XCTAssertEqual(resumed.statTrackers, trainer.statTrackers)
     }
@@ -202,13 +203,13 @@ final class EmbeddedWorldTests: XCTestCase {
         }
         let folder = try temporaryDirectory(self)
         config.rewardCombination = "advantage"
-        let byAdvantage = try WorldTrainer(model: tinyModel(), config: config, runFolder: folder.appendingPathComponent("a"))
+        let byAdvantage = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("a"))
         XCTAssertEqual(byAdvantage.rewards.names, ["jpeg-compressibility", "shapes"])
         let expected = zip(groupAdvantage(scores[0]), groupAdvantage(scores[1])).map { 0.5 * $0 + 2 * $1 }
         XCTAssertEqual(byAdvantage.combinedAdvantages(scores, prompts: prompts).map(Double.init), expected, accuracy: 1e-5)
 
         config.rewardCombination = "reward"
-        let byReward = try WorldTrainer(model: tinyModel(), config: config, runFolder: folder.appendingPathComponent("b"))
+        let byReward = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("b"))
         let summed = zip(scores[0], scores[1]).map { 0.5 * $0 + 2 * $1 }
         XCTAssertEqual(byReward.combinedAdvantages(scores, prompts: prompts).map(Double.init), groupAdvantage(summed), accuracy: 1e-5)
     }

@@ -3,15 +3,20 @@ import Imaging
 import Rewards
 import ShapesWorld
 
-/// The embedded rewards: the shapes scorer (GenEval-style, in [0, 1]) and DDPO's JPEG (in)compressibility.
-public enum WorldReward: String, CaseIterable, Sendable, Codable {
+/// The embedded rewards: the shapes scorer (GenEval-style, in [0, 1]; needs prompts of the shapes world) and DDPO's
+/// JPEG (in)compressibility (any image).
+public enum EmbeddedReward: String, CaseIterable, Sendable, Codable {
     case shapes
     case jpegCompressibility = "jpeg-compressibility"
     case jpegIncompressibility = "jpeg-incompressibility"
 
-    public func score(_ image: RGBImage, prompt: PromptSpec) throws -> Double {
+    public func score(_ image: RGBImage, prompt: TrainingPrompt) throws -> Double {
         switch self {
-        case .shapes: return ShapeScorer.standard.score(image, prompt).reward
+        case .shapes:
+            guard let spec = prompt.spec else {
+                throw RewardMixError(message: "the shapes reward scores prompts of the shapes world, and '\(prompt.text)' is not one (use it with the embedded world, or choose another reward)")
+            }
+            return ShapeScorer.standard.score(image, spec).reward
         case .jpegCompressibility: return try JPEGSizeReward.compressibility(image)
         case .jpegIncompressibility: return try JPEGSizeReward.incompressibility(image)
         }
@@ -21,9 +26,9 @@ public enum WorldReward: String, CaseIterable, Sendable, Codable {
 /// A weighted list of rewards, parsed from `name[:weight],…` (e.g. `shapes,jpeg-compressibility:0.1` or
 /// `shapes,hpsv2.1:0.5`): the embedded rewards, and the reward models (HPS-v2.1, PickScore, CLIP score, aesthetic)
 /// loaded from the checkpoint files `locations` points at. Order and weights are kept as given.
-public struct WorldRewardMix {
+public struct RewardMix {
     public enum Source {
-        case embedded(WorldReward)
+        case embedded(EmbeddedReward)
         case model(any ImageRewardModel)
     }
 
@@ -34,22 +39,22 @@ public struct WorldRewardMix {
             let parts = item.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             let name = parts[0]
             let weight = parts.count > 1 ? Double(parts[1]) : 1
-            guard let weight else { throw WorldRewardError(message: "reward '\(name)': weight '\(parts[1])' is not a number") }
-            if let reward = WorldReward(rawValue: name) { return (name, .embedded(reward), weight) }
+            guard let weight else { throw RewardMixError(message: "reward '\(name)': weight '\(parts[1])' is not a number") }
+            if let reward = EmbeddedReward(rawValue: name) { return (name, .embedded(reward), weight) }
             guard RewardRegistry.names.contains(name) else {
-                let known = WorldReward.allCases.map(\.rawValue) + RewardRegistry.names
-                throw WorldRewardError(message: "unknown reward '\(name)' (available: \(known.joined(separator: ", ")))")
+                let known = EmbeddedReward.allCases.map(\.rawValue) + RewardRegistry.names
+                throw RewardMixError(message: "unknown reward '\(name)' (available: \(known.joined(separator: ", ")))")
             }
             return (name, .model(try RewardRegistry.makeModel(name, locations: locations)), weight)
         }
-        guard !terms.isEmpty else { throw WorldRewardError(message: "no reward given") }
+        guard !terms.isEmpty else { throw RewardMixError(message: "no reward given") }
     }
 
     public var names: [String] { terms.map(\.name) }
     public var weights: [Double] { terms.map(\.weight) }
 
     /// Each reward's score per image, `[reward][image]`.
-    public func scores(_ images: [RGBImage], prompts: [PromptSpec]) throws -> [[Double]] {
+    public func scores(_ images: [RGBImage], prompts: [TrainingPrompt]) throws -> [[Double]] {
         try terms.map { term in
             switch term.source {
             case .embedded(let reward): return try zip(images, prompts).map { try reward.score($0, prompt: $1) }
@@ -59,7 +64,7 @@ public struct WorldRewardMix {
     }
 }
 
-public struct WorldRewardError: Error, CustomStringConvertible {
+public struct RewardMixError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
 }

@@ -7,11 +7,12 @@ import NN
 import Rewards
 import ShapesWorld
 
-/// DanceGRPO on the embedded world: each iteration draws B training prompts, samples G trajectories per prompt with
-/// the Dance SDE, scores the decoded x̂0 images, normalises rewards per prompt group, and trains the transformer with
-/// the clipped surrogate (spec §1). Every random draw derives from (seed, iteration), so a resumed run continues
-/// exactly as an uninterrupted one.
-public final class WorldTrainer {
+/// DanceGRPO for any ``TrainingTask``: each iteration draws B training prompts, samples G trajectories per prompt
+/// with the task's chain (Dance/Flow-GRPO SDE, CPS or MixGRPO window for flows; DDIM η for Stable Diffusion),
+/// scores the decoded images, normalises rewards per prompt group, and trains the task's network with the clipped
+/// surrogate (spec §1). Every random draw derives from (seed, iteration), so a resumed run continues exactly as an
+/// uninterrupted one. The defaults are the embedded world's; `stableDiffusion` and `flux` give the seed's settings.
+public final class GRPOTrainer {
     public struct Config: Codable, Sendable, Equatable {
         public var iterations = 100
         public var promptsPerIteration = 8
@@ -60,52 +61,94 @@ public final class WorldTrainer {
         public var loraTargets = "to_k,to_q,to_v,to_out.0"
         public var seed: UInt64 = 0
         public init() {}
+
+        /// The seed's Stable Diffusion v1.4 settings (spec §5.2, config_sd/dgx.py:hpsv2): DDIM 50 steps, η 1, CFG 5,
+        /// 4 prompts × 16 samples, clip 1e-4, all 49 trainable transitions, per-prompt statistics, lr 1e-5.
+        public static var stableDiffusion: Config {
+            var c = Config()
+            c.promptsPerIteration = 4
+            c.numGenerations = 16
+            c.samplingSteps = 50
+            c.eta = 1
+            c.guidanceScale = 5
+            c.learningRate = 1e-5
+            c.clipRange = 1e-4
+            c.timestepFraction = 1
+            c.gradientAccumulationSteps = 8
+            c.perPromptStatBuffer = 16
+            c.perPromptStatMinCount = 16
+            c.rewards = "hpsv2.1"
+            c.sampler = "ddim"
+            c.rolloutBatchSize = 4
+            c.transitionBatchSize = 1
+            c.evalPrompts = 8
+            c.checkpointEvery = 50
+            return c
+        }
+
+        /// The seed's FLUX settings (spec §5.3, scripts/finetune/finetune_flux_grpo.sh): T 16, η 0.3, shift 3,
+        /// 12 samples per prompt, clip 1e-4, fraction 0.6, lr 1e-5, HPS-v2.1.
+        public static var flux: Config {
+            var c = Config()
+            c.promptsPerIteration = 1
+            c.numGenerations = 12
+            c.samplingSteps = 16
+            c.eta = 0.3
+            c.shift = 3
+            c.learningRate = 1e-5
+            c.clipRange = 1e-4
+            c.timestepFraction = 0.6
+            c.gradientAccumulationSteps = 12
+            c.rewards = "hpsv2.1"
+            c.rolloutBatchSize = 1
+            c.transitionBatchSize = 1
+            c.evalPrompts = 8
+            c.checkpointEvery = 60
+            return c
+        }
     }
 
     public let config: Config
-    public let model: WorldModel
+    public let task: TrainingTask
     public let runFolder: URL
     public let optimizer: AdamW
-    public let rewards: WorldRewardMix
+    public let rewards: RewardMix
     public let ema: ExponentialMovingAverage?
     public private(set) var iteration = 0
-    let policy: WorldPolicy
+    let policy: DenoisingPolicy
     let stochasticSampler: FlowSampler
     /// Per-prompt reward histories (when `perPromptStatBuffer` > 0), one per normalised quantity: each reward when
     /// advantages are summed, else the weighted reward sum (see `normalizedStreams`); saved with checkpoints.
     public private(set) var statTrackers: [String: PerPromptStatTracker] = [:]
-    let heldOut: WorldEvaluation
-    var textCache: [String: Conditioning] = [:]
+    let heldOut: Evaluation
 
     /// The processes of the run: rewards are gathered over it for statistics, seeds differ per rank.
     public let processGroup: ProcessGroup
 
-    public init(model: WorldModel, config: Config, runFolder: URL, processGroup: ProcessGroup = SingleProcessGroup(),
+    public init(task: TrainingTask, config: Config, runFolder: URL, processGroup: ProcessGroup = SingleProcessGroup(),
                 rewardLocations: RewardLocations = RewardLocations()) throws {
         self.config = config
         self.processGroup = processGroup
-        self.model = model
+        self.task = task
         self.runFolder = runFolder
-        rewards = try WorldRewardMix(parsing: config.rewards, locations: rewardLocations)
+        rewards = try RewardMix(parsing: config.rewards, locations: rewardLocations)
         guard ["reward", "advantage"].contains(config.rewardCombination) else {
-            throw WorldRewardError(message: "reward combination must be 'reward' or 'advantage', got '\(config.rewardCombination)'")
+            throw RewardMixError(message: "reward combination must be 'reward' or 'advantage', got '\(config.rewardCombination)'")
         }
-        model.textEncoder.freeze()
+        stochasticSampler = try GRPOTrainer.stochasticSampler(config, chain: task.chain)
+        let network = task.network
         if config.loraRank > 0 {
             let targets = config.loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             let lora = LoRAConfig(rank: config.loraRank, alpha: config.loraAlpha > 0 ? config.loraAlpha : Float(2 * config.loraRank),
                                   targetModules: targets)
-            try model.transformer.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
+            try network.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
         }
-        policy = WorldPolicy(model: model, reference: config.beta > 0 ? ReferenceWeights(snapshotOf: model.transformer) : nil)
-        guard let sampler = WorldTrainer.stochasticSampler(config.sampler, eta: config.eta) else {
-            throw WorldRewardError(message: "unknown sampler '\(config.sampler)' (dance-sde, flow-sde, cps)")
-        }
-        stochasticSampler = sampler
-        optimizer = AdamW(model: model.transformer, schedule: .constantWithWarmup(config.learningRate, warmupSteps: 0),
+        policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
+        optimizer = AdamW(model: network, schedule: .constantWithWarmup(config.learningRate, warmupSteps: 0),
                           weightDecay: config.weightDecay)
-        ema = config.emaDecay.map { ExponentialMovingAverage(model: model.transformer, decay: $0) }
-        heldOut = WorldEvaluation(split: .heldOut, count: config.evalPrompts, steps: config.samplingSteps, shift: config.shift)
+        ema = config.emaDecay.map { ExponentialMovingAverage(model: network, decay: $0) }
+        heldOut = Evaluation(prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
+                             shift: config.shift, guidanceScale: config.guidanceScale)
         if config.perPromptStatBuffer > 0 {
             for stream in normalizedStreams {
                 statTrackers[stream] = PerPromptStatTracker(bufferSize: config.perPromptStatBuffer, minCount: config.perPromptStatMinCount)
@@ -120,7 +163,8 @@ public final class WorldTrainer {
         public var iteration: Int
         public var rewardMean: [String: Double]
         public var rewardStd: [String: Double]
-        public var accuracy: Double
+        /// Fraction of fully correct images by the shapes scorer (shapes-world prompts only).
+        public var accuracy: Double?
         public var advantageMean: Double
         public var advantageAbsMax: Double
         public var ratioMean: Double
@@ -139,50 +183,41 @@ public final class WorldTrainer {
         public var heldOutAccuracy: Double?
     }
 
-    func conditioning(_ texts: [String]) -> Conditioning {
-        let missing = Array(Set(texts.filter { textCache[$0] == nil })).sorted()
-        if !missing.isEmpty {
-            let encoded = model.encode(missing)
-            eval(Array(encoded.tensors.values))
-            for (i, text) in missing.enumerated() { textCache[text] = encoded.rows([i]) }
-        }
-        let rows = texts.map { textCache[$0]! }
-        var tensors: [String: Tensor] = [:]
-        for key in rows[0].tensors.keys { tensors[key] = concatenated(rows.map { $0[key] }, axis: 0) }
-        return Conditioning(tensors)
-    }
-
     /// Rollout, reward, advantages and update for the next iteration.
     public func step() throws -> IterationLog {
         let it = iteration
         let seed = rankSeed(config.seed, rank: processGroup.rank)
         let keys = RandomKey(seed: seed).split(into: 2)
         let iterationKey = keys[1].split(into: 1 + it)[it].split(into: 2)
-        var generator = PromptGenerator(seed: seed &* 1_000_003 &+ UInt64(it), split: .train)
-        let specs = generator.next(config.promptsPerIteration).flatMap { [PromptSpec](repeating: $0, count: config.numGenerations) }
-        let cond = conditioning(specs.map(\.text))
+        let prompts = try task.trainingPrompts(count: config.promptsPerIteration, iteration: it, seed: seed)
+            .flatMap { [TrainingPrompt](repeating: $0, count: config.numGenerations) }
+        let cond = try task.conditioning(prompts.map(\.text))
 
         let plan = config.mixWindowSize > 0
             ? MixGRPOWindow(steps: config.samplingSteps, windowSize: config.mixWindowSize, stride: config.mixWindowStride,
                             itersPerShift: config.mixItersPerShift, rollBack: config.mixRollBack,
                             sampler: stochasticSampler).plan(iteration: it)
             : nil
-        var rolloutConfig = RolloutConfig.flow(steps: config.samplingSteps, shift: config.shift, sampler: stochasticSampler, plan: plan)
-        let unconditional: Conditioning? = config.guidanceScale != 1 ? conditioning([""]) : nil
+        var rolloutConfig = RolloutConfig()
+        rolloutConfig.process = task.chain.process(steps: config.samplingSteps, shift: config.shift, sampler: stochasticSampler,
+                                                   eta: config.eta, plan: plan)
+        let unconditional: Conditioning? = config.guidanceScale != 1 ? try task.conditioning([""]) : nil
         if unconditional != nil { rolloutConfig.guidanceScale = config.guidanceScale }
         rolloutConfig.sameInitialNoise = config.initSameNoise
         rolloutConfig.batchSize = config.rolloutBatchSize
         var started = Date()
-        let trajectories = rollout(policy: policy, conditioning: cond, latentShape: model.latentShape, config: rolloutConfig, key: iterationKey[0],
+        let trajectories = rollout(policy: policy, conditioning: cond, latentShape: task.latentShape, config: rolloutConfig, key: iterationKey[0],
                                    unconditional: unconditional)
         let secondsRollout = Date().timeIntervalSince(started)
 
         started = Date()
-        let images = try model.images(trajectories.finalLatents)
-        let scores = try rewards.scores(images, prompts: specs)
-        let correct = zip(images, specs).filter { ShapeScorer.standard.score($0, $1).correct }.count
+        let images = try task.images(trajectories.finalLatents)
+        let scores = try rewards.scores(images, prompts: prompts)
+        let specs = prompts.compactMap(\.spec)
+        let correct: Int? = specs.count == prompts.count
+            ? zip(images, specs).filter { ShapeScorer.standard.score($0, $1).correct }.count : nil
         let secondsReward = Date().timeIntervalSince(started)
-        let advantages = combinedAdvantages(scores, prompts: specs.map(\.text))
+        let advantages = combinedAdvantages(scores, prompts: prompts.map(\.text))
 
         started = Date()
         var update = UpdateConfig()
@@ -196,7 +231,7 @@ public final class WorldTrainer {
         let stats = try updatePolicy(policy: policy, optimizer: optimizer, rollout: trajectories, conditioning: cond,
                                      advantages: advantages, config: update, key: iterationKey[1], unconditional: unconditional)
         if let ema {
-            try ema.update(from: model.transformer)
+            try ema.update(from: task.network)
             eval(ema.tensorsToEvaluate)
         }
         let secondsUpdate = Date().timeIntervalSince(started)
@@ -211,9 +246,12 @@ public final class WorldTrainer {
             rewardMean[name] = mean(gathered)
             rewardStd[name] = std(gathered)
         }
-        let gatheredCorrect: [Double] = try processGroup.allGather([Double(correct)])
-        let gatheredCounts: [Double] = try processGroup.allGather([Double(specs.count)])
-        let accuracy: Double = gatheredCorrect.reduce(0, +) / gatheredCounts.reduce(0, +)
+        var accuracy: Double? = nil
+        if let correct {
+            let gatheredCorrect: [Double] = try processGroup.allGather([Double(correct)])
+            let gatheredCounts: [Double] = try processGroup.allGather([Double(prompts.count)])
+            accuracy = gatheredCorrect.reduce(0, +) / gatheredCounts.reduce(0, +)
+        }
         let ratios = stats.ratios.map(Double.init)
         return IterationLog(
             iteration: iteration, rewardMean: rewardMean, rewardStd: rewardStd, accuracy: accuracy,
@@ -251,23 +289,37 @@ public final class WorldTrainer {
         return (0..<scores[0].count).map { i in zip(weights, perReward).reduce(Float(0)) { $0 + Float($1.0) * $1.1[i] } }
     }
 
-    static func stochasticSampler(_ name: String, eta: Float) -> FlowSampler? {
-        switch name {
-        case "dance-sde": return .danceSDE(eta: eta)
-        case "flow-sde": return .flowSDE(noiseLevel: eta)
-        case "cps": return .cps(noiseLevel: eta)
-        default: return nil
+    /// The flow sampler the config names; DDIM chains take "ddim" (η from `eta`) and refuse flow-only options.
+    static func stochasticSampler(_ config: Config, chain: SamplingChain) throws -> FlowSampler {
+        let eta = config.eta
+        switch chain {
+        case .ddim:
+            guard config.sampler == "ddim" else {
+                throw RewardMixError(message: "sampler '\(config.sampler)' is a flow-matching sampler; this model samples with DDIM (--sampler ddim, η from --eta)")
+            }
+            guard config.mixWindowSize == 0 else {
+                throw RewardMixError(message: "MixGRPO windows (--mix-window-size) need a flow-matching model; this one samples with DDIM")
+            }
+            return .ode  // unused: the DDIM process takes η directly
+        case .flow:
+            switch config.sampler {
+            case "dance-sde": return .danceSDE(eta: eta)
+            case "flow-sde": return .flowSDE(noiseLevel: eta)
+            case "cps": return .cps(noiseLevel: eta)
+            default: throw RewardMixError(message: "unknown sampler '\(config.sampler)' (flow models: dance-sde, flow-sde, cps; DDIM models: ddim)")
+            }
         }
     }
 
     // MARK: - Evaluation, checkpoints, resume
 
-    public func evaluate() throws -> WorldEvaluation.Result {
-        if let ema { return try ema.withAveragedParameters(in: model.transformer) { try heldOut.run(model) } }
-        return try heldOut.run(model)
+    public func evaluate() throws -> Evaluation.Result {
+        if let ema { return try ema.withAveragedParameters(in: task.network) { try heldOut.run(task, rewards: rewards, policy: policy) } }
+        return try heldOut.run(task, rewards: rewards, policy: policy)
     }
 
-    /// `checkpoint-<iteration>-0/`: the transformer in diffusers layout (config.json + safetensors), the optimizer
+    /// `checkpoint-<iteration>-0/`: the network in diffusers layout (`transformer/` or `unet/`: config.json +
+    /// safetensors) or its LoRA adapters, the optimizer
     /// and EMA state, and `trainer_state.json`; written into a temporary folder and renamed, so a crash never
     /// leaves a half checkpoint.
     @discardableResult
@@ -276,16 +328,17 @@ public final class WorldTrainer {
         let temporary = runFolder.appendingPathComponent(".checkpoint-\(iteration)-0.tmp")
         try? FileManager.default.removeItem(at: temporary)
         if config.loraRank > 0 {
-            // The seed's LoRA checkpoint: adapters in diffusers' FLUX LoRA layout (`transformer.` prefix) + lora_config.json.
+            // The seed's LoRA checkpoint: adapters in diffusers' LoRA layout (`transformer.`/`unet.` prefix) + lora_config.json.
             try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-            try model.transformer.saveLoRA(to: temporary.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: "transformer")
-            let lora = model.transformer.currentLoRAConfig()!
+            try task.network.saveLoRA(to: temporary.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: task.networkFolderName)
+            let lora = task.network.currentLoRAConfig()!
             let loraState: [String: Any] = ["step": iteration, "lora_params": ["lora_rank": lora.rank, "lora_alpha": lora.alpha,
                                                                              "target_modules": config.loraTargets.split(separator: ",").map(String.init)]]
             try AtomicFile.write(try JSONSerialization.data(withJSONObject: loraState, options: [.sortedKeys, .prettyPrinted]),
                                  to: temporary.appendingPathComponent("lora_config.json"))
         } else {
-            try model.writeFolder(to: temporary, transformerOnly: true)
+            try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+            try task.saveNetwork(to: temporary)
         }
         try optimizer.saveState(to: temporary.appendingPathComponent("optimizer.safetensors"))
         if let ema {
@@ -314,9 +367,9 @@ public final class WorldTrainer {
     /// Restores weights, optimizer, EMA and the iteration counter from a checkpoint folder.
     public func resume(from checkpoint: URL) throws {
         if config.loraRank > 0 {
-            try model.transformer.loadLoRA(from: checkpoint.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: "transformer")
+            try task.network.loadLoRA(from: checkpoint.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: task.networkFolderName)
         } else {
-            try model.transformer.load(contentsOf: checkpoint.appendingPathComponent("transformer"))
+            try task.loadNetwork(from: checkpoint)
         }
         try optimizer.loadState(from: checkpoint.appendingPathComponent("optimizer.safetensors"))
         if let ema { try ema.loadState(from: checkpoint.appendingPathComponent("ema.safetensors")) }

@@ -1,0 +1,138 @@
+import Engine
+import Foundation
+import GRPO
+import Imaging
+import Models
+import NN
+
+/// DanceGRPO's FLUX setting (spec §5.3) as a GRPO task: a diffusers FLUX folder (transformer trained, VAE frozen, no
+/// text encoders: prompts come from the `dancegrpo preprocess` embedding cache, as the seed's `--data_json_path`),
+/// images of `height × width`, and the distilled guidance value fed to FLUX.1-dev's guidance embedding.
+public final class FluxTask: TrainingTask {
+    public let pipeline: FluxPipeline
+    public let cache: FluxEmbeddingCache
+    public let entries: [FluxEmbeddingCache.Entry]
+    public let height: Int
+    public let width: Int
+    /// The value of FLUX.1-dev's guidance embedding (the seed passes 3.5; ignored by models without one).
+    public let guidance: Float
+    private let byCaption: [String: FluxEmbeddingCache.Entry]
+    private let imageIds: Tensor
+
+    public init(pipeline: FluxPipeline, embeddings: URL, height: Int = 720, width: Int = 720, guidance: Float = 3.5) throws {
+        self.pipeline = pipeline
+        cache = FluxEmbeddingCache(folder: embeddings)
+        entries = try cache.readManifest()
+        guard !entries.isEmpty else {
+            throw ConfigFile.Error(file: cache.manifestURL.path, message: "the embedding manifest lists no prompts")
+        }
+        self.height = height
+        self.width = width
+        self.guidance = guidance
+        byCaption = Dictionary(entries.map { ($0.caption, $0) }, uniquingKeysWith: { first, _ in first })
+        let (h, w) = pipeline.latentSize(height: height, width: width)
+        imageIds = FluxLatents.imageIds(height: h, width: w)
+        pipeline.vae.freeze()
+        // Check one entry now, so a cache made by another model fails before the first rollout.
+        let sample = try cache.load([entries[0]])
+        let expected = (pipeline.transformer.config.jointAttentionDim, pipeline.transformer.config.pooledProjectionDim)
+        guard sample.promptEmbeds.dim(-1) == expected.0, sample.pooledPromptEmbeds.dim(-1) == expected.1 else {
+            throw ConfigFile.Error(file: cache.manifestURL.path, message: "embeddings of \(sample.promptEmbeds.dim(-1))/\(sample.pooledPromptEmbeds.dim(-1)) features, expected joint_attention_dim \(expected.0) / pooled_projection_dim \(expected.1) of the transformer (was the cache made with another model?)")
+        }
+    }
+
+    public var summary: String { "FLUX (\(pipeline.transformer.parameterCount()) transformer parameters) on \(entries.count) cached prompts, \(width)×\(height) px" }
+    public var network: Module { pipeline.transformer }
+    public var networkFolderName: String { "transformer" }
+    public var chain: SamplingChain { .flow }
+
+    public var latentShape: [Int] {
+        let (h, w) = pipeline.latentSize(height: height, width: width)
+        return [(h / 2) * (w / 2), 4 * pipeline.vae.config.latentChannels]
+    }
+
+    public func saveNetwork(to folder: URL) throws {
+        let sub = folder.appendingPathComponent(networkFolderName)
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(pipeline.transformer.config), to: sub.appendingPathComponent("config.json"))
+        try pipeline.transformer.save(to: sub.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+    }
+
+    public func policy(reference: ReferenceWeights?) -> DenoisingPolicy {
+        FluxPolicy(pipeline: pipeline, imageIds: imageIds, guidance: guidance, reference: reference)
+    }
+
+    /// An epoch is one pass over the cache in a seed-dependent order (the seed's shuffling sampler); iteration k takes
+    /// the next `count` prompts, wrapping into the next epoch's order.
+    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [TrainingPrompt] {
+        let n = entries.count
+        return (0..<count).map { j in
+            let position = iteration * count + j
+            let epoch = position / n
+            let order = Random.permutation(n, key: RandomKey(seed: seed &* 7_919 &+ UInt64(epoch))).toArray(Int32.self)
+            return TrainingPrompt(text: entries[Int(order[position % n])].caption)
+        }
+    }
+
+    /// The first `count` prompts of the cache (all of them if fewer).
+    public func evaluationPrompts(count: Int) throws -> [TrainingPrompt] {
+        entries.prefix(count).map { TrainingPrompt(text: $0.caption) }
+    }
+
+    public func conditioning(_ texts: [String]) throws -> Conditioning {
+        let rows = try texts.map { text -> FluxEmbeddingCache.Entry in
+            guard let entry = byCaption[text] else {
+                if text.isEmpty {
+                    throw ConfigFile.Error(file: cache.manifestURL.path, message: "FLUX.1-dev is guidance-distilled and the cache holds no empty prompt for classifier-free guidance: keep --guidance-scale 1 (the distilled guidance value is --flux-guidance)")
+                }
+                throw ConfigFile.Error(file: cache.manifestURL.path, message: "no cached embedding for the prompt '\(text)'")
+            }
+            return entry
+        }
+        let embeddings = try cache.load(rows)
+        return Conditioning(["prompt_embeds": embeddings.promptEmbeds, "pooled_prompt_embeds": embeddings.pooledPromptEmbeds])
+    }
+
+    /// The pipeline's decode (unpack, VAE scaling and shift, decoder) and 8-bit rounding as `VaeImageProcessor`.
+    public func images(_ latents: Tensor) throws -> [RGBImage] {
+        let pixels = pipeline.decode(latents, height: height, width: width)
+        let (b, h, w) = (pixels.dim(0), pixels.dim(1), pixels.dim(2))
+        let values = pixels.toArray(Float.self)
+        return try (0..<b).map { i in
+            try RGBImage(hwc: Array(values[(i * h * w * 3)..<((i + 1) * h * w * 3)]), shape: [h, w, 3], range: .zeroToOne)
+        }
+    }
+}
+
+/// GRPO's view of FLUX: the transformer's velocity at packed latents for cached text states, with the guidance
+/// embedding's value and the FLUX text ids (zeros).
+final class FluxPolicy: DenoisingPolicy {
+    let pipeline: FluxPipeline
+    let imageIds: Tensor
+    let guidance: Float
+    let reference: ReferenceWeights?
+
+    init(pipeline: FluxPipeline, imageIds: Tensor, guidance: Float, reference: ReferenceWeights?) {
+        self.pipeline = pipeline
+        self.imageIds = imageIds
+        self.guidance = guidance
+        self.reference = reference
+    }
+
+    var module: Module { pipeline.transformer }
+
+    func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+        let states = conditioning["prompt_embeds"]
+        let embeddings = FluxPromptEmbeddings(promptEmbeds: states, pooledPromptEmbeds: conditioning["pooled_prompt_embeds"],
+                                              textIds: FluxLatents.textIds(length: states.dim(1)))
+        let dtype = pipeline.transformer.xEmbedder.weight.dtype
+        return pipeline.velocity(x.asType(dtype), timesteps: timesteps, embeddings: embeddings, imageIds: imageIds, guidance: guidance)
+    }
+
+    func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
+        guard let reference else { throw GRPOError.noReferencePolicy("\(Self.self)") }
+        return reference.evaluate { modelOutput(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
+    }
+}
