@@ -43,8 +43,9 @@ public final class WorldModel: Module {
         self.textEncoder = textEncoder
     }
 
-    /// A fresh model with random weights.
-    public static func create(seed: UInt64, settings: Settings = Settings()) -> WorldModel {
+    /// A fresh model with random weights: `heads` attention heads of 16 features in the transformer (its width is
+    /// 16·heads), `layers` double-stream and `layers` single-stream blocks. The committed model: 4 heads, 2 layers.
+    public static func create(seed: UInt64, settings: Settings = Settings(), heads: Int = 4, layers: Int = 2) -> WorldModel {
         let tokenizer = WorldTokenizer.forShapesWorld()
         var text = CLIPTextConfig()
         text.vocabSize = tokenizer.vocabulary.count
@@ -57,10 +58,10 @@ public final class WorldModel: Module {
         text.projectionDim = 64
         var flux = FluxConfig()
         flux.inChannels = 4 * PixelCodec.latentChannels
-        flux.numLayers = 2
-        flux.numSingleLayers = 2
+        flux.numLayers = layers
+        flux.numSingleLayers = layers
         flux.attentionHeadDim = 16
-        flux.numAttentionHeads = 4
+        flux.numAttentionHeads = heads
         flux.jointAttentionDim = 64
         flux.pooledProjectionDim = 64
         flux.guidanceEmbeds = false

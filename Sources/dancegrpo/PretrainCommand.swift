@@ -32,6 +32,12 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "What the transformer predicts: velocity (the FLUX convention) or sample (x̂0, the JiT recipe for pixel-space models).")
     var prediction = "velocity"
 
+    @Option(help: "Transformer attention heads of 16 features (width 16·heads; the committed model has 4).")
+    var heads = 4
+
+    @Option(help: "Transformer double-stream and single-stream blocks, each (the committed model has 2).")
+    var layers = 2
+
     @Option(help: "Output model folder.")
     var out = "assets/shapes-model"
 
@@ -44,7 +50,7 @@ struct PretrainCommand: ParsableCommand {
             throw ValidationError("--prediction must be sample or velocity, got '\(prediction)'")
         }
         settings.prediction = predictionValue
-        let model = WorldModel.create(seed: seed, settings: settings)
+        let model = WorldModel.create(seed: seed, settings: settings, heads: heads, layers: layers)
         print("world model: \(formatCount(model.transformer.parameterCount())) transformer + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters")
         var config = WorldPretraining.Config()
         config.steps = steps
