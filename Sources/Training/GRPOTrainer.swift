@@ -295,10 +295,10 @@ public final class GRPOTrainer {
         switch chain {
         case .ddim:
             guard config.sampler == "ddim" else {
-                throw RewardMixError(message: "sampler '\(config.sampler)' is a flow-matching sampler; this model samples with DDIM (--sampler ddim, η from --eta)")
+                throw TrainerConfigError(message: "sampler '\(config.sampler)' is a flow-matching sampler; this model samples with DDIM (--sampler ddim, η from --eta)")
             }
             guard config.mixWindowSize == 0 else {
-                throw RewardMixError(message: "MixGRPO windows (--mix-window-size) need a flow-matching model; this one samples with DDIM")
+                throw TrainerConfigError(message: "MixGRPO windows (--mix-window-size) need a flow-matching model; this one samples with DDIM")
             }
             return .ode  // unused: the DDIM process takes η directly
         case .flow:
@@ -306,7 +306,7 @@ public final class GRPOTrainer {
             case "dance-sde": return .danceSDE(eta: eta)
             case "flow-sde": return .flowSDE(noiseLevel: eta)
             case "cps": return .cps(noiseLevel: eta)
-            default: throw RewardMixError(message: "unknown sampler '\(config.sampler)' (flow models: dance-sde, flow-sde, cps; DDIM models: ddim)")
+            default: throw TrainerConfigError(message: "unknown sampler '\(config.sampler)' (flow models: dance-sde, flow-sde, cps; DDIM models: ddim)")
             }
         }
     }
@@ -382,4 +382,10 @@ public final class GRPOTrainer {
         }
         iteration = it
     }
+}
+
+/// A setting the trainer cannot use with the task's model (named, with what would work instead).
+public struct TrainerConfigError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }
