@@ -6,8 +6,9 @@ import Models
 import NN
 
 /// The embedded default's text-to-image model: a CLIP-architecture text encoder and a FLUX-architecture transformer
-/// (the same classes that load real checkpoints, on tiny configs) over pixel latents (``PixelCodec``).
-/// Saved as a folder like a diffusers checkpoint: `transformer/` (FLUX config + safetensors), `text_encoder/`,
+/// (the same classes that load real checkpoints, on tiny configs) over latents of a tiny `AutoencoderKL` (as FLUX's
+/// own VAE; `codec: vae`) or over raw pixels rearranged (``PixelCodec``; `codec: pixels`, the first models).
+/// Saved as a folder like a diffusers checkpoint: `transformer/` (FLUX config + safetensors), `vae/`, `text_encoder/`,
 /// `tokenizer/vocab.json`, `world.json`.
 public final class WorldModel: Module {
     public struct Settings: Codable, Sendable, Equatable {
@@ -17,16 +18,20 @@ public final class WorldModel: Module {
         /// Measured on the shapes world: x̂0-prediction did not help this 471K-parameter model (3000 steps: held-out
         /// reward 0.168, as speckled as the velocity model's 0.213 at 6000 steps), so velocity stays the default.
         public var prediction: Prediction = .velocity
+        /// What the transformer denoises: raw pixels (`pixels`) or the latents of the model's VAE (`vae`).
+        public var codec: Codec = .pixels
         public init() {}
 
         public enum Prediction: String, Codable, Sendable { case velocity, sample }
-        enum CodingKeys: String, CodingKey { case imageSize = "image_size", prediction }
+        public enum Codec: String, Codable, Sendable { case pixels, vae }
+        enum CodingKeys: String, CodingKey { case imageSize = "image_size", prediction, codec }
 
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             imageSize = try c.decode(Int.self, forKey: .imageSize)
             // Folders written before the setting existed hold velocity models.
             prediction = try c.decodeIfPresent(Prediction.self, forKey: .prediction) ?? .velocity
+            codec = try c.decodeIfPresent(Codec.self, forKey: .codec) ?? .pixels
         }
     }
 
@@ -34,18 +39,26 @@ public final class WorldModel: Module {
     public let tokenizer: WorldTokenizer
     @Child(key: "text_encoder") public var textEncoder: CLIPTextModel
     public let transformer: FluxTransformer2DModel
+    /// The latent codec when `settings.codec` is `vae` (frozen once trained: pretraining and GRPO train the transformer).
+    public let vae: AutoencoderKL?
 
-    public init(settings: Settings, tokenizer: WorldTokenizer, textEncoder: CLIPTextModel, transformer: FluxTransformer2DModel) {
+    public init(settings: Settings, tokenizer: WorldTokenizer, textEncoder: CLIPTextModel, transformer: FluxTransformer2DModel,
+                vae: AutoencoderKL? = nil) {
+        precondition((settings.codec == .vae) == (vae != nil), "WorldModel: codec \(settings.codec) with\(vae == nil ? "out" : "") a VAE")
         self.settings = settings
         self.tokenizer = tokenizer
         self.transformer = transformer
+        self.vae = vae
         super.init()
         self.textEncoder = textEncoder
+        vae?.freeze()
     }
 
     /// A fresh model with random weights: `heads` attention heads of 16 features in the transformer (its width is
     /// 16·heads), `layers` double-stream and `layers` single-stream blocks. The committed model: 4 heads, 2 layers.
-    public static func create(seed: UInt64, settings: Settings = Settings(), heads: Int = 4, layers: Int = 2) -> WorldModel {
+    /// With `settings.codec == .vae`, `vae` is the (trained) codec the transformer will denoise the latents of.
+    public static func create(seed: UInt64, settings: Settings = Settings(), heads: Int = 4, layers: Int = 2,
+                              vae: AutoencoderKL? = nil) -> WorldModel {
         let tokenizer = WorldTokenizer.forShapesWorld()
         var text = CLIPTextConfig()
         text.vocabSize = tokenizer.vocabulary.count
@@ -57,7 +70,7 @@ public final class WorldModel: Module {
         text.eosTokenId = tokenizer.endID
         text.projectionDim = 64
         var flux = FluxConfig()
-        flux.inChannels = 4 * PixelCodec.latentChannels
+        flux.inChannels = WorldLatents.tokenFeatures(settings: settings, vae: vae)
         flux.numLayers = layers
         flux.numSingleLayers = layers
         flux.attentionHeadDim = 16
@@ -68,7 +81,7 @@ public final class WorldModel: Module {
         flux.axesDimsRope = [4, 6, 6]
         let keys = RandomKey(seed: seed).split(into: 2)
         let model = WorldModel(settings: settings, tokenizer: tokenizer, textEncoder: CLIPTextModel(text, key: keys[0]),
-                               transformer: FluxTransformer2DModel(flux, key: keys[1]))
+                               transformer: FluxTransformer2DModel(flux, key: keys[1]), vae: vae)
         // The output projection starts at zero (as DiT/FLUX training recipes do), so the first velocity is 0.
         model.transformer.projOut.weight = Tensor.zeros(model.transformer.projOut.weight.shape)
         return model
@@ -78,7 +91,8 @@ public final class WorldModel: Module {
         let settings = try ConfigFile.decode(Settings.self, from: folder.appendingPathComponent("world.json"))
         return WorldModel(settings: settings, tokenizer: try WorldTokenizer.load(from: folder.appendingPathComponent("tokenizer")),
                           textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder")),
-                          transformer: try FluxTransformer2DModel.load(from: folder.appendingPathComponent("transformer")))
+                          transformer: try FluxTransformer2DModel.load(from: folder.appendingPathComponent("transformer")),
+                          vae: settings.codec == .vae ? try AutoencoderKL.load(from: folder.appendingPathComponent("vae")) : nil)
     }
 
     /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`, only `transformer/`)
@@ -110,10 +124,17 @@ public final class WorldModel: Module {
         try AtomicFile.write(try encoder.encode(textEncoder.config), to: textFolder.appendingPathComponent("config.json"))
         try textEncoder.save(to: textFolder.appendingPathComponent("model.safetensors"))
         try tokenizer.save(to: folder.appendingPathComponent("tokenizer"))
+        if let vae { try WorldLatents.writeVAE(vae, to: folder.appendingPathComponent("vae")) }
         try AtomicFile.write(try encoder.encode(settings), to: folder.appendingPathComponent("world.json"))
     }
 
-    public var latentShape: [Int] { PixelCodec.latentShape(size: settings.imageSize) }
+    public var latentShape: [Int] { WorldLatents.latentShape(settings: settings, vae: vae) }
+
+    /// Images `[B, H, W, 3]` in [−1, 1] → the transformer's packed latents (pretraining targets).
+    public func latents(of images: Tensor) -> Tensor {
+        guard let vae else { return PixelCodec.encode(images) }
+        return FluxLatents.pack(vae.normalize(vae.encode(images).mode())).stopGradient()
+    }
 
     /// Text conditioning `[B, L, 64]` states and `[B, 64]` pooled vectors.
     public func encode(_ prompts: [String]) -> Conditioning {
@@ -137,13 +158,13 @@ public final class WorldModel: Module {
     public func networkOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         let textLength = conditioning["encoder_hidden_states"].dim(1)
         return transformer(hiddenStates: x, encoderHiddenStates: conditioning["encoder_hidden_states"], pooled: conditioning["pooled"],
-                           timestep: timesteps / 1000, imageIds: PixelCodec.imageIds(size: settings.imageSize),
+                           timestep: timesteps / 1000, imageIds: WorldLatents.imageIds(settings: settings, vae: vae),
                            textIds: FluxLatents.textIds(length: textLength))
     }
 
     /// Packed latents → 8-bit images.
     public func images(_ latents: Tensor) throws -> [RGBImage] {
-        let pixels = PixelCodec.decode(latents, size: settings.imageSize)
+        let pixels = WorldLatents.decode(latents, settings: settings, vae: vae)
         let size = settings.imageSize
         let values = pixels.toArray(Float.self)
         return try (0..<pixels.dim(0)).map { i in

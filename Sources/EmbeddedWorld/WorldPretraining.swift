@@ -46,7 +46,7 @@ public struct WorldPretraining {
             let (prompts, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size, seed: config.seed &+ UInt64(step))
             let keys = key.split(into: 3)
             key = keys[0]
-            let x0 = PixelCodec.encode(images)
+            let x0 = model.latents(of: images)
             let half = config.batchSize / 2
             let tKeys = keys[1].split(into: 2)
             let t = concatenated([sigmoid(Random.normal([half], key: tKeys[0])),

@@ -4,6 +4,7 @@ import Training
 import Engine
 import Foundation
 import Imaging
+import Models
 
 /// Supervised pretraining of the embedded world's model, the starting point of the default GRPO run.
 struct PretrainCommand: ParsableCommand {
@@ -38,6 +39,15 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Transformer double-stream and single-stream blocks, each (the committed model has 2).")
     var layers = 2
 
+    @Option(help: "Latents the transformer denoises: vae (a tiny AutoencoderKL trained first, as FLUX's VAE) or pixels (the first models).")
+    var codec = "pixels"
+
+    @Option(help: "Autoencoder training steps (codec vae).")
+    var vaeSteps = 1500
+
+    @Option(help: "Reuse the vae/ folder of an earlier model instead of training one (codec vae).")
+    var vae: String?
+
     @Option(help: "Output model folder.")
     var out = "assets/shapes-model"
 
@@ -50,7 +60,31 @@ struct PretrainCommand: ParsableCommand {
             throw ValidationError("--prediction must be sample or velocity, got '\(prediction)'")
         }
         settings.prediction = predictionValue
-        let model = WorldModel.create(seed: seed, settings: settings, heads: heads, layers: layers)
+        guard let codecValue = WorldModel.Settings.Codec(rawValue: codec) else {
+            throw ValidationError("--codec must be vae or pixels, got '\(codec)'")
+        }
+        settings.codec = codecValue
+        var autoencoder: AutoencoderKL? = nil
+        if codecValue == .vae {
+            if let vae {
+                autoencoder = try AutoencoderKL.load(from: URL(fileURLWithPath: vae))
+                print("autoencoder from \(vae)")
+            } else {
+                var vaeConfig = WorldAutoencoderTraining.Config()
+                vaeConfig.steps = vaeSteps
+                vaeConfig.seed = seed
+                let vaeStarted = Date()
+                let vaeBar = ProgressBar(total: vaeSteps, label: "autoencoder")
+                var recent: [Float] = []
+                autoencoder = try WorldAutoencoderTraining(config: vaeConfig).run(size: imageSize) { step, loss in
+                    recent.append(loss)
+                    if recent.count > 50 { recent.removeFirst() }
+                    vaeBar.update(step, suffix: String(format: "reconstruction %.5f", recent.reduce(0, +) / Float(recent.count)))
+                }
+                print("autoencoder trained in \(formatDuration(Date().timeIntervalSince(vaeStarted)))")
+            }
+        }
+        let model = WorldModel.create(seed: seed, settings: settings, heads: heads, layers: layers, vae: autoencoder)
         print("world model: \(formatCount(model.transformer.parameterCount())) transformer + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters")
         var config = WorldPretraining.Config()
         config.steps = steps

@@ -58,6 +58,38 @@ final class EmbeddedWorldTests: XCTestCase {
                        model.velocity(x, timesteps: t, conditioning: cond).toArray(Float.self))
     }
 
+    /// The VAE codec: a briefly trained autoencoder normalises its latents to zero mean and unit variance, the model
+    /// denoises packed VAE latents (tokens of 4 × 8 features on a 4×4 grid for 16 px) and its folder round-trips.
+    func testAutoencoderCodecModel() throws {
+        var config = WorldAutoencoderTraining.Config()
+        config.steps = 3
+        config.batchSize = 4
+        config.normalizationImages = 16
+        var losses: [Float] = []
+        let vae = try WorldAutoencoderTraining(config: config).run(size: 16) { _, loss in losses.append(loss) }
+        XCTAssertEqual(losses.count, 3)
+        XCTAssert(losses.allSatisfy(\.isFinite))
+        var settings = WorldModel.Settings()
+        settings.imageSize = 16
+        settings.codec = .vae
+        let model = WorldModel.create(seed: 1, settings: settings, vae: vae)
+        XCTAssertEqual(model.latentShape, [4, 32])
+        var generator = PromptGenerator(seed: 9, split: .train)
+        let (_, images) = try WorldPretraining.batch(&generator, count: 16, size: 16, seed: 11)
+        let latents = model.latents(of: images)
+        XCTAssertEqual(latents.shape, [16, 4, 32])
+        XCTAssertEqual(latents.mean().item(Float.self), 0, accuracy: 1e-4, "the same images set the shift")
+        XCTAssertEqual(latents.square().mean().item(Float.self), 1, accuracy: 1e-3, "and the scale")
+        XCTAssertEqual(try model.images(latents[0..<2]).map(\.width), [16, 16])
+        let folder = try temporaryDirectory(self)
+        try model.writeFolder(to: folder)
+        let loaded = try WorldModel.load(from: folder)
+        XCTAssertEqual(loaded.settings.codec, .vae)
+        XCTAssertEqual(loaded.latents(of: images).toArray(Float.self), latents.toArray(Float.self))
+        XCTAssertEqual(WorldLatents.decode(latents, settings: settings, vae: loaded.vae).toArray(Float.self),
+                       WorldLatents.decode(latents, settings: settings, vae: vae).toArray(Float.self))
+    }
+
     func testPretrainingReducesTheLoss() throws {
         let model = tinyModel()
         var config = WorldPretraining.Config()
