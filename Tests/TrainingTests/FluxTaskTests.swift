@@ -97,6 +97,27 @@ final class FluxTaskTests: XCTestCase {
         }
     }
 
+    /// The seed's own cache (bf16 `torch.save(tensor)` pickles, text ids as a (3,) zero vector) loads as written and
+    /// trains; values equal torch's float32 view of the bf16 tensors.
+    func testSeedLayoutCacheTrains() throws {
+        let folder = Fixture.url("flux_seed_cache")
+        let expected = try SafeTensors.load(folder.appendingPathComponent("expected.safetensors"))
+        let cache = FluxEmbeddingCache(folder: folder)
+        let entries = try cache.readManifest()
+        XCTAssertEqual(entries.map(\.caption), ["a red apple on a table", "a lighthouse at dusk", "two cats asleep"])
+        let loaded = try cache.load(entries)
+        for i in 0..<3 {
+            XCTAssertEqual(loaded.promptEmbeds[i].toArray(Float.self), expected["prompt_embed/\(i)"]!.toArray(Float.self))
+            XCTAssertEqual(loaded.pooledPromptEmbeds[i].toArray(Float.self), expected["pooled_prompt_embeds/\(i)"]!.toArray(Float.self))
+        }
+        let pipeline = try FluxPipeline.load(from: Fixture.url("flux_mini"), dtype: .float32, loadTextEncoders: false)
+        let task = try FluxTask(pipeline: pipeline, embeddings: folder, height: 32, width: 32)
+        let trainer = try GRPOTrainer(task: task, config: config(), runFolder: try temporaryDirectory(self))
+        let log = try trainer.step()
+        XCTAssertEqual(log.ratioMax, 1, accuracy: 1e-5)
+        XCTAssert(log.gradNorm.isFinite)
+    }
+
     func testCacheFromAnotherModelIsRefused() throws {
         let folder = try temporaryDirectory(self)
         let cacheFolder = folder.appendingPathComponent("wrong")

@@ -16,6 +16,9 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         case legacy
     }
 
+    /// The key of the tensor of a file that holds one tensor rather than a state dict (`torch.save(tensor, path)`).
+    public static let singleTensorKey = ""
+
     public let url: URL
     public let format: Format
     /// The tensors of the state dict, by key (flattened, `module.` removed: see `TorchStateDict`).

@@ -44,7 +44,11 @@ enum TorchStateDict {
         }
         switch root {
         case .dict, .list: break
-        case .tensor: throw fail("the file holds a single tensor, not a state dict (a dict of tensors)")
+        case .tensor(let reference):
+            // `torch.save(tensor, path)`, as DanceGRPO's preprocessing stores every embedding: the one tensor, keyed "".
+            var single = Flattened()
+            single.tensors[TorchCheckpointFile.singleTensorKey] = reference
+            return single
         default: throw fail("the file holds \(root.kind), not a state dict (a dict of tensors)")
         }
         var result = Flattened()

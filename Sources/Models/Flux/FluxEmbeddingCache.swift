@@ -5,7 +5,9 @@ import Foundation
 /// (spec §6) with safetensors instead of pickles: `prompt_embed/<i>.safetensors` `[L, 4096]`,
 /// `pooled_prompt_embeds/<i>.safetensors` `[768]`, `text_ids/<i>.safetensors` `[L, 3]` (one tensor each, named like
 /// its folder) and `videos2caption.json`, a list of `{prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}`
-/// with file names relative to the folders. `i` is the prompt's line number in the source file.
+/// with file names relative to the folders. `i` is the prompt's line number in the source file. Caches written by the
+/// seed itself (`<i>.pt` files, each a `torch.save`d tensor) are read too, so its preprocessed embeddings need no
+/// conversion.
 public struct FluxEmbeddingCache {
     public struct Entry: Codable, Sendable, Equatable {
         public var promptEmbedPath: String
@@ -77,6 +79,14 @@ public struct FluxEmbeddingCache {
         let f = FluxEmbeddingCache.folders
         func read(_ sub: String, _ file: String) throws -> Tensor {
             let url = folder.appendingPathComponent(sub).appendingPathComponent(file)
+            if url.pathExtension != "safetensors" {
+                // The seed's own cache: one `torch.save(tensor)` pickle per field, read by the restricted unpickler.
+                let checkpoint = try TorchCheckpointFile(path: url)
+                guard checkpoint.keys == [TorchCheckpointFile.singleTensorKey] else {
+                    throw TorchCheckpointError(file: url.path, message: "expected one tensor (torch.save(tensor)), found the keys \(checkpoint.keys)")
+                }
+                return try checkpoint.tensor(TorchCheckpointFile.singleTensorKey).asType(.float32)
+            }
             let tensors = try SafeTensors.load(url)
             guard let t = tensors[sub] ?? (tensors.count == 1 ? tensors.values.first : nil) else {
                 throw SafeTensorsError(file: url.path, message: "expected a tensor '\(sub)', found \(tensors.keys.sorted())")
