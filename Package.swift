@@ -56,10 +56,11 @@ let package = Package(
         .target(name: "ShapesWorld", dependencies: ["Imaging"]),
         // Training logs readable by standard tools (TensorBoard event files).
         .target(name: "TrainingLogs", dependencies: ["Imaging"]),
-        // The trainer: one GRPO loop over any model family (a TrainingTask), rewards mix, evaluation, checkpoints.
+        // The trainer: one GRPO loop over any model family (a TrainingTask), rewards mix, evaluation, checkpoints, and the
+        // tasks of checkpoint families (FLUX, Stable Diffusion).
         .target(name: "Training", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "Rewards"],
                 swiftSettings: cxx),
-        // The embedded default: a tiny FLUX-architecture text-to-image model of the shapes world, its pretraining.
+        // The embedded default: tiny FLUX- and UNet-architecture text-to-image models of the shapes world, their pretraining.
         .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "Rewards", "Training"],
                 swiftSettings: cxx),
         // Command line.
@@ -85,7 +86,7 @@ let package = Package(
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "EmbeddedWorldTests", dependencies: ["EmbeddedWorld", "Training", "Rewards", "Models", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "GRPO", "Models", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "GRPO", "FlowSampling", "Models", "NN", "Engine", "Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "TrainingLogsTests", dependencies: ["TrainingLogs", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx),
     ],

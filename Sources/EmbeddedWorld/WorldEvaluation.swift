@@ -10,9 +10,10 @@ public struct WorldEvaluation {
     public var specs: [PromptSpec] { evaluation.prompts.compactMap(\.spec) }
 
     /// `count` prompts drawn from `split` with a fixed generator seed.
-    public init(split: PromptCatalog.Split, count: Int, steps: Int = 12, shift: Float = 3, seed: UInt64 = 1234) {
+    /// `guidanceScale` > 1: classifier-free guidance against the empty prompt (used by the UNet world model).
+    public init(split: PromptCatalog.Split, count: Int, steps: Int = 12, shift: Float = 3, guidanceScale: Float = 1, seed: UInt64 = 1234) {
         evaluation = Evaluation(prompts: WorldEvaluation.prompts(split: split, count: count, seed: seed).map(TrainingPrompt.init),
-                                steps: steps, shift: shift, seed: seed)
+                                steps: steps, shift: shift, guidanceScale: guidanceScale, seed: seed)
     }
 
     /// The fixed evaluation prompts of a split (the trainer's held-out prompts are these too).

@@ -60,15 +60,7 @@ public final class WorldModel: Module {
     public static func create(seed: UInt64, settings: Settings = Settings(), heads: Int = 4, layers: Int = 2,
                               vae: AutoencoderKL? = nil) -> WorldModel {
         let tokenizer = WorldTokenizer.forShapesWorld()
-        var text = CLIPTextConfig()
-        text.vocabSize = tokenizer.vocabulary.count
-        text.hiddenSize = 64
-        text.intermediateSize = 128
-        text.numHiddenLayers = 2
-        text.numAttentionHeads = 4
-        text.maxPositionEmbeddings = tokenizer.maxLength
-        text.eosTokenId = tokenizer.endID
-        text.projectionDim = 64
+        let text = textEncoderConfig(tokenizer)
         var flux = FluxConfig()
         flux.inChannels = WorldLatents.tokenFeatures(settings: settings, vae: vae)
         flux.numLayers = layers
@@ -85,6 +77,21 @@ public final class WorldModel: Module {
         // The output projection starts at zero (as DiT/FLUX training recipes do), so the first velocity is 0.
         model.transformer.projOut.weight = Tensor.zeros(model.transformer.projOut.weight.shape)
         return model
+    }
+
+    /// The world's CLIP-architecture text encoder (64-wide, 2 layers, 4 heads) for `tokenizer`'s vocabulary and
+    /// length; shared by the FLUX and UNet world models.
+    public static func textEncoderConfig(_ tokenizer: WorldTokenizer) -> CLIPTextConfig {
+        var text = CLIPTextConfig()
+        text.vocabSize = tokenizer.vocabulary.count
+        text.hiddenSize = 64
+        text.intermediateSize = 128
+        text.numHiddenLayers = 2
+        text.numAttentionHeads = 4
+        text.maxPositionEmbeddings = tokenizer.maxLength
+        text.eosTokenId = tokenizer.endID
+        text.projectionDim = 64
+        return text
     }
 
     public static func load(from folder: URL) throws -> WorldModel {
@@ -119,13 +126,21 @@ public final class WorldModel: Module {
         try AtomicFile.write(try encoder.encode(transformer.config), to: transformerFolder.appendingPathComponent("config.json"))
         try transformer.save(to: transformerFolder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
         if transformerOnly { return }
+        try WorldModel.writeText(textEncoder, tokenizer: tokenizer, to: folder)
+        if let vae { try WorldLatents.writeVAE(vae, to: folder.appendingPathComponent("vae")) }
+        try AtomicFile.write(try encoder.encode(settings), to: folder.appendingPathComponent("world.json"))
+    }
+
+    /// Writes `text_encoder/` (transformers' config.json + model.safetensors) and `tokenizer/vocab.json` into a
+    /// world model folder; shared by the FLUX and UNet world models.
+    static func writeText(_ textEncoder: CLIPTextModel, tokenizer: WorldTokenizer, to folder: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let textFolder = folder.appendingPathComponent("text_encoder")
         try FileManager.default.createDirectory(at: textFolder, withIntermediateDirectories: true)
         try AtomicFile.write(try encoder.encode(textEncoder.config), to: textFolder.appendingPathComponent("config.json"))
         try textEncoder.save(to: textFolder.appendingPathComponent("model.safetensors"))
         try tokenizer.save(to: folder.appendingPathComponent("tokenizer"))
-        if let vae { try WorldLatents.writeVAE(vae, to: folder.appendingPathComponent("vae")) }
-        try AtomicFile.write(try encoder.encode(settings), to: folder.appendingPathComponent("world.json"))
     }
 
     public var latentShape: [Int] { WorldLatents.latentShape(settings: settings, vae: vae) }
@@ -164,12 +179,7 @@ public final class WorldModel: Module {
 
     /// Packed latents → 8-bit images.
     public func images(_ latents: Tensor) throws -> [RGBImage] {
-        let pixels = WorldLatents.decode(latents, settings: settings, vae: vae)
-        let size = settings.imageSize
-        let values = pixels.toArray(Float.self)
-        return try (0..<pixels.dim(0)).map { i in
-            try RGBImage(hwc: Array(values[(i * size * size * 3)..<((i + 1) * size * size * 3)]), shape: [size, size, 3], range: .minusOneToOne)
-        }
+        try PixelCodec.rgbImages(WorldLatents.decode(latents, settings: settings, vae: vae))
     }
 }
 

@@ -12,10 +12,10 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Score an embedded-world model on held-out (or training) prompts with the rule-based scorer.")
 
-    @Option(help: "Model folder (from `pretrain`), or a run's checkpoint-*/ folder (its transformer replaces the pretrained one).")
+    @Option(help: "Model folder (from `pretrain`, FLUX or UNet architecture), or a run's checkpoint-*/ folder (its transformer or unet replaces the pretrained one).")
     var checkpoint = "assets/shapes-model"
 
-    @Option(help: "The pretrained folder whose text encoder a checkpoint folder is combined with.")
+    @Option(help: "The pretrained folder whose text encoder a checkpoint folder is combined with (assets/shapes-model-sd for a UNet checkpoint unless given).")
     var base = "assets/shapes-model"
 
     @Option(help: "Prompt split: held-out or train.")
@@ -24,8 +24,9 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Number of prompts (drawn with a fixed seed, so runs compare).")
     var prompts = 64
 
-    @Option(help: "Denoising steps.") var steps = 12
-    @Option(help: "Time shift of the sigma schedule.") var shift: Float = 3
+    @Option(help: "Denoising steps (default: 12 for the FLUX model's ODE, 20 for the UNet model's DDIM).") var steps: Int?
+    @Option(help: "Time shift of the sigma schedule (FLUX model).") var shift: Float = 3
+    @Option(help: "Classifier-free guidance against the empty prompt (UNet model; 1: off).") var guidanceScale: Float = 1
     @Option(help: "Seed of prompts and noise.") var seed: UInt64 = 1234
     @Option(help: "Write the captioned sample grid here (PNG).") var grid: String?
 
@@ -36,10 +37,23 @@ struct EvaluateCommand: ParsableCommand {
         case "train": splitValue = .train
         default: throw ValidationError("--split must be held-out or train, got '\(split)'")
         }
-        let model = try WorldModel.load(checkpointOrModel: URL(fileURLWithPath: checkpoint), base: URL(fileURLWithPath: base))
-        let evaluation = WorldEvaluation(split: splitValue, count: prompts, steps: steps, shift: shift, seed: seed)
-        let result = try evaluation.run(model)
-        print(String(format: "%@ (%d %@ prompts, %d steps): mean reward %.3f, accuracy %.1f%%", checkpoint, prompts, split, steps,
+        let checkpointURL = URL(fileURLWithPath: checkpoint)
+        let result: Evaluation.Result, evaluation: WorldEvaluation, stepCount: Int
+        switch try WorldArchitecture.of(folder: checkpointURL) {
+        case .flux:
+            stepCount = steps ?? 12
+            let model = try WorldModel.load(checkpointOrModel: checkpointURL, base: URL(fileURLWithPath: base))
+            evaluation = WorldEvaluation(split: splitValue, count: prompts, steps: stepCount, shift: shift, seed: seed)
+            result = try evaluation.run(model)
+        case .unet:
+            stepCount = steps ?? 20
+            // A UNet checkpoint needs the UNet world model as its base.
+            let baseURL = base == "assets/shapes-model" ? URL(fileURLWithPath: "assets/shapes-model-sd") : URL(fileURLWithPath: base)
+            let model = try StableDiffusionWorldModel.load(checkpointOrModel: checkpointURL, base: baseURL)
+            evaluation = WorldEvaluation(split: splitValue, count: prompts, steps: stepCount, guidanceScale: guidanceScale, seed: seed)
+            result = try evaluation.run(model)
+        }
+        print(String(format: "%@ (%d %@ prompts, %d steps): mean reward %.3f, accuracy %.1f%%", checkpoint, prompts, split, stepCount,
                      result.meanReward, 100 * (result.accuracy ?? 0)))
         for kind in PromptKind.allCases {
             let specs = evaluation.specs

@@ -2,18 +2,23 @@ import ArgumentParser
 import EmbeddedWorld
 import Training
 import Engine
+import FlowSampling
 import Foundation
 import Imaging
 import Models
+import ShapesWorld
 
 /// Supervised pretraining of the embedded world's model, the starting point of the default GRPO run.
 struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
-        abstract: "Pretrain the embedded shapes-world model by flow matching on rendered images.")
+        abstract: "Pretrain the embedded shapes-world model on rendered images: flow matching (FLUX architecture) or DDPM (UNet, --model sd).")
 
     @Option(help: "World (shapes).")
     var world = "shapes"
+
+    @Option(help: "Architecture: flux (FLUX transformer, flow matching; the default) or sd (Stable Diffusion UNet, DDPM ε-prediction, DDIM sampling).")
+    var model = "flux"
 
     @Option(help: "Optimizer steps.")
     var steps = 6000
@@ -33,27 +38,83 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "What the transformer predicts: velocity (the FLUX convention) or sample (x̂0, the JiT recipe for pixel-space models).")
     var prediction = "velocity"
 
-    @Option(help: "Transformer attention heads of 16 features (width 16·heads; the committed model has 4).")
+    @Option(help: "flux only: transformer attention heads of 16 features (width 16·heads; the committed model has 4).")
     var heads = 4
 
-    @Option(help: "Transformer double-stream and single-stream blocks, each (the committed model has 2).")
+    @Option(help: "flux only: transformer double-stream and single-stream blocks, each (the committed model has 2).")
     var layers = 2
 
-    @Option(help: "Latents the transformer denoises: vae (a tiny AutoencoderKL trained first, as FLUX's VAE) or pixels (the first models).")
+    @Option(help: "flux only: latents the transformer denoises: vae (a tiny AutoencoderKL trained first, as FLUX's VAE) or pixels (the first models).")
     var codec = "pixels"
 
-    @Option(help: "Autoencoder training steps (codec vae).")
+    @Option(help: "flux only: autoencoder training steps (codec vae).")
     var vaeSteps = 1500
 
-    @Option(help: "Reuse the vae/ folder of an earlier model instead of training one (codec vae).")
+    @Option(help: "flux only: reuse the vae/ folder of an earlier model instead of training one (codec vae).")
     var vae: String?
 
-    @Option(help: "Output model folder.")
-    var out = "assets/shapes-model"
+    @Option(help: "sd only: probability that a training prompt is replaced by the empty prompt (the unconditional branch of classifier-free guidance).")
+    var conditioningDropout = 0.1
+
+    @Option(help: "sd only: what the UNet predicts, the scheduler's prediction_type: epsilon (SD v1), v_prediction (SD 2) or sample.")
+    var predictionType = "epsilon"
+
+    @Option(help: "sd only: DDIM steps of the evaluation after pretraining.")
+    var evaluationSteps = 20
+
+    @Option(help: "Output model folder (default: assets/shapes-model, or assets/shapes-model-sd for --model sd).")
+    var out: String?
 
     func run() throws {
         guard world == "shapes" else { throw ValidationError("unknown world '\(world)' (available: shapes)") }
         guard imageSize % 4 == 0 else { throw ValidationError("--image-size must be a multiple of 4") }
+        switch model {
+        case "flux": try runFlux()
+        case "sd": try runStableDiffusion()
+        default: throw ValidationError("unknown model '\(model)' (available: flux, sd)")
+        }
+    }
+
+    private var pretrainingConfig: WorldPretraining.Config {
+        var config = WorldPretraining.Config()
+        config.steps = steps
+        config.batchSize = batchSize
+        config.learningRate = learningRate
+        config.seed = seed
+        return config
+    }
+
+    private func runStableDiffusion() throws {
+        guard prediction == "velocity", heads == 4, layers == 2, codec == "pixels", vae == nil else {
+            throw ValidationError("--prediction, --heads, --layers, --codec and --vae are for --model flux (the UNet predicts ε; its size is StableDiffusionWorldModel.defaultUNetConfig)")
+        }
+        var settings = StableDiffusionWorldModel.Settings()
+        settings.imageSize = imageSize
+        guard DDIMScheduler.Config.supportedPredictionTypes.contains(predictionType) else {
+            throw ValidationError("--prediction-type must be epsilon, v_prediction or sample, got '\(predictionType)'")
+        }
+        let model = StableDiffusionWorldModel.create(seed: seed, settings: settings, predictionType: predictionType)
+        print("UNet world model: \(formatCount(model.unet.parameterCount())) UNet + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters")
+        let started = Date()
+        let bar = ProgressBar(total: steps, label: "pretraining")
+        var recent: [Float] = []
+        try StableDiffusionWorldPretraining(config: pretrainingConfig, conditioningDropout: conditioningDropout).run(model) { step, loss in
+            recent.append(loss)
+            if recent.count > 50 { recent.removeFirst() }
+            bar.update(step, suffix: String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
+        }
+        let folder = URL(fileURLWithPath: out ?? "assets/shapes-model-sd")
+        try model.writeFolder(to: folder)
+        print("saved \(folder.path) after \(formatDuration(Date().timeIntervalSince(started)))")
+        for (name, split) in [("train", PromptCatalog.Split.train), ("held-out", .heldOut)] {
+            let result = try WorldEvaluation(split: split, count: 64, steps: evaluationSteps).run(model)
+            print(String(format: "%@ prompts (DDIM η = 0, %d steps): mean reward %.3f, accuracy %.1f%%", name, evaluationSteps,
+                         result.meanReward, 100 * (result.accuracy ?? 0)))
+            try PNGEncoder.write(try result.grid(), to: folder.appendingPathComponent("samples-\(name).png"))
+        }
+    }
+
+    private func runFlux() throws {
         var settings = WorldModel.Settings()
         settings.imageSize = imageSize
         guard let predictionValue = WorldModel.Settings.Prediction(rawValue: prediction) else {
@@ -86,11 +147,7 @@ struct PretrainCommand: ParsableCommand {
         }
         let model = WorldModel.create(seed: seed, settings: settings, heads: heads, layers: layers, vae: autoencoder)
         print("world model: \(formatCount(model.transformer.parameterCount())) transformer + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters")
-        var config = WorldPretraining.Config()
-        config.steps = steps
-        config.batchSize = batchSize
-        config.learningRate = learningRate
-        config.seed = seed
+        let config = pretrainingConfig
         let started = Date()
         let bar = ProgressBar(total: steps, label: "pretraining")
         var recent: [Float] = []
@@ -99,7 +156,7 @@ struct PretrainCommand: ParsableCommand {
             if recent.count > 50 { recent.removeFirst() }
             bar.update(step, suffix: String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
         }
-        let folder = URL(fileURLWithPath: out)
+        let folder = URL(fileURLWithPath: out ?? "assets/shapes-model")
         try model.writeFolder(to: folder)
         print("saved \(folder.path) after \(formatDuration(Date().timeIntervalSince(started)))")
         for (name, evaluation) in [("train", WorldEvaluation(split: .train, count: 64)), ("held-out", WorldEvaluation(split: .heldOut, count: 64))] {

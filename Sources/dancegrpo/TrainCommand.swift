@@ -19,15 +19,20 @@ struct TrainCommand: ParsableCommand {
         discussion: """
         Defaults shown are the embedded world's. --model flux starts from the seed's FLUX settings (T 16, η 0.3, \
         12 samples per prompt, clip 1e-4, lr 1e-5, hpsv2.1), --model sd from its Stable Diffusion v1.4 settings \
-        (DDIM 50 steps, η 1, CFG 5, 4 prompts × 16, clip 1e-4, fraction 1, per-prompt statistics, hpsv2.1); a \
-        --config file and flags override either.
+        (DDIM 50 steps, η 1, CFG 5, 4 prompts × 16, clip 1e-4, fraction 1, per-prompt statistics, hpsv2.1); \
+        --model sd without --checkpoint trains the embedded UNet world model (assets/shapes-model-sd) with the world's \
+        settings and DDIM η 1. A --config file and flags override any of them.
         """)
 
-    @Option(help: "Model: world (the embedded shapes-world model), flux (a diffusers FLUX folder + --embeddings).")
+    @Option(help: "Model: world (the embedded shapes-world model), flux (a diffusers FLUX folder + --embeddings), sd (a diffusers Stable Diffusion v1 folder + --prompt-file, or the embedded UNet world model).")
     var model = "world"
 
-    @Option(help: "Model folder: the embedded model (from `dancegrpo pretrain`) or a diffusers FLUX folder (default assets/shapes-model for world).")
+    @Option(help: "Model folder: the embedded model (from `dancegrpo pretrain`), a diffusers FLUX folder, or for sd a diffusers SD folder or the embedded UNet model (default assets/shapes-model for world, assets/shapes-model-sd for sd).")
     var checkpoint: String?
+
+    @Option(help: "SD: prompts, one per line (DanceGRPO's assets/prompts.txt); shuffled per epoch.") var promptFile: String?
+    @Option(help: "SD: evaluation prompts, one per line (default: the first prompts of --prompt-file).") var evalPromptFile: String?
+    @Option(help: "SD: image side in pixels (the seed trains at 512: 64×64×4 latents).") var resolution = 512
 
     @Option(help: "FLUX: the prompt-embedding cache written by `dancegrpo preprocess` (videos2caption.json + tensors).")
     var embeddings: String?
@@ -90,6 +95,7 @@ struct TrainCommand: ParsableCommand {
         var c: GRPOTrainer.Config
         switch model {
         case "flux": c = .flux
+        case "sd": c = try isEmbeddedStableDiffusion() ? .unetWorld : .stableDiffusion
         default: c = GRPOTrainer.Config()
         }
         if let config {
@@ -145,9 +151,28 @@ struct TrainCommand: ParsableCommand {
             let pipeline = try FluxPipeline.load(from: URL(fileURLWithPath: checkpoint), dtype: .float32, loadTextEncoders: false)
             return try FluxTask(pipeline: pipeline, embeddings: URL(fileURLWithPath: embeddings), height: height, width: width,
                                 guidance: fluxGuidance)
+        case "sd":
+            if try isEmbeddedStableDiffusion() {
+                let folder = checkpoint ?? "assets/shapes-model-sd"
+                return StableDiffusionWorldTask(model: try StableDiffusionWorldModel.load(from: URL(fileURLWithPath: folder)), source: folder)
+            }
+            guard let checkpoint else { throw ValidationError("--model sd needs --checkpoint (a diffusers Stable Diffusion folder, e.g. data/stable-diffusion-v1-4)") }
+            guard let promptFile else { throw ValidationError("--model sd with a diffusers folder needs --prompt-file (one prompt per line, e.g. DanceGRPO's assets/prompts.txt)") }
+            print("loading Stable Diffusion from \(checkpoint) …")
+            return try StableDiffusionTask(folder: URL(fileURLWithPath: checkpoint), promptFile: URL(fileURLWithPath: promptFile),
+                                           evaluationPromptFile: evalPromptFile.map { URL(fileURLWithPath: $0) }, resolution: resolution)
         default:
-            throw ValidationError("unknown model '\(model)' (available: world, flux)")
+            throw ValidationError("unknown model '\(model)' (available: world, flux, sd)")
         }
+    }
+
+    /// `--model sd` on the embedded UNet world model (no --checkpoint, or a folder whose world.json says unet)
+    /// rather than on a diffusers SD folder.
+    func isEmbeddedStableDiffusion() throws -> Bool {
+        guard let checkpoint else { return true }
+        let url = URL(fileURLWithPath: checkpoint)
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("world.json").path) else { return false }
+        return try WorldArchitecture.of(folder: url) == .unet
     }
 
     func run() throws {

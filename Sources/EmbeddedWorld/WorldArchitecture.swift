@@ -1,0 +1,27 @@
+import Engine
+import Foundation
+
+/// Which embedded model a world folder holds: the FLUX-architecture transformer (``WorldModel``) or the UNet
+/// (``StableDiffusionWorldModel``). Read from `world.json`'s `architecture` field (absent in the FLUX folders written
+/// before the UNet world existed); a checkpoint folder without `world.json` is told apart by its `unet/` or
+/// `transformer/` subfolder.
+public enum WorldArchitecture: String, Codable, Sendable, CaseIterable {
+    case flux
+    case unet
+
+    public static func of(folder: URL) throws -> WorldArchitecture {
+        let worldFile = folder.appendingPathComponent("world.json")
+        if FileManager.default.fileExists(atPath: worldFile.path) {
+            let object = try ConfigFile.object(from: worldFile)
+            guard let name = object["architecture"] else { return .flux }
+            guard let text = name as? String, let architecture = WorldArchitecture(rawValue: text) else {
+                throw ConfigFile.Error(file: worldFile.path, message: "architecture \(name): expected one of "
+                                       + allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
+            }
+            return architecture
+        }
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("unet").path) { return .unet }
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("transformer").path) { return .flux }
+        throw ConfigFile.Error(file: folder.path, message: "not a world model folder (world.json) or checkpoint (unet/ or transformer/)")
+    }
+}

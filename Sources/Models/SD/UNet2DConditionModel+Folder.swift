@@ -1,0 +1,27 @@
+import Engine
+import Foundation
+import NN
+
+extension UNet2DConditionModel {
+    /// Writes a diffusers `unet/` folder into `folder` (created if needed): `config.json` (this model's config with
+    /// diffusers' `_class_name`, which `UNet2DConditionModel.from_pretrained` reads) and
+    /// `diffusion_pytorch_model.safetensors` (the diffusers keys, PyTorch's channels-first convolution layout), each
+    /// written atomically. Refuses a model with LoRA adapters attached: their tensors are not UNet parameters
+    /// (save them with `saveLoRA(to:prefix:)`, or merge and remove them first).
+    public func writeFolder(to folder: URL) throws {
+        let adapted = loraLayers()
+        guard adapted.isEmpty else {
+            throw ConfigFile.Error(file: folder.path, message: "the UNet carries \(adapted.count) LoRA adapters (e.g. \(adapted[0].name)); "
+                                   + "save them with saveLoRA, or merge and remove them before writing the full UNet")
+        }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let encoded = try JSONEncoder().encode(config)
+        guard var object = try JSONSerialization.jsonObject(with: encoded) as? [String: Any] else {
+            throw ConfigFile.Error(file: folder.appendingPathComponent("config.json").path, message: "the UNet config did not encode as a JSON object")
+        }
+        object["_class_name"] = "UNet2DConditionModel"
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]),
+                             to: folder.appendingPathComponent("config.json"))
+        try save(to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+    }
+}

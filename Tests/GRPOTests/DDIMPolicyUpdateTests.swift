@@ -1,0 +1,95 @@
+import Engine
+import FlowSampling
+import GRPO
+import NN
+import TestSupport
+import XCTest
+
+/// A small ε-predictor over channels-last latents [B, 2, 2, 3]: an MLP on (x, t/1000, condition).
+private final class ToyNoisePredictor: Module, DenoisingPolicy {
+    let inner: Linear
+    let outer: Linear
+    var module: Module { self }
+
+    override init() {
+        inner = Linear(12 + 1 + 2, 32, key: RandomKey(seed: 21))
+        outer = Linear(32, 12, key: RandomKey(seed: 22))
+        super.init()
+    }
+
+    func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+        let b = x.dim(0)
+        let features = concatenated([x.reshaped([b, 12]), (timesteps / 1000).expandedDims(axis: 1), conditioning["text"]], axis: 1)
+        return outer(silu(inner(features))).reshaped(x.shape)
+    }
+}
+
+/// The ratio-is-one rule on Stable Diffusion's chain: DDPO's DDIM step (η = 1, SD v1.4's scheduler) with
+/// classifier-free guidance, through the model-agnostic `rollout` and `updatePolicy`.
+final class DDIMPolicyUpdateTests: XCTestCase {
+    private let conditioning = Conditioning(["text": Tensor([1, 0, 0, 1] as [Float], shape: [2, 2])]).repeatingEachRow(3)
+    private let unconditional = Conditioning(["text": Tensor([0, 0] as [Float], shape: [1, 2])])
+
+    private func config(batch: Int, steps: Int = 6, guidance: Float? = 4) -> RolloutConfig {
+        var c = RolloutConfig()
+        c.process = DDIMProcess(scheduler: DDIMScheduler(config: .stableDiffusionV1, steps: steps), eta: 1)
+        c.guidanceScale = guidance
+        c.batchSize = batch
+        return c
+    }
+
+    func testRolloutFollowsTheDDIMChain() {
+        let policy = ToyNoisePredictor()
+        let r = rollout(policy: policy, conditioning: conditioning, latentShape: [2, 2, 3], config: config(batch: 2), key: RandomKey(seed: 3),
+                        unconditional: unconditional)
+        XCTAssertEqual(r.latents.shape, [6, 7, 2, 2, 3])
+        XCTAssertEqual(r.logProbs.shape, [6, 6])
+        XCTAssertNil(r.flow)
+        // DDIM decodes the final sample itself (spec §5.2), not x̂0 of the last step.
+        XCTAssertEqual(r.finalLatents.toArray(Float.self), r.latents[.all, 6].toArray(Float.self))
+        // SD v1.4's leading timesteps for 6 steps: 166·k + 1.
+        XCTAssertEqual((0..<6).map { r.process.networkTimestep($0) }, [831, 665, 499, 333, 167, 1])
+        let batched = rollout(policy: policy, conditioning: conditioning, latentShape: [2, 2, 3], config: config(batch: 4), key: RandomKey(seed: 3),
+                              unconditional: unconditional)
+        assertClose(batched.latents, r.latents, tolerance: 1e-5)
+        assertClose(batched.logProbs, r.logProbs, tolerance: 1e-5)
+    }
+
+    /// Before any optimizer step, training rescoring reproduces the rollout's log-probs: every ratio is 1 to float
+    /// rounding, with CFG, for unbatched and batched rollouts and transitions.
+    func testFirstRatiosAreOneWithGuidance() throws {
+        for (rolloutBatch, transitionBatch) in [(1, 1), (4, 3), (6, 5)] {
+            let policy = ToyNoisePredictor()
+            let r = rollout(policy: policy, conditioning: conditioning, latentShape: [2, 2, 3], config: config(batch: rolloutBatch),
+                            key: RandomKey(seed: 5), unconditional: unconditional)
+            var update = UpdateConfig()
+            update.gradientAccumulationSteps = 6
+            update.transitionBatchSize = transitionBatch
+            update.timestepFraction = 1
+            let optimizer = AdamW(model: policy, learningRate: 1e-3)
+            let stats = try updatePolicy(policy: policy, optimizer: optimizer, rollout: r, conditioning: conditioning,
+                                         advantages: [1, -1, 0.5, -0.5, 2, -2], config: update, key: RandomKey(seed: 6),
+                                         unconditional: unconditional)
+            // The last of the 6 transitions is never trained (spec §3): K = 5 per sample.
+            XCTAssertEqual(stats.trainableSteps, [0, 1, 2, 3, 4])
+            XCTAssertEqual(stats.ratios.count, 6 * 5)
+            XCTAssertLessThan(stats.ratios.map { abs($0 - 1) }.max()!, 1e-5, "batches \(rolloutBatch)/\(transitionBatch)")
+            XCTAssertEqual(stats.optimizerSteps, 1)
+            XCTAssertGreaterThan(stats.gradientNorms[0], 0)
+        }
+    }
+
+    /// η = 0 is deterministic DDIM: no transition has a log-probability, so nothing trains.
+    func testDeterministicDDIMTrainsNothing() throws {
+        let policy = ToyNoisePredictor()
+        var c = config(batch: 6, guidance: nil)
+        c.process = DDIMProcess(scheduler: DDIMScheduler(config: .stableDiffusionV1, steps: 4), eta: 0)
+        let r = rollout(policy: policy, conditioning: conditioning, latentShape: [2, 2, 3], config: c, key: RandomKey(seed: 7))
+        XCTAssertEqual(r.logProbs.toArray(Float.self), [Float](repeating: 0, count: 24))
+        let stats = try updatePolicy(policy: policy, optimizer: AdamW(model: policy, learningRate: 1e-3), rollout: r,
+                                     conditioning: conditioning, advantages: [Float](repeating: 1, count: 6), config: UpdateConfig(),
+                                     key: RandomKey(seed: 8))
+        XCTAssertTrue(stats.trainableSteps.isEmpty)
+        XCTAssertEqual(stats.optimizerSteps, 0)
+    }
+}
