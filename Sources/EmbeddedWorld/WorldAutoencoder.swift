@@ -25,11 +25,12 @@ public struct WorldAutoencoderTraining {
     public let config: Config
     public init(config: Config) { self.config = config }
 
-    /// The architecture: three blocks of 16, 32 and 64 channels (latents at 1/4 of the image side), 8 latent
-    /// channels, group norms of 8 groups, the mid-block attention of diffusers' VAE.
+    /// The architecture: three blocks of 8, 16 and 32 channels (latents at 1/4 of the image side), 8 latent
+    /// channels, group norms of 8 groups, the mid-block attention of diffusers' VAE. Small because MLX's CPU
+    /// convolutions run at ~5 GFLOP/s on these shapes: twice the channels made a training step 4× slower (2.8 s).
     public static func architecture() -> AutoencoderKLConfig {
         var c = AutoencoderKLConfig()
-        c.blockOutChannels = [16, 32, 64]
+        c.blockOutChannels = [8, 16, 32]
         c.downBlockTypes = [String](repeating: "DownEncoderBlock2D", count: 3)
         c.upBlockTypes = [String](repeating: "UpDecoderBlock2D", count: 3)
         c.layersPerBlock = 1

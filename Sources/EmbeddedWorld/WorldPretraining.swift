@@ -17,6 +17,9 @@ public struct WorldPretraining {
         public var learningRate = 1e-3
         public var warmupSteps = 100
         public var seed: UInt64 = 0
+        /// For VAE-codec models: batches encoded once up front and cycled through, so the frozen encoder does not run
+        /// every step (0: encode every batch).
+        public var latentCacheBatches = 500
         public init() {}
     }
 
@@ -42,11 +45,23 @@ public struct WorldPretraining {
         let optimizer = AdamW(model: model, schedule: schedule, weightDecay: 1e-4)
         var key = RandomKey(seed: config.seed &+ 1)
         let size = model.settings.imageSize
+        var cache: [([String], Tensor)] = []
+        let caching = model.vae != nil && config.latentCacheBatches > 0
         for step in 0..<config.steps {
-            let (prompts, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size, seed: config.seed &+ UInt64(step))
+            let prompts: [String], x0: Tensor
+            if caching && step >= config.latentCacheBatches {
+                (prompts, x0) = cache[step % config.latentCacheBatches]
+            } else {
+                let (texts, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size, seed: config.seed &+ UInt64(step))
+                prompts = texts
+                x0 = model.latents(of: images)
+                if caching {
+                    eval(x0)
+                    cache.append((prompts, x0))
+                }
+            }
             let keys = key.split(into: 3)
             key = keys[0]
-            let x0 = model.latents(of: images)
             let half = config.batchSize / 2
             let tKeys = keys[1].split(into: 2)
             let t = concatenated([sigmoid(Random.normal([half], key: tKeys[0])),
