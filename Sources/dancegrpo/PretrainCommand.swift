@@ -20,8 +20,8 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Architecture: flux (FLUX transformer, flow matching; the default) or sd (Stable Diffusion UNet, DDPM ε-prediction, DDIM sampling).")
     var model = "flux"
 
-    @Option(help: "Optimizer steps.")
-    var steps = 6000
+    @Option(help: "Optimizer steps (of the transformer or UNet; the autoencoder has --vae-steps).")
+    var steps = 4000
 
     @Option(help: "Images per step.")
     var batchSize = 32
@@ -38,14 +38,14 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "What the transformer predicts: velocity (the FLUX convention) or sample (x̂0, the JiT recipe for pixel-space models).")
     var prediction = "velocity"
 
-    @Option(help: "flux only: transformer attention heads of 16 features (width 16·heads; the committed model has 4).")
-    var heads = 4
+    @Option(help: "flux only: transformer attention heads of 16 features (width 16·heads; the committed model has 8).")
+    var heads = 8
 
     @Option(help: "flux only: transformer double-stream and single-stream blocks, each (the committed model has 2).")
     var layers = 2
 
-    @Option(help: "flux only: latents the transformer denoises: vae (a tiny AutoencoderKL trained first, as FLUX's VAE) or pixels (the first models).")
-    var codec = "pixels"
+    @Option(help: "flux only: latents the transformer denoises: vae (a tiny AutoencoderKL trained first, as FLUX's VAE; the committed model) or pixels (a 2×2 space-to-depth of the pixels, the first models).")
+    var codec = "vae"
 
     @Option(help: "flux only: autoencoder training steps (codec vae).")
     var vaeSteps = 1500
