@@ -14,7 +14,8 @@ import ShapesWorld
 /// uninterrupted one. The defaults are the embedded world's; `stableDiffusion` and `flux` give the seed's settings.
 public final class GRPOTrainer {
     public struct Config: Codable, Sendable, Equatable {
-        public var iterations = 100
+        /// 80 iterations of the defaults take about 15 minutes on 2 cores (the budget for `make run`).
+        public var iterations = 80
         public var promptsPerIteration = 8
         public var numGenerations = 8
         public var samplingSteps = 12
