@@ -47,8 +47,7 @@ public final class StableDiffusionWorldTask: TrainingTask {
 
     /// Training-split prompts from a generator seeded by (seed, iteration), as the FLUX world's trainer draws them.
     public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [TrainingPrompt] {
-        var generator = PromptGenerator(seed: seed &* 1_000_003 &+ UInt64(iteration), split: .train)
-        return generator.next(count).map(TrainingPrompt.init)
+        WorldEvaluation.trainingPrompts(count: count, iteration: iteration, seed: seed)
     }
 
     /// The fixed held-out prompts of ``WorldEvaluation`` (the FLUX world's evaluation prompts).

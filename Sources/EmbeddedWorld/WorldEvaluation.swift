@@ -16,6 +16,13 @@ public struct WorldEvaluation {
                                 steps: steps, shift: shift, guidanceScale: guidanceScale, seed: seed)
     }
 
+    /// The training prompts of GRPO iteration `iteration`: a fresh generator per (seed, iteration), so a resumed run
+    /// draws the same prompts (both world tasks train on these).
+    public static func trainingPrompts(count: Int, iteration: Int, seed: UInt64) -> [TrainingPrompt] {
+        var generator = PromptGenerator(seed: seed &* 1_000_003 &+ UInt64(iteration), split: .train)
+        return generator.next(count).map(TrainingPrompt.init)
+    }
+
     /// The fixed evaluation prompts of a split (the trainer's held-out prompts are these too).
     public static func prompts(split: PromptCatalog.Split, count: Int, seed: UInt64 = 1234) -> [PromptSpec] {
         var generator = PromptGenerator(seed: seed, split: split)

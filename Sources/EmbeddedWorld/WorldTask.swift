@@ -11,11 +11,12 @@ import Training
 /// latents decoded by `PixelCodec`.
 public final class WorldTask: TrainingTask {
     public let model: WorldModel
-    private var textCache: [String: Conditioning] = [:]
+    private let textCache: TextConditioningCache
 
     public init(model: WorldModel) {
         self.model = model
         model.textEncoder.freeze()
+        textCache = TextConditioningCache { model.encode($0) }
     }
 
     public var summary: String { "the shapes world (\(model.transformer.parameterCount()) transformer parameters, \(model.settings.imageSize) px)" }
@@ -32,28 +33,15 @@ public final class WorldTask: TrainingTask {
         WorldPolicy(model: model, reference: reference)
     }
 
-    /// A fresh generator per (seed, iteration), so a resumed run draws the same prompts.
     public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [TrainingPrompt] {
-        var generator = PromptGenerator(seed: seed &* 1_000_003 &+ UInt64(iteration), split: .train)
-        return generator.next(count).map(TrainingPrompt.init)
+        WorldEvaluation.trainingPrompts(count: count, iteration: iteration, seed: seed)
     }
 
     public func evaluationPrompts(count: Int) throws -> [TrainingPrompt] {
         WorldEvaluation.prompts(split: .heldOut, count: count).map(TrainingPrompt.init)
     }
 
-    public func conditioning(_ texts: [String]) throws -> Conditioning {
-        let missing = Array(Set(texts.filter { textCache[$0] == nil })).sorted()
-        if !missing.isEmpty {
-            let encoded = model.encode(missing)
-            eval(Array(encoded.tensors.values))
-            for (i, text) in missing.enumerated() { textCache[text] = encoded.rows([i]) }
-        }
-        let rows = texts.map { textCache[$0]! }
-        var tensors: [String: Tensor] = [:]
-        for key in rows[0].tensors.keys { tensors[key] = concatenated(rows.map { $0[key] }, axis: 0) }
-        return Conditioning(tensors)
-    }
+    public func conditioning(_ texts: [String]) throws -> Conditioning { try textCache(texts) }
 
     public func images(_ latents: Tensor) throws -> [RGBImage] { try model.images(latents) }
 }
