@@ -37,10 +37,6 @@ public enum WorldLatents {
 
     /// Writes a VAE as diffusers does (`config.json` + `diffusion_pytorch_model.safetensors`).
     public static func writeVAE(_ vae: AutoencoderKL, to folder: URL) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(vae.config), to: folder.appendingPathComponent("config.json"))
-        try vae.save(to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        try vae.writePretrainedFolder(folder, config: vae.config)
     }
 }

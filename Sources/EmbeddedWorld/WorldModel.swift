@@ -119,27 +119,20 @@ public final class WorldModel: Module {
 
     /// Writes the folder (each file atomically). `transformerOnly` rewrites just `transformer/` (GRPO checkpoints).
     public func writeFolder(to folder: URL, transformerOnly: Bool = false) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let transformerFolder = folder.appendingPathComponent("transformer")
-        try FileManager.default.createDirectory(at: transformerFolder, withIntermediateDirectories: true)
-        try AtomicFile.write(try encoder.encode(transformer.config), to: transformerFolder.appendingPathComponent("config.json"))
-        try transformer.save(to: transformerFolder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        try transformer.writePretrainedFolder(folder.appendingPathComponent("transformer"), config: transformer.config)
         if transformerOnly { return }
         try WorldModel.writeText(textEncoder, tokenizer: tokenizer, to: folder)
         if let vae { try WorldLatents.writeVAE(vae, to: folder.appendingPathComponent("vae")) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(settings), to: folder.appendingPathComponent("world.json"))
     }
 
     /// Writes `text_encoder/` (transformers' config.json + model.safetensors) and `tokenizer/vocab.json` into a
     /// world model folder; shared by the FLUX and UNet world models.
     static func writeText(_ textEncoder: CLIPTextModel, tokenizer: WorldTokenizer, to folder: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let textFolder = folder.appendingPathComponent("text_encoder")
-        try FileManager.default.createDirectory(at: textFolder, withIntermediateDirectories: true)
-        try AtomicFile.write(try encoder.encode(textEncoder.config), to: textFolder.appendingPathComponent("config.json"))
-        try textEncoder.save(to: textFolder.appendingPathComponent("model.safetensors"))
+        try textEncoder.writePretrainedFolder(folder.appendingPathComponent("text_encoder"), config: textEncoder.config,
+                                              weightsName: "model.safetensors")
         try tokenizer.save(to: folder.appendingPathComponent("tokenizer"))
     }
 

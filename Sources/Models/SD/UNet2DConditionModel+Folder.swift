@@ -14,14 +14,6 @@ extension UNet2DConditionModel {
             throw ConfigFile.Error(file: folder.path, message: "the UNet carries \(adapted.count) LoRA adapters (e.g. \(adapted[0].name)); "
                                    + "save them with saveLoRA, or merge and remove them before writing the full UNet")
         }
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let encoded = try JSONEncoder().encode(config)
-        guard var object = try JSONSerialization.jsonObject(with: encoded) as? [String: Any] else {
-            throw ConfigFile.Error(file: folder.appendingPathComponent("config.json").path, message: "the UNet config did not encode as a JSON object")
-        }
-        object["_class_name"] = "UNet2DConditionModel"
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]),
-                             to: folder.appendingPathComponent("config.json"))
-        try save(to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        try writePretrainedFolder(folder, config: config, className: "UNet2DConditionModel")
     }
 }

@@ -52,12 +52,7 @@ public final class FluxTask: TrainingTask {
     }
 
     public func saveNetwork(to folder: URL) throws {
-        let sub = folder.appendingPathComponent(networkFolderName)
-        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(pipeline.transformer.config), to: sub.appendingPathComponent("config.json"))
-        try pipeline.transformer.save(to: sub.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        try pipeline.transformer.writePretrainedFolder(folder.appendingPathComponent(networkFolderName), config: pipeline.transformer.config)
     }
 
     public func policy(reference: ReferenceWeights?) -> DenoisingPolicy {
