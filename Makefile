@@ -28,18 +28,14 @@ bench: deps
 	$(SWIFT) build -c release --product dancegrpo-bench
 	$(RELEASE_BIN)/dancegrpo-bench $(ARGS)
 
-# Seconds per GRPO iteration on a tiny FLUX: the Swift trainer, then a PyTorch transcription of the seed's loop
-# (tools/bench/grpo_loop.py), on the same weights; each 1 warm-up + median of 3 iterations. ARGS go to the Swift side
-# (e.g. ARGS="--rollout-batch 8 --transition-batch 4").
+# Seconds per GRPO iteration on a tiny FLUX: the Swift trainer and a PyTorch transcription of the seed's loop
+# (tools/bench/grpo_loop.py) on the same weights, in turn for 3 rounds (ROUNDS=N), the ratio taken per round
+# (scripts/bench-grpo.sh). ARGS go to the Swift side: ARGS="--rollout-batch 8 --transition-batch 4" batches the
+# rollout and the trained transitions (same log-probs: PolicyUpdateTests.testFirstRatiosAreOne); the PyTorch side is the seed's batch 1.
 GRPO_BENCH_DIR ?= /tmp/dancegrpo-bench-grpo
 bench-grpo: deps
 	$(SWIFT) build -c release --product dancegrpo-bench
-	@scripts/tools-env.sh python3 tools/bench/grpo_loop.py --write-weights $(GRPO_BENCH_DIR)/weights
-	$(RELEASE_BIN)/dancegrpo-bench grpo --weights $(GRPO_BENCH_DIR)/weights $(ARGS) | tee $(GRPO_BENCH_DIR)/swift.txt
-	scripts/tools-env.sh python3 tools/bench/grpo_loop.py --weights $(GRPO_BENCH_DIR)/weights --threads 2 | tee $(GRPO_BENCH_DIR)/torch.txt
-	@swift=$$(sed -n 's/^swift grpo: \([0-9.]*\) s.*/\1/p' $(GRPO_BENCH_DIR)/swift.txt); \
-	 torch=$$(sed -n 's/^torch grpo: \([0-9.]*\) s.*/\1/p' $(GRPO_BENCH_DIR)/torch.txt); \
-	 echo "seconds/iteration: Swift $$swift, PyTorch $$torch, ratio (PyTorch/Swift, > 1 = Swift faster) $$(python3 -c "print(f'{$$torch/$$swift:.2f}')")"
+	@scripts/bench-grpo.sh $(GRPO_BENCH_DIR)/weights $(GRPO_BENCH_DIR) $(ARGS)
 
 # Regenerates the committed golden files (creates .venv-tools with torch & co. on first use; the tests never need it).
 goldens:

@@ -1,5 +1,6 @@
 // Exception-safe wrappers over MLX's C++ API; see CMLXShim.h for why this layer exists.
 #include "CMLXShim.h"
+#include "FusedKernels.h"
 
 #include <dlfcn.h>
 #include <cstdlib>
@@ -281,6 +282,11 @@ Array softmax(const Array& a, const int32_t* axes, int32_t naxes, bool precise) 
   DG_TRY("softmax", return mx::softmax(a, axesOrAll(a, axes, naxes), precise));
   return placeholder();
 }
+
+Array geluTanh(const Array& a) {
+  DG_TRY("gelu (tanh)", return fused::geluTanh(a));
+  return placeholder();
+}
 Array cumsum(const Array& a, int32_t axis, bool reverse, bool inclusive) {
   DG_TRY("cumsum", return mx::cumsum(a, axis, reverse, inclusive));
   return placeholder();
@@ -438,7 +444,7 @@ Array sdpa(const Array& q, const Array& k, const Array& v, float scale, const ch
   DG_TRY("scaledDotProductAttention", {
     std::optional<mx::array> m;
     if (mask) m = *mask;
-    return mx::fast::scaled_dot_product_attention(q, k, v, scale, maskMode ? maskMode : "", m);
+    return fused::scaledDotProductAttention(q, k, v, scale, maskMode ? maskMode : "", m);
   });
   return placeholder();
 }

@@ -17,8 +17,14 @@ public func silu(_ x: Tensor) -> Tensor { x * sigmoid(x) }
 /// GELU with the exact erf form (PyTorch `approximate="none"`).
 public func gelu(_ x: Tensor) -> Tensor { x * ((x * Float(1.0 / 2.0.squareRoot())).erf() + 1) * 0.5 }
 
-/// GELU with the tanh approximation (PyTorch `approximate="tanh"`, T5's `gelu_new`).
+/// GELU with the tanh approximation (PyTorch `approximate="tanh"`, T5's `gelu_new`). One graph node with its own
+/// vectorised CPU kernel and gradient for float32 (MLX's tanh is scalar libm there); the composed formula otherwise.
 public func geluApproximate(_ x: Tensor) -> Tensor {
+    checked("gelu (tanh)", [x], dg.geluTanh(x.raw))
+}
+
+/// The tanh-form GELU composed from MLX's own element-wise ops (the reference the fused kernel is tested against).
+public func geluApproximateComposed(_ x: Tensor) -> Tensor {
     let c = Float((2.0 / Double.pi).squareRoot())
     return 0.5 * x * (1 + (c * (x + 0.044715 * x * x * x)).tanh())
 }

@@ -76,6 +76,8 @@ Array reduce(ReduceOp op, const Array& a, const int32_t* axes, int32_t naxes, bo
 Array argReduce(bool isMax, const Array& a, int32_t axis, bool keepdims);
 Array variance(const Array& a, const int32_t* axes, int32_t naxes, bool keepdims, int32_t ddof, bool takeSqrt);
 Array softmax(const Array& a, const int32_t* axes, int32_t naxes, bool precise);
+// GELU, tanh form, as one node with a vectorised CPU kernel for float32 (FusedKernels.h); composed otherwise.
+Array geluTanh(const Array& a);
 Array cumsum(const Array& a, int32_t axis, bool reverse, bool inclusive);
 Array sort(const Array& a, int32_t axis);
 Array argsort(const Array& a, int32_t axis);

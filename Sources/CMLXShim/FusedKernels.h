@@ -1,0 +1,29 @@
+// Element-wise and row-wise kernels as single MLX primitives with CPU kernels of our own.
+//
+// Why: MLX's CPU back end evaluates tanh through libm's scalar tanhf (its gradient through coshf) and exp through a
+// scalar polynomial whose fma is a libm call, one element at a time on the one stream thread; in a small FLUX GRPO
+// iteration tanh was a quarter of all CPU time and the attention softmax the next largest element-wise cost. Here
+// GELU (tanh form) and the last-axis softmax are one node each, whose kernels are branch-free loops the compiler
+// vectorises; their gradients are one more such node (GELU) or three MLX ops on the saved output (softmax).
+// Only float32 on the CPU device takes these paths; anything else composes the same formulas from MLX ops.
+#pragma once
+#include "mlx/mlx.h"
+
+namespace dg::fused {
+namespace mx = mlx::core;
+
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), PyTorch's GELU(approximate="tanh").
+mx::array geluTanh(const mx::array& x);
+
+// Softmax over the last axis.
+mx::array softmaxLastAxis(const mx::array& x);
+
+// softmax(q·kᵀ·scale + mask)·v for q [B, H, Lq, D], k and v [B, H, Lk, D]: MLX's own kernel, except on the fused
+// path (float32 on the CPU, as many key/value heads as query heads, no mask or an additive float mask), where it is
+// composed from two matmuls and `softmaxLastAxis` (which is what MLX's CPU fallback does, with its scalar softmax).
+mx::array scaledDotProductAttention(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+                                    const std::string& maskMode, const std::optional<mx::array>& mask);
+
+// Whether `x` takes the fused kernel (float32 on the CPU device).
+bool takesFusedPath(const mx::array& x);
+}  // namespace dg::fused
