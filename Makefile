@@ -29,7 +29,8 @@ bench: deps
 	$(RELEASE_BIN)/dancegrpo-bench $(ARGS)
 
 # Seconds per GRPO iteration on a tiny FLUX: the Swift trainer and a PyTorch transcription of the seed's loop
-# (tools/bench/grpo_loop.py) on the same weights, in turn for 3 rounds (ROUNDS=N), the ratio taken per round
+# (tools/bench/grpo_loop.py) on the same weights, in turn for 3 rounds (ROUNDS=N; PyTorch threads TORCH_THREADS=2),
+# the ratio taken per round
 # (scripts/bench-grpo.sh). ARGS go to the Swift side: ARGS="--rollout-batch 8 --transition-batch 4" batches the
 # rollout and the trained transitions (same log-probs: PolicyUpdateTests.testFirstRatiosAreOne); the PyTorch side is the seed's batch 1.
 GRPO_BENCH_DIR ?= /tmp/dancegrpo-bench-grpo

@@ -8,12 +8,13 @@ set -euo pipefail
 weights=$1 out=$2
 shift 2
 rounds=${ROUNDS:-3}
+torch_threads=${TORCH_THREADS:-2}
 mkdir -p "$out"
 [ -f "$weights/config.json" ] || scripts/tools-env.sh python3 tools/bench/grpo_loop.py --write-weights "$weights"
 : > "$out/rounds.txt"
 for round in $(seq 1 "$rounds"); do
     swift=$(.build/release/dancegrpo-bench grpo --weights "$weights" --json "$@" 2>>"$out/swift.log" | tail -1)
-    torch=$(scripts/tools-env.sh python3 tools/bench/grpo_loop.py --weights "$weights" --threads 2 --json 2>>"$out/torch.log" | tail -1)
+    torch=$(scripts/tools-env.sh python3 tools/bench/grpo_loop.py --weights "$weights" --threads "$torch_threads" --json 2>>"$out/torch.log" | tail -1)
     python3 - "$round" "$swift" "$torch" <<'PY' | tee -a "$out/rounds.txt"
 import json, sys
 round_, swift, torch = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])

@@ -12,7 +12,8 @@ public struct UpdateConfig: Sendable, Equatable {
     public var gradientAccumulationSteps = 12
     /// Global gradient-norm clip (`max_grad_norm`).
     public var maxGradNorm: Float = 1
-    /// Transitions per network call in training; any value gives the same gradients up to float rounding.
+    /// (sample, transition) rows per network call in training, sample by sample within an optimizer window (a call may
+    /// hold the transitions of several samples); any value gives the same gradients up to float rounding.
     public var transitionBatchSize = 1
     /// Weight β of the KL penalty to the frozen reference policy (Flow-GRPO `train.beta`; see ReferenceKL.swift).
     /// 0 (the default, as DanceGRPO) never evaluates the reference.
@@ -71,25 +72,31 @@ public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout:
     let guidance = GuidanceInputs(scale: rollout.guidanceScale, unconditional: unconditional, samples: n)
     let sampleKeys = key.split(into: n)
 
+    // Each sample's K transitions, drawn by its own permutation (so they do not depend on how calls are batched).
+    let chosen: [[Int]] = (0..<n).map { sample in
+        Array(Random.permutation(candidates.count, key: sampleKeys[sample]).toArray(Int32.self).map { candidates[Int($0)] }.prefix(k))
+    }
+    let stepsPerTrajectory = process.steps + 1
+    let flatLatents = rollout.latents.reshaped([n * stepsPerTrajectory] + Array(rollout.latents.shape.dropFirst(2)))
+    let flatLogProbs = rollout.logProbs.reshaped([-1])
+
     var accumulated: [String: Tensor] = [:]
     var clipped = 0, klSum: Float = 0, referenceKLSum: Float = 0, lossSum: Float = 0
-    for sample in 0..<n {
-        let order = Random.permutation(candidates.count, key: sampleKeys[sample]).toArray(Int32.self).map { candidates[Int($0)] }
-        let chosen = Array(order.prefix(k))
-        let sampleConditioning = conditioning.rows([sample])
-        let sampleUnconditional = guidance.rows([sample])
-        let advantage = Tensor([advantages[sample]])
-        for start in stride(from: 0, to: k, by: max(1, config.transitionBatchSize)) {
-            let js = Array(chosen[start..<min(k, start + max(1, config.transitionBatchSize))])
-            let index = Tensor(js.map(Int32.init))
-            let trajectory = rollout.latents[sample]                              // [T+1, ...]
-            let x = trajectory.take(index, axis: 0)
-            let xNext = trajectory.take(index + Tensor(Int32(1)), axis: 0)
-            let oldLogProbs = rollout.logProbs[sample].take(index, axis: 0)
+    // Optimizer windows of `accumulation` samples; inside one, a network call takes up to `transitionBatchSize`
+    // (sample, transition) rows, sample by sample, so a call may span samples without changing the summed gradient.
+    for windowStart in stride(from: 0, to: n, by: accumulation) {
+        let windowSamples = windowStart..<min(n, windowStart + accumulation)
+        let rows: [(sample: Int, step: Int)] = windowSamples.flatMap { sample in chosen[sample].map { (sample, $0) } }
+        for start in stride(from: 0, to: rows.count, by: max(1, config.transitionBatchSize)) {
+            let call = Array(rows[start..<min(rows.count, start + max(1, config.transitionBatchSize))])
+            let samples = call.map(\.sample), js = call.map(\.step)
+            let x = flatLatents.take(Tensor(call.map { Int32($0.sample * stepsPerTrajectory + $0.step) }), axis: 0)
+            let xNext = flatLatents.take(Tensor(call.map { Int32($0.sample * stepsPerTrajectory + $0.step + 1) }), axis: 0)
+            let oldLogProbs = flatLogProbs.take(Tensor(call.map { Int32($0.sample * process.steps + $0.step) }), axis: 0)
             let timesteps = Tensor(js.map { process.networkTimestep($0) })
-            let sameRow = [Int](repeating: 0, count: js.count)
-            let rowsConditioning = sampleConditioning.rows(sameRow)
-            let rowsUnconditional = sampleUnconditional?.rows(sameRow)
+            let rowsConditioning = conditioning.rows(samples)
+            let rowsUnconditional = guidance.rows(samples)
+            let advantage = Tensor(samples.map { advantages[$0] })
             func step(_ r: Int, _ v: Tensor) -> TransitionOutput {
                 process.transition(js[r], modelOutput: v[r..<(r + 1)], sample: x[r..<(r + 1)], nextSample: xNext[r..<(r + 1)], noise: nil)
             }
@@ -111,8 +118,7 @@ public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout:
                                        scale: rollout.guidanceScale)
                 let steps = js.indices.map { step($0, v) }
                 let out = clippedPolicyLoss(logProb: concatenated(steps.map(\.logProb), axis: 0), oldLogProb: oldLogProbs,
-                                            advantage: advantage.broadcast(to: [js.count]), clipRange: config.clipRange,
-                                            normalizer: normalizer)
+                                            advantage: advantage, clipRange: config.clipRange, normalizer: normalizer)
                 ratio = out.ratio.stopGradient()
                 kl = out.approxKL
                 var loss = out.loss
@@ -135,13 +141,14 @@ public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout:
             referenceKLSum += referenceKLs.sum().item(Float.self)
             lossSum += values[0].item(Float.self)
         }
-        if (sample + 1) % accumulation == 0 {
+        // An incomplete final window trains nothing, as the reference's next zero_grad drops it.
+        if windowSamples.count == accumulation {
             let (clippedGradients, norm) = clipGradientNorm(accumulated, maxNorm: config.maxGradNorm)
             try optimizer.step(gradients: clippedGradients)
             eval(optimizer.tensorsToEvaluate)
             statistics.gradientNorms.append(norm)
-            accumulated = [:]
         }
+        accumulated = [:]
     }
     let trained = Float(statistics.ratios.count)
     statistics.clipFraction = Float(clipped) / trained

@@ -59,7 +59,7 @@ final class PolicyUpdateTests: XCTestCase {
     /// Before any optimizer step the training log-probs equal the rollout's: every ratio is 1 to float rounding,
     /// for batched rollouts and batched training alike.
     func testFirstRatiosAreOne() throws {
-        for (rolloutBatch, transitionBatch) in [(1, 1), (4, 3)] {
+        for (rolloutBatch, transitionBatch) in [(1, 1), (4, 3), (6, 7)] {  // 7 rows span samples
             let policy = ToyPolicy()
             let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config(batch: rolloutBatch), key: RandomKey(seed: 5))
             var update = UpdateConfig()
@@ -74,6 +74,36 @@ final class PolicyUpdateTests: XCTestCase {
             XCTAssertLessThan(stats.ratios.map { abs($0 - 1) }.max()!, 1e-5, "batches \(rolloutBatch)/\(transitionBatch)")
             XCTAssertEqual(stats.optimizerSteps, 1)
             XCTAssertGreaterThan(stats.gradientNorms[0], 0)
+        }
+    }
+
+    /// Calls of 1, 3 (one sample's K) or 7 (across samples) transitions, or all 12 of an optimizer window, give the
+    /// same optimizer steps: parameters after two windows agree to float rounding, and so do the ratios.
+    func testUpdateIsInvariantToTransitionBatching() throws {
+        let r = rollout(policy: ToyPolicy(), conditioning: conditioning, latentShape: [4, 3], config: config(batch: 6), key: RandomKey(seed: 21))
+        var results: [(parameters: [String: Tensor], ratios: [Float])] = []
+        for transitionBatch in [1, 3, 7, 12] {
+            let policy = ToyPolicy()
+            var update = UpdateConfig()
+            update.gradientAccumulationSteps = 3
+            update.clipRange = 10
+            update.transitionBatchSize = transitionBatch
+            let optimizer = AdamW(model: policy, learningRate: 1e-2, weightDecay: 0)
+            var ratios: [Float] = []
+            for pass in 0..<2 {
+                let stats = try updatePolicy(policy: policy, optimizer: optimizer, rollout: r, conditioning: conditioning,
+                                             advantages: [1, -1, 0.5, -0.5, 2, -2], config: update, key: RandomKey(seed: 22 + UInt64(pass)))
+                XCTAssertEqual(stats.optimizerSteps, 2)
+                ratios += stats.ratios
+            }
+            results.append((policy.parameters(), ratios))
+        }
+        for (i, other) in results.enumerated().dropFirst() {
+            XCTAssertLessThan(zip(results[0].ratios, other.ratios).map { abs($0 - $1) }.max()!, 1e-5, "batch case \(i)")
+            XCTAssertGreaterThan(results[0].ratios.map { abs($0 - 1) }.max()!, 1e-4, "the second pass must see a changed policy")
+            for (name, value) in results[0].parameters {
+                XCTAssertLessThan(maxAbsDifference(value, other.parameters[name]!), 1e-5, "\(name), batch case \(i)")
+            }
         }
     }
 
