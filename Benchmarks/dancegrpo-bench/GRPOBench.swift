@@ -20,7 +20,8 @@ enum GRPOBench {
           --warmup N            untimed iterations first (default 1)
           --repeats N           timed iterations, the median is reported (default 3)
           --rollout-batch N     samples per network call in the rollout (default 1, as the seed)
-          --transition-batch N  transitions per network call in training (default 1, as the seed)
+          --transition-batch N  transitions per network call in training, across the samples of an optimizer
+                                window (default 1, as the seed)
           --json                print one JSON object on the last line
         """
     static let prompts = 2, generations = 4, steps = 8, textTokens = 16, latentSide = 16

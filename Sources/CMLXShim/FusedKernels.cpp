@@ -48,22 +48,47 @@ inline float tanhBranchFree(float u) {
   return (e - 1.0f) / (e + 1.0f);
 }
 
-void geluTanhKernel(const float* x, float* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const float v = x[i];
+// The pointwise activations: value and derivative of each, inlined into the loops below.
+struct GeluTanhMath {
+  static constexpr const char* name = "GeluTanh";
+  static float value(float v) {
     const float t = tanhBranchFree(kSqrt2OverPi * (v + kCubic * v * v * v));
-    out[i] = 0.5f * v * (1.0f + t);
+    return 0.5f * v * (1.0f + t);
   }
-}
-
-// g · d/dx GELU = g · (½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715·x²)).
-void geluTanhGradKernel(const float* x, const float* g, float* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const float v = x[i];
+  // ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715·x²)
+  static float derivative(float v) {
     const float t = tanhBranchFree(kSqrt2OverPi * (v + kCubic * v * v * v));
     const float du = kSqrt2OverPi * (1.0f + 3.0f * kCubic * v * v);
-    out[i] = g[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+    return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
   }
+  static mx::array composed(const mx::array& x) {
+    auto inner = mx::multiply(mx::array(kSqrt2OverPi, x.dtype()),
+                              mx::add(x, mx::multiply(mx::array(kCubic, x.dtype()), mx::multiply(x, mx::multiply(x, x)))));
+    return mx::multiply(mx::multiply(mx::array(0.5f, x.dtype()), x), mx::add(mx::array(1.0f, x.dtype()), mx::tanh(inner)));
+  }
+};
+
+struct SiluMath {
+  static constexpr const char* name = "Silu";
+  // σ(x) = 1/(1 + e^{−x}); e^{−x} is clamped at e^{88}, where σ(x) < 1e-38 anyway.
+  static float sigmoid(float v) { return 1.0f / (1.0f + expBranchFree(-v)); }
+  static float value(float v) { return v * sigmoid(v); }
+  // σ(x)·(1 + x(1 − σ(x)))
+  static float derivative(float v) {
+    const float s = sigmoid(v);
+    return s * (1.0f + v * (1.0f - s));
+  }
+  static mx::array composed(const mx::array& x) { return mx::multiply(x, mx::sigmoid(x)); }
+};
+
+template <typename Math>
+void valueKernel(const float* x, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = Math::value(x[i]);
+}
+
+template <typename Math>
+void gradientKernel(const float* x, const float* g, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = g[i] * Math::derivative(x[i]);
 }
 
 // Each row of `columns` values: subtract its maximum, exponentiate, divide by the sum. Maximum and sum keep eight
@@ -113,35 +138,42 @@ void dispatch(mx::Stream stream, const std::vector<mx::array>& inputs, mx::array
   encoder.dispatch(makeKernel(out.data<float>()));
 }
 
-class GeluTanhGrad : public mx::UnaryPrimitive {
+template <typename Math>
+mx::array pointwise(const mx::array& x);
+
+// g · f'(x) for the activation `Math`.
+template <typename Math>
+class PointwiseGradient : public mx::UnaryPrimitive {
  public:
-  explicit GeluTanhGrad(mx::Stream stream) : mx::UnaryPrimitive(stream) {}
+  explicit PointwiseGradient(mx::Stream stream) : mx::UnaryPrimitive(stream) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
     const float* x = inputs[0].data<float>();
     const float* g = inputs[1].data<float>();
     size_t n = out.size();
-    dispatch(stream(), inputs, out, [x, g, n](float* o) { return [x, g, o, n]() { geluTanhGradKernel(x, g, o, n); }; });
+    dispatch(stream(), inputs, out, [x, g, n](float* o) { return [x, g, o, n]() { gradientKernel<Math>(x, g, o, n); }; });
   }
   void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
-    throw std::runtime_error("GeluTanhGrad runs on the CPU only");
+    throw std::runtime_error(std::string(Math::name) + "Gradient runs on the CPU only");
   }
-  const char* name() const override { return "GeluTanhGrad"; }
+  const char* name() const override { return "PointwiseGradient"; }
   bool is_equivalent(const mx::Primitive&) const override { return true; }
   std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override { return {inputs[0].shape()}; }
 };
 
-class GeluTanh : public mx::UnaryPrimitive {
+// f(x) for the activation `Math`, one node forward and one backward.
+template <typename Math>
+class Pointwise : public mx::UnaryPrimitive {
  public:
-  explicit GeluTanh(mx::Stream stream) : mx::UnaryPrimitive(stream) {}
+  explicit Pointwise(mx::Stream stream) : mx::UnaryPrimitive(stream) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
     const float* x = inputs[0].data<float>();
     size_t n = out.size();
-    dispatch(stream(), inputs, out, [x, n](float* o) { return [x, o, n]() { geluTanhKernel(x, o, n); }; });
+    dispatch(stream(), inputs, out, [x, n](float* o) { return [x, o, n]() { valueKernel<Math>(x, o, n); }; });
   }
   void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
-    throw std::runtime_error("GeluTanh runs on the CPU only");
+    throw std::runtime_error(std::string(Math::name) + " runs on the CPU only");
   }
 
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
@@ -154,18 +186,26 @@ class GeluTanh : public mx::UnaryPrimitive {
   }
   std::pair<std::vector<mx::array>, std::vector<int>> vmap(const std::vector<mx::array>& inputs,
                                                            const std::vector<int>& axes) override {
-    return {{geluTanh(inputs[0])}, axes};
+    return {{pointwise<Math>(inputs[0])}, axes};
   }
-  const char* name() const override { return "GeluTanh"; }
+  const char* name() const override { return Math::name; }
   bool is_equivalent(const mx::Primitive&) const override { return true; }
   std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override { return {inputs[0].shape()}; }
 
  private:
   mx::array gradient(const mx::array& x, const mx::array& g) {
     auto gradient = rowContiguousFloat(mx::broadcast_to(g, x.shape()));
-    return mx::array(x.shape(), mx::float32, std::make_shared<GeluTanhGrad>(stream()), {x, gradient});
+    return mx::array(x.shape(), mx::float32, std::make_shared<PointwiseGradient<Math>>(stream()), {x, gradient});
   }
 };
+
+template <typename Math>
+mx::array pointwise(const mx::array& x) {
+  if (!takesFusedPath(x)) return Math::composed(x);
+  auto input = rowContiguousFloat(x);
+  auto stream = mx::default_stream(mx::Device::cpu);
+  return mx::array(input.shape(), mx::float32, std::make_shared<Pointwise<Math>>(stream), {input});
+}
 
 class SoftmaxLastAxis : public mx::UnaryPrimitive {
  public:
@@ -202,24 +242,14 @@ class SoftmaxLastAxis : public mx::UnaryPrimitive {
   }
 };
 
-mx::array composedGeluTanh(const mx::array& x) {
-  auto inner = mx::multiply(mx::array(kSqrt2OverPi, x.dtype()),
-                            mx::add(x, mx::multiply(mx::array(kCubic, x.dtype()), mx::multiply(x, mx::multiply(x, x)))));
-  return mx::multiply(mx::multiply(mx::array(0.5f, x.dtype()), x), mx::add(mx::array(1.0f, x.dtype()), mx::tanh(inner)));
-}
-
 }  // namespace
 
 bool takesFusedPath(const mx::array& x) {
   return x.dtype() == mx::float32 && mx::default_device() == mx::Device::cpu;
 }
 
-mx::array geluTanh(const mx::array& x) {
-  if (!takesFusedPath(x)) return composedGeluTanh(x);
-  auto input = rowContiguousFloat(x);
-  auto stream = mx::default_stream(mx::Device::cpu);
-  return mx::array(input.shape(), mx::float32, std::make_shared<GeluTanh>(stream), {input});
-}
+mx::array geluTanh(const mx::array& x) { return pointwise<GeluTanhMath>(x); }
+mx::array silu(const mx::array& x) { return pointwise<SiluMath>(x); }
 
 mx::array softmaxLastAxis(const mx::array& x) {
   if (!takesFusedPath(x) || x.ndim() == 0) return mx::softmax(x, -1, true);

@@ -3,8 +3,8 @@
 // Why: MLX's CPU back end evaluates tanh through libm's scalar tanhf (its gradient through coshf) and exp through a
 // scalar polynomial whose fma is a libm call, one element at a time on the one stream thread; in a small FLUX GRPO
 // iteration tanh was a quarter of all CPU time and the attention softmax the next largest element-wise cost. Here
-// GELU (tanh form) and the last-axis softmax are one node each, whose kernels are branch-free loops the compiler
-// vectorises; their gradients are one more such node (GELU) or three MLX ops on the saved output (softmax).
+// GELU (tanh form), SiLU and the last-axis softmax are one node each, whose kernels are branch-free loops the compiler
+// vectorises; their gradients are one more such node (the activations) or three MLX ops on the saved output (softmax).
 // Only float32 on the CPU device takes these paths; anything else composes the same formulas from MLX ops.
 #pragma once
 #include "mlx/mlx.h"
@@ -14,6 +14,9 @@ namespace mx = mlx::core;
 
 // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), PyTorch's GELU(approximate="tanh").
 mx::array geluTanh(const mx::array& x);
+
+// x·σ(x) (SiLU, swish).
+mx::array silu(const mx::array& x);
 
 // Softmax over the last axis.
 mx::array softmaxLastAxis(const mx::array& x);

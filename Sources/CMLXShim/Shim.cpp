@@ -287,6 +287,10 @@ Array geluTanh(const Array& a) {
   DG_TRY("gelu (tanh)", return fused::geluTanh(a));
   return placeholder();
 }
+Array silu(const Array& a) {
+  DG_TRY("silu", return fused::silu(a));
+  return placeholder();
+}
 Array cumsum(const Array& a, int32_t axis, bool reverse, bool inclusive) {
   DG_TRY("cumsum", return mx::cumsum(a, axis, reverse, inclusive));
   return placeholder();

@@ -12,7 +12,11 @@ public func logSoftmax(_ x: Tensor, axis: Int = -1) -> Tensor { x - x.logSumExp(
 
 public func sigmoid(_ x: Tensor) -> Tensor { x.unary(.Sigmoid, "sigmoid") }
 public func relu(_ x: Tensor) -> Tensor { x.maximum(0) }
-public func silu(_ x: Tensor) -> Tensor { x * sigmoid(x) }
+/// x·σ(x): one graph node with its own vectorised CPU kernel and gradient for float32, composed otherwise.
+public func silu(_ x: Tensor) -> Tensor { checked("silu", [x], dg.silu(x.raw)) }
+
+/// SiLU composed from MLX's element-wise ops (the reference the fused kernel is tested against).
+public func siluComposed(_ x: Tensor) -> Tensor { x * sigmoid(x) }
 
 /// GELU with the exact erf form (PyTorch `approximate="none"`).
 public func gelu(_ x: Tensor) -> Tensor { x * ((x * Float(1.0 / 2.0.squareRoot())).erf() + 1) * 0.5 }

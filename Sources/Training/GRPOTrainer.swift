@@ -33,8 +33,8 @@ public final class GRPOTrainer {
         public var rewards = "shapes"
         /// "reward" (weighted reward sum, then advantages) or "advantage" (per-reward advantages, weighted sum).
         public var rewardCombination = "advantage"
-        public var rolloutBatchSize = 16
-        public var transitionBatchSize = 6
+        public var rolloutBatchSize = 64
+        public var transitionBatchSize = 64
         public var evalEvery = 10
         public var evalPrompts = 64
         public var checkpointEvery = 20

@@ -68,6 +68,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Advantage clip (default \(Self.defaults.advantageClipMax)).") var advClipMax: Float?
     @Option(help: "Fraction of the T−1 transitions trained per sample (default \(Self.defaults.timestepFraction)).") var timestepFraction: Float?
     @Option(help: "Samples per optimizer step (default \(Self.defaults.gradientAccumulationSteps)).") var gradientAccumulationSteps: Int?
+    @Option(help: "Samples per network call in the rollout (speed only: log-probs are the same; default \(Self.defaults.rolloutBatchSize)).") var rolloutBatchSize: Int?
+    @Option(help: "Transitions per network call in training, across the samples of an optimizer step (speed only: gradients are the same; default \(Self.defaults.transitionBatchSize)).") var transitionBatchSize: Int?
     @Option(help: "Global gradient-norm clip (default \(Self.defaults.maxGradNorm)).") var maxGradNorm: Float?
     @Option(help: "Rewards with weights: shapes, jpeg-compressibility, jpeg-incompressibility, hpsv2.1, pickscore, clip-score, aesthetic (e.g. shapes,jpeg-compressibility:0.1) (default \(Self.defaults.rewards)).") var reward: String?
     @Option(help: "How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted sum) (default \(Self.defaults.rewardCombination)).") var rewardCombination: String?
@@ -113,6 +115,8 @@ struct TrainCommand: ParsableCommand {
         if let advClipMax { c.advantageClipMax = advClipMax }
         if let timestepFraction { c.timestepFraction = timestepFraction }
         if let gradientAccumulationSteps { c.gradientAccumulationSteps = gradientAccumulationSteps }
+        if let rolloutBatchSize { c.rolloutBatchSize = rolloutBatchSize }
+        if let transitionBatchSize { c.transitionBatchSize = transitionBatchSize }
         if let maxGradNorm { c.maxGradNorm = maxGradNorm }
         if let reward { c.rewards = reward }
         if let rewardCombination { c.rewardCombination = rewardCombination }

@@ -1,49 +1,62 @@
 import Engine
 import XCTest
 
-/// The fused CPU kernels (FusedKernels.cpp) against the same formulas composed from MLX's own ops: the tanh-GELU node
+/// The fused CPU kernels (FusedKernels.cpp) against the same formulas composed from MLX's own ops: the tanh-GELU and SiLU nodes
 /// (both tails, strided and broadcast views, a broadcast cotangent, dtypes that must take the composed path) and the
 /// attention softmax inside `scaledDotProductAttention` (values and gradients, additive and −∞ masks, grouped heads).
 final class FusedKernelTests: XCTestCase {
-    private func composedAndFusedDifference(_ x: Tensor) -> Float {
-        (geluApproximate(x) - geluApproximateComposed(x)).abs().max().item(Float.self)
-    }
+    /// Each fused activation with the MLX composition it replaces.
+    private let activations: [(name: String, fused: (Tensor) -> Tensor, composed: (Tensor) -> Tensor)] = [
+        ("gelu_tanh", geluApproximate, geluApproximateComposed),
+        ("silu", silu, siluComposed),
+    ]
+
+    private func difference(_ a: Tensor, _ b: Tensor) -> Float { (a - b).abs().max().item(Float.self) }
 
     func testValuesMatchTheComposedFormulaOverBothTails() {
         let x = Tensor.linspace(-30, 30, count: 60_001)
-        XCTAssertLessThanOrEqual(composedAndFusedDifference(x), 4e-6)  // |x| ≤ 30: ≤ 1e-7 relative to the output
         let small = Tensor.linspace(-1e-3, 1e-3, count: 2001)
-        XCTAssertLessThanOrEqual(composedAndFusedDifference(small), 1e-9)
-        XCTAssertEqual(geluApproximate(Tensor([-100, 0, 100] as [Float])).toArray(Float.self), [0, 0, 100])
+        for (name, fused, composed) in activations {
+            XCTAssertLessThanOrEqual(difference(fused(x), composed(x)), 4e-6, name)  // |x| ≤ 30: ≤ 1e-7 of the output
+            XCTAssertLessThanOrEqual(difference(fused(small), composed(small)), 1e-9, name)
+            for (value, expected) in zip(fused(Tensor([-100, 0, 100] as [Float])).toArray(Float.self), [Float(0), 0, 100]) {
+                XCTAssertEqual(value, expected, accuracy: 1e-30, name)
+            }
+        }
     }
 
     func testStridedAndBroadcastInputs() {
         let base = Random.normal([7, 5], key: RandomKey(seed: 3)) * 3
-        XCTAssertLessThanOrEqual(composedAndFusedDifference(base.transposed()), 1e-6)
-        XCTAssertLessThanOrEqual(composedAndFusedDifference(base[1..<4]), 1e-6)
-        XCTAssertLessThanOrEqual(composedAndFusedDifference(Tensor([0.5, -2] as [Float]).broadcast(to: [3, 2])), 1e-6)
-        XCTAssertEqual(geluApproximate(base.transposed()).shape, [5, 7])
+        for (name, fused, composed) in activations {
+            for view in [base.transposed(), base[1..<4], Tensor([0.5, -2] as [Float]).broadcast(to: [3, 2])] {
+                XCTAssertLessThanOrEqual(difference(fused(view), composed(view)), 1e-6, name)
+            }
+            XCTAssertEqual(fused(base.transposed()).shape, [5, 7], name)
+        }
     }
 
     func testGradientMatchesTheComposedFormula() {
         let x = Random.normal([6, 9], key: RandomKey(seed: 4)) * 4
         let weights = Random.normal([9], key: RandomKey(seed: 5))  // broadcast cotangent rows
-        func gradient(_ f: @escaping (Tensor) -> Tensor) -> Tensor {
-            valueAndGrad { [(f($0[0]) * weights).sum()] }([x]).gradients[0]
+        for (name, fused, composed) in activations {
+            func gradient(_ f: @escaping (Tensor) -> Tensor) -> Tensor {
+                valueAndGrad { [(f($0[0]) * weights).sum()] }([x]).gradients[0]
+            }
+            let expected = gradient(composed)
+            XCTAssertLessThanOrEqual(difference(gradient(fused), expected), 2e-6, name)
+            // Through a strided view as well.
+            let viaTranspose = valueAndGrad { [(fused($0[0].transposed()) * weights.reshaped([9, 1])).sum()] }([x]).gradients[0]
+            XCTAssertLessThanOrEqual(difference(viaTranspose.transposed(), expected.transposed()), 2e-6, name)
         }
-        let fused = gradient(geluApproximate), composed = gradient(geluApproximateComposed)
-        XCTAssertLessThanOrEqual((fused - composed).abs().max().item(Float.self), 2e-6)
-        // Through a strided view as well.
-        let viaTranspose = valueAndGrad { [(geluApproximate($0[0].transposed()) * weights.reshaped([9, 1])).sum()] }([x]).gradients[0]
-        XCTAssertLessThanOrEqual((viaTranspose - composed).abs().max().item(Float.self), 2e-6)
     }
 
     func testOtherDTypesKeepTheirDType() {
         let x = (Random.normal([4, 4], key: RandomKey(seed: 6)) * 2).asType(.bfloat16)
-        let y = geluApproximate(x)
-        XCTAssertEqual(y.dtype, .bfloat16)
-        let reference = geluApproximateComposed(x.asType(.float32))
-        XCTAssertLessThanOrEqual((y.asType(.float32) - reference).abs().max().item(Float.self), 0.05)
+        for (name, fused, composed) in activations {
+            let y = fused(x)
+            XCTAssertEqual(y.dtype, .bfloat16, name)
+            XCTAssertLessThanOrEqual(difference(y.asType(.float32), composed(x.asType(.float32))), 0.05, name)
+        }
     }
 
     /// softmax(q kᵀ · scale + mask) v written out with MLX's softmax.
