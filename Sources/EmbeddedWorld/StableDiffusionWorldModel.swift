@@ -103,18 +103,14 @@ public final class StableDiffusionWorldModel: Module {
             schedulerConfig: try DDIMScheduler.Config.load(folder.appendingPathComponent("scheduler")))
     }
 
-    /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`, only `unet/`) whose UNet
-    /// replaces the one of the `base` model folder.
+    /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`: `unet/`, or LoRA
+    /// adapters, merged) applied to the UNet of the `base` model folder.
     public static func load(checkpointOrModel folder: URL, base: URL) throws -> StableDiffusionWorldModel {
         if FileManager.default.fileExists(atPath: folder.appendingPathComponent("world.json").path) {
             return try load(from: folder)
         }
-        let unetFolder = folder.appendingPathComponent("unet")
-        guard FileManager.default.fileExists(atPath: unetFolder.path) else {
-            throw ConfigFile.Error(file: folder.path, message: "neither a model folder (world.json) nor a checkpoint (unet/)")
-        }
         let model = try load(from: base)
-        try model.unet.load(contentsOf: unetFolder)
+        try WorldCheckpoint.apply(folder, to: model.unet, networkFolderName: "unet")
         return model
     }
 

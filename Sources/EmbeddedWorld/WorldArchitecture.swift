@@ -20,8 +20,8 @@ public enum WorldArchitecture: String, Codable, Sendable, CaseIterable {
             }
             return architecture
         }
-        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("unet").path) { return .unet }
-        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("transformer").path) { return .flux }
-        throw ConfigFile.Error(file: folder.path, message: "not a world model folder (world.json) or checkpoint (unet/ or transformer/)")
+        if WorldCheckpoint.holds(folder, networkFolderName: "unet") { return .unet }
+        if WorldCheckpoint.holds(folder, networkFolderName: "transformer") { return .flux }
+        throw ConfigFile.Error(file: folder.path, message: "not a world model folder (world.json) or checkpoint (unet/ or transformer/, or \(WorldCheckpoint.loraFile) of either)")
     }
 }

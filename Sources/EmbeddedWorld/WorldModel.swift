@@ -102,18 +102,14 @@ public final class WorldModel: Module {
                           vae: settings.codec == .vae ? try AutoencoderKL.load(from: folder.appendingPathComponent("vae")) : nil)
     }
 
-    /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`, only `transformer/`)
-    /// whose transformer replaces the one of the `base` model folder.
+    /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`: `transformer/`, or LoRA
+    /// adapters, merged) applied to the transformer of the `base` model folder.
     public static func load(checkpointOrModel folder: URL, base: URL) throws -> WorldModel {
         if FileManager.default.fileExists(atPath: folder.appendingPathComponent("world.json").path) {
             return try load(from: folder)
         }
-        let transformerFolder = folder.appendingPathComponent("transformer")
-        guard FileManager.default.fileExists(atPath: transformerFolder.path) else {
-            throw ConfigFile.Error(file: folder.path, message: "neither a model folder (world.json) nor a checkpoint (transformer/)")
-        }
         let model = try load(from: base)
-        try model.transformer.load(contentsOf: transformerFolder)
+        try WorldCheckpoint.apply(folder, to: model.transformer, networkFolderName: "transformer")
         return model
     }
 

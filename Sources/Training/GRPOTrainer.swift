@@ -11,10 +11,11 @@ import ShapesWorld
 /// with the task's chain (Dance/Flow-GRPO SDE, CPS or MixGRPO window for flows; DDIM η for Stable Diffusion),
 /// scores the decoded images, normalises rewards per prompt group, and trains the task's network with the clipped
 /// surrogate (spec §1). Every random draw derives from (seed, iteration), so a resumed run continues exactly as an
-/// uninterrupted one. The defaults are the embedded world's; `stableDiffusion` and `flux` give the seed's settings.
+/// uninterrupted one. `Config()` is the base of the presets: `world` (the embedded world, `make run`), and
+/// `stableDiffusion` and `flux` (the seed's settings).
 public final class GRPOTrainer {
     public struct Config: Codable, Sendable, Equatable {
-        /// 80 iterations of the defaults take about 15 minutes on 2 cores (the budget for `make run`).
+        /// The base settings (full fine-tuning); `GRPOTrainer.Config.world` is what `make run` uses.
         public var iterations = 80
         public var promptsPerIteration = 8
         public var numGenerations = 8

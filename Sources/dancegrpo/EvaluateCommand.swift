@@ -12,7 +12,7 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Score an embedded-world model on held-out (or training) prompts with the rule-based scorer.")
 
-    @Option(help: "Model folder (from `pretrain`, FLUX or UNet architecture), or a run's checkpoint-*/ folder (its transformer or unet replaces the pretrained one).")
+    @Option(help: "Model folder (from `pretrain`, FLUX or UNet architecture), or a run's checkpoint-*/ folder (its transformer or unet replaces the pretrained one; LoRA adapters are merged into it).")
     var checkpoint = "assets/shapes-model"
 
     @Option(help: "The pretrained folder whose text encoder a checkpoint folder is combined with (assets/shapes-model-sd for a UNet checkpoint unless given).")

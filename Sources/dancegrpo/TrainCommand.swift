@@ -12,7 +12,8 @@ import Training
 /// the embedded default — the pretrained shapes-world model aligned to the rule-based scorer, with held-out
 /// evaluation, logs, checkpoints, sample grids and the reward curve in the run folder.
 struct TrainCommand: ParsableCommand {
-    static let defaults = GRPOTrainer.Config()
+    /// The defaults `--help` prints: the embedded world's (`--model world`, the default model).
+    static let defaults = GRPOTrainer.Config.world
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "GRPO fine-tuning (the embedded shapes world by default).",
@@ -98,7 +99,7 @@ struct TrainCommand: ParsableCommand {
         switch model {
         case "flux": c = .flux
         case "sd": c = try isEmbeddedStableDiffusion() ? .unetWorld : .stableDiffusion
-        default: c = GRPOTrainer.Config()
+        default: c = .world
         }
         if let config {
             c = try TrainConfigFile.read(config, into: c)

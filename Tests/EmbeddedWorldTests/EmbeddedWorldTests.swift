@@ -166,6 +166,44 @@ final class EmbeddedWorldTests: XCTestCase {
         for (key, value) in straight.task.network.parameters() {
             XCTAssertEqual(resumed.task.network.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
         }
+
+        // `evaluate --checkpoint` on an adapter checkpoint: the pretrained model with the adapters merged computes what
+        // the trained model computes.
+        XCTAssertEqual(try WorldArchitecture.of(folder: saved), .flux)
+        let merged = try WorldModel.load(checkpointOrModel: saved, base: modelFolder)
+        let trained = interrupted.task as! WorldTask
+        let x = Random.normal([2] + trained.model.latentShape, key: RandomKey(seed: 31))
+        let conditioning = trained.model.encode(["two red circles", "a blue square"])
+        let t = Tensor([300, 800] as [Float])
+        let expected = trained.model.networkOutput(x, timesteps: t, conditioning: conditioning)
+        XCTAssertLessThan(maxAbsDifference(merged.networkOutput(x, timesteps: t, conditioning: merged.encode(["two red circles", "a blue square"])), expected), 1e-5)
+        XCTAssertFalse(merged.transformer.parameters().keys.contains { $0.contains("lora_") }, "adapters are merged, not attached")
+    }
+
+    /// `make run`'s preset (LoRA, CPS, one initial noise) at test size: on-policy first ratios, adapters moving, an
+    /// adapter checkpoint.
+    func testWorldPresetTrainsAdaptersWithCoefficientPreservingSampling() throws {
+        let folder = try temporaryDirectory(self)
+        let modelFolder = folder.appendingPathComponent("model")
+        try tinyModel().writeFolder(to: modelFolder)
+        var config = GRPOTrainer.Config.world
+        XCTAssertEqual([config.sampler, String(config.loraRank), String(config.initSameNoise)], ["cps", "16", "true"])
+        config.promptsPerIteration = 2
+        config.numGenerations = 3
+        config.samplingSteps = 4
+        config.gradientAccumulationSteps = 6
+        config.loraRank = 2
+        config.loraTargets = "to_q,to_v,proj_out"
+        config.rewards = "jpeg-compressibility"
+        config.evalPrompts = 4
+        let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
+        let log = try trainer.step()
+        XCTAssertEqual(log.ratioMin, 1, accuracy: 1e-5)
+        XCTAssertEqual(log.ratioMax, 1, accuracy: 1e-5)
+        XCTAssertGreaterThan(log.gradNorm, 0)
+        let saved = try trainer.saveCheckpoint()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: saved.appendingPathComponent("pytorch_lora_weights.safetensors").path))
+        XCTAssertNoThrow(try WorldModel.load(checkpointOrModel: saved, base: modelFolder))
     }
 
     func testRewardMixParsingAndErrors() throws {

@@ -1,0 +1,37 @@
+import Engine
+import Foundation
+import NN
+
+/// A GRPO checkpoint folder of a world model (`checkpoint-<n>-0/`) applied to the pretrained model it was trained
+/// from: the full network in diffusers layout (`transformer/` or `unet/`), or LoRA adapters
+/// (`pytorch_lora_weights.safetensors`, keys prefixed with that folder name), which are loaded and merged.
+enum WorldCheckpoint {
+    static let loraFile = "pytorch_lora_weights.safetensors"
+
+    /// Whether `folder` is a checkpoint of a network stored under `networkFolderName` (either form).
+    static func holds(_ folder: URL, networkFolderName: String) -> Bool {
+        let files = FileManager.default
+        if files.fileExists(atPath: folder.appendingPathComponent(networkFolderName).path) { return true }
+        let lora = folder.appendingPathComponent(loraFile)
+        guard files.fileExists(atPath: lora.path), let keys = try? SafeTensorsFile(url: lora).keys else { return false }
+        return keys.contains { $0.hasPrefix(networkFolderName + ".") }
+    }
+
+    /// Loads the checkpoint of `folder` into `network` (the pretrained one); throws naming the folder if it holds
+    /// neither form.
+    static func apply(_ folder: URL, to network: Module, networkFolderName: String) throws {
+        let full = folder.appendingPathComponent(networkFolderName)
+        if FileManager.default.fileExists(atPath: full.path) {
+            try network.load(contentsOf: full)
+            return
+        }
+        let lora = folder.appendingPathComponent(loraFile)
+        guard FileManager.default.fileExists(atPath: lora.path) else {
+            throw ConfigFile.Error(file: folder.path, message: "neither a model folder (world.json) nor a checkpoint (\(networkFolderName)/ or \(loraFile))")
+        }
+        try network.loadLoRA(from: lora, prefix: networkFolderName)
+        network.mergeLoRA()
+        network.removeLoRA()
+        network.unfreeze()
+    }
+}
