@@ -128,7 +128,7 @@ template <typename MakeKernel>
 void dispatch(mx::Stream stream, const std::vector<mx::array>& inputs, mx::array& out, MakeKernel makeKernel) {
   for (const auto& in : inputs) {
     if (!in.flags().row_contiguous || in.data_size() != in.size()) {
-      throw std::runtime_error("fused activation: input is not row-contiguous");
+      throw std::runtime_error("fused kernel: input is not row-contiguous");
     }
   }
   out.set_data(mx::allocator::malloc(out.nbytes()));

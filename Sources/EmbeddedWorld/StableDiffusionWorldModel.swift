@@ -106,12 +106,8 @@ public final class StableDiffusionWorldModel: Module {
     /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`: `unet/`, or LoRA
     /// adapters, merged) applied to the UNet of the `base` model folder.
     public static func load(checkpointOrModel folder: URL, base: URL) throws -> StableDiffusionWorldModel {
-        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("world.json").path) {
-            return try load(from: folder)
-        }
-        let model = try load(from: base)
-        try WorldCheckpoint.apply(folder, to: model.unet, networkFolderName: "unet")
-        return model
+        try WorldCheckpoint.load(folder, base: base, networkFolderName: "unet", loadModel: { try load(from: $0) },
+                                 network: { $0.unet })
     }
 
     /// Writes the folder (each file atomically). `unetOnly` writes just `unet/` (GRPO checkpoints).

@@ -34,4 +34,16 @@ enum WorldCheckpoint {
         network.removeLoRA()
         network.unfreeze()
     }
+
+    /// A model folder (with `world.json`) loaded as it is, or a checkpoint folder applied to the network of the
+    /// `base` model folder; shared by the FLUX- and UNet-architecture world models.
+    static func load<Model>(_ folder: URL, base: URL, networkFolderName: String, loadModel: (URL) throws -> Model,
+                            network: (Model) -> Module) throws -> Model {
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("world.json").path) {
+            return try loadModel(folder)
+        }
+        let model = try loadModel(base)
+        try apply(folder, to: network(model), networkFolderName: networkFolderName)
+        return model
+    }
 }

@@ -105,12 +105,8 @@ public final class WorldModel: Module {
     /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`: `transformer/`, or LoRA
     /// adapters, merged) applied to the transformer of the `base` model folder.
     public static func load(checkpointOrModel folder: URL, base: URL) throws -> WorldModel {
-        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("world.json").path) {
-            return try load(from: folder)
-        }
-        let model = try load(from: base)
-        try WorldCheckpoint.apply(folder, to: model.transformer, networkFolderName: "transformer")
-        return model
+        try WorldCheckpoint.load(folder, base: base, networkFolderName: "transformer", loadModel: { try load(from: $0) },
+                                 network: { $0.transformer })
     }
 
     /// Writes the folder (each file atomically). `transformerOnly` rewrites just `transformer/` (GRPO checkpoints).

@@ -141,6 +141,9 @@ struct TrainCommand: ParsableCommand {
         if let initSameNoise { c.initSameNoise = initSameNoise }
         if let useGroup { c.useGroup = useGroup }
         guard c.numGenerations >= 2 || !c.useGroup else { throw ValidationError("--num-generations must be at least 2 with group advantages") }
+        guard c.rolloutBatchSize >= 1, c.transitionBatchSize >= 1 else {
+            throw ValidationError("--rollout-batch-size and --transition-batch-size must be at least 1 (got \(c.rolloutBatchSize) and \(c.transitionBatchSize))")
+        }
         return c
     }
 

@@ -15,8 +15,9 @@ final class EmbeddedWorldTests: XCTestCase {
         return WorldModel.create(seed: seed, settings: settings)
     }
 
-    private func tinyConfig() -> GRPOTrainer.Config {
-        var c = GRPOTrainer.Config()
+    /// `base` (the trainer's base settings unless given) at test size.
+    private func tinyConfig(_ base: GRPOTrainer.Config = GRPOTrainer.Config()) -> GRPOTrainer.Config {
+        var c = base
         c.iterations = 2
         c.promptsPerIteration = 2
         c.numGenerations = 3
@@ -186,16 +187,11 @@ final class EmbeddedWorldTests: XCTestCase {
         let folder = try temporaryDirectory(self)
         let modelFolder = folder.appendingPathComponent("model")
         try tinyModel().writeFolder(to: modelFolder)
-        var config = GRPOTrainer.Config.world
+        var config = tinyConfig(.world)
         XCTAssertEqual([config.sampler, String(config.loraRank), String(config.initSameNoise)], ["cps", "16", "true"])
-        config.promptsPerIteration = 2
-        config.numGenerations = 3
-        config.samplingSteps = 4
-        config.gradientAccumulationSteps = 6
         config.loraRank = 2
         config.loraTargets = "to_q,to_v,proj_out"
         config.rewards = "jpeg-compressibility"
-        config.evalPrompts = 4
         let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
         let log = try trainer.step()
         XCTAssertEqual(log.ratioMin, 1, accuracy: 1e-5)

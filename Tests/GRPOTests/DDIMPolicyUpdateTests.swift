@@ -5,25 +5,6 @@ import NN
 import TestSupport
 import XCTest
 
-/// A small ε-predictor over channels-last latents [B, 2, 2, 3]: an MLP on (x, t/1000, condition).
-private final class ToyNoisePredictor: Module, DenoisingPolicy {
-    let inner: Linear
-    let outer: Linear
-    var module: Module { self }
-
-    override init() {
-        inner = Linear(12 + 1 + 2, 32, key: RandomKey(seed: 21))
-        outer = Linear(32, 12, key: RandomKey(seed: 22))
-        super.init()
-    }
-
-    func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
-        let b = x.dim(0)
-        let features = concatenated([x.reshaped([b, 12]), (timesteps / 1000).expandedDims(axis: 1), conditioning["text"]], axis: 1)
-        return outer(silu(inner(features))).reshaped(x.shape)
-    }
-}
-
 /// The ratio-is-one rule on Stable Diffusion's chain: DDPO's DDIM step (η = 1, SD v1.4's scheduler) with
 /// classifier-free guidance, through the model-agnostic `rollout` and `updatePolicy`.
 final class DDIMPolicyUpdateTests: XCTestCase {
@@ -39,7 +20,7 @@ final class DDIMPolicyUpdateTests: XCTestCase {
     }
 
     func testRolloutFollowsTheDDIMChain() {
-        let policy = ToyNoisePredictor()
+        let policy = ToyPolicy(seed: 21)
         let r = rollout(policy: policy, conditioning: conditioning, latentShape: [2, 2, 3], config: config(batch: 2), key: RandomKey(seed: 3),
                         unconditional: unconditional)
         XCTAssertEqual(r.latents.shape, [6, 7, 2, 2, 3])
@@ -59,7 +40,7 @@ final class DDIMPolicyUpdateTests: XCTestCase {
     /// rounding, with CFG, for unbatched and batched rollouts and transitions.
     func testFirstRatiosAreOneWithGuidance() throws {
         for (rolloutBatch, transitionBatch) in [(1, 1), (4, 3), (6, 5)] {
-            let policy = ToyNoisePredictor()
+            let policy = ToyPolicy(seed: 21)
             let r = rollout(policy: policy, conditioning: conditioning, latentShape: [2, 2, 3], config: config(batch: rolloutBatch),
                             key: RandomKey(seed: 5), unconditional: unconditional)
             var update = UpdateConfig()
@@ -81,7 +62,7 @@ final class DDIMPolicyUpdateTests: XCTestCase {
 
     /// η = 0 is deterministic DDIM: no transition has a log-probability, so nothing trains.
     func testDeterministicDDIMTrainsNothing() throws {
-        let policy = ToyNoisePredictor()
+        let policy = ToyPolicy(seed: 21)
         var c = config(batch: 6, guidance: nil)
         c.process = DDIMProcess(scheduler: DDIMScheduler(config: .stableDiffusionV1, steps: 4), eta: 0)
         let r = rollout(policy: policy, conditioning: conditioning, latentShape: [2, 2, 3], config: c, key: RandomKey(seed: 7))

@@ -5,25 +5,6 @@ import NN
 import TestSupport
 import XCTest
 
-/// A small velocity field over [B, 4, 3] latents: an MLP on (x, timestep, condition).
-private final class ToyPolicy: Module, DenoisingPolicy {
-    let inner: Linear
-    let outer: Linear
-    var module: Module { self }
-
-    override init() {
-        inner = Linear(12 + 1 + 2, 32, key: RandomKey(seed: 11))
-        outer = Linear(32, 12, key: RandomKey(seed: 12))
-        super.init()
-    }
-
-    func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
-        let b = x.dim(0)
-        let features = concatenated([x.reshaped([b, 12]), (timesteps / 1000).expandedDims(axis: 1), conditioning["text"]], axis: 1)
-        return outer(silu(inner(features))).reshaped(x.shape)
-    }
-}
-
 final class PolicyUpdateTests: XCTestCase {
     private let conditioning = Conditioning(["text": Tensor([1, 0, 0, 1] as [Float], shape: [2, 2])]).repeatingEachRow(3)
 

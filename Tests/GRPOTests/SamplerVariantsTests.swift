@@ -5,31 +5,6 @@ import NN
 import TestSupport
 import XCTest
 
-/// A small velocity field over [B, 4, 3] latents with a frozen reference (its initial weights) for the KL penalty.
-final class ReferenceToyPolicy: Module, DenoisingPolicy {
-    let inner: Linear
-    let outer: Linear
-    var reference: ReferenceWeights!
-    var module: Module { self }
-
-    override init() {
-        inner = Linear(12 + 1 + 2, 32, key: RandomKey(seed: 21))
-        outer = Linear(32, 12, key: RandomKey(seed: 22))
-        super.init()
-        reference = ReferenceWeights(snapshotOf: self)
-    }
-
-    func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
-        let b = x.dim(0)
-        let features = concatenated([x.reshaped([b, 12]), (timesteps / 1000).expandedDims(axis: 1), conditioning["text"]], axis: 1)
-        return outer(silu(inner(features))).reshaped(x.shape)
-    }
-
-    func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
-        reference.evaluate { modelOutput(x, timesteps: timesteps, conditioning: conditioning) }
-    }
-}
-
 /// A policy without a reference: the default `referenceOutput` throws.
 final class NoReferencePolicy: Module, DenoisingPolicy {
     let layer = Linear(12 + 1 + 2, 12, key: RandomKey(seed: 23))
@@ -67,7 +42,7 @@ final class SamplerVariantsTests: XCTestCase {
     func testFirstRatiosAreOneForFlowGRPOSamplers() throws {
         for sampler in [FlowSampler.flowSDE(noiseLevel: 0.7), .cps(noiseLevel: 0.8)] {
             for (rolloutBatch, transitionBatch) in [(1, 1), (4, 3)] {
-                let policy = ReferenceToyPolicy()
+                let policy = ToyPolicy(seed: 21, keepsReference: true)
                 let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3],
                                 config: rolloutConfig(sampler, batch: rolloutBatch), key: RandomKey(seed: 5))
                 XCTAssertEqual(r.flow?.samplers, [FlowSampler](repeating: sampler, count: 6))
@@ -88,7 +63,7 @@ final class SamplerVariantsTests: XCTestCase {
         let window = MixGRPOWindow(steps: 8, windowSize: 3, stride: 1, itersPerShift: 2, sampler: .flowSDE(noiseLevel: 0.7))
         var config = rolloutConfig(.ode, steps: 8)
         config.process = FlowProcess(steps: 8, shift: 3, sampler: .ode, plan: window.plan(iteration: 5))   // shift 2: window 2..<5
-        let policy = ReferenceToyPolicy()
+        let policy = ToyPolicy(seed: 21, keepsReference: true)
         let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config, key: RandomKey(seed: 7))
         XCTAssertEqual(r.flow?.samplers.map(\.isStochastic), [false, false, true, true, true, false, false, false])
         // ODE steps are deterministic Euler steps with log-prob 0.
@@ -108,7 +83,7 @@ final class SamplerVariantsTests: XCTestCase {
     func testEmptyWindowTrainsNothing() throws {
         var config = rolloutConfig(.ode, steps: 6)
         config.process = FlowProcess(steps: 6, shift: 3, sampler: .ode, plan: [FlowSampler](repeating: .ode, count: 6))
-        let policy = ReferenceToyPolicy()
+        let policy = ToyPolicy(seed: 21, keepsReference: true)
         let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config, key: RandomKey(seed: 7))
         let stats = try updatePolicy(policy: policy, optimizer: AdamW(model: policy, learningRate: 1e-3), rollout: r,
                                      conditioning: conditioning, advantages: advantages, config: updateConfig(), key: RandomKey(seed: 8))
@@ -121,7 +96,7 @@ final class SamplerVariantsTests: XCTestCase {
     func testClassifierFreeGuidance() throws {
         let unconditional = Conditioning(["text": Tensor([0, 0] as [Float], shape: [1, 2])])
         for (rolloutBatch, transitionBatch) in [(1, 1), (4, 3)] {
-            let policy = ReferenceToyPolicy()
+            let policy = ToyPolicy(seed: 21, keepsReference: true)
             var config = rolloutConfig(.danceSDE(eta: 0.3), batch: rolloutBatch)
             config.guidanceScale = 4.5
             let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config,
@@ -137,7 +112,7 @@ final class SamplerVariantsTests: XCTestCase {
             assertRatiosAreOne(stats, "CFG \(rolloutBatch)/\(transitionBatch)")
         }
         // The first step of sample 0 by hand: x1 = μ(v_u + w(v_c − v_u)) + s·z.
-        let policy = ReferenceToyPolicy()
+        let policy = ToyPolicy(seed: 21, keepsReference: true)
         var config = rolloutConfig(.ode, steps: 4, batch: 6)
         config.guidanceScale = 3
         let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config,
@@ -154,7 +129,7 @@ final class SamplerVariantsTests: XCTestCase {
     /// exactly the loss without KL and never evaluates the reference.
     func testReferenceKL() throws {
         let sampler = FlowSampler.flowSDE(noiseLevel: 0.7)
-        let policy = ReferenceToyPolicy()
+        let policy = ToyPolicy(seed: 21, keepsReference: true)
         let r = rollout(policy: policy, conditioning: conditioning, latentShape: [4, 3], config: rolloutConfig(sampler), key: RandomKey(seed: 5))
         var update = updateConfig()
         update.beta = 0.5
