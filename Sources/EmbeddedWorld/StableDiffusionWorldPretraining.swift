@@ -5,7 +5,7 @@ import NN
 import ShapesWorld
 
 /// DDPM pretraining of the UNet world model (`dancegrpo pretrain --world shapes --model sd`): on the rendered
-/// images of training prompts (``WorldPretraining/batch(_:count:size:seed:)``, the FLUX world's data), x0 = the pixel
+/// images of training prompts (``WorldPretraining/batch(_:count:size:seed:captionNoise:)``, the FLUX world's data), x0 = the pixel
 /// grid, t uniform in 0..<T, x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε with the model's DDIM ᾱ table, loss = mean (ε̂ − ε)²
 /// (Ho et al. 2020's simple loss, SD v1's objective), or the v / x0 error for a model whose scheduler predicts those. A fraction of the prompts is replaced by the empty prompt
 /// (`conditioningDropout`, SD's 10%), so classifier-free guidance has an unconditional branch to use. Text encoder
@@ -46,7 +46,8 @@ public struct StableDiffusionWorldPretraining {
     /// One step's inputs: the batch of step `step` (prompts after dropout, clean grids), its timesteps and noise.
     func inputs(step: Int, generator: inout PromptGenerator, size: Int, timestepCount: Int, key: RandomKey)
         throws -> (prompts: [String], x0: Tensor, timesteps: [Int], noise: Tensor) {
-        let (texts, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size, seed: config.seed &+ UInt64(step))
+        let (texts, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size,
+                                                            seed: config.seed &+ UInt64(step), captionNoise: config.captionNoise)
         var draws = SeededGenerator(seed: (config.seed &+ 0x51D) &* 1_000_003 &+ UInt64(step))
         let timesteps = (0..<config.batchSize).map { _ in draws.below(timestepCount) }
         let prompts = texts.map { draws.unit() < conditioningDropout ? "" : $0 }

@@ -20,6 +20,8 @@ public struct WorldPretraining {
         /// For VAE-codec models: batches encoded once up front and cycled through, so the frozen encoder does not run
         /// every step (0: encode every batch).
         public var latentCacheBatches = 500
+        /// How far training images stray from their captions (not at all by default).
+        public var captionNoise = CaptionNoise.none
         public init() {}
     }
 
@@ -27,13 +29,16 @@ public struct WorldPretraining {
     public init(config: Config) { self.config = config }
 
     /// A batch of (prompt text, image tensor [B, H, W, 3] in [−1, 1]) from the training split.
-    public static func batch(_ generator: inout PromptGenerator, count: Int, size: Int, seed: UInt64) throws -> ([String], Tensor) {
+    public static func batch(_ generator: inout PromptGenerator, count: Int, size: Int, seed: UInt64,
+                             captionNoise: CaptionNoise = .none) throws -> ([String], Tensor) {
         let renderer = ShapeRenderer(size: size)
         let specs = generator.next(count)
         var pixels: [Float] = []
         pixels.reserveCapacity(count * size * size * 3)
         for (i, spec) in specs.enumerated() {
-            pixels += try renderer.render(spec, seed: seed &* 7919 &+ UInt64(i)).floatValues(range: .minusOneToOne)
+            let imageSeed = seed &* 7919 &+ UInt64(i)
+            let scene = captionNoise.scene(for: spec, seed: imageSeed)
+            pixels += try renderer.render(scene.shown, unmentioned: scene.unmentioned, seed: imageSeed).floatValues(range: .minusOneToOne)
         }
         return (specs.map(\.text), Tensor(pixels, shape: [count, size, size, 3]))
     }
@@ -52,7 +57,8 @@ public struct WorldPretraining {
             if caching && step >= config.latentCacheBatches {
                 (prompts, x0) = cache[step % config.latentCacheBatches]
             } else {
-                let (texts, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size, seed: config.seed &+ UInt64(step))
+                let (texts, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size,
+                                                                seed: config.seed &+ UInt64(step), captionNoise: config.captionNoise)
                 prompts = texts
                 x0 = model.latents(of: images)
                 if caching {

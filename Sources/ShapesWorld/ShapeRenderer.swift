@@ -39,14 +39,15 @@ public struct ShapeRenderer: Sendable {
         self.init(options: Options(size: size, background: background, antialiased: antialiased))
     }
 
-    /// The image for `spec`; the same spec and seed always give the same pixels.
-    public func render(_ spec: PromptSpec, seed: UInt64) throws -> RGBImage {
-        render(try layout(spec, seed: seed))
+    /// The image for `spec`; the same spec and seed always give the same pixels. `unmentioned` objects are drawn as
+    /// well, at free places and outside any relation: a scene its caption describes only in part.
+    public func render(_ spec: PromptSpec, unmentioned: [ObjectGroup] = [], seed: UInt64) throws -> RGBImage {
+        render(try layout(spec, unmentioned: unmentioned, seed: seed))
     }
 
-    /// Where the shapes of `spec` go. Shapes come in the order of the spec's groups.
-    public func layout(_ spec: PromptSpec, seed: UInt64) throws -> [PlacedShape] {
-        let objects = spec.groups.flatMap { g in Array(repeating: (g.color, g.shape), count: g.count) }
+    /// Where the shapes of `spec` go: the spec's groups in order, then the `unmentioned` objects.
+    public func layout(_ spec: PromptSpec, unmentioned: [ObjectGroup] = [], seed: UInt64) throws -> [PlacedShape] {
+        let objects = (spec.groups + unmentioned).flatMap { g in Array(repeating: (g.color, g.shape), count: g.count) }
         var random = SeededGenerator(seed: seed)
         var sizes = options.shapeSizes
         // Crowded scenes get smaller shapes: with k shapes per row, each fits in about size / (k + 1).

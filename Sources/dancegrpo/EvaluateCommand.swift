@@ -55,14 +55,21 @@ struct EvaluateCommand: ParsableCommand {
         }
         print(String(format: "%@ (%d %@ prompts, %d steps): mean reward %.3f, accuracy %.1f%%", checkpoint, prompts, split, stepCount,
                      result.meanReward, 100 * (result.accuracy ?? 0)))
+        // Objects found against objects asked shows what a partial-credit reward can hide: a model that hedges by
+        // drawing more (or fewer) shapes than the prompt names.
+        let specs = evaluation.specs
+        let scores = zip(result.images, specs).map { ShapeScorer.standard.score($0, $1) }
         for kind in PromptKind.allCases {
-            let specs = evaluation.specs
             let rows = specs.indices.filter { specs[$0].kind == kind }
             guard !rows.isEmpty else { continue }
-            let reward = rows.map { result.rewards[$0] }.reduce(0, +) / Double(rows.count)
+            let n = Double(rows.count)
+            let reward = rows.map { result.rewards[$0] }.reduce(0, +) / n
             let correct = rows.filter { result.rewards[$0] == 1 }.count
-            print(String(format: "  %-9@ %3d prompts  reward %.3f  correct %.1f%%", kind.rawValue, rows.count, reward,
-                         100 * Double(correct) / Double(rows.count)))
+            let found = Double(rows.map { scores[$0].objects.count }.reduce(0, +)) / n
+            let asked = Double(rows.map { specs[$0].objectCount }.reduce(0, +)) / n
+            let extras = Double(rows.map { scores[$0].extraObjects }.reduce(0, +)) / n
+            print(String(format: "  %-9@ %3d prompts  reward %.3f  correct %5.1f%%  objects found %.2f (asked %.2f, extras %.2f)",
+                         kind.rawValue, rows.count, reward, 100 * Double(correct) / n, found, asked, extras))
         }
         if let grid {
             try PNGEncoder.write(try result.grid(), to: URL(fileURLWithPath: grid))

@@ -62,12 +62,31 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "sd only: DDIM steps of the evaluation after pretraining.")
     var evaluationSteps = 20
 
+    @Option(help: "Caption noise: chance that each object group of a training image is drawn in another colour than its caption names.")
+    var wrongColorRate = 0.0
+
+    @Option(help: "Caption noise: chance, per slot, that a training image also shows an object its caption does not name.")
+    var unmentionedObjectRate = 0.0
+
+    @Option(help: "Caption noise: most unmentioned objects per training image.")
+    var unmentionedObjectSlots = 2
+
+    @Option(help: "Continue from this model folder (its architecture, text encoder and autoencoder) instead of new weights; --heads, --layers, --codec, --prediction, --image-size and --vae then come from it.")
+    var initFrom: String?
+
     @Option(help: "Output model folder (default: assets/shapes-model, or assets/shapes-model-sd for --model sd).")
     var out: String?
 
     func run() throws {
         guard world == "shapes" else { throw ValidationError("unknown world '\(world)' (available: shapes)") }
         guard imageSize % 4 == 0 else { throw ValidationError("--image-size must be a multiple of 4") }
+        for (flag, rate) in [("--wrong-color-rate", wrongColorRate), ("--unmentioned-object-rate", unmentionedObjectRate)]
+        where !(0...1).contains(rate) {
+            throw ValidationError("\(flag) is a probability in [0, 1], got \(rate)")
+        }
+        guard unmentionedObjectSlots >= 0 else {
+            throw ValidationError("--unmentioned-object-slots cannot be negative, got \(unmentionedObjectSlots)")
+        }
         switch model {
         case "flux": try runFlux()
         case "sd": try runStableDiffusion()
@@ -81,6 +100,8 @@ struct PretrainCommand: ParsableCommand {
         config.batchSize = batchSize
         config.learningRate = learningRate
         config.seed = seed
+        config.captionNoise = CaptionNoise(wrongColorRate: wrongColorRate, unmentionedObjectRate: unmentionedObjectRate,
+                                           unmentionedObjectSlots: unmentionedObjectSlots)
         return config
     }
 
@@ -93,7 +114,8 @@ struct PretrainCommand: ParsableCommand {
         guard DDIMScheduler.Config.supportedPredictionTypes.contains(predictionType) else {
             throw ValidationError("--prediction-type must be epsilon, v_prediction or sample, got '\(predictionType)'")
         }
-        let model = StableDiffusionWorldModel.create(seed: seed, settings: settings, predictionType: predictionType)
+        let model = try initFrom.map { try StableDiffusionWorldModel.load(from: URL(fileURLWithPath: $0)) }
+            ?? StableDiffusionWorldModel.create(seed: seed, settings: settings, predictionType: predictionType)
         print("UNet world model: \(formatCount(model.unet.parameterCount())) UNet + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters")
         let started = Date()
         let bar = ProgressBar(total: steps, label: "pretraining")
@@ -115,6 +137,12 @@ struct PretrainCommand: ParsableCommand {
     }
 
     private func runFlux() throws {
+        if let initFrom {
+            guard vae == nil else { throw ValidationError("--vae and --init-from both name an autoencoder; the model of --init-from brings its own") }
+            let model = try WorldModel.load(from: URL(fileURLWithPath: initFrom))
+            print("continuing from \(initFrom)")
+            return try pretrainFlux(model)
+        }
         var settings = WorldModel.Settings()
         settings.imageSize = imageSize
         guard let predictionValue = WorldModel.Settings.Prediction(rawValue: prediction) else {
@@ -145,7 +173,10 @@ struct PretrainCommand: ParsableCommand {
                 print("autoencoder trained in \(formatDuration(Date().timeIntervalSince(vaeStarted)))")
             }
         }
-        let model = WorldModel.create(seed: seed, settings: settings, heads: heads, layers: layers, vae: autoencoder)
+        try pretrainFlux(WorldModel.create(seed: seed, settings: settings, heads: heads, layers: layers, vae: autoencoder))
+    }
+
+    private func pretrainFlux(_ model: WorldModel) throws {
         print("world model: \(formatCount(model.transformer.parameterCount())) transformer + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters")
         let config = pretrainingConfig
         let started = Date()

@@ -101,6 +101,23 @@ final class EmbeddedWorldTests: XCTestCase {
         XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, losses.prefix(5).reduce(0, +) / 5)
     }
 
+    /// Noisy captions change the pictures, never the captions or the prompt stream: a second-stage pretraining sees
+    /// the same prompts as a clean one, drawn in other colours.
+    func testCaptionNoiseChangesImagesNotCaptions() throws {
+        var clean = PromptGenerator(seed: 5), noisy = PromptGenerator(seed: 5)
+        let (cleanTexts, cleanImages) = try WorldPretraining.batch(&clean, count: 8, size: 32, seed: 3)
+        let (noisyTexts, noisyImages) = try WorldPretraining.batch(&noisy, count: 8, size: 32, seed: 3,
+                                                                   captionNoise: CaptionNoise(wrongColorRate: 1))
+        XCTAssertEqual(cleanTexts, noisyTexts)
+        let differing = (0..<8).filter { i in (cleanImages[i] - noisyImages[i]).abs().max().item(Float.self) > 0 }
+        XCTAssertEqual(differing.count, 8, "every image recoloured at rate 1")
+        let (_, sameImages) = try WorldPretraining.batch(&clean, count: 8, size: 32, seed: 3, captionNoise: .none)
+        var again = PromptGenerator(seed: 5)
+        _ = again.next(8)
+        let (_, reference) = try WorldPretraining.batch(&again, count: 8, size: 32, seed: 3)
+        XCTAssertEqual((sameImages - reference).abs().max().item(Float.self), 0, "no noise: the clean images")
+    }
+
     /// A few iterations end to end: finite statistics, first ratios at 1, a checkpoint that reloads, and a resumed run
     /// that ends with the same weights as an uninterrupted one.
     func testTrainingRunCheckpointAndResumeEquality() throws {
@@ -183,12 +200,12 @@ final class EmbeddedWorldTests: XCTestCase {
 
     /// `make run`'s preset (LoRA, CPS, one initial noise) at test size: on-policy first ratios, adapters moving, an
     /// adapter checkpoint.
-    func testWorldPresetTrainsAdaptersWithCoefficientPreservingSampling() throws {
+    func testWorldPresetSamplesWithCoefficientPreservingStepsAndTrainsAdaptersOnRequest() throws {
         let folder = try temporaryDirectory(self)
         let modelFolder = folder.appendingPathComponent("model")
         try tinyModel().writeFolder(to: modelFolder)
         var config = tinyConfig(.world)
-        XCTAssertEqual([config.sampler, String(config.loraRank), String(config.initSameNoise)], ["cps", "16", "true"])
+        XCTAssertEqual([config.sampler, String(config.loraRank), String(config.initSameNoise)], ["cps", "0", "true"])
         config.loraRank = 2
         config.loraTargets = "to_q,to_v,proj_out"
         config.rewards = "jpeg-compressibility"
