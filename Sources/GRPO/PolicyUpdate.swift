@@ -77,6 +77,7 @@ public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout:
         Array(Random.permutation(candidates.count, key: sampleKeys[sample]).toArray(Int32.self).map { candidates[Int($0)] }.prefix(k))
     }
     let stepsPerTrajectory = process.steps + 1
+    let rowsPerCall = max(1, config.transitionBatchSize)
     let flatLatents = rollout.latents.reshaped([n * stepsPerTrajectory] + Array(rollout.latents.shape.dropFirst(2)))
     let flatLogProbs = rollout.logProbs.reshaped([-1])
 
@@ -87,8 +88,8 @@ public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout:
     for windowStart in stride(from: 0, to: n, by: accumulation) {
         let windowSamples = windowStart..<min(n, windowStart + accumulation)
         let rows: [(sample: Int, step: Int)] = windowSamples.flatMap { sample in chosen[sample].map { (sample, $0) } }
-        for start in stride(from: 0, to: rows.count, by: max(1, config.transitionBatchSize)) {
-            let call = Array(rows[start..<min(rows.count, start + max(1, config.transitionBatchSize))])
+        for start in stride(from: 0, to: rows.count, by: rowsPerCall) {
+            let call = Array(rows[start..<min(rows.count, start + rowsPerCall)])
             let samples = call.map(\.sample), js = call.map(\.step)
             let x = flatLatents.take(Tensor(call.map { Int32($0.sample * stepsPerTrajectory + $0.step) }), axis: 0)
             let xNext = flatLatents.take(Tensor(call.map { Int32($0.sample * stepsPerTrajectory + $0.step + 1) }), axis: 0)
