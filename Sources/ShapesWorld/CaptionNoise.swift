@@ -5,16 +5,21 @@
 public struct CaptionNoise: Sendable, Hashable, Codable {
     /// Chance that each named group is drawn in another colour than its caption says.
     public var wrongColorRate: Double
+    /// Chance that each named group is drawn as another shape than its caption says.
+    public var wrongShapeRate: Double
     /// Chance, per slot, that the image also shows an object the caption does not name.
     public var unmentionedObjectRate: Double
     /// Most unmentioned objects per image.
     public var unmentionedObjectSlots: Int
 
-    public init(wrongColorRate: Double = 0, unmentionedObjectRate: Double = 0, unmentionedObjectSlots: Int = 2) {
+    public init(wrongColorRate: Double = 0, wrongShapeRate: Double = 0, unmentionedObjectRate: Double = 0,
+                unmentionedObjectSlots: Int = 2) {
         precondition((0...1).contains(wrongColorRate), "the wrong-color rate is a probability, got \(wrongColorRate)")
+        precondition((0...1).contains(wrongShapeRate), "the wrong-shape rate is a probability, got \(wrongShapeRate)")
         precondition((0...1).contains(unmentionedObjectRate), "the unmentioned-object rate is a probability, got \(unmentionedObjectRate)")
         precondition(unmentionedObjectSlots >= 0, "slots of unmentioned objects cannot be negative, got \(unmentionedObjectSlots)")
         self.wrongColorRate = wrongColorRate
+        self.wrongShapeRate = wrongShapeRate
         self.unmentionedObjectRate = unmentionedObjectRate
         self.unmentionedObjectSlots = unmentionedObjectSlots
     }
@@ -22,24 +27,31 @@ public struct CaptionNoise: Sendable, Hashable, Codable {
     /// Captions say exactly what is drawn.
     public static let none = CaptionNoise()
 
-    /// What one image captioned with `spec` shows: the spec with some groups recoloured, and unmentioned objects.
-    /// Without noise this is `(spec, [])`, so clean pretraining draws the same images it always did.
+    /// What one image captioned with `spec` shows: the spec with some groups recoloured or reshaped, and unmentioned
+    /// objects. Without noise this is `(spec, [])`, so clean pretraining draws the same images it always did; each kind
+    /// of noise draws from its own stream, so adding one leaves the draws of the others as they were.
     public func scene(for spec: PromptSpec, seed: UInt64) -> (shown: PromptSpec, unmentioned: [ObjectGroup]) {
-        let shown = recoloured(spec, seed: SeededGenerator.derive(seed, 1))
+        let recoloured = replacing(\.color, in: spec, rate: wrongColorRate, seed: SeededGenerator.derive(seed, 1))
+        let shown = replacing(\.shape, in: recoloured, rate: wrongShapeRate, seed: SeededGenerator.derive(seed, 3))
         return (shown, unmentionedObjects(besides: [spec, shown], seed: SeededGenerator.derive(seed, 2)))
     }
 
-    /// Each group recoloured with probability `wrongColorRate`, to a colour that keeps the groups' colour-shape
-    /// pairs distinct; counts, shapes and the relation stay as captioned.
-    func recoloured(_ spec: PromptSpec, seed: UInt64) -> PromptSpec {
-        guard wrongColorRate > 0 else { return spec }
+    /// Each group's `attribute` (colour or shape) replaced with probability `rate` by another value that keeps the
+    /// groups' colour-shape pairs distinct; counts, the other attribute and the relation stay as captioned.
+    func replacing<Value: CaseIterable & Equatable>(_ attribute: WritableKeyPath<ObjectGroup, Value>, in spec: PromptSpec,
+                                                    rate: Double, seed: UInt64) -> PromptSpec {
+        guard rate > 0 else { return spec }
         var random = SeededGenerator(seed: seed)
         var groups = spec.groups
-        for i in groups.indices where random.unit() < wrongColorRate {
-            let colours = ShapeColor.allCases.filter { c in
-                c != groups[i].color && !groups.indices.contains { $0 != i && groups[$0].color == c && groups[$0].shape == groups[i].shape }
+        for i in groups.indices where random.unit() < rate {
+            let alternatives = Value.allCases.filter { value in
+                var changed = groups[i]
+                changed[keyPath: attribute] = value
+                return value != groups[i][keyPath: attribute]
+                    && !groups.indices.contains { $0 != i && groups[$0].color == changed.color && groups[$0].shape == changed.shape }
             }
-            groups[i].color = colours[random.below(colours.count)]
+            guard !alternatives.isEmpty else { continue }
+            groups[i][keyPath: attribute] = alternatives[random.below(alternatives.count)]
         }
         // Distinct pairs and unchanged counts keep the spec valid.
         return try! PromptSpec(groups: groups, relation: spec.relation)

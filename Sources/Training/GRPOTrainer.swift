@@ -23,6 +23,11 @@ public final class GRPOTrainer {
         public var shift: Float = 3
         public var eta: Float = 0.3
         public var learningRate = 5e-5
+        /// Learning-rate schedule over the run's optimizer steps, by diffusers' `get_scheduler` names: constant,
+        /// constant_with_warmup (the seed's, with warm-up 0), linear (to 0 at the last step) or cosine (half a cosine
+        /// to 0); `lrWarmupSteps` optimizer steps of linear warm-up from 0 first.
+        public var lrScheduler = "constant_with_warmup"
+        public var lrWarmupSteps = 0
         public var weightDecay = 1e-4
         public var clipRange: Float = 1e-2
         public var advantageClipMax: Float = 5
@@ -146,7 +151,7 @@ public final class GRPOTrainer {
             try network.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
         }
         policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
-        optimizer = AdamW(model: network, schedule: .constantWithWarmup(config.learningRate, warmupSteps: 0),
+        optimizer = AdamW(model: network, schedule: try GRPOTrainer.learningRateSchedule(config),
                           weightDecay: config.weightDecay)
         ema = config.emaDecay.map { ExponentialMovingAverage(model: network, decay: $0) }
         heldOut = Evaluation(prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
@@ -289,6 +294,31 @@ public final class GRPOTrainer {
         }
         let perReward = zip(scores, streams).map { advantages($0, stream: $1) }
         return (0..<scores[0].count).map { i in zip(weights, perReward).reduce(Float(0)) { $0 + Float($1.0) * $1.1[i] } }
+    }
+
+    /// Optimizer steps in the whole run: each process trains its B·G samples of an iteration in windows of
+    /// `gradientAccumulationSteps`, dropping an incomplete last window (`updatePolicy`).
+    static func optimizerSteps(_ config: Config) -> Int {
+        config.iterations * (config.promptsPerIteration * config.numGenerations / Swift.max(1, config.gradientAccumulationSteps))
+    }
+
+    /// The schedule `lrScheduler` names, over `optimizerSteps(config)` steps.
+    static func learningRateSchedule(_ config: Config) throws -> LRSchedule {
+        let total = optimizerSteps(config), warmup = config.lrWarmupSteps, lr = config.learningRate
+        guard warmup >= 0 else { throw TrainerConfigError(message: "--lr-warmup-steps must be ≥ 0, got \(warmup)") }
+        let name = config.lrScheduler.replacingOccurrences(of: "-", with: "_")
+        switch name {
+        case "constant": return .constant(lr)
+        case "constant_with_warmup": return .constantWithWarmup(lr, warmupSteps: warmup)
+        case "linear", "cosine":
+            guard warmup <= total else {
+                throw TrainerConfigError(message: "--lr-warmup-steps \(warmup) exceeds the run's \(total) optimizer steps")
+            }
+            return name == "linear" ? .linearWithWarmup(lr, warmupSteps: warmup, totalSteps: total)
+                : .cosineWithWarmup(lr, warmupSteps: warmup, totalSteps: total)
+        default:
+            throw TrainerConfigError(message: "unknown learning-rate schedule '\(config.lrScheduler)' (constant, constant_with_warmup, linear, cosine)")
+        }
     }
 
     /// The flow sampler the config names; DDIM chains take "ddim" (η from `eta`) and refuse flow-only options.

@@ -65,6 +65,9 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Caption noise: chance that each object group of a training image is drawn in another colour than its caption names.")
     var wrongColorRate = 0.0
 
+    @Option(help: "Caption noise: chance that each object group of a training image is drawn as another shape than its caption names.")
+    var wrongShapeRate = 0.0
+
     @Option(help: "Caption noise: chance, per slot, that a training image also shows an object its caption does not name.")
     var unmentionedObjectRate = 0.0
 
@@ -80,7 +83,7 @@ struct PretrainCommand: ParsableCommand {
     func run() throws {
         guard world == "shapes" else { throw ValidationError("unknown world '\(world)' (available: shapes)") }
         guard imageSize % 4 == 0 else { throw ValidationError("--image-size must be a multiple of 4") }
-        for (flag, rate) in [("--wrong-color-rate", wrongColorRate), ("--unmentioned-object-rate", unmentionedObjectRate)]
+        for (flag, rate) in [("--wrong-color-rate", wrongColorRate), ("--wrong-shape-rate", wrongShapeRate), ("--unmentioned-object-rate", unmentionedObjectRate)]
         where !(0...1).contains(rate) {
             throw ValidationError("\(flag) is a probability in [0, 1], got \(rate)")
         }
@@ -100,7 +103,7 @@ struct PretrainCommand: ParsableCommand {
         config.batchSize = batchSize
         config.learningRate = learningRate
         config.seed = seed
-        config.captionNoise = CaptionNoise(wrongColorRate: wrongColorRate, unmentionedObjectRate: unmentionedObjectRate,
+        config.captionNoise = CaptionNoise(wrongColorRate: wrongColorRate, wrongShapeRate: wrongShapeRate, unmentionedObjectRate: unmentionedObjectRate,
                                            unmentionedObjectSlots: unmentionedObjectSlots)
         return config
     }

@@ -64,6 +64,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Time shift of the sigma schedule (default \(Self.defaults.shift)).") var shift: Float?
     @Option(help: "Noise scale η of the Dance SDE (default \(Self.defaults.eta)).") var eta: Float?
     @Option(help: "AdamW learning rate (default \(Self.defaults.learningRate)).") var learningRate: Double?
+    @Option(help: "Learning-rate schedule over the run's optimizer steps: constant, constant_with_warmup, linear or cosine (to 0 at the last step) (default \(Self.defaults.lrScheduler)).") var lrScheduler: String?
+    @Option(help: "Optimizer steps of linear warm-up from 0 (default \(Self.defaults.lrWarmupSteps)).") var lrWarmupSteps: Int?
     @Option(help: "AdamW weight decay (default \(Self.defaults.weightDecay)).") var weightDecay: Double?
     @Option(help: "PPO clip range ε (default \(Self.defaults.clipRange)).") var clipRange: Float?
     @Option(help: "Advantage clip (default \(Self.defaults.advantageClipMax)).") var advClipMax: Float?
@@ -111,6 +113,8 @@ struct TrainCommand: ParsableCommand {
         if let shift { c.shift = shift }
         if let eta { c.eta = eta }
         if let learningRate { c.learningRate = learningRate }
+        if let lrScheduler { c.lrScheduler = lrScheduler }
+        if let lrWarmupSteps { c.lrWarmupSteps = lrWarmupSteps }
         if let weightDecay { c.weightDecay = weightDecay }
         if let clipRange { c.clipRange = clipRange }
         if let advClipMax { c.advantageClipMax = advClipMax }

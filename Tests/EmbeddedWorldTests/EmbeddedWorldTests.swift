@@ -217,6 +217,28 @@ final class EmbeddedWorldTests: XCTestCase {
         XCTAssertNoThrow(try WorldModel.load(checkpointOrModel: saved, base: modelFolder))
     }
 
+    /// `--lr-scheduler linear` over the run's optimizer steps (one per iteration here): the logged rate falls from the
+    /// base rate to half of it at the second of two steps; an unknown name or a warm-up longer than the run is refused.
+    func testLearningRateScheduleOverTheRunsOptimizerSteps() throws {
+        let folder = try temporaryDirectory(self)
+        let modelFolder = folder.appendingPathComponent("model")
+        try tinyModel().writeFolder(to: modelFolder)
+        var config = tinyConfig()
+        config.lrScheduler = "linear"
+        let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
+        XCTAssertEqual(try [trainer.step(), trainer.step()].map(\.learningRate), [1e-3, 5e-4])
+
+        for (name, warmup, message) in [("cosine-restarts", 0, "unknown learning-rate schedule 'cosine-restarts'"),
+                                        ("cosine", 3, "--lr-warmup-steps 3 exceeds the run's 2 optimizer steps")] {
+            config.lrScheduler = name
+            config.lrWarmupSteps = warmup
+            XCTAssertThrowsError(try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+                                                 runFolder: folder.appendingPathComponent("bad"))) {
+                XCTAssert("\($0)".contains(message), "\($0)")
+            }
+        }
+    }
+
     func testRewardMixParsingAndErrors() throws {
         let mix = try RewardMix(parsing: "shapes,jpeg-compressibility:0.1")
         XCTAssertEqual(mix.names, ["shapes", "jpeg-compressibility"])

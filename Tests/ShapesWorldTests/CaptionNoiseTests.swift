@@ -21,6 +21,24 @@ final class CaptionNoiseTests: XCTestCase {
         XCTAssertEqual(Double(recoloured) / Double(groups), 0.5, accuracy: 0.03)
     }
 
+    func testWrongShapesKeepCountsColoursAndRelationsAtTheRateAndLeaveTheColourDraws() throws {
+        var generator = PromptGenerator(seed: 23)
+        let colours = CaptionNoise(wrongColorRate: 0.5)
+        let both = CaptionNoise(wrongColorRate: 0.5, wrongShapeRate: 0.5)
+        var reshaped = 0, groups = 0
+        for (i, spec) in generator.next(2000).enumerated() {
+            let recoloured = colours.scene(for: spec, seed: UInt64(i)).shown
+            let scene = both.scene(for: spec, seed: UInt64(i))
+            XCTAssertEqual(scene.shown.groups.map(\.color), recoloured.groups.map(\.color), "shape noise changed the colour draws")
+            XCTAssertEqual(scene.shown.relation, spec.relation)
+            XCTAssertEqual(scene.shown.groups.map(\.count), spec.groups.map(\.count))
+            XCTAssertEqual(Set(scene.shown.groups.map { [$0.color.rawValue, $0.shape.rawValue] }).count, spec.groups.count)
+            reshaped += zip(scene.shown.groups, spec.groups).filter { $0.shape != $1.shape }.count
+            groups += spec.groups.count
+        }
+        XCTAssertEqual(Double(reshaped) / Double(groups), 0.5, accuracy: 0.03)
+    }
+
     func testUnmentionedObjectsAreNeverNamedAndComeAtTheRate() throws {
         var generator = PromptGenerator(seed: 22)
         let noise = CaptionNoise(unmentionedObjectRate: 0.6, unmentionedObjectSlots: 2)
