@@ -6,6 +6,9 @@ import Engine
 public enum AdvantageNormalization: Sendable, Equatable {
     /// (r − mean) / (std + ε) inside each block of `groupSize` consecutive samples (`--use_group`).
     case perGroup(groupSize: Int)
+    /// (r − group mean) / (std + ε) with the std of all the given statistics (Flow-GRPO's `global_std`): a group
+    /// whose rewards barely differ gets small advantages instead of ones as large as a group's with a real spread.
+    case perGroupGlobalStd(groupSize: Int)
     /// (r − mean) / (std + ε) over the given statistics (DanceGRPO without `--use_group` uses the rewards gathered
     /// from every process).
     case global
@@ -13,7 +16,7 @@ public enum AdvantageNormalization: Sendable, Equatable {
 
 /// Normalised, clipped advantages, [N].
 /// - rewards: [N] rewards of the local samples.
-/// - globalRewards: the rewards from every process, for `.global` (defaults to the local ones).
+/// - globalRewards: the rewards from every process, for `.global` and `.perGroupGlobalStd` (defaults to the local ones).
 /// The std is the unbiased sample std (divisor n−1, PyTorch's default, as the seed uses) plus `epsilon`; a group whose
 /// rewards are all equal gets advantage 0. Advantages are then clamped to ±`clipMax`.
 public func groupAdvantages(
@@ -23,12 +26,13 @@ public func groupAdvantages(
     let r = rewards.asType(.float32)
     let normalized: Tensor
     switch normalization {
-    case .perGroup(let g):
+    case .perGroup(let g), .perGroupGlobalStd(let g):
         precondition(g >= 2, "groupAdvantages: group size must be at least 2, got \(g)")
         precondition(r.count % g == 0, "groupAdvantages: \(r.count) rewards do not split into groups of \(g)")
         let groups = r.reshaped([r.count / g, g])
         let mean = groups.mean(axis: 1, keepDims: true)
-        let std = groups.std(axes: [1], keepDims: true, ddof: 1)
+        let std = normalization == .perGroup(groupSize: g) ? groups.std(axes: [1], keepDims: true, ddof: 1)
+            : (globalRewards ?? r).asType(.float32).std(ddof: 1)
         normalized = ((groups - mean) / (std + epsilon)).reshaped([r.count])
     case .global:
         let all = (globalRewards ?? r).asType(.float32)

@@ -36,6 +36,9 @@ public final class GRPOTrainer {
         public var maxGradNorm: Float = 1
         public var initSameNoise = false
         public var useGroup = true
+        /// With `useGroup`: divide by the std of the whole batch's rewards (gathered over processes) instead of each
+        /// group's (Flow-GRPO's `global_std`).
+        public var globalStd = false
         public var rewards = "shapes"
         /// "reward" (weighted reward sum, then advantages) or "advantage" (per-reward advantages, weighted sum).
         public var rewardCombination = "advantage"
@@ -224,7 +227,7 @@ public final class GRPOTrainer {
         let correct: Int? = specs.count == prompts.count
             ? zip(images, specs).filter { ShapeScorer.standard.score($0, $1).correct }.count : nil
         let secondsReward = Date().timeIntervalSince(started)
-        let advantages = combinedAdvantages(scores, prompts: prompts.map(\.text))
+        let advantages = try combinedAdvantages(scores, prompts: prompts.map(\.text))
 
         started = Date()
         var update = UpdateConfig()
@@ -277,22 +280,27 @@ public final class GRPOTrainer {
 
     /// Per-group (or global, or per-prompt-history) advantages of the weighted rewards: of their sum, or the sum of
     /// each reward's advantages.
-    public func combinedAdvantages(_ scores: [[Double]], prompts: [String]) -> [Float] {
-        let normalization: AdvantageNormalization = config.useGroup ? .perGroup(groupSize: config.numGenerations) : .global
-        func advantages(_ values: [Double], stream: String) -> [Float] {
+    public func combinedAdvantages(_ scores: [[Double]], prompts: [String]) throws -> [Float] {
+        let normalization: AdvantageNormalization = !config.useGroup ? .global
+            : config.globalStd ? .perGroupGlobalStd(groupSize: config.numGenerations) : .perGroup(groupSize: config.numGenerations)
+        func advantages(_ values: [Double], stream: String) throws -> [Float] {
             if statTrackers[stream] != nil {
                 let clip = Double(config.advantageClipMax)
                 return statTrackers[stream]!.update(prompts: prompts, rewards: values).map { Float(Swift.min(Swift.max($0, -clip), clip)) }
             }
-            return groupAdvantages(rewards: Tensor(values.map(Float.init)), normalization: normalization, clipMax: config.advantageClipMax).toArray(Float.self)
+            // Batch statistics are over every process's rewards.
+            let everyone = normalization == .perGroup(groupSize: config.numGenerations) ? nil
+                : Tensor(try processGroup.allGather(values).map(Float.init))
+            return groupAdvantages(rewards: Tensor(values.map(Float.init)), normalization: normalization, globalRewards: everyone,
+                                   clipMax: config.advantageClipMax).toArray(Float.self)
         }
         let weights = rewards.weights
         let streams = normalizedStreams
         if streams.count == 1 {
             let summed = (0..<scores[0].count).map { i in zip(weights, scores).reduce(0) { $0 + $1.0 * $1.1[i] } }
-            return advantages(summed, stream: streams[0])
+            return try advantages(summed, stream: streams[0])
         }
-        let perReward = zip(scores, streams).map { advantages($0, stream: $1) }
+        let perReward = try zip(scores, streams).map { try advantages($0, stream: $1) }
         return (0..<scores[0].count).map { i in zip(weights, perReward).reduce(Float(0)) { $0 + Float($1.0) * $1.1[i] } }
     }
 

@@ -95,6 +95,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of prompts, noise and permutations (default \(Self.defaults.seed)).") var seed: UInt64?
     @Flag(inversion: .prefixedNo, help: "One initial noise for all samples of an iteration.") var initSameNoise: Bool?
     @Flag(inversion: .prefixedNo, help: "Normalise advantages per prompt group (else over the batch).") var useGroup: Bool?
+    @Flag(inversion: .prefixedNo, help: "With --use-group: divide by the std of the whole batch's rewards instead of each group's (Flow-GRPO's global_std).") var globalStd: Bool?
 
     func settings() throws -> GRPOTrainer.Config {
         var c: GRPOTrainer.Config
@@ -144,6 +145,7 @@ struct TrainCommand: ParsableCommand {
         if let seed { c.seed = seed }
         if let initSameNoise { c.initSameNoise = initSameNoise }
         if let useGroup { c.useGroup = useGroup }
+        if let globalStd { c.globalStd = globalStd }
         guard c.numGenerations >= 2 || !c.useGroup else { throw ValidationError("--num-generations must be at least 2 with group advantages") }
         guard c.rolloutBatchSize >= 1, c.transitionBatchSize >= 1 else {
             throw ValidationError("--rollout-batch-size and --transition-batch-size must be at least 1 (got \(c.rolloutBatchSize) and \(c.transitionBatchSize))")

@@ -309,12 +309,23 @@ final class EmbeddedWorldTests: XCTestCase {
         let byAdvantage = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("a"))
         XCTAssertEqual(byAdvantage.rewards.names, ["jpeg-compressibility", "shapes"])
         let expected = zip(groupAdvantage(scores[0]), groupAdvantage(scores[1])).map { 0.5 * $0 + 2 * $1 }
-        XCTAssertEqual(byAdvantage.combinedAdvantages(scores, prompts: prompts).map(Double.init), expected, accuracy: 1e-5)
+        XCTAssertEqual(try byAdvantage.combinedAdvantages(scores, prompts: prompts).map(Double.init), expected, accuracy: 1e-5)
 
         config.rewardCombination = "reward"
         let byReward = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("b"))
         let summed = zip(scores[0], scores[1]).map { 0.5 * $0 + 2 * $1 }
-        XCTAssertEqual(byReward.combinedAdvantages(scores, prompts: prompts).map(Double.init), groupAdvantage(summed), accuracy: 1e-5)
+        XCTAssertEqual(try byReward.combinedAdvantages(scores, prompts: prompts).map(Double.init), groupAdvantage(summed), accuracy: 1e-5)
+
+        // --global-std: each group's mean, the std of the whole batch.
+        config.globalStd = true
+        let globalStd = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("c"))
+        let mean = summed.reduce(0, +) / Double(summed.count)
+        let std = (summed.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(summed.count - 1)).squareRoot()
+        let centred = stride(from: 0, to: summed.count, by: 3).flatMap { start -> [Double] in
+            let g = summed[start..<(start + 3)]
+            return g.map { $0 - g.reduce(0, +) / 3 }
+        }
+        XCTAssertEqual(try globalStd.combinedAdvantages(scores, prompts: prompts).map(Double.init), centred.map { $0 / (std + 1e-8) }, accuracy: 1e-5)
     }
 }
 

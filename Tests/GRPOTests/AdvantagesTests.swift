@@ -24,6 +24,18 @@ final class AdvantagesTests: XCTestCase {
         XCTAssertEqual(a.max(), 5)
     }
 
+    func testGroupMeanWithTheGatheredStd() {
+        // Groups of 2 here; the std comes from every process's rewards.
+        let local = Tensor([1, 3, 10, 10.5] as [Float])
+        let gathered = Tensor([1, 3, 10, 10.5, 0, 4] as [Float])
+        let a = groupAdvantages(rewards: local, normalization: .perGroupGlobalStd(groupSize: 2), globalRewards: gathered).toArray(Float.self)
+        let values: [Float] = [1, 3, 10, 10.5, 0, 4]
+        let mean = values.reduce(0, +) / 6
+        let std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 5).squareRoot()
+        // The barely-differing group gets a quarter of the first group's advantages, not the same ±0.71.
+        XCTAssertEqual(a, [-1 / std, 1 / std, -0.25 / std, 0.25 / std], accuracy: 1e-5)
+    }
+
     func testGlobalUsesGatheredStatistics() {
         let local = Tensor([1, 3] as [Float])
         let gathered = Tensor([1, 3, 5, 7] as [Float])
