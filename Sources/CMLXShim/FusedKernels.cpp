@@ -138,14 +138,27 @@ void dispatch(mx::Stream stream, const std::vector<mx::array>& inputs, mx::array
   encoder.dispatch(makeKernel(out.data<float>()));
 }
 
+// What the fused primitives share: they run on the CPU only, keep their first input's shape, and carry no
+// parameters, so any two of one kind are equivalent.
+class CpuShapePreserving : public mx::UnaryPrimitive {
+ public:
+  explicit CpuShapePreserving(mx::Stream stream) : mx::UnaryPrimitive(stream) {}
+
+  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
+    throw std::runtime_error(std::string(name()) + " runs on the CPU only");
+  }
+  bool is_equivalent(const mx::Primitive&) const override { return true; }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override { return {inputs[0].shape()}; }
+};
+
 template <typename Math>
 mx::array pointwise(const mx::array& x);
 
 // g · f'(x) for the activation `Math`.
 template <typename Math>
-class PointwiseGradient : public mx::UnaryPrimitive {
+class PointwiseGradient : public CpuShapePreserving {
  public:
-  explicit PointwiseGradient(mx::Stream stream) : mx::UnaryPrimitive(stream) {}
+  explicit PointwiseGradient(mx::Stream stream) : CpuShapePreserving(stream) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
     const float* x = inputs[0].data<float>();
@@ -153,29 +166,20 @@ class PointwiseGradient : public mx::UnaryPrimitive {
     size_t n = out.size();
     dispatch(stream(), inputs, out, [x, g, n](float* o) { return [x, g, o, n]() { gradientKernel<Math>(x, g, o, n); }; });
   }
-  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
-    throw std::runtime_error(std::string(Math::name) + "Gradient runs on the CPU only");
-  }
   const char* name() const override { return "PointwiseGradient"; }
-  bool is_equivalent(const mx::Primitive&) const override { return true; }
-  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override { return {inputs[0].shape()}; }
 };
 
 // f(x) for the activation `Math`, one node forward and one backward.
 template <typename Math>
-class Pointwise : public mx::UnaryPrimitive {
+class Pointwise : public CpuShapePreserving {
  public:
-  explicit Pointwise(mx::Stream stream) : mx::UnaryPrimitive(stream) {}
+  explicit Pointwise(mx::Stream stream) : CpuShapePreserving(stream) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
     const float* x = inputs[0].data<float>();
     size_t n = out.size();
     dispatch(stream(), inputs, out, [x, n](float* o) { return [x, o, n]() { valueKernel<Math>(x, o, n); }; });
   }
-  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
-    throw std::runtime_error(std::string(Math::name) + " runs on the CPU only");
-  }
-
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
                              const std::vector<int>&, const std::vector<mx::array>&) override {
     return {gradient(primals[0], cotangents[0])};
@@ -189,8 +193,6 @@ class Pointwise : public mx::UnaryPrimitive {
     return {{pointwise<Math>(inputs[0])}, axes};
   }
   const char* name() const override { return Math::name; }
-  bool is_equivalent(const mx::Primitive&) const override { return true; }
-  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override { return {inputs[0].shape()}; }
 
  private:
   mx::array gradient(const mx::array& x, const mx::array& g) {
@@ -207,9 +209,9 @@ mx::array pointwise(const mx::array& x) {
   return mx::array(input.shape(), mx::float32, std::make_shared<Pointwise<Math>>(stream), {input});
 }
 
-class SoftmaxLastAxis : public mx::UnaryPrimitive {
+class SoftmaxLastAxis : public CpuShapePreserving {
  public:
-  explicit SoftmaxLastAxis(mx::Stream stream) : mx::UnaryPrimitive(stream) {}
+  explicit SoftmaxLastAxis(mx::Stream stream) : CpuShapePreserving(stream) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
     const float* x = inputs[0].data<float>();
@@ -218,10 +220,6 @@ class SoftmaxLastAxis : public mx::UnaryPrimitive {
     dispatch(stream(), inputs, out,
              [x, rows, columns](float* o) { return [x, o, rows, columns]() { softmaxRowsKernel(x, o, rows, columns); }; });
   }
-  void eval_gpu(const std::vector<mx::array>&, mx::array&) override {
-    throw std::runtime_error("SoftmaxLastAxis runs on the CPU only");
-  }
-
   // y = softmax(x): the cotangent of x is y ⊙ (g − Σ_last g ⊙ y); the tangent has the same form.
   std::vector<mx::array> vjp(const std::vector<mx::array>&, const std::vector<mx::array>& cotangents,
                              const std::vector<int>&, const std::vector<mx::array>& outputs) override {
@@ -232,8 +230,6 @@ class SoftmaxLastAxis : public mx::UnaryPrimitive {
     return {throughSoftmax(softmaxLastAxis(primals[0]), tangents[0])};
   }
   const char* name() const override { return "SoftmaxLastAxis"; }
-  bool is_equivalent(const mx::Primitive&) const override { return true; }
-  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override { return {inputs[0].shape()}; }
 
  private:
   static mx::array throughSoftmax(const mx::array& y, const mx::array& g) {
