@@ -12,6 +12,12 @@ public enum AdvantageNormalization: Sendable, Equatable {
     /// (r − mean) / (std + ε) over the given statistics (DanceGRPO without `--use_group` uses the rewards gathered
     /// from every process).
     case global
+
+    /// Whether the statistics come from the whole batch (every process's rewards), not from the local groups alone.
+    public var usesBatchStatistics: Bool {
+        if case .perGroup = self { return false }
+        return true
+    }
 }
 
 /// Normalised, clipped advantages, [N].
@@ -31,8 +37,8 @@ public func groupAdvantages(
         precondition(r.count % g == 0, "groupAdvantages: \(r.count) rewards do not split into groups of \(g)")
         let groups = r.reshaped([r.count / g, g])
         let mean = groups.mean(axis: 1, keepDims: true)
-        let std = normalization == .perGroup(groupSize: g) ? groups.std(axes: [1], keepDims: true, ddof: 1)
-            : (globalRewards ?? r).asType(.float32).std(ddof: 1)
+        let std = normalization.usesBatchStatistics ? (globalRewards ?? r).asType(.float32).std(ddof: 1)
+            : groups.std(axes: [1], keepDims: true, ddof: 1)
         normalized = ((groups - mean) / (std + epsilon)).reshaped([r.count])
     case .global:
         let all = (globalRewards ?? r).asType(.float32)

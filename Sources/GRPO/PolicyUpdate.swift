@@ -41,6 +41,12 @@ public struct UpdateStatistics: Sendable {
     public var optimizerSteps: Int { gradientNorms.count }
 }
 
+/// Optimizer steps `updatePolicy` takes on `samples` samples: one per full window of `gradientAccumulationSteps`
+/// samples (at least 1); an incomplete last window is dropped.
+public func optimizerStepCount(samples: Int, gradientAccumulationSteps: Int) -> Int {
+    samples / max(1, gradientAccumulationSteps)
+}
+
 /// Trains the policy on a rollout: for each sample, a random subset of K of its trainable transitions (the stochastic
 /// ones among the first T−1: the last is never trained, and ODE steps of a mixed plan have no log-prob), the clipped
 /// surrogate (plus β·KL to the reference policy) divided by (accumulation·K), an optimizer step every

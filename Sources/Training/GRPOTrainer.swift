@@ -288,9 +288,7 @@ public final class GRPOTrainer {
                 let clip = Double(config.advantageClipMax)
                 return statTrackers[stream]!.update(prompts: prompts, rewards: values).map { Float(Swift.min(Swift.max($0, -clip), clip)) }
             }
-            // Batch statistics are over every process's rewards.
-            let everyone = normalization == .perGroup(groupSize: config.numGenerations) ? nil
-                : Tensor(try processGroup.allGather(values).map(Float.init))
+            let everyone = normalization.usesBatchStatistics ? Tensor(try processGroup.allGather(values).map(Float.init)) : nil
             return groupAdvantages(rewards: Tensor(values.map(Float.init)), normalization: normalization, globalRewards: everyone,
                                    clipMax: config.advantageClipMax).toArray(Float.self)
         }
@@ -304,10 +302,10 @@ public final class GRPOTrainer {
         return (0..<scores[0].count).map { i in zip(weights, perReward).reduce(Float(0)) { $0 + Float($1.0) * $1.1[i] } }
     }
 
-    /// Optimizer steps in the whole run: each process trains its B·G samples of an iteration in windows of
-    /// `gradientAccumulationSteps`, dropping an incomplete last window (`updatePolicy`).
+    /// Optimizer steps in the whole run: each process's B·G samples per iteration, in `updatePolicy`'s windows.
     static func optimizerSteps(_ config: Config) -> Int {
-        config.iterations * (config.promptsPerIteration * config.numGenerations / Swift.max(1, config.gradientAccumulationSteps))
+        config.iterations * optimizerStepCount(samples: config.promptsPerIteration * config.numGenerations,
+                                               gradientAccumulationSteps: config.gradientAccumulationSteps)
     }
 
     /// The schedule `lrScheduler` names, over `optimizerSteps(config)` steps.

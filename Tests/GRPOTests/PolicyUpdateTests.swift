@@ -88,6 +88,22 @@ final class PolicyUpdateTests: XCTestCase {
         }
     }
 
+    /// 6 samples in windows of 4: one optimizer step, as `optimizerStepCount` (the learning-rate schedule's count)
+    /// says; the incomplete window's transitions are still scored.
+    func testAnIncompleteLastWindowTakesNoOptimizerStep() throws {
+        let r = rollout(policy: ToyPolicy(), conditioning: conditioning, latentShape: [4, 3], config: config(batch: 6), key: RandomKey(seed: 23))
+        let policy = ToyPolicy()
+        var update = UpdateConfig()
+        update.gradientAccumulationSteps = 4
+        let stats = try updatePolicy(policy: policy, optimizer: AdamW(model: policy, learningRate: 1e-2, weightDecay: 0), rollout: r,
+                                     conditioning: conditioning, advantages: [1, -1, 0.5, -0.5, 2, -2], config: update, key: RandomKey(seed: 24))
+        XCTAssertEqual(stats.optimizerSteps, 1)
+        XCTAssertEqual(optimizerStepCount(samples: 6, gradientAccumulationSteps: 4), stats.optimizerSteps)
+        let k = Int((Float(stats.trainableSteps.count) * update.timestepFraction).rounded(.down))
+        XCTAssertGreaterThan(k, 0)
+        XCTAssertEqual(stats.ratios.count, 6 * k, "all six samples' transitions are scored")
+    }
+
     /// A sample with a positive advantage becomes more likely after an update, one with a negative one less likely.
     func testUpdateMovesLogProbsWithTheAdvantage() throws {
         let policy = ToyPolicy()
