@@ -88,6 +88,8 @@ let package = Package(
         .testTarget(name: "EmbeddedWorldTests", dependencies: ["EmbeddedWorld", "Training", "Rewards", "Models", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "GRPO", "FlowSampling", "Models", "NN", "Engine", "Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "TrainingLogsTests", dependencies: ["TrainingLogs", "TestSupport"], swiftSettings: cxx),
+        // The command line as users run it: the built `dancegrpo` executable in child processes.
+        .testTarget(name: "CommandLineTests"),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx),
     ],
     cxxLanguageStandard: .cxx20

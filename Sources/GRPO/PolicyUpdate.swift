@@ -58,9 +58,13 @@ public func optimizerStepCount(samples: Int, gradientAccumulationSteps: Int) -> 
 ///   uses them; if given, every stochastic step must have used it.
 /// - unconditional: the CFG branch when the rollout used `guidanceScale` (as given to `rollout`).
 /// - key: draws the per-sample permutations.
+/// - processGroup: data parallelism: every rank trains its own samples, and before each optimizer step the window's
+///   gradients are averaged over the ranks (each rank's is already its mean over its window), so W ranks with windows
+///   of A samples take the step one process would take on a window of W·A. Every rank must call this with as many
+///   samples.
 public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout: RolloutBatch, conditioning: Conditioning,
                          advantages: [Float], sampler: FlowSampler? = nil, config: UpdateConfig, key: RandomKey,
-                         unconditional: Conditioning? = nil) throws -> UpdateStatistics {
+                         unconditional: Conditioning? = nil, processGroup: ProcessGroup? = nil) throws -> UpdateStatistics {
     let n = rollout.count, process = rollout.process
     precondition(advantages.count == n, "updatePolicy: \(advantages.count) advantages for \(n) samples")
     if let sampler, let flow = rollout.flow {
@@ -150,6 +154,9 @@ public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout:
         }
         // An incomplete final window trains nothing, as the reference's next zero_grad drops it.
         if windowSamples.count == accumulation {
+            if let processGroup, processGroup.worldSize > 1 {
+                accumulated = try averageOverRanks(accumulated, processGroup)
+            }
             let (clippedGradients, norm) = clipGradientNorm(accumulated, maxNorm: config.maxGradNorm)
             try optimizer.step(gradients: clippedGradients)
             eval(optimizer.tensorsToEvaluate)
@@ -163,4 +170,21 @@ public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout:
     statistics.referenceKL = referenceKLSum / trained
     statistics.loss = lossSum
     return statistics
+}
+
+/// The mean over the ranks of each rank's gradients, sent as one flat vector in key order (dictionary order differs
+/// between processes; sorted names are the same everywhere).
+func averageOverRanks(_ gradients: [String: Tensor], _ processGroup: ProcessGroup) throws -> [String: Tensor] {
+    let names = gradients.keys.sorted()
+    let shapes = names.map { gradients[$0]!.shape }
+    let flat = concatenated(names.map { gradients[$0]!.asType(.float32).reshaped([-1]) }, axis: 0)
+    let summed = try processGroup.allReduceSum(flat.toArray(Float.self))
+    let mean = Tensor(summed) * (1 / Float(processGroup.worldSize))
+    var offsets = [0]
+    for shape in shapes { offsets.append(offsets.last! + shape.reduce(1, *)) }
+    var averaged: [String: Tensor] = [:]
+    for (i, name) in names.enumerated() {
+        averaged[name] = mean[offsets[i]..<offsets[i + 1]].reshaped(shapes[i]).asType(gradients[name]!.dtype)
+    }
+    return averaged
 }

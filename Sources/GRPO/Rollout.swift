@@ -9,10 +9,16 @@ public struct RolloutConfig: Sendable {
     /// `nil` (the default) calls the policy once on the conditioning alone. Needs the `unconditional` argument of
     /// `rollout` and `updatePolicy`; the rollout records the scale so training applies the identical formula.
     public var guidanceScale: Float? = nil
-    /// One initial noise for every sample of the call (`--init_same_noise`), across prompts as the reference does.
+    /// One initial noise for every sample of the call (`--init_same_noise`).
     public var sameInitialNoise = false
+    /// With `sameInitialNoise`: the noise is shared within each run of this many consecutive samples (a prompt's G
+    /// samples) instead of by all; 0: by all. The seed trains one prompt per step, where both mean the same.
+    public var initialNoiseGroupSize = 0
     /// Samples per network call. Any value gives the same trajectories up to float rounding of batched BLAS.
     public var batchSize = 1
+    /// Only these rows of the conditioning are sampled (nil: all), each with the noise it has in a call over all rows;
+    /// data-parallel evaluation gives each process a share this way.
+    public var rows: Range<Int>? = nil
 
     public init() {}
 
@@ -68,15 +74,20 @@ public func rollout(policy: DenoisingPolicy, conditioning: Conditioning, latentS
     let keys = key.split(into: 2)
     let initial: Tensor
     if config.sameInitialNoise {
-        initial = Random.normal([1] + latentShape, key: keys[0]).broadcast(to: [n] + latentShape)
+        let group = config.initialNoiseGroupSize > 0 ? config.initialNoiseGroupSize : n
+        precondition(n % group == 0, "rollout: \(n) samples do not split into initial-noise groups of \(group)")
+        initial = Random.normal([n / group, 1] + latentShape, key: keys[0]).broadcast(to: [n / group, group] + latentShape)
+            .reshaped([n] + latentShape)
     } else {
         initial = Random.normal([n] + latentShape, key: keys[0])
     }
     let stepKeys = keys[1].split(into: process.steps)
 
     var latentChunks: [Tensor] = [], logProbChunks: [Tensor] = [], predictionChunks: [Tensor] = []
-    for start in stride(from: 0, to: n, by: max(1, config.batchSize)) {
-        let rows = Array(start..<min(n, start + max(1, config.batchSize)))
+    let sampled = config.rows ?? 0..<n
+    precondition(sampled.lowerBound >= 0 && sampled.upperBound <= n, "rollout: rows \(sampled) of \(n) samples")
+    for start in stride(from: sampled.lowerBound, to: sampled.upperBound, by: max(1, config.batchSize)) {
+        let rows = Array(start..<min(sampled.upperBound, start + max(1, config.batchSize)))
         let chunkConditioning = conditioning.rows(rows)
         let chunkUnconditional = guidance.rows(rows)
         var x = initial[start..<(start + rows.count)]

@@ -35,6 +35,8 @@ public final class GRPOTrainer {
         public var gradientAccumulationSteps = 32
         public var maxGradNorm: Float = 1
         public var initSameNoise = false
+        /// With `initSameNoise`: one initial noise per prompt group rather than one for all the process's samples.
+        public var initSameNoisePerPrompt = false
         public var useGroup = true
         /// With `useGroup`: divide by the std of the whole batch's rewards (gathered over processes) instead of each
         /// group's (Flow-GRPO's `global_std`).
@@ -70,6 +72,10 @@ public final class GRPOTrainer {
         public var loraAlpha: Float = 0
         public var loraTargets = "to_k,to_q,to_v,to_out.0"
         public var seed: UInt64 = 0
+        /// Data-parallel processes (`train --processes N` starts them; torchrun's `--nproc_per_node`). Every other
+        /// setting is per process, as the seed's per-GPU batch: each process draws `promptsPerIteration` prompts, and an
+        /// optimizer step averages the gradients of `gradientAccumulationSteps` samples from each process.
+        public var processes = 1
         public init() {}
 
         /// The seed's Stable Diffusion v1.4 settings (spec §5.2, config_sd/dgx.py:hpsv2): DDIM 50 steps, η 1, CFG 5,
@@ -159,6 +165,9 @@ public final class GRPOTrainer {
         ema = config.emaDecay.map { ExponentialMovingAverage(model: network, decay: $0) }
         heldOut = Evaluation(prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
                              shift: config.shift, guidanceScale: config.guidanceScale)
+        if config.perPromptStatBuffer > 0 && processGroup.worldSize > 1 {
+            throw TrainerConfigError(message: "--per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \(processGroup.worldSize) processes yet (use --processes 1)")
+        }
         if config.perPromptStatBuffer > 0 {
             for stream in normalizedStreams {
                 statTrackers[stream] = PerPromptStatTracker(bufferSize: config.perPromptStatBuffer, minCount: config.perPromptStatMinCount)
@@ -214,6 +223,7 @@ public final class GRPOTrainer {
         let unconditional: Conditioning? = config.guidanceScale != 1 ? try task.conditioning([""]) : nil
         if unconditional != nil { rolloutConfig.guidanceScale = config.guidanceScale }
         rolloutConfig.sameInitialNoise = config.initSameNoise
+        rolloutConfig.initialNoiseGroupSize = config.initSameNoisePerPrompt ? config.numGenerations : 0
         rolloutConfig.batchSize = config.rolloutBatchSize
         var started = Date()
         let trajectories = rollout(policy: policy, conditioning: cond, latentShape: task.latentShape, config: rolloutConfig, key: iterationKey[0],
@@ -239,7 +249,8 @@ public final class GRPOTrainer {
         update.beta = config.beta
         let learningRate = optimizer.learningRate
         let stats = try updatePolicy(policy: policy, optimizer: optimizer, rollout: trajectories, conditioning: cond,
-                                     advantages: advantages, config: update, key: iterationKey[1], unconditional: unconditional)
+                                     advantages: advantages, config: update, key: iterationKey[1], unconditional: unconditional,
+                                     processGroup: processGroup)
         if let ema {
             try ema.update(from: task.network)
             eval(ema.tensorsToEvaluate)
@@ -351,9 +362,30 @@ public final class GRPOTrainer {
 
     // MARK: - Evaluation, checkpoints, resume
 
+    /// Throws unless every rank holds the same trained weights (sum and sum of squares of every parameter, compared
+    /// exactly): data-parallel ranks take identical optimizer steps, and a difference means they left lockstep.
+    /// A collective: every rank calls it at the same iteration.
+    public func checkRanksAgree() throws {
+        guard processGroup.worldSize > 1 else { return }
+        let parameters = task.network.trainableParameters().sorted { $0.key < $1.key }.map(\.value)
+        let sums = parameters.map { $0.asType(.float32).sum() }, squares = parameters.map { $0.asType(.float32).square().sum() }
+        eval(sums + squares)
+        let local = [sums.reduce(0.0) { $0 + Double($1.item(Float.self)) }, squares.reduce(0.0) { $0 + Double($1.item(Float.self)) }]
+        let everyone = try processGroup.allGather(local)
+        for r in 1..<processGroup.worldSize where Array(everyone[(2 * r)..<(2 * r + 2)]) != Array(everyone[0..<2]) {
+            throw TrainerConfigError(message: "after iteration \(iteration) rank \(r)'s weights differ from rank 0's (sums \(everyone[2 * r]) vs \(everyone[0])): the data-parallel ranks are out of step")
+        }
+    }
+
+    /// The held-out evaluation (with the EMA weights when there are some). With several processes every rank calls it
+    /// and each samples a share of the prompts; all get the whole result.
     public func evaluate() throws -> Evaluation.Result {
-        if let ema { return try ema.withAveragedParameters(in: task.network) { try heldOut.run(task, rewards: rewards, policy: policy) } }
-        return try heldOut.run(task, rewards: rewards, policy: policy)
+        if let ema {
+            return try ema.withAveragedParameters(in: task.network) {
+                try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
+            }
+        }
+        return try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
     }
 
     /// `checkpoint-<iteration>-0/`: the network in diffusers layout (`transformer/` or `unet/`: config.json +

@@ -76,9 +76,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Global gradient-norm clip (default \(Self.defaults.maxGradNorm)).") var maxGradNorm: Float?
     @Option(help: "Rewards with weights: shapes, jpeg-compressibility, jpeg-incompressibility, hpsv2.1, pickscore, clip-score, aesthetic (e.g. shapes,jpeg-compressibility:0.1) (default \(Self.defaults.rewards)).") var reward: String?
     @Option(help: "How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted sum) (default \(Self.defaults.rewardCombination)).") var rewardCombination: String?
-    @Option(help: "Held-out evaluation every N iterations (default \(Self.defaults.evalEvery)).") var evalEvery: Int?
+    @Option(help: "Held-out evaluation every N iterations, 0: only before and after training (default \(Self.defaults.evalEvery)).") var evalEvery: Int?
     @Option(help: "Held-out prompts per evaluation (default \(Self.defaults.evalPrompts)).") var evalPrompts: Int?
-    @Option(help: "Checkpoint every N iterations (default \(Self.defaults.checkpointEvery)).") var checkpointEvery: Int?
+    @Option(help: "Checkpoint every N iterations, 0: only after the last (default \(Self.defaults.checkpointEvery)).") var checkpointEvery: Int?
     @Option(help: "EMA decay of the transformer weights (evaluation uses the average).") var emaDecay: Double?
     @Option(help: "Stochastic sampler: dance-sde, flow-sde or cps; --eta is its noise level (default \(Self.defaults.sampler)).") var sampler: String?
     @Option(help: "MixGRPO: SDE window size in steps, ODE outside it (0: off) (default \(Self.defaults.mixWindowSize)).") var mixWindowSize: Int?
@@ -93,7 +93,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "LoRA alpha (0: 2 × rank, as the seed's r=128/α=256).") var loraAlpha: Float?
     @Option(help: "Comma-separated module names the adapters attach to (default \(Self.defaults.loraTargets)).") var loraTargets: String?
     @Option(help: "Seed of prompts, noise and permutations (default \(Self.defaults.seed)).") var seed: UInt64?
+    @Option(help: "Data-parallel processes on this machine (torchrun's --nproc_per_node): each runs the per-process batch below and the gradients are averaged at every optimizer step; N processes on C cores use C/N BLAS threads each (default \(Self.defaults.processes)).") var processes: Int?
     @Flag(inversion: .prefixedNo, help: "One initial noise for all samples of an iteration.") var initSameNoise: Bool?
+    @Flag(inversion: .prefixedNo, help: "With --init-same-noise: one initial noise per prompt group instead of one for all prompts.") var initSameNoisePerPrompt: Bool?
     @Flag(inversion: .prefixedNo, help: "Normalise advantages per prompt group (else over the batch).") var useGroup: Bool?
     @Flag(inversion: .prefixedNo, help: "With --use-group: divide by the std of the whole batch's rewards instead of each group's (Flow-GRPO's global_std).") var globalStd: Bool?
 
@@ -144,8 +146,14 @@ struct TrainCommand: ParsableCommand {
         if let loraTargets { c.loraTargets = loraTargets }
         if let seed { c.seed = seed }
         if let initSameNoise { c.initSameNoise = initSameNoise }
+        if let initSameNoisePerPrompt { c.initSameNoisePerPrompt = initSameNoisePerPrompt }
         if let useGroup { c.useGroup = useGroup }
         if let globalStd { c.globalStd = globalStd }
+        if let processes { c.processes = processes }
+        guard c.processes >= 1 else { throw ValidationError("--processes must be at least 1, got \(c.processes)") }
+        guard c.evalEvery >= 0, c.checkpointEvery >= 0 else {
+            throw ValidationError("--eval-every and --checkpoint-every must be ≥ 0 (0: only after the last iteration), got \(c.evalEvery) and \(c.checkpointEvery)")
+        }
         guard c.numGenerations >= 2 || !c.useGroup else { throw ValidationError("--num-generations must be at least 2 with group advantages") }
         guard c.rolloutBatchSize >= 1, c.transitionBatchSize >= 1 else {
             throw ValidationError("--rollout-batch-size and --transition-batch-size must be at least 1 (got \(c.rolloutBatchSize) and \(c.transitionBatchSize))")
@@ -194,12 +202,28 @@ struct TrainCommand: ParsableCommand {
         if !Engine.usesOptimizedBLAS {
             print("warning: matrix products run on the MLX wheel's reference BLAS (\(Engine.sgemmProvider)); install libopenblas-dev and rebuild (make run) for ~30× faster training")
         }
-        let folder = URL(fileURLWithPath: outputDir)
         let task = try makeTask()
-        let processGroup = try processGroupFromEnvironment()
+        // Ranks: started by an outside launcher (WORLD_SIZE in the environment), by this process (--processes), or none.
+        let environment = ProcessInfo.processInfo.environment
+        let localRanks = environment["WORLD_SIZE"] == nil && settings.processes > 1 ? try LocalRanks.start(count: settings.processes) : nil
+        let processGroup = try localRanks?.group ?? processGroupFromEnvironment()
+        LocalRanks.shareCores(localWorldSize: Int(environment["LOCAL_WORLD_SIZE"] ?? "") ?? processGroup.worldSize)
+        do {
+            try train(task: task, settings: settings, processGroup: processGroup)
+        } catch {
+            localRanks?.abandon()
+            throw error
+        }
+        try localRanks?.finish()
+    }
+
+    /// The training loop of one rank; rank 0 alone evaluates and writes logs, pictures and checkpoints.
+    private func train(task: TrainingTask, settings: GRPOTrainer.Config, processGroup: ProcessGroup) throws {
+        let folder = URL(fileURLWithPath: outputDir)
+        let main = processGroup.isMain
         let trainer = try GRPOTrainer(task: task, config: settings, runFolder: folder, processGroup: processGroup,
                                        rewardLocations: RewardLocations(directory: URL(fileURLWithPath: rewardDir)))
-        var log = try RunLog(folder: folder, resuming: resume != nil)
+        var log = main ? try RunLog(folder: folder, resuming: resume != nil) : nil
         if let resume {
             let url = URL(fileURLWithPath: resume)
             guard let from = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
@@ -207,48 +231,63 @@ struct TrainCommand: ParsableCommand {
                 throw ValidationError("\(resume): no checkpoint-*/ folder with trainer_state.json to resume from")
             }
             try trainer.resume(from: from)
-            try log.truncate(after: trainer.iteration)
-            print("resumed from \(from.path) at iteration \(trainer.iteration)")
+            try log?.truncate(after: trainer.iteration)
+            if main { print("resumed from \(from.path) at iteration \(trainer.iteration)") }
         } else {
-            try log.writeConfig(settings)
+            try log?.writeConfig(settings)
         }
-        try log.startTensorBoard(resumingAt: resume != nil ? trainer.iteration : nil)
-        print("GRPO on \(task.summary): \(settings.promptsPerIteration) prompts × \(settings.numGenerations) samples, T=\(settings.samplingSteps), η=\(settings.eta), lr \(settings.learningRate), \(settings.iterations) iterations → \(folder.path)")
+        try log?.startTensorBoard(resumingAt: resume != nil ? trainer.iteration : nil)
+        if main {
+            let ranks = processGroup.worldSize > 1 ? " in each of \(processGroup.worldSize) processes" : ""
+            print("GRPO on \(task.summary): \(settings.promptsPerIteration) prompts × \(settings.numGenerations) samples\(ranks), T=\(settings.samplingSteps), η=\(settings.eta), lr \(settings.learningRate), \(settings.iterations) iterations → \(folder.path)")
+        }
 
         let started = Date()
         if trainer.iteration == 0 {
             let before = try trainer.evaluate()
-            try log.record(evaluation: before, at: 0)
-            let grid = try before.grid()
-            try PNGEncoder.write(grid, to: folder.appendingPathComponent("samples-before.png"))
-            try log.record(grid: grid, at: 0)
-            print("held-out before training: " + describe(before))
+            if main {
+                try log?.record(evaluation: before, at: 0)
+                let grid = try before.grid()
+                try PNGEncoder.write(grid, to: folder.appendingPathComponent("samples-before.png"))
+                try log?.record(grid: grid, at: 0)
+                print("held-out before training: " + describe(before))
+            }
         }
-        let bar = ProgressBar(total: settings.iterations, label: "GRPO")
+        let bar = main ? ProgressBar(total: settings.iterations, label: "GRPO") : nil
+        var latest: (iteration: Int, result: Evaluation.Result)? = nil
+        func due(_ every: Int) -> Bool { (every > 0 && trainer.iteration % every == 0) || trainer.iteration == settings.iterations }
         while trainer.iteration < settings.iterations {
-            if timeBudget > 0 && Date().timeIntervalSince(started) > timeBudget * 60 {
-                print("time budget of \(timeBudget) min reached")
-                break
+            if timeBudget > 0 {
+                // Rank 0's clock decides for every rank, so that all stop after the same iteration.
+                let over = Date().timeIntervalSince(started) > timeBudget * 60
+                if try processGroup.allGather([over ? 1 : 0])[0] == 1 {
+                    if main { print("time budget of \(timeBudget) min reached") }
+                    break
+                }
             }
             var entry = try trainer.step()
-            if trainer.iteration % settings.evalEvery == 0 || trainer.iteration == settings.iterations {
-                let result = try trainer.evaluate()
+            if due(settings.checkpointEvery) { try trainer.checkRanksAgree() }
+            if due(settings.evalEvery) { latest = (trainer.iteration, try trainer.evaluate()) }
+            guard main else { continue }
+            if let (at, result) = latest, at == trainer.iteration {
                 entry.heldOutReward = result.meanReward
                 entry.heldOutAccuracy = result.accuracy
-                try log.record(evaluation: result, at: trainer.iteration)
+                try log?.record(evaluation: result, at: trainer.iteration)
                 let grid = try result.grid()
                 try PNGEncoder.write(grid, to: folder.appendingPathComponent("samples-latest.png"))
-                try log.record(grid: grid, at: trainer.iteration)
+                try log?.record(grid: grid, at: trainer.iteration)
             }
-            try log.append(entry)
-            if trainer.iteration % settings.checkpointEvery == 0 || trainer.iteration == settings.iterations {
+            try log?.append(entry)
+            if due(settings.checkpointEvery) {
                 try trainer.saveCheckpoint()
             }
-            let held = log.lastHeldOut.map { String(format: " held-out %.3f", $0) } ?? ""
-            bar.update(trainer.iteration, suffix: String(format: "reward %.3f%@", entry.rewardMean.values.first ?? 0, held))
+            let held = log?.lastHeldOut.map { String(format: " held-out %.3f", $0) } ?? ""
+            bar?.update(trainer.iteration, suffix: String(format: "reward %.3f%@", entry.rewardMean.values.first ?? 0, held))
         }
+        // The last iteration's evaluation when it had one (a time budget can stop the run between evaluations).
+        let final = latest?.iteration == trainer.iteration ? latest!.result : try trainer.evaluate()
+        guard main, let log else { return }
         try log.writePlots()
-        let final = try trainer.evaluate()
         try PNGEncoder.write(try final.grid(), to: folder.appendingPathComponent("samples-after.png"))
         print("held-out after \(trainer.iteration) iterations: " + describe(final) + " (\(formatDuration(Date().timeIntervalSince(started))))")
         print("run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, samples-before.png, samples-after.png, checkpoint-*/, TensorBoard events (tensorboard --logdir \(folder.path))")

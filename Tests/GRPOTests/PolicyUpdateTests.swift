@@ -35,6 +35,17 @@ final class PolicyUpdateTests: XCTestCase {
         let first = r.latents[.all, 0]
         for i in 1..<6 { XCTAssertEqual(first[i].toArray(Float.self), first[0].toArray(Float.self)) }
         XCTAssertGreaterThan(maxAbsDifference(r.latents[1, 1], r.latents[0, 1]), 1e-3, "step noise must still differ")
+
+        // Per prompt group: rows 0–2 share one noise, rows 3–5 another; a group of all six is the shared draw above.
+        c.initialNoiseGroupSize = 3
+        let grouped = rollout(policy: ToyPolicy(), conditioning: conditioning, latentShape: [4, 3], config: c, key: RandomKey(seed: 3))
+        let starts = grouped.latents[.all, 0]
+        for i in [1, 2] { XCTAssertEqual(starts[i].toArray(Float.self), starts[0].toArray(Float.self)) }
+        for i in [4, 5] { XCTAssertEqual(starts[i].toArray(Float.self), starts[3].toArray(Float.self)) }
+        XCTAssertGreaterThan(maxAbsDifference(starts[3], starts[0]), 0.1)
+        c.initialNoiseGroupSize = 6
+        let whole = rollout(policy: ToyPolicy(), conditioning: conditioning, latentShape: [4, 3], config: c, key: RandomKey(seed: 3))
+        XCTAssertEqual(whole.latents.toArray(Float.self), r.latents.toArray(Float.self))
     }
 
     /// Before any optimizer step the training log-probs equal the rollout's: every ratio is 1 to float rounding,

@@ -1,0 +1,81 @@
+import Foundation
+import XCTest
+
+/// `dancegrpo train --processes 2` as users run it: the built executable, two real processes on the embedded world,
+/// rank 0 writing the run folder. Tiny settings (1 prompt × 2 samples per process, 4 steps).
+final class DataParallelCommandTests: XCTestCase {
+    /// The `dancegrpo` built beside this test bundle (`swift build --build-tests` builds both into one folder).
+    private var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("dancegrpo")
+    }
+
+    /// The package root, where `assets/` is (the command's default model path is relative to it).
+    private var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = packageRoot
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        environment.removeValue(forKey: "WORLD_SIZE")
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    private func train(_ folder: URL, iterations: Int, _ extra: [String] = []) throws -> (status: Int32, output: String) {
+        try run(["train", "--processes", "2", "--prompts-per-iteration", "1", "--num-generations", "2", "--sampling-steps", "4",
+                 "--gradient-accumulation-steps", "2", "--eval-prompts", "4", "--eval-every", "2", "--checkpoint-every", "2",
+                 "--iterations", "\(iterations)", "--output-dir", folder.path] + extra)
+    }
+
+    func testTwoProcessesTrainCheckpointAndResumeExactly() throws {
+        guard FileManager.default.fileExists(atPath: executable.path) else {
+            return XCTFail("\(executable.path) is missing: build with `swift build --build-tests` (make test does)")
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("dancegrpo-dp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let whole = root.appendingPathComponent("whole"), resumed = root.appendingPathComponent("resumed")
+
+        let first = try train(whole, iterations: 3)
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(first.output.contains("1 prompts × 2 samples in each of 2 processes"), first.output)
+        XCTAssertTrue(first.output.contains("held-out after 3 iterations"), first.output)
+        let rewards = try String(contentsOf: whole.appendingPathComponent("reward.txt"), encoding: .utf8)
+            .split(separator: "\n").compactMap { Double($0) }
+        XCTAssertEqual(rewards.count, 3, "one mean reward per iteration, written by rank 0 alone")
+        XCTAssertTrue(rewards.allSatisfy(\.isFinite))
+        for name in ["checkpoint-2-0/transformer/diffusion_pytorch_model.safetensors", "checkpoint-3-0/trainer_state.json",
+                     "metrics.jsonl", "samples-after.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: whole.appendingPathComponent(name).path), name)
+        }
+
+        // Killed after iteration 2 and resumed: the same rewards as the uninterrupted run.
+        XCTAssertEqual(try train(resumed, iterations: 2).status, 0)
+        let continued = try train(resumed, iterations: 3, ["--resume", resumed.path])
+        XCTAssertEqual(continued.status, 0, continued.output)
+        XCTAssertEqual(try String(contentsOf: resumed.appendingPathComponent("reward.txt"), encoding: .utf8),
+                       try String(contentsOf: whole.appendingPathComponent("reward.txt"), encoding: .utf8))
+    }
+
+    func testASettingOneRankCannotRunStopsEveryRankWithTheReason() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dancegrpo-dp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try train(folder, iterations: 1, ["--per-prompt-stat-buffer", "4"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("does not run with 2 processes"), result.output)
+        let zero = try run(["train", "--processes", "0", "--output-dir", folder.path])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.output.contains("--processes must be at least 1"), zero.output)
+    }
+}
