@@ -105,8 +105,9 @@ public final class StableDiffusionWorldModel: Module {
 
     /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`: `unet/`, or LoRA
     /// adapters, merged) applied to the UNet of the `base` model folder.
-    public static func load(checkpointOrModel folder: URL, base: URL) throws -> StableDiffusionWorldModel {
-        try WorldCheckpoint.load(folder, base: base, networkFolderName: "unet", loadModel: { try load(from: $0) },
+    /// `averaged`: a checkpoint's EMA values when it has some (`ema.safetensors`), else its trained values.
+    public static func load(checkpointOrModel folder: URL, base: URL, averaged: Bool = true) throws -> StableDiffusionWorldModel {
+        try WorldCheckpoint.load(folder, base: base, networkFolderName: "unet", averaged: averaged, loadModel: { try load(from: $0) },
                                  network: { $0.unet })
     }
 

@@ -104,8 +104,9 @@ public final class WorldModel: Module {
 
     /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`: `transformer/`, or LoRA
     /// adapters, merged) applied to the transformer of the `base` model folder.
-    public static func load(checkpointOrModel folder: URL, base: URL) throws -> WorldModel {
-        try WorldCheckpoint.load(folder, base: base, networkFolderName: "transformer", loadModel: { try load(from: $0) },
+    /// `averaged`: a checkpoint's EMA values when it has some (`ema.safetensors`), else its trained values.
+    public static func load(checkpointOrModel folder: URL, base: URL, averaged: Bool = true) throws -> WorldModel {
+        try WorldCheckpoint.load(folder, base: base, networkFolderName: "transformer", averaged: averaged, loadModel: { try load(from: $0) },
                                  network: { $0.transformer })
     }
 

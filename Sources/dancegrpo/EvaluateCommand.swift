@@ -29,6 +29,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Classifier-free guidance against the empty prompt (UNet model; 1: off).") var guidanceScale: Float = 1
     @Option(help: "Seed of prompts and noise.") var seed: UInt64 = 1234
     @Option(help: "Write the captioned sample grid here (PNG).") var grid: String?
+    @Flag(inversion: .prefixedNo, help: "For a checkpoint of a run with --ema-decay: its averaged weights (ema.safetensors), which the trainer's held-out scores use; --no-ema: the trained weights.") var ema = true
 
     func run() throws {
         let splitValue: PromptCatalog.Split
@@ -42,19 +43,21 @@ struct EvaluateCommand: ParsableCommand {
         switch try WorldArchitecture.of(folder: checkpointURL) {
         case .flux:
             stepCount = steps ?? 12
-            let model = try WorldModel.load(checkpointOrModel: checkpointURL, base: URL(fileURLWithPath: base))
+            let model = try WorldModel.load(checkpointOrModel: checkpointURL, base: URL(fileURLWithPath: base), averaged: ema)
             evaluation = WorldEvaluation(split: splitValue, count: prompts, steps: stepCount, shift: shift, seed: seed)
             result = try evaluation.run(model)
         case .unet:
             stepCount = steps ?? 20
             // A UNet checkpoint needs the UNet world model as its base.
             let baseURL = base == "assets/shapes-model" ? URL(fileURLWithPath: "assets/shapes-model-sd") : URL(fileURLWithPath: base)
-            let model = try StableDiffusionWorldModel.load(checkpointOrModel: checkpointURL, base: baseURL)
+            let model = try StableDiffusionWorldModel.load(checkpointOrModel: checkpointURL, base: baseURL, averaged: ema)
             evaluation = WorldEvaluation(split: splitValue, count: prompts, steps: stepCount, guidanceScale: guidanceScale, seed: seed)
             result = try evaluation.run(model)
         }
-        print(String(format: "%@ (%d %@ prompts, %d steps): mean reward %.3f, accuracy %.1f%%", checkpoint, prompts, split, stepCount,
-                     result.meanReward, 100 * (result.accuracy ?? 0)))
+        let weights = ema && FileManager.default.fileExists(atPath: checkpointURL.appendingPathComponent("ema.safetensors").path)
+            ? ", EMA weights" : ""
+        print(String(format: "%@ (%d %@ prompts, %d steps%@): mean reward %.3f, accuracy %.1f%%", checkpoint, prompts, split, stepCount,
+                     weights, result.meanReward, 100 * (result.accuracy ?? 0)))
         // Objects found against objects asked shows what a partial-credit reward can hide: a model that hedges by
         // drawing more (or fewer) shapes than the prompt names.
         let specs = evaluation.specs

@@ -148,6 +148,34 @@ final class EmbeddedWorldTests: XCTestCase {
         try reloaded.transformer.load(contentsOf: checkpoint.appendingPathComponent("transformer"))
     }
 
+    /// A run with `--ema-decay` evaluates with the average; `evaluate --checkpoint` loads the checkpoint the same way
+    /// (its `ema.safetensors`) unless asked for the trained weights, so it reproduces the trainer's held-out score.
+    func testCheckpointsOfAnEMARunLoadWithTheAverage() throws {
+        let folder = try temporaryDirectory(self)
+        let modelFolder = folder.appendingPathComponent("model")
+        try tinyModel().writeFolder(to: modelFolder)
+        var config = tinyConfig()
+        config.emaDecay = 0.5
+        let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
+        _ = try trainer.step()
+        _ = try trainer.step()
+        let checkpoint = try trainer.saveCheckpoint()
+        let averaged = try WorldModel.load(checkpointOrModel: checkpoint, base: modelFolder)
+        let trained = try WorldModel.load(checkpointOrModel: checkpoint, base: modelFolder, averaged: false)
+        var differs = false
+        for (key, value) in trainer.task.network.parameters() {
+            XCTAssertEqual(trained.transformer.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
+            if let shadow = trainer.ema!.shadow[key] {
+                XCTAssertEqual(averaged.transformer.parameters()[key]!.toArray(Float.self), shadow.toArray(Float.self), key)
+                differs = differs || maxAbsDifference(shadow, value) > 0
+            }
+        }
+        XCTAssertTrue(differs, "after two steps at decay 0.5 the average differs from the trained weights")
+        let heldOut = try trainer.evaluate().meanReward
+        let evaluation = Evaluation(prompts: try WorldTask(model: averaged).evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps, shift: config.shift)
+        XCTAssertEqual(try evaluation.run(WorldTask(model: averaged), rewards: trainer.rewards).meanReward, heldOut, accuracy: 1e-9)
+    }
+
     func testLoRATrainingChangesOnlyAdaptersAndResumesExactly() throws {
         let folder = try temporaryDirectory(self)
         let modelFolder = folder.appendingPathComponent("model")
@@ -202,8 +230,13 @@ final class EmbeddedWorldTests: XCTestCase {
         let folder = try temporaryDirectory(self)
         let modelFolder = folder.appendingPathComponent("model")
         try tinyModel().writeFolder(to: modelFolder)
-        var config = tinyConfig(.world)
-        XCTAssertEqual([config.sampler, String(config.loraRank), String(config.initSameNoise)], ["cps", "0", "true"])
+        let preset = GRPOTrainer.Config.world
+        XCTAssertEqual([preset.sampler, String(preset.loraRank), String(preset.initSameNoise)], ["cps", "0", "true"])
+        // Two processes of 4 prompts × 8: one optimizer step over all 64 samples of an iteration.
+        XCTAssertEqual([preset.processes, preset.promptsPerIteration, preset.numGenerations, preset.gradientAccumulationSteps],
+                       [2, 4, 8, 32])
+        XCTAssertEqual(preset.emaDecay, 0.95)
+        var config = tinyConfig(preset)
         config.loraRank = 2
         config.loraTargets = "to_q,to_v,proj_out"
         config.rewards = "jpeg-compressibility"
