@@ -68,14 +68,18 @@ final class DataParallelCommandTests: XCTestCase {
                        try String(contentsOf: whole.appendingPathComponent("reward.txt"), encoding: .utf8))
     }
 
-    func testASettingOneRankCannotRunStopsEveryRankWithTheReason() throws {
+    func testASettingOneRankCannotRunStopsEveryRankWithTheReasonAndBadFlagsAreRefused() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dancegrpo-dp-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         let result = try train(folder, iterations: 1, ["--per-prompt-stat-buffer", "4"])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.output.contains("does not run with 2 processes"), result.output)
-        let zero = try run(["train", "--processes", "0", "--output-dir", folder.path])
-        XCTAssertNotEqual(zero.status, 0)
-        XCTAssertTrue(zero.output.contains("--processes must be at least 1"), zero.output)
+        for (flags, message) in [(["--processes", "0"], "--processes must be at least 1"),
+                                  (["--ema-decay", "1.5"], "--ema-decay must be in [0, 1)"),
+                                  (["--eval-every=-1"], "--eval-every and --checkpoint-every must be ≥ 0")] {
+            let refused = try run(["train", "--output-dir", folder.path] + flags)
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(refused.output.contains(message), refused.output)
+        }
     }
 }
