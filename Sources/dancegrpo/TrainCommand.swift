@@ -258,6 +258,7 @@ struct TrainCommand: ParsableCommand {
         }
         let bar = main ? ProgressBar(total: settings.iterations, label: "GRPO") : nil
         var latest: (iteration: Int, result: Evaluation.Result)? = nil
+        var checkpointed = trainer.iteration
         func due(_ every: Int) -> Bool { (every > 0 && trainer.iteration % every == 0) || trainer.iteration == settings.iterations }
         while trainer.iteration < settings.iterations {
             if timeBudget > 0 {
@@ -269,7 +270,10 @@ struct TrainCommand: ParsableCommand {
                 }
             }
             var entry = try trainer.step()
-            if due(settings.checkpointEvery) { try trainer.checkRanksAgree() }
+            if due(settings.checkpointEvery) {
+                try trainer.checkRanksAgree()
+                checkpointed = trainer.iteration  // rank 0 writes it below
+            }
             if due(settings.evalEvery) { latest = (trainer.iteration, try trainer.evaluate()) }
             guard main else { continue }
             if let (at, result) = latest, at == trainer.iteration {
@@ -287,7 +291,12 @@ struct TrainCommand: ParsableCommand {
             let held = log?.lastHeldOut.map { String(format: " held-out %.3f", $0) } ?? ""
             bar?.update(trainer.iteration, suffix: String(format: "reward %.3f%@", entry.rewardMean.values.first ?? 0, held))
         }
-        // The last iteration's evaluation when it had one (a time budget can stop the run between evaluations).
+        // A time budget can stop the run between checkpoints and evaluations: checkpoint the last iteration, and
+        // evaluate it unless that was done.
+        if trainer.iteration != checkpointed {
+            try trainer.checkRanksAgree()
+            if main { try trainer.saveCheckpoint() }
+        }
         let final = latest?.iteration == trainer.iteration ? latest!.result : try trainer.evaluate()
         guard main, let log else { return }
         try log.writePlots()

@@ -66,6 +66,12 @@ final class DataParallelCommandTests: XCTestCase {
         XCTAssertEqual(continued.status, 0, continued.output)
         XCTAssertEqual(try String(contentsOf: resumed.appendingPathComponent("reward.txt"), encoding: .utf8),
                        try String(contentsOf: whole.appendingPathComponent("reward.txt"), encoding: .utf8))
+
+        // A spent time budget: rank 0's clock stops both ranks before the next iteration (no rank is left waiting).
+        let stopped = try train(root.appendingPathComponent("budget"), iterations: 3, ["--time-budget", "0.0001"])
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("time budget of 0.0001 min reached"), stopped.output)
+        XCTAssertTrue(stopped.output.contains("held-out after 0 iterations"), stopped.output)
     }
 
     func testASettingOneRankCannotRunStopsEveryRankWithTheReasonAndBadFlagsAreRefused() throws {
