@@ -51,24 +51,14 @@ enum WorldCheckpoint {
         return model
     }
 
-    /// Writes the `shadow.<parameter>` tensors of the folder's `ema.safetensors` (if any) into `network`; each must name
-    /// one of its parameters with that shape. Returns whether there was an average.
-    @discardableResult
-    static func applyAverage(_ folder: URL, to network: Module) throws -> Bool {
+    /// Puts the averaged values of the folder's `ema.safetensors` (if the run kept an EMA) into `network`, through the
+    /// trainer's own `ExponentialMovingAverage` state reader: the file must hold exactly the network's trainable
+    /// parameters (the full network, or the LoRA adapters before they are merged), with their shapes.
+    static func applyAverage(_ folder: URL, to network: Module) throws {
         let url = folder.appendingPathComponent(emaFile)
-        guard FileManager.default.fileExists(atPath: url.path) else { return false }
-        let parameters = network.parameters()
-        var averaged: [String: Tensor] = [:], problems: [String] = []
-        for (key, value) in try SafeTensors.load(url) where key.hasPrefix("shadow.") {
-            let name = String(key.dropFirst("shadow.".count))
-            guard let current = parameters[name] else { problems.append("'\(name)' is not a parameter of the network"); continue }
-            guard current.shape == value.shape else { problems.append("'\(key)': shape \(value.shape), expected \(current.shape)"); continue }
-            averaged[name] = value.asType(current.dtype)
-        }
-        guard problems.isEmpty, !averaged.isEmpty else {
-            throw ConfigFile.Error(file: url.path, message: problems.isEmpty ? "no 'shadow.*' tensors" : problems.sorted().prefix(8).joined(separator: "; "))
-        }
-        network.update(parameters: averaged)
-        return true
+        guard FileManager.default.fileExists(atPath: url.path) else { return }
+        let average = ExponentialMovingAverage(model: network, decay: 0)
+        try average.loadState(from: url)
+        try average.copy(to: network)
     }
 }

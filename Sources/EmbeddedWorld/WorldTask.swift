@@ -53,12 +53,12 @@ extension GRPOTrainer.Config {
     /// only through the trained transitions; the whole transformer trained at lr 1e-4 with all 64 samples of an
     /// iteration in one optimizer step (a gradient averaged over 64 samples is what keeps full fine-tuning from
     /// drifting: at 8 or 16 samples per step it lost held-out reward), evaluated and checkpointed with an EMA of decay
-    /// 0.95 (the same training run scored 0.348 with the average and 0.320 with its last weights). Two processes on two cores run an iteration in
-    /// about 2.4 s instead of 4 s for one process with two BLAS threads (MLX's element-wise kernels use one core), so
-    /// 300 iterations fit in about 13 minutes. At noise level 0.8 the rollouts stray further from the deterministic
-    /// sampler the held-out score uses, and the model learned to hedge with extra objects. The README's status table
-    /// has the settings compared; `--processes 1 --prompts-per-iteration 8 --gradient-accumulation-steps 64` is the
-    /// same batch in one process.
+    /// 0.95 (the same training run scored 0.348 with the average and 0.320 with its last weights). Two processes on two
+    /// cores run an iteration in about 2.4 s instead of 4 s for one process with two BLAS threads (MLX's element-wise
+    /// kernels use one core), so 300 iterations fit in about 13 minutes. At noise level 0.8 the rollouts stray further
+    /// from the deterministic sampler the held-out score uses, and the model learned to hedge with extra objects. The
+    /// README's status table has the settings compared; `--processes 1 --prompts-per-iteration 8
+    /// --gradient-accumulation-steps 64` is the same batch in one process.
     public static var world: GRPOTrainer.Config {
         var c = GRPOTrainer.Config()
         c.processes = 2

@@ -73,7 +73,7 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
     /// Rank 0: waits for ranks 1…W−1 to connect and say who they are. `whileWaiting` runs about once a second and may
     /// throw to give up (a launcher uses it to notice a rank that exited before connecting).
     public static func accepting(worldSize: Int, listener: Listener, timeout: TimeInterval = 300,
-                            whileWaiting: () throws -> Void = {}) throws -> SocketProcessGroup {
+                                 whileWaiting: () throws -> Void = {}) throws -> SocketProcessGroup {
         precondition(worldSize >= 2, "a socket group needs at least two ranks")
         var connections = [Int32?](repeating: nil, count: worldSize - 1)
         let deadline = Date().addingTimeInterval(timeout)
