@@ -4,12 +4,20 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "mlx/backend/cpu/encoder.h"
 #include "mlx/primitives.h"
 
+// The BLAS that libmlx's matrix products use (OpenBLAS here, linked ahead of libmlx; see Package.swift), called
+// directly so that attention can read heads out of [B, L, H, D] tensors through leading dimensions instead of copies.
+extern "C" void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float* a, int lda,
+                            const float* b, int ldb, float beta, float* c, int ldc);
+
 namespace dg::fused {
 namespace {
+
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kCubic = 0.044715f;
@@ -93,7 +101,7 @@ void gradientKernel(const float* x, const float* g, float* out, size_t n) {
 
 // Each row of `columns` values: subtract its maximum, exponentiate, divide by the sum. Maximum and sum keep eight
 // partial results so that the loops vectorise without reassociating float arithmetic behind the compiler's back.
-void softmaxRowsKernel(const float* x, float* out, size_t rows, size_t columns) {
+void softmaxRowsKernel(const float* __restrict x, float* __restrict out, size_t rows, size_t columns) {
   for (size_t r = 0; r < rows; ++r) {
     const float* in = x + r * columns;
     float* o = out + r * columns;
@@ -118,24 +126,123 @@ void softmaxRowsKernel(const float* x, float* out, size_t rows, size_t columns) 
   }
 }
 
+// Rotary embedding of rows x [rows, D] that share the tables' row `tableRow(row)`:
+// y = x·cos + rotate(x)·sin with rotate (x0, x1) → (−x1, x0) per pair (adjacent features when `Interleaved`, else
+// the two halves). `Transposed` applies the transpose of that linear map (the gradient): g·cos − rotate(g·sin).
+template <bool Interleaved, bool Transposed>
+void rotaryRowsKernel(const float* x, const float* cosTable, const float* sinTable, float* out, size_t batches,
+                      size_t length, size_t heads, size_t batchTables, size_t d) {
+  const size_t half = d / 2;
+  for (size_t b = 0; b < batches; ++b)
+    for (size_t l = 0; l < length; ++l) {
+      const size_t tableOffset = ((batchTables == 1 ? 0 : b) * length + l) * d;
+      const float* c = cosTable + tableOffset;
+      const float* s = sinTable + tableOffset;
+      for (size_t h = 0; h < heads; ++h) {
+        const size_t offset = ((b * length + l) * heads + h) * d;
+        const float* in = x + offset;
+        float* o = out + offset;
+        for (size_t i = 0; i < half; ++i) {
+          const size_t first = Interleaved ? 2 * i : i, second = Interleaved ? 2 * i + 1 : i + half;
+          const float x0 = in[first], x1 = in[second];
+          if (Transposed) {
+            o[first] = x0 * c[first] + x1 * s[second];
+            o[second] = x1 * c[second] - x0 * s[first];
+          } else {
+            o[first] = x0 * c[first] - x1 * s[first];
+            o[second] = x1 * c[second] + x0 * s[second];
+          }
+        }
+      }
+    }
+}
+
+// Sizes of attention over [B, L, H, D] tensors: one head's rows are D floats apart by H·D.
+struct AttentionShape {
+  int batches, queries, keys, heads, d;
+  int rowStride() const { return heads * d; }
+  size_t queryOffset(int b, int h) const { return (static_cast<size_t>(b) * queries * heads + h) * d; }
+  size_t keyOffset(int b, int h) const { return (static_cast<size_t>(b) * keys * heads + h) * d; }
+  size_t probabilityOffset(int b, int h) const { return (static_cast<size_t>(b) * heads + h) * queries * keys; }
+};
+
+// O = softmax(scale·Q Kᵀ + M) V per (batch, head); the probabilities are kept for the backward pass.
+void attentionForwardKernel(AttentionShape s, const float* q, const float* k, const float* v, const float* mask, float scale,
+                            float* out, float* probabilities) {
+  // Scores go to a scratch buffer: the softmax loops vectorise only when input and output do not overlap.
+  std::vector<float> scores(static_cast<size_t>(s.queries) * s.keys);
+  for (int b = 0; b < s.batches; ++b)
+    for (int h = 0; h < s.heads; ++h) {
+      float* p = probabilities + s.probabilityOffset(b, h);
+      cblas_sgemm(kRowMajor, kNoTrans, kTrans, s.queries, s.keys, s.d, scale, q + s.queryOffset(b, h), s.rowStride(),
+                  k + s.keyOffset(b, h), s.rowStride(), 0.0f, scores.data(), s.keys);
+      if (mask) {
+        const float* m = mask + s.probabilityOffset(b, h);
+        for (size_t i = 0; i < scores.size(); ++i) scores[i] += m[i];
+      }
+      softmaxRowsKernel(scores.data(), p, s.queries, s.keys);
+      cblas_sgemm(kRowMajor, kNoTrans, kNoTrans, s.queries, s.d, s.keys, 1.0f, p, s.keys, v + s.keyOffset(b, h),
+                  s.rowStride(), 0.0f, out + s.queryOffset(b, h), s.rowStride());
+    }
+}
+
+// Given P and dO: dV = Pᵀ dO, dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = scale·dS K, dK = scale·dSᵀ Q.
+void attentionBackwardKernel(AttentionShape s, const float* q, const float* k, const float* v, const float* probabilities,
+                             const float* outGradient, float scale, float* dq, float* dk, float* dv) {
+  std::vector<float> scores(static_cast<size_t>(s.queries) * s.keys);
+  for (int b = 0; b < s.batches; ++b)
+    for (int h = 0; h < s.heads; ++h) {
+      const float* p = probabilities + s.probabilityOffset(b, h);
+      const float* g = outGradient + s.queryOffset(b, h);
+      const size_t qo = s.queryOffset(b, h), ko = s.keyOffset(b, h);
+      cblas_sgemm(kRowMajor, kTrans, kNoTrans, s.keys, s.d, s.queries, 1.0f, p, s.keys, g, s.rowStride(), 0.0f, dv + ko,
+                  s.rowStride());
+      float* ds = scores.data();
+      cblas_sgemm(kRowMajor, kNoTrans, kTrans, s.queries, s.keys, s.d, 1.0f, g, s.rowStride(), v + ko, s.rowStride(),
+                  0.0f, ds, s.keys);
+      for (int i = 0; i < s.queries; ++i) {
+        float* row = ds + static_cast<size_t>(i) * s.keys;
+        const float* pRow = p + static_cast<size_t>(i) * s.keys;
+        float dot = 0;
+        for (int j = 0; j < s.keys; ++j) dot += row[j] * pRow[j];
+        for (int j = 0; j < s.keys; ++j) row[j] = pRow[j] * (row[j] - dot);
+      }
+      cblas_sgemm(kRowMajor, kNoTrans, kNoTrans, s.queries, s.d, s.keys, scale, ds, s.keys, k + ko, s.rowStride(), 0.0f,
+                  dq + qo, s.rowStride());
+      cblas_sgemm(kRowMajor, kTrans, kNoTrans, s.keys, s.d, s.queries, scale, ds, s.keys, q + qo, s.rowStride(), 0.0f,
+                  dk + ko, s.rowStride());
+    }
+}
+
 mx::array rowContiguousFloat(const mx::array& a) {
   return mx::contiguous(mx::astype(a, mx::float32));
 }
 
-// Allocates `out` and queues `makeKernel(outputPointer)` on the stream's CPU encoder, after the work that produces
-// the inputs (their buffers exist already; their values are written by earlier tasks on the same stream).
+// Allocates the outputs and queues `makeKernel(outputPointers)` on the stream's CPU encoder, after the work that
+// produces the inputs (their buffers exist already; their values are written by earlier tasks on the same stream).
 template <typename MakeKernel>
-void dispatch(mx::Stream stream, const std::vector<mx::array>& inputs, mx::array& out, MakeKernel makeKernel) {
+void dispatchOutputs(mx::Stream stream, const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs,
+                     MakeKernel makeKernel) {
   for (const auto& in : inputs) {
     if (!in.flags().row_contiguous || in.data_size() != in.size()) {
       throw std::runtime_error("fused kernel: input is not row-contiguous");
     }
   }
-  out.set_data(mx::allocator::malloc(out.nbytes()));
+  std::vector<float*> pointers;
+  for (auto& out : outputs) {
+    out.set_data(mx::allocator::malloc(out.nbytes()));
+    pointers.push_back(out.data<float>());
+  }
   auto& encoder = mx::cpu::get_command_encoder(stream);
   for (const auto& in : inputs) encoder.set_input_array(in);
-  encoder.set_output_array(out);
-  encoder.dispatch(makeKernel(out.data<float>()));
+  for (auto& out : outputs) encoder.set_output_array(out);
+  encoder.dispatch(makeKernel(pointers));
+}
+
+template <typename MakeKernel>
+void dispatch(mx::Stream stream, const std::vector<mx::array>& inputs, mx::array& out, MakeKernel makeKernel) {
+  std::vector<mx::array> outputs{out};  // shares `out`'s data
+  dispatchOutputs(stream, inputs, outputs, [&](const std::vector<float*>& pointers) { return makeKernel(pointers[0]); });
 }
 
 // What the fused primitives share: they run on the CPU only, keep their first input's shape, and carry no
@@ -238,6 +345,135 @@ class SoftmaxLastAxis : public CpuShapePreserving {
   }
 };
 
+// Rotary embedding from tables for x [B, L, H, D] (heads after the sequence, as projections produce them), tables
+// [L, D] or [B, L, D]; its gradient is the same kernel with the map transposed. The tables are constants: they get no
+// gradient.
+class RotaryTables : public CpuShapePreserving {
+ public:
+  RotaryTables(mx::Stream stream, bool interleaved, bool transposed)
+      : CpuShapePreserving(stream), interleaved_(interleaved), transposed_(transposed) {}
+
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
+    const float* x = inputs[0].data<float>();
+    const float* c = inputs[1].data<float>();
+    const float* s = inputs[2].data<float>();
+    const size_t batches = inputs[0].shape(0), length = inputs[0].shape(1), heads = inputs[0].shape(2),
+                 d = inputs[0].shape(3), batchTables = inputs[1].ndim() == 3 ? inputs[1].shape(0) : 1;
+    const bool interleaved = interleaved_, transposed = transposed_;
+    dispatch(stream(), inputs, out, [=](float* o) {
+      return [=]() {
+        if (interleaved && transposed) rotaryRowsKernel<true, true>(x, c, s, o, batches, length, heads, batchTables, d);
+        if (interleaved && !transposed) rotaryRowsKernel<true, false>(x, c, s, o, batches, length, heads, batchTables, d);
+        if (!interleaved && transposed) rotaryRowsKernel<false, true>(x, c, s, o, batches, length, heads, batchTables, d);
+        if (!interleaved && !transposed) rotaryRowsKernel<false, false>(x, c, s, o, batches, length, heads, batchTables, d);
+      };
+    });
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>&) override {
+    std::vector<mx::array> gradients;
+    for (int argument : argnums) {
+      if (argument != 0) throw std::runtime_error("rotary embedding: the cos/sin tables have no gradient");
+      auto g = rowContiguousFloat(mx::broadcast_to(cotangents[0], primals[0].shape()));
+      gradients.push_back(mx::array(g.shape(), mx::float32,
+                                    std::make_shared<RotaryTables>(stream(), interleaved_, !transposed_),
+                                    {g, primals[1], primals[2]}));
+    }
+    return gradients;
+  }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    const auto& o = static_cast<const RotaryTables&>(other);
+    return o.interleaved_ == interleaved_ && o.transposed_ == transposed_;
+  }
+  const char* name() const override { return "RotaryTables"; }
+
+ private:
+  bool interleaved_, transposed_;
+};
+
+AttentionShape attentionShape(const mx::array& q, const mx::array& k) {
+  return {q.shape(0), q.shape(1), k.shape(1), q.shape(2), q.shape(3)};
+}
+
+// The CPU-only primitives below have no GPU kernel.
+class CpuOnly : public mx::Primitive {
+ public:
+  explicit CpuOnly(mx::Stream stream) : mx::Primitive(stream) {}
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error(std::string(name()) + " runs on the CPU only");
+  }
+};
+
+// dQ, dK, dV of `SequenceMajorAttention` from its inputs, its probabilities and the output's cotangent.
+class SequenceMajorAttentionGradient : public CpuOnly {
+ public:
+  SequenceMajorAttentionGradient(mx::Stream stream, float scale) : CpuOnly(stream), scale_(scale) {}
+
+  void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
+    const float *q = inputs[0].data<float>(), *k = inputs[1].data<float>(), *v = inputs[2].data<float>(),
+                *p = inputs[3].data<float>(), *g = inputs[4].data<float>();
+    const auto shape = attentionShape(inputs[0], inputs[1]);
+    const float scale = scale_;
+    dispatchOutputs(stream(), inputs, outputs, [=](const std::vector<float*>& o) {
+      float *dq = o[0], *dk = o[1], *dv = o[2];
+      return [=]() { attentionBackwardKernel(shape, q, k, v, p, g, scale, dq, dk, dv); };
+    });
+  }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override {
+    return {inputs[0].shape(), inputs[1].shape(), inputs[2].shape()};
+  }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    return static_cast<const SequenceMajorAttentionGradient&>(other).scale_ == scale_;
+  }
+  const char* name() const override { return "SequenceMajorAttentionGradient"; }
+
+ private:
+  float scale_;
+};
+
+// softmax(scale·Q Kᵀ + M) V for Q [B, Lq, H, D], K and V [B, Lk, H, D], M (optional, additive) [B, H, Lq, Lk]:
+// outputs O [B, Lq, H, D] and the probabilities [B, H, Lq, Lk], which only its gradient reads.
+class SequenceMajorAttention : public CpuOnly {
+ public:
+  SequenceMajorAttention(mx::Stream stream, float scale) : CpuOnly(stream), scale_(scale) {}
+
+  void eval_cpu(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs) override {
+    const float *q = inputs[0].data<float>(), *k = inputs[1].data<float>(), *v = inputs[2].data<float>();
+    const float* mask = inputs.size() > 3 ? inputs[3].data<float>() : nullptr;
+    const auto shape = attentionShape(inputs[0], inputs[1]);
+    const float scale = scale_;
+    dispatchOutputs(stream(), inputs, outputs, [=](const std::vector<float*>& o) {
+      float *out = o[0], *probabilities = o[1];
+      return [=]() { attentionForwardKernel(shape, q, k, v, mask, scale, out, probabilities); };
+    });
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<mx::array>& outputs) override {
+    // cotangents[1] (the probabilities') is zero: nothing outside the backward pass reads them.
+    auto g = rowContiguousFloat(mx::broadcast_to(cotangents[0], primals[0].shape()));
+    auto gradients = mx::array::make_arrays(
+        {primals[0].shape(), primals[1].shape(), primals[2].shape()}, {mx::float32, mx::float32, mx::float32},
+        std::make_shared<SequenceMajorAttentionGradient>(stream(), scale_),
+        {primals[0], primals[1], primals[2], outputs[1], g});
+    std::vector<mx::array> selected;
+    for (int argument : argnums) {
+      if (argument > 2) throw std::runtime_error("attention: the additive mask has no gradient");
+      selected.push_back(gradients[argument]);
+    }
+    return selected;
+  }
+  std::vector<mx::Shape> output_shapes(const std::vector<mx::array>& inputs) override {
+    return {inputs[0].shape(), {inputs[0].shape(0), inputs[0].shape(2), inputs[0].shape(1), inputs[1].shape(1)}};
+  }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    return static_cast<const SequenceMajorAttention&>(other).scale_ == scale_;
+  }
+  const char* name() const override { return "SequenceMajorAttention"; }
+
+ private:
+  float scale_;
+};
+
 }  // namespace
 
 bool takesFusedPath(const mx::array& x) {
@@ -263,6 +499,61 @@ mx::array scaledDotProductAttention(const mx::array& q, const mx::array& k, cons
   auto scores = mx::matmul(mx::multiply(q, mx::array(scale, mx::float32)), mx::swapaxes(k, -1, -2));
   if (additiveMask) scores = mx::add(scores, *mask);
   return mx::matmul(softmaxLastAxis(scores), v);
+}
+
+mx::array rotaryTables(const mx::array& x, const mx::array& cos, const mx::array& sin, bool interleaved) {
+  if (x.ndim() != 4 || (cos.ndim() != 2 && cos.ndim() != 3) || cos.shape() != sin.shape() || cos.shape(-1) != x.shape(3) ||
+      cos.shape(-2) != x.shape(1) || (cos.ndim() == 3 && cos.shape(0) != 1 && cos.shape(0) != x.shape(0)) ||
+      x.shape(3) % 2 != 0) {
+    throw std::invalid_argument("rotary embedding: tables do not fit [B, L, H, D] queries/keys (expected [L, D] or [B, L, D])");
+  }
+  if (takesFusedPath(x) && cos.dtype() == mx::float32 && sin.dtype() == mx::float32) {
+    auto input = rowContiguousFloat(x);
+    auto stream = mx::default_stream(mx::Device::cpu);
+    return mx::array(input.shape(), mx::float32, std::make_shared<RotaryTables>(stream, interleaved, false),
+                     {input, mx::contiguous(mx::stop_gradient(cos)), mx::contiguous(mx::stop_gradient(sin))});
+  }
+  // Composed: the tables broadcast over the head axis.
+  auto tableShape = [&](const mx::array& t) {
+    return t.ndim() == 2 ? mx::reshape(t, {1, t.shape(0), 1, t.shape(1)}) : mx::expand_dims(t, 2);
+  };
+  auto xf = mx::astype(x, mx::float32);
+  const int d = x.shape(3);
+  mx::array rotated = xf;
+  if (interleaved) {
+    auto pairs = mx::split(mx::reshape(xf, {x.shape(0), x.shape(1), x.shape(2), d / 2, 2}), 2, -1);
+    rotated = mx::reshape(mx::concatenate({mx::negative(pairs[1]), pairs[0]}, -1), x.shape());
+  } else {
+    auto halves = mx::split(xf, 2, -1);
+    rotated = mx::concatenate({mx::negative(halves[1]), halves[0]}, -1);
+  }
+  auto y = mx::add(mx::multiply(xf, tableShape(mx::astype(cos, mx::float32))),
+                   mx::multiply(rotated, tableShape(mx::astype(sin, mx::float32))));
+  return mx::astype(y, x.dtype());
+}
+
+mx::array sequenceMajorAttention(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+                                 const std::string& maskMode, const std::optional<mx::array>& mask) {
+  if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4) {
+    throw std::invalid_argument("attention: expected [B, L, H, D] queries, keys and values");
+  }
+  const bool additiveMask = maskMode == "array" && mask && mask->dtype() == mx::float32;
+  const bool fused = takesFusedPath(q) && k.dtype() == mx::float32 && v.dtype() == mx::float32 &&
+                     k.shape(2) == q.shape(2) && v.shape(2) == q.shape(2) && k.shape(0) == q.shape(0) &&
+                     v.shape(0) == q.shape(0) && k.shape(3) == q.shape(3) && v.shape(3) == q.shape(3) &&
+                     v.shape(1) == k.shape(1) && (maskMode.empty() || additiveMask);
+  if (!fused) {
+    auto out = scaledDotProductAttention(mx::swapaxes(q, 1, 2), mx::swapaxes(k, 1, 2), mx::swapaxes(v, 1, 2), scale,
+                                         maskMode, mask);
+    return mx::swapaxes(out, 1, 2);
+  }
+  std::vector<mx::array> inputs{mx::contiguous(q), mx::contiguous(k), mx::contiguous(v)};
+  const int b = q.shape(0), lq = q.shape(1), h = q.shape(2), lk = k.shape(1);
+  if (additiveMask) inputs.push_back(mx::contiguous(mx::broadcast_to(mx::stop_gradient(*mask), {b, h, lq, lk})));
+  auto stream = mx::default_stream(mx::Device::cpu);
+  auto outputs = mx::array::make_arrays({q.shape(), {b, h, lq, lk}}, {mx::float32, mx::float32},
+                                        std::make_shared<SequenceMajorAttention>(stream, scale), inputs);
+  return outputs[0];
 }
 
 }  // namespace dg::fused

@@ -27,6 +27,18 @@ mx::array softmaxLastAxis(const mx::array& x);
 mx::array scaledDotProductAttention(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
                                     const std::string& maskMode, const std::optional<mx::array>& mask);
 
+// Rotary embedding from cos/sin tables ([L, D] or [B, L, D], each angle already repeated for its pair) of
+// x [B, L, H, D]: x·cos + rotate(x)·sin, pairs adjacent (`interleaved`) or the two halves. One node forward and one
+// backward on the fused path; composed from MLX ops (tables broadcast over heads) otherwise.
+mx::array rotaryTables(const mx::array& x, const mx::array& cos, const mx::array& sin, bool interleaved);
+
+// Attention over tensors laid out as projections produce them, q [B, Lq, H, D], k and v [B, Lk, Hkv, D], output
+// [B, Lq, H, D]: no head transposes. On the fused path (float32 on the CPU, Hkv = H, no mask or an additive float
+// mask broadcastable to [B, H, Lq, Lk]) one node whose kernel reads each head through BLAS leading dimensions, and
+// one node for the gradients (from the saved probabilities); otherwise `scaledDotProductAttention` on transposes.
+mx::array sequenceMajorAttention(const mx::array& q, const mx::array& k, const mx::array& v, float scale,
+                                 const std::string& maskMode, const std::optional<mx::array>& mask);
+
 // Whether `x` takes the fused kernel (float32 on the CPU device).
 bool takesFusedPath(const mx::array& x);
 }  // namespace dg::fused

@@ -50,3 +50,25 @@ public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values 
     }
     return checked("scaledDotProductAttention", [q, k, v], r)
 }
+
+/// Attention over `Q [B, Lq, H, D]`, `K, V [B, Lk, Hkv, D]` (heads after the sequence, as projections are reshaped),
+/// giving `[B, Lq, H, D]`: the same values as ``scaledDotProductAttention(queries:keys:values:scale:mask:)`` on the
+/// transposed tensors, without materialising the transposes (float32 on the CPU with as many key/value heads as query
+/// heads, and no mask or an additive float one; anything else goes through the transposes).
+public func sequenceMajorAttention(queries q: Tensor, keys k: Tensor, values v: Tensor, scale: Float,
+                                   mask: AttentionMask = .none) -> Tensor {
+    let r: mlx.core.array
+    switch mask {
+    case .none: r = dg.sequenceMajorSdpa(q.raw, k.raw, v.raw, scale, "", nil)
+    case .causal: r = dg.sequenceMajorSdpa(q.raw, k.raw, v.raw, scale, "causal", nil)
+    case .array(let m): r = withUnsafePointer(to: m.raw) { dg.sequenceMajorSdpa(q.raw, k.raw, v.raw, scale, "array", $0) }
+    }
+    return checked("sequenceMajorAttention", [q, k, v], r)
+}
+
+/// Rotary embedding of `x [B, L, H, D]` from tables `cos`, `sin` of shape `[L, D]` or `[B, L, D]` (each angle repeated
+/// for its pair): `x · cos + rotate(x) · sin` in float32, rotating adjacent pairs (`interleaved`) or the two halves.
+/// The tables are constants (no gradient flows into them).
+public func rotaryEmbedding(_ x: Tensor, cos: Tensor, sin: Tensor, interleaved: Bool) -> Tensor {
+    checked("rotaryEmbedding", [x, cos, sin], dg.rotaryTables(x.raw, cos.raw, sin.raw, interleaved))
+}

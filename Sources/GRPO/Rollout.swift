@@ -59,6 +59,13 @@ public struct RolloutBatch: @unchecked Sendable {
 
     /// The flow process of a flow-matching rollout (nil for DDIM).
     public var flow: FlowProcess? { process as? FlowProcess }
+
+    /// The trajectories of these samples, in this order (a best-of-N training subset).
+    public func rows(_ indices: [Int]) -> RolloutBatch {
+        let index = Tensor(indices.map(Int32.init))
+        return RolloutBatch(latents: latents.take(index, axis: 0), logProbs: logProbs.take(index, axis: 0),
+                            finalLatents: finalLatents.take(index, axis: 0), process: process, guidanceScale: guidanceScale)
+    }
 }
 
 /// Samples N trajectories (N = conditioning rows). Randomness comes only from `key`: the same key, policy and

@@ -29,6 +29,15 @@ open class Linear: Module, UnaryLayer {
     }
 
     open func callAsFunction(_ x: Tensor) -> Tensor {
+        // Leading axes folded into the rows: one matrix product forward and, for the weight's gradient, one
+        // xᵀ·g over all rows instead of a product per batch entry summed afterwards (the engine's gradient of a
+        // batched-by-matrix product), which cost a [B, in, out] temporary and a reduction per layer.
+        guard x.ndim > 2 else { return project(x) }
+        let rows = x.reshaped([-1, x.dim(-1)])
+        return project(rows).reshaped(Array(x.shape.dropLast()) + [outputFeatures])
+    }
+
+    private func project(_ x: Tensor) -> Tensor {
         let base = bias.map { $0.addmm(x, weight.T) } ?? x.matmul(weight.T)
         guard let lora, !lora.isMerged else { return base }
         return base + lora.delta(x).asType(base.dtype)

@@ -32,6 +32,9 @@ public final class GRPOTrainer {
         public var clipRange: Float = 1e-2
         public var advantageClipMax: Float = 5
         public var timestepFraction: Float = 0.6
+        /// Best-of-N (the seed's `bestofn`): train only the `bestOfN / 2` highest- and lowest-advantage samples of
+        /// each prompt group (0: all `numGenerations`); `gradientAccumulationSteps` counts trained samples.
+        public var bestOfN = 0
         public var gradientAccumulationSteps = 32
         public var maxGradNorm: Float = 1
         public var initSameNoise = false
@@ -165,6 +168,9 @@ public final class GRPOTrainer {
         ema = config.emaDecay.map { ExponentialMovingAverage(model: network, decay: $0) }
         heldOut = Evaluation(prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
                              shift: config.shift, guidanceScale: config.guidanceScale)
+        if config.bestOfN != 0 && (config.bestOfN < 2 || config.bestOfN % 2 != 0 || config.bestOfN > config.numGenerations) {
+            throw TrainerConfigError(message: "--best-of-n \(config.bestOfN) must be an even number from 2 to --num-generations (\(config.numGenerations)), or 0 to train every sample")
+        }
         if config.perPromptStatBuffer > 0 && processGroup.worldSize > 1 {
             throw TrainerConfigError(message: "--per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \(processGroup.worldSize) processes yet (use --processes 1)")
         }
@@ -186,6 +192,8 @@ public final class GRPOTrainer {
         public var accuracy: Double?
         public var advantageMean: Double
         public var advantageAbsMax: Double
+        /// Samples the update trained (this process's; fewer than rolled out with best-of-N).
+        public var trainedSamples: Int
         public var ratioMean: Double
         public var ratioMin: Double
         public var ratioMax: Double
@@ -238,6 +246,10 @@ public final class GRPOTrainer {
             ? zip(images, specs).filter { ShapeScorer.standard.score($0, $1).correct }.count : nil
         let secondsReward = Date().timeIntervalSince(started)
         let advantages = try combinedAdvantages(scores, prompts: prompts.map(\.text))
+        let trained = config.bestOfN > 0
+            ? bestOfNSubset(advantages: advantages, groupSize: config.numGenerations, keep: config.bestOfN)
+            : Array(advantages.indices)
+        let trainedAll = trained.count == advantages.count
 
         started = Date()
         var update = UpdateConfig()
@@ -248,8 +260,10 @@ public final class GRPOTrainer {
         update.transitionBatchSize = config.transitionBatchSize
         update.beta = config.beta
         let learningRate = optimizer.learningRate
-        let stats = try updatePolicy(policy: policy, optimizer: optimizer, rollout: trajectories, conditioning: cond,
-                                     advantages: advantages, config: update, key: iterationKey[1], unconditional: unconditional,
+        let stats = try updatePolicy(policy: policy, optimizer: optimizer,
+                                     rollout: trainedAll ? trajectories : trajectories.rows(trained),
+                                     conditioning: trainedAll ? cond : cond.rows(trained),
+                                     advantages: trained.map { advantages[$0] }, config: update, key: iterationKey[1], unconditional: unconditional,
                                      processGroup: processGroup)
         if let ema {
             try ema.update(from: task.network)
@@ -277,6 +291,7 @@ public final class GRPOTrainer {
         return IterationLog(
             iteration: iteration, rewardMean: rewardMean, rewardStd: rewardStd, accuracy: accuracy,
             advantageMean: mean(advantages.map(Double.init)), advantageAbsMax: Double(advantages.map(abs).max() ?? 0),
+            trainedSamples: trained.count,
             ratioMean: mean(ratios), ratioMin: ratios.min() ?? 1, ratioMax: ratios.max() ?? 1,
             clipFraction: Double(stats.clipFraction), approxKL: Double(stats.approxKL), referenceKL: Double(stats.referenceKL),
             gradNorm: mean(stats.gradientNorms.map(Double.init)), learningRate: learningRate,
@@ -313,9 +328,11 @@ public final class GRPOTrainer {
         return (0..<scores[0].count).map { i in zip(weights, perReward).reduce(Float(0)) { $0 + Float($1.0) * $1.1[i] } }
     }
 
-    /// Optimizer steps in the whole run: each process's B·G samples per iteration, in `updatePolicy`'s windows.
+    /// Optimizer steps in the whole run: each process's B·G trained samples per iteration (B·bestOfN with best-of-N),
+    /// in `updatePolicy`'s windows.
     static func optimizerSteps(_ config: Config) -> Int {
-        config.iterations * optimizerStepCount(samples: config.promptsPerIteration * config.numGenerations,
+        let trainedPerPrompt = config.bestOfN > 0 ? config.bestOfN : config.numGenerations
+        return config.iterations * optimizerStepCount(samples: config.promptsPerIteration * trainedPerPrompt,
                                                gradientAccumulationSteps: config.gradientAccumulationSteps)
     }
 

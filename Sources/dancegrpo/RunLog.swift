@@ -89,7 +89,7 @@ struct RunLog {
 
     private func appendLine(_ line: String, to name: String) throws {
         let url = folder.appendingPathComponent(name)
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }  // FileHandle below reports a failure
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         try handle.seekToEnd()

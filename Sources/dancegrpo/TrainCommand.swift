@@ -42,8 +42,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "FLUX: image width in pixels.") var width = 720
     @Option(help: "FLUX: value of FLUX.1-dev's distilled guidance embedding (the seed's 3.5).") var fluxGuidance: Float = 3.5
 
-    @Option(help: "Run folder for logs, checkpoints and pictures.")
-    var outputDir = "runs/shapes-grpo"
+    @Option(help: "Run folder for logs, checkpoints and pictures (default: runs/shapes-grpo, or with --resume the resumed run's folder).")
+    var outputDir: String?
 
     @Option(help: "A JSON file with any of the settings below (snake_case or the flag names); flags override it.")
     var config: String?
@@ -51,7 +51,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Where reward-model checkpoints live, in the seed's layout (hps_ckpt/HPS_v2.1_compressed.pt, hps_ckpt/open_clip_pytorch_model.bin, PickScore_v1/, …).")
     var rewardDir = "."
 
-    @Option(help: "Continue a run from its newest checkpoint (a run folder) or from a checkpoint folder.")
+    @Option(help: "Continue a run from its newest checkpoint (a run folder) or from a checkpoint folder, with the settings in the run's config.json (flags given here override them, e.g. --iterations to train longer).")
     var resume: String?
 
     @Option(help: "Stop after this many minutes even if iterations remain (0: no limit).")
@@ -70,6 +70,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "PPO clip range ε (default \(Self.defaults.clipRange)).") var clipRange: Float?
     @Option(help: "Advantage clip (default \(Self.defaults.advantageClipMax)).") var advClipMax: Float?
     @Option(help: "Fraction of the T−1 transitions trained per sample (default \(Self.defaults.timestepFraction)).") var timestepFraction: Float?
+    @Option(help: "Best-of-N (the seed's bestofn): train only the N/2 highest- and N/2 lowest-advantage samples of each prompt's group; gradient accumulation counts trained samples (0: all) (default \(Self.defaults.bestOfN)).") var bestOfN: Int?
     @Option(help: "Samples per optimizer step (default \(Self.defaults.gradientAccumulationSteps)).") var gradientAccumulationSteps: Int?
     @Option(help: "Samples per network call in the rollout (speed only: log-probs are the same; default \(Self.defaults.rolloutBatchSize)).") var rolloutBatchSize: Int?
     @Option(help: "Transitions per network call in training, across the samples of an optimizer step (speed only: gradients are the same; default \(Self.defaults.transitionBatchSize)).") var transitionBatchSize: Int?
@@ -106,6 +107,10 @@ struct TrainCommand: ParsableCommand {
         case "sd": c = try isEmbeddedStableDiffusion() ? .unetWorld : .stableDiffusion
         default: c = .world
         }
+        if let runConfig = try resumedRunFolder().map({ $0.appendingPathComponent("config.json") }),
+           FileManager.default.fileExists(atPath: runConfig.path) {
+            c = try TrainConfigFile.read(runConfig.path, into: c)
+        }
         if let config {
             c = try TrainConfigFile.read(config, into: c)
         }
@@ -122,6 +127,7 @@ struct TrainCommand: ParsableCommand {
         if let clipRange { c.clipRange = clipRange }
         if let advClipMax { c.advantageClipMax = advClipMax }
         if let timestepFraction { c.timestepFraction = timestepFraction }
+        if let bestOfN { c.bestOfN = bestOfN }
         if let gradientAccumulationSteps { c.gradientAccumulationSteps = gradientAccumulationSteps }
         if let rolloutBatchSize { c.rolloutBatchSize = rolloutBatchSize }
         if let transitionBatchSize { c.transitionBatchSize = transitionBatchSize }
@@ -220,9 +226,18 @@ struct TrainCommand: ParsableCommand {
         try localRanks?.finish()
     }
 
+    /// The run folder `--resume` names: the folder itself, or the run a checkpoint-*/ folder belongs to.
+    func resumedRunFolder() throws -> URL? {
+        guard let resume else { return nil }
+        let url = URL(fileURLWithPath: resume)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--resume \(resume): no such folder") }
+        let isCheckpoint = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
+        return isCheckpoint ? url.deletingLastPathComponent() : url
+    }
+
     /// The training loop of one rank; rank 0 alone evaluates and writes logs, pictures and checkpoints.
     private func train(task: TrainingTask, settings: GRPOTrainer.Config, processGroup: ProcessGroup) throws {
-        let folder = URL(fileURLWithPath: outputDir)
+        let folder = try outputDir.map { URL(fileURLWithPath: $0) } ?? resumedRunFolder() ?? URL(fileURLWithPath: "runs/shapes-grpo")
         let main = processGroup.isMain
         let trainer = try GRPOTrainer(task: task, config: settings, runFolder: folder, processGroup: processGroup,
                                        rewardLocations: RewardLocations(directory: URL(fileURLWithPath: rewardDir)))
@@ -236,9 +251,9 @@ struct TrainCommand: ParsableCommand {
             try trainer.resume(from: from)
             try log?.truncate(after: trainer.iteration)
             if main { print("resumed from \(from.path) at iteration \(trainer.iteration)") }
-        } else {
-            try log?.writeConfig(settings)
         }
+        // On resume too: the settings the run continues with (a longer --iterations, say) are the next resume's.
+        try log?.writeConfig(settings)
         try log?.startTensorBoard(resumingAt: resume != nil ? trainer.iteration : nil)
         if main {
             let ranks = processGroup.worldSize > 1 ? " in each of \(processGroup.worldSize) processes" : ""

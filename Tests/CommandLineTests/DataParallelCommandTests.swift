@@ -60,9 +60,10 @@ final class DataParallelCommandTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: whole.appendingPathComponent(name).path), name)
         }
 
-        // Killed after iteration 2 and resumed: the same rewards as the uninterrupted run.
+        // Killed after iteration 2 and resumed: the same rewards as the uninterrupted run. `--resume` alone continues
+        // in the run's folder with the settings of its config.json (here 2 processes, tiny batch), flags overriding.
         XCTAssertEqual(try train(resumed, iterations: 2).status, 0)
-        let continued = try train(resumed, iterations: 3, ["--resume", resumed.path])
+        let continued = try run(["train", "--resume", resumed.path, "--iterations", "3"])
         XCTAssertEqual(continued.status, 0, continued.output)
         XCTAssertEqual(try String(contentsOf: resumed.appendingPathComponent("reward.txt"), encoding: .utf8),
                        try String(contentsOf: whole.appendingPathComponent("reward.txt"), encoding: .utf8))

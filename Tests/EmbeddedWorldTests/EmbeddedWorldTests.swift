@@ -272,6 +272,33 @@ final class EmbeddedWorldTests: XCTestCase {
         }
     }
 
+    /// `--best-of-n`: only each group's extremes are trained, and the learning-rate schedule counts the optimizer
+    /// steps of the trained samples (4 per iteration here: one step each, so linear decay halves after the first).
+    func testBestOfNTrainsEachGroupsExtremes() throws {
+        let folder = try temporaryDirectory(self)
+        let modelFolder = folder.appendingPathComponent("model")
+        try tinyModel().writeFolder(to: modelFolder)
+        var config = tinyConfig()
+        config.numGenerations = 4
+        config.bestOfN = 2
+        config.gradientAccumulationSteps = 4
+        config.lrScheduler = "linear"
+        let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
+        let logs = try [trainer.step(), trainer.step()]
+        XCTAssertEqual(logs.map(\.trainedSamples), [4, 4])
+        XCTAssertEqual(logs.map(\.learningRate), [1e-3, 5e-4])
+        XCTAssertEqual(logs[0].ratioMin, 1, accuracy: 1e-5)
+        XCTAssertEqual(logs[0].ratioMax, 1, accuracy: 1e-5)
+
+        for bad in [3, 6, 1] {
+            config.bestOfN = bad
+            XCTAssertThrowsError(try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+                                                 runFolder: folder.appendingPathComponent("bad"))) {
+                XCTAssert("\($0)".contains("--best-of-n \(bad) must be an even number from 2 to --num-generations (4)"), "\($0)")
+            }
+        }
+    }
+
     func testRewardMixParsingAndErrors() throws {
         let mix = try RewardMix(parsing: "shapes,jpeg-compressibility:0.1")
         XCTAssertEqual(mix.names, ["shapes", "jpeg-compressibility"])

@@ -103,4 +103,32 @@ final class FusedKernelTests: XCTestCase {
         let sameHeads = scaledDotProductAttention(queries: q, keys: expanded(k), values: expanded(v), scale: 0.25)
         XCTAssertLessThanOrEqual((sameHeads - out).abs().max().item(Float.self), 2e-6)
     }
+
+    // MARK: - Heads after the sequence ([B, L, H, D])
+
+    /// `sequenceMajorAttention` against the formula on the transposed tensors: values and the gradients of q, k, v, with
+    /// no mask, an additive mask broadcast over heads, and a per-head one; a boolean mask takes the transposing path.
+    func testSequenceMajorAttentionMatchesTheTransposedFormula() {
+        let keys = RandomKey(seed: 21).split(into: 5)
+        let q = Random.normal([2, 5, 3, 8], key: keys[0]) * 2, k = Random.normal([2, 7, 3, 8], key: keys[1]) * 2
+        let v = Random.normal([2, 7, 3, 8], key: keys[2])
+        let heads = { (t: Tensor) in t.transposed([0, 2, 1, 3]) }
+        for mask in [nil, Random.normal([1, 1, 5, 7], key: keys[3]), Random.normal([2, 3, 5, 7], key: keys[4])] {
+            let attentionMask: AttentionMask = mask.map { .array($0) } ?? .none
+            let fused = sequenceMajorAttention(queries: q, keys: k, values: v, scale: 0.35, mask: attentionMask)
+            let reference = heads(referenceAttention(heads(q), heads(k), heads(v), scale: 0.35, mask: mask))
+            XCTAssertEqual(fused.shape, [2, 5, 3, 8])
+            XCTAssertLessThanOrEqual(difference(fused, reference), 2e-6)
+            let cotangent = Random.normal(reference.shape, key: RandomKey(seed: 22))
+            let g1 = valueAndGrad { [(sequenceMajorAttention(queries: $0[0], keys: $0[1], values: $0[2], scale: 0.35,
+                                                              mask: attentionMask) * cotangent).sum()] }([q, k, v]).gradients
+            let g2 = valueAndGrad { [(heads(self.referenceAttention(heads($0[0]), heads($0[1]), heads($0[2]), scale: 0.35,
+                                                                     mask: mask)) * cotangent).sum()] }([q, k, v]).gradients
+            for (a, b) in zip(g1, g2) { XCTAssertLessThanOrEqual(difference(a, b), 1e-5) }
+        }
+        let allowed = Random.uniform([2, 1, 1, 7], key: keys[3]) .> Tensor(0.3)
+        let viaTransposes = sequenceMajorAttention(queries: q, keys: k, values: v, scale: 0.35, mask: .array(allowed))
+        let expected = heads(scaledDotProductAttention(queries: heads(q), keys: heads(k), values: heads(v), scale: 0.35, mask: .array(allowed)))
+        XCTAssertLessThanOrEqual(difference(viaTransposes, expected), 2e-6)
+    }
 }

@@ -15,6 +15,14 @@ final class AdvantagesTests: XCTestCase {
         XCTAssertEqual(Array(a[4..<8]), [0, 0, 0, 0])
     }
 
+    func testBestOfNKeepsEachGroupsExtremes() {
+        let advantages: [Float] = [0.5, -1, 2, 0, /* second prompt */ 3, 3, -2, 1]
+        // One highest and one lowest per group; of the tied highest the earlier sample.
+        XCTAssertEqual(bestOfNSubset(advantages: advantages, groupSize: 4, keep: 2), [1, 2, 4, 6])
+        XCTAssertEqual(bestOfNSubset(advantages: advantages, groupSize: 4, keep: 4), Array(0..<8))
+        XCTAssertEqual(bestOfNSubset(advantages: [0.1, 0.7, -0.3, 0.2, -0.9, 0.4], groupSize: 6, keep: 4), [1, 2, 4, 5])
+    }
+
     func testClippedAtFive() {
         // One outlier among many equal values: (r − mean)/std exceeds 5 before clipping.
         var values = [Float](repeating: 0, count: 49)

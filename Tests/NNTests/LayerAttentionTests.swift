@@ -100,4 +100,29 @@ final class LayerAttentionTests: XCTestCase {
         XCTAssertEqual(Set(gradients.keys), Set(attention.trainableParameters().map(\.key)))
         for (key, g) in gradients { XCTAssertGreaterThan(g.abs().max().item(Float.self), 0, key) }
     }
+
+    /// The fused rotary kernel against `RotaryEmbedding`'s composition on the transposed tensor, both layouts, shared
+    /// and per-sample tables, values and gradients (the transposed rotation), and tables whose pair angles differ.
+    func testRotaryEmbeddingOnSequenceMajorTensors() {
+        let keys = RandomKey(seed: 23).split(into: 4)
+        let x = Random.normal([2, 6, 3, 8], key: keys[0])
+        let heads = { (t: Tensor) in t.transposed([0, 2, 1, 3]) }
+        let cotangent = Random.normal([2, 6, 3, 8], key: keys[1])
+        for tables in [[6, 8], [2, 6, 8]] {
+            // Unrelated angles per feature: a kernel that assumed each pair shares its angle would be caught.
+            let (c, s) = (Random.normal(tables, key: keys[2]), Random.normal(tables, key: keys[3]))
+            for layout in [RotaryLayout.interleaved, .halves] {
+                let rotary = RotaryEmbedding.tables(cos: c, sin: s, layout: layout)
+                let reference = heads(rotary(heads(x)))
+                XCTAssertLessThanOrEqual(maxDifference(rotary.sequenceMajor(x), reference), 1e-6, "\(tables) \(layout)")
+                let g1 = valueAndGrad { [(rotary.sequenceMajor($0[0]) * cotangent).sum()] }([x]).gradients[0]
+                let g2 = valueAndGrad { [(heads(rotary(heads($0[0]))) * cotangent).sum()] }([x]).gradients[0]
+                XCTAssertLessThanOrEqual(maxDifference(g1, g2), 1e-5, "\(tables) \(layout)")
+            }
+        }
+        let positions = RotaryEmbedding.positions(layout: .interleaved)
+        XCTAssertLessThanOrEqual(maxDifference(positions.sequenceMajor(x), heads(positions(heads(x)))), 1e-6)
+    }
+
+    private func maxDifference(_ a: Tensor, _ b: Tensor) -> Float { (a - b).abs().max().item(Float.self) }
 }

@@ -6,7 +6,9 @@ import Engine
 /// `to_add_out`, `norm_added_q`, `norm_added_k`. Inputs are `[B, L, dims]`.
 ///
 /// Order of operations, as diffusers: project, split heads, normalise q and k per head, rotate q and k (rotary),
-/// `softmax(q kᵀ / sqrt(headDimensions) + mask) v` with the engine's fused kernel, merge heads, project out.
+/// `softmax(q kᵀ / sqrt(headDimensions) + mask) v` with the engine's fused kernel, merge heads, project out. Heads stay
+/// where the projections put them (`[B, L, heads, D]`): diffusers' transposes to `[B, heads, L, D]` would be strided
+/// copies on the CPU (an eighth of a small FLUX's training time), and `sequenceMajorAttention` reads the heads in place.
 public final class MultiHeadAttention: Module {
     /// Per-head normalisation of queries and keys (diffusers' `qk_norm`).
     public enum QKNorm: Sendable {
@@ -101,31 +103,31 @@ public final class MultiHeadAttention: Module {
             preconditionFailure("MultiHeadAttention.joint: built without addedContextDimensions")
         }
         let q = concatenated([splitHeads(addQuery(context), count: heads, norm: normAddedQuery),
-                              splitHeads(toQuery(x), count: heads, norm: normQuery)], axis: 2)
+                              splitHeads(toQuery(x), count: heads, norm: normQuery)], axis: 1)
         let k = concatenated([splitHeads(addKey(context), count: keyValueHeads, norm: normAddedKey),
-                              splitHeads(toKey(x), count: keyValueHeads, norm: normKey)], axis: 2)
+                              splitHeads(toKey(x), count: keyValueHeads, norm: normKey)], axis: 1)
         let v = concatenated([splitHeads(addValue(context), count: keyValueHeads, norm: nil),
-                              splitHeads(toValue(x), count: keyValueHeads, norm: nil)], axis: 2)
+                              splitHeads(toValue(x), count: keyValueHeads, norm: nil)], axis: 1)
         let out = attend(q, k, v, mask: mask, rotary: rotary)
         let contextLength = context.dim(1)
         let contextOut = out[.all, ..<contextLength], xOut = out[.all, contextLength...]
         return (toOut.map { $0(xOut) } ?? xOut, toAddOut.map { $0(contextOut) } ?? contextOut)
     }
 
-    /// `[B, L, count · D]` → `[B, count, L, D]`, normalised per head.
+    /// `[B, L, count · D]` → `[B, L, count, D]`, normalised per head.
     private func splitHeads(_ projected: Tensor, count: Int, norm: Module?) -> Tensor {
-        var y = projected.reshaped([projected.dim(0), projected.dim(1), count, headDimensions])
-        if let norm = norm as? UnaryLayer { y = norm(y) }
-        return y.transposed([0, 2, 1, 3])
+        let y = projected.reshaped([projected.dim(0), projected.dim(1), count, headDimensions])
+        guard let norm = norm as? UnaryLayer else { return y }
+        return norm(y)
     }
 
-    /// Rotary, fused attention, heads merged back to `[B, L, heads · D]`.
+    /// Rotary, fused attention on `[B, L, heads, D]`, heads merged back to `[B, L, heads · D]`.
     private func attend(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: AttentionMask, rotary: RotaryEmbedding?) -> Tensor {
         var (q, k) = (q, k)
-        if let rotary { q = rotary(q); k = rotary(k) }
-        let out = scaledDotProductAttention(queries: q, keys: k, values: v,
-                                            scale: 1 / Float(headDimensions).squareRoot(), mask: mask.matching(q.dtype))
-        return out.transposed([0, 2, 1, 3]).reshaped([q.dim(0), q.dim(2), heads * headDimensions])
+        if let rotary { q = rotary.sequenceMajor(q); k = rotary.sequenceMajor(k) }
+        let out = sequenceMajorAttention(queries: q, keys: k, values: v,
+                                         scale: 1 / Float(headDimensions).squareRoot(), mask: mask.matching(q.dtype))
+        return out.reshaped([q.dim(0), q.dim(1), heads * headDimensions])
     }
 }
 

@@ -46,6 +46,17 @@ public enum RotaryEmbedding {
         }
     }
 
+    /// `x [B, L, H, D]` (heads after the sequence) rotated: the tables by the engine's fused kernel, positions by
+    /// MLX's kernel on the transposed view.
+    public func sequenceMajor(_ x: Tensor) -> Tensor {
+        switch self {
+        case .positions:
+            return self(x.transposed([0, 2, 1, 3])).transposed([0, 2, 1, 3])
+        case let .tables(cos, sin, layout):
+            return rotaryEmbedding(x, cos: cos, sin: sin, interleaved: layout == .interleaved)
+        }
+    }
+
     /// The "imaginary" partner of each feature: (x0, x1) → (−x1, x0) per pair.
     static func rotate(_ x: Tensor, _ layout: RotaryLayout) -> Tensor {
         let d = x.dim(-1)
