@@ -188,6 +188,8 @@ public final class GRPOTrainer {
         public var iteration: Int
         public var rewardMean: [String: Double]
         public var rewardStd: [String: Double]
+        /// The weighted sum of the reward means (the one reward's mean when there is one): `reward.txt`'s value.
+        public var reward: Double
         /// Fraction of fully correct images by the shapes scorer (shapes-world prompts only).
         public var accuracy: Double?
         public var advantageMean: Double
@@ -289,7 +291,8 @@ public final class GRPOTrainer {
         }
         let ratios = stats.ratios.map(Double.init)
         return IterationLog(
-            iteration: iteration, rewardMean: rewardMean, rewardStd: rewardStd, accuracy: accuracy,
+            iteration: iteration, rewardMean: rewardMean, rewardStd: rewardStd,
+            reward: zip(rewards.names, rewards.weights).reduce(0) { $0 + $1.1 * rewardMean[$1.0]! }, accuracy: accuracy,
             advantageMean: mean(advantages.map(Double.init)), advantageAbsMax: Double(advantages.map(abs).max() ?? 0),
             trainedSamples: trained.count,
             ratioMean: mean(ratios), ratioMin: ratios.min() ?? 1, ratioMax: ratios.max() ?? 1,

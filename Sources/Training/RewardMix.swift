@@ -3,20 +3,22 @@ import Imaging
 import Rewards
 import ShapesWorld
 
-/// The embedded rewards: the shapes scorer (GenEval-style, in [0, 1]; needs prompts of the shapes world) and DDPO's
-/// JPEG (in)compressibility (any image).
+/// The embedded rewards: the shapes scorer (GenEval-style partial credit in [0, 1], or GenEval's binary verdict, 1 for a
+/// fully correct image; both need prompts of the shapes world) and DDPO's JPEG (in)compressibility (any image).
 public enum EmbeddedReward: String, CaseIterable, Sendable, Codable {
     case shapes
+    case shapesCorrect = "shapes-correct"
     case jpegCompressibility = "jpeg-compressibility"
     case jpegIncompressibility = "jpeg-incompressibility"
 
     public func score(_ image: RGBImage, prompt: TrainingPrompt) throws -> Double {
         switch self {
-        case .shapes:
+        case .shapes, .shapesCorrect:
             guard let spec = prompt.spec else {
-                throw RewardMixError(message: "the shapes reward scores prompts of the shapes world, and '\(prompt.text)' is not one (use it with the embedded world, or choose another reward)")
+                throw RewardMixError(message: "the \(rawValue) reward scores prompts of the shapes world, and '\(prompt.text)' is not one (use it with the embedded world, or choose another reward)")
             }
-            return ShapeScorer.standard.score(image, spec).reward
+            let score = ShapeScorer.standard.score(image, spec)
+            return self == .shapes ? score.reward : (score.correct ? 1 : 0)
         case .jpegCompressibility: return try JPEGSizeReward.compressibility(image)
         case .jpegIncompressibility: return try JPEGSizeReward.incompressibility(image)
         }

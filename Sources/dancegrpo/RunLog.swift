@@ -36,7 +36,7 @@ struct RunLog {
     }
 
     mutating func append(_ entry: GRPOTrainer.IterationLog) throws {
-        let reward = entry.rewardMean.values.reduce(0, +)
+        let reward = entry.reward
         rewards.append(reward)
         try appendLine(String(format: "%.6f", reward), to: "reward.txt")
         let encoder = JSONEncoder()
@@ -65,6 +65,10 @@ struct RunLog {
         heldOut.append((iteration, evaluation.meanReward))
         var line = String(format: "{\"iteration\":%d,\"held_out_reward\":%.6f", iteration, evaluation.meanReward)
         if let accuracy = evaluation.accuracy { line += String(format: ",\"held_out_accuracy\":%.6f", accuracy) }
+        if evaluation.rewardMeans.count > 1 {  // held_out_reward is their weighted sum; each on its own as well
+            line += ",\"held_out_rewards\":{" + evaluation.rewardMeans.sorted { $0.key < $1.key }
+                .map { String(format: "\"%@\":%.6f", $0.key, $0.value) }.joined(separator: ",") + "}"
+        }
         try appendLine(line + "}", to: "eval.jsonl")
     }
 

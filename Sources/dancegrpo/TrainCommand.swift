@@ -304,7 +304,7 @@ struct TrainCommand: ParsableCommand {
                 try trainer.saveCheckpoint()
             }
             let held = log?.lastHeldOut.map { String(format: " held-out %.3f", $0) } ?? ""
-            bar?.update(trainer.iteration, suffix: String(format: "reward %.3f%@", entry.rewardMean.values.first ?? 0, held))
+            bar?.update(trainer.iteration, suffix: String(format: "reward %.3f%@", entry.reward, held))
         }
         // A time budget can stop the run between checkpoints and evaluations: checkpoint the last iteration, and
         // evaluate it unless that was done.
@@ -321,6 +321,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     private func describe(_ result: Evaluation.Result) -> String {
-        String(format: "reward %.3f", result.meanReward) + (result.accuracy.map { String(format: ", accuracy %.1f%%", 100 * $0) } ?? "")
+        let each = result.rewardMeans.count > 1
+            ? " (" + result.rewardMeans.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ") + ")"
+            : ""
+        return String(format: "reward %.3f", result.meanReward) + each
+            + (result.accuracy.map { String(format: ", accuracy %.1f%%", 100 * $0) } ?? "")
     }
 }

@@ -324,6 +324,22 @@ final class EmbeddedWorldTests: XCTestCase {
         XCTAssertEqual(Set(log.rewardMean.keys), ["shapes", "pickscore"])
         XCTAssertTrue(log.rewardMean["pickscore"]!.isFinite && log.rewardStd["pickscore"]! > 0, "\(log.rewardMean)")
         XCTAssertTrue(log.gradNorm.isFinite)
+        XCTAssertEqual(log.reward, log.rewardMean["shapes"]! + 0.5 * log.rewardMean["pickscore"]!, accuracy: 1e-12)
+    }
+
+    /// `shapes-correct` is GenEval's binary verdict: 1 exactly for the images the scorer calls correct (where the
+    /// partial-credit `shapes` reward is 1 too), else 0.
+    func testShapesCorrectRewardIsTheScorersVerdict() throws {
+        let mix = try RewardMix(parsing: "shapes,shapes-correct")
+        let specs = WorldEvaluation.prompts(split: .heldOut, count: 6)
+        var images = try specs.map { try ShapeRenderer(size: 32).render($0, seed: 1) }
+        images[2] = images[5]  // the picture of another prompt: wrong for prompt 2
+        let prompts = specs.map(TrainingPrompt.init)
+        let scores = try mix.scores(images, prompts: prompts)
+        XCTAssertEqual(scores[1], zip(images, specs).map { ShapeScorer.standard.score($0, $1).correct ? 1 : 0 })
+        XCTAssertEqual(scores[1][2], 0)
+        XCTAssert(scores[1].contains(1))
+        for (partial, binary) in zip(scores[0], scores[1]) { XCTAssertEqual(binary == 1, partial == 1) }
     }
 
     /// Per-prompt statistics keep one history per normalised quantity (each reward when advantages are summed), and
