@@ -444,23 +444,17 @@ Array rope(const Array& x, int32_t dims, bool traditional, float base, float sca
   });
   return placeholder();
 }
-Array sequenceMajorSdpa(const Array& q, const Array& k, const Array& v, float scale, const char* maskMode, const Array* mask) {
-  DG_TRY("attention", {
-    std::optional<mx::array> m;
-    if (mask) m = *mask;
-    return fused::sequenceMajorAttention(q, k, v, scale, maskMode ? maskMode : "", m);
-  });
-  return placeholder();
-}
 Array rotaryTables(const Array& x, const Array& cos, const Array& sin, bool interleaved) {
   DG_TRY("rotary embedding", return fused::rotaryTables(x, cos, sin, interleaved));
   return placeholder();
 }
-Array sdpa(const Array& q, const Array& k, const Array& v, float scale, const char* maskMode, const Array* mask) {
-  DG_TRY("scaledDotProductAttention", {
+Array sdpa(const Array& q, const Array& k, const Array& v, float scale, const char* maskMode, const Array* mask,
+           bool sequenceMajor) {
+  DG_TRY("attention", {
     std::optional<mx::array> m;
     if (mask) m = *mask;
-    return fused::scaledDotProductAttention(q, k, v, scale, maskMode ? maskMode : "", m);
+    return sequenceMajor ? fused::sequenceMajorAttention(q, k, v, scale, maskMode ? maskMode : "", m)
+                         : fused::scaledDotProductAttention(q, k, v, scale, maskMode ? maskMode : "", m);
   });
   return placeholder();
 }

@@ -42,13 +42,17 @@ public enum AttentionMask {
 /// `softmax(Q Kᵀ · scale + mask) V` with `Q [B, H, Lq, D]`, `K, V [B, Hkv, Lk, D]`.
 public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values v: Tensor, scale: Float,
                                       mask: AttentionMask = .none) -> Tensor {
+    attention(q, k, v, scale: scale, mask: mask, sequenceMajor: false)
+}
+
+private func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float, mask: AttentionMask, sequenceMajor: Bool) -> Tensor {
     let r: mlx.core.array
     switch mask {
-    case .none: r = dg.sdpa(q.raw, k.raw, v.raw, scale, "", nil)
-    case .causal: r = dg.sdpa(q.raw, k.raw, v.raw, scale, "causal", nil)
-    case .array(let m): r = withUnsafePointer(to: m.raw) { dg.sdpa(q.raw, k.raw, v.raw, scale, "array", $0) }
+    case .none: r = dg.sdpa(q.raw, k.raw, v.raw, scale, "", nil, sequenceMajor)
+    case .causal: r = dg.sdpa(q.raw, k.raw, v.raw, scale, "causal", nil, sequenceMajor)
+    case .array(let m): r = withUnsafePointer(to: m.raw) { dg.sdpa(q.raw, k.raw, v.raw, scale, "array", $0, sequenceMajor) }
     }
-    return checked("scaledDotProductAttention", [q, k, v], r)
+    return checked(sequenceMajor ? "sequenceMajorAttention" : "scaledDotProductAttention", [q, k, v], r)
 }
 
 /// Attention over `Q [B, Lq, H, D]`, `K, V [B, Lk, Hkv, D]` (heads after the sequence, as projections are reshaped),
@@ -57,13 +61,7 @@ public func scaledDotProductAttention(queries q: Tensor, keys k: Tensor, values 
 /// heads, and no mask or an additive float one; anything else goes through the transposes).
 public func sequenceMajorAttention(queries q: Tensor, keys k: Tensor, values v: Tensor, scale: Float,
                                    mask: AttentionMask = .none) -> Tensor {
-    let r: mlx.core.array
-    switch mask {
-    case .none: r = dg.sequenceMajorSdpa(q.raw, k.raw, v.raw, scale, "", nil)
-    case .causal: r = dg.sequenceMajorSdpa(q.raw, k.raw, v.raw, scale, "causal", nil)
-    case .array(let m): r = withUnsafePointer(to: m.raw) { dg.sequenceMajorSdpa(q.raw, k.raw, v.raw, scale, "array", $0) }
-    }
-    return checked("sequenceMajorAttention", [q, k, v], r)
+    attention(q, k, v, scale: scale, mask: mask, sequenceMajor: true)
 }
 
 /// Rotary embedding of `x [B, L, H, D]` from tables `cos`, `sin` of shape `[L, D]` or `[B, L, D]` (each angle repeated

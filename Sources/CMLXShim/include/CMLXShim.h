@@ -116,9 +116,9 @@ Array convTranspose(const Array& input, const Array& weight, const int32_t* stri
 Array rmsNorm(const Array& x, const Array* weight, float eps);
 Array layerNorm(const Array& x, const Array* weight, const Array* bias, float eps);
 Array rope(const Array& x, int32_t dims, bool traditional, float base, float scale, int32_t offset, const Array* freqs);
-Array sdpa(const Array& q, const Array& k, const Array& v, float scale, const char* maskMode, const Array* mask);
-// The same for [B, L, H, D] (sequence-major) q, k, v and output; see FusedKernels.h.
-Array sequenceMajorSdpa(const Array& q, const Array& k, const Array& v, float scale, const char* maskMode, const Array* mask);
+// Attention over q, k, v [B, H, L, D], or with `sequenceMajor` [B, L, H, D] (and that output); see FusedKernels.h.
+Array sdpa(const Array& q, const Array& k, const Array& v, float scale, const char* maskMode, const Array* mask,
+           bool sequenceMajor);
 // Rotary embedding from cos/sin tables ([L, D] or [B, L, D]) of x [B, L, H, D].
 Array rotaryTables(const Array& x, const Array& cos, const Array& sin, bool interleaved);
 
