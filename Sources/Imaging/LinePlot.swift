@@ -72,7 +72,9 @@ public struct LinePlot: Sendable {
             ?? AxisTicks(minimum: points.map(\.1).min() ?? 0, maximum: points.map(\.1).max() ?? 1, target: 5)
         let line = BitmapFont.lineHeight
         let yTickWidth = yTicks.values.map { BitmapFont.width(of: yTicks.label($0)) }.max() ?? 0
-        let area = (left: 12 + yTickWidth, top: 10 + 2 * line, right: width - 16, bottom: height - 2 * line - 12)
+        let yLabelText = BitmapFont.truncated(yLabel, toWidth: width / 2)
+        let legend = legendRows(availableWidth: width - 8 - (6 + BitmapFont.width(of: yLabelText) + 12))
+        let area = (left: 12 + yTickWidth, top: 10 + (1 + max(1, legend.count)) * line, right: width - 16, bottom: height - 2 * line - 12)
         let areaWidth = area.right - area.left, areaHeight = area.bottom - area.top
         guard areaWidth > 10, areaHeight > 10 else { throw ImagingError.invalidArgument("plot size \(width)×\(height) leaves no room for data") }
 
@@ -80,8 +82,8 @@ public struct LinePlot: Sendable {
         let ink = RGB(40, 40, 40)
         let titleText = BitmapFont.truncated(title, toWidth: width - 8)
         BitmapFont.draw(titleText, into: &canvas, x: (width - BitmapFont.width(of: titleText)) / 2, y: 6, color: ink)
-        BitmapFont.draw(BitmapFont.truncated(yLabel, toWidth: width / 2), into: &canvas, x: 6, y: 8 + line, color: ink)
-        drawLegend(into: &canvas, y: 8 + line)
+        BitmapFont.draw(yLabelText, into: &canvas, x: 6, y: 8 + line, color: ink)
+        for (row, entries) in legend.enumerated() { drawLegend(entries, into: &canvas, y: 8 + (1 + row) * line) }
 
         // Data are drawn on a separate canvas the size of the plot area, which clips them to it for free.
         let xSpan = xTicks.upper - xTicks.lower, ySpan = yTicks.upper - yTicks.lower
@@ -128,16 +130,36 @@ public struct LinePlot: Sendable {
         try PNGEncoder.write(try render(), to: url)
     }
 
-    /// One entry per series, right-aligned: a short thick line in the series colour, then its name.
-    private func drawLegend(into canvas: inout RGBImage, y: Int) {
-        let swatch = 14
+    private static let swatchWidth = 14
+
+    /// Width of one legend entry: swatch, gap, name, space before the next.
+    private func legendWidth(_ s: Series) -> Int {
+        LinePlot.swatchWidth + 4 + BitmapFont.width(of: BitmapFont.truncated(s.name, toWidth: width / 3)) + 12
+    }
+
+    /// The series in legend rows, in order, each row as wide as fits beside the y label (at least one entry a row).
+    private func legendRows(availableWidth: Int) -> [[Series]] {
+        var rows: [[Series]] = [], used = 0
+        for s in series {
+            if rows.isEmpty || used + legendWidth(s) > availableWidth {
+                rows.append([])
+                used = 0
+            }
+            rows[rows.count - 1].append(s)
+            used += legendWidth(s)
+        }
+        return rows
+    }
+
+    /// One row of entries, right-aligned: a short thick line in the series colour, then its name.
+    private func drawLegend(_ entries: [Series], into canvas: inout RGBImage, y: Int) {
         var x = width - 8
-        for s in series.reversed() {
+        for s in entries.reversed() {
             let name = BitmapFont.truncated(s.name, toWidth: width / 3)
             x -= BitmapFont.width(of: name)
             BitmapFont.draw(name, into: &canvas, x: x, y: y, color: RGB(40, 40, 40))
-            x -= swatch + 4
-            canvas.fillRect(x: x, y: y + 3, width: swatch, height: max(2, s.thickness), color: s.color)
+            x -= LinePlot.swatchWidth + 4
+            canvas.fillRect(x: x, y: y + 3, width: LinePlot.swatchWidth, height: max(2, s.thickness), color: s.color)
             x -= 12
         }
     }

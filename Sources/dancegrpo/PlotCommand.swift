@@ -27,17 +27,9 @@ struct PlotCommand: ParsableCommand {
             }
             rewards.append(value)
         }
-        var heldOut: [(Int, Double)] = []
-        if let evals = try? String(contentsOf: folder.appendingPathComponent("eval.jsonl"), encoding: .utf8) {
-            for line in evals.split(separator: "\n") {
-                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                   let it = object["iteration"] as? Int, let r = object["held_out_reward"] as? Double {
-                    heldOut.append((it, r))
-                }
-            }
-        }
+        let heldOut = RewardCurve.heldOutSeries(in: folder)
         let url = out.map { URL(fileURLWithPath: $0) } ?? folder.appendingPathComponent("reward_curve.png")
         try RewardCurve.write(rewards: rewards, heldOut: heldOut, to: url)
-        print("wrote \(url.path) (\(rewards.count) iterations, \(heldOut.count) evaluations)")
+        print("wrote \(url.path) (\(rewards.count) iterations, \(heldOut.first?.points.count ?? 0) evaluations)")
     }
 }

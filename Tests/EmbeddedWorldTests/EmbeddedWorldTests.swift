@@ -236,6 +236,7 @@ final class EmbeddedWorldTests: XCTestCase {
         XCTAssertEqual([preset.processes, preset.promptsPerIteration, preset.numGenerations, preset.gradientAccumulationSteps],
                        [2, 4, 8, 32])
         XCTAssertEqual(preset.emaDecay, 0.95)
+        XCTAssertEqual(try RewardMix(parsing: preset.rewards).names, ["shapes", "shapes-correct"])
         var config = tinyConfig(preset)
         config.loraRank = 2
         config.loraTargets = "to_q,to_v,proj_out"
