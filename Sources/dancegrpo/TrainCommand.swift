@@ -75,7 +75,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Samples per network call in the rollout (speed only: log-probs are the same; default \(Self.defaults.rolloutBatchSize)).") var rolloutBatchSize: Int?
     @Option(help: "Transitions per network call in training, across the samples of an optimizer step (speed only: gradients are the same; default \(Self.defaults.transitionBatchSize)).") var transitionBatchSize: Int?
     @Option(help: "Global gradient-norm clip (default \(Self.defaults.maxGradNorm)).") var maxGradNorm: Float?
-    @Option(help: "Rewards with weights: shapes, jpeg-compressibility, jpeg-incompressibility, hpsv2.1, pickscore, clip-score, aesthetic (e.g. shapes,jpeg-compressibility:0.1) (default \(Self.defaults.rewards)).") var reward: String?
+    @Option(help: "Rewards with weights: \((EmbeddedReward.allCases.map(\.rawValue) + RewardRegistry.names).joined(separator: ", ")) (e.g. shapes,jpeg-compressibility:0.1) (default \(Self.defaults.rewards)).") var reward: String?
     @Option(help: "How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted sum) (default \(Self.defaults.rewardCombination)).") var rewardCombination: String?
     @Option(help: "Held-out evaluation every N iterations, 0: only before and after training (default \(Self.defaults.evalEvery)).") var evalEvery: Int?
     @Option(help: "Held-out prompts per evaluation (default \(Self.defaults.evalPrompts)).") var evalPrompts: Int?
