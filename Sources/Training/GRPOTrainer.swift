@@ -52,7 +52,9 @@ public final class GRPOTrainer {
         public var evalEvery = 10
         public var evalPrompts = 64
         public var checkpointEvery = 20
-        public var emaDecay: Double? = nil
+        /// EMA decay of the trained weights for evaluation and checkpoints (0: no EMA). Not optional, so that every
+        /// setting is a key of `config.json` and a resumed run reads back exactly what it ran with.
+        public var emaDecay: Double = 0
         /// The rollout's stochastic step: dance-sde (DanceGRPO), flow-sde (Flow-GRPO), cps (coefficient-preserving);
         /// `eta` is its noise level (η, Flow-GRPO's `noise_level` a, or CPS's η).
         public var sampler = "dance-sde"
@@ -165,7 +167,10 @@ public final class GRPOTrainer {
         policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
         optimizer = AdamW(model: network, schedule: try GRPOTrainer.learningRateSchedule(config),
                           weightDecay: config.weightDecay)
-        ema = config.emaDecay.map { ExponentialMovingAverage(model: network, decay: $0) }
+        guard config.emaDecay >= 0 && config.emaDecay < 1 else {
+            throw TrainerConfigError(message: "EMA decay must be in [0, 1) (0: no EMA), got \(config.emaDecay)")
+        }
+        ema = config.emaDecay > 0 ? ExponentialMovingAverage(model: network, decay: config.emaDecay) : nil
         heldOut = Evaluation(prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
                              shift: config.shift, guidanceScale: config.guidanceScale)
         if config.bestOfN != 0 && (config.bestOfN < 2 || config.bestOfN % 2 != 0 || config.bestOfN > config.numGenerations) {

@@ -80,7 +80,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Held-out evaluation every N iterations, 0: only before and after training (default \(Self.defaults.evalEvery)).") var evalEvery: Int?
     @Option(help: "Held-out prompts per evaluation (default \(Self.defaults.evalPrompts)).") var evalPrompts: Int?
     @Option(help: "Checkpoint every N iterations, 0: only after the last (default \(Self.defaults.checkpointEvery)).") var checkpointEvery: Int?
-    @Option(help: "EMA decay of the transformer weights: evaluation and checkpoints use the average; 0: no EMA (default \(Self.defaults.emaDecay.map { "\($0)" } ?? "0")).") var emaDecay: Double?
+    @Option(help: "EMA decay of the transformer weights: evaluation and checkpoints use the average; 0: no EMA (default \(Self.defaults.emaDecay)).") var emaDecay: Double?
     @Option(help: "Stochastic sampler: dance-sde, flow-sde or cps; --eta is its noise level (default \(Self.defaults.sampler)).") var sampler: String?
     @Option(help: "MixGRPO: SDE window size in steps, ODE outside it (0: off) (default \(Self.defaults.mixWindowSize)).") var mixWindowSize: Int?
     @Option(help: "MixGRPO: steps the window moves per shift (default \(Self.defaults.mixWindowStride)).") var mixWindowStride: Int?
@@ -109,6 +109,8 @@ struct TrainCommand: ParsableCommand {
         }
         if let runConfig = try resumedRunFolder().map({ $0.appendingPathComponent("config.json") }),
            FileManager.default.fileExists(atPath: runConfig.path) {
+            // Earlier versions wrote no emaDecay key for a run without an EMA.
+            c.emaDecay = 0
             c = try TrainConfigFile.read(runConfig.path, into: c)
         }
         if let config {
@@ -139,7 +141,7 @@ struct TrainCommand: ParsableCommand {
         if let checkpointEvery { c.checkpointEvery = checkpointEvery }
         if let emaDecay {
             guard emaDecay >= 0 && emaDecay < 1 else { throw ValidationError("--ema-decay must be in [0, 1) (0: no EMA), got \(emaDecay)") }
-            c.emaDecay = emaDecay > 0 ? emaDecay : nil
+            c.emaDecay = emaDecay
         }
         if let sampler { c.sampler = sampler }
         if let mixWindowSize { c.mixWindowSize = mixWindowSize }

@@ -68,6 +68,13 @@ final class DataParallelCommandTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: resumed.appendingPathComponent("reward.txt"), encoding: .utf8),
                        try String(contentsOf: whole.appendingPathComponent("reward.txt"), encoding: .utf8))
 
+        // A run without an EMA resumes without one (its config.json says so; the preset has one).
+        let plain = root.appendingPathComponent("no-ema")
+        XCTAssertEqual(try train(plain, iterations: 1, ["--ema-decay", "0"]).status, 0)
+        let plainContinued = try run(["train", "--resume", plain.path, "--iterations", "2"])
+        XCTAssertEqual(plainContinued.status, 0, plainContinued.output)
+        XCTAssertEqual(try String(contentsOf: plain.appendingPathComponent("reward.txt"), encoding: .utf8).split(separator: "\n").count, 2)
+
         // A spent time budget: rank 0's clock stops both ranks before the next iteration (no rank is left waiting).
         let stopped = try train(root.appendingPathComponent("budget"), iterations: 3, ["--time-budget", "0.0001"])
         XCTAssertEqual(stopped.status, 0, stopped.output)
