@@ -126,8 +126,8 @@ void softmaxRowsKernel(const float* __restrict x, float* __restrict out, size_t 
   }
 }
 
-// Rotary embedding of rows x [rows, D] that share the tables' row `tableRow(row)`:
-// y = x·cos + rotate(x)·sin with rotate (x0, x1) → (−x1, x0) per pair (adjacent features when `Interleaved`, else
+// Rotary embedding of x [B, L, H, D] with tables [Bt, L, D] (Bt = 1: shared by the batch, or B), every head of a
+// position with the same table row: y = x·cos + rotate(x)·sin with rotate (x0, x1) → (−x1, x0) per pair (adjacent features when `Interleaved`, else
 // the two halves). `Transposed` applies the transpose of that linear map (the gradient): g·cos − rotate(g·sin).
 template <bool Interleaved, bool Transposed>
 void rotaryRowsKernel(const float* x, const float* cosTable, const float* sinTable, float* out, size_t batches,
@@ -359,14 +359,10 @@ class RotaryTables : public CpuShapePreserving {
     const float* s = inputs[2].data<float>();
     const size_t batches = inputs[0].shape(0), length = inputs[0].shape(1), heads = inputs[0].shape(2),
                  d = inputs[0].shape(3), batchTables = inputs[1].ndim() == 3 ? inputs[1].shape(0) : 1;
-    const bool interleaved = interleaved_, transposed = transposed_;
+    auto* kernel = interleaved_ ? (transposed_ ? rotaryRowsKernel<true, true> : rotaryRowsKernel<true, false>)
+                                : (transposed_ ? rotaryRowsKernel<false, true> : rotaryRowsKernel<false, false>);
     dispatch(stream(), inputs, out, [=](float* o) {
-      return [=]() {
-        if (interleaved && transposed) rotaryRowsKernel<true, true>(x, c, s, o, batches, length, heads, batchTables, d);
-        if (interleaved && !transposed) rotaryRowsKernel<true, false>(x, c, s, o, batches, length, heads, batchTables, d);
-        if (!interleaved && transposed) rotaryRowsKernel<false, true>(x, c, s, o, batches, length, heads, batchTables, d);
-        if (!interleaved && !transposed) rotaryRowsKernel<false, false>(x, c, s, o, batches, length, heads, batchTables, d);
-      };
+      return [=]() { kernel(x, c, s, o, batches, length, heads, batchTables, d); };
     });
   }
   std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,

@@ -13,15 +13,26 @@ public enum EmbeddedReward: String, CaseIterable, Sendable, Codable {
 
     public func score(_ image: RGBImage, prompt: TrainingPrompt) throws -> Double {
         switch self {
-        case .shapes, .shapesCorrect:
-            guard let spec = prompt.spec else {
-                throw RewardMixError(message: "the \(rawValue) reward scores prompts of the shapes world, and '\(prompt.text)' is not one (use it with the embedded world, or choose another reward)")
-            }
-            let score = ShapeScorer.standard.score(image, spec)
-            return self == .shapes ? score.reward : (score.correct ? 1 : 0)
+        case .shapes, .shapesCorrect: return value(of: try verdict(image, prompt: prompt))
         case .jpegCompressibility: return try JPEGSizeReward.compressibility(image)
         case .jpegIncompressibility: return try JPEGSizeReward.incompressibility(image)
         }
+    }
+
+    /// Whether the reward is read off the shapes scorer's verdict (which a mix computes once per image for all such).
+    var readsShapeScore: Bool { self == .shapes || self == .shapesCorrect }
+
+    /// The shapes scorer's verdict on an image of a shapes-world prompt.
+    func verdict(_ image: RGBImage, prompt: TrainingPrompt) throws -> ShapeScore {
+        guard let spec = prompt.spec else {
+            throw RewardMixError(message: "the \(rawValue) reward scores prompts of the shapes world, and '\(prompt.text)' is not one (use it with the embedded world, or choose another reward)")
+        }
+        return ShapeScorer.standard.score(image, spec)
+    }
+
+    /// The reward a shapes verdict gives: partial credit, or 1 for a fully correct image.
+    func value(of verdict: ShapeScore) -> Double {
+        self == .shapes ? verdict.reward : (verdict.correct ? 1 : 0)
     }
 }
 
@@ -57,8 +68,12 @@ public struct RewardMix {
 
     /// Each reward's score per image, `[reward][image]`.
     public func scores(_ images: [RGBImage], prompts: [TrainingPrompt]) throws -> [[Double]] {
-        try terms.map { term in
+        var verdicts: [ShapeScore]? = nil  // shared by `shapes` and `shapes-correct`
+        return try terms.map { term in
             switch term.source {
+            case .embedded(let reward) where reward.readsShapeScore:
+                if verdicts == nil { verdicts = try zip(images, prompts).map { try reward.verdict($0, prompt: $1) } }
+                return verdicts!.map(reward.value(of:))
             case .embedded(let reward): return try zip(images, prompts).map { try reward.score($0, prompt: $1) }
             case .model(let model): return try model.scores(images: images, prompts: prompts.map(\.text))
             }

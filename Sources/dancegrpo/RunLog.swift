@@ -12,8 +12,8 @@ import TrainingLogs
 struct RunLog {
     let folder: URL
     private(set) var rewards: [Double] = []
-    private(set) var heldOut: [(Int, Double)] = []
-    var lastHeldOut: Double? { heldOut.last?.1 }
+    /// The latest held-out reward, for the progress bar (the curve reads them all from `eval.jsonl`).
+    private(set) var lastHeldOut: Double?
     private var tensorBoard: TensorBoardWriter?
 
     init(folder: URL, resuming: Bool) throws {
@@ -62,7 +62,7 @@ struct RunLog {
     }
 
     mutating func record(evaluation: Evaluation.Result, at iteration: Int) throws {
-        heldOut.append((iteration, evaluation.meanReward))
+        lastHeldOut = evaluation.meanReward
         var line = String(format: "{\"iteration\":%d,\"held_out_reward\":%.6f", iteration, evaluation.meanReward)
         if let accuracy = evaluation.accuracy { line += String(format: ",\"held_out_accuracy\":%.6f", accuracy) }
         if evaluation.rewardMeans.count > 1 {  // held_out_reward is their weighted sum; each on its own as well
@@ -86,7 +86,7 @@ struct RunLog {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let it = object["iteration"] as? Int, it <= iterations, let r = object["held_out_reward"] as? Double else { continue }
             kept.append(line)
-            heldOut.append((it, r))
+            lastHeldOut = r
         }
         try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: folder.appendingPathComponent("eval.jsonl"))
     }
