@@ -58,8 +58,8 @@ struct EvaluateCommand: ParsableCommand {
             ? ", EMA weights" : ""
         print(String(format: "%@ (%d %@ prompts, %d steps%@): mean reward %.3f, accuracy %.1f%%", checkpoint, prompts, split, stepCount,
                      weights, result.meanReward, 100 * (result.accuracy ?? 0)))
-        // Objects found against objects asked shows what a partial-credit reward can hide: a model that hedges by
-        // drawing more (or fewer) shapes than the prompt names.
+        // Objects found against objects asked, and the colours and shapes drawn, show what a partial-credit reward can
+        // hide: a model that hedges with more (or fewer) shapes than the prompt names, or draws them in other colours.
         let specs = evaluation.specs
         let scores = zip(result.images, specs).map { ShapeScorer.standard.score($0, $1) }
         for kind in PromptKind.allCases {
@@ -68,11 +68,10 @@ struct EvaluateCommand: ParsableCommand {
             let n = Double(rows.count)
             let reward = rows.map { result.rewards[$0] }.reduce(0, +) / n
             let correct = rows.filter { result.rewards[$0] == 1 }.count
-            let found = Double(rows.map { scores[$0].objects.count }.reduce(0, +)) / n
-            let asked = Double(rows.map { specs[$0].objectCount }.reduce(0, +)) / n
-            let extras = Double(rows.map { scores[$0].extraObjects }.reduce(0, +)) / n
-            print(String(format: "  %-9@ %3d prompts  reward %.3f  correct %5.1f%%  objects found %.2f (asked %.2f, extras %.2f)",
-                         kind.rawValue, rows.count, reward, 100 * Double(correct) / n, found, asked, extras))
+            let tally = ObjectTally(rows.map { (scores[$0], specs[$0]) })
+            print(String(format: "  %-9@ %3d prompts  reward %.3f  correct %5.1f%%  objects found %.2f (asked %.2f, extras %.2f), named colour %.0f%%, named shape %.0f%%",
+                         kind.rawValue, rows.count, reward, 100 * Double(correct) / n, tally.found, tally.asked, tally.extras,
+                         100 * tally.namedColourShare, 100 * tally.namedShapeShare))
         }
         if let grid {
             try PNGEncoder.write(try result.grid(), to: URL(fileURLWithPath: grid))
