@@ -11,7 +11,9 @@ import FlowSampling
 /// - the upper bound T − 2 is MixGRPO's `max_timesteps = sampling_steps - 2`, so the last two transitions are never in
 ///   the window (the last one is never trained anyway, spec §2.4);
 /// - past the end, the start is clamped to T − 2, which leaves the window **empty** (every step ODE, nothing trained)
-///   as in the reference, unless `rollBack` (`--roll_back`) restarts it at 0.
+///   as in the reference, unless `rollBack` (`--roll_back`) restarts it at 0;
+/// - `itersPerShift` 0 (not in MixGRPO) keeps the window on the first `windowSize` steps for the whole run: noise and
+///   training only where composition is decided, one deterministic path from there to the image.
 /// The schedule is a pure function of k, so a resumed run gets the same windows.
 /// Not ported: the "random", "decay" and "exp_decay" strategies and MixGRPO-Flash's DPM-Solver++ outside the window.
 public struct MixGRPOWindow: Sendable, Equatable, Codable {
@@ -21,7 +23,7 @@ public struct MixGRPOWindow: Sendable, Equatable, Codable {
     public var windowSize: Int
     /// How far the window moves at each shift (`--group_size` without overlap, `--prog_overlap_step` with it).
     public var stride: Int
-    /// Iterations between shifts (`--iters_per_group`, default 25).
+    /// Iterations between shifts (`--iters_per_group`, default 25); 0: the window never moves.
     public var itersPerShift: Int
     /// Restart at step 0 after the last window (`--roll_back`).
     public var rollBack: Bool
@@ -31,7 +33,7 @@ public struct MixGRPOWindow: Sendable, Equatable, Codable {
     public init(steps: Int, windowSize: Int = 4, stride: Int? = nil, itersPerShift: Int = 25, rollBack: Bool = false,
                 sampler: FlowSampler = .flowSDE(noiseLevel: 0.7)) {
         precondition(steps >= 3, "MixGRPOWindow: needs at least 3 steps, got \(steps)")
-        precondition(windowSize >= 1 && itersPerShift >= 1 && (stride ?? 1) >= 1, "MixGRPOWindow: sizes must be positive")
+        precondition(windowSize >= 1 && itersPerShift >= 0 && (stride ?? 1) >= 1, "MixGRPOWindow: sizes must be positive")
         precondition(sampler.isStochastic, "MixGRPOWindow: the window's sampler must be stochastic")
         self.steps = steps
         self.windowSize = windowSize
@@ -47,6 +49,7 @@ public struct MixGRPOWindow: Sendable, Equatable, Codable {
     /// The window's first step at iteration `iteration`.
     public func start(iteration: Int) -> Int {
         precondition(iteration >= 0, "MixGRPOWindow: negative iteration")
+        guard itersPerShift > 0 else { return 0 }
         let shifts = iteration / itersPerShift
         if rollBack {
             // Starts 0, stride, … up to the last one ≤ maxStep, then back to 0.

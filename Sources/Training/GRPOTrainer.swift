@@ -59,7 +59,7 @@ public final class GRPOTrainer {
         /// `eta` is its noise level (η, Flow-GRPO's `noise_level` a, or CPS's η).
         public var sampler = "dance-sde"
         /// MixGRPO: SDE only inside a window of this many steps (0: every step is stochastic), ODE outside; the
-        /// window moves by `mixWindowStride` steps every `mixItersPerShift` iterations.
+        /// window moves by `mixWindowStride` steps every `mixItersPerShift` iterations (0: it stays on the first steps).
         public var mixWindowSize = 0
         public var mixWindowStride = 1
         public var mixItersPerShift = 25
@@ -167,6 +167,9 @@ public final class GRPOTrainer {
         policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
         optimizer = AdamW(model: network, schedule: try GRPOTrainer.learningRateSchedule(config),
                           weightDecay: config.weightDecay)
+        guard config.mixWindowSize >= 0, config.mixWindowStride >= 1, config.mixItersPerShift >= 0 else {
+            throw TrainerConfigError(message: "MixGRPO needs --mix-window-size ≥ 0 (0: off), --mix-window-stride ≥ 1 and --mix-iters-per-shift ≥ 0 (0: the window never moves), got \(config.mixWindowSize), \(config.mixWindowStride) and \(config.mixItersPerShift)")
+        }
         guard config.emaDecay >= 0 && config.emaDecay < 1 else {
             throw TrainerConfigError(message: "EMA decay must be in [0, 1) (0: no EMA), got \(config.emaDecay)")
         }

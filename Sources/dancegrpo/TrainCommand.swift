@@ -84,7 +84,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stochastic sampler: dance-sde, flow-sde or cps; --eta is its noise level (default \(Self.defaults.sampler)).") var sampler: String?
     @Option(help: "MixGRPO: SDE window size in steps, ODE outside it (0: off) (default \(Self.defaults.mixWindowSize)).") var mixWindowSize: Int?
     @Option(help: "MixGRPO: steps the window moves per shift (default \(Self.defaults.mixWindowStride)).") var mixWindowStride: Int?
-    @Option(help: "MixGRPO: iterations between window shifts (default \(Self.defaults.mixItersPerShift)).") var mixItersPerShift: Int?
+    @Option(help: "MixGRPO: iterations between window shifts (0: the window stays on the first steps) (default \(Self.defaults.mixItersPerShift)).") var mixItersPerShift: Int?
     @Flag(inversion: .prefixedNo, help: "MixGRPO: restart the window at the first step once it passes the end.") var mixRollBack: Bool?
     @Option(help: "KL penalty weight to the initial policy (Flow-GRPO's beta; 0: none) (default \(Self.defaults.beta)).") var beta: Float?
     @Option(help: "Classifier-free guidance scale in rollout and training, empty prompt as unconditional (1: off) (default \(Self.defaults.guidanceScale)).") var guidanceScale: Float?

@@ -36,6 +36,16 @@ final class MixGRPOWindowTests: XCTestCase {
         XCTAssertEqual((0..<5).map { big.start(iteration: $0) }, [0, 4, 0, 4, 0])
     }
 
+    /// `itersPerShift` 0: the window stays on the first steps for every iteration (and is cut at T − 2 like any other).
+    func testAFixedWindowNeverMoves() {
+        let w = MixGRPOWindow(steps: 12, windowSize: 5, itersPerShift: 0, sampler: .cps(noiseLevel: 0.5))
+        for k in [0, 1, 24, 25, 10_000] {
+            XCTAssertEqual(w.window(iteration: k), 0..<5)
+            XCTAssertEqual(w.plan(iteration: k).map(\.isStochastic), (0..<12).map { $0 < 5 })
+        }
+        XCTAssertEqual(MixGRPOWindow(steps: 6, windowSize: 5, itersPerShift: 0).window(iteration: 3), 0..<4)
+    }
+
     /// The same schedule as MixGRPO's stateful class, stepped as their loop does (read, then update_iteration).
     func testMatchesTheStatefulSchedule() {
         for (steps, size, stride, iters, rollBack) in [(16, 4, 4, 3, false), (16, 4, 1, 2, false), (12, 3, 2, 1, true), (25, 4, 1, 25, false)] {
