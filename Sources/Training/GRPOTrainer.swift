@@ -156,6 +156,12 @@ public final class GRPOTrainer {
         guard ["reward", "advantage"].contains(config.rewardCombination) else {
             throw RewardMixError(message: "reward combination must be 'reward' or 'advantage', got '\(config.rewardCombination)'")
         }
+        guard config.mixWindowSize >= 0, config.mixWindowStride >= 1, config.mixItersPerShift >= 0 else {
+            throw TrainerConfigError(message: "MixGRPO needs --mix-window-size ≥ 0 (0: off), --mix-window-stride ≥ 1 and --mix-iters-per-shift ≥ 0 (0: the window never moves), got \(config.mixWindowSize), \(config.mixWindowStride) and \(config.mixItersPerShift)")
+        }
+        guard config.emaDecay >= 0 && config.emaDecay < 1 else {
+            throw TrainerConfigError(message: "--ema-decay must be in [0, 1) (0: no EMA), got \(config.emaDecay)")
+        }
         stochasticSampler = try GRPOTrainer.stochasticSampler(config, chain: task.chain)
         let network = task.network
         if config.loraRank > 0 {
@@ -167,12 +173,6 @@ public final class GRPOTrainer {
         policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
         optimizer = AdamW(model: network, schedule: try GRPOTrainer.learningRateSchedule(config),
                           weightDecay: config.weightDecay)
-        guard config.mixWindowSize >= 0, config.mixWindowStride >= 1, config.mixItersPerShift >= 0 else {
-            throw TrainerConfigError(message: "MixGRPO needs --mix-window-size ≥ 0 (0: off), --mix-window-stride ≥ 1 and --mix-iters-per-shift ≥ 0 (0: the window never moves), got \(config.mixWindowSize), \(config.mixWindowStride) and \(config.mixItersPerShift)")
-        }
-        guard config.emaDecay >= 0 && config.emaDecay < 1 else {
-            throw TrainerConfigError(message: "EMA decay must be in [0, 1) (0: no EMA), got \(config.emaDecay)")
-        }
         ema = config.emaDecay > 0 ? ExponentialMovingAverage(model: network, decay: config.emaDecay) : nil
         heldOut = Evaluation(prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
                              shift: config.shift, guidanceScale: config.guidanceScale)

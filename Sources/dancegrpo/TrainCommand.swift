@@ -139,10 +139,7 @@ struct TrainCommand: ParsableCommand {
         if let evalEvery { c.evalEvery = evalEvery }
         if let evalPrompts { c.evalPrompts = evalPrompts }
         if let checkpointEvery { c.checkpointEvery = checkpointEvery }
-        if let emaDecay {
-            guard emaDecay >= 0 && emaDecay < 1 else { throw ValidationError("--ema-decay must be in [0, 1) (0: no EMA), got \(emaDecay)") }
-            c.emaDecay = emaDecay
-        }
+        if let emaDecay { c.emaDecay = emaDecay }  // range checked by GRPOTrainer, as a config file's value is
         if let sampler { c.sampler = sampler }
         if let mixWindowSize { c.mixWindowSize = mixWindowSize }
         if let mixWindowStride { c.mixWindowStride = mixWindowStride }
