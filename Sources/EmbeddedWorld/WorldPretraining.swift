@@ -22,6 +22,9 @@ public struct WorldPretraining {
         public var latentCacheBatches = 500
         /// How far training images stray from their captions (not at all by default).
         public var captionNoise = CaptionNoise.none
+        /// Trains the transformer alone, the text encoder kept as it is (a second stage on noisy captions then
+        /// leaves the prompt's words encoded as the clean stage learned them).
+        public var freezeTextEncoder = false
         public init() {}
     }
 
@@ -47,6 +50,8 @@ public struct WorldPretraining {
     public func run(_ model: WorldModel, report: (Int, Float) -> Void) throws {
         var generator = PromptGenerator(seed: config.seed, split: .train)
         let schedule = LRSchedule.cosineWithWarmup(config.learningRate, warmupSteps: min(config.warmupSteps, config.steps / 10), totalSteps: config.steps)
+        if config.freezeTextEncoder { model.textEncoder.freeze() }
+        defer { if config.freezeTextEncoder { model.textEncoder.unfreeze() } }
         let optimizer = AdamW(model: model, schedule: schedule, weightDecay: 1e-4)
         var key = RandomKey(seed: config.seed &+ 1)
         let size = model.settings.imageSize

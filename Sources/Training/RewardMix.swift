@@ -3,24 +3,25 @@ import Imaging
 import Rewards
 import ShapesWorld
 
-/// The embedded rewards: the shapes scorer (GenEval-style partial credit in [0, 1], or GenEval's binary verdict, 1 for a
-/// fully correct image; both need prompts of the shapes world) and DDPO's JPEG (in)compressibility (any image).
+/// The embedded rewards: the shapes scorer (GenEval-style partial credit in [0, 1], GenEval's binary verdict, 1 for a
+/// fully correct image, or the partial credit of colours and counts alone; all need prompts of the shapes world) and DDPO's JPEG (in)compressibility (any image).
 public enum EmbeddedReward: String, CaseIterable, Sendable, Codable {
     case shapes
     case shapesCorrect = "shapes-correct"
+    case shapesColour = "shapes-colour"
     case jpegCompressibility = "jpeg-compressibility"
     case jpegIncompressibility = "jpeg-incompressibility"
 
     public func score(_ image: RGBImage, prompt: TrainingPrompt) throws -> Double {
         switch self {
-        case .shapes, .shapesCorrect: return value(of: try verdict(image, prompt: prompt))
+        case .shapes, .shapesCorrect, .shapesColour: return value(of: try verdict(image, prompt: prompt), prompt: prompt)
         case .jpegCompressibility: return try JPEGSizeReward.compressibility(image)
         case .jpegIncompressibility: return try JPEGSizeReward.incompressibility(image)
         }
     }
 
     /// Whether the reward is read off the shapes scorer's verdict (which a mix computes once per image for all such).
-    var readsShapeScore: Bool { self == .shapes || self == .shapesCorrect }
+    var readsShapeScore: Bool { self == .shapes || self == .shapesCorrect || self == .shapesColour }
 
     /// The shapes scorer's verdict on an image of a shapes-world prompt.
     func verdict(_ image: RGBImage, prompt: TrainingPrompt) throws -> ShapeScore {
@@ -30,9 +31,14 @@ public enum EmbeddedReward: String, CaseIterable, Sendable, Codable {
         return ShapeScorer.standard.score(image, spec)
     }
 
-    /// The reward a shapes verdict gives: partial credit, or 1 for a fully correct image.
-    func value(of verdict: ShapeScore) -> Double {
-        self == .shapes ? verdict.reward : (verdict.correct ? 1 : 0)
+    /// The reward a shapes verdict gives: partial credit, 1 for a fully correct image, or the credit of its colours
+    /// and counts alone (`ColourCredit`).
+    func value(of verdict: ShapeScore, prompt: TrainingPrompt) -> Double {
+        switch self {
+        case .shapes: return verdict.reward
+        case .shapesCorrect: return verdict.correct ? 1 : 0
+        default: return prompt.spec.map { ColourCredit.credit(objects: verdict.objects, $0) } ?? 0
+        }
     }
 }
 
@@ -68,12 +74,12 @@ public struct RewardMix {
 
     /// Each reward's score per image, `[reward][image]`.
     public func scores(_ images: [RGBImage], prompts: [TrainingPrompt]) throws -> [[Double]] {
-        var verdicts: [ShapeScore]? = nil  // shared by `shapes` and `shapes-correct`
+        var verdicts: [ShapeScore]? = nil  // shared by the rewards read off the shapes scorer
         return try terms.map { term in
             switch term.source {
             case .embedded(let reward) where reward.readsShapeScore:
                 if verdicts == nil { verdicts = try zip(images, prompts).map { try reward.verdict($0, prompt: $1) } }
-                return verdicts!.map(reward.value(of:))
+                return zip(verdicts!, prompts).map { reward.value(of: $0, prompt: $1) }
             case .embedded(let reward): return try zip(images, prompts).map { try reward.score($0, prompt: $1) }
             case .model(let model): return try model.scores(images: images, prompts: prompts.map(\.text))
             }

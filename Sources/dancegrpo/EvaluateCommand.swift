@@ -12,7 +12,7 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Score an embedded-world model on held-out (or training) prompts with the rule-based scorer.")
 
-    @Option(help: "Model folder (from `pretrain`, FLUX or UNet architecture), or a run's checkpoint-*/ folder (its transformer or unet replaces the pretrained one; LoRA adapters are merged into it).")
+    @Option(help: "Model folder (from `pretrain`, FLUX or UNet architecture), or a run's checkpoint-*/ folder (its transformer or unet replaces the pretrained one; LoRA adapters are merged into it), or a run folder (its newest checkpoint).")
     var checkpoint = "assets/shapes-model"
 
     @Option(help: "The pretrained folder whose text encoder a checkpoint folder is combined with (assets/shapes-model-sd for a UNet checkpoint unless given).")
@@ -38,7 +38,7 @@ struct EvaluateCommand: ParsableCommand {
         case "train": splitValue = .train
         default: throw ValidationError("--split must be held-out or train, got '\(split)'")
         }
-        let checkpointURL = URL(fileURLWithPath: checkpoint)
+        let checkpointURL = try Self.modelFolder(checkpoint)
         let result: Evaluation.Result, evaluation: WorldEvaluation, stepCount: Int
         switch try WorldArchitecture.of(folder: checkpointURL) {
         case .flux:
@@ -56,7 +56,7 @@ struct EvaluateCommand: ParsableCommand {
         }
         let weights = ema && FileManager.default.fileExists(atPath: checkpointURL.appendingPathComponent("ema.safetensors").path)
             ? ", EMA weights" : ""
-        print(String(format: "%@ (%d %@ prompts, %d steps%@): mean reward %.3f, accuracy %.1f%%", checkpoint, prompts, split, stepCount,
+        print(String(format: "%@ (%d %@ prompts, %d steps%@): mean reward %.3f, accuracy %.1f%%", checkpointURL.path, prompts, split, stepCount,
                      weights, result.meanReward, 100 * (result.accuracy ?? 0)))
         // Objects found against objects asked, and the colours and shapes drawn, show what a partial-credit reward can
         // hide: a model that hedges with more (or fewer) shapes than the prompt names, or draws them in other colours.
@@ -77,5 +77,14 @@ struct EvaluateCommand: ParsableCommand {
             try PNGEncoder.write(try result.grid(), to: URL(fileURLWithPath: grid))
             print("grid: \(grid)")
         }
+    }
+
+    /// `path` itself, or the newest `checkpoint-*` of a run folder (one that holds checkpoints but no model), so that
+    /// `evaluate --checkpoint runs/shapes-grpo` scores where a run ended.
+    static func modelFolder(_ path: String) throws -> URL {
+        let url = URL(fileURLWithPath: path)
+        guard (try? WorldArchitecture.of(folder: url)) == nil, let newest = GRPOTrainer.latestCheckpoint(in: url) else { return url }
+        print("\(path): a run folder; scoring its newest checkpoint, \(newest.lastPathComponent)")
+        return newest
     }
 }

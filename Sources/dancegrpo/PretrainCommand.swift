@@ -74,6 +74,9 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Caption noise: most unmentioned objects per training image.")
     var unmentionedObjectSlots = 2
 
+    @Flag(help: "flux only: train the transformer alone and keep the text encoder as it is (with --init-from: a second stage that cannot change how prompts are encoded).")
+    var freezeTextEncoder = false
+
     @Option(help: "Continue from this model folder (its architecture, text encoder and autoencoder) instead of new weights; --heads, --layers, --codec, --prediction, --image-size and --vae then come from it.")
     var initFrom: String?
 
@@ -103,12 +106,14 @@ struct PretrainCommand: ParsableCommand {
         config.batchSize = batchSize
         config.learningRate = learningRate
         config.seed = seed
+        config.freezeTextEncoder = freezeTextEncoder
         config.captionNoise = CaptionNoise(wrongColorRate: wrongColorRate, wrongShapeRate: wrongShapeRate, unmentionedObjectRate: unmentionedObjectRate,
                                            unmentionedObjectSlots: unmentionedObjectSlots)
         return config
     }
 
     private func runStableDiffusion() throws {
+        guard !freezeTextEncoder else { throw ValidationError("--freeze-text-encoder is for --model flux (the UNet world trains its text encoder with the UNet)") }
         guard prediction == "velocity", heads == 4, layers == 2, codec == "pixels", vae == nil else {
             throw ValidationError("--prediction, --heads, --layers, --codec and --vae are for --model flux (the UNet predicts ε; its size is StableDiffusionWorldModel.defaultUNetConfig)")
         }

@@ -59,6 +59,11 @@ final class DataParallelCommandTests: XCTestCase {
                      "metrics.jsonl", "samples-after.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: whole.appendingPathComponent(name).path), name)
         }
+        // `evaluate` given the run folder scores its newest checkpoint.
+        let scored = try run(["evaluate", "--checkpoint", whole.path, "--prompts", "2"])
+        XCTAssertEqual(scored.status, 0, scored.output)
+        XCTAssertTrue(scored.output.contains("scoring its newest checkpoint, checkpoint-3-0"), scored.output)
+        XCTAssertTrue(scored.output.contains("checkpoint-3-0 (2 held-out prompts, 12 steps, EMA weights): mean reward"), scored.output)
 
         // Killed after iteration 2 and resumed: the same rewards as the uninterrupted run. `--resume` alone continues
         // in the run's folder with the settings of its config.json (here 2 processes, tiny batch), flags overriding.

@@ -1,4 +1,5 @@
 import EmbeddedWorld
+import NN
 import Training
 import Engine
 import Foundation
@@ -99,6 +100,24 @@ final class EmbeddedWorldTests: XCTestCase {
         var losses: [Float] = []
         try WorldPretraining(config: config).run(model) { _, loss in losses.append(loss) }
         XCTAssertLessThan(losses.suffix(5).reduce(0, +) / 5, losses.prefix(5).reduce(0, +) / 5)
+    }
+
+    /// `--freeze-text-encoder`: the transformer moves, the text encoder keeps every weight, and stays trainable after.
+    func testPretrainingWithFrozenTextEncoderTrainsTheTransformerAlone() throws {
+        let model = tinyModel()
+        func snapshot(_ module: Module) -> [String: [Float]] {
+            Dictionary(uniqueKeysWithValues: module.parameters().map { ($0.key, $0.value.toArray(Float.self)) })
+        }
+        let encoderBefore = snapshot(model.textEncoder), transformerBefore = snapshot(model.transformer)
+        var config = WorldPretraining.Config()
+        config.steps = 3
+        config.batchSize = 4
+        config.freezeTextEncoder = true
+        try WorldPretraining(config: config).run(model) { _, _ in }
+        let encoderAfter = snapshot(model.textEncoder), transformerAfter = snapshot(model.transformer)
+        XCTAssertEqual(encoderAfter.keys.filter { encoderAfter[$0] != encoderBefore[$0] }.sorted(), [], "text-encoder weights changed")
+        XCTAssertFalse(transformerAfter.keys.filter { transformerAfter[$0] != transformerBefore[$0] }.isEmpty)
+        XCTAssertFalse(model.textEncoder.trainableParameters().isEmpty, "frozen only while pretraining")
     }
 
     /// Noisy captions change the pictures, never the captions or the prompt stream: a second-stage pretraining sees
@@ -341,6 +360,20 @@ final class EmbeddedWorldTests: XCTestCase {
         XCTAssertEqual(scores[1][2], 0)
         XCTAssert(scores[1].contains(1))
         for (partial, binary) in zip(scores[0], scores[1]) { XCTAssertEqual(binary == 1, partial == 1) }
+    }
+
+    /// `shapes-colour` is the colour-and-count credit of the objects the scorer detects, in the mix as alone.
+    func testShapesColourRewardIsTheColourCreditOfTheDetections() throws {
+        let specs = WorldEvaluation.prompts(split: .heldOut, count: 6)
+        var images = try specs.map { try ShapeRenderer(size: 32).render($0, seed: 1) }
+        images[2] = images[5]
+        let prompts = specs.map(TrainingPrompt.init)
+        let scores = try RewardMix(parsing: "shapes-correct,shapes-colour").scores(images, prompts: prompts)
+        let expected = zip(images, specs).map { ColourCredit.credit(objects: ShapeScorer.standard.detect($0), $1) }
+        XCTAssertEqual(scores[1], expected)
+        XCTAssertEqual(try zip(images, prompts).map { try EmbeddedReward.shapesColour.score($0, prompt: $1) }, expected)
+        for (binary, colour) in zip(scores[0], scores[1]) where binary == 1 { XCTAssertEqual(colour, 1) }
+        XCTAssertLessThan(scores[1][2], 1)
     }
 
     /// Per-prompt statistics keep one history per normalised quantity (each reward when advantages are summed), and
