@@ -17,7 +17,8 @@ public enum ColourCredit {
         var drawn: [ShapeColor: Int] = [:]
         for object in objects { drawn[object.color, default: 0] += 1 }
         var present = 0.0, extras = 0
-        for (colour, k) in asked {
+        // In palette order: a dictionary's order changes between processes, and the sum must not.
+        for (colour, k) in asked.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             let n = drawn[colour] ?? 0
             present += Double(min(n, k)) / Double(k)
             extras += max(0, n - k)

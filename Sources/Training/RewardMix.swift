@@ -4,7 +4,8 @@ import Rewards
 import ShapesWorld
 
 /// The embedded rewards: the shapes scorer (GenEval-style partial credit in [0, 1], GenEval's binary verdict, 1 for a
-/// fully correct image, or the partial credit of colours and counts alone; all need prompts of the shapes world) and DDPO's JPEG (in)compressibility (any image).
+/// fully correct image, or the partial credit of colours and counts alone; all need prompts of the shapes world) and
+/// DDPO's JPEG (in)compressibility (any image).
 public enum EmbeddedReward: String, CaseIterable, Sendable, Codable {
     case shapes
     case shapesCorrect = "shapes-correct"
