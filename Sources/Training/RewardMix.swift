@@ -22,7 +22,7 @@ public enum EmbeddedReward: String, CaseIterable, Sendable, Codable {
     }
 
     /// Whether the reward is read off the shapes scorer's verdict (which a mix computes once per image for all such).
-    var readsShapeScore: Bool { self == .shapes || self == .shapesCorrect || self == .shapesColour }
+    var readsShapeScore: Bool { [.shapes, .shapesCorrect, .shapesColour].contains(self) }
 
     /// The shapes scorer's verdict on an image of a shapes-world prompt.
     func verdict(_ image: RGBImage, prompt: TrainingPrompt) throws -> ShapeScore {
@@ -38,7 +38,8 @@ public enum EmbeddedReward: String, CaseIterable, Sendable, Codable {
         switch self {
         case .shapes: return verdict.reward
         case .shapesCorrect: return verdict.correct ? 1 : 0
-        default: return prompt.spec.map { ColourCredit.credit(objects: verdict.objects, $0) } ?? 0
+        case .shapesColour: return prompt.spec.map { ColourCredit.credit(objects: verdict.objects, $0) } ?? 0
+        case .jpegCompressibility, .jpegIncompressibility: preconditionFailure("\(rawValue) is not read off the shapes scorer")
         }
     }
 }

@@ -38,7 +38,8 @@ struct EvaluateCommand: ParsableCommand {
         case "train": splitValue = .train
         default: throw ValidationError("--split must be held-out or train, got '\(split)'")
         }
-        let checkpointURL = try Self.modelFolder(checkpoint)
+        let folder = Self.modelFolder(checkpoint)
+        let checkpointURL = URL(fileURLWithPath: folder)
         let result: Evaluation.Result, evaluation: WorldEvaluation, stepCount: Int
         switch try WorldArchitecture.of(folder: checkpointURL) {
         case .flux:
@@ -56,7 +57,7 @@ struct EvaluateCommand: ParsableCommand {
         }
         let weights = ema && FileManager.default.fileExists(atPath: checkpointURL.appendingPathComponent("ema.safetensors").path)
             ? ", EMA weights" : ""
-        print(String(format: "%@ (%d %@ prompts, %d steps%@): mean reward %.3f, accuracy %.1f%%", checkpointURL.path, prompts, split, stepCount,
+        print(String(format: "%@ (%d %@ prompts, %d steps%@): mean reward %.3f, accuracy %.1f%%", folder, prompts, split, stepCount,
                      weights, result.meanReward, 100 * (result.accuracy ?? 0)))
         // Objects found against objects asked, and the colours and shapes drawn, show what a partial-credit reward can
         // hide: a model that hedges with more (or fewer) shapes than the prompt names, or draws them in other colours.
@@ -81,10 +82,10 @@ struct EvaluateCommand: ParsableCommand {
 
     /// `path` itself, or the newest `checkpoint-*` of a run folder (one that holds checkpoints but no model), so that
     /// `evaluate --checkpoint runs/shapes-grpo` scores where a run ended.
-    static func modelFolder(_ path: String) throws -> URL {
+    static func modelFolder(_ path: String) -> String {
         let url = URL(fileURLWithPath: path)
-        guard (try? WorldArchitecture.of(folder: url)) == nil, let newest = GRPOTrainer.latestCheckpoint(in: url) else { return url }
+        guard (try? WorldArchitecture.of(folder: url)) == nil, let newest = GRPOTrainer.latestCheckpoint(in: url) else { return path }
         print("\(path): a run folder; scoring its newest checkpoint, \(newest.lastPathComponent)")
-        return newest
+        return (path as NSString).appendingPathComponent(newest.lastPathComponent)
     }
 }
