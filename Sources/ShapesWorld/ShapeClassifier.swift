@@ -22,4 +22,19 @@ struct ShapeClassifier: Sendable {
         if fill >= circleFill { return .circle }
         return nil
     }
+
+    /// How far inside the region `classify` gives `shape` a region lies, in units of fill and bottom share (negative:
+    /// outside; aspect in quarters of the margin to `maximumAspect`). `classify` names `shape` exactly when this is
+    /// ≥ 0 (up to ties at the thresholds), so a reward built on it grades the same boundaries continuously.
+    func margin(to shape: ShapeKind, fill: Double, bottomShare: Double, width: Int, height: Int) -> Double {
+        let aspect = Double(max(width, height)) / Double(max(1, min(width, height)))
+        let aspectMargin = 0.25 * (maximumAspect - aspect)
+        let region: Double
+        switch shape {
+        case .square: region = fill - squareFill
+        case .circle: region = min(fill - circleFill, squareFill - fill, triangleBottomShare - bottomShare)
+        case .triangle: region = min(bottomShare - triangleBottomShare, fill - triangleFill, squareFill - fill)
+        }
+        return min(region, aspectMargin)
+    }
 }

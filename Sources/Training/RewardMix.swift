@@ -10,19 +10,20 @@ public enum EmbeddedReward: String, CaseIterable, Sendable, Codable {
     case shapes
     case shapesCorrect = "shapes-correct"
     case shapesColour = "shapes-colour"
+    case shapesForm = "shapes-form"
     case jpegCompressibility = "jpeg-compressibility"
     case jpegIncompressibility = "jpeg-incompressibility"
 
     public func score(_ image: RGBImage, prompt: TrainingPrompt) throws -> Double {
         switch self {
-        case .shapes, .shapesCorrect, .shapesColour: return value(of: try verdict(image, prompt: prompt), prompt: prompt)
+        case .shapes, .shapesCorrect, .shapesColour, .shapesForm: return value(of: try verdict(image, prompt: prompt), prompt: prompt)
         case .jpegCompressibility: return try JPEGSizeReward.compressibility(image)
         case .jpegIncompressibility: return try JPEGSizeReward.incompressibility(image)
         }
     }
 
     /// Whether the reward is read off the shapes scorer's verdict (which a mix computes once per image for all such).
-    var readsShapeScore: Bool { [.shapes, .shapesCorrect, .shapesColour].contains(self) }
+    var readsShapeScore: Bool { [.shapes, .shapesCorrect, .shapesColour, .shapesForm].contains(self) }
 
     /// The shapes scorer's verdict on an image of a shapes-world prompt.
     func verdict(_ image: RGBImage, prompt: TrainingPrompt) throws -> ShapeScore {
@@ -39,6 +40,7 @@ public enum EmbeddedReward: String, CaseIterable, Sendable, Codable {
         case .shapes: return verdict.reward
         case .shapesCorrect: return verdict.correct ? 1 : 0
         case .shapesColour: return prompt.spec.map { ColourCredit.credit(objects: verdict.objects, $0) } ?? 0
+        case .shapesForm: return prompt.spec.map { ShapeFormCredit.credit(objects: verdict.objects, $0) } ?? 0
         case .jpegCompressibility, .jpegIncompressibility: preconditionFailure("\(rawValue) is not read off the shapes scorer")
         }
     }
