@@ -396,8 +396,7 @@ final class EmbeddedWorldTests: XCTestCase {
     /// encoded and decoded, still score ≥ 0.9 on average with ≥ 85% of objects in the named shape (measured 0.954 and
     /// 92% on 512 prompts), far above what the model's own samples reach (0.17 before GRPO, about 0.34 after).
     func testCommittedAutoencoderKeepsTheScorersVerdicts() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let model = try WorldModel.load(from: root.appendingPathComponent("assets/shapes-model"))
+        let model = try WorldModel.load(from: packageRoot.appendingPathComponent("assets/shapes-model"))
         let specs = WorldEvaluation.prompts(split: .heldOut, count: 64, seed: 3)
         let renderer = ShapeRenderer(size: model.settings.imageSize)
         let rendered = try specs.enumerated().map { try renderer.render($1, seed: UInt64($0)) }

@@ -13,6 +13,10 @@ public enum Fixture {
     }
 }
 
+/// The package root, where the committed `assets/` are (this file is Tests/TestSupport/Support.swift).
+public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
 /// Largest element-wise |a − b| (float32).
 public func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     let d = (a.asType(.float32) - b.asType(.float32)).abs()
