@@ -29,6 +29,10 @@ public final class GRPOTrainer {
         public var lrScheduler = "constant_with_warmup"
         public var lrWarmupSteps = 0
         public var weightDecay = 1e-4
+        /// AdamW's moment decays and ε (diffusers' `--adam_beta1`, `--adam_beta2`, `--adam_epsilon`; PyTorch's defaults).
+        public var adamBeta1 = 0.9
+        public var adamBeta2 = 0.999
+        public var adamEpsilon = 1e-8
         public var clipRange: Float = 1e-2
         public var advantageClipMax: Float = 5
         public var timestepFraction: Float = 0.6
@@ -171,7 +175,12 @@ public final class GRPOTrainer {
             try network.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
         }
         policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
+        guard (0..<1).contains(config.adamBeta1), (0..<1).contains(config.adamBeta2), config.adamEpsilon >= 0,
+              config.weightDecay >= 0 else {
+            throw TrainerConfigError(message: "--adam-beta1 \(config.adamBeta1) and --adam-beta2 \(config.adamBeta2) must be in [0, 1), --adam-epsilon \(config.adamEpsilon) and --weight-decay \(config.weightDecay) ≥ 0")
+        }
         optimizer = AdamW(model: network, schedule: try GRPOTrainer.learningRateSchedule(config),
+                          betas: (config.adamBeta1, config.adamBeta2), eps: config.adamEpsilon,
                           weightDecay: config.weightDecay)
         ema = config.emaDecay > 0 ? ExponentialMovingAverage(model: network, decay: config.emaDecay) : nil
         heldOut = Evaluation(prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,

@@ -67,6 +67,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning-rate schedule over the run's optimizer steps: constant, constant_with_warmup, linear or cosine (to 0 at the last step) (default \(Self.defaults.lrScheduler)).") var lrScheduler: String?
     @Option(help: "Optimizer steps of linear warm-up from 0 (default \(Self.defaults.lrWarmupSteps)).") var lrWarmupSteps: Int?
     @Option(help: "AdamW weight decay (default \(Self.defaults.weightDecay)).") var weightDecay: Double?
+    @Option(help: "AdamW β₁, the decay of the gradient's running mean (default \(Self.defaults.adamBeta1)).") var adamBeta1: Double?
+    @Option(help: "AdamW β₂, the decay of the squared gradient's running mean (default \(Self.defaults.adamBeta2)).") var adamBeta2: Double?
+    @Option(help: "AdamW ε (default \(Self.defaults.adamEpsilon)).") var adamEpsilon: Double?
     @Option(help: "PPO clip range ε (default \(Self.defaults.clipRange)).") var clipRange: Float?
     @Option(help: "Advantage clip (default \(Self.defaults.advantageClipMax)).") var advClipMax: Float?
     @Option(help: "Fraction of the T−1 transitions trained per sample (default \(Self.defaults.timestepFraction)).") var timestepFraction: Float?
@@ -126,6 +129,9 @@ struct TrainCommand: ParsableCommand {
         if let lrScheduler { c.lrScheduler = lrScheduler }
         if let lrWarmupSteps { c.lrWarmupSteps = lrWarmupSteps }
         if let weightDecay { c.weightDecay = weightDecay }
+        if let adamBeta1 { c.adamBeta1 = adamBeta1 }
+        if let adamBeta2 { c.adamBeta2 = adamBeta2 }
+        if let adamEpsilon { c.adamEpsilon = adamEpsilon }
         if let clipRange { c.clipRange = clipRange }
         if let advClipMax { c.advantageClipMax = advClipMax }
         if let timestepFraction { c.timestepFraction = timestepFraction }

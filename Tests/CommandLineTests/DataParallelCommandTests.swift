@@ -95,6 +95,7 @@ final class DataParallelCommandTests: XCTestCase {
         XCTAssertTrue(result.output.contains("does not run with 2 processes"), result.output)
         for (flags, message) in [(["--processes", "0"], "--processes must be at least 1"),
                                   (["--ema-decay", "1.5"], "--ema-decay must be in [0, 1)"),
+                                  (["--adam-beta1", "1"], "--adam-beta1 1.0 and --adam-beta2 0.999 must be in [0, 1)"),
                                   (["--eval-every=-1"], "--eval-every and --checkpoint-every must be ≥ 0"),
                                   (["--mix-window-size", "4", "--mix-window-stride", "0"], "MixGRPO needs --mix-window-size ≥ 0")] {
             let refused = try run(["train", "--output-dir", folder.path] + flags)
