@@ -166,6 +166,10 @@ public final class GRPOTrainer {
         guard config.emaDecay >= 0 && config.emaDecay < 1 else {
             throw TrainerConfigError(message: "--ema-decay must be in [0, 1) (0: no EMA), got \(config.emaDecay)")
         }
+        guard (0..<1).contains(config.adamBeta1), (0..<1).contains(config.adamBeta2), config.adamEpsilon >= 0,
+              config.weightDecay >= 0 else {
+            throw TrainerConfigError(message: "--adam-beta1 \(config.adamBeta1) and --adam-beta2 \(config.adamBeta2) must be in [0, 1), --adam-epsilon \(config.adamEpsilon) and --weight-decay \(config.weightDecay) ≥ 0")
+        }
         stochasticSampler = try GRPOTrainer.stochasticSampler(config, chain: task.chain)
         let network = task.network
         if config.loraRank > 0 {
@@ -175,10 +179,6 @@ public final class GRPOTrainer {
             try network.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
         }
         policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
-        guard (0..<1).contains(config.adamBeta1), (0..<1).contains(config.adamBeta2), config.adamEpsilon >= 0,
-              config.weightDecay >= 0 else {
-            throw TrainerConfigError(message: "--adam-beta1 \(config.adamBeta1) and --adam-beta2 \(config.adamBeta2) must be in [0, 1), --adam-epsilon \(config.adamEpsilon) and --weight-decay \(config.weightDecay) ≥ 0")
-        }
         optimizer = AdamW(model: network, schedule: try GRPOTrainer.learningRateSchedule(config),
                           betas: (config.adamBeta1, config.adamBeta2), eps: config.adamEpsilon,
                           weightDecay: config.weightDecay)
