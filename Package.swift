@@ -16,6 +16,7 @@ let package = Package(
     name: "DanceGRPO",
     products: [
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Rewards", targets: ["Rewards"]),
@@ -39,15 +40,19 @@ let package = Package(
                 ]),
             ]),
         .target(name: "Engine", dependencies: ["CMLXShim"], swiftSettings: cxx),
+        // Checkpoint formats over the binding: safetensors (single and sharded), the restricted torch unpickler,
+        // config files, atomic writes.
+        .target(name: "Checkpoints", dependencies: ["Engine"], swiftSettings: cxx),
         // Neural-network layer over the engine.
-        .target(name: "NN", dependencies: ["Engine"], swiftSettings: cxx),
-        // Model-agnostic RL math: samplers with log-probabilities, advantages, policy loss (arrays in, arrays out).
-        .target(name: "FlowSampling", dependencies: ["Engine"], swiftSettings: cxx),
-        .target(name: "GRPO", dependencies: ["Engine", "NN", "FlowSampling"], swiftSettings: cxx),
+        .target(name: "NN", dependencies: ["Engine", "Checkpoints"], swiftSettings: cxx),
+        // The sampling processes GRPO treats as MDPs: flow-matching schedules and SDE steps, DDIM, with log-probabilities.
+        .target(name: "Sampling", dependencies: ["Engine", "Checkpoints"], swiftSettings: cxx),
+        // Model-agnostic RL math: rollout, advantages, policy loss (arrays in, arrays out).
+        .target(name: "GRPO", dependencies: ["Engine", "NN", "Sampling", "Checkpoints"], swiftSettings: cxx),
         // Model families (Flux/, …), each a config struct and modules whose keys are the diffusers/transformers keys.
-        .target(name: "Models", dependencies: ["NN", "Engine", "FlowSampling", "Tokenizers"], swiftSettings: cxx),
+        .target(name: "Models", dependencies: ["NN", "Engine", "Checkpoints", "Sampling", "Tokenizers"], swiftSettings: cxx),
         // Reward models (HPS-v2.1, PickScore, CLIP score, LAION aesthetic), their image preprocessing and registry.
-        .target(name: "Rewards", dependencies: ["Models", "NN", "Engine", "Tokenizers", "Imaging"], swiftSettings: cxx),
+        .target(name: "Rewards", dependencies: ["Models", "NN", "Engine", "Checkpoints", "Tokenizers", "Imaging"], swiftSettings: cxx),
         // Text tokenizers (pure Swift; no engine).
         .target(name: "Tokenizers"),
         // Images: RGB buffers, PNG encode/decode, grids (pure Swift; no engine).
@@ -58,35 +63,36 @@ let package = Package(
         .target(name: "TrainingLogs", dependencies: ["Imaging"]),
         // The trainer: one GRPO loop over any model family (a TrainingTask), rewards mix, evaluation, checkpoints, and the
         // tasks of checkpoint families (FLUX, Stable Diffusion).
-        .target(name: "Training", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "Rewards"],
+        .target(name: "Training", dependencies: ["Models", "NN", "Engine", "Checkpoints", "GRPO", "Sampling", "ShapesWorld", "Imaging", "Rewards"],
                 swiftSettings: cxx),
         // The embedded default: tiny FLUX- and UNet-architecture text-to-image models of the shapes world, their pretraining.
-        .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "Rewards", "Training"],
+        .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "Checkpoints", "GRPO", "Sampling", "ShapesWorld", "Imaging", "Rewards", "Training"],
                 swiftSettings: cxx),
         // Command line.
         .executableTarget(
             name: "dancegrpo",
-            dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld", "EmbeddedWorld", "Training", "TrainingLogs",
+            dependencies: ["Engine", "Checkpoints", "NN", "Models", "Sampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld", "EmbeddedWorld", "Training", "TrainingLogs",
                            "Rewards", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cxx),
         // Benchmarks (`make bench`; never run by the tests).
         .executableTarget(
-            name: "dancegrpo-bench", dependencies: ["Engine", "NN", "Models", "FlowSampling", "GRPO", "Rewards", "Imaging", "Tokenizers"], path: "Benchmarks/dancegrpo-bench",
+            name: "dancegrpo-bench", dependencies: ["Engine", "Checkpoints", "NN", "Models", "Sampling", "GRPO", "Rewards", "Imaging", "Tokenizers"], path: "Benchmarks/dancegrpo-bench",
             swiftSettings: cxx),
         // Tests
         .target(
-            name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport",
+            name: "TestSupport", dependencies: ["Engine", "Checkpoints"], path: "Tests/TestSupport",
             resources: [.copy("Fixtures")], swiftSettings: cxx),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "FlowSamplingTests", dependencies: ["FlowSampling", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "GRPOTests", dependencies: ["GRPO", "FlowSampling", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Checkpoints", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "NNTests", dependencies: ["Checkpoints", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "SamplingTests", dependencies: ["Checkpoints", "Sampling", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "GRPOTests", dependencies: ["Checkpoints", "GRPO", "Sampling", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Engine", "FlowSampling", "Tokenizers", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "ModelsTests", dependencies: ["Checkpoints", "Models", "NN", "Engine", "Sampling", "Tokenizers", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "RewardsTests", dependencies: ["Checkpoints", "Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "EmbeddedWorldTests", dependencies: ["EmbeddedWorld", "Training", "Rewards", "Models", "GRPO", "FlowSampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "GRPO", "FlowSampling", "Models", "NN", "Engine", "Imaging", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "EmbeddedWorldTests", dependencies: ["Checkpoints", "EmbeddedWorld", "Training", "Rewards", "Models", "GRPO", "Sampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "TrainingTests", dependencies: ["Checkpoints", "Training", "GRPO", "Sampling", "Models", "NN", "Engine", "Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "TrainingLogsTests", dependencies: ["TrainingLogs", "TestSupport"], swiftSettings: cxx),
         // The command line as users run it: the built `dancegrpo` executable in child processes.
         .testTarget(name: "CommandLineTests"),

@@ -1,5 +1,5 @@
 import Engine
-import FlowSampling
+import Sampling
 import Foundation
 import NN
 import ShapesWorld

@@ -1,4 +1,4 @@
-import FlowSampling
+import Sampling
 
 /// MixGRPO's sliding SDE window (Tencent-Hunyuan/MixGRPO, `--training_strategy part --sample_strategy progressive`;
 /// schedule of `fastvideo/utils/grpo_states.py` `GRPOTrainingStates`, sampling in `fastvideo/utils/sampling_utils.py`):

@@ -1,5 +1,5 @@
 import Engine
-import FlowSampling
+import Sampling
 import NN
 
 /// The update half of a GRPO iteration (spec §2.4, §4.3, §4.4).

@@ -1,5 +1,5 @@
 import Engine
-import FlowSampling
+import Sampling
 
 /// How trajectories are sampled (spec §2, §3).
 public struct RolloutConfig: Sendable {

@@ -1,5 +1,6 @@
+import Checkpoints
 import Engine
-import FlowSampling
+import Sampling
 import Foundation
 import GRPO
 import Imaging

@@ -2,7 +2,7 @@ import ArgumentParser
 import EmbeddedWorld
 import Training
 import Engine
-import FlowSampling
+import Sampling
 import Foundation
 import Imaging
 import Models

@@ -1,3 +1,4 @@
+import Checkpoints
 import EmbeddedWorld
 import Engine
 import Foundation

@@ -1,3 +1,4 @@
+import Checkpoints
 import ArgumentParser
 import Engine
 import Foundation

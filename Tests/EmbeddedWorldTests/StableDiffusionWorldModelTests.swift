@@ -1,6 +1,7 @@
+import Checkpoints
 import EmbeddedWorld
 import Engine
-import FlowSampling
+import Sampling
 import Foundation
 import GRPO
 import Models

@@ -1,5 +1,5 @@
 import Engine
-import FlowSampling
+import Sampling
 import GRPO
 import NN
 import TestSupport

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values for the GRPO step, advantage, loss and KL tests (Tests/FlowSamplingTests/FlowStepGoldenTests.swift,
+"""Reference values for the GRPO step, advantage, loss and KL tests (Tests/SamplingTests/FlowStepGoldenTests.swift,
 Tests/GRPOTests/GRPOGoldenTests.swift).
 
 Run from the package root (needs torch and safetensors; see tools/requirements.txt):

@@ -2,6 +2,7 @@
 // `open_clip_config.json`): mlfoundations/open_clip src/open_clip/model.py `CLIPVisionCfg`, `CLIPTextCfg`.
 // Only the ViT + text-transformer family is built (the towers of HPS-v2, laion and DFN CLIP checkpoints); the
 // ResNet, timm and Hugging Face text towers, attentional pooling and `embed_cls` are refused with a message.
+import Checkpoints
 import Engine
 import Foundation
 import NN

@@ -1,5 +1,4 @@
 import Engine
-import FlowSampling
 
 // The denoising chain GRPO treats as an MDP (spec §1): its steps, the timestep the network sees at each, and the
 // Gaussian transition with its log-probability. Rollout and training only talk to this protocol, so the flow-matching

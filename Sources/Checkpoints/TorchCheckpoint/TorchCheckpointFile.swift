@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 // A PyTorch checkpoint as `torch.save` writes it (`.pt`, `.pth`, `.bin` such as `pytorch_model.bin` and

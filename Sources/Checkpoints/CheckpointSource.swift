@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Anything tensors are loaded from by key, one at a time: safetensors files and folders (``SafeTensorsCheckpoint``)

@@ -1,4 +1,4 @@
-import FlowSampling
+import Sampling
 import XCTest
 
 /// The τ tables of spec §2.1 (float32 emulation of the reference's torch arithmetic).

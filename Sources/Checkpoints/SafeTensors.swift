@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 // The safetensors format: an 8-byte little-endian header length N, N bytes of JSON

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 // The only globals a checkpoint's pickle may name. Each is implemented here in Swift (a builder of data, a dtype, a

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// A checkpoint that may span several safetensors files: a folder with `*.safetensors.index.json` (the

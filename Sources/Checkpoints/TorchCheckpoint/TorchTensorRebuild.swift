@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 // Tensors as torch.save pickles them: `_rebuild_tensor_v2(storage, storage_offset, size, stride, …)`, where the storage
