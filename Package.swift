@@ -24,6 +24,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Engine binding: the only C++ in the package, and the only targets that name MLX.
@@ -51,19 +52,24 @@ let package = Package(
         .target(name: "GRPO", dependencies: ["Engine", "NN", "Sampling", "Checkpoints"], swiftSettings: cxx),
         // Model families (Flux/, …), each a config struct and modules whose keys are the diffusers/transformers keys.
         .target(name: "Models", dependencies: ["NN", "Engine", "Checkpoints", "Sampling", "Tokenizers"], swiftSettings: cxx),
-        // Reward models (HPS-v2.1, PickScore, CLIP score, LAION aesthetic), their image preprocessing and registry.
+        // The Reward protocol (samples and prompts in, scores and metrics out), the catalog and `name[:weight]` lists,
+        // DDPO's JPEG rewards and the reward models (HPS-v2.1, PickScore, CLIP score, LAION aesthetic).
         .target(name: "Rewards", dependencies: ["Models", "NN", "Engine", "Checkpoints", "Tokenizers", "Imaging"], swiftSettings: cxx),
         // Text tokenizers (pure Swift; no engine).
         .target(name: "Tokenizers"),
         // Images: RGB buffers, PNG encode/decode, grids (pure Swift; no engine).
         .target(name: "Imaging"),
         // The embedded default world: compositional prompts, a procedural renderer and a rule-based scorer.
-        .target(name: "ShapesWorld", dependencies: ["Imaging"]),
+        .target(name: "ShapesWorld", dependencies: ["Imaging", "SeededRandom"]),
+        // SplitMix64 with its own integer and float draws, the same on every platform and toolchain (pure Swift).
+        .target(name: "SeededRandom"),
         // Training logs readable by standard tools (TensorBoard event files).
         .target(name: "TrainingLogs", dependencies: ["Imaging"]),
-        // The trainer: one GRPO loop over any model family (a TrainingTask), rewards mix, evaluation, checkpoints, and the
-        // tasks of checkpoint families (FLUX, Stable Diffusion).
-        .target(name: "Training", dependencies: ["Models", "NN", "Engine", "Checkpoints", "GRPO", "Sampling", "ShapesWorld", "Imaging", "Rewards"],
+        // The trainer: one GRPO loop over any model family (a TrainingTask) with its observers, evaluation,
+        // checkpoints, run logs, settings (presets, config files, DanceGRPO's argument names), and the tasks of
+        // checkpoint families (FLUX, Stable Diffusion). It knows no world: rewards come as `any Reward`.
+        .target(name: "Training", dependencies: ["Models", "NN", "Engine", "Checkpoints", "GRPO", "Sampling", "Imaging", "Rewards",
+                                                 "TrainingLogs", "SeededRandom", .product(name: "Yams", package: "Yams")],
                 swiftSettings: cxx),
         // The embedded default: tiny FLUX- and UNet-architecture text-to-image models of the shapes world, their pretraining.
         .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "Checkpoints", "GRPO", "Sampling", "ShapesWorld", "Imaging", "Rewards", "Training"],

@@ -4,6 +4,7 @@ import Foundation
 import GRPO
 import Imaging
 import NN
+import Rewards
 import ShapesWorld
 import Training
 
@@ -43,16 +44,17 @@ public final class StableDiffusionWorldTask: TrainingTask {
     }
 
     public var chain: SamplingChain { .ddim(model.schedulerConfig) }
+    public var rewardCatalog: RewardCatalog { .shapesWorld }
     public var latentShape: [Int] { model.latentShape }
 
     /// Training-split prompts from a generator seeded by (seed, iteration), as the FLUX world's trainer draws them.
-    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [TrainingPrompt] {
+    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
         WorldEvaluation.trainingPrompts(count: count, iteration: iteration, seed: seed)
     }
 
     /// The fixed held-out prompts of ``WorldEvaluation`` (the FLUX world's evaluation prompts).
-    public func evaluationPrompts(count: Int) throws -> [TrainingPrompt] {
-        WorldEvaluation.prompts(split: .heldOut, count: count).map(TrainingPrompt.init)
+    public func evaluationPrompts(count: Int) throws -> [Prompt] {
+        WorldEvaluation.prompts(split: .heldOut, count: count).map(Prompt.init(shapes:))
     }
 
     public func conditioning(_ texts: [String]) throws -> Conditioning {
@@ -69,7 +71,7 @@ extension GRPOTrainer.Config {
     /// with η = 1 (DDPO/DanceGRPO's SD rollout noise) at the world's 12 steps, otherwise the FLUX world's settings.
     public static var unetWorld: GRPOTrainer.Config {
         var c = GRPOTrainer.Config()
-        c.sampler = "ddim"
+        c.sampler = .ddim
         c.eta = 1
         return c
     }

@@ -3,6 +3,7 @@ import Foundation
 import GRPO
 import Imaging
 import NN
+import Rewards
 import ShapesWorld
 import Training
 
@@ -23,6 +24,7 @@ public final class WorldTask: TrainingTask {
     public var network: Module { model.transformer }
     public var networkFolderName: String { "transformer" }
     public var chain: SamplingChain { .flow }
+    public var rewardCatalog: RewardCatalog { .shapesWorld }
     public var latentShape: [Int] { model.latentShape }
 
     public func saveNetwork(to folder: URL) throws {
@@ -33,12 +35,12 @@ public final class WorldTask: TrainingTask {
         WorldPolicy(model: model, reference: reference)
     }
 
-    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [TrainingPrompt] {
+    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
         WorldEvaluation.trainingPrompts(count: count, iteration: iteration, seed: seed)
     }
 
-    public func evaluationPrompts(count: Int) throws -> [TrainingPrompt] {
-        WorldEvaluation.prompts(split: .heldOut, count: count).map(TrainingPrompt.init)
+    public func evaluationPrompts(count: Int) throws -> [Prompt] {
+        WorldEvaluation.prompts(split: .heldOut, count: count).map(Prompt.init(shapes:))
     }
 
     public func conditioning(_ texts: [String]) throws -> Conditioning { try textCache(texts) }
@@ -48,27 +50,18 @@ public final class WorldTask: TrainingTask {
 
 extension GRPOTrainer.Config {
     /// The embedded world's defaults (`train --model world`, `make run`): two data-parallel processes, each drawing
-    /// 4 prompts × 8 samples per iteration (8 × 8 in all), T 12, shift 3, clip 1e-2, fraction 0.6,
-    /// coefficient-preserving sampling at noise level 0.5 and one initial noise per process and iteration, so that
-    /// a group's rewards differ only through the trained transitions; the whole transformer trained at lr 1e-4 with
-    /// all 64 samples of an iteration in one optimizer step (a gradient averaged over 64 samples is what keeps full
-    /// fine-tuning from drifting: at 8 or 16 samples per step it lost held-out reward), evaluated and checkpointed
-    /// with an EMA of decay 0.95 (the same training run scored 0.348 with the average and 0.320 with its last
-    /// weights). The reward is the scorer's partial credit plus half its binary verdict
-    /// (`shapes,shapes-correct:0.5`, each normalised per group): partial credit alone pays hedging with extra
-    /// objects, the verdict only exact images; it kept the held-out partial-credit score above that of partial
-    /// credit alone by 2.8 and 1.3 points (seeds 0 and 1, means of the evaluations at 180–300). Two processes on
-    /// two cores run an iteration in about 1.8–2.4 s instead of 4 s for one process with two BLAS threads (MLX's
-    /// element-wise kernels use one core), so 300 iterations fit in 9–12 minutes. The README's status table has the
-    /// settings compared; `--processes 1 --prompts-per-iteration 8 --gradient-accumulation-steps 64` is the same
-    /// batch in one process.
+    /// 4 prompts × 8 samples per iteration, T 12, shift 3, clip 1e-2, fraction 0.6, coefficient-preserving sampling
+    /// at noise level 0.5 with one initial noise per process and iteration (a group's rewards then differ only
+    /// through the trained transitions); the whole transformer trained at lr 1e-4 with all 64 samples of an
+    /// iteration in one optimizer step, evaluated and checkpointed with an EMA of decay 0.95; the reward is the
+    /// scorer's partial credit plus half its binary verdict. Why each of these: docs/experiments/shapes-world.md.
     public static var world: GRPOTrainer.Config {
         var c = GRPOTrainer.Config()
         c.processes = 2
         c.promptsPerIteration = 4
         c.gradientAccumulationSteps = 32
         c.iterations = 300
-        c.sampler = "cps"
+        c.sampler = .cps
         c.eta = 0.5
         c.initSameNoise = true
         c.learningRate = 1e-4

@@ -4,13 +4,18 @@ import Imaging
 /// A model that scores images against their prompts (higher is better). Scores are computed in batches of
 /// ``batchSize`` images; image i is scored against prompt i (the seed's PickScore scored every image against the
 /// first prompt of the batch, spec §10.12; this does not).
-public protocol ImageRewardModel: AnyObject {
-    /// The registry name (`hpsv2.1`, `pickscore`, `clip-score`, `aesthetic`), as it appears in logs.
-    var name: String { get }
+public protocol ImageRewardModel: Reward {
     /// Images per forward pass.
     var batchSize: Int { get set }
     /// One score per image; `prompts` has one prompt per image (the aesthetic predictor ignores them).
     func scores(images: [RGBImage], prompts: [String]) throws -> [Double]
+}
+
+extension ImageRewardModel {
+    /// A model scores images; a video's score is the mean of its frames'.
+    public func score(_ samples: [GeneratedSample], prompts: [Prompt]) throws -> RewardScores {
+        RewardScores(scores: try meanOverFrames(samples, prompts: prompts) { try scores(images: $0, prompts: $1.map(\.text)) })
+    }
 }
 
 /// Problems with reward model files and inputs. Every message names the file and what was expected.

@@ -2,20 +2,6 @@ import Engine
 import Foundation
 import Imaging
 
-/// One reward of a `--reward` list: its registry name and its weight in the combined advantage (spec §4.8:
-/// per-reward group normalisation, then the weighted sum).
-public struct RewardSpec: Equatable, Sendable, CustomStringConvertible {
-    public var name: String
-    public var weight: Double
-
-    public init(name: String, weight: Double = 1) {
-        self.name = name
-        self.weight = weight
-    }
-
-    public var description: String { weight == 1 ? name : "\(name):\(weight)" }
-}
-
 /// Where the reward checkpoints are. Each path defaults to the seed's layout under ``directory`` (the folder the
 /// seed runs from); any of them can be given explicitly.
 public struct RewardLocations: Sendable {
@@ -45,32 +31,13 @@ public enum RewardRegistry {
     /// Every reward name, in documentation order.
     public static let names = ["hpsv2.1", "pickscore", "clip-score", "aesthetic"]
 
-    /// Parses `"hpsv2.1,pickscore:0.5"`: comma-separated names, each with an optional `:weight` (default 1). Order
-    /// is kept; names must be known and appear once; weights must be finite numbers.
+    /// Parses a list of reward models (``RewardSpec/parseList(_:)``), refusing any name that is not a model's.
     public static func parse(_ text: String) throws -> [RewardSpec] {
-        var specs: [RewardSpec] = []
-        for rawItem in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let item = rawItem.trimmingCharacters(in: .whitespaces)
-            guard !item.isEmpty else { throw RewardError.invalidSpecification("reward list '\(text)': empty entry (expected name[:weight],…)") }
-            let parts = item.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
-            guard names.contains(name) else {
-                throw RewardError.invalidSpecification("unknown reward '\(parts[0])' (available: \(names.joined(separator: ", ")))")
-            }
-            var weight = 1.0
-            if parts.count == 2 {
-                let weightText = parts[1].trimmingCharacters(in: .whitespaces)
-                guard let value = Double(weightText), value.isFinite else {
-                    throw RewardError.invalidSpecification("reward '\(name)': weight '\(weightText)' is not a finite number")
-                }
-                weight = value
-            }
-            guard !specs.contains(where: { $0.name == name }) else {
-                throw RewardError.invalidSpecification("reward '\(name)' is listed twice in '\(text)'")
-            }
-            specs.append(RewardSpec(name: name, weight: weight))
+        let specs = try RewardSpec.parseList(text)
+        if let unknown = specs.first(where: { !names.contains($0.name) }) {
+            throw RewardError.invalidSpecification(
+                "unknown reward '\(unknown.name)' (available: \(names.joined(separator: ", ")))")
         }
-        guard !specs.isEmpty else { throw RewardError.invalidSpecification("empty reward list") }
         return specs
     }
 
@@ -102,37 +69,5 @@ public enum RewardRegistry {
         default:
             throw RewardError.invalidSpecification("unknown reward '\(name)' (available: \(names.joined(separator: ", ")))")
         }
-    }
-}
-
-/// Several rewards with their weights, in the order the `--reward` list gave them: what a trainer scores each batch
-/// of decoded images with. Combining them is the trainer's part (spec §4.8: group-normalise each reward's scores,
-/// then sum the advantages with these weights).
-public final class RewardSet {
-    public let entries: [(spec: RewardSpec, model: any ImageRewardModel)]
-
-    public var specs: [RewardSpec] { entries.map(\.spec) }
-
-    public init(_ entries: [(spec: RewardSpec, model: any ImageRewardModel)]) {
-        precondition(entries.allSatisfy { $0.spec.name == $0.model.name },
-                     "RewardSet: a spec's name must be its model's name")
-        self.entries = entries
-    }
-
-    /// Parses `specification` (``RewardRegistry/parse(_:)``) and builds every model from `locations`.
-    public convenience init(specification: String, locations: RewardLocations, dtype: DType = .float32) throws {
-        let specs = try RewardRegistry.parse(specification)
-        self.init(try specs.map { ($0, try RewardRegistry.makeModel($0.name, locations: locations, dtype: dtype)) })
-    }
-
-    /// One row of scores per reward, in order: `result[r][i]` is reward r of image i against prompt i.
-    public func scores(images: [RGBImage], prompts: [String]) throws -> [(spec: RewardSpec, scores: [Double])] {
-        try entries.map { ($0.spec, try $0.model.scores(images: images, prompts: prompts)) }
-    }
-
-    /// Σ_r weight_r · score_r per image (the raw weighted sum, for display; training normalises per reward first).
-    public static func weightedSum(_ rows: [(spec: RewardSpec, scores: [Double])]) -> [Double] {
-        guard let count = rows.first?.scores.count else { return [] }
-        return (0..<count).map { i in rows.reduce(0) { $0 + $1.spec.weight * $1.scores[i] } }
     }
 }

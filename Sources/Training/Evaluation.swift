@@ -2,7 +2,7 @@ import Engine
 import Foundation
 import GRPO
 import Imaging
-import ShapesWorld
+import Rewards
 
 /// Evaluation of a task's policy on fixed prompts: deterministic sampling (ODE / DDIM η = 0) from fixed noise, scored
 /// by the run's rewards. The same prompts and noise every time, so the scores of checkpoints are comparable.
@@ -12,13 +12,15 @@ public struct Evaluation {
         public var meanReward: Double
         /// Each reward's mean, by name.
         public var rewardMeans: [String: Double]
-        /// Fraction of images the shapes scorer marks fully correct (GenEval-style accuracy); nil unless every prompt
-        /// comes from the shapes world.
-        public var accuracy: Double?
+        /// The mean of each extra metric the rewards reported (e.g. the shapes world's `accuracy`).
+        public var infoMeans: [String: Double]
         public var images: [RGBImage]
         public var prompts: [String]
         /// The weighted reward sum of each image.
         public var rewards: [Double]
+
+        /// The fraction of images judged fully correct, when a reward reports `accuracy` (GenEval-style).
+        public var accuracy: Double? { infoMeans["accuracy"] }
 
         /// The samples as a captioned grid, eight per row (a run folder's `samples-*.png` and TensorBoard images).
         public func grid() throws -> RGBImage {
@@ -26,13 +28,13 @@ public struct Evaluation {
         }
     }
 
-    public let prompts: [TrainingPrompt]
+    public let prompts: [Prompt]
     public let steps: Int
     public let shift: Float
     public let guidanceScale: Float
     public let seed: UInt64
 
-    public init(prompts: [TrainingPrompt], steps: Int, shift: Float = 3, guidanceScale: Float = 1, seed: UInt64 = 1234) {
+    public init(prompts: [Prompt], steps: Int, shift: Float = 3, guidanceScale: Float = 1, seed: UInt64 = 1234) {
         self.prompts = prompts
         self.steps = steps
         self.shift = shift
@@ -43,7 +45,7 @@ public struct Evaluation {
     /// Samples and scores every prompt with `policy` (the task's current policy unless given). With several processes
     /// each samples and scores a contiguous share of the prompts, with the noise those prompts have in a one-process
     /// evaluation, and every process returns the whole result (images included) in prompt order.
-    public func run(_ task: TrainingTask, rewards: RewardMix, policy: DenoisingPolicy? = nil, batchSize: Int = 32,
+    public func run(_ task: TrainingTask, rewards: RewardSet, policy: DenoisingPolicy? = nil, batchSize: Int = 32,
                     processGroup: ProcessGroup = SingleProcessGroup()) throws -> Result {
         var config = RolloutConfig()
         config.process = task.chain.deterministicProcess(steps: steps, shift: shift)
@@ -56,29 +58,37 @@ public struct Evaluation {
         let texts = prompts.map(\.text)
         var images: [RGBImage] = []
         var scores = [[Double]](repeating: [], count: rewards.names.count)
-        var correct: [Double] = []
-        let specs = prompts.compactMap(\.spec)
-        let scoresCorrectness = specs.count == prompts.count && !specs.isEmpty
+        var info: [String: [Double]] = [:]
         if !share.isEmpty {
             let batch = rollout(policy: policy ?? task.policy(reference: nil), conditioning: try task.conditioning(texts),
                                 latentShape: task.latentShape, config: config, key: RandomKey(seed: seed), unconditional: unconditional)
             images = try task.images(batch.finalLatents)
-            scores = try rewards.scores(images, prompts: Array(prompts[share]))
-            if scoresCorrectness {
-                correct = zip(images, specs[share]).map { ShapeScorer.standard.score($0, $1).correct ? 1 : 0 }
-            }
+            let scored = try rewards.score(images.map(GeneratedSample.image), prompts: Array(prompts[share]))
+            scores = scored.scores
+            info = scored.info
         }
+        // Every rank names the same metrics (they come from the same rewards), so the keys agree even where a rank
+        // scored no prompt.
+        var infoNames = info.keys.sorted()
         if ranks > 1 {
             scores = try scores.map { try processGroup.allGather($0) }
-            correct = try processGroup.allGather(correct)
+            infoNames = try gatherNames(infoNames, processGroup: processGroup)
+            info = try Dictionary(uniqueKeysWithValues: infoNames.map { ($0, try processGroup.allGather(info[$0] ?? [])) })
             images = try gatherImages(images, processGroup: processGroup)
         }
         let weighted = (0..<images.count).map { i in zip(rewards.weights, scores).reduce(0) { $0 + $1.0 * $1.1[i] } }
+        func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
         var means: [String: Double] = [:]
-        for (name, values) in zip(rewards.names, scores) { means[name] = values.reduce(0, +) / Double(max(1, values.count)) }
-        let accuracy: Double? = scoresCorrectness ? correct.reduce(0, +) / Double(specs.count) : nil
-        return Result(meanReward: weighted.reduce(0, +) / Double(max(1, weighted.count)), rewardMeans: means, accuracy: accuracy,
+        for (name, values) in zip(rewards.names, scores) { means[name] = mean(values) }
+        return Result(meanReward: mean(weighted), rewardMeans: means, infoMeans: info.mapValues(mean),
                       images: images, prompts: texts, rewards: weighted)
+    }
+
+    /// The union of every rank's metric names (a rank with no prompts has none).
+    private func gatherNames(_ names: [String], processGroup: ProcessGroup) throws -> [String] {
+        let bytes = try processGroup.allGather((names.joined(separator: "\n") + "\u{0}").utf8.map(Double.init))
+        let texts = String(decoding: bytes.map { UInt8($0) }, as: UTF8.self).split(separator: "\u{0}")
+        return Set(texts.flatMap { $0.split(separator: "\n").map(String.init) }).sorted()
     }
 
     /// Every process's images in rank order: sizes first, then the pixel bytes (a few KB per image here).

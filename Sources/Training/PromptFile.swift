@@ -1,7 +1,8 @@
 import Checkpoints
 import Engine
 import Foundation
-import ShapesWorld
+import Rewards
+import SeededRandom
 
 /// Training prompts from a text file, one prompt per line (surrounding whitespace trimmed, blank lines skipped), as
 /// DanceGRPO reads `assets/prompts.txt`. Training visits the prompts epoch by epoch, each epoch a fresh shuffle
@@ -49,7 +50,7 @@ public struct PromptFile: Sendable {
 
     /// The `count` prompts of iteration `iteration`: positions `iteration·count ..< (iteration+1)·count` of the
     /// concatenated epoch shuffles.
-    public func training(count: Int, iteration: Int, seed: UInt64) -> [TrainingPrompt] {
+    public func training(count: Int, iteration: Int, seed: UInt64) -> [Prompt] {
         let n = prompts.count
         var orders: [Int: [Int]] = [:]
         return (0..<count).map { k in
@@ -61,12 +62,12 @@ public struct PromptFile: Sendable {
     }
 
     /// The first `count` prompts in file order (repeated cyclically when the file is shorter): fixed evaluation prompts.
-    public func fixed(count: Int) -> [TrainingPrompt] {
+    public func fixed(count: Int) -> [Prompt] {
         (0..<count).map { PromptFile.prompt(prompts[$0 % prompts.count]) }
     }
 
     /// A prompt with its shapes-world spec when it parses as one.
-    static func prompt(_ text: String) -> TrainingPrompt {
-        TrainingPrompt(text: text, spec: try? PromptParser.parse(text))
+    static func prompt(_ text: String) -> Prompt {
+        Prompt(text: text)
     }
 }

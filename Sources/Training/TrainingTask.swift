@@ -4,23 +4,7 @@ import Foundation
 import GRPO
 import Imaging
 import NN
-import ShapesWorld
-
-/// A prompt the trainer samples for, with what the rewards may need beyond its text: the shapes world's parsed
-/// prompt for its rule-based scorer (nil for free text).
-public struct TrainingPrompt: Sendable, Equatable {
-    public var text: String
-    public var spec: PromptSpec?
-
-    public init(text: String, spec: PromptSpec? = nil) {
-        self.text = text
-        self.spec = spec
-    }
-
-    public init(_ spec: PromptSpec) {
-        self.init(text: spec.text, spec: spec)
-    }
-}
+import Rewards
 
 /// The denoising chain of a model family, from which the trainer builds its rollout and evaluation processes.
 public enum SamplingChain: Sendable, Equatable {
@@ -52,16 +36,20 @@ public protocol TrainingTask: AnyObject {
     /// One sample's latent shape (no batch axis).
     var latentShape: [Int] { get }
     /// `count` training prompts for an iteration, a pure function of (seed, iteration) so resumed runs see the same.
-    func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [TrainingPrompt]
+    func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt]
     /// `count` fixed evaluation prompts (held out from training where the data allows).
-    func evaluationPrompts(count: Int) throws -> [TrainingPrompt]
+    func evaluationPrompts(count: Int) throws -> [Prompt]
     /// Conditioning rows, one per text; the empty text is the unconditional branch of classifier-free guidance.
     func conditioning(_ texts: [String]) throws -> Conditioning
     /// The decoder: final latents `[B, ...latentShape]` → 8-bit images.
     func images(_ latents: Tensor) throws -> [RGBImage]
+    /// The rewards a run of this task may name: the standard ones, plus a world's own (default: standard).
+    var rewardCatalog: RewardCatalog { get }
 }
 
 extension TrainingTask {
+    public var rewardCatalog: RewardCatalog { .standard }
+
     /// Reads a network saved by `saveNetwork` back from `folder` (resume).
     public func loadNetwork(from folder: URL) throws {
         try network.load(contentsOf: folder.appendingPathComponent(networkFolderName))
@@ -69,16 +57,25 @@ extension TrainingTask {
 }
 
 extension SamplingChain {
-    /// The rollout's process: a flow schedule with `sampler` (or a per-step MixGRPO `plan`), or DDIM with η = `eta`.
-    public func process(steps: Int, shift: Float, sampler: FlowSampler, eta: Float, plan: [FlowSampler]? = nil) -> any SamplingProcess {
-        switch self {
-        case .flow: return FlowProcess(steps: steps, shift: shift, sampler: sampler, plan: plan)
-        case .ddim(let config): return DDIMProcess(scheduler: DDIMScheduler(config: config, steps: steps), eta: eta)
+    /// The rollout's process: a flow schedule with the sampler's SDE (or a per-step MixGRPO `plan`), or DDIM with
+    /// the sampler's η.
+    public func process(steps: Int, shift: Float, sampler: RolloutSampler, plan: [FlowSampler]? = nil)
+        -> any SamplingProcess
+    {
+        switch (self, sampler) {
+        case (.flow, .flow(let step)): return FlowProcess(steps: steps, shift: shift, sampler: step, plan: plan)
+        case (.flow, .ddim): preconditionFailure("a DDIM sampler on a flow chain (GRPOTrainer checks the pair)")
+        case (.ddim(let config), .ddim(let eta)):
+            return DDIMProcess(scheduler: DDIMScheduler(config: config, steps: steps), eta: eta)
+        case (.ddim, .flow): preconditionFailure("a flow sampler on a DDIM chain (GRPOTrainer checks the pair)")
         }
     }
 
     /// The deterministic sampler of evaluations: the Euler ODE for flows, DDIM with η = 0.
     public func deterministicProcess(steps: Int, shift: Float) -> any SamplingProcess {
-        process(steps: steps, shift: shift, sampler: .ode, eta: 0)
+        switch self {
+        case .flow: return process(steps: steps, shift: shift, sampler: .flow(.ode))
+        case .ddim: return process(steps: steps, shift: shift, sampler: .ddim(eta: 0))
+        }
     }
 }

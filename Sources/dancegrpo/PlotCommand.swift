@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Training
 
 /// Redraws a run's reward curve from its logs (the seed's figure: raw reward per iteration and its moving average,
 /// plus held-out scores when the run evaluated).

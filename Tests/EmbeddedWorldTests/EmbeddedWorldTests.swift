@@ -202,7 +202,7 @@ final class EmbeddedWorldTests: XCTestCase {
         try tinyModel().writeFolder(to: modelFolder)
         var config = tinyConfig()
         config.loraRank = 2
-        config.loraTargets = "to_q,to_v,proj_out"  // a fresh model's proj_out is zero: only its own adapter gets a gradient at first
+        config.loraTargets = ["to_q", "to_v", "proj_out"]  // a fresh model's proj_out is zero: only its own adapter gets a gradient at first
         config.rewards = "jpeg-compressibility"  // differs between any two images, so advantages are never all zero
 
         let straight = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("a"))
@@ -251,15 +251,15 @@ final class EmbeddedWorldTests: XCTestCase {
         let modelFolder = folder.appendingPathComponent("model")
         try tinyModel().writeFolder(to: modelFolder)
         let preset = GRPOTrainer.Config.world
-        XCTAssertEqual([preset.sampler, String(preset.loraRank), String(preset.initSameNoise)], ["cps", "0", "true"])
+        XCTAssertEqual([preset.sampler.rawValue, String(preset.loraRank), String(preset.initSameNoise)], ["cps", "0", "true"])
         // Two processes of 4 prompts × 8: one optimizer step over all 64 samples of an iteration.
         XCTAssertEqual([preset.processes, preset.promptsPerIteration, preset.numGenerations, preset.gradientAccumulationSteps],
                        [2, 4, 8, 32])
         XCTAssertEqual(preset.emaDecay, 0.95)
-        XCTAssertEqual(try RewardMix(parsing: preset.rewards).names, ["shapes", "shapes-correct"])
+        XCTAssertEqual(try RewardCatalog.shapesWorld.makeSet(preset.rewards).names, ["shapes", "shapes-correct"])
         var config = tinyConfig(preset)
         config.loraRank = 2
-        config.loraTargets = "to_q,to_v,proj_out"
+        config.loraTargets = ["to_q", "to_v", "proj_out"]
         config.rewards = "jpeg-compressibility"
         let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
         let log = try trainer.step()
@@ -278,12 +278,15 @@ final class EmbeddedWorldTests: XCTestCase {
         let modelFolder = folder.appendingPathComponent("model")
         try tinyModel().writeFolder(to: modelFolder)
         var config = tinyConfig()
-        config.lrScheduler = "linear"
+        config.lrScheduler = .linear
         let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
         XCTAssertEqual(try [trainer.step(), trainer.step()].map(\.learningRate), [1e-3, 5e-4])
 
-        for (name, warmup, message) in [("cosine-restarts", 0, "unknown learning-rate schedule 'cosine-restarts'"),
-                                        ("cosine", 3, "--lr-warmup-steps 3 exceeds the run's 2 optimizer steps")] {
+        XCTAssertThrowsError(try RunSettings.resolve(preset: config, presetName: "test", layers: [
+            SettingsLayer(origin: "run.json", values: ["lr_scheduler": "cosine-restarts"])])) {
+            XCTAssertTrue("\($0)".contains("run.json: setting 'lrScheduler': unknown learning-rate schedule 'cosine-restarts'"), "\($0)")
+        }
+        for (name, warmup, message) in [(LRSchedulerKind.cosine, 3, "--lr-warmup-steps 3 exceeds the run's 2 optimizer steps")] {
             config.lrScheduler = name
             config.lrWarmupSteps = warmup
             XCTAssertThrowsError(try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
@@ -303,7 +306,7 @@ final class EmbeddedWorldTests: XCTestCase {
         config.numGenerations = 4
         config.bestOfN = 2
         config.gradientAccumulationSteps = 4
-        config.lrScheduler = "linear"
+        config.lrScheduler = .linear
         let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
         let logs = try [trainer.step(), trainer.step()]
         XCTAssertEqual(logs.map(\.trainedSamples), [4, 4])
@@ -320,17 +323,17 @@ final class EmbeddedWorldTests: XCTestCase {
         }
     }
 
-    func testRewardMixParsingAndErrors() throws {
-        let mix = try RewardMix(parsing: "shapes,jpeg-compressibility:0.1")
+    func testRewardListParsingAndErrors() throws {
+        let mix = try RewardCatalog.shapesWorld.makeSet("shapes,jpeg-compressibility:0.1")
         XCTAssertEqual(mix.names, ["shapes", "jpeg-compressibility"])
         XCTAssertEqual(mix.weights, [1, 0.1])
         // A reward model named without its files: the error names the file that is missing.
         let empty = try temporaryDirectory(self)
-        XCTAssertThrowsError(try RewardMix(parsing: "shapes,hpsv2.1", locations: RewardLocations(directory: empty))) {
+        XCTAssertThrowsError(try RewardCatalog.shapesWorld.makeSet("shapes,hpsv2.1", locations: RewardLocations(directory: empty))) {
             XCTAssert("\($0)".contains("HPS_v2.1_compressed"), "\($0)")
         }
-        XCTAssertThrowsError(try RewardMix(parsing: "hps")) { XCTAssert("\($0)".contains("unknown reward 'hps'"), "\($0)") }
-        XCTAssertThrowsError(try RewardMix(parsing: "shapes:abc")) { XCTAssert("\($0)".contains("not a number"), "\($0)") }
+        XCTAssertThrowsError(try RewardCatalog.shapesWorld.makeSet("hps")) { XCTAssert("\($0)".contains("unknown reward 'hps'"), "\($0)") }
+        XCTAssertThrowsError(try RewardCatalog.shapesWorld.makeSet("shapes:abc")) { XCTAssert("\($0)".contains("not a finite number"), "\($0)") }
     }
 
     /// A reward model next to the embedded reward in training: scored on the decoded batch, named in the log.
@@ -351,12 +354,14 @@ final class EmbeddedWorldTests: XCTestCase {
     /// `shapes-correct` is GenEval's binary verdict: 1 exactly for the images the scorer calls correct (where the
     /// partial-credit `shapes` reward is 1 too), else 0.
     func testShapesCorrectRewardIsTheScorersVerdict() throws {
-        let mix = try RewardMix(parsing: "shapes,shapes-correct")
+        let mix = try RewardCatalog.shapesWorld.makeSet("shapes,shapes-correct")
         let specs = WorldEvaluation.prompts(split: .heldOut, count: 6)
         var images = try specs.map { try ShapeRenderer(size: 32).render($0, seed: 1) }
         images[2] = images[5]  // the picture of another prompt: wrong for prompt 2
-        let prompts = specs.map(TrainingPrompt.init)
-        let scores = try mix.scores(images, prompts: prompts)
+        let prompts = specs.map(Prompt.init(shapes:))
+        let scored = try mix.score(images.map(GeneratedSample.image), prompts: prompts)
+        let scores = scored.scores
+        XCTAssertEqual(scored.info["accuracy"], scores[1], "accuracy is the scorer's verdict")
         XCTAssertEqual(scores[1], zip(images, specs).map { ShapeScorer.standard.score($0, $1).correct ? 1 : 0 })
         XCTAssertEqual(scores[1][2], 0)
         XCTAssert(scores[1].contains(1))
@@ -366,28 +371,34 @@ final class EmbeddedWorldTests: XCTestCase {
     /// Scores six held-out prompts' rendered images (the third replaced by the sixth's, so it misses its prompt) with
     /// `shapes-correct` and `reward` in one mix, checks that `reward` equals `credit` of the scorer's detections in the
     /// mix as alone, and returns both rows.
-    private func creditRewardScores(_ reward: EmbeddedReward, credit: ([DetectedObject], PromptSpec) -> Double) throws -> [[Double]] {
+    private func creditRewardScores(_ reward: ShapesReward.Kind, credit: ([DetectedObject], PromptSpec) -> Double) throws -> [[Double]] {
         let specs = WorldEvaluation.prompts(split: .heldOut, count: 6)
         var images = try specs.map { try ShapeRenderer(size: 32).render($0, seed: 1) }
         images[2] = images[5]
-        let prompts = specs.map(TrainingPrompt.init)
-        let scores = try RewardMix(parsing: "shapes-correct,\(reward.rawValue)").scores(images, prompts: prompts)
+        let prompts = specs.map(Prompt.init(shapes:))
+        let samples = images.map(GeneratedSample.image)
+        let scores = try RewardCatalog.shapesWorld.makeSet("shapes-correct,\(reward.rawValue)").score(samples, prompts: prompts).scores
         let expected = zip(images, specs).map { credit(ShapeScorer.standard.detect($0), $1) }
         XCTAssertEqual(scores[1], expected)
-        XCTAssertEqual(try zip(images, prompts).map { try reward.score($0, prompt: $1) }, expected)
+        XCTAssertEqual(try ShapesReward(reward).score(samples, prompts: prompts).scores, expected)
+        // A prompt given as text alone (a prompt file's) is parsed; free text is refused with the reward's name.
+        XCTAssertEqual(try ShapesReward(reward).score(samples, prompts: specs.map { Prompt(text: $0.text) }).scores, expected)
+        XCTAssertThrowsError(try ShapesReward(reward).score([samples[0]], prompts: [Prompt(text: "an astronaut")])) {
+            XCTAssertTrue("\($0)".contains("the \(reward.rawValue) reward scores prompts of the shapes world"), "\($0)")
+        }
         return scores
     }
 
     /// `shapes-colour` is the colour-and-count credit of the objects the scorer detects.
     func testShapesColourRewardIsTheColourCreditOfTheDetections() throws {
-        let scores = try creditRewardScores(.shapesColour) { ColourCredit.credit(objects: $0, $1) }
+        let scores = try creditRewardScores(.colour) { ColourCredit.credit(objects: $0, $1) }
         for (binary, colour) in zip(scores[0], scores[1]) where binary == 1 { XCTAssertEqual(colour, 1) }
         XCTAssertLessThan(scores[1][2], 1)
     }
 
     /// `shapes-form` is the graded shape credit of the objects the scorer detects: high for each prompt's own image.
     func testShapesFormRewardIsTheFormCreditOfTheDetections() throws {
-        let scores = try creditRewardScores(.shapesForm) { ShapeFormCredit.credit(objects: $0, $1) }
+        let scores = try creditRewardScores(.form) { ShapeFormCredit.credit(objects: $0, $1) }
         for (i, form) in scores[1].enumerated() where i != 2 { XCTAssertGreaterThan(form, 0.6, "the renderer's own image \(i)") }
         XCTAssertLessThan(scores[1][2], 0.6, "another prompt's image")
     }
@@ -416,7 +427,7 @@ final class EmbeddedWorldTests: XCTestCase {
         let folder = try temporaryDirectory(self)
         var config = tinyConfig()
         config.rewards = "shapes,jpeg-compressibility:0.1"
-        config.rewardCombination = "advantage"
+        config.rewardCombination = .advantage
         config.perPromptStatBuffer = 8
         config.perPromptStatMinCount = 1
         let trainer = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder)
@@ -449,13 +460,13 @@ final class EmbeddedWorldTests: XCTestCase {
             }
         }
         let folder = try temporaryDirectory(self)
-        config.rewardCombination = "advantage"
+        config.rewardCombination = .advantage
         let byAdvantage = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("a"))
         XCTAssertEqual(byAdvantage.rewards.names, ["jpeg-compressibility", "shapes"])
         let expected = zip(groupAdvantage(scores[0]), groupAdvantage(scores[1])).map { 0.5 * $0 + 2 * $1 }
         XCTAssertEqual(try byAdvantage.combinedAdvantages(scores, prompts: prompts).map(Double.init), expected, accuracy: 1e-5)
 
-        config.rewardCombination = "reward"
+        config.rewardCombination = .reward
         let byReward = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("b"))
         let summed = zip(scores[0], scores[1]).map { 0.5 * $0 + 2 * $1 }
         XCTAssertEqual(try byReward.combinedAdvantages(scores, prompts: prompts).map(Double.init), groupAdvantage(summed), accuracy: 1e-5)

@@ -9,6 +9,7 @@ import NN
 import ShapesWorld
 import TestSupport
 import Training
+import Rewards
 import XCTest
 
 /// The embedded UNet world model at 16 px (8×8×12 latent grids) with a smaller UNet than the default.
@@ -136,8 +137,9 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         XCTAssertEqual(task.networkFolderName, "unet")
         let prompts = try task.trainingPrompts(count: 2, iteration: 4, seed: 1)
         XCTAssertEqual(prompts, try task.trainingPrompts(count: 2, iteration: 4, seed: 1))
-        XCTAssertTrue(prompts.allSatisfy { $0.spec != nil && PromptCatalog.split(of: $0.spec!) == .train })
-        XCTAssertEqual(try task.evaluationPrompts(count: 3).compactMap(\.spec), WorldEvaluation.prompts(split: .heldOut, count: 3))
+        XCTAssertTrue(prompts.allSatisfy { ($0.metadata as? PromptSpec).map { PromptCatalog.split(of: $0) == .train } ?? false })
+        XCTAssertEqual(try task.evaluationPrompts(count: 3).compactMap { $0.metadata as? PromptSpec },
+                       WorldEvaluation.prompts(split: .heldOut, count: 3))
 
         let cond = try task.conditioning(prompts.map(\.text)).repeatingEachRow(2)
         XCTAssertEqual(cond[UNetPolicy.textStatesKey].shape, [4, WorldTokenizer.forShapesWorld().maxLength, 64])

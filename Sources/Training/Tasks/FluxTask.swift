@@ -1,6 +1,7 @@
 import Checkpoints
 import Engine
 import Foundation
+import Rewards
 import GRPO
 import Imaging
 import Models
@@ -62,19 +63,19 @@ public final class FluxTask: TrainingTask {
 
     /// An epoch is one pass over the cache in a seed-dependent order (the seed's shuffling sampler); iteration k takes
     /// the next `count` prompts, wrapping into the next epoch's order.
-    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [TrainingPrompt] {
+    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
         let n = entries.count
         return (0..<count).map { j in
             let position = iteration * count + j
             let epoch = position / n
             let order = Random.permutation(n, key: RandomKey(seed: seed &* 7_919 &+ UInt64(epoch))).toArray(Int32.self)
-            return TrainingPrompt(text: entries[Int(order[position % n])].caption)
+            return Prompt(text: entries[Int(order[position % n])].caption)
         }
     }
 
     /// The first `count` prompts of the cache (all of them if fewer).
-    public func evaluationPrompts(count: Int) throws -> [TrainingPrompt] {
-        entries.prefix(count).map { TrainingPrompt(text: $0.caption) }
+    public func evaluationPrompts(count: Int) throws -> [Prompt] {
+        entries.prefix(count).map { Prompt(text: $0.caption) }
     }
 
     public func conditioning(_ texts: [String]) throws -> Conditioning {

@@ -2,6 +2,7 @@ import Checkpoints
 import Engine
 import Sampling
 import Foundation
+import Rewards
 import GRPO
 import Imaging
 import Models
@@ -85,11 +86,11 @@ public final class StableDiffusionTask: TrainingTask {
         return [h, w, pipeline.unet.config.inChannels]
     }
 
-    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [TrainingPrompt] {
+    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
         trainingPromptFile.training(count: count, iteration: iteration, seed: seed)
     }
 
-    public func evaluationPrompts(count: Int) throws -> [TrainingPrompt] {
+    public func evaluationPrompts(count: Int) throws -> [Prompt] {
         evaluationPromptFile.fixed(count: count)
     }
 

@@ -6,143 +6,22 @@ import GRPO
 import Imaging
 import NN
 import Rewards
-import ShapesWorld
 
 /// DanceGRPO for any ``TrainingTask``: each iteration draws B training prompts, samples G trajectories per prompt
 /// with the task's chain (Dance/Flow-GRPO SDE, CPS or MixGRPO window for flows; DDIM η for Stable Diffusion),
 /// scores the decoded images, normalises rewards per prompt group, and trains the task's network with the clipped
-/// surrogate (spec §1). Every random draw derives from (seed, iteration), so a resumed run continues exactly as an
-/// uninterrupted one. `Config()` is the base of the presets: `world` (the embedded world, `make run`), and
-/// `stableDiffusion` and `flux` (the seed's settings).
+/// surrogate. Every random draw derives from (seed, iteration), so a resumed run continues exactly as an
+/// uninterrupted one. `run(observers:)` is the whole training run; `step()` one iteration.
 public final class GRPOTrainer {
-    public struct Config: Codable, Sendable, Equatable {
-        /// The base settings (full fine-tuning); `GRPOTrainer.Config.world` is what `make run` uses.
-        public var iterations = 80
-        public var promptsPerIteration = 8
-        public var numGenerations = 8
-        public var samplingSteps = 12
-        public var shift: Float = 3
-        public var eta: Float = 0.3
-        public var learningRate = 5e-5
-        /// Learning-rate schedule over the run's optimizer steps, by diffusers' `get_scheduler` names: constant,
-        /// constant_with_warmup (the seed's, with warm-up 0), linear (to 0 at the last step) or cosine (half a cosine
-        /// to 0); `lrWarmupSteps` optimizer steps of linear warm-up from 0 first.
-        public var lrScheduler = "constant_with_warmup"
-        public var lrWarmupSteps = 0
-        public var weightDecay = 1e-4
-        /// AdamW's moment decays and ε (diffusers' `--adam_beta1`, `--adam_beta2`, `--adam_epsilon`; PyTorch's defaults).
-        public var adamBeta1 = 0.9
-        public var adamBeta2 = 0.999
-        public var adamEpsilon = 1e-8
-        public var clipRange: Float = 1e-2
-        public var advantageClipMax: Float = 5
-        public var timestepFraction: Float = 0.6
-        /// Best-of-N (the seed's `bestofn`): train only the `bestOfN / 2` highest- and lowest-advantage samples of
-        /// each prompt group (0: all `numGenerations`); `gradientAccumulationSteps` counts trained samples.
-        public var bestOfN = 0
-        public var gradientAccumulationSteps = 32
-        public var maxGradNorm: Float = 1
-        public var initSameNoise = false
-        /// With `initSameNoise`: one initial noise per prompt group rather than one for all the process's samples.
-        public var initSameNoisePerPrompt = false
-        public var useGroup = true
-        /// With `useGroup`: divide by the std of the whole batch's rewards (gathered over processes) instead of each
-        /// group's (Flow-GRPO's `global_std`).
-        public var globalStd = false
-        public var rewards = "shapes"
-        /// "reward" (weighted reward sum, then advantages) or "advantage" (per-reward advantages, weighted sum).
-        public var rewardCombination = "advantage"
-        public var rolloutBatchSize = 64
-        public var transitionBatchSize = 64
-        public var evalEvery = 10
-        public var evalPrompts = 64
-        public var checkpointEvery = 20
-        /// EMA decay of the trained weights for evaluation and checkpoints (0: no EMA). Not optional, so that every
-        /// setting is a key of `config.json` and a resumed run reads back exactly what it ran with.
-        public var emaDecay: Double = 0
-        /// The rollout's stochastic step: dance-sde (DanceGRPO), flow-sde (Flow-GRPO), cps (coefficient-preserving);
-        /// `eta` is its noise level (η, Flow-GRPO's `noise_level` a, or CPS's η).
-        public var sampler = "dance-sde"
-        /// MixGRPO: SDE only inside a window of this many steps (0: every step is stochastic), ODE outside; the
-        /// window moves by `mixWindowStride` steps every `mixItersPerShift` iterations (0: it stays on the first steps).
-        public var mixWindowSize = 0
-        public var mixWindowStride = 1
-        public var mixItersPerShift = 25
-        public var mixRollBack = false
-        /// KL penalty weight β to the initial policy (Flow-GRPO; 0: none, as DanceGRPO).
-        public var beta: Float = 0
-        /// Classifier-free guidance scale in rollout and training (1: off); the unconditional branch is the empty prompt.
-        public var guidanceScale: Float = 1
-        /// Flow-GRPO/DDPO per-prompt statistics across iterations instead of the current group's (0: off).
-        public var perPromptStatBuffer = 0
-        public var perPromptStatMinCount = 16
-        /// LoRA rank; 0 trains every transformer weight (the seed's full fine-tuning), > 0 only adapters (the seed's
-        /// LoRA script: rank 128, alpha 256 on to_k, to_q, to_v, to_out.0).
-        public var loraRank = 0
-        public var loraAlpha: Float = 0
-        public var loraTargets = "to_k,to_q,to_v,to_out.0"
-        public var seed: UInt64 = 0
-        /// Data-parallel processes (`train --processes N` starts them; torchrun's `--nproc_per_node`). Every other
-        /// setting is per process, as the seed's per-GPU batch: each process draws `promptsPerIteration` prompts, and an
-        /// optimizer step averages the gradients of `gradientAccumulationSteps` samples from each process.
-        public var processes = 1
-        public init() {}
-
-        /// The seed's Stable Diffusion v1.4 settings (spec §5.2, config_sd/dgx.py:hpsv2): DDIM 50 steps, η 1, CFG 5,
-        /// 4 prompts × 16 samples, clip 1e-4, all 49 trainable transitions, per-prompt statistics, lr 1e-5.
-        public static var stableDiffusion: Config {
-            var c = Config()
-            c.promptsPerIteration = 4
-            c.numGenerations = 16
-            c.samplingSteps = 50
-            c.eta = 1
-            c.guidanceScale = 5
-            c.learningRate = 1e-5
-            c.clipRange = 1e-4
-            c.timestepFraction = 1
-            c.gradientAccumulationSteps = 8
-            c.perPromptStatBuffer = 16
-            c.perPromptStatMinCount = 16
-            c.rewards = "hpsv2.1"
-            c.sampler = "ddim"
-            c.rolloutBatchSize = 4
-            c.transitionBatchSize = 1
-            c.evalPrompts = 8
-            c.checkpointEvery = 50
-            return c
-        }
-
-        /// The seed's FLUX settings (spec §5.3, scripts/finetune/finetune_flux_grpo.sh): T 16, η 0.3, shift 3,
-        /// 12 samples per prompt, clip 1e-4, fraction 0.6, lr 1e-5, HPS-v2.1.
-        public static var flux: Config {
-            var c = Config()
-            c.promptsPerIteration = 1
-            c.numGenerations = 12
-            c.samplingSteps = 16
-            c.eta = 0.3
-            c.shift = 3
-            c.learningRate = 1e-5
-            c.clipRange = 1e-4
-            c.timestepFraction = 0.6
-            c.gradientAccumulationSteps = 12
-            c.rewards = "hpsv2.1"
-            c.rolloutBatchSize = 1
-            c.transitionBatchSize = 1
-            c.evalPrompts = 8
-            c.checkpointEvery = 60
-            return c
-        }
-    }
-
     public let config: Config
     public let task: TrainingTask
     public let runFolder: URL
     public let optimizer: AdamW
-    public let rewards: RewardMix
+    public let rewards: RewardSet
     public let ema: ExponentialMovingAverage?
     public private(set) var iteration = 0
     let policy: DenoisingPolicy
-    let stochasticSampler: FlowSampler
+    let stochasticSampler: RolloutSampler
     /// Per-prompt reward histories (when `perPromptStatBuffer` > 0), one per normalised quantity: each reward when
     /// advantages are summed, else the weighted reward sum (see `normalizedStreams`); saved with checkpoints.
     public private(set) var statTrackers: [String: PerPromptStatTracker] = [:]
@@ -152,17 +31,17 @@ public final class GRPOTrainer {
     public let processGroup: ProcessGroup
 
     public init(task: TrainingTask, config: Config, runFolder: URL, processGroup: ProcessGroup = SingleProcessGroup(),
-                rewardLocations: RewardLocations = RewardLocations()) throws {
+                rewardLocations: RewardLocations = RewardLocations(), rewardCatalog: RewardCatalog? = nil) throws {
         self.config = config
         self.processGroup = processGroup
         self.task = task
         self.runFolder = runFolder
-        rewards = try RewardMix(parsing: config.rewards, locations: rewardLocations)
-        guard ["reward", "advantage"].contains(config.rewardCombination) else {
-            throw RewardMixError(message: "reward combination must be 'reward' or 'advantage', got '\(config.rewardCombination)'")
-        }
+        rewards = try (rewardCatalog ?? task.rewardCatalog).makeSet(config.rewards, locations: rewardLocations)
         guard config.mixWindowSize >= 0, config.mixWindowStride >= 1, config.mixItersPerShift >= 0 else {
             throw TrainerConfigError(message: "MixGRPO needs --mix-window-size ≥ 0 (0: off), --mix-window-stride ≥ 1 and --mix-iters-per-shift ≥ 0 (0: the window never moves), got \(config.mixWindowSize), \(config.mixWindowStride) and \(config.mixItersPerShift)")
+        }
+        guard config.checkpointsTotalLimit >= 0 else {
+            throw TrainerConfigError(message: "--checkpoints-total-limit must be ≥ 0 (0: keep all), got \(config.checkpointsTotalLimit)")
         }
         guard config.emaDecay >= 0 && config.emaDecay < 1 else {
             throw TrainerConfigError(message: "--ema-decay must be in [0, 1) (0: no EMA), got \(config.emaDecay)")
@@ -174,7 +53,7 @@ public final class GRPOTrainer {
         stochasticSampler = try GRPOTrainer.stochasticSampler(config, chain: task.chain)
         let network = task.network
         if config.loraRank > 0 {
-            let targets = config.loraTargets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let targets = config.loraTargets.modules
             let lora = LoRAConfig(rank: config.loraRank, alpha: config.loraAlpha > 0 ? config.loraAlpha : Float(2 * config.loraRank),
                                   targetModules: targets)
             try network.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
@@ -208,8 +87,10 @@ public final class GRPOTrainer {
         public var rewardStd: [String: Double]
         /// The weighted sum of the reward means (the one reward's mean when there is one): `reward.txt`'s value.
         public var reward: Double
-        /// Fraction of fully correct images by the shapes scorer (shapes-world prompts only).
+        /// Fraction of samples judged fully correct, when a reward reports `accuracy` (the shapes world's rewards).
         public var accuracy: Double?
+        /// The mean of every extra metric the rewards reported, by name.
+        public var rewardInfo: [String: Double]
         public var advantageMean: Double
         public var advantageAbsMax: Double
         /// Samples the update trained (this process's; fewer than rolled out with best-of-N).
@@ -230,48 +111,77 @@ public final class GRPOTrainer {
         public var heldOutAccuracy: Double?
     }
 
+    /// One iteration's samples: the prompts (each repeated G times), their conditioning and the trajectories.
+    struct IterationRollout {
+        var prompts: [Prompt]
+        var conditioning: Conditioning
+        var unconditional: Conditioning?
+        var trajectories: RolloutBatch
+        var updateKey: RandomKey
+        var seconds: Double
+    }
+
     /// Rollout, reward, advantages and update for the next iteration.
     public func step() throws -> IterationLog {
-        let it = iteration
+        let batch = try sampleRollout(iteration: iteration)
+        var started = Date()
+        let scored = try score(batch)
+        let secondsReward = Date().timeIntervalSince(started)
+        let advantages = try combinedAdvantages(scored.scores, prompts: batch.prompts.map(\.text))
+        started = Date()
+        let learningRate = optimizer.learningRate
+        let (stats, trained) = try train(batch, advantages: advantages)
+        let secondsUpdate = Date().timeIntervalSince(started)
+        iteration += 1
+        return try iterationLog(scored: scored, advantages: advantages, trainedSamples: trained, stats: stats,
+                                learningRate: learningRate,
+                                seconds: (batch.seconds, secondsReward, secondsUpdate))
+    }
+
+    /// Draws the iteration's prompts and samples G trajectories of each with the stochastic sampler (or this
+    /// iteration's MixGRPO window).
+    func sampleRollout(iteration it: Int) throws -> IterationRollout {
         let seed = rankSeed(config.seed, rank: processGroup.rank)
         let keys = RandomKey(seed: seed).split(into: 2)
         let iterationKey = keys[1].split(into: 1 + it)[it].split(into: 2)
         let prompts = try task.trainingPrompts(count: config.promptsPerIteration, iteration: it, seed: seed)
-            .flatMap { [TrainingPrompt](repeating: $0, count: config.numGenerations) }
-        let cond = try task.conditioning(prompts.map(\.text))
-
-        let plan = config.mixWindowSize > 0
-            ? MixGRPOWindow(steps: config.samplingSteps, windowSize: config.mixWindowSize, stride: config.mixWindowStride,
-                            itersPerShift: config.mixItersPerShift, rollBack: config.mixRollBack,
-                            sampler: stochasticSampler).plan(iteration: it)
-            : nil
+            .flatMap { [Prompt](repeating: $0, count: config.numGenerations) }
+        let conditioning = try task.conditioning(prompts.map(\.text))
+        var plan: [FlowSampler]? = nil
+        if config.mixWindowSize > 0, case .flow(let sampler) = stochasticSampler {
+            plan = MixGRPOWindow(steps: config.samplingSteps, windowSize: config.mixWindowSize,
+                                 stride: config.mixWindowStride, itersPerShift: config.mixItersPerShift,
+                                 rollBack: config.mixRollBack, sampler: sampler).plan(iteration: it)
+        }
         var rolloutConfig = RolloutConfig()
-        rolloutConfig.process = task.chain.process(steps: config.samplingSteps, shift: config.shift, sampler: stochasticSampler,
-                                                   eta: config.eta, plan: plan)
+        rolloutConfig.process = task.chain.process(steps: config.samplingSteps, shift: config.shift,
+                                                   sampler: stochasticSampler, plan: plan)
         let unconditional: Conditioning? = config.guidanceScale != 1 ? try task.conditioning([""]) : nil
         if unconditional != nil { rolloutConfig.guidanceScale = config.guidanceScale }
         rolloutConfig.sameInitialNoise = config.initSameNoise
         rolloutConfig.initialNoiseGroupSize = config.initSameNoisePerPrompt ? config.numGenerations : 0
         rolloutConfig.batchSize = config.rolloutBatchSize
-        var started = Date()
-        let trajectories = rollout(policy: policy, conditioning: cond, latentShape: task.latentShape, config: rolloutConfig, key: iterationKey[0],
-                                   unconditional: unconditional)
-        let secondsRollout = Date().timeIntervalSince(started)
+        let started = Date()
+        let trajectories = rollout(policy: policy, conditioning: conditioning, latentShape: task.latentShape,
+                                   config: rolloutConfig, key: iterationKey[0], unconditional: unconditional)
+        return IterationRollout(prompts: prompts, conditioning: conditioning, unconditional: unconditional,
+                            trajectories: trajectories, updateKey: iterationKey[1],
+                            seconds: Date().timeIntervalSince(started))
+    }
 
-        started = Date()
-        let images = try task.images(trajectories.finalLatents)
-        let scores = try rewards.scores(images, prompts: prompts)
-        let specs = prompts.compactMap(\.spec)
-        let correct: Int? = specs.count == prompts.count
-            ? zip(images, specs).filter { ShapeScorer.standard.score($0, $1).correct }.count : nil
-        let secondsReward = Date().timeIntervalSince(started)
-        let advantages = try combinedAdvantages(scores, prompts: prompts.map(\.text))
+    /// Decodes the final latents and scores them with every reward.
+    func score(_ batch: IterationRollout) throws -> RewardSet.Scores {
+        let images = try task.images(batch.trajectories.finalLatents)
+        return try rewards.score(images.map(GeneratedSample.image), prompts: batch.prompts)
+    }
+
+    /// The clipped-surrogate update on the trained samples (all, or best-of-N's subset) and the EMA; returns the
+    /// update's statistics and how many samples it trained.
+    func train(_ batch: IterationRollout, advantages: [Float]) throws -> (UpdateStatistics, Int) {
         let trained = config.bestOfN > 0
             ? bestOfNSubset(advantages: advantages, groupSize: config.numGenerations, keep: config.bestOfN)
             : Array(advantages.indices)
         let trainedAll = trained.count == advantages.count
-
-        started = Date()
         var update = UpdateConfig()
         update.timestepFraction = config.timestepFraction
         update.clipRange = config.clipRange
@@ -279,50 +189,55 @@ public final class GRPOTrainer {
         update.maxGradNorm = config.maxGradNorm
         update.transitionBatchSize = config.transitionBatchSize
         update.beta = config.beta
-        let learningRate = optimizer.learningRate
         let stats = try updatePolicy(policy: policy, optimizer: optimizer,
-                                     rollout: trainedAll ? trajectories : trajectories.rows(trained),
-                                     conditioning: trainedAll ? cond : cond.rows(trained),
-                                     advantages: trained.map { advantages[$0] }, config: update, key: iterationKey[1], unconditional: unconditional,
-                                     processGroup: processGroup)
+                                     rollout: trainedAll ? batch.trajectories : batch.trajectories.rows(trained),
+                                     conditioning: trainedAll ? batch.conditioning : batch.conditioning.rows(trained),
+                                     advantages: trained.map { advantages[$0] }, config: update, key: batch.updateKey,
+                                     unconditional: batch.unconditional, processGroup: processGroup)
         if let ema {
             try ema.update(from: task.network)
             eval(ema.tensorsToEvaluate)
         }
-        let secondsUpdate = Date().timeIntervalSince(started)
-        iteration += 1
+        return (stats, trained.count)
+    }
 
+    /// The iteration's log line, with reward statistics over every rank's samples (advantages stay per group, and
+    /// groups never span ranks).
+    func iterationLog(scored: RewardSet.Scores, advantages: [Float], trainedSamples: Int, stats: UpdateStatistics,
+                      learningRate: Double, seconds: (rollout: Double, reward: Double, update: Double)) throws
+        -> IterationLog
+    {
         func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(max(1, v.count)) }
-        func std(_ v: [Double]) -> Double { let m = mean(v); return (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(1, v.count - 1))).squareRoot() }
-        // Statistics over every rank's samples (advantages stay per group, and groups never span ranks).
+        func std(_ v: [Double]) -> Double {
+            let m = mean(v)
+            return (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(1, v.count - 1))).squareRoot()
+        }
         var rewardMean: [String: Double] = [:], rewardStd: [String: Double] = [:]
-        for (name, values) in zip(rewards.names, scores) {
+        for (name, values) in zip(rewards.names, scored.scores) {
             let gathered = try processGroup.allGather(values)
             rewardMean[name] = mean(gathered)
             rewardStd[name] = std(gathered)
         }
-        var accuracy: Double? = nil
-        if let correct {
-            let gatheredCorrect: [Double] = try processGroup.allGather([Double(correct)])
-            let gatheredCounts: [Double] = try processGroup.allGather([Double(prompts.count)])
-            accuracy = gatheredCorrect.reduce(0, +) / gatheredCounts.reduce(0, +)
-        }
+        var info: [String: Double] = [:]
+        for name in scored.info.keys.sorted() { info[name] = mean(try processGroup.allGather(scored.info[name]!)) }
         let ratios = stats.ratios.map(Double.init)
         return IterationLog(
             iteration: iteration, rewardMean: rewardMean, rewardStd: rewardStd,
-            reward: zip(rewards.names, rewards.weights).reduce(0) { $0 + $1.1 * rewardMean[$1.0]! }, accuracy: accuracy,
+            reward: zip(rewards.names, rewards.weights).reduce(0) { $0 + $1.1 * rewardMean[$1.0]! },
+            accuracy: info["accuracy"], rewardInfo: info,
             advantageMean: mean(advantages.map(Double.init)), advantageAbsMax: Double(advantages.map(abs).max() ?? 0),
-            trainedSamples: trained.count,
+            trainedSamples: trainedSamples,
             ratioMean: mean(ratios), ratioMin: ratios.min() ?? 1, ratioMax: ratios.max() ?? 1,
-            clipFraction: Double(stats.clipFraction), approxKL: Double(stats.approxKL), referenceKL: Double(stats.referenceKL),
-            gradNorm: mean(stats.gradientNorms.map(Double.init)), learningRate: learningRate,
-            secondsRollout: secondsRollout, secondsReward: secondsReward, secondsUpdate: secondsUpdate)
+            clipFraction: Double(stats.clipFraction), approxKL: Double(stats.approxKL),
+            referenceKL: Double(stats.referenceKL), gradNorm: mean(stats.gradientNorms.map(Double.init)),
+            learningRate: learningRate, secondsRollout: seconds.rollout, secondsReward: seconds.reward,
+            secondsUpdate: seconds.update)
     }
 
     /// What gets normalised into advantages: each reward by name when per-reward advantages are summed, else the
     /// weighted reward sum ("reward").
     var normalizedStreams: [String] {
-        config.rewardCombination == "advantage" && rewards.terms.count > 1 ? rewards.names : ["reward"]
+        config.rewardCombination == .advantage && rewards.entries.count > 1 ? rewards.names : ["reward"]
     }
 
     /// Per-group (or global, or per-prompt-history) advantages of the weighted rewards: of their sum, or the sum of
@@ -361,41 +276,35 @@ public final class GRPOTrainer {
     static func learningRateSchedule(_ config: Config) throws -> LRSchedule {
         let total = optimizerSteps(config), warmup = config.lrWarmupSteps, lr = config.learningRate
         guard warmup >= 0 else { throw TrainerConfigError(message: "--lr-warmup-steps must be ≥ 0, got \(warmup)") }
-        let name = config.lrScheduler.replacingOccurrences(of: "-", with: "_")
-        switch name {
-        case "constant": return .constant(lr)
-        case "constant_with_warmup": return .constantWithWarmup(lr, warmupSteps: warmup)
-        case "linear", "cosine":
+        switch config.lrScheduler {
+        case .constant: return .constant(lr)
+        case .constantWithWarmup: return .constantWithWarmup(lr, warmupSteps: warmup)
+        case .linear, .cosine:
             guard warmup <= total else {
                 throw TrainerConfigError(message: "--lr-warmup-steps \(warmup) exceeds the run's \(total) optimizer steps")
             }
-            return name == "linear" ? .linearWithWarmup(lr, warmupSteps: warmup, totalSteps: total)
+            return config.lrScheduler == .linear ? .linearWithWarmup(lr, warmupSteps: warmup, totalSteps: total)
                 : .cosineWithWarmup(lr, warmupSteps: warmup, totalSteps: total)
-        default:
-            throw TrainerConfigError(message: "unknown learning-rate schedule '\(config.lrScheduler)' (constant, constant_with_warmup, linear, cosine)")
         }
     }
 
-    /// The flow sampler the config names; DDIM chains take "ddim" (η from `eta`) and refuse flow-only options.
-    static func stochasticSampler(_ config: Config, chain: SamplingChain) throws -> FlowSampler {
-        let eta = config.eta
+    /// The sampler the config names, checked against the task's chain: DDIM chains take `ddim` and refuse
+    /// flow-only options, flow chains refuse `ddim`.
+    static func stochasticSampler(_ config: Config, chain: SamplingChain) throws -> RolloutSampler {
         switch chain {
         case .ddim:
-            guard config.sampler == "ddim" else {
-                throw TrainerConfigError(message: "sampler '\(config.sampler)' is a flow-matching sampler; this model samples with DDIM (--sampler ddim, η from --eta)")
+            guard config.sampler == .ddim else {
+                throw TrainerConfigError(message: "sampler '\(config.sampler.rawValue)' is a flow-matching sampler; this model samples with DDIM (--sampler ddim, η from --eta)")
             }
             guard config.mixWindowSize == 0 else {
                 throw TrainerConfigError(message: "MixGRPO windows (--mix-window-size) need a flow-matching model; this one samples with DDIM")
             }
-            return .ode  // unused: the DDIM process takes η directly
         case .flow:
-            switch config.sampler {
-            case "dance-sde": return .danceSDE(eta: eta)
-            case "flow-sde": return .flowSDE(noiseLevel: eta)
-            case "cps": return .cps(noiseLevel: eta)
-            default: throw TrainerConfigError(message: "unknown sampler '\(config.sampler)' (flow models: dance-sde, flow-sde, cps; DDIM models: ddim)")
+            guard config.sampler != .ddim else {
+                throw TrainerConfigError(message: "sampler 'ddim' needs a DDIM model; flow models sample with dance-sde, flow-sde or cps")
             }
         }
+        return config.rolloutSampler
     }
 
     // MARK: - Evaluation, checkpoints, resume
@@ -441,7 +350,7 @@ public final class GRPOTrainer {
             try task.network.saveLoRA(to: temporary.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: task.networkFolderName)
             let lora = task.network.currentLoRAConfig()!
             let loraState: [String: Any] = ["step": iteration, "lora_params": ["lora_rank": lora.rank, "lora_alpha": lora.alpha,
-                                                                             "target_modules": config.loraTargets.split(separator: ",").map(String.init)]]
+                                                                             "target_modules": config.loraTargets.modules]]
             try AtomicFile.write(try JSONSerialization.data(withJSONObject: loraState, options: [.sortedKeys, .prettyPrinted]),
                                  to: temporary.appendingPathComponent("lora_config.json"))
         } else {
@@ -451,6 +360,7 @@ public final class GRPOTrainer {
         try optimizer.saveState(to: temporary.appendingPathComponent("optimizer.safetensors"))
         if let ema {
             try ema.saveState(to: temporary.appendingPathComponent("ema.safetensors"))
+            try saveAveragedWeights(ema, into: temporary)
         }
         for (stream, tracker) in statTrackers {
             try tracker.save(to: temporary.appendingPathComponent("per_prompt_stats-\(stream).json"))
@@ -460,16 +370,49 @@ public final class GRPOTrainer {
                              to: temporary.appendingPathComponent("trainer_state.json"))
         try? FileManager.default.removeItem(at: final)
         try FileManager.default.moveItem(at: temporary, to: final)
+        try removeCheckpoints(keepingNewest: config.checkpointsTotalLimit)
         return final
+    }
+
+    /// The EMA weights as loadable as the trained ones: `transformer_ema/` (or `unet_ema/`) in diffusers layout, or
+    /// `<network>_ema/pytorch_lora_weights.safetensors` for LoRA adapters, so `sample --transformer` and diffusers'
+    /// `from_pretrained` read them.
+    private func saveAveragedWeights(_ ema: ExponentialMovingAverage, into checkpoint: URL) throws {
+        let folder = checkpoint.appendingPathComponent(task.networkFolderName + "_ema")
+        try ema.withAveragedParameters(in: task.network) {
+            if config.loraRank > 0 {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                try task.network.saveLoRA(to: folder.appendingPathComponent("pytorch_lora_weights.safetensors"),
+                                          prefix: task.networkFolderName)
+            } else {
+                let staging = checkpoint.appendingPathComponent(".ema")
+                try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+                try task.saveNetwork(to: staging)
+                try FileManager.default.moveItem(at: staging.appendingPathComponent(task.networkFolderName), to: folder)
+                try FileManager.default.removeItem(at: staging)
+            }
+        }
+    }
+
+    /// Deletes all but the newest `limit` checkpoints of the run (0: keeps all), oldest first.
+    func removeCheckpoints(keepingNewest limit: Int) throws {
+        guard limit > 0 else { return }
+        let checkpoints = Self.checkpoints(in: runFolder)
+        for (_, url) in checkpoints.dropLast(limit) { try FileManager.default.removeItem(at: url) }
+    }
+
+    /// A run's `checkpoint-<iteration>-*` folders, oldest first.
+    public static func checkpoints(in runFolder: URL) -> [(iteration: Int, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runFolder.path)) ?? []
+        return names.compactMap { name -> (Int, URL)? in
+            guard name.hasPrefix("checkpoint-"), let n = Int(name.split(separator: "-")[1]) else { return nil }
+            return (n, runFolder.appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }
     }
 
     /// The newest `checkpoint-*` folder of a run.
     public static func latestCheckpoint(in runFolder: URL) -> URL? {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: runFolder.path)) ?? []
-        return names.compactMap { name -> (Int, String)? in
-            guard name.hasPrefix("checkpoint-"), let n = Int(name.split(separator: "-")[1]) else { return nil }
-            return (n, name)
-        }.max { $0.0 < $1.0 }.map { runFolder.appendingPathComponent($0.1) }
+        checkpoints(in: runFolder).last?.url
     }
 
     /// Restores weights, optimizer, EMA and the iteration counter from a checkpoint folder.

@@ -1,6 +1,6 @@
-/// SplitMix64: a tiny, fast, well-mixed generator. The world uses its own integer and float draws (not the
-/// standard library's `random(in:using:)`, whose algorithm may change between Swift releases) so that a seed gives
-/// the same prompts and pixels on every platform and toolchain.
+/// SplitMix64: a tiny, fast, well-mixed generator. The shapes world and the order of prompt files use its own
+/// integer and float draws (not the standard library's `random(in:using:)`, whose algorithm may change between
+/// Swift releases) so that a seed gives the same prompts and pixels on every platform and toolchain.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 

@@ -1,0 +1,147 @@
+import Checkpoints
+import Foundation
+import Yams
+
+/// A bad setting: the file (or "command line"), the key, and what was expected.
+public enum SettingsError: Error, CustomStringConvertible, Equatable {
+    case unreadable(file: String, reason: String)
+    case unknownKey(file: String, key: String, known: [String])
+    case invalidValue(origin: String, key: String, reason: String)
+    case unsupportedValue(key: String, value: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let file, let reason): return "\(file): \(reason)"
+        case .unknownKey(let file, let key, let known):
+            return "\(file): unknown setting '\(key)' (known: \(known.joined(separator: ", ")); DanceGRPO's argument names are read too)"
+        case .invalidValue(let origin, let key, let reason): return "\(origin): setting '\(key)': \(reason)"
+        case .unsupportedValue(let key, let value, let expected): return "setting '\(key)' = \(value): expected \(expected)"
+        }
+    }
+}
+
+/// One source of settings: its name for `--dry-run` ("preset flux", a file path, "command line") and its values by
+/// our setting names.
+public struct SettingsLayer {
+    public var origin: String
+    public var values: [String: Any]
+    /// Keys the layer named that do not change what is trained here (DanceGRPO's PyTorch machinery).
+    public var ignored: [String] = []
+
+    public init(origin: String, values: [String: Any], ignored: [String] = []) {
+        self.origin = origin
+        self.values = values
+        self.ignored = ignored
+    }
+
+    /// A JSON or YAML file (by extension; `.yaml`/`.yml` are YAML) whose keys are ours in camelCase, snake_case or
+    /// kebab-case, or DanceGRPO's argument names.
+    public static func file(_ url: URL) throws -> SettingsLayer {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw SettingsError.unreadable(file: url.path, reason: "cannot read (\(error.localizedDescription))")
+        }
+        let object: Any?
+        do {
+            if ["yaml", "yml"].contains(url.pathExtension.lowercased()) {
+                object = try Yams.load(yaml: String(decoding: data, as: UTF8.self))
+            } else {
+                object = try JSONSerialization.jsonObject(with: data)
+            }
+        } catch {
+            throw SettingsError.unreadable(file: url.path, reason: "not valid \(url.pathExtension.uppercased()): \(error)")
+        }
+        guard let values = object as? [String: Any] else {
+            throw SettingsError.unreadable(file: url.path, reason: "expected a mapping of setting names to values")
+        }
+        let translated = try SeedArguments.translate(values)
+        return SettingsLayer(origin: url.path, values: translated.values, ignored: translated.ignored)
+    }
+}
+
+/// Every setting of a training run (the trainer's and the task's), resolved from layers in order — preset, the
+/// resumed run's `config.json`, `--config` file, command-line flags — each overriding the ones before, with the
+/// layer each value came from.
+public struct RunSettings {
+    public var trainer: GRPOTrainer.Config
+    public var task: TaskSettings
+    /// Setting name → the origin of its value ("preset world" where no layer set it).
+    public var origins: [String: String]
+    /// Seed arguments accepted and ignored, with their origin.
+    public var ignored: [(key: String, origin: String)]
+
+    /// `presetName` names `preset` in origins.
+    public static func resolve(preset: GRPOTrainer.Config, presetName: String, task: TaskSettings = TaskSettings(),
+                               layers: [SettingsLayer]) throws -> RunSettings {
+        var trainerValues = try dictionary(preset)
+        var taskValues = try dictionary(task)
+        var origins = Dictionary(uniqueKeysWithValues: (Array(trainerValues.keys) + Array(taskValues.keys))
+            .map { ($0, "preset \(presetName)") })
+        var ignored: [(String, String)] = []
+        let known = (Array(trainerValues.keys) + Array(taskValues.keys)).sorted()
+        for layer in layers {
+            ignored += layer.ignored.map { ($0, layer.origin) }
+            for (key, value) in layer.values.sorted(by: { $0.key < $1.key }) {
+                let name = camelCase(key)
+                if trainerValues.keys.contains(name) {
+                    trainerValues[name] = value
+                } else if taskValues.keys.contains(name) || Self.optionalTaskKeys.contains(name) {
+                    taskValues[name] = value
+                } else {
+                    throw SettingsError.unknownKey(file: layer.origin, key: key, known: known + Self.optionalTaskKeys)
+                }
+                origins[name] = layer.origin
+            }
+        }
+        let trainer: GRPOTrainer.Config = try decode(trainerValues, origins: origins)
+        let resolvedTask: TaskSettings = try decode(taskValues, origins: origins)
+        return RunSettings(trainer: trainer, task: resolvedTask, origins: origins, ignored: ignored)
+    }
+
+    /// Task settings without a default (absent from an encoded `TaskSettings`).
+    static let optionalTaskKeys = ["checkpoint", "embeddings", "promptFile", "evalPromptFile", "outputDir"]
+
+    /// Every setting with its value and origin, one per line, sorted by name (`train --dry-run`).
+    public func describe() throws -> String {
+        var values = try Self.dictionary(trainer)
+        for (key, value) in try Self.dictionary(task) { values[key] = value }
+        for key in Self.optionalTaskKeys where values[key] == nil { values[key] = "(none)" }
+        let width = values.keys.map(\.count).max() ?? 0
+        var lines = values.keys.sorted().map { key -> String in
+            let value = Self.render(values[key]!)
+            return key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value
+                + "    (" + (origins[key] ?? "default") + ")"
+        }
+        for (key, origin) in ignored { lines.append("ignored: \(key) (\(origin)): DanceGRPO's PyTorch machinery") }
+        return lines.joined(separator: "\n")
+    }
+
+    static func render(_ value: Any) -> String {
+        if let number = value as? NSNumber, String(cString: number.objCType) == "c" { return number.boolValue ? "true" : "false" }
+        return "\(value)"
+    }
+
+    static func dictionary<T: Encodable>(_ value: T) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as! [String: Any]
+    }
+
+    static func decode<T: Decodable>(_ values: [String: Any], origins: [String: String]) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: values))
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            let key = context.codingPath.first?.stringValue ?? "?"
+            throw SettingsError.invalidValue(origin: origins[key] ?? "settings", key: key,
+                                             reason: "expected a value of type \(type), found \(values[key].map { "\($0)" } ?? "none")")
+        } catch let DecodingError.dataCorrupted(context) {
+            let key = context.codingPath.first?.stringValue ?? "?"
+            throw SettingsError.invalidValue(origin: origins[key] ?? "settings", key: key, reason: context.debugDescription)
+        }
+    }
+
+    /// `learning_rate`, `learning-rate` and `learningRate` all name `learningRate`.
+    public static func camelCase(_ key: String) -> String {
+        let parts = key.split(whereSeparator: { $0 == "_" || $0 == "-" })
+        guard let first = parts.first else { return key }
+        return String(first) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+}

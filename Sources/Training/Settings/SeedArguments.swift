@@ -1,0 +1,84 @@
+import Foundation
+
+/// DanceGRPO's training arguments (`fastvideo/train_grpo_*.py`) as config-file keys, mapped to ours, so a seed
+/// launch script's arguments can be pasted into a `--config` file. The full table: docs/seed-arguments.md.
+/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py
+enum SeedArguments {
+    /// Seed names whose value carries over unchanged to one of our settings.
+    static let renamed: [String: String] = [
+        "max_train_steps": "iterations",
+        "train_batch_size": "promptsPerIteration",
+        "adv_clip_max": "advantageClipMax",
+        "bestofn": "bestOfN",
+        "checkpointing_steps": "checkpointEvery",
+        "checkpoints_total_limit": "checkpointsTotalLimit",
+        "h": "height",
+        "w": "width",
+        "guidance": "fluxGuidance",
+        "pretrained_model_name_or_path": "checkpoint",
+        "output_dir": "outputDir",
+        "use_same_noise": "initSameNoise",
+        "cfg_infer": "guidanceScale",
+        "lr_warmup_steps": "lrWarmupSteps",
+        "lora_target_modules": "loraTargets",
+    ]
+
+    /// Seed arguments about the PyTorch machinery (sharding, precision, data loading, logging) that do not change
+    /// what is trained here: accepted, and reported as ignored.
+    static let ignored: Set<String> = [
+        "fsdp_sharding_startegy", "fsdp_sharding_strategy", "gradient_checkpointing", "selective_checkpointing",
+        "mixed_precision", "master_weight_type", "use_cpu_offload", "allow_tf32", "dataloader_num_workers",
+        "sp_size", "train_sp_batch_size", "num_latent_t", "cache_dir", "logging_dir", "report_to",
+        "tracker_project_name", "log_validation", "validation_prompt_dir", "validation_steps", "validation_guidance",
+        "validation_sampling_steps", "num_height", "num_width", "num_frames", "ignore_last", "sampler_seed",
+        "resume_from_checkpoint", "resume_from_lora_checkpoint", "scale_lr", "lr_num_cycles", "lr_power",
+        "use_8bit_adam", "group_frame", "group_resolution", "dit_model_name_or_path", "vae_model_path",
+        "model_type", "num_euler_timesteps", "not_apply_cfg_solver", "multi_phased_distill_schedule",
+        "max_grad_norm_value", "seed_per_rank", "fps", "cfg",
+    ]
+
+    /// Rewrites seed-named keys of one config layer into ours. Returns the rewritten layer and the keys it ignored.
+    static func translate(_ values: [String: Any]) throws -> (values: [String: Any], ignored: [String]) {
+        var out: [String: Any] = [:], ignored: [String] = []
+        var rewards: [String] = []
+        for (key, value) in values {
+            let snake = key.replacingOccurrences(of: "-", with: "_")
+            if let ours = renamed[snake] {
+                out[ours] = value
+            } else if snake == "use_hpsv2" || snake == "use_pickscore" {
+                if truth(value) { rewards.append(snake == "use_hpsv2" ? "hpsv2.1" : "pickscore") }
+            } else if snake == "use_lora" {
+                if !truth(value) { out["loraRank"] = 0 }
+            } else if snake == "use_ema" || snake == "ema_decay" {
+                continue  // below, together
+            } else if snake == "data_json_path" {
+                // The seed reads `<cache>/videos2caption.json`; our FLUX task takes the cache folder.
+                let path = "\(value)"
+                out["embeddings"] = path.hasSuffix(".json") ? (path as NSString).deletingLastPathComponent : path
+            } else if snake == "t" {
+                guard "\(value)" == "1" else {
+                    throw SettingsError.unsupportedValue(key: key, value: "\(value)",
+                                                         expected: "1 (frames: the image families train single frames)")
+                }
+                ignored.append(key)
+            } else if Self.ignored.contains(snake) {
+                ignored.append(key)
+            } else {
+                out[key] = value
+            }
+        }
+        if let useEMA = values["use_ema"] ?? values["use-ema"] {
+            out["emaDecay"] = truth(useEMA) ? (values["ema_decay"] ?? values["ema-decay"] ?? 0.995) : 0
+        } else if let decay = values["ema_decay"] ?? values["ema-decay"] {
+            out["emaDecay"] = decay
+        }
+        if !rewards.isEmpty { out["rewards"] = rewards.joined(separator: ",") }
+        return (out, ignored)
+    }
+
+    private static func truth(_ value: Any) -> Bool {
+        if let b = value as? Bool { return b }
+        if let n = value as? NSNumber { return n.boolValue }
+        return ["true", "1", "yes"].contains("\(value)".lowercased())
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import GRPO
+
+extension GRPOTrainer {
+    /// Every training setting, one stored property each: the JSON keys of `config.json` and `--config` files are
+    /// these names, and every one has a `train` flag (kebab-case). `Config()` is the base of the presets: `world`
+    /// (the embedded world, `make run`), `stableDiffusion` and `flux` (DanceGRPO's launch settings).
+    public struct Config: Codable, Sendable, Equatable {
+        public var iterations = 80
+        public var promptsPerIteration = 8
+        public var numGenerations = 8
+        public var samplingSteps = 12
+        public var shift: Float = 3
+        /// The stochastic sampler's noise level: η of the Dance SDE, Flow-GRPO's `noise_level`, CPS's η, DDIM's η.
+        public var eta: Float = 0.3
+        public var learningRate = 5e-5
+        /// Learning-rate schedule over the run's optimizer steps: constant, constant_with_warmup (DanceGRPO's, with
+        /// warm-up 0), linear (to 0 at the last step) or cosine (half a cosine to 0), after `lrWarmupSteps`
+        /// optimizer steps of linear warm-up from 0.
+        public var lrScheduler = LRSchedulerKind.constantWithWarmup
+        public var lrWarmupSteps = 0
+        public var weightDecay = 1e-4
+        /// AdamW's moment decays and ε (diffusers' `--adam_beta1`, `--adam_beta2`, `--adam_epsilon`; PyTorch's defaults).
+        public var adamBeta1 = 0.9
+        public var adamBeta2 = 0.999
+        public var adamEpsilon = 1e-8
+        public var clipRange: Float = 1e-2
+        public var advantageClipMax: Float = 5
+        public var timestepFraction: Float = 0.6
+        /// Best-of-N (DanceGRPO's `bestofn`): train only the `bestOfN / 2` highest- and lowest-advantage samples of
+        /// each prompt group (0: all `numGenerations`); `gradientAccumulationSteps` counts trained samples.
+        public var bestOfN = 0
+        /// Trained samples per optimizer step.
+        public var gradientAccumulationSteps = 32
+        public var maxGradNorm: Float = 1
+        public var initSameNoise = false
+        /// With `initSameNoise`: one initial noise per prompt group rather than one for all the process's samples.
+        public var initSameNoisePerPrompt = false
+        public var useGroup = true
+        /// With `useGroup`: divide by the std of the whole batch's rewards (gathered over processes) instead of each
+        /// group's (Flow-GRPO's `global_std`).
+        public var globalStd = false
+        /// A `name[:weight],…` list of rewards (``RewardSpec/parseList(_:)``).
+        public var rewards = "shapes"
+        public var rewardCombination = RewardCombination.advantage
+        /// Samples per network call in the rollout (speed only).
+        public var rolloutBatchSize = 64
+        /// Transitions per network call in training (speed only).
+        public var transitionBatchSize = 64
+        /// Held-out evaluation every N iterations (0: only before and after training).
+        public var evalEvery = 10
+        public var evalPrompts = 64
+        /// Checkpoint every N iterations (0: only after the last).
+        public var checkpointEvery = 20
+        /// Keep only the newest N checkpoints (diffusers' `--checkpoints_total_limit`; 0: keep all).
+        public var checkpointsTotalLimit = 0
+        /// EMA decay of the trained weights for evaluation and checkpoints (0: no EMA).
+        public var emaDecay: Double = 0
+        /// The rollout's stochastic step; `eta` is its noise level.
+        public var sampler = SamplerKind.danceSDE
+        /// MixGRPO: SDE only inside a window of this many steps (0: every step is stochastic), ODE outside; the
+        /// window moves by `mixWindowStride` steps every `mixItersPerShift` iterations (0: it stays on the first steps).
+        public var mixWindowSize = 0
+        public var mixWindowStride = 1
+        public var mixItersPerShift = 25
+        public var mixRollBack = false
+        /// KL penalty weight β to the initial policy (Flow-GRPO; 0: none, as DanceGRPO).
+        public var beta: Float = 0
+        /// Classifier-free guidance scale in rollout and training (1: off); the unconditional branch is the empty prompt.
+        public var guidanceScale: Float = 1
+        /// Flow-GRPO/DDPO per-prompt statistics across iterations instead of the current group's (0: off).
+        public var perPromptStatBuffer = 0
+        public var perPromptStatMinCount = 16
+        /// LoRA rank; 0 trains every weight of the network (full fine-tuning), > 0 only adapters.
+        public var loraRank = 0
+        /// LoRA alpha (0: 2 × rank).
+        public var loraAlpha: Float = 0
+        public var loraTargets: LoRATargets = ["to_k", "to_q", "to_v", "to_out.0"]
+        public var seed: UInt64 = 0
+        /// Data-parallel processes. Every other setting is per process, as DanceGRPO's per-GPU batch: each process
+        /// draws `promptsPerIteration` prompts, and an optimizer step averages the gradients of
+        /// `gradientAccumulationSteps` samples from each process.
+        public var processes = 1
+
+        public init() {}
+
+        /// The rollout's stochastic step with its noise level.
+        public var rolloutSampler: RolloutSampler { RolloutSampler(sampler, noiseLevel: eta) }
+
+        /// DanceGRPO's Stable Diffusion v1.4 settings (`fastvideo/config_sd/dgx.py:hpsv2` as `train_grpo_sd.py` runs
+        /// it): DDIM 50 steps, η 1, CFG 5, 4 prompts × 16 samples from one initial noise, clip 1e-4, all 49
+        /// transitions, an optimizer step every 32 samples, lr 1e-5, 300 iterations, seed 42, per-group advantages
+        /// (the script never reads the config's per-prompt-statistics keys). Each value next to the script's:
+        /// docs/seed-arguments.md.
+        public static var stableDiffusion: Config {
+            var c = Config()
+            c.iterations = 300
+            c.promptsPerIteration = 4
+            c.numGenerations = 16
+            c.samplingSteps = 50
+            c.eta = 1
+            c.guidanceScale = 5
+            c.learningRate = 1e-5
+            c.clipRange = 1e-4
+            c.timestepFraction = 1
+            c.gradientAccumulationSteps = 32
+            c.initSameNoise = true
+            c.seed = 42
+            c.rewards = "hpsv2.1"
+            c.sampler = .ddim
+            c.rolloutBatchSize = 4
+            c.transitionBatchSize = 4
+            c.evalPrompts = 8
+            c.checkpointEvery = 50
+            return c
+        }
+
+        /// DanceGRPO's FLUX launch settings (`scripts/finetune/finetune_flux_grpo.sh`): one prompt × 12 samples per
+        /// GPU from one initial noise, T 16, η 0.3, shift 3, clip 1e-4, fraction 0.6, an optimizer step every 4
+        /// samples, lr 1e-5, 300 steps, a checkpoint every 40, seed 42, HPS-v2.1. Each value next to the script's:
+        /// docs/seed-arguments.md.
+        public static var flux: Config {
+            var c = Config()
+            c.iterations = 300
+            c.promptsPerIteration = 1
+            c.numGenerations = 12
+            c.samplingSteps = 16
+            c.eta = 0.3
+            c.shift = 3
+            c.learningRate = 1e-5
+            c.weightDecay = 1e-4
+            c.clipRange = 1e-4
+            c.advantageClipMax = 5
+            c.timestepFraction = 0.6
+            c.gradientAccumulationSteps = 4
+            c.maxGradNorm = 1
+            c.initSameNoise = true
+            c.useGroup = true
+            c.seed = 42
+            c.rewards = "hpsv2.1"
+            c.rolloutBatchSize = 1
+            c.transitionBatchSize = 1
+            c.evalPrompts = 8
+            c.checkpointEvery = 40
+            return c
+        }
+    }
+}

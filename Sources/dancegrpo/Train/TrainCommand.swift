@@ -1,0 +1,177 @@
+import ArgumentParser
+import EmbeddedWorld
+import Engine
+import Foundation
+import GRPO
+import Models
+import Rewards
+import Training
+
+/// GRPO training of any model family through one trainer (`GRPOTrainer` over a `TrainingTask`). With no arguments:
+/// the embedded default — the pretrained shapes-world model aligned to the rule-based scorer, with held-out
+/// evaluation, logs, checkpoints, sample grids and the reward curve in the run folder.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "GRPO fine-tuning (the embedded shapes world by default).",
+        discussion: """
+        Settings merge in layers, each overriding the ones before: the preset of --model (world: the embedded \
+        world's; flux and sd: DanceGRPO's launch settings), the resumed run's config.json, the --config file (JSON \
+        or YAML, our names or DanceGRPO's argument names), then these flags. Defaults shown are the world preset's; \
+        --dry-run prints every resolved setting with where it came from.
+        """)
+
+    @OptionGroup(title: "Model and data") var task: TaskFlags
+    @OptionGroup(title: "Training") var trainer: TrainerFlags
+
+    @Option(help: "A JSON or YAML file with any settings, by our names (learning_rate, learning-rate, learningRate) or DanceGRPO's (num_generations, max_train_steps, use_hpsv2, …); flags override it.")
+    var config: String?
+
+    @Option(help: "Continue a run from its newest checkpoint (a run folder) or from a checkpoint folder, with the settings in the run's config.json (flags override them, e.g. --iterations to train longer).")
+    var resume: String?
+
+    @Flag(help: "Print every resolved setting and where it came from, then exit.") var dryRun = false
+
+    /// The run's settings: preset < resumed run's config.json < --config < flags.
+    func settings() throws -> RunSettings {
+        var layers: [SettingsLayer] = []
+        if let runConfig = try resumedRunFolder().map({ $0.appendingPathComponent("config.json") }),
+           FileManager.default.fileExists(atPath: runConfig.path) {
+            var layer = try SettingsLayer.file(runConfig)
+            // Runs written before emaDecay was always stored had no EMA when the key is missing.
+            if layer.values["emaDecay"] == nil { layer.values["emaDecay"] = 0 }
+            layers.append(layer)
+        }
+        if let config { layers.append(try SettingsLayer.file(URL(fileURLWithPath: config))) }
+        layers.append(SettingFlags.layer([task, trainer]))
+        // The family decides the preset, so it is read from the layers before anything else.
+        var family = ModelFamily.world
+        for layer in layers {
+            if let value = layer.values["model"] {
+                guard let named = ModelFamily(rawValue: "\(value)") else {
+                    throw SettingsError.invalidValue(origin: layer.origin, key: "model",
+                                                     reason: "unknown model '\(value)' (world, flux, sd)")
+                }
+                family = named
+            }
+        }
+        let checkpoint = layers.reversed().lazy.compactMap { $0.values["checkpoint"] as? String }.first
+        let (preset, name) = try Self.preset(family, checkpoint: checkpoint)
+        var resolved = try RunSettings.resolve(preset: preset, presetName: name, layers: layers)
+        resolved.task.model = family
+        try validate(resolved.trainer)
+        return resolved
+    }
+
+    static func preset(_ family: ModelFamily, checkpoint: String?) throws -> (GRPOTrainer.Config, String) {
+        switch family {
+        case .world: return (.world, "world")
+        case .flux: return (.flux, "flux")
+        case .sd: return try isEmbeddedStableDiffusion(checkpoint) ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
+        }
+    }
+
+    private func validate(_ c: GRPOTrainer.Config) throws {
+        guard c.processes >= 1 else { throw ValidationError("--processes must be at least 1, got \(c.processes)") }
+        guard c.evalEvery >= 0, c.checkpointEvery >= 0 else {
+            throw ValidationError("--eval-every and --checkpoint-every must be ≥ 0 (0: only after the last iteration), got \(c.evalEvery) and \(c.checkpointEvery)")
+        }
+        guard c.numGenerations >= 2 || !c.useGroup else { throw ValidationError("--num-generations must be at least 2 with group advantages") }
+        guard c.rolloutBatchSize >= 1, c.transitionBatchSize >= 1 else {
+            throw ValidationError("--rollout-batch-size and --transition-batch-size must be at least 1 (got \(c.rolloutBatchSize) and \(c.transitionBatchSize))")
+        }
+    }
+
+    /// The task the settings name, loaded from its checkpoint (and embeddings for FLUX).
+    static func makeTask(_ settings: TaskSettings) throws -> TrainingTask {
+        switch settings.model {
+        case .world:
+            return WorldTask(model: try WorldModel.load(from: URL(fileURLWithPath: settings.checkpoint ?? "assets/shapes-model")))
+        case .flux:
+            guard let checkpoint = settings.checkpoint else { throw ValidationError("--model flux needs --checkpoint (a diffusers FLUX folder, e.g. data/flux)") }
+            guard let embeddings = settings.embeddings else { throw ValidationError("--model flux needs --embeddings (a cache from `dancegrpo preprocess`, e.g. data/rl_embeddings)") }
+            print("loading FLUX from \(checkpoint) …")
+            let pipeline = try FluxPipeline.load(from: URL(fileURLWithPath: checkpoint), dtype: .float32, loadTextEncoders: false)
+            return try FluxTask(pipeline: pipeline, embeddings: URL(fileURLWithPath: embeddings), height: settings.height,
+                                width: settings.width, guidance: settings.fluxGuidance)
+        case .sd:
+            if try isEmbeddedStableDiffusion(settings.checkpoint) {
+                let folder = settings.checkpoint ?? "assets/shapes-model-sd"
+                return StableDiffusionWorldTask(model: try StableDiffusionWorldModel.load(from: URL(fileURLWithPath: folder)), source: folder)
+            }
+            guard let checkpoint = settings.checkpoint else { throw ValidationError("--model sd needs --checkpoint (a diffusers Stable Diffusion folder, e.g. data/stable-diffusion-v1-4)") }
+            guard let promptFile = settings.promptFile else { throw ValidationError("--model sd with a diffusers folder needs --prompt-file (one prompt per line, e.g. DanceGRPO's assets/prompts.txt)") }
+            print("loading Stable Diffusion from \(checkpoint) …")
+            return try StableDiffusionTask(folder: URL(fileURLWithPath: checkpoint), promptFile: URL(fileURLWithPath: promptFile),
+                                           evaluationPromptFile: settings.evalPromptFile.map { URL(fileURLWithPath: $0) },
+                                           resolution: settings.resolution)
+        }
+    }
+
+    /// `--model sd` on the embedded UNet world model (no checkpoint, or a folder whose world.json says unet) rather
+    /// than on a diffusers SD folder.
+    static func isEmbeddedStableDiffusion(_ checkpoint: String?) throws -> Bool {
+        guard let checkpoint else { return true }
+        let url = URL(fileURLWithPath: checkpoint)
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("world.json").path) else { return false }
+        return try WorldArchitecture.of(folder: url) == .unet
+    }
+
+    func run() throws {
+        let settings = try settings()
+        if dryRun {
+            print(try settings.describe())
+            return
+        }
+        if !Engine.usesOptimizedBLAS {
+            print("warning: matrix products run on the MLX wheel's reference BLAS (\(Engine.sgemmProvider)); install libopenblas-dev and rebuild (make run) for ~30× faster training")
+        }
+        let task = try Self.makeTask(settings.task)
+        // Ranks: started by an outside launcher (WORLD_SIZE in the environment), by this process (--processes), or none.
+        let environment = ProcessInfo.processInfo.environment
+        let localRanks = environment["WORLD_SIZE"] == nil && settings.trainer.processes > 1
+            ? try LocalRanks.start(count: settings.trainer.processes) : nil
+        let processGroup = try localRanks?.group ?? processGroupFromEnvironment()
+        LocalRanks.shareCores(localWorldSize: Int(environment["LOCAL_WORLD_SIZE"] ?? "") ?? processGroup.worldSize)
+        do {
+            try train(task: task, settings: settings, processGroup: processGroup)
+        } catch {
+            localRanks?.abandon()
+            throw error
+        }
+        try localRanks?.finish()
+    }
+
+    /// The run folder `--resume` names: the folder itself, or the run a checkpoint-*/ folder belongs to.
+    func resumedRunFolder() throws -> URL? {
+        guard let resume else { return nil }
+        let url = URL(fileURLWithPath: resume)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--resume \(resume): no such folder") }
+        let isCheckpoint = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
+        return isCheckpoint ? url.deletingLastPathComponent() : url
+    }
+
+    /// One rank's run: the library loop, observed on rank 0 by the run log and the progress display.
+    private func train(task: TrainingTask, settings: RunSettings, processGroup: ProcessGroup) throws {
+        let folder = try settings.task.outputDir.map { URL(fileURLWithPath: $0) } ?? resumedRunFolder()
+            ?? URL(fileURLWithPath: "runs/shapes-grpo")
+        let main = processGroup.isMain
+        let trainer = try GRPOTrainer(task: task, config: settings.trainer, runFolder: folder, processGroup: processGroup,
+                                      rewardLocations: RewardLocations(directory: URL(fileURLWithPath: settings.task.rewardDir)),
+                                      rewardCatalog: .shapesWorld)
+        let log = main ? try RunLog(folder: folder, resuming: resume != nil) : nil
+        if let resume {
+            let url = URL(fileURLWithPath: resume)
+            guard let from = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
+                    ? url : GRPOTrainer.latestCheckpoint(in: url) else {
+                throw ValidationError("\(resume): no checkpoint-*/ folder with trainer_state.json to resume from")
+            }
+            try trainer.resume(from: from)
+            try log?.truncate(after: trainer.iteration)
+            if main { print("resumed from \(from.path) at iteration \(trainer.iteration)") }
+        }
+        var observers: [any TrainingObserver] = []
+        if let log { observers += [log, TrainingProgress(summary: task.summary, folder: folder, log: log)] }
+        try trainer.run(timeBudgetMinutes: settings.task.timeBudget, observers: observers)
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import Training
+
+/// The terminal's view of a run: what trains, the held-out scores before and after, a progress bar with the reward.
+final class TrainingProgress: TrainingObserver {
+    private let summary: String
+    private let folder: URL
+    private let log: RunLog
+    private var bar: ProgressBar?
+
+    init(summary: String, folder: URL, log: RunLog) {
+        self.summary = summary
+        self.folder = folder
+        self.log = log
+    }
+
+    func trainer(_ trainer: GRPOTrainer, didReport event: TrainingEvent) throws -> TrainingDecision {
+        let c = trainer.config
+        switch event {
+        case .started:
+            let ranks = trainer.processGroup.worldSize > 1 ? " in each of \(trainer.processGroup.worldSize) processes" : ""
+            print("GRPO on \(summary): \(c.promptsPerIteration) prompts × \(c.numGenerations) samples\(ranks), T=\(c.samplingSteps), η=\(c.eta), lr \(c.learningRate), \(c.iterations) iterations → \(folder.path)")
+            bar = ProgressBar(total: c.iterations, label: "GRPO")
+        case .evaluated(let result, let iteration) where iteration == 0:
+            print("held-out before training: " + describe(result))
+        case .iteration(let entry):
+            let held = log.lastHeldOut.map { String(format: " held-out %.3f", $0) } ?? ""
+            bar?.update(entry.iteration, suffix: String(format: "reward %.3f%@", entry.reward, held))
+        case .timeBudgetReached(let minutes):
+            print("time budget of \(minutes) min reached")
+        case .finished(let result, let iteration, let seconds):
+            print("held-out after \(iteration) iterations: " + describe(result) + " (\(formatDuration(seconds)))")
+            print("run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, samples-before.png, samples-after.png, checkpoint-*/, TensorBoard events (tensorboard --logdir \(folder.path))")
+        case .evaluated, .checkpointSaved:
+            break
+        }
+        return .proceed
+    }
+
+    private func describe(_ result: Evaluation.Result) -> String {
+        let each = result.rewardMeans.count > 1
+            ? " (" + result.rewardMeans.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ") + ")"
+            : ""
+        return String(format: "reward %.3f", result.meanReward) + each
+            + (result.accuracy.map { String(format: ", accuracy %.1f%%", 100 * $0) } ?? "")
+    }
+}
