@@ -24,11 +24,15 @@ public final class HPSv21Reward: ImageRewardModel {
     ///   - hpsCheckpoint: `HPS_v2.1_compressed.pt` (or safetensors); its keys override the open_clip weights
     ///     (`state_dict.` nesting and `module.` prefixes are dropped).
     ///   - config: an open_clip model config JSON; nil = ViT-H-14.
-    ///   - vocabulary: `bpe_simple_vocab_16e6.txt.gz`; nil = looked up next to the HPS and open_clip files.
+    ///   - vocabulary: open_clip's `bpe_simple_vocab_16e6.txt.gz`; nil = the one next to the HPS or open_clip file
+    ///     when there is one, else the copy bundled with the package — so the two files users download suffice.
     public init(openCLIPCheckpoint: URL?, hpsCheckpoint: URL, config: URL? = nil, vocabulary: URL? = nil,
                 dtype: DType = .float32) throws {
         let (modelConfig, configName) = try config.map { try OpenCLIPLoading.config(at: $0) } ?? (OpenCLIPConfig.vitH14, "ViT-H-14")
         let files = [hpsCheckpoint] + (openCLIPCheckpoint.map { [$0] } ?? [])
+        for file in files where !RewardFiles.exists(file) {
+            throw RewardError.missingFile(path: file.path, expected: RewardFiles.hpsFiles)
+        }
         let vocabularyFile = try vocabulary ?? RewardFiles.openCLIPVocabulary(in: files.map { $0.deletingLastPathComponent() })
         guard RewardFiles.exists(vocabularyFile) else {
             throw RewardError.missingFile(path: vocabularyFile.path, expected: "open_clip's BPE vocabulary bpe_simple_vocab_16e6.txt.gz")
