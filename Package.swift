@@ -56,7 +56,7 @@ let package = Package(
         // DDPO's JPEG rewards and the reward models (HPS-v2.1, PickScore, CLIP score, LAION aesthetic).
         .target(name: "Rewards", dependencies: ["Models", "NN", "Engine", "Checkpoints", "Tokenizers", "Imaging"], swiftSettings: cxx),
         // Text tokenizers (pure Swift; no engine).
-        .target(name: "Tokenizers"),
+        .target(name: "Tokenizers", resources: [.copy("Resources")]),
         // Images: RGB buffers, PNG encode/decode, grids (pure Swift; no engine).
         .target(name: "Imaging"),
         // The embedded default world: compositional prompts, a procedural renderer and a rule-based scorer.

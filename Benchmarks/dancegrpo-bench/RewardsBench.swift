@@ -26,7 +26,7 @@ enum RewardsBench {
     static func run(_ arguments: [String]) -> Int32? {
         guard arguments.count >= 2, arguments[1] == mode else { return nil }
         var images = 32, batch = 8, size = 720, repeats = 3
-        var vocabulary = "Tests/TestSupport/Fixtures/tokenizers/bpe_simple_vocab_16e6.txt.gz"
+        var vocabulary = CLIPTokenizer.bundledOpenCLIPVocabulary?.path ?? CLIPTokenizer.openCLIPVocabularyFileName
         var rest = arguments.dropFirst(2)
         while let flag = rest.popFirst() {
             guard let value = rest.popFirst() else { print("\(flag) needs a value"); return 2 }

@@ -8,24 +8,41 @@
 // - `.openCLIP()`: open_clip's `image_transform(size, is_train=False)`: torchvision `Resize(size, BICUBIC)` of the
 //   PIL image (shortest side to `size`, long side `int(size·long/short)`), `CenterCrop` (offset
 //   `round((H − size) / 2)`, Python's round-half-even), ToTensor, Normalize.
+// - `.openCLIP(config)`: open_clip's `image_transform_v2(PreprocessCfg, is_train=False)` as a Hub
+//   `open_clip_config.json` sets it up (`preprocess_cfg`: `resize_mode`, `interpolation`, `mean`, `std`,
+//   `fill_color`; pinned source: transform.py L409-L434 at
+//   https://github.com/mlfoundations/open_clip/blob/30573618fc37/src/open_clip/transform.py#L409-L434):
+//   "shortest" is `.openCLIP()` above; "squash" resizes the PIL image to exactly size × size (torchvision
+//   `Resize((size, size))`, aspect not kept), no crop; "longest" scales the longest side to `size`
+//   (`ResizeKeepRatio(longest=1)`: ratio = max(H, W) / size, sides `round(side / ratio)`, half to even), then
+//   `CenterCropOrPad` pads with `fill_color` (left/top = excess // 2). Either with PIL bicubic or bilinear.
 // - `.clipProcessor()`: transformers' `CLIPImageProcessor` (slow, PIL; what PickScore's and DDPO's aesthetic code
 //   ran): shortest edge to `size` as above, centre crop with offset `(H − size) // 2`, rescale 1/255, normalise.
 //
-// The PIL resampler is PIL's `ImagingResample` for 8-bit images reproduced exactly: separable bicubic (a = −0.5)
-// whose support is scaled by the downscale factor, coefficients normalised and rounded to 22-bit fixed point,
-// horizontal pass first with its 8-bit rounding and clamping, then the vertical pass. Its output equals PIL's
-// byte for byte (tests: RewardsPreprocessingTests). The float resampler follows torch's antialiased bicubic (same
-// kernel and support rule, weights normalised, float32 sums); it matches torchvision to float rounding (≈1e-6).
+// The PIL resampler is PIL's `ImagingResample` for 8-bit images reproduced exactly: separable bicubic (a = −0.5, or
+// the triangle of bilinear, support 1) whose support is scaled by the downscale factor, coefficients normalised
+// and rounded to 22-bit fixed point, one pass per axis with 8-bit rounding and clamping in between (horizontal
+// first, unless the height shrinks much more: see `PILResampler.resize`). Its output equals PIL's byte for byte
+// (tests: RewardsPreprocessingTests, OpenCLIPPreprocessTests). The float resampler follows torch's antialiased
+// bicubic (same kernel and support rule, weights normalised, float32 sums); it matches torchvision to float
+// rounding (≈1e-6).
 import Foundation
 import Imaging
+import Models
 
 public struct CLIPImagePreprocessing: Sendable, Equatable {
     /// How the image is brought to `size × size`.
     public enum Geometry: Sendable, Equatable {
         /// Shortest side to `size` (aspect kept), then a centre crop.
         case shortestSideThenCenterCrop(CropRounding)
-        /// Longest side to `size` (aspect kept), then zero padding (value 0 before normalisation) centred.
+        /// Longest side to `size` (aspect kept), then zero padding (value 0 before normalisation) centred: the
+        /// seed's HPS `ResizeMaxSize` (rounds `side · size / longest`; an image already `size` long is left as is).
         case longestSideThenPad
+        /// open_clip's `resize_mode: longest`: `ResizeKeepRatio(longest=1)` (sides `round(side / (longest / size))`)
+        /// then `CenterCropOrPad` filled with the byte `fill` (left/top = excess // 2), always `size × size`.
+        case longestSideThenCenterPad(fill: UInt8)
+        /// open_clip's `resize_mode: squash`: both sides resized to `size`, aspect not kept, nothing cropped.
+        case squash
     }
 
     /// Where a centre crop starts when the excess is odd.
@@ -40,6 +57,8 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
     public enum Resampler: Sendable, Equatable {
         /// PIL's `Image.resize(…, BICUBIC)` on the 8-bit image (exact; the result is 8-bit).
         case pilBicubic
+        /// PIL's `Image.resize(…, BILINEAR)` on the 8-bit image (exact).
+        case pilBilinear
         /// torchvision `F.resize(tensor, …, BICUBIC, antialias=True)` on the float image in [0, 1].
         case torchBicubicAntialiased
     }
@@ -72,6 +91,23 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
     public static func openCLIP(size: Int = 224, mean: [Float] = openAIMean, std: [Float] = openAIStd) -> CLIPImagePreprocessing {
         CLIPImagePreprocessing(size: size, geometry: .shortestSideThenCenterCrop(.torchvision), resampler: .pilBicubic,
                                mean: mean, std: std)
+    }
+
+    /// open_clip's evaluation transform as an open_clip config sets it up (`preprocess_cfg`; see the file header):
+    /// size = the vision tower's `image_size`, absent fields take `PreprocessCfg`'s defaults (shortest, bicubic,
+    /// OpenAI mean and std, fill 0).
+    public static func openCLIP(_ config: OpenCLIPConfig) -> CLIPImagePreprocessing {
+        let geometry: Geometry
+        switch config.resizeMode ?? .shortest {
+        case .shortest: geometry = .shortestSideThenCenterCrop(.torchvision)
+        case .longest: geometry = .longestSideThenCenterPad(fill: UInt8(config.fillColor ?? 0))
+        case .squash: geometry = .squash
+        }
+        return CLIPImagePreprocessing(
+            size: config.vision.imageSize, geometry: geometry,
+            resampler: config.interpolation == .bilinear ? .pilBilinear : .pilBicubic,
+            mean: config.imageMean.map { $0.map(Float.init) } ?? openAIMean,
+            std: config.imageStd.map { $0.map(Float.init) } ?? openAIStd)
     }
 
     /// transformers' `CLIPImageProcessor` with `shortest_edge` = `crop_size` = `size`.
@@ -116,6 +152,23 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
                 plane = resize(image, width: newW, height: newH)
                     .padded(left: (size - newW) / 2, top: (size - newH) / 2, width: size, height: size)
             }
+        case .longestSideThenCenterPad(let fill):
+            let (newW, newH) = Self.longestSideSize(width: w, height: h, size: size)
+            plane = resize(image, width: newW, height: newH)
+            // CenterCropOrPad: pad the short sides (left/top = excess // 2), then crop any long side (round half
+            // to even); with both sides ≤ size only the padding happens.
+            if newW < size || newH < size {
+                let (padW, padH) = (max(size - newW, 0), max(size - newH, 0))
+                plane = plane.padded(left: padW / 2, top: padH / 2, width: newW + padW, height: newH + padH,
+                                     fill: Float(fill) / 255)
+            }
+            if plane.width > size || plane.height > size {
+                plane = plane.cropped(left: Self.cropOffset(excess: plane.width - size, .torchvision),
+                                      top: Self.cropOffset(excess: plane.height - size, .torchvision),
+                                      width: size, height: size)
+            }
+        case .squash:
+            plane = resize(image, width: size, height: size)
         }
         precondition(plane.width == size && plane.height == size,
                      "CLIPImagePreprocessing: a \(w)×\(h) image gives \(plane.width)×\(plane.height), not \(size)×\(size) (ResizeMaxSize leaves images whose longest side is already \(size) unpadded)")
@@ -140,6 +193,14 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
         return width <= height ? (size, newLong) : (newLong, size)
     }
 
+    /// open_clip's `ResizeKeepRatio.get_params` with `longest=1` and no random scaling: ratio = max(H/size, W/size)
+    /// (its `· 1 + min · 0` leaves it as is), each side `round(side / ratio)`, Python's round half to even.
+    public static func longestSideSize(width: Int, height: Int, size: Int) -> (width: Int, height: Int) {
+        let ratio = max(Double(height) / Double(size), Double(width) / Double(size))
+        return (Int((Double(width) / ratio).rounded(.toNearestOrEven)),
+                Int((Double(height) / ratio).rounded(.toNearestOrEven)))
+    }
+
     static func cropOffset(excess: Int, _ rounding: CropRounding) -> Int {
         switch rounding {
         case .torchvision: return Int((Double(excess) / 2).rounded(.toNearestOrEven))
@@ -151,7 +212,9 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
     func resize(_ image: RGBImage, width: Int, height: Int) -> FloatImage {
         switch resampler {
         case .pilBicubic:
-            return FloatImage(PILResampler.bicubic(image, width: width, height: height))
+            return FloatImage(PILResampler.resize(image, width: width, height: height, filter: .bicubic))
+        case .pilBilinear:
+            return FloatImage(PILResampler.resize(image, width: width, height: height, filter: .bilinear))
         case .torchBicubicAntialiased:
             return TorchResampler.bicubicAntialiased(FloatImage(image), width: width, height: height)
         }
@@ -185,9 +248,9 @@ struct FloatImage {
         return FloatImage(width: width, height: height, values: out)
     }
 
-    /// Places this image at (left, top) in a zero-filled `width × height` canvas.
-    func padded(left: Int, top: Int, width: Int, height: Int) -> FloatImage {
-        var out = [Float](repeating: 0, count: width * height * 3)
+    /// Places this image at (left, top) in a `width × height` canvas filled with `fill`.
+    func padded(left: Int, top: Int, width: Int, height: Int, fill: Float = 0) -> FloatImage {
+        var out = [Float](repeating: fill, count: width * height * 3)
         for y in 0..<self.height {
             let dst = ((top + y) * width + left) * 3
             out.replaceSubrange(dst ..< dst + self.width * 3, with: values[y * self.width * 3 ..< (y + 1) * self.width * 3])
@@ -205,16 +268,31 @@ struct FloatImage {
     return 0
 }
 
-/// PIL's `Resample.c` for 8-bit RGB with the BICUBIC filter, reproduced exactly.
+/// PIL's `Resample.c` for 8-bit RGB with the BICUBIC or BILINEAR filter, reproduced exactly.
 enum PILResampler {
     static let precisionBits = 32 - 8 - 2
 
+    /// PIL's `struct filter`s: the kernel and its support at scale 1.
+    enum Filter {
+        case bicubic, bilinear
+
+        var support: Double { self == .bicubic ? 2 : 1 }
+
+        func callAsFunction(_ x: Double) -> Double {
+            switch self {
+            case .bicubic: return bicubicKernel(x)
+            case .bilinear: return max(1 - abs(x), 0)
+            }
+        }
+    }
+
     /// `precompute_coeffs` + `normalize_coeffs_8bpc`: per output index, the first input index, the tap count and the
     /// fixed-point weights.
-    static func coefficients(inSize: Int, outSize: Int) -> (bounds: [(start: Int, count: Int)], weights: [[Int]]) {
+    static func coefficients(inSize: Int, outSize: Int, filter: Filter = .bicubic)
+        -> (bounds: [(start: Int, count: Int)], weights: [[Int]]) {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1)
-        let support = 2.0 * filterScale
+        let support = filter.support * filterScale
         var bounds: [(Int, Int)] = []
         var weights: [[Int]] = []
         bounds.reserveCapacity(outSize)
@@ -227,7 +305,7 @@ enum PILResampler {
             var k = [Double](repeating: 0, count: max(xmax, 0))
             var ww = 0.0
             for x in 0..<max(xmax, 0) {
-                let w = bicubicKernel((Double(x + xmin) - center + 0.5) * ss)
+                let w = filter((Double(x + xmin) - center + 0.5) * ss)
                 k[x] = w
                 ww += w
             }
@@ -244,22 +322,32 @@ enum PILResampler {
         return shifted <= 0 ? 0 : shifted >= 255 ? 255 : UInt8(shifted)
     }
 
-    static func bicubic(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
-        var current = image
-        if width != image.width {
-            let (bounds, weights) = coefficients(inSize: image.width, outSize: width)
-            current = try! RGBImage(width: width, height: image.height, pixels: pass(
-                current.pixels, lines: image.height, outSize: width, bounds: bounds, weights: weights,
-                inputOffset: { line, i in (line * image.width + i) * 3 }, outputOffset: { line, o in (line * width + o) * 3 }))
+    /// Both passes, in Pillow 13's order: the vertical pass first when the height shrinks by more than twice what
+    /// the width shrinks (only a mixed or strongly vertical resize, e.g. 19×41 → 24×24), else the horizontal one.
+    /// The order changes the 8-bit rounding between passes. Pillow ≤ 12 always ran the horizontal pass first; the
+    /// goldens record the Pillow they were made with. Pinned source: `ImagingResampleInner`,
+    /// https://github.com/python-pillow/Pillow/blob/13.0.0/src/libImaging/Resample.c#L863-L867
+    static func resize(_ image: RGBImage, width: Int, height: Int, filter: Filter) -> RGBImage {
+        func horizontal(_ image: RGBImage) -> RGBImage {
+            guard width != image.width else { return image }
+            let (bounds, weights) = coefficients(inSize: image.width, outSize: width, filter: filter)
+            return try! RGBImage(width: width, height: image.height, pixels: pass(
+                image.pixels, lines: image.height, outSize: width, bounds: bounds, weights: weights,
+                inputOffset: { line, i in (line * image.width + i) * 3 },
+                outputOffset: { line, o in (line * width + o) * 3 }))
         }
-        if height != image.height {
-            let (bounds, weights) = coefficients(inSize: image.height, outSize: height)
-            let w = current.width
-            current = try! RGBImage(width: w, height: height, pixels: pass(
-                current.pixels, lines: w, outSize: height, bounds: bounds, weights: weights,
-                inputOffset: { column, i in (i * w + column) * 3 }, outputOffset: { column, o in (o * w + column) * 3 }))
+        func vertical(_ image: RGBImage) -> RGBImage {
+            guard height != image.height else { return image }
+            let (bounds, weights) = coefficients(inSize: image.height, outSize: height, filter: filter)
+            let w = image.width
+            return try! RGBImage(width: w, height: height, pixels: pass(
+                image.pixels, lines: w, outSize: height, bounds: bounds, weights: weights,
+                inputOffset: { column, i in (i * w + column) * 3 },
+                outputOffset: { column, o in (o * w + column) * 3 }))
         }
-        return current
+        let heightShrink = image.height - height
+        let verticalFirst = heightShrink > 0 && heightShrink > (image.width - width) * 2
+        return verticalFirst ? horizontal(vertical(image)) : vertical(horizontal(image))
     }
 
     /// One separable pass over `lines` rows (or columns) of RGB bytes; `inputOffset(line, i)` / `outputOffset(line, o)`

@@ -119,6 +119,11 @@ struct TransformersCLIPEncoders: CLIPEncoders {
 // MARK: - Loading helpers
 
 enum RewardFiles {
+    /// What HPS-v2.1 needs, for messages: the two files DanceGRPO's README has users download (open_clip's vocabulary
+    /// is bundled; safetensors conversions of either file are accepted too).
+    static let hpsFiles = "HPS-v2.1's two files, HPS_v2.1_compressed.pt and open_clip_pytorch_model.bin, in hps_ckpt/ "
+        + "under the reward folder (or their paths)"
+
     /// The first of `candidates` (relative to `folder`) that exists.
     static func first(in folder: URL, _ candidates: [String], expected: String) throws -> URL {
         for name in candidates {
@@ -140,16 +145,19 @@ enum RewardFiles {
                                       expected: "the CLIP tokenizer files vocab.json and merges.txt in \(folder.path)/tokenizer/ or \(folder.path)/")
     }
 
-    /// open_clip's vocabulary: `bpe_simple_vocab_16e6.txt.gz` in one of `folders`.
+    /// open_clip's vocabulary: `bpe_simple_vocab_16e6.txt.gz` in the first of `folders` that has one (a user's copy
+    /// wins), else the copy bundled with the Tokenizers target (the file open_clip's wheel ships, MIT).
     static func openCLIPVocabulary(in folders: [URL]) throws -> URL {
-        let name = "bpe_simple_vocab_16e6.txt.gz"
+        let name = CLIPTokenizer.openCLIPVocabularyFileName
         for folder in folders {
             let url = folder.appendingPathComponent(name)
             if exists(url) { return url }
         }
+        if let bundled = CLIPTokenizer.bundledOpenCLIPVocabulary { return bundled }
         throw RewardError.missingFile(
             path: (folders.first ?? URL(fileURLWithPath: ".")).appendingPathComponent(name).path,
-            expected: "open_clip's BPE vocabulary (it ships in the open_clip_torch wheel as open_clip/\(name)); copy it next to the checkpoint or give its path")
+            expected: "open_clip's BPE vocabulary: the copy bundled with dancegrpo (DanceGRPO_Tokenizers.resources "
+                + "next to the executable) is missing too; it ships in the open_clip_torch wheel as open_clip/\(name)")
     }
 
     /// transformers' `preprocessor_config.json` (CLIPImageProcessor): size, crop, mean, std. Absent → CLIP's defaults

@@ -24,11 +24,15 @@ public final class HPSv21Reward: ImageRewardModel {
     ///   - hpsCheckpoint: `HPS_v2.1_compressed.pt` (or safetensors); its keys override the open_clip weights
     ///     (`state_dict.` nesting and `module.` prefixes are dropped).
     ///   - config: an open_clip model config JSON; nil = ViT-H-14.
-    ///   - vocabulary: `bpe_simple_vocab_16e6.txt.gz`; nil = looked up next to the HPS and open_clip files.
+    ///   - vocabulary: open_clip's `bpe_simple_vocab_16e6.txt.gz`; nil = the one next to the HPS or open_clip file
+    ///     when there is one, else the copy bundled with the package — so the two files users download suffice.
     public init(openCLIPCheckpoint: URL?, hpsCheckpoint: URL, config: URL? = nil, vocabulary: URL? = nil,
                 dtype: DType = .float32) throws {
         let (modelConfig, configName) = try config.map { try OpenCLIPLoading.config(at: $0) } ?? (OpenCLIPConfig.vitH14, "ViT-H-14")
         let files = [hpsCheckpoint] + (openCLIPCheckpoint.map { [$0] } ?? [])
+        for file in files where !RewardFiles.exists(file) {
+            throw RewardError.missingFile(path: file.path, expected: RewardFiles.hpsFiles)
+        }
         let vocabularyFile = try vocabulary ?? RewardFiles.openCLIPVocabulary(in: files.map { $0.deletingLastPathComponent() })
         guard RewardFiles.exists(vocabularyFile) else {
             throw RewardError.missingFile(path: vocabularyFile.path, expected: "open_clip's BPE vocabulary bpe_simple_vocab_16e6.txt.gz")
@@ -100,8 +104,9 @@ public final class PickScoreReward: ImageRewardModel {
 /// normalised image and text embeddings, raw (no ×100, no clipping at 0, no logit scale). The maintainer's model is
 /// `apple/DFN5B-CLIP-ViT-H-14-378` (open_clip, 378 px); any CLIP works:
 /// - an open_clip folder (`open_clip_config.json` + `open_clip_model.safetensors`/`open_clip_pytorch_model.bin`;
-///   tokenizer `bpe_simple_vocab_16e6.txt.gz` or `vocab.json` + `merges.txt`), preprocessed as open_clip does
-///   (shortest side, centre crop, mean/std from `preprocess_cfg`);
+///   tokenizer `bpe_simple_vocab_16e6.txt.gz` or `vocab.json` + `merges.txt`, else open_clip's bundled vocabulary),
+///   preprocessed as open_clip's `image_transform_v2` with the file's `preprocess_cfg` (DFN5B: `squash`, mean 0,
+///   std 1; see ``CLIPImagePreprocessing/openCLIP(_:)``);
 /// - a transformers CLIPModel folder, preprocessed as CLIPImageProcessor does.
 public final class CLIPScoreReward: ImageRewardModel {
     public let name = "clip-score"
@@ -114,9 +119,6 @@ public final class CLIPScoreReward: ImageRewardModel {
         let openCLIPConfig = folder.appendingPathComponent("open_clip_config.json")
         if RewardFiles.exists(openCLIPConfig) {
             let (config, name) = try OpenCLIPLoading.config(at: openCLIPConfig)
-            if let mode = config.resizeMode, mode != "shortest" {
-                throw RewardError.unsupportedFormat(file: openCLIPConfig.path, reason: "preprocess_cfg.resize_mode '\(mode)' is not supported (expected shortest)")
-            }
             let weights = try RewardFiles.first(
                 in: folder, ["open_clip_model.safetensors", "model.safetensors", "open_clip_pytorch_model.bin"],
                 expected: "the open_clip weights")
@@ -129,11 +131,7 @@ public final class CLIPScoreReward: ImageRewardModel {
                 let vocabulary = try RewardFiles.openCLIPVocabulary(in: [folder])
                 tokenizer = TokenizerSource { try CLIPTokenizer(openCLIPVocabulary: vocabulary) }
             }
-            let preprocessing = CLIPImagePreprocessing.openCLIP(
-                size: config.vision.imageSize,
-                mean: config.imageMean.map { $0.map(Float.init) } ?? CLIPImagePreprocessing.openAIMean,
-                std: config.imageStd.map { $0.map(Float.init) } ?? CLIPImagePreprocessing.openAIStd)
-            encoders = OpenCLIPEncoders(model: model, tokenizer: tokenizer, preprocessing: preprocessing)
+            encoders = OpenCLIPEncoders(model: model, tokenizer: tokenizer, preprocessing: .openCLIP(config))
         } else {
             let model = try RewardFiles.transformersCLIP(folder: folder, dtype: dtype)
             model.train(false)

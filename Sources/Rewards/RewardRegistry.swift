@@ -12,7 +12,7 @@ public struct RewardLocations: Sendable {
     public var hpsOpenCLIPCheckpoint: URL?
     /// An open_clip model config JSON (default: ViT-H-14; `hps_ckpt/ViT-H-14.json` when present).
     public var hpsConfig: URL?
-    /// `bpe_simple_vocab_16e6.txt.gz` (default: next to the HPS files).
+    /// `bpe_simple_vocab_16e6.txt.gz` (default: next to the HPS files, else the copy bundled with the package).
     public var openCLIPVocabulary: URL?
     /// `PickScore_v1/` (transformers layout, with the processor's tokenizer and preprocessor_config.json).
     public var pickScoreModel: URL?
@@ -47,8 +47,11 @@ public enum RewardRegistry {
         switch name {
         case "hpsv2.1":
             let hpsFolder = dir.appendingPathComponent("hps_ckpt")
-            let hps = try locations.hpsCheckpoint ?? RewardFiles.first(
-                in: hpsFolder, ["HPS_v2.1_compressed.safetensors", "HPS_v2.1_compressed.pt"], expected: "the HPS-v2.1 checkpoint")
+            let hpsCandidates = ["HPS_v2.1_compressed.pt", "HPS_v2.1_compressed.safetensors"]
+                .map(hpsFolder.appendingPathComponent)
+            guard let hps = locations.hpsCheckpoint ?? hpsCandidates.first(where: RewardFiles.exists) else {
+                throw RewardError.missingFile(path: hpsCandidates[0].path, expected: RewardFiles.hpsFiles)
+            }
             let openCLIP = locations.hpsOpenCLIPCheckpoint ?? (try? RewardFiles.first(
                 in: hpsFolder, ["open_clip_pytorch_model.safetensors", "open_clip_model.safetensors", "open_clip_pytorch_model.bin"],
                 expected: "the open_clip ViT-H-14 weights"))

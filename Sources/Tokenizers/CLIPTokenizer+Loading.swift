@@ -65,6 +65,38 @@ extension CLIPTokenizer {
             cleaning: cleaning, defaultMaxLength: Self.contextLength)
     }
 
+    /// The file name open_clip gives its vocabulary (`open_clip/bpe_simple_vocab_16e6.txt.gz` in the wheel).
+    public static let openCLIPVocabularyFileName = "bpe_simple_vocab_16e6.txt.gz"
+
+    /// open_clip's vocabulary as bundled with this package (Sources/Tokenizers/Resources, MIT, see NOTICE there), so
+    /// that open_clip checkpoints need no separate vocabulary download; nil when the resource bundle is not found.
+    ///
+    /// The bundle is looked up by hand rather than through SwiftPM's generated `Bundle.module`, whose accessor calls
+    /// `fatalError` when an executable was copied without its `DanceGRPO_Tokenizers.resources` folder: here the
+    /// caller gets an error naming the file to provide instead. Looked in: the resource bundle next to the executable
+    /// (SwiftPM's build folders, where `swift run`/`swift test` and `make run` find it, or an installed copy), then
+    /// this source file's checkout.
+    public static var bundledOpenCLIPVocabulary: URL? {
+        let inBundle = "DanceGRPO_Tokenizers.resources/Resources/" + openCLIPVocabularyFileName
+        var candidates = [Bundle.main.bundleURL.appendingPathComponent(inBundle)]
+        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            candidates.append(executable.deletingLastPathComponent().appendingPathComponent(inBundle))
+        }
+        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Resources/" + openCLIPVocabularyFileName))
+        return candidates.first { FileManager.default.isReadableFile(atPath: $0.path) }
+    }
+
+    /// open_clip's tokenizer from the bundled vocabulary (``bundledOpenCLIPVocabulary``): open_clip's `tokenize` with
+    /// its default `SimpleTokenizer`.
+    public static func openCLIPBundled(cleaning: TextCleaning = .openCLIP) throws -> CLIPTokenizer {
+        guard let url = bundledOpenCLIPVocabulary else {
+            throw TokenizerError.missingFile(
+                path: "DanceGRPO_Tokenizers.resources/Resources/\(openCLIPVocabularyFileName) (next to the executable)")
+        }
+        return try CLIPTokenizer(openCLIPVocabulary: url, cleaning: cleaning)
+    }
+
     /// Loads a transformers/diffusers CLIP tokenizer folder (such as FLUX's `tokenizer/`): `vocab.json` and
     /// `merges.txt`, with the special tokens and maximum length from `tokenizer_config.json` and
     /// `special_tokens_map.json` when present (the latter wins, as in transformers).

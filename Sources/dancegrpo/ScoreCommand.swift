@@ -13,7 +13,7 @@ struct ScoreCommand: ParsableCommand {
         discussion: """
             Images are paired with prompts in order: one --prompt for every image, or one prompt per image (from \
             --prompt options or --prompts-file). Checkpoints are found under --reward-dir in the seed's layout \
-            (hps_ckpt/HPS_v2.1_compressed.*, hps_ckpt/open_clip_pytorch_model.*, hps_ckpt/bpe_simple_vocab_16e6.txt.gz, \
+            (hps_ckpt/HPS_v2.1_compressed.pt and hps_ckpt/open_clip_pytorch_model.bin, the two files HPS-v2.1 needs, \
             PickScore_v1/, DFN5B-CLIP-ViT-H-14-378/, clip-vit-large-patch14/ + sac+logos+ava1-l14-linearMSE.*) unless \
             a path option names them.
             """)
@@ -48,7 +48,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "open_clip model config JSON for HPS (default ViT-H-14).")
     var hpsConfig: String?
 
-    @Option(help: "open_clip's bpe_simple_vocab_16e6.txt.gz.")
+    @Option(help: "open_clip's bpe_simple_vocab_16e6.txt.gz (default: hps_ckpt/'s if any, else the bundled copy).")
     var openClipVocabulary: String?
 
     @Option(help: "PickScore model folder (transformers layout with tokenizer and preprocessor_config.json).")

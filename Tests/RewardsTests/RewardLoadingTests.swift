@@ -28,8 +28,8 @@ final class RewardLoadingTests: XCTestCase {
 
     /// The HPS file alone holds every weight (the seed loads it strictly), so the open_clip file is optional.
     func testHPSFileAloneIsEnough() throws {
-        let a = try HPSv21Reward(openCLIPCheckpoint: nil, hpsCheckpoint: F.url("hps_tiny.safetensors"), config: F.url("openclip_tiny.json"),
-                                 vocabulary: Fixture.url("tokenizers/bpe_simple_vocab_16e6.txt.gz"))
+        let a = try HPSv21Reward(openCLIPCheckpoint: nil, hpsCheckpoint: F.url("hps_tiny.safetensors"),
+                                 config: F.url("openclip_tiny.json"))
         assertClose(a.model.encodeImage(F.hpsPixels), F.tensor("openclip.B.image_features"), tolerance: 1e-4)
     }
 
@@ -61,13 +61,18 @@ final class RewardLoadingTests: XCTestCase {
     func testMissingFilesAreNamed() throws {
         let text = message {
             _ = try HPSv21Reward(openCLIPCheckpoint: nil, hpsCheckpoint: URL(fileURLWithPath: "/nonexistent/HPS_v2.1_compressed.pt"),
-                                 config: F.url("openclip_tiny.json"), vocabulary: Fixture.url("tokenizers/bpe_simple_vocab_16e6.txt.gz"))
+                                 config: F.url("openclip_tiny.json"))
         }
         XCTAssert(text.contains("/nonexistent/HPS_v2.1_compressed.pt: not found"), text)
+        XCTAssert(text.contains("HPS_v2.1_compressed.pt and open_clip_pytorch_model.bin"), text)
+        XCTAssertFalse(text.contains("bpe_simple_vocab"), text)
+        // A vocabulary named explicitly must exist (the bundled one is the fallback only when none is named).
         let vocabulary = message {
-            _ = try HPSv21Reward(openCLIPCheckpoint: nil, hpsCheckpoint: F.url("hps_tiny.safetensors"), config: F.url("openclip_tiny.json"))
+            _ = try HPSv21Reward(openCLIPCheckpoint: nil, hpsCheckpoint: F.url("hps_tiny.safetensors"),
+                                 config: F.url("openclip_tiny.json"),
+                                 vocabulary: URL(fileURLWithPath: "/nonexistent/bpe_simple_vocab_16e6.txt.gz"))
         }
-        XCTAssert(vocabulary.contains("bpe_simple_vocab_16e6.txt.gz: not found"), vocabulary)
+        XCTAssert(vocabulary.contains("/nonexistent/bpe_simple_vocab_16e6.txt.gz: not found"), vocabulary)
     }
 
     /// PyTorch files (`.pt` with `{'state_dict': {'module.…'}}`, `.bin`, `.pth`), read by the restricted unpickler,
@@ -85,7 +90,7 @@ final class RewardLoadingTests: XCTestCase {
     /// The seed's files as users download them: `HPS_v2.1_compressed.pt` over `open_clip_pytorch_model.bin`.
     func testHPSFromPyTorchFilesMatchesOpenCLIP() throws {
         let reward = try HPSv21Reward(openCLIPCheckpoint: F.url("open_clip_pytorch_model.bin"), hpsCheckpoint: F.url("hps_tiny.pt"),
-                                      config: F.url("openclip_tiny.json"), vocabulary: Fixture.url("tokenizers/bpe_simple_vocab_16e6.txt.gz"))
+                                      config: F.url("openclip_tiny.json"))
         assertClose(reward.model.encodeImage(F.hpsPixels), F.tensor("openclip.B.image_features"), tolerance: 1e-4)
     }
 

@@ -28,8 +28,7 @@ final class RewardRegistryTests: XCTestCase {
         try FileManager.default.createDirectory(at: hps, withIntermediateDirectories: true)
         let copies = [("rewards/hps_tiny.safetensors", "HPS_v2.1_compressed.safetensors"),
                       ("rewards/open_clip_pytorch_model.safetensors", "open_clip_pytorch_model.safetensors"),
-                      ("rewards/openclip_tiny.json", "ViT-H-14.json"),
-                      ("tokenizers/bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt.gz")]
+                      ("rewards/openclip_tiny.json", "ViT-H-14.json")]
         for (source, name) in copies {
             try FileManager.default.copyItem(at: Fixture.url(source), to: hps.appendingPathComponent(name))
         }
@@ -64,5 +63,58 @@ extension RewardRegistryTests {
         XCTAssertEqual(rows[1].scores.map(Float.init), pick, accuracy: 1e-4)
         let total = RewardSet.weightedSum(rows)
         for i in 0..<3 { XCTAssertEqual(total[i], 0.25 * Double(aesthetic[i]) + 2 * Double(pick[i]), accuracy: 1e-4) }
+    }
+}
+
+extension RewardRegistryTests {
+    /// DanceGRPO's README has users download two files into `hps_ckpt/`: `HPS_v2.1_compressed.pt` and
+    /// `open_clip_pytorch_model.bin`. That folder (here the tiny fixtures under those names, the config given as with
+    /// `--hps-config`) is enough: open_clip's vocabulary comes bundled.
+    func testHPSFromTheTwoDownloadedFiles() throws {
+        let root = try temporaryDirectory(self)
+        let hps = root.appendingPathComponent("hps_ckpt")
+        try FileManager.default.createDirectory(at: hps, withIntermediateDirectories: true)
+        let downloads = [("hps_tiny.pt", "HPS_v2.1_compressed.pt"),
+                         ("open_clip_pytorch_model.bin", "open_clip_pytorch_model.bin")]
+        for (source, name) in downloads {
+            try FileManager.default.copyItem(at: RewardFixtures.url(source), to: hps.appendingPathComponent(name))
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: hps.path).sorted(),
+                       ["HPS_v2.1_compressed.pt", "open_clip_pytorch_model.bin"])
+        var locations = RewardLocations(directory: root)
+        locations.hpsConfig = RewardFixtures.url("openclip_tiny.json")
+        let reward = try XCTUnwrap(try RewardRegistry.makeModel("hpsv2.1", locations: locations) as? HPSv21Reward)
+        assertClose(reward.model.encodeImage(RewardFixtures.hpsPixels),
+                    RewardFixtures.tensor("openclip.B.image_features"), tolerance: 1e-4)
+        // The bundled vocabulary: open_clip's 49,408 tokens (the tiny model's own text tower has 571, so the reward
+        // refuses to score text with it, naming the vocabulary; the image side above is the model's).
+        let tokenizer = try reward.encoders.tokenizer.get()
+        XCTAssertEqual(tokenizer.vocabularySize, 49408)
+        XCTAssertEqual(tokenizer.encode("a photo of a cat"), [49406, 320, 1125, 539, 320, 2368, 49407])
+        XCTAssertThrowsError(try reward.scores(images: [try RewardFixtures.image(RewardFixtures.imageNames[0])],
+                                                prompts: ["a cat"])) { error in
+            XCTAssert("\(error)".contains("49408 tokens"), "\(error)")
+        }
+
+        // A vocabulary in the folder still wins over the bundled one (here a broken one, to tell them apart).
+        let own = hps.appendingPathComponent("bpe_simple_vocab_16e6.txt.gz")
+        try Data("not a vocabulary\n".utf8).write(to: own)
+        let withOwn = try XCTUnwrap(try RewardRegistry.makeModel("hpsv2.1", locations: locations) as? HPSv21Reward)
+        XCTAssertThrowsError(try withOwn.encoders.tokenizer.get()) { error in
+            XCTAssert("\(error)".contains(own.path), "\(error)")
+        }
+    }
+
+    /// Without the HPS file, the message names the two files to download and nothing else.
+    func testMissingHPSNamesTheTwoFiles() throws {
+        let root = try temporaryDirectory(self)
+        let locations = RewardLocations(directory: root)
+        XCTAssertThrowsError(try RewardRegistry.makeModel("hpsv2.1", locations: locations)) { error in
+            let text = "\(error)"
+            XCTAssert(text.contains("hps_ckpt/HPS_v2.1_compressed.pt: not found"), text)
+            XCTAssert(text.contains("HPS_v2.1_compressed.pt and open_clip_pytorch_model.bin"), text)
+            XCTAssertFalse(text.contains("bpe_simple_vocab"), text)
+            XCTAssertFalse(text.contains("safetensors"), text)
+        }
     }
 }

@@ -18,6 +18,21 @@ final class CLIPTokenizerTests: XCTestCase {
         XCTAssertEqual(tokenizer.padTokenID, 0)
     }
 
+    /// The vocabulary bundled with the Tokenizers target (for HPS-v2.1 and open_clip folders without one) is found
+    /// in SwiftPM's resource bundle and tokenizes as open_clip's `tokenize` (ids from the real open_clip module,
+    /// padded to 77; every other open_clip test here uses the same file through `SharedTokenizers`).
+    func testBundledVocabularyMatchesOpenCLIPTokenize() throws {
+        let url = try XCTUnwrap(CLIPTokenizer.bundledOpenCLIPVocabulary)
+        XCTAssertTrue(url.path.contains("DanceGRPO_Tokenizers.resources/"), url.path)
+        XCTAssertEqual(url.lastPathComponent, "bpe_simple_vocab_16e6.txt.gz")
+        let tokenizer = try CLIPTokenizer.openCLIPBundled()
+        XCTAssertEqual(tokenizer.vocabularySize, 49408)
+        let batch = golden.batch
+        let count = min(6, batch.texts.count)
+        let result = tokenizer(Array(batch.texts.prefix(count)), maxLength: batch.max_length)
+        XCTAssertEqual(result.ids, Array(batch.open_clip_ids.prefix(count)))
+    }
+
     func testOpenCLIPParity() {
         let tokenizer = SharedTokenizers.openCLIP
         let failures = mismatches(parityPrompts, text: \.text, expected: \.open_clip, actual: tokenizer.encode)

@@ -63,7 +63,9 @@ private func load<T: Decodable>(_ name: String) -> T {
 
 /// Loaded once: building the 49k-merge vocabulary takes a moment in debug builds.
 enum SharedTokenizers {
-    static let openCLIPVocabulary = Fixture.url("tokenizers/bpe_simple_vocab_16e6.txt.gz")
+    /// The vocabulary bundled with the Tokenizers target (tools/goldens/tokenizer_ids.py copies it from the
+    /// open_clip wheel): every open_clip parity test runs on the file users get.
+    static let openCLIPVocabulary = CLIPTokenizer.bundledOpenCLIPVocabulary!
     static let openCLIP: CLIPTokenizer = try! CLIPTokenizer(openCLIPVocabulary: openCLIPVocabulary)
     static let clipHuggingFace: CLIPTokenizer = try! CLIPTokenizer(
         openCLIPVocabulary: openCLIPVocabulary, cleaning: .huggingFace)

@@ -6,9 +6,11 @@ tools/requirements.txt):
 
     scripts/tools-env.sh python tools/goldens/tokenizer_ids.py
 
-It writes, under Tests/TestSupport/Fixtures/tokenizers/:
+It copies open_clip's CLIP merges file from the installed wheel, unchanged, to
+Sources/Tokenizers/Resources/bpe_simple_vocab_16e6.txt.gz: the vocabulary bundled with the Tokenizers target (so that
+HPS-v2.1 needs only its two checkpoint files), which the CLIP tests below load. It writes, under
+Tests/TestSupport/Fixtures/tokenizers/:
 
-- bpe_simple_vocab_16e6.txt.gz: open_clip's CLIP merges file, copied from the installed wheel unchanged.
 - clip.json: a few hundred varied prompts (`clip_prompts()`), each with the ids of open_clip's `SimpleTokenizer`
   and of transformers' `CLIPTokenizer` built from vocab.json/merges.txt exported from the same merges file (as
   open_clip builds its vocabulary), both framed by the start/end tokens and not truncated; and a batch of prompts
@@ -46,6 +48,7 @@ from transformers import CLIPTokenizer, T5Tokenizer
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "Tests", "TestSupport", "Fixtures", "tokenizers")
 ENTITY_SWIFT = os.path.join(ROOT, "Sources", "Tokenizers", "HTMLEntityTable.swift")
+BUNDLED_BPE = os.path.join(ROOT, "Sources", "Tokenizers", "Resources", "bpe_simple_vocab_16e6.txt.gz")
 
 VERSIONS = {
     name: importlib.metadata.version(name)
@@ -214,7 +217,7 @@ def export_vocab_and_merges(bpe_path, folder):
 
 def write_clip():
     bpe_path = open_clip.tokenizer.default_bpe()
-    shutil.copyfile(bpe_path, os.path.join(OUT, "bpe_simple_vocab_16e6.txt.gz"))
+    shutil.copyfile(bpe_path, BUNDLED_BPE)
     open_clip_tokenizer = SimpleTokenizer(bpe_path)
     sot, eot = open_clip_tokenizer.sot_token_id, open_clip_tokenizer.eot_token_id
     with tempfile.TemporaryDirectory() as folder:

@@ -56,11 +56,36 @@ public struct OpenCLIPConfig: Sendable, Equatable {
     public var text = Text()
     /// LayerNorm epsilon (`norm_kwargs.eps`; `nn.LayerNorm`'s 1e-5 by default).
     public var layerNormEps: Float = 1e-5
-    /// Preprocessing from a Hub `open_clip_config.json` (`preprocess_cfg`), when the file has it.
+    /// Preprocessing from a Hub `open_clip_config.json` (`preprocess_cfg`, open_clip's `PreprocessCfg` fields), when
+    /// the file has it; nil = open_clip's default. The size is always the vision tower's `image_size`: open_clip
+    /// overwrites `preprocess_cfg.size` with it when it builds the model (factory.py `create_model`,
+    /// https://github.com/mlfoundations/open_clip/blob/30573618fc37/src/open_clip/factory.py#L610-L617).
     public var imageMean: [Double]? = nil
     public var imageStd: [Double]? = nil
-    /// `preprocess_cfg.resize_mode` ("shortest", "longest", "squash"), when given.
-    public var resizeMode: String? = nil
+    /// `preprocess_cfg.resize_mode` (default shortest).
+    public var resizeMode: ResizeMode? = nil
+    /// `preprocess_cfg.interpolation` (default bicubic).
+    public var interpolation: Interpolation? = nil
+    /// `preprocess_cfg.fill_color`: the padding value of `longest` (default 0).
+    public var fillColor: Int? = nil
+
+    /// open_clip's `resize_mode` values (`image_transform`'s evaluation branch,
+    /// https://github.com/mlfoundations/open_clip/blob/30573618fc37/src/open_clip/transform.py#L409-L434).
+    public enum ResizeMode: String, Codable, Sendable, CaseIterable {
+        /// Shortest side to the size (torchvision `Resize(int)`), then `CenterCrop`.
+        case shortest
+        /// Longest side to the size (`ResizeKeepRatio(longest=1)`), then `CenterCropOrPad` with `fill_color`.
+        case longest
+        /// Both sides to the size, aspect not kept (torchvision `Resize((size, size))`), no crop.
+        case squash
+    }
+
+    /// open_clip's `interpolation` values: `bilinear` is PIL's bilinear; `bicubic` and `random` (a training-only
+    /// choice, bicubic at evaluation) are PIL's bicubic (v3.3.0 transform.py L345,
+    /// https://github.com/mlfoundations/open_clip/blob/30573618fc37/src/open_clip/transform.py#L345).
+    public enum Interpolation: String, Codable, Sendable, CaseIterable {
+        case bicubic, bilinear, random
+    }
 
     public init() {}
 
@@ -157,9 +182,31 @@ public struct OpenCLIPConfig: Sendable, Equatable {
         }
 
         if let preprocess = root["preprocess_cfg"] as? [String: Any] {
-            c.imageMean = (preprocess["mean"] as? [NSNumber])?.map(\.doubleValue)
-            c.imageStd = (preprocess["std"] as? [NSNumber])?.map(\.doubleValue)
-            c.resizeMode = string(preprocess, "resize_mode")
+            // open_clip's image_transform takes a single number for all three channels too.
+            func channels(_ key: String) throws -> [Double]? {
+                guard let value = preprocess[key], !(value is NSNull) else { return nil }
+                if let n = value as? NSNumber { return Array(repeating: n.doubleValue, count: 3) }
+                if let list = value as? [NSNumber], list.count == 3 { return list.map(\.doubleValue) }
+                throw fail("'preprocess_cfg.\(key)' must be a number or a list of 3 numbers, found \(value)")
+            }
+            func choice<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws -> E?
+                where E.RawValue == String {
+                guard let value = preprocess[key], !(value is NSNull) else { return nil }
+                guard let text = value as? String, let parsed = E(rawValue: text) else {
+                    let known = E.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw fail("'preprocess_cfg.\(key)' is \(value), not one of \(known)")
+                }
+                return parsed
+            }
+            c.imageMean = try channels("mean")
+            c.imageStd = try channels("std")
+            c.resizeMode = try choice("resize_mode", ResizeMode.self)
+            c.interpolation = try choice("interpolation", Interpolation.self)
+            c.fillColor = try int(preprocess, "fill_color", "preprocess_cfg")
+            if let fill = c.fillColor, !(0...255).contains(fill) {
+                throw fail("'preprocess_cfg.fill_color' must be a pixel value in 0...255, found \(fill)")
+            }
+            if let std = c.imageStd, std.contains(0) { throw fail("'preprocess_cfg.std' has a zero") }
         }
         try c.validate(file: file)
         return c
