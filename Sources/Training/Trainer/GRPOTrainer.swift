@@ -38,17 +38,17 @@ public final class GRPOTrainer {
         self.runFolder = runFolder
         rewards = try (rewardCatalog ?? task.rewardCatalog).makeSet(config.rewards, locations: rewardLocations)
         guard config.mixWindowSize >= 0, config.mixWindowStride >= 1, config.mixItersPerShift >= 0 else {
-            throw TrainerConfigError(message: "MixGRPO needs --mix-window-size ≥ 0 (0: off), --mix-window-stride ≥ 1 and --mix-iters-per-shift ≥ 0 (0: the window never moves), got \(config.mixWindowSize), \(config.mixWindowStride) and \(config.mixItersPerShift)")
+            throw TrainerError.invalidSetting("MixGRPO needs --mix-window-size ≥ 0 (0: off), --mix-window-stride ≥ 1 and --mix-iters-per-shift ≥ 0 (0: the window never moves), got \(config.mixWindowSize), \(config.mixWindowStride) and \(config.mixItersPerShift)")
         }
         guard config.checkpointsTotalLimit >= 0 else {
-            throw TrainerConfigError(message: "--checkpoints-total-limit must be ≥ 0 (0: keep all), got \(config.checkpointsTotalLimit)")
+            throw TrainerError.invalidSetting("--checkpoints-total-limit must be ≥ 0 (0: keep all), got \(config.checkpointsTotalLimit)")
         }
         guard config.emaDecay >= 0 && config.emaDecay < 1 else {
-            throw TrainerConfigError(message: "--ema-decay must be in [0, 1) (0: no EMA), got \(config.emaDecay)")
+            throw TrainerError.invalidSetting("--ema-decay must be in [0, 1) (0: no EMA), got \(config.emaDecay)")
         }
         guard (0..<1).contains(config.adamBeta1), (0..<1).contains(config.adamBeta2), config.adamEpsilon >= 0,
               config.weightDecay >= 0 else {
-            throw TrainerConfigError(message: "--adam-beta1 \(config.adamBeta1) and --adam-beta2 \(config.adamBeta2) must be in [0, 1), --adam-epsilon \(config.adamEpsilon) and --weight-decay \(config.weightDecay) ≥ 0")
+            throw TrainerError.invalidSetting("--adam-beta1 \(config.adamBeta1) and --adam-beta2 \(config.adamBeta2) must be in [0, 1), --adam-epsilon \(config.adamEpsilon) and --weight-decay \(config.weightDecay) ≥ 0")
         }
         stochasticSampler = try GRPOTrainer.stochasticSampler(config, chain: task.chain)
         let network = task.network
@@ -66,10 +66,10 @@ public final class GRPOTrainer {
         heldOut = Evaluation(prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
                              shift: config.shift, guidanceScale: config.guidanceScale)
         if config.bestOfN != 0 && (config.bestOfN < 2 || config.bestOfN % 2 != 0 || config.bestOfN > config.numGenerations) {
-            throw TrainerConfigError(message: "--best-of-n \(config.bestOfN) must be an even number from 2 to --num-generations (\(config.numGenerations)), or 0 to train every sample")
+            throw TrainerError.invalidSetting("--best-of-n \(config.bestOfN) must be an even number from 2 to --num-generations (\(config.numGenerations)), or 0 to train every sample")
         }
         if config.perPromptStatBuffer > 0 && processGroup.worldSize > 1 {
-            throw TrainerConfigError(message: "--per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \(processGroup.worldSize) processes yet (use --processes 1)")
+            throw TrainerError.invalidSetting("--per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \(processGroup.worldSize) processes yet (use --processes 1)")
         }
         if config.perPromptStatBuffer > 0 {
             for stream in normalizedStreams {
@@ -275,13 +275,13 @@ public final class GRPOTrainer {
     /// The schedule `lrScheduler` names, over `optimizerSteps(config)` steps.
     static func learningRateSchedule(_ config: Config) throws -> LRSchedule {
         let total = optimizerSteps(config), warmup = config.lrWarmupSteps, lr = config.learningRate
-        guard warmup >= 0 else { throw TrainerConfigError(message: "--lr-warmup-steps must be ≥ 0, got \(warmup)") }
+        guard warmup >= 0 else { throw TrainerError.invalidSetting("--lr-warmup-steps must be ≥ 0, got \(warmup)") }
         switch config.lrScheduler {
         case .constant: return .constant(lr)
         case .constantWithWarmup: return .constantWithWarmup(lr, warmupSteps: warmup)
         case .linear, .cosine:
             guard warmup <= total else {
-                throw TrainerConfigError(message: "--lr-warmup-steps \(warmup) exceeds the run's \(total) optimizer steps")
+                throw TrainerError.invalidSetting("--lr-warmup-steps \(warmup) exceeds the run's \(total) optimizer steps")
             }
             return config.lrScheduler == .linear ? .linearWithWarmup(lr, warmupSteps: warmup, totalSteps: total)
                 : .cosineWithWarmup(lr, warmupSteps: warmup, totalSteps: total)
@@ -294,14 +294,14 @@ public final class GRPOTrainer {
         switch chain {
         case .ddim:
             guard config.sampler == .ddim else {
-                throw TrainerConfigError(message: "sampler '\(config.sampler.rawValue)' is a flow-matching sampler; this model samples with DDIM (--sampler ddim, η from --eta)")
+                throw TrainerError.incompatibleWithModel("sampler '\(config.sampler.rawValue)' is a flow-matching sampler; this model samples with DDIM (--sampler ddim, η from --eta)")
             }
             guard config.mixWindowSize == 0 else {
-                throw TrainerConfigError(message: "MixGRPO windows (--mix-window-size) need a flow-matching model; this one samples with DDIM")
+                throw TrainerError.incompatibleWithModel("MixGRPO windows (--mix-window-size) need a flow-matching model; this one samples with DDIM")
             }
         case .flow:
             guard config.sampler != .ddim else {
-                throw TrainerConfigError(message: "sampler 'ddim' needs a DDIM model; flow models sample with dance-sde, flow-sde or cps")
+                throw TrainerError.incompatibleWithModel("sampler 'ddim' needs a DDIM model; flow models sample with dance-sde, flow-sde or cps")
             }
         }
         return config.rolloutSampler
@@ -320,7 +320,7 @@ public final class GRPOTrainer {
         let local = [sums.reduce(0.0) { $0 + Double($1.item(Float.self)) }, squares.reduce(0.0) { $0 + Double($1.item(Float.self)) }]
         let everyone = try processGroup.allGather(local)
         for r in 1..<processGroup.worldSize where Array(everyone[(2 * r)..<(2 * r + 2)]) != Array(everyone[0..<2]) {
-            throw TrainerConfigError(message: "after iteration \(iteration) rank \(r)'s weights differ from rank 0's (sums \(everyone[2 * r]) vs \(everyone[0])): the data-parallel ranks are out of step")
+            throw TrainerError.ranksOutOfStep(iteration: iteration, rank: r, sums: (everyone[2 * r], everyone[0]))
         }
     }
 
@@ -429,14 +429,32 @@ public final class GRPOTrainer {
         }
         let state = try ConfigFile.object(from: checkpoint.appendingPathComponent("trainer_state.json"))
         guard let it = state["iteration"] as? Int else {
-            throw ConfigFile.Error(file: checkpoint.appendingPathComponent("trainer_state.json").path, message: "no 'iteration'")
+            throw TrainerError.corruptCheckpoint(file: checkpoint.appendingPathComponent("trainer_state.json").path,
+                                                 reason: "no 'iteration' (expected {\"iteration\": n, \"seed\": s})")
         }
         iteration = it
     }
 }
 
-/// A setting the trainer cannot use with the task's model (named, with what would work instead).
-public struct TrainerConfigError: Error, CustomStringConvertible {
-    public let message: String
-    public var description: String { message }
+/// Why a trainer cannot start or go on: each case names the setting or file and what would work instead.
+public enum TrainerError: Error, CustomStringConvertible, Equatable {
+    /// A setting out of its range, or settings that contradict each other (named by their flags).
+    case invalidSetting(String)
+    /// A setting the task's model cannot use (a flow sampler on a DDIM model, …).
+    case incompatibleWithModel(String)
+    /// Data-parallel ranks whose weights left lockstep.
+    case ranksOutOfStep(iteration: Int, rank: Int, sums: (Double, Double))
+    /// A checkpoint folder whose state cannot be read back.
+    case corruptCheckpoint(file: String, reason: String)
+
+    public static func == (a: TrainerError, b: TrainerError) -> Bool { a.description == b.description }
+
+    public var description: String {
+        switch self {
+        case .invalidSetting(let message), .incompatibleWithModel(let message): return message
+        case .ranksOutOfStep(let iteration, let rank, let sums):
+            return "after iteration \(iteration) rank \(rank)'s weights differ from rank 0's (sums \(sums.0) vs \(sums.1)): the data-parallel ranks are out of step"
+        case .corruptCheckpoint(let file, let reason): return "\(file): \(reason)"
+        }
+    }
 }
