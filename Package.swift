@@ -55,8 +55,15 @@ let package = Package(
         .target(name: "Rewards", dependencies: ["Models", "NN", "Engine", "Checkpoints", "Tokenizers", "Imaging"], swiftSettings: cxx),
         // Text tokenizers (pure Swift; no engine).
         .target(name: "Tokenizers"),
-        // Images: RGB buffers, PNG encode/decode, grids (pure Swift; no engine).
-        .target(name: "Imaging"),
+        // Images: RGB buffers, PNG and JPEG through libpng and libjpeg, grids (no engine).
+        .target(name: "Imaging", dependencies: ["CZlib", "CImageCodecs"]),
+        // The system codec libraries (scripts/setup-deps.sh installs them), and C glue that keeps libpng's and
+        // libjpeg's longjmp error handling out of Swift frames.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
         // The embedded default world: compositional prompts, a procedural renderer and a rule-based scorer.
         .target(name: "ShapesWorld", dependencies: ["Imaging"]),
         // Training logs readable by standard tools (TensorBoard event files).
