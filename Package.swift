@@ -53,8 +53,8 @@ let package = Package(
         .target(name: "Models", dependencies: ["NN", "Engine", "Checkpoints", "Sampling", "Tokenizers"], swiftSettings: cxx),
         // Reward models (HPS-v2.1, PickScore, CLIP score, LAION aesthetic), their image preprocessing and registry.
         .target(name: "Rewards", dependencies: ["Models", "NN", "Engine", "Checkpoints", "Tokenizers", "Imaging"], swiftSettings: cxx),
-        // Text tokenizers (no engine; gzip through zlib).
-        .target(name: "Tokenizers", dependencies: ["CZlib"]),
+        // Text tokenizers (no engine; gzip through zlib, the HTML entity list as a generated resource).
+        .target(name: "Tokenizers", dependencies: ["CZlib"], resources: [.copy("Resources/html5-entities.tsv")]),
         // Images: RGB buffers, PNG and JPEG through libpng and libjpeg, grids (no engine).
         .target(name: "Imaging", dependencies: ["CZlib", "CImageCodecs"]),
         // The system codec libraries (scripts/setup-deps.sh installs them), and C glue that keeps libpng's and
