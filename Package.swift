@@ -55,10 +55,18 @@ let package = Package(
         // The Reward protocol (samples and prompts in, scores and metrics out), the catalog and `name[:weight]` lists,
         // DDPO's JPEG rewards and the reward models (HPS-v2.1, PickScore, CLIP score, LAION aesthetic).
         .target(name: "Rewards", dependencies: ["Models", "NN", "Engine", "Checkpoints", "Tokenizers", "Imaging"], swiftSettings: cxx),
-        // Text tokenizers (pure Swift; no engine).
-        .target(name: "Tokenizers", resources: [.copy("Resources")]),
-        // Images: RGB buffers, PNG encode/decode, grids (pure Swift; no engine).
-        .target(name: "Imaging"),
+        // Text tokenizers (no engine; gzip through zlib; open_clip's BPE vocabulary and the generated HTML entity list
+        // as resources).
+        .target(name: "Tokenizers", dependencies: ["CZlib"], resources: [.copy("Resources")]),
+        // Images: RGB buffers, PNG and JPEG through libpng and libjpeg, grids (no engine).
+        .target(name: "Imaging", dependencies: ["CZlib", "CImageCodecs"]),
+        // The system codec libraries (scripts/setup-deps.sh installs them), and C glue that keeps libpng's and
+        // libjpeg's longjmp error handling out of Swift frames.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
         // The embedded default world: compositional prompts, a procedural renderer and a rule-based scorer.
         .target(name: "ShapesWorld", dependencies: ["Imaging", "SeededRandom"]),
         // SplitMix64 with its own integer and float draws, the same on every platform and toolchain (pure Swift).

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build needs on a fresh Debian 12 / Ubuntu 22.04+ machine, skipping whatever is present:
-#   - Debian packages: OpenBLAS (linked ahead of libmlx so its sgemm wins), unzip, python3-pip;
+#   - Debian packages: OpenBLAS (linked ahead of libmlx so its sgemm wins), the zlib, libpng and libjpeg-turbo
+#     headers (the image codecs and gzip reading link the system libraries; libjpeg-dev is libjpeg62-turbo-dev on
+#     Debian, libjpeg-turbo8-dev on Ubuntu), unzip, python3-pip;
 #   - the MLX engine wheel named by MLX_WHEEL==MLX_VERSION (from the Makefile), unpacked under .deps/ with the wheel's
 #     own folder layout (libmlx finds its bundled libraries through RPATH $ORIGIN/../../<wheel>.libs);
 #   - .deps/mlx: a link to the unpacked mlx/ folder, the one path Package.swift knows.
@@ -11,6 +13,10 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 [ -e /usr/lib/x86_64-linux-gnu/libopenblas.so ] || [ -e /usr/lib/aarch64-linux-gnu/libopenblas.so ] || need_apt+=(libopenblas-dev)
+[ -e /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+[ -e /usr/include/png.h ] || need_apt+=(libpng-dev)
+[ -e /usr/include/jpeglib.h ] || [ -e /usr/include/x86_64-linux-gnu/jpeglib.h ] \
+  || [ -e /usr/include/aarch64-linux-gnu/jpeglib.h ] || need_apt+=(libjpeg-dev)
 command -v unzip >/dev/null || need_apt+=(unzip)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then

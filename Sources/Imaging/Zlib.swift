@@ -1,34 +1,71 @@
-/// zlib streams (RFC 1950): a two-byte header, a DEFLATE stream and the Adler-32 of the uncompressed data.
+import CZlib
+
+/// zlib streams (RFC 1950) and the CRC-32 of PNG and gzip, from the system zlib.
 public enum Zlib {
-    public static func compress(_ data: [UInt8], strategy: Deflate.BlockStrategy = .automatic) -> [UInt8] {
-        // CMF 0x78: deflate with a 32 KiB window. FLG 0xDA: "maximum compression" level hint, check bits so that
-        // (CMF × 256 + FLG) is a multiple of 31.
-        var out: [UInt8] = [0x78, 0xDA]
-        out += Deflate.compress(data, strategy: strategy)
-        let adler = Adler32.checksum(data)
-        out += [UInt8(adler >> 24), UInt8((adler >> 16) & 0xFF), UInt8((adler >> 8) & 0xFF), UInt8(adler & 0xFF)]
+    /// The zlib stream of `data` at `level` (0 stores, 9 compresses most, −1 is zlib's default, 6).
+    public static func compress(_ data: [UInt8], level: Int = 9) -> [UInt8] {
+        var capacity = compressBound(uLong(data.count))
+        let level = Int32(min(max(level, -1), 9))
+        var out = [UInt8](repeating: 0, count: Int(capacity))
+        let status = out.withUnsafeMutableBufferPointer { out in
+            data.withUnsafeBufferPointer { data in
+                compress2(out.baseAddress, &capacity, data.baseAddress, uLong(data.count), level)
+            }
+        }
+        // compressBound is enough room for any input, and the level is clamped below, so zlib cannot fail here.
+        precondition(status == Z_OK, "zlib compress2 failed with status \(status)")
+        out.removeSubrange(Int(capacity)...)
         return out
     }
 
+    /// Inflates one whole zlib stream; throws if it is damaged, truncated or followed by other bytes.
     public static func decompress(_ data: [UInt8]) throws -> [UInt8] {
-        guard data.count >= 6 else { throw ImagingError.invalidDeflateStream("zlib stream of \(data.count) bytes is too short") }
-        let cmf = Int(data[0]), flg = Int(data[1])
-        guard cmf & 0x0F == 8, cmf >> 4 <= 7 else {
-            throw ImagingError.invalidDeflateStream("zlib header \(cmf) does not announce deflate with a ≤ 32 KiB window")
+        var stream = z_stream()
+        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw ImageCodecError.corruptZlib("zlib could not start inflating (out of memory)")
         }
-        guard (cmf << 8 | flg) % 31 == 0 else { throw ImagingError.invalidDeflateStream("zlib header check bits are wrong") }
-        guard flg & 0x20 == 0 else { throw ImagingError.invalidDeflateStream("zlib preset dictionaries are not supported") }
-        var inflater = Inflater(data, startingAt: 2)
-        let output = try inflater.inflate()
-        let end = inflater.endPosition
-        guard end + 4 <= data.count else { throw ImagingError.invalidDeflateStream("zlib stream lacks its Adler-32 trailer") }
-        let stored = UInt32(data[end]) << 24 | UInt32(data[end + 1]) << 16 | UInt32(data[end + 2]) << 8 | UInt32(data[end + 3])
-        let actual = Adler32.checksum(output)
-        guard stored == actual else {
-            throw ImagingError.invalidDeflateStream("Adler-32 mismatch: stream says \(hex(stored)), data gives \(hex(actual))")
+        defer { inflateEnd(&stream) }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: max(4096, data.count * 4))
+        var status = Z_OK
+        try data.withUnsafeBufferPointer { input in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+            stream.avail_in = uInt(input.count)
+            while status != Z_STREAM_END {
+                status = chunk.withUnsafeMutableBufferPointer { chunk in
+                    stream.next_out = chunk.baseAddress
+                    stream.avail_out = uInt(chunk.count)
+                    return inflate(&stream, Z_NO_FLUSH)
+                }
+                output += chunk.prefix(chunk.count - Int(stream.avail_out))
+                if status == Z_STREAM_END { break }
+                // No progress possible: the input ran out before the end marker.
+                if status == Z_BUF_ERROR { status = Z_OK; stream.avail_out = 1 }
+                guard status == Z_OK else { throw ImageCodecError.corruptZlib(Self.message(stream, status: status)) }
+                if stream.avail_in == 0 && stream.avail_out != 0 {
+                    throw ImageCodecError.corruptZlib("stream of \(data.count) bytes ends before its end marker")
+                }
+            }
+        }
+        guard stream.avail_in == 0 else {
+            throw ImageCodecError.corruptZlib("\(stream.avail_in) bytes follow the end of the stream")
         }
         return output
     }
 
-    private static func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16, uppercase: true) }
+    /// The CRC-32 (ISO-HDLC polynomial, as PNG chunks and gzip use it) of `bytes`, continuing from `crc` when
+    /// checksumming in pieces.
+    public static func crc32<Bytes: Collection>(_ bytes: Bytes, continuing crc: UInt32 = 0) -> UInt32
+    where Bytes.Element == UInt8 {
+        let contiguous = bytes.withContiguousStorageIfAvailable { buffer in
+            UInt32(CZlib.crc32(uLong(crc), buffer.baseAddress, uInt(buffer.count)))
+        }
+        if let contiguous { return contiguous }
+        return Array(bytes).withUnsafeBufferPointer { UInt32(CZlib.crc32(uLong(crc), $0.baseAddress, uInt($0.count))) }
+    }
+
+    static func message(_ stream: z_stream, status: Int32) -> String {
+        if let text = stream.msg { return String(cString: text) }
+        return "zlib status \(status)"
+    }
 }

@@ -5,14 +5,7 @@
 enum HTMLUnescaper {
     /// Named references as Python's `html.entities.html5` lists them: keys are names after "&", with ";" where the
     /// standard has it (106 legacy names also appear without).
-    static let namedReferences: [String: Scalars] = {
-        var table: [String: Scalars] = [:]
-        for line in HTMLEntityTable.entries.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            table[String(fields[0])] = fields.dropFirst().map { Unicode.Scalar(UInt32($0, radix: 16)!)! }
-        }
-        return table
-    }()
+    static var namedReferences: [String: Scalars] { HTMLEntityTable.references }
 
     /// Python's `html._invalid_charrefs`: numeric references to C1 controls read as Windows-1252, NUL and CR.
     static let windows1252C1: [UInt32: UInt32] = [

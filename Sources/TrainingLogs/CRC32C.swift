@@ -1,9 +1,18 @@
-import Imaging
-
-/// CRC-32C as TFRecord framing stores it.
+/// CRC-32C (Castagnoli) as TFRecord framing stores it. zlib only has the ISO-HDLC polynomial, so the table-driven
+/// reflected CRC is computed here.
 enum CRC32C {
+    private static let table: [UInt32] = (0..<256).map { n in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = (c & 1) != 0 ? 0x82F6_3B78 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
     static func checksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
-        CRC32.checksum(bytes, .castagnoli)
+        var c: UInt32 = 0xFFFF_FFFF
+        table.withUnsafeBufferPointer { table in
+            for byte in bytes { c = table[Int((c ^ UInt32(byte)) & 0xFF)] ^ (c >> 8) }
+        }
+        return ~c
     }
 
     /// TFRecord stores checksums rotated and offset so that a CRC over data containing CRCs stays well distributed.

@@ -3,7 +3,7 @@ import Imaging
 import TestSupport
 import XCTest
 
-/// PNG files written by PIL and by Python's zlib (tools/goldens/imaging.py), decoded by the Swift decoder.
+/// PNG files written by PIL and by Python's zlib (tools/goldens/imaging.py), decoded through libpng.
 final class PNGFixtureTests: XCTestCase {
     private struct Entry: Decodable {
         let width: Int
@@ -45,12 +45,27 @@ final class PNGFixtureTests: XCTestCase {
         var badCRC = good
         badCRC[20] ^= 0xFF  // inside IHDR data
         XCTAssertThrowsError(try PNGDecoder.decode(badCRC)) { XCTAssertTrue("\($0)".contains("CRC"), "\($0)") }
-        XCTAssertThrowsError(try PNGDecoder.decode(Array(good.prefix(good.count - 20))))
-        // Mark the image interlaced (and fix IHDR's CRC): a clear "unsupported" error, not garbage.
+        XCTAssertThrowsError(try PNGDecoder.decode(Array(good.prefix(good.count - 20)))) {
+            XCTAssertTrue("\($0)".contains("corrupt PNG"), "\($0)")
+        }
+        // Marked interlaced (IHDR's CRC fixed) but holding non-interlaced data: an error, not garbage.
         var interlaced = good
         interlaced[28] = 1
-        let crc = CRC32.checksum(interlaced[12..<29])
+        let crc = Zlib.crc32(interlaced[12..<29])
         interlaced[29...32] = [UInt8(crc >> 24), UInt8((crc >> 16) & 0xFF), UInt8((crc >> 8) & 0xFF), UInt8(crc & 0xFF)]
-        XCTAssertThrowsError(try PNGDecoder.decode(interlaced)) { XCTAssertTrue("\($0)".contains("interlaced"), "\($0)") }
+        XCTAssertThrowsError(try PNGDecoder.decode(interlaced))
+    }
+
+    func testErrorsFromFilesNameTheFile() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString).png")
+        try Data(Array(try TestImages.fixtureBytes("pil_rgb.png").prefix(40))).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        XCTAssertThrowsError(try PNGDecoder.decode(contentsOf: url)) { error in
+            XCTAssertTrue("\(error)".contains(url.path), "\(error)")
+            guard case .inFile(let path, .corruptPNG) = error as? ImageCodecError else {
+                return XCTFail("expected a corrupt PNG in a named file, got \(error)")
+            }
+            XCTAssertEqual(path, url.path)
+        }
     }
 }

@@ -13,12 +13,9 @@ final class PNGRoundTripTests: XCTestCase {
             TestImages.smooth(width: 120, height: 90),
         ]
         for image in images {
-            for strategy: Deflate.BlockStrategy in [.automatic, .storedOnly, .fixedOnly, .dynamicOnly] {
-                let png = try PNGEncoder.encode(image, strategy: strategy)
-                let decoded = try PNGDecoder.decode(png)
-                XCTAssertEqual(decoded.channels, 3)
-                XCTAssertEqual(decoded.rgbImage(), image, "\(image.width)×\(image.height) \(strategy)")
-            }
+            let decoded = try PNGDecoder.decode(try PNGEncoder.encode(image))
+            XCTAssertEqual(decoded.channels, 3)
+            XCTAssertEqual(decoded.rgbImage(), image, "\(image.width)×\(image.height)")
         }
     }
 
@@ -34,7 +31,7 @@ final class PNGRoundTripTests: XCTestCase {
             let type = String(decoding: png[(position + 4)..<(position + 8)], as: UTF8.self)
             let crcStart = position + 8 + length
             let stored = UInt32(png[crcStart]) << 24 | UInt32(png[crcStart + 1]) << 16 | UInt32(png[crcStart + 2]) << 8 | UInt32(png[crcStart + 3])
-            XCTAssertEqual(stored, CRC32.checksum(png[(position + 4)..<crcStart]), "CRC of \(type)")
+            XCTAssertEqual(stored, Zlib.crc32(png[(position + 4)..<crcStart]), "CRC of \(type)")
             if type == "IHDR" {
                 XCTAssertEqual(Array(png[(position + 8)..<(position + 21)]), [0, 0, 0, 21, 0, 0, 0, 9, 8, 2, 0, 0, 0])
             }

@@ -27,13 +27,21 @@ final class SwiftWrittenFilesTests: XCTestCase {
             print("wrote \(name) (\(bytes.count) bytes); now run scripts/tools-env.sh python3 tools/goldens/imaging.py")
             return
         }
-        XCTAssertEqual(try TestImages.fixtureBytes(name), bytes,
-                       "\(name) differs from what the encoder writes now: refresh it (see this class's comment)")
+        let committed = try TestImages.fixtureBytes(name)
+        XCTAssertTrue(committed == bytes, "\(name) (\(committed.count) bytes) differs from what the encoder writes now "
+                      + "(\(bytes.count) bytes): refresh it (see this class's comment)")
     }
 
     func testPILDecodesOurPNG() throws {
         let source = try source
-        try checkCommitted("swift_sample.png", try PNGEncoder.encode(source))
+        // PNG bytes come from the system zlib and may differ between its versions, so the committed file is held
+        // to decoding to the source, like today's output, rather than to today's bytes.
+        let png = try PNGEncoder.encode(source)
+        if ProcessInfo.processInfo.environment["DANCEGRPO_WRITE_IMAGING_FIXTURES"] == "1" {
+            try checkCommitted("swift_sample.png", png)
+        }
+        XCTAssertEqual(try PNGDecoder.decode(png).rgbImage(), source)
+        XCTAssertEqual(try PNGDecoder.decode(TestImages.fixtureBytes("swift_sample.png")).rgbImage(), source)
         let pil = try TestImages.fixtureBytes("swift_sample_png_pil.samples")
         XCTAssertEqual(pil, source.pixels, "PIL's decoding of our PNG must be lossless")
     }
@@ -51,8 +59,9 @@ final class SwiftWrittenFilesTests: XCTestCase {
             // As faithful as PIL's own file with the same settings (4:2:0 loses the saturated edges in both).
             XCTAssertGreaterThan(psnr, try XCTUnwrap(pil[key]).psnr - 0.5, name)
             if subsampling == .none444 { XCTAssertGreaterThan(psnr, 30, name) }
-            // Our decoder and libjpeg differ only in rounding and chroma upsampling.
-            XCTAssertGreaterThan(try RGBImage.psnr(try JPEGDecoder.decode(jpeg), decodedByPIL), 35, name)
+            // Both decode with libjpeg-turbo's defaults: the same pixels, up to one level between its versions.
+            let ours = try JPEGDecoder.decode(jpeg).pixels
+            XCTAssertLessThanOrEqual(zip(ours, decodedByPIL.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0, 1, name)
         }
     }
 }

@@ -12,7 +12,7 @@ It writes into Tests/TestSupport/Fixtures/imaging/:
      palettes, palette with tRNS transparency);
    - zlib_*.png: assembled here with Python's zlib, to reach cases PIL never writes: every row filter (row y uses
      filter y mod 5), stored (level 0) and fixed-Huffman deflate blocks, 16-bit RGB, image data split over several
-     IDAT chunks.
+     IDAT chunks, Adam7 interlacing.
    Each `<name>.png` comes with `<name>.samples`: the raw 8-bit samples the Swift decoder must produce, computed
    here from the source arrays (palette entries expanded to RGB or RGBA; 16-bit samples keep their high byte;
    1-bit grey becomes 0/255). `manifest.json` lists width, height and channels per file. Before writing, every file
@@ -151,19 +151,35 @@ def filter_rows(raw_rows, bpp, filters):
     return bytes(out)
 
 
-def zlib_png(name, array, bit_depth, colour_type, expected, channels, filters=None, level=9, strategy=None, idat_parts=1):
-    height, width = array.shape[:2]
+# Adam7 passes: (first column, first row, column step, row step).
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def filtered_image(array, bit_depth, channels, filters):
+    height = array.shape[0]
     samples = array.astype(">u2").tobytes() if bit_depth == 16 else array.astype(np.uint8).tobytes()
     row_bytes = len(samples) // height
     rows = [samples[y * row_bytes:(y + 1) * row_bytes] for y in range(height)]
     bpp = max(1, channels * bit_depth // 8)
-    data = filter_rows(rows, bpp, filters or [0] * height)
+    return filter_rows(rows, bpp, filters or [0] * height)
+
+
+def zlib_png(name, array, bit_depth, colour_type, expected, channels, filters=None, level=9, strategy=None, idat_parts=1,
+             interlaced=False):
+    height, width = array.shape[:2]
+    if interlaced:
+        # Each non-empty pass is a small image of its own, filtered row by row (filter type = row index mod 5).
+        passes = [array[y0::dy, x0::dx] for x0, y0, dx, dy in ADAM7]
+        data = b"".join(filtered_image(p, bit_depth, channels, [y % 5 for y in range(p.shape[0])])
+                        for p in passes if p.size)
+    else:
+        data = filtered_image(array, bit_depth, channels, filters)
     if strategy is None:
         compressed = zlib.compress(data, level)
     else:
         compressor = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
         compressed = compressor.compress(data) + compressor.flush()
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0))
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, int(interlaced)))
     cut = [len(compressed) * k // idat_parts for k in range(idat_parts + 1)]
     for k in range(idat_parts):
         png += chunk(b"IDAT", compressed[cut[k]:cut[k + 1]])
@@ -184,6 +200,10 @@ def zlib_fixtures():
     rgb16 = rng.randint(0, 65536, (5, 7, 3)).astype(np.uint16)
     zlib_png("zlib_rgb16", rgb16, 16, 2, (rgb16 >> 8).astype(np.uint8), 3, filters=[y % 5 for y in range(5)])
     zlib_png("zlib_multi_idat", rgb, 8, 2, rgb, 3, filters=[2] * 10, idat_parts=4)
+    # Deterministic (no rng draws), so the fixtures generated after it stay as they were.
+    y, x = np.mgrid[0:11, 0:13]
+    adam7 = np.stack([x * 19 % 256, y * 23 % 256, (x * y * 7 + 3) % 256], -1).astype(np.uint8)
+    zlib_png("zlib_adam7", adam7, 8, 2, adam7, 3, interlaced=True)
 
 
 def jpeg_fixtures():

@@ -1,0 +1,4 @@
+// libjpeg(-turbo), which CImageCodecs drives (its errors longjmp, so Swift never calls it directly).
+#include <stddef.h>
+#include <stdio.h>
+#include <jpeglib.h>
