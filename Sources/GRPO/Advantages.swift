@@ -1,7 +1,9 @@
 import Engine
 
-// Advantages from terminal rewards (spec §4.2). Rewards are one scalar per trajectory; the groups are contiguous
-// blocks of `groupSize` samples of the same prompt, local to this process.
+// Advantages from terminal rewards, as DanceGRPO's FLUX trainer computes them (linked below). Rewards are one
+// scalar per trajectory; the groups are contiguous blocks of `groupSize` samples of the same prompt, local to this
+// process.
+// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L548
 
 public enum AdvantageNormalization: Sendable, Equatable {
     /// (r − mean) / (std + ε) inside each block of `groupSize` consecutive samples (`--use_group`).
@@ -23,7 +25,7 @@ public enum AdvantageNormalization: Sendable, Equatable {
 /// Normalised, clipped advantages, [N].
 /// - rewards: [N] rewards of the local samples.
 /// - globalRewards: the rewards from every process, for `.global` and `.perGroupGlobalStd` (defaults to the local ones).
-/// The std is the unbiased sample std (divisor n−1, PyTorch's default, as the seed uses) plus `epsilon`; a group whose
+/// The std is the unbiased sample std (divisor n−1, PyTorch's default, as DanceGRPO uses) plus `epsilon`; a group whose
 /// rewards are all equal gets advantage 0. Advantages are then clamped to ±`clipMax`.
 public func groupAdvantages(
     rewards: Tensor, normalization: AdvantageNormalization, globalRewards: Tensor? = nil,

@@ -1,11 +1,12 @@
-// Best-of-N training subsets (spec §4.7, the seed's `--bestofn` of its HunyuanVideo script): of each prompt's G
+// Best-of-N training subsets (DanceGRPO's `--bestofn` of its HunyuanVideo script, linked below): of each prompt's G
 // rollouts only the `keep / 2` with the highest and the `keep / 2` with the lowest advantage are trained. The extremes
 // carry most of the policy gradient (its terms scale with |advantage|), while the update costs the same per trained
 // sample, so training on them buys more gradient signal per second than on the whole group.
+// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_hunyuan.py#L394
 
 /// The samples to train, ascending: in each block of `groupSize` consecutive samples (a prompt's group), the
 /// `keep / 2` largest and `keep / 2` smallest advantages (ties go to the earlier sample). Advantages are normalised
-/// over the whole group before the selection, as the seed does.
+/// over the whole group before the selection, as DanceGRPO does.
 ///
 /// The seed sorts all of a GPU's samples at once; with its one prompt per GPU that is the same as per group. Here a
 /// process holds several groups, and selecting within each keeps every prompt in the update. The seed also shuffles

@@ -1,7 +1,8 @@
 import Engine
 
-// The PPO-clipped policy loss of GRPO (spec §4.3), on log-probabilities of the same transitions under the current
-// policy and the rollout policy.
+// The PPO-clipped policy loss of GRPO, on log-probabilities of the same transitions under the current
+// policy and the rollout policy (DanceGRPO's `train_one_step`, linked below).
+// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L605
 
 /// The loss and the statistics the trainer logs.
 public struct PolicyLossOutput {

@@ -1,6 +1,6 @@
 import Engine
 
-// True classifier-free guidance in rollout and training (spec §4.6): v = v_u + w·(v_c − v_u), computed in float32
+// True classifier-free guidance in rollout and training: v = v_u + w·(v_c − v_u), computed in float32
 // from one batched network call on [unconditional rows; conditional rows]. Rollout and training both go through
 // `guidedOutput`, so the log-probabilities they compute come from the same formula (the ratio-is-one rule).
 

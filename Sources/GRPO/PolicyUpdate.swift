@@ -2,7 +2,8 @@ import Engine
 import Sampling
 import NN
 
-/// The update half of a GRPO iteration (spec §2.4, §4.3, §4.4).
+/// The update half of a GRPO iteration (DanceGRPO's inner loop of `train_one_step`,
+/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L586).
 public struct UpdateConfig: Sendable, Equatable {
     /// Fraction of the T−1 trainable transitions used per sample: K = floor((T−1)·fraction).
     public var timestepFraction: Float = 0.6

@@ -1,11 +1,11 @@
 import Engine
 import Sampling
 
-/// How trajectories are sampled (spec §2, §3).
+/// How trajectories are sampled.
 public struct RolloutConfig: Sendable {
     /// The chain: a flow-matching schedule with its samplers (the default: DanceGRPO's FLUX settings), or DDIM.
     public var process: any SamplingProcess = FlowProcess(steps: 16, shift: 3, sampler: .danceSDE(eta: 0.3))
-    /// True classifier-free guidance (spec §4.6): out = out_u + w·(out_c − out_u), the two branches in one batched call.
+    /// True classifier-free guidance: out = out_u + w·(out_c − out_u), the two branches in one batched call.
     /// `nil` (the default) calls the policy once on the conditioning alone. Needs the `unconditional` argument of
     /// `rollout` and `updatePolicy`; the rollout records the scale so training applies the identical formula.
     public var guidanceScale: Float? = nil
@@ -37,7 +37,7 @@ public struct RolloutBatch: @unchecked Sendable {
     public let latents: Tensor
     /// log p(x_{i+1} | x_i) of each transition under the sampling policy, `[N, T]`.
     public let logProbs: Tensor
-    /// What gets decoded and rewarded, `[N, ...latent]`: x̂0 of the last step for flows (spec §2.3), the final
+    /// What gets decoded and rewarded, `[N, ...latent]`: x̂0 of the last step for flows, the final
     /// sample for DDIM (`SamplingProcess.decodedLatent`).
     public let finalLatents: Tensor
     /// The chain that produced the trajectories; training rescores transitions with it.

@@ -1,8 +1,8 @@
 // The image side of the CLIP reward pipelines: resize, crop or pad, normalise. One implementation, three
 // configurations, each reproducing a reference pipeline:
 //
-// - `.hpsv2()`: the seed's HPS-v2.1 transform (HPSv2 `image_transform(224, is_train=False, light_augmentation=True)`,
-//   DanceGRPO spec §7.1): ToTensor, then `ResizeMaxSize(224)` on the float tensor — longest side to 224 with
+// - `.hpsv2()`: DanceGRPO's HPS-v2.1 transform (HPSv2 `image_transform(224, is_train=False, light_augmentation=True)`,
+//   as DanceGRPO builds it): ToTensor, then `ResizeMaxSize(224)` on the float tensor — longest side to 224 with
 //   torchvision's bicubic (antialiased, `torch._upsample_bicubic2d_aa`, computed on floats, no rounding or
 //   clamping), zero padding to 224×224 centred (left/top = pad // 2) — then Normalize.
 // - `.openCLIP()`: open_clip's `image_transform(size, is_train=False)`: torchvision `Resize(size, BICUBIC)` of the

@@ -99,7 +99,7 @@ struct OpenCLIPEncoders: CLIPEncoders {
 }
 
 /// A transformers `CLIPModel` with its transformers tokenizer (padding to the longest prompt with an attention mask,
-/// as the seed's `processor(text=…, padding=True, truncation=True, max_length=77)`).
+/// as DanceGRPO's `processor(text=…, padding=True, truncation=True, max_length=77)`).
 struct TransformersCLIPEncoders: CLIPEncoders {
     let model: CLIPModel
     let tokenizer: CLIPTokenizer

@@ -5,11 +5,13 @@ import Models
 import NN
 import Tokenizers
 
-/// HPS-v2.1, the seed's default image reward (DanceGRPO spec §7.1, `train_grpo_flux.py` 647-686 and 387-399):
+/// HPS-v2.1, DanceGRPO's default image reward (`train_grpo_flux.py`, model loading and scoring linked below):
 /// open_clip ViT-H-14 built from `open_clip_pytorch_model.bin`, then overwritten by `HPS_v2.1_compressed.pt`'s
 /// state dict; score = ⟨normalize(f_img), normalize(f_txt)⟩ — the diagonal of `image_features @ text_features.T`,
-/// with no logit scale (typically 0.25–0.37). The seed computes it under fp16 autocast; this computes in float32
-/// (spec §10.23: fp16 quantises the score by ≈2.4e-4).
+/// with no logit scale (typically 0.25–0.37). DanceGRPO computes it under fp16 autocast; this computes in float32
+/// (fp16 quantises the score by ≈2.4e-4).
+/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L662
+/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L403
 public final class HPSv21Reward: ImageRewardModel {
     public let name = "hpsv2.1"
     public var batchSize = 8
@@ -20,7 +22,7 @@ public final class HPSv21Reward: ImageRewardModel {
 
     /// - Parameters:
     ///   - openCLIPCheckpoint: open_clip's weights (`open_clip_pytorch_model.bin` or a safetensors conversion); nil
-    ///     when the HPS file holds every weight (it does: the seed loads it strictly).
+    ///     when the HPS file holds every weight (it does: DanceGRPO loads it strictly).
     ///   - hpsCheckpoint: `HPS_v2.1_compressed.pt` (or safetensors); its keys override the open_clip weights
     ///     (`state_dict.` nesting and `module.` prefixes are dropped).
     ///   - config: an open_clip model config JSON; nil = ViT-H-14.
@@ -60,10 +62,11 @@ public final class HPSv21Reward: ImageRewardModel {
     }
 }
 
-/// PickScore (`--use_pickscore`, spec §7.2): transformers `CLIPModel` `yuvalkirstain/PickScore_v1` with the
-/// CLIPProcessor of `laion/CLIP-ViT-H-14-laion2B-s32B-b79K`. Score = ⟨normalize(image_embeds),
-/// normalize(text_embeds)⟩, **without** `logit_scale` (the seed does not apply it; PickScore's own recipe multiplies
-/// by exp(logit_scale) ≈ 100). Each image is scored against its own prompt (the seed used the batch's first prompt).
+/// PickScore (`--use_pickscore`, DanceGRPO's `calc_probs`, linked below): transformers `CLIPModel`
+/// `yuvalkirstain/PickScore_v1` with the CLIPProcessor of `laion/CLIP-ViT-H-14-laion2B-s32B-b79K`.
+/// Score = ⟨normalize(image_embeds), normalize(text_embeds)⟩, **without** `logit_scale` (DanceGRPO does not apply it; PickScore's own recipe multiplies
+/// by exp(logit_scale) ≈ 100). Each image is scored against its own prompt (DanceGRPO used the batch's first prompt).
+/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L417
 public final class PickScoreReward: ImageRewardModel {
     public let name = "pickscore"
     public var batchSize = 8
@@ -100,7 +103,7 @@ public final class PickScoreReward: ImageRewardModel {
     }
 }
 
-/// CLIP score (spec §7.4, the paper's HPS + CLIP run; not in the seed's code): the cosine similarity of the
+/// CLIP score (the DanceGRPO paper's HPS + CLIP run; not in DanceGRPO's code): the cosine similarity of the
 /// normalised image and text embeddings, raw (no ×100, no clipping at 0, no logit scale). The maintainer's model is
 /// `apple/DFN5B-CLIP-ViT-H-14-378` (open_clip, 378 px); any CLIP works:
 /// - an open_clip folder (`open_clip_config.json` + `open_clip_model.safetensors`/`open_clip_pytorch_model.bin`;

@@ -2,8 +2,9 @@ import Foundation
 import Imaging
 
 /// A model that scores images against their prompts (higher is better). Scores are computed in batches of
-/// ``batchSize`` images; image i is scored against prompt i (the seed's PickScore scored every image against the
-/// first prompt of the batch, spec §10.12; this does not).
+/// ``batchSize`` images; image i is scored against prompt i (DanceGRPO's PickScore scored every image against the
+/// first prompt of the batch; this does not).
+/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L443
 public protocol ImageRewardModel: Reward {
     /// Images per forward pass.
     var batchSize: Int { get set }

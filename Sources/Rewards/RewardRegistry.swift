@@ -2,8 +2,8 @@ import Engine
 import Foundation
 import Imaging
 
-/// Where the reward checkpoints are. Each path defaults to the seed's layout under ``directory`` (the folder the
-/// seed runs from); any of them can be given explicitly.
+/// Where the reward checkpoints are. Each path defaults to DanceGRPO's layout under ``directory`` (the folder the
+/// DanceGRPO runs from); any of them can be given explicitly.
 public struct RewardLocations: Sendable {
     public var directory: URL
     /// `hps_ckpt/HPS_v2.1_compressed.{safetensors,pt}`.

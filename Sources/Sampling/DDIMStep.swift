@@ -2,10 +2,13 @@ import Engine
 import Foundation
 
 // One DDIM step x_t → x_{t_prev} with the Gaussian log-likelihood of the transition, for GRPO on Stable Diffusion.
-// Port of ddpo-pytorch ddpo_pytorch/diffusers_patch/ddim_with_logprob.py@1958463 `ddim_step_with_logprob` (the file
-// DanceGRPO copies as fastvideo/models/stable_diffusion/ddim_with_logprob.py); spec §3.
+// Port of ddpo-pytorch ddpo_pytorch/diffusers_patch/ddim_with_logprob.py `ddim_step_with_logprob` (the file
+// DanceGRPO copies as fastvideo/models/stable_diffusion/ddim_with_logprob.py):
+// https://github.com/kvablack/ddpo-pytorch/blob/1958463f020112c9a7bc85768d296daacc2e1b4b/ddpo_pytorch/diffusers_patch/ddim_with_logprob.py#L39
 // Deliberate deviations: the result stays float32 (the reference casts the next latent back to the input dtype, bf16
-// in DanceGRPO, so its first ratio is not exactly 1; spec §10.21); with η = 0 the log-prob is zero instead of NaN.
+// in DanceGRPO, so its first ratio is not exactly 1; see the link below); with η = 0 the log-prob is zero instead
+// of NaN.
+// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/models/stable_diffusion/ddim_with_logprob.py#L187
 //
 // Shapes: modelOutput, sample, noise, previousSample [B, ...] (any layout: the formulas are element-wise);
 // timesteps one per sample or one for all; log-prob [B] (mean over every non-batch element).

@@ -3,7 +3,8 @@ import Foundation
 
 // One reverse-time step of a flow-matching sampler with the Gaussian log-likelihood of the transition, for GRPO.
 // Rectified-flow convention: x_σ = (1−σ)·x0 + σ·ε and the network predicts v = ε − x0.
-// Port of DanceGRPO fastvideo/train_grpo_flux.py@15cc71d `flux_step` (sde_solver branch); spec §2.2.
+// Port of DanceGRPO fastvideo/train_grpo_flux.py `flux_step` (sde_solver branch):
+// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L137
 // Deliberate deviations: none in the formulas; the log-prob keeps the constant terms (the reference's current form).
 // Flow-GRPO's SDE and CPS steps are in FlowGRPOSteps.swift; `flowStep` is the one entry point for every sampler.
 //

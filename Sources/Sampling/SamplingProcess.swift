@@ -1,6 +1,6 @@
 import Engine
 
-// The denoising chain GRPO treats as an MDP (spec §1): its steps, the timestep the network sees at each, and the
+// The denoising chain GRPO treats as an MDP: its steps, the timestep the network sees at each, and the
 // Gaussian transition with its log-probability. Rollout and training only talk to this protocol, so the flow-matching
 // models (velocity, σ schedule, Dance/Flow-GRPO SDEs) and Stable Diffusion (ε-prediction, DDIM with η) share one
 // rollout, one update and one trainer.
@@ -39,8 +39,9 @@ public protocol SamplingProcess: Sendable {
     /// scored instead of drawn, with the same arithmetic, so rollout and training log-probs cannot drift apart;
     /// otherwise stochastic steps need `noise` shaped like the sample.
     func transition(_ i: Int, modelOutput: Tensor, sample: Tensor, nextSample: Tensor?, noise: Tensor?) -> TransitionOutput
-    /// What the rollout hands to the decoder after the last step: x̂0 of the last step for flows (spec §2.3), the
-    /// final sample for DDIM (spec §5.2), as each reference does.
+    /// What the rollout hands to the decoder after the last step: x̂0 of the last step for flows, the final sample
+    /// for DDIM, as each reference does (DanceGRPO's FLUX rollout decodes `pred_original`, linked below).
+    /// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L260
     func decodedLatent(lastStep: TransitionOutput) -> Tensor
 }
 
@@ -74,7 +75,7 @@ public struct FlowProcess: SamplingProcess, Equatable {
     public func decodedLatent(lastStep: TransitionOutput) -> Tensor { lastStep.predictedOriginal }
 }
 
-/// DDPO-style DDIM sampling for ε/v-prediction UNets (spec §3): the scheduler's inference timesteps, η for every step
+/// DDPO-style DDIM sampling for ε/v-prediction UNets: the scheduler's inference timesteps, η for every step
 /// (η = 0 makes the chain deterministic: evaluation).
 public struct DDIMProcess: SamplingProcess, Equatable {
     public let scheduler: DDIMScheduler

@@ -5,7 +5,9 @@ import Engine
 ///
 /// Everything is computed in Float32 with PyTorch's `linspace` rule (the first half counts up from the start, the
 /// second half down from the end), because DanceGRPO's tables depend on that rounding: in float64 the T=12 grid gives
-/// τ=600 where the reference feeds the network 599 (spec §2.1).
+/// τ=600 where the reference feeds the network 599 (DanceGRPO's `sd3_time_shift` of a `torch.linspace` and
+/// `int(sigma * 1000)`, linked below).
+/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L317
 public struct SigmaSchedule: Sendable, Equatable {
     /// `T + 1` noise levels, from 1 down to 0.
     public let sigmas: [Float]

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Training
 
-/// Redraws a run's reward curve from its logs (the seed's figure: raw reward per iteration and its moving average,
+/// Redraws a run's reward curve from its logs (DanceGRPO's figure: raw reward per iteration and its moving average,
 /// plus held-out scores when the run evaluated).
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -6,7 +6,7 @@ import Imaging
 import Models
 import NN
 
-/// Text-to-image sampling from a diffusers checkpoint folder (the seed's visualisation script, without copying files
+/// Text-to-image sampling from a diffusers checkpoint folder (DanceGRPO's visualisation script, without copying files
 /// into the model folder): one PNG per prompt, a captioned grid when there are several, optional final latents.
 /// `--model flux` (FLUX.1, Euler ODE) or `--model sd` (Stable Diffusion v1, DDIM with classifier-free guidance).
 struct SampleCommand: ParsableCommand {

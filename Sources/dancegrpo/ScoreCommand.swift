@@ -12,7 +12,7 @@ struct ScoreCommand: ParsableCommand {
         abstract: "Score images against prompts with reward models (hpsv2.1, pickscore, clip-score, aesthetic).",
         discussion: """
             Images are paired with prompts in order: one --prompt for every image, or one prompt per image (from \
-            --prompt options or --prompts-file). Checkpoints are found under --reward-dir in the seed's layout \
+            --prompt options or --prompts-file). Checkpoints are found under --reward-dir in DanceGRPO's layout \
             (hps_ckpt/HPS_v2.1_compressed.pt and hps_ckpt/open_clip_pytorch_model.bin, the two files HPS-v2.1 needs, \
             PickScore_v1/, DFN5B-CLIP-ViT-H-14-378/, clip-vit-large-patch14/ + sac+logos+ava1-l14-linearMSE.*) unless \
             a path option names them.
@@ -36,7 +36,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "CSV output (columns image,prompt,reward,score).")
     var csv = "scores.csv"
 
-    @Option(help: "Folder holding the reward checkpoints in the seed's layout.")
+    @Option(help: "Folder holding the reward checkpoints in DanceGRPO's layout.")
     var rewardDir = "."
 
     @Option(help: "HPS-v2.1 checkpoint (HPS_v2.1_compressed.pt or .safetensors).")

@@ -26,7 +26,7 @@ final class DDIMPolicyUpdateTests: XCTestCase {
         XCTAssertEqual(r.latents.shape, [6, 7, 2, 2, 3])
         XCTAssertEqual(r.logProbs.shape, [6, 6])
         XCTAssertNil(r.flow)
-        // DDIM decodes the final sample itself (spec §5.2), not x̂0 of the last step.
+        // DDIM decodes the final sample itself (as DanceGRPO's SD trainer), not x̂0 of the last step.
         XCTAssertEqual(r.finalLatents.toArray(Float.self), r.latents[.all, 6].toArray(Float.self))
         // SD v1.4's leading timesteps for 6 steps: 166·k + 1.
         XCTAssertEqual((0..<6).map { r.process.networkTimestep($0) }, [831, 665, 499, 333, 167, 1])
@@ -51,7 +51,7 @@ final class DDIMPolicyUpdateTests: XCTestCase {
             let stats = try updatePolicy(policy: policy, optimizer: optimizer, rollout: r, conditioning: conditioning,
                                          advantages: [1, -1, 0.5, -0.5, 2, -2], config: update, key: RandomKey(seed: 6),
                                          unconditional: unconditional)
-            // The last of the 6 transitions is never trained (spec §3): K = 5 per sample.
+            // The last of the 6 transitions is never trained (as in DanceGRPO and DDPO): K = 5 per sample.
             XCTAssertEqual(stats.trainableSteps, [0, 1, 2, 3, 4])
             XCTAssertEqual(stats.ratios.count, 6 * 5)
             XCTAssertLessThan(stats.ratios.map { abs($0 - 1) }.max()!, 1e-5, "batches \(rolloutBatch)/\(transitionBatch)")

@@ -26,7 +26,7 @@ final class RewardLoadingTests: XCTestCase {
         XCTAssertEqual(dict.shape("visual.conv1.weight"), [16, 3, 8, 8])
     }
 
-    /// The HPS file alone holds every weight (the seed loads it strictly), so the open_clip file is optional.
+    /// The HPS file alone holds every weight (DanceGRPO loads it strictly), so the open_clip file is optional.
     func testHPSFileAloneIsEnough() throws {
         let a = try HPSv21Reward(openCLIPCheckpoint: nil, hpsCheckpoint: F.url("hps_tiny.safetensors"),
                                  config: F.url("openclip_tiny.json"))

@@ -21,7 +21,7 @@ final class RewardRegistryTests: XCTestCase {
         }
     }
 
-    /// The factory finds the seed's layout under the reward folder (`hps_ckpt/…`).
+    /// The factory finds DanceGRPO's layout under the reward folder (`hps_ckpt/…`).
     func testFactoryFindsSeedLayout() throws {
         let root = try temporaryDirectory(self)
         let hps = root.appendingPathComponent("hps_ckpt")

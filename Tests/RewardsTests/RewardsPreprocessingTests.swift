@@ -5,7 +5,7 @@ import TestSupport
 import XCTest
 
 /// The image pipelines against their references (tools/goldens/rewards.py): open_clip's `image_transform` and
-/// transformers' CLIPImageProcessor (PIL, compared byte for byte) and the seed's HPS transform (torchvision's
+/// transformers' CLIPImageProcessor (PIL, compared byte for byte) and DanceGRPO's HPS transform (torchvision's
 /// antialiased bicubic on floats).
 final class RewardsPreprocessingTests: XCTestCase {
     /// Largest |Swift − PIL| in 8-bit levels over the resized and cropped image.

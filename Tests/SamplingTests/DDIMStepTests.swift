@@ -5,7 +5,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The DDIM step with log-probability (spec §3) against a PyTorch transcription of ddpo-pytorch's
+/// The DDIM step with log-probability against a PyTorch transcription of ddpo-pytorch's
 /// `ddim_step_with_logprob` (tools/goldens/sd_pipeline.py), on SD v1.4's scheduler and on a v-prediction config.
 final class DDIMStepTests: XCTestCase {
     private func golden() throws -> (metadata: [String: String], tensors: [String: Tensor]) {

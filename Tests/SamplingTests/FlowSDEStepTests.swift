@@ -4,7 +4,7 @@ import TestSupport
 import Foundation
 import XCTest
 
-/// The step of spec §2.2, checked against its closed forms with independent arithmetic.
+/// DanceGRPO's `flux_step` (see FlowSDEStep.swift), checked against its closed forms with independent arithmetic.
 final class FlowSDEStepTests: XCTestCase {
     let x = Tensor([0.5, -1.0, 2.0, 0.25, -0.75, 1.5] as [Float], shape: [2, 3])
     let v = Tensor([0.1, 0.3, -0.2, 1.0, -0.5, 0.0] as [Float], shape: [2, 3])

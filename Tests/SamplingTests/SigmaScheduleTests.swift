@@ -1,7 +1,7 @@
 import Sampling
 import XCTest
 
-/// The τ tables of spec §2.1 (float32 emulation of the reference's torch arithmetic).
+/// DanceGRPO's τ tables (see SigmaSchedule.swift; float32 emulation of the reference's torch arithmetic).
 final class SigmaScheduleTests: XCTestCase {
     func testFluxSixteenSteps() {
         let s = SigmaSchedule(steps: 16, shift: 3)

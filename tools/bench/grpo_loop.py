@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch CPU side of `make bench-grpo`: seconds per GRPO iteration of DanceGRPO's FLUX training loop on a tiny FLUX.
 
-A transcription of the loop of the seed's `fastvideo/train_grpo_flux.py` (spec §1, §2, §4; written from the spec, no
-file copied), on CPU, float32, `torch.set_num_threads(--threads)` (default 2):
-- rollout without grad, batch 1 per sample (as the seed): T = 8 Dance-SDE steps (η 0.3, shift 3), network fed
+A transcription of the loop of DanceGRPO's `fastvideo/train_grpo_flux.py` (no file copied; linked below), on CPU,
+float32, `torch.set_num_threads(--threads)` (default 2):
+- rollout without grad, batch 1 per sample (as DanceGRPO): T = 8 Dance-SDE steps (η 0.3, shift 3), network fed
   trunc(1000σ)/1000 and guidance 3.5, latents x_0..x_T and log-probs stored;
 - reward: a cheap deterministic function of the last step's x̂0, −mean|x̂0| (stands in for HPS);
 - advantages per group of G = 4 (unbiased std + 1e-8), clipped to ±5;
@@ -19,6 +19,7 @@ packed 2×2), 16 text tokens of random embeddings per prompt; 2 prompts × 4 gen
     .venv-tools/bin/python tools/bench/grpo_loop.py --weights DIR [--json] [--warmup 1] [--repeats 3] [--threads 2]
 
 The Swift twin is `dancegrpo-bench grpo` (Benchmarks/dancegrpo-bench/GRPOBench.swift); keep the two in step.
+DanceGRPO's file: https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py
 """
 import argparse
 import json
@@ -43,7 +44,7 @@ def sigma_schedule():
 
 
 def dance_step(v, x, sigma, sigma_next, next_sample=None):
-    """spec §2.2: mean with the score correction, std η√(σ−σ'), per-element Gaussian log-prob averaged."""
+    """DanceGRPO flux_step: mean with the score correction, std η√(σ−σ'), per-element Gaussian log-prob averaged."""
     dsigma = sigma_next - sigma
     x0 = x - sigma * v
     score = -(x - x0 * (1 - sigma)) / sigma**2

@@ -3,7 +3,7 @@
 
     .venv-tools/bin/python tools/bench/rewards_bench.py [--images 32] [--batch 8] [--size 720] [--repeats 3] [--threads N]
 
-Per batch, as the seed's HPS reward does it (spec §7.1), but batched: the decoded uint8 images → ToTensor → longest
+Per batch, as DanceGRPO's HPS reward does it, but batched: the decoded uint8 images → ToTensor → longest
 side to 224 with torchvision's antialiased bicubic (+ pad) → Normalize; open_clip's tokenizer; model(image, text) in
 float32 under torch.inference_mode(); diagonal of image_features @ text_features.T. Every image has its own prompt.
 Reports the median over --repeats runs after one warm-up.

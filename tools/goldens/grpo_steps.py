@@ -77,7 +77,7 @@ def gaussian_logprob(sample, mean, std):
 
 
 def dance(v, sigma, sigma_next, eta=0.3):
-    """DanceGRPO flux_step (sde_solver): spec §2.2."""
+    """DanceGRPO flux_step (sde_solver), fastvideo/train_grpo_flux.py at 22b85ef."""
     dsigma = sigma_next - sigma
     x0 = x - sigma * v
     score = -(x - x0 * (1 - sigma)) / sigma**2

@@ -21,7 +21,7 @@ images/*.png                  four RGB test images (160×120, 97×131, 30×40, 2
 rewards.safetensors           everything computed:
   pre.<image>.openclip        [48, 48, 3] uint8: open_clip image_transform(48) before ToTensor (PIL resize + crop)
   pre.<image>.clipprocessor   [48, 48, 3] uint8: transformers CLIPImageProcessorPil resize + crop, before rescale
-  pre.<image>.hps             [48, 48, 3] float32 in [0,1]: the seed's HPS transform before Normalize (ToTensor,
+  pre.<image>.hps             [48, 48, 3] float32 in [0,1]: DanceGRPO's HPS transform before Normalize (ToTensor,
                               longest side to 48 with torchvision antialiased bicubic on floats, zero pad)
   pre.<first image>.hps_normalized, .clipprocessor_normalized   [48, 48, 3] float32 after Normalize (the model
                               inputs; for the other images the tests normalise the stored values)
@@ -118,7 +118,7 @@ def big_image():
 
 
 def hps_transform(img, size, normalize):
-    """The seed's HPS preprocessing (HPSv2 image_transform(…, is_train=False, light_augmentation=True); spec §7.1)."""
+    """DanceGRPO's HPS preprocessing (HPSv2 image_transform(…, is_train=False, light_augmentation=True))."""
     t = TF.to_tensor(img.convert("RGB"))
     h, w = t.shape[1:]
     scale = size / float(max(h, w))
@@ -217,7 +217,7 @@ def main():
             tensors[f"openclip.{tag}.text_features"] = f32(txt)
             logits, _ = m.get_logits(hps_pixels.double(), ids)
             tensors[f"openclip.{tag}.logits"] = f32(logits)
-            out = m(hps_pixels[:3].double(), ids)  # the seed: outputs["image_features"] @ outputs["text_features"].T
+            out = m(hps_pixels[:3].double(), ids)  # DanceGRPO: outputs["image_features"] @ outputs["text_features"].T
             image_features, text_features = (out["image_features"], out["text_features"]) if isinstance(out, dict) else out[:2]
             return torch.diagonal(image_features @ text_features.T)
     run_openclip(state_a, False, "A")

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """An embedding cache in DanceGRPO's own layout (fastvideo/data_preprocess/preprocess_flux_embedding.py), for
-Tests/TrainingTests/FluxTaskTests.swift: `train --model flux --embeddings` must read the seed's preprocessed files.
+Tests/TrainingTests/FluxTaskTests.swift: `train --model flux --embeddings` must read DanceGRPO's preprocessed files.
 
     scripts/tools-env.sh python3 tools/goldens/seed_embedding_cache.py
 
 Writes Tests/TestSupport/Fixtures/flux_seed_cache/:
-  prompt_embed/<i>.pt          torch.save of one bf16 tensor [16, 32]  (the seed: [512, 4096], T5 states)
-  pooled_prompt_embeds/<i>.pt  torch.save of one bf16 tensor [32]      (the seed: [768], CLIP pooled)
-  text_ids/<i>.pt              torch.save of a (3,) zero tensor, as the seed stores it
-  videos2caption.json          [{prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}], as the seed
+  prompt_embed/<i>.pt          torch.save of one bf16 tensor [16, 32]  (DanceGRPO: [512, 4096], T5 states)
+  pooled_prompt_embeds/<i>.pt  torch.save of one bf16 tensor [32]      (DanceGRPO: [768], CLIP pooled)
+  text_ids/<i>.pt              torch.save of a (3,) zero tensor, as DanceGRPO stores it
+  videos2caption.json          [{prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}], as DanceGRPO
   expected.safetensors         the float32 values of each tensor, keys "<folder>/<i>"
 Sizes match Tests/TestSupport/Fixtures/flux_mini (joint_attention_dim 32, pooled_projection_dim 32).
 """

@@ -3,12 +3,13 @@ import Engine
 import Foundation
 
 /// The text-embedding cache of the FLUX trainer, in the layout of DanceGRPO's `preprocess_flux_embedding.py`
-/// (spec §6) with safetensors instead of pickles: `prompt_embed/<i>.safetensors` `[L, 4096]`,
+/// (linked below) with safetensors instead of pickles: `prompt_embed/<i>.safetensors` `[L, 4096]`,
 /// `pooled_prompt_embeds/<i>.safetensors` `[768]`, `text_ids/<i>.safetensors` `[L, 3]` (one tensor each, named like
 /// its folder) and `videos2caption.json`, a list of `{prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}`
-/// with file names relative to the folders. `i` is the prompt's line number in the source file. Caches written by the
-/// seed itself (`<i>.pt` files, each a `torch.save`d tensor) are read too, so its preprocessed embeddings need no
+/// with file names relative to the folders. `i` is the prompt's line number in the source file. Caches written by
+/// DanceGRPO itself (`<i>.pt` files, each a `torch.save`d tensor) are read too, so its preprocessed embeddings need no
 /// conversion.
+/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/data_preprocess/preprocess_flux_embedding.py#L116
 public struct FluxEmbeddingCache {
     public struct Entry: Codable, Sendable, Equatable {
         public var promptEmbedPath: String

@@ -4,7 +4,7 @@ import Foundation
 import Imaging
 import TrainingLogs
 
-/// The files a training run writes as it goes: `reward.txt` (mean reward per iteration, one per line, as the seed
+/// The files a training run writes as it goes: `reward.txt` (mean reward per iteration, one per line, as DanceGRPO
 /// writes it), `metrics.jsonl` (one JSON object per iteration), `eval.jsonl` (held-out scores), `config.json`, and at
 /// the end `reward_curve.png`; TensorBoard event files with the same scalars and the held-out sample grids; sample
 /// grids `samples-before.png`, `samples-latest.png`, `samples-after.png`. Resuming truncates the logs to the

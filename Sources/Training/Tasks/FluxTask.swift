@@ -7,16 +7,17 @@ import Imaging
 import Models
 import NN
 
-/// DanceGRPO's FLUX setting (spec §5.3) as a GRPO task: a diffusers FLUX folder (transformer trained, VAE frozen, no
-/// text encoders: prompts come from the `dancegrpo preprocess` embedding cache, as the seed's `--data_json_path`),
-/// images of `height × width`, and the distilled guidance value fed to FLUX.1-dev's guidance embedding.
+/// DanceGRPO's FLUX setting (`train_grpo_flux.py`) as a GRPO task: a diffusers FLUX folder (transformer trained,
+/// VAE frozen, no text encoders: prompts come from the `dancegrpo preprocess` embedding cache, as DanceGRPO's
+/// `--data_json_path`), images of `height × width`, and the distilled guidance value fed to FLUX.1-dev's guidance
+/// embedding.
 public final class FluxTask: TrainingTask {
     public let pipeline: FluxPipeline
     public let cache: FluxEmbeddingCache
     public let entries: [FluxEmbeddingCache.Entry]
     public let height: Int
     public let width: Int
-    /// The value of FLUX.1-dev's guidance embedding (the seed passes 3.5; ignored by models without one).
+    /// The value of FLUX.1-dev's guidance embedding (DanceGRPO passes 3.5; ignored by models without one).
     public let guidance: Float
     private let byCaption: [String: FluxEmbeddingCache.Entry]
     private let imageIds: Tensor
@@ -61,7 +62,7 @@ public final class FluxTask: TrainingTask {
         FluxPolicy(pipeline: pipeline, imageIds: imageIds, guidance: guidance, reference: reference)
     }
 
-    /// An epoch is one pass over the cache in a seed-dependent order (the seed's shuffling sampler); iteration k takes
+    /// An epoch is one pass over the cache in a seed-dependent order (DanceGRPO's shuffling sampler); iteration k takes
     /// the next `count` prompts, wrapping into the next epoch's order.
     public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
         let n = entries.count

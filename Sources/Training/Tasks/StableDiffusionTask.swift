@@ -8,7 +8,7 @@ import Imaging
 import Models
 import NN
 
-/// DanceGRPO on Stable Diffusion v1 (spec §5.2, `train_grpo_sd.py`) from a diffusers folder: the UNet is trained
+/// DanceGRPO on Stable Diffusion v1 (`train_grpo_sd.py`) from a diffusers folder: the UNet is trained
 /// (fully, or through LoRA adapters on its attention projections), the CLIP text encoder and the VAE stay frozen.
 /// - policy: the UNet's ε at DDIM's integer timesteps (``UNetPolicy``), conditioned on the 77-token CLIP states;
 /// - chain: DDPO's DDIM step with the folder's scheduler (`scheduler/scheduler_config.json` through
@@ -110,8 +110,9 @@ public final class StableDiffusionTask: TrainingTask {
 }
 
 /// Images `[B, H, W, 3]` with values in [0, 1] → 8-bit images by truncation, `uint8(x·255)` (numpy's
-/// `(x * 255).astype(np.uint8)` on clamped values), as DanceGRPO's SD trainer converts before its reward (spec §5.2);
+/// `(x * 255).astype(np.uint8)` on clamped values), as DanceGRPO's SD trainer converts before its reward;
 /// the world's other decoders round instead.
+/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_sd.py#L453
 public func truncatedImages(_ pixels: Tensor) throws -> [RGBImage] {
     precondition(pixels.ndim == 4 && pixels.dim(3) == 3, "truncatedImages: expected [B, H, W, 3], got \(pixels.shape)")
     let (b, h, w) = (pixels.dim(0), pixels.dim(1), pixels.dim(2))

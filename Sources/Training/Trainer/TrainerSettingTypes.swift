@@ -52,7 +52,7 @@ public enum RewardCombination: String, Codable, CaseIterable, Sendable {
     case advantage
 }
 
-/// The module names LoRA adapters attach to. Written as one comma-separated string, as the seed's scripts and
+/// The module names LoRA adapters attach to. Written as one comma-separated string, as DanceGRPO's scripts and
 /// diffusers' `--lora_target_modules` spell it; a JSON array is read too.
 public struct LoRATargets: Codable, Sendable, Equatable, CustomStringConvertible, ExpressibleByArrayLiteral {
     public var modules: [String]
