@@ -4,33 +4,10 @@ import XCTest
 /// `dancegrpo train --processes 2` as users run it: the built executable, two real processes on the embedded world,
 /// rank 0 writing the run folder. Tiny settings (1 prompt × 2 samples per process, 4 steps).
 final class DataParallelCommandTests: XCTestCase {
-    /// The `dancegrpo` built beside this test bundle (`swift build --build-tests` builds both into one folder).
-    private var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("dancegrpo")
-    }
-
-    /// The package root, where `assets/` is (the command's default model path is relative to it).
-    private var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
+    private var executable: URL { DancegrpoExecutable.url }
 
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = packageRoot
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        environment.removeValue(forKey: "WORLD_SIZE")
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try DancegrpoExecutable.run(arguments)
     }
 
     private func train(_ folder: URL, iterations: Int, _ extra: [String] = []) throws -> (status: Int32, output: String) {

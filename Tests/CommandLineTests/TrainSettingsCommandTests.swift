@@ -4,27 +4,10 @@ import XCTest
 /// `train --dry-run` as users run it: every setting resolved with its origin, each with a flag, DanceGRPO's launch
 /// script as a config file, unknown keys refused.
 final class TrainSettingsCommandTests: XCTestCase {
-    private var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("dancegrpo")
-    }
-
-    private var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
+    private var executable: URL { DancegrpoExecutable.url }
 
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = packageRoot
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try DancegrpoExecutable.run(arguments)
     }
 
     /// The settings `--dry-run` lists (the first word of each line).
