@@ -72,7 +72,7 @@ final class RunSettingsTests: XCTestCase {
         }
         XCTAssertThrowsError(try RunSettings.resolve(preset: .flux, presetName: "flux", layers: [
             SettingsLayer(origin: "x.json", values: ["sampler": "euler"])])) {
-            XCTAssertTrue("\($0)".contains("x.json: setting 'sampler'"), "\($0)")
+            XCTAssertTrue("\($0)".contains("x.json: setting 'sampler': 'euler' is not one of dance-sde, flow-sde, cps, ddim"), "\($0)")
         }
         XCTAssertThrowsError(try SettingsLayer.file(folder.appendingPathComponent("t.json").written(#"{"t": 16}"#))) {
             XCTAssertTrue("\($0)".contains("setting 't' = 16"), "\($0)")

@@ -134,9 +134,20 @@ public struct RunSettings {
                                              reason: "expected a value of type \(type), found \(values[key].map { "\($0)" } ?? "none")")
         } catch let DecodingError.dataCorrupted(context) {
             let key = context.codingPath.first?.stringValue ?? "?"
-            throw SettingsError.invalidValue(origin: origins[key] ?? "settings", key: key, reason: context.debugDescription)
+            var reason = context.debugDescription
+            if let choices = Self.choices[key] {
+                reason = "'\(values[key].map { "\($0)" } ?? "")' is not one of \(choices.joined(separator: ", "))"
+            }
+            throw SettingsError.invalidValue(origin: origins[key] ?? "settings", key: key, reason: reason)
         }
     }
+
+    /// The accepted values of the settings that name a choice, for errors (the learning-rate schedule names its own).
+    static let choices: [String: [String]] = [
+        "model": ModelFamily.allCases.map(\.rawValue),
+        "sampler": SamplerKind.allCases.map(\.rawValue),
+        "rewardCombination": RewardCombination.allCases.map(\.rawValue),
+    ]
 
     /// `learning_rate`, `learning-rate` and `learningRate` all name `learningRate`.
     public static func camelCase(_ key: String) -> String {

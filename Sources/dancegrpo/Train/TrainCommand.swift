@@ -44,21 +44,11 @@ struct TrainCommand: ParsableCommand {
         }
         if let config { layers.append(try SettingsLayer.file(URL(fileURLWithPath: config))) }
         layers.append(SettingFlags.layer([task, trainer]))
-        // The family decides the preset, so it is read from the layers before anything else.
-        var family = ModelFamily.world
-        for layer in layers {
-            if let value = layer.values["model"] {
-                guard let named = ModelFamily(rawValue: "\(value)") else {
-                    throw SettingsError.invalidValue(origin: layer.origin, key: "model",
-                                                     reason: "unknown model '\(value)' (world, flux, sd)")
-                }
-                family = named
-            }
-        }
-        let checkpoint = layers.reversed().lazy.compactMap { $0.values["checkpoint"] as? String }.first
-        let (preset, name) = try Self.preset(family, checkpoint: checkpoint)
-        var resolved = try RunSettings.resolve(preset: preset, presetName: name, layers: layers)
-        resolved.task.model = family
+        // The family (and for sd the checkpoint) decides the preset; the task's settings do not depend on it, so
+        // a first pass over the layers finds them with the same merge and the same errors.
+        let task = try RunSettings.resolve(preset: .world, presetName: "world", layers: layers).task
+        let (preset, name) = try Self.preset(task.model, checkpoint: task.checkpoint)
+        let resolved = try RunSettings.resolve(preset: preset, presetName: name, layers: layers)
         try validate(resolved.trainer)
         return resolved
     }
