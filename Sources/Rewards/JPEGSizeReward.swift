@@ -23,14 +23,6 @@ public final class JPEGSizeReward: Reward {
         Double(try JPEGEncoder(quality: quality).encode(image).count) / 1000
     }
 
-    public static func compressibility(_ image: RGBImage, quality: Int = 95) throws -> Double {
-        -(try sizeInKilobytes(image, quality: quality))
-    }
-
-    public static func incompressibility(_ image: RGBImage, quality: Int = 95) throws -> Double {
-        try sizeInKilobytes(image, quality: quality)
-    }
-
     public func score(_ samples: [GeneratedSample], prompts: [Prompt]) throws -> RewardScores {
         let sign: Double = direction == .compressibility ? -1 : 1
         let sizes = try meanOverFrames(samples, prompts: prompts) { images, _ in

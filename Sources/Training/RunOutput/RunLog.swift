@@ -46,6 +46,9 @@ public final class RunLog: TrainingObserver {
         for (name, value) in entry.rewardMean.sorted(by: { $0.key < $1.key }) { scalars.append(("reward/\(name)", value)) }
         for (name, value) in entry.rewardStd.sorted(by: { $0.key < $1.key }) { scalars.append(("reward_std/\(name)", value)) }
         if let accuracy = entry.accuracy { scalars.append(("train/accuracy", accuracy)) }
+        for (name, value) in entry.rewardInfo.sorted(by: { $0.key < $1.key }) where name != "accuracy" {
+            scalars.append(("reward_info/\(name)", value))
+        }
         scalars += [("advantage/mean", entry.advantageMean), ("advantage/abs_max", entry.advantageAbsMax),
                     ("ratio/mean", entry.ratioMean), ("ratio/min", entry.ratioMin), ("ratio/max", entry.ratioMax),
                     ("train/clip_fraction", entry.clipFraction), ("train/approx_kl", entry.approxKL), ("train/reference_kl", entry.referenceKL), ("train/grad_norm", entry.gradNorm),

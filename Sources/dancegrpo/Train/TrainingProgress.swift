@@ -17,12 +17,14 @@ final class TrainingProgress: TrainingObserver {
     func trainer(_ trainer: GRPOTrainer, didReport event: TrainingEvent) throws -> TrainingDecision {
         let c = trainer.config
         switch event {
-        case .started:
+        case .started(let first):
             let ranks = trainer.processGroup.worldSize > 1 ? " in each of \(trainer.processGroup.worldSize) processes" : ""
             print("GRPO on \(summary): \(c.promptsPerIteration) prompts × \(c.numGenerations) samples\(ranks), T=\(c.samplingSteps), η=\(c.eta), lr \(c.learningRate), \(c.iterations) iterations → \(folder.path)")
-            bar = ProgressBar(total: c.iterations, label: "GRPO")
+            // The bar's clock starts with the first iteration: the evaluation before training is not its work.
+            if first > 0 { bar = ProgressBar(total: c.iterations, label: "GRPO") }
         case .evaluated(let result, let iteration) where iteration == 0:
             print("held-out before training: " + describe(result))
+            bar = ProgressBar(total: c.iterations, label: "GRPO")
         case .iteration(let entry):
             let held = log.lastHeldOut.map { String(format: " held-out %.3f", $0) } ?? ""
             bar?.update(entry.iteration, suffix: String(format: "reward %.3f%@", entry.reward, held))
