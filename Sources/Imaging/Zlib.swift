@@ -27,23 +27,26 @@ public enum Zlib {
         defer { inflateEnd(&stream) }
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: max(4096, data.count * 4))
-        var status = Z_OK
         try data.withUnsafeBufferPointer { input in
             stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
             stream.avail_in = uInt(input.count)
-            while status != Z_STREAM_END {
-                status = chunk.withUnsafeMutableBufferPointer { chunk in
+            while true {
+                let status = chunk.withUnsafeMutableBufferPointer { chunk in
                     stream.next_out = chunk.baseAddress
                     stream.avail_out = uInt(chunk.count)
                     return inflate(&stream, Z_NO_FLUSH)
                 }
                 output += chunk.prefix(chunk.count - Int(stream.avail_out))
-                if status == Z_STREAM_END { break }
-                // No progress possible: the input ran out before the end marker.
-                if status == Z_BUF_ERROR { status = Z_OK; stream.avail_out = 1 }
-                guard status == Z_OK else { throw ImageCodecError.corruptZlib(Self.message(stream, status: status)) }
-                if stream.avail_in == 0 && stream.avail_out != 0 {
+                switch status {
+                case Z_STREAM_END:
+                    return
+                case Z_OK where stream.avail_in > 0 || stream.avail_out == 0:
+                    continue
+                case Z_OK, Z_BUF_ERROR:
+                    // No progress possible: the input ran out before the end marker.
                     throw ImageCodecError.corruptZlib("stream of \(data.count) bytes ends before its end marker")
+                default:
+                    throw ImageCodecError.corruptZlib(Self.message(stream, status: status))
                 }
             }
         }
