@@ -44,13 +44,14 @@ public struct RewardCatalog: Sendable {
 
     /// Builds the rewards of a `name[:weight],…` list, in its order.
     public func makeSet(_ list: String, locations: RewardLocations = RewardLocations()) throws -> RewardSet {
-        let specs = try RewardSpec.parseList(list)
-        return RewardSet(try specs.map { spec in
-            guard let entry = entries.first(where: { $0.name == spec.name }) else {
-                throw RewardError.invalidSpecification(
-                    "unknown reward '\(spec.name)' (available: \(names.joined(separator: ", ")))")
-            }
-            return (spec, try entry.make(locations))
-        })
+        try RewardSet(specification: list, locations: locations, catalog: self)
+    }
+
+    /// Builds the reward `name` from `locations`.
+    public func make(_ name: String, locations: RewardLocations) throws -> any Reward {
+        guard let entry = entries.first(where: { $0.name == name }) else {
+            throw RewardError.invalidSpecification("unknown reward '\(name)' (available: \(names.joined(separator: ", ")))")
+        }
+        return try entry.make(locations)
     }
 }

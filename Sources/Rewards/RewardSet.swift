@@ -18,10 +18,9 @@ public final class RewardSet {
     }
 
     /// Parses `specification` and builds every reward from `catalog` (the reward models by default).
-    public convenience init(specification: String, locations: RewardLocations,
+    public convenience init(specification: String, locations: RewardLocations = RewardLocations(),
                             catalog: RewardCatalog = .standard) throws {
-        let set = try catalog.makeSet(specification, locations: locations)
-        self.init(set.entries)
+        self.init(try RewardSpec.parseList(specification).map { ($0, try catalog.make($0.name, locations: locations)) })
     }
 
     /// What one batch scored: `scores[r][i]` is reward r of sample i; `info` merges the rewards' named per-sample

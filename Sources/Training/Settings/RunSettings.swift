@@ -71,24 +71,26 @@ public struct RunSettings {
     public var ignored: [(key: String, origin: String)]
 
     /// `presetName` names `preset` in origins.
-    public static func resolve(preset: GRPOTrainer.Config, presetName: String, task: TaskSettings = TaskSettings(),
-                               layers: [SettingsLayer]) throws -> RunSettings {
+    public static func resolve(preset: GRPOTrainer.Config, presetName: String, layers: [SettingsLayer]) throws
+        -> RunSettings
+    {
         var trainerValues = try dictionary(preset)
-        var taskValues = try dictionary(task)
+        var taskValues = try dictionary(TaskSettings())
         var origins = Dictionary(uniqueKeysWithValues: (Array(trainerValues.keys) + Array(taskValues.keys))
             .map { ($0, "preset \(presetName)") })
         var ignored: [(String, String)] = []
-        let known = (Array(trainerValues.keys) + Array(taskValues.keys)).sorted()
+        let taskKeys = Self.taskKeys
+        let known = (Array(trainerValues.keys) + taskKeys).sorted()
         for layer in layers {
             ignored += layer.ignored.map { ($0, layer.origin) }
             for (key, value) in layer.values.sorted(by: { $0.key < $1.key }) {
                 let name = camelCase(key)
                 if trainerValues.keys.contains(name) {
                     trainerValues[name] = value
-                } else if taskValues.keys.contains(name) || Self.optionalTaskKeys.contains(name) {
+                } else if taskKeys.contains(name) {
                     taskValues[name] = value
                 } else {
-                    throw SettingsError.unknownKey(file: layer.origin, key: key, known: known + Self.optionalTaskKeys)
+                    throw SettingsError.unknownKey(file: layer.origin, key: key, known: known)
                 }
                 origins[name] = layer.origin
             }
@@ -98,14 +100,14 @@ public struct RunSettings {
         return RunSettings(trainer: trainer, task: resolvedTask, origins: origins, ignored: ignored)
     }
 
-    /// Task settings without a default (absent from an encoded `TaskSettings`).
-    static let optionalTaskKeys = ["checkpoint", "embeddings", "promptFile", "evalPromptFile", "outputDir"]
+    /// Every task setting's name, those without a default (absent from an encoded `TaskSettings`) included.
+    static let taskKeys = Mirror(reflecting: TaskSettings()).children.compactMap(\.label)
 
     /// Every setting with its value and origin, one per line, sorted by name (`train --dry-run`).
     public func describe() throws -> String {
         var values = try Self.dictionary(trainer)
         for (key, value) in try Self.dictionary(task) { values[key] = value }
-        for key in Self.optionalTaskKeys where values[key] == nil { values[key] = "(none)" }
+        for key in Self.taskKeys where values[key] == nil { values[key] = "(none)" }
         let width = values.keys.map(\.count).max() ?? 0
         var lines = values.keys.sorted().map { key -> String in
             let value = Self.render(values[key]!)
