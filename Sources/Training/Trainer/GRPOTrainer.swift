@@ -37,19 +37,7 @@ public final class GRPOTrainer {
         self.task = task
         self.runFolder = runFolder
         rewards = try (rewardCatalog ?? task.rewardCatalog).makeSet(config.rewards, locations: rewardLocations)
-        guard config.mixWindowSize >= 0, config.mixWindowStride >= 1, config.mixItersPerShift >= 0 else {
-            throw TrainerError.invalidSetting("MixGRPO needs --mix-window-size ≥ 0 (0: off), --mix-window-stride ≥ 1 and --mix-iters-per-shift ≥ 0 (0: the window never moves), got \(config.mixWindowSize), \(config.mixWindowStride) and \(config.mixItersPerShift)")
-        }
-        guard config.checkpointsTotalLimit >= 0 else {
-            throw TrainerError.invalidSetting("--checkpoints-total-limit must be ≥ 0 (0: keep all), got \(config.checkpointsTotalLimit)")
-        }
-        guard config.emaDecay >= 0 && config.emaDecay < 1 else {
-            throw TrainerError.invalidSetting("--ema-decay must be in [0, 1) (0: no EMA), got \(config.emaDecay)")
-        }
-        guard (0..<1).contains(config.adamBeta1), (0..<1).contains(config.adamBeta2), config.adamEpsilon >= 0,
-              config.weightDecay >= 0 else {
-            throw TrainerError.invalidSetting("--adam-beta1 \(config.adamBeta1) and --adam-beta2 \(config.adamBeta2) must be in [0, 1), --adam-epsilon \(config.adamEpsilon) and --weight-decay \(config.weightDecay) ≥ 0")
-        }
+        try config.validate()
         stochasticSampler = try GRPOTrainer.stochasticSampler(config, chain: task.chain)
         let network = task.network
         if config.loraRank > 0 {
@@ -65,9 +53,6 @@ public final class GRPOTrainer {
         ema = config.emaDecay > 0 ? ExponentialMovingAverage(model: network, decay: config.emaDecay) : nil
         heldOut = Evaluation(prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
                              shift: config.shift, guidanceScale: config.guidanceScale)
-        if config.bestOfN != 0 && (config.bestOfN < 2 || config.bestOfN % 2 != 0 || config.bestOfN > config.numGenerations) {
-            throw TrainerError.invalidSetting("--best-of-n \(config.bestOfN) must be an even number from 2 to --num-generations (\(config.numGenerations)), or 0 to train every sample")
-        }
         if config.perPromptStatBuffer > 0 && processGroup.worldSize > 1 {
             throw TrainerError.invalidSetting("--per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \(processGroup.worldSize) processes yet (use --processes 1)")
         }

@@ -49,7 +49,8 @@ struct TrainCommand: ParsableCommand {
         let task = try RunSettings.resolve(preset: .world, presetName: "world", layers: layers).task
         let (preset, name) = try Self.preset(task.model, checkpoint: task.checkpoint)
         let resolved = try RunSettings.resolve(preset: preset, presetName: name, layers: layers)
-        try validate(resolved.trainer)
+        // Checked here too, so that --dry-run and a run refuse the same settings before any model loads.
+        try resolved.trainer.validate()
         return resolved
     }
 
@@ -58,17 +59,6 @@ struct TrainCommand: ParsableCommand {
         case .world: return (.world, "world")
         case .flux: return (.flux, "flux")
         case .sd: return try isEmbeddedStableDiffusion(checkpoint) ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
-        }
-    }
-
-    private func validate(_ c: GRPOTrainer.Config) throws {
-        guard c.processes >= 1 else { throw ValidationError("--processes must be at least 1, got \(c.processes)") }
-        guard c.evalEvery >= 0, c.checkpointEvery >= 0 else {
-            throw ValidationError("--eval-every and --checkpoint-every must be ≥ 0 (0: only after the last iteration), got \(c.evalEvery) and \(c.checkpointEvery)")
-        }
-        guard c.numGenerations >= 2 || !c.useGroup else { throw ValidationError("--num-generations must be at least 2 with group advantages") }
-        guard c.rolloutBatchSize >= 1, c.transitionBatchSize >= 1 else {
-            throw ValidationError("--rollout-batch-size and --transition-batch-size must be at least 1 (got \(c.rolloutBatchSize) and \(c.transitionBatchSize))")
         }
     }
 
