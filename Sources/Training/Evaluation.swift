@@ -22,9 +22,17 @@ public struct Evaluation {
         /// The fraction of images judged fully correct, when a reward reports `accuracy` (GenEval-style).
         public var accuracy: Double? { infoMeans["accuracy"] }
 
-        /// The samples as a captioned grid, eight per row (a run folder's `samples-*.png` and TensorBoard images).
-        public func grid() throws -> RGBImage {
-            try ImageGrid(columns: 8).render(images, captions: prompts.map { String($0.prefix(24)) })
+        /// The first `limit` samples as a grid people can read (a run folder's `samples-*.png` and TensorBoard
+        /// images): eight per row, small samples enlarged to at least 128 px, each cell at least 160 px wide, and
+        /// as many caption lines as the longest prompt needs, so every prompt is shown whole.
+        public func grid(limit: Int = 32) throws -> RGBImage {
+            let shown = Array(images.prefix(limit)), captions = Array(prompts.prefix(limit))
+            let side = shown.map { max($0.width, $0.height) }.max() ?? 1
+            let scale = max(1, 128 / side)
+            let cellWidth = max(side * scale, 160)
+            let lines = captions.map { BitmapFont.wrapped($0, toWidth: cellWidth, maxLines: Int.max).count }.max() ?? 1
+            return try ImageGrid(columns: 8, scale: scale, captionLines: lines, minimumCellWidth: cellWidth)
+                .render(shown, captions: captions)
         }
     }
 

@@ -1,5 +1,6 @@
 import EmbeddedWorld
 import Foundation
+import Imaging
 import NN
 import Rewards
 import TestSupport
@@ -60,6 +61,12 @@ final class TrainerRunTests: XCTestCase {
                                          "evaluated 2", "iteration 2", "saved checkpoint-2-0",
                                          "evaluated 3", "iteration 3", "saved checkpoint-3-0", "finished 3"])
         XCTAssertNotNil(final.accuracy, "the shapes rewards report accuracy")
+        // The grid: 16 px samples enlarged 8× in 160 px cells, every prompt whole under its image.
+        let lines = final.prompts.map { BitmapFont.wrapped($0, toWidth: 160, maxLines: Int.max) }
+        for (prompt, wrapped) in zip(final.prompts, lines) { XCTAssertEqual(wrapped.joined(separator: " "), prompt) }
+        let grid = try final.grid()
+        XCTAssertEqual(grid.width, 2 * 160 + 3 * 4)
+        XCTAssertEqual(grid.height, 128 + 2 + lines.map(\.count).max()! * BitmapFont.lineHeight + 2 * 4)
         XCTAssertEqual(GRPOTrainer.checkpoints(in: folder).map(\.iteration), [2, 3], "--checkpoints-total-limit 2")
 
         // The EMA folder is the averaged network in diffusers layout: loading it gives the averaged weights.
