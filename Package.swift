@@ -20,11 +20,11 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Rewards", targets: ["Rewards"]),
-        .executable(name: "dancegrpo", targets: ["dancegrpo"]),
+        .executable(name: "dancegrpo", targets: ["dancegrpo"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1")
     ],
     targets: [
         // Engine binding: the only C++ in the package, and the only targets that name MLX.
@@ -37,8 +37,8 @@ let package = Package(
                 .unsafeFlags([
                     "-Xlinker", "--no-as-needed", "-lopenblas",
                     "-L\(mlxRoot)/lib", "-lmlx",
-                    "-Xlinker", "-rpath", "-Xlinker", "\(mlxRoot)/lib",
-                ]),
+                    "-Xlinker", "-rpath", "-Xlinker", "\(mlxRoot)/lib"
+                ])
             ]),
         .target(name: "Engine", dependencies: ["CMLXShim"], swiftSettings: cxx),
         // Checkpoint formats over the binding: safetensors (single and sharded), the restricted torch unpickler,
@@ -51,10 +51,13 @@ let package = Package(
         // Model-agnostic RL math: rollout, advantages, policy loss (arrays in, arrays out).
         .target(name: "GRPO", dependencies: ["Engine", "NN", "Sampling", "Checkpoints"], swiftSettings: cxx),
         // Model families (Flux/, …), each a config struct and modules whose keys are the diffusers/transformers keys.
-        .target(name: "Models", dependencies: ["NN", "Engine", "Checkpoints", "Sampling", "Tokenizers"], swiftSettings: cxx),
+        .target(
+            name: "Models", dependencies: ["NN", "Engine", "Checkpoints", "Sampling", "Tokenizers"], swiftSettings: cxx),
         // The Reward protocol (samples and prompts in, scores and metrics out), the catalog and `name[:weight]` lists,
         // DDPO's JPEG rewards and the reward models (HPS-v2.1, PickScore, CLIP score, LAION aesthetic).
-        .target(name: "Rewards", dependencies: ["Models", "NN", "Engine", "Checkpoints", "Tokenizers", "Imaging"], swiftSettings: cxx),
+        .target(
+            name: "Rewards", dependencies: ["Models", "NN", "Engine", "Checkpoints", "Tokenizers", "Imaging"],
+            swiftSettings: cxx),
         // Text tokenizers (no engine; gzip through zlib; open_clip's BPE vocabulary and the generated HTML entity list
         // as resources).
         .target(name: "Tokenizers", dependencies: ["CZlib"], resources: [.copy("Resources")]),
@@ -64,8 +67,9 @@ let package = Package(
         // libjpeg's longjmp error handling out of Swift frames.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
-        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
-                       providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(
+            name: "CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
         // The embedded default world: compositional prompts, a procedural renderer and a rule-based scorer.
         .target(name: "ShapesWorld", dependencies: ["Imaging", "SeededRandom"]),
@@ -76,41 +80,76 @@ let package = Package(
         // The trainer: one GRPO loop over any model family (a TrainingTask) with its observers, evaluation,
         // checkpoints, run logs, settings (presets, config files, DanceGRPO's argument names), and the tasks of
         // checkpoint families (FLUX, Stable Diffusion). It knows no world: rewards come as `any Reward`.
-        .target(name: "Training", dependencies: ["Models", "NN", "Engine", "Checkpoints", "GRPO", "Sampling", "Imaging", "Rewards",
-                                                 "TrainingLogs", "SeededRandom", .product(name: "Yams", package: "Yams")],
-                swiftSettings: cxx),
+        .target(
+            name: "Training",
+            dependencies: [
+                "Models", "NN", "Engine", "Checkpoints", "GRPO", "Sampling", "Imaging", "Rewards",
+                "TrainingLogs", "SeededRandom", .product(name: "Yams", package: "Yams")
+            ],
+            swiftSettings: cxx),
         // The embedded default: tiny FLUX- and UNet-architecture text-to-image models of the shapes world, their pretraining.
-        .target(name: "EmbeddedWorld", dependencies: ["Models", "NN", "Engine", "Checkpoints", "GRPO", "Sampling", "ShapesWorld", "Imaging", "Rewards", "Training"],
-                swiftSettings: cxx),
+        .target(
+            name: "EmbeddedWorld",
+            dependencies: [
+                "Models", "NN", "Engine", "Checkpoints", "GRPO", "Sampling", "ShapesWorld", "Imaging", "Rewards",
+                "Training"
+            ],
+            swiftSettings: cxx),
         // Command line.
         .executableTarget(
             name: "dancegrpo",
-            dependencies: ["Engine", "Checkpoints", "NN", "Models", "Sampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld", "EmbeddedWorld", "Training", "TrainingLogs",
-                           "Rewards", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Engine", "Checkpoints", "NN", "Models", "Sampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld",
+                "EmbeddedWorld", "Training", "TrainingLogs",
+                "Rewards", .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ],
             swiftSettings: cxx),
         // Benchmarks (`make bench`; never run by the tests).
         .executableTarget(
-            name: "dancegrpo-bench", dependencies: ["Engine", "Checkpoints", "NN", "Models", "Sampling", "GRPO", "Rewards", "Imaging", "Tokenizers"], path: "Benchmarks/dancegrpo-bench",
+            name: "dancegrpo-bench",
+            dependencies: [
+                "Engine", "Checkpoints", "NN", "Models", "Sampling", "GRPO", "Rewards", "Imaging", "Tokenizers"
+            ], path: "Benchmarks/dancegrpo-bench",
             swiftSettings: cxx),
         // Tests
         .target(
             name: "TestSupport", dependencies: ["Engine", "Checkpoints"], path: "Tests/TestSupport",
             resources: [.copy("Fixtures")], swiftSettings: cxx),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Checkpoints", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(
+            name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "NNTests", dependencies: ["Checkpoints", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "SamplingTests", dependencies: ["Checkpoints", "Sampling", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "GRPOTests", dependencies: ["Checkpoints", "GRPO", "Sampling", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
+        .testTarget(
+            name: "SamplingTests", dependencies: ["Checkpoints", "Sampling", "TestSupport"], swiftSettings: cxx),
+        .testTarget(
+            name: "GRPOTests", dependencies: ["Checkpoints", "GRPO", "Sampling", "NN", "Engine", "TestSupport"],
+            swiftSettings: cxx),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "ModelsTests", dependencies: ["Checkpoints", "Models", "NN", "Engine", "Sampling", "Tokenizers", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "RewardsTests", dependencies: ["Checkpoints", "Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"], swiftSettings: cxx),
+        .testTarget(
+            name: "ModelsTests",
+            dependencies: ["Checkpoints", "Models", "NN", "Engine", "Sampling", "Tokenizers", "TestSupport"],
+            swiftSettings: cxx),
+        .testTarget(
+            name: "RewardsTests",
+            dependencies: ["Checkpoints", "Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"],
+            swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "EmbeddedWorldTests", dependencies: ["Checkpoints", "EmbeddedWorld", "Training", "Rewards", "Models", "GRPO", "Sampling", "ShapesWorld", "Imaging", "NN", "Engine", "TestSupport"], swiftSettings: cxx),
-        .testTarget(name: "TrainingTests", dependencies: ["Checkpoints", "Training", "GRPO", "Sampling", "Models", "NN", "Engine", "Imaging", "TestSupport"], swiftSettings: cxx),
+        .testTarget(
+            name: "EmbeddedWorldTests",
+            dependencies: [
+                "Checkpoints", "EmbeddedWorld", "Training", "Rewards", "Models", "GRPO", "Sampling", "ShapesWorld",
+                "Imaging", "NN", "Engine", "TestSupport"
+            ], swiftSettings: cxx),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: [
+                "Checkpoints", "Training", "GRPO", "Sampling", "Models", "NN", "Engine", "Imaging", "TestSupport"
+            ], swiftSettings: cxx),
         .testTarget(name: "TrainingLogsTests", dependencies: ["TrainingLogs", "TestSupport"], swiftSettings: cxx),
         // The command line as users run it: the built `dancegrpo` executable in child processes.
         .testTarget(name: "CommandLineTests"),
-        .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx),
+        .testTarget(
+            name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx)
     ],
     cxxLanguageStandard: .cxx20
 )

@@ -29,7 +29,8 @@ struct BackgroundLoad {
 
     private static func sample() -> Sample? {
         guard let cpu = try? String(contentsOfFile: "/proc/stat", encoding: .utf8).split(separator: "\n").first,
-              let own = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8) else { return nil }
+            let own = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8)
+        else { return nil }
         // "cpu user nice system idle iowait irq softirq steal …": busy = all but idle and iowait.
         let fields = cpu.split(separator: " ").dropFirst().compactMap { Double($0) }
         guard fields.count >= 5 else { return nil }

@@ -47,8 +47,9 @@ enum FluxBench {
         eval([hidden, context, pooled, timestep, guidance, imageIds, textIds] + Array(model.parameters().values))
 
         func forward() -> Tensor {
-            model(hiddenStates: hidden, encoderHiddenStates: context, pooled: pooled, timestep: timestep,
-                  imageIds: imageIds, textIds: textIds, guidance: guidance)
+            model(
+                hiddenStates: hidden, encoderHiddenStates: context, pooled: pooled, timestep: timestep,
+                imageIds: imageIds, textIds: textIds, guidance: guidance)
         }
         let forwardSeconds = medianSeconds(warmup: warmup, repeats: repeats) { eval(forward()) }
         var forwardBackwardSeconds: Double?
@@ -60,7 +61,8 @@ enum FluxBench {
                 eval(values + Array(gradients.values))
             }
         }
-        return Result(dtype: dtype, parameterCount: model.parameterCount(), forwardSeconds: forwardSeconds,
-                      forwardBackwardSeconds: forwardBackwardSeconds)
+        return Result(
+            dtype: dtype, parameterCount: model.parameterCount(), forwardSeconds: forwardSeconds,
+            forwardBackwardSeconds: forwardBackwardSeconds)
     }
 }

@@ -79,7 +79,8 @@ enum FluxMemoryBench {
     static let checkpoints = [tiny, medium]
     static let cases = [
         Case(checkpoint: tiny), Case(checkpoint: medium), Case(checkpoint: medium, variant: .pinnedMmapThreshold),
-        Case(checkpoint: medium, dtype: .bfloat16), Case(checkpoint: medium, dtype: .bfloat16, variant: .convertEachTensor),
+        Case(checkpoint: medium, dtype: .bfloat16),
+        Case(checkpoint: medium, dtype: .bfloat16, variant: .convertEachTensor)
     ]
 
     /// What the writer child reports.
@@ -133,8 +134,9 @@ enum FluxMemoryBench {
             switch result {
             case .success(let w):
                 written[checkpoint.name] = w
-                print("wrote \(checkpoint.name): \(w.parameters) parameters, \(w.bytes) bytes in \(w.shards) shard(s) "
-                      + "under \(folder.path)")
+                print(
+                    "wrote \(checkpoint.name): \(w.parameters) parameters, \(w.bytes) bytes in \(w.shards) shard(s) "
+                        + "under \(folder.path)")
             case .failure(let why):
                 FileHandle.standardError.write(Data("dancegrpo-bench flux-memory: \(why)\n".utf8))
                 return 1
@@ -144,12 +146,14 @@ enum FluxMemoryBench {
         for item in cases {
             let folder = root.appendingPathComponent(item.checkpoint.name)
             let result: Result<Loaded, FluxBenchSkipped> =
-                child([item.childArguments[0], folder.path] + item.childArguments.dropFirst(),
-                      environment: item.variant.environment)
+                child(
+                    [item.childArguments[0], folder.path] + item.childArguments.dropFirst(),
+                    environment: item.variant.environment)
             switch result {
             case .success(let loaded):
                 rows.append(Row(label: item.label, written: written[item.checkpoint.name]!, loaded: loaded))
-                print(String(format: "loaded %@: peak − baseline = %.2f × the model's size", item.label, loaded.overhead))
+                print(
+                    String(format: "loaded %@: peak − baseline = %.2f × the model's size", item.label, loaded.overhead))
             case .failure(let why):
                 FileHandle.standardError.write(Data("dancegrpo-bench flux-memory: \(why)\n".utf8))
                 return 1
@@ -162,10 +166,14 @@ enum FluxMemoryBench {
 
     /// Runs `dancegrpo-bench flux-memory-child <arguments>` and decodes the JSON it prints.
     private static func child<T: Decodable>(_ arguments: [String], environment: [String: String] = [:])
-        -> Result<T, FluxBenchSkipped> {
-        guard let (status, output) = FluxProcesses.run(FluxProcesses.executable, [FluxModes.memoryChild] + arguments,
-                                                       environment: environment),
-              status == 0 else {
+        -> Result<T, FluxBenchSkipped>
+    {
+        guard
+            let (status, output) = FluxProcesses.run(
+                FluxProcesses.executable, [FluxModes.memoryChild] + arguments,
+                environment: environment),
+            status == 0
+        else {
             return .failure(.init("child `\(arguments.joined(separator: " "))` failed (see its messages above)"))
         }
         do { return .success(try JSONDecoder().decode(T.self, from: output)) } catch {
@@ -188,7 +196,7 @@ enum FluxMemoryBench {
             let written = try write(checkpoint, to: URL(fileURLWithPath: arguments[2]))
             print(String(decoding: try encoder.encode(written), as: UTF8.self))
         case "load" where arguments.count == 2 || arguments.count == 3,
-             "load-converting" where arguments.count == 3:
+            "load-converting" where arguments.count == 3:
             var dtype: DType?
             if arguments.count == 3 {
                 guard let d = DType.allCases.first(where: { $0.description == arguments[2] }) else {
@@ -196,12 +204,14 @@ enum FluxMemoryBench {
                 }
                 dtype = d
             }
-            let loaded = try load(URL(fileURLWithPath: arguments[1]), dtype: dtype,
-                                  convertingEachTensor: arguments[0] == "load-converting")
+            let loaded = try load(
+                URL(fileURLWithPath: arguments[1]), dtype: dtype,
+                convertingEachTensor: arguments[0] == "load-converting")
             print(String(decoding: try encoder.encode(loaded), as: UTF8.self))
         default:
-            throw FluxBenchSkipped("usage: \(FluxModes.memoryChild) write <checkpoint> <folder> | load <folder> [dtype] "
-                                   + "| load-converting <folder> <dtype>")
+            throw FluxBenchSkipped(
+                "usage: \(FluxModes.memoryChild) write <checkpoint> <folder> | load <folder> [dtype] "
+                    + "| load-converting <folder> <dtype>")
         }
     }
 
@@ -214,15 +224,21 @@ enum FluxMemoryBench {
         let model = FluxTransformer2DModel(checkpoint.config, dtype: .float32, key: RandomKey(seed: 0))
         let tensors = model.checkpointTensors()
         eval(Array(tensors.values))
-        try SafeTensorsCheckpoint.save(tensors, to: folder, name: "diffusion_pytorch_model",
-                                       maxShardBytes: checkpoint.maxShardBytes)
-        let shards = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".safetensors") }
-        return Written(parameters: model.parameterCount(), bytes: tensors.values.reduce(0) { $0 + $1.nbytes },
-                       shards: shards.count)
+        try SafeTensorsCheckpoint.save(
+            tensors, to: folder, name: "diffusion_pytorch_model",
+            maxShardBytes: checkpoint.maxShardBytes)
+        let shards = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
+            $0.hasSuffix(".safetensors")
+        }
+        return Written(
+            parameters: model.parameterCount(), bytes: tensors.values.reduce(0) { $0 + $1.nbytes },
+            shards: shards.count)
     }
 
     static func load(_ folder: URL, dtype: DType?, convertingEachTensor: Bool) throws -> Loaded {
-        guard let baseline = FluxProcessMemory.now() else { throw FluxBenchSkipped("/proc/self/status unreadable (Linux only)") }
+        guard let baseline = FluxProcessMemory.now() else {
+            throw FluxBenchSkipped("/proc/self/status unreadable (Linux only)")
+        }
         Memory.resetPeak()
         let start = DispatchTime.now().uptimeNanoseconds
         let model: FluxTransformer2DModel
@@ -244,8 +260,9 @@ enum FluxMemoryBench {
         let parameters = Array(model.parameters().values)
         eval(parameters)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return Loaded(parameters: model.parameterCount(), modelBytes: parameters.reduce(0) { $0 + $1.nbytes },
-                      baseline: baseline, afterLoad: afterLoad, final: FluxProcessMemory.now()!,
-                      enginePeakBytes: Memory.peak, seconds: seconds)
+        return Loaded(
+            parameters: model.parameterCount(), modelBytes: parameters.reduce(0) { $0 + $1.nbytes },
+            baseline: baseline, afterLoad: afterLoad, final: FluxProcessMemory.now()!,
+            enginePeakBytes: Memory.peak, seconds: seconds)
     }
 }

@@ -69,26 +69,31 @@ enum FluxModes {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         print("MLX \(Engine.mlxVersion); cblas_sgemm from \(Engine.sgemmProvider); \(cores) cores")
         let config = FluxBench.config
-        print("FLUX transformer: \(config.numLayers) double + \(config.numSingleLayers) single blocks, "
-              + "\(config.numAttentionHeads) heads × \(config.attentionHeadDim), \(FluxBench.imageTokens) image + "
-              + "\(FluxBench.textTokens) text tokens, batch \(FluxBench.batch)")
+        print(
+            "FLUX transformer: \(config.numLayers) double + \(config.numSingleLayers) single blocks, "
+                + "\(config.numAttentionHeads) heads × \(config.attentionHeadDim), \(FluxBench.imageTokens) image + "
+                + "\(FluxBench.textTokens) text tokens, batch \(FluxBench.batch)")
 
         let swiftPhase = BackgroundLoad()
         var swift: [FluxBench.Result] = []
         for dtype in FluxBench.dtypes {
             let result = FluxBench.run(dtype: dtype, warmup: warmup, repeats: timedRuns, backward: backward)
             swift.append(result)
-            print(String(format: "swift flux %@: forward %.1f ms", dtype.description, 1e3 * result.forwardSeconds)
-                  + (result.forwardBackwardSeconds.map { String(format: ", forward+backward %.1f ms", 1e3 * $0) } ?? ""))
+            print(
+                String(format: "swift flux %@: forward %.1f ms", dtype.description, 1e3 * result.forwardSeconds)
+                    + (result.forwardBackwardSeconds.map { String(format: ", forward+backward %.1f ms", 1e3 * $0) }
+                        ?? ""))
         }
         let swiftBackground = swiftPhase.otherCores()
         let torchPhase = BackgroundLoad()
-        let torch = withTorch
+        let torch =
+            withTorch
             ? FluxTorchReference.run(warmup: warmup, repeats: timedRuns, threads: cores, backward: backward)
             : .failure(FluxBenchSkipped("diffusers comparison skipped (--no-torch)"))
         let torchBackground = withTorch ? torchPhase.otherCores() : nil
-        FluxReport.printSpeed(swift: swift, torch: torch, warmup: warmup, repeats: timedRuns,
-                              background: [("Swift", swiftBackground), ("diffusers", torchBackground)])
+        FluxReport.printSpeed(
+            swift: swift, torch: torch, warmup: warmup, repeats: timedRuns,
+            background: [("Swift", swiftBackground), ("diffusers", torchBackground)])
         return 0
     }
 

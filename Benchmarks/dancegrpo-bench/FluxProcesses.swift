@@ -6,8 +6,10 @@ enum FluxProcesses {
     /// Runs a program to completion; returns its exit status and standard output (standard error passes through,
     /// or is discarded when `quiet`). Nil when it cannot be started.
     /// `environment` adds to (or overrides) this process's variables.
-    static func run(_ program: URL, _ arguments: [String], environment: [String: String] = [:],
-                    quiet: Bool = false) -> (status: Int32, output: Data)? {
+    static func run(
+        _ program: URL, _ arguments: [String], environment: [String: String] = [:],
+        quiet: Bool = false
+    ) -> (status: Int32, output: Data)? {
         let process = Process()
         process.executableURL = program
         process.arguments = arguments
@@ -36,11 +38,12 @@ enum FluxProcesses {
     /// The package folder holding `relativePath`: the working directory (`make bench`), else three levels above the
     /// executable (.build/<triple>/release/dancegrpo-bench).
     static func packageRoot(containing relativePath: String) -> URL? {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         let candidates = [
             URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
             binary.deletingLastPathComponent().deletingLastPathComponent(),
-            binary.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent(),
+            binary.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         ]
         return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent(relativePath).path) }
     }
@@ -55,8 +58,9 @@ enum FluxProcesses {
         }
         let env = URL(fileURLWithPath: "/usr/bin/env")
         guard run(env, ["python3"] + check, quiet: true)?.status == 0,
-              let (_, path) = run(env, ["python3", "-c", "import sys; print(sys.executable, end='')"]),
-              let text = String(data: path, encoding: .utf8), !text.isEmpty else { return nil }
+            let (_, path) = run(env, ["python3", "-c", "import sys; print(sys.executable, end='')"]),
+            let text = String(data: path, encoding: .utf8), !text.isEmpty
+        else { return nil }
         return URL(fileURLWithPath: text)
     }
 }

@@ -31,13 +31,17 @@ enum FluxTorchReference {
             return .failure(.init("\(script) not found (run from the package root): ratios skipped"))
         }
         guard let python = FluxProcesses.python(importing: ["torch", "diffusers"], root: root) else {
-            return .failure(.init("""
-                torch and diffusers not importable: ratios skipped (run `scripts/tools-env.sh true` once to create \
-                .venv-tools; it takes a few minutes)
-                """))
+            return .failure(
+                .init(
+                    """
+                    torch and diffusers not importable: ratios skipped (run `scripts/tools-env.sh true` once to create \
+                    .venv-tools; it takes a few minutes)
+                    """))
         }
-        var arguments = [root.appendingPathComponent(script).path, "--json", "--warmup", "\(warmup)",
-                         "--repeats", "\(repeats)", "--threads", "\(threads)"]
+        var arguments = [
+            root.appendingPathComponent(script).path, "--json", "--warmup", "\(warmup)",
+            "--repeats", "\(repeats)", "--threads", "\(threads)"
+        ]
         if !backward { arguments.append("--no-backward") }
         print("diffusers: \(python.path) \(arguments.joined(separator: " "))")
         guard let (status, output) = FluxProcesses.run(python, arguments), status == 0 else {

@@ -40,9 +40,10 @@ enum GRPOBench {
 
         func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
             let b = x.dim(0)
-            return model(hiddenStates: x, encoderHiddenStates: conditioning["text"], pooled: conditioning["pooled"],
-                         timestep: timesteps / 1000, imageIds: imageIds, textIds: textIds,
-                         guidance: Tensor.full([b], 3.5))
+            return model(
+                hiddenStates: x, encoderHiddenStates: conditioning["text"], pooled: conditioning["pooled"],
+                timestep: timesteps / 1000, imageIds: imageIds, textIds: textIds,
+                guidance: Tensor.full([b], 3.5))
         }
     }
 
@@ -50,7 +51,9 @@ enum GRPOBench {
         var weights: String?, warmup = 1, repeats = 3, rolloutBatch = 1, transitionBatch = 1, json = false
         var rest = arguments[...]
         func integer(_ flag: String) throws -> Int {
-            guard let text = rest.popFirst(), let n = Int(text), n >= 0 else { throw FluxBenchSkipped("\(flag) needs an integer") }
+            guard let text = rest.popFirst(), let n = Int(text), n >= 0 else {
+                throw FluxBenchSkipped("\(flag) needs an integer")
+            }
             return n
         }
         while let argument = rest.popFirst() {
@@ -73,7 +76,7 @@ enum GRPOBench {
         let keys = RandomKey(seed: 1).split(into: 2)
         let conditioning = Conditioning([
             "text": Random.normal([prompts, textTokens, config.jointAttentionDim], key: keys[0]),
-            "pooled": Random.normal([prompts, config.pooledProjectionDim], key: keys[1]),
+            "pooled": Random.normal([prompts, config.pooledProjectionDim], key: keys[1])
         ]).repeatingEachRow(generations)
 
         var rolloutConfig = RolloutConfig.flow(steps: steps, shift: 3, sampler: .danceSDE(eta: 0.3))
@@ -88,30 +91,40 @@ enum GRPOBench {
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
         if !json {
-            print("MLX \(Engine.mlxVersion); \(cores) cores; \(model.parameterCount()) parameters; batches \(rolloutBatch)/\(transitionBatch)")
+            print(
+                "MLX \(Engine.mlxVersion); \(cores) cores; \(model.parameterCount()) parameters; batches \(rolloutBatch)/\(transitionBatch)"
+            )
         }
         var seconds: [Double] = []
         for i in 0..<(warmup + repeats) {
             let start = Date()
             let iterationKeys = RandomKey(seed: 100 + UInt64(i)).split(into: 2)
-            let trajectories = rollout(policy: policy, conditioning: conditioning, latentShape: latentShape,
-                                       config: rolloutConfig, key: iterationKeys[0])
+            let trajectories = rollout(
+                policy: policy, conditioning: conditioning, latentShape: latentShape,
+                config: rolloutConfig, key: iterationKeys[0])
             let rewards = -trajectories.finalLatents.abs().mean(axes: [1, 2])
-            let advantages = groupAdvantages(rewards: rewards, normalization: .perGroup(groupSize: generations), clipMax: 5)
-            let stats = try updatePolicy(policy: policy, optimizer: optimizer, rollout: trajectories, conditioning: conditioning,
-                                         advantages: advantages.toArray(Float.self), config: update, key: iterationKeys[1])
+            let advantages = groupAdvantages(
+                rewards: rewards, normalization: .perGroup(groupSize: generations), clipMax: 5)
+            let stats = try updatePolicy(
+                policy: policy, optimizer: optimizer, rollout: trajectories, conditioning: conditioning,
+                advantages: advantages.toArray(Float.self), config: update, key: iterationKeys[1])
             let elapsed = Date().timeIntervalSince(start)
-            let line = String(format: "swift grpo iteration %d%@: %.2f s, reward %.4f, %d transitions, %d optimizer steps",
-                              i, i < warmup ? " (warm-up)" : "", elapsed, rewards.mean().item(Float.self),
-                              stats.ratios.count, stats.optimizerSteps)
+            let line = String(
+                format: "swift grpo iteration %d%@: %.2f s, reward %.4f, %d transitions, %d optimizer steps",
+                i, i < warmup ? " (warm-up)" : "", elapsed, rewards.mean().item(Float.self),
+                stats.ratios.count, stats.optimizerSteps)
             FileHandle.standardError.write(Data((line + "\n").utf8))
             if i >= warmup { seconds.append(elapsed) }
         }
         let sorted = seconds.sorted()
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let median =
+            sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         if json {
-            let object: [String: Any] = ["seconds": seconds, "median_seconds": median, "rollout_batch": rolloutBatch,
-                                         "transition_batch": transitionBatch]
+            let object: [String: Any] = [
+                "seconds": seconds, "median_seconds": median, "rollout_batch": rolloutBatch,
+                "transition_batch": transitionBatch
+            ]
             print(String(data: try JSONSerialization.data(withJSONObject: object), encoding: .utf8)!)
         } else {
             print(String(format: "swift grpo: %.3f s/iteration (median of %d)", median, seconds.count))

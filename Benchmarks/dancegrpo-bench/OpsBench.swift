@@ -25,13 +25,18 @@ enum OpsBench {
             ("group_norm 32 groups", { norm(x) }),
             ("silu", { silu(x) }),
             ("gelu (erf)", { gelu(x) }),
-            ("self-attention 1024 tokens", { scaledDotProductAttention(queries: q, keys: selfK, values: selfK, scale: 0.18) }),
-            ("cross-attention 77 tokens", { scaledDotProductAttention(queries: q, keys: k, values: k, scale: 0.18) }),
+            (
+                "self-attention 1024 tokens",
+                { scaledDotProductAttention(queries: q, keys: selfK, values: selfK, scale: 0.18) }
+            ),
+            ("cross-attention 77 tokens", { scaledDotProductAttention(queries: q, keys: k, values: k, scale: 0.18) })
         ]
         print("swift ops (batch 2, 32×32, 256 channels, float32; median of 5 after 2 warm-ups):")
         for (name, op) in cases {
             let seconds = medianSeconds(warmup: 2, repeats: 5) { eval([op()]) }
-            print("  " + name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " %8.2f ms", seconds * 1000))
+            print(
+                "  " + name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                    + String(format: " %8.2f ms", seconds * 1000))
         }
         return 0
     }

@@ -15,7 +15,9 @@ struct Report: Encodable {
             return higherIsBetter ? swift / torch : torch / swift
         }
 
-        enum CodingKeys: String, CodingKey { case workload, unit, higherIsBetter = "higher_is_better", swift, torch, ratio }
+        enum CodingKeys: String, CodingKey {
+            case workload, unit, higherIsBetter = "higher_is_better", swift, torch, ratio
+        }
         func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(workload, forKey: .workload)
@@ -60,12 +62,14 @@ struct Report: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case date, machine, warmup, repeats, swiftParameterCount = "swift_transformer_parameters", torch,
-             torchSkipped = "torch_skipped", rows = "results",
-             background = "background_cores"
+            torchSkipped = "torch_skipped", rows = "results",
+            background = "background_cores"
     }
 
-    init(gemm: [(size: Int, gigaflops: Double)], transformer: TransformerBench.Result, torch: TorchReference.Outcome,
-         warmup: Int, repeats: Int, background: Background) {
+    init(
+        gemm: [(size: Int, gigaflops: Double)], transformer: TransformerBench.Result, torch: TorchReference.Outcome,
+        warmup: Int, repeats: Int, background: Background
+    ) {
         self.background = background
         self.warmup = warmup
         self.repeats = repeats
@@ -76,15 +80,20 @@ struct Report: Encodable {
         }
         let t = self.torch
         rows = gemm.map { entry in
-            Row(workload: "sgemm \(entry.size)³", unit: "GFLOP/s", higherIsBetter: true, swift: entry.gigaflops,
+            Row(
+                workload: "sgemm \(entry.size)³", unit: "GFLOP/s", higherIsBetter: true, swift: entry.gigaflops,
                 torch: t?.gemmGigaflops["\(entry.size)"])
         }
         let shape = "\(TransformerBench.layers) layers, B\(TransformerBench.batch) T\(TransformerBench.tokens)"
-        rows.append(Row(workload: "transformer forward (\(shape))", unit: "ms", higherIsBetter: false,
-                        swift: 1e3 * transformer.forwardSeconds, torch: t?.transformer.forwardMilliseconds))
-        rows.append(Row(workload: "transformer fwd+bwd (\(shape))", unit: "ms", higherIsBetter: false,
-                        swift: 1e3 * transformer.forwardBackwardSeconds,
-                        torch: t?.transformer.forwardBackwardMilliseconds))
+        rows.append(
+            Row(
+                workload: "transformer forward (\(shape))", unit: "ms", higherIsBetter: false,
+                swift: 1e3 * transformer.forwardSeconds, torch: t?.transformer.forwardMilliseconds))
+        rows.append(
+            Row(
+                workload: "transformer fwd+bwd (\(shape))", unit: "ms", higherIsBetter: false,
+                swift: 1e3 * transformer.forwardBackwardSeconds,
+                torch: t?.transformer.forwardBackwardMilliseconds))
     }
 
     func printTable() {
@@ -94,12 +103,15 @@ struct Report: Encodable {
         if let torch {
             print("PyTorch: \(torch.torchVersion) CPU, \(torch.threads) threads, BLAS \(torch.blas)")
         }
-        print("timings: median of \(repeats) timed runs after \(warmup) warm-up run(s); ratio > 1 means Swift is faster")
+        print(
+            "timings: median of \(repeats) timed runs after \(warmup) warm-up run(s); ratio > 1 means Swift is faster")
         print("")
         let header = ["workload", "unit", "Swift", "PyTorch", "ratio"]
         let body = rows.map { row in
-            [row.workload, row.unit, Self.format(row.swift), row.torch.map(Self.format) ?? "-",
-             row.ratio.map { String(format: "%.2f×", $0) } ?? "-"]
+            [
+                row.workload, row.unit, Self.format(row.swift), row.torch.map(Self.format) ?? "-",
+                row.ratio.map { String(format: "%.2f×", $0) } ?? "-"
+            ]
         }
         let widths = header.indices.map { column in ([header] + body).map { $0[column].count }.max()! }
         let line = { (cells: [String]) in
@@ -115,8 +127,9 @@ struct Report: Encodable {
         if let torchSkipped { print("\n\(torchSkipped)") }
         printBackground()
         if let torch, torch.transformer.parameters != swiftParameterCount {
-            print("\nwarning: the two transformers differ: \(swiftParameterCount) parameters in Swift, "
-                  + "\(torch.transformer.parameters) in PyTorch")
+            print(
+                "\nwarning: the two transformers differ: \(swiftParameterCount) parameters in Swift, "
+                    + "\(torch.transformer.parameters) in PyTorch")
         }
     }
 
@@ -124,10 +137,13 @@ struct Report: Encodable {
         let phases = [("Swift", background.duringSwift), ("PyTorch", background.duringTorch)]
             .compactMap { name, cores in cores.map { (name, $0) } }
         guard !phases.isEmpty else { return }
-        print("\nother processes used " + phases.map { String(format: "%.2f cores during the %@ runs", $0.1, $0.0) }
-            .joined(separator: ", ") + " (of \(machine.cores))")
+        print(
+            "\nother processes used "
+                + phases.map { String(format: "%.2f cores during the %@ runs", $0.1, $0.0) }
+                .joined(separator: ", ") + " (of \(machine.cores))")
         if phases.contains(where: { $0.1 > Self.backgroundWarningCores }) {
-            print("warning: the machine was busy with other work; these timings are unreliable, rerun on an idle machine")
+            print(
+                "warning: the machine was busy with other work; these timings are unreliable, rerun on an idle machine")
         }
     }
 
@@ -142,8 +158,9 @@ struct Report: Encodable {
     /// The "model name" line of /proc/cpuinfo (Linux); "unknown CPU" elsewhere.
     static func cpuModel() -> String {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-              let colon = line.firstIndex(of: ":") else { return "unknown CPU" }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+            let colon = line.firstIndex(of: ":")
+        else { return "unknown CPU" }
         return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }
 }

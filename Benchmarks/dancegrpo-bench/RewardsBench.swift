@@ -49,14 +49,22 @@ enum RewardsBench {
             reward.batchSize = batch
             var generator = SystemRandomNumberGenerator()
             let inputs = (0..<images).map { _ in
-                try! RGBImage(width: size, height: size, pixels: (0..<size * size * 3).map { _ in UInt8.random(in: 0...255, using: &generator) })
+                try! RGBImage(
+                    width: size, height: size,
+                    pixels: (0..<size * size * 3).map { _ in UInt8.random(in: 0...255, using: &generator) })
             }
             let prompts = (0..<images).map { "a photo of object number \($0) on a table" }
             // Preprocessing alone, then the whole scoring.
             let preprocessing = medianSeconds(warmup: 1, repeats: repeats) { _ = reward.preprocessing.batch(inputs) }
-            let total = medianSeconds(warmup: 1, repeats: repeats) { _ = try! reward.scores(images: inputs, prompts: prompts) }
-            print(String(format: "swift open_clip ViT-B-32 (HPS path), %d images %d×%d, batch %d: %.2f images/s (preprocessing %.1f ms/image, total %.1f ms/image)",
-                         images, size, size, batch, Double(images) / total, 1e3 * preprocessing / Double(images), 1e3 * total / Double(images)))
+            let total = medianSeconds(warmup: 1, repeats: repeats) {
+                _ = try! reward.scores(images: inputs, prompts: prompts)
+            }
+            print(
+                String(
+                    format:
+                        "swift open_clip ViT-B-32 (HPS path), %d images %d×%d, batch %d: %.2f images/s (preprocessing %.1f ms/image, total %.1f ms/image)",
+                    images, size, size, batch, Double(images) / total, 1e3 * preprocessing / Double(images),
+                    1e3 * total / Double(images)))
             return 0
         } catch {
             print("dancegrpo-bench rewards: \(error)")

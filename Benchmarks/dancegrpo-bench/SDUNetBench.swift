@@ -39,7 +39,8 @@ enum SDUNetBench {
             case "--no-torch": withTorch = false
             case "--repeats":
                 guard let text = rest.popFirst(), let n = Int(text), n >= 1 else {
-                    FileHandle.standardError.write(Data("dancegrpo-bench sd-unet: --repeats needs a positive integer\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("dancegrpo-bench sd-unet: --repeats needs a positive integer\n".utf8))
                     return 2
                 }
                 repeats = n
@@ -51,8 +52,9 @@ enum SDUNetBench {
         let warmup = quick ? 1 : 2, timedRuns = repeats ?? (quick ? 3 : 10)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         print("MLX \(Engine.mlxVersion); cblas_sgemm from \(Engine.sgemmProvider); \(cores) cores")
-        print("SD UNet: block_out_channels \(config.blockOutChannels), 2 layers per block, \(latentSize)×\(latentSize) latents, "
-              + "\(textTokens) text tokens of 768, batch \(batch), float32")
+        print(
+            "SD UNet: block_out_channels \(config.blockOutChannels), 2 layers per block, \(latentSize)×\(latentSize) latents, "
+                + "\(textTokens) text tokens of 768, batch \(batch), float32")
 
         let swiftPhase = BackgroundLoad()
         let model = UNet2DConditionModel(config, key: RandomKey(seed: 0))
@@ -72,35 +74,57 @@ enum SDUNetBench {
             precondition(gradients.count == model.trainableParameters().count, "a parameter got no gradient")
             eval(values + Array(gradients.values))
         }
-        print(String(format: "swift sd-unet: forward+backward %.1f ms (%d parameters)", 1e3 * forwardBackward, model.parameterCount()))
+        print(
+            String(
+                format: "swift sd-unet: forward+backward %.1f ms (%d parameters)", 1e3 * forwardBackward,
+                model.parameterCount()))
         let swiftBackground = swiftPhase.otherCores()
 
         guard withTorch else { return 0 }
         guard let root = FluxProcesses.packageRoot(containing: script),
-              let python = FluxProcesses.python(importing: ["torch", "diffusers"], root: root) else {
+            let python = FluxProcesses.python(importing: ["torch", "diffusers"], root: root)
+        else {
             print("torch/diffusers or \(script) not found: ratios skipped")
             return 0
         }
         let torchPhase = BackgroundLoad()
-        let arguments = [root.appendingPathComponent(script).path, "--json", "--warmup", "\(warmup)", "--repeats", "\(timedRuns)",
-                         "--threads", "\(cores)"]
+        let arguments = [
+            root.appendingPathComponent(script).path, "--json", "--warmup", "\(warmup)", "--repeats", "\(timedRuns)",
+            "--threads", "\(cores)"
+        ]
         guard let (status, output) = FluxProcesses.run(python, arguments), status == 0,
-              let object = try? JSONSerialization.jsonObject(with: output) as? [String: Any],
-              let torchForward = object["forward_ms"] as? Double, let torchBackward = object["forward_backward_ms"] as? Double else {
+            let object = try? JSONSerialization.jsonObject(with: output) as? [String: Any],
+            let torchForward = object["forward_ms"] as? Double,
+            let torchBackward = object["forward_backward_ms"] as? Double
+        else {
             print("\(script) failed: ratios skipped")
             return 0
         }
         let torchBackground = torchPhase.otherCores()
         print("")
-        print("diffusers \(object["diffusers_version"] ?? "?"), torch \(object["torch_version"] ?? "?"), \(object["threads"] ?? "?") threads; "
-              + "parameters \(object["parameters"] ?? "?") (Swift \(model.parameterCount()))")
-        print("timings: median of \(timedRuns) timed runs after \(warmup) warm-up run(s); ratio = diffusers/Swift, > 1 means Swift is faster")
-        print(String(format: "forward:          Swift %8.1f ms   diffusers %8.1f ms   ratio %.2f×", 1e3 * forward, torchForward, torchForward / (1e3 * forward)))
-        print(String(format: "forward+backward: Swift %8.1f ms   diffusers %8.1f ms   ratio %.2f×", 1e3 * forwardBackward, torchBackward,
-                     torchBackward / (1e3 * forwardBackward)))
-        let phases = [("Swift", swiftBackground), ("diffusers", torchBackground)].compactMap { name, cores in cores.map { (name, $0) } }
+        print(
+            "diffusers \(object["diffusers_version"] ?? "?"), torch \(object["torch_version"] ?? "?"), \(object["threads"] ?? "?") threads; "
+                + "parameters \(object["parameters"] ?? "?") (Swift \(model.parameterCount()))")
+        print(
+            "timings: median of \(timedRuns) timed runs after \(warmup) warm-up run(s); ratio = diffusers/Swift, > 1 means Swift is faster"
+        )
+        print(
+            String(
+                format: "forward:          Swift %8.1f ms   diffusers %8.1f ms   ratio %.2f×", 1e3 * forward,
+                torchForward, torchForward / (1e3 * forward)))
+        print(
+            String(
+                format: "forward+backward: Swift %8.1f ms   diffusers %8.1f ms   ratio %.2f×", 1e3 * forwardBackward,
+                torchBackward,
+                torchBackward / (1e3 * forwardBackward)))
+        let phases = [("Swift", swiftBackground), ("diffusers", torchBackground)].compactMap { name, cores in
+            cores.map { (name, $0) }
+        }
         if !phases.isEmpty {
-            print("other processes used " + phases.map { String(format: "%.2f cores during the %@ runs", $0.1, $0.0) }.joined(separator: ", "))
+            print(
+                "other processes used "
+                    + phases.map { String(format: "%.2f cores during the %@ runs", $0.1, $0.0) }.joined(separator: ", ")
+            )
         }
         return 0
     }

@@ -36,13 +36,16 @@ enum TorchReference {
             return .unavailable("tools/bench/torch_bench.py not found (run from the package root): ratio skipped")
         }
         guard let python = pythonWithTorch(root: root) else {
-            return .unavailable("""
+            return .unavailable(
+                """
                 PyTorch not importable: ratio skipped (run `scripts/tools-env.sh true` once to create .venv-tools \
                 with torch; it takes a few minutes)
                 """)
         }
         let script = root.appendingPathComponent("tools/bench/torch_bench.py").path
-        let arguments = [script, "--json", "--warmup", "\(warmup)", "--repeats", "\(repeats)", "--threads", "\(threads)"]
+        let arguments = [
+            script, "--json", "--warmup", "\(warmup)", "--repeats", "\(repeats)", "--threads", "\(threads)"
+        ]
         print("PyTorch: \(python.path) \(arguments.joined(separator: " "))")
         guard let (status, output) = launch(python, arguments), status == 0 else {
             return .unavailable("tools/bench/torch_bench.py failed (see its messages above): ratio skipped")
@@ -60,7 +63,7 @@ enum TorchReference {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let candidates = [
             URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-            executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent(),
+            executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         ]
         return candidates.first {
             FileManager.default.fileExists(atPath: $0.appendingPathComponent("tools/bench/torch_bench.py").path)
@@ -76,7 +79,8 @@ enum TorchReference {
         if let (status, _) = launch(env, ["python3", "-c", "import torch"], quiet: true), status == 0 {
             // Resolve through env so the report names the interpreter that was used.
             if let (_, path) = launch(env, ["python3", "-c", "import sys; print(sys.executable, end='')"]),
-               let text = String(data: path, encoding: .utf8), !text.isEmpty {
+                let text = String(data: path, encoding: .utf8), !text.isEmpty
+            {
                 return URL(fileURLWithPath: text)
             }
         }

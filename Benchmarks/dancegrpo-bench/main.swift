@@ -34,7 +34,9 @@ struct BenchOptions {
             case "--json": jsonPath = try value(after: argument)
             case "--repeats":
                 let text = try value(after: argument)
-                guard let n = Int(text), n >= 1 else { throw UsageError("--repeats needs a positive integer, got \(text)") }
+                guard let n = Int(text), n >= 1 else {
+                    throw UsageError("--repeats needs a positive integer, got \(text)")
+                }
                 repeats = n
             case "-h", "--help": print(Self.usage); exit(0)
             default: throw UsageError("unknown argument \(argument)")
@@ -79,22 +81,26 @@ for n in GemmBench.sizes {
     print(String(format: "swift sgemm %d: %.1f GFLOP/s", n, gflops))
 }
 let transformer = TransformerBench.run(warmup: options.warmup, repeats: options.timedRuns)
-print(String(format: "swift transformer: forward %.1f ms, forward+backward %.1f ms (%d parameters)",
-             1e3 * transformer.forwardSeconds, 1e3 * transformer.forwardBackwardSeconds, transformer.parameterCount))
+print(
+    String(
+        format: "swift transformer: forward %.1f ms, forward+backward %.1f ms (%d parameters)",
+        1e3 * transformer.forwardSeconds, 1e3 * transformer.forwardBackwardSeconds, transformer.parameterCount))
 
 let swiftBackground = swiftPhase.otherCores()
 
 let torchPhase = BackgroundLoad()
-let torch: TorchReference.Outcome = options.withTorch
+let torch: TorchReference.Outcome =
+    options.withTorch
     ? TorchReference.run(warmup: options.warmup, repeats: options.timedRuns, threads: cores)
     : .unavailable("PyTorch comparison skipped (--no-torch)")
 
 let torchBackground: Double?
 if case .measured = torch { torchBackground = torchPhase.otherCores() } else { torchBackground = nil }
 
-let report = Report(gemm: gemm, transformer: transformer, torch: torch, warmup: options.warmup,
-                    repeats: options.timedRuns,
-                    background: .init(duringSwift: swiftBackground, duringTorch: torchBackground))
+let report = Report(
+    gemm: gemm, transformer: transformer, torch: torch, warmup: options.warmup,
+    repeats: options.timedRuns,
+    background: .init(duringSwift: swiftBackground, duringTorch: torchBackground))
 report.printTable()
 if let path = options.jsonPath {
     do {

@@ -55,7 +55,8 @@ public final class ShardedTorchCheckpoint: CheckpointSource, @unchecked Sendable
         let byName = Dictionary(uniqueKeysWithValues: zip(names, files))
         for (key, name) in weightMap {
             guard byName[name]!.references[key] != nil else {
-                throw TorchCheckpointError(file: url.path, message: "index maps '\(key)' to \(name), which does not contain it")
+                throw TorchCheckpointError(
+                    file: url.path, message: "index maps '\(key)' to \(name), which does not contain it")
             }
             location[key] = byName[name]!
         }
@@ -92,14 +93,20 @@ public func openCheckpoint(path url: URL) throws -> any CheckpointSource {
     if isFolder.boolValue {
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
         if !contents.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".safetensors.index.json") }) {
-            if let index = contents.filter({ $0.hasSuffix(".bin.index.json") || $0.hasSuffix(".pt.index.json") }).sorted().first {
+            if let index = contents.filter({ $0.hasSuffix(".bin.index.json") || $0.hasSuffix(".pt.index.json") })
+                .sorted().first
+            {
                 return try ShardedTorchCheckpoint(index: url.appendingPathComponent(index))
             }
-            let torchFiles = contents.filter { name in [".bin", ".pt", ".pth", ".ckpt"].contains { name.hasSuffix($0) } }.sorted()
+            let torchFiles = contents.filter { name in [".bin", ".pt", ".pth", ".ckpt"].contains { name.hasSuffix($0) }
+            }.sorted()
             if torchFiles.count == 1 { return try TorchCheckpointFile(path: url.appendingPathComponent(torchFiles[0])) }
             if torchFiles.count > 1 {
                 throw TorchCheckpointError(
-                    file: url.path, message: "no safetensors file, and several PyTorch files (\(torchFiles.joined(separator: ", "))): name one")
+                    file: url.path,
+                    message:
+                        "no safetensors file, and several PyTorch files (\(torchFiles.joined(separator: ", "))): name one"
+                )
             }
         }
         return try SafeTensorsCheckpoint(directory: url)

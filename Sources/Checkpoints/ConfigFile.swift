@@ -21,11 +21,14 @@ public enum ConfigFile {
         } catch let DecodingError.keyNotFound(key, context) {
             throw Error(file: url.path, message: "missing key '\(path(context.codingPath + [key]))'")
         } catch let DecodingError.typeMismatch(expected, context) {
-            throw Error(file: url.path, message: "key '\(path(context.codingPath))': expected \(expected); \(context.debugDescription)")
+            throw Error(
+                file: url.path,
+                message: "key '\(path(context.codingPath))': expected \(expected); \(context.debugDescription)")
         } catch let DecodingError.valueNotFound(expected, context) {
             throw Error(file: url.path, message: "key '\(path(context.codingPath))': expected \(expected), found null")
         } catch let DecodingError.dataCorrupted(context) {
-            throw Error(file: url.path, message: "invalid JSON at '\(path(context.codingPath))': \(context.debugDescription)")
+            throw Error(
+                file: url.path, message: "invalid JSON at '\(path(context.codingPath))': \(context.debugDescription)")
         }
     }
 
@@ -39,8 +42,12 @@ public enum ConfigFile {
     }
 
     private static func read(_ url: URL) throws -> Data {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw Error(file: url.path, message: "file not found") }
-        do { return try Data(contentsOf: url) } catch { throw Error(file: url.path, message: "unreadable: \(error.localizedDescription)") }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw Error(file: url.path, message: "file not found")
+        }
+        do { return try Data(contentsOf: url) } catch {
+            throw Error(file: url.path, message: "unreadable: \(error.localizedDescription)")
+        }
     }
 
     private static func path(_ keys: [CodingKey]) -> String {

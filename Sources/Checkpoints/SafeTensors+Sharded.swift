@@ -24,9 +24,12 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         }
         let shards = contents.filter { $0.hasSuffix(".safetensors") }.sorted()
         guard !shards.isEmpty else {
-            throw SafeTensorsError(file: directory.path, message: "no .safetensors file or *.safetensors.index.json in the folder")
+            throw SafeTensorsError(
+                file: directory.path, message: "no .safetensors file or *.safetensors.index.json in the folder")
         }
-        try self.init(files: shards.map { try SafeTensorsFile(url: directory.appendingPathComponent($0)) }, source: directory.path)
+        try self.init(
+            files: shards.map { try SafeTensorsFile(url: directory.appendingPathComponent($0)) }, source: directory.path
+        )
     }
 
     public convenience init(file: URL) throws {
@@ -54,7 +57,8 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         }
         try self.init(files: Set(weightMap.values).sorted().map { opened[$0]! }, source: url.path)
         for (key, shard) in weightMap where opened[shard]!.entries[key] == nil {
-            throw SafeTensorsError(file: url.path, message: "index maps '\(key)' to \(shard), which does not contain it")
+            throw SafeTensorsError(
+                file: url.path, message: "index maps '\(key)' to \(shard), which does not contain it")
         }
     }
 
@@ -64,7 +68,11 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         for file in files {
             for key in file.entries.keys {
                 if let other = location[key] {
-                    throw SafeTensorsError(file: source, message: "key '\(key)' appears in both \(other.url.lastPathComponent) and \(file.url.lastPathComponent)")
+                    throw SafeTensorsError(
+                        file: source,
+                        message:
+                            "key '\(key)' appears in both \(other.url.lastPathComponent) and \(file.url.lastPathComponent)"
+                    )
                 }
                 location[key] = file
             }
@@ -92,8 +100,10 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
 
     /// Writes `tensors` as shards of at most `maxShardBytes` plus an index, like `save_pretrained` does
     /// (`<name>-00001-of-0000N.safetensors`, `<name>.safetensors.index.json`); one file when everything fits.
-    public static func save(_ tensors: [String: Tensor], to directory: URL, name: String = "model",
-                            maxShardBytes: Int = 5 << 30, metadata: [String: String] = [:]) throws {
+    public static func save(
+        _ tensors: [String: Tensor], to directory: URL, name: String = "model",
+        maxShardBytes: Int = 5 << 30, metadata: [String: String] = [:]
+    ) throws {
         var shards: [[String]] = [[]]
         var size = 0
         for key in tensors.keys.sorted() {
@@ -103,20 +113,25 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
             size += bytes
         }
         if shards.count == 1 {
-            try SafeTensors.save(tensors, metadata: metadata, to: directory.appendingPathComponent("\(name).safetensors"))
+            try SafeTensors.save(
+                tensors, metadata: metadata, to: directory.appendingPathComponent("\(name).safetensors"))
             return
         }
         var weightMap: [String: String] = [:]
         for (i, keys) in shards.enumerated() {
-            func fiveDigits(_ n: Int) -> String { String(repeating: "0", count: max(0, 5 - String(n).count)) + String(n) }
+            func fiveDigits(_ n: Int) -> String {
+                String(repeating: "0", count: max(0, 5 - String(n).count)) + String(n)
+            }
             let file = "\(name)-\(fiveDigits(i + 1))-of-\(fiveDigits(shards.count)).safetensors"
-            try SafeTensors.save(Dictionary(uniqueKeysWithValues: keys.map { ($0, tensors[$0]!) }), metadata: metadata,
-                                 to: directory.appendingPathComponent(file))
+            try SafeTensors.save(
+                Dictionary(uniqueKeysWithValues: keys.map { ($0, tensors[$0]!) }), metadata: metadata,
+                to: directory.appendingPathComponent(file))
             for key in keys { weightMap[key] = file }
         }
         let total = tensors.values.reduce(0) { $0 + $1.nbytes }
         let index: [String: Any] = ["metadata": ["total_size": total], "weight_map": weightMap]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: index, options: [.sortedKeys, .prettyPrinted]),
-                             to: directory.appendingPathComponent("\(name).safetensors.index.json"))
+        try AtomicFile.write(
+            try JSONSerialization.data(withJSONObject: index, options: [.sortedKeys, .prettyPrinted]),
+            to: directory.appendingPathComponent("\(name).safetensors.index.json"))
     }
 }

@@ -56,12 +56,17 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard fileSize >= 8, let prefix = try? handle.read(upToCount: 8), prefix.count == 8 else {
             throw fail("truncated: \(fileSize) bytes, a safetensors file has at least 8")
         }
-        let headerLength = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) }
+        let headerLength = prefix.withUnsafeBytes {
+            UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        }
         guard headerLength <= UInt64(fileSize - 8) else {
-            throw fail("truncated or not safetensors: header length \(headerLength) exceeds the file's \(fileSize - 8) remaining bytes")
+            throw fail(
+                "truncated or not safetensors: header length \(headerLength) exceeds the file's \(fileSize - 8) remaining bytes"
+            )
         }
         let headerEnd = 8 + Int(headerLength)
-        guard let headerData = try? handle.read(upToCount: Int(headerLength)), headerData.count == Int(headerLength) else {
+        guard let headerData = try? handle.read(upToCount: Int(headerLength)), headerData.count == Int(headerLength)
+        else {
             throw fail("could not read the \(headerLength)-byte header")
         }
         let json: Any
@@ -79,19 +84,24 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 continue
             }
             guard let entry = value as? [String: Any], let dtypeName = entry["dtype"] as? String,
-                  let shape = (entry["shape"] as? [NSNumber])?.map(\.intValue),
-                  let offsets = (entry["data_offsets"] as? [NSNumber])?.map(\.intValue), offsets.count == 2
+                let shape = (entry["shape"] as? [NSNumber])?.map(\.intValue),
+                let offsets = (entry["data_offsets"] as? [NSNumber])?.map(\.intValue), offsets.count == 2
             else { throw fail("tensor '\(key)': malformed header entry (needs dtype, shape, data_offsets)") }
-            guard let dtype = DType(safetensorsName: dtypeName) else { throw fail("tensor '\(key)': unsupported dtype \(dtypeName)") }
+            guard let dtype = DType(safetensorsName: dtypeName) else {
+                throw fail("tensor '\(key)': unsupported dtype \(dtypeName)")
+            }
             guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1] else {
                 throw fail("tensor '\(key)': invalid shape \(shape) or offsets \(offsets)")
             }
             let expectedBytes = shape.reduce(1, *) * dtype.size
             guard offsets[1] - offsets[0] == expectedBytes else {
-                throw fail("tensor '\(key)': \(dtypeName) \(shape) needs \(expectedBytes) bytes, the header gives \(offsets[1] - offsets[0])")
+                throw fail(
+                    "tensor '\(key)': \(dtypeName) \(shape) needs \(expectedBytes) bytes, the header gives \(offsets[1] - offsets[0])"
+                )
             }
             guard offsets[1] <= dataSize else {
-                throw fail("truncated: tensor '\(key)' ends at byte \(offsets[1]) of the data section, which has \(dataSize)")
+                throw fail(
+                    "truncated: tensor '\(key)' ends at byte \(offsets[1]) of the data section, which has \(dataSize)")
             }
             entries[key] = TensorInfo(dtype: dtype, shape: shape, dataOffsets: offsets[0]..<offsets[1])
         }
@@ -106,7 +116,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// The tensor stored under `key`, copied into the engine.
     public func tensor(_ key: String) throws -> Tensor {
         guard let info = entries[key] else {
-            throw SafeTensorsError(file: url.path, message: "no tensor '\(key)' (the file has \(entries.count) tensors)")
+            throw SafeTensorsError(
+                file: url.path, message: "no tensor '\(key)' (the file has \(entries.count) tensors)")
         }
         let count = info.dataOffsets.count
         lock.lock()
@@ -116,10 +127,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
             try handle.seek(toOffset: UInt64(dataStart + info.dataOffsets.lowerBound))
             bytes = try handle.read(upToCount: count) ?? Data()
         } catch {
-            throw SafeTensorsError(file: url.path, message: "tensor '\(key)': read failed: \(error.localizedDescription)")
+            throw SafeTensorsError(
+                file: url.path, message: "tensor '\(key)': read failed: \(error.localizedDescription)")
         }
         guard bytes.count == count else {
-            throw SafeTensorsError(file: url.path, message: "truncated: tensor '\(key)' has \(bytes.count) of its \(count) bytes")
+            throw SafeTensorsError(
+                file: url.path, message: "truncated: tensor '\(key)' has \(bytes.count) of its \(count) bytes")
         }
         if count == 0 { return Tensor.zeros(info.shape, dtype: info.dtype) }
         return bytes.withUnsafeBytes { Tensor(bytes: $0.baseAddress!, shape: info.shape, dtype: info.dtype) }
@@ -153,10 +166,13 @@ public enum SafeTensors {
         var offset = 0
         for key in keys {
             let t = tensors[key]!
-            header[key] = ["dtype": t.dtype.safetensorsName, "shape": t.shape, "data_offsets": [offset, offset + t.nbytes]] as [String: Any]
+            header[key] =
+                ["dtype": t.dtype.safetensorsName, "shape": t.shape, "data_offsets": [offset, offset + t.nbytes]]
+                as [String: Any]
             offset += t.nbytes
         }
-        var headerBytes = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
+        var headerBytes = try JSONSerialization.data(
+            withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
         // Pad with spaces so the data section starts 8-byte aligned, which lets readers map tensors in place.
         while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
         try AtomicFile.write(to: url) { handle in

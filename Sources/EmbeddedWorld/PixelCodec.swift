@@ -12,7 +12,9 @@ public enum PixelCodec {
     /// Images `[B, H, W, 3]` → the latent grid `[B, H/2, W/2, 12]` (2×2 space-to-depth).
     public static func grid(_ images: Tensor) -> Tensor {
         let (b, h, w, c) = (images.dim(0), images.dim(1), images.dim(2), images.dim(3))
-        return images.reshaped([b, h / 2, 2, w / 2, 2, c]).transposed([0, 1, 3, 2, 4, 5]).reshaped([b, h / 2, w / 2, 4 * c])
+        return images.reshaped([b, h / 2, 2, w / 2, 2, c]).transposed([0, 1, 3, 2, 4, 5]).reshaped([
+            b, h / 2, w / 2, 4 * c
+        ])
     }
 
     /// The latent grid `[B, h, w, 12]` → images `[B, 2h, 2w, 3]` (depth-to-space, the inverse of ``grid(_:)``).

@@ -50,7 +50,8 @@ public final class ShapesReward: Reward {
         if let spec = prompt.metadata as? PromptSpec { return spec }
         if let spec = try? PromptParser.parse(prompt.text) { return spec }
         throw RewardError.invalidInput(
-            "the \(reward) reward scores prompts of the shapes world, and '\(prompt.text)' is not one (use it with the embedded world, or choose another reward)")
+            "the \(reward) reward scores prompts of the shapes world, and '\(prompt.text)' is not one (use it with the embedded world, or choose another reward)"
+        )
     }
 }
 
@@ -87,7 +88,7 @@ extension RewardCatalog {
             .partialCredit: "shapes-world scorer's partial credit in [0, 1]",
             .correct: "1 for an image the shapes-world scorer calls fully correct, else 0",
             .colour: "shapes-world credit of colours and counts alone",
-            .form: "shapes-world credit of forms alone",
+            .form: "shapes-world credit of forms alone"
         ]
         for kind in ShapesReward.Kind.allCases {
             register(kind.rawValue, summary: summaries[kind]!) { _ in ShapesReward(kind, verdicts: verdicts) }

@@ -31,11 +31,14 @@ public final class StableDiffusionWorldModel: Module {
     @Child(key: "text_encoder") public var textEncoder: CLIPTextModel
     public let unet: UNet2DConditionModel
 
-    public init(settings: Settings, tokenizer: WorldTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel,
-                schedulerConfig: DDIMScheduler.Config) {
-        precondition(unet.config.inChannels == PixelCodec.latentChannels && unet.config.outChannels == PixelCodec.latentChannels,
-                     "StableDiffusionWorldModel: the UNet must map \(PixelCodec.latentChannels) channels to \(PixelCodec.latentChannels), "
-                     + "got \(unet.config.inChannels) → \(unet.config.outChannels)")
+    public init(
+        settings: Settings, tokenizer: WorldTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel,
+        schedulerConfig: DDIMScheduler.Config
+    ) {
+        precondition(
+            unet.config.inChannels == PixelCodec.latentChannels && unet.config.outChannels == PixelCodec.latentChannels,
+            "StableDiffusionWorldModel: the UNet must map \(PixelCodec.latentChannels) channels to \(PixelCodec.latentChannels), "
+                + "got \(unet.config.inChannels) → \(unet.config.outChannels)")
         self.settings = settings
         self.tokenizer = tokenizer
         self.unet = unet
@@ -78,8 +81,10 @@ public final class StableDiffusionWorldModel: Module {
     /// ones). The UNet's output convolution starts at zero, so the first ε prediction is 0.
     /// `predictionType`: what the UNet outputs, the scheduler's `prediction_type` (`epsilon` as SD v1, `v_prediction`
     /// as SD 2, or `sample`).
-    public static func create(seed: UInt64, settings: Settings = Settings(), unetConfig: UNet2DConditionConfig? = nil,
-                              predictionType: String = "epsilon") -> StableDiffusionWorldModel {
+    public static func create(
+        seed: UInt64, settings: Settings = Settings(), unetConfig: UNet2DConditionConfig? = nil,
+        predictionType: String = "epsilon"
+    ) -> StableDiffusionWorldModel {
         let tokenizer = WorldTokenizer.forShapesWorld()
         let keys = RandomKey(seed: seed).split(into: 2)
         let text = CLIPTextModel(WorldModel.textEncoderConfig(tokenizer), key: keys[0])
@@ -90,7 +95,8 @@ public final class StableDiffusionWorldModel: Module {
         if let bias = unet.convOut.bias { unet.convOut.bias = Tensor.zeros(bias.shape) }
         var scheduler = defaultSchedulerConfig
         scheduler.predictionType = predictionType
-        return StableDiffusionWorldModel(settings: settings, tokenizer: tokenizer, textEncoder: text, unet: unet, schedulerConfig: scheduler)
+        return StableDiffusionWorldModel(
+            settings: settings, tokenizer: tokenizer, textEncoder: text, unet: unet, schedulerConfig: scheduler)
     }
 
     /// Reads a folder written by ``writeFolder(to:unetOnly:)``; errors name the file.
@@ -107,9 +113,12 @@ public final class StableDiffusionWorldModel: Module {
     /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`: `unet/`, or LoRA
     /// adapters, merged) applied to the UNet of the `base` model folder.
     /// `averaged`: a checkpoint's EMA values when it has some (`ema.safetensors`), else its trained values.
-    public static func load(checkpointOrModel folder: URL, base: URL, averaged: Bool = true) throws -> StableDiffusionWorldModel {
-        try WorldCheckpoint.load(folder, base: base, networkFolderName: "unet", averaged: averaged, loadModel: { try load(from: $0) },
-                                 network: { $0.unet })
+    public static func load(checkpointOrModel folder: URL, base: URL, averaged: Bool = true) throws
+        -> StableDiffusionWorldModel
+    {
+        try WorldCheckpoint.load(
+            folder, base: base, networkFolderName: "unet", averaged: averaged, loadModel: { try load(from: $0) },
+            network: { $0.unet })
     }
 
     /// Writes the folder (each file atomically). `unetOnly` writes just `unet/` (GRPO checkpoints).
@@ -119,10 +128,12 @@ public final class StableDiffusionWorldModel: Module {
         try WorldModel.writeText(textEncoder, tokenizer: tokenizer, to: folder)
         let schedulerFolder = folder.appendingPathComponent("scheduler")
         try FileManager.default.createDirectory(at: schedulerFolder, withIntermediateDirectories: true)
-        var scheduler = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(schedulerConfig)) as? [String: Any] ?? [:]
+        var scheduler =
+            try JSONSerialization.jsonObject(with: try JSONEncoder().encode(schedulerConfig)) as? [String: Any] ?? [:]
         scheduler["_class_name"] = "DDIMScheduler"
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: scheduler, options: [.prettyPrinted, .sortedKeys]),
-                             to: schedulerFolder.appendingPathComponent("scheduler_config.json"))
+        try AtomicFile.write(
+            try JSONSerialization.data(withJSONObject: scheduler, options: [.prettyPrinted, .sortedKeys]),
+            to: schedulerFolder.appendingPathComponent("scheduler_config.json"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(settings), to: folder.appendingPathComponent("world.json"))

@@ -17,7 +17,9 @@ public struct StableDiffusionWorldPretraining {
     public let conditioningDropout: Double
 
     public init(config: WorldPretraining.Config, conditioningDropout: Double = 0.1) {
-        precondition(conditioningDropout >= 0 && conditioningDropout < 1, "conditioning dropout \(conditioningDropout) must be in [0, 1)")
+        precondition(
+            conditioningDropout >= 0 && conditioningDropout < 1,
+            "conditioning dropout \(conditioningDropout) must be in [0, 1)")
         self.config = config
         self.conditioningDropout = conditioningDropout
     }
@@ -25,15 +27,19 @@ public struct StableDiffusionWorldPretraining {
     /// The denoising loss of `model` on clean grids `x0 [B, h, w, 12]` at integer timesteps `t` (B values) with
     /// noise `noise` (x0's shape): mean (out − target)² with the target the scheduler's `prediction_type` names
     /// (ε by default; v = √ᾱ·ε − √(1−ᾱ)·x0 for `v_prediction`, SD 2's; x0 for `sample`).
-    public static func loss(_ model: StableDiffusionWorldModel, x0: Tensor, prompts: [String], timesteps t: [Int], noise: Tensor,
-                            alphasCumprod: [Float]) -> Tensor {
+    public static func loss(
+        _ model: StableDiffusionWorldModel, x0: Tensor, prompts: [String], timesteps t: [Int], noise: Tensor,
+        alphasCumprod: [Float]
+    ) -> Tensor {
         let b = x0.dim(0)
-        precondition(t.count == b && prompts.count == b, "loss: \(b) samples, \(t.count) timesteps, \(prompts.count) prompts")
+        precondition(
+            t.count == b && prompts.count == b, "loss: \(b) samples, \(t.count) timesteps, \(prompts.count) prompts")
         let alpha = t.map { alphasCumprod[$0] }
         let signal = Tensor(alpha.map { $0.squareRoot() }, shape: [b, 1, 1, 1])
         let noiseScale = Tensor(alpha.map { (1 - $0).squareRoot() }, shape: [b, 1, 1, 1])
         let xt = signal * x0 + noiseScale * noise
-        let predicted = model.networkOutput(xt, timesteps: Tensor(t.map(Float.init)), conditioning: model.encode(prompts))
+        let predicted = model.networkOutput(
+            xt, timesteps: Tensor(t.map(Float.init)), conditioning: model.encode(prompts))
         let target: Tensor
         switch model.schedulerConfig.predictionType {
         case "v_prediction": target = signal * noise - noiseScale * x0  // v = √ᾱ·ε − √(1−ᾱ)·x0 (Salimans & Ho 2022)
@@ -45,9 +51,11 @@ public struct StableDiffusionWorldPretraining {
 
     /// One step's inputs: the batch of step `step` (prompts after dropout, clean grids), its timesteps and noise.
     func inputs(step: Int, generator: inout PromptGenerator, size: Int, timestepCount: Int, key: RandomKey)
-        throws -> (prompts: [String], x0: Tensor, timesteps: [Int], noise: Tensor) {
-        let (texts, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size,
-                                                            seed: config.seed &+ UInt64(step), captionNoise: config.captionNoise)
+        throws -> (prompts: [String], x0: Tensor, timesteps: [Int], noise: Tensor)
+    {
+        let (texts, images) = try WorldPretraining.batch(
+            &generator, count: config.batchSize, size: size,
+            seed: config.seed &+ UInt64(step), captionNoise: config.captionNoise)
         var draws = SeededGenerator(seed: (config.seed &+ 0x51D) &* 1_000_003 &+ UInt64(step))
         let timesteps = (0..<config.batchSize).map { _ in draws.below(timestepCount) }
         let prompts = texts.map { draws.unit() < conditioningDropout ? "" : $0 }
@@ -58,18 +66,23 @@ public struct StableDiffusionWorldPretraining {
     /// Trains `model` in place; `report(step, loss)` after every step.
     public func run(_ model: StableDiffusionWorldModel, report: (Int, Float) -> Void) throws {
         var generator = PromptGenerator(seed: config.seed, split: .train)
-        let schedule = LRSchedule.cosineWithWarmup(config.learningRate, warmupSteps: min(config.warmupSteps, config.steps / 10), totalSteps: config.steps)
+        let schedule = LRSchedule.cosineWithWarmup(
+            config.learningRate, warmupSteps: min(config.warmupSteps, config.steps / 10), totalSteps: config.steps)
         let optimizer = AdamW(model: model, schedule: schedule, weightDecay: 1e-4)
         let scheduler = DDIMScheduler(config: model.schedulerConfig, steps: 1)  // only its ᾱ table is used
         var key = RandomKey(seed: config.seed &+ 1)
         for step in 0..<config.steps {
             let keys = key.split(into: 2)
             key = keys[0]
-            let batch = try inputs(step: step, generator: &generator, size: model.settings.imageSize,
-                                   timestepCount: scheduler.alphasCumprod.count, key: keys[1])
+            let batch = try inputs(
+                step: step, generator: &generator, size: model.settings.imageSize,
+                timestepCount: scheduler.alphasCumprod.count, key: keys[1])
             let (values, gradients) = valueAndGrad(model: model) {
-                [StableDiffusionWorldPretraining.loss(model, x0: batch.x0, prompts: batch.prompts, timesteps: batch.timesteps,
-                                                      noise: batch.noise, alphasCumprod: scheduler.alphasCumprod)]
+                [
+                    StableDiffusionWorldPretraining.loss(
+                        model, x0: batch.x0, prompts: batch.prompts, timesteps: batch.timesteps,
+                        noise: batch.noise, alphasCumprod: scheduler.alphasCumprod)
+                ]
             }
             let (clipped, _) = clipGradientNorm(gradients, maxNorm: 1)
             try optimizer.step(gradients: clipped)

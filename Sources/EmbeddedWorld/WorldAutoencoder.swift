@@ -46,11 +46,13 @@ public struct WorldAutoencoderTraining {
     public func run(size: Int, report: (Int, Float) -> Void) throws -> AutoencoderKL {
         let vae = AutoencoderKL(WorldAutoencoderTraining.architecture(), key: RandomKey(seed: config.seed &+ 101))
         var generator = PromptGenerator(seed: config.seed &+ 7, split: .train)
-        let schedule = LRSchedule.cosineWithWarmup(config.learningRate, warmupSteps: min(100, config.steps / 10), totalSteps: config.steps)
+        let schedule = LRSchedule.cosineWithWarmup(
+            config.learningRate, warmupSteps: min(100, config.steps / 10), totalSteps: config.steps)
         let optimizer = AdamW(model: vae, schedule: schedule, weightDecay: 1e-4)
         var key = RandomKey(seed: config.seed &+ 202)
         for step in 0..<config.steps {
-            let (_, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size, seed: config.seed &+ 31 &+ UInt64(step))
+            let (_, images) = try WorldPretraining.batch(
+                &generator, count: config.batchSize, size: size, seed: config.seed &+ 31 &+ UInt64(step))
             let keys = key.split(into: 2)
             key = keys[0]
             var reconstruction = Tensor.zeros([])
@@ -66,12 +68,15 @@ public struct WorldAutoencoderTraining {
             eval(optimizer.tensorsToEvaluate + [reconstruction])
             report(step + 1, reconstruction.stopGradient().item(Float.self))
         }
-        return try WorldAutoencoderTraining.normalized(vae, size: size, images: config.normalizationImages, seed: config.seed)
+        return try WorldAutoencoderTraining.normalized(
+            vae, size: size, images: config.normalizationImages, seed: config.seed)
     }
 
     /// The same weights with `shift_factor` / `scaling_factor` = mean / inverse standard deviation of the latent
     /// means of `count` training images.
-    public static func normalized(_ vae: AutoencoderKL, size: Int, images count: Int = 256, seed: UInt64) throws -> AutoencoderKL {
+    public static func normalized(_ vae: AutoencoderKL, size: Int, images count: Int = 256, seed: UInt64) throws
+        -> AutoencoderKL
+    {
         var generator = PromptGenerator(seed: seed &+ 9, split: .train)
         let (_, images) = try WorldPretraining.batch(&generator, count: count, size: size, seed: seed &+ 11)
         let latents = vae.encode(images).mode()

@@ -31,7 +31,9 @@ enum WorldCheckpoint {
         }
         let lora = folder.appendingPathComponent(loraFile)
         guard FileManager.default.fileExists(atPath: lora.path) else {
-            throw ConfigFile.Error(file: folder.path, message: "neither a model folder (world.json) nor a checkpoint (\(networkFolderName)/ or \(loraFile))")
+            throw ConfigFile.Error(
+                file: folder.path,
+                message: "neither a model folder (world.json) nor a checkpoint (\(networkFolderName)/ or \(loraFile))")
         }
         try network.loadLoRA(from: lora, prefix: networkFolderName)
         if averaged { try applyAverage(folder, to: network) }
@@ -42,8 +44,10 @@ enum WorldCheckpoint {
 
     /// A model folder (with `world.json`) loaded as it is, or a checkpoint folder applied to the network of the
     /// `base` model folder; shared by the FLUX- and UNet-architecture world models.
-    static func load<Model>(_ folder: URL, base: URL, networkFolderName: String, averaged: Bool = true,
-                            loadModel: (URL) throws -> Model, network: (Model) -> Module) throws -> Model {
+    static func load<Model>(
+        _ folder: URL, base: URL, networkFolderName: String, averaged: Bool = true,
+        loadModel: (URL) throws -> Model, network: (Model) -> Module
+    ) throws -> Model {
         if FileManager.default.fileExists(atPath: folder.appendingPathComponent("world.json").path) {
             return try loadModel(folder)
         }

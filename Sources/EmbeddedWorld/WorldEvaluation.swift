@@ -12,9 +12,13 @@ public struct WorldEvaluation {
 
     /// `count` prompts drawn from `split` with a fixed generator seed.
     /// `guidanceScale` > 1: classifier-free guidance against the empty prompt (used by the UNet world model).
-    public init(split: PromptCatalog.Split, count: Int, steps: Int = 12, shift: Float = 3, guidanceScale: Float = 1, seed: UInt64 = 1234) {
-        evaluation = Evaluation(prompts: WorldEvaluation.prompts(split: split, count: count, seed: seed).map(Prompt.init(shapes:)),
-                                steps: steps, shift: shift, guidanceScale: guidanceScale, seed: seed)
+    public init(
+        split: PromptCatalog.Split, count: Int, steps: Int = 12, shift: Float = 3, guidanceScale: Float = 1,
+        seed: UInt64 = 1234
+    ) {
+        evaluation = Evaluation(
+            prompts: WorldEvaluation.prompts(split: split, count: count, seed: seed).map(Prompt.init(shapes:)),
+            steps: steps, shift: shift, guidanceScale: guidanceScale, seed: seed)
     }
 
     /// The training prompts of GRPO iteration `iteration`: a fresh generator per (seed, iteration), so a resumed run
@@ -31,6 +35,7 @@ public struct WorldEvaluation {
     }
 
     public func run(_ model: WorldModel, batchSize: Int = 32) throws -> Evaluation.Result {
-        try evaluation.run(WorldTask(model: model), rewards: try RewardCatalog.shapesWorld.makeSet("shapes"), batchSize: batchSize)
+        try evaluation.run(
+            WorldTask(model: model), rewards: try RewardCatalog.shapesWorld.makeSet("shapes"), batchSize: batchSize)
     }
 }

@@ -43,9 +43,13 @@ public final class WorldModel: Module {
     /// The latent codec when `settings.codec` is `vae` (frozen once trained: pretraining and GRPO train the transformer).
     public let vae: AutoencoderKL?
 
-    public init(settings: Settings, tokenizer: WorldTokenizer, textEncoder: CLIPTextModel, transformer: FluxTransformer2DModel,
-                vae: AutoencoderKL? = nil) {
-        precondition((settings.codec == .vae) == (vae != nil), "WorldModel: codec \(settings.codec) with\(vae == nil ? "out" : "") a VAE")
+    public init(
+        settings: Settings, tokenizer: WorldTokenizer, textEncoder: CLIPTextModel, transformer: FluxTransformer2DModel,
+        vae: AutoencoderKL? = nil
+    ) {
+        precondition(
+            (settings.codec == .vae) == (vae != nil),
+            "WorldModel: codec \(settings.codec) with\(vae == nil ? "out" : "") a VAE")
         self.settings = settings
         self.tokenizer = tokenizer
         self.transformer = transformer
@@ -58,8 +62,10 @@ public final class WorldModel: Module {
     /// A fresh model with random weights: `heads` attention heads of 16 features in the transformer (its width is
     /// 16·heads), `layers` double-stream and `layers` single-stream blocks. The committed model: 4 heads, 2 layers.
     /// With `settings.codec == .vae`, `vae` is the (trained) codec the transformer will denoise the latents of.
-    public static func create(seed: UInt64, settings: Settings = Settings(), heads: Int = 4, layers: Int = 2,
-                              vae: AutoencoderKL? = nil) -> WorldModel {
+    public static func create(
+        seed: UInt64, settings: Settings = Settings(), heads: Int = 4, layers: Int = 2,
+        vae: AutoencoderKL? = nil
+    ) -> WorldModel {
         let tokenizer = WorldTokenizer.forShapesWorld()
         let text = textEncoderConfig(tokenizer)
         var flux = FluxConfig()
@@ -73,8 +79,9 @@ public final class WorldModel: Module {
         flux.guidanceEmbeds = false
         flux.axesDimsRope = [4, 6, 6]
         let keys = RandomKey(seed: seed).split(into: 2)
-        let model = WorldModel(settings: settings, tokenizer: tokenizer, textEncoder: CLIPTextModel(text, key: keys[0]),
-                               transformer: FluxTransformer2DModel(flux, key: keys[1]), vae: vae)
+        let model = WorldModel(
+            settings: settings, tokenizer: tokenizer, textEncoder: CLIPTextModel(text, key: keys[0]),
+            transformer: FluxTransformer2DModel(flux, key: keys[1]), vae: vae)
         // The output projection starts at zero (as DiT/FLUX training recipes do), so the first velocity is 0.
         model.transformer.projOut.weight = Tensor.zeros(model.transformer.projOut.weight.shape)
         return model
@@ -97,18 +104,20 @@ public final class WorldModel: Module {
 
     public static func load(from folder: URL) throws -> WorldModel {
         let settings = try ConfigFile.decode(Settings.self, from: folder.appendingPathComponent("world.json"))
-        return WorldModel(settings: settings, tokenizer: try WorldTokenizer.load(from: folder.appendingPathComponent("tokenizer")),
-                          textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder")),
-                          transformer: try FluxTransformer2DModel.load(from: folder.appendingPathComponent("transformer")),
-                          vae: settings.codec == .vae ? try AutoencoderKL.load(from: folder.appendingPathComponent("vae")) : nil)
+        return WorldModel(
+            settings: settings, tokenizer: try WorldTokenizer.load(from: folder.appendingPathComponent("tokenizer")),
+            textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder")),
+            transformer: try FluxTransformer2DModel.load(from: folder.appendingPathComponent("transformer")),
+            vae: settings.codec == .vae ? try AutoencoderKL.load(from: folder.appendingPathComponent("vae")) : nil)
     }
 
     /// A model folder (with `world.json`), or a training checkpoint (`checkpoint-<n>-<e>/`: `transformer/`, or LoRA
     /// adapters, merged) applied to the transformer of the `base` model folder.
     /// `averaged`: a checkpoint's EMA values when it has some (`ema.safetensors`), else its trained values.
     public static func load(checkpointOrModel folder: URL, base: URL, averaged: Bool = true) throws -> WorldModel {
-        try WorldCheckpoint.load(folder, base: base, networkFolderName: "transformer", averaged: averaged, loadModel: { try load(from: $0) },
-                                 network: { $0.transformer })
+        try WorldCheckpoint.load(
+            folder, base: base, networkFolderName: "transformer", averaged: averaged, loadModel: { try load(from: $0) },
+            network: { $0.transformer })
     }
 
     /// Writes the folder (each file atomically). `transformerOnly` rewrites just `transformer/` (GRPO checkpoints).
@@ -125,8 +134,9 @@ public final class WorldModel: Module {
     /// Writes `text_encoder/` (transformers' config.json + model.safetensors) and `tokenizer/vocab.json` into a
     /// world model folder; shared by the FLUX and UNet world models.
     static func writeText(_ textEncoder: CLIPTextModel, tokenizer: WorldTokenizer, to folder: URL) throws {
-        try textEncoder.writePretrainedFolder(folder.appendingPathComponent("text_encoder"), config: textEncoder.config,
-                                              weightsName: "model.safetensors")
+        try textEncoder.writePretrainedFolder(
+            folder.appendingPathComponent("text_encoder"), config: textEncoder.config,
+            weightsName: "model.safetensors")
         try tokenizer.save(to: folder.appendingPathComponent("tokenizer"))
     }
 
@@ -159,9 +169,10 @@ public final class WorldModel: Module {
     /// The transformer's raw output: v or x̂0, as `settings.prediction` says.
     public func networkOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         let textLength = conditioning["encoder_hidden_states"].dim(1)
-        return transformer(hiddenStates: x, encoderHiddenStates: conditioning["encoder_hidden_states"], pooled: conditioning["pooled"],
-                           timestep: timesteps / 1000, imageIds: WorldLatents.imageIds(settings: settings, vae: vae),
-                           textIds: FluxLatents.textIds(length: textLength))
+        return transformer(
+            hiddenStates: x, encoderHiddenStates: conditioning["encoder_hidden_states"], pooled: conditioning["pooled"],
+            timestep: timesteps / 1000, imageIds: WorldLatents.imageIds(settings: settings, vae: vae),
+            textIds: FluxLatents.textIds(length: textLength))
     }
 
     /// Packed latents → 8-bit images.

@@ -32,8 +32,10 @@ public struct WorldPretraining {
     public init(config: Config) { self.config = config }
 
     /// A batch of (prompt text, image tensor [B, H, W, 3] in [−1, 1]) from the training split.
-    public static func batch(_ generator: inout PromptGenerator, count: Int, size: Int, seed: UInt64,
-                             captionNoise: CaptionNoise = .none) throws -> ([String], Tensor) {
+    public static func batch(
+        _ generator: inout PromptGenerator, count: Int, size: Int, seed: UInt64,
+        captionNoise: CaptionNoise = .none
+    ) throws -> ([String], Tensor) {
         let renderer = ShapeRenderer(size: size)
         let specs = generator.next(count)
         var pixels: [Float] = []
@@ -41,7 +43,8 @@ public struct WorldPretraining {
         for (i, spec) in specs.enumerated() {
             let imageSeed = seed &* 7919 &+ UInt64(i)
             let scene = captionNoise.scene(for: spec, seed: imageSeed)
-            pixels += try renderer.render(scene.shown, unmentioned: scene.unmentioned, seed: imageSeed).floatValues(range: .minusOneToOne)
+            pixels += try renderer.render(scene.shown, unmentioned: scene.unmentioned, seed: imageSeed).floatValues(
+                range: .minusOneToOne)
         }
         return (specs.map(\.text), Tensor(pixels, shape: [count, size, size, 3]))
     }
@@ -49,7 +52,8 @@ public struct WorldPretraining {
     /// Trains `model` in place; `report(step, loss)` after every step.
     public func run(_ model: WorldModel, report: (Int, Float) -> Void) throws {
         var generator = PromptGenerator(seed: config.seed, split: .train)
-        let schedule = LRSchedule.cosineWithWarmup(config.learningRate, warmupSteps: min(config.warmupSteps, config.steps / 10), totalSteps: config.steps)
+        let schedule = LRSchedule.cosineWithWarmup(
+            config.learningRate, warmupSteps: min(config.warmupSteps, config.steps / 10), totalSteps: config.steps)
         if config.freezeTextEncoder { model.textEncoder.freeze() }
         defer { if config.freezeTextEncoder { model.textEncoder.unfreeze() } }
         let optimizer = AdamW(model: model, schedule: schedule, weightDecay: 1e-4)
@@ -62,8 +66,9 @@ public struct WorldPretraining {
             if caching && step >= config.latentCacheBatches {
                 (prompts, x0) = cache[step % config.latentCacheBatches]
             } else {
-                let (texts, images) = try WorldPretraining.batch(&generator, count: config.batchSize, size: size,
-                                                                seed: config.seed &+ UInt64(step), captionNoise: config.captionNoise)
+                let (texts, images) = try WorldPretraining.batch(
+                    &generator, count: config.batchSize, size: size,
+                    seed: config.seed &+ UInt64(step), captionNoise: config.captionNoise)
                 prompts = texts
                 x0 = model.latents(of: images)
                 if caching {
@@ -75,8 +80,11 @@ public struct WorldPretraining {
             key = keys[0]
             let half = config.batchSize / 2
             let tKeys = keys[1].split(into: 2)
-            let t = concatenated([sigmoid(Random.normal([half], key: tKeys[0])),
-                                  Random.uniform([config.batchSize - half], key: tKeys[1])], axis: 0)
+            let t = concatenated(
+                [
+                    sigmoid(Random.normal([half], key: tKeys[0])),
+                    Random.uniform([config.batchSize - half], key: tKeys[1])
+                ], axis: 0)
             let noise = Random.normal(x0.shape, key: keys[2])
             let tb = t.reshaped([config.batchSize, 1, 1])
             let xt = (1 - tb) * x0 + tb * noise

@@ -20,7 +20,9 @@ public final class WorldTask: TrainingTask {
         textCache = TextConditioningCache { model.encode($0) }
     }
 
-    public var summary: String { "the shapes world (\(model.transformer.parameterCount()) transformer parameters, \(model.settings.imageSize) px)" }
+    public var summary: String {
+        "the shapes world (\(model.transformer.parameterCount()) transformer parameters, \(model.settings.imageSize) px)"
+    }
     public var network: Module { model.transformer }
     public var networkFolderName: String { "transformer" }
     public var chain: SamplingChain { .flow }

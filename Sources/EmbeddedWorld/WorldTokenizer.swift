@@ -48,8 +48,9 @@ public struct WorldTokenizer: Sendable, Equatable {
     public func save(to folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let object: [String: Any] = ["vocab": vocabulary, "model_max_length": maxLength]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]),
-                             to: folder.appendingPathComponent("vocab.json"))
+        try AtomicFile.write(
+            try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]),
+            to: folder.appendingPathComponent("vocab.json"))
     }
 
     public static func load(from folder: URL) throws -> WorldTokenizer {

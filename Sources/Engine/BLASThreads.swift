@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Engine {
@@ -10,12 +10,14 @@ extension Engine {
     @discardableResult
     public static func setBLASThreads(_ count: Int) -> Bool {
         #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "openblas_set_num_threads") else { return false }
-        typealias SetThreads = @convention(c) (Int32) -> Void
-        unsafeBitCast(symbol, to: SetThreads.self)(Int32(max(1, count)))
-        return true
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "openblas_set_num_threads") else {
+                return false
+            }
+            typealias SetThreads = @convention(c) (Int32) -> Void
+            unsafeBitCast(symbol, to: SetThreads.self)(Int32(max(1, count)))
+            return true
         #else
-        return false
+            return false
         #endif
     }
 }

@@ -17,25 +17,35 @@ public func convolution(
     let r = withInt32s(stride) { s, _ in
         withInt32s(padding) { lo, _ in
             withInt32s(paddingHigh ?? padding) { hi, _ in
-                withInt32s(dilation) { d, _ in dg.convGeneral(input.raw, weight.raw, s, lo, hi, d, Int32(n), Int32(groups)) }
+                withInt32s(dilation) { d, _ in
+                    dg.convGeneral(input.raw, weight.raw, s, lo, hi, d, Int32(n), Int32(groups))
+                }
             }
         }
     }
     return checked("conv\(n)d", [input, weight], r)
 }
 
-public func conv1d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0, dilation: Int = 1, groups: Int = 1) -> Tensor {
+public func conv1d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0, dilation: Int = 1, groups: Int = 1)
+    -> Tensor
+{
     convolution(x, w, stride: [stride], padding: [padding], dilation: [dilation], groups: groups)
 }
-public func conv2d(_ x: Tensor, _ w: Tensor, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
-                   dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
-    convolution(x, w, stride: [stride.0, stride.1], padding: [padding.0, padding.1],
-                dilation: [dilation.0, dilation.1], groups: groups)
+public func conv2d(
+    _ x: Tensor, _ w: Tensor, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+    dilation: (Int, Int) = (1, 1), groups: Int = 1
+) -> Tensor {
+    convolution(
+        x, w, stride: [stride.0, stride.1], padding: [padding.0, padding.1],
+        dilation: [dilation.0, dilation.1], groups: groups)
 }
-public func conv3d(_ x: Tensor, _ w: Tensor, stride: (Int, Int, Int) = (1, 1, 1), padding: (Int, Int, Int) = (0, 0, 0),
-                   dilation: (Int, Int, Int) = (1, 1, 1), groups: Int = 1) -> Tensor {
-    convolution(x, w, stride: [stride.0, stride.1, stride.2], padding: [padding.0, padding.1, padding.2],
-                dilation: [dilation.0, dilation.1, dilation.2], groups: groups)
+public func conv3d(
+    _ x: Tensor, _ w: Tensor, stride: (Int, Int, Int) = (1, 1, 1), padding: (Int, Int, Int) = (0, 0, 0),
+    dilation: (Int, Int, Int) = (1, 1, 1), groups: Int = 1
+) -> Tensor {
+    convolution(
+        x, w, stride: [stride.0, stride.1, stride.2], padding: [padding.0, padding.1, padding.2],
+        dilation: [dilation.0, dilation.1, dilation.2], groups: groups)
 }
 
 /// Transposed convolution (the gradient of convolution), channels-last. Weight `[C_out, *kernel, C_in / groups]`.
@@ -47,7 +57,9 @@ public func convolutionTransposed(
     let r = withInt32s(stride) { s, _ in
         withInt32s(padding) { p, _ in
             withInt32s(dilation) { d, _ in
-                withInt32s(outputPadding) { o, _ in dg.convTranspose(input.raw, weight.raw, s, p, d, o, Int32(n), Int32(groups)) }
+                withInt32s(outputPadding) { o, _ in
+                    dg.convTranspose(input.raw, weight.raw, s, p, d, o, Int32(n), Int32(groups))
+                }
             }
         }
     }

@@ -2,7 +2,8 @@ internal import CMLXShim
 
 /// Element type of a ``Tensor``. Raw values are the shim's stable codes, not MLX's.
 public enum DType: Int32, CaseIterable, Sendable, CustomStringConvertible, Codable {
-    case bool = 0, uint8, uint16, uint32, uint64, int8, int16, int32, int64, float16, float32, float64, bfloat16, complex64
+    case bool = 0, uint8, uint16, uint32, uint64, int8, int16, int32, int64, float16, float32, float64, bfloat16,
+        complex64
 
     var code: dg.DTypeCode { dg.DTypeCode(rawValue: rawValue)! }
     init(_ code: dg.DTypeCode) { self.init(rawValue: code.rawValue)! }
@@ -52,5 +53,5 @@ extension UInt8: TensorScalar { public static var dtype: DType { .uint8 } }
 extension UInt32: TensorScalar { public static var dtype: DType { .uint32 } }
 extension Bool: TensorScalar { public static var dtype: DType { .bool } }
 #if arch(arm64)
-extension Float16: TensorScalar { public static var dtype: DType { .float16 } }
+    extension Float16: TensorScalar { public static var dtype: DType { .float16 } }
 #endif

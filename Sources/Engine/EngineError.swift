@@ -46,7 +46,9 @@ public enum Engine {
     public static var sgemmProvider: String { String(cString: dg.sgemmProvider()) }
 
     /// Whether matmul runs on an optimized BLAS rather than the reference BLAS bundled with the wheel.
-    public static var usesOptimizedBLAS: Bool { sgemmProvider.contains("openblas") || sgemmProvider.contains("Accelerate") }
+    public static var usesOptimizedBLAS: Bool {
+        sgemmProvider.contains("openblas") || sgemmProvider.contains("Accelerate")
+    }
 
     /// Turns MLX's `compile` on or off globally (off helps when debugging).
     public static func setCompileEnabled(_ enabled: Bool) { dg.setCompileEnabled(enabled) }

@@ -8,7 +8,9 @@ public struct RandomKey: @unchecked Sendable {
     public init(seed: UInt64) { tensor = checked("random.key", [], dg.randomKey(seed)) }
     /// A key restored from its tensor (as saved in a checkpoint).
     public init(tensor: Tensor) {
-        precondition(tensor.shape == [2] && tensor.dtype == .uint32, "RandomKey: expected uint32 [2], got \(tensor.dtype) \(tensor.shape)")
+        precondition(
+            tensor.shape == [2] && tensor.dtype == .uint32,
+            "RandomKey: expected uint32 [2], got \(tensor.dtype) \(tensor.shape)")
         self.tensor = tensor
     }
 
@@ -37,7 +39,9 @@ public enum Random {
         checked("random.uniform", [], withInt32s(shape) { dg.randomUniform($0, $1, dtype.code, key.tensor.raw) })
     }
     /// Uniform samples in [low, high).
-    public static func uniform(_ shape: [Int], low: Float, high: Float, dtype: DType = .float32, key: RandomKey) -> Tensor {
+    public static func uniform(_ shape: [Int], low: Float, high: Float, dtype: DType = .float32, key: RandomKey)
+        -> Tensor
+    {
         uniform(shape, dtype: dtype, key: key) * (high - low) + low
     }
     /// Raw 32-bit random words.

@@ -6,7 +6,9 @@ internal import CMLXShim
 public func softmax(_ x: Tensor, axes: [Int] = [-1], precise: Bool = false) -> Tensor {
     checked("softmax", [x], withInt32s(axes) { dg.softmax(x.raw, $0, $1, precise) })
 }
-public func softmax(_ x: Tensor, axis: Int, precise: Bool = false) -> Tensor { softmax(x, axes: [axis], precise: precise) }
+public func softmax(_ x: Tensor, axis: Int, precise: Bool = false) -> Tensor {
+    softmax(x, axes: [axis], precise: precise)
+}
 
 public func logSoftmax(_ x: Tensor, axis: Int = -1) -> Tensor { x - x.logSumExp(axes: [axis], keepDims: true) }
 

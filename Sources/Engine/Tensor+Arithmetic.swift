@@ -39,7 +39,6 @@ extension Tensor {
     public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
     public static func *= (a: inout Tensor, b: Float) { a = a * b }
 
-
     public func matmul(_ other: Tensor) -> Tensor { checked("matmul", [self, other], dg.matmul(raw, other.raw)) }
 
     /// `beta * self + alpha * (a @ b)` in one fused call (self is the bias term).
@@ -115,7 +114,8 @@ extension Tensor {
     public func clipped(min lower: Tensor?, max upper: Tensor?) -> Tensor {
         let r: mlx.core.array
         switch (lower, upper) {
-        case let (l?, u?): r = withUnsafePointer(to: l.raw) { lp in withUnsafePointer(to: u.raw) { dg.clip(raw, lp, $0) } }
+        case let (l?, u?):
+            r = withUnsafePointer(to: l.raw) { lp in withUnsafePointer(to: u.raw) { dg.clip(raw, lp, $0) } }
         case let (l?, nil): r = withUnsafePointer(to: l.raw) { dg.clip(raw, $0, nil) }
         case let (nil, u?): r = withUnsafePointer(to: u.raw) { dg.clip(raw, nil, $0) }
         case (nil, nil): return self

@@ -55,10 +55,15 @@ extension Tensor {
     }
 
     private func plan(_ indices: [TensorIndex]) -> SlicePlan {
-        let explicitAxes = indices.filter { if case .index = $0 { return true }; if case .slice = $0 { return true }; return false }.count
+        let explicitAxes = indices.filter {
+            if case .index = $0 { return true }; if case .slice = $0 { return true }; return false
+        }.count
         precondition(explicitAxes <= ndim, "subscript: \(explicitAxes) indices for a tensor of shape \(shape)")
-        precondition(indices.filter { if case .ellipsis = $0 { return true }; return false }.count <= 1,
-                     "subscript: at most one .ellipsis")
+        precondition(
+            indices.filter {
+                if case .ellipsis = $0 { return true }; return false
+            }.count <= 1,
+            "subscript: at most one .ellipsis")
         var expanded: [TensorIndex] = []
         for index in indices {
             if case .ellipsis = index {

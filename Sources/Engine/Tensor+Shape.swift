@@ -48,7 +48,9 @@ extension Tensor {
     /// Elements `start[i] ..< stop[i]` by `strides[i]` along every axis.
     public func sliced(start: [Int], stop: [Int], strides: [Int]? = nil) -> Tensor {
         let s = strides ?? Array(repeating: 1, count: start.count)
-        let r = withInt32s(start) { a, n in withInt32s(stop) { b, _ in withInt32s(s) { c, _ in dg.slice(raw, a, b, c, n) } } }
+        let r = withInt32s(start) { a, n in
+            withInt32s(stop) { b, _ in withInt32s(s) { c, _ in dg.slice(raw, a, b, c, n) } }
+        }
         return checked("slice(start: \(start), stop: \(stop), strides: \(s))", [self], r)
     }
 
@@ -85,7 +87,9 @@ extension Tensor {
     }
 
     /// The whole tensor tiled `reps[i]` times along axis i (`torch.Tensor.repeat`).
-    public func tiled(_ reps: [Int]) -> Tensor { checked("tile(\(reps))", [self], withInt32s(reps) { dg.tile(raw, $0, $1) }) }
+    public func tiled(_ reps: [Int]) -> Tensor {
+        checked("tile(\(reps))", [self], withInt32s(reps) { dg.tile(raw, $0, $1) })
+    }
 
     /// Split into pieces at the given indices along `axis`.
     public func split(at indices: [Int], axis: Int = 0) -> [Tensor] {

@@ -34,7 +34,9 @@ public struct Tensor: @unchecked Sendable {
     /// A tensor holding `values` (row-major) with the given shape.
     public init<T: TensorScalar>(_ values: [T], shape: [Int]) {
         let expected = shape.reduce(1, *)
-        precondition(values.count == expected, "Tensor(_:shape:): \(values.count) values for shape \(shape) (\(expected) expected)")
+        precondition(
+            values.count == expected,
+            "Tensor(_:shape:): \(values.count) values for shape \(shape) (\(expected) expected)")
         self = values.withUnsafeBytes { Tensor(bytes: $0.baseAddress!, shape: shape, dtype: T.dtype) }
     }
 
@@ -81,7 +83,9 @@ public struct Tensor: @unchecked Sendable {
         checked("linspace", [], dg.linspace(start, stop, Int32(count), dtype.code))
     }
 
-    public static func eye(_ n: Int, dtype: DType = .float32) -> Tensor { checked("eye", [], dg.eye(Int32(n), dtype.code)) }
+    public static func eye(_ n: Int, dtype: DType = .float32) -> Tensor {
+        checked("eye", [], dg.eye(Int32(n), dtype.code))
+    }
 
     /// Lower-triangular ones: element (i, j) is 1 where j ≤ i + k.
     public static func tri(_ n: Int, _ m: Int? = nil, k: Int = 0, dtype: DType = .float32) -> Tensor {

@@ -30,22 +30,26 @@ public func vjp(_ function: @escaping ([Tensor]) -> [Tensor], primals: [Tensor],
 {
     let box = FunctionBox(function)
     var outputs = dg.vectorNew(), gradients = dg.vectorNew()
-    let ok = dg.vjp(trampoline, retained(box), releaseBox, makeVector(primals), makeVector(cotangents), &outputs, &gradients)
+    let ok = dg.vjp(
+        trampoline, retained(box), releaseBox, makeVector(primals), makeVector(cotangents), &outputs, &gradients)
     if !ok { _ = checkStatus("valueAndGrad", primals) }
     return (tensors(of: outputs), tensors(of: gradients))
 }
 
 /// Wraps `function` so it returns its outputs and the gradient of its first output (a scalar) with respect to
 /// every input. Other outputs ride along without gradient (auxiliary values such as metrics).
-public func valueAndGrad(_ function: @escaping ([Tensor]) -> [Tensor]) -> ([Tensor]) -> (values: [Tensor], gradients: [Tensor]) {
+public func valueAndGrad(_ function: @escaping ([Tensor]) -> [Tensor]) -> ([Tensor]) -> (
+    values: [Tensor], gradients: [Tensor]
+) {
     return { primals in
         // The cotangent must match the first output, whose dtype is only known after tracing: trace once lazily by
         // seeding with a float32 one and letting MLX broadcast/cast (the loss is a scalar by contract).
         var outputsSeen: [Tensor] = []
         let wrapped: ([Tensor]) -> [Tensor] = { inputs in
             let outs = function(inputs)
-            precondition(!outs.isEmpty && outs[0].count == 1,
-                         "valueAndGrad: the first output must be a scalar loss, got shape \(outs.first?.shape ?? [])")
+            precondition(
+                !outs.isEmpty && outs[0].count == 1,
+                "valueAndGrad: the first output must be a scalar loss, got shape \(outs.first?.shape ?? [])")
             outputsSeen = outs
             return [outs[0]]
         }

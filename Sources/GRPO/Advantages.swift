@@ -39,7 +39,9 @@ public func groupAdvantages(
         precondition(r.count % g == 0, "groupAdvantages: \(r.count) rewards do not split into groups of \(g)")
         let groups = r.reshaped([r.count / g, g])
         let mean = groups.mean(axis: 1, keepDims: true)
-        let std = normalization.usesBatchStatistics ? (globalRewards ?? r).asType(.float32).std(ddof: 1)
+        let std =
+            normalization.usesBatchStatistics
+            ? (globalRewards ?? r).asType(.float32).std(ddof: 1)
             : groups.std(axes: [1], keepDims: true, ddof: 1)
         normalized = ((groups - mean) / (std + epsilon)).reshaped([r.count])
     case .global:

@@ -13,10 +13,12 @@
 /// the kept samples; their order inside an optimizer window changes nothing but float rounding, so they stay in
 /// sample order.
 public func bestOfNSubset(advantages: [Float], groupSize: Int, keep: Int) -> [Int] {
-    precondition(groupSize >= 1 && advantages.count % groupSize == 0,
-                 "bestOfNSubset: \(advantages.count) advantages do not split into groups of \(groupSize)")
-    precondition(keep >= 2 && keep % 2 == 0 && keep <= groupSize,
-                 "bestOfNSubset: keep must be even and in 2...\(groupSize), got \(keep)")
+    precondition(
+        groupSize >= 1 && advantages.count % groupSize == 0,
+        "bestOfNSubset: \(advantages.count) advantages do not split into groups of \(groupSize)")
+    precondition(
+        keep >= 2 && keep % 2 == 0 && keep <= groupSize,
+        "bestOfNSubset: keep must be even and in 2...\(groupSize), got \(keep)")
     var chosen: [Int] = []
     for start in stride(from: 0, to: advantages.count, by: groupSize) {
         let ranked = (start..<(start + groupSize)).sorted {

@@ -7,8 +7,9 @@ public struct Conditioning: @unchecked Sendable {
     public var tensors: [String: Tensor]
 
     public init(_ tensors: [String: Tensor]) {
-        precondition(Set(tensors.values.map { $0.dim(0) }).count <= 1,
-                     "Conditioning: tensors disagree on the sample count: \(tensors.mapValues(\.shape))")
+        precondition(
+            Set(tensors.values.map { $0.dim(0) }).count <= 1,
+            "Conditioning: tensors disagree on the sample count: \(tensors.mapValues(\.shape))")
         self.tensors = tensors
     }
 
@@ -16,7 +17,9 @@ public struct Conditioning: @unchecked Sendable {
     public var count: Int { tensors.values.first?.dim(0) ?? 0 }
 
     public subscript(_ key: String) -> Tensor {
-        guard let t = tensors[key] else { preconditionFailure("Conditioning: no '\(key)' (have \(tensors.keys.sorted()))") }
+        guard let t = tensors[key] else {
+            preconditionFailure("Conditioning: no '\(key)' (have \(tensors.keys.sorted()))")
+        }
         return t
     }
 

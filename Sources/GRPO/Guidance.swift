@@ -7,13 +7,16 @@ import Engine
 extension Conditioning {
     /// The rows of `first` followed by the rows of `second` (same keys, same non-batch shapes).
     public static func concatenating(_ first: Conditioning, _ second: Conditioning) -> Conditioning {
-        precondition(Set(first.tensors.keys) == Set(second.tensors.keys),
-                     "Conditioning: cannot stack keys \(first.tensors.keys.sorted()) and \(second.tensors.keys.sorted())")
+        precondition(
+            Set(first.tensors.keys) == Set(second.tensors.keys),
+            "Conditioning: cannot stack keys \(first.tensors.keys.sorted()) and \(second.tensors.keys.sorted())")
         var tensors: [String: Tensor] = [:]
         for (key, a) in first.tensors {
             let b = second[key]
-            precondition(Array(a.shape.dropFirst()) == Array(b.shape.dropFirst()),
-                         "Conditioning: '\(key)' is \(a.shape) in one branch and \(b.shape) in the other (pad the unconditional text)")
+            precondition(
+                Array(a.shape.dropFirst()) == Array(b.shape.dropFirst()),
+                "Conditioning: '\(key)' is \(a.shape) in one branch and \(b.shape) in the other (pad the unconditional text)"
+            )
             tensors[key] = concatenated([a, b.asType(a.dtype)], axis: 0)
         }
         return Conditioning(tensors)
@@ -26,9 +29,12 @@ struct GuidanceInputs {
 
     init(scale: Float?, unconditional: Conditioning?, samples: Int) {
         guard scale != nil else { self.unconditional = nil; return }
-        guard let unconditional else { preconditionFailure("classifier-free guidance needs an unconditional Conditioning") }
-        precondition(unconditional.count == 1 || unconditional.count == samples,
-                     "unconditional conditioning has \(unconditional.count) rows for \(samples) samples (give 1 or \(samples))")
+        guard let unconditional else {
+            preconditionFailure("classifier-free guidance needs an unconditional Conditioning")
+        }
+        precondition(
+            unconditional.count == 1 || unconditional.count == samples,
+            "unconditional conditioning has \(unconditional.count) rows for \(samples) samples (give 1 or \(samples))")
         self.unconditional = unconditional
     }
 
@@ -41,13 +47,17 @@ struct GuidanceInputs {
 
 /// The network output a step uses, in float32: the conditional output, or with `scale` w the CFG combination
 /// out_u + w·(out_c − out_u) from a single call on 2B rows (v for flows, ε for DDIM).
-func guidedOutput(_ velocity: (Tensor, Tensor, Conditioning) throws -> Tensor, _ x: Tensor, timesteps: Tensor,
-                    conditioning: Conditioning, unconditional: Conditioning?, scale: Float?) rethrows -> Tensor {
+func guidedOutput(
+    _ velocity: (Tensor, Tensor, Conditioning) throws -> Tensor, _ x: Tensor, timesteps: Tensor,
+    conditioning: Conditioning, unconditional: Conditioning?, scale: Float?
+) rethrows -> Tensor {
     guard let scale else { return try velocity(x, timesteps, conditioning).asType(.float32) }
     guard let unconditional else { preconditionFailure("classifier-free guidance needs an unconditional Conditioning") }
     let b = x.dim(0)
-    let both = try velocity(concatenated([x, x], axis: 0), concatenated([timesteps, timesteps], axis: 0),
-                            .concatenating(unconditional, conditioning)).asType(.float32)
+    let both = try velocity(
+        concatenated([x, x], axis: 0), concatenated([timesteps, timesteps], axis: 0),
+        .concatenating(unconditional, conditioning)
+    ).asType(.float32)
     let vu = both[0..<b], vc = both[b..<(2 * b)]
     return vu + scale * (vc - vu)
 }

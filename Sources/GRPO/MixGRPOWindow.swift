@@ -31,10 +31,13 @@ public struct MixGRPOWindow: Sendable, Equatable, Codable {
     /// The sampler inside the window (MixGRPO's `--flow_grpo_sampling` uses Flow-SDE with noise level η).
     public var sampler: FlowSampler
 
-    public init(steps: Int, windowSize: Int = 4, stride: Int? = nil, itersPerShift: Int = 25, rollBack: Bool = false,
-                sampler: FlowSampler = .flowSDE(noiseLevel: 0.7)) {
+    public init(
+        steps: Int, windowSize: Int = 4, stride: Int? = nil, itersPerShift: Int = 25, rollBack: Bool = false,
+        sampler: FlowSampler = .flowSDE(noiseLevel: 0.7)
+    ) {
         precondition(steps >= 3, "MixGRPOWindow: needs at least 3 steps, got \(steps)")
-        precondition(windowSize >= 1 && itersPerShift >= 0 && (stride ?? 1) >= 1, "MixGRPOWindow: sizes must be positive")
+        precondition(
+            windowSize >= 1 && itersPerShift >= 0 && (stride ?? 1) >= 1, "MixGRPOWindow: sizes must be positive")
         precondition(sampler.isStochastic, "MixGRPOWindow: the window's sampler must be stochastic")
         self.steps = steps
         self.windowSize = windowSize

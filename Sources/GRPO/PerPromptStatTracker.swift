@@ -32,7 +32,8 @@ public struct PerPromptStatTracker: Codable, Sendable, Equatable {
     /// Adds the rewards to their prompts' buffers and returns one advantage per reward (in the given order).
     /// Each distinct prompt's rewards are appended before its statistics are read, in first-appearance order.
     public mutating func update(prompts: [String], rewards: [Double]) -> [Double] {
-        precondition(prompts.count == rewards.count, "PerPromptStatTracker: \(prompts.count) prompts, \(rewards.count) rewards")
+        precondition(
+            prompts.count == rewards.count, "PerPromptStatTracker: \(prompts.count) prompts, \(rewards.count) rewards")
         guard !rewards.isEmpty else { return [] }
         let batch = Self.meanAndStd(rewards)
         var advantages = [Double](repeating: 0, count: rewards.count)

@@ -63,21 +63,26 @@ public func optimizerStepCount(samples: Int, gradientAccumulationSteps: Int) -> 
 ///   gradients are averaged over the ranks (each rank's is already its mean over its window), so W ranks with windows
 ///   of A samples take the step one process would take on a window of W·A. Every rank must call this with as many
 ///   samples.
-public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout: RolloutBatch, conditioning: Conditioning,
-                         advantages: [Float], sampler: FlowSampler? = nil, config: UpdateConfig, key: RandomKey,
-                         unconditional: Conditioning? = nil, processGroup: ProcessGroup? = nil) throws -> UpdateStatistics {
+public func updatePolicy(
+    policy: DenoisingPolicy, optimizer: Optimizer, rollout: RolloutBatch, conditioning: Conditioning,
+    advantages: [Float], sampler: FlowSampler? = nil, config: UpdateConfig, key: RandomKey,
+    unconditional: Conditioning? = nil, processGroup: ProcessGroup? = nil
+) throws -> UpdateStatistics {
     let n = rollout.count, process = rollout.process
     precondition(advantages.count == n, "updatePolicy: \(advantages.count) advantages for \(n) samples")
     if let sampler, let flow = rollout.flow {
-        precondition(flow.samplers.allSatisfy { !$0.isStochastic || $0 == sampler },
-                     "updatePolicy: the rollout used \(flow.samplers), not \(sampler)")
+        precondition(
+            flow.samplers.allSatisfy { !$0.isStochastic || $0 == sampler },
+            "updatePolicy: the rollout used \(flow.samplers), not \(sampler)")
     }
     var statistics = UpdateStatistics()
     let candidates = (0..<(process.steps - 1)).filter { process.isStochastic($0) }
     statistics.trainableSteps = candidates
     guard !candidates.isEmpty else { return statistics }
     let k = Int((Float(candidates.count) * config.timestepFraction).rounded(.down))
-    precondition(k >= 1, "updatePolicy: timestep fraction \(config.timestepFraction) trains no transition of \(candidates.count)")
+    precondition(
+        k >= 1, "updatePolicy: timestep fraction \(config.timestepFraction) trains no transition of \(candidates.count)"
+    )
     let accumulation = max(1, config.gradientAccumulationSteps)
     let normalizer = Float(accumulation * k)
     let guidance = GuidanceInputs(scale: rollout.guidanceScale, unconditional: unconditional, samples: n)
@@ -85,7 +90,10 @@ public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout:
 
     // Each sample's K transitions, drawn by its own permutation (so they do not depend on how calls are batched).
     let chosen: [[Int]] = (0..<n).map { sample in
-        Array(Random.permutation(candidates.count, key: sampleKeys[sample]).toArray(Int32.self).map { candidates[Int($0)] }.prefix(k))
+        Array(
+            Random.permutation(candidates.count, key: sampleKeys[sample]).toArray(Int32.self).map {
+                candidates[Int($0)]
+            }.prefix(k))
     }
     let stepsPerTrajectory = process.steps + 1
     let rowsPerCall = max(1, config.transitionBatchSize)
@@ -103,21 +111,27 @@ public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout:
             let call = Array(rows[start..<min(rows.count, start + rowsPerCall)])
             let samples = call.map(\.sample), js = call.map(\.step)
             let x = flatLatents.take(Tensor(call.map { Int32($0.sample * stepsPerTrajectory + $0.step) }), axis: 0)
-            let xNext = flatLatents.take(Tensor(call.map { Int32($0.sample * stepsPerTrajectory + $0.step + 1) }), axis: 0)
-            let oldLogProbs = flatLogProbs.take(Tensor(call.map { Int32($0.sample * process.steps + $0.step) }), axis: 0)
+            let xNext = flatLatents.take(
+                Tensor(call.map { Int32($0.sample * stepsPerTrajectory + $0.step + 1) }), axis: 0)
+            let oldLogProbs = flatLogProbs.take(
+                Tensor(call.map { Int32($0.sample * process.steps + $0.step) }), axis: 0)
             let timesteps = Tensor(js.map { process.networkTimestep($0) })
             let rowsConditioning = conditioning.rows(samples)
             let rowsUnconditional = guidance.rows(samples)
             let advantage = Tensor(samples.map { advantages[$0] })
             func step(_ r: Int, _ v: Tensor) -> TransitionOutput {
-                process.transition(js[r], modelOutput: v[r..<(r + 1)], sample: x[r..<(r + 1)], nextSample: xNext[r..<(r + 1)], noise: nil)
+                process.transition(
+                    js[r], modelOutput: v[r..<(r + 1)], sample: x[r..<(r + 1)], nextSample: xNext[r..<(r + 1)],
+                    noise: nil)
             }
             // The reference policy's step means, outside the differentiated function (they are data).
             var referenceMeans: [Tensor] = []
             if config.beta > 0 {
-                let vRef = try guidedOutput({ try policy.referenceOutput($0, timesteps: $1, conditioning: $2) }, x,
-                                              timesteps: timesteps, conditioning: rowsConditioning,
-                                              unconditional: rowsUnconditional, scale: rollout.guidanceScale).stopGradient()
+                let vRef = try guidedOutput(
+                    { try policy.referenceOutput($0, timesteps: $1, conditioning: $2) }, x,
+                    timesteps: timesteps, conditioning: rowsConditioning,
+                    unconditional: rowsUnconditional, scale: rollout.guidanceScale
+                ).stopGradient()
                 referenceMeans = js.indices.map { step($0, vRef).mean }
                 eval(referenceMeans)
             }
@@ -125,19 +139,23 @@ public func updatePolicy(policy: DenoisingPolicy, optimizer: Optimizer, rollout:
             var kl = Tensor.zeros([])
             var referenceKLs = Tensor.zeros([js.count])
             let (values, gradients) = valueAndGrad(model: policy.module) {
-                let v = guidedOutput({ policy.modelOutput($0, timesteps: $1, conditioning: $2) }, x, timesteps: timesteps,
-                                       conditioning: rowsConditioning, unconditional: rowsUnconditional,
-                                       scale: rollout.guidanceScale)
+                let v = guidedOutput(
+                    { policy.modelOutput($0, timesteps: $1, conditioning: $2) }, x, timesteps: timesteps,
+                    conditioning: rowsConditioning, unconditional: rowsUnconditional,
+                    scale: rollout.guidanceScale)
                 let steps = js.indices.map { step($0, v) }
-                let out = clippedPolicyLoss(logProb: concatenated(steps.map(\.logProb), axis: 0), oldLogProb: oldLogProbs,
-                                            advantage: advantage, clipRange: config.clipRange, normalizer: normalizer)
+                let out = clippedPolicyLoss(
+                    logProb: concatenated(steps.map(\.logProb), axis: 0), oldLogProb: oldLogProbs,
+                    advantage: advantage, clipRange: config.clipRange, normalizer: normalizer)
                 ratio = out.ratio.stopGradient()
                 kl = out.approxKL
                 var loss = out.loss
                 if config.beta > 0 {
-                    let penalties = concatenated(js.indices.map { r in
-                        referenceKL(mean: steps[r].mean, referenceMean: referenceMeans[r], noiseScale: steps[r].noiseScale)
-                    }, axis: 0)
+                    let penalties = concatenated(
+                        js.indices.map { r in
+                            referenceKL(
+                                mean: steps[r].mean, referenceMean: referenceMeans[r], noiseScale: steps[r].noiseScale)
+                        }, axis: 0)
                     referenceKLs = penalties.stopGradient()
                     loss = loss + config.beta * penalties.sum() / normalizer
                 }

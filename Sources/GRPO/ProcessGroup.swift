@@ -35,18 +35,27 @@ public struct ProcessGroupError: Error, CustomStringConvertible {
 
 /// The group described by the environment, as torchrun sets it: `WORLD_SIZE` unset or 1 is a single process; more
 /// processes form a ``SocketProcessGroup`` at `MASTER_ADDR:MASTER_PORT` (rank 0 listens there, the others connect).
-public func processGroupFromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProcessGroup {
+public func processGroupFromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
+    -> ProcessGroup
+{
     let worldSize = Int(environment["WORLD_SIZE"] ?? "1") ?? 1
     guard worldSize > 1 else { return SingleProcessGroup() }
     guard let rankText = environment["RANK"], let rank = Int(rankText), (0..<worldSize).contains(rank) else {
-        throw ProcessGroupError(message: "WORLD_SIZE=\(worldSize) needs RANK in 0..<\(worldSize), got \(environment["RANK"].map { "'\($0)'" } ?? "none")")
+        throw ProcessGroupError(
+            message:
+                "WORLD_SIZE=\(worldSize) needs RANK in 0..<\(worldSize), got \(environment["RANK"].map { "'\($0)'" } ?? "none")"
+        )
     }
     guard let portText = environment["MASTER_PORT"], let port = Int(portText) else {
-        throw ProcessGroupError(message: "WORLD_SIZE=\(worldSize) (RANK=\(rank)) needs MASTER_PORT, the TCP port rank 0 listens on (and MASTER_ADDR, default 127.0.0.1); `dancegrpo train --processes N` sets them for one machine")
+        throw ProcessGroupError(
+            message:
+                "WORLD_SIZE=\(worldSize) (RANK=\(rank)) needs MASTER_PORT, the TCP port rank 0 listens on (and MASTER_ADDR, default 127.0.0.1); `dancegrpo train --processes N` sets them for one machine"
+        )
     }
     let host = environment["MASTER_ADDR"] ?? "127.0.0.1"
     if rank == 0 {
-        return try SocketProcessGroup.accepting(worldSize: worldSize, listener: try SocketProcessGroup.makeListener(host: host, port: port))
+        return try SocketProcessGroup.accepting(
+            worldSize: worldSize, listener: try SocketProcessGroup.makeListener(host: host, port: port))
     }
     return try SocketProcessGroup.joining(rank: rank, worldSize: worldSize, host: host, port: port)
 }

@@ -23,8 +23,10 @@ public struct RolloutConfig: Sendable {
     public init() {}
 
     /// A flow-matching rollout: `steps` steps with shift `shift`, `sampler` at every step unless `plan` is given.
-    public static func flow(steps: Int, shift: Float = 3, sampler: FlowSampler = .danceSDE(eta: 0.3),
-                            plan: [FlowSampler]? = nil) -> RolloutConfig {
+    public static func flow(
+        steps: Int, shift: Float = 3, sampler: FlowSampler = .danceSDE(eta: 0.3),
+        plan: [FlowSampler]? = nil
+    ) -> RolloutConfig {
         var config = RolloutConfig()
         config.process = FlowProcess(steps: steps, shift: shift, sampler: sampler, plan: plan)
         return config
@@ -45,8 +47,13 @@ public struct RolloutBatch: @unchecked Sendable {
     /// The CFG scale the rollout used (nil: none); training applies the same.
     public let guidanceScale: Float?
 
-    public init(latents: Tensor, logProbs: Tensor, finalLatents: Tensor, process: any SamplingProcess, guidanceScale: Float? = nil) {
-        precondition(latents.dim(1) == process.steps + 1, "RolloutBatch: \(latents.dim(1)) latents per trajectory for \(process.steps) steps")
+    public init(
+        latents: Tensor, logProbs: Tensor, finalLatents: Tensor, process: any SamplingProcess,
+        guidanceScale: Float? = nil
+    ) {
+        precondition(
+            latents.dim(1) == process.steps + 1,
+            "RolloutBatch: \(latents.dim(1)) latents per trajectory for \(process.steps) steps")
         self.latents = latents
         self.logProbs = logProbs
         self.finalLatents = finalLatents
@@ -63,8 +70,9 @@ public struct RolloutBatch: @unchecked Sendable {
     /// The trajectories of these samples, in this order (a best-of-N training subset).
     public func rows(_ indices: [Int]) -> RolloutBatch {
         let index = Tensor(indices.map(Int32.init))
-        return RolloutBatch(latents: latents.take(index, axis: 0), logProbs: logProbs.take(index, axis: 0),
-                            finalLatents: finalLatents.take(index, axis: 0), process: process, guidanceScale: guidanceScale)
+        return RolloutBatch(
+            latents: latents.take(index, axis: 0), logProbs: logProbs.take(index, axis: 0),
+            finalLatents: finalLatents.take(index, axis: 0), process: process, guidanceScale: guidanceScale)
     }
 }
 
@@ -73,8 +81,10 @@ public struct RolloutBatch: @unchecked Sendable {
 /// - latentShape: the shape of one sample's latent (without the batch axis).
 /// - unconditional: the unconditional branch for CFG (`config.guidanceScale`): one row shared by every sample, or
 ///   one row per sample; its tensors must match the conditioning's keys and non-batch shapes.
-public func rollout(policy: DenoisingPolicy, conditioning: Conditioning, latentShape: [Int], config: RolloutConfig,
-                    key: RandomKey, unconditional: Conditioning? = nil) -> RolloutBatch {
+public func rollout(
+    policy: DenoisingPolicy, conditioning: Conditioning, latentShape: [Int], config: RolloutConfig,
+    key: RandomKey, unconditional: Conditioning? = nil
+) -> RolloutBatch {
     let n = conditioning.count
     let process = config.process
     let guidance = GuidanceInputs(scale: config.guidanceScale, unconditional: unconditional, samples: n)
@@ -83,8 +93,10 @@ public func rollout(policy: DenoisingPolicy, conditioning: Conditioning, latentS
     if config.sameInitialNoise {
         let group = config.initialNoiseGroupSize > 0 ? config.initialNoiseGroupSize : n
         precondition(n % group == 0, "rollout: \(n) samples do not split into initial-noise groups of \(group)")
-        initial = Random.normal([n / group, 1] + latentShape, key: keys[0]).broadcast(to: [n / group, group] + latentShape)
-            .reshaped([n] + latentShape)
+        initial = Random.normal([n / group, 1] + latentShape, key: keys[0]).broadcast(
+            to: [n / group, group] + latentShape
+        )
+        .reshaped([n] + latentShape)
     } else {
         initial = Random.normal([n] + latentShape, key: keys[0])
     }
@@ -102,8 +114,10 @@ public func rollout(policy: DenoisingPolicy, conditioning: Conditioning, latentS
         var prediction = x
         for i in 0..<process.steps {
             let timesteps = Tensor.full([rows.count], Double(process.networkTimestep(i)))
-            let v = guidedOutput({ policy.modelOutput($0, timesteps: $1, conditioning: $2) }, x, timesteps: timesteps, conditioning: chunkConditioning,
-                                   unconditional: chunkUnconditional, scale: config.guidanceScale)
+            let v = guidedOutput(
+                { policy.modelOutput($0, timesteps: $1, conditioning: $2) }, x, timesteps: timesteps,
+                conditioning: chunkConditioning,
+                unconditional: chunkUnconditional, scale: config.guidanceScale)
             // Each sample's step noise depends on its global index, not on how samples are chunked.
             let noise = Random.normal([n] + latentShape, key: stepKeys[i])[start..<(start + rows.count)]
             let out = process.transition(i, modelOutput: v, sample: x, nextSample: nil, noise: noise)
@@ -117,7 +131,8 @@ public func rollout(policy: DenoisingPolicy, conditioning: Conditioning, latentS
         logProbChunks.append(stacked(logProbs, axis: 1))
         predictionChunks.append(prediction)
     }
-    return RolloutBatch(latents: concatenated(latentChunks, axis: 0), logProbs: concatenated(logProbChunks, axis: 0),
-                        finalLatents: concatenated(predictionChunks, axis: 0), process: process,
-                        guidanceScale: config.guidanceScale)
+    return RolloutBatch(
+        latents: concatenated(latentChunks, axis: 0), logProbs: concatenated(logProbChunks, axis: 0),
+        finalLatents: concatenated(predictionChunks, axis: 0), process: process,
+        guidanceScale: config.guidanceScale)
 }

@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A process group over TCP, for data-parallel training on one machine or several: rank 0 listens at
@@ -55,7 +55,9 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = try socketAddress(host: host, port: port)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 64) == 0 else {
             let reason = systemError()
@@ -72,8 +74,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
 
     /// Rank 0: waits for ranks 1…W−1 to connect and say who they are. `whileWaiting` runs about once a second and may
     /// throw to give up (a launcher uses it to notice a rank that exited before connecting).
-    public static func accepting(worldSize: Int, listener: Listener, timeout: TimeInterval = 300,
-                                 whileWaiting: () throws -> Void = {}) throws -> SocketProcessGroup {
+    public static func accepting(
+        worldSize: Int, listener: Listener, timeout: TimeInterval = 300,
+        whileWaiting: () throws -> Void = {}
+    ) throws -> SocketProcessGroup {
         precondition(worldSize >= 2, "a socket group needs at least two ranks")
         var connections = [Int32?](repeating: nil, count: worldSize - 1)
         let deadline = Date().addingTimeInterval(timeout)
@@ -82,7 +86,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                 try whileWaiting()
                 guard Date() < deadline else {
                     let missing = connections.indices.filter { connections[$0] == nil }.map { String($0 + 1) }
-                    throw ProcessGroupError(message: "rank 0 waited \(Int(timeout)) s on port \(listener.port) and rank(s) \(missing.joined(separator: ", ")) never connected")
+                    throw ProcessGroupError(
+                        message:
+                            "rank 0 waited \(Int(timeout)) s on port \(listener.port) and rank(s) \(missing.joined(separator: ", ")) never connected"
+                    )
                 }
                 var pending = pollfd(fd: listener.socket, events: Int16(POLLIN), revents: 0)
                 guard poll(&pending, 1, 1000) > 0 else { continue }
@@ -92,12 +99,19 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                 let (operation, values) = try receiveFrame(fd, from: "a connecting rank")
                 guard operation == .hello, values.count == 2 else {
                     _ = close(fd)
-                    throw ProcessGroupError(message: "rank 0: a process on port \(listener.port) did not introduce itself as a rank (got \(operation))")
+                    throw ProcessGroupError(
+                        message:
+                            "rank 0: a process on port \(listener.port) did not introduce itself as a rank (got \(operation))"
+                    )
                 }
                 let peerRank = Int(values[0]), peerWorld = Int(values[1])
-                guard peerWorld == worldSize, (1..<worldSize).contains(peerRank), connections[peerRank - 1] == nil else {
+                guard peerWorld == worldSize, (1..<worldSize).contains(peerRank), connections[peerRank - 1] == nil
+                else {
                     _ = close(fd)
-                    throw ProcessGroupError(message: "rank 0 (WORLD_SIZE=\(worldSize)): a process connected as rank \(peerRank) of WORLD_SIZE=\(peerWorld), which is \(peerWorld != worldSize ? "another world size" : "not a free rank")")
+                    throw ProcessGroupError(
+                        message:
+                            "rank 0 (WORLD_SIZE=\(worldSize)): a process connected as rank \(peerRank) of WORLD_SIZE=\(peerWorld), which is \(peerWorld != worldSize ? "another world size" : "not a free rank")"
+                    )
                 }
                 connections[peerRank - 1] = fd
             }
@@ -111,28 +125,35 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
     }
 
     /// Rank r > 0: connects to rank 0 at `host:port`, retrying until `timeout` (rank 0 may start later).
-    public static func joining(rank: Int, worldSize: Int, host: String, port: Int, timeout: TimeInterval = 300) throws -> SocketProcessGroup {
+    public static func joining(rank: Int, worldSize: Int, host: String, port: Int, timeout: TimeInterval = 300) throws
+        -> SocketProcessGroup
+    {
         precondition(rank >= 1 && rank < worldSize, "rank \(rank) outside 1..<\(worldSize)")
         let deadline = Date().addingTimeInterval(timeout)
         var address = try socketAddress(host: host, port: port)
         while true {
             let fd = try makeSocket()
             let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             if connected == 0 {
                 setNoDelay(fd)
                 try sendFrame(fd, .hello, [Double(rank), Double(worldSize)], to: "rank 0")
                 let (operation, _) = try receiveFrame(fd, from: "rank 0")
                 guard operation == .hello else {
-                    throw ProcessGroupError(message: "rank \(rank): rank 0 at \(host):\(port) answered the handshake with \(operation)")
+                    throw ProcessGroupError(
+                        message: "rank \(rank): rank 0 at \(host):\(port) answered the handshake with \(operation)")
                 }
                 return SocketProcessGroup(rank: rank, worldSize: worldSize, peers: [fd])
             }
             let reason = systemError()
             _ = close(fd)
             guard Date() < deadline else {
-                throw ProcessGroupError(message: "rank \(rank) could not reach rank 0 at \(host):\(port) within \(Int(timeout)) s: \(reason)")
+                throw ProcessGroupError(
+                    message:
+                        "rank \(rank) could not reach rank 0 at \(host):\(port) within \(Int(timeout)) s: \(reason)")
             }
             usleep(100_000)
         }
@@ -148,7 +169,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
         // Doubles on the wire keep the sum exact enough and the frame format single; the sum runs in rank order.
         let summed = try collective(.allReduceSum, values.map(Double.init)) { parts in
             guard let count = parts.first?.count, parts.allSatisfy({ $0.count == count }) else {
-                throw ProcessGroupError(message: "allReduceSum: the ranks sent \(parts.map(\.count)) values (rank order); every rank must send as many")
+                throw ProcessGroupError(
+                    message:
+                        "allReduceSum: the ranks sent \(parts.map(\.count)) values (rank order); every rank must send as many"
+                )
             }
             var sum = [Float](repeating: 0, count: count)
             for part in parts { for i in 0..<count { sum[i] += Float(part[i]) } }
@@ -159,7 +183,9 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
 
     /// Sends this rank's part to rank 0 and receives the combination; rank 0 receives every part, combines them in
     /// rank order and sends the result to every rank.
-    private func collective(_ operation: Operation, _ values: [Double], combine: ([[Double]]) throws -> [Double]) throws -> [Double] {
+    private func collective(_ operation: Operation, _ values: [Double], combine: ([[Double]]) throws -> [Double]) throws
+        -> [Double]
+    {
         if rank != 0 {
             try Self.sendFrame(peers[0], operation, values, to: "rank 0")
             let (answer, result) = try Self.receiveFrame(peers[0], from: "rank 0")
@@ -178,7 +204,8 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
     }
 
     private func mismatch(local: Operation, peer: Int, sent: Operation) -> ProcessGroupError {
-        ProcessGroupError(message: "rank \(rank) is in \(local) but rank \(peer) sent \(sent): the ranks ran different code paths")
+        ProcessGroupError(
+            message: "rank \(rank) is in \(local) but rank \(peer) sent \(sent): the ranks ran different code paths")
     }
 
     // MARK: - Frames: operation (UInt32), count (UInt64), count little-endian doubles
@@ -195,7 +222,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                 let sent = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
                 if sent < 0 && errno == EINTR { continue }
                 guard sent > 0 else {
-                    throw ProcessGroupError(message: "the connection to \(peer) broke while sending \(operation) (\(systemError())); has it exited? See its error above")
+                    throw ProcessGroupError(
+                        message:
+                            "the connection to \(peer) broke while sending \(operation) (\(systemError())); has it exited? See its error above"
+                    )
                 }
                 offset += sent
             }
@@ -206,11 +236,18 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
         var header = [UInt8](repeating: 0, count: 12)
         try receive(fd, into: &header, from: peer)
         let code = header.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) }
-        let count = header.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt64.self)) }
-        guard let operation = Operation(rawValue: code) else {
-            throw ProcessGroupError(message: "\(peer) sent a frame this build does not know (0x\(String(code, radix: 16))): is it another program or version?")
+        let count = header.withUnsafeBytes {
+            UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
         }
-        guard count <= 1 << 32 else { throw ProcessGroupError(message: "\(peer) announced \(count) values in one \(operation) frame") }
+        guard let operation = Operation(rawValue: code) else {
+            throw ProcessGroupError(
+                message:
+                    "\(peer) sent a frame this build does not know (0x\(String(code, radix: 16))): is it another program or version?"
+            )
+        }
+        guard count <= 1 << 32 else {
+            throw ProcessGroupError(message: "\(peer) announced \(count) values in one \(operation) frame")
+        }
         var payload = [UInt8](repeating: 0, count: Int(count) * 8)
         try receive(fd, into: &payload, from: peer)
         let values = payload.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
@@ -225,9 +262,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                 let got = recv(fd, raw.baseAddress! + offset, total - offset, 0)
                 if got < 0 && errno == EINTR { continue }
                 guard got > 0 else {
-                    throw ProcessGroupError(message: got == 0
-                        ? "\(peer) closed its connection (it has probably exited; see its error above)"
-                        : "receiving from \(peer) failed: \(systemError())")
+                    throw ProcessGroupError(
+                        message: got == 0
+                            ? "\(peer) closed its connection (it has probably exited; see its error above)"
+                            : "receiving from \(peer) failed: \(systemError())")
                 }
                 offset += got
             }
@@ -238,9 +276,9 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
 
     private static func makeSocket() throws -> Int32 {
         #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw ProcessGroupError(message: "cannot create a TCP socket: \(systemError())") }
         return fd
@@ -253,7 +291,9 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
     }
 
     private static func socketAddress(host: String, port: Int) throws -> sockaddr_in {
-        guard (0...65535).contains(port) else { throw ProcessGroupError(message: "MASTER_PORT \(port) is not a TCP port") }
+        guard (0...65535).contains(port) else {
+            throw ProcessGroupError(message: "MASTER_PORT \(port) is not a TCP port")
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian

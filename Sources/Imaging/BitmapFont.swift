@@ -12,17 +12,22 @@ public enum BitmapFont {
     private static let masks: [[UInt8]] = (32...126).map { code in
         let character = Character(Unicode.Scalar(UInt8(code)))
         let rows = (BitmapFontGlyphs.rows[character] ?? "").split(separator: " ")
-        precondition(rows.count <= glyphHeight, "glyph '\(character)' has \(rows.count) rows, at most \(glyphHeight) allowed")
+        precondition(
+            rows.count <= glyphHeight, "glyph '\(character)' has \(rows.count) rows, at most \(glyphHeight) allowed")
         return (0..<glyphHeight).map { r in
             guard r < rows.count else { return 0 }
             let row = rows[r]
-            precondition(row.count == glyphWidth, "glyph '\(character)' row \(r) is \(row.count) columns, expected \(glyphWidth)")
+            precondition(
+                row.count == glyphWidth, "glyph '\(character)' row \(r) is \(row.count) columns, expected \(glyphWidth)"
+            )
             return row.reduce(0) { $0 << 1 | ($1 == "#" ? 1 : 0) }
         }
     }
 
     static func mask(for character: Character) -> [UInt8] {
-        guard let ascii = character.asciiValue, (32...126).contains(ascii) else { return masks[Int(UInt8(ascii: "?")) - 32] }
+        guard let ascii = character.asciiValue, (32...126).contains(ascii) else {
+            return masks[Int(UInt8(ascii: "?")) - 32]
+        }
         return masks[Int(ascii) - 32]
     }
 
@@ -81,10 +86,11 @@ public enum BitmapFont {
             current = word
             if lines.count == maxLines { break }
         }
-        if lines.count < maxLines, !current.isEmpty { lines.append(current) ; current = "" }
+        if lines.count < maxLines, !current.isEmpty { lines.append(current); current = "" }
         let cut = !words.isEmpty || !current.isEmpty
         if cut, let last = lines.popLast() {
-            let shortened = last.count + 2 <= perLine ? last + ".." : truncated(last + "...", toWidth: maxWidth, scale: scale)
+            let shortened =
+                last.count + 2 <= perLine ? last + ".." : truncated(last + "...", toWidth: maxWidth, scale: scale)
             lines.append(shortened)
         }
         return lines

@@ -6,9 +6,13 @@ enum CodecCall {
     static let messageCapacity = 256
 
     /// `body` gets the message buffer and its size and returns the C status, the buffer and its length.
-    static func run(failure: (String) -> ImageCodecError,
-                    _ body: (UnsafeMutablePointer<CChar>, Int) -> (status: Int32, buffer: UnsafeMutablePointer<UInt8>?,
-                                                                    count: Int)) throws -> [UInt8] {
+    static func run(
+        failure: (String) -> ImageCodecError,
+        _ body: (UnsafeMutablePointer<CChar>, Int) -> (
+            status: Int32, buffer: UnsafeMutablePointer<UInt8>?,
+            count: Int
+        )
+    ) throws -> [UInt8] {
         var message = [CChar](repeating: 0, count: messageCapacity)
         let (status, buffer, count) = message.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
         defer { dg_codec_free(buffer) }

@@ -20,9 +20,11 @@ public struct ImageGrid: Sendable {
     /// A one-pixel frame drawn just outside each tile, so tiles with the page's background colour stay visible.
     public var frameColor: RGB?
 
-    public init(columns: Int? = nil, padding: Int = 4, scale: Int = 1, captionLines: Int = 2, minimumCellWidth: Int = 0,
-                title: String? = nil,
-                background: RGB = .white, textColor: RGB = .black, frameColor: RGB? = RGB(200, 200, 200)) {
+    public init(
+        columns: Int? = nil, padding: Int = 4, scale: Int = 1, captionLines: Int = 2, minimumCellWidth: Int = 0,
+        title: String? = nil,
+        background: RGB = .white, textColor: RGB = .black, frameColor: RGB? = RGB(200, 200, 200)
+    ) {
         self.columns = columns
         self.padding = padding
         self.scale = scale
@@ -41,10 +43,12 @@ public struct ImageGrid: Sendable {
             throw ImagingError.invalidArgument("\(images.count) images but \(captions.count) captions")
         }
         guard scale >= 1, padding >= 0, captionLines >= 0 else {
-            throw ImagingError.invalidArgument("scale must be ≥ 1 and padding, captionLines ≥ 0 (got \(scale), \(padding), \(captionLines))")
+            throw ImagingError.invalidArgument(
+                "scale must be ≥ 1 and padding, captionLines ≥ 0 (got \(scale), \(padding), \(captionLines))")
         }
-        let layout = layout(count: images.count, tileWidth: images.map(\.width).max()! * scale,
-                            tileHeight: images.map(\.height).max()! * scale, captioned: captions != nil)
+        let layout = layout(
+            count: images.count, tileWidth: images.map(\.width).max()! * scale,
+            tileHeight: images.map(\.height).max()! * scale, captioned: captions != nil)
         var canvas = RGBImage(width: layout.width, height: layout.height, fill: background)
         if let title {
             let line = BitmapFont.truncated(title, toWidth: layout.width - 2 * padding)
@@ -53,16 +57,19 @@ public struct ImageGrid: Sendable {
         for (i, image) in images.enumerated() {
             let (cellX, cellY) = layout.cellOrigin(i)
             let tile = try image.upscaled(by: scale)
-            let tileX = cellX + (layout.cellWidth - tile.width) / 2, tileY = cellY + (layout.tileHeight - tile.height) / 2
+            let tileX = cellX + (layout.cellWidth - tile.width) / 2,
+                tileY = cellY + (layout.tileHeight - tile.height) / 2
             if let frameColor {
-                canvas.fillRect(x: tileX - 1, y: tileY - 1, width: tile.width + 2, height: tile.height + 2, color: frameColor)
+                canvas.fillRect(
+                    x: tileX - 1, y: tileY - 1, width: tile.width + 2, height: tile.height + 2, color: frameColor)
             }
             canvas.draw(tile, x: tileX, y: tileY)
             guard let captions else { continue }
             let lines = BitmapFont.wrapped(captions[i], toWidth: layout.cellWidth, maxLines: captionLines)
             for (n, line) in lines.enumerated() {
-                BitmapFont.draw(line, into: &canvas, x: cellX, y: cellY + layout.tileHeight + 2 + n * BitmapFont.lineHeight,
-                                color: textColor)
+                BitmapFont.draw(
+                    line, into: &canvas, x: cellX, y: cellY + layout.tileHeight + 2 + n * BitmapFont.lineHeight,
+                    color: textColor)
             }
         }
         return canvas
@@ -88,8 +95,10 @@ public struct ImageGrid: Sendable {
 
         public func cellOrigin(_ index: Int) -> (x: Int, y: Int) {
             let column = index % columns, row = index / columns
-            return (padding + column * (cellWidth + padding),
-                    titleHeight + padding + row * (tileHeight + captionHeight + padding))
+            return (
+                padding + column * (cellWidth + padding),
+                titleHeight + padding + row * (tileHeight + captionHeight + padding)
+            )
         }
     }
 
@@ -98,7 +107,8 @@ public struct ImageGrid: Sendable {
         let rows = (count + columns - 1) / columns
         let captionHeight = captioned && captionLines > 0 ? 2 + captionLines * BitmapFont.lineHeight : 0
         let titleHeight = title == nil ? 0 : BitmapFont.lineHeight + padding
-        return Layout(columns: columns, rows: rows, cellWidth: max(tileWidth, minimumCellWidth), tileHeight: tileHeight,
-                      captionHeight: captionHeight, titleHeight: titleHeight, padding: padding)
+        return Layout(
+            columns: columns, rows: rows, cellWidth: max(tileWidth, minimumCellWidth), tileHeight: tileHeight,
+            captionHeight: captionHeight, titleHeight: titleHeight, padding: padding)
     }
 }

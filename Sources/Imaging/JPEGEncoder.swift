@@ -35,8 +35,9 @@ public struct JPEGEncoder: Sendable {
             var buffer: UnsafeMutablePointer<UInt8>?
             var count = 0
             let status = image.pixels.withUnsafeBufferPointer {
-                dg_jpeg_encode_rgb($0.baseAddress, Int32(image.width), Int32(image.height), Int32(quality),
-                                   lumaFactor, lumaFactor, progressive ? 1 : 0, &buffer, &count, message, size)
+                dg_jpeg_encode_rgb(
+                    $0.baseAddress, Int32(image.width), Int32(image.height), Int32(quality),
+                    lumaFactor, lumaFactor, progressive ? 1 : 0, &buffer, &count, message, size)
             }
             return (status, buffer, count)
         }

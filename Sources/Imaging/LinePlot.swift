@@ -34,8 +34,10 @@ public struct LinePlot: Sendable {
     /// Fixed y range (e.g. 0...1 for a reward); nil fits the data.
     public var yRange: ClosedRange<Double>?
 
-    public init(title: String, xLabel: String = "step", yLabel: String = "", series: [Series] = [],
-                width: Int = 640, height: Int = 400, yRange: ClosedRange<Double>? = nil) {
+    public init(
+        title: String, xLabel: String = "step", yLabel: String = "", series: [Series] = [],
+        width: Int = 640, height: Int = 400, yRange: ClosedRange<Double>? = nil
+    ) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -46,7 +48,9 @@ public struct LinePlot: Sendable {
     }
 
     /// Distinct colours for successive series.
-    public static let palette: [RGB] = [RGB(120, 160, 220), RGB(200, 40, 40), RGB(30, 140, 60), RGB(230, 140, 20), RGB(120, 60, 170)]
+    public static let palette: [RGB] = [
+        RGB(120, 160, 220), RGB(200, 40, 40), RGB(30, 140, 60), RGB(230, 140, 20), RGB(120, 60, 170)
+    ]
 
     /// Trailing moving average: element i averages values[max(0, i − window + 1)...i], ignoring non-finite values.
     public static func movingAverage(_ values: [Double], window: Int) -> [Double] {
@@ -68,15 +72,21 @@ public struct LinePlot: Sendable {
         }
         let points = series.flatMap { s in zip(s.x, s.y).filter { $0.0.isFinite && $0.1.isFinite } }
         let xTicks = AxisTicks(minimum: points.map(\.0).min() ?? 0, maximum: points.map(\.0).max() ?? 1, target: 6)
-        let yTicks = yRange.map { AxisTicks(minimum: $0.lowerBound, maximum: $0.upperBound, target: 5) }
+        let yTicks =
+            yRange.map { AxisTicks(minimum: $0.lowerBound, maximum: $0.upperBound, target: 5) }
             ?? AxisTicks(minimum: points.map(\.1).min() ?? 0, maximum: points.map(\.1).max() ?? 1, target: 5)
         let line = BitmapFont.lineHeight
         let yTickWidth = yTicks.values.map { BitmapFont.width(of: yTicks.label($0)) }.max() ?? 0
         let yLabelText = BitmapFont.truncated(yLabel, toWidth: width / 2)
         let legend = legendRows(availableWidth: width - 8 - (6 + BitmapFont.width(of: yLabelText) + 12))
-        let area = (left: 12 + yTickWidth, top: 10 + (1 + max(1, legend.count)) * line, right: width - 16, bottom: height - 2 * line - 12)
+        let area = (
+            left: 12 + yTickWidth, top: 10 + (1 + max(1, legend.count)) * line, right: width - 16,
+            bottom: height - 2 * line - 12
+        )
         let areaWidth = area.right - area.left, areaHeight = area.bottom - area.top
-        guard areaWidth > 10, areaHeight > 10 else { throw ImagingError.invalidArgument("plot size \(width)×\(height) leaves no room for data") }
+        guard areaWidth > 10, areaHeight > 10 else {
+            throw ImagingError.invalidArgument("plot size \(width)×\(height) leaves no room for data")
+        }
 
         var canvas = RGBImage(width: width, height: height, fill: .white)
         let ink = RGB(40, 40, 40)
@@ -88,7 +98,9 @@ public struct LinePlot: Sendable {
         // Data are drawn on a separate canvas the size of the plot area, which clips them to it for free.
         let xSpan = xTicks.upper - xTicks.lower, ySpan = yTicks.upper - yTicks.lower
         func px(_ x: Double) -> Int { Int(((x - xTicks.lower) / xSpan * Double(areaWidth - 1)).rounded()) }
-        func py(_ y: Double) -> Int { areaHeight - 1 - Int(((y - yTicks.lower) / ySpan * Double(areaHeight - 1)).rounded()) }
+        func py(_ y: Double) -> Int {
+            areaHeight - 1 - Int(((y - yTicks.lower) / ySpan * Double(areaHeight - 1)).rounded())
+        }
         var plotArea = RGBImage(width: areaWidth, height: areaHeight, fill: .white)
         let gridColor = RGB(228, 228, 228)
         for v in xTicks.values { plotArea.fillRect(x: px(v), y: 0, width: 1, height: areaHeight, color: gridColor) }
@@ -121,8 +133,9 @@ public struct LinePlot: Sendable {
             BitmapFont.draw(text, into: &canvas, x: textX, y: area.bottom + 6, color: ink)
         }
         let xText = BitmapFont.truncated(xLabel, toWidth: width - 8)
-        BitmapFont.draw(xText, into: &canvas, x: area.left + (areaWidth - BitmapFont.width(of: xText)) / 2,
-                        y: area.bottom + 8 + line, color: ink)
+        BitmapFont.draw(
+            xText, into: &canvas, x: area.left + (areaWidth - BitmapFont.width(of: xText)) / 2,
+            y: area.bottom + 8 + line, color: ink)
         return canvas
     }
 

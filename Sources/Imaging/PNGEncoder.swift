@@ -11,8 +11,9 @@ public enum PNGEncoder {
             var buffer: UnsafeMutablePointer<UInt8>?
             var count = 0
             let status = image.pixels.withUnsafeBufferPointer {
-                dg_png_encode_rgb($0.baseAddress, Int32(image.width), Int32(image.height), &buffer, &count, message,
-                                  size)
+                dg_png_encode_rgb(
+                    $0.baseAddress, Int32(image.width), Int32(image.height), &buffer, &count, message,
+                    size)
             }
             return (status, buffer, count)
         }

@@ -28,14 +28,20 @@ extension RGBImage {
     }
 
     /// A straight line `thickness` pixels wide (a square brush stamped along Bresenham's path).
-    public mutating func drawLine(from start: (x: Int, y: Int), to end: (x: Int, y: Int), color: RGB, thickness: Int = 1) {
+    public mutating func drawLine(
+        from start: (x: Int, y: Int), to end: (x: Int, y: Int), color: RGB, thickness: Int = 1
+    ) {
         let t = max(1, thickness), before = (t - 1) / 2
         var x = start.x, y = start.y
         let dx = abs(end.x - start.x), dy = -abs(end.y - start.y)
         let sx = start.x < end.x ? 1 : -1, sy = start.y < end.y ? 1 : -1
         var error = dx + dy
         while true {
-            if t == 1 { plot(x: x, y: y, color: color) } else { fillRect(x: x - before, y: y - before, width: t, height: t, color: color) }
+            if t == 1 {
+                plot(x: x, y: y, color: color)
+            } else {
+                fillRect(x: x - before, y: y - before, width: t, height: t, color: color)
+            }
             if x == end.x && y == end.y { break }
             let e2 = 2 * error
             if e2 >= dy { error += dy; x += sx }

@@ -22,7 +22,8 @@ extension RGBImage {
         }
         let (height, width, channels) = (dims[0], dims[1], dims[2])
         guard values.count == height * width * channels else {
-            throw ImagingError.invalidArgument("shape \(shape) needs \(height * width * channels) values, got \(values.count)")
+            throw ImagingError.invalidArgument(
+                "shape \(shape) needs \(height * width * channels) values, got \(values.count)")
         }
         let (offset, scale): (Float, Float) = range == .minusOneToOne ? (1, 127.5) : (0, 255)
         var pixels = [UInt8](repeating: 0, count: width * height * 3)

@@ -70,7 +70,8 @@ extension RGBImage {
             throw ImagingError.invalidArgument("target size must be non-negative, got \(newWidth)×\(newHeight)")
         }
         guard !isEmpty || newWidth * newHeight == 0 else {
-            throw ImagingError.invalidArgument("cannot resize an empty \(width)×\(height) image to \(newWidth)×\(newHeight)")
+            throw ImagingError.invalidArgument(
+                "cannot resize an empty \(width)×\(height) image to \(newWidth)×\(newHeight)")
         }
     }
 }

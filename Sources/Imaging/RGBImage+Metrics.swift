@@ -5,7 +5,8 @@ extension RGBImage {
     /// Peak signal-to-noise ratio in dB over all channels (infinity for identical images).
     public static func psnr(_ a: RGBImage, _ b: RGBImage) throws -> Double {
         guard a.width == b.width, a.height == b.height else {
-            throw ImagingError.invalidArgument("PSNR needs equal sizes, got \(a.width)×\(a.height) and \(b.width)×\(b.height)")
+            throw ImagingError.invalidArgument(
+                "PSNR needs equal sizes, got \(a.width)×\(a.height) and \(b.width)×\(b.height)")
         }
         guard !a.pixels.isEmpty else { return .infinity }
         var sum = 0.0

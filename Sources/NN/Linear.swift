@@ -14,7 +14,9 @@ open class Linear: Module, UnaryLayer {
     public var outputFeatures: Int { weight.dim(0) }
 
     /// PyTorch's default initialisation: uniform in ±1/sqrt(in).
-    public init(_ inputFeatures: Int, _ outputFeatures: Int, bias: Bool = true, dtype: DType = .float32, key: RandomKey? = nil) {
+    public init(
+        _ inputFeatures: Int, _ outputFeatures: Int, bias: Bool = true, dtype: DType = .float32, key: RandomKey? = nil
+    ) {
         let bound = 1 / Float(inputFeatures).squareRoot()
         let keys = (key ?? RandomKey(seed: 0)).split(into: 2)
         weight = Random.uniform([outputFeatures, inputFeatures], low: -bound, high: bound, key: keys[0]).asType(dtype)

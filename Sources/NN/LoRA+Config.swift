@@ -15,8 +15,10 @@ public struct LoRAConfig: Equatable, Sendable {
     public var rankPattern: [String: Int]
     public var alphaPattern: [String: Float]
 
-    public init(rank: Int, alpha: Float, targetModules: [String], targetRegex: String? = nil,
-                rankPattern: [String: Int] = [:], alphaPattern: [String: Float] = [:]) {
+    public init(
+        rank: Int, alpha: Float, targetModules: [String], targetRegex: String? = nil,
+        rankPattern: [String: Int] = [:], alphaPattern: [String: Float] = [:]
+    ) {
         self.rank = rank
         self.alpha = alpha
         self.targetModules = targetModules
@@ -59,7 +61,7 @@ extension LoRAConfig {
             "fan_in_fan_out": false,
             "init_lora_weights": true,
             "use_rslora": false,
-            "use_dora": false,
+            "use_dora": false
         ]
     }
 
@@ -88,9 +90,12 @@ extension LoRAConfig {
             throw fail("adapter config has bias '\(bias)'; only 'none' is supported")
         }
         let ranks = (object["rank_pattern"] as? [String: Any] ?? [:]).compactMapValues { ($0 as? NSNumber)?.intValue }
-        let alphas = (object["alpha_pattern"] as? [String: Any] ?? [:]).compactMapValues { ($0 as? NSNumber)?.floatValue }
-        self.init(rank: rank, alpha: alpha, targetModules: modules, targetRegex: regex, rankPattern: ranks,
-                  alphaPattern: alphas)
+        let alphas = (object["alpha_pattern"] as? [String: Any] ?? [:]).compactMapValues {
+            ($0 as? NSNumber)?.floatValue
+        }
+        self.init(
+            rank: rank, alpha: alpha, targetModules: modules, targetRegex: regex, rankPattern: ranks,
+            alphaPattern: alphas)
     }
 }
 

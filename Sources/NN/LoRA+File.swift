@@ -30,8 +30,11 @@ extension Module {
             throw LoRAFileError(file: url.path, message: "the model has no LoRA adapter to save")
         }
         var object = config.jsonObject
-        if !prefix.isEmpty { object = Dictionary(uniqueKeysWithValues: object.map { ("\(prefix).\($0.key)", $0.value) }) }
-        let json = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        if !prefix.isEmpty {
+            object = Dictionary(uniqueKeysWithValues: object.map { ("\(prefix).\($0.key)", $0.value) })
+        }
+        let json = String(
+            decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
         try SafeTensors.save(loraTensors(prefix: prefix), metadata: ["format": "pt", loraMetadataKey: json], to: url)
         if writeAdapterConfig {
             let configURL = url.deletingLastPathComponent().appendingPathComponent("adapter_config.json")
@@ -62,12 +65,15 @@ extension Module {
 
     /// ``loadLoRA(from:prefix:dtype:)`` on tensors already in memory; `configObject` is PEFT's config as JSON.
     @discardableResult
-    public func loadLoRA(_ tensors: [String: Tensor], configObject: [String: Any]?, prefix: String? = nil,
-                         dtype: DType? = nil, source: String = "adapter") throws -> LoRAConfig {
+    public func loadLoRA(
+        _ tensors: [String: Tensor], configObject: [String: Any]?, prefix: String? = nil,
+        dtype: DType? = nil, source: String = "adapter"
+    ) throws -> LoRAConfig {
         func fail(_ message: String) -> LoRAFileError { LoRAFileError(file: source, message: message) }
         let pairs = try LoRAKeyPairs(tensors, source: source)
         let layers = Dictionary(uniqueKeysWithValues: linearLayers().map { ($0.name, $0.layer) })
-        let head = try LoRAKeyPairs.resolvePrefix(prefix, names: Array(pairs.byName.keys), layers: layers, source: source)
+        let head = try LoRAKeyPairs.resolvePrefix(
+            prefix, names: Array(pairs.byName.keys), layers: layers, source: source)
 
         var config: LoRAConfig?
         if let object = configObject {
@@ -82,9 +88,10 @@ extension Module {
             let (down, up) = (pair.down, pair.up)
             let rank = down.dim(0)
             if down.shape != [rank, layer.inputFeatures] || up.shape != [layer.outputFeatures, rank] {
-                problems.append("\(fileName): lora_A \(down.shape) and lora_B \(up.shape) do not fit a Linear "
-                                + "[\(layer.outputFeatures), \(layer.inputFeatures)] (expected [r, \(layer.inputFeatures)] "
-                                + "and [\(layer.outputFeatures), r])")
+                problems.append(
+                    "\(fileName): lora_A \(down.shape) and lora_B \(up.shape) do not fit a Linear "
+                        + "[\(layer.outputFeatures), \(layer.inputFeatures)] (expected [r, \(layer.inputFeatures)] "
+                        + "and [\(layer.outputFeatures), r])")
                 continue
             }
             plan.append((layer, down, up, config?.alpha(for: name) ?? Float(rank)))
@@ -95,8 +102,9 @@ extension Module {
             let wasMerged = step.layer.lora?.isMerged == true
             step.layer.unfoldLoRA()
             let storage = dtype ?? step.down.dtype
-            let adapter = step.layer.attachLoRA(rank: step.down.dim(0), alpha: step.alpha, dtype: storage,
-                                                key: RandomKey(seed: 0))
+            let adapter = step.layer.attachLoRA(
+                rank: step.down.dim(0), alpha: step.alpha, dtype: storage,
+                key: RandomKey(seed: 0))
             adapter.down.weight = step.down.asType(storage)
             adapter.up.weight = step.up.asType(storage)
             if wasMerged { step.layer.foldLoRA() }
@@ -122,13 +130,17 @@ struct LoRAKeyPairs {
             }
         }
         if !foreign.isEmpty {
-            throw LoRAFileError(file: source, message: "keys that are not PEFT LoRA tensors (…lora_A.weight / "
-                                + "…lora_B.weight): \(foreign.sorted().prefix(8).joined(separator: ", "))")
+            throw LoRAFileError(
+                file: source,
+                message: "keys that are not PEFT LoRA tensors (…lora_A.weight / "
+                    + "…lora_B.weight): \(foreign.sorted().prefix(8).joined(separator: ", "))")
         }
         let unpaired = Set(downs.keys).symmetricDifference(ups.keys).sorted()
         if !unpaired.isEmpty {
-            throw LoRAFileError(file: source, message: "layers with only one of lora_A/lora_B: "
-                                + unpaired.prefix(8).joined(separator: ", "))
+            throw LoRAFileError(
+                file: source,
+                message: "layers with only one of lora_A/lora_B: "
+                    + unpaired.prefix(8).joined(separator: ", "))
         }
         if downs.isEmpty { throw LoRAFileError(file: source, message: "no LoRA tensors") }
         for (name, down) in downs { byName[name] = (down, ups[name]!) }
@@ -137,7 +149,9 @@ struct LoRAKeyPairs {
     /// The key prefix (with its trailing dot, or "") under which every named layer is a Linear of the model.
     /// Without an explicit prefix, tries none, then each name's leading one or two components
     /// (`transformer.`, `base_model.model.`).
-    static func resolvePrefix(_ explicit: String?, names: [String], layers: [String: Linear], source: String) throws -> String {
+    static func resolvePrefix(_ explicit: String?, names: [String], layers: [String: Linear], source: String) throws
+        -> String
+    {
         var candidates: [String]
         if let explicit {
             candidates = [explicit.isEmpty ? "" : explicit + "."]
@@ -157,9 +171,11 @@ struct LoRAKeyPairs {
         if let head = candidates.first(where: { unresolved($0).isEmpty }) { return head }
         let best = candidates.min { unresolved($0).count < unresolved($1).count }!
         let missing = unresolved(best)
-        throw LoRAFileError(file: source, message: "\(missing.count) adapted layers are not Linear layers of the "
-                            + "model (prefix '\(best)'): \(missing.prefix(6).joined(separator: ", "))"
-                            + "; the model has e.g. \(layers.keys.sorted().prefix(6).joined(separator: ", "))")
+        throw LoRAFileError(
+            file: source,
+            message: "\(missing.count) adapted layers are not Linear layers of the "
+                + "model (prefix '\(best)'): \(missing.prefix(6).joined(separator: ", "))"
+                + "; the model has e.g. \(layers.keys.sorted().prefix(6).joined(separator: ", "))")
     }
 
     /// Pipeline-level metadata prefixes every config key with the component name; take that component's keys.

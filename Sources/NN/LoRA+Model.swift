@@ -79,7 +79,8 @@ extension Module {
             if layer.lora!.rank != rank { ranks[name] = layer.lora!.rank }
             if layer.lora!.alpha != alpha { alphas[name] = layer.lora!.alpha }
         }
-        return LoRAConfig(rank: rank, alpha: alpha, targetModules: layers.map(\.name), rankPattern: ranks,
-                          alphaPattern: alphas)
+        return LoRAConfig(
+            rank: rank, alpha: alpha, targetModules: layers.map(\.name), rankPattern: ranks,
+            alphaPattern: alphas)
     }
 }

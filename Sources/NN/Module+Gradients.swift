@@ -6,7 +6,9 @@ import Engine
 
 /// Evaluates `loss` (its first output must be a scalar; more outputs ride along without gradient) and the gradient
 /// of that scalar with respect to every trainable parameter of `model`, keyed like ``Module/parameters()``.
-public func valueAndGrad(model: Module, _ loss: @escaping () -> [Tensor]) -> (values: [Tensor], gradients: [String: Tensor]) {
+public func valueAndGrad(model: Module, _ loss: @escaping () -> [Tensor]) -> (
+    values: [Tensor], gradients: [String: Tensor]
+) {
     let trainable = model.namedSlots().filter { !$0.slot.isFrozen && $0.slot.value != nil }
     let originals = trainable.map { $0.slot.value! }
     let function = valueAndGrad { (inputs: [Tensor]) -> [Tensor] in

@@ -30,14 +30,18 @@ extension Module {
     /// Loads tensors (in checkpoint layout) into the tree. With `strict`, every key of the model must be present,
     /// no extra key may be given, and every shape must match; all problems are reported together and nothing is
     /// changed unless the whole load succeeds. `dtype` converts floating tensors (nil keeps the checkpoint's).
-    public func load(_ tensors: [String: Tensor], strict: Bool = true, dtype: DType? = nil, source: String = "checkpoint") throws {
+    public func load(
+        _ tensors: [String: Tensor], strict: Bool = true, dtype: DType? = nil, source: String = "checkpoint"
+    ) throws {
         try load(keys: Set(tensors.keys), strict: strict, dtype: dtype, source: source) { tensors[$0]! }
     }
 
     /// Loads from a checkpoint (a safetensors file or folder, sharded with an index or not; a torch.save file),
     /// reading one tensor at a time so the peak memory is the model plus one tensor, whatever the checkpoint's size.
     public func load(from checkpoint: any CheckpointSource, strict: Bool = true, dtype: DType? = nil) throws {
-        try load(keys: Set(checkpoint.keys), strict: strict, dtype: dtype, source: checkpoint.source) { try checkpoint.tensor($0) }
+        try load(keys: Set(checkpoint.keys), strict: strict, dtype: dtype, source: checkpoint.source) {
+            try checkpoint.tensor($0)
+        }
     }
 
     /// Loads from a safetensors file or a folder of them, or a PyTorch `torch.save` file (`.pt`, `.pth`, `.bin`,
@@ -51,7 +55,9 @@ extension Module {
         try SafeTensors.save(checkpointTensors(), metadata: metadata, to: url)
     }
 
-    private func load(keys: Set<String>, strict: Bool, dtype: DType?, source: String, fetch: (String) throws -> Tensor) throws {
+    private func load(keys: Set<String>, strict: Bool, dtype: DType?, source: String, fetch: (String) throws -> Tensor)
+        throws
+    {
         var missing: [String] = [], mismatched: [(String, [Int], [Int])] = []
         var assignments: [(ParameterSlot, Tensor)] = []
         var used = Set<String>()
@@ -78,8 +84,9 @@ extension Module {
         if let failure { throw failure }
         let unexpected = keys.filter { !used.contains($0) }.sorted()
         if !mismatched.isEmpty || (strict && (!missing.isEmpty || !unexpected.isEmpty)) {
-            throw CheckpointMismatch(source: source, missing: missing, unexpected: unexpected,
-                                     mismatched: mismatched.map { ($0.0, $0.1, $0.2) })
+            throw CheckpointMismatch(
+                source: source, missing: missing, unexpected: unexpected,
+                mismatched: mismatched.map { ($0.0, $0.1, $0.2) })
         }
         for (slot, value) in assignments { slot.value = value }
     }

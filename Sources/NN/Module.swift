@@ -112,7 +112,9 @@ open class Module {
     public func unfreeze(matching pattern: KeyPattern? = nil) { setFrozen(false, pattern) }
 
     private func setFrozen(_ frozen: Bool, _ pattern: KeyPattern?) {
-        for (key, slot) in namedSlots() where !slot.isBuffer && (pattern?.matches(key) ?? true) { slot.isFrozen = frozen }
+        for (key, slot) in namedSlots() where !slot.isBuffer && (pattern?.matches(key) ?? true) {
+            slot.isFrozen = frozen
+        }
     }
 
     /// Converts floating-point tensors to `dtype` (e.g. bf16 weights to fp32 master weights).
@@ -167,7 +169,9 @@ extension Optional: OptionalModuleList where Wrapped: Collection, Wrapped.Elemen
 /// (`to_q` matches `blocks.0.attn.to_q.weight`).
 public struct KeyPattern: ExpressibleByStringLiteral, Sendable, CustomStringConvertible {
     public let alternatives: [String]
-    public init(_ pattern: String) { alternatives = pattern.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    public init(_ pattern: String) {
+        alternatives = pattern.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
     public init(stringLiteral value: String) { self.init(value) }
     public var description: String { alternatives.joined(separator: ",") }
 
@@ -176,7 +180,9 @@ public struct KeyPattern: ExpressibleByStringLiteral, Sendable, CustomStringConv
         for alternative in alternatives {
             if alternative.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
                 if components.contains(alternative) { return true }
-            } else if (try? Regex(alternative).wholeMatch(in: key)) != nil || key.contains(alternative) && !alternative.contains(where: { "*+?[]()|^$\\".contains($0) }) {
+            } else if (try? Regex(alternative).wholeMatch(in: key)) != nil
+                || key.contains(alternative) && !alternative.contains(where: { "*+?[]()|^$\\".contains($0) })
+            {
                 return true
             }
         }

@@ -16,42 +16,55 @@ public final class AestheticPredictor: Module {
         let last = linearShapes.keys.max() ?? -1
         var modules: [Module & UnaryLayer] = []
         for i in 0...max(last, 0) where last >= 0 {
-            if let shape = linearShapes[i] { modules.append(Linear(shape[1], shape[0], dtype: dtype)) } else { modules.append(Identity()) }
+            if let shape = linearShapes[i] {
+                modules.append(Linear(shape[1], shape[0], dtype: dtype))
+            } else {
+                modules.append(Identity())
+            }
         }
         layers = Sequential(modules)
         super.init()
     }
 
     /// Builds the head from its checkpoint; `inputDimension` is the CLIP embedding size it must accept.
-    public static func load(_ url: URL, inputDimension: Int? = nil, dtype: DType = .float32) throws -> AestheticPredictor {
+    public static func load(_ url: URL, inputDimension: Int? = nil, dtype: DType = .float32) throws
+        -> AestheticPredictor
+    {
         let dict = try StateDict(contentsOf: url)
         var shapes: [Int: [Int]] = [:]
         for key in dict.keys {
             let parts = key.split(separator: ".")
             guard parts.count == 3, parts[0] == "layers", let i = Int(parts[1]), parts[2] == "weight" else {
                 guard parts.count == 3, parts[0] == "layers", parts[2] == "bias" else {
-                    throw RewardError.checkpointMismatch(file: url.lastPathComponent, expected: "an aesthetic MLP (keys layers.<i>.weight, layers.<i>.bias)",
-                                                         found: "key \(key)")
+                    throw RewardError.checkpointMismatch(
+                        file: url.lastPathComponent,
+                        expected: "an aesthetic MLP (keys layers.<i>.weight, layers.<i>.bias)",
+                        found: "key \(key)")
                 }
                 continue
             }
             guard let shape = dict.shape(key), shape.count == 2 else {
-                throw RewardError.checkpointMismatch(file: url.lastPathComponent, expected: "\(key) of rank 2", found: "\(dict.shape(key) ?? [])")
+                throw RewardError.checkpointMismatch(
+                    file: url.lastPathComponent, expected: "\(key) of rank 2", found: "\(dict.shape(key) ?? [])")
             }
             shapes[i] = shape
         }
         let ordered = shapes.keys.sorted()
         guard let first = ordered.first, shapes[ordered.last!]![0] == 1 else {
-            throw RewardError.checkpointMismatch(file: url.lastPathComponent, expected: "linear layers ending in one output", found: "\(ordered.count) layers")
+            throw RewardError.checkpointMismatch(
+                file: url.lastPathComponent, expected: "linear layers ending in one output",
+                found: "\(ordered.count) layers")
         }
         for (a, b) in zip(ordered, ordered.dropFirst()) where shapes[a]![0] != shapes[b]![1] {
-            throw RewardError.checkpointMismatch(file: url.lastPathComponent, expected: "layers.\(b).weight with \(shapes[a]![0]) inputs",
-                                                 found: "\(shapes[b]![1])")
+            throw RewardError.checkpointMismatch(
+                file: url.lastPathComponent, expected: "layers.\(b).weight with \(shapes[a]![0]) inputs",
+                found: "\(shapes[b]![1])")
         }
         if let inputDimension, shapes[first]![1] != inputDimension {
-            throw RewardError.checkpointMismatch(file: url.lastPathComponent,
-                                                 expected: "layers.\(first).weight with \(inputDimension) inputs (the CLIP model's projection_dim)",
-                                                 found: "\(shapes[first]![1]) inputs")
+            throw RewardError.checkpointMismatch(
+                file: url.lastPathComponent,
+                expected: "layers.\(first).weight with \(inputDimension) inputs (the CLIP model's projection_dim)",
+                found: "\(shapes[first]![1]) inputs")
         }
         let model = AestheticPredictor(linearShapes: shapes, dtype: dtype)
         try model.load(try dict.tensors(), strict: true, dtype: dtype, source: url.lastPathComponent)
@@ -77,7 +90,10 @@ public final class AestheticReward: ImageRewardModel {
         clip.train(false)
         head = try AestheticPredictor.load(mlpCheckpoint, inputDimension: clip.config.projectionDim, dtype: dtype)
         preprocessing = try RewardFiles.clipProcessor(
-            in: [clipFolder, clipFolder.appendingPathComponent("processor"), clipFolder.appendingPathComponent("tokenizer")],
+            in: [
+                clipFolder, clipFolder.appendingPathComponent("processor"),
+                clipFolder.appendingPathComponent("tokenizer")
+            ],
             imageSize: clip.config.vision.imageSize)
     }
 
@@ -97,7 +113,10 @@ public final class AestheticReward: ImageRewardModel {
 
     public func scores(images: [RGBImage], prompts: [String]) throws -> [Double] {
         try inBatches(images: images, prompts: prompts.isEmpty ? nil : prompts) { batch, _ in
-            let scores = head(embeddings(Array(batch)).asType(head.layers.modules.compactMap { ($0 as? Linear)?.weight.dtype }.first ?? .float32)).asType(.float32)
+            let scores = head(
+                embeddings(Array(batch)).asType(
+                    head.layers.modules.compactMap { ($0 as? Linear)?.weight.dtype }.first ?? .float32)
+            ).asType(.float32)
             eval(scores)
             return scores.toArray(Float.self).map(Double.init)
         }

@@ -73,8 +73,11 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
     public static let openAIMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
     public static let openAIStd: [Float] = [0.26862954, 0.26130258, 0.27577711]
 
-    public init(size: Int, geometry: Geometry, resampler: Resampler, mean: [Float] = openAIMean, std: [Float] = openAIStd) {
-        precondition(size > 0 && mean.count == 3 && std.count == 3, "CLIPImagePreprocessing: size > 0, 3 means and 3 stds")
+    public init(
+        size: Int, geometry: Geometry, resampler: Resampler, mean: [Float] = openAIMean, std: [Float] = openAIStd
+    ) {
+        precondition(
+            size > 0 && mean.count == 3 && std.count == 3, "CLIPImagePreprocessing: size > 0, 3 means and 3 stds")
         self.size = size
         self.geometry = geometry
         self.resampler = resampler
@@ -88,9 +91,12 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
     }
 
     /// open_clip's evaluation transform (resize mode "shortest").
-    public static func openCLIP(size: Int = 224, mean: [Float] = openAIMean, std: [Float] = openAIStd) -> CLIPImagePreprocessing {
-        CLIPImagePreprocessing(size: size, geometry: .shortestSideThenCenterCrop(.torchvision), resampler: .pilBicubic,
-                               mean: mean, std: std)
+    public static func openCLIP(size: Int = 224, mean: [Float] = openAIMean, std: [Float] = openAIStd)
+        -> CLIPImagePreprocessing
+    {
+        CLIPImagePreprocessing(
+            size: size, geometry: .shortestSideThenCenterCrop(.torchvision), resampler: .pilBicubic,
+            mean: mean, std: std)
     }
 
     /// open_clip's evaluation transform as an open_clip config sets it up (`preprocess_cfg`; see the file header):
@@ -111,9 +117,12 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
     }
 
     /// transformers' `CLIPImageProcessor` with `shortest_edge` = `crop_size` = `size`.
-    public static func clipProcessor(size: Int = 224, mean: [Float] = openAIMean, std: [Float] = openAIStd) -> CLIPImagePreprocessing {
-        CLIPImagePreprocessing(size: size, geometry: .shortestSideThenCenterCrop(.floor), resampler: .pilBicubic,
-                               mean: mean, std: std)
+    public static func clipProcessor(size: Int = 224, mean: [Float] = openAIMean, std: [Float] = openAIStd)
+        -> CLIPImagePreprocessing
+    {
+        CLIPImagePreprocessing(
+            size: size, geometry: .shortestSideThenCenterCrop(.floor), resampler: .pilBicubic,
+            mean: mean, std: std)
     }
 
     // MARK: - Whole pipeline
@@ -159,19 +168,23 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
             // to even); with both sides ≤ size only the padding happens.
             if newW < size || newH < size {
                 let (padW, padH) = (max(size - newW, 0), max(size - newH, 0))
-                plane = plane.padded(left: padW / 2, top: padH / 2, width: newW + padW, height: newH + padH,
-                                     fill: Float(fill) / 255)
+                plane = plane.padded(
+                    left: padW / 2, top: padH / 2, width: newW + padW, height: newH + padH,
+                    fill: Float(fill) / 255)
             }
             if plane.width > size || plane.height > size {
-                plane = plane.cropped(left: Self.cropOffset(excess: plane.width - size, .torchvision),
-                                      top: Self.cropOffset(excess: plane.height - size, .torchvision),
-                                      width: size, height: size)
+                plane = plane.cropped(
+                    left: Self.cropOffset(excess: plane.width - size, .torchvision),
+                    top: Self.cropOffset(excess: plane.height - size, .torchvision),
+                    width: size, height: size)
             }
         case .squash:
             plane = resize(image, width: size, height: size)
         }
-        precondition(plane.width == size && plane.height == size,
-                     "CLIPImagePreprocessing: a \(w)×\(h) image gives \(plane.width)×\(plane.height), not \(size)×\(size) (ResizeMaxSize leaves images whose longest side is already \(size) unpadded)")
+        precondition(
+            plane.width == size && plane.height == size,
+            "CLIPImagePreprocessing: a \(w)×\(h) image gives \(plane.width)×\(plane.height), not \(size)×\(size) (ResizeMaxSize leaves images whose longest side is already \(size) unpadded)"
+        )
         return plane.values
     }
 
@@ -197,8 +210,10 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
     /// (its `· 1 + min · 0` leaves it as is), each side `round(side / ratio)`, Python's round half to even.
     public static func longestSideSize(width: Int, height: Int, size: Int) -> (width: Int, height: Int) {
         let ratio = max(Double(height) / Double(size), Double(width) / Double(size))
-        return (Int((Double(width) / ratio).rounded(.toNearestOrEven)),
-                Int((Double(height) / ratio).rounded(.toNearestOrEven)))
+        return (
+            Int((Double(width) / ratio).rounded(.toNearestOrEven)),
+            Int((Double(height) / ratio).rounded(.toNearestOrEven))
+        )
     }
 
     static func cropOffset(excess: Int, _ rounding: CropRounding) -> Int {
@@ -243,7 +258,7 @@ struct FloatImage {
         var out = [Float](repeating: 0, count: width * height * 3)
         for y in 0..<height {
             let src = ((top + y) * self.width + left) * 3
-            out.replaceSubrange(y * width * 3 ..< (y + 1) * width * 3, with: values[src ..< src + width * 3])
+            out.replaceSubrange(y * width * 3..<(y + 1) * width * 3, with: values[src..<src + width * 3])
         }
         return FloatImage(width: width, height: height, values: out)
     }
@@ -253,7 +268,7 @@ struct FloatImage {
         var out = [Float](repeating: fill, count: width * height * 3)
         for y in 0..<self.height {
             let dst = ((top + y) * width + left) * 3
-            out.replaceSubrange(dst ..< dst + self.width * 3, with: values[y * self.width * 3 ..< (y + 1) * self.width * 3])
+            out.replaceSubrange(dst..<dst + self.width * 3, with: values[y * self.width * 3..<(y + 1) * self.width * 3])
         }
         return FloatImage(width: width, height: height, values: out)
     }
@@ -289,7 +304,8 @@ enum PILResampler {
     /// `precompute_coeffs` + `normalize_coeffs_8bpc`: per output index, the first input index, the tap count and the
     /// fixed-point weights.
     static func coefficients(inSize: Int, outSize: Int, filter: Filter = .bicubic)
-        -> (bounds: [(start: Int, count: Int)], weights: [[Int]]) {
+        -> (bounds: [(start: Int, count: Int)], weights: [[Int]])
+    {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1)
         let support = filter.support * filterScale
@@ -331,19 +347,23 @@ enum PILResampler {
         func horizontal(_ image: RGBImage) -> RGBImage {
             guard width != image.width else { return image }
             let (bounds, weights) = coefficients(inSize: image.width, outSize: width, filter: filter)
-            return try! RGBImage(width: width, height: image.height, pixels: pass(
-                image.pixels, lines: image.height, outSize: width, bounds: bounds, weights: weights,
-                inputOffset: { line, i in (line * image.width + i) * 3 },
-                outputOffset: { line, o in (line * width + o) * 3 }))
+            return try! RGBImage(
+                width: width, height: image.height,
+                pixels: pass(
+                    image.pixels, lines: image.height, outSize: width, bounds: bounds, weights: weights,
+                    inputOffset: { line, i in (line * image.width + i) * 3 },
+                    outputOffset: { line, o in (line * width + o) * 3 }))
         }
         func vertical(_ image: RGBImage) -> RGBImage {
             guard height != image.height else { return image }
             let (bounds, weights) = coefficients(inSize: image.height, outSize: height, filter: filter)
             let w = image.width
-            return try! RGBImage(width: w, height: height, pixels: pass(
-                image.pixels, lines: w, outSize: height, bounds: bounds, weights: weights,
-                inputOffset: { column, i in (i * w + column) * 3 },
-                outputOffset: { column, o in (o * w + column) * 3 }))
+            return try! RGBImage(
+                width: w, height: height,
+                pixels: pass(
+                    image.pixels, lines: w, outSize: height, bounds: bounds, weights: weights,
+                    inputOffset: { column, i in (i * w + column) * 3 },
+                    outputOffset: { column, o in (o * w + column) * 3 }))
         }
         let heightShrink = image.height - height
         let verticalFirst = heightShrink > 0 && heightShrink > (image.width - width) * 2
@@ -352,8 +372,10 @@ enum PILResampler {
 
     /// One separable pass over `lines` rows (or columns) of RGB bytes; `inputOffset(line, i)` / `outputOffset(line, o)`
     /// give the byte offset of sample i (o) of a line.
-    private static func pass(_ input: [UInt8], lines: Int, outSize: Int, bounds: [(start: Int, count: Int)], weights: [[Int]],
-                             inputOffset: (Int, Int) -> Int, outputOffset: (Int, Int) -> Int) -> [UInt8] {
+    private static func pass(
+        _ input: [UInt8], lines: Int, outSize: Int, bounds: [(start: Int, count: Int)], weights: [[Int]],
+        inputOffset: (Int, Int) -> Int, outputOffset: (Int, Int) -> Int
+    ) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: lines * outSize * 3)
         let rounding = 1 << (precisionBits - 1)
         input.withUnsafeBufferPointer { src in
@@ -413,22 +435,30 @@ enum TorchResampler {
         var current = image
         if width != image.width {
             let (bounds, weights) = coefficients(inSize: image.width, outSize: width)
-            current = FloatImage(width: width, height: image.height, values: pass(
-                current.values, lines: image.height, outSize: width, bounds: bounds, weights: weights,
-                inputOffset: { line, i in (line * image.width + i) * 3 }, outputOffset: { line, o in (line * width + o) * 3 }))
+            current = FloatImage(
+                width: width, height: image.height,
+                values: pass(
+                    current.values, lines: image.height, outSize: width, bounds: bounds, weights: weights,
+                    inputOffset: { line, i in (line * image.width + i) * 3 },
+                    outputOffset: { line, o in (line * width + o) * 3 }))
         }
         if height != image.height {
             let (bounds, weights) = coefficients(inSize: image.height, outSize: height)
             let w = current.width
-            current = FloatImage(width: w, height: height, values: pass(
-                current.values, lines: w, outSize: height, bounds: bounds, weights: weights,
-                inputOffset: { column, i in (i * w + column) * 3 }, outputOffset: { column, o in (o * w + column) * 3 }))
+            current = FloatImage(
+                width: w, height: height,
+                values: pass(
+                    current.values, lines: w, outSize: height, bounds: bounds, weights: weights,
+                    inputOffset: { column, i in (i * w + column) * 3 },
+                    outputOffset: { column, o in (o * w + column) * 3 }))
         }
         return current
     }
 
-    private static func pass(_ input: [Float], lines: Int, outSize: Int, bounds: [(start: Int, count: Int)], weights: [[Float]],
-                             inputOffset: (Int, Int) -> Int, outputOffset: (Int, Int) -> Int) -> [Float] {
+    private static func pass(
+        _ input: [Float], lines: Int, outSize: Int, bounds: [(start: Int, count: Int)], weights: [[Float]],
+        inputOffset: (Int, Int) -> Int, outputOffset: (Int, Int) -> Int
+    ) -> [Float] {
         var output = [Float](repeating: 0, count: lines * outSize * 3)
         input.withUnsafeBufferPointer { src in
             output.withUnsafeMutableBufferPointer { dst in

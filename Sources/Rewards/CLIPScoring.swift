@@ -52,7 +52,9 @@ extension CLIPEncoders {
     }
 
     /// Normalised embeddings of each image and of its prompt; each distinct prompt is encoded once.
-    func normalizedFeatures(images: ArraySlice<RGBImage>, prompts: ArraySlice<String>) throws -> (image: Tensor, text: Tensor) {
+    func normalizedFeatures(images: ArraySlice<RGBImage>, prompts: ArraySlice<String>) throws -> (
+        image: Tensor, text: Tensor
+    ) {
         let image = l2Normalized(encodeImages(pixels(images)).asType(.float32))
         var unique: [String] = []
         var index: [String: Int32] = [:]
@@ -90,8 +92,10 @@ struct OpenCLIPEncoders: CLIPEncoders {
         // A vocabulary larger than the model's embedding table would index past it (garbage, not an error, in the
         // engine): the wrong vocabulary file for the checkpoint.
         guard tokenize.vocabularySize <= model.config.text.vocabSize else {
-            throw RewardError.checkpointMismatch(file: "open_clip vocabulary", expected: "at most \(model.config.text.vocabSize) tokens (the model's vocab_size)",
-                                                 found: "\(tokenize.vocabularySize) tokens")
+            throw RewardError.checkpointMismatch(
+                file: "open_clip vocabulary",
+                expected: "at most \(model.config.text.vocabSize) tokens (the model's vocab_size)",
+                found: "\(tokenize.vocabularySize) tokens")
         }
         let batch = tokenize(prompts, maxLength: length, padding: .maxLength)
         return model.encodeText(Tensor(batch.ids.flatMap { $0.map(Int32.init) }, shape: [prompts.count, length]))
@@ -121,7 +125,8 @@ struct TransformersCLIPEncoders: CLIPEncoders {
 enum RewardFiles {
     /// What HPS-v2.1 needs, for messages: the two files DanceGRPO's README has users download (open_clip's vocabulary
     /// is bundled; safetensors conversions of either file are accepted too).
-    static let hpsFiles = "HPS-v2.1's two files, HPS_v2.1_compressed.pt and open_clip_pytorch_model.bin, in hps_ckpt/ "
+    static let hpsFiles =
+        "HPS-v2.1's two files, HPS_v2.1_compressed.pt and open_clip_pytorch_model.bin, in hps_ckpt/ "
         + "under the reward folder (or their paths)"
 
     /// The first of `candidates` (relative to `folder`) that exists.
@@ -130,19 +135,23 @@ enum RewardFiles {
             let url = folder.appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: url.path) { return url }
         }
-        throw RewardError.missingFile(path: folder.appendingPathComponent(candidates[0]).path,
-                                      expected: "\(expected); looked for \(candidates.joined(separator: ", ")) in \(folder.path)")
+        throw RewardError.missingFile(
+            path: folder.appendingPathComponent(candidates[0]).path,
+            expected: "\(expected); looked for \(candidates.joined(separator: ", ")) in \(folder.path)")
     }
 
     static func exists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
 
     /// A transformers tokenizer folder: `<folder>/tokenizer/` when it has vocab.json, else `<folder>` itself.
     static func transformersTokenizer(in folder: URL) throws -> CLIPTokenizer {
-        for candidate in [folder.appendingPathComponent("tokenizer"), folder] where exists(candidate.appendingPathComponent("vocab.json")) {
+        for candidate in [folder.appendingPathComponent("tokenizer"), folder]
+        where exists(candidate.appendingPathComponent("vocab.json")) {
             return try CLIPTokenizer(directory: candidate)
         }
-        throw RewardError.missingFile(path: folder.appendingPathComponent("tokenizer/vocab.json").path,
-                                      expected: "the CLIP tokenizer files vocab.json and merges.txt in \(folder.path)/tokenizer/ or \(folder.path)/")
+        throw RewardError.missingFile(
+            path: folder.appendingPathComponent("tokenizer/vocab.json").path,
+            expected:
+                "the CLIP tokenizer files vocab.json and merges.txt in \(folder.path)/tokenizer/ or \(folder.path)/")
     }
 
     /// open_clip's vocabulary: `bpe_simple_vocab_16e6.txt.gz` in the first of `folders` that has one (a user's copy
@@ -163,7 +172,8 @@ enum RewardFiles {
     /// transformers' `preprocessor_config.json` (CLIPImageProcessor): size, crop, mean, std. Absent → CLIP's defaults
     /// at `imageSize`.
     static func clipProcessor(in folders: [URL], imageSize: Int) throws -> CLIPImagePreprocessing {
-        guard let file = folders.map({ $0.appendingPathComponent("preprocessor_config.json") }).first(where: exists) else {
+        guard let file = folders.map({ $0.appendingPathComponent("preprocessor_config.json") }).first(where: exists)
+        else {
             return .clipProcessor(size: imageSize)
         }
         let object = try ConfigFile.object(from: file)
@@ -175,10 +185,15 @@ enum RewardFiles {
         let size = side(object["size"]) ?? imageSize
         let crop = side(object["crop_size"]) ?? size
         guard size == crop, (object["do_center_crop"] as? Bool ?? true), (object["do_resize"] as? Bool ?? true) else {
-            throw RewardError.unsupportedFormat(file: file.path, reason: "expected resize of the shortest edge to N and a centre crop of N×N, found size \(size), crop \(crop)")
+            throw RewardError.unsupportedFormat(
+                file: file.path,
+                reason:
+                    "expected resize of the shortest edge to N and a centre crop of N×N, found size \(size), crop \(crop)"
+            )
         }
         if let resample = object["resample"] as? Int, resample != 3 {
-            throw RewardError.unsupportedFormat(file: file.path, reason: "expected resample 3 (bicubic), found \(resample)")
+            throw RewardError.unsupportedFormat(
+                file: file.path, reason: "expected resample 3 (bicubic), found \(resample)")
         }
         let mean = (object["image_mean"] as? [NSNumber])?.map(\.floatValue) ?? CLIPImagePreprocessing.openAIMean
         let std = (object["image_std"] as? [NSNumber])?.map(\.floatValue) ?? CLIPImagePreprocessing.openAIStd
@@ -186,7 +201,8 @@ enum RewardFiles {
             throw RewardError.unsupportedFormat(file: file.path, reason: "expected 3 image_mean and 3 image_std values")
         }
         guard crop == imageSize else {
-            throw RewardError.checkpointMismatch(file: file.path, expected: "crop size \(imageSize) (the model's image_size)", found: "\(crop)")
+            throw RewardError.checkpointMismatch(
+                file: file.path, expected: "crop size \(imageSize) (the model's image_size)", found: "\(crop)")
         }
         return .clipProcessor(size: size, mean: mean, std: std)
     }
@@ -195,7 +211,8 @@ enum RewardFiles {
     static func transformersCLIP(folder: URL, dtype: DType) throws -> CLIPModel {
         let config = folder.appendingPathComponent("config.json")
         guard exists(config) else {
-            throw RewardError.missingFile(path: config.path, expected: "a transformers CLIPModel folder (config.json + model.safetensors)")
+            throw RewardError.missingFile(
+                path: config.path, expected: "a transformers CLIPModel folder (config.json + model.safetensors)")
         }
         return try CLIPModel.load(from: folder, dtype: dtype)
     }

@@ -28,28 +28,35 @@ public final class HPSv21Reward: ImageRewardModel {
     ///   - config: an open_clip model config JSON; nil = ViT-H-14.
     ///   - vocabulary: open_clip's `bpe_simple_vocab_16e6.txt.gz`; nil = the one next to the HPS or open_clip file
     ///     when there is one, else the copy bundled with the package — so the two files users download suffice.
-    public init(openCLIPCheckpoint: URL?, hpsCheckpoint: URL, config: URL? = nil, vocabulary: URL? = nil,
-                dtype: DType = .float32) throws {
-        let (modelConfig, configName) = try config.map { try OpenCLIPLoading.config(at: $0) } ?? (OpenCLIPConfig.vitH14, "ViT-H-14")
+    public init(
+        openCLIPCheckpoint: URL?, hpsCheckpoint: URL, config: URL? = nil, vocabulary: URL? = nil,
+        dtype: DType = .float32
+    ) throws {
+        let (modelConfig, configName) =
+            try config.map { try OpenCLIPLoading.config(at: $0) } ?? (OpenCLIPConfig.vitH14, "ViT-H-14")
         let files = [hpsCheckpoint] + (openCLIPCheckpoint.map { [$0] } ?? [])
         for file in files where !RewardFiles.exists(file) {
             throw RewardError.missingFile(path: file.path, expected: RewardFiles.hpsFiles)
         }
-        let vocabularyFile = try vocabulary ?? RewardFiles.openCLIPVocabulary(in: files.map { $0.deletingLastPathComponent() })
+        let vocabularyFile =
+            try vocabulary ?? RewardFiles.openCLIPVocabulary(in: files.map { $0.deletingLastPathComponent() })
         guard RewardFiles.exists(vocabularyFile) else {
-            throw RewardError.missingFile(path: vocabularyFile.path, expected: "open_clip's BPE vocabulary bpe_simple_vocab_16e6.txt.gz")
+            throw RewardError.missingFile(
+                path: vocabularyFile.path, expected: "open_clip's BPE vocabulary bpe_simple_vocab_16e6.txt.gz")
         }
         model = try OpenCLIPLoading.model(config: modelConfig, configName: configName, files: files, dtype: dtype)
         model.train(false)
-        encoders = OpenCLIPEncoders(model: model, tokenizer: TokenizerSource { try CLIPTokenizer(openCLIPVocabulary: vocabularyFile) },
-                                    preprocessing: .hpsv2(size: modelConfig.vision.imageSize))
+        encoders = OpenCLIPEncoders(
+            model: model, tokenizer: TokenizerSource { try CLIPTokenizer(openCLIPVocabulary: vocabularyFile) },
+            preprocessing: .hpsv2(size: modelConfig.vision.imageSize))
     }
 
     /// A reward over an already built model (tests, benchmarks, other preprocessing).
     public init(model: OpenCLIPModel, tokenizer: CLIPTokenizer, preprocessing: CLIPImagePreprocessing? = nil) {
         self.model = model
-        encoders = OpenCLIPEncoders(model: model, tokenizer: TokenizerSource(tokenizer),
-                                    preprocessing: preprocessing ?? .hpsv2(size: model.config.vision.imageSize))
+        encoders = OpenCLIPEncoders(
+            model: model, tokenizer: TokenizerSource(tokenizer),
+            preprocessing: preprocessing ?? .hpsv2(size: model.config.vision.imageSize))
     }
 
     public func scores(images: [RGBImage], prompts: [String]) throws -> [Double] {
@@ -90,8 +97,9 @@ public final class PickScoreReward: ImageRewardModel {
 
     public init(model: CLIPModel, tokenizer: CLIPTokenizer, preprocessing: CLIPImagePreprocessing? = nil) {
         self.model = model
-        encoders = TransformersCLIPEncoders(model: model, tokenizer: tokenizer,
-                                            preprocessing: preprocessing ?? .clipProcessor(size: model.config.vision.imageSize))
+        encoders = TransformersCLIPEncoders(
+            model: model, tokenizer: tokenizer,
+            preprocessing: preprocessing ?? .clipProcessor(size: model.config.vision.imageSize))
     }
 
     public func scores(images: [RGBImage], prompts: [String]) throws -> [Double] {

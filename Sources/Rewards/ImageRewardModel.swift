@@ -15,7 +15,8 @@ public protocol ImageRewardModel: Reward {
 extension ImageRewardModel {
     /// A model scores images; a video's score is the mean of its frames'.
     public func score(_ samples: [GeneratedSample], prompts: [Prompt]) throws -> RewardScores {
-        RewardScores(scores: try meanOverFrames(samples, prompts: prompts) { try scores(images: $0, prompts: $1.map(\.text)) })
+        RewardScores(
+            scores: try meanOverFrames(samples, prompts: prompts) { try scores(images: $0, prompts: $1.map(\.text)) })
     }
 }
 
@@ -35,7 +36,8 @@ public enum RewardError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .missingFile(let path, let expected): return "\(path): not found (expected \(expected))"
-        case .checkpointMismatch(let file, let expected, let found): return "\(file): expected \(expected), found \(found)"
+        case .checkpointMismatch(let file, let expected, let found):
+            return "\(file): expected \(expected), found \(found)"
         case .unsupportedFormat(let file, let reason): return "\(file): \(reason)"
         case .invalidInput(let message): return message
         case .invalidSpecification(let message): return message
@@ -45,10 +47,13 @@ public enum RewardError: Error, CustomStringConvertible, Equatable {
 
 extension ImageRewardModel {
     /// Checks the inputs and runs `body` on consecutive batches of at most ``batchSize`` images.
-    func inBatches(images: [RGBImage], prompts: [String]?,
-                   _ body: (ArraySlice<RGBImage>, ArraySlice<String>) throws -> [Double]) throws -> [Double] {
+    func inBatches(
+        images: [RGBImage], prompts: [String]?,
+        _ body: (ArraySlice<RGBImage>, ArraySlice<String>) throws -> [Double]
+    ) throws -> [Double] {
         if let prompts, prompts.count != images.count {
-            throw RewardError.invalidInput("\(name): \(images.count) images but \(prompts.count) prompts (one prompt per image)")
+            throw RewardError.invalidInput(
+                "\(name): \(images.count) images but \(prompts.count) prompts (one prompt per image)")
         }
         let prompts = prompts ?? Array(repeating: "", count: images.count)
         var result: [Double] = []

@@ -10,7 +10,7 @@ public enum OpenCLIPLoading {
     static let knownArchitectures: [(name: String, sizes: [Int])] = [
         ("ViT-B-32", [12, 768, 32, 12, 512]), ("ViT-B-16", [12, 768, 16, 12, 512]),
         ("ViT-L-14", [24, 1024, 14, 12, 768]), ("ViT-H-14", [32, 1280, 14, 24, 1024]),
-        ("ViT-g-14", [40, 1408, 14, 24, 1024]), ("ViT-bigG-14", [48, 1664, 14, 32, 1280]),
+        ("ViT-g-14", [40, 1408, 14, 24, 1024]), ("ViT-bigG-14", [48, 1664, 14, 32, 1280])
     ]
 
     static func sizes(of config: OpenCLIPConfig) -> [Int] {
@@ -42,8 +42,9 @@ public enum OpenCLIPLoading {
         let token = dict.shape("token_embedding.weight")
         guard visionBlocks != nil || textBlocks != nil || conv != nil else {
             if keys.contains(where: { $0.hasPrefix("vision_model.") || $0.hasPrefix("text_model.") }) {
-                throw RewardError.checkpointMismatch(file: dict.file.path, expected: "an open_clip state dict (visual.*, transformer.*)",
-                                                     found: "a transformers CLIPModel (vision_model.*, text_model.*)")
+                throw RewardError.checkpointMismatch(
+                    file: dict.file.path, expected: "an open_clip state dict (visual.*, transformer.*)",
+                    found: "a transformers CLIPModel (vision_model.*, text_model.*)")
             }
             return
         }
@@ -54,7 +55,8 @@ public enum OpenCLIPLoading {
         if textBlocks == nil { expected[3] = 0; expected[4] = 0 }
         guard found != expected else { return }
         let configName = describe(config, name: configName)
-        let key = visionBlocks != nil
+        let key =
+            visionBlocks != nil
             ? "visual.transformer.resblocks.\(config.vision.layers - 1).ln_1.weight"
             : "transformer.resblocks.\(config.text.layers - 1).ln_1.weight"
         func text(_ s: [Int]) -> String {
@@ -64,14 +66,17 @@ public enum OpenCLIPLoading {
             return parts.joined(separator: "; ")
         }
         let foundName = name(of: found).map { "\($0) (\(text(found)))" } ?? text(found)
-        throw RewardError.checkpointMismatch(file: dict.file.lastPathComponent,
-                                             expected: "\(configName) key \(key) (\(text(expected)))", found: foundName)
+        throw RewardError.checkpointMismatch(
+            file: dict.file.lastPathComponent,
+            expected: "\(configName) key \(key) (\(text(expected)))", found: foundName)
     }
 
     /// Loads `files` into a new model: a key is taken from the first file that has it (later files are the base),
     /// every model key must be found, shapes must match, and each file's architecture is checked first.
-    public static func model(config: OpenCLIPConfig, configName: String? = nil, files: [URL],
-                             dtype: DType = .float32) throws -> OpenCLIPModel {
+    public static func model(
+        config: OpenCLIPConfig, configName: String? = nil, files: [URL],
+        dtype: DType = .float32
+    ) throws -> OpenCLIPModel {
         let dicts = try files.map { try StateDict(contentsOf: $0, renaming: textTowerKey) }
         for dict in dicts { try checkArchitecture(dict, config: config, configName: configName) }
         let model = OpenCLIPModel(config, dtype: dtype)

@@ -60,8 +60,10 @@ extension Reward {
 }
 
 /// Scores every frame with `scoreFrames` and averages them per sample: an image is a one-frame video.
-func meanOverFrames(_ samples: [GeneratedSample], prompts: [Prompt],
-                    _ scoreFrames: ([RGBImage], [Prompt]) throws -> [Double]) throws -> [Double] {
+func meanOverFrames(
+    _ samples: [GeneratedSample], prompts: [Prompt],
+    _ scoreFrames: ([RGBImage], [Prompt]) throws -> [Double]
+) throws -> [Double] {
     guard samples.count == prompts.count else {
         throw RewardError.invalidInput("\(samples.count) samples but \(prompts.count) prompts (one prompt per sample)")
     }

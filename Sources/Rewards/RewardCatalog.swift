@@ -30,7 +30,11 @@ public struct RewardCatalog: Sendable {
     public static var standard: RewardCatalog {
         var catalog = RewardCatalog()
         for direction in JPEGSizeReward.Direction.allCases {
-            catalog.register(direction.rawValue, summary: "DDPO's quality-95 JPEG size in kB, \(direction == .compressibility ? "smaller" : "larger") is better") { _ in
+            catalog.register(
+                direction.rawValue,
+                summary:
+                    "DDPO's quality-95 JPEG size in kB, \(direction == .compressibility ? "smaller" : "larger") is better"
+            ) { _ in
                 JPEGSizeReward(direction)
             }
         }
@@ -50,7 +54,8 @@ public struct RewardCatalog: Sendable {
     /// Builds the reward `name` from `locations`.
     public func make(_ name: String, locations: RewardLocations) throws -> any Reward {
         guard let entry = entries.first(where: { $0.name == name }) else {
-            throw RewardError.invalidSpecification("unknown reward '\(name)' (available: \(names.joined(separator: ", ")))")
+            throw RewardError.invalidSpecification(
+                "unknown reward '\(name)' (available: \(names.joined(separator: ", ")))")
         }
         return try entry.make(locations)
     }

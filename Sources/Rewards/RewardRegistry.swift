@@ -42,7 +42,9 @@ public enum RewardRegistry {
     }
 
     /// Builds the named reward model from `locations`.
-    public static func makeModel(_ name: String, locations: RewardLocations, dtype: DType = .float32) throws -> any ImageRewardModel {
+    public static func makeModel(_ name: String, locations: RewardLocations, dtype: DType = .float32) throws
+        -> any ImageRewardModel
+    {
         let dir = locations.directory
         switch name {
         case "hpsv2.1":
@@ -52,25 +54,38 @@ public enum RewardRegistry {
             guard let hps = locations.hpsCheckpoint ?? hpsCandidates.first(where: RewardFiles.exists) else {
                 throw RewardError.missingFile(path: hpsCandidates[0].path, expected: RewardFiles.hpsFiles)
             }
-            let openCLIP = locations.hpsOpenCLIPCheckpoint ?? (try? RewardFiles.first(
-                in: hpsFolder, ["open_clip_pytorch_model.safetensors", "open_clip_model.safetensors", "open_clip_pytorch_model.bin"],
-                expected: "the open_clip ViT-H-14 weights"))
+            let openCLIP =
+                locations.hpsOpenCLIPCheckpoint
+                ?? (try? RewardFiles.first(
+                    in: hpsFolder,
+                    [
+                        "open_clip_pytorch_model.safetensors", "open_clip_model.safetensors",
+                        "open_clip_pytorch_model.bin"
+                    ],
+                    expected: "the open_clip ViT-H-14 weights"))
             let defaultConfig = hpsFolder.appendingPathComponent("ViT-H-14.json")
             let config = locations.hpsConfig ?? (RewardFiles.exists(defaultConfig) ? defaultConfig : nil)
-            return try HPSv21Reward(openCLIPCheckpoint: openCLIP, hpsCheckpoint: hps, config: config,
-                                    vocabulary: locations.openCLIPVocabulary, dtype: dtype)
+            return try HPSv21Reward(
+                openCLIPCheckpoint: openCLIP, hpsCheckpoint: hps, config: config,
+                vocabulary: locations.openCLIPVocabulary, dtype: dtype)
         case "pickscore":
-            return try PickScoreReward(folder: locations.pickScoreModel ?? dir.appendingPathComponent("PickScore_v1"), dtype: dtype)
+            return try PickScoreReward(
+                folder: locations.pickScoreModel ?? dir.appendingPathComponent("PickScore_v1"), dtype: dtype)
         case "clip-score":
-            return try CLIPScoreReward(folder: locations.clipScoreModel ?? dir.appendingPathComponent("DFN5B-CLIP-ViT-H-14-378"), dtype: dtype)
+            return try CLIPScoreReward(
+                folder: locations.clipScoreModel ?? dir.appendingPathComponent("DFN5B-CLIP-ViT-H-14-378"), dtype: dtype)
         case "aesthetic":
-            let mlp = try locations.aestheticMLP ?? RewardFiles.first(
-                in: dir, ["sac+logos+ava1-l14-linearMSE.safetensors", "sac+logos+ava1-l14-linearMSE.pth"],
-                expected: "the LAION aesthetic MLP")
-            return try AestheticReward(clipFolder: locations.aestheticCLIPModel ?? dir.appendingPathComponent("clip-vit-large-patch14"),
-                                       mlpCheckpoint: mlp, dtype: dtype)
+            let mlp =
+                try locations.aestheticMLP
+                ?? RewardFiles.first(
+                    in: dir, ["sac+logos+ava1-l14-linearMSE.safetensors", "sac+logos+ava1-l14-linearMSE.pth"],
+                    expected: "the LAION aesthetic MLP")
+            return try AestheticReward(
+                clipFolder: locations.aestheticCLIPModel ?? dir.appendingPathComponent("clip-vit-large-patch14"),
+                mlpCheckpoint: mlp, dtype: dtype)
         default:
-            throw RewardError.invalidSpecification("unknown reward '\(name)' (available: \(names.joined(separator: ", ")))")
+            throw RewardError.invalidSpecification(
+                "unknown reward '\(name)' (available: \(names.joined(separator: ", ")))")
         }
     }
 }

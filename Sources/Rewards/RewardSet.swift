@@ -13,13 +13,16 @@ public final class RewardSet {
     public var weights: [Double] { entries.map(\.spec.weight) }
 
     public init(_ entries: [(spec: RewardSpec, reward: any Reward)]) {
-        precondition(entries.allSatisfy { $0.spec.name == $0.reward.name }, "RewardSet: a spec's name must be its reward's")
+        precondition(
+            entries.allSatisfy { $0.spec.name == $0.reward.name }, "RewardSet: a spec's name must be its reward's")
         self.entries = entries
     }
 
     /// Parses `specification` and builds every reward from `catalog` (the reward models by default).
-    public convenience init(specification: String, locations: RewardLocations = RewardLocations(),
-                            catalog: RewardCatalog = .standard) throws {
+    public convenience init(
+        specification: String, locations: RewardLocations = RewardLocations(),
+        catalog: RewardCatalog = .standard
+    ) throws {
         self.init(try RewardSpec.parseList(specification).map { ($0, try catalog.make($0.name, locations: locations)) })
     }
 
@@ -35,7 +38,8 @@ public final class RewardSet {
         for (spec, reward) in entries {
             let scored = try reward.score(samples, prompts: prompts)
             guard scored.scores.count == samples.count else {
-                throw RewardError.invalidInput("reward '\(spec.name)' gave \(scored.scores.count) scores for \(samples.count) samples")
+                throw RewardError.invalidInput(
+                    "reward '\(spec.name)' gave \(scored.scores.count) scores for \(samples.count) samples")
             }
             result.scores.append(scored.scores)
             for (key, values) in scored.info where result.info[key] == nil { result.info[key] = values }

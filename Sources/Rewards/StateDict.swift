@@ -44,7 +44,9 @@ public struct StateDict {
     public func shape(_ key: String) -> [Int]? { sourceKeys[key].flatMap { checkpoint.dtypeAndShape($0)?.shape } }
 
     public func tensor(_ key: String) throws -> Tensor {
-        guard let source = sourceKeys[key] else { throw RewardError.checkpointMismatch(file: file.path, expected: "key \(key)", found: "no such key") }
+        guard let source = sourceKeys[key] else {
+            throw RewardError.checkpointMismatch(file: file.path, expected: "key \(key)", found: "no such key")
+        }
         return try checkpoint.tensor(source)
     }
 

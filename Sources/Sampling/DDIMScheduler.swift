@@ -75,7 +75,8 @@ public struct DDIMScheduler: Sendable, Equatable {
             predictionType = try c.decodeIfPresent(String.self, forKey: .predictionType) ?? d.predictionType
             timestepSpacing = try c.decodeIfPresent(String.self, forKey: .timestepSpacing) ?? d.timestepSpacing
             thresholding = try c.decodeIfPresent(Bool.self, forKey: .thresholding) ?? d.thresholding
-            rescaleBetasZeroSnr = try c.decodeIfPresent(Bool.self, forKey: .rescaleBetasZeroSnr) ?? d.rescaleBetasZeroSnr
+            rescaleBetasZeroSnr =
+                try c.decodeIfPresent(Bool.self, forKey: .rescaleBetasZeroSnr) ?? d.rescaleBetasZeroSnr
         }
 
         /// What this implementation cannot do with the config; empty when it is fine.
@@ -84,16 +85,24 @@ public struct DDIMScheduler: Sendable, Equatable {
             if numTrainTimesteps < 1 { found.append("num_train_timesteps \(numTrainTimesteps) must be positive") }
             if let trainedBetas {
                 if trainedBetas.count != numTrainTimesteps {
-                    found.append("trained_betas has \(trainedBetas.count) values, expected num_train_timesteps = \(numTrainTimesteps)")
+                    found.append(
+                        "trained_betas has \(trainedBetas.count) values, expected num_train_timesteps = \(numTrainTimesteps)"
+                    )
                 }
             } else if !Self.supportedBetaSchedules.contains(betaSchedule) {
-                found.append("beta_schedule '\(betaSchedule)' is not supported (supported: \(Self.supportedBetaSchedules.sorted().joined(separator: ", ")))")
+                found.append(
+                    "beta_schedule '\(betaSchedule)' is not supported (supported: \(Self.supportedBetaSchedules.sorted().joined(separator: ", ")))"
+                )
             }
             if !Self.supportedPredictionTypes.contains(predictionType) {
-                found.append("prediction_type '\(predictionType)' is not supported (supported: \(Self.supportedPredictionTypes.sorted().joined(separator: ", ")))")
+                found.append(
+                    "prediction_type '\(predictionType)' is not supported (supported: \(Self.supportedPredictionTypes.sorted().joined(separator: ", ")))"
+                )
             }
             if !Self.supportedSpacings.contains(timestepSpacing) {
-                found.append("timestep_spacing '\(timestepSpacing)' is not supported (supported: \(Self.supportedSpacings.sorted().joined(separator: ", ")))")
+                found.append(
+                    "timestep_spacing '\(timestepSpacing)' is not supported (supported: \(Self.supportedSpacings.sorted().joined(separator: ", ")))"
+                )
             }
             if thresholding { found.append("thresholding true is not supported") }
             if rescaleBetasZeroSnr { found.append("rescale_betas_zero_snr true is not supported") }
@@ -105,7 +114,9 @@ public struct DDIMScheduler: Sendable, Equatable {
             let file = url.pathExtension == "json" ? url : url.appendingPathComponent("scheduler_config.json")
             let config = try ConfigFile.decode(Config.self, from: file)
             let problems = config.problems()
-            guard problems.isEmpty else { throw ConfigFile.Error(file: file.path, message: problems.joined(separator: "; ")) }
+            guard problems.isEmpty else {
+                throw ConfigFile.Error(file: file.path, message: problems.joined(separator: "; "))
+            }
             return config
         }
     }
@@ -124,8 +135,9 @@ public struct DDIMScheduler: Sendable, Equatable {
     public init(config: Config, steps: Int) {
         let problems = config.problems()
         precondition(problems.isEmpty, "DDIMScheduler: " + problems.joined(separator: "; "))
-        precondition(steps >= 1 && steps <= config.numTrainTimesteps,
-                     "DDIMScheduler: steps \(steps) must be in 1...\(config.numTrainTimesteps)")
+        precondition(
+            steps >= 1 && steps <= config.numTrainTimesteps,
+            "DDIMScheduler: steps \(steps) must be in 1...\(config.numTrainTimesteps)")
         self.config = config
         self.steps = steps
         let betas = DDIMScheduler.betas(config)
@@ -150,7 +162,8 @@ public struct DDIMScheduler: Sendable, Equatable {
 
     /// ᾱ_t for a training timestep t in 0..<T.
     public func alphaCumprod(_ t: Int) -> Float {
-        precondition(t >= 0 && t < alphasCumprod.count, "DDIMScheduler: timestep \(t) outside 0..<\(alphasCumprod.count)")
+        precondition(
+            t >= 0 && t < alphasCumprod.count, "DDIMScheduler: timestep \(t) outside 0..<\(alphasCumprod.count)")
         return alphasCumprod[t]
     }
 
@@ -166,7 +179,9 @@ public struct DDIMScheduler: Sendable, Equatable {
             // The square roots in float64 (Python scalars), the table in float32.
             return linspace(Float(config.betaStart.squareRoot()), Float(config.betaEnd.squareRoot()), n).map { $0 * $0 }
         default:  // squaredcos_cap_v2: β_i = min(1 − ᾱ(t_{i+1})/ᾱ(t_i), 0.999), ᾱ(t) = cos²((t + 0.008)/1.008 · π/2)
-            func alphaBar(_ t: Double) -> Double { Foundation.pow(Foundation.cos((t + 0.008) / 1.008 * Double.pi / 2), 2) }
+            func alphaBar(_ t: Double) -> Double {
+                Foundation.pow(Foundation.cos((t + 0.008) / 1.008 * Double.pi / 2), 2)
+            }
             return (0..<n).map { i in
                 Float(Swift.min(1 - alphaBar(Double(i + 1) / Double(n)) / alphaBar(Double(i) / Double(n)), 0.999))
             }

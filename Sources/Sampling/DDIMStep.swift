@@ -45,10 +45,12 @@ public func ddimStep(
     previousSample: Tensor? = nil, noise: Tensor? = nil
 ) -> DDIMStepOutput {
     let batch = sample.dim(0)
-    precondition(modelOutput.shape == sample.shape,
-                 "ddimStep: model output \(modelOutput.shape) and sample \(sample.shape) differ in shape")
-    precondition(timesteps.count == 1 || timesteps.count == batch,
-                 "ddimStep: \(timesteps.count) timesteps for \(batch) samples (give one, or one per sample)")
+    precondition(
+        modelOutput.shape == sample.shape,
+        "ddimStep: model output \(modelOutput.shape) and sample \(sample.shape) differ in shape")
+    precondition(
+        timesteps.count == 1 || timesteps.count == batch,
+        "ddimStep: \(timesteps.count) timesteps for \(batch) samples (give one, or one per sample)")
     precondition(eta >= 0, "ddimStep: eta \(eta) must be non-negative")
     let perSample = timesteps.count == 1 ? Array(repeating: timesteps[0], count: batch) : timesteps
 
@@ -84,17 +86,23 @@ public func ddimStep(
 
     let next: Tensor
     if let previousSample {
-        precondition(previousSample.shape == sample.shape,
-                     "ddimStep: previous sample \(previousSample.shape) differs from the sample's shape \(sample.shape)")
+        precondition(
+            previousSample.shape == sample.shape,
+            "ddimStep: previous sample \(previousSample.shape) differs from the sample's shape \(sample.shape)")
         next = previousSample.asType(.float32)
     } else if eta == 0 {
         next = mean
     } else {
-        guard let noise else { preconditionFailure("ddimStep: a stochastic step (eta > 0) needs noise or previousSample") }
-        precondition(noise.shape == sample.shape, "ddimStep: noise \(noise.shape) differs from the sample's shape \(sample.shape)")
+        guard let noise else {
+            preconditionFailure("ddimStep: a stochastic step (eta > 0) needs noise or previousSample")
+        }
+        precondition(
+            noise.shape == sample.shape,
+            "ddimStep: noise \(noise.shape) differs from the sample's shape \(sample.shape)")
         next = mean + tensor(std) * noise.asType(.float32)
     }
-    let logProb = eta == 0 ? Tensor.zeros([batch]) : gaussianLogProbMean(next.stopGradient(), mean: mean, std: tensor(std))
+    let logProb =
+        eta == 0 ? Tensor.zeros([batch]) : gaussianLogProbMean(next.stopGradient(), mean: mean, std: tensor(std))
     return DDIMStepOutput(sample: next, predictedOriginal: predictedOriginal, mean: mean, logProb: logProb, std: std)
 }
 

@@ -14,8 +14,10 @@ import Foundation
 /// - mean μ = x·(1 + a²·dt/(2σ)) + v·(1 + a²·(1−σ)/(2σ))·dt (the Dance-SDE mean with η → a(σ));
 /// - std s = a(σ)·√(−dt); x' = μ + s·z;
 /// - log-prob: the full Gaussian per element, −(x'−μ)²/(2s²) − log s − log√(2π), averaged over non-batch elements.
-func flowSDEStep(noiseLevel: Float, velocity v: Tensor, sample x: Tensor, sigma: Float, sigmaNext: Float,
-                 nextSample: Tensor?, noise: Tensor?) -> FlowStepOutput {
+func flowSDEStep(
+    noiseLevel: Float, velocity v: Tensor, sample x: Tensor, sigma: Float, sigmaNext: Float,
+    nextSample: Tensor?, noise: Tensor?
+) -> FlowStepOutput {
     let dt = sigmaNext - sigma
     let denominatorSigma = sigma >= 1 ? sigmaNext : sigma
     let a = (sigma / (1 - denominatorSigma)).squareRoot() * noiseLevel
@@ -23,8 +25,9 @@ func flowSDEStep(noiseLevel: Float, velocity v: Tensor, sample x: Tensor, sigma:
     let std = a * (-dt).squareRoot()
     let sample = drawOrScore(mean: mean, std: std, nextSample: nextSample, noise: noise)
     let logProb = gaussianLogProbMean(sample.stopGradient(), mean: mean, std: std)
-    return FlowStepOutput(sample: sample, predictedOriginal: x - sigma * v, mean: mean, logProb: logProb, std: std,
-                          noiseScale: a)
+    return FlowStepOutput(
+        sample: sample, predictedOriginal: x - sigma * v, mean: mean, logProb: logProb, std: std,
+        noiseScale: a)
 }
 
 /// Coefficient-preserving sampling (Flow-GRPO `sde_type="cps"`; Wang & Yu, "Coefficients-Preserving Sampling for
@@ -38,16 +41,21 @@ func flowSDEStep(noiseLevel: Float, velocity v: Tensor, sample x: Tensor, sigma:
 ///   elements. It is not a normalised density, and its ratios are not Gaussian likelihood ratios (they are
 ///   exp(−Δ(x'−μ)²) without the 1/(2s²) factor); the reference trains on exactly this quantity.
 /// At the last step σ' = 0 the step is deterministic (s = 0, μ = x̂0) and the log-prob is 0.
-func cpsStep(noiseLevel: Float, velocity v: Tensor, sample x: Tensor, sigma: Float, sigmaNext: Float,
-             nextSample: Tensor?, noise: Tensor?) -> FlowStepOutput {
+func cpsStep(
+    noiseLevel: Float, velocity v: Tensor, sample x: Tensor, sigma: Float, sigmaNext: Float,
+    nextSample: Tensor?, noise: Tensor?
+) -> FlowStepOutput {
     let std = sigmaNext * Float(Foundation.sin(Double(noiseLevel) * Double.pi / 2))
     let predictedOriginal = x - sigma * v
     let predictedNoise = x + (1 - sigma) * v
-    let mean = (1 - sigmaNext) * predictedOriginal + Swift.max(0, sigmaNext * sigmaNext - std * std).squareRoot() * predictedNoise
+    let mean =
+        (1 - sigmaNext) * predictedOriginal + Swift.max(0, sigmaNext * sigmaNext - std * std).squareRoot()
+        * predictedNoise
     let sample = drawOrScore(mean: mean, std: std, nextSample: nextSample, noise: noise)
     let perElement = -(sample.stopGradient() - mean).square()
     let axes = Array(1..<Swift.max(perElement.ndim, 1))
     let logProb = axes.isEmpty ? perElement : perElement.mean(axes: axes)
-    return FlowStepOutput(sample: sample, predictedOriginal: predictedOriginal, mean: mean, logProb: logProb, std: std,
-                          noiseScale: std)
+    return FlowStepOutput(
+        sample: sample, predictedOriginal: predictedOriginal, mean: mean, logProb: logProb, std: std,
+        noiseScale: std)
 }

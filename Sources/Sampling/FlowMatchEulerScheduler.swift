@@ -55,13 +55,18 @@ public struct FlowMatchEulerScheduler: Sendable, Equatable {
         precondition(steps >= 1, "FlowMatchEulerScheduler: steps must be at least 1")
         // numpy's linspace(1, 1/T, T) in float64 (i·step + start, the last element set to the end), then float32.
         let step = steps == 1 ? 0 : (1.0 / Double(steps) - 1.0) / Double(steps - 1)
-        let grid: [Float] = (0..<steps).map { i in i == steps - 1 ? Float(1.0 / Double(steps)) : Float(Double(i) * step + 1.0) }
+        let grid: [Float] = (0..<steps).map { i in
+            i == steps - 1 ? Float(1.0 / Double(steps)) : Float(Double(i) * step + 1.0)
+        }
         let shifted: [Float]
         if let shift = shiftOverride ?? (config.useDynamicShifting ? nil : config.shift) {
             shifted = grid.map { shift * $0 / (1 + (shift - 1) * $0) }
         } else {
-            let slope = (Double(config.maxShift) - Double(config.baseShift)) / Double(config.maxImageSeqLen - config.baseImageSeqLen)
-            let mu = Double(imageSequenceLength) * slope + Double(config.baseShift) - slope * Double(config.baseImageSeqLen)
+            let slope =
+                (Double(config.maxShift) - Double(config.baseShift))
+                / Double(config.maxImageSeqLen - config.baseImageSeqLen)
+            let mu =
+                Double(imageSequenceLength) * slope + Double(config.baseShift) - slope * Double(config.baseImageSeqLen)
             // NumPy evaluates this on the float32 grid in float32.
             let e = Float(Foundation.exp(mu))
             shifted = grid.map { e / (e + (1 / $0 - 1)) }

@@ -27,7 +27,8 @@ public struct FlowStepOutput {
     /// Flow-GRPO's KL penalty divides by 2·noiseScale² (see `referenceKL` in GRPO).
     public let noiseScale: Float
 
-    public init(sample: Tensor, predictedOriginal: Tensor, mean: Tensor, logProb: Tensor, std: Float, noiseScale: Float) {
+    public init(sample: Tensor, predictedOriginal: Tensor, mean: Tensor, logProb: Tensor, std: Float, noiseScale: Float)
+    {
         self.sample = sample
         self.predictedOriginal = predictedOriginal
         self.mean = mean
@@ -69,8 +70,9 @@ public func flowStep(
     case .ode:
         let mean = x + dSigma * v
         let sample = nextSample ?? mean
-        return FlowStepOutput(sample: sample, predictedOriginal: predictedOriginal, mean: mean,
-                              logProb: Tensor.zeros([x.dim(0)]), std: 0, noiseScale: 0)
+        return FlowStepOutput(
+            sample: sample, predictedOriginal: predictedOriginal, mean: mean,
+            logProb: Tensor.zeros([x.dim(0)]), std: 0, noiseScale: 0)
     case .danceSDE(let eta):
         // ŝ = −(x − (1−σ)·x̂0)/σ², the score of N((1−σ)x0, σ²I); σ > 0 at every step that is taken.
         let score = -(x - (1 - sigma) * predictedOriginal) / (sigma * sigma)
@@ -78,14 +80,17 @@ public func flowStep(
         let std = eta * (sigma - sigmaNext).squareRoot()
         let sample = drawOrScore(mean: mean, std: std, nextSample: nextSample, noise: noise)
         let logProb = gaussianLogProbMean(sample.stopGradient(), mean: mean, std: std)
-        return FlowStepOutput(sample: sample, predictedOriginal: predictedOriginal, mean: mean, logProb: logProb, std: std,
-                              noiseScale: eta)
+        return FlowStepOutput(
+            sample: sample, predictedOriginal: predictedOriginal, mean: mean, logProb: logProb, std: std,
+            noiseScale: eta)
     case .flowSDE(let noiseLevel):
-        return flowSDEStep(noiseLevel: noiseLevel, velocity: v, sample: x, sigma: sigma, sigmaNext: sigmaNext,
-                           nextSample: nextSample, noise: noise)
+        return flowSDEStep(
+            noiseLevel: noiseLevel, velocity: v, sample: x, sigma: sigma, sigmaNext: sigmaNext,
+            nextSample: nextSample, noise: noise)
     case .cps(let noiseLevel):
-        return cpsStep(noiseLevel: noiseLevel, velocity: v, sample: x, sigma: sigma, sigmaNext: sigmaNext,
-                       nextSample: nextSample, noise: noise)
+        return cpsStep(
+            noiseLevel: noiseLevel, velocity: v, sample: x, sigma: sigma, sigmaNext: sigmaNext,
+            nextSample: nextSample, noise: noise)
     }
 }
 

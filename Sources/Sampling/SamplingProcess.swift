@@ -38,7 +38,8 @@ public protocol SamplingProcess: Sendable {
     /// Takes step i from `sample` given the network output (after guidance). With `nextSample` the transition is
     /// scored instead of drawn, with the same arithmetic, so rollout and training log-probs cannot drift apart;
     /// otherwise stochastic steps need `noise` shaped like the sample.
-    func transition(_ i: Int, modelOutput: Tensor, sample: Tensor, nextSample: Tensor?, noise: Tensor?) -> TransitionOutput
+    func transition(_ i: Int, modelOutput: Tensor, sample: Tensor, nextSample: Tensor?, noise: Tensor?)
+        -> TransitionOutput
     /// What the rollout hands to the decoder after the last step: x̂0 of the last step for flows, the final sample
     /// for DDIM, as each reference does (DanceGRPO's FLUX rollout decodes `pred_original`, linked below).
     /// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L260
@@ -51,25 +52,32 @@ public struct FlowProcess: SamplingProcess, Equatable {
     public let samplers: [FlowSampler]
 
     public init(schedule: SigmaSchedule, samplers: [FlowSampler]) {
-        precondition(samplers.count == schedule.steps, "FlowProcess: \(samplers.count) samplers for \(schedule.steps) steps")
+        precondition(
+            samplers.count == schedule.steps, "FlowProcess: \(samplers.count) samplers for \(schedule.steps) steps")
         self.schedule = schedule
         self.samplers = samplers
     }
 
     /// `steps` steps with shift `shift`, every step `sampler` unless a per-step `plan` is given.
     public init(steps: Int, shift: Float, sampler: FlowSampler, plan: [FlowSampler]? = nil) {
-        self.init(schedule: SigmaSchedule(steps: steps, shift: shift), samplers: plan ?? [FlowSampler](repeating: sampler, count: steps))
+        self.init(
+            schedule: SigmaSchedule(steps: steps, shift: shift),
+            samplers: plan ?? [FlowSampler](repeating: sampler, count: steps))
     }
 
     public var steps: Int { schedule.steps }
     public func networkTimestep(_ i: Int) -> Float { Float(schedule.timesteps[i]) }
     public func isStochastic(_ i: Int) -> Bool { samplers[i].isStochastic }
 
-    public func transition(_ i: Int, modelOutput: Tensor, sample: Tensor, nextSample: Tensor?, noise: Tensor?) -> TransitionOutput {
-        let out = flowStep(samplers[i], velocity: modelOutput, sample: sample, sigma: schedule.sigmas[i],
-                           sigmaNext: schedule.sigmas[i + 1], nextSample: nextSample, noise: noise)
-        return TransitionOutput(sample: out.sample, predictedOriginal: out.predictedOriginal, mean: out.mean,
-                                logProb: out.logProb, noiseScale: out.noiseScale)
+    public func transition(_ i: Int, modelOutput: Tensor, sample: Tensor, nextSample: Tensor?, noise: Tensor?)
+        -> TransitionOutput
+    {
+        let out = flowStep(
+            samplers[i], velocity: modelOutput, sample: sample, sigma: schedule.sigmas[i],
+            sigmaNext: schedule.sigmas[i + 1], nextSample: nextSample, noise: noise)
+        return TransitionOutput(
+            sample: out.sample, predictedOriginal: out.predictedOriginal, mean: out.mean,
+            logProb: out.logProb, noiseScale: out.noiseScale)
     }
 
     public func decodedLatent(lastStep: TransitionOutput) -> Tensor { lastStep.predictedOriginal }
@@ -91,11 +99,15 @@ public struct DDIMProcess: SamplingProcess, Equatable {
     public func networkTimestep(_ i: Int) -> Float { Float(scheduler.timesteps[i]) }
     public func isStochastic(_ i: Int) -> Bool { eta > 0 }
 
-    public func transition(_ i: Int, modelOutput: Tensor, sample: Tensor, nextSample: Tensor?, noise: Tensor?) -> TransitionOutput {
-        let out = ddimStep(scheduler, modelOutput: modelOutput, timesteps: [scheduler.timesteps[i]], sample: sample, eta: eta,
-                           previousSample: nextSample, noise: noise)
-        return TransitionOutput(sample: out.sample, predictedOriginal: out.predictedOriginal, mean: out.mean,
-                                logProb: out.logProb, noiseScale: out.std.first ?? 0)
+    public func transition(_ i: Int, modelOutput: Tensor, sample: Tensor, nextSample: Tensor?, noise: Tensor?)
+        -> TransitionOutput
+    {
+        let out = ddimStep(
+            scheduler, modelOutput: modelOutput, timesteps: [scheduler.timesteps[i]], sample: sample, eta: eta,
+            previousSample: nextSample, noise: noise)
+        return TransitionOutput(
+            sample: out.sample, predictedOriginal: out.predictedOriginal, mean: out.mean,
+            logProb: out.logProb, noiseScale: out.std.first ?? 0)
     }
 
     public func decodedLatent(lastStep: TransitionOutput) -> Tensor { lastStep.sample }

@@ -12,12 +12,18 @@ public struct CaptionNoise: Sendable, Hashable, Codable {
     /// Most unmentioned objects per image.
     public var unmentionedObjectSlots: Int
 
-    public init(wrongColorRate: Double = 0, wrongShapeRate: Double = 0, unmentionedObjectRate: Double = 0,
-                unmentionedObjectSlots: Int = 2) {
+    public init(
+        wrongColorRate: Double = 0, wrongShapeRate: Double = 0, unmentionedObjectRate: Double = 0,
+        unmentionedObjectSlots: Int = 2
+    ) {
         precondition((0...1).contains(wrongColorRate), "the wrong-color rate is a probability, got \(wrongColorRate)")
         precondition((0...1).contains(wrongShapeRate), "the wrong-shape rate is a probability, got \(wrongShapeRate)")
-        precondition((0...1).contains(unmentionedObjectRate), "the unmentioned-object rate is a probability, got \(unmentionedObjectRate)")
-        precondition(unmentionedObjectSlots >= 0, "slots of unmentioned objects cannot be negative, got \(unmentionedObjectSlots)")
+        precondition(
+            (0...1).contains(unmentionedObjectRate),
+            "the unmentioned-object rate is a probability, got \(unmentionedObjectRate)")
+        precondition(
+            unmentionedObjectSlots >= 0,
+            "slots of unmentioned objects cannot be negative, got \(unmentionedObjectSlots)")
         self.wrongColorRate = wrongColorRate
         self.wrongShapeRate = wrongShapeRate
         self.unmentionedObjectRate = unmentionedObjectRate
@@ -38,8 +44,10 @@ public struct CaptionNoise: Sendable, Hashable, Codable {
 
     /// Each group's `attribute` (colour or shape) replaced with probability `rate` by another value that keeps the
     /// groups' colour-shape pairs distinct; counts, the other attribute and the relation stay as captioned.
-    func replacing<Value: CaseIterable & Equatable>(_ attribute: WritableKeyPath<ObjectGroup, Value>, in spec: PromptSpec,
-                                                    rate: Double, seed: UInt64) -> PromptSpec {
+    func replacing<Value: CaseIterable & Equatable>(
+        _ attribute: WritableKeyPath<ObjectGroup, Value>, in spec: PromptSpec,
+        rate: Double, seed: UInt64
+    ) -> PromptSpec {
         guard rate > 0 else { return spec }
         var random = SeededGenerator(seed: seed)
         var groups = spec.groups
@@ -48,7 +56,9 @@ public struct CaptionNoise: Sendable, Hashable, Codable {
                 var changed = groups[i]
                 changed[keyPath: attribute] = value
                 return value != groups[i][keyPath: attribute]
-                    && !groups.indices.contains { $0 != i && groups[$0].color == changed.color && groups[$0].shape == changed.shape }
+                    && !groups.indices.contains {
+                        $0 != i && groups[$0].color == changed.color && groups[$0].shape == changed.shape
+                    }
             }
             guard !alternatives.isEmpty else { continue }
             groups[i][keyPath: attribute] = alternatives[random.below(alternatives.count)]
@@ -63,8 +73,9 @@ public struct CaptionNoise: Sendable, Hashable, Codable {
         guard unmentionedObjectRate > 0, unmentionedObjectSlots > 0 else { return [] }
         var random = SeededGenerator(seed: seed)
         let named = Set(specs.flatMap(\.groups).map { [$0.color.rawValue, $0.shape.rawValue] })
-        let candidates = ShapeColor.allCases.flatMap { c in ShapeKind.allCases.map { ObjectGroup(color: c, shape: $0) } }
-            .filter { !named.contains([$0.color.rawValue, $0.shape.rawValue]) }
+        let candidates = ShapeColor.allCases.flatMap { c in ShapeKind.allCases.map { ObjectGroup(color: c, shape: $0) }
+        }
+        .filter { !named.contains([$0.color.rawValue, $0.shape.rawValue]) }
         var drawn: [ObjectGroup] = []
         for _ in 0..<unmentionedObjectSlots where random.unit() < unmentionedObjectRate {
             let object = candidates[random.below(candidates.count)]

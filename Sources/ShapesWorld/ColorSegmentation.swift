@@ -11,7 +11,9 @@ import Imaging
 struct ColorSegmentation: Sendable {
     let maximumDistance: Double
     let minimumCoverage: Double
-    private let palette: [(r: Float, g: Float, b: Float)] = ShapeColor.allCases.map { (Float($0.rgb.r), Float($0.rgb.g), Float($0.rgb.b)) }
+    private let palette: [(r: Float, g: Float, b: Float)] = ShapeColor.allCases.map {
+        (Float($0.rgb.r), Float($0.rgb.g), Float($0.rgb.b))
+    }
 
     init(maximumDistance: Double, minimumCoverage: Double = 0.5) {
         self.maximumDistance = maximumDistance
@@ -59,7 +61,8 @@ struct ColorSegmentation: Sendable {
         image.pixels.withUnsafeBufferPointer { pixels in
             labels.withUnsafeMutableBufferPointer { out in
                 for i in 0..<out.count {
-                    let dr = Float(pixels[3 * i]) - bgR, dg = Float(pixels[3 * i + 1]) - bgG, db = Float(pixels[3 * i + 2]) - bgB
+                    let dr = Float(pixels[3 * i]) - bgR, dg = Float(pixels[3 * i + 1]) - bgG,
+                        db = Float(pixels[3 * i + 2]) - bgB
                     if dr * dr + dg * dg + db * db < quickReject { continue }
                     var best = limit, label: UInt8 = 0
                     for k in 0..<directions.count {

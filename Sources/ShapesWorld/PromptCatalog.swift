@@ -20,10 +20,14 @@ public enum PromptCatalog {
         switch kind {
         case .counting:
             return ShapeColor.allCases.flatMap { c in
-                ShapeKind.allCases.flatMap { s in (1...CountWords.maximum).map { n in try! PromptSpec.counting(c, s, count: n) } }
+                ShapeKind.allCases.flatMap { s in
+                    (1...CountWords.maximum).map { n in try! PromptSpec.counting(c, s, count: n) }
+                }
             }
         case .relation:
-            return orderedPairs.flatMap { a, b in SpatialRelation.allCases.map { r in try! PromptSpec.relation(a, r, b) } }
+            return orderedPairs.flatMap { a, b in
+                SpatialRelation.allCases.map { r in try! PromptSpec.relation(a, r, b) }
+            }
         case .binding:
             return orderedPairs.map { a, b in try! PromptSpec.binding(a, b) }
         }

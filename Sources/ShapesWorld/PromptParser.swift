@@ -23,10 +23,14 @@ public enum PromptParser {
                 throw PromptError("'\(countWord)' in '\(text)' is not a count (expected a, an, one…four)")
             }
             guard let color = ShapeColor(name: colourWord) else {
-                throw PromptError("unknown colour '\(colourWord)' in '\(text)' (expected one of \(ShapeColor.allCases.map(\.name).joined(separator: ", ")))")
+                throw PromptError(
+                    "unknown colour '\(colourWord)' in '\(text)' (expected one of \(ShapeColor.allCases.map(\.name).joined(separator: ", ")))"
+                )
             }
             guard let shape = ShapeKind(noun: noun) else {
-                throw PromptError("unknown shape '\(noun)' in '\(text)' (expected one of \(ShapeKind.allCases.map(\.name).joined(separator: ", ")))")
+                throw PromptError(
+                    "unknown shape '\(noun)' in '\(text)' (expected one of \(ShapeKind.allCases.map(\.name).joined(separator: ", ")))"
+                )
             }
             position += 3
             return ObjectGroup(color: color, shape: shape, count: count)
@@ -60,7 +64,9 @@ public enum PromptParser {
             } else {
                 while position < tokens.count {
                     guard tokens[position] == "and" else {
-                        throw PromptError("unexpected '\(tokens[position])' in '\(text)' (expected 'and' or a relation such as 'left of')")
+                        throw PromptError(
+                            "unexpected '\(tokens[position])' in '\(text)' (expected 'and' or a relation such as 'left of')"
+                        )
                     }
                     position += 1
                     groups.append(try readGroup())
@@ -68,7 +74,8 @@ public enum PromptParser {
             }
         }
         guard position == tokens.count else {
-            throw PromptError("unexpected words after the prompt: '\(tokens[position...].joined(separator: " "))' in '\(text)'")
+            throw PromptError(
+                "unexpected words after the prompt: '\(tokens[position...].joined(separator: " "))' in '\(text)'")
         }
         return try PromptSpec(groups: groups, relation: relation)
     }

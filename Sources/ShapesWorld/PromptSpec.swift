@@ -40,7 +40,8 @@ public struct PromptSpec: Hashable, Sendable, Codable, CustomStringConvertible {
         for g in groups where !(1...CountWords.maximum).contains(g.count) {
             throw PromptError("count \(g.count) of \(g.color) \(g.shape.plural) is outside 1...\(CountWords.maximum)")
         }
-        for (i, g) in groups.enumerated() where groups[..<i].contains(where: { $0.color == g.color && $0.shape == g.shape }) {
+        for (i, g) in groups.enumerated()
+        where groups[..<i].contains(where: { $0.color == g.color && $0.shape == g.shape }) {
             throw PromptError("\(g.color) \(g.shape.plural) are named twice; describe them once with a count")
         }
         if relation != nil {
@@ -56,7 +57,9 @@ public struct PromptSpec: Hashable, Sendable, Codable, CustomStringConvertible {
         try PromptSpec(groups: [ObjectGroup(color: color, shape: shape, count: count)])
     }
 
-    public static func relation(_ first: ObjectGroup, _ relation: SpatialRelation, _ second: ObjectGroup) throws -> PromptSpec {
+    public static func relation(_ first: ObjectGroup, _ relation: SpatialRelation, _ second: ObjectGroup) throws
+        -> PromptSpec
+    {
         try PromptSpec(groups: [first, second], relation: relation)
     }
 

@@ -24,7 +24,8 @@ public enum ShapeFormCredit {
             asked += group.count
             let graded = available.filter { objects[$0].color == group.color }.map { i -> (index: Int, value: Double) in
                 let o = objects[i]
-                let m = classifier.margin(to: group.shape, fill: o.fill, bottomShare: o.bottomShare, width: o.width, height: o.height)
+                let m = classifier.margin(
+                    to: group.shape, fill: o.fill, bottomShare: o.bottomShare, width: o.width, height: o.height)
                 return (i, 1 / (1 + exp(-m / softness)))
             }
             // Largest first; ties by detection order so the credit never depends on sort stability.

@@ -55,18 +55,23 @@ public struct ShapeRenderer: Sendable {
         sizes = sizes.lowerBound...max(sizes.lowerBound, min(sizes.upperBound, options.size / (perRow + 1)))
         while true {
             for _ in 0..<200 {
-                if let placed = tryPlacing(objects, sizes: sizes, relation: spec.relation, random: &random) { return placed }
+                if let placed = tryPlacing(objects, sizes: sizes, relation: spec.relation, random: &random) {
+                    return placed
+                }
             }
             // Rejection sampling failed many times: shrink the shapes and try again.
             guard sizes.lowerBound > 5 else {
-                throw PromptError("cannot place \(objects.count) shapes in a \(options.size)-pixel image for '\(spec.text)'")
+                throw PromptError(
+                    "cannot place \(objects.count) shapes in a \(options.size)-pixel image for '\(spec.text)'")
             }
             sizes = (sizes.lowerBound - 1)...max(sizes.lowerBound - 1, sizes.upperBound - 1)
         }
     }
 
-    private func tryPlacing(_ objects: [(ShapeColor, ShapeKind)], sizes: ClosedRange<Int>, relation: SpatialRelation?,
-                            random: inout SeededGenerator) -> [PlacedShape]? {
+    private func tryPlacing(
+        _ objects: [(ShapeColor, ShapeKind)], sizes: ClosedRange<Int>, relation: SpatialRelation?,
+        random: inout SeededGenerator
+    ) -> [PlacedShape]? {
         var placed: [PlacedShape] = []
         for (index, (color, shape)) in objects.enumerated() {
             var found: PlacedShape? = nil
@@ -74,8 +79,9 @@ public struct ShapeRenderer: Sendable {
                 let side = random.integer(in: sizes)
                 let limit = options.size - options.margin - side
                 guard limit >= options.margin else { return nil }
-                let candidate = PlacedShape(color: color, shape: shape, x: random.integer(in: options.margin...limit),
-                                            y: random.integer(in: options.margin...limit), size: side)
+                let candidate = PlacedShape(
+                    color: color, shape: shape, x: random.integer(in: options.margin...limit),
+                    y: random.integer(in: options.margin...limit), size: side)
                 guard placed.allSatisfy({ candidate.isSeparated(from: $0, gap: options.gap) }) else { continue }
                 if let relation, index == 1, !placed[0].satisfies(relation, candidate, gap: options.gap) { continue }
                 found = candidate

@@ -35,8 +35,10 @@ public struct ShapeScorer: Sendable {
         /// apart) but lets 3×3-blurred neighbours merge, so it is not the default.
         public var linkReach: Int
 
-        public init(maximumColorDistance: Double = 60, minimumAreaFraction: Double = 0.01, relationMargin: Double = 0.25,
-                    linkReach: Int = 1) {
+        public init(
+            maximumColorDistance: Double = 60, minimumAreaFraction: Double = 0.01, relationMargin: Double = 0.25,
+            linkReach: Int = 1
+        ) {
             self.maximumColorDistance = maximumColorDistance
             self.minimumAreaFraction = minimumAreaFraction
             self.relationMargin = relationMargin
@@ -60,18 +62,20 @@ public struct ShapeScorer: Sendable {
     public func detect(_ image: RGBImage) -> [DetectedObject] {
         let labels = segmentation.labels(image)
         let minimumArea = max(4, Int(options.minimumAreaFraction * Double(image.width * image.height)))
-        return ConnectedComponents.find(labels: labels, width: image.width, height: image.height, reach: options.linkReach)
-            .filter { $0.area >= minimumArea }
-            .map { c in
-                let fill = Double(c.spanArea) / Double(c.width * c.height)
-                let bottomShare = Double(c.doubledBottomSpanCount) / Double(2 * c.spanArea)
-                return DetectedObject(
-                    color: ShapeColor(rawValue: Int(c.label) - 1)!,
-                    shape: classifier.classify(fill: fill, bottomShare: bottomShare, width: c.width, height: c.height),
-                    area: c.area, x: c.minX, y: c.minY, width: c.width, height: c.height,
-                    centerX: c.centerX, centerY: c.centerY, fill: fill, bottomShare: bottomShare)
-            }
-            .sorted { ($0.area, $1.y, $1.x) > ($1.area, $0.y, $0.x) }
+        return ConnectedComponents.find(
+            labels: labels, width: image.width, height: image.height, reach: options.linkReach
+        )
+        .filter { $0.area >= minimumArea }
+        .map { c in
+            let fill = Double(c.spanArea) / Double(c.width * c.height)
+            let bottomShare = Double(c.doubledBottomSpanCount) / Double(2 * c.spanArea)
+            return DetectedObject(
+                color: ShapeColor(rawValue: Int(c.label) - 1)!,
+                shape: classifier.classify(fill: fill, bottomShare: bottomShare, width: c.width, height: c.height),
+                area: c.area, x: c.minX, y: c.minY, width: c.width, height: c.height,
+                centerX: c.centerX, centerY: c.centerY, fill: fill, bottomShare: bottomShare)
+        }
+        .sorted { ($0.area, $1.y, $1.x) > ($1.area, $0.y, $0.x) }
     }
 
     public func score(_ image: RGBImage, _ spec: PromptSpec) -> ShapeScore {
@@ -98,7 +102,10 @@ public struct ShapeScorer: Sendable {
         for sameColour in [true, false] {
             for (g, group) in groups.enumerated() {
                 while matched[g] + nearMisses[g] < group.count,
-                      let k = unmatched.firstIndex(where: { sameColour ? objects[$0].color == group.color : objects[$0].shape == group.shape }) {
+                    let k = unmatched.firstIndex(where: {
+                        sameColour ? objects[$0].color == group.color : objects[$0].shape == group.shape
+                    })
+                {
                     unmatched.remove(at: k)
                     nearMisses[g] += 1
                 }
@@ -124,8 +131,9 @@ public struct ShapeScorer: Sendable {
         let extras = unmatched.count
         let reward = credit / slots / (1 + 0.5 * Double(extras))
         let correct = extras == 0 && (relationSatisfied ?? true) && zip(matched, groups).allSatisfy { $0 == $1.count }
-        return ShapeScore(reward: correct ? 1 : min(reward, 1), correct: correct, objects: objects,
-                          matchedCounts: matched, extraObjects: extras, relationSatisfied: relationSatisfied)
+        return ShapeScore(
+            reward: correct ? 1 : min(reward, 1), correct: correct, objects: objects,
+            matchedCounts: matched, extraObjects: extras, relationSatisfied: relationSatisfied)
     }
 
     /// Whether `a` stands in `relation` to `b`: centres apart along the axis by more than the margin (y grows down).

@@ -82,8 +82,9 @@ extension CLIPTokenizer {
         if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
             candidates.append(executable.deletingLastPathComponent().appendingPathComponent(inBundle))
         }
-        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Resources/" + openCLIPVocabularyFileName))
+        candidates.append(
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("Resources/" + openCLIPVocabularyFileName))
         return candidates.first { FileManager.default.isReadableFile(atPath: $0.path) }
     }
 
@@ -106,7 +107,7 @@ extension CLIPTokenizer {
             mergesFile: directory.appendingPathComponent("merges.txt"),
             configurationFiles: [
                 directory.appendingPathComponent("tokenizer_config.json"),
-                directory.appendingPathComponent("special_tokens_map.json"),
+                directory.appendingPathComponent("special_tokens_map.json")
             ],
             cleaning: cleaning)
     }

@@ -5,8 +5,9 @@ import Foundation
 enum HTMLEntityTable {
     /// Keys are names after "&", with ";" where the standard has it; values are the code points they stand for.
     static let references: [String: Scalars] = {
-        guard let url = Bundle.module.url(forResource: "html5-entities", withExtension: "tsv", subdirectory: "Resources"),
-              let text = try? String(contentsOf: url, encoding: .utf8)
+        guard
+            let url = Bundle.module.url(forResource: "html5-entities", withExtension: "tsv", subdirectory: "Resources"),
+            let text = try? String(contentsOf: url, encoding: .utf8)
         else {
             // The file ships inside the package's resource bundle; without it the build is broken, not the input.
             fatalError("Tokenizers resource html5-entities.tsv is missing from \(Bundle.module.bundlePath)")

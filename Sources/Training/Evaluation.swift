@@ -53,8 +53,10 @@ public struct Evaluation {
     /// Samples and scores every prompt with `policy` (the task's current policy unless given). With several processes
     /// each samples and scores a contiguous share of the prompts, with the noise those prompts have in a one-process
     /// evaluation, and every process returns the whole result (images included) in prompt order.
-    public func run(_ task: TrainingTask, rewards: RewardSet, policy: DenoisingPolicy? = nil, batchSize: Int = 32,
-                    processGroup: ProcessGroup = SingleProcessGroup()) throws -> Result {
+    public func run(
+        _ task: TrainingTask, rewards: RewardSet, policy: DenoisingPolicy? = nil, batchSize: Int = 32,
+        processGroup: ProcessGroup = SingleProcessGroup()
+    ) throws -> Result {
         var config = RolloutConfig()
         config.process = task.chain.deterministicProcess(steps: steps, shift: shift)
         config.batchSize = batchSize
@@ -68,8 +70,9 @@ public struct Evaluation {
         var scores = [[Double]](repeating: [], count: rewards.names.count)
         var info: [String: [Double]] = [:]
         if !share.isEmpty {
-            let batch = rollout(policy: policy ?? task.policy(reference: nil), conditioning: try task.conditioning(texts),
-                                latentShape: task.latentShape, config: config, key: RandomKey(seed: seed), unconditional: unconditional)
+            let batch = rollout(
+                policy: policy ?? task.policy(reference: nil), conditioning: try task.conditioning(texts),
+                latentShape: task.latentShape, config: config, key: RandomKey(seed: seed), unconditional: unconditional)
             images = try task.images(batch.finalLatents)
             let scored = try rewards.score(images.map(GeneratedSample.image), prompts: Array(prompts[share]))
             scores = scored.scores
@@ -81,15 +84,17 @@ public struct Evaluation {
         if ranks > 1 {
             scores = try scores.map { try processGroup.allGather($0) }
             infoNames = try gatherNames(infoNames, processGroup: processGroup)
-            info = try Dictionary(uniqueKeysWithValues: infoNames.map { ($0, try processGroup.allGather(info[$0] ?? [])) })
+            info = try Dictionary(
+                uniqueKeysWithValues: infoNames.map { ($0, try processGroup.allGather(info[$0] ?? [])) })
             images = try gatherImages(images, processGroup: processGroup)
         }
         let weighted = (0..<images.count).map { i in zip(rewards.weights, scores).reduce(0) { $0 + $1.0 * $1.1[i] } }
         func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
         var means: [String: Double] = [:]
         for (name, values) in zip(rewards.names, scores) { means[name] = mean(values) }
-        return Result(meanReward: mean(weighted), rewardMeans: means, infoMeans: info.mapValues(mean),
-                      images: images, prompts: texts, rewards: weighted)
+        return Result(
+            meanReward: mean(weighted), rewardMeans: means, infoMeans: info.mapValues(mean),
+            images: images, prompts: texts, rewards: weighted)
     }
 
     /// The union of every rank's metric names (a rank with no prompts has none).
@@ -106,7 +111,8 @@ public struct Evaluation {
         var gathered: [RGBImage] = [], offset = 0
         for i in stride(from: 0, to: sizes.count, by: 2) {
             let width = Int(sizes[i]), height = Int(sizes[i + 1]), count = width * height * 3
-            gathered.append(try RGBImage(width: width, height: height, pixels: bytes[offset..<(offset + count)].map { UInt8($0) }))
+            gathered.append(
+                try RGBImage(width: width, height: height, pixels: bytes[offset..<(offset + count)].map { UInt8($0) }))
             offset += count
         }
         return gathered

@@ -17,7 +17,8 @@ public struct PromptFile: Sendable {
     /// Reads `url`; errors name the file and what was wrong (unreadable, not UTF-8, no prompt).
     public init(contentsOf url: URL) throws {
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw ConfigFile.Error(file: url.path, message: "cannot read the prompt file (expected a text file with one prompt per line)")
+            throw ConfigFile.Error(
+                file: url.path, message: "cannot read the prompt file (expected a text file with one prompt per line)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigFile.Error(file: url.path, message: "not UTF-8 text (expected one prompt per line)")

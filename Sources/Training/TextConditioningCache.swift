@@ -21,7 +21,9 @@ public final class TextConditioningCache {
         let missing = Array(Set(texts.filter { rows[$0] == nil })).sorted()
         if !missing.isEmpty {
             let encoded = try encode(missing)
-            precondition(encoded.count == missing.count, "TextConditioningCache: \(encoded.count) rows for \(missing.count) texts")
+            precondition(
+                encoded.count == missing.count,
+                "TextConditioningCache: \(encoded.count) rows for \(missing.count) texts")
             eval(Array(encoded.tensors.values))
             for (i, text) in missing.enumerated() { rows[text] = encoded.rows([i]) }
         }

@@ -12,10 +12,16 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Score an embedded-world model on held-out (or training) prompts with the rule-based scorer.")
 
-    @Option(help: "Model folder (from `pretrain`, FLUX or UNet architecture), or a run's checkpoint-*/ folder (its transformer or unet replaces the pretrained one; LoRA adapters are merged into it), or a run folder (its newest checkpoint).")
+    @Option(
+        help:
+            "Model folder (from `pretrain`, FLUX or UNet architecture), or a run's checkpoint-*/ folder (its transformer or unet replaces the pretrained one; LoRA adapters are merged into it), or a run folder (its newest checkpoint)."
+    )
     var checkpoint = "assets/shapes-model"
 
-    @Option(help: "The pretrained folder whose text encoder a checkpoint folder is combined with (assets/shapes-model-sd for a UNet checkpoint unless given).")
+    @Option(
+        help:
+            "The pretrained folder whose text encoder a checkpoint folder is combined with (assets/shapes-model-sd for a UNet checkpoint unless given)."
+    )
     var base = "assets/shapes-model"
 
     @Option(help: "Prompt split: held-out or train.")
@@ -24,12 +30,18 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Number of prompts (drawn with a fixed seed, so runs compare).")
     var prompts = 64
 
-    @Option(help: "Denoising steps (default: 12 for the FLUX model's ODE, 20 for the UNet model's DDIM).") var steps: Int?
+    @Option(help: "Denoising steps (default: 12 for the FLUX model's ODE, 20 for the UNet model's DDIM).") var steps:
+        Int?
     @Option(help: "Time shift of the sigma schedule (FLUX model).") var shift: Float = 3
-    @Option(help: "Classifier-free guidance against the empty prompt (UNet model; 1: off).") var guidanceScale: Float = 1
+    @Option(help: "Classifier-free guidance against the empty prompt (UNet model; 1: off).") var guidanceScale: Float =
+        1
     @Option(help: "Seed of prompts and noise.") var seed: UInt64 = 1234
     @Option(help: "Write the captioned sample grid here (PNG).") var grid: String?
-    @Flag(inversion: .prefixedNo, help: "For a checkpoint of a run with --ema-decay: its averaged weights (ema.safetensors), which the trainer's held-out scores use; --no-ema: the trained weights.") var ema = true
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "For a checkpoint of a run with --ema-decay: its averaged weights (ema.safetensors), which the trainer's held-out scores use; --no-ema: the trained weights."
+    ) var ema = true
 
     func run() throws {
         let splitValue: PromptCatalog.Split
@@ -44,21 +56,30 @@ struct EvaluateCommand: ParsableCommand {
         switch try WorldArchitecture.of(folder: checkpointURL) {
         case .flux:
             stepCount = steps ?? 12
-            let model = try WorldModel.load(checkpointOrModel: checkpointURL, base: URL(fileURLWithPath: base), averaged: ema)
+            let model = try WorldModel.load(
+                checkpointOrModel: checkpointURL, base: URL(fileURLWithPath: base), averaged: ema)
             evaluation = WorldEvaluation(split: splitValue, count: prompts, steps: stepCount, shift: shift, seed: seed)
             result = try evaluation.run(model)
         case .unet:
             stepCount = steps ?? 20
             // A UNet checkpoint needs the UNet world model as its base.
-            let baseURL = base == "assets/shapes-model" ? URL(fileURLWithPath: "assets/shapes-model-sd") : URL(fileURLWithPath: base)
-            let model = try StableDiffusionWorldModel.load(checkpointOrModel: checkpointURL, base: baseURL, averaged: ema)
-            evaluation = WorldEvaluation(split: splitValue, count: prompts, steps: stepCount, guidanceScale: guidanceScale, seed: seed)
+            let baseURL =
+                base == "assets/shapes-model"
+                ? URL(fileURLWithPath: "assets/shapes-model-sd") : URL(fileURLWithPath: base)
+            let model = try StableDiffusionWorldModel.load(
+                checkpointOrModel: checkpointURL, base: baseURL, averaged: ema)
+            evaluation = WorldEvaluation(
+                split: splitValue, count: prompts, steps: stepCount, guidanceScale: guidanceScale, seed: seed)
             result = try evaluation.run(model)
         }
-        let weights = ema && FileManager.default.fileExists(atPath: checkpointURL.appendingPathComponent("ema.safetensors").path)
+        let weights =
+            ema && FileManager.default.fileExists(atPath: checkpointURL.appendingPathComponent("ema.safetensors").path)
             ? ", EMA weights" : ""
-        print(String(format: "%@ (%d %@ prompts, %d steps%@): mean reward %.3f, accuracy %.1f%%", folder, prompts, split, stepCount,
-                     weights, result.meanReward, 100 * (result.accuracy ?? 0)))
+        print(
+            String(
+                format: "%@ (%d %@ prompts, %d steps%@): mean reward %.3f, accuracy %.1f%%", folder, prompts, split,
+                stepCount,
+                weights, result.meanReward, 100 * (result.accuracy ?? 0)))
         // Objects found against objects asked, and the colours and shapes drawn, show what a partial-credit reward can
         // hide: a model that hedges with more (or fewer) shapes than the prompt names, or draws them in other colours.
         let specs = evaluation.specs
@@ -70,9 +91,13 @@ struct EvaluateCommand: ParsableCommand {
             let reward = rows.map { result.rewards[$0] }.reduce(0, +) / n
             let correct = rows.filter { result.rewards[$0] == 1 }.count
             let tally = ObjectTally(rows.map { (scores[$0], specs[$0]) })
-            print(String(format: "  %-9@ %3d prompts  reward %.3f  correct %5.1f%%  objects found %.2f (asked %.2f, extras %.2f), named colour %.0f%%, named shape %.0f%%",
-                         kind.rawValue, rows.count, reward, 100 * Double(correct) / n, tally.found, tally.asked, tally.extras,
-                         100 * tally.namedColourShare, 100 * tally.namedShapeShare))
+            print(
+                String(
+                    format:
+                        "  %-9@ %3d prompts  reward %.3f  correct %5.1f%%  objects found %.2f (asked %.2f, extras %.2f), named colour %.0f%%, named shape %.0f%%",
+                    kind.rawValue, rows.count, reward, 100 * Double(correct) / n, tally.found, tally.asked,
+                    tally.extras,
+                    100 * tally.namedColourShare, 100 * tally.namedShapeShare))
         }
         if let grid {
             try PNGEncoder.write(try result.grid(), to: URL(fileURLWithPath: grid))
@@ -84,7 +109,9 @@ struct EvaluateCommand: ParsableCommand {
     /// `evaluate --checkpoint runs/shapes-grpo` scores where a run ended.
     static func modelFolder(_ path: String) -> String {
         let url = URL(fileURLWithPath: path)
-        guard (try? WorldArchitecture.of(folder: url)) == nil, let newest = GRPOTrainer.latestCheckpoint(in: url) else { return path }
+        guard (try? WorldArchitecture.of(folder: url)) == nil, let newest = GRPOTrainer.latestCheckpoint(in: url) else {
+            return path
+        }
         print("\(path): a run folder; scoring its newest checkpoint, \(newest.lastPathComponent)")
         return (path as NSString).appendingPathComponent(newest.lastPathComponent)
     }

@@ -9,9 +9,14 @@ import Foundation
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "List the tensors of a safetensors or PyTorch (.pt/.bin) file or checkpoint folder: keys, dtypes, shapes, parameter counts.")
+        abstract:
+            "List the tensors of a safetensors or PyTorch (.pt/.bin) file or checkpoint folder: keys, dtypes, shapes, parameter counts."
+    )
 
-    @Argument(help: "A .safetensors file, a folder of them (with or without *.safetensors.index.json), or a torch.save file (.pt, .pth, .bin, .ckpt).")
+    @Argument(
+        help:
+            "A .safetensors file, a folder of them (with or without *.safetensors.index.json), or a torch.save file (.pt, .pth, .bin, .ckpt)."
+    )
     var path: String
 
     @Option(help: "Show only keys containing this text.")
@@ -44,7 +49,9 @@ struct InspectCommand: ParsableCommand {
             let info = checkpoint.dtypeAndShape(key)!
             elementsByDType[info.dtype, default: 0] += info.shape.reduce(1, *)
             if limit == 0 || i < limit {
-                print("  \(key.padding(toLength: width, withPad: " ", startingAt: 0))  \(info.dtype.safetensorsName.padding(toLength: 4, withPad: " ", startingAt: 0)) \(info.shape)")
+                print(
+                    "  \(key.padding(toLength: width, withPad: " ", startingAt: 0))  \(info.dtype.safetensorsName.padding(toLength: 4, withPad: " ", startingAt: 0)) \(info.shape)"
+                )
             }
         }
         if limit > 0 && keys.count > limit { print("  … \(keys.count - limit) more (use --limit 0 to list all)") }

@@ -23,7 +23,8 @@ final class LocalRanks {
         do {
             for rank in 1..<count {
                 let child = Process()
-                child.executableURL = FileManager.default.fileExists(atPath: executable.path)
+                child.executableURL =
+                    FileManager.default.fileExists(atPath: executable.path)
                     ? executable : URL(fileURLWithPath: CommandLine.arguments[0])
                 child.arguments = arguments
                 var environment = ProcessInfo.processInfo.environment
@@ -40,7 +41,9 @@ final class LocalRanks {
                 errors.fileHandleForReading.readabilityHandler = { handle in
                     let data = handle.availableData
                     guard !data.isEmpty, let text = String(data: data, encoding: .utf8) else { return }
-                    let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { "[rank \(rank)] \($0)\n" }
+                    let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map {
+                        "[rank \(rank)] \($0)\n"
+                    }
                     FileHandle.standardError.write(lines.joined().data(using: .utf8)!)
                 }
                 try child.run()
@@ -48,7 +51,10 @@ final class LocalRanks {
             }
             let group = try SocketProcessGroup.accepting(worldSize: count, listener: listener) {
                 for (index, child) in children.enumerated() where !child.isRunning {
-                    throw ProcessGroupError(message: "rank \(index + 1) exited with status \(child.terminationStatus) before it joined the run (its error is above)")
+                    throw ProcessGroupError(
+                        message:
+                            "rank \(index + 1) exited with status \(child.terminationStatus) before it joined the run (its error is above)"
+                    )
                 }
             }
             return LocalRanks(group: group, children: children)
@@ -63,7 +69,8 @@ final class LocalRanks {
         for (index, child) in children.enumerated() {
             child.waitUntilExit()
             guard child.terminationStatus == 0 else {
-                throw ProcessGroupError(message: "rank \(index + 1) exited with status \(child.terminationStatus) (its error is above)")
+                throw ProcessGroupError(
+                    message: "rank \(index + 1) exited with status \(child.terminationStatus) (its error is above)")
             }
         }
     }

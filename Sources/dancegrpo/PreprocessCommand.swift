@@ -72,7 +72,9 @@ struct PreprocessCommand: ParsableCommand {
 /// The lines of a prompt file with their 0-based line numbers.
 enum PromptLines {
     static func read(_ path: String) throws -> [(index: Int, text: String)] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot read the prompt file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("\(path): cannot read the prompt file")
+        }
         guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("\(path): not UTF-8 text") }
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         if lines.last == "" { lines.removeLast() }

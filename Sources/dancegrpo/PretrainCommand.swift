@@ -12,12 +12,17 @@ import ShapesWorld
 struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
-        abstract: "Pretrain the embedded shapes-world model on rendered images: flow matching (FLUX architecture) or DDPM (UNet, --model sd).")
+        abstract:
+            "Pretrain the embedded shapes-world model on rendered images: flow matching (FLUX architecture) or DDPM (UNet, --model sd)."
+    )
 
     @Option(help: "World (shapes).")
     var world = "shapes"
 
-    @Option(help: "Architecture: flux (FLUX transformer, flow matching; the default) or sd (Stable Diffusion UNet, DDPM ε-prediction, DDIM sampling).")
+    @Option(
+        help:
+            "Architecture: flux (FLUX transformer, flow matching; the default) or sd (Stable Diffusion UNet, DDPM ε-prediction, DDIM sampling)."
+    )
     var model = "flux"
 
     @Option(help: "Optimizer steps (of the transformer or UNet; the autoencoder has --vae-steps).")
@@ -35,7 +40,10 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Image size in pixels (a multiple of 4).")
     var imageSize = 32
 
-    @Option(help: "What the transformer predicts: velocity (the FLUX convention) or sample (x̂0, the JiT recipe for pixel-space models).")
+    @Option(
+        help:
+            "What the transformer predicts: velocity (the FLUX convention) or sample (x̂0, the JiT recipe for pixel-space models)."
+    )
     var prediction = "velocity"
 
     @Option(help: "flux only: transformer attention heads of 16 features (width 16·heads; the committed model has 8).")
@@ -44,7 +52,10 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "flux only: transformer double-stream and single-stream blocks, each (the committed model has 2).")
     var layers = 2
 
-    @Option(help: "flux only: latents the transformer denoises: vae (a tiny AutoencoderKL trained first, as FLUX's VAE; the committed model) or pixels (a 2×2 space-to-depth of the pixels, the first models).")
+    @Option(
+        help:
+            "flux only: latents the transformer denoises: vae (a tiny AutoencoderKL trained first, as FLUX's VAE; the committed model) or pixels (a 2×2 space-to-depth of the pixels, the first models)."
+    )
     var codec = "vae"
 
     @Option(help: "flux only: autoencoder training steps (codec vae).")
@@ -53,31 +64,50 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "flux only: reuse the vae/ folder of an earlier model instead of training one (codec vae).")
     var vae: String?
 
-    @Option(help: "sd only: probability that a training prompt is replaced by the empty prompt (the unconditional branch of classifier-free guidance).")
+    @Option(
+        help:
+            "sd only: probability that a training prompt is replaced by the empty prompt (the unconditional branch of classifier-free guidance)."
+    )
     var conditioningDropout = 0.1
 
-    @Option(help: "sd only: what the UNet predicts, the scheduler's prediction_type: epsilon (SD v1), v_prediction (SD 2) or sample.")
+    @Option(
+        help:
+            "sd only: what the UNet predicts, the scheduler's prediction_type: epsilon (SD v1), v_prediction (SD 2) or sample."
+    )
     var predictionType = "epsilon"
 
     @Option(help: "sd only: DDIM steps of the evaluation after pretraining.")
     var evaluationSteps = 20
 
-    @Option(help: "Caption noise: chance that each object group of a training image is drawn in another colour than its caption names.")
+    @Option(
+        help:
+            "Caption noise: chance that each object group of a training image is drawn in another colour than its caption names."
+    )
     var wrongColorRate = 0.0
 
-    @Option(help: "Caption noise: chance that each object group of a training image is drawn as another shape than its caption names.")
+    @Option(
+        help:
+            "Caption noise: chance that each object group of a training image is drawn as another shape than its caption names."
+    )
     var wrongShapeRate = 0.0
 
-    @Option(help: "Caption noise: chance, per slot, that a training image also shows an object its caption does not name.")
+    @Option(
+        help: "Caption noise: chance, per slot, that a training image also shows an object its caption does not name.")
     var unmentionedObjectRate = 0.0
 
     @Option(help: "Caption noise: most unmentioned objects per training image.")
     var unmentionedObjectSlots = 2
 
-    @Flag(help: "flux only: train the transformer alone and keep the text encoder as it is (with --init-from: a second stage that cannot change how prompts are encoded).")
+    @Flag(
+        help:
+            "flux only: train the transformer alone and keep the text encoder as it is (with --init-from: a second stage that cannot change how prompts are encoded)."
+    )
     var freezeTextEncoder = false
 
-    @Option(help: "Continue from this model folder (its architecture, text encoder and autoencoder) instead of new weights; --heads, --layers, --codec, --prediction, --image-size and --vae then come from it.")
+    @Option(
+        help:
+            "Continue from this model folder (its architecture, text encoder and autoencoder) instead of new weights; --heads, --layers, --codec, --prediction, --image-size and --vae then come from it."
+    )
     var initFrom: String?
 
     @Option(help: "Output model folder (default: assets/shapes-model, or assets/shapes-model-sd for --model sd).")
@@ -86,7 +116,10 @@ struct PretrainCommand: ParsableCommand {
     func run() throws {
         guard world == "shapes" else { throw ValidationError("unknown world '\(world)' (available: shapes)") }
         guard imageSize % 4 == 0 else { throw ValidationError("--image-size must be a multiple of 4") }
-        for (flag, rate) in [("--wrong-color-rate", wrongColorRate), ("--wrong-shape-rate", wrongShapeRate), ("--unmentioned-object-rate", unmentionedObjectRate)]
+        for (flag, rate) in [
+            ("--wrong-color-rate", wrongColorRate), ("--wrong-shape-rate", wrongShapeRate),
+            ("--unmentioned-object-rate", unmentionedObjectRate)
+        ]
         where !(0...1).contains(rate) {
             throw ValidationError("\(flag) is a probability in [0, 1], got \(rate)")
         }
@@ -107,28 +140,40 @@ struct PretrainCommand: ParsableCommand {
         config.learningRate = learningRate
         config.seed = seed
         config.freezeTextEncoder = freezeTextEncoder
-        config.captionNoise = CaptionNoise(wrongColorRate: wrongColorRate, wrongShapeRate: wrongShapeRate, unmentionedObjectRate: unmentionedObjectRate,
-                                           unmentionedObjectSlots: unmentionedObjectSlots)
+        config.captionNoise = CaptionNoise(
+            wrongColorRate: wrongColorRate, wrongShapeRate: wrongShapeRate,
+            unmentionedObjectRate: unmentionedObjectRate,
+            unmentionedObjectSlots: unmentionedObjectSlots)
         return config
     }
 
     private func runStableDiffusion() throws {
-        guard !freezeTextEncoder else { throw ValidationError("--freeze-text-encoder is for --model flux (the UNet world trains its text encoder with the UNet)") }
+        guard !freezeTextEncoder else {
+            throw ValidationError(
+                "--freeze-text-encoder is for --model flux (the UNet world trains its text encoder with the UNet)")
+        }
         guard prediction == "velocity", heads == 4, layers == 2, codec == "pixels", vae == nil else {
-            throw ValidationError("--prediction, --heads, --layers, --codec and --vae are for --model flux (the UNet predicts ε; its size is StableDiffusionWorldModel.defaultUNetConfig)")
+            throw ValidationError(
+                "--prediction, --heads, --layers, --codec and --vae are for --model flux (the UNet predicts ε; its size is StableDiffusionWorldModel.defaultUNetConfig)"
+            )
         }
         var settings = StableDiffusionWorldModel.Settings()
         settings.imageSize = imageSize
         guard DDIMScheduler.Config.supportedPredictionTypes.contains(predictionType) else {
             throw ValidationError("--prediction-type must be epsilon, v_prediction or sample, got '\(predictionType)'")
         }
-        let model = try initFrom.map { try StableDiffusionWorldModel.load(from: URL(fileURLWithPath: $0)) }
+        let model =
+            try initFrom.map { try StableDiffusionWorldModel.load(from: URL(fileURLWithPath: $0)) }
             ?? StableDiffusionWorldModel.create(seed: seed, settings: settings, predictionType: predictionType)
-        print("UNet world model: \(formatCount(model.unet.parameterCount())) UNet + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters")
+        print(
+            "UNet world model: \(formatCount(model.unet.parameterCount())) UNet + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters"
+        )
         let started = Date()
         let bar = ProgressBar(total: steps, label: "pretraining")
         var recent: [Float] = []
-        try StableDiffusionWorldPretraining(config: pretrainingConfig, conditioningDropout: conditioningDropout).run(model) { step, loss in
+        try StableDiffusionWorldPretraining(config: pretrainingConfig, conditioningDropout: conditioningDropout).run(
+            model
+        ) { step, loss in
             recent.append(loss)
             if recent.count > 50 { recent.removeFirst() }
             bar.update(step, suffix: String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
@@ -138,15 +183,21 @@ struct PretrainCommand: ParsableCommand {
         print("saved \(folder.path) after \(formatDuration(Date().timeIntervalSince(started)))")
         for (name, split) in [("train", PromptCatalog.Split.train), ("held-out", .heldOut)] {
             let result = try WorldEvaluation(split: split, count: 64, steps: evaluationSteps).run(model)
-            print(String(format: "%@ prompts (DDIM η = 0, %d steps): mean reward %.3f, accuracy %.1f%%", name, evaluationSteps,
-                         result.meanReward, 100 * (result.accuracy ?? 0)))
+            print(
+                String(
+                    format: "%@ prompts (DDIM η = 0, %d steps): mean reward %.3f, accuracy %.1f%%", name,
+                    evaluationSteps,
+                    result.meanReward, 100 * (result.accuracy ?? 0)))
             try PNGEncoder.write(try result.grid(), to: folder.appendingPathComponent("samples-\(name).png"))
         }
     }
 
     private func runFlux() throws {
         if let initFrom {
-            guard vae == nil else { throw ValidationError("--vae and --init-from both name an autoencoder; the model of --init-from brings its own") }
+            guard vae == nil else {
+                throw ValidationError(
+                    "--vae and --init-from both name an autoencoder; the model of --init-from brings its own")
+            }
             let model = try WorldModel.load(from: URL(fileURLWithPath: initFrom))
             print("continuing from \(initFrom)")
             return try pretrainFlux(model)
@@ -176,16 +227,20 @@ struct PretrainCommand: ParsableCommand {
                 autoencoder = try WorldAutoencoderTraining(config: vaeConfig).run(size: imageSize) { step, loss in
                     recent.append(loss)
                     if recent.count > 50 { recent.removeFirst() }
-                    vaeBar.update(step, suffix: String(format: "reconstruction %.5f", recent.reduce(0, +) / Float(recent.count)))
+                    vaeBar.update(
+                        step, suffix: String(format: "reconstruction %.5f", recent.reduce(0, +) / Float(recent.count)))
                 }
                 print("autoencoder trained in \(formatDuration(Date().timeIntervalSince(vaeStarted)))")
             }
         }
-        try pretrainFlux(WorldModel.create(seed: seed, settings: settings, heads: heads, layers: layers, vae: autoencoder))
+        try pretrainFlux(
+            WorldModel.create(seed: seed, settings: settings, heads: heads, layers: layers, vae: autoencoder))
     }
 
     private func pretrainFlux(_ model: WorldModel) throws {
-        print("world model: \(formatCount(model.transformer.parameterCount())) transformer + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters")
+        print(
+            "world model: \(formatCount(model.transformer.parameterCount())) transformer + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters"
+        )
         let config = pretrainingConfig
         let started = Date()
         let bar = ProgressBar(total: steps, label: "pretraining")
@@ -198,9 +253,15 @@ struct PretrainCommand: ParsableCommand {
         let folder = URL(fileURLWithPath: out ?? "assets/shapes-model")
         try model.writeFolder(to: folder)
         print("saved \(folder.path) after \(formatDuration(Date().timeIntervalSince(started)))")
-        for (name, evaluation) in [("train", WorldEvaluation(split: .train, count: 64)), ("held-out", WorldEvaluation(split: .heldOut, count: 64))] {
+        for (name, evaluation) in [
+            ("train", WorldEvaluation(split: .train, count: 64)),
+            ("held-out", WorldEvaluation(split: .heldOut, count: 64))
+        ] {
             let result = try evaluation.run(model)
-            print(String(format: "%@ prompts: mean reward %.3f, accuracy %.1f%%", name, result.meanReward, 100 * (result.accuracy ?? 0)))
+            print(
+                String(
+                    format: "%@ prompts: mean reward %.3f, accuracy %.1f%%", name, result.meanReward,
+                    100 * (result.accuracy ?? 0)))
             try PNGEncoder.write(try result.grid(), to: folder.appendingPathComponent("samples-\(name).png"))
         }
     }

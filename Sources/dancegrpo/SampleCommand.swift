@@ -17,7 +17,10 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Model family: flux or sd (Stable Diffusion v1).")
     var model = "flux"
 
-    @Option(help: "A diffusers folder: FLUX (transformer/, vae/, text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/, scheduler/) or SD (unet/, vae/, text_encoder/, tokenizer/, scheduler/).")
+    @Option(
+        help:
+            "A diffusers folder: FLUX (transformer/, vae/, text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/, scheduler/) or SD (unet/, vae/, text_encoder/, tokenizer/, scheduler/)."
+    )
     var checkpoint: String
 
     @Option(help: "A prompt (repeatable).")
@@ -29,13 +32,17 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Denoising steps (default: flux 16, sd 50).")
     var steps: Int?
 
-    @Option(help: "Image height in pixels (default: flux 720, rounded down to a multiple of 16; sd 512, a multiple of 8).")
+    @Option(
+        help: "Image height in pixels (default: flux 720, rounded down to a multiple of 16; sd 512, a multiple of 8).")
     var height: Int?
 
     @Option(help: "Image width in pixels (default: flux 720, sd 512).")
     var width: Int?
 
-    @Option(help: "Guidance scale: FLUX's embedded guidance (default 3.5), SD's classifier-free guidance with the empty prompt (default 5.0, as DanceGRPO; ≤ 1 turns it off).")
+    @Option(
+        help:
+            "Guidance scale: FLUX's embedded guidance (default 3.5), SD's classifier-free guidance with the empty prompt (default 5.0, as DanceGRPO; ≤ 1 turns it off)."
+    )
     var guidance: Float?
 
     @Option(help: "SD only: DDIM noise scale η (default 1.0, DanceGRPO's sampling value; 0 is deterministic DDIM).")
@@ -50,22 +57,34 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Output folder.")
     var out = "outputs/samples"
 
-    @Option(help: "A safetensors file with the initial latents (key 'latents' or its only tensor), to compare with another implementation from the same noise: FLUX packed [N, tokens, channels]; SD diffusers' layout [N, 4, H/8, W/8].")
+    @Option(
+        help:
+            "A safetensors file with the initial latents (key 'latents' or its only tensor), to compare with another implementation from the same noise: FLUX packed [N, tokens, channels]; SD diffusers' layout [N, 4, H/8, W/8]."
+    )
     var initialNoise: String?
 
     @Flag(help: "Also write the final latents to latents.safetensors (FLUX packed; SD [N, 4, H/8, W/8]).")
     var saveLatents = false
 
-    @Option(help: "SD only: a fine-tuned UNet to use instead of <checkpoint>/unet: a training checkpoint folder with unet/ inside, or a UNet folder.")
+    @Option(
+        help:
+            "SD only: a fine-tuned UNet to use instead of <checkpoint>/unet: a training checkpoint folder with unet/ inside, or a UNet folder."
+    )
     var unet: String?
 
-    @Option(help: "FLUX only: a fine-tuned transformer to use instead of <checkpoint>/transformer: a training checkpoint folder (checkpoint-<n>-<e>/) or a transformer folder.")
+    @Option(
+        help:
+            "FLUX only: a fine-tuned transformer to use instead of <checkpoint>/transformer: a training checkpoint folder (checkpoint-<n>-<e>/) or a transformer folder."
+    )
     var transformer: String?
 
     @Option(help: "FLUX only: a LoRA adapter (.safetensors, PEFT/diffusers keys) to merge into the transformer.")
     var lora: String?
 
-    @Option(help: "Weight dtype: float32, bfloat16 or float16. float32 by default: MLX's CPU back end has no fast bfloat16 matrix product (30× slower than float32 here); on a GPU back end bfloat16 halves memory.")
+    @Option(
+        help:
+            "Weight dtype: float32, bfloat16 or float16. float32 by default: MLX's CPU back end has no fast bfloat16 matrix product (30× slower than float32 here); on a GPU back end bfloat16 halves memory."
+    )
     var dtype = "float32"
 
     @Option(help: "FLUX only: T5 tokens (FLUX uses 512).")
@@ -79,7 +98,9 @@ struct SampleCommand: ParsableCommand {
             guard eta == nil, unet == nil else { throw ValidationError("--eta and --unet are for --model sd") }
             try runFlux(prompts)
         case "sd":
-            guard transformer == nil, lora == nil, shift == nil else { throw ValidationError("--transformer, --lora and --shift are for --model flux") }
+            guard transformer == nil, lora == nil, shift == nil else {
+                throw ValidationError("--transformer, --lora and --shift are for --model flux")
+            }
             try runStableDiffusion(prompts)
         default:
             throw ValidationError("unknown model '\(model)' (available: flux, sd)")
@@ -92,8 +113,10 @@ struct SampleCommand: ParsableCommand {
         let weightsDType = try parseDType(dtype)
 
         let started = Date()
-        let pipeline = try FluxPipeline.load(from: URL(fileURLWithPath: checkpoint), dtype: weightsDType,
-                                             transformerFolder: transformer.map { URL(fileURLWithPath: $0) }) {
+        let pipeline = try FluxPipeline.load(
+            from: URL(fileURLWithPath: checkpoint), dtype: weightsDType,
+            transformerFolder: transformer.map { URL(fileURLWithPath: $0) }
+        ) {
             FileHandle.standardError.write(Data("loading \($0)…\n".utf8))
         }
         if let lora {
@@ -101,22 +124,30 @@ struct SampleCommand: ParsableCommand {
             pipeline.transformer.mergeLoRA()
             print("merged LoRA rank \(config.rank), alpha \(config.alpha) from \(lora)")
         }
-        print(String(format: "loaded %@ in %.1fs (%@ transformer parameters)", checkpoint, Date().timeIntervalSince(started),
-                     formatCount(pipeline.transformer.parameterCount())))
+        print(
+            String(
+                format: "loaded %@ in %.1fs (%@ transformer parameters)", checkpoint, Date().timeIntervalSince(started),
+                formatCount(pipeline.transformer.parameterCount())))
 
         let outFolder = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outFolder, withIntermediateDirectories: true)
-        let expected = pipeline.initialNoise(count: prompts.count, height: height, width: width, key: RandomKey(seed: 0)).shape
+        let expected = pipeline.initialNoise(
+            count: prompts.count, height: height, width: width, key: RandomKey(seed: 0)
+        ).shape
         let given = try loadInitialNoise(expected: expected, prompts: prompts.count, size: "\(height)×\(width)")
 
         var images: [RGBImage] = [], finals: [Tensor] = []
         let bar = ProgressBar(total: prompts.count * steps, label: "sampling")
         for (i, text) in prompts.enumerated() {
             let embeddings = pipeline.textEncoders!.encode([text], maxSequenceLength: maxSequenceLength)
-            let noise = given.map { $0[i..<(i + 1)] }
-                ?? pipeline.initialNoise(count: 1, height: height, width: width, key: RandomKey(seed: seed &+ UInt64(i)))
-            let latents = pipeline.denoise(noise, embeddings: embeddings, height: height, width: width, steps: steps,
-                                           guidance: guidance, shift: shift) { done, _ in bar.update(i * steps + done) }
+            let noise =
+                given.map { $0[i..<(i + 1)] }
+                ?? pipeline.initialNoise(
+                    count: 1, height: height, width: width, key: RandomKey(seed: seed &+ UInt64(i)))
+            let latents = pipeline.denoise(
+                noise, embeddings: embeddings, height: height, width: width, steps: steps,
+                guidance: guidance, shift: shift
+            ) { done, _ in bar.update(i * steps + done) }
             let pixels = pipeline.decode(latents, height: height, width: width)
             let image = try RGBImage(hwc: pixels.toArray(Float.self), shape: pixels.shape, range: .zeroToOne)
             let file = outFolder.appendingPathComponent(String(format: "%03d-%@.png", i, PromptList.slug(text)))
@@ -125,7 +156,9 @@ struct SampleCommand: ParsableCommand {
             finals.append(latents)
         }
         try writeGridAndLatents(images: images, finals: finals, prompts: prompts, outFolder: outFolder)
-        print("wrote \(prompts.count) image(s) to \(outFolder.path) in \(formatDuration(Date().timeIntervalSince(started)))")
+        print(
+            "wrote \(prompts.count) image(s) to \(outFolder.path) in \(formatDuration(Date().timeIntervalSince(started)))"
+        )
     }
 
     /// Stable Diffusion v1: DDIM with classifier-free guidance against the empty prompt (DanceGRPO's sampling:
@@ -134,39 +167,51 @@ struct SampleCommand: ParsableCommand {
         let steps = self.steps ?? 50, height = self.height ?? 512, width = self.width ?? 512
         let guidance = self.guidance ?? 5, eta = self.eta ?? 1
         guard height % 8 == 0, width % 8 == 0, height > 0, width > 0 else {
-            throw ValidationError("--height and --width must be positive multiples of 8 for SD (got \(height)×\(width))")
+            throw ValidationError(
+                "--height and --width must be positive multiples of 8 for SD (got \(height)×\(width))")
         }
         guard steps >= 1, steps <= 1000 else { throw ValidationError("--steps must be in 1...1000") }
         guard eta >= 0 else { throw ValidationError("--eta must be non-negative") }
         let weightsDType = try parseDType(dtype)
 
         let started = Date()
-        let pipeline = try StableDiffusionPipeline.load(from: URL(fileURLWithPath: checkpoint), dtype: weightsDType,
-                                                        unetFolder: unet.map { URL(fileURLWithPath: $0) }) {
+        let pipeline = try StableDiffusionPipeline.load(
+            from: URL(fileURLWithPath: checkpoint), dtype: weightsDType,
+            unetFolder: unet.map { URL(fileURLWithPath: $0) }
+        ) {
             FileHandle.standardError.write(Data("loading \($0)…\n".utf8))
         }
-        print(String(format: "loaded %@ in %.1fs (%@ UNet parameters)", checkpoint, Date().timeIntervalSince(started),
-                     formatCount(pipeline.unet.parameterCount())))
+        print(
+            String(
+                format: "loaded %@ in %.1fs (%@ UNet parameters)", checkpoint, Date().timeIntervalSince(started),
+                formatCount(pipeline.unet.parameterCount())))
         let factor = 1 << pipeline.unet.config.downsamplingSteps
         let (h, w) = pipeline.latentSize(height: height, width: width)
         guard h % factor == 0, w % factor == 0 else {
-            throw ValidationError("--height and --width must be multiples of \(factor * pipeline.vaeScaleFactor) for this UNet")
+            throw ValidationError(
+                "--height and --width must be multiples of \(factor * pipeline.vaeScaleFactor) for this UNet")
         }
 
         let outFolder = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outFolder, withIntermediateDirectories: true)
         // Given noise is in diffusers' layout [N, C, h, w]; the pipeline computes channels-last.
-        let given = try loadInitialNoise(expected: [prompts.count, pipeline.unet.config.inChannels, h, w], prompts: prompts.count,
-                                         size: "\(height)×\(width)").map { $0.transposed([0, 2, 3, 1]) }
+        let given = try loadInitialNoise(
+            expected: [prompts.count, pipeline.unet.config.inChannels, h, w], prompts: prompts.count,
+            size: "\(height)×\(width)"
+        ).map { $0.transposed([0, 2, 3, 1]) }
 
         let unconditional = guidance > 1 ? pipeline.unconditionalEmbedding() : nil
         var images: [RGBImage] = [], finals: [Tensor] = []
         let bar = ProgressBar(total: prompts.count * steps, label: "sampling")
         for (i, text) in prompts.enumerated() {
             let key = RandomKey(seed: seed &+ UInt64(i)).split(into: 2)
-            let noise = given.map { $0[i..<(i + 1)] } ?? pipeline.initialNoise(count: 1, height: height, width: width, key: key[0])
-            let trajectory = pipeline.denoise(noise, conditional: pipeline.encode([text]), unconditional: unconditional, steps: steps,
-                                              guidance: guidance, eta: eta, noiseKey: key[1]) { done, _ in bar.update(i * steps + done) }
+            let noise =
+                given.map { $0[i..<(i + 1)] }
+                ?? pipeline.initialNoise(count: 1, height: height, width: width, key: key[0])
+            let trajectory = pipeline.denoise(
+                noise, conditional: pipeline.encode([text]), unconditional: unconditional, steps: steps,
+                guidance: guidance, eta: eta, noiseKey: key[1]
+            ) { done, _ in bar.update(i * steps + done) }
             let pixels = pipeline.decode(trajectory.final)
             let image = try RGBImage(hwc: pixels.toArray(Float.self), shape: pixels.shape, range: .zeroToOne)
             let file = outFolder.appendingPathComponent(String(format: "%03d-%@.png", i, PromptList.slug(text)))
@@ -175,7 +220,9 @@ struct SampleCommand: ParsableCommand {
             finals.append(trajectory.final.transposed([0, 3, 1, 2]))
         }
         try writeGridAndLatents(images: images, finals: finals, prompts: prompts, outFolder: outFolder)
-        print("wrote \(prompts.count) image(s) to \(outFolder.path) in \(formatDuration(Date().timeIntervalSince(started)))")
+        print(
+            "wrote \(prompts.count) image(s) to \(outFolder.path) in \(formatDuration(Date().timeIntervalSince(started)))"
+        )
     }
 
     /// `--initial-noise`: the file's 'latents' tensor (or its only one), checked against the expected shape.
@@ -188,7 +235,9 @@ struct SampleCommand: ParsableCommand {
         }
         let tensor = try file.tensor(key)
         guard tensor.shape == expected else {
-            throw ValidationError("\(initialNoise): '\(key)' has shape \(tensor.shape), expected \(expected) for \(prompts) prompt(s) at \(size)")
+            throw ValidationError(
+                "\(initialNoise): '\(key)' has shape \(tensor.shape), expected \(expected) for \(prompts) prompt(s) at \(size)"
+            )
         }
         return tensor
     }
@@ -198,8 +247,9 @@ struct SampleCommand: ParsableCommand {
             try ImageGrid().writePNG(images, captions: prompts, to: outFolder.appendingPathComponent("grid.png"))
         }
         if saveLatents {
-            try SafeTensors.save(["latents": concatenated(finals, axis: 0)], metadata: ["prompts": prompts.joined(separator: "\n")],
-                                 to: outFolder.appendingPathComponent("latents.safetensors"))
+            try SafeTensors.save(
+                ["latents": concatenated(finals, axis: 0)], metadata: ["prompts": prompts.joined(separator: "\n")],
+                to: outFolder.appendingPathComponent("latents.safetensors"))
         }
     }
 }

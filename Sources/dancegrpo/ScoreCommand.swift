@@ -18,7 +18,10 @@ struct ScoreCommand: ParsableCommand {
             a path option names them.
             """)
 
-    @Option(help: "Rewards to compute: name[:weight],… (hpsv2.1, pickscore, clip-score, aesthetic). With several, a weighted total is printed too.")
+    @Option(
+        help:
+            "Rewards to compute: name[:weight],… (hpsv2.1, pickscore, clip-score, aesthetic). With several, a weighted total is printed too."
+    )
     var reward = "hpsv2.1"
 
     @Option(help: "A prompt (repeatable): one for all images, or one per image in order.")
@@ -42,7 +45,8 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "HPS-v2.1 checkpoint (HPS_v2.1_compressed.pt or .safetensors).")
     var hpsCheckpoint: String?
 
-    @Option(help: "open_clip ViT-H-14 weights the HPS checkpoint overrides (open_clip_pytorch_model.bin or .safetensors).")
+    @Option(
+        help: "open_clip ViT-H-14 weights the HPS checkpoint overrides (open_clip_pytorch_model.bin or .safetensors).")
     var hpsOpenClip: String?
 
     @Option(help: "open_clip model config JSON for HPS (default ViT-H-14).")
@@ -85,7 +89,8 @@ struct ScoreCommand: ParsableCommand {
         case 1: paired = Array(repeating: prompts[0], count: files.count)
         case 0 where specs.allSatisfy({ $0.name == "aesthetic" }): paired = Array(repeating: "", count: files.count)
         default:
-            throw ValidationError("\(files.count) images but \(prompts.count) prompts: give one prompt for all images or one per image")
+            throw ValidationError(
+                "\(files.count) images but \(prompts.count) prompts: give one prompt for all images or one per image")
         }
         let decoded = try files.map(Self.loadImage)
 
@@ -105,7 +110,9 @@ struct ScoreCommand: ParsableCommand {
         for spec in specs {
             FileHandle.standardError.write(Data("loading \(spec.name)…\n".utf8))
             let model: any ImageRewardModel
-            do { model = try RewardRegistry.makeModel(spec.name, locations: locations, dtype: weightsDType) } catch let error as RewardError {
+            do { model = try RewardRegistry.makeModel(spec.name, locations: locations, dtype: weightsDType) } catch let
+                error as RewardError
+            {
                 throw ValidationError("\(spec.name): \(error)")
             }
             model.batchSize = batchSize
@@ -123,23 +130,34 @@ struct ScoreCommand: ParsableCommand {
 
         // Report.
         let width = min(48, files.map { ($0 as NSString).lastPathComponent.count }.max() ?? 5)
-        let header = "image".padding(toLength: width, withPad: " ", startingAt: 0) + specs.map { "  " + $0.name.leftPadded(10) }.joined()
+        let header =
+            "image".padding(toLength: width, withPad: " ", startingAt: 0)
+            + specs.map { "  " + $0.name.leftPadded(10) }.joined()
             + (specs.count > 1 ? "  " + "total".leftPadded(10) : "")
         print(header)
         func total(_ i: Int) -> Double { zip(specs, table).reduce(0) { $0 + $1.0.weight * $1.1[i] } }
         for (i, file) in files.enumerated() {
-            let name = String((file as NSString).lastPathComponent.prefix(width)).padding(toLength: width, withPad: " ", startingAt: 0)
-            print(name + table.map { "  " + String(format: "%.6f", $0[i]).leftPadded(10) }.joined()
-                  + (specs.count > 1 ? "  " + String(format: "%.6f", total(i)).leftPadded(10) : ""))
+            let name = String((file as NSString).lastPathComponent.prefix(width)).padding(
+                toLength: width, withPad: " ", startingAt: 0)
+            print(
+                name + table.map { "  " + String(format: "%.6f", $0[i]).leftPadded(10) }.joined()
+                    + (specs.count > 1 ? "  " + String(format: "%.6f", total(i)).leftPadded(10) : ""))
         }
         let means = table.map { $0.reduce(0, +) / Double($0.count) }
-        print("mean".padding(toLength: width, withPad: " ", startingAt: 0) + means.map { "  " + String(format: "%.6f", $0).leftPadded(10) }.joined()
-              + (specs.count > 1 ? "  " + String(format: "%.6f", (0..<files.count).map(total).reduce(0, +) / Double(files.count)).leftPadded(10) : ""))
+        print(
+            "mean".padding(toLength: width, withPad: " ", startingAt: 0)
+                + means.map { "  " + String(format: "%.6f", $0).leftPadded(10) }.joined()
+                + (specs.count > 1
+                    ? "  "
+                        + String(format: "%.6f", (0..<files.count).map(total).reduce(0, +) / Double(files.count))
+                        .leftPadded(10) : ""))
 
         var lines = ["image,prompt,reward,score"]
         for (r, spec) in specs.enumerated() {
             for (i, file) in files.enumerated() {
-                lines.append([file, paired[i], spec.name, String(format: "%.8f", table[r][i])].map(Self.csvField).joined(separator: ","))
+                lines.append(
+                    [file, paired[i], spec.name, String(format: "%.8f", table[r][i])].map(Self.csvField).joined(
+                        separator: ","))
             }
         }
         try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: csv))
@@ -153,7 +171,8 @@ struct ScoreCommand: ParsableCommand {
             do { names = try FileManager.default.contentsOfDirectory(atPath: imageDir) } catch {
                 throw ValidationError("\(imageDir): cannot list the image folder")
             }
-            let kept = names.filter { ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+            let kept = names.filter { ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) }
+                .sorted()
             files += kept.map { (imageDir as NSString).appendingPathComponent($0) }
         }
         return files
@@ -161,7 +180,9 @@ struct ScoreCommand: ParsableCommand {
 
     /// PNG or JPEG by content (a PNG with alpha is composited on white).
     static func loadImage(_ path: String) throws -> RGBImage {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot read the image") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("\(path): cannot read the image")
+        }
         let bytes = [UInt8](data)
         do {
             if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try PNGDecoder.decodeRGB(bytes) }
@@ -179,5 +200,7 @@ struct ScoreCommand: ParsableCommand {
 }
 
 private extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
 }

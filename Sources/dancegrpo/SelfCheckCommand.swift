@@ -20,7 +20,8 @@ struct SelfCheckCommand: ParsableCommand {
     func run() throws {
         print("MLX \(Engine.mlxVersion); cblas_sgemm from \(Engine.sgemmProvider)")
         guard Engine.usesOptimizedBLAS || allowReferenceBLAS else {
-            throw ValidationError("""
+            throw ValidationError(
+                """
                 matrix products would run on the reference BLAS bundled with the MLX wheel (\(Engine.sgemmProvider)). \
                 Install libopenblas-dev and rebuild (make run), or pass --allow-reference-blas.
                 """)
@@ -29,10 +30,14 @@ struct SelfCheckCommand: ParsableCommand {
         print(String(format: "sgemm 512³: %.1f GFLOP/s", gflops))
 
         let report = try SmallModelCheck(steps: steps).run()
-        print(String(format: "small MLP (%d parameters): forward %.2f ms, forward+backward %.2f ms",
-                     report.parameterCount, report.forwardMilliseconds, report.backwardMilliseconds))
-        print(String(format: "training %d steps: loss %.4f → %.4f in %.2f s", steps, report.initialLoss,
-                     report.finalLoss, report.trainingSeconds))
+        print(
+            String(
+                format: "small MLP (%d parameters): forward %.2f ms, forward+backward %.2f ms",
+                report.parameterCount, report.forwardMilliseconds, report.backwardMilliseconds))
+        print(
+            String(
+                format: "training %d steps: loss %.4f → %.4f in %.2f s", steps, report.initialLoss,
+                report.finalLoss, report.trainingSeconds))
         guard report.finalLoss < 0.5 * report.initialLoss else {
             throw ValidationError("the small model did not learn: loss \(report.initialLoss) → \(report.finalLoss)")
         }

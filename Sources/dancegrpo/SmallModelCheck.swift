@@ -52,9 +52,10 @@ struct SmallModelCheck {
             eval(Array(updated.values))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return Report(parameterCount: student.parameterCount(), forwardMilliseconds: forward,
-                      backwardMilliseconds: backward, initialLoss: initial, finalLoss: loss().item(Float.self),
-                      trainingSeconds: seconds)
+        return Report(
+            parameterCount: student.parameterCount(), forwardMilliseconds: forward,
+            backwardMilliseconds: backward, initialLoss: initial, finalLoss: loss().item(Float.self),
+            trainingSeconds: seconds)
     }
 
     /// Median milliseconds of a few runs after a warm-up.

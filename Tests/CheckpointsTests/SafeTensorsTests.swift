@@ -10,7 +10,9 @@ final class SafeTensorsTests: XCTestCase {
         let folder = try temporaryDirectory(self)
         let values: [Float] = [-2, -1.5, 0, 0.25, 1, 3]
         var tensors: [String: Tensor] = [:]
-        for dtype in [DType.bool, .uint8, .uint16, .uint32, .uint64, .int8, .int16, .int32, .int64, .float16, .bfloat16, .float32] {
+        for dtype in [
+            DType.bool, .uint8, .uint16, .uint32, .uint64, .int8, .int16, .int32, .int64, .float16, .bfloat16, .float32
+        ] {
             let source = dtype.isFloatingPoint ? Tensor(values, shape: [2, 3]) : Tensor(values, shape: [2, 3]).abs()
             tensors[dtype.description] = source.asType(dtype)
         }
@@ -97,13 +99,20 @@ final class SafeTensorsTests: XCTestCase {
         // 1 KiB tensors, 2.5 KiB shards: three files and an index.
         try SafeTensorsCheckpoint.save(tensors, to: folder, name: "diffusion_pytorch_model", maxShardBytes: 2560)
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-        XCTAssertEqual(names, ["diffusion_pytorch_model-00001-of-00003.safetensors", "diffusion_pytorch_model-00002-of-00003.safetensors",
-                               "diffusion_pytorch_model-00003-of-00003.safetensors", "diffusion_pytorch_model.safetensors.index.json"])
+        XCTAssertEqual(
+            names,
+            [
+                "diffusion_pytorch_model-00001-of-00003.safetensors",
+                "diffusion_pytorch_model-00002-of-00003.safetensors",
+                "diffusion_pytorch_model-00003-of-00003.safetensors", "diffusion_pytorch_model.safetensors.index.json"
+            ])
         let checkpoint = try SafeTensorsCheckpoint(directory: folder)
         XCTAssertEqual(checkpoint.files.count, 3)
         XCTAssertEqual(checkpoint.keys, tensors.keys.sorted())
         XCTAssertEqual(checkpoint.info("layers.3.weight")?.shape, [16, 16])
-        for (key, t) in tensors { XCTAssertEqual(try checkpoint.tensor(key).toArray(Float.self), t.toArray(Float.self)) }
+        for (key, t) in tensors {
+            XCTAssertEqual(try checkpoint.tensor(key).toArray(Float.self), t.toArray(Float.self))
+        }
         var seen = 0
         try checkpoint.forEachShard { _, shard in seen += shard.count }
         XCTAssertEqual(seen, 5)
@@ -125,10 +134,11 @@ final class SafeTensorsTests: XCTestCase {
         let url = folder.appendingPathComponent("ckpt.safetensors")
         try SafeTensors.save(["w": Tensor.ones([3])], to: url)
         struct Interrupted: Error {}
-        XCTAssertThrowsError(try AtomicFile.write(to: url) { handle in
-            try handle.write(contentsOf: Data([1, 2, 3]))
-            throw Interrupted()
-        })
+        XCTAssertThrowsError(
+            try AtomicFile.write(to: url) { handle in
+                try handle.write(contentsOf: Data([1, 2, 3]))
+                throw Interrupted()
+            })
         XCTAssertEqual(try SafeTensors.load(url)["w"]!.toArray(Float.self), [1, 1, 1])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["ckpt.safetensors"])
     }
@@ -142,7 +152,9 @@ final class SafeTensorsTests: XCTestCase {
             XCTAssert("\($0)".contains(url.path) && "\($0)".contains("num_layers"), "\($0)")
         }
         try Data(#"{"hidden_size": 64}"#.utf8).write(to: url)
-        XCTAssertThrowsError(try ConfigFile.decode(Config.self, from: url)) { XCTAssert("\($0)".contains("missing key 'num_layers'"), "\($0)") }
+        XCTAssertThrowsError(try ConfigFile.decode(Config.self, from: url)) {
+            XCTAssert("\($0)".contains("missing key 'num_layers'"), "\($0)")
+        }
         try Data(#"{"hidden_size": 64, "num_layers": 2}"#.utf8).write(to: url)
         XCTAssertEqual(try ConfigFile.decode(Config.self, from: url).num_layers, 2)
     }

@@ -19,7 +19,9 @@ final class TorchCheckpointTests: XCTestCase {
     /// Every tensor of `file` equals `expected.safetensors`' `<stem>/<key>` in dtype, shape and bytes, read one by
     /// one and all at once.
     private func assertMatchesExpected(_ file: TorchCheckpointFile, stem: String, line: UInt = #line) throws {
-        let expectedKeys = goldens!.keys.filter { $0.hasPrefix("\(stem)/") }.map { String($0.dropFirst(stem.count + 1)) }
+        let expectedKeys = goldens!.keys.filter { $0.hasPrefix("\(stem)/") }.map {
+            String($0.dropFirst(stem.count + 1))
+        }
         XCTAssertEqual(file.keys, expectedKeys.sorted(), line: line)
         let all = try file.stateDict()
         XCTAssertEqual(Set(all.keys), Set(expectedKeys), line: line)
@@ -85,8 +87,9 @@ final class TorchCheckpointTests: XCTestCase {
         XCTAssertEqual(file.skippedKeys, goldens!.metadata["nested_skipped"]!.split(separator: ",").map(String.init))
         let chosen = try TorchCheckpointFile(path: url("nested.ckpt"), stateDictKey: "state_dict")
         XCTAssertEqual(chosen.keys, file.keys)
-        assertThrows(try TorchCheckpointFile(path: url("nested.ckpt"), stateDictKey: "ema"),
-                     containing: ["nested.ckpt", "no entry 'ema'", "'state_dict'", "'epoch'"])
+        assertThrows(
+            try TorchCheckpointFile(path: url("nested.ckpt"), stateDictKey: "ema"),
+            containing: ["nested.ckpt", "no entry 'ema'", "'state_dict'", "'epoch'"])
     }
 
     // MARK: - Refusals
@@ -96,8 +99,9 @@ final class TorchCheckpointTests: XCTestCase {
         let marker = goldens!.metadata["system_marker"]!
         let raw = try Data(contentsOf: url("malicious_system.pt"))
         XCTAssertNotNil(raw.range(of: Data("touch \(marker)".utf8)), "the fixture must carry the payload")
-        assertThrows(try TorchCheckpointFile(path: url("malicious_system.pt")),
-                     containing: ["malicious_system.pt", "refused global", "posix.system", "data.pkl byte"])
+        assertThrows(
+            try TorchCheckpointFile(path: url("malicious_system.pt")),
+            containing: ["malicious_system.pt", "refused global", "posix.system", "data.pkl byte"])
         assertThrows(try openCheckpoint(path: url("malicious_system.pt")), containing: ["posix.system"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
     }
@@ -105,24 +109,28 @@ final class TorchCheckpointTests: XCTestCase {
     /// Protocol 4: `builtins.eval` reached through STACK_GLOBAL.
     func testMaliciousEvalIsRefused() throws {
         let marker = goldens!.metadata["eval_marker"]!
-        assertThrows(try TorchCheckpointFile(path: url("malicious_eval.pt")),
-                     containing: ["malicious_eval.pt", "refused global 'builtins.eval'", "STACK_GLOBAL"])
+        assertThrows(
+            try TorchCheckpointFile(path: url("malicious_eval.pt")),
+            containing: ["malicious_eval.pt", "refused global 'builtins.eval'", "STACK_GLOBAL"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
     }
 
     func testBigEndianArchiveIsRefused() throws {
-        assertThrows(try TorchCheckpointFile(path: url("big_endian.pt")), containing: ["big_endian.pt", "byteorder is 'big'"])
+        assertThrows(
+            try TorchCheckpointFile(path: url("big_endian.pt")), containing: ["big_endian.pt", "byteorder is 'big'"])
     }
 
     func testCompressedEntryIsRefused() throws {
-        assertThrows(try TorchCheckpointFile(path: url("deflated.pt")), containing: ["deflated.pt", "is compressed (deflate)"])
+        assertThrows(
+            try TorchCheckpointFile(path: url("deflated.pt")), containing: ["deflated.pt", "is compressed (deflate)"])
     }
 
     /// Storage "0" (f32 [3, 4]: 48 bytes) was cut to 20 bytes.
     func testTruncatedStorageNamesTheStorage() throws {
         let file = try TorchCheckpointFile(path: url("truncated_storage.pt"))
-        assertThrows(try file.tensor("f32"),
-                     containing: ["storage '0' of truncated_storage.pt: expected 48 bytes (12 × float32), found 20"])
+        assertThrows(
+            try file.tensor("f32"),
+            containing: ["storage '0' of truncated_storage.pt: expected 48 bytes (12 × float32), found 20"])
         assertThrows(try file.stateDict(), containing: ["expected 48 bytes"])
         XCTAssertEqual(try file.tensor("f64").bytes(), try goldens!.tensor("dtypes/f64").bytes())
     }
@@ -150,7 +158,8 @@ final class TorchCheckpointTests: XCTestCase {
         let magic: [UInt8] = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]
         let header = magic + [0x80, 0x02, 0x4d, 0xe9, 0x03, 0x2e] + [0x80, 0x02, 0x7d, 0x2e]
         // {'self': <the dict itself>}: EMPTY_DICT, BINPUT 0, BINUNICODE 'self', BINGET 0, SETITEM, STOP.
-        let cyclic: [UInt8] = [0x80, 0x02, 0x7d, 0x71, 0x00, 0x58, 0x04, 0x00, 0x00, 0x00] + Array("self".utf8) + [0x68, 0x00, 0x73, 0x2e]
+        let cyclic: [UInt8] =
+            [0x80, 0x02, 0x7d, 0x71, 0x00, 0x58, 0x04, 0x00, 0x00, 0x00] + Array("self".utf8) + [0x68, 0x00, 0x73, 0x2e]
         let url = folder.appendingPathComponent("cyclic.pt")
         try Data(header + cyclic + [0x80, 0x02, 0x5d, 0x2e]).write(to: url)
         let file = try TorchCheckpointFile(path: url)
@@ -167,8 +176,13 @@ final class TorchCheckpointTests: XCTestCase {
     /// transformers' sharded layout: `pytorch_model-0000k-of-0000n.bin` files and `pytorch_model.bin.index.json`.
     func testShardedTorchCheckpoint() throws {
         let folder = url("sharded")
-        let expectedKeys = goldens!.keys.filter { $0.hasPrefix("sharded/") }.map { String($0.dropFirst("sharded/".count)) }.sorted()
-        for source in [try openCheckpoint(path: folder), try openCheckpoint(path: folder.appendingPathComponent("pytorch_model.bin.index.json"))] {
+        let expectedKeys = goldens!.keys.filter { $0.hasPrefix("sharded/") }.map {
+            String($0.dropFirst("sharded/".count))
+        }.sorted()
+        for source in [
+            try openCheckpoint(path: folder),
+            try openCheckpoint(path: folder.appendingPathComponent("pytorch_model.bin.index.json"))
+        ] {
             XCTAssert(source is ShardedTorchCheckpoint)
             XCTAssertEqual(source.keys, expectedKeys)
             let all = try source.tensors()
@@ -183,9 +197,12 @@ final class TorchCheckpointTests: XCTestCase {
         let copy = try temporaryDirectory(self).appendingPathComponent("sharded")
         try FileManager.default.copyItem(at: folder, to: copy)
         let index = copy.appendingPathComponent("pytorch_model.bin.index.json")
-        let text = try String(contentsOf: index, encoding: .utf8).replacingOccurrences(of: "\"head.bias\"", with: "\"head.scale\"")
+        let text = try String(contentsOf: index, encoding: .utf8).replacingOccurrences(
+            of: "\"head.bias\"", with: "\"head.scale\"")
         try text.write(to: index, atomically: true, encoding: .utf8)
-        assertThrows(try openCheckpoint(path: copy), containing: ["pytorch_model.bin.index.json", "'head.scale'", "does not contain it"])
+        assertThrows(
+            try openCheckpoint(path: copy),
+            containing: ["pytorch_model.bin.index.json", "'head.scale'", "does not contain it"])
     }
 
     func testOpenCheckpointChoosesTheReaderByContent() throws {
@@ -207,7 +224,8 @@ final class TorchCheckpointTests: XCTestCase {
         // A folder holding one PyTorch file and no safetensors.
         let download = folder.appendingPathComponent("download")
         try FileManager.default.createDirectory(at: download, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: url("linear.bin"), to: download.appendingPathComponent("pytorch_model.bin"))
+        try FileManager.default.copyItem(
+            at: url("linear.bin"), to: download.appendingPathComponent("pytorch_model.bin"))
         let source = try openCheckpoint(path: download)
         XCTAssertEqual(source.keys, ["bias", "weight"])
         XCTAssertEqual(try source.tensor("weight").bytes(), try goldens!.tensor("linear/weight").bytes())

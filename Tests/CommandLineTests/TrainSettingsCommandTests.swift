@@ -12,7 +12,9 @@ final class TrainSettingsCommandTests: XCTestCase {
 
     /// The settings `--dry-run` lists (the first word of each line).
     private func settingNames(_ output: String) -> [String] {
-        output.split(separator: "\n").filter { !$0.hasPrefix("ignored:") }.compactMap { $0.split(separator: " ").first.map(String.init) }
+        output.split(separator: "\n").filter { !$0.hasPrefix("ignored:") }.compactMap {
+            $0.split(separator: " ").first.map(String.init)
+        }
     }
 
     func testEverySettingHasAFlagAndTheSeedScriptResolves() throws {
@@ -22,19 +24,26 @@ final class TrainSettingsCommandTests: XCTestCase {
         XCTAssertGreaterThan(names.count, 50)
         let help = try run(["train", "--help"]).output
         for name in names {
-            let flag = "--" + name.replacingOccurrences(of: "([a-z0-9])([A-Z])", with: "$1-$2", options: .regularExpression).lowercased()
+            let flag =
+                "--"
+                + name.replacingOccurrences(of: "([a-z0-9])([A-Z])", with: "$1-$2", options: .regularExpression)
+                .lowercased()
             XCTAssertTrue(help.contains(flag), "setting \(name) has no flag \(flag)")
         }
         XCTAssertTrue(help.contains("dance-sde") && help.contains("cosine"), "--help lists the choices")
 
         let seed = try run(["train", "--config", "configs/seed-flux.json", "--dry-run", "--iterations", "7"])
         XCTAssertEqual(seed.status, 0, seed.output)
-        for line in ["numGenerations             12    (", "gradientAccumulationSteps  4    (", "rewards                    hpsv2.1    (",
-                     "embeddings                 data/rl_embeddings    (", "iterations                 7    (command line)",
-                     "ignored: mixed_precision"] {
+        for line in [
+            "numGenerations             12    (", "gradientAccumulationSteps  4    (",
+            "rewards                    hpsv2.1    (",
+            "embeddings                 data/rl_embeddings    (", "iterations                 7    (command line)",
+            "ignored: mixed_precision"
+        ] {
             XCTAssertTrue(seed.output.contains(line), "\(line)\n\(seed.output)")
         }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dancegrpo-settings-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "dancegrpo-settings-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let bad = folder.appendingPathComponent("bad.yaml")

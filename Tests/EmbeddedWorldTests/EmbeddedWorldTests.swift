@@ -39,7 +39,9 @@ final class EmbeddedWorldTests: XCTestCase {
         let rows = ids.toArray(Int32.self)
         XCTAssertEqual(rows[0], Int32(tokenizer.startID))
         XCTAssertFalse(rows[0..<tokenizer.maxLength].contains(Int32(tokenizer.unknownID)))
-        XCTAssertTrue(rows[(2 * tokenizer.maxLength)...].contains(Int32(tokenizer.unknownID)), "words outside the world map to <unk>")
+        XCTAssertTrue(
+            rows[(2 * tokenizer.maxLength)...].contains(Int32(tokenizer.unknownID)),
+            "words outside the world map to <unk>")
     }
 
     func testPixelCodecIsLossless() {
@@ -57,8 +59,9 @@ final class EmbeddedWorldTests: XCTestCase {
         let cond = model.encode(["two red circles"])
         let x = Random.normal([1] + model.latentShape, key: RandomKey(seed: 2))
         let t = Tensor([500] as [Float])
-        XCTAssertEqual(loaded.velocity(x, timesteps: t, conditioning: loaded.encode(["two red circles"])).toArray(Float.self),
-                       model.velocity(x, timesteps: t, conditioning: cond).toArray(Float.self))
+        XCTAssertEqual(
+            loaded.velocity(x, timesteps: t, conditioning: loaded.encode(["two red circles"])).toArray(Float.self),
+            model.velocity(x, timesteps: t, conditioning: cond).toArray(Float.self))
     }
 
     /// The VAE codec: a briefly trained autoencoder normalises its latents to zero mean and unit variance, the model
@@ -89,8 +92,9 @@ final class EmbeddedWorldTests: XCTestCase {
         let loaded = try WorldModel.load(from: folder)
         XCTAssertEqual(loaded.settings.codec, .vae)
         XCTAssertEqual(loaded.latents(of: images).toArray(Float.self), latents.toArray(Float.self))
-        XCTAssertEqual(WorldLatents.decode(latents, settings: settings, vae: loaded.vae).toArray(Float.self),
-                       WorldLatents.decode(latents, settings: settings, vae: vae).toArray(Float.self))
+        XCTAssertEqual(
+            WorldLatents.decode(latents, settings: settings, vae: loaded.vae).toArray(Float.self),
+            WorldLatents.decode(latents, settings: settings, vae: vae).toArray(Float.self))
     }
 
     func testPretrainingReducesTheLoss() throws {
@@ -116,7 +120,9 @@ final class EmbeddedWorldTests: XCTestCase {
         config.freezeTextEncoder = true
         try WorldPretraining(config: config).run(model) { _, _ in }
         let encoderAfter = snapshot(model.textEncoder), transformerAfter = snapshot(model.transformer)
-        XCTAssertEqual(encoderAfter.keys.filter { encoderAfter[$0] != encoderBefore[$0] }.sorted(), [], "text-encoder weights changed")
+        XCTAssertEqual(
+            encoderAfter.keys.filter { encoderAfter[$0] != encoderBefore[$0] }.sorted(), [],
+            "text-encoder weights changed")
         XCTAssertFalse(transformerAfter.keys.filter { transformerAfter[$0] != transformerBefore[$0] }.isEmpty)
         XCTAssertFalse(model.textEncoder.trainableParameters().isEmpty, "frozen only while pretraining")
     }
@@ -126,8 +132,9 @@ final class EmbeddedWorldTests: XCTestCase {
     func testCaptionNoiseChangesImagesNotCaptions() throws {
         var clean = PromptGenerator(seed: 5), noisy = PromptGenerator(seed: 5)
         let (cleanTexts, cleanImages) = try WorldPretraining.batch(&clean, count: 8, size: 32, seed: 3)
-        let (noisyTexts, noisyImages) = try WorldPretraining.batch(&noisy, count: 8, size: 32, seed: 3,
-                                                                   captionNoise: CaptionNoise(wrongColorRate: 1))
+        let (noisyTexts, noisyImages) = try WorldPretraining.batch(
+            &noisy, count: 8, size: 32, seed: 3,
+            captionNoise: CaptionNoise(wrongColorRate: 1))
         XCTAssertEqual(cleanTexts, noisyTexts)
         let differing = (0..<8).filter { i in (cleanImages[i] - noisyImages[i]).abs().max().item(Float.self) > 0 }
         XCTAssertEqual(differing.count, 8, "every image recoloured at rate 1")
@@ -144,19 +151,26 @@ final class EmbeddedWorldTests: XCTestCase {
         let modelFolder = folder.appendingPathComponent("model")
         try pretrained.writeFolder(to: modelFolder)
 
-        let straight = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: tinyConfig(), runFolder: folder.appendingPathComponent("a"))
+        let straight = try GRPOTrainer(
+            task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: tinyConfig(),
+            runFolder: folder.appendingPathComponent("a"))
         let first = try straight.step()
         XCTAssert(first.ratioMean.isFinite && first.gradNorm.isFinite)
         XCTAssertEqual(first.ratioMin, 1, accuracy: 1e-5)
         XCTAssertEqual(first.ratioMax, 1, accuracy: 1e-5)
         _ = try straight.step()
         let checkpoint = try straight.saveCheckpoint()
-        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("transformer/config.json").path))
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("transformer/config.json").path))
 
-        let interrupted = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: tinyConfig(), runFolder: folder.appendingPathComponent("b"))
+        let interrupted = try GRPOTrainer(
+            task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: tinyConfig(),
+            runFolder: folder.appendingPathComponent("b"))
         _ = try interrupted.step()
         let saved = try interrupted.saveCheckpoint()
-        let resumed = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: tinyConfig(), runFolder: folder.appendingPathComponent("b"))
+        let resumed = try GRPOTrainer(
+            task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: tinyConfig(),
+            runFolder: folder.appendingPathComponent("b"))
         try resumed.resume(from: saved)
         XCTAssertEqual(resumed.iteration, 1)
         _ = try resumed.step()
@@ -176,7 +190,9 @@ final class EmbeddedWorldTests: XCTestCase {
         try tinyModel().writeFolder(to: modelFolder)
         var config = tinyConfig()
         config.emaDecay = 0.5
-        let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
+        let trainer = try GRPOTrainer(
+            task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+            runFolder: folder.appendingPathComponent("run"))
         _ = try trainer.step()
         _ = try trainer.step()
         let checkpoint = try trainer.saveCheckpoint()
@@ -186,14 +202,19 @@ final class EmbeddedWorldTests: XCTestCase {
         for (key, value) in trainer.task.network.parameters() {
             XCTAssertEqual(trained.transformer.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
             if let shadow = trainer.ema!.shadow[key] {
-                XCTAssertEqual(averaged.transformer.parameters()[key]!.toArray(Float.self), shadow.toArray(Float.self), key)
+                XCTAssertEqual(
+                    averaged.transformer.parameters()[key]!.toArray(Float.self), shadow.toArray(Float.self), key)
                 differs = differs || maxAbsDifference(shadow, value) > 0
             }
         }
         XCTAssertTrue(differs, "after two steps at decay 0.5 the average differs from the trained weights")
         let heldOut = try trainer.evaluate().meanReward
-        let evaluation = Evaluation(prompts: try WorldTask(model: averaged).evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps, shift: config.shift)
-        XCTAssertEqual(try evaluation.run(WorldTask(model: averaged), rewards: trainer.rewards).meanReward, heldOut, accuracy: 1e-9)
+        let evaluation = Evaluation(
+            prompts: try WorldTask(model: averaged).evaluationPrompts(count: config.evalPrompts),
+            steps: config.samplingSteps, shift: config.shift)
+        XCTAssertEqual(
+            try evaluation.run(WorldTask(model: averaged), rewards: trainer.rewards).meanReward, heldOut, accuracy: 1e-9
+        )
     }
 
     func testLoRATrainingChangesOnlyAdaptersAndResumesExactly() throws {
@@ -205,8 +226,12 @@ final class EmbeddedWorldTests: XCTestCase {
         config.loraTargets = ["to_q", "to_v", "proj_out"]  // a fresh model's proj_out is zero: only its own adapter gets a gradient at first
         config.rewards = "jpeg-compressibility"  // differs between any two images, so advantages are never all zero
 
-        let straight = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("a"))
-        let base = straight.task.network.parameters().filter { !$0.key.contains("lora_") }.mapValues { $0.toArray(Float.self) }
+        let straight = try GRPOTrainer(
+            task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+            runFolder: folder.appendingPathComponent("a"))
+        let base = straight.task.network.parameters().filter { !$0.key.contains("lora_") }.mapValues {
+            $0.toArray(Float.self)
+        }
         let first = try straight.step()
         XCTAssertEqual(first.ratioMin, 1, accuracy: 1e-5)
         XCTAssertEqual(first.ratioMax, 1, accuracy: 1e-5)
@@ -218,13 +243,21 @@ final class EmbeddedWorldTests: XCTestCase {
         XCTAssertFalse(loraB.isEmpty)
         XCTAssertTrue(loraB.values.contains { $0.abs().max().item(Float.self) > 0 }, "adapters did not move")
 
-        let interrupted = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("b"))
+        let interrupted = try GRPOTrainer(
+            task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+            runFolder: folder.appendingPathComponent("b"))
         _ = try interrupted.step()
         let saved = try interrupted.saveCheckpoint()
-        XCTAssertTrue(FileManager.default.fileExists(atPath: saved.appendingPathComponent("pytorch_lora_weights.safetensors").path))
-        let loraState = try JSONSerialization.jsonObject(with: Data(contentsOf: saved.appendingPathComponent("lora_config.json"))) as! [String: Any]
+        XCTAssertTrue(
+            FileManager.default.fileExists(
+                atPath: saved.appendingPathComponent("pytorch_lora_weights.safetensors").path))
+        let loraState =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: saved.appendingPathComponent("lora_config.json")))
+            as! [String: Any]
         XCTAssertEqual(loraState["step"] as? Int, 1)
-        let resumed = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("b"))
+        let resumed = try GRPOTrainer(
+            task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+            runFolder: folder.appendingPathComponent("b"))
         try resumed.resume(from: saved)
         _ = try resumed.step()
         for (key, value) in straight.task.network.parameters() {
@@ -240,8 +273,13 @@ final class EmbeddedWorldTests: XCTestCase {
         let conditioning = trained.model.encode(["two red circles", "a blue square"])
         let t = Tensor([300, 800] as [Float])
         let expected = trained.model.networkOutput(x, timesteps: t, conditioning: conditioning)
-        XCTAssertLessThan(maxAbsDifference(merged.networkOutput(x, timesteps: t, conditioning: merged.encode(["two red circles", "a blue square"])), expected), 1e-5)
-        XCTAssertFalse(merged.transformer.parameters().keys.contains { $0.contains("lora_") }, "adapters are merged, not attached")
+        XCTAssertLessThan(
+            maxAbsDifference(
+                merged.networkOutput(
+                    x, timesteps: t, conditioning: merged.encode(["two red circles", "a blue square"])), expected), 1e-5
+        )
+        XCTAssertFalse(
+            merged.transformer.parameters().keys.contains { $0.contains("lora_") }, "adapters are merged, not attached")
     }
 
     /// `make run`'s preset (LoRA, CPS, one initial noise) at test size: on-policy first ratios, adapters moving, an
@@ -251,23 +289,29 @@ final class EmbeddedWorldTests: XCTestCase {
         let modelFolder = folder.appendingPathComponent("model")
         try tinyModel().writeFolder(to: modelFolder)
         let preset = GRPOTrainer.Config.world
-        XCTAssertEqual([preset.sampler.rawValue, String(preset.loraRank), String(preset.initSameNoise)], ["cps", "0", "true"])
+        XCTAssertEqual(
+            [preset.sampler.rawValue, String(preset.loraRank), String(preset.initSameNoise)], ["cps", "0", "true"])
         // Two processes of 4 prompts × 8: one optimizer step over all 64 samples of an iteration.
-        XCTAssertEqual([preset.processes, preset.promptsPerIteration, preset.numGenerations, preset.gradientAccumulationSteps],
-                       [2, 4, 8, 32])
+        XCTAssertEqual(
+            [preset.processes, preset.promptsPerIteration, preset.numGenerations, preset.gradientAccumulationSteps],
+            [2, 4, 8, 32])
         XCTAssertEqual(preset.emaDecay, 0.95)
         XCTAssertEqual(try RewardCatalog.shapesWorld.makeSet(preset.rewards).names, ["shapes", "shapes-correct"])
         var config = tinyConfig(preset)
         config.loraRank = 2
         config.loraTargets = ["to_q", "to_v", "proj_out"]
         config.rewards = "jpeg-compressibility"
-        let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
+        let trainer = try GRPOTrainer(
+            task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+            runFolder: folder.appendingPathComponent("run"))
         let log = try trainer.step()
         XCTAssertEqual(log.ratioMin, 1, accuracy: 1e-5)
         XCTAssertEqual(log.ratioMax, 1, accuracy: 1e-5)
         XCTAssertGreaterThan(log.gradNorm, 0)
         let saved = try trainer.saveCheckpoint()
-        XCTAssertTrue(FileManager.default.fileExists(atPath: saved.appendingPathComponent("pytorch_lora_weights.safetensors").path))
+        XCTAssertTrue(
+            FileManager.default.fileExists(
+                atPath: saved.appendingPathComponent("pytorch_lora_weights.safetensors").path))
         XCTAssertNoThrow(try WorldModel.load(checkpointOrModel: saved, base: modelFolder))
     }
 
@@ -279,18 +323,32 @@ final class EmbeddedWorldTests: XCTestCase {
         try tinyModel().writeFolder(to: modelFolder)
         var config = tinyConfig()
         config.lrScheduler = .linear
-        let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
+        let trainer = try GRPOTrainer(
+            task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+            runFolder: folder.appendingPathComponent("run"))
         XCTAssertEqual(try [trainer.step(), trainer.step()].map(\.learningRate), [1e-3, 5e-4])
 
-        XCTAssertThrowsError(try RunSettings.resolve(preset: config, presetName: "test", layers: [
-            SettingsLayer(origin: "run.json", values: ["lr_scheduler": "cosine-restarts"])])) {
-            XCTAssertTrue("\($0)".contains("run.json: setting 'lrScheduler': unknown learning-rate schedule 'cosine-restarts'"), "\($0)")
+        XCTAssertThrowsError(
+            try RunSettings.resolve(
+                preset: config, presetName: "test",
+                layers: [
+                    SettingsLayer(origin: "run.json", values: ["lr_scheduler": "cosine-restarts"])
+                ])
+        ) {
+            XCTAssertTrue(
+                "\($0)".contains("run.json: setting 'lrScheduler': unknown learning-rate schedule 'cosine-restarts'"),
+                "\($0)")
         }
-        for (name, warmup, message) in [(LRSchedulerKind.cosine, 3, "--lr-warmup-steps 3 exceeds the run's 2 optimizer steps")] {
+        for (name, warmup, message) in [
+            (LRSchedulerKind.cosine, 3, "--lr-warmup-steps 3 exceeds the run's 2 optimizer steps")
+        ] {
             config.lrScheduler = name
             config.lrWarmupSteps = warmup
-            XCTAssertThrowsError(try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
-                                                 runFolder: folder.appendingPathComponent("bad"))) {
+            XCTAssertThrowsError(
+                try GRPOTrainer(
+                    task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+                    runFolder: folder.appendingPathComponent("bad"))
+            ) {
                 XCTAssert("\($0)".contains(message), "\($0)")
             }
         }
@@ -307,7 +365,9 @@ final class EmbeddedWorldTests: XCTestCase {
         config.bestOfN = 2
         config.gradientAccumulationSteps = 4
         config.lrScheduler = .linear
-        let trainer = try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config, runFolder: folder.appendingPathComponent("run"))
+        let trainer = try GRPOTrainer(
+            task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+            runFolder: folder.appendingPathComponent("run"))
         let logs = try [trainer.step(), trainer.step()]
         XCTAssertEqual(logs.map(\.trainedSamples), [4, 4])
         XCTAssertEqual(logs.map(\.learningRate), [1e-3, 5e-4])
@@ -316,9 +376,14 @@ final class EmbeddedWorldTests: XCTestCase {
 
         for bad in [3, 6, 1] {
             config.bestOfN = bad
-            XCTAssertThrowsError(try GRPOTrainer(task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
-                                                 runFolder: folder.appendingPathComponent("bad"))) {
-                XCTAssert("\($0)".contains("--best-of-n \(bad) must be an even number from 2 to --num-generations (4)"), "\($0)")
+            XCTAssertThrowsError(
+                try GRPOTrainer(
+                    task: WorldTask(model: try WorldModel.load(from: modelFolder)), config: config,
+                    runFolder: folder.appendingPathComponent("bad"))
+            ) {
+                XCTAssert(
+                    "\($0)".contains("--best-of-n \(bad) must be an even number from 2 to --num-generations (4)"),
+                    "\($0)")
             }
         }
     }
@@ -329,11 +394,17 @@ final class EmbeddedWorldTests: XCTestCase {
         XCTAssertEqual(mix.weights, [1, 0.1])
         // A reward model named without its files: the error names the file that is missing.
         let empty = try temporaryDirectory(self)
-        XCTAssertThrowsError(try RewardCatalog.shapesWorld.makeSet("shapes,hpsv2.1", locations: RewardLocations(directory: empty))) {
+        XCTAssertThrowsError(
+            try RewardCatalog.shapesWorld.makeSet("shapes,hpsv2.1", locations: RewardLocations(directory: empty))
+        ) {
             XCTAssert("\($0)".contains("HPS_v2.1_compressed"), "\($0)")
         }
-        XCTAssertThrowsError(try RewardCatalog.shapesWorld.makeSet("hps")) { XCTAssert("\($0)".contains("unknown reward 'hps'"), "\($0)") }
-        XCTAssertThrowsError(try RewardCatalog.shapesWorld.makeSet("shapes:abc")) { XCTAssert("\($0)".contains("not a finite number"), "\($0)") }
+        XCTAssertThrowsError(try RewardCatalog.shapesWorld.makeSet("hps")) {
+            XCTAssert("\($0)".contains("unknown reward 'hps'"), "\($0)")
+        }
+        XCTAssertThrowsError(try RewardCatalog.shapesWorld.makeSet("shapes:abc")) {
+            XCTAssert("\($0)".contains("not a finite number"), "\($0)")
+        }
     }
 
     /// A reward model next to the embedded reward in training: scored on the decoded batch, named in the log.
@@ -342,7 +413,9 @@ final class EmbeddedWorldTests: XCTestCase {
         locations.pickScoreModel = Fixture.url("rewards/pickscore_tiny")
         var config = tinyConfig()
         config.rewards = "shapes,pickscore:0.5"
-        let trainer = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: try temporaryDirectory(self), rewardLocations: locations)
+        let trainer = try GRPOTrainer(
+            task: WorldTask(model: tinyModel()), config: config, runFolder: try temporaryDirectory(self),
+            rewardLocations: locations)
         XCTAssertEqual(trainer.rewards.names, ["shapes", "pickscore"])
         let log = try trainer.step()
         XCTAssertEqual(Set(log.rewardMean.keys), ["shapes", "pickscore"])
@@ -371,18 +444,23 @@ final class EmbeddedWorldTests: XCTestCase {
     /// Scores six held-out prompts' rendered images (the third replaced by the sixth's, so it misses its prompt) with
     /// `shapes-correct` and `reward` in one mix, checks that `reward` equals `credit` of the scorer's detections in the
     /// mix as alone, and returns both rows.
-    private func creditRewardScores(_ reward: ShapesReward.Kind, credit: ([DetectedObject], PromptSpec) -> Double) throws -> [[Double]] {
+    private func creditRewardScores(_ reward: ShapesReward.Kind, credit: ([DetectedObject], PromptSpec) -> Double)
+        throws -> [[Double]]
+    {
         let specs = WorldEvaluation.prompts(split: .heldOut, count: 6)
         var images = try specs.map { try ShapeRenderer(size: 32).render($0, seed: 1) }
         images[2] = images[5]
         let prompts = specs.map(Prompt.init(shapes:))
         let samples = images.map(GeneratedSample.image)
-        let scores = try RewardCatalog.shapesWorld.makeSet("shapes-correct,\(reward.rawValue)").score(samples, prompts: prompts).scores
+        let scores = try RewardCatalog.shapesWorld.makeSet("shapes-correct,\(reward.rawValue)").score(
+            samples, prompts: prompts
+        ).scores
         let expected = zip(images, specs).map { credit(ShapeScorer.standard.detect($0), $1) }
         XCTAssertEqual(scores[1], expected)
         XCTAssertEqual(try ShapesReward(reward).score(samples, prompts: prompts).scores, expected)
         // A prompt given as text alone (a prompt file's) is parsed; free text is refused with the reward's name.
-        XCTAssertEqual(try ShapesReward(reward).score(samples, prompts: specs.map { Prompt(text: $0.text) }).scores, expected)
+        XCTAssertEqual(
+            try ShapesReward(reward).score(samples, prompts: specs.map { Prompt(text: $0.text) }).scores, expected)
         XCTAssertThrowsError(try ShapesReward(reward).score([samples[0]], prompts: [Prompt(text: "an astronaut")])) {
             XCTAssertTrue("\($0)".contains("the \(reward.rawValue) reward scores prompts of the shapes world"), "\($0)")
         }
@@ -399,7 +477,9 @@ final class EmbeddedWorldTests: XCTestCase {
     /// `shapes-form` is the graded shape credit of the objects the scorer detects: high for each prompt's own image.
     func testShapesFormRewardIsTheFormCreditOfTheDetections() throws {
         let scores = try creditRewardScores(.form) { ShapeFormCredit.credit(objects: $0, $1) }
-        for (i, form) in scores[1].enumerated() where i != 2 { XCTAssertGreaterThan(form, 0.6, "the renderer's own image \(i)") }
+        for (i, form) in scores[1].enumerated() where i != 2 {
+            XCTAssertGreaterThan(form, 0.6, "the renderer's own image \(i)")
+        }
         XCTAssertLessThan(scores[1][2], 0.6, "another prompt's image")
     }
 
@@ -411,8 +491,9 @@ final class EmbeddedWorldTests: XCTestCase {
         let specs = WorldEvaluation.prompts(split: .heldOut, count: 64, seed: 3)
         let renderer = ShapeRenderer(size: model.settings.imageSize)
         let rendered = try specs.enumerated().map { try renderer.render($1, seed: UInt64($0)) }
-        let pixels = Tensor(rendered.flatMap { $0.floatValues(range: .minusOneToOne) },
-                            shape: [specs.count, model.settings.imageSize, model.settings.imageSize, 3])
+        let pixels = Tensor(
+            rendered.flatMap { $0.floatValues(range: .minusOneToOne) },
+            shape: [specs.count, model.settings.imageSize, model.settings.imageSize, 3])
         let decoded = try model.images(model.latents(of: pixels))
         let scored = zip(decoded, specs).map { (score: ShapeScorer.standard.score($0, $1), spec: $1) }
         let mean = scored.map(\.score.reward).reduce(0, +) / Double(scored.count)
@@ -461,30 +542,40 @@ final class EmbeddedWorldTests: XCTestCase {
         }
         let folder = try temporaryDirectory(self)
         config.rewardCombination = .advantage
-        let byAdvantage = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("a"))
+        let byAdvantage = try GRPOTrainer(
+            task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("a"))
         XCTAssertEqual(byAdvantage.rewards.names, ["jpeg-compressibility", "shapes"])
         let expected = zip(groupAdvantage(scores[0]), groupAdvantage(scores[1])).map { 0.5 * $0 + 2 * $1 }
-        XCTAssertEqual(try byAdvantage.combinedAdvantages(scores, prompts: prompts).map(Double.init), expected, accuracy: 1e-5)
+        XCTAssertEqual(
+            try byAdvantage.combinedAdvantages(scores, prompts: prompts).map(Double.init), expected, accuracy: 1e-5)
 
         config.rewardCombination = .reward
-        let byReward = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("b"))
+        let byReward = try GRPOTrainer(
+            task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("b"))
         let summed = zip(scores[0], scores[1]).map { 0.5 * $0 + 2 * $1 }
-        XCTAssertEqual(try byReward.combinedAdvantages(scores, prompts: prompts).map(Double.init), groupAdvantage(summed), accuracy: 1e-5)
+        XCTAssertEqual(
+            try byReward.combinedAdvantages(scores, prompts: prompts).map(Double.init), groupAdvantage(summed),
+            accuracy: 1e-5)
 
         // --global-std: each group's mean, the std of the whole batch.
         config.globalStd = true
-        let globalStd = try GRPOTrainer(task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("c"))
+        let globalStd = try GRPOTrainer(
+            task: WorldTask(model: tinyModel()), config: config, runFolder: folder.appendingPathComponent("c"))
         let mean = summed.reduce(0, +) / Double(summed.count)
         let std = (summed.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(summed.count - 1)).squareRoot()
         let centred = stride(from: 0, to: summed.count, by: 3).flatMap { start -> [Double] in
             let g = summed[start..<(start + 3)]
             return g.map { $0 - g.reduce(0, +) / 3 }
         }
-        XCTAssertEqual(try globalStd.combinedAdvantages(scores, prompts: prompts).map(Double.init), centred.map { $0 / (std + 1e-8) }, accuracy: 1e-5)
+        XCTAssertEqual(
+            try globalStd.combinedAdvantages(scores, prompts: prompts).map(Double.init),
+            centred.map { $0 / (std + 1e-8) }, accuracy: 1e-5)
     }
 }
 
-private func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, file: StaticString = #filePath, line: UInt = #line) {
+private func XCTAssertEqual(
+    _ a: [Double], _ b: [Double], accuracy: Double, file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(a.count, b.count, file: file, line: line)
     for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, file: file, line: line) }
 }

@@ -38,8 +38,11 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         // Non-zero output weights, so the comparison below is not 0 = 0.
         model.unet.convOut.weight = Random.normal(model.unet.convOut.weight.shape, key: RandomKey(seed: 9)) * 0.1
         try model.writeFolder(to: folder)
-        for file in ["unet/config.json", "unet/diffusion_pytorch_model.safetensors", "text_encoder/config.json", "text_encoder/model.safetensors",
-                     "tokenizer/vocab.json", "scheduler/scheduler_config.json", "world.json"] {
+        for file in [
+            "unet/config.json", "unet/diffusion_pytorch_model.safetensors", "text_encoder/config.json",
+            "text_encoder/model.safetensors",
+            "tokenizer/vocab.json", "scheduler/scheduler_config.json", "world.json"
+        ] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path), file)
         }
         let world = try ConfigFile.object(from: folder.appendingPathComponent("world.json"))
@@ -57,8 +60,9 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         let prompts = ["two red circles", "a blue square left of a yellow triangle"]
         let expected = model.networkOutput(x, timesteps: t, conditioning: model.encode(prompts))
         XCTAssertGreaterThan(expected.abs().max().item(Float.self), 0)
-        XCTAssertEqual(loaded.networkOutput(x, timesteps: t, conditioning: loaded.encode(prompts)).toArray(Float.self),
-                       expected.toArray(Float.self))
+        XCTAssertEqual(
+            loaded.networkOutput(x, timesteps: t, conditioning: loaded.encode(prompts)).toArray(Float.self),
+            expected.toArray(Float.self))
 
         // A GRPO checkpoint holds only unet/; combined with the base folder it is a model again.
         let checkpoint = folder.appendingPathComponent("checkpoint-1-0")
@@ -88,8 +92,10 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         let timesteps = [10, 100, 250, 400, 550, 700, 850, 990]
         let table = DDIMScheduler(config: model.schedulerConfig, steps: 1).alphasCumprod
         func fixedLoss() -> Float {
-            StableDiffusionWorldPretraining.loss(model, x0: x0, prompts: prompts, timesteps: timesteps, noise: noise, alphasCumprod: table)
-                .item(Float.self)
+            StableDiffusionWorldPretraining.loss(
+                model, x0: x0, prompts: prompts, timesteps: timesteps, noise: noise, alphasCumprod: table
+            )
+            .item(Float.self)
         }
         let before = fixedLoss()
         XCTAssertEqual(before, noise.square().mean().item(Float.self), accuracy: 1e-6, "a fresh model predicts ε = 0")
@@ -112,13 +118,16 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         unet.attentionHeadDim = .each([1, 2])
         var settings = StableDiffusionWorldModel.Settings()
         settings.imageSize = 16
-        let model = StableDiffusionWorldModel.create(seed: 1, settings: settings, unetConfig: unet, predictionType: "v_prediction")
+        let model = StableDiffusionWorldModel.create(
+            seed: 1, settings: settings, unetConfig: unet, predictionType: "v_prediction")
         XCTAssertEqual(model.schedulerConfig.predictionType, "v_prediction")
         let x0 = Random.uniform([2, 8, 8, 12], low: -1, high: 1, key: RandomKey(seed: 1))
         let noise = Random.normal(x0.shape, key: RandomKey(seed: 2))
         let table = DDIMScheduler(config: model.schedulerConfig, steps: 1).alphasCumprod
-        let loss = StableDiffusionWorldPretraining.loss(model, x0: x0, prompts: ["a red circle", ""], timesteps: [700, 700], noise: noise,
-                                                        alphasCumprod: table).item(Float.self)
+        let loss = StableDiffusionWorldPretraining.loss(
+            model, x0: x0, prompts: ["a red circle", ""], timesteps: [700, 700], noise: noise,
+            alphasCumprod: table
+        ).item(Float.self)
         let a = table[700]
         let v = a.squareRoot() * noise - (1 - a).squareRoot() * x0
         XCTAssertEqual(loss, v.square().mean().item(Float.self), accuracy: 1e-6)
@@ -137,9 +146,11 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         XCTAssertEqual(task.networkFolderName, "unet")
         let prompts = try task.trainingPrompts(count: 2, iteration: 4, seed: 1)
         XCTAssertEqual(prompts, try task.trainingPrompts(count: 2, iteration: 4, seed: 1))
-        XCTAssertTrue(prompts.allSatisfy { ($0.metadata as? PromptSpec).map { PromptCatalog.split(of: $0) == .train } ?? false })
-        XCTAssertEqual(try task.evaluationPrompts(count: 3).compactMap { $0.metadata as? PromptSpec },
-                       WorldEvaluation.prompts(split: .heldOut, count: 3))
+        XCTAssertTrue(
+            prompts.allSatisfy { ($0.metadata as? PromptSpec).map { PromptCatalog.split(of: $0) == .train } ?? false })
+        XCTAssertEqual(
+            try task.evaluationPrompts(count: 3).compactMap { $0.metadata as? PromptSpec },
+            WorldEvaluation.prompts(split: .heldOut, count: 3))
 
         let cond = try task.conditioning(prompts.map(\.text)).repeatingEachRow(2)
         XCTAssertEqual(cond[UNetPolicy.textStatesKey].shape, [4, WorldTokenizer.forShapesWorld().maxLength, 64])
@@ -151,8 +162,9 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         let policy = task.policy(reference: nil)
         // A fresh model predicts ε = 0; perturb the output layer so the policy depends on its inputs.
         model.unet.convOut.weight = Random.normal(model.unet.convOut.weight.shape, key: RandomKey(seed: 9)) * 0.1
-        let r = rollout(policy: policy, conditioning: cond, latentShape: task.latentShape, config: config, key: RandomKey(seed: 2),
-                        unconditional: unconditional)
+        let r = rollout(
+            policy: policy, conditioning: cond, latentShape: task.latentShape, config: config, key: RandomKey(seed: 2),
+            unconditional: unconditional)
         let images = try task.images(r.finalLatents)
         XCTAssertEqual(images.count, 4)
         XCTAssertEqual(images[0].width, 16)
@@ -160,9 +172,10 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         update.gradientAccumulationSteps = 4
         update.transitionBatchSize = 3
         update.timestepFraction = 1
-        let stats = try updatePolicy(policy: policy, optimizer: AdamW(model: task.network, learningRate: 1e-4), rollout: r,
-                                     conditioning: cond, advantages: [1, -1, 1, -1], config: update, key: RandomKey(seed: 3),
-                                     unconditional: unconditional)
+        let stats = try updatePolicy(
+            policy: policy, optimizer: AdamW(model: task.network, learningRate: 1e-4), rollout: r,
+            conditioning: cond, advantages: [1, -1, 1, -1], config: update, key: RandomKey(seed: 3),
+            unconditional: unconditional)
         XCTAssertEqual(stats.ratios.count, 12)
         XCTAssertLessThan(stats.ratios.map { abs($0 - 1) }.max()!, 1e-4)
         XCTAssertGreaterThan(stats.gradientNorms[0], 0)

@@ -57,9 +57,13 @@ final class TrainerRunTests: XCTestCase {
         let trainer = try GRPOTrainer(task: task, config: tinyConfig(), runFolder: folder)
         let recorder = Recorder()
         let final = try trainer.run(observers: [recorder])
-        XCTAssertEqual(recorder.events, ["started 0", "evaluated 0", "iteration 1", "saved checkpoint-1-0",
-                                         "evaluated 2", "iteration 2", "saved checkpoint-2-0",
-                                         "evaluated 3", "iteration 3", "saved checkpoint-3-0", "finished 3"])
+        XCTAssertEqual(
+            recorder.events,
+            [
+                "started 0", "evaluated 0", "iteration 1", "saved checkpoint-1-0",
+                "evaluated 2", "iteration 2", "saved checkpoint-2-0",
+                "evaluated 3", "iteration 3", "saved checkpoint-3-0", "finished 3"
+            ])
         XCTAssertNotNil(final.accuracy, "the shapes rewards report accuracy")
         // The grid: 16 px samples enlarged 8× in 160 px cells, every prompt whole under its image.
         let lines = final.prompts.map { BitmapFont.wrapped($0, toWidth: 160, maxLines: Int.max) }
@@ -91,6 +95,7 @@ final class TrainerRunTests: XCTestCase {
         let recorder = Recorder()
         recorder.stopAfter = 1
         try trainer.run(observers: [recorder])
-        XCTAssertEqual(recorder.events, ["started 0", "evaluated 0", "iteration 1", "saved checkpoint-1-0", "finished 1"])
+        XCTAssertEqual(
+            recorder.events, ["started 0", "evaluated 0", "iteration 1", "saved checkpoint-1-0", "finished 1"])
     }
 }

@@ -6,8 +6,9 @@ import Engine
 /// numerical test while running matrix products 30x slower.
 final class BuildConfigurationTests: XCTestCase {
     func testMatrixProductsUseOpenBLAS() {
-        XCTAssertTrue(Engine.usesOptimizedBLAS,
-                      "cblas_sgemm resolves to \(Engine.sgemmProvider); link -lopenblas ahead of -lmlx (Package.swift)")
+        XCTAssertTrue(
+            Engine.usesOptimizedBLAS,
+            "cblas_sgemm resolves to \(Engine.sgemmProvider); link -lopenblas ahead of -lmlx (Package.swift)")
     }
 
     func testLinkedMLXIsThePinnedVersion() throws {

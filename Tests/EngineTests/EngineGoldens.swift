@@ -27,8 +27,10 @@ enum EngineGoldens {
 func golden(_ key: String) throws -> Tensor { try EngineGoldens.tensor(key) }
 
 /// Asserts that two tensors hold exactly the same values (integer, boolean or bit-exact float results).
-func assertEqualValues(_ actual: Tensor, _ expected: Tensor, _ message: String = "",
-                       file: StaticString = #filePath, line: UInt = #line) {
+func assertEqualValues(
+    _ actual: Tensor, _ expected: Tensor, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(actual.shape, expected.shape, "shape \(message)", file: file, line: line)
     guard actual.shape == expected.shape else { return }
     XCTAssertEqual(actual.toArray(Double.self), expected.toArray(Double.self), message, file: file, line: line)

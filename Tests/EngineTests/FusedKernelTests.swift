@@ -8,7 +8,7 @@ final class FusedKernelTests: XCTestCase {
     /// Each fused activation with the MLX composition it replaces.
     private let activations: [(name: String, fused: (Tensor) -> Tensor, composed: (Tensor) -> Tensor)] = [
         ("gelu_tanh", geluApproximate, geluApproximateComposed),
-        ("silu", silu, siluComposed),
+        ("silu", silu, siluComposed)
     ]
 
     private func difference(_ a: Tensor, _ b: Tensor) -> Float { (a - b).abs().max().item(Float.self) }
@@ -19,7 +19,9 @@ final class FusedKernelTests: XCTestCase {
         for (name, fused, composed) in activations {
             XCTAssertLessThanOrEqual(difference(fused(x), composed(x)), 4e-6, name)  // |x| ≤ 30: ≤ 1e-7 of the output
             XCTAssertLessThanOrEqual(difference(fused(small), composed(small)), 1e-9, name)
-            for (value, expected) in zip(fused(Tensor([-100, 0, 100] as [Float])).toArray(Float.self), [Float(0), 0, 100]) {
+            for (value, expected) in zip(
+                fused(Tensor([-100, 0, 100] as [Float])).toArray(Float.self), [Float(0), 0, 100])
+            {
                 XCTAssertEqual(value, expected, accuracy: 1e-30, name)
             }
         }
@@ -45,7 +47,8 @@ final class FusedKernelTests: XCTestCase {
             let expected = gradient(composed)
             XCTAssertLessThanOrEqual(difference(gradient(fused), expected), 2e-6, name)
             // Through a strided view as well.
-            let viaTranspose = valueAndGrad { [(fused($0[0].transposed()) * weights.reshaped([9, 1])).sum()] }([x]).gradients[0]
+            let viaTranspose = valueAndGrad { [(fused($0[0].transposed()) * weights.reshaped([9, 1])).sum()] }([x])
+                .gradients[0]
             XCTAssertLessThanOrEqual(difference(viaTranspose.transposed(), expected.transposed()), 2e-6, name)
         }
     }
@@ -60,7 +63,8 @@ final class FusedKernelTests: XCTestCase {
     }
 
     /// softmax(q kᵀ · scale + mask) v written out with MLX's softmax.
-    private func referenceAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float, mask: Tensor? = nil) -> Tensor {
+    private func referenceAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float, mask: Tensor? = nil) -> Tensor
+    {
         var scores = (q * scale).matmul(k.transposed(0, 1, 3, 2))
         if let mask { scores = scores + mask }
         return softmax(scores, axis: -1).matmul(v)
@@ -72,19 +76,28 @@ final class FusedKernelTests: XCTestCase {
         let v = Random.normal([2, 3, 7, 8], key: keys[2])
         let additive = Random.normal([1, 1, 5, 7], key: keys[3])
         for mask in [nil, additive] {
-            let fused = scaledDotProductAttention(queries: q, keys: k, values: v, scale: 0.35, mask: mask.map { .array($0) } ?? .none)
+            let fused = scaledDotProductAttention(
+                queries: q, keys: k, values: v, scale: 0.35, mask: mask.map { .array($0) } ?? .none)
             let reference = referenceAttention(q, k, v, scale: 0.35, mask: mask)
             XCTAssertLessThanOrEqual((fused - reference).abs().max().item(Float.self), 2e-6)
             let cotangent = Random.normal(reference.shape, key: RandomKey(seed: 12))
-            let g1 = valueAndGrad { [(scaledDotProductAttention(queries: $0[0], keys: $0[1], values: $0[2], scale: 0.35,
-                                                                 mask: mask.map { .array($0) } ?? .none) * cotangent).sum()] }([q, k, v]).gradients
-            let g2 = valueAndGrad { [(self.referenceAttention($0[0], $0[1], $0[2], scale: 0.35, mask: mask) * cotangent).sum()] }([q, k, v]).gradients
+            let g1 = valueAndGrad {
+                [
+                    (scaledDotProductAttention(
+                        queries: $0[0], keys: $0[1], values: $0[2], scale: 0.35,
+                        mask: mask.map { .array($0) } ?? .none) * cotangent).sum()
+                ]
+            }([q, k, v]).gradients
+            let g2 = valueAndGrad {
+                [(self.referenceAttention($0[0], $0[1], $0[2], scale: 0.35, mask: mask) * cotangent).sum()]
+            }([q, k, v]).gradients
             for (a, b) in zip(g1, g2) { XCTAssertLessThanOrEqual((a - b).abs().max().item(Float.self), 1e-5) }
         }
     }
 
     func testMinusInfinityMaskGivesNoWeight() {
-        let q = Random.normal([1, 1, 2, 4], key: RandomKey(seed: 13)), k = Random.normal([1, 1, 3, 4], key: RandomKey(seed: 14))
+        let q = Random.normal([1, 1, 2, 4], key: RandomKey(seed: 13)),
+            k = Random.normal([1, 1, 3, 4], key: RandomKey(seed: 14))
         let v = Tensor([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1000, 0] as [Float], shape: [1, 1, 3, 4])
         let mask = Tensor([0, 0, -Float.infinity, 0, 0, -Float.infinity] as [Float], shape: [1, 1, 2, 3])
         let out = scaledDotProductAttention(queries: q, keys: k, values: v, scale: 1, mask: .array(mask))
@@ -98,8 +111,11 @@ final class FusedKernelTests: XCTestCase {
         let q = Random.normal([1, 4, 3, 16], key: keys[0]), k = Random.normal([1, 2, 1003, 16], key: keys[1])
         let v = Random.normal([1, 2, 1003, 16], key: keys[2])
         let out = scaledDotProductAttention(queries: q, keys: k, values: v, scale: 0.25)
-        let expanded = { (t: Tensor) in t.reshaped([1, 2, 1, 1003, 16]).broadcast(to: [1, 2, 2, 1003, 16]).reshaped([1, 4, 1003, 16]) }
-        XCTAssertLessThanOrEqual((out - referenceAttention(q, expanded(k), expanded(v), scale: 0.25)).abs().max().item(Float.self), 2e-6)
+        let expanded = { (t: Tensor) in
+            t.reshaped([1, 2, 1, 1003, 16]).broadcast(to: [1, 2, 2, 1003, 16]).reshaped([1, 4, 1003, 16])
+        }
+        XCTAssertLessThanOrEqual(
+            (out - referenceAttention(q, expanded(k), expanded(v), scale: 0.25)).abs().max().item(Float.self), 2e-6)
         let sameHeads = scaledDotProductAttention(queries: q, keys: expanded(k), values: expanded(v), scale: 0.25)
         XCTAssertLessThanOrEqual((sameHeads - out).abs().max().item(Float.self), 2e-6)
     }
@@ -120,15 +136,28 @@ final class FusedKernelTests: XCTestCase {
             XCTAssertEqual(fused.shape, [2, 5, 3, 8])
             XCTAssertLessThanOrEqual(difference(fused, reference), 2e-6)
             let cotangent = Random.normal(reference.shape, key: RandomKey(seed: 22))
-            let g1 = valueAndGrad { [(sequenceMajorAttention(queries: $0[0], keys: $0[1], values: $0[2], scale: 0.35,
-                                                              mask: attentionMask) * cotangent).sum()] }([q, k, v]).gradients
-            let g2 = valueAndGrad { [(heads(self.referenceAttention(heads($0[0]), heads($0[1]), heads($0[2]), scale: 0.35,
-                                                                     mask: mask)) * cotangent).sum()] }([q, k, v]).gradients
+            let g1 = valueAndGrad {
+                [
+                    (sequenceMajorAttention(
+                        queries: $0[0], keys: $0[1], values: $0[2], scale: 0.35,
+                        mask: attentionMask) * cotangent).sum()
+                ]
+            }([q, k, v]).gradients
+            let g2 = valueAndGrad {
+                [
+                    (heads(
+                        self.referenceAttention(
+                            heads($0[0]), heads($0[1]), heads($0[2]), scale: 0.35,
+                            mask: mask)) * cotangent).sum()
+                ]
+            }([q, k, v]).gradients
             for (a, b) in zip(g1, g2) { XCTAssertLessThanOrEqual(difference(a, b), 1e-5) }
         }
         let allowed = Random.uniform([2, 1, 1, 7], key: keys[3]) .> Tensor(0.3)
         let viaTransposes = sequenceMajorAttention(queries: q, keys: k, values: v, scale: 0.35, mask: .array(allowed))
-        let expected = heads(scaledDotProductAttention(queries: heads(q), keys: heads(k), values: heads(v), scale: 0.35, mask: .array(allowed)))
+        let expected = heads(
+            scaledDotProductAttention(
+                queries: heads(q), keys: heads(k), values: heads(v), scale: 0.35, mask: .array(allowed)))
         XCTAssertLessThanOrEqual(difference(viaTransposes, expected), 2e-6)
     }
 }

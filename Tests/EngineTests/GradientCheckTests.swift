@@ -15,8 +15,10 @@ final class GradientCheckTests: XCTestCase {
     static let finiteDifferenceTolerance: Float = 2e-3
 
     /// `∂/∂inputs[i] sum(f(inputs) · cotangent)` by central differences, one element at a time.
-    static func finiteDifferenceGradient(of f: ([Tensor]) -> Tensor, at inputs: [Tensor], cotangent: Tensor,
-                                         input i: Int, step: Float = step) -> Tensor {
+    static func finiteDifferenceGradient(
+        of f: ([Tensor]) -> Tensor, at inputs: [Tensor], cotangent: Tensor,
+        input i: Int, step: Float = step
+    ) -> Tensor {
         let shape = inputs[i].shape
         let base = inputs[i].toArray(Float.self)
         func loss(_ values: [Float]) -> Double {
@@ -38,19 +40,23 @@ final class GradientCheckTests: XCTestCase {
 
     /// Checks the op's forward output and its vjp against the PyTorch goldens, then the vjp against finite
     /// differences. `roles` name the inputs in the golden file (`grad.<name>.<role>`, gradients `d<role>`).
-    private func check(_ name: String, inputs roles: [String], file: StaticString = #filePath, line: UInt = #line,
-                       _ f: @escaping ([Tensor]) -> Tensor) throws {
+    private func check(
+        _ name: String, inputs roles: [String], file: StaticString = #filePath, line: UInt = #line,
+        _ f: @escaping ([Tensor]) -> Tensor
+    ) throws {
         let inputs = try roles.map { try golden("grad.\(name).\($0)") }
         let cotangent = try golden("grad.\(name).cot")
         let (outputs, gradients) = vjp({ [f($0)] }, primals: inputs, cotangents: [cotangent])
         XCTAssertEqual(gradients.count, roles.count, name, file: file, line: line)
-        assertClose(outputs[0], try golden("grad.\(name).out"), tolerance: 1e-5, "\(name) forward", file: file, line: line)
+        assertClose(
+            outputs[0], try golden("grad.\(name).out"), tolerance: 1e-5, "\(name) forward", file: file, line: line)
         for (i, role) in roles.enumerated() {
             let expected = try golden("grad.\(name).d\(role)")
             assertClose(gradients[i], expected, tolerance: 1e-4, "\(name) d\(role) vs autograd", file: file, line: line)
             let numeric = Self.finiteDifferenceGradient(of: f, at: inputs, cotangent: cotangent, input: i)
-            assertClose(gradients[i], numeric, tolerance: Self.finiteDifferenceTolerance,
-                        "\(name) d\(role) vs finite differences", file: file, line: line)
+            assertClose(
+                gradients[i], numeric, tolerance: Self.finiteDifferenceTolerance,
+                "\(name) d\(role) vs finite differences", file: file, line: line)
         }
     }
 
@@ -64,8 +70,9 @@ final class GradientCheckTests: XCTestCase {
 
     func testConvTranspose2d() throws {
         try check("conv_transpose2d", inputs: ["x", "w"]) {
-            convolutionTransposed($0[0], $0[1], stride: [2, 2], padding: [1, 1], dilation: [1, 1],
-                                  outputPadding: [1, 1])
+            convolutionTransposed(
+                $0[0], $0[1], stride: [2, 2], padding: [1, 1], dilation: [1, 1],
+                outputPadding: [1, 1])
         }
     }
 
@@ -99,14 +106,17 @@ final class GradientCheckTests: XCTestCase {
     }
 
     /// Ops without a PyTorch gradient golden: finite differences alone.
-    private func checkNumerically(_ name: String, _ inputs: [Tensor], file: StaticString = #filePath,
-                                  line: UInt = #line, _ f: @escaping ([Tensor]) -> Tensor) {
+    private func checkNumerically(
+        _ name: String, _ inputs: [Tensor], file: StaticString = #filePath,
+        line: UInt = #line, _ f: @escaping ([Tensor]) -> Tensor
+    ) {
         let cotangent = Random.normal(f(inputs).shape, key: RandomKey(seed: 17))
         let (_, gradients) = vjp({ [f($0)] }, primals: inputs, cotangents: [cotangent])
         for i in inputs.indices {
             let numeric = Self.finiteDifferenceGradient(of: f, at: inputs, cotangent: cotangent, input: i)
-            assertClose(gradients[i], numeric, tolerance: Self.finiteDifferenceTolerance, "\(name) input \(i)",
-                        file: file, line: line)
+            assertClose(
+                gradients[i], numeric, tolerance: Self.finiteDifferenceTolerance, "\(name) input \(i)",
+                file: file, line: line)
         }
     }
 
@@ -149,6 +159,8 @@ final class GradientCheckTests: XCTestCase {
         let numeric = Self.finiteDifferenceGradient(of: { $0[0].square() }, at: [x], cotangent: cotangent, input: 0)
         assertClose(numeric, x * 2, tolerance: Self.finiteDifferenceTolerance, "d/dx x² = 2x")
         // Forgetting the factor 2 is a typical hand-written-gradient bug.
-        XCTAssertGreaterThan(maxAbsDifference(numeric, x), 10 * Self.finiteDifferenceTolerance * max(1, 2 * x.abs().max().item(Float.self)))
+        XCTAssertGreaterThan(
+            maxAbsDifference(numeric, x),
+            10 * Self.finiteDifferenceTolerance * max(1, 2 * x.abs().max().item(Float.self)))
     }
 }

@@ -36,7 +36,7 @@ final class OpsActivationTests: XCTestCase {
         let x = try golden("act.x")
         let cases: [(String, (Tensor) -> Tensor)] = [
             ("sigmoid", sigmoid), ("silu", silu), ("gelu", gelu), ("gelu_tanh", geluApproximate),
-            ("quick_gelu", quickGelu), ("relu", relu), ("leaky_relu", { leakyRelu($0, negativeSlope: 0.2) }),
+            ("quick_gelu", quickGelu), ("relu", relu), ("leaky_relu", { leakyRelu($0, negativeSlope: 0.2) })
         ]
         for (name, op) in cases {
             assertClose(op(x), try golden("act.\(name)"), tolerance: 2e-6, name)

@@ -55,7 +55,7 @@ final class OpsArithmeticTests: XCTestCase {
     func testComparisonsGiveBooleans() throws {
         let a = try golden("arith.a").rounded(), b = try golden("arith.b").rounded()
         let cases: [(String, Tensor)] = [
-            ("eq", a .== b), ("ne", a .!= b), ("lt", a .< b), ("le", a .<= b), ("gt", a .> b), ("ge", a .>= b),
+            ("eq", a .== b), ("ne", a .!= b), ("lt", a .< b), ("le", a .<= b), ("gt", a .> b), ("ge", a .>= b)
         ]
         for (name, result) in cases {
             XCTAssertEqual(result.dtype, .bool, name)
@@ -79,8 +79,10 @@ final class OpsArithmeticTests: XCTestCase {
     }
 
     func testUnaryFunctions() throws {
-        let inputs = ["x": try golden("unary.x"), "pos": try golden("unary.pos"), "unit": try golden("unary.unit"),
-                      "halfoff": try golden("unary.halfoff")]
+        let inputs = [
+            "x": try golden("unary.x"), "pos": try golden("unary.pos"), "unit": try golden("unary.unit"),
+            "halfoff": try golden("unary.halfoff")
+        ]
         let cases: [(name: String, input: String, op: (Tensor) -> Tensor)] = [
             ("neg", "x", { -$0 }), ("abs", "x", { $0.abs() }), ("sign", "x", { $0.sign() }), ("exp", "x", { $0.exp() }),
             ("expm1", "x", { $0.expm1() }), ("log", "pos", { $0.log() }), ("log1p", "pos", { $0.log1p() }),
@@ -91,7 +93,7 @@ final class OpsArithmeticTests: XCTestCase {
             ("acos", "unit", { $0.arccos() }), ("atan", "x", { $0.arctan() }), ("sinh", "x", { $0.sinh() }),
             ("cosh", "x", { $0.cosh() }), ("erf", "x", { $0.erf() }), ("erfinv", "unit", { $0.erfinv() }),
             ("floor", "halfoff", { $0.floor() }), ("ceil", "halfoff", { $0.ceil() }),
-            ("round", "halfoff", { $0.rounded() }),
+            ("round", "halfoff", { $0.rounded() })
         ]
         for c in cases {
             assertClose(c.op(inputs[c.input]!), try golden("unary.\(c.name)"), tolerance: 2e-6, c.name)
@@ -110,9 +112,11 @@ final class OpsArithmeticTests: XCTestCase {
         let batched = try golden("matmul.batched.a").matmul(try golden("matmul.batched.b"))
         XCTAssertEqual(batched.shape, [2, 3, 3, 2])
         assertClose(batched, try golden("matmul.batched.out"), tolerance: 1e-6, "batched")
-        assertClose(try golden("matmul.vec").matmul(b), try golden("matmul.vec.out"), tolerance: 1e-6, "vector @ matrix")
-        assertClose(try golden("addmm.c").addmm(a, b, alpha: 2, beta: 0.5), try golden("addmm.out"), tolerance: 1e-6,
-                    "addmm")
+        assertClose(
+            try golden("matmul.vec").matmul(b), try golden("matmul.vec.out"), tolerance: 1e-6, "vector @ matrix")
+        assertClose(
+            try golden("addmm.c").addmm(a, b, alpha: 2, beta: 0.5), try golden("addmm.out"), tolerance: 1e-6,
+            "addmm")
         XCTAssertEqual(a.T.shape, [4, 3])
         assertClose(a.T, a.transposed(1, 0), tolerance: 0, "T")
     }

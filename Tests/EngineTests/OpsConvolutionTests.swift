@@ -6,14 +6,18 @@ import XCTest
 /// Convolutions and transposed convolutions against PyTorch. The goldens are already channels-last (see the
 /// generator's docstring), so the tests feed them straight in.
 final class OpsConvolutionTests: XCTestCase {
-    private func check(_ name: String, file: StaticString = #filePath, line: UInt = #line,
-                       _ op: (Tensor, Tensor) -> Tensor) throws {
+    private func check(
+        _ name: String, file: StaticString = #filePath, line: UInt = #line,
+        _ op: (Tensor, Tensor) -> Tensor
+    ) throws {
         let x = try golden("conv.\(name).x"), w = try golden("conv.\(name).w")
         assertClose(op(x, w), try golden("conv.\(name).out"), tolerance: 1e-5, "conv.\(name)", file: file, line: line)
     }
 
-    private func checkTransposed(_ name: String, file: StaticString = #filePath, line: UInt = #line,
-                                 _ op: (Tensor, Tensor) -> Tensor) throws {
+    private func checkTransposed(
+        _ name: String, file: StaticString = #filePath, line: UInt = #line,
+        _ op: (Tensor, Tensor) -> Tensor
+    ) throws {
         let x = try golden("convT.\(name).x"), w = try golden("convT.\(name).w")
         assertClose(op(x, w), try golden("convT.\(name).out"), tolerance: 1e-5, "convT.\(name)", file: file, line: line)
     }
@@ -64,15 +68,17 @@ final class OpsConvolutionTests: XCTestCase {
 
     func testConvTranspose2dGrouped() throws {
         try checkTransposed("2d_groups") {
-            convolutionTransposed($0, $1, stride: [2, 2], padding: [1, 1], dilation: [1, 1], outputPadding: [0, 0],
-                                  groups: 2)
+            convolutionTransposed(
+                $0, $1, stride: [2, 2], padding: [1, 1], dilation: [1, 1], outputPadding: [0, 0],
+                groups: 2)
         }
     }
 
     func testConvTranspose3d() throws {
         try checkTransposed("3d") {
-            convolutionTransposed($0, $1, stride: [2, 1, 2], padding: [0, 1, 1], dilation: [1, 1, 1],
-                                  outputPadding: [1, 0, 0])
+            convolutionTransposed(
+                $0, $1, stride: [2, 1, 2], padding: [0, 1, 1], dilation: [1, 1, 1],
+                outputPadding: [1, 0, 0])
         }
     }
 }

@@ -25,7 +25,8 @@ final class OpsDTypeTests: XCTestCase {
         XCTAssertEqual(converted.bytes(), expected.bytes(), "round-to-nearest-even bits")
         XCTAssertEqual(converted.asType(.float32).toArray(Float.self), expected.toArray(Float.self))
         // Past float16's largest finite value (65504) the conversion overflows to infinity.
-        XCTAssertEqual(Tensor([70_000, -70_000] as [Float]).asType(.float16).toArray(Float.self), [.infinity, -.infinity])
+        XCTAssertEqual(
+            Tensor([70_000, -70_000] as [Float]).asType(.float16).toArray(Float.self), [.infinity, -.infinity])
     }
 
     func testInt32RoundTripAndTruncationTowardZero() {
@@ -56,7 +57,8 @@ final class OpsDTypeTests: XCTestCase {
         XCTAssertEqual(b.asType(.float32).toArray(Float.self), [1, 0, 1])
         XCTAssertEqual(b.asType(.int32).asType(.bool).toArray(Bool.self), flags)
         // Any non-zero value is true.
-        XCTAssertEqual(Tensor([0, -0.0, 0.1, -3] as [Float]).asType(.bool).toArray(Bool.self), [false, false, true, true])
+        XCTAssertEqual(
+            Tensor([0, -0.0, 0.1, -3] as [Float]).asType(.bool).toArray(Bool.self), [false, false, true, true])
     }
 
     func testReadingConvertsToTheRequestedSwiftType() {

@@ -7,8 +7,10 @@ import XCTest
 /// Failures inside the engine surface as Swift errors naming the operation and the operand shapes.
 final class OpsErrorTests: XCTestCase {
     /// Runs `body` inside `Engine.catchingErrors` and returns the error it must throw.
-    private func engineError(file: StaticString = #filePath, line: UInt = #line,
-                             _ body: () throws -> Void) -> EngineError? {
+    private func engineError(
+        file: StaticString = #filePath, line: UInt = #line,
+        _ body: () throws -> Void
+    ) -> EngineError? {
         do {
             try Engine.catchingErrors(body)
             XCTFail("expected an EngineError", file: file, line: line)
@@ -20,8 +22,10 @@ final class OpsErrorTests: XCTestCase {
         return nil
     }
 
-    private func assertMentions(_ error: EngineError?, _ fragments: [String],
-                                file: StaticString = #filePath, line: UInt = #line) {
+    private func assertMentions(
+        _ error: EngineError?, _ fragments: [String],
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         guard let error else { return }
         let text = error.description
         for fragment in fragments {
@@ -72,14 +76,16 @@ final class OpsErrorTests: XCTestCase {
     }
 
     func testMissingSafetensorsFileNamesTheFile() {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-\(UUID().uuidString).safetensors")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "no-such-\(UUID().uuidString).safetensors")
         XCTAssertThrowsError(try SafeTensors.load(url)) { error in
             XCTAssertTrue("\(error)".contains(url.lastPathComponent), "file not named in: \(error)")
         }
     }
 
     func testCorruptSafetensorsFileNamesTheFile() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-\(UUID().uuidString).safetensors")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "corrupt-\(UUID().uuidString).safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         // A header length far past the end of the file.
         var bytes = [UInt8](repeating: 0, count: 16)

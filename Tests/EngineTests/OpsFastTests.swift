@@ -7,12 +7,15 @@ import XCTest
 final class OpsFastTests: XCTestCase {
     func testLayerNorm() throws {
         let x = try golden("norm.x"), w = try golden("norm.w"), b = try golden("norm.b")
-        assertClose(layerNorm(x, weight: w, bias: b, eps: 1e-5), try golden("norm.layer_affine"), tolerance: 1e-5,
-                    "weight and bias")
-        assertClose(layerNorm(x, weight: nil, bias: nil, eps: 1e-5), try golden("norm.layer_plain"), tolerance: 1e-5,
-                    "no affine")
-        assertClose(layerNorm(x, weight: w, bias: nil, eps: 1e-5), try golden("norm.layer_weight_only"),
-                    tolerance: 1e-5, "weight only")
+        assertClose(
+            layerNorm(x, weight: w, bias: b, eps: 1e-5), try golden("norm.layer_affine"), tolerance: 1e-5,
+            "weight and bias")
+        assertClose(
+            layerNorm(x, weight: nil, bias: nil, eps: 1e-5), try golden("norm.layer_plain"), tolerance: 1e-5,
+            "no affine")
+        assertClose(
+            layerNorm(x, weight: w, bias: nil, eps: 1e-5), try golden("norm.layer_weight_only"),
+            tolerance: 1e-5, "weight only")
     }
 
     func testRMSNorm() throws {
@@ -31,10 +34,12 @@ final class OpsFastTests: XCTestCase {
 
     func testRopePartialDimensionsBaseScaleAndOffset() throws {
         let x = try golden("rope.x")
-        assertClose(rope(x, dimensions: 4, traditional: false, base: 500, scale: 0.5, offset: 3),
-                    try golden("rope.half_partial"), tolerance: 1e-5, "half split, 4 of 8 features")
-        assertClose(rope(x, dimensions: 6, traditional: true, base: 10_000, scale: 2, offset: 7),
-                    try golden("rope.trad_partial"), tolerance: 1e-5, "traditional, 6 of 8 features")
+        assertClose(
+            rope(x, dimensions: 4, traditional: false, base: 500, scale: 0.5, offset: 3),
+            try golden("rope.half_partial"), tolerance: 1e-5, "half split, 4 of 8 features")
+        assertClose(
+            rope(x, dimensions: 6, traditional: true, base: 10_000, scale: 2, offset: 7),
+            try golden("rope.trad_partial"), tolerance: 1e-5, "traditional, 6 of 8 features")
         // Features past `dimensions` pass through untouched.
         let partial = rope(x, dimensions: 4, traditional: false, base: 500, scale: 0.5, offset: 3)
         assertClose(partial[.ellipsis, 4...], x[.ellipsis, 4...], tolerance: 0, "unrotated tail")
@@ -42,8 +47,9 @@ final class OpsFastTests: XCTestCase {
 
     func testRopeWithExplicitFrequencies() throws {
         let x = try golden("rope.x")
-        assertClose(rope(x, dimensions: 8, traditional: false, offset: 2, frequencies: try golden("rope.freqs")),
-                    try golden("rope.half_freqs"), tolerance: 1e-5, "frequencies")
+        assertClose(
+            rope(x, dimensions: 8, traditional: false, offset: 2, frequencies: try golden("rope.freqs")),
+            try golden("rope.half_freqs"), tolerance: 1e-5, "frequencies")
     }
 
     private func attentionInputs() throws -> (Tensor, Tensor, Tensor) {
@@ -61,15 +67,17 @@ final class OpsFastTests: XCTestCase {
 
     func testAttentionCausalAlignsToTheLastKeys() throws {
         let (q, k, v) = try attentionInputs()
-        let out = scaledDotProductAttention(queries: q, keys: k, values: v, scale: 1 / Float(8).squareRoot(),
-                                            mask: .causal)
+        let out = scaledDotProductAttention(
+            queries: q, keys: k, values: v, scale: 1 / Float(8).squareRoot(),
+            mask: .causal)
         assertClose(out, try golden("sdpa.causal"), tolerance: 1e-5, "causal")
     }
 
     func testAttentionWithAdditiveMask() throws {
         let (q, k, v) = try attentionInputs()
-        let out = scaledDotProductAttention(queries: q, keys: k, values: v, scale: 0.3,
-                                            mask: .array(try golden("sdpa.float_mask")))
+        let out = scaledDotProductAttention(
+            queries: q, keys: k, values: v, scale: 0.3,
+            mask: .array(try golden("sdpa.float_mask")))
         assertClose(out, try golden("sdpa.float"), tolerance: 1e-5, "additive mask")
     }
 
@@ -77,8 +85,9 @@ final class OpsFastTests: XCTestCase {
         let (q, k, v) = try attentionInputs()
         let mask = try golden("sdpa.bool_mask") .> 0.5  // stored as 0/1 floats
         XCTAssertEqual(mask.dtype, .bool)
-        let out = scaledDotProductAttention(queries: q, keys: k, values: v, scale: 1 / Float(8).squareRoot(),
-                                            mask: .array(mask))
+        let out = scaledDotProductAttention(
+            queries: q, keys: k, values: v, scale: 1 / Float(8).squareRoot(),
+            mask: .array(mask))
         assertClose(out, try golden("sdpa.bool"), tolerance: 1e-5, "boolean mask")
     }
 

@@ -9,10 +9,12 @@ final class OpsRandomTests: XCTestCase {
         let a = Random.normal([64], key: RandomKey(seed: 42))
         let b = Random.normal([64], key: RandomKey(seed: 42))
         XCTAssertEqual(a.toArray(Float.self), b.toArray(Float.self))
-        XCTAssertEqual(Random.uniform([16], key: RandomKey(seed: 7)).toArray(Float.self),
-                       Random.uniform([16], key: RandomKey(seed: 7)).toArray(Float.self))
-        XCTAssertEqual(Random.bits([8], key: RandomKey(seed: 7)).toArray(UInt32.self),
-                       Random.bits([8], key: RandomKey(seed: 7)).toArray(UInt32.self))
+        XCTAssertEqual(
+            Random.uniform([16], key: RandomKey(seed: 7)).toArray(Float.self),
+            Random.uniform([16], key: RandomKey(seed: 7)).toArray(Float.self))
+        XCTAssertEqual(
+            Random.bits([8], key: RandomKey(seed: 7)).toArray(UInt32.self),
+            Random.bits([8], key: RandomKey(seed: 7)).toArray(UInt32.self))
     }
 
     func testDifferentSeedsGiveDifferentNumbers() {
@@ -42,7 +44,8 @@ final class OpsRandomTests: XCTestCase {
     func testKeyRoundTripsThroughItsTensor() {
         let key = RandomKey(seed: 11)
         let restored = RandomKey(tensor: Tensor(key.tensor.toArray(UInt32.self)))
-        XCTAssertEqual(Random.normal([8], key: key).toArray(Float.self), Random.normal([8], key: restored).toArray(Float.self))
+        XCTAssertEqual(
+            Random.normal([8], key: key).toArray(Float.self), Random.normal([8], key: restored).toArray(Float.self))
     }
 
     func testNormalHasRoughlyZeroMeanAndUnitStd() {

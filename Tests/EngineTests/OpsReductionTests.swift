@@ -37,20 +37,25 @@ final class OpsReductionTests: XCTestCase {
     func testVarianceAndStandardDeviation() throws {
         let x = try golden("reduce.x")
         for ddof in [0, 1] {
-            assertClose(x.variance(axes: [-1], ddof: ddof), try golden("reduce.var_m1_ddof\(ddof)"), tolerance: 1e-6,
-                        "variance ddof \(ddof)")
-            assertClose(x.std(ddof: ddof), try golden("reduce.std_all_ddof\(ddof)"), tolerance: 1e-6, "std ddof \(ddof)")
-            assertClose(x.variance(axes: [0, 2], keepDims: true, ddof: ddof), try golden("reduce.var_02_ddof\(ddof)"),
-                        tolerance: 1e-6, "variance axes 0,2 ddof \(ddof)")
+            assertClose(
+                x.variance(axes: [-1], ddof: ddof), try golden("reduce.var_m1_ddof\(ddof)"), tolerance: 1e-6,
+                "variance ddof \(ddof)")
+            assertClose(
+                x.std(ddof: ddof), try golden("reduce.std_all_ddof\(ddof)"), tolerance: 1e-6, "std ddof \(ddof)")
+            assertClose(
+                x.variance(axes: [0, 2], keepDims: true, ddof: ddof), try golden("reduce.var_02_ddof\(ddof)"),
+                tolerance: 1e-6, "variance axes 0,2 ddof \(ddof)")
         }
     }
 
     func testCumulativeSums() throws {
         let x = try golden("reduce.x")
         assertClose(x.cumsum(axis: 1), try golden("reduce.cumsum_1"), tolerance: 1e-6, "inclusive")
-        assertClose(x.cumsum(axis: -1, reverse: true), try golden("reduce.cumsum_m1_reverse"), tolerance: 1e-6, "reverse")
-        assertClose(x.cumsum(axis: -1, inclusive: false), try golden("reduce.cumsum_m1_exclusive"), tolerance: 1e-6,
-                    "exclusive")
+        assertClose(
+            x.cumsum(axis: -1, reverse: true), try golden("reduce.cumsum_m1_reverse"), tolerance: 1e-6, "reverse")
+        assertClose(
+            x.cumsum(axis: -1, inclusive: false), try golden("reduce.cumsum_m1_exclusive"), tolerance: 1e-6,
+            "exclusive")
     }
 
     func testSortAndArgSort() throws {

@@ -71,8 +71,9 @@ final class OpsShapeTests: XCTestCase {
         assertClose(x[0...1, ..<4, 1], try golden("index.a"), tolerance: 0, "closed and partial ranges")
 
         let s = try golden("shape.x")
-        assertClose(s.sliced(start: [0, 0, 1], stop: [2, 3, 4], strides: [1, 2, 2]), try golden("shape.slice_strided"),
-                    tolerance: 0, "sliced(start:stop:strides:)")
+        assertClose(
+            s.sliced(start: [0, 0, 1], stop: [2, 3, 4], strides: [1, 2, 2]), try golden("shape.slice_strided"),
+            tolerance: 0, "sliced(start:stop:strides:)")
     }
 
     func testSubscriptAssignment() throws {
@@ -93,7 +94,8 @@ final class OpsShapeTests: XCTestCase {
         assertClose(taken, try golden("index.take_1"), tolerance: 0, "take along axis 1")
         let flat = x.flattened().take(Tensor([0, 59, 17, 17] as [Int32]), axis: 0)
         assertClose(flat, try golden("index.take_flat"), tolerance: 0, "take from the flattened tensor")
-        assertClose(x.take(alongAxis: -1, try golden("index.gather.idx")), try golden("index.gather_m1"), tolerance: 0,
-                    "takeAlongAxis (gather)")
+        assertClose(
+            x.take(alongAxis: -1, try golden("index.gather.idx")), try golden("index.gather_m1"), tolerance: 0,
+            "takeAlongAxis (gather)")
     }
 }

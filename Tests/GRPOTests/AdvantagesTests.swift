@@ -36,7 +36,9 @@ final class AdvantagesTests: XCTestCase {
         // Groups of 2 here; the std comes from every process's rewards.
         let local = Tensor([1, 3, 10, 10.5] as [Float])
         let gathered = Tensor([1, 3, 10, 10.5, 0, 4] as [Float])
-        let a = groupAdvantages(rewards: local, normalization: .perGroupGlobalStd(groupSize: 2), globalRewards: gathered).toArray(Float.self)
+        let a = groupAdvantages(
+            rewards: local, normalization: .perGroupGlobalStd(groupSize: 2), globalRewards: gathered
+        ).toArray(Float.self)
         let values: [Float] = [1, 3, 10, 10.5, 0, 4]
         let mean = values.reduce(0, +) / 6
         let std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 5).squareRoot()
@@ -56,7 +58,8 @@ final class AdvantagesTests: XCTestCase {
 final class ClippedSurrogateTests: XCTestCase {
     func testRatioOneGivesMinusAdvantage() {
         let logp = Tensor([-1.0, -2.0] as [Float])
-        let out = clippedPolicyLoss(logProb: logp, oldLogProb: logp, advantage: Tensor([0.5, -1.5] as [Float]), clipRange: 1e-4, normalizer: 2)
+        let out = clippedPolicyLoss(
+            logProb: logp, oldLogProb: logp, advantage: Tensor([0.5, -1.5] as [Float]), clipRange: 1e-4, normalizer: 2)
         XCTAssertEqual(out.loss.item(Float.self), (-0.5 + 1.5) / 2, accuracy: 1e-6)
         XCTAssertEqual(out.ratio.toArray(Float.self), [1, 1])
         XCTAssertEqual(out.clipFraction.item(Float.self), 0)
@@ -66,12 +69,15 @@ final class ClippedSurrogateTests: XCTestCase {
         // Positive advantage, ratio above 1+ε: the clipped term is the max, its gradient is zero.
         let old = Tensor([0.0, 0.0] as [Float])
         let advantage = Tensor([1.0, 1.0] as [Float])
-        let grad = vjp({ [clippedPolicyLoss(logProb: $0[0], oldLogProb: old, advantage: advantage, clipRange: 0.1).loss] },
-                       primals: [Tensor([0.5, 0.01] as [Float])], cotangents: [Tensor(Float(1))]).gradients[0].toArray(Float.self)
+        let grad = vjp(
+            { [clippedPolicyLoss(logProb: $0[0], oldLogProb: old, advantage: advantage, clipRange: 0.1).loss] },
+            primals: [Tensor([0.5, 0.01] as [Float])], cotangents: [Tensor(Float(1))]
+        ).gradients[0].toArray(Float.self)
         XCTAssertEqual(grad[0], 0)
         // Inside the clip range the gradient is −A·ratio.
         XCTAssertEqual(grad[1], -expf(0.01), accuracy: 1e-6)
-        let out = clippedPolicyLoss(logProb: Tensor([0.5, 0.01] as [Float]), oldLogProb: old, advantage: advantage, clipRange: 0.1)
+        let out = clippedPolicyLoss(
+            logProb: Tensor([0.5, 0.01] as [Float]), oldLogProb: old, advantage: advantage, clipRange: 0.1)
         XCTAssertEqual(out.clipFraction.item(Float.self), 0.5)
         XCTAssertEqual(out.approxKL.item(Float.self), 0.5 * (0.25 + 0.0001) / 2, accuracy: 1e-7)
     }

@@ -10,7 +10,8 @@ import XCTest
 /// all six. Rank 1 is a thread that only talks over the socket (tensor work stays on this thread): it sends the
 /// gradient its half produces, computed here beforehand.
 final class DataParallelUpdateTests: XCTestCase {
-    private let conditioning = Conditioning(["text": Tensor([1, 0, 0, 1] as [Float], shape: [2, 2])]).repeatingEachRow(3)
+    private let conditioning = Conditioning(["text": Tensor([1, 0, 0, 1] as [Float], shape: [2, 2])]).repeatingEachRow(
+        3)
     private let advantages: [Float] = [1, -1, 0.5, -0.5, 2, -2]
 
     private var update: UpdateConfig {
@@ -22,17 +23,21 @@ final class DataParallelUpdateTests: XCTestCase {
     }
 
     /// SGD at lr 1 without decay: the parameter change is minus the (averaged) gradient.
-    private func step(samples: [Int], accumulation: Int, rollout r: RolloutBatch, group: ProcessGroup? = nil) throws -> [String: Tensor] {
+    private func step(samples: [Int], accumulation: Int, rollout r: RolloutBatch, group: ProcessGroup? = nil) throws
+        -> [String: Tensor]
+    {
         let policy = ToyPolicy()
         let before = policy.parameters()
         let rows = Tensor(samples.map(Int32.init))
-        let part = RolloutBatch(latents: r.latents.take(rows, axis: 0), logProbs: r.logProbs.take(rows, axis: 0),
-                                finalLatents: r.finalLatents.take(rows, axis: 0), process: r.process)
+        let part = RolloutBatch(
+            latents: r.latents.take(rows, axis: 0), logProbs: r.logProbs.take(rows, axis: 0),
+            finalLatents: r.finalLatents.take(rows, axis: 0), process: r.process)
         var u = update
         u.gradientAccumulationSteps = accumulation
-        let stats = try updatePolicy(policy: policy, optimizer: SGD(model: policy, learningRate: 1), rollout: part,
-                                     conditioning: conditioning.rows(samples), advantages: samples.map { advantages[$0] },
-                                     config: u, key: RandomKey(seed: 31), processGroup: group)
+        let stats = try updatePolicy(
+            policy: policy, optimizer: SGD(model: policy, learningRate: 1), rollout: part,
+            conditioning: conditioning.rows(samples), advantages: samples.map { advantages[$0] },
+            config: u, key: RandomKey(seed: 31), processGroup: group)
         XCTAssertEqual(stats.optimizerSteps, 1)
         return policy.parameters().reduce(into: [:]) { $0[$1.key] = before[$1.key]! - $1.value }
     }
@@ -40,7 +45,8 @@ final class DataParallelUpdateTests: XCTestCase {
     func testTwoRanksTakeTheStepOfOneProcessOnBothHalves() throws {
         var c = RolloutConfig.flow(steps: 6)
         c.batchSize = 6
-        let r = rollout(policy: ToyPolicy(), conditioning: conditioning, latentShape: [4, 3], config: c, key: RandomKey(seed: 30))
+        let r = rollout(
+            policy: ToyPolicy(), conditioning: conditioning, latentShape: [4, 3], config: c, key: RandomKey(seed: 30))
         let whole = try step(samples: Array(0..<6), accumulation: 6, rollout: r)
         let secondHalf = try step(samples: [3, 4, 5], accumulation: 3, rollout: r)
         let names = whole.keys.sorted()
@@ -49,7 +55,8 @@ final class DataParallelUpdateTests: XCTestCase {
         let listener = try SocketProcessGroup.makeListener()
         let peer = Results()
         peer.start {
-            let group = try SocketProcessGroup.joining(rank: 1, worldSize: 2, host: "127.0.0.1", port: listener.port, timeout: 20)
+            let group = try SocketProcessGroup.joining(
+                rank: 1, worldSize: 2, host: "127.0.0.1", port: listener.port, timeout: 20)
             let sum = try group.allReduceSum(rankOneGradient)
             return "\(sum.count)"
         }

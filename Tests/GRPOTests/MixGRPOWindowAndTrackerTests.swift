@@ -12,7 +12,9 @@ final class MixGRPOWindowTests: XCTestCase {
         XCTAssertEqual(w.stride, 4)
         let expected: [Range<Int>] = [0..<4, 0..<4, 0..<4, 4..<8, 4..<8, 4..<8, 8..<8, 8..<8, 8..<8, 8..<8]
         XCTAssertEqual((0..<10).map { w.window(iteration: $0) }, expected)
-        XCTAssertEqual(w.plan(iteration: 4).map(\.isStochastic), [false, false, false, false, true, true, true, true, false, false])
+        XCTAssertEqual(
+            w.plan(iteration: 4).map(\.isStochastic), [false, false, false, false, true, true, true, true, false, false]
+        )
         XCTAssertEqual(w.plan(iteration: 4)[5], .flowSDE(noiseLevel: 0.7))
         XCTAssertTrue(w.plan(iteration: 100).allSatisfy { !$0.isStochastic })
     }
@@ -48,12 +50,17 @@ final class MixGRPOWindowTests: XCTestCase {
 
     /// The same schedule as MixGRPO's stateful class, stepped as their loop does (read, then update_iteration).
     func testMatchesTheStatefulSchedule() {
-        for (steps, size, stride, iters, rollBack) in [(16, 4, 4, 3, false), (16, 4, 1, 2, false), (12, 3, 2, 1, true), (25, 4, 1, 25, false)] {
-            let w = MixGRPOWindow(steps: steps, windowSize: size, stride: stride, itersPerShift: iters, rollBack: rollBack)
+        for (steps, size, stride, iters, rollBack) in [
+            (16, 4, 4, 3, false), (16, 4, 1, 2, false), (12, 3, 2, 1, true), (25, 4, 1, 25, false)
+        ] {
+            let w = MixGRPOWindow(
+                steps: steps, windowSize: size, stride: stride, itersPerShift: iters, rollBack: rollBack)
             let maxT = steps - 2
             var current = 0, inGroup = 0
             for k in 0..<200 {
-                XCTAssertEqual(w.window(iteration: k), current..<max(current, min(current + size, maxT)), "\(steps)/\(size)/\(stride)/\(iters) k=\(k)")
+                XCTAssertEqual(
+                    w.window(iteration: k), current..<max(current, min(current + size, maxT)),
+                    "\(steps)/\(size)/\(stride)/\(iters) k=\(k)")
                 inGroup += 1
                 if inGroup >= iters { inGroup = 0; current += stride }
                 if current > maxT {
@@ -99,13 +106,15 @@ final class PerPromptStatTrackerTests: XCTestCase {
 
     func testStateRoundTrip() throws {
         var tracker = PerPromptStatTracker(bufferSize: 16, minCount: 4)
-        _ = tracker.update(prompts: ["a red circle", "a red circle", "two blue squares"], rewards: [0.1, 0.7, 0.3333333333])
+        _ = tracker.update(
+            prompts: ["a red circle", "a red circle", "two blue squares"], rewards: [0.1, 0.7, 0.3333333333])
         let url = try temporaryDirectory(self).appendingPathComponent("stat_tracker.json")
         try tracker.save(to: url)
         var loaded = try PerPromptStatTracker.load(from: url)
         XCTAssertEqual(loaded, tracker)
         // Resumed and uninterrupted trackers continue identically.
         let next = (["a red circle", "two blue squares", "new"], [0.5, 0.9, 0.2])
-        XCTAssertEqual(loaded.update(prompts: next.0, rewards: next.1), tracker.update(prompts: next.0, rewards: next.1))
+        XCTAssertEqual(
+            loaded.update(prompts: next.0, rewards: next.1), tracker.update(prompts: next.0, rewards: next.1))
     }
 }

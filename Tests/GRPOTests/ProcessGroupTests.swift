@@ -18,11 +18,16 @@ final class ProcessGroupTests: XCTestCase {
         XCTAssertThrowsError(try processGroupFromEnvironment(["WORLD_SIZE": "4", "RANK": "2"])) { error in
             XCTAssertTrue("\(error)".contains("MASTER_PORT"), "\(error)")
         }
-        XCTAssertThrowsError(try processGroupFromEnvironment(["WORLD_SIZE": "2", "RANK": "5", "MASTER_PORT": "1"])) { error in
+        XCTAssertThrowsError(try processGroupFromEnvironment(["WORLD_SIZE": "2", "RANK": "5", "MASTER_PORT": "1"])) {
+            error in
             XCTAssertTrue("\(error)".contains("RANK in 0..<2"), "\(error)")
         }
-        XCTAssertThrowsError(try processGroupFromEnvironment(["WORLD_SIZE": "2", "RANK": "0", "MASTER_PORT": "1",
-                                                               "MASTER_ADDR": "gpu-node-7"])) { error in
+        XCTAssertThrowsError(
+            try processGroupFromEnvironment([
+                "WORLD_SIZE": "2", "RANK": "0", "MASTER_PORT": "1",
+                "MASTER_ADDR": "gpu-node-7"
+            ])
+        ) { error in
             XCTAssertTrue("\(error)".contains("MASTER_ADDR 'gpu-node-7'"), "\(error)")
         }
     }
@@ -33,7 +38,8 @@ final class ProcessGroupTests: XCTestCase {
         let results = Results()
         for rank in 1...2 {
             results.start {
-                let group = try SocketProcessGroup.joining(rank: rank, worldSize: 3, host: "127.0.0.1", port: listener.port, timeout: 20)
+                let group = try SocketProcessGroup.joining(
+                    rank: rank, worldSize: 3, host: "127.0.0.1", port: listener.port, timeout: 20)
                 let gathered = try group.allGather([Double(rank), Double(10 * rank)])
                 let summed = try group.allReduceSum([Float(rank) + 0.5, 1, -Float(rank)])
                 let empty = try group.allGather([])
@@ -54,7 +60,8 @@ final class ProcessGroupTests: XCTestCase {
         let listener = try SocketProcessGroup.makeListener()
         let results = Results()
         results.start {
-            let group = try SocketProcessGroup.joining(rank: 1, worldSize: 2, host: "127.0.0.1", port: listener.port, timeout: 20)
+            let group = try SocketProcessGroup.joining(
+                rank: 1, worldSize: 2, host: "127.0.0.1", port: listener.port, timeout: 20)
             // Rank 0 is in allGather: it refuses this frame and, having given up, closes the connection; this rank,
             // waiting for the sum, learns that rank 0 is gone.
             _ = try group.allReduceSum([1])
@@ -72,12 +79,15 @@ final class ProcessGroupTests: XCTestCase {
 
     func testARankThatNeverConnectsTimesOutWithItsNumber() throws {
         let listener = try SocketProcessGroup.makeListener()
-        XCTAssertThrowsError(try SocketProcessGroup.accepting(worldSize: 2, listener: listener, timeout: 1.5)) { error in
+        XCTAssertThrowsError(try SocketProcessGroup.accepting(worldSize: 2, listener: listener, timeout: 1.5)) {
+            error in
             XCTAssertTrue("\(error)".contains("rank(s) 1 never connected"), "\(error)")
         }
-        XCTAssertThrowsError(try SocketProcessGroup.accepting(worldSize: 2, listener: listener, timeout: 30) {
-            throw ProcessGroupError(message: "rank 1 exited with status 1")
-        }) { error in
+        XCTAssertThrowsError(
+            try SocketProcessGroup.accepting(worldSize: 2, listener: listener, timeout: 30) {
+                throw ProcessGroupError(message: "rank 1 exited with status 1")
+            }
+        ) { error in
             XCTAssertEqual("\(error)", "rank 1 exited with status 1")
         }
     }

@@ -20,7 +20,8 @@ final class ToyPolicy: Module, DenoisingPolicy {
 
     func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         let b = x.dim(0)
-        let features = concatenated([x.reshaped([b, 12]), (timesteps / 1000).expandedDims(axis: 1), conditioning["text"]], axis: 1)
+        let features = concatenated(
+            [x.reshaped([b, 12]), (timesteps / 1000).expandedDims(axis: 1), conditioning["text"]], axis: 1)
         return outer(silu(inner(features))).reshaped(x.shape)
     }
 

@@ -25,7 +25,9 @@ final class BitmapFontTests: XCTestCase {
         for y in 0..<20 {
             for x in 0..<60 where image[x, y] == .black {
                 ink += 1
-                XCTAssertTrue((3..<(3 + width)).contains(x) && (4..<(4 + BitmapFont.glyphHeight)).contains(y), "ink at (\(x), \(y))")
+                XCTAssertTrue(
+                    (3..<(3 + width)).contains(x) && (4..<(4 + BitmapFont.glyphHeight)).contains(y),
+                    "ink at (\(x), \(y))")
             }
         }
         XCTAssertGreaterThan(ink, 40)
@@ -46,10 +48,12 @@ final class BitmapFontTests: XCTestCase {
         let cut = BitmapFont.truncated("a blue square left of a yellow triangle", toWidth: 59)
         XCTAssertEqual(cut, "a blue s..")
         XCTAssertLessThanOrEqual(BitmapFont.width(of: cut), 59)
-        XCTAssertEqual(BitmapFont.wrapped("a blue square left of a yellow triangle", toWidth: 83, maxLines: 2),
-                       ["a blue square", "left of a.."])
+        XCTAssertEqual(
+            BitmapFont.wrapped("a blue square left of a yellow triangle", toWidth: 83, maxLines: 2),
+            ["a blue square", "left of a.."])
         XCTAssertEqual(BitmapFont.wrapped("two red circles", toWidth: 83, maxLines: 3), ["two red", "circles"])
         // Words longer than a line are cut across lines; the last line shows that text was dropped.
-        XCTAssertEqual(BitmapFont.wrapped("supercalifragilistic", toWidth: 35, maxLines: 3), ["superc", "alifra", "gili.."])
+        XCTAssertEqual(
+            BitmapFont.wrapped("supercalifragilistic", toWidth: 35, maxLines: 3), ["superc", "alifra", "gili.."])
     }
 }

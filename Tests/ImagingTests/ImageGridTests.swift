@@ -23,16 +23,20 @@ final class ImageGridTests: XCTestCase {
         XCTAssertEqual(image.height, (BitmapFont.lineHeight + 4) + 2 * (48 + 2 + 2 * BitmapFont.lineHeight) + 3 * 4)
         XCTAssertEqual([image.width, image.height], [layout.width, layout.height])
         let origin = layout.cellOrigin(3)
-        XCTAssertEqual(try image.cropped(x: origin.x, y: origin.y, width: 48, height: 48), try images[3].upscaled(by: 3))
+        XCTAssertEqual(
+            try image.cropped(x: origin.x, y: origin.y, width: 48, height: 48), try images[3].upscaled(by: 3))
         // Caption ink below the tile, title ink on top.
-        let captionBand = try image.cropped(x: origin.x, y: origin.y + 48, width: 48, height: 2 + 2 * BitmapFont.lineHeight)
+        let captionBand = try image.cropped(
+            x: origin.x, y: origin.y + 48, width: 48, height: 2 + 2 * BitmapFont.lineHeight)
         XCTAssertTrue(captionBand.pixels.contains(0))
         XCTAssertTrue(try image.cropped(x: 0, y: 0, width: image.width, height: 14).pixels.contains(0))
     }
 
     func testMixedSizesAreCentredAndFramed() throws {
-        let grid = try ImageGrid(columns: 2, padding: 3).render([RGBImage(width: 10, height: 10, fill: .black),
-                                                                 RGBImage(width: 4, height: 6, fill: .black)])
+        let grid = try ImageGrid(columns: 2, padding: 3).render([
+            RGBImage(width: 10, height: 10, fill: .black),
+            RGBImage(width: 4, height: 6, fill: .black)
+        ])
         XCTAssertEqual(grid.width, 2 * 10 + 3 * 3)
         XCTAssertEqual(grid[3 + 13 + 3, 3 + 2], .black)  // second image starts at cell x + 3, y + 2
         XCTAssertEqual(grid[3 + 13 + 2, 3 + 2], RGB(200, 200, 200))  // its frame

@@ -43,7 +43,8 @@ final class JPEGTests: XCTestCase {
             // this picture keeps its sharp edge in luma only.
             let source = TestImages.smooth(width: width, height: height, rectangle: RGB(40, 40, 40))
             for (subsampling, minimum) in [(JPEGEncoder.ChromaSubsampling.quarter420, 30.0), (.none444, 36.0)] {
-                let decoded = try JPEGDecoder.decode(try JPEGEncoder(quality: 95, subsampling: subsampling).encode(source))
+                let decoded = try JPEGDecoder.decode(
+                    try JPEGEncoder(quality: 95, subsampling: subsampling).encode(source))
                 XCTAssertEqual(decoded.width, width)
                 XCTAssertEqual(decoded.height, height)
                 let psnr = try RGBImage.psnr(decoded, source)
@@ -60,7 +61,8 @@ final class JPEGTests: XCTestCase {
         XCTAssertLessThan(flat.count, smooth.count)
         XCTAssertLessThan(smooth.count, noise.count)
         let image = TestImages.noise(width: 32, height: 32)
-        XCTAssertLessThan(try JPEGEncoder(quality: 30).encode(image).count, try JPEGEncoder(quality: 95).encode(image).count)
+        XCTAssertLessThan(
+            try JPEGEncoder(quality: 30).encode(image).count, try JPEGEncoder(quality: 95).encode(image).count)
 
     }
 
@@ -68,9 +70,11 @@ final class JPEGTests: XCTestCase {
     func testSizesEqualPILs() throws {
         let source = try PNGDecoder.decode(TestImages.fixtureBytes("jpeg_source.png")).rgbImage()
         let pil = try PILReference.load()
-        for (key, encoder) in [("q95_420", JPEGEncoder(quality: 95)), ("q75_420", JPEGEncoder(quality: 75)),
-                               ("q90_444", JPEGEncoder(quality: 90, subsampling: .none444)),
-                               ("q95_444", JPEGEncoder(quality: 95, subsampling: .none444))] {
+        for (key, encoder) in [
+            ("q95_420", JPEGEncoder(quality: 95)), ("q75_420", JPEGEncoder(quality: 75)),
+            ("q90_444", JPEGEncoder(quality: 90, subsampling: .none444)),
+            ("q95_444", JPEGEncoder(quality: 95, subsampling: .none444))
+        ] {
             XCTAssertEqual(try encoder.encode(source).count, try XCTUnwrap(pil[key]).bytes, key)
         }
     }
@@ -110,6 +114,7 @@ struct PILReference: Decodable {
     let psnr: Double
 
     static func load() throws -> [String: PILReference] {
-        try JSONDecoder().decode([String: PILReference].self, from: Data(contentsOf: Fixture.url("imaging/jpeg_pil_reference.json")))
+        try JSONDecoder().decode(
+            [String: PILReference].self, from: Data(contentsOf: Fixture.url("imaging/jpeg_pil_reference.json")))
     }
 }

@@ -7,10 +7,14 @@ final class LinePlotTests: XCTestCase {
             let trend = 0.3 + 0.4 * Double(i) / 200
             return trend + (i % 2 == 0 ? 0.1 : -0.1)
         }
-        let plot = LinePlot(title: "reward", yLabel: "reward", series: [
-            .init(name: "raw", values: raw, color: RGB(120, 160, 220)),
-            .init(name: "moving average", values: LinePlot.movingAverage(raw, window: 10), color: RGB(200, 40, 40), thickness: 2),
-        ], width: 320, height: 200)
+        let plot = LinePlot(
+            title: "reward", yLabel: "reward",
+            series: [
+                .init(name: "raw", values: raw, color: RGB(120, 160, 220)),
+                .init(
+                    name: "moving average", values: LinePlot.movingAverage(raw, window: 10), color: RGB(200, 40, 40),
+                    thickness: 2)
+            ], width: 320, height: 200)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("plot-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -20,15 +24,19 @@ final class LinePlotTests: XCTestCase {
         XCTAssertEqual(image.width, 320)
         XCTAssertEqual(image.height, 200)
         XCTAssertEqual(image, try plot.render())
-        let colours = Set(stride(from: 0, to: image.pixels.count, by: 3).map { RGB(image.pixels[$0], image.pixels[$0 + 1], image.pixels[$0 + 2]) })
+        let colours = Set(
+            stride(from: 0, to: image.pixels.count, by: 3).map {
+                RGB(image.pixels[$0], image.pixels[$0 + 1], image.pixels[$0 + 2])
+            })
         XCTAssertTrue(colours.contains(RGB(120, 160, 220)))
         XCTAssertTrue(colours.contains(RGB(200, 40, 40)))
         XCTAssertTrue(colours.contains(RGB(40, 40, 40)), "axes and labels")
     }
 
     func testRisingSeriesIsDrawnRising() throws {
-        let plot = LinePlot(title: "", series: [.init(name: "up", values: [0, 1, 2, 3, 4], color: RGB(255, 0, 0), thickness: 1)],
-                            width: 200, height: 150)
+        let plot = LinePlot(
+            title: "", series: [.init(name: "up", values: [0, 1, 2, 3, 4], color: RGB(255, 0, 0), thickness: 1)],
+            width: 200, height: 150)
         let image = try plot.render()
         // The red pixels at the left are lower on the image (larger y) than those at the right. Rows above 40 hold
         // the legend's red swatch.
@@ -45,9 +53,13 @@ final class LinePlotTests: XCTestCase {
 
     func testHandlesEmptyConstantAndNonFiniteData() throws {
         XCTAssertNoThrow(try LinePlot(title: "empty").render())
-        XCTAssertNoThrow(try LinePlot(title: "constant", series: [.init(name: "c", values: [0.5, 0.5], color: .black)]).render())
-        XCTAssertNoThrow(try LinePlot(title: "nan", series: [.init(name: "n", values: [.nan, 1, .infinity, 2], color: .black)]).render())
-        XCTAssertNoThrow(try LinePlot(title: "one", series: [.init(name: "p", values: [3], color: .black)], yRange: 0...1).render())
+        XCTAssertNoThrow(
+            try LinePlot(title: "constant", series: [.init(name: "c", values: [0.5, 0.5], color: .black)]).render())
+        XCTAssertNoThrow(
+            try LinePlot(title: "nan", series: [.init(name: "n", values: [.nan, 1, .infinity, 2], color: .black)])
+                .render())
+        XCTAssertNoThrow(
+            try LinePlot(title: "one", series: [.init(name: "p", values: [3], color: .black)], yRange: 0...1).render())
         XCTAssertThrowsError(try LinePlot(title: "tiny", width: 50, height: 50).render())
     }
 

@@ -12,7 +12,8 @@ final class PNGFixtureTests: XCTestCase {
     }
 
     func testDecodesEveryFixture() throws {
-        let manifest = try JSONDecoder().decode([String: Entry].self, from: Data(contentsOf: Fixture.url("imaging/manifest.json")))
+        let manifest = try JSONDecoder().decode(
+            [String: Entry].self, from: Data(contentsOf: Fixture.url("imaging/manifest.json")))
         XCTAssertGreaterThanOrEqual(manifest.count, 17)
         for (name, entry) in manifest.sorted(by: { $0.key < $1.key }) {
             let image = try PNGDecoder.decode(TestImages.fixtureBytes(name + ".png"))
@@ -41,7 +42,9 @@ final class PNGFixtureTests: XCTestCase {
         let good = try TestImages.fixtureBytes("pil_rgb.png")
         var badSignature = good
         badSignature[1] = 0
-        XCTAssertThrowsError(try PNGDecoder.decode(badSignature)) { XCTAssertTrue("\($0)".contains("signature"), "\($0)") }
+        XCTAssertThrowsError(try PNGDecoder.decode(badSignature)) {
+            XCTAssertTrue("\($0)".contains("signature"), "\($0)")
+        }
         var badCRC = good
         badCRC[20] ^= 0xFF  // inside IHDR data
         XCTAssertThrowsError(try PNGDecoder.decode(badCRC)) { XCTAssertTrue("\($0)".contains("CRC"), "\($0)") }

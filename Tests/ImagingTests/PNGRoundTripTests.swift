@@ -10,7 +10,7 @@ final class PNGRoundTripTests: XCTestCase {
             TestImages.noise(width: 1, height: 7, seed: 3),
             TestImages.noise(width: 7, height: 1, seed: 4),
             TestImages.smooth(width: 13, height: 5),
-            TestImages.smooth(width: 120, height: 90),
+            TestImages.smooth(width: 120, height: 90)
         ]
         for image in images {
             let decoded = try PNGDecoder.decode(try PNGEncoder.encode(image))
@@ -27,10 +27,14 @@ final class PNGRoundTripTests: XCTestCase {
         var position = 8
         var types: [String] = []
         while position < png.count {
-            let length = Int(png[position]) << 24 | Int(png[position + 1]) << 16 | Int(png[position + 2]) << 8 | Int(png[position + 3])
+            let length =
+                Int(png[position]) << 24 | Int(png[position + 1]) << 16 | Int(png[position + 2]) << 8
+                | Int(png[position + 3])
             let type = String(decoding: png[(position + 4)..<(position + 8)], as: UTF8.self)
             let crcStart = position + 8 + length
-            let stored = UInt32(png[crcStart]) << 24 | UInt32(png[crcStart + 1]) << 16 | UInt32(png[crcStart + 2]) << 8 | UInt32(png[crcStart + 3])
+            let stored =
+                UInt32(png[crcStart]) << 24 | UInt32(png[crcStart + 1]) << 16 | UInt32(png[crcStart + 2]) << 8
+                | UInt32(png[crcStart + 3])
             XCTAssertEqual(stored, Zlib.crc32(png[(position + 4)..<crcStart]), "CRC of \(type)")
             if type == "IHDR" {
                 XCTAssertEqual(Array(png[(position + 8)..<(position + 21)]), [0, 0, 0, 21, 0, 0, 0, 9, 8, 2, 0, 0, 0])

@@ -56,7 +56,8 @@ final class RGBImageTests: XCTestCase {
         let wide = try image.resizedBilinear(width: 4, height: 1)
         XCTAssertEqual(wide.pixels.enumerated().filter { $0.offset % 3 == 0 }.map(\.element), [0, 50, 150, 200])
         let flat = RGBImage(width: 7, height: 5, fill: RGB(9, 99, 199))
-        XCTAssertEqual(try flat.resizedBilinear(width: 3, height: 11), RGBImage(width: 3, height: 11, fill: RGB(9, 99, 199)))
+        XCTAssertEqual(
+            try flat.resizedBilinear(width: 3, height: 11), RGBImage(width: 3, height: 11, fill: RGB(9, 99, 199)))
     }
 
     func testPSNR() throws {

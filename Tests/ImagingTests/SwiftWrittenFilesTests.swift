@@ -28,8 +28,10 @@ final class SwiftWrittenFilesTests: XCTestCase {
             return
         }
         let committed = try TestImages.fixtureBytes(name)
-        XCTAssertTrue(committed == bytes, "\(name) (\(committed.count) bytes) differs from what the encoder writes now "
-                      + "(\(bytes.count) bytes): refresh it (see this class's comment)")
+        XCTAssertTrue(
+            committed == bytes,
+            "\(name) (\(committed.count) bytes) differs from what the encoder writes now "
+                + "(\(bytes.count) bytes): refresh it (see this class's comment)")
     }
 
     func testPILDecodesOurPNG() throws {
@@ -49,12 +51,15 @@ final class SwiftWrittenFilesTests: XCTestCase {
     func testPILDecodesOurJPEGs() throws {
         let source = try source
         let pil = try PILReference.load()
-        for (name, subsampling, key) in [("swift_sample_q95.jpg", JPEGEncoder.ChromaSubsampling.quarter420, "q95_420"),
-                                         ("swift_sample_q95_444.jpg", .none444, "q95_444")] {
+        for (name, subsampling, key) in [
+            ("swift_sample_q95.jpg", JPEGEncoder.ChromaSubsampling.quarter420, "q95_420"),
+            ("swift_sample_q95_444.jpg", .none444, "q95_444")
+        ] {
             let jpeg = try JPEGEncoder(quality: 95, subsampling: subsampling).encode(source)
             try checkCommitted(name, jpeg)
-            let decodedByPIL = try RGBImage(width: source.width, height: source.height,
-                                            pixels: try TestImages.fixtureBytes(name.replacingOccurrences(of: ".", with: "_") + "_pil.samples"))
+            let decodedByPIL = try RGBImage(
+                width: source.width, height: source.height,
+                pixels: try TestImages.fixtureBytes(name.replacingOccurrences(of: ".", with: "_") + "_pil.samples"))
             let psnr = try RGBImage.psnr(decodedByPIL, source)
             // As faithful as PIL's own file with the same settings (4:2:0 loses the saturated edges in both).
             XCTAssertGreaterThan(psnr, try XCTUnwrap(pil[key]).psnr - 0.5, name)

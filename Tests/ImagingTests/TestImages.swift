@@ -20,8 +20,9 @@ enum TestImages {
         var image = RGBImage(width: width, height: height)
         for y in 0..<height {
             for x in 0..<width {
-                image[x, y] = RGB(UInt8(x * 255 / max(1, width - 1)), UInt8(y * 255 / max(1, height - 1)),
-                                  UInt8(128 + (x - y) / 4))
+                image[x, y] = RGB(
+                    UInt8(x * 255 / max(1, width - 1)), UInt8(y * 255 / max(1, height - 1)),
+                    UInt8(128 + (x - y) / 4))
             }
         }
         image.fillRect(x: width / 4, y: height / 4, width: width / 3, height: height / 3, color: rectangle)

@@ -6,8 +6,10 @@ final class ZlibTests: XCTestCase {
     private func inputs() -> [(String, [UInt8])] {
         let text = Array(String(repeating: "a blue square left of a yellow triangle; ", count: 40).utf8)
         let noise = TestImages.noise(width: 100, height: 100).pixels  // 30 000 incompressible bytes
-        return [("empty", []), ("one byte", [7]), ("text", text), ("noise", noise),
-                ("zeros 200k", [UInt8](repeating: 0, count: 200_000))]
+        return [
+            ("empty", []), ("one byte", [7]), ("text", text), ("noise", noise),
+            ("zeros 200k", [UInt8](repeating: 0, count: 200_000))
+        ]
     }
 
     func testRoundTripsAtEveryLevel() throws {

@@ -10,7 +10,7 @@ final class LayerActivationTests: XCTestCase {
         let cases: [(String, Activation, Module & UnaryLayer)] = [
             ("gelu", .gelu, GELU()), ("gelu_tanh", .geluTanh, GELU(approximate: .tanh)),
             ("quick_gelu", .quickGelu, QuickGELU()), ("silu", .silu, SiLU()), ("relu", .relu, ReLU()),
-            ("tanh", .tanh, Tanh()), ("sigmoid", .sigmoid, Sigmoid()),
+            ("tanh", .tanh, Tanh()), ("sigmoid", .sigmoid, Sigmoid())
         ]
         for (name, function, layer) in cases {
             let expected = LayerFixture.tensor("act.\(name)")

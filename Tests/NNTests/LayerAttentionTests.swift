@@ -9,19 +9,25 @@ final class LayerAttentionTests: XCTestCase {
     private func tensor(_ key: String) -> Tensor { LayerFixture.tensor(key) }
 
     func testSelfAttentionWithRMSNormMatchesDiffusers() throws {
-        let attention = try LayerFixture.load("attn_self", into: MultiHeadAttention(
-            queryDimensions: 8, heads: 2, headDimensions: 4, bias: true, qkNorm: .rmsNorm(eps: 1e-6)))
-        XCTAssertEqual(Set(attention.namedSlots().map(\.key)), [
-            "to_q.weight", "to_q.bias", "to_k.weight", "to_k.bias", "to_v.weight", "to_v.bias",
-            "to_out.0.weight", "to_out.0.bias", "norm_q.weight", "norm_k.weight",
-        ])
+        let attention = try LayerFixture.load(
+            "attn_self",
+            into: MultiHeadAttention(
+                queryDimensions: 8, heads: 2, headDimensions: 4, bias: true, qkNorm: .rmsNorm(eps: 1e-6)))
+        XCTAssertEqual(
+            Set(attention.namedSlots().map(\.key)),
+            [
+                "to_q.weight", "to_q.bias", "to_k.weight", "to_k.bias", "to_v.weight", "to_v.bias",
+                "to_out.0.weight", "to_out.0.bias", "norm_q.weight", "norm_k.weight"
+            ])
         assertClose(attention(tensor("attn_self.x")), tensor("attn_self.out"))
     }
 
     func testCrossAttentionWithKeyPaddingMask() throws {
-        let attention = try LayerFixture.load("attn_cross", into: MultiHeadAttention(
-            queryDimensions: 8, contextDimensions: 6, heads: 2, headDimensions: 4, outputBias: false,
-            qkNorm: .layerNorm()))
+        let attention = try LayerFixture.load(
+            "attn_cross",
+            into: MultiHeadAttention(
+                queryDimensions: 8, contextDimensions: 6, heads: 2, headDimensions: 4, outputBias: false,
+                qkNorm: .layerNorm()))
         let x = tensor("attn_cross.x"), context = tensor("attn_cross.x1")
         let expected = tensor("attn_cross.out")
         assertClose(attention(x, context: context, mask: .keyPadding(LayerFixture.mask("attn_cross.keep"))), expected)
@@ -33,8 +39,10 @@ final class LayerAttentionTests: XCTestCase {
     }
 
     func testGroupedQueryAttentionWithCausalMask() throws {
-        let attention = try LayerFixture.load("attn_gqa", into: MultiHeadAttention(
-            queryDimensions: 8, heads: 2, headDimensions: 4, keyValueHeads: 1))
+        let attention = try LayerFixture.load(
+            "attn_gqa",
+            into: MultiHeadAttention(
+                queryDimensions: 8, heads: 2, headDimensions: 4, keyValueHeads: 1))
         XCTAssertEqual(attention.toKey.weight.shape, [4, 8])
         let x = tensor("attn_gqa.x")
         assertClose(attention(x, mask: .causal), tensor("attn_gqa.out"))
@@ -43,21 +51,27 @@ final class LayerAttentionTests: XCTestCase {
     }
 
     func testBooleanAndAdditiveMasks() throws {
-        let attention = try LayerFixture.load("attn_masks", into: MultiHeadAttention(
-            queryDimensions: 8, heads: 2, headDimensions: 4, bias: true))
+        let attention = try LayerFixture.load(
+            "attn_masks",
+            into: MultiHeadAttention(
+                queryDimensions: 8, heads: 2, headDimensions: 4, bias: true))
         let x = tensor("attn_masks.x"), context = tensor("attn_masks.x1")
-        assertClose(attention(x, context: context, mask: .boolean(LayerFixture.mask("attn_masks.allowed"))),
-                    tensor("attn_masks.out0"))
-        assertClose(attention(x, context: context, mask: .additive(tensor("attn_masks.additive"))),
-                    tensor("attn_masks.out1"))
+        assertClose(
+            attention(x, context: context, mask: .boolean(LayerFixture.mask("attn_masks.allowed"))),
+            tensor("attn_masks.out0"))
+        assertClose(
+            attention(x, context: context, mask: .additive(tensor("attn_masks.additive"))),
+            tensor("attn_masks.out1"))
     }
 
     /// Rotary tables as diffusers builds them, the engine's fused kernel on positions 3…8, and the table builder
     /// must all give diffusers' result, for both feature pairings.
     func testRotaryEmbeddingInBothLayouts() throws {
         for (name, layout) in [("interleaved", RotaryLayout.interleaved), ("halves", .halves)] {
-            let attention = try LayerFixture.load("attn_rope_\(name)", into: MultiHeadAttention(
-                queryDimensions: 8, heads: 2, headDimensions: 4, qkNorm: .rmsNorm(eps: 1e-6)))
+            let attention = try LayerFixture.load(
+                "attn_rope_\(name)",
+                into: MultiHeadAttention(
+                    queryDimensions: 8, heads: 2, headDimensions: 4, qkNorm: .rmsNorm(eps: 1e-6)))
             let x = tensor("attn_rope_\(name).x"), expected = tensor("attn_rope_\(name).out")
             let cos = tensor("attn_rope_\(name).cos"), sin = tensor("attn_rope_\(name).sin")
             assertClose(attention(x, rotary: .tables(cos: cos, sin: sin, layout: layout)), expected, name)
@@ -74,29 +88,39 @@ final class LayerAttentionTests: XCTestCase {
     }
 
     func testFluxJointAttention() throws {
-        let attention = try LayerFixture.load("attn_joint", into: MultiHeadAttention(
-            queryDimensions: 8, heads: 2, headDimensions: 4, qkNorm: .rmsNorm(eps: 1e-6), addedContextDimensions: 6))
-        let rotary = RotaryEmbedding.tables(cos: tensor("attn_joint.cos"), sin: tensor("attn_joint.sin"),
-                                            layout: .interleaved)
+        let attention = try LayerFixture.load(
+            "attn_joint",
+            into: MultiHeadAttention(
+                queryDimensions: 8, heads: 2, headDimensions: 4, qkNorm: .rmsNorm(eps: 1e-6), addedContextDimensions: 6)
+        )
+        let rotary = RotaryEmbedding.tables(
+            cos: tensor("attn_joint.cos"), sin: tensor("attn_joint.sin"),
+            layout: .interleaved)
         let (image, text) = attention.joint(tensor("attn_joint.x"), context: tensor("attn_joint.x1"), rotary: rotary)
         assertClose(image, tensor("attn_joint.out0"))
         assertClose(text, tensor("attn_joint.out1"))
     }
 
     func testFluxSingleStreamAttentionHasNoOutputProjection() throws {
-        let attention = try LayerFixture.load("attn_preonly", into: MultiHeadAttention(
-            queryDimensions: 8, heads: 2, headDimensions: 4, qkNorm: .rmsNorm(eps: 1e-6), preOnly: true))
+        let attention = try LayerFixture.load(
+            "attn_preonly",
+            into: MultiHeadAttention(
+                queryDimensions: 8, heads: 2, headDimensions: 4, qkNorm: .rmsNorm(eps: 1e-6), preOnly: true))
         XCTAssertNil(attention.toOut)
-        let rotary = RotaryEmbedding.tables(cos: tensor("attn_preonly.cos"), sin: tensor("attn_preonly.sin"),
-                                            layout: .interleaved)
+        let rotary = RotaryEmbedding.tables(
+            cos: tensor("attn_preonly.cos"), sin: tensor("attn_preonly.sin"),
+            layout: .interleaved)
         assertClose(attention(tensor("attn_preonly.x"), rotary: rotary), tensor("attn_preonly.out"))
     }
 
     func testAttentionIsDifferentiable() {
-        let attention = MultiHeadAttention(queryDimensions: 8, heads: 2, headDimensions: 4, qkNorm: .rmsNorm(),
-                                           key: RandomKey(seed: 3))
+        let attention = MultiHeadAttention(
+            queryDimensions: 8, heads: 2, headDimensions: 4, qkNorm: .rmsNorm(),
+            key: RandomKey(seed: 3))
         let x = Random.normal([1, 3, 8], key: RandomKey(seed: 4))
-        let (_, gradients) = valueAndGrad(model: attention) { [attention(x, rotary: .positions(layout: .halves)).square().sum()] }
+        let (_, gradients) = valueAndGrad(model: attention) {
+            [attention(x, rotary: .positions(layout: .halves)).square().sum()]
+        }
         XCTAssertEqual(Set(gradients.keys), Set(attention.trainableParameters().map(\.key)))
         for (key, g) in gradients { XCTAssertGreaterThan(g.abs().max().item(Float.self), 0, key) }
     }

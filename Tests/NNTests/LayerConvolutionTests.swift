@@ -6,11 +6,15 @@ import XCTest
 /// Convolutions against PyTorch: torch state dicts load as they are (channels-first weights), activations are
 /// channels-last, and `checkpointTensors()` gives torch's layout back bit for bit.
 final class LayerConvolutionTests: XCTestCase {
-    private func check(_ name: String, _ layer: Module & UnaryLayer, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func check(_ name: String, _ layer: Module & UnaryLayer, file: StaticString = #filePath, line: UInt = #line)
+        throws
+    {
         _ = try LayerFixture.load(name, into: layer)
-        assertClose(layer(LayerFixture.tensor("\(name).x")), LayerFixture.tensor("\(name).out"), name, file: file, line: line)
+        assertClose(
+            layer(LayerFixture.tensor("\(name).x")), LayerFixture.tensor("\(name).out"), name, file: file, line: line)
         for (key, stored) in LayerFixture.parameters(name) {
-            let saved = try XCTUnwrap(layer.checkpointTensors()[key], "\(name): \(key) not saved", file: file, line: line)
+            let saved = try XCTUnwrap(
+                layer.checkpointTensors()[key], "\(name): \(key) not saved", file: file, line: line)
             XCTAssertEqual(saved.shape, stored.shape, "\(name).\(key)", file: file, line: line)
             XCTAssertEqual(maxAbsDifference(saved, stored), 0, "\(name).\(key)", file: file, line: line)
         }
@@ -51,7 +55,8 @@ final class LayerConvolutionTests: XCTestCase {
     func testFreshLayersHaveTorchShapesOnDisk() {
         XCTAssertEqual(Conv2d(3, 8, kernelSize: [3, 1], groups: 1).checkpointTensors()["weight"]?.shape, [8, 3, 3, 1])
         XCTAssertEqual(Conv2d(3, 8, kernelSize: [3, 1]).weight.shape, [8, 3, 1, 3])
-        XCTAssertEqual(ConvTranspose2d(4, 6, kernelSize: 2, groups: 2).checkpointTensors()["weight"]?.shape, [4, 3, 2, 2])
+        XCTAssertEqual(
+            ConvTranspose2d(4, 6, kernelSize: 2, groups: 2).checkpointTensors()["weight"]?.shape, [4, 3, 2, 2])
         XCTAssertEqual(ConvTranspose2d(4, 6, kernelSize: 2, groups: 2).weight.shape, [6, 2, 2, 2])
     }
 

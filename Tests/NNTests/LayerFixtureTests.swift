@@ -20,8 +20,9 @@ enum LayerFixture {
 
     static func parameters(_ name: String) -> [String: Tensor] {
         let head = "\(name).param."
-        return Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(head) }
-            .map { (String($0.key.dropFirst(head.count)), $0.value) })
+        return Dictionary(
+            uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(head) }
+                .map { (String($0.key.dropFirst(head.count)), $0.value) })
     }
 
     /// `module` with the case's torch parameters loaded strictly (every key present, no extra, shapes equal).

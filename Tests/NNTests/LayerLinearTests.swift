@@ -13,8 +13,11 @@ final class LayerLinearTests: XCTestCase {
     }
 
     func testMLPMatchesTorch() throws {
-        let mlp = try LayerFixture.load("mlp", into: MLP(inputDimensions: 6, hiddenDimensions: 12, outputDimensions: 5,
-                                                          activation: .geluTanh))
+        let mlp = try LayerFixture.load(
+            "mlp",
+            into: MLP(
+                inputDimensions: 6, hiddenDimensions: 12, outputDimensions: 5,
+                activation: .geluTanh))
         XCTAssertEqual(mlp.namedSlots().map(\.key), ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"])
         assertClose(mlp(LayerFixture.tensor("mlp.x")), LayerFixture.tensor("mlp.out"))
     }

@@ -5,9 +5,12 @@ import XCTest
 
 /// LayerNorm, RMSNorm and GroupNorm (channels-last) against PyTorch.
 final class LayerNormalizationTests: XCTestCase {
-    private func check(_ name: String, _ layer: Module & UnaryLayer, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func check(_ name: String, _ layer: Module & UnaryLayer, file: StaticString = #filePath, line: UInt = #line)
+        throws
+    {
         _ = try LayerFixture.load(name, into: layer)
-        assertClose(layer(LayerFixture.tensor("\(name).x")), LayerFixture.tensor("\(name).out"), name, file: file, line: line)
+        assertClose(
+            layer(LayerFixture.tensor("\(name).x")), LayerFixture.tensor("\(name).out"), name, file: file, line: line)
     }
 
     func testLayerNorm() throws {

@@ -73,13 +73,18 @@ final class LoRATests: XCTestCase {
         let model = TinyTransformer()
         let before = model(input)
         let adapted = try model.addLoRA(attentionTargets, key: RandomKey(seed: 2))
-        XCTAssertEqual(adapted, ["transformer_blocks.0.attn.to_q", "transformer_blocks.0.attn.to_k",
-                                 "transformer_blocks.0.attn.to_v", "transformer_blocks.0.attn.to_out.0",
-                                 "transformer_blocks.1.attn.to_q", "transformer_blocks.1.attn.to_k",
-                                 "transformer_blocks.1.attn.to_v", "transformer_blocks.1.attn.to_out.0"])
+        XCTAssertEqual(
+            adapted,
+            [
+                "transformer_blocks.0.attn.to_q", "transformer_blocks.0.attn.to_k",
+                "transformer_blocks.0.attn.to_v", "transformer_blocks.0.attn.to_out.0",
+                "transformer_blocks.1.attn.to_q", "transformer_blocks.1.attn.to_k",
+                "transformer_blocks.1.attn.to_v", "transformer_blocks.1.attn.to_out.0"
+            ])
         let trainable = model.trainableParameters().map(\.key)
         XCTAssertEqual(trainable.count, 16)
-        XCTAssertTrue(trainable.allSatisfy { $0.hasSuffix(".lora_A.weight") || $0.hasSuffix(".lora_B.weight") }, "\(trainable)")
+        XCTAssertTrue(
+            trainable.allSatisfy { $0.hasSuffix(".lora_A.weight") || $0.hasSuffix(".lora_B.weight") }, "\(trainable)")
         XCTAssertTrue(trainable.contains("transformer_blocks.1.attn.to_out.0.lora_B.weight"))
         XCTAssertEqual(model.parameterCount(trainableOnly: true), 2 * 4 * (4 * 8 + 8 * 4))
         // lora_B starts at zero: the model's output is unchanged; lora_A is PEFT's uniform ±1/sqrt(in).
@@ -96,8 +101,11 @@ final class LoRATests: XCTestCase {
         let model = TinyTransformer()
         let config = LoRAConfig(rank: 2, alpha: 2, targetModules: [], targetRegex: #".*\.ff\.fc[12]"#)
         XCTAssertEqual(try model.addLoRA(config, key: RandomKey(seed: 1)).count, 4)
-        XCTAssertThrowsError(try TinyTransformer().addLoRA(LoRAConfig(rank: 2, alpha: 2, targetModules: ["to_qkv"]),
-                                                          key: RandomKey(seed: 1))) { error in
+        XCTAssertThrowsError(
+            try TinyTransformer().addLoRA(
+                LoRAConfig(rank: 2, alpha: 2, targetModules: ["to_qkv"]),
+                key: RandomKey(seed: 1))
+        ) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("[\"to_qkv\"] match no Linear layer"), text)
             XCTAssertTrue(text.contains("transformer_blocks.0.attn.to_q"), text)
@@ -195,9 +203,11 @@ final class LoRATests: XCTestCase {
         let peftFolder = folder.appendingPathComponent("peft")
         try FileManager.default.createDirectory(at: peftFolder, withIntermediateDirectories: true)
         let bare = peftFolder.appendingPathComponent("adapter_model.safetensors")
-        let renamed = Dictionary(uniqueKeysWithValues: trained.loraTensors().map { ("base_model.model.\($0.key)", $0.value) })
+        let renamed = Dictionary(
+            uniqueKeysWithValues: trained.loraTensors().map { ("base_model.model.\($0.key)", $0.value) })
         try SafeTensors.save(renamed, to: bare)
-        try Data(trained.currentLoRAConfig()!.jsonString().utf8).write(to: peftFolder.appendingPathComponent("adapter_config.json"))
+        try Data(trained.currentLoRAConfig()!.jsonString().utf8).write(
+            to: peftFolder.appendingPathComponent("adapter_config.json"))
         let peft = TinyTransformer()
         XCTAssertEqual(try peft.loadLoRA(from: bare).alpha, 2)
         assertClose(peft(input), expected, tolerance: 1e-6)
@@ -228,7 +238,8 @@ final class LoRATests: XCTestCase {
         let tensors = good.loraTensors()
 
         func expectError(_ tensors: [String: Tensor], _ fragment: String, line: UInt = #line) {
-            XCTAssertThrowsError(try model.loadLoRA(tensors, configObject: nil, source: "bad.safetensors"), line: line) { error in
+            XCTAssertThrowsError(try model.loadLoRA(tensors, configObject: nil, source: "bad.safetensors"), line: line)
+            { error in
                 XCTAssertTrue("\(error)".contains(fragment), "\(error)", line: line)
                 XCTAssertTrue("\(error)".contains("bad.safetensors"), "\(error)", line: line)
             }
@@ -253,8 +264,9 @@ final class LoRATests: XCTestCase {
     }
 
     func testConfigJSONRoundTrip() throws {
-        let config = LoRAConfig(rank: 8, alpha: 16, targetModules: ["to_k", "to_q"], rankPattern: ["to_q": 4],
-                                alphaPattern: ["to_k": 4])
+        let config = LoRAConfig(
+            rank: 8, alpha: 16, targetModules: ["to_k", "to_q"], rankPattern: ["to_q": 4],
+            alphaPattern: ["to_k": 4])
         let object = try JSONSerialization.jsonObject(with: Data(config.jsonString().utf8)) as! [String: Any]
         XCTAssertEqual(object["peft_type"] as? String, "LORA")
         XCTAssertEqual(try LoRAConfig(jsonObject: object, source: "adapter_config.json"), config)

@@ -31,7 +31,8 @@ final class ModuleCheckpointTests: XCTestCase {
         let folder = try temporaryDirectory(self)
         let original = TwoLayer(seed: 1)
         try SafeTensorsCheckpoint.save(original.checkpointTensors(), to: folder, maxShardBytes: 64)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors.index.json").path))
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors.index.json").path))
         let restored = TwoLayer(seed: 7)
         try restored.load(contentsOf: folder, dtype: .bfloat16)
         XCTAssertEqual(restored.layers[0].weight.dtype, .bfloat16)

@@ -33,14 +33,16 @@ private final class Model: Module {
 final class ModuleTests: XCTestCase {
     func testKeysMirrorCheckpointNames() {
         let keys = Model().namedSlots().map(\.key)
-        XCTAssertEqual(keys, [
-            "position_ids",
-            "transformer_blocks.0.scale", "transformer_blocks.0.to_q.weight", "transformer_blocks.0.to_q.bias",
-            "transformer_blocks.0.proj.weight",
-            "transformer_blocks.1.scale", "transformer_blocks.1.to_q.weight", "transformer_blocks.1.to_q.bias",
-            "transformer_blocks.1.proj.weight",
-            "norm.weight", "norm.bias",
-        ])
+        XCTAssertEqual(
+            keys,
+            [
+                "position_ids",
+                "transformer_blocks.0.scale", "transformer_blocks.0.to_q.weight", "transformer_blocks.0.to_q.bias",
+                "transformer_blocks.0.proj.weight",
+                "transformer_blocks.1.scale", "transformer_blocks.1.to_q.weight", "transformer_blocks.1.to_q.bias",
+                "transformer_blocks.1.proj.weight",
+                "norm.weight", "norm.bias"
+            ])
     }
 
     func testBuffersAndFrozenAreNotTrainable() {
@@ -49,10 +51,12 @@ final class ModuleTests: XCTestCase {
         m.freeze()
         XCTAssertEqual(m.trainableParameters().count, 0)
         m.unfreeze(matching: "to_q")
-        XCTAssertEqual(m.trainableParameters().map(\.key), [
-            "transformer_blocks.0.to_q.weight", "transformer_blocks.0.to_q.bias",
-            "transformer_blocks.1.to_q.weight", "transformer_blocks.1.to_q.bias",
-        ])
+        XCTAssertEqual(
+            m.trainableParameters().map(\.key),
+            [
+                "transformer_blocks.0.to_q.weight", "transformer_blocks.0.to_q.bias",
+                "transformer_blocks.1.to_q.weight", "transformer_blocks.1.to_q.bias"
+            ])
         XCTAssertEqual(m.parameterCount(), 4 + 2 * (2 + 12 + 3 + 6) + 6)
         XCTAssertEqual(m.parameterCount(trainableOnly: true), 2 * 15)
     }
@@ -96,7 +100,9 @@ final class ModuleTests: XCTestCase {
         let block = Block()
         let x = Random.normal([5, 4], key: RandomKey(seed: 11))
         let plain = valueAndGrad(model: block) { [block(x).square().sum()] }
-        let recomputed = valueAndGrad(model: block) { [block.withCheckpointing([x]) { [block($0[0])] }[0].square().sum()] }
+        let recomputed = valueAndGrad(model: block) {
+            [block.withCheckpointing([x]) { [block($0[0])] }[0].square().sum()]
+        }
         XCTAssertEqual(plain.values[0].item(Float.self), recomputed.values[0].item(Float.self), accuracy: 1e-5)
         for (key, g) in plain.gradients {
             let diff = (g - recomputed.gradients[key]!).abs().max().item(Float.self)

@@ -41,7 +41,9 @@ final class OptimizationCheckpointingTests: XCTestCase {
     func testRepeatedOutputsKeepEveryGradient() {
         let model = CheckpointedMLP()
         let x = Random.normal([5, 6], key: RandomKey(seed: 14))
-        func loss(_ outputs: [Tensor]) -> Tensor { outputs[0].sum() + 2 * outputs[1].square().sum() + 3 * outputs[2].sum() }
+        func loss(_ outputs: [Tensor]) -> Tensor {
+            outputs[0].sum() + 2 * outputs[1].square().sum() + 3 * outputs[2].sum()
+        }
         let (_, plain) = valueAndGrad(model: model) {
             let y = model(x)
             return [loss([y, y, y])]
@@ -64,4 +66,3 @@ final class OptimizationCheckpointingTests: XCTestCase {
         XCTAssertEqual(inputGradients[0].toArray(Float.self), [Float](repeating: 3, count: 30))
     }
 }
-

@@ -22,18 +22,20 @@ final class OptimizationEMATests: XCTestCase {
 
     func testWarmupRulesMatchDiffusers() throws {
         let cases: [(String, ExponentialMovingAverage.Warmup)] = [
-            ("ema_hyperbolic", .hyperbolic), ("ema_power", .power(inverseGamma: 1, power: 2.0 / 3)),
+            ("ema_hyperbolic", .hyperbolic), ("ema_power", .power(inverseGamma: 1, power: 2.0 / 3))
         ]
         for (name, warmup) in cases {
             let model = Averaged(golden["\(name).initial"]!)
             let ema = ExponentialMovingAverage(model: model, decay: 0.9, warmup: warmup)
             XCTAssertEqual(Array(ema.shadow.keys), ["weight"], "frozen tensors are not averaged")
             for step in 0..<6 {
-                XCTAssertEqual(ema.decay(forUpdate: step + 1), golden["\(name).step\(step).decay"]!.item(Double.self),
-                               accuracy: 1e-7, "\(name) update \(step + 1)")
+                XCTAssertEqual(
+                    ema.decay(forUpdate: step + 1), golden["\(name).step\(step).decay"]!.item(Double.self),
+                    accuracy: 1e-7, "\(name) update \(step + 1)")
                 model.weight = golden["\(name).step\(step).param"]!
                 try ema.update(from: model)
-                XCTAssertLessThanOrEqual(maxAbsDifference(ema.shadow["weight"]!, golden["\(name).step\(step).shadow"]!), 1e-6)
+                XCTAssertLessThanOrEqual(
+                    maxAbsDifference(ema.shadow["weight"]!, golden["\(name).step\(step).shadow"]!), 1e-6)
             }
             XCTAssertEqual(ema.updateCount, 6)
         }
@@ -76,9 +78,13 @@ final class OptimizationEMATests: XCTestCase {
         XCTAssertEqual(restored.updateCount, 3)
         XCTAssertEqual(maxAbsDifference(restored.shadow["weight"]!, ema.shadow["weight"]!), 0)
 
-        XCTAssertThrowsError(try restored.loadState(["shadow.weight": Tensor.zeros([4]), "shadow.other": Tensor.zeros([1])])) {
+        XCTAssertThrowsError(
+            try restored.loadState(["shadow.weight": Tensor.zeros([4]), "shadow.other": Tensor.zeros([1])])
+        ) {
             let message = String(describing: $0)
-            for fragment in ["'shadow.weight': shape [4], expected [3]", "'other' is not averaged", "missing scalar 'update_count'"] {
+            for fragment in [
+                "'shadow.weight': shape [4], expected [3]", "'other' is not averaged", "missing scalar 'update_count'"
+            ] {
                 XCTAssert(message.contains(fragment), "'\(fragment)' not in: \(message)")
             }
         }

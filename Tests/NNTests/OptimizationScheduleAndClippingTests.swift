@@ -15,7 +15,7 @@ final class OptimizationScheduleAndClippingTests: XCTestCase {
             ("constant", .constant(1e-3)),
             ("constant_with_warmup", .constantWithWarmup(1e-3, warmupSteps: 5)),
             ("linear_with_warmup", .linearWithWarmup(1e-3, warmupSteps: 5, totalSteps: 20)),
-            ("cosine_with_warmup", .cosineWithWarmup(1e-3, warmupSteps: 5, totalSteps: 20)),
+            ("cosine_with_warmup", .cosineWithWarmup(1e-3, warmupSteps: 5, totalSteps: 20))
         ]
         for (name, schedule) in schedules {
             let expected = golden["schedule.\(name)"]!.toArray(Float.self)
@@ -67,9 +67,10 @@ final class OptimizationScheduleAndClippingTests: XCTestCase {
 
     private func clip(_ goldenCase: String) -> (clipped: [String: Tensor], norm: Float) {
         let prefix = "\(goldenCase).grad."
-        let gradients = Dictionary(uniqueKeysWithValues: golden.filter { $0.key.hasPrefix(prefix) }.map {
-            (String($0.key.dropFirst(prefix.count)), $0.value)
-        })
+        let gradients = Dictionary(
+            uniqueKeysWithValues: golden.filter { $0.key.hasPrefix(prefix) }.map {
+                (String($0.key.dropFirst(prefix.count)), $0.value)
+            })
         XCTAssertEqual(gradients.count, 3)
         return clipGradientNorm(gradients, maxNorm: golden["\(goldenCase).max_norm"]!.item(Float.self))
     }

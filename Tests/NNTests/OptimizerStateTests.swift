@@ -11,11 +11,13 @@ final class OptimizerStateTests: XCTestCase {
     override func setUpWithError() throws { golden = try Fixture.load("optimizers.safetensors") }
 
     private func gradients(_ goldenCase: String, step: Int) -> [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: OptimizerToyModel.keys.map { ($0, golden["\(goldenCase).step\(step).grad.\($0)"]!) })
+        Dictionary(
+            uniqueKeysWithValues: OptimizerToyModel.keys.map { ($0, golden["\(goldenCase).step\(step).grad.\($0)"]!) })
     }
 
     private func adamW(_ model: Module) -> AdamW {
-        AdamW(model: model, schedule: .constantWithWarmup(1e-2, warmupSteps: 2), weightDecay: 1e-2, noWeightDecay: "bias")
+        AdamW(
+            model: model, schedule: .constantWithWarmup(1e-2, warmupSteps: 2), weightDecay: 1e-2, noWeightDecay: "bias")
     }
 
     func testAdamWResumedFromFileMatchesTheUninterruptedRun() throws {
@@ -24,12 +26,14 @@ final class OptimizerStateTests: XCTestCase {
         let optimizer = adamW(first)
         for step in 0..<2 { try optimizer.step(gradients: gradients("adamw_warmup", step: step)) }
         eval(optimizer.tensorsToEvaluate)
-        XCTAssertEqual(optimizer.stateTensors().keys.sorted(), [
-            "state.linear.bias.exp_avg", "state.linear.bias.exp_avg_sq", "state.linear.bias.step",
-            "state.linear.weight.exp_avg", "state.linear.weight.exp_avg_sq", "state.linear.weight.step",
-            "state.scale.exp_avg", "state.scale.exp_avg_sq", "state.scale.step",
-            "step",
-        ])
+        XCTAssertEqual(
+            optimizer.stateTensors().keys.sorted(),
+            [
+                "state.linear.bias.exp_avg", "state.linear.bias.exp_avg_sq", "state.linear.bias.step",
+                "state.linear.weight.exp_avg", "state.linear.weight.exp_avg_sq", "state.linear.weight.step",
+                "state.scale.exp_avg", "state.scale.exp_avg_sq", "state.scale.step",
+                "step"
+            ])
         let url = folder.appendingPathComponent("optimizer.safetensors")
         try optimizer.saveState(to: url)
 
@@ -44,7 +48,8 @@ final class OptimizerStateTests: XCTestCase {
         eval(resumedOptimizer.tensorsToEvaluate)
         let parameters = resumed.parameters()
         for key in OptimizerToyModel.keys {
-            XCTAssertLessThanOrEqual(maxAbsDifference(parameters[key]!, golden["adamw_warmup.step4.param.\(key)"]!), 1e-6, key)
+            XCTAssertLessThanOrEqual(
+                maxAbsDifference(parameters[key]!, golden["adamw_warmup.step4.param.\(key)"]!), 1e-6, key)
         }
     }
 
@@ -53,14 +58,19 @@ final class OptimizerStateTests: XCTestCase {
         let optimizer = SGD(model: model, learningRate: 0.1, momentum: 0.9, dampening: 0.1, weightDecay: 1e-2)
         try optimizer.step(gradients: gradients("sgd", step: 0))
         let saved = optimizer.stateTensors()
-        XCTAssertEqual(saved.keys.sorted(), [
-            "state.linear.bias.momentum_buffer", "state.linear.weight.momentum_buffer", "state.scale.momentum_buffer", "step",
-        ])
+        XCTAssertEqual(
+            saved.keys.sorted(),
+            [
+                "state.linear.bias.momentum_buffer", "state.linear.weight.momentum_buffer",
+                "state.scale.momentum_buffer", "step"
+            ])
         let restored = SGD(model: model, learningRate: 0.1, momentum: 0.9, dampening: 0.1, weightDecay: 1e-2)
         try restored.loadState(saved)
         XCTAssertEqual(restored.stepCount, 1)
         for key in OptimizerToyModel.keys {
-            XCTAssertEqual(maxAbsDifference(restored.state[key]!["momentum_buffer"]!, optimizer.state[key]!["momentum_buffer"]!), 0)
+            XCTAssertEqual(
+                maxAbsDifference(restored.state[key]!["momentum_buffer"]!, optimizer.state[key]!["momentum_buffer"]!), 0
+            )
         }
     }
 
@@ -74,14 +84,14 @@ final class OptimizerStateTests: XCTestCase {
             "state.missing.exp_avg": Tensor.zeros([1]),
             "state.scale.momentum_buffer": Tensor.zeros([5]),
             "state.linear.bias.exp_avg": Tensor.zeros([3]),
-            "extra": Tensor.zeros([1]),
+            "extra": Tensor.zeros([1])
         ]
         XCTAssertThrowsError(try optimizer.loadState(bad, source: "bad.safetensors")) { error in
             let message = String(describing: error)
             for fragment in [
                 "bad.safetensors", "'state.linear.weight.exp_avg': shape [4, 3], parameter has [3, 4]",
                 "'missing' is not a trainable parameter", "keeps no state named 'momentum_buffer'",
-                "'linear.bias': missing exp_avg_sq, step", "unexpected key 'extra'", "missing 'step'",
+                "'linear.bias': missing exp_avg_sq, step", "unexpected key 'extra'", "missing 'step'"
             ] {
                 XCTAssert(message.contains(fragment), "'\(fragment)' not in: \(message)")
             }

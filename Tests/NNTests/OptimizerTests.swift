@@ -26,14 +26,19 @@ final class OptimizerTests: XCTestCase {
     override func setUpWithError() throws { golden = try Fixture.load("optimizers.safetensors") }
 
     /// Runs `steps` golden steps of `goldenCase` through `optimizer` and checks every parameter after each one.
-    private func replay(_ goldenCase: String, _ optimizer: Optimizer, steps: Range<Int> = 0..<5, tolerance: Float = 1e-6,
-                        file: StaticString = #filePath, line: UInt = #line) throws {
+    private func replay(
+        _ goldenCase: String, _ optimizer: Optimizer, steps: Range<Int> = 0..<5, tolerance: Float = 1e-6,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         for step in steps {
             let expectedRate = golden["\(goldenCase).step\(step).lr"]!.item(Float.self)
-            XCTAssertEqual(Float(optimizer.learningRate), expectedRate, accuracy: 1e-9, "lr of step \(step)", file: file, line: line)
-            let gradients = Dictionary(uniqueKeysWithValues: OptimizerToyModel.keys.map {
-                ($0, golden["\(goldenCase).step\(step).grad.\($0)"]!)
-            })
+            XCTAssertEqual(
+                Float(optimizer.learningRate), expectedRate, accuracy: 1e-9, "lr of step \(step)", file: file,
+                line: line)
+            let gradients = Dictionary(
+                uniqueKeysWithValues: OptimizerToyModel.keys.map {
+                    ($0, golden["\(goldenCase).step\(step).grad.\($0)"]!)
+                })
             try optimizer.step(gradients: gradients)
             eval(optimizer.tensorsToEvaluate)
             let parameters = optimizer.model.parameters()
@@ -46,7 +51,8 @@ final class OptimizerTests: XCTestCase {
     }
 
     private func adamW(_ model: Module, schedule: LRSchedule) -> AdamW {
-        AdamW(model: model, schedule: schedule, betas: (0.9, 0.999), eps: 1e-8, weightDecay: 1e-2, noWeightDecay: "bias")
+        AdamW(
+            model: model, schedule: schedule, betas: (0.9, 0.999), eps: 1e-8, weightDecay: 1e-2, noWeightDecay: "bias")
     }
 
     func testAdamWMatchesPyTorchForFiveSteps() throws {
@@ -66,10 +72,12 @@ final class OptimizerTests: XCTestCase {
         let optimizer = AdamW(model: model, learningRate: 1e-2, betas: (0.9, 0.999), eps: 1e-8, weightDecay: 1e-2)
         for step in 0..<5 {
             let (values, gradients) = valueAndGrad(model: model) { [(model(x) - y).square().mean()] }
-            XCTAssertEqual(values[0].item(Float.self), golden["adamw_e2e.step\(step).loss"]!.item(Float.self), accuracy: 1e-5)
+            XCTAssertEqual(
+                values[0].item(Float.self), golden["adamw_e2e.step\(step).loss"]!.item(Float.self), accuracy: 1e-5)
             try optimizer.step(gradients: gradients)
             eval(optimizer.tensorsToEvaluate)
-            assertClose(model.weight, golden["adamw_e2e.step\(step).param.weight"]!, tolerance: 1e-5, "weight, step \(step)")
+            assertClose(
+                model.weight, golden["adamw_e2e.step\(step).param.weight"]!, tolerance: 1e-5, "weight, step \(step)")
             assertClose(model.bias!, golden["adamw_e2e.step\(step).param.bias"]!, tolerance: 1e-5, "bias, step \(step)")
         }
     }
@@ -91,7 +99,8 @@ final class OptimizerTests: XCTestCase {
         try optimizer.step(gradients: ["linear.weight": golden["adamw.step0.grad.linear.weight"]!])
         eval(optimizer.tensorsToEvaluate)
         XCTAssertEqual(maxAbsDifference(model.scale, scaleBefore), 0)
-        XCTAssertEqual(maxAbsDifference(model.linear.weight, golden["adamw.step0.param.linear.weight"]!), 0, accuracy: 1e-6)
+        XCTAssertEqual(
+            maxAbsDifference(model.linear.weight, golden["adamw.step0.param.linear.weight"]!), 0, accuracy: 1e-6)
         XCTAssertEqual(optimizer.parameterSteps, ["linear.weight": 1])
         XCTAssertEqual(Set(optimizer.state.keys), ["linear.weight"])
     }
@@ -122,7 +131,7 @@ final class OptimizerTests: XCTestCase {
             "linear.weight": Tensor.zeros([4, 3]),
             "scale": Tensor.zeros([5]),
             "nothing": Tensor.zeros([1]),
-            "linear.bias": Tensor.zeros([3]),
+            "linear.bias": Tensor.zeros([3])
         ]
         XCTAssertThrowsError(try optimizer.step(gradients: gradients)) { error in
             let message = String(describing: error)

@@ -32,8 +32,9 @@ final class JPEGSizeRewardTests: XCTestCase {
     }
 
     func testOneParserForEveryRewardList() throws {
-        XCTAssertEqual(try RewardSpec.parseList(" Shapes , jpeg-compressibility:0.1"),
-                       [RewardSpec(name: "shapes"), RewardSpec(name: "jpeg-compressibility", weight: 0.1)])
+        XCTAssertEqual(
+            try RewardSpec.parseList(" Shapes , jpeg-compressibility:0.1"),
+            [RewardSpec(name: "shapes"), RewardSpec(name: "jpeg-compressibility", weight: 0.1)])
         for (text, message) in [("a,,b", "empty entry"), ("a:x", "not a finite number"), ("a,a", "listed twice")] {
             XCTAssertThrowsError(try RewardSpec.parseList(text)) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
         }

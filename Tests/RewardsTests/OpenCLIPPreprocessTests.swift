@@ -39,7 +39,7 @@ final class OpenCLIPPreprocessTests: XCTestCase {
     private func config(size: Int, preprocess: [String: Any]) throws -> OpenCLIPConfig {
         let root: [String: Any] = [
             "model_cfg": ["vision_cfg": ["image_size": size, "patch_size": 8], "text_cfg": [String: Any]()],
-            "preprocess_cfg": preprocess,
+            "preprocess_cfg": preprocess
         ]
         // Through JSON text, so that the values are what the loader meets in files (NSNumber, NSArray).
         let json = try JSONSerialization.jsonObject(with: JSONSerialization.data(withJSONObject: root))
@@ -48,8 +48,9 @@ final class OpenCLIPPreprocessTests: XCTestCase {
 
     func testEveryResizeModeMatchesOpenCLIP() throws {
         let golden = try Golden()
-        XCTAssertEqual(Set(golden.cases.keys.compactMap { $0.split(separator: "_").first.map(String.init) }),
-                       ["squash", "shortest", "longest"])
+        XCTAssertEqual(
+            Set(golden.cases.keys.compactMap { $0.split(separator: "_").first.map(String.init) }),
+            ["squash", "shortest", "longest"])
         var worst: Float = 0
         for (name, fields) in golden.cases.sorted(by: { $0.key < $1.key }) {
             let size = try XCTUnwrap(fields["size"] as? Int)
@@ -78,23 +79,31 @@ final class OpenCLIPPreprocessTests: XCTestCase {
 
         let folder = try temporaryDirectory(self)
         try FileManager.default.copyItem(at: committed, to: folder.appendingPathComponent("open_clip_config.json"))
-        try FileManager.default.copyItem(at: F.url("open_clip_pytorch_model.safetensors"),
-                                         to: folder.appendingPathComponent("open_clip_model.safetensors"))
+        try FileManager.default.copyItem(
+            at: F.url("open_clip_pytorch_model.safetensors"),
+            to: folder.appendingPathComponent("open_clip_model.safetensors"))
         let reward = try CLIPScoreReward(folder: folder)
-        XCTAssertEqual(reward.preprocessing, CLIPImagePreprocessing(size: 48, geometry: .squash, resampler: .pilBicubic,
-                                                                    mean: [0, 0, 0], std: [1, 1, 1]))
+        XCTAssertEqual(
+            reward.preprocessing,
+            CLIPImagePreprocessing(
+                size: 48, geometry: .squash, resampler: .pilBicubic,
+                mean: [0, 0, 0], std: [1, 1, 1]))
         let ours = Tensor(reward.preprocessing.pixelValues(try golden.image("wide")), shape: [48, 48, 3])
         assertClose(ours, try golden.tensor("config.wide"), tolerance: 1e-5)
     }
 
     func testUnknownPreprocessValuesNameFileAndKey() throws {
         let cases: [([String: Any], String)] = [
-            (["resize_mode": "stretch"],
-             "'preprocess_cfg.resize_mode' is stretch, not one of shortest, longest, squash"),
-            (["interpolation": "nearest"],
-             "'preprocess_cfg.interpolation' is nearest, not one of bicubic, bilinear, random"),
+            (
+                ["resize_mode": "stretch"],
+                "'preprocess_cfg.resize_mode' is stretch, not one of shortest, longest, squash"
+            ),
+            (
+                ["interpolation": "nearest"],
+                "'preprocess_cfg.interpolation' is nearest, not one of bicubic, bilinear, random"
+            ),
             (["mean": [0.5, 0.5]], "'preprocess_cfg.mean' must be a number or a list of 3 numbers"),
-            (["fill_color": 300], "'preprocess_cfg.fill_color' must be a pixel value in 0...255"),
+            (["fill_color": 300], "'preprocess_cfg.fill_color' must be a pixel value in 0...255")
         ]
         for (preprocess, message) in cases {
             XCTAssertThrowsError(try config(size: 24, preprocess: preprocess)) { error in

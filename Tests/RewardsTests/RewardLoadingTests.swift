@@ -28,49 +28,60 @@ final class RewardLoadingTests: XCTestCase {
 
     /// The HPS file alone holds every weight (DanceGRPO loads it strictly), so the open_clip file is optional.
     func testHPSFileAloneIsEnough() throws {
-        let a = try HPSv21Reward(openCLIPCheckpoint: nil, hpsCheckpoint: F.url("hps_tiny.safetensors"),
-                                 config: F.url("openclip_tiny.json"))
+        let a = try HPSv21Reward(
+            openCLIPCheckpoint: nil, hpsCheckpoint: F.url("hps_tiny.safetensors"),
+            config: F.url("openclip_tiny.json"))
         assertClose(a.model.encodeImage(F.hpsPixels), F.tensor("openclip.B.image_features"), tolerance: 1e-4)
     }
 
     func testWrongSizeCheckpointNamesFileAndSizes() throws {
         let text = message {
             let (config, name) = try OpenCLIPLoading.config(at: F.url("openclip_wrong_size.json"))
-            _ = try OpenCLIPLoading.model(config: config, configName: name, files: [F.url("open_clip_pytorch_model.safetensors")])
+            _ = try OpenCLIPLoading.model(
+                config: config, configName: name, files: [F.url("open_clip_pytorch_model.safetensors")])
         }
-        XCTAssert(text.hasPrefix("open_clip_pytorch_model.safetensors: expected openclip_wrong_size key visual.transformer.resblocks.2.ln_1.weight"), text)
+        XCTAssert(
+            text.hasPrefix(
+                "open_clip_pytorch_model.safetensors: expected openclip_wrong_size key visual.transformer.resblocks.2.ln_1.weight"
+            ), text)
         XCTAssert(text.contains("found vision 2 blocks × width 16, patch 8; text 2 blocks × width 16"), text)
     }
 
     func testViTH14ExpectationNamesTheArchitectureFound() throws {
         let dict = try StateDict(contentsOf: F.url("open_clip_pytorch_model.safetensors"))
         let text = message { try OpenCLIPLoading.checkArchitecture(dict, config: .vitH14, configName: "ViT-H-14") }
-        XCTAssert(text.contains("expected ViT-H-14 key visual.transformer.resblocks.31.ln_1.weight (vision 32 blocks × width 1280, patch 14; text 24 blocks × width 1024)"), text)
+        XCTAssert(
+            text.contains(
+                "expected ViT-H-14 key visual.transformer.resblocks.31.ln_1.weight (vision 32 blocks × width 1280, patch 14; text 24 blocks × width 1024)"
+            ), text)
         // A known architecture is named.
         XCTAssertEqual(OpenCLIPLoading.name(of: [24, 1024, 14, 12, 768]), "ViT-L-14")
     }
 
     func testTransformersFileGivenAsOpenCLIP() throws {
         let text = message {
-            _ = try OpenCLIPLoading.model(config: OpenCLIPConfig.load(F.url("openclip_tiny.json")),
-                                          files: [F.url("pickscore_tiny/model.safetensors")])
+            _ = try OpenCLIPLoading.model(
+                config: OpenCLIPConfig.load(F.url("openclip_tiny.json")),
+                files: [F.url("pickscore_tiny/model.safetensors")])
         }
         XCTAssert(text.contains("found a transformers CLIPModel"), text)
     }
 
     func testMissingFilesAreNamed() throws {
         let text = message {
-            _ = try HPSv21Reward(openCLIPCheckpoint: nil, hpsCheckpoint: URL(fileURLWithPath: "/nonexistent/HPS_v2.1_compressed.pt"),
-                                 config: F.url("openclip_tiny.json"))
+            _ = try HPSv21Reward(
+                openCLIPCheckpoint: nil, hpsCheckpoint: URL(fileURLWithPath: "/nonexistent/HPS_v2.1_compressed.pt"),
+                config: F.url("openclip_tiny.json"))
         }
         XCTAssert(text.contains("/nonexistent/HPS_v2.1_compressed.pt: not found"), text)
         XCTAssert(text.contains("HPS_v2.1_compressed.pt and open_clip_pytorch_model.bin"), text)
         XCTAssertFalse(text.contains("bpe_simple_vocab"), text)
         // A vocabulary named explicitly must exist (the bundled one is the fallback only when none is named).
         let vocabulary = message {
-            _ = try HPSv21Reward(openCLIPCheckpoint: nil, hpsCheckpoint: F.url("hps_tiny.safetensors"),
-                                 config: F.url("openclip_tiny.json"),
-                                 vocabulary: URL(fileURLWithPath: "/nonexistent/bpe_simple_vocab_16e6.txt.gz"))
+            _ = try HPSv21Reward(
+                openCLIPCheckpoint: nil, hpsCheckpoint: F.url("hps_tiny.safetensors"),
+                config: F.url("openclip_tiny.json"),
+                vocabulary: URL(fileURLWithPath: "/nonexistent/bpe_simple_vocab_16e6.txt.gz"))
         }
         XCTAssert(vocabulary.contains("/nonexistent/bpe_simple_vocab_16e6.txt.gz: not found"), vocabulary)
     }
@@ -78,19 +89,25 @@ final class RewardLoadingTests: XCTestCase {
     /// PyTorch files (`.pt` with `{'state_dict': {'module.…'}}`, `.bin`, `.pth`), read by the restricted unpickler,
     /// hold exactly the tensors of their safetensors twins.
     func testPickleCheckpoints() throws {
-        for (pickle, twin) in [("hps_tiny.pt", "hps_tiny.safetensors"), ("open_clip_pytorch_model.bin", "open_clip_pytorch_model.safetensors"),
-                               ("aesthetic_tiny.pth", "aesthetic_tiny.safetensors")] {
+        for (pickle, twin) in [
+            ("hps_tiny.pt", "hps_tiny.safetensors"),
+            ("open_clip_pytorch_model.bin", "open_clip_pytorch_model.safetensors"),
+            ("aesthetic_tiny.pth", "aesthetic_tiny.safetensors")
+        ] {
             let dict = try StateDict(contentsOf: F.url(pickle))
             let reference = try StateDict(contentsOf: F.url(twin))
             XCTAssertEqual(dict.keys, reference.keys, pickle)
-            for key in reference.keys { XCTAssertEqual(maxAbsDifference(try dict.tensor(key), try reference.tensor(key)), 0, key) }
+            for key in reference.keys {
+                XCTAssertEqual(maxAbsDifference(try dict.tensor(key), try reference.tensor(key)), 0, key)
+            }
         }
     }
 
     /// The seed's files as users download them: `HPS_v2.1_compressed.pt` over `open_clip_pytorch_model.bin`.
     func testHPSFromPyTorchFilesMatchesOpenCLIP() throws {
-        let reward = try HPSv21Reward(openCLIPCheckpoint: F.url("open_clip_pytorch_model.bin"), hpsCheckpoint: F.url("hps_tiny.pt"),
-                                      config: F.url("openclip_tiny.json"))
+        let reward = try HPSv21Reward(
+            openCLIPCheckpoint: F.url("open_clip_pytorch_model.bin"), hpsCheckpoint: F.url("hps_tiny.pt"),
+            config: F.url("openclip_tiny.json"))
         assertClose(reward.model.encodeImage(F.hpsPixels), F.tensor("openclip.B.image_features"), tolerance: 1e-4)
     }
 
@@ -106,7 +123,9 @@ final class RewardLoadingTests: XCTestCase {
         XCTAssertEqual(config.vision.mlpWidth, 64)
         XCTAssertEqual(config.text.contextLength, 77)
         XCTAssertFalse(config.quickGELU)
-        let resnet: [String: Any] = ["embed_dim": 1024, "vision_cfg": ["layers": [3, 4, 6, 3]], "text_cfg": [:] as [String: Any]]
+        let resnet: [String: Any] = [
+            "embed_dim": 1024, "vision_cfg": ["layers": [3, 4, 6, 3]], "text_cfg": [:] as [String: Any]
+        ]
         XCTAssertThrowsError(try OpenCLIPConfig.parse(resnet, file: "RN50.json")) { error in
             XCTAssert("\(error)".contains("ResNet"), "\(error)")
         }
@@ -119,10 +138,13 @@ extension RewardLoadingTests {
         let folder = try temporaryDirectory(self)
         let source = try StateDict(contentsOf: F.url("open_clip_pytorch_model.safetensors"))
         var renamed: [String: Tensor] = [:]
-        for key in source.keys { renamed[key.hasPrefix("visual.") || key == "logit_scale" ? key : "text." + key] = try source.tensor(key) }
+        for key in source.keys {
+            renamed[key.hasPrefix("visual.") || key == "logit_scale" ? key : "text." + key] = try source.tensor(key)
+        }
         let file = folder.appendingPathComponent("custom_text.safetensors")
         try SafeTensors.save(renamed, to: file)
         let model = try OpenCLIPLoading.model(config: OpenCLIPConfig.load(F.url("openclip_tiny.json")), files: [file])
-        assertClose(model.encodeText(F.tensor("openclip.text_ids")), F.tensor("openclip.A.text_features"), tolerance: 1e-4)
+        assertClose(
+            model.encodeText(F.tensor("openclip.text_ids")), F.tensor("openclip.A.text_features"), tolerance: 1e-4)
     }
 }

@@ -25,15 +25,18 @@ final class RewardModelsTests: XCTestCase {
         assertClose(text, F.tensor("openclip.\(tag).text_features"), tolerance: 1e-4, "\(tag) text features")
         let logits = model.logitScale.exp() * l2Normalized(image).matmul(l2Normalized(text).T)
         assertClose(logits, F.tensor("openclip.\(tag).logits"), tolerance: 1e-4, "\(tag) logits")
-        print("open_clip \(tag) parity: image \(maxAbsDifference(image, F.tensor("openclip.\(tag).image_features"))), "
-              + "text \(maxAbsDifference(text, F.tensor("openclip.\(tag).text_features"))), "
-              + "logits \(maxAbsDifference(logits, F.tensor("openclip.\(tag).logits")))")
+        print(
+            "open_clip \(tag) parity: image \(maxAbsDifference(image, F.tensor("openclip.\(tag).image_features"))), "
+                + "text \(maxAbsDifference(text, F.tensor("openclip.\(tag).text_features"))), "
+                + "logits \(maxAbsDifference(logits, F.tensor("openclip.\(tag).logits")))")
     }
 
     func testOpenCLIPMatchesReference() throws {
         let model = try openCLIP("openclip_tiny.json", weights: ["open_clip_pytorch_model.safetensors"])
         XCTAssertEqual(model.config.activation, .gelu)
-        XCTAssertEqual(Set(model.parameters().keys), Set(try StateDict(contentsOf: F.url("open_clip_pytorch_model.safetensors")).keys))
+        XCTAssertEqual(
+            Set(model.parameters().keys),
+            Set(try StateDict(contentsOf: F.url("open_clip_pytorch_model.safetensors")).keys))
         checkOpenCLIP(model, tag: "A")
     }
 
@@ -46,8 +49,9 @@ final class RewardModelsTests: XCTestCase {
     /// The HPS file (keys `module.…`) overrides the open_clip weights; scoring runs from PNG files through the
     /// seed's preprocessing to the diagonal of the normalised features.
     func testHPSRewardMatchesSeedScore() throws {
-        let loaded = try HPSv21Reward(openCLIPCheckpoint: F.url("open_clip_pytorch_model.safetensors"),
-                                      hpsCheckpoint: F.url("hps_tiny.safetensors"), config: F.url("openclip_tiny.json"))
+        let loaded = try HPSv21Reward(
+            openCLIPCheckpoint: F.url("open_clip_pytorch_model.safetensors"),
+            hpsCheckpoint: F.url("hps_tiny.safetensors"), config: F.url("openclip_tiny.json"))
         checkOpenCLIP(loaded.model, tag: "B")
         XCTAssertEqual(loaded.preprocessing, .hpsv2(size: 48))
         // The tiny model's vocabulary is flux_mini's, so the reward is rebuilt around it with open_clip's clean-up.
@@ -80,8 +84,9 @@ final class RewardModelsTests: XCTestCase {
         assertClose(logits, F.tensor("clip.logits_per_image"), tolerance: 1e-4, "logits")
         let scores = try reward.scores(images: Array(try F.images().prefix(3)), prompts: F.prompts)
         assertClose(Tensor(scores.map(Float.init)), F.tensor("pickscore.scores"), tolerance: 1e-4, "PickScore")
-        print("CLIPModel parity: image \(maxAbsDifference(image, F.tensor("clip.image_embeds"))), text "
-              + "\(maxAbsDifference(text, F.tensor("clip.text_embeds"))), scores \(scores)")
+        print(
+            "CLIPModel parity: image \(maxAbsDifference(image, F.tensor("clip.image_embeds"))), text "
+                + "\(maxAbsDifference(text, F.tensor("clip.text_embeds"))), scores \(scores)")
     }
 
     func testCLIPScoreOnTransformersFolder() throws {
@@ -94,28 +99,36 @@ final class RewardModelsTests: XCTestCase {
     func testCLIPScoreOnOpenCLIPFolder() throws {
         let folder = try temporaryDirectory(self)
         let modelConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: F.url("openclip_tiny.json")))
-        let hub: [String: Any] = ["model_cfg": modelConfig,
-                                  "preprocess_cfg": ["mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "resize_mode": "shortest"]]
-        try JSONSerialization.data(withJSONObject: hub).write(to: folder.appendingPathComponent("open_clip_config.json"))
-        try FileManager.default.copyItem(at: F.url("open_clip_pytorch_model.safetensors"),
-                                         to: folder.appendingPathComponent("open_clip_model.safetensors"))
+        let hub: [String: Any] = [
+            "model_cfg": modelConfig,
+            "preprocess_cfg": ["mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "resize_mode": "shortest"]
+        ]
+        try JSONSerialization.data(withJSONObject: hub).write(
+            to: folder.appendingPathComponent("open_clip_config.json"))
+        try FileManager.default.copyItem(
+            at: F.url("open_clip_pytorch_model.safetensors"),
+            to: folder.appendingPathComponent("open_clip_model.safetensors"))
         for name in ["vocab.json", "merges.txt", "tokenizer_config.json"] {
-            try FileManager.default.copyItem(at: Fixture.url("flux_mini/tokenizer/\(name)"), to: folder.appendingPathComponent(name))
+            try FileManager.default.copyItem(
+                at: Fixture.url("flux_mini/tokenizer/\(name)"), to: folder.appendingPathComponent(name))
         }
         let reward = try CLIPScoreReward(folder: folder)
         XCTAssertEqual(reward.preprocessing, .openCLIP(size: 48, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]))
         let images = Array(try F.images().prefix(3))
         let scores = try reward.scores(images: images, prompts: F.prompts)
         // The same model scored through the HPS reward with the same preprocessing gives the same numbers.
-        let model = try OpenCLIPLoading.model(config: OpenCLIPConfig.load(F.url("openclip_tiny.json")),
-                                              files: [F.url("open_clip_pytorch_model.safetensors")])
-        let reference = HPSv21Reward(model: model, tokenizer: try F.tokenizer(cleaning: .openCLIP), preprocessing: reward.preprocessing)
+        let model = try OpenCLIPLoading.model(
+            config: OpenCLIPConfig.load(F.url("openclip_tiny.json")),
+            files: [F.url("open_clip_pytorch_model.safetensors")])
+        let reference = HPSv21Reward(
+            model: model, tokenizer: try F.tokenizer(cleaning: .openCLIP), preprocessing: reward.preprocessing)
         let expected = try reference.scores(images: images, prompts: F.prompts)
         XCTAssertEqual(scores.map(Float.init), expected.map(Float.init), accuracy: 1e-6)
     }
 
     func testAestheticMatchesDDPO() throws {
-        let reward = try AestheticReward(clipFolder: F.url("pickscore_tiny"), mlpCheckpoint: F.url("aesthetic_tiny.safetensors"))
+        let reward = try AestheticReward(
+            clipFolder: F.url("pickscore_tiny"), mlpCheckpoint: F.url("aesthetic_tiny.safetensors"))
         let images = try F.images()
         let embeddings = reward.embeddings(images)
         assertClose(embeddings, F.tensor("aesthetic.embeddings"), tolerance: 1e-4, "normalised embeddings")

@@ -5,16 +5,24 @@ import XCTest
 
 final class RewardRegistryTests: XCTestCase {
     func testParseKeepsOrderAndWeights() throws {
-        XCTAssertEqual(try RewardRegistry.parse("hpsv2.1,pickscore:0.5"),
-                       [RewardSpec(name: "hpsv2.1", weight: 1), RewardSpec(name: "pickscore", weight: 0.5)])
-        XCTAssertEqual(try RewardRegistry.parse(" clip-score:1.4 , hpsv2.1:0.7 ,aesthetic"),
-                       [RewardSpec(name: "clip-score", weight: 1.4), RewardSpec(name: "hpsv2.1", weight: 0.7), RewardSpec(name: "aesthetic")])
+        XCTAssertEqual(
+            try RewardRegistry.parse("hpsv2.1,pickscore:0.5"),
+            [RewardSpec(name: "hpsv2.1", weight: 1), RewardSpec(name: "pickscore", weight: 0.5)])
+        XCTAssertEqual(
+            try RewardRegistry.parse(" clip-score:1.4 , hpsv2.1:0.7 ,aesthetic"),
+            [
+                RewardSpec(name: "clip-score", weight: 1.4), RewardSpec(name: "hpsv2.1", weight: 0.7),
+                RewardSpec(name: "aesthetic")
+            ])
         XCTAssertEqual(try RewardRegistry.parse("PickScore:-2e-1").first, RewardSpec(name: "pickscore", weight: -0.2))
     }
 
     func testParseErrors() {
-        for (text, fragment) in [("hps", "unknown reward 'hps'"), ("hpsv2.1,hpsv2.1:2", "listed twice"), ("pickscore:abc", "not a finite number"),
-                                 ("", "empty entry"), ("hpsv2.1,", "empty entry"), ("aesthetic:inf", "not a finite number")] {
+        for (text, fragment) in [
+            ("hps", "unknown reward 'hps'"), ("hpsv2.1,hpsv2.1:2", "listed twice"),
+            ("pickscore:abc", "not a finite number"),
+            ("", "empty entry"), ("hpsv2.1,", "empty entry"), ("aesthetic:inf", "not a finite number")
+        ] {
             XCTAssertThrowsError(try RewardRegistry.parse(text), text) { error in
                 XCTAssert("\(error)".contains(fragment), "\(text): \(error)")
             }
@@ -26,9 +34,11 @@ final class RewardRegistryTests: XCTestCase {
         let root = try temporaryDirectory(self)
         let hps = root.appendingPathComponent("hps_ckpt")
         try FileManager.default.createDirectory(at: hps, withIntermediateDirectories: true)
-        let copies = [("rewards/hps_tiny.safetensors", "HPS_v2.1_compressed.safetensors"),
-                      ("rewards/open_clip_pytorch_model.safetensors", "open_clip_pytorch_model.safetensors"),
-                      ("rewards/openclip_tiny.json", "ViT-H-14.json")]
+        let copies = [
+            ("rewards/hps_tiny.safetensors", "HPS_v2.1_compressed.safetensors"),
+            ("rewards/open_clip_pytorch_model.safetensors", "open_clip_pytorch_model.safetensors"),
+            ("rewards/openclip_tiny.json", "ViT-H-14.json")
+        ]
         for (source, name) in copies {
             try FileManager.default.copyItem(at: Fixture.url(source), to: hps.appendingPathComponent(name))
         }
@@ -53,7 +63,8 @@ extension RewardRegistryTests {
         locations.aestheticCLIPModel = RewardFixtures.url("pickscore_tiny")
         locations.aestheticMLP = RewardFixtures.url("aesthetic_tiny.safetensors")
         let set = try RewardSet(specification: "aesthetic:0.25,pickscore:2", locations: locations)
-        XCTAssertEqual(set.specs, [RewardSpec(name: "aesthetic", weight: 0.25), RewardSpec(name: "pickscore", weight: 2)])
+        XCTAssertEqual(
+            set.specs, [RewardSpec(name: "aesthetic", weight: 0.25), RewardSpec(name: "pickscore", weight: 2)])
         let images = Array(try RewardFixtures.images().prefix(3))
         let rows = try set.scores(images: images, prompts: RewardFixtures.prompts)
         XCTAssertEqual(rows.map(\.spec.name), ["aesthetic", "pickscore"])
@@ -74,25 +85,32 @@ extension RewardRegistryTests {
         let root = try temporaryDirectory(self)
         let hps = root.appendingPathComponent("hps_ckpt")
         try FileManager.default.createDirectory(at: hps, withIntermediateDirectories: true)
-        let downloads = [("hps_tiny.pt", "HPS_v2.1_compressed.pt"),
-                         ("open_clip_pytorch_model.bin", "open_clip_pytorch_model.bin")]
+        let downloads = [
+            ("hps_tiny.pt", "HPS_v2.1_compressed.pt"),
+            ("open_clip_pytorch_model.bin", "open_clip_pytorch_model.bin")
+        ]
         for (source, name) in downloads {
             try FileManager.default.copyItem(at: RewardFixtures.url(source), to: hps.appendingPathComponent(name))
         }
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: hps.path).sorted(),
-                       ["HPS_v2.1_compressed.pt", "open_clip_pytorch_model.bin"])
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: hps.path).sorted(),
+            ["HPS_v2.1_compressed.pt", "open_clip_pytorch_model.bin"])
         var locations = RewardLocations(directory: root)
         locations.hpsConfig = RewardFixtures.url("openclip_tiny.json")
         let reward = try XCTUnwrap(try RewardRegistry.makeModel("hpsv2.1", locations: locations) as? HPSv21Reward)
-        assertClose(reward.model.encodeImage(RewardFixtures.hpsPixels),
-                    RewardFixtures.tensor("openclip.B.image_features"), tolerance: 1e-4)
+        assertClose(
+            reward.model.encodeImage(RewardFixtures.hpsPixels),
+            RewardFixtures.tensor("openclip.B.image_features"), tolerance: 1e-4)
         // The bundled vocabulary: open_clip's 49,408 tokens (the tiny model's own text tower has 571, so the reward
         // refuses to score text with it, naming the vocabulary; the image side above is the model's).
         let tokenizer = try reward.encoders.tokenizer.get()
         XCTAssertEqual(tokenizer.vocabularySize, 49408)
         XCTAssertEqual(tokenizer.encode("a photo of a cat"), [49406, 320, 1125, 539, 320, 2368, 49407])
-        XCTAssertThrowsError(try reward.scores(images: [try RewardFixtures.image(RewardFixtures.imageNames[0])],
-                                                prompts: ["a cat"])) { error in
+        XCTAssertThrowsError(
+            try reward.scores(
+                images: [try RewardFixtures.image(RewardFixtures.imageNames[0])],
+                prompts: ["a cat"])
+        ) { error in
             XCTAssert("\(error)".contains("49408 tokens"), "\(error)")
         }
 

@@ -9,8 +9,10 @@ import XCTest
 /// antialiased bicubic on floats).
 final class RewardsPreprocessingTests: XCTestCase {
     /// Largest |Swift − PIL| in 8-bit levels over the resized and cropped image.
-    private func pilLevels(_ preprocessing: CLIPImagePreprocessing, _ image: RGBImage, golden: Tensor,
-                           crop: (Int, Int, Int)? = nil) -> Int {
+    private func pilLevels(
+        _ preprocessing: CLIPImagePreprocessing, _ image: RGBImage, golden: Tensor,
+        crop: (Int, Int, Int)? = nil
+    ) -> Int {
         var values = preprocessing.unnormalizedPixels(image)
         if let (start, length, size) = crop { values = Self.centre(values, start: start, length: length, size: size) }
         let ours = values.map { Int(($0 * 255).rounded()) }
@@ -31,15 +33,18 @@ final class RewardsPreprocessingTests: XCTestCase {
 
     func testOpenCLIPTransformMatchesPILExactly() throws {
         for name in RewardFixtures.imageNames {
-            let levels = pilLevels(.openCLIP(size: 48), try RewardFixtures.image(name), golden: RewardFixtures.tensor("pre.\(name).openclip"))
+            let levels = pilLevels(
+                .openCLIP(size: 48), try RewardFixtures.image(name),
+                golden: RewardFixtures.tensor("pre.\(name).openclip"))
             XCTAssertEqual(levels, 0, "\(name): open_clip Resize+CenterCrop differs from PIL by \(levels) levels")
         }
     }
 
     func testCLIPProcessorMatchesTransformersExactly() throws {
         for name in RewardFixtures.imageNames {
-            let levels = pilLevels(.clipProcessor(size: 48), try RewardFixtures.image(name),
-                                   golden: RewardFixtures.tensor("pre.\(name).clipprocessor"))
+            let levels = pilLevels(
+                .clipProcessor(size: 48), try RewardFixtures.image(name),
+                golden: RewardFixtures.tensor("pre.\(name).clipprocessor"))
             XCTAssertEqual(levels, 0, "\(name): CLIPImageProcessor resize+crop differs from PIL by \(levels) levels")
         }
     }
@@ -68,7 +73,8 @@ final class RewardsPreprocessingTests: XCTestCase {
     /// A 720×540 image at the real size 224 (downscale factor 2.4); the golden keeps the central 64×64.
     func testFullSizeDownscale() throws {
         let image = try RewardFixtures.image("big")
-        let levels = pilLevels(.openCLIP(size: 224), image, golden: RewardFixtures.tensor("pre224.big.openclip"), crop: (80, 64, 224))
+        let levels = pilLevels(
+            .openCLIP(size: 224), image, golden: RewardFixtures.tensor("pre224.big.openclip"), crop: (80, 64, 224))
         XCTAssertEqual(levels, 0)
         let hps = CLIPImagePreprocessing.hpsv2(size: 224).unnormalizedPixels(image)
         let centre: [Float] = Self.centre(hps, start: 80, length: 64, size: 224)

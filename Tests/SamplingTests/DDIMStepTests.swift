@@ -23,7 +23,9 @@ final class DDIMStepTests: XCTestCase {
         let g = try golden().tensors
         let scheduler = DDIMScheduler(config: config, steps: 50)
         assertClose(Tensor(scheduler.alphasCumprod), g["scheduler.alphas_cumprod"]!, tolerance: 1e-6)
-        print("DDIM ᾱ table: max abs error \(maxAbsDifference(Tensor(scheduler.alphasCumprod), g["scheduler.alphas_cumprod"]!))")
+        print(
+            "DDIM ᾱ table: max abs error \(maxAbsDifference(Tensor(scheduler.alphasCumprod), g["scheduler.alphas_cumprod"]!))"
+        )
         XCTAssertEqual(scheduler.timesteps, g["scheduler.timesteps_50"]!.toArray(Int32.self).map(Int.init))
         // Spec §3: 981, 961, …, 21, 1 and t_prev = clamp(t − 20, 0, 999).
         XCTAssertEqual(scheduler.timesteps.first, 981)
@@ -31,23 +33,29 @@ final class DDIMStepTests: XCTestCase {
         XCTAssertEqual(scheduler.previousTimestep(1), 0)
         XCTAssertEqual(scheduler.previousTimestep(981), 961)
         XCTAssertEqual(scheduler.finalAlphaCumprod, scheduler.alphasCumprod[0])
-        XCTAssertEqual(DDIMScheduler(config: config, steps: 4).timesteps, g["scheduler.timesteps_4"]!.toArray(Int32.self).map(Int.init))
+        XCTAssertEqual(
+            DDIMScheduler(config: config, steps: 4).timesteps,
+            g["scheduler.timesteps_4"]!.toArray(Int32.self).map(Int.init))
     }
 
     private func checkStep(_ prefix: String, scheduler: DDIMScheduler, _ g: [String: Tensor]) {
         let timesteps = g["\(prefix).timesteps"]!.toArray(Int32.self).map(Int.init)
         let output = g["\(prefix).model_output"]!, sample = g["\(prefix).sample"]!
-        let drawn = ddimStep(scheduler, modelOutput: output, timesteps: timesteps, sample: sample, eta: 1, noise: g["\(prefix).noise"]!)
+        let drawn = ddimStep(
+            scheduler, modelOutput: output, timesteps: timesteps, sample: sample, eta: 1, noise: g["\(prefix).noise"]!)
         assertClose(drawn.predictedOriginal, g["\(prefix).pred_original"]!, "\(prefix) x̂0")
         assertClose(drawn.mean, g["\(prefix).mean"]!, "\(prefix) mean")
         assertClose(drawn.sample, g["\(prefix).prev_sample"]!, "\(prefix) sample")
         assertClose(drawn.logProb, g["\(prefix).log_prob"]!, "\(prefix) log-prob")
-        let given = ddimStep(scheduler, modelOutput: output, timesteps: timesteps, sample: sample, eta: 1,
-                             previousSample: g["\(prefix).given_prev_sample"]!)
+        let given = ddimStep(
+            scheduler, modelOutput: output, timesteps: timesteps, sample: sample, eta: 1,
+            previousSample: g["\(prefix).given_prev_sample"]!)
         assertClose(given.logProb, g["\(prefix).given_log_prob"]!, "\(prefix) log-prob of a given sample")
-        print("DDIM step \(prefix) (t = \(timesteps)): sample error \(maxAbsDifference(drawn.sample, g["\(prefix).prev_sample"]!)), "
-              + "log-prob error \(maxAbsDifference(drawn.logProb, g["\(prefix).log_prob"]!)) (drawn), "
-              + "\(maxAbsDifference(given.logProb, g["\(prefix).given_log_prob"]!)) (given); log-probs \(given.logProb.toArray(Float.self))")
+        print(
+            "DDIM step \(prefix) (t = \(timesteps)): sample error \(maxAbsDifference(drawn.sample, g["\(prefix).prev_sample"]!)), "
+                + "log-prob error \(maxAbsDifference(drawn.logProb, g["\(prefix).log_prob"]!)) (drawn), "
+                + "\(maxAbsDifference(given.logProb, g["\(prefix).given_log_prob"]!)) (given); log-probs \(given.logProb.toArray(Float.self))"
+        )
     }
 
     func testStepMatchesDDPOOnStableDiffusion() throws {
@@ -76,20 +84,24 @@ final class DDIMStepTests: XCTestCase {
         let timesteps = [981, 501, 1]
         let drawn = ddimStep(scheduler, modelOutput: eps, timesteps: timesteps, sample: x, eta: 1, noise: noise)
         eval(drawn.sample)
-        let scored = ddimStep(scheduler, modelOutput: eps, timesteps: timesteps, sample: x, eta: 1, previousSample: drawn.sample)
+        let scored = ddimStep(
+            scheduler, modelOutput: eps, timesteps: timesteps, sample: x, eta: 1, previousSample: drawn.sample)
         let difference = maxAbsDifference(scored.logProb, drawn.logProb)
         print("DDIM re-scored log-prob: max difference \(difference); ratio exp(Δ) − 1 = \(expm1(difference))")
         XCTAssertLessThanOrEqual(difference, 1e-6)
         // With the drawn noise z: log p = mean(−z²/2) − log std − log √(2π), per sample.
         let z = noise.toArray(Float.self), per = z.count / 3
         for b in 0..<3 {
-            let expected = z[(b * per)..<((b + 1) * per)].map { -$0 * $0 / 2 }.reduce(0, +) / Float(per)
+            let expected =
+                z[(b * per)..<((b + 1) * per)].map { -$0 * $0 / 2 }.reduce(0, +) / Float(per)
                 - logf(drawn.std[b]) - 0.5 * logf(2 * .pi)
             XCTAssertEqual(drawn.logProb.toArray(Float.self)[b], expected, accuracy: 2e-4, "sample \(b)")
         }
         // One timestep for the batch is the same as repeating it.
-        let shared = ddimStep(scheduler, modelOutput: eps, timesteps: [501], sample: x, eta: 1, previousSample: drawn.sample)
-        let repeated = ddimStep(scheduler, modelOutput: eps, timesteps: [501, 501, 501], sample: x, eta: 1, previousSample: drawn.sample)
+        let shared = ddimStep(
+            scheduler, modelOutput: eps, timesteps: [501], sample: x, eta: 1, previousSample: drawn.sample)
+        let repeated = ddimStep(
+            scheduler, modelOutput: eps, timesteps: [501, 501, 501], sample: x, eta: 1, previousSample: drawn.sample)
         assertClose(shared.logProb, repeated.logProb, tolerance: 0)
     }
 
@@ -100,7 +112,10 @@ final class DDIMStepTests: XCTestCase {
         let x = Random.normal([2, 4, 4, 4], key: keys[0]), eps = Random.normal([2, 4, 4, 4], key: keys[1])
         let next = Random.normal([2, 4, 4, 4], key: keys[2])
         let function = valueAndGrad { (inputs: [Tensor]) -> [Tensor] in
-            [ddimStep(scheduler, modelOutput: inputs[0], timesteps: [501], sample: x, eta: 1, previousSample: next).logProb.sum()]
+            [
+                ddimStep(scheduler, modelOutput: inputs[0], timesteps: [501], sample: x, eta: 1, previousSample: next)
+                    .logProb.sum()
+            ]
         }
         let (_, gradients) = function([eps])
         // d log p / d ε = (x' − μ)/std² · dμ/dε / D, dμ/dε = −√ᾱ_prev·√(1−ᾱ_t)/√ᾱ_t + √(1 − ᾱ_prev − std²).
@@ -113,7 +128,8 @@ final class DDIMStepTests: XCTestCase {
 
     func testEtaZeroIsDeterministicWithZeroLogProb() {
         let scheduler = DDIMScheduler(config: .stableDiffusionV1, steps: 4)
-        let x = Random.normal([2, 4, 4, 4], key: RandomKey(seed: 5)), eps = Random.normal([2, 4, 4, 4], key: RandomKey(seed: 6))
+        let x = Random.normal([2, 4, 4, 4], key: RandomKey(seed: 5)),
+            eps = Random.normal([2, 4, 4, 4], key: RandomKey(seed: 6))
         let out = ddimStep(scheduler, modelOutput: eps, timesteps: [751], sample: x, eta: 0)
         assertClose(out.sample, out.mean, tolerance: 0)
         XCTAssertEqual(out.std, [0, 0])
@@ -123,11 +139,16 @@ final class DDIMStepTests: XCTestCase {
     func testConfigProblemsNameTheFileAndKey() throws {
         let folder = try temporaryDirectory(self)
         let file = folder.appendingPathComponent("scheduler_config.json")
-        try Data(#"{"_class_name": "DDIMScheduler", "prediction_type": "flow", "timestep_spacing": "karras", "thresholding": true}"#.utf8).write(to: file)
+        try Data(
+            #"{"_class_name": "DDIMScheduler", "prediction_type": "flow", "timestep_spacing": "karras", "thresholding": true}"#
+                .utf8
+        ).write(to: file)
         XCTAssertThrowsError(try DDIMScheduler.Config.load(folder)) { error in
             let text = "\(error)"
-            XCTAssert(text.contains(file.path) && text.contains("prediction_type 'flow'") && text.contains("timestep_spacing 'karras'")
-                      && text.contains("thresholding"), text)
+            XCTAssert(
+                text.contains(file.path) && text.contains("prediction_type 'flow'")
+                    && text.contains("timestep_spacing 'karras'")
+                    && text.contains("thresholding"), text)
         }
     }
 }

@@ -11,7 +11,8 @@ final class FlowSDEStepTests: XCTestCase {
 
     func testSDEMeanMatchesTheClosedForm() {
         let (sigma, next, eta): (Float, Float, Float) = (0.6429, 0.5769, 0.3)
-        let out = flowStep(.danceSDE(eta: eta), velocity: v, sample: x, sigma: sigma, sigmaNext: next, noise: Tensor.zeros([2, 3]))
+        let out = flowStep(
+            .danceSDE(eta: eta), velocity: v, sample: x, sigma: sigma, sigmaNext: next, noise: Tensor.zeros([2, 3]))
         let d = next - sigma
         // μ = x·(1 + η²dσ/(2σ)) + v·dσ·(1 + η²(1−σ)/(2σ))
         let xs = x.toArray(Float.self), vs = v.toArray(Float.self)
@@ -29,9 +30,14 @@ final class FlowSDEStepTests: XCTestCase {
 
     func testFluxStdTableOfTheSpec() {
         let s = SigmaSchedule(steps: 16, shift: 3)
-        let expected: [Float] = [0.0442, 0.0462, 0.0483, 0.0507, 0.0533, 0.0562, 0.0594, 0.0630, 0.0671, 0.0717, 0.0770, 0.0832, 0.0905, 0.0991, 0.1095, 0.1225]
+        let expected: [Float] = [
+            0.0442, 0.0462, 0.0483, 0.0507, 0.0533, 0.0562, 0.0594, 0.0630, 0.0671, 0.0717, 0.0770, 0.0832, 0.0905,
+            0.0991, 0.1095, 0.1225
+        ]
         for i in 0..<16 {
-            let out = flowStep(.danceSDE(eta: 0.3), velocity: v, sample: x, sigma: s.sigmas[i], sigmaNext: s.sigmas[i + 1], noise: Tensor.zeros([2, 3]))
+            let out = flowStep(
+                .danceSDE(eta: 0.3), velocity: v, sample: x, sigma: s.sigmas[i], sigmaNext: s.sigmas[i + 1],
+                noise: Tensor.zeros([2, 3]))
             XCTAssertEqual(out.std, expected[i], accuracy: 6e-5, "step \(i)")
         }
     }
@@ -39,7 +45,8 @@ final class FlowSDEStepTests: XCTestCase {
     func testScoringTheDrawnSampleReproducesItsLogProb() {
         let noise = Random.normal([2, 3], key: RandomKey(seed: 7))
         let drawn = flowStep(.danceSDE(eta: 0.3), velocity: v, sample: x, sigma: 0.9, sigmaNext: 0.8684, noise: noise)
-        let scored = flowStep(.danceSDE(eta: 0.3), velocity: v, sample: x, sigma: 0.9, sigmaNext: 0.8684, nextSample: drawn.sample)
+        let scored = flowStep(
+            .danceSDE(eta: 0.3), velocity: v, sample: x, sigma: 0.9, sigmaNext: 0.8684, nextSample: drawn.sample)
         assertClose(scored.logProb, drawn.logProb, tolerance: 0)
         // Per-element mean of −z²/2 − log s − log√(2π).
         let z = noise.toArray(Float.self)
@@ -55,10 +62,18 @@ final class FlowSDEStepTests: XCTestCase {
         let (sigma, next, eta): (Float, Float, Float) = (0.9, 0.8684, 0.3)
         let x = self.x
         let target = x + 0.01
-        let grad = vjp({ inputs in
-            [flowStep(.danceSDE(eta: eta), velocity: inputs[0], sample: x, sigma: sigma, sigmaNext: next, nextSample: target).logProb.sum()]
-        }, primals: [v], cotangents: [Tensor(Float(1))]).gradients[0]
-        let mean = flowStep(.danceSDE(eta: eta), velocity: v, sample: x, sigma: sigma, sigmaNext: next, nextSample: target)
+        let grad = vjp(
+            { inputs in
+                [
+                    flowStep(
+                        .danceSDE(eta: eta), velocity: inputs[0], sample: x, sigma: sigma, sigmaNext: next,
+                        nextSample: target
+                    ).logProb.sum()
+                ]
+            }, primals: [v], cotangents: [Tensor(Float(1))]
+        ).gradients[0]
+        let mean = flowStep(
+            .danceSDE(eta: eta), velocity: v, sample: x, sigma: sigma, sigmaNext: next, nextSample: target)
         let std = mean.std
         let dMeanDv = (next - sigma) * (1 + eta * eta * (1 - sigma) / (2 * sigma))
         let expected = (target - mean.mean) / (std * std) * dMeanDv / 3

@@ -15,8 +15,10 @@ final class FlowStepGoldenTests: XCTestCase {
     func testEverySamplerMatchesTheGoldens() throws {
         let g = try Fixture.load("grpo_steps.safetensors")
         let x = g["x"]!, v = g["v"]!, noise = g["noise"]!, given = g["given_next"]!
-        let samplers: [(String, FlowSampler)] = [("dance", .danceSDE(eta: 0.3)), ("flowsde", .flowSDE(noiseLevel: 0.7)),
-                                                 ("cps", .cps(noiseLevel: 0.8))]
+        let samplers: [(String, FlowSampler)] = [
+            ("dance", .danceSDE(eta: 0.3)), ("flowsde", .flowSDE(noiseLevel: 0.7)),
+            ("cps", .cps(noiseLevel: 0.8))
+        ]
         for (name, sampler) in samplers {
             for step in [0, 3, 7] {
                 let p = "\(name).step\(step)."
@@ -48,10 +50,13 @@ final class FlowStepGoldenTests: XCTestCase {
     func testCPSPreservesCoefficients() {
         // With v = ε − x0 exact, x̂0 = x0 and x̂1 = ε, so μ = (1−σ')x0 + √(σ'² − s²)·ε and μ + s·z keeps the
         // coefficient (1−σ') on x0 and a total noise variance σ'² when z ⟂ ε.
-        let x0 = Tensor([0.5, -1.0, 2.0] as [Float], shape: [1, 3]), eps = Tensor([1.0, 0.25, -0.5] as [Float], shape: [1, 3])
+        let x0 = Tensor([0.5, -1.0, 2.0] as [Float], shape: [1, 3]),
+            eps = Tensor([1.0, 0.25, -0.5] as [Float], shape: [1, 3])
         let (sigma, next): (Float, Float) = (0.75, 0.5)
         let x = (1 - sigma) * x0 + sigma * eps
-        let out = flowStep(.cps(noiseLevel: 0.8), velocity: eps - x0, sample: x, sigma: sigma, sigmaNext: next, noise: Tensor.zeros([1, 3]))
+        let out = flowStep(
+            .cps(noiseLevel: 0.8), velocity: eps - x0, sample: x, sigma: sigma, sigmaNext: next,
+            noise: Tensor.zeros([1, 3]))
         let s = next * sinf(0.8 * .pi / 2)
         assertClose(out.mean, (1 - next) * x0 + (next * next - s * s).squareRoot() * eps, tolerance: 1e-6)
         XCTAssertEqual(out.std, s, accuracy: 1e-7)

@@ -9,25 +9,32 @@ final class SigmaScheduleTests: XCTestCase {
         XCTAssertEqual(s.sigmas.count, 17)
         XCTAssertEqual(s.sigmas.first, 1)
         XCTAssertEqual(s.sigmas.last, 0)
-        let expected: [Float] = [1.0, 0.9783, 0.9545, 0.9286, 0.9, 0.8684, 0.8333, 0.7941, 0.75, 0.7, 0.6429, 0.5769, 0.5, 0.4091, 0.3, 0.1667, 0]
+        let expected: [Float] = [
+            1.0, 0.9783, 0.9545, 0.9286, 0.9, 0.8684, 0.8333, 0.7941, 0.75, 0.7, 0.6429, 0.5769, 0.5, 0.4091, 0.3,
+            0.1667, 0
+        ]
         for (a, b) in zip(s.sigmas, expected) { XCTAssertEqual(a, b, accuracy: 5e-5) }
     }
 
     func testFluxLoRATwelveStepsKeepsFloat32Rounding() {
         // float64 arithmetic would give 600 where the reference feeds the network 599.
-        XCTAssertEqual(SigmaSchedule(steps: 12, shift: 3).timesteps, [1000, 970, 937, 900, 857, 807, 750, 681, 599, 500, 375, 214])
+        XCTAssertEqual(
+            SigmaSchedule(steps: 12, shift: 3).timesteps, [1000, 970, 937, 900, 857, 807, 750, 681, 599, 500, 375, 214])
     }
 
     func testTwentyStepsShiftThree() {
-        XCTAssertEqual(SigmaSchedule(steps: 20, shift: 3).timesteps,
-                       [1000, 982, 964, 944, 923, 900, 874, 847, 818, 785, 750, 710, 666, 617, 562, 500, 428, 346, 250, 136])
+        XCTAssertEqual(
+            SigmaSchedule(steps: 20, shift: 3).timesteps,
+            [1000, 982, 964, 944, 923, 900, 874, 847, 818, 785, 750, 710, 666, 617, 562, 500, 428, 346, 250, 136])
     }
 
     func testHunyuanAndSkyReelsShifts() {
-        XCTAssertEqual(SigmaSchedule(steps: 16, shift: 5).timesteps,
-                       [1000, 986, 972, 955, 937, 916, 892, 865, 833, 795, 750, 694, 625, 535, 416, 250])
-        XCTAssertEqual(SigmaSchedule(steps: 16, shift: 7).timesteps,
-                       [1000, 990, 980, 968, 954, 939, 921, 900, 875, 844, 807, 760, 700, 617, 500, 318])
+        XCTAssertEqual(
+            SigmaSchedule(steps: 16, shift: 5).timesteps,
+            [1000, 986, 972, 955, 937, 916, 892, 865, 833, 795, 750, 694, 625, 535, 416, 250])
+        XCTAssertEqual(
+            SigmaSchedule(steps: 16, shift: 7).timesteps,
+            [1000, 990, 980, 968, 954, 939, 921, 900, 875, 844, 807, 760, 700, 617, 500, 318])
     }
 
     func testShiftOneIsTheLinearGrid() {

@@ -29,10 +29,12 @@ final class CaptionNoiseTests: XCTestCase {
         for (i, spec) in generator.next(2000).enumerated() {
             let recoloured = colours.scene(for: spec, seed: UInt64(i)).shown
             let scene = both.scene(for: spec, seed: UInt64(i))
-            XCTAssertEqual(scene.shown.groups.map(\.color), recoloured.groups.map(\.color), "shape noise changed the colour draws")
+            XCTAssertEqual(
+                scene.shown.groups.map(\.color), recoloured.groups.map(\.color), "shape noise changed the colour draws")
             XCTAssertEqual(scene.shown.relation, spec.relation)
             XCTAssertEqual(scene.shown.groups.map(\.count), spec.groups.map(\.count))
-            XCTAssertEqual(Set(scene.shown.groups.map { [$0.color.rawValue, $0.shape.rawValue] }).count, spec.groups.count)
+            XCTAssertEqual(
+                Set(scene.shown.groups.map { [$0.color.rawValue, $0.shape.rawValue] }).count, spec.groups.count)
             reshaped += zip(scene.shown.groups, spec.groups).filter { $0.shape != $1.shape }.count
             groups += spec.groups.count
         }
@@ -48,17 +50,20 @@ final class CaptionNoiseTests: XCTestCase {
             let scene = noise.scene(for: spec, seed: UInt64(i))
             XCTAssertEqual(scene.shown, spec)
             for object in scene.unmentioned {
-                XCTAssertFalse(spec.groups.contains { $0.color == object.color && $0.shape == object.shape },
-                               "\(object) is named by '\(spec.text)'")
+                XCTAssertFalse(
+                    spec.groups.contains { $0.color == object.color && $0.shape == object.shape },
+                    "\(object) is named by '\(spec.text)'")
             }
-            XCTAssertEqual(Set(scene.unmentioned.map { [$0.color.rawValue, $0.shape.rawValue] }).count, scene.unmentioned.count,
-                           "repeats are merged into one group")
+            XCTAssertEqual(
+                Set(scene.unmentioned.map { [$0.color.rawValue, $0.shape.rawValue] }).count, scene.unmentioned.count,
+                "repeats are merged into one group")
             drawn += scene.unmentioned.reduce(0) { $0 + $1.count }
         }
         // Expected 2 · 0.6 = 1.2 per image; ±0.05 is over four standard errors.
         XCTAssertEqual(Double(drawn) / Double(specs.count), 1.2, accuracy: 0.05)
-        XCTAssertEqual(CaptionNoise(unmentionedObjectRate: 1, unmentionedObjectSlots: 3)
-            .scene(for: try PromptParser.parse("a red circle"), seed: 1).unmentioned.reduce(0) { $0 + $1.count }, 3)
+        XCTAssertEqual(
+            CaptionNoise(unmentionedObjectRate: 1, unmentionedObjectSlots: 3)
+                .scene(for: try PromptParser.parse("a red circle"), seed: 1).unmentioned.reduce(0) { $0 + $1.count }, 3)
     }
 
     func testTheScorerSeesWhatTheNoisyImagesShow() throws {
@@ -72,13 +77,17 @@ final class CaptionNoiseTests: XCTestCase {
             let layout = try renderer.layout(scene.shown, unmentioned: scene.unmentioned, seed: UInt64(i))
             XCTAssertEqual(layout.count, spec.objectCount + 2)
             if let relation = spec.relation {
-                XCTAssertTrue(layout[0].satisfies(relation, layout[1], gap: renderer.options.gap), "\(spec.text): \(layout)")
+                XCTAssertTrue(
+                    layout[0].satisfies(relation, layout[1], gap: renderer.options.gap), "\(spec.text): \(layout)")
             }
             let image = renderer.render(layout)
-            XCTAssertFalse(ShapeScorer.standard.score(image, spec).correct, "'\(spec.text)' with two unmentioned objects")
+            XCTAssertFalse(
+                ShapeScorer.standard.score(image, spec).correct, "'\(spec.text)' with two unmentioned objects")
             // Scored against what was drawn, the unmentioned objects are exactly the extras.
             let score = ShapeScorer.standard.score(image, scene.shown)
-            if score.extraObjects == 2 && score.matchedCounts == scene.shown.groups.map(\.count) && score.relationSatisfied != false {
+            if score.extraObjects == 2 && score.matchedCounts == scene.shown.groups.map(\.count)
+                && score.relationSatisfied != false
+            {
                 agree += 1
             }
         }

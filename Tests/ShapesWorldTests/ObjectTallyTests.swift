@@ -15,11 +15,17 @@ final class ObjectTallyTests: XCTestCase {
     func testSharesCountDrawnObjectsAgainstTheirOwnPrompt() throws {
         let tally = ObjectTally([
             // Right: two red circles.
-            try scored([PlacedShape(color: .red, shape: .circle, x: 4, y: 4, size: 14),
-                        PlacedShape(color: .red, shape: .circle, x: 40, y: 30, size: 14)], "two red circles"),
+            try scored(
+                [
+                    PlacedShape(color: .red, shape: .circle, x: 4, y: 4, size: 14),
+                    PlacedShape(color: .red, shape: .circle, x: 40, y: 30, size: 14)
+                ], "two red circles"),
             // Right shape, wrong colour, plus an extra in neither the named colour nor the named shape.
-            try scored([PlacedShape(color: .blue, shape: .square, x: 4, y: 4, size: 14),
-                        PlacedShape(color: .green, shape: .triangle, x: 40, y: 30, size: 14)], "a yellow square"),
+            try scored(
+                [
+                    PlacedShape(color: .blue, shape: .square, x: 4, y: 4, size: 14),
+                    PlacedShape(color: .green, shape: .triangle, x: 40, y: 30, size: 14)
+                ], "a yellow square")
         ])
         XCTAssertEqual(tally.images, 2)
         XCTAssertEqual(tally.found, 2)

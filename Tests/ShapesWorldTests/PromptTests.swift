@@ -6,7 +6,9 @@ final class PromptTests: XCTestCase {
     func testPaletteColoursAreWellSeparated() {
         let colours = ShapeColor.allCases.map(\.rgb)
         for (i, a) in colours.enumerated() {
-            for b in colours[(i + 1)...] { XCTAssertGreaterThanOrEqual(a.squaredDistance(to: b), 120 * 120, "\(a) vs \(b)") }
+            for b in colours[(i + 1)...] {
+                XCTAssertGreaterThanOrEqual(a.squaredDistance(to: b), 120 * 120, "\(a) vs \(b)")
+            }
             for background in [RGB.white, RGB.lightGrey] {
                 XCTAssertGreaterThanOrEqual(a.squaredDistance(to: background), 120 * 120, "\(a) vs \(background)")
             }
@@ -17,10 +19,13 @@ final class PromptTests: XCTestCase {
         XCTAssertEqual(try PromptSpec.counting(.red, .circle, count: 2).text, "two red circles")
         XCTAssertEqual(try PromptSpec.counting(.blue, .square, count: 1).text, "a blue square")
         let square = ObjectGroup(color: .blue, shape: .square), triangle = ObjectGroup(color: .yellow, shape: .triangle)
-        XCTAssertEqual(try PromptSpec.relation(square, .leftOf, triangle).text, "a blue square left of a yellow triangle")
+        XCTAssertEqual(
+            try PromptSpec.relation(square, .leftOf, triangle).text, "a blue square left of a yellow triangle")
         XCTAssertEqual(try PromptSpec.relation(square, .above, triangle).text, "a blue square above a yellow triangle")
-        XCTAssertEqual(try PromptSpec.binding(ObjectGroup(color: .red, shape: .circle), ObjectGroup(color: .green, shape: .square)).text,
-                       "a red circle and a green square")
+        XCTAssertEqual(
+            try PromptSpec.binding(ObjectGroup(color: .red, shape: .circle), ObjectGroup(color: .green, shape: .square))
+                .text,
+            "a red circle and a green square")
         XCTAssertEqual(try PromptSpec.counting(.red, .circle, count: 2).kind, .counting)
         XCTAssertEqual(try PromptSpec.relation(square, .below, triangle).kind, .relation)
         XCTAssertEqual(try PromptSpec.binding(square, triangle).kind, .binding)
@@ -33,15 +38,20 @@ final class PromptTests: XCTestCase {
     }
 
     func testParserAcceptsVariants() throws {
-        let blueSquare = ObjectGroup(color: .blue, shape: .square), yellowTriangle = ObjectGroup(color: .yellow, shape: .triangle)
-        XCTAssertEqual(try PromptParser.parse("A blue square to the left of a yellow triangle."),
-                       try PromptSpec.relation(blueSquare, .leftOf, yellowTriangle))
-        XCTAssertEqual(try PromptParser.parse("an yellow triangle on above one blue square"),
-                       try PromptSpec.relation(yellowTriangle, .above, blueSquare))
+        let blueSquare = ObjectGroup(color: .blue, shape: .square),
+            yellowTriangle = ObjectGroup(color: .yellow, shape: .triangle)
+        XCTAssertEqual(
+            try PromptParser.parse("A blue square to the left of a yellow triangle."),
+            try PromptSpec.relation(blueSquare, .leftOf, yellowTriangle))
+        XCTAssertEqual(
+            try PromptParser.parse("an yellow triangle on above one blue square"),
+            try PromptSpec.relation(yellowTriangle, .above, blueSquare))
         XCTAssertEqual(try PromptParser.parse("3 red circles"), try PromptSpec.counting(.red, .circle, count: 3))
         XCTAssertEqual(try PromptParser.parse("two green square"), try PromptSpec.counting(.green, .square, count: 2))
-        XCTAssertEqual(try PromptParser.parse("a red circle, and a green square"),
-                       try PromptSpec.binding(ObjectGroup(color: .red, shape: .circle), ObjectGroup(color: .green, shape: .square)))
+        XCTAssertEqual(
+            try PromptParser.parse("a red circle, and a green square"),
+            try PromptSpec.binding(ObjectGroup(color: .red, shape: .circle), ObjectGroup(color: .green, shape: .square))
+        )
         let three = try PromptParser.parse("two red circles and a blue square and four cyan triangles")
         XCTAssertEqual(three.groups.map(\.count), [2, 1, 4])
         XCTAssertEqual(three.objectCount, 7)
@@ -73,7 +83,8 @@ final class PromptTests: XCTestCase {
         for kind in PromptKind.allCases {
             let all = PromptCatalog.all(kind)
             XCTAssertEqual(Set(all).count, all.count, "\(kind) prompts are distinct")
-            let heldOut = PromptCatalog.prompts(kind, split: .heldOut), train = PromptCatalog.prompts(kind, split: .train)
+            let heldOut = PromptCatalog.prompts(kind, split: .heldOut),
+                train = PromptCatalog.prompts(kind, split: .train)
             XCTAssertEqual(heldOut.count + train.count, all.count)
             let share = Double(heldOut.count) / Double(all.count)
             XCTAssertTrue((0.15...0.25).contains(share), "\(kind): \(share) held out")
@@ -85,9 +96,11 @@ final class PromptTests: XCTestCase {
     /// Held-out prompts are new combinations of parts that training does show.
     func testHeldOutCombinationsAreUnseenButTheirPartsAreSeen() {
         func pair(_ spec: PromptSpec) -> Set<ObjectGroup> { Set(spec.groups) }
-        let trainTwoObject = PromptCatalog.prompts(.relation, split: .train) + PromptCatalog.prompts(.binding, split: .train)
+        let trainTwoObject =
+            PromptCatalog.prompts(.relation, split: .train) + PromptCatalog.prompts(.binding, split: .train)
         let trainPairs = Set(trainTwoObject.map(pair))
-        for spec in PromptCatalog.prompts(.relation, split: .heldOut) + PromptCatalog.prompts(.binding, split: .heldOut) {
+        for spec in PromptCatalog.prompts(.relation, split: .heldOut) + PromptCatalog.prompts(.binding, split: .heldOut)
+        {
             XCTAssertFalse(trainPairs.contains(pair(spec)), "\(spec.text): its pair of objects appears in training")
         }
         let trainObjects = Set(trainTwoObject.flatMap(\.groups))

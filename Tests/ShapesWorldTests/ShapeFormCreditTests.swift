@@ -25,7 +25,10 @@ final class ShapeFormCreditTests: XCTestCase {
                 let verdict = classifier.classify(fill: fill, bottomShare: share, width: 8, height: 8)
                 for shape in ShapeKind.allCases {
                     let margin = classifier.margin(to: shape, fill: fill, bottomShare: share, width: 8, height: 8)
-                    XCTAssertEqual(margin > 0, verdict == shape, "fill \(fill), bottom share \(share), \(shape): margin \(margin), verdict \(String(describing: verdict))")
+                    XCTAssertEqual(
+                        margin > 0, verdict == shape,
+                        "fill \(fill), bottom share \(share), \(shape): margin \(margin), verdict \(String(describing: verdict))"
+                    )
                 }
             }
         }
@@ -55,8 +58,10 @@ final class ShapeFormCreditTests: XCTestCase {
         let one = try credit([circle], "two red circles")
         XCTAssertEqual(try credit([], "two red circles"), 0)
         XCTAssertEqual(try credit([other], "a red circle"), 0)
-        XCTAssertEqual(try credit([circle, other], "two red circles"), one, accuracy: 1e-12, "a blue circle fills no red slot")
-        XCTAssertEqual(try credit([circle], "a red circle"), 2 * one, accuracy: 1e-12, "one of two asked is half the credit")
+        XCTAssertEqual(
+            try credit([circle, other], "two red circles"), one, accuracy: 1e-12, "a blue circle fills no red slot")
+        XCTAssertEqual(
+            try credit([circle], "a red circle"), 2 * one, accuracy: 1e-12, "one of two asked is half the credit")
     }
 
     /// Each group takes its own colour's best-fitting objects, and an object serves one group only.

@@ -19,7 +19,8 @@ final class ShapeRendererTests: XCTestCase {
         var again = PromptGenerator(seed: 3)
         var crcAgain: UInt32 = 0
         for (i, spec) in again.next(20).enumerated() {
-            crcAgain = Zlib.crc32(try ShapeRenderer(size: 32).render(spec, seed: UInt64(i)).pixels, continuing: crcAgain)
+            crcAgain = Zlib.crc32(
+                try ShapeRenderer(size: 32).render(spec, seed: UInt64(i)).pixels, continuing: crcAgain)
         }
         XCTAssertEqual(crc, crcAgain)
     }
@@ -33,15 +34,21 @@ final class ShapeRendererTests: XCTestCase {
                 let shapes = try renderer.layout(spec, seed: UInt64(i))
                 XCTAssertEqual(shapes.count, spec.objectCount)
                 for (k, s) in shapes.enumerated() {
-                    XCTAssertTrue(s.x >= 1 && s.y >= 1 && s.x + s.size <= size - 1 && s.y + s.size <= size - 1, "\(s) outside")
-                    XCTAssertTrue(options.shapeSizes.contains(s.size) || s.size < options.shapeSizes.lowerBound, "\(s) size")
-                    for t in shapes[(k + 1)...] { XCTAssertTrue(s.isSeparated(from: t, gap: options.gap), "\(s) touches \(t)") }
+                    XCTAssertTrue(
+                        s.x >= 1 && s.y >= 1 && s.x + s.size <= size - 1 && s.y + s.size <= size - 1, "\(s) outside")
+                    XCTAssertTrue(
+                        options.shapeSizes.contains(s.size) || s.size < options.shapeSizes.lowerBound, "\(s) size")
+                    for t in shapes[(k + 1)...] {
+                        XCTAssertTrue(s.isSeparated(from: t, gap: options.gap), "\(s) touches \(t)")
+                    }
                 }
                 if let relation = spec.relation {
                     XCTAssertTrue(shapes[0].satisfies(relation, shapes[1], gap: options.gap), "\(spec.text): \(shapes)")
                 }
                 // Shapes come in group order with the groups' colours and kinds.
-                let expected = spec.groups.flatMap { g in Array(repeating: [g.color.rawValue, g.shape.rawValue], count: g.count) }
+                let expected = spec.groups.flatMap { g in
+                    Array(repeating: [g.color.rawValue, g.shape.rawValue], count: g.count)
+                }
                 XCTAssertEqual(shapes.map { [$0.color.rawValue, $0.shape.rawValue] }, expected)
             }
         }
@@ -60,9 +67,11 @@ final class ShapeRendererTests: XCTestCase {
 
     func testShapesAreDrawnWhereTheLayoutSays() {
         let renderer = ShapeRenderer(size: 32)
-        let image = renderer.render([PlacedShape(color: .red, shape: .square, x: 2, y: 3, size: 8),
-                                     PlacedShape(color: .blue, shape: .circle, x: 16, y: 16, size: 10),
-                                     PlacedShape(color: .green, shape: .triangle, x: 3, y: 18, size: 10)])
+        let image = renderer.render([
+            PlacedShape(color: .red, shape: .square, x: 2, y: 3, size: 8),
+            PlacedShape(color: .blue, shape: .circle, x: 16, y: 16, size: 10),
+            PlacedShape(color: .green, shape: .triangle, x: 3, y: 18, size: 10)
+        ])
         XCTAssertEqual(image[2, 3], ShapeColor.red.rgb)
         XCTAssertEqual(image[9, 10], ShapeColor.red.rgb)
         XCTAssertEqual(image[10, 10], .white)
@@ -76,7 +85,9 @@ final class ShapeRendererTests: XCTestCase {
     func testAntialiasedEdgesBlendTowardsTheBackground() {
         let renderer = ShapeRenderer(size: 32, antialiased: true)
         let image = renderer.render([PlacedShape(color: .blue, shape: .circle, x: 6, y: 6, size: 20)])
-        let blends = Set((0..<32).flatMap { y in (0..<32).map { x in image[x, y] } }).subtracting([.white, ShapeColor.blue.rgb])
+        let blends = Set((0..<32).flatMap { y in (0..<32).map { x in image[x, y] } }).subtracting([
+            .white, ShapeColor.blue.rgb
+        ])
         XCTAssertFalse(blends.isEmpty)
         XCTAssertEqual(image[16, 16], ShapeColor.blue.rgb)
     }

@@ -8,7 +8,8 @@ final class ShapeScorerAccuracyTests: XCTestCase {
         let scorer = ShapeScorer.standard
         let styles: [ShapeRenderer.Options] = [
             .init(size: 32), .init(size: 64),
-            .init(size: 32, background: .lightGrey, antialiased: true), .init(size: 64, background: .lightGrey, antialiased: true),
+            .init(size: 32, background: .lightGrey, antialiased: true),
+            .init(size: 64, background: .lightGrey, antialiased: true)
         ]
         var train = PromptGenerator(seed: 2024, split: .train)
         var heldOut = PromptGenerator(seed: 2025, split: .heldOut)

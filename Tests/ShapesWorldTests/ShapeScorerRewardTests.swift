@@ -11,9 +11,15 @@ final class ShapeScorerRewardTests: XCTestCase {
         scorer.score(renderer.render(shapes), try PromptParser.parse(prompt))
     }
 
-    private func circle(_ color: ShapeColor, _ x: Int, _ y: Int) -> PlacedShape { PlacedShape(color: color, shape: .circle, x: x, y: y, size: 14) }
-    private func square(_ color: ShapeColor, _ x: Int, _ y: Int) -> PlacedShape { PlacedShape(color: color, shape: .square, x: x, y: y, size: 14) }
-    private func triangle(_ color: ShapeColor, _ x: Int, _ y: Int) -> PlacedShape { PlacedShape(color: color, shape: .triangle, x: x, y: y, size: 14) }
+    private func circle(_ color: ShapeColor, _ x: Int, _ y: Int) -> PlacedShape {
+        PlacedShape(color: color, shape: .circle, x: x, y: y, size: 14)
+    }
+    private func square(_ color: ShapeColor, _ x: Int, _ y: Int) -> PlacedShape {
+        PlacedShape(color: color, shape: .square, x: x, y: y, size: 14)
+    }
+    private func triangle(_ color: ShapeColor, _ x: Int, _ y: Int) -> PlacedShape {
+        PlacedShape(color: color, shape: .triangle, x: x, y: y, size: 14)
+    }
 
     func testCorrectImagesScoreOne() throws {
         let right = try score([circle(.red, 4, 4), circle(.red, 40, 30)], "two red circles")
@@ -52,17 +58,21 @@ final class ShapeScorerRewardTests: XCTestCase {
     }
 
     func testSwappedRelation() throws {
-        let right = try score([square(.blue, 4, 20), triangle(.yellow, 40, 24)], "a blue square left of a yellow triangle")
+        let right = try score(
+            [square(.blue, 4, 20), triangle(.yellow, 40, 24)], "a blue square left of a yellow triangle")
         XCTAssertTrue(right.correct)
         XCTAssertEqual(right.relationSatisfied, true)
-        let swapped = try score([square(.blue, 40, 20), triangle(.yellow, 4, 24)], "a blue square left of a yellow triangle")
+        let swapped = try score(
+            [square(.blue, 40, 20), triangle(.yellow, 4, 24)], "a blue square left of a yellow triangle")
         XCTAssertFalse(swapped.correct)
         XCTAssertEqual(swapped.relationSatisfied, false)
         XCTAssertEqual(swapped.reward, 4.0 / 6, accuracy: 1e-12)
         // Side by side does not count as "above".
-        let sideBySide = try score([square(.blue, 4, 20), triangle(.yellow, 40, 22)], "a blue square above a yellow triangle")
+        let sideBySide = try score(
+            [square(.blue, 4, 20), triangle(.yellow, 40, 22)], "a blue square above a yellow triangle")
         XCTAssertEqual(sideBySide.relationSatisfied, false)
-        let above = try score([square(.blue, 24, 4), triangle(.yellow, 20, 40)], "a blue square above a yellow triangle")
+        let above = try score(
+            [square(.blue, 24, 4), triangle(.yellow, 20, 40)], "a blue square above a yellow triangle")
         XCTAssertTrue(above.correct)
         let missing = try score([square(.blue, 4, 20)], "a blue square right of a yellow triangle")
         XCTAssertEqual(missing.relationSatisfied, false)
@@ -70,13 +80,17 @@ final class ShapeScorerRewardTests: XCTestCase {
     }
 
     func testBlankImageAndExtraObjects() throws {
-        for prompt in ["a red circle", "four cyan triangles", "a blue square left of a yellow triangle", "a red circle and a green square"] {
+        for prompt in [
+            "a red circle", "four cyan triangles", "a blue square left of a yellow triangle",
+            "a red circle and a green square"
+        ] {
             let blank = try score([], prompt)
             XCTAssertEqual(blank.reward, 0, prompt)
             XCTAssertFalse(blank.correct)
             XCTAssertTrue(blank.objects.isEmpty)
         }
-        let withExtra = try score([circle(.red, 4, 4), circle(.red, 40, 30), triangle(.purple, 4, 40)], "two red circles")
+        let withExtra = try score(
+            [circle(.red, 4, 4), circle(.red, 40, 30), triangle(.purple, 4, 40)], "two red circles")
         XCTAssertEqual(withExtra.extraObjects, 1)
         XCTAssertEqual(withExtra.reward, 1 / 1.5, accuracy: 1e-12)
         XCTAssertFalse(withExtra.correct)

@@ -31,7 +31,9 @@ final class ShapeScorerRobustnessTests: XCTestCase {
         var correct = 0
         for (i, spec) in generator.next(count).enumerated() {
             let renderer = ShapeRenderer(size: size, background: i % 2 == 0 ? .white : .lightGrey)
-            if ShapeScorer.standard.score(degrade(try renderer.render(spec, seed: UInt64(i))), spec).correct { correct += 1 }
+            if ShapeScorer.standard.score(degrade(try renderer.render(spec, seed: UInt64(i))), spec).correct {
+                correct += 1
+            }
         }
         return Double(correct) / Double(count)
     }

@@ -26,15 +26,19 @@ public func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
 
 /// Same shape, and max |actual − expected| ≤ tolerance · max(1, max|expected|): the project's parity rule (errors
 /// relative to the output's scale, so large activations are not held to an absolute bound they cannot meet in fp32).
-public func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float = 1e-4, _ message: String = "",
-                        file: StaticString = #filePath, line: UInt = #line) {
+public func assertClose(
+    _ actual: Tensor, _ expected: Tensor, tolerance: Float = 1e-4, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
     guard actual.shape == expected.shape else {
         XCTFail("shape \(actual.shape) ≠ expected \(expected.shape) \(message)", file: file, line: line)
         return
     }
     let scale = max(1, expected.count == 0 ? 0 : expected.asType(.float32).abs().max().item(Float.self))
     let error = maxAbsDifference(actual, expected)
-    XCTAssert(error <= tolerance * scale, "max abs error \(error) > \(tolerance) × scale \(scale) \(message)", file: file, line: line)
+    XCTAssert(
+        error <= tolerance * scale, "max abs error \(error) > \(tolerance) × scale \(scale) \(message)", file: file,
+        line: line)
 }
 
 /// A fresh temporary folder, removed when the test ends.
@@ -46,8 +50,10 @@ public func temporaryDirectory(_ test: XCTestCase) throws -> URL {
 }
 
 /// Element-wise comparison of two float arrays within `accuracy` (XCTest has this for scalars only).
-public func XCTAssertEqual(_ actual: [Float], _ expected: [Float], accuracy: Float, _ message: String = "",
-                           file: StaticString = #filePath, line: UInt = #line) {
+public func XCTAssertEqual(
+    _ actual: [Float], _ expected: [Float], accuracy: Float, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
     guard actual.count == expected.count else {
         XCTFail("\(actual.count) elements ≠ expected \(expected.count) \(message)", file: file, line: line)
         return

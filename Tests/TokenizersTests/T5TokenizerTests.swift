@@ -59,8 +59,8 @@ final class T5TokenizerTests: XCTestCase {
         root["normalizer"] = [
             "type": "Sequence",
             "normalizers": [
-                root["normalizer"]!, ["type": "Replace", "pattern": ["Regex": " {2,}"], "content": " "],
-            ],
+                root["normalizer"]!, ["type": "Replace", "pattern": ["Regex": " {2,}"], "content": " "]
+            ]
         ]
         root["pre_tokenizer"] = ["type": "Metaspace", "replacement": "\u{2581}", "add_prefix_space": true]
         let url = try temporaryDirectory(self).appendingPathComponent("tokenizer.json")

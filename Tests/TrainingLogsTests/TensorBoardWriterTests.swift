@@ -14,9 +14,9 @@ final class TensorBoardWriterTests: XCTestCase {
 
     func testProtobufEncodingOfKnownMessages() {
         var w = ProtobufWriter()
-        w.int64(2, 150)          // field 2 varint: 0x10 0x96 0x01
-        w.string(1, "ab")        // field 1 length-delimited
-        w.float(2, 1)            // field 2 fixed32
+        w.int64(2, 150)  // field 2 varint: 0x10 0x96 0x01
+        w.string(1, "ab")  // field 1 length-delimited
+        w.float(2, 1)  // field 2 fixed32
         XCTAssertEqual(w.bytes, [0x10, 0x96, 0x01, 0x0A, 0x02, 0x61, 0x62, 0x15, 0x00, 0x00, 0x80, 0x3F])
     }
 

@@ -52,7 +52,9 @@ final class FluxTaskTests: XCTestCase {
     func testPromptsConditioningAndDecoding() throws {
         let task = try task(try temporaryDirectory(self))
         let first = try task.trainingPrompts(count: 2, iteration: 0, seed: 5)
-        XCTAssertEqual(try task.trainingPrompts(count: 2, iteration: 0, seed: 5), first, "prompts are a function of (seed, iteration)")
+        XCTAssertEqual(
+            try task.trainingPrompts(count: 2, iteration: 0, seed: 5), first,
+            "prompts are a function of (seed, iteration)")
         // One epoch of 3 prompts visits each once.
         let epoch = try (0..<3).flatMap { try task.trainingPrompts(count: 1, iteration: $0, seed: 5) }.map(\.text)
         XCTAssertEqual(Set(epoch), Set(prompts))
@@ -63,14 +65,18 @@ final class FluxTaskTests: XCTestCase {
         XCTAssertEqual(images.count, 2)
         XCTAssertEqual(images[0].width, 32)
         XCTAssertThrowsError(try task.conditioning([""])) { XCTAssert("\($0)".contains("guidance-distilled"), "\($0)") }
-        XCTAssertThrowsError(try task.conditioning(["not cached"])) { XCTAssert("\($0)".contains("no cached embedding"), "\($0)") }
+        XCTAssertThrowsError(try task.conditioning(["not cached"])) {
+            XCTAssert("\($0)".contains("no cached embedding"), "\($0)")
+        }
     }
 
     /// Two iterations: first ratios one, finite losses, a diffusers-layout checkpoint that reloads to the trained
     /// weights, and a resumed run that continues exactly.
     func testTrainingCheckpointAndResume() throws {
         let folder = try temporaryDirectory(self)
-        let straight = try GRPOTrainer(task: try task(folder.appendingPathComponent("a")), config: config(), runFolder: folder.appendingPathComponent("run-a"))
+        let straight = try GRPOTrainer(
+            task: try task(folder.appendingPathComponent("a")), config: config(),
+            runFolder: folder.appendingPathComponent("run-a"))
         let first = try straight.step()
         XCTAssertEqual(first.ratioMin, 1, accuracy: 1e-5)
         XCTAssertEqual(first.ratioMax, 1, accuracy: 1e-5)
@@ -86,10 +92,14 @@ final class FluxTaskTests: XCTestCase {
         XCTAssertEqual(evaluation.images.count, 2)
         XCTAssert(evaluation.meanReward.isFinite)
 
-        let interrupted = try GRPOTrainer(task: try task(folder.appendingPathComponent("b")), config: config(), runFolder: folder.appendingPathComponent("run-b"))
+        let interrupted = try GRPOTrainer(
+            task: try task(folder.appendingPathComponent("b")), config: config(),
+            runFolder: folder.appendingPathComponent("run-b"))
         _ = try interrupted.step()
         let saved = try interrupted.saveCheckpoint()
-        let resumed = try GRPOTrainer(task: try task(folder.appendingPathComponent("c")), config: config(), runFolder: folder.appendingPathComponent("run-b"))
+        let resumed = try GRPOTrainer(
+            task: try task(folder.appendingPathComponent("c")), config: config(),
+            runFolder: folder.appendingPathComponent("run-b"))
         try resumed.resume(from: saved)
         let again = try resumed.step()
         XCTAssertEqual(again.rewardMean, second.rewardMean)
@@ -108,8 +118,11 @@ final class FluxTaskTests: XCTestCase {
         XCTAssertEqual(entries.map(\.caption), ["a red apple on a table", "a lighthouse at dusk", "two cats asleep"])
         let loaded = try cache.load(entries)
         for i in 0..<3 {
-            XCTAssertEqual(loaded.promptEmbeds[i].toArray(Float.self), expected["prompt_embed/\(i)"]!.toArray(Float.self))
-            XCTAssertEqual(loaded.pooledPromptEmbeds[i].toArray(Float.self), expected["pooled_prompt_embeds/\(i)"]!.toArray(Float.self))
+            XCTAssertEqual(
+                loaded.promptEmbeds[i].toArray(Float.self), expected["prompt_embed/\(i)"]!.toArray(Float.self))
+            XCTAssertEqual(
+                loaded.pooledPromptEmbeds[i].toArray(Float.self),
+                expected["pooled_prompt_embeds/\(i)"]!.toArray(Float.self))
         }
         let pipeline = try FluxPipeline.load(from: Fixture.url("flux_mini"), dtype: .float32, loadTextEncoders: false)
         let task = try FluxTask(pipeline: pipeline, embeddings: folder, height: 32, width: 32)
@@ -123,7 +136,9 @@ final class FluxTaskTests: XCTestCase {
         let folder = try temporaryDirectory(self)
         let cacheFolder = folder.appendingPathComponent("wrong")
         let cache = FluxEmbeddingCache(folder: cacheFolder)
-        let embeddings = FluxPromptEmbeddings(promptEmbeds: Tensor.zeros([1, 4, 7]), pooledPromptEmbeds: Tensor.zeros([1, 5]), textIds: Tensor.zeros([4, 3]))
+        let embeddings = FluxPromptEmbeddings(
+            promptEmbeds: Tensor.zeros([1, 4, 7]), pooledPromptEmbeds: Tensor.zeros([1, 5]),
+            textIds: Tensor.zeros([4, 3]))
         var entry = try cache.write(index: 0, embeddings: embeddings, row: 0, dtype: .float32)
         entry.caption = "x"
         try cache.writeManifest([entry])

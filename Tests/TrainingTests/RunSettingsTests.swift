@@ -7,11 +7,13 @@ import XCTest
 /// and refuse unknown keys naming the file.
 final class RunSettingsTests: XCTestCase {
     func testLayersOverrideInOrderAndRecordOrigins() throws {
-        let resolved = try RunSettings.resolve(preset: .flux, presetName: "flux", layers: [
-            SettingsLayer(origin: "run/config.json", values: ["learningRate": 2e-5, "numGenerations": 6]),
-            SettingsLayer(origin: "seed.yaml", values: ["learning_rate": 3e-5, "sampler": "cps", "height": 512]),
-            SettingsLayer(origin: "command line", values: ["learning-rate": 4e-5]),
-        ])
+        let resolved = try RunSettings.resolve(
+            preset: .flux, presetName: "flux",
+            layers: [
+                SettingsLayer(origin: "run/config.json", values: ["learningRate": 2e-5, "numGenerations": 6]),
+                SettingsLayer(origin: "seed.yaml", values: ["learning_rate": 3e-5, "sampler": "cps", "height": 512]),
+                SettingsLayer(origin: "command line", values: ["learning-rate": 4e-5])
+            ])
         XCTAssertEqual(resolved.trainer.learningRate, 4e-5)
         XCTAssertEqual(resolved.trainer.numGenerations, 6)
         XCTAssertEqual(resolved.trainer.sampler, .cps)
@@ -57,7 +59,11 @@ final class RunSettingsTests: XCTestCase {
         let layer = try SettingsLayer.file(file)
         XCTAssertEqual(Set(layer.ignored), ["gradient_checkpointing", "mixed_precision", "t"])
         let resolved = try RunSettings.resolve(preset: GRPOTrainer.Config(), presetName: "base", layers: [layer])
-        XCTAssertEqual(resolved.trainer, GRPOTrainer.Config.flux.with { $0.evalPrompts = 64; $0.rolloutBatchSize = 64; $0.transitionBatchSize = 64 })
+        XCTAssertEqual(
+            resolved.trainer,
+            GRPOTrainer.Config.flux.with {
+                $0.evalPrompts = 64; $0.rolloutBatchSize = 64; $0.transitionBatchSize = 64
+            })
         XCTAssertEqual(resolved.task.checkpoint, "data/flux")
         XCTAssertEqual(resolved.task.embeddings, "data/rl_embeddings")
         XCTAssertEqual([resolved.task.height, resolved.task.width], [720, 720])
@@ -67,12 +73,21 @@ final class RunSettingsTests: XCTestCase {
         let folder = try temporaryDirectory(self)
         let file = folder.appendingPathComponent("bad.json")
         try #"{"num_generation": 3}"#.write(to: file, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try RunSettings.resolve(preset: .flux, presetName: "flux", layers: [try SettingsLayer.file(file)])) {
+        XCTAssertThrowsError(
+            try RunSettings.resolve(preset: .flux, presetName: "flux", layers: [try SettingsLayer.file(file)])
+        ) {
             XCTAssertTrue("\($0)".contains("bad.json: unknown setting 'num_generation'"), "\($0)")
         }
-        XCTAssertThrowsError(try RunSettings.resolve(preset: .flux, presetName: "flux", layers: [
-            SettingsLayer(origin: "x.json", values: ["sampler": "euler"])])) {
-            XCTAssertTrue("\($0)".contains("x.json: setting 'sampler': 'euler' is not one of dance-sde, flow-sde, cps, ddim"), "\($0)")
+        XCTAssertThrowsError(
+            try RunSettings.resolve(
+                preset: .flux, presetName: "flux",
+                layers: [
+                    SettingsLayer(origin: "x.json", values: ["sampler": "euler"])
+                ])
+        ) {
+            XCTAssertTrue(
+                "\($0)".contains("x.json: setting 'sampler': 'euler' is not one of dance-sde, flow-sde, cps, ddim"),
+                "\($0)")
         }
         XCTAssertThrowsError(try SettingsLayer.file(folder.appendingPathComponent("t.json").written(#"{"t": 16}"#))) {
             XCTAssertTrue("\($0)".contains("setting 't' = 16"), "\($0)")
@@ -89,7 +104,8 @@ final class RunSettingsTests: XCTestCase {
         let off = try SeedArgumentsProbe.resolve(["use_ema": false, "ema_decay": 0.9])
         XCTAssertEqual(off.trainer.emaDecay, 0)
         XCTAssertEqual(try SeedArgumentsProbe.resolve(["ema_decay": 0.9]).trainer.emaDecay, 0.9, "our own key")
-        XCTAssertEqual(try SeedArgumentsProbe.resolve(["lora_target_modules": "to_q,to_v"]).trainer.loraTargets, ["to_q", "to_v"])
+        XCTAssertEqual(
+            try SeedArgumentsProbe.resolve(["lora_target_modules": "to_q,to_v"]).trainer.loraTargets, ["to_q", "to_v"])
     }
 }
 

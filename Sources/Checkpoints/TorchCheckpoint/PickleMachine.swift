@@ -119,7 +119,8 @@ struct PickleMachine {
         case 0x8c: stack.append(.string(try readUTF8(length: Int(try readByte()))))  // SHORT_BINUNICODE
         case 0x8d: stack.append(.string(try readUTF8(length: try readLength(width: 8))))  // BINUNICODE8
         case 0x54:  // BINSTRING (Python 2 str; decoded as Latin-1 like `encoding='latin1'`)
-            stack.append(.string(String(decoding: try read(try readLength(width: 4)).map { UInt16($0) }, as: UTF16.self)))
+            stack.append(
+                .string(String(decoding: try read(try readLength(width: 4)).map { UInt16($0) }, as: UTF16.self)))
         case 0x55:  // SHORT_BINSTRING
             stack.append(.string(String(decoding: try read(Int(try readByte())).map { UInt16($0) }, as: UTF16.self)))
         case 0x42: stack.append(.bytes(Array(try read(try readLength(width: 4)))))  // BINBYTES
@@ -182,18 +183,26 @@ struct PickleMachine {
             stack.append(.global(try policy.resolveGlobal(moduleName, globalName)))
         case 0x52:  // REDUCE
             let args = try pop(), callable = try pop()
-            guard case .global(let function) = callable else { throw fail("REDUCE on \(callable.kind), which is not callable") }
-            guard let arguments = args.tupleItems else { throw fail("REDUCE arguments are a \(args.kind), not a tuple") }
+            guard case .global(let function) = callable else {
+                throw fail("REDUCE on \(callable.kind), which is not callable")
+            }
+            guard let arguments = args.tupleItems else {
+                throw fail("REDUCE arguments are a \(args.kind), not a tuple")
+            }
             stack.append(try policy.call(function, arguments))
         case 0x81:  // NEWOBJ
             let args = try pop(), cls = try pop()
             guard case .global(let type) = cls else { throw fail("NEWOBJ on \(cls.kind), which is not a class") }
-            guard let arguments = args.tupleItems else { throw fail("NEWOBJ arguments are a \(args.kind), not a tuple") }
+            guard let arguments = args.tupleItems else {
+                throw fail("NEWOBJ arguments are a \(args.kind), not a tuple")
+            }
             stack.append(try policy.newObject(type, arguments))
         case 0x92:  // NEWOBJ_EX
             let kwargs = try pop(), args = try pop(), cls = try pop()
             guard case .global(let type) = cls else { throw fail("NEWOBJ_EX on \(cls.kind), which is not a class") }
-            guard let arguments = args.tupleItems else { throw fail("NEWOBJ_EX arguments are a \(args.kind), not a tuple") }
+            guard let arguments = args.tupleItems else {
+                throw fail("NEWOBJ_EX arguments are a \(args.kind), not a tuple")
+            }
             if case .dict(let named) = kwargs, !named.entries.isEmpty {
                 throw fail("NEWOBJ_EX with keyword arguments is not supported (class \(type.qualifiedName))")
             }
@@ -211,8 +220,9 @@ struct PickleMachine {
         case 0x82, 0x83, 0x84:  // EXT1, EXT2, EXT4: the copyreg extension registry
             throw fail("refused opcode \(opcodeName) (\(hex(code))): extension-registry globals are not allowed")
         default:
-            throw fail("unsupported opcode \(opcodeName) (byte \(hex(code))); the restricted unpickler "
-                + "reads the binary protocols 2–5 that torch.save writes")
+            throw fail(
+                "unsupported opcode \(opcodeName) (byte \(hex(code))); the restricted unpickler "
+                    + "reads the binary protocols 2–5 that torch.save writes")
         }
         return nil
     }
@@ -296,13 +306,17 @@ struct PickleMachine {
 
     private mutating func readUTF8(length: Int) throws -> String {
         let raw = try read(length)
-        guard let string = String(bytes: raw, encoding: .utf8) else { throw fail("string of \(length) bytes is not valid UTF-8") }
+        guard let string = String(bytes: raw, encoding: .utf8) else {
+            throw fail("string of \(length) bytes is not valid UTF-8")
+        }
         return string
     }
 
     /// A newline-terminated ASCII argument (GLOBAL, PERSID).
     private mutating func readLine() throws -> String {
-        guard let end = bytes[position...].firstIndex(of: 0x0a) else { throw fail("truncated: unterminated text argument") }
+        guard let end = bytes[position...].firstIndex(of: 0x0a) else {
+            throw fail("truncated: unterminated text argument")
+        }
         defer { position = end + 1 }
         return String(decoding: bytes[position..<end], as: UTF8.self)
     }
@@ -323,6 +337,6 @@ struct PickleMachine {
         0x93: "STACK_GLOBAL", 0x52: "REDUCE", 0x81: "NEWOBJ", 0x92: "NEWOBJ_EX", 0x62: "BUILD", 0x51: "BINPERSID",
         0x50: "PERSID", 0x69: "INST", 0x6f: "OBJ", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4", 0x97: "NEXT_BUFFER",
         0x98: "READONLY_BUFFER", 0x49: "INT", 0x4c: "LONG", 0x46: "FLOAT", 0x53: "STRING", 0x56: "UNICODE",
-        0x70: "PUT", 0x67: "GET",
+        0x70: "PUT", 0x67: "GET"
     ]
 }

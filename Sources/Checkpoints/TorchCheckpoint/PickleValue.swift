@@ -68,7 +68,8 @@ extension PickleValue {
         var containers: [PickleContainer] = []
         var work = roots
         while let value = work.popLast() {
-            guard let object = value.container as? PickleContainer, seen.insert(ObjectIdentifier(object)).inserted else { continue }
+            guard let object = value.container as? PickleContainer, seen.insert(ObjectIdentifier(object)).inserted
+            else { continue }
             containers.append(object)
             work.append(contentsOf: object.children)
         }

@@ -29,7 +29,9 @@ final class RandomAccessFile: @unchecked Sendable {
         guard offset <= size, UInt64(count) <= size - offset else {
             let available = offset <= size ? size - offset : 0
             throw TorchCheckpointError(
-                file: url.path, message: "truncated: \(what()) needs \(count) bytes at offset \(offset), the file has \(available) there")
+                file: url.path,
+                message:
+                    "truncated: \(what()) needs \(count) bytes at offset \(offset), the file has \(available) there")
         }
         lock.lock()
         defer { lock.unlock() }
@@ -41,7 +43,8 @@ final class RandomAccessFile: @unchecked Sendable {
             throw TorchCheckpointError(file: url.path, message: "\(what()): read failed: \(error.localizedDescription)")
         }
         guard data.count == count else {
-            throw TorchCheckpointError(file: url.path, message: "truncated: \(what()) has \(data.count) of its \(count) bytes")
+            throw TorchCheckpointError(
+                file: url.path, message: "truncated: \(what()) has \(data.count) of its \(count) bytes")
         }
         return data
     }

@@ -59,7 +59,7 @@ enum TorchGlobal: Equatable, Sendable {
     static let storageTypes: [String: DType] = [
         "FloatStorage": .float32, "DoubleStorage": .float64, "HalfStorage": .float16, "BFloat16Storage": .bfloat16,
         "LongStorage": .int64, "IntStorage": .int32, "ShortStorage": .int16, "CharStorage": .int8,
-        "ByteStorage": .uint8, "BoolStorage": .bool, "ComplexFloatStorage": .complex64, "UntypedStorage": .uint8,
+        "ByteStorage": .uint8, "BoolStorage": .bool, "ComplexFloatStorage": .complex64, "UntypedStorage": .uint8
     ]
 
     /// dtype object names (with torch's aliases).
@@ -67,14 +67,15 @@ enum TorchGlobal: Equatable, Sendable {
         "float32": .float32, "float": .float32, "float64": .float64, "double": .float64, "float16": .float16,
         "half": .float16, "bfloat16": .bfloat16, "int64": .int64, "long": .int64, "int32": .int32, "int": .int32,
         "int16": .int16, "short": .int16, "int8": .int8, "uint8": .uint8, "bool": .bool, "uint16": .uint16,
-        "uint32": .uint32, "uint64": .uint64, "complex64": .complex64, "cfloat": .complex64,
+        "uint32": .uint32, "uint64": .uint64, "complex64": .complex64, "cfloat": .complex64
     ]
 
     /// The allowlisted global named `module.name`, or nil.
     static func named(module: String, name: String) -> TorchGlobal? {
         switch (module, name) {
         case ("collections", "OrderedDict"): return .orderedDict
-        case ("builtins", "set"), ("__builtin__", "set"), ("builtins", "frozenset"), ("__builtin__", "frozenset"): return .set
+        case ("builtins", "set"), ("__builtin__", "set"), ("builtins", "frozenset"), ("__builtin__", "frozenset"):
+            return .set
         case ("_codecs", "encode"): return .codecsEncode
         case ("torch", "Size"): return .torchSize
         case ("torch._utils", "_rebuild_tensor_v2"): return .rebuildTensorV2

@@ -46,7 +46,8 @@ public final class TorchCheckpointFile: @unchecked Sendable {
             format = .legacy
         } else {
             throw TorchCheckpointError(
-                file: url.path, message: "not a PyTorch checkpoint: it starts with neither a zip header (PK\\3\\4) nor a pickle (0x80)")
+                file: url.path,
+                message: "not a PyTorch checkpoint: it starts with neither a zip header (PK\\3\\4) nor a pickle (0x80)")
         }
         references = flattened.tensors
         skippedKeys = flattened.skipped
@@ -55,7 +56,8 @@ public final class TorchCheckpointFile: @unchecked Sendable {
     /// The tensor stored under `key`, as a contiguous engine tensor (only the storage bytes it covers are read).
     public func tensor(_ key: String) throws -> Tensor {
         guard let reference = references[key] else {
-            throw TorchCheckpointError(file: url.path, message: "no tensor '\(key)' (the file has \(references.count) tensors)")
+            throw TorchCheckpointError(
+                file: url.path, message: "no tensor '\(key)' (the file has \(references.count) tensors)")
         }
         let span = try checkedSpan(reference, key: key)
         return reference.materialise(try storages.read(reference.storage, elements: span, file: url.path))
@@ -64,7 +66,9 @@ public final class TorchCheckpointFile: @unchecked Sendable {
     /// Every tensor of the state dict; a storage shared by several tensors is read once.
     public func stateDict() throws -> [String: Tensor] {
         var byStorage: [String: [String]] = [:]
-        for (key, reference) in references { byStorage["\(reference.storage.key)@\(reference.storage.rootOffset)", default: []].append(key) }
+        for (key, reference) in references {
+            byStorage["\(reference.storage.key)@\(reference.storage.rootOffset)", default: []].append(key)
+        }
         var out: [String: Tensor] = [:]
         for group in byStorage.values {
             let spans = try group.map { try checkedSpan(references[$0]!, key: $0) }
@@ -86,18 +90,24 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         guard span.upperBound <= reference.storage.numel else {
             throw TorchCheckpointError(
                 file: url.path,
-                message: "tensor '\(key)': view \(reference.shape) with stride \(reference.strides) at offset \(reference.offset) "
-                    + "reaches element \(span.upperBound) of storage '\(reference.storage.key)', which has \(reference.storage.numel)")
+                message:
+                    "tensor '\(key)': view \(reference.shape) with stride \(reference.strides) at offset \(reference.offset) "
+                    + "reaches element \(span.upperBound) of storage '\(reference.storage.key)', which has \(reference.storage.numel)"
+            )
         }
         return span
     }
 
     // MARK: - Zip format
 
-    private static func openZip(_ file: RandomAccessFile, stateDictKey: String?) throws -> (TorchStateDict.Flattened, StorageReader) {
+    private static func openZip(_ file: RandomAccessFile, stateDictKey: String?) throws -> (
+        TorchStateDict.Flattened, StorageReader
+    ) {
         let path = file.url.path
         let archive = try ZipArchive(file: file)
-        let pickles = archive.entries.filter { $0.name.hasSuffix("data.pkl") && $0.name.split(separator: "/").last == "data.pkl" }
+        let pickles = archive.entries.filter {
+            $0.name.hasSuffix("data.pkl") && $0.name.split(separator: "/").last == "data.pkl"
+        }
         guard let pickle = pickles.min(by: { $0.name.count < $1.name.count }) else {
             let isTorchScript = archive.entries.contains { $0.name.hasSuffix("constants.pkl") }
             throw TorchCheckpointError(
@@ -109,11 +119,13 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         }
         let prefix = String(pickle.name.dropLast("data.pkl".count))
         if let byteorder = archive.entry(prefix + "byteorder") {
-            let order = String(decoding: try archive.read(byteorder), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let order = String(decoding: try archive.read(byteorder), as: UTF8.self).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             guard order == "little" else {
                 throw TorchCheckpointError(
                     file: path,
-                    message: "byteorder is '\(order)': the storages were written on a big-endian machine; only little-endian checkpoints "
+                    message:
+                        "byteorder is '\(order)': the storages were written on a big-endian machine; only little-endian checkpoints "
                         + "are read (load and re-save the file on a little-endian machine)")
             }
         }
@@ -123,7 +135,8 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         var top = PickleValue.none
         defer { PickleValue.dismantle([top] + machine.retainedValues) }
         do { top = try machine.load() } catch let error as PickleError {
-            throw TorchCheckpointError(file: path, message: "\(pickle.name) byte \(error.offset) (\(error.opcode)): \(error.message)")
+            throw TorchCheckpointError(
+                file: path, message: "\(pickle.name) byte \(error.offset) (\(error.opcode)): \(error.message)")
         }
         return (try TorchStateDict.flatten(top, stateDictKey: stateDictKey, file: path), .zip(archive, prefix: prefix))
     }
@@ -133,7 +146,9 @@ public final class TorchCheckpointFile: @unchecked Sendable {
     /// torch's magic number 0x1950a86a20f9469cfc6c, as LONG1 pickles it (little-endian).
     private static let legacyMagic: [UInt8] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]
 
-    private static func openLegacy(_ file: RandomAccessFile, stateDictKey: String?) throws -> (TorchStateDict.Flattened, StorageReader) {
+    private static func openLegacy(_ file: RandomAccessFile, stateDictKey: String?) throws -> (
+        TorchStateDict.Flattened, StorageReader
+    ) {
         let path = file.url.path
         func fail(_ message: String) -> TorchCheckpointError { TorchCheckpointError(file: path, message: message) }
         // The pickles come first and are small next to the storages after them; read a prefix, larger until they fit.
@@ -163,11 +178,15 @@ public final class TorchCheckpointFile: @unchecked Sendable {
                     throw fail("not a PyTorch checkpoint: a pickle, but not torch.save's (no magic number)")
                 }
                 stage = "protocol version"
-                guard case .int(1001) = try next() else { throw fail("legacy torch.save file with an unknown protocol version") }
+                guard case .int(1001) = try next() else {
+                    throw fail("legacy torch.save file with an unknown protocol version")
+                }
                 stage = "sys_info"
                 if case .dict(let info) = try next(), case .bool(false)? = info["little_endian"] {
-                    throw fail("sys_info says little_endian=False: the storages were written on a big-endian machine; only "
-                        + "little-endian checkpoints are read (load and re-save the file on a little-endian machine)")
+                    throw fail(
+                        "sys_info says little_endian=False: the storages were written on a big-endian machine; only "
+                            + "little-endian checkpoints are read (load and re-save the file on a little-endian machine)"
+                    )
                 }
                 stage = "object"
                 let top = try next()
@@ -178,16 +197,24 @@ public final class TorchCheckpointFile: @unchecked Sendable {
                 var locations: [String: (offset: UInt64, numel: Int)] = [:]
                 for item in keyList.items {
                     guard case .string(let key) = item else { throw fail("legacy format: storage key is \(item.kind)") }
-                    guard let storage = storages[key] else { throw fail("legacy format: storage '\(key)' is listed but no tensor uses it") }
-                    let count = try file.read(at: position, count: 8, what: "the element count of storage '\(key)'").littleEndian(at: 0, width: 8)
+                    guard let storage = storages[key] else {
+                        throw fail("legacy format: storage '\(key)' is listed but no tensor uses it")
+                    }
+                    let count = try file.read(at: position, count: 8, what: "the element count of storage '\(key)'")
+                        .littleEndian(at: 0, width: 8)
                     guard count <= file.size / UInt64(storage.dtype.size) else {
-                        throw fail("storage '\(key)' of \(file.url.lastPathComponent): element count \(count) is more than the whole file holds")
+                        throw fail(
+                            "storage '\(key)' of \(file.url.lastPathComponent): element count \(count) is more than the whole file holds"
+                        )
                     }
                     let numel = Int(count)
                     locations[key] = (position + 8, numel)
                     position += 8 + UInt64(numel) * UInt64(storage.dtype.size)
                 }
-                return (try TorchStateDict.flatten(top, stateDictKey: stateDictKey, file: path), .legacy(file, locations: locations))
+                return (
+                    try TorchStateDict.flatten(top, stateDictKey: stateDictKey, file: path),
+                    .legacy(file, locations: locations)
+                )
             } catch let error as PickleError {
                 if error.message.hasPrefix("truncated") && prefixLength < Int(file.size) {
                     prefixLength = Int(min(file.size, UInt64(prefixLength) * 4))
@@ -217,19 +244,24 @@ enum StorageReader: Sendable {
             }
             guard entry.uncompressedSize >= UInt64(expected) else {
                 throw TorchCheckpointError(
-                    file: file, message: "storage '\(storage.key)' of \(URL(fileURLWithPath: file).lastPathComponent): "
-                        + "expected \(expected) bytes (\(storage.numel) × \(storage.dtype)), found \(entry.uncompressedSize)")
+                    file: file,
+                    message: "storage '\(storage.key)' of \(URL(fileURLWithPath: file).lastPathComponent): "
+                        + "expected \(expected) bytes (\(storage.numel) × \(storage.dtype)), found \(entry.uncompressedSize)"
+                )
             }
             return try archive.read(entry, offset: UInt64(elements.lowerBound * size), count: elements.count * size)
         case .legacy(let handle, let locations):
             guard let location = locations[storage.key] else {
-                throw TorchCheckpointError(file: file, message: "storage '\(storage.key)' is not in the file's list of storages")
+                throw TorchCheckpointError(
+                    file: file, message: "storage '\(storage.key)' is not in the file's list of storages")
             }
             let available = handle.size > location.offset ? handle.size - location.offset : 0
             guard location.numel * size >= expected, available >= UInt64(expected) else {
                 throw TorchCheckpointError(
-                    file: file, message: "storage '\(storage.key)' of \(URL(fileURLWithPath: file).lastPathComponent): "
-                        + "expected \(expected) bytes (\(storage.numel) × \(storage.dtype)), found \(min(UInt64(location.numel * size), available))")
+                    file: file,
+                    message: "storage '\(storage.key)' of \(URL(fileURLWithPath: file).lastPathComponent): "
+                        + "expected \(expected) bytes (\(storage.numel) × \(storage.dtype)), found \(min(UInt64(location.numel * size), available))"
+                )
             }
             let offset = location.offset + UInt64((storage.rootOffset + elements.lowerBound) * size)
             return try handle.read(at: offset, count: elements.count * size, what: "storage '\(storage.key)'")

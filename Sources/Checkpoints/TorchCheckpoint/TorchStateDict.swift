@@ -13,7 +13,9 @@ import Foundation
 
 enum TorchStateDict {
     /// Entries that wrap the model's state dict in training checkpoints, in order of preference.
-    static let wrapperKeys = ["state_dict", "model_state_dict", "model", "module", "net", "network", "params", "weights"]
+    static let wrapperKeys = [
+        "state_dict", "model_state_dict", "model", "module", "net", "network", "params", "weights"
+    ]
 
     struct Flattened {
         var tensors: [String: TorchTensorReference] = [:]
@@ -27,13 +29,17 @@ enum TorchStateDict {
         var otherEntries: [String] = []  // top-level entries beside the chosen wrapper, reported as skipped
         if let stateDictKey {
             for component in stateDictKey.split(separator: "/").map(String.init) {
-                guard case .dict(let dict) = root else { throw fail("entry '\(stateDictKey)': '\(component)' is inside \(root.kind), not a dict") }
+                guard case .dict(let dict) = root else {
+                    throw fail("entry '\(stateDictKey)': '\(component)' is inside \(root.kind), not a dict")
+                }
                 guard let value = dict[component] else {
                     throw fail("no entry '\(component)' (of '\(stateDictKey)'); the dict has \(keyList(dict))")
                 }
                 root = value
             }
-        } else if case .dict(let dict) = top, !dict.entries.contains(where: { if case .tensor = $0.value { return true } else { return false } }) {
+        } else if case .dict(let dict) = top,
+            !dict.entries.contains(where: { if case .tensor = $0.value { return true } else { return false } })
+        {
             if let wrapper = wrapperKeys.first(where: { dict[$0].map(holdsTensors) ?? false }) {
                 root = dict[wrapper]!
                 otherEntries = dict.entries.compactMap { entry in
@@ -58,10 +64,12 @@ enum TorchStateDict {
             func child(_ key: String) -> String { name.isEmpty ? key : "\(name).\(key)" }
             switch value {
             case .tensor(let reference):
-                guard result.tensors[name] == nil else { throw fail("key '\(name)' appears twice after flattening nested dicts") }
+                guard result.tensors[name] == nil else {
+                    throw fail("key '\(name)' appears twice after flattening nested dicts")
+                }
                 result.tensors[name] = reference
             case .dict where !name.isEmpty && !holdsTensors(value),
-                 .list where !name.isEmpty && !holdsTensors(value):
+                .list where !name.isEmpty && !holdsTensors(value):
                 result.skipped.append(name)  // a dict or list of settings: one skipped entry
             case .dict(let dict):
                 guard seen.insert(ObjectIdentifier(dict)).inserted else { result.skipped.append(name); return }
@@ -87,7 +95,8 @@ enum TorchStateDict {
         // DataParallel / DistributedDataParallel save every key as `module.<key>`.
         let prefix = "module."
         if !result.tensors.isEmpty, result.tensors.keys.allSatisfy({ $0.hasPrefix(prefix) }) {
-            result.tensors = Dictionary(uniqueKeysWithValues: result.tensors.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+            result.tensors = Dictionary(
+                uniqueKeysWithValues: result.tensors.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
         }
         result.skipped.sort()
         return result
@@ -99,7 +108,8 @@ enum TorchStateDict {
         var work = [value]
         while let item = work.popLast() {
             if case .tensor = item { return true }
-            guard let container = item.container as? PickleContainer, seen.insert(ObjectIdentifier(container)).inserted else { continue }
+            guard let container = item.container as? PickleContainer, seen.insert(ObjectIdentifier(container)).inserted
+            else { continue }
             work.append(contentsOf: container.children)
         }
         return false
@@ -110,6 +120,7 @@ enum TorchStateDict {
             if case .string(let s) = entry.key { return "'\(s)'" }
             return entry.key.kind
         }
-        return names.isEmpty ? "no entries" : "entries " + names.prefix(12).joined(separator: ", ") + (names.count > 12 ? ", …" : "")
+        return names.isEmpty
+            ? "no entries" : "entries " + names.prefix(12).joined(separator: ", ") + (names.count > 12 ? ", …" : "")
     }
 }

@@ -62,7 +62,9 @@ public struct TorchTensorReference: Sendable {
                         written += inner * size
                     } else {
                         for i in 0..<inner {
-                            memcpy(target.baseAddress! + written, source.baseAddress! + (base + i * innerStride) * size, size)
+                            memcpy(
+                                target.baseAddress! + written, source.baseAddress! + (base + i * innerStride) * size,
+                                size)
                             written += size
                         }
                     }
@@ -89,8 +91,9 @@ enum TorchRebuild {
     static let maxElements = 1 << 48
 
     static func policy(persistentLoad: @escaping (PickleValue) throws -> PickleValue) -> PicklePolicy {
-        PicklePolicy(resolveGlobal: TorchGlobal.resolve, call: call, newObject: newObject, build: build,
-                     persistentLoad: persistentLoad)
+        PicklePolicy(
+            resolveGlobal: TorchGlobal.resolve, call: call, newObject: newObject, build: build,
+            persistentLoad: persistentLoad)
     }
 
     /// REDUCE.
@@ -99,9 +102,13 @@ enum TorchRebuild {
         case .orderedDict:
             let dict = PickleDict()
             if let first = args.first {
-                guard case .list(let pairs) = first else { throw PickleFailure("OrderedDict(\(first.kind)) is not supported") }
+                guard case .list(let pairs) = first else {
+                    throw PickleFailure("OrderedDict(\(first.kind)) is not supported")
+                }
                 for pair in pairs.items {
-                    guard let kv = pair.tupleItems, kv.count == 2 else { throw PickleFailure("OrderedDict item is \(pair.kind), not a pair") }
+                    guard let kv = pair.tupleItems, kv.count == 2 else {
+                        throw PickleFailure("OrderedDict item is \(pair.kind), not a pair")
+                    }
                     dict.set(kv[0], kv[1])
                 }
             }
@@ -117,7 +124,9 @@ enum TorchRebuild {
             guard case .string(let text) = args.first else { throw PickleFailure("_codecs.encode needs a string") }
             var bytes: [UInt8] = []
             for scalar in text.unicodeScalars {
-                guard scalar.value < 256 else { throw PickleFailure("_codecs.encode: character U+\(String(scalar.value, radix: 16)) is not Latin-1") }
+                guard scalar.value < 256 else {
+                    throw PickleFailure("_codecs.encode: character U+\(String(scalar.value, radix: 16)) is not Latin-1")
+                }
                 bytes.append(UInt8(scalar.value))
             }
             return .bytes(bytes)
@@ -129,7 +138,9 @@ enum TorchRebuild {
             guard args.count >= needed else {
                 throw PickleFailure("\(function.qualifiedName) needs \(needed) arguments, found \(args.count)")
             }
-            return .tensor(try tensorReference(storage: args[0], offset: args[1], size: args[2], stride: args[3], builder: function))
+            return .tensor(
+                try tensorReference(
+                    storage: args[0], offset: args[1], size: args[2], stride: args[3], builder: function))
         case .rebuildParameter, .rebuildParameterWithState:
             guard let data = args.first, case .tensor = data else {
                 throw PickleFailure("\(function.qualifiedName) needs a tensor, found \(args.first?.kind ?? "nothing")")
@@ -137,12 +148,15 @@ enum TorchRebuild {
             return data
         case .rebuildFromTypeV2:
             guard args.count == 4, case .global(let inner) = args[0], case .global(let type) = args[1],
-                  let innerArgs = args[2].tupleItems
+                let innerArgs = args[2].tupleItems
             else { throw PickleFailure("_rebuild_from_type_v2 needs (function, type, args, state)") }
             guard type == .tensorType || type == .parameterType else {
-                throw PickleFailure("_rebuild_from_type_v2 with type \(type.qualifiedName): only torch.Tensor and Parameter are accepted")
+                throw PickleFailure(
+                    "_rebuild_from_type_v2 with type \(type.qualifiedName): only torch.Tensor and Parameter are accepted"
+                )
             }
-            guard [.rebuildTensorV2, .rebuildTensor, .rebuildParameter, .rebuildParameterWithState].contains(inner) else {
+            guard [.rebuildTensorV2, .rebuildTensor, .rebuildParameter, .rebuildParameterWithState].contains(inner)
+            else {
                 throw PickleFailure("_rebuild_from_type_v2 with function \(inner.qualifiedName) is not supported")
             }
             return try call(inner, innerArgs)
@@ -174,8 +188,10 @@ enum TorchRebuild {
         }
     }
 
-    private static func tensorReference(storage: PickleValue, offset: PickleValue, size: PickleValue, stride: PickleValue,
-                                        builder: TorchGlobal) throws -> TorchTensorReference {
+    private static func tensorReference(
+        storage: PickleValue, offset: PickleValue, size: PickleValue, stride: PickleValue,
+        builder: TorchGlobal
+    ) throws -> TorchTensorReference {
         guard case .storage(let storage) = storage else {
             throw PickleFailure("\(builder.qualifiedName): first argument is \(storage.kind), not a storage")
         }
@@ -183,9 +199,13 @@ enum TorchRebuild {
             throw PickleFailure("\(builder.qualifiedName): storage offset is \(offset.kind), not a non-negative int")
         }
         func integers(_ value: PickleValue, _ what: String) throws -> [Int] {
-            guard let items = value.tupleItems else { throw PickleFailure("\(builder.qualifiedName): \(what) is \(value.kind), not a tuple") }
+            guard let items = value.tupleItems else {
+                throw PickleFailure("\(builder.qualifiedName): \(what) is \(value.kind), not a tuple")
+            }
             return try items.map {
-                guard case .int(let n) = $0, n >= 0 else { throw PickleFailure("\(builder.qualifiedName): \(what) holds \($0.kind)") }
+                guard case .int(let n) = $0, n >= 0 else {
+                    throw PickleFailure("\(builder.qualifiedName): \(what) holds \($0.kind)")
+                }
                 return n
             }
         }
@@ -200,7 +220,8 @@ enum TorchRebuild {
             let (reach, overflow2) = max(size - 1, 0).multipliedReportingOverflow(by: stride)
             let (sum, overflow3) = last.addingReportingOverflow(reach)
             guard !overflow1, !overflow2, !overflow3, product <= maxElements, sum <= maxElements else {
-                throw PickleFailure("\(builder.qualifiedName): size \(shape) with stride \(strides) at offset \(offset) is too large")
+                throw PickleFailure(
+                    "\(builder.qualifiedName): size \(shape) with stride \(strides) at offset \(offset) is too large")
             }
             count = product
             last = sum
@@ -215,7 +236,8 @@ enum TorchRebuild {
             throw PickleFailure("persistent id is \(id.kind), not ('storage', type, key, location, numel)")
         }
         guard tag == "storage" else {
-            throw PickleFailure("persistent id of kind '\(tag)' is not supported (only 'storage'; 'module' ids carry source code)")
+            throw PickleFailure(
+                "persistent id of kind '\(tag)' is not supported (only 'storage'; 'module' ids carry source code)")
         }
         let dtype: DType
         switch fields[1] {
@@ -234,11 +256,14 @@ enum TorchRebuild {
         var storage = TorchStorage(key: key, dtype: dtype, numel: numel)
         // Legacy storage views: (view_key, offset, view_size) into the root storage `key`.
         if fields.count >= 6, let view = fields[5].tupleItems {
-            guard view.count == 3, case .int(let viewOffset) = view[1], case .int(let viewSize) = view[2], viewOffset >= 0, viewSize >= 0 else {
+            guard view.count == 3, case .int(let viewOffset) = view[1], case .int(let viewSize) = view[2],
+                viewOffset >= 0, viewSize >= 0
+            else {
                 throw PickleFailure("persistent id of storage '\(key)': malformed view metadata \(fields[5].kind)")
             }
             guard viewOffset <= numel, viewSize <= numel - viewOffset else {
-                throw PickleFailure("storage view of '\(key)': \(viewSize) elements from \(viewOffset) exceed its \(numel)")
+                throw PickleFailure(
+                    "storage view of '\(key)': \(viewSize) elements from \(viewOffset) exceed its \(numel)")
             }
             storage = TorchStorage(key: key, dtype: dtype, numel: viewSize, rootOffset: viewOffset)
         }

@@ -40,9 +40,9 @@ struct ZipArchive: Sendable {
         let tailLength = Int(min(file.size, 22 + 65_535))
         let tail = try file.read(at: file.size - UInt64(tailLength), count: tailLength, what: "the zip directory")
         guard tailLength >= 22,
-              let eocd = stride(from: tailLength - 22, through: 0, by: -1).first(where: {
-                  tail.littleEndian(at: $0, width: 4) == UInt64(Self.endOfCentralDirectory)
-              })
+            let eocd = stride(from: tailLength - 22, through: 0, by: -1).first(where: {
+                tail.littleEndian(at: $0, width: 4) == UInt64(Self.endOfCentralDirectory)
+            })
         else { throw fail("not a zip archive or truncated: no end-of-central-directory record") }
         let eocdOffset = file.size - UInt64(tailLength) + UInt64(eocd)
         var entryCount = tail.littleEndian(at: eocd + 10, width: 2)
@@ -55,17 +55,23 @@ struct ZipArchive: Sendable {
             let locator = try file.read(at: eocdOffset - 20, count: 20, what: "the zip64 locator")
             if locator.littleEndian(at: 0, width: 4) == UInt64(Self.zip64Locator) {
                 let recordOffset = locator.littleEndian(at: 8, width: 8)
-                let record = try file.read(at: recordOffset, count: 56, what: "the zip64 end-of-central-directory record")
+                let record = try file.read(
+                    at: recordOffset, count: 56, what: "the zip64 end-of-central-directory record")
                 guard record.littleEndian(at: 0, width: 4) == UInt64(Self.zip64EndOfCentralDirectory) else {
-                    throw fail("zip64 locator points at offset \(recordOffset), which holds no zip64 end-of-central-directory record")
+                    throw fail(
+                        "zip64 locator points at offset \(recordOffset), which holds no zip64 end-of-central-directory record"
+                    )
                 }
                 entryCount = record.littleEndian(at: 32, width: 8)
                 directorySize = record.littleEndian(at: 40, width: 8)
                 directoryOffset = record.littleEndian(at: 48, width: 8)
             }
         }
-        guard directoryOffset <= eocdOffset, directorySize <= eocdOffset - directoryOffset, directorySize < UInt64(Int.max) else {
-            throw fail("corrupt zip: central directory (\(directorySize) bytes at \(directoryOffset)) lies outside the file")
+        guard directoryOffset <= eocdOffset, directorySize <= eocdOffset - directoryOffset,
+            directorySize < UInt64(Int.max)
+        else {
+            throw fail(
+                "corrupt zip: central directory (\(directorySize) bytes at \(directoryOffset)) lies outside the file")
         }
         let directory = try file.read(at: directoryOffset, count: Int(directorySize), what: "the zip central directory")
 
@@ -73,7 +79,8 @@ struct ZipArchive: Sendable {
         var byName: [String: Int] = [:]
         var at = 0
         for index in 0..<entryCount {
-            guard at + 46 <= directory.count, directory.littleEndian(at: at, width: 4) == UInt64(Self.centralHeader) else {
+            guard at + 46 <= directory.count, directory.littleEndian(at: at, width: 4) == UInt64(Self.centralHeader)
+            else {
                 throw fail("corrupt zip: central directory entry \(index) of \(entryCount) is missing or malformed")
             }
             let flags = UInt16(directory.littleEndian(at: at + 8, width: 2))
@@ -88,7 +95,8 @@ struct ZipArchive: Sendable {
             guard nameStart + nameLength + extraLength + commentLength <= directory.count else {
                 throw fail("corrupt zip: central directory entry \(index) runs past the directory")
             }
-            let nameBytes = directory[(directory.startIndex + nameStart)..<(directory.startIndex + nameStart + nameLength)]
+            let nameBytes = directory[
+                (directory.startIndex + nameStart)..<(directory.startIndex + nameStart + nameLength)]
             let name = String(decoding: nameBytes, as: UTF8.self)
             // zip64 extended information: 8-byte values for exactly the fields saturated above, in this order.
             var extra = nameStart + nameLength
@@ -112,8 +120,10 @@ struct ZipArchive: Sendable {
                 extra += 4 + size
             }
             byName[name] = entries.count
-            entries.append(ZipEntry(name: name, method: method, flags: flags, compressedSize: compressed,
-                                    uncompressedSize: uncompressed, localHeaderOffset: localOffset))
+            entries.append(
+                ZipEntry(
+                    name: name, method: method, flags: flags, compressedSize: compressed,
+                    uncompressedSize: uncompressed, localHeaderOffset: localOffset))
             at = extraEnd + commentLength
         }
         self.entries = entries
@@ -132,13 +142,18 @@ struct ZipArchive: Sendable {
             let kind = entry.method == 8 ? "deflate" : "method \(entry.method)"
             throw TorchCheckpointError(
                 file: path,
-                message: "zip entry '\(entry.name)' is compressed (\(kind)); torch.save writes entries uncompressed (stored): "
-                    + "the file was re-packed by another tool, re-save it with torch.save or re-zip it without compression (zip -0)")
+                message:
+                    "zip entry '\(entry.name)' is compressed (\(kind)); torch.save writes entries uncompressed (stored): "
+                    + "the file was re-packed by another tool, re-save it with torch.save or re-zip it without compression (zip -0)"
+            )
         }
         // The local header's extra field may differ from the central directory's (torch pads it for alignment).
-        let header = try file.read(at: entry.localHeaderOffset, count: 30, what: "the local header of zip entry '\(entry.name)'")
+        let header = try file.read(
+            at: entry.localHeaderOffset, count: 30, what: "the local header of zip entry '\(entry.name)'")
         guard header.littleEndian(at: 0, width: 4) == UInt64(Self.localHeader) else {
-            throw TorchCheckpointError(file: path, message: "corrupt zip: no local header for entry '\(entry.name)' at offset \(entry.localHeaderOffset)")
+            throw TorchCheckpointError(
+                file: path,
+                message: "corrupt zip: no local header for entry '\(entry.name)' at offset \(entry.localHeaderOffset)")
         }
         let nameLength = header.littleEndian(at: 26, width: 2)
         let extraLength = header.littleEndian(at: 28, width: 2)
@@ -150,7 +165,9 @@ struct ZipArchive: Sendable {
         guard offset + UInt64(count) <= entry.uncompressedSize else {
             throw TorchCheckpointError(
                 file: file.url.path,
-                message: "zip entry '\(entry.name)': bytes \(offset)..<\(offset + UInt64(count)) requested, the entry has \(entry.uncompressedSize)")
+                message:
+                    "zip entry '\(entry.name)': bytes \(offset)..<\(offset + UInt64(count)) requested, the entry has \(entry.uncompressedSize)"
+            )
         }
         return try file.read(at: try dataOffset(of: entry) + offset, count: count, what: "zip entry '\(entry.name)'")
     }
@@ -158,7 +175,9 @@ struct ZipArchive: Sendable {
     /// The whole (stored) entry.
     func read(_ entry: ZipEntry) throws -> Data {
         guard entry.uncompressedSize < UInt64(Int.max) else {
-            throw TorchCheckpointError(file: file.url.path, message: "zip entry '\(entry.name)' is too large (\(entry.uncompressedSize) bytes)")
+            throw TorchCheckpointError(
+                file: file.url.path, message: "zip entry '\(entry.name)' is too large (\(entry.uncompressedSize) bytes)"
+            )
         }
         return try read(entry, count: Int(entry.uncompressedSize))
     }

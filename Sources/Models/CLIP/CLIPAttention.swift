@@ -26,9 +26,10 @@ public final class CLIPAttention: Module {
         let (batch, length, dim) = (x.dim(0), x.dim(1), x.dim(2))
         func heads(_ t: Tensor) -> Tensor { t.reshaped([batch, length, self.heads, -1]).transposed([0, 2, 1, 3]) }
         let headDim = dim / self.heads
-        let out = scaledDotProductAttention(queries: heads(queryProjection(x)), keys: heads(keyProjection(x)),
-                                            values: heads(valueProjection(x)), scale: 1 / Float(headDim).squareRoot(),
-                                            mask: mask)
+        let out = scaledDotProductAttention(
+            queries: heads(queryProjection(x)), keys: heads(keyProjection(x)),
+            values: heads(valueProjection(x)), scale: 1 / Float(headDim).squareRoot(),
+            mask: mask)
         return outputProjection(out.transposed([0, 2, 1, 3]).reshaped([batch, length, dim]))
     }
 }

@@ -37,7 +37,8 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
         intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize) ?? d.intermediateSize
         numHiddenLayers = try c.decodeIfPresent(Int.self, forKey: .numHiddenLayers) ?? d.numHiddenLayers
         numAttentionHeads = try c.decodeIfPresent(Int.self, forKey: .numAttentionHeads) ?? d.numAttentionHeads
-        maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? d.maxPositionEmbeddings
+        maxPositionEmbeddings =
+            try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? d.maxPositionEmbeddings
         hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? d.hiddenAct
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? d.layerNormEps
         eosTokenId = try c.decodeIfPresent(Int.self, forKey: .eosTokenId) ?? d.eosTokenId
@@ -89,10 +90,15 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
 
     func validate(file: String) throws {
         guard hiddenSize % numAttentionHeads == 0 else {
-            throw ConfigFile.Error(file: file, message: "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
+            throw ConfigFile.Error(
+                file: file,
+                message: "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
         }
         guard activation != nil else {
-            throw ConfigFile.Error(file: file, message: "hidden_act '\(hiddenAct)' is not supported (expected quick_gelu, gelu, gelu_new, relu or silu)")
+            throw ConfigFile.Error(
+                file: file,
+                message:
+                    "hidden_act '\(hiddenAct)' is not supported (expected quick_gelu, gelu, gelu_new, relu or silu)")
         }
     }
 }

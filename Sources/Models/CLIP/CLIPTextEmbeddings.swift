@@ -18,8 +18,9 @@ public final class CLIPTextEmbeddings: Module {
     /// `inputIds [B, L]` integer token ids → `[B, L, D]`.
     public func callAsFunction(_ inputIds: Tensor) -> Tensor {
         let length = inputIds.dim(-1)
-        precondition(length <= positionEmbedding.count,
-                     "CLIPTextEmbeddings: sequence length \(length) exceeds max_position_embeddings \(positionEmbedding.count)")
+        precondition(
+            length <= positionEmbedding.count,
+            "CLIPTextEmbeddings: sequence length \(length) exceeds max_position_embeddings \(positionEmbedding.count)")
         return tokenEmbedding(inputIds) + positionEmbedding.weight[0..<length]
     }
 }

@@ -20,7 +20,8 @@ public final class CLIPTextModel: Module {
     public static func load(from folder: URL, dtype: DType? = nil) throws -> CLIPTextModel {
         let model = CLIPTextModel(try CLIPTextConfig.load(folder), dtype: dtype ?? .float32)
         try model.loadCheckpoint(folder, dtype: dtype) { key in
-            CLIPCheckpointKeys.isOtherTower(key) || key == "text_projection.weight" || CLIPCheckpointKeys.isPositionIds(key)
+            CLIPCheckpointKeys.isOtherTower(key) || key == "text_projection.weight"
+                || CLIPCheckpointKeys.isPositionIds(key)
         }
         return model
     }

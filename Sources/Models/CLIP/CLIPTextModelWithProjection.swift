@@ -21,12 +21,16 @@ public final class CLIPTextModelWithProjection: Module {
     /// (whose vision tower is left aside; `projection_dim` then comes from the top level of its config).
     public static func load(from folder: URL, dtype: DType? = nil) throws -> CLIPTextModelWithProjection {
         let model = CLIPTextModelWithProjection(try CLIPTextConfig.load(folder), dtype: dtype ?? .float32)
-        try model.loadCheckpoint(folder, dtype: dtype) { CLIPCheckpointKeys.isOtherTower($0) || CLIPCheckpointKeys.isPositionIds($0) }
+        try model.loadCheckpoint(folder, dtype: dtype) {
+            CLIPCheckpointKeys.isOtherTower($0) || CLIPCheckpointKeys.isPositionIds($0)
+        }
         return model
     }
 
     /// The tower's outputs and `textEmbeds [B, projection_dim]` = `text_projection(pooled)` (not normalised).
-    public func callAsFunction(_ inputIds: Tensor, attentionMask: Tensor? = nil) -> (output: CLIPTextOutput, textEmbeds: Tensor) {
+    public func callAsFunction(_ inputIds: Tensor, attentionMask: Tensor? = nil) -> (
+        output: CLIPTextOutput, textEmbeds: Tensor
+    ) {
         let output = textModel(inputIds, attentionMask: attentionMask)
         return (output, textProjection(output.pooled))
     }

@@ -37,7 +37,8 @@ public final class CLIPTextTransformer: Module {
         self.config = config
         let keys = key.split(into: config.numHiddenLayers + 1)
         embeddings = CLIPTextEmbeddings(config, dtype: dtype, key: keys[0])
-        encoder = Encoder((0..<config.numHiddenLayers).map { CLIPEncoderLayer(config, dtype: dtype, key: keys[$0 + 1]) })
+        encoder = Encoder(
+            (0..<config.numHiddenLayers).map { CLIPEncoderLayer(config, dtype: dtype, key: keys[$0 + 1]) })
         super.init()
         finalLayerNorm = LayerNorm(config.hiddenSize, eps: config.layerNormEps, dtype: dtype)
     }
@@ -45,8 +46,9 @@ public final class CLIPTextTransformer: Module {
     /// - inputIds: `[B, L]` integer token ids, L ≤ max_position_embeddings.
     /// - attentionMask: `[B, L]`, nonzero = real token; nil attends to every earlier token (what SD and FLUX do).
     public func callAsFunction(_ inputIds: Tensor, attentionMask: Tensor? = nil) -> CLIPTextOutput {
-        precondition(inputIds.ndim == 2 && !inputIds.dtype.isFloatingPoint,
-                     "CLIPTextTransformer: expected integer token ids [B, L], got \(inputIds.dtype) \(inputIds.shape)")
+        precondition(
+            inputIds.ndim == 2 && !inputIds.dtype.isFloatingPoint,
+            "CLIPTextTransformer: expected integer token ids [B, L], got \(inputIds.dtype) \(inputIds.shape)")
         var x = embeddings(inputIds)
         let mask = CLIPTextTransformer.causalMask(length: inputIds.dim(1), padding: attentionMask, dtype: x.dtype)
         var hiddenStates = [x]
@@ -56,16 +58,18 @@ public final class CLIPTextTransformer: Module {
         }
         let last = finalLayerNorm(x)
         let positions = CLIPTextTransformer.eosPositions(inputIds, eosTokenId: config.eosTokenId)
-        return CLIPTextOutput(lastHiddenState: last, pooled: CLIPTextTransformer.gatherRows(last, at: positions),
-                              hiddenStates: hiddenStates)
+        return CLIPTextOutput(
+            lastHiddenState: last, pooled: CLIPTextTransformer.gatherRows(last, at: positions),
+            hiddenStates: hiddenStates)
     }
 
     /// Query i sees keys 0...i, and with `padding` only the real ones among them (an additive mask built as
     /// transformers builds it, see ``additiveMask(allowed:dtype:)``).
     static func causalMask(length: Int, padding: Tensor?, dtype: DType) -> AttentionMask {
         guard let padding else { return .causal }
-        precondition(padding.ndim == 2 && padding.dim(1) == length,
-                     "CLIPTextTransformer: attention mask \(padding.shape) does not match the ids' length \(length)")
+        precondition(
+            padding.ndim == 2 && padding.dim(1) == length,
+            "CLIPTextTransformer: attention mask \(padding.shape) does not match the ids' length \(length)")
         let positions = Tensor.arange(length)
         let causal = positions.reshaped([length, 1]) .>= positions.reshaped([1, length])
         let keep = keptTokens(padding).reshaped([padding.dim(0), 1, 1, length])

@@ -53,13 +53,21 @@ public struct CLIPVisionConfig: Codable, Sendable, Equatable {
 
     func validate(file: String) throws {
         guard hiddenSize % numAttentionHeads == 0 else {
-            throw ConfigFile.Error(file: file, message: "vision hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
+            throw ConfigFile.Error(
+                file: file,
+                message:
+                    "vision hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
         }
         guard imageSize % patchSize == 0 else {
-            throw ConfigFile.Error(file: file, message: "vision image_size \(imageSize) is not a multiple of patch_size \(patchSize)")
+            throw ConfigFile.Error(
+                file: file, message: "vision image_size \(imageSize) is not a multiple of patch_size \(patchSize)")
         }
         guard activation != nil else {
-            throw ConfigFile.Error(file: file, message: "vision hidden_act '\(hiddenAct)' is not supported (expected quick_gelu, gelu, gelu_new, relu or silu)")
+            throw ConfigFile.Error(
+                file: file,
+                message:
+                    "vision hidden_act '\(hiddenAct)' is not supported (expected quick_gelu, gelu, gelu_new, relu or silu)"
+            )
         }
     }
 }
@@ -87,12 +95,15 @@ public struct CLIPConfig: Sendable, Equatable {
         // Configs written by transformers < 4.24 also carry `text_config_dict` / `vision_config_dict` (e.g.
         // openai/clip-vit-large-patch14); transformers lets their values override the plain ones.
         func tower(_ key: String) -> [String: Any]? {
-            guard var tower = object[key] as? [String: Any] ?? object["\(key)_dict"] as? [String: Any] else { return nil }
+            guard var tower = object[key] as? [String: Any] ?? object["\(key)_dict"] as? [String: Any] else {
+                return nil
+            }
             if let overrides = object["\(key)_dict"] as? [String: Any] { tower.merge(overrides) { _, new in new } }
             return tower
         }
         guard let textObject = tower("text_config"), let visionObject = tower("vision_config") else {
-            throw ConfigFile.Error(file: file.path, message: "not a CLIPModel config: expected 'text_config' and 'vision_config'")
+            throw ConfigFile.Error(
+                file: file.path, message: "not a CLIPModel config: expected 'text_config' and 'vision_config'")
         }
         func decode<T: Decodable>(_ type: T.Type, _ object: [String: Any], _ path: String) throws -> T {
             do {

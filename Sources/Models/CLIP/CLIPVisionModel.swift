@@ -13,9 +13,11 @@ public final class CLIPVisionEmbeddings: Module {
         let keys = key.split(into: 3)
         super.init()
         classEmbedding = Random.normal([config.hiddenSize], key: keys[0]).asType(dtype)
-        patchEmbedding = Conv2d(config.numChannels, config.hiddenSize, kernelSize: config.patchSize,
-                                stride: config.patchSize, bias: false, dtype: dtype, key: keys[1])
-        positionEmbedding = Embedding(config.gridSize * config.gridSize + 1, config.hiddenSize, dtype: dtype, key: keys[2])
+        patchEmbedding = Conv2d(
+            config.numChannels, config.hiddenSize, kernelSize: config.patchSize,
+            stride: config.patchSize, bias: false, dtype: dtype, key: keys[1])
+        positionEmbedding = Embedding(
+            config.gridSize * config.gridSize + 1, config.hiddenSize, dtype: dtype, key: keys[2])
     }
 
     /// `pixels [B, H, W, C]` (channels-last, normalised) → `[B, 1 + (H/p)(W/p), D]`, the class token first.
@@ -23,8 +25,10 @@ public final class CLIPVisionEmbeddings: Module {
         let patches = patchEmbedding(pixels.asType(classEmbedding.dtype))
         let (batch, dim) = (patches.dim(0), patches.dim(3))
         let tokens = patches.reshaped([batch, -1, dim])  // row-major over the patch grid, as torch's flatten(2)
-        precondition(tokens.dim(1) + 1 == positionEmbedding.count,
-                     "CLIPVisionEmbeddings: \(tokens.dim(1)) patches do not match \(positionEmbedding.count - 1) position embeddings (image size \(pixels.shape))")
+        precondition(
+            tokens.dim(1) + 1 == positionEmbedding.count,
+            "CLIPVisionEmbeddings: \(tokens.dim(1)) patches do not match \(positionEmbedding.count - 1) position embeddings (image size \(pixels.shape))"
+        )
         let cls = classEmbedding.reshaped([1, 1, dim]).broadcast(to: [batch, 1, dim])
         return concatenated([cls, tokens], axis: 1) + positionEmbedding.weight
     }
@@ -52,11 +56,13 @@ public final class CLIPVisionTransformer: Module {
         let keys = key.split(into: config.numHiddenLayers + 1)
         embeddings = CLIPVisionEmbeddings(config, dtype: dtype, key: keys[0])
         let activation = config.activation ?? .quickGelu
-        encoder = CLIPTextTransformer.Encoder((0..<config.numHiddenLayers).map {
-            CLIPEncoderLayer(hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize,
-                             heads: config.numAttentionHeads, layerNormEps: config.layerNormEps,
-                             activation: activation, dtype: dtype, key: keys[$0 + 1])
-        })
+        encoder = CLIPTextTransformer.Encoder(
+            (0..<config.numHiddenLayers).map {
+                CLIPEncoderLayer(
+                    hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize,
+                    heads: config.numAttentionHeads, layerNormEps: config.layerNormEps,
+                    activation: activation, dtype: dtype, key: keys[$0 + 1])
+            })
         super.init()
         preLayerNorm = LayerNorm(config.hiddenSize, eps: config.layerNormEps, dtype: dtype)
         postLayerNorm = LayerNorm(config.hiddenSize, eps: config.layerNormEps, dtype: dtype)
@@ -88,7 +94,8 @@ public final class CLIPModel: Module {
         textModel = CLIPTextTransformer(config.text, dtype: dtype, key: keys[0])
         visionModel = CLIPVisionTransformer(config.vision, dtype: dtype, key: keys[1])
         textProjection = Linear(config.text.hiddenSize, config.projectionDim, bias: false, dtype: dtype, key: keys[2])
-        visualProjection = Linear(config.vision.hiddenSize, config.projectionDim, bias: false, dtype: dtype, key: keys[3])
+        visualProjection = Linear(
+            config.vision.hiddenSize, config.projectionDim, bias: false, dtype: dtype, key: keys[3])
         logitScale = Tensor.scalar(Foundation.log(1 / 0.07), dtype: dtype)
     }
 

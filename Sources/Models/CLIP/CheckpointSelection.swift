@@ -7,8 +7,10 @@ extension Module {
     /// Strict loading of a checkpoint that holds more than this model (a text tower inside a full CLIP or T5 model):
     /// keys for which `ignoring` is true are skipped, `renaming` maps the remaining checkpoint keys to model keys,
     /// and then every model key must be present and no other key may be left.
-    func loadCheckpoint(_ url: URL, dtype: DType?, renaming: [String: String] = [:],
-                        ignoring: (String) -> Bool) throws {
+    func loadCheckpoint(
+        _ url: URL, dtype: DType?, renaming: [String: String] = [:],
+        ignoring: (String) -> Bool
+    ) throws {
         let checkpoint = try openCheckpoint(path: url)
         // transformers 5 saves some models without their base-model prefix (`embeddings.…` where transformers 4 and
         // the released FLUX/SD folders have `text_model.embeddings.…`): a key that is a model key once prefixed

@@ -21,7 +21,9 @@ public final class AdaLayerNormZero: Module {
     }
 
     /// The modulated input and the gate of the attention branch, plus shift/scale/gate for the MLP branch.
-    public func callAsFunction(_ x: Tensor, embedding: Tensor) -> (x: Tensor, gateMSA: Tensor, shiftMLP: Tensor, scaleMLP: Tensor, gateMLP: Tensor) {
+    public func callAsFunction(_ x: Tensor, embedding: Tensor) -> (
+        x: Tensor, gateMSA: Tensor, shiftMLP: Tensor, scaleMLP: Tensor, gateMLP: Tensor
+    ) {
         let c = linear(silu(embedding)).split(parts: 6, axis: 1)
         return (modulate(norm(x), shift: c[0], scale: c[1]), c[2], c[3], c[4], c[5])
     }
@@ -49,7 +51,10 @@ public final class AdaLayerNormContinuous: Module {
     public let linear: Linear
     let norm: LayerNorm
 
-    public init(_ dim: Int, conditioningDim: Int, eps: Float = 1e-6, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        _ dim: Int, conditioningDim: Int, eps: Float = 1e-6, dtype: DType = .float32,
+        key: RandomKey = RandomKey(seed: 0)
+    ) {
         linear = Linear(conditioningDim, 2 * dim, dtype: dtype, key: key)
         norm = LayerNorm(dim, eps: eps, elementwiseAffine: false)
         super.init()

@@ -10,7 +10,8 @@ public final class FeedForward: Module, UnaryLayer {
         public let proj: Linear
         let approximation: GELU.Approximation
         let gated: Bool
-        init(_ input: Int, _ output: Int, approximation: GELU.Approximation, gated: Bool, dtype: DType, key: RandomKey) {
+        init(_ input: Int, _ output: Int, approximation: GELU.Approximation, gated: Bool, dtype: DType, key: RandomKey)
+        {
             proj = Linear(input, gated ? 2 * output : output, dtype: dtype, key: key)
             self.approximation = approximation
             self.gated = gated
@@ -31,11 +32,14 @@ public final class FeedForward: Module, UnaryLayer {
 
     /// `activation` "gelu-approximate" is `.tanh` (FLUX, SD3), "gelu" is `.none`; "geglu" (Stable Diffusion's UNet)
     /// is `gated` (its GELU is always exact).
-    public init(dim: Int, outputDim: Int? = nil, multiplier: Int = 4, approximation: GELU.Approximation = .tanh,
-                gated: Bool = false, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        dim: Int, outputDim: Int? = nil, multiplier: Int = 4, approximation: GELU.Approximation = .tanh,
+        gated: Bool = false, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         super.init()
         let keys = key.split(into: 2)
-        input = GELUProjection(dim, dim * multiplier, approximation: approximation, gated: gated, dtype: dtype, key: keys[0])
+        input = GELUProjection(
+            dim, dim * multiplier, approximation: approximation, gated: gated, dtype: dtype, key: keys[0])
         output = Linear(dim * multiplier, outputDim ?? dim, dtype: dtype, key: keys[1])
     }
 

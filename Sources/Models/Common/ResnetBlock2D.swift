@@ -18,8 +18,10 @@ public final class ResnetBlock2D: Module, UnaryLayer {
 
     /// `eps` is the VAE's 1e-6 by default (diffusers passes `resnet_eps=1e-6` to every block of the encoder and
     /// decoder); the UNet passes its `norm_eps`. `timeEmbeddingChannels` adds `time_emb_proj`.
-    public init(inChannels: Int, outChannels: Int, groups: Int, eps: Float = 1e-6, timeEmbeddingChannels: Int? = nil,
-                outputScaleFactor: Float = 1, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        inChannels: Int, outChannels: Int, groups: Int, eps: Float = 1e-6, timeEmbeddingChannels: Int? = nil,
+        outputScaleFactor: Float = 1, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         let keys = key.split(into: timeEmbeddingChannels == nil ? 3 : 4)
         norm1 = GroupNorm(groups: groups, channels: inChannels, eps: eps, dtype: dtype)
         conv1 = Conv2d(inChannels, outChannels, kernelSize: 3, padding: 1, dtype: dtype, key: keys[0])

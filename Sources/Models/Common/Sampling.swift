@@ -10,7 +10,8 @@ public final class Downsample2D: Module, UnaryLayer {
     public let padding: Int
 
     public init(channels: Int, padding: Int = 0, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
-        conv = Conv2d(channels, channels, kernelSize: 3, stride: 2, padding: .explicit([padding]), dtype: dtype, key: key)
+        conv = Conv2d(
+            channels, channels, kernelSize: 3, stride: 2, padding: .explicit([padding]), dtype: dtype, key: key)
         self.padding = padding
         super.init()
     }

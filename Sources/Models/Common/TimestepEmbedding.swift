@@ -5,10 +5,13 @@ import NN
 /// Sinusoidal embedding of (possibly fractional) timesteps `[N]` → `[N, channels]`, diffusers' `Timesteps` /
 /// `get_timestep_embedding`: frequencies `exp(−ln(maxPeriod)·i/(half − shift))` in float32, then `[sin, cos]`, or
 /// `[cos, sin]` with `flipSinToCos`.
-public func sinusoidalTimestepEmbedding(_ timesteps: Tensor, channels: Int, flipSinToCos: Bool,
-                                        downscaleFrequencyShift: Float, scale: Float = 1, maxPeriod: Float = 10_000) -> Tensor {
+public func sinusoidalTimestepEmbedding(
+    _ timesteps: Tensor, channels: Int, flipSinToCos: Bool,
+    downscaleFrequencyShift: Float, scale: Float = 1, maxPeriod: Float = 10_000
+) -> Tensor {
     let half = channels / 2
-    let exponent = Tensor.arange(0, Double(half)) * (-Foundation.log(maxPeriod)) / (Float(half) - downscaleFrequencyShift)
+    let exponent =
+        Tensor.arange(0, Double(half)) * (-Foundation.log(maxPeriod)) / (Float(half) - downscaleFrequencyShift)
     let angles = scale * timesteps.asType(.float32).expandedDims(axis: 1) * exponent.exp().expandedDims(axis: 0)
     let (sin, cos) = (angles.sin(), angles.cos())
     var embedding = flipSinToCos ? concatenated([cos, sin], axis: -1) : concatenated([sin, cos], axis: -1)

@@ -51,10 +51,17 @@ public struct FluxConfig: Codable, Sendable, Equatable {
         let file = url.hasDirectoryPath || url.pathExtension.isEmpty ? url.appendingPathComponent("config.json") : url
         let config = try ConfigFile.decode(FluxConfig.self, from: file)
         guard config.axesDimsRope.reduce(0, +) == config.attentionHeadDim else {
-            throw ConfigFile.Error(file: file.path, message: "axes_dims_rope \(config.axesDimsRope) must sum to attention_head_dim \(config.attentionHeadDim)")
+            throw ConfigFile.Error(
+                file: file.path,
+                message:
+                    "axes_dims_rope \(config.axesDimsRope) must sum to attention_head_dim \(config.attentionHeadDim)")
         }
         guard config.patchSize == 1 else {
-            throw ConfigFile.Error(file: file.path, message: "patch_size \(config.patchSize) is not supported (FLUX packs 2×2 patches outside the transformer and uses 1)")
+            throw ConfigFile.Error(
+                file: file.path,
+                message:
+                    "patch_size \(config.patchSize) is not supported (FLUX packs 2×2 patches outside the transformer and uses 1)"
+            )
         }
         return config
     }

@@ -55,9 +55,14 @@ public struct FluxEmbeddingCache {
     public func write(index: Int, embeddings: FluxPromptEmbeddings, row: Int, dtype: DType) throws -> Entry {
         let name = FluxEmbeddingCache.fileName(index)
         let f = FluxEmbeddingCache.folders
-        try SafeTensors.save([f.prompt: embeddings.promptEmbeds[row].asType(dtype)], to: folder.appendingPathComponent(f.prompt).appendingPathComponent(name))
-        try SafeTensors.save([f.pooled: embeddings.pooledPromptEmbeds[row].asType(dtype)], to: folder.appendingPathComponent(f.pooled).appendingPathComponent(name))
-        try SafeTensors.save([f.ids: embeddings.textIds], to: folder.appendingPathComponent(f.ids).appendingPathComponent(name))
+        try SafeTensors.save(
+            [f.prompt: embeddings.promptEmbeds[row].asType(dtype)],
+            to: folder.appendingPathComponent(f.prompt).appendingPathComponent(name))
+        try SafeTensors.save(
+            [f.pooled: embeddings.pooledPromptEmbeds[row].asType(dtype)],
+            to: folder.appendingPathComponent(f.pooled).appendingPathComponent(name))
+        try SafeTensors.save(
+            [f.ids: embeddings.textIds], to: folder.appendingPathComponent(f.ids).appendingPathComponent(name))
         return Entry(promptEmbedPath: name, pooledPromptEmbedsPath: name, textIds: name, caption: "")
     }
 
@@ -69,10 +74,13 @@ public struct FluxEmbeddingCache {
 
     public func readManifest() throws -> [Entry] {
         guard FileManager.default.fileExists(atPath: manifestURL.path) else {
-            throw ConfigFile.Error(file: manifestURL.path, message: "no embedding manifest (run `dancegrpo preprocess` first)")
+            throw ConfigFile.Error(
+                file: manifestURL.path, message: "no embedding manifest (run `dancegrpo preprocess` first)")
         }
         do { return try JSONDecoder().decode([Entry].self, from: Data(contentsOf: manifestURL)) } catch {
-            throw ConfigFile.Error(file: manifestURL.path, message: "not a list of {prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}: \(error)")
+            throw ConfigFile.Error(
+                file: manifestURL.path,
+                message: "not a list of {prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}: \(error)")
         }
     }
 
@@ -85,19 +93,23 @@ public struct FluxEmbeddingCache {
                 // The seed's own cache: one `torch.save(tensor)` pickle per field, read by the restricted unpickler.
                 let checkpoint = try TorchCheckpointFile(path: url)
                 guard checkpoint.keys == [TorchCheckpointFile.singleTensorKey] else {
-                    throw TorchCheckpointError(file: url.path, message: "expected one tensor (torch.save(tensor)), found the keys \(checkpoint.keys)")
+                    throw TorchCheckpointError(
+                        file: url.path,
+                        message: "expected one tensor (torch.save(tensor)), found the keys \(checkpoint.keys)")
                 }
                 return try checkpoint.tensor(TorchCheckpointFile.singleTensorKey).asType(.float32)
             }
             let tensors = try SafeTensors.load(url)
             guard let t = tensors[sub] ?? (tensors.count == 1 ? tensors.values.first : nil) else {
-                throw SafeTensorsError(file: url.path, message: "expected a tensor '\(sub)', found \(tensors.keys.sorted())")
+                throw SafeTensorsError(
+                    file: url.path, message: "expected a tensor '\(sub)', found \(tensors.keys.sorted())")
             }
             return t.asType(.float32)
         }
         let prompts = try entries.map { try read(f.prompt, $0.promptEmbedPath) }
         let pooled = try entries.map { try read(f.pooled, $0.pooledPromptEmbedsPath) }
         let ids = try read(f.ids, entries[0].textIds)
-        return FluxPromptEmbeddings(promptEmbeds: stacked(prompts, axis: 0), pooledPromptEmbeds: stacked(pooled, axis: 0), textIds: ids)
+        return FluxPromptEmbeddings(
+            promptEmbeds: stacked(prompts, axis: 0), pooledPromptEmbeds: stacked(pooled, axis: 0), textIds: ids)
     }
 }

@@ -40,7 +40,9 @@ public enum FluxLatents {
 
     /// Latent grid for an image size: the VAE downsamples by 8 and packing needs an even grid, so sizes round down
     /// to multiples of 16 as the pipeline does.
-    public static func latentSize(imageHeight: Int, imageWidth: Int, vaeScaleFactor: Int = 8) -> (height: Int, width: Int) {
+    public static func latentSize(imageHeight: Int, imageWidth: Int, vaeScaleFactor: Int = 8) -> (
+        height: Int, width: Int
+    ) {
         (2 * (imageHeight / (vaeScaleFactor * 2)), 2 * (imageWidth / (vaeScaleFactor * 2)))
     }
 }

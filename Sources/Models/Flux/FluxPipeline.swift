@@ -32,8 +32,10 @@ public final class FluxPipeline {
     public let schedulerConfig: FlowMatchEulerScheduler.Config
     public let textEncoders: FluxTextEncoders?
 
-    public init(transformer: FluxTransformer2DModel, vae: AutoencoderKL, schedulerConfig: FlowMatchEulerScheduler.Config,
-                textEncoders: FluxTextEncoders?) {
+    public init(
+        transformer: FluxTransformer2DModel, vae: AutoencoderKL, schedulerConfig: FlowMatchEulerScheduler.Config,
+        textEncoders: FluxTextEncoders?
+    ) {
         self.transformer = transformer
         self.vae = vae
         self.schedulerConfig = schedulerConfig
@@ -43,17 +45,21 @@ public final class FluxPipeline {
     /// Loads a FLUX folder. `transformerFolder` replaces `<folder>/transformer` (a fine-tuned transformer folder, or a
     /// training checkpoint folder that contains one);
     /// `dtype` casts the weights (nil keeps the files' dtypes, bf16 for the released FLUX.1 weights).
-    public static func load(from folder: URL, dtype: DType? = nil, loadTextEncoders: Bool = true,
-                            transformerFolder: URL? = nil, progress: (String) -> Void = { _ in }) throws -> FluxPipeline {
+    public static func load(
+        from folder: URL, dtype: DType? = nil, loadTextEncoders: Bool = true,
+        transformerFolder: URL? = nil, progress: (String) -> Void = { _ in }
+    ) throws -> FluxPipeline {
         try FluxPipeline.checkLayout(folder, needTextEncoders: loadTextEncoders)
         progress("transformer")
         // A training checkpoint folder (`checkpoint-<n>-<e>/`) holds its weights in `transformer/`.
         var override = transformerFolder
         if let given = transformerFolder,
-           FileManager.default.fileExists(atPath: given.appendingPathComponent("transformer/config.json").path) {
+            FileManager.default.fileExists(atPath: given.appendingPathComponent("transformer/config.json").path)
+        {
             override = given.appendingPathComponent("transformer")
         }
-        let transformer = try FluxTransformer2DModel.load(from: override ?? folder.appendingPathComponent("transformer"), dtype: dtype)
+        let transformer = try FluxTransformer2DModel.load(
+            from: override ?? folder.appendingPathComponent("transformer"), dtype: dtype)
         progress("vae")
         let vae = try AutoencoderKL.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
         let scheduler = try FlowMatchEulerScheduler.Config.load(folder.appendingPathComponent("scheduler"))
@@ -68,9 +74,15 @@ public final class FluxPipeline {
     static func checkLayout(_ folder: URL, needTextEncoders: Bool) throws {
         var required = ["transformer", "vae", "scheduler"]
         if needTextEncoders { required += ["text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2"] }
-        let missing = required.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        let missing = required.filter {
+            !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
+        }
         guard missing.isEmpty else {
-            throw ConfigFile.Error(file: folder.path, message: "not a diffusers FLUX folder: missing \(missing.joined(separator: ", ")) (expected \(required.joined(separator: "/, "))/)")
+            throw ConfigFile.Error(
+                file: folder.path,
+                message:
+                    "not a diffusers FLUX folder: missing \(missing.joined(separator: ", ")) (expected \(required.joined(separator: "/, "))/)"
+            )
         }
     }
 
@@ -89,26 +101,33 @@ public final class FluxPipeline {
     }
 
     /// The velocity at packed latents `x` for network timesteps `σ·1000` `[B]`.
-    public func velocity(_ x: Tensor, timesteps: Tensor, embeddings: FluxPromptEmbeddings, imageIds: Tensor, guidance: Float?) -> Tensor {
+    public func velocity(
+        _ x: Tensor, timesteps: Tensor, embeddings: FluxPromptEmbeddings, imageIds: Tensor, guidance: Float?
+    ) -> Tensor {
         let b = x.dim(0)
         let guidanceTensor = transformer.config.guidanceEmbeds ? Tensor.full([b], Double(guidance ?? 3.5)) : nil
-        return transformer(hiddenStates: x, encoderHiddenStates: embeddings.promptEmbeds, pooled: embeddings.pooledPromptEmbeds,
-                           timestep: timesteps / 1000, imageIds: imageIds, textIds: embeddings.textIds, guidance: guidanceTensor)
+        return transformer(
+            hiddenStates: x, encoderHiddenStates: embeddings.promptEmbeds, pooled: embeddings.pooledPromptEmbeds,
+            timestep: timesteps / 1000, imageIds: imageIds, textIds: embeddings.textIds, guidance: guidanceTensor)
     }
 
     /// Euler ODE sampling from packed `latents`, as `FluxPipeline.__call__` does; returns the final packed latents.
     /// `shift` overrides the scheduler's shift rule (DanceGRPO samples with a static shift).
-    public func denoise(_ latents: Tensor, embeddings: FluxPromptEmbeddings, height: Int, width: Int, steps: Int, guidance: Float,
-                        shift: Float? = nil, progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
+    public func denoise(
+        _ latents: Tensor, embeddings: FluxPromptEmbeddings, height: Int, width: Int, steps: Int, guidance: Float,
+        shift: Float? = nil, progress: (Int, Int) -> Void = { _, _ in }
+    ) -> Tensor {
         let (h, w) = latentSize(height: height, width: width)
         let imageIds = FluxLatents.imageIds(height: h, width: w)
-        let scheduler = FlowMatchEulerScheduler(config: schedulerConfig, steps: steps, imageSequenceLength: latents.dim(1),
-                                                shiftOverride: shift)
+        let scheduler = FlowMatchEulerScheduler(
+            config: schedulerConfig, steps: steps, imageSequenceLength: latents.dim(1),
+            shiftOverride: shift)
         var x = latents.asType(.float32)
         let dtype = transformer.xEmbedder.weight.dtype
         for i in 0..<steps {
             let t = Tensor.full([x.dim(0)], Double(scheduler.timesteps[i]))
-            let v = velocity(x.asType(dtype), timesteps: t, embeddings: embeddings, imageIds: imageIds, guidance: guidance)
+            let v = velocity(
+                x.asType(dtype), timesteps: t, embeddings: embeddings, imageIds: imageIds, guidance: guidance)
             x = scheduler.step(i, velocity: v, sample: x)
             eval(x)
             progress(i + 1, steps)

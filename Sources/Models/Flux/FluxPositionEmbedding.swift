@@ -17,8 +17,9 @@ public struct FluxPositionEmbedding: Sendable {
 
     /// Interleaved cos/sin tables `[L, Σ axesDims]` for `ids [L, axes]`.
     public func callAsFunction(_ ids: Tensor) -> RotaryEmbedding {
-        precondition(ids.ndim == 2 && ids.dim(1) == axesDims.count,
-                     "FluxPositionEmbedding: ids must be [L, \(axesDims.count)], got \(ids.shape)")
+        precondition(
+            ids.ndim == 2 && ids.dim(1) == axesDims.count,
+            "FluxPositionEmbedding: ids must be [L, \(axesDims.count)], got \(ids.shape)")
         let positions = ids.asType(.float32).toArray(Float.self).map(Double.init)
         let length = ids.dim(0), width = axesDims.reduce(0, +)
         var cos = [Float](repeating: 0, count: length * width), sin = cos
@@ -38,6 +39,7 @@ public struct FluxPositionEmbedding: Sendable {
                 column += dim
             }
         }
-        return .tables(cos: Tensor(cos, shape: [length, width]), sin: Tensor(sin, shape: [length, width]), layout: .interleaved)
+        return .tables(
+            cos: Tensor(cos, shape: [length, width]), sin: Tensor(sin, shape: [length, width]), layout: .interleaved)
     }
 }

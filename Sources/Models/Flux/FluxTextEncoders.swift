@@ -10,7 +10,9 @@ public final class FluxTextEncoders {
     public let tokenizer2: T5Tokenizer
     public let textEncoder2: T5EncoderModel
 
-    public init(tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, tokenizer2: T5Tokenizer, textEncoder2: T5EncoderModel) {
+    public init(
+        tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, tokenizer2: T5Tokenizer, textEncoder2: T5EncoderModel
+    ) {
         self.tokenizer = tokenizer
         self.textEncoder = textEncoder
         self.tokenizer2 = tokenizer2
@@ -38,6 +40,7 @@ public final class FluxTextEncoders {
         let ids = tokenize(prompts, maxSequenceLength: maxSequenceLength)
         let pooled = textEncoder(ids.clip).pooled.asType(.float32)
         let states = textEncoder2(ids.t5).asType(.float32)
-        return FluxPromptEmbeddings(promptEmbeds: states, pooledPromptEmbeds: pooled, textIds: FluxLatents.textIds(length: maxSequenceLength))
+        return FluxPromptEmbeddings(
+            promptEmbeds: states, pooledPromptEmbeds: pooled, textIds: FluxLatents.textIds(length: maxSequenceLength))
     }
 }

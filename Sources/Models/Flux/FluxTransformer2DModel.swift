@@ -15,18 +15,23 @@ public final class FluxTransformer2DModel: Module {
             super.init()
             let keys = key.split(into: 3)
             timestepEmbedder = TimestepEmbedding(inChannels: 256, embeddingDim: dim, dtype: dtype, key: keys[0])
-            guidanceEmbedder = guidance ? TimestepEmbedding(inChannels: 256, embeddingDim: dim, dtype: dtype, key: keys[1]) : nil
+            guidanceEmbedder =
+                guidance ? TimestepEmbedding(inChannels: 256, embeddingDim: dim, dtype: dtype, key: keys[1]) : nil
             textEmbedder = TextProjection(inChannels: pooledDim, embeddingDim: dim, dtype: dtype, key: keys[2])
         }
 
         /// `timestep`, `guidance` already scaled to the network's 0…1000 range, [B]; `pooled [B, pooledDim]`.
         func callAsFunction(timestep: Tensor, guidance: Tensor?, pooled: Tensor) -> Tensor {
             func project(_ t: Tensor) -> Tensor {
-                sinusoidalTimestepEmbedding(t, channels: 256, flipSinToCos: true, downscaleFrequencyShift: 0).asType(pooled.dtype)
+                sinusoidalTimestepEmbedding(t, channels: 256, flipSinToCos: true, downscaleFrequencyShift: 0).asType(
+                    pooled.dtype)
             }
             var embedding = timestepEmbedder(project(timestep))
             if let guidanceEmbedder {
-                guard let guidance else { preconditionFailure("FluxTransformer2DModel: this checkpoint embeds guidance; pass a guidance value") }
+                guard let guidance else {
+                    preconditionFailure(
+                        "FluxTransformer2DModel: this checkpoint embeds guidance; pass a guidance value")
+                }
                 embedding = embedding + guidanceEmbedder(project(guidance))
             }
             return embedding + textEmbedder(pooled)
@@ -52,16 +57,20 @@ public final class FluxTransformer2DModel: Module {
         super.init()
         let dim = config.innerDim
         let keys = key.split(into: 6 + config.numLayers + config.numSingleLayers)
-        timeTextEmbed = TimeTextEmbedding(dim: dim, pooledDim: config.pooledProjectionDim, guidance: config.guidanceEmbeds,
-                                          dtype: dtype, key: keys[0])
+        timeTextEmbed = TimeTextEmbedding(
+            dim: dim, pooledDim: config.pooledProjectionDim, guidance: config.guidanceEmbeds,
+            dtype: dtype, key: keys[0])
         contextEmbedder = Linear(config.jointAttentionDim, dim, dtype: dtype, key: keys[1])
         xEmbedder = Linear(config.inChannels, dim, dtype: dtype, key: keys[2])
         transformerBlocks = (0..<config.numLayers).map {
-            FluxTransformerBlock(dim: dim, heads: config.numAttentionHeads, headDim: config.attentionHeadDim, dtype: dtype, key: keys[6 + $0])
+            FluxTransformerBlock(
+                dim: dim, heads: config.numAttentionHeads, headDim: config.attentionHeadDim, dtype: dtype,
+                key: keys[6 + $0])
         }
         singleTransformerBlocks = (0..<config.numSingleLayers).map {
-            FluxSingleTransformerBlock(dim: dim, heads: config.numAttentionHeads, headDim: config.attentionHeadDim, dtype: dtype,
-                                       key: keys[6 + config.numLayers + $0])
+            FluxSingleTransformerBlock(
+                dim: dim, heads: config.numAttentionHeads, headDim: config.attentionHeadDim, dtype: dtype,
+                key: keys[6 + config.numLayers + $0])
         }
         normOut = AdaLayerNormContinuous(dim, conditioningDim: dim, dtype: dtype, key: keys[3])
         projOut = Linear(dim, config.patchSize * config.patchSize * config.outputChannels, dtype: dtype, key: keys[4])
@@ -80,12 +89,15 @@ public final class FluxTransformer2DModel: Module {
     /// - encoderHiddenStates: `[B, Lt, joint_attention_dim]` T5 states; pooled: `[B, pooled_projection_dim]` CLIP.
     /// - timestep: `[B]` in 0…1 (σ, or τ/1000), scaled by 1000 inside as diffusers does; guidance: `[B]` (raw scale).
     /// - imageIds `[Li, 3]`, textIds `[Lt, 3]`.
-    public func callAsFunction(hiddenStates: Tensor, encoderHiddenStates: Tensor, pooled: Tensor, timestep: Tensor,
-                               imageIds: Tensor, textIds: Tensor, guidance: Tensor? = nil) -> Tensor {
+    public func callAsFunction(
+        hiddenStates: Tensor, encoderHiddenStates: Tensor, pooled: Tensor, timestep: Tensor,
+        imageIds: Tensor, textIds: Tensor, guidance: Tensor? = nil
+    ) -> Tensor {
         let dtype = hiddenStates.dtype
         var x = xEmbedder(hiddenStates)
-        let embedding = timeTextEmbed(timestep: timestep.asType(dtype) * 1000, guidance: guidance.map { $0.asType(dtype) * 1000 },
-                                      pooled: pooled)
+        let embedding = timeTextEmbed(
+            timestep: timestep.asType(dtype) * 1000, guidance: guidance.map { $0.asType(dtype) * 1000 },
+            pooled: pooled)
         var context = contextEmbedder(encoderHiddenStates)
         let rotary = positionEmbedding(concatenated([textIds, imageIds], axis: 0))
         let textLength = context.dim(1)
@@ -104,7 +116,8 @@ public final class FluxTransformer2DModel: Module {
         var joint = concatenated([context, x], axis: 1)
         for block in singleTransformerBlocks {
             if gradientCheckpointing {
-                joint = block.withCheckpointing([joint, embedding]) { [block($0[0], embedding: $0[1], rotary: rotary)] }[0]
+                joint =
+                    block.withCheckpointing([joint, embedding]) { [block($0[0], embedding: $0[1], rotary: rotary)] }[0]
             } else {
                 joint = block(joint, embedding: embedding, rotary: rotary)
             }

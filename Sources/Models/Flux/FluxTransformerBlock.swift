@@ -15,8 +15,9 @@ public final class FluxTransformerBlock: Module {
     public init(dim: Int, heads: Int, headDim: Int, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
         let keys = key.split(into: 5)
         norm1 = AdaLayerNormZero(dim, dtype: dtype, key: keys[0])
-        attn = MultiHeadAttention(queryDimensions: dim, heads: heads, headDimensions: headDim, outputDimensions: dim,
-                                  bias: true, qkNorm: .rmsNorm(eps: 1e-6), addedContextDimensions: dim, dtype: dtype, key: keys[1])
+        attn = MultiHeadAttention(
+            queryDimensions: dim, heads: heads, headDimensions: headDim, outputDimensions: dim,
+            bias: true, qkNorm: .rmsNorm(eps: 1e-6), addedContextDimensions: dim, dtype: dtype, key: keys[1])
         norm2 = LayerNorm(dim, eps: 1e-6, elementwiseAffine: false)
         ff = FeedForward(dim: dim, dtype: dtype, key: keys[2])
         super.init()
@@ -26,7 +27,9 @@ public final class FluxTransformerBlock: Module {
     }
 
     /// `x [B, Li, D]` image tokens, `context [B, Lt, D]` text tokens, `embedding [B, D]` the conditioning vector.
-    public func callAsFunction(_ x: Tensor, context: Tensor, embedding: Tensor, rotary: RotaryEmbedding) -> (x: Tensor, context: Tensor) {
+    public func callAsFunction(_ x: Tensor, context: Tensor, embedding: Tensor, rotary: RotaryEmbedding) -> (
+        x: Tensor, context: Tensor
+    ) {
         let n = norm1(x, embedding: embedding)
         let c = norm1Context(context, embedding: embedding)
         let attended = attn.joint(n.x, context: c.x, rotary: rotary)
@@ -35,7 +38,8 @@ public final class FluxTransformerBlock: Module {
         x = x + n.gateMLP.expandedDims(axis: 1) * ff(modulate(norm2(x), shift: n.shiftMLP, scale: n.scaleMLP))
 
         var context = context + c.gateMSA.expandedDims(axis: 1) * attended.context
-        context = context + c.gateMLP.expandedDims(axis: 1)
+        context =
+            context + c.gateMLP.expandedDims(axis: 1)
             * ffContext(modulate(norm2Context(context), shift: c.shiftMLP, scale: c.scaleMLP))
         return (x, context)
     }
@@ -49,12 +53,16 @@ public final class FluxSingleTransformerBlock: Module {
     public let attn: MultiHeadAttention
     @Child(key: "proj_out") public var projOut: Linear
 
-    public init(dim: Int, heads: Int, headDim: Int, mlpRatio: Float = 4, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        dim: Int, heads: Int, headDim: Int, mlpRatio: Float = 4, dtype: DType = .float32,
+        key: RandomKey = RandomKey(seed: 0)
+    ) {
         let keys = key.split(into: 4)
         let mlpDim = Int(Float(dim) * mlpRatio)
         norm = AdaLayerNormZeroSingle(dim, dtype: dtype, key: keys[0])
-        attn = MultiHeadAttention(queryDimensions: dim, heads: heads, headDimensions: headDim, bias: true,
-                                  qkNorm: .rmsNorm(eps: 1e-6), preOnly: true, dtype: dtype, key: keys[1])
+        attn = MultiHeadAttention(
+            queryDimensions: dim, heads: heads, headDimensions: headDim, bias: true,
+            qkNorm: .rmsNorm(eps: 1e-6), preOnly: true, dtype: dtype, key: keys[1])
         super.init()
         projMLP = Linear(dim, mlpDim, dtype: dtype, key: keys[2])
         projOut = Linear(dim + mlpDim, dim, dtype: dtype, key: keys[3])

@@ -118,7 +118,9 @@ public struct OpenCLIPConfig: Sendable, Equatable {
     public static func parse(_ root: [String: Any], file: String) throws -> OpenCLIPConfig {
         let model = root["model_cfg"] as? [String: Any] ?? root
         func fail(_ message: String) -> ConfigFile.Error { ConfigFile.Error(file: file, message: message) }
-        guard let visionObject = model["vision_cfg"] as? [String: Any], let textObject = model["text_cfg"] as? [String: Any] else {
+        guard let visionObject = model["vision_cfg"] as? [String: Any],
+            let textObject = model["text_cfg"] as? [String: Any]
+        else {
             throw fail("not an open_clip model config: expected 'vision_cfg' and 'text_cfg'")
         }
         var c = OpenCLIPConfig()
@@ -133,10 +135,14 @@ public struct OpenCLIPConfig: Sendable, Equatable {
 
         c.embedDim = try int(model, "embed_dim", "model") ?? c.embedDim
         c.quickGELU = bool(model, "quick_gelu") ?? false
-        if let norm = model["norm_kwargs"] as? [String: Any], let eps = double(norm, "eps") { c.layerNormEps = Float(eps) }
+        if let norm = model["norm_kwargs"] as? [String: Any], let eps = double(norm, "eps") {
+            c.layerNormEps = Float(eps)
+        }
 
         // Vision tower.
-        if visionObject["layers"] is [Any] { throw fail("vision_cfg.layers is a list: the ResNet image tower is not supported") }
+        if visionObject["layers"] is [Any] {
+            throw fail("vision_cfg.layers is a list: the ResNet image tower is not supported")
+        }
         for unsupported in ["timm_model_name"] where visionObject[unsupported] is String {
             throw fail("vision_cfg.\(unsupported) is set: timm image towers are not supported")
         }
@@ -161,7 +167,9 @@ public struct OpenCLIPConfig: Sendable, Equatable {
         }
 
         // Text tower.
-        if textObject["hf_model_name"] is String { throw fail("text_cfg.hf_model_name is set: Hugging Face text towers are not supported") }
+        if textObject["hf_model_name"] is String {
+            throw fail("text_cfg.hf_model_name is set: Hugging Face text towers are not supported")
+        }
         if bool(textObject, "embed_cls") == true { throw fail("text_cfg.embed_cls is not supported") }
         c.text.contextLength = try int(textObject, "context_length", "text_cfg") ?? c.text.contextLength
         c.text.vocabSize = try int(textObject, "vocab_size", "text_cfg") ?? c.text.vocabSize
@@ -190,7 +198,7 @@ public struct OpenCLIPConfig: Sendable, Equatable {
                 throw fail("'preprocess_cfg.\(key)' must be a number or a list of 3 numbers, found \(value)")
             }
             func choice<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws -> E?
-                where E.RawValue == String {
+            where E.RawValue == String {
                 guard let value = preprocess[key], !(value is NSNull) else { return nil }
                 guard let text = value as? String, let parsed = E(rawValue: text) else {
                     let known = E.allCases.map(\.rawValue).joined(separator: ", ")

@@ -31,8 +31,9 @@ public final class OpenCLIPAttention: Module {
         let (batch, length, dim) = (x.dim(0), x.dim(1), x.dim(2))
         let qkv = inProjectionBias.addmm(x, inProjectionWeight.T)
             .reshaped([batch, length, 3, heads, dim / heads]).transposed([2, 0, 3, 1, 4])
-        let out = scaledDotProductAttention(queries: qkv[0], keys: qkv[1], values: qkv[2],
-                                            scale: 1 / Float(dim / heads).squareRoot(), mask: mask)
+        let out = scaledDotProductAttention(
+            queries: qkv[0], keys: qkv[1], values: qkv[2],
+            scale: 1 / Float(dim / heads).squareRoot(), mask: mask)
         return outProjection(out.transposed([0, 2, 1, 3]).reshaped([batch, length, dim]))
     }
 }
@@ -43,7 +44,9 @@ public final class OpenCLIPMLP: Module, UnaryLayer {
     @Child(key: "c_proj") public var projection: Linear
     public let activation: Activation
 
-    public init(width: Int, hidden: Int, activation: Activation, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        width: Int, hidden: Int, activation: Activation, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         self.activation = activation
         let keys = key.split(into: 2)
         super.init()
@@ -75,8 +78,10 @@ public final class OpenCLIPResidualBlock: Module {
     public let mlp: OpenCLIPMLP
     @Child(key: "ls_2") public var layerScale2: OpenCLIPLayerScale? = nil
 
-    public init(width: Int, heads: Int, mlpWidth: Int, activation: Activation, layerScale: Double?, eps: Float,
-                dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        width: Int, heads: Int, mlpWidth: Int, activation: Activation, layerScale: Double?, eps: Float,
+        dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         let keys = key.split(into: 2)
         attn = OpenCLIPAttention(dim: width, heads: heads, dtype: dtype, key: keys[0])
         mlp = OpenCLIPMLP(width: width, hidden: mlpWidth, activation: activation, dtype: dtype, key: keys[1])
@@ -103,12 +108,15 @@ public final class OpenCLIPResidualBlock: Module {
 public final class OpenCLIPTransformer: Module {
     public let resblocks: [OpenCLIPResidualBlock]
 
-    public init(width: Int, layers: Int, heads: Int, mlpWidth: Int, activation: Activation, layerScale: Double?,
-                eps: Float, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        width: Int, layers: Int, heads: Int, mlpWidth: Int, activation: Activation, layerScale: Double?,
+        eps: Float, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         let keys = key.split(into: max(layers, 1))
         resblocks = (0..<layers).map {
-            OpenCLIPResidualBlock(width: width, heads: heads, mlpWidth: mlpWidth, activation: activation,
-                                  layerScale: layerScale, eps: eps, dtype: dtype, key: keys[$0])
+            OpenCLIPResidualBlock(
+                width: width, heads: heads, mlpWidth: mlpWidth, activation: activation,
+                layerScale: layerScale, eps: eps, dtype: dtype, key: keys[$0])
         }
         super.init()
     }
@@ -130,19 +138,24 @@ public final class OpenCLIPVisionTransformer: Module {
     @Child(key: "ln_post") public var layerNormPost: LayerNorm
     @Param(key: "proj") public var projection: Tensor
 
-    public init(_ config: OpenCLIPConfig.Vision, embedDim: Int, activation: Activation, eps: Float,
-                dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        _ config: OpenCLIPConfig.Vision, embedDim: Int, activation: Activation, eps: Float,
+        dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         self.config = config
         let keys = key.split(into: 5)
-        transformer = OpenCLIPTransformer(width: config.width, layers: config.layers, heads: config.heads,
-                                          mlpWidth: config.mlpWidth, activation: activation,
-                                          layerScale: config.layerScale, eps: eps, dtype: dtype, key: keys[0])
+        transformer = OpenCLIPTransformer(
+            width: config.width, layers: config.layers, heads: config.heads,
+            mlpWidth: config.mlpWidth, activation: activation,
+            layerScale: config.layerScale, eps: eps, dtype: dtype, key: keys[0])
         super.init()
         let scale = 1 / Float(config.width).squareRoot()
-        patchEmbedding = Conv2d(3, config.width, kernelSize: config.patchSize, stride: config.patchSize, bias: false,
-                                dtype: dtype, key: keys[1])
+        patchEmbedding = Conv2d(
+            3, config.width, kernelSize: config.patchSize, stride: config.patchSize, bias: false,
+            dtype: dtype, key: keys[1])
         classEmbedding = (Random.normal([config.width], key: keys[2]) * scale).asType(dtype)
-        positionalEmbedding = (Random.normal([config.gridSize * config.gridSize + 1, config.width], key: keys[3]) * scale).asType(dtype)
+        positionalEmbedding =
+            (Random.normal([config.gridSize * config.gridSize + 1, config.width], key: keys[3]) * scale).asType(dtype)
         if !config.noLayerNormPre { layerNormPre = LayerNorm(config.width, eps: eps, dtype: dtype) }
         layerNormPost = LayerNorm(config.width, eps: eps, dtype: dtype)
         projection = (Random.normal([config.width, embedDim], key: keys[4]) * scale).asType(dtype)
@@ -153,8 +166,10 @@ public final class OpenCLIPVisionTransformer: Module {
         let patches = patchEmbedding(pixels.asType(classEmbedding.dtype))
         let (batch, width) = (patches.dim(0), patches.dim(3))
         let tokens = patches.reshaped([batch, -1, width])
-        precondition(tokens.dim(1) + 1 == positionalEmbedding.dim(0),
-                     "OpenCLIPVisionTransformer: \(tokens.dim(1)) patches do not match \(positionalEmbedding.dim(0) - 1) positional embeddings (input \(pixels.shape))")
+        precondition(
+            tokens.dim(1) + 1 == positionalEmbedding.dim(0),
+            "OpenCLIPVisionTransformer: \(tokens.dim(1)) patches do not match \(positionalEmbedding.dim(0) - 1) positional embeddings (input \(pixels.shape))"
+        )
         let cls = classEmbedding.reshaped([1, 1, width]).broadcast(to: [batch, 1, width])
         var x = concatenated([cls, tokens], axis: 1) + positionalEmbedding
         if let layerNormPre { x = layerNormPre(x) }
@@ -195,12 +210,14 @@ public final class OpenCLIPModel: Module {
     public init(_ config: OpenCLIPConfig, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
         self.config = config
         let keys = key.split(into: 5)
-        visual = OpenCLIPVisionTransformer(config.vision, embedDim: config.embedDim, activation: config.activation,
-                                           eps: config.layerNormEps, dtype: dtype, key: keys[0])
+        visual = OpenCLIPVisionTransformer(
+            config.vision, embedDim: config.embedDim, activation: config.activation,
+            eps: config.layerNormEps, dtype: dtype, key: keys[0])
         let text = config.text
-        transformer = OpenCLIPTransformer(width: text.width, layers: text.layers, heads: text.heads,
-                                          mlpWidth: text.mlpWidth, activation: config.activation,
-                                          layerScale: text.layerScale, eps: config.layerNormEps, dtype: dtype, key: keys[1])
+        transformer = OpenCLIPTransformer(
+            width: text.width, layers: text.layers, heads: text.heads,
+            mlpWidth: text.mlpWidth, activation: config.activation,
+            layerScale: text.layerScale, eps: config.layerNormEps, dtype: dtype, key: keys[1])
         super.init()
         tokenEmbedding = Embedding(text.vocabSize, text.width, dtype: dtype, key: keys[2])
         positionalEmbedding = (Random.normal([text.contextLength, text.width], key: keys[3]) * 0.01).asType(dtype)
@@ -209,8 +226,9 @@ public final class OpenCLIPModel: Module {
             textProjectionMatrix = nil
             textProjectionLinear = Linear(text.width, config.embedDim, dtype: dtype, key: keys[4])
         } else {
-            textProjectionMatrix = (Random.normal([text.width, config.embedDim], key: keys[4])
-                                    * (1 / Float(text.width).squareRoot())).asType(dtype)
+            textProjectionMatrix =
+                (Random.normal([text.width, config.embedDim], key: keys[4])
+                * (1 / Float(text.width).squareRoot())).asType(dtype)
         }
         logitScale = Tensor.scalar(Foundation.log(1 / 0.07), dtype: dtype)
     }
@@ -221,10 +239,13 @@ public final class OpenCLIPModel: Module {
     /// `encode_text(normalize=False)`: token ids `[B, L]` (L ≤ context_length; open_clip's tokenizer pads to it) →
     /// `[B, E]`, pooled at each row's largest id (the end-of-text token) by default.
     public func encodeText(_ ids: Tensor) -> Tensor {
-        precondition(ids.ndim == 2 && !ids.dtype.isFloatingPoint, "OpenCLIPModel: expected integer token ids [B, L], got \(ids.dtype) \(ids.shape)")
+        precondition(
+            ids.ndim == 2 && !ids.dtype.isFloatingPoint,
+            "OpenCLIPModel: expected integer token ids [B, L], got \(ids.dtype) \(ids.shape)")
         let length = ids.dim(1)
-        precondition(length <= positionalEmbedding.dim(0),
-                     "OpenCLIPModel: \(length) tokens exceed the context length \(positionalEmbedding.dim(0))")
+        precondition(
+            length <= positionalEmbedding.dim(0),
+            "OpenCLIPModel: \(length) tokens exceed the context length \(positionalEmbedding.dim(0))")
         var x = tokenEmbedding(ids) + positionalEmbedding[0..<length]
         x = transformer(x, mask: config.text.noCausalMask ? .none : .causal)
         x = layerNormFinal(x)

@@ -15,16 +15,20 @@ public final class BasicTransformerBlock: Module {
     public let ff: FeedForward
     public let onlyCrossAttention: Bool
 
-    public init(dim: Int, heads: Int, headDim: Int, contextDim: Int, onlyCrossAttention: Bool = false,
-                dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        dim: Int, heads: Int, headDim: Int, contextDim: Int, onlyCrossAttention: Bool = false,
+        dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         let keys = key.split(into: 3)
         self.onlyCrossAttention = onlyCrossAttention
         norm1 = LayerNorm(dim, eps: 1e-5, dtype: dtype)
-        attn1 = MultiHeadAttention(queryDimensions: dim, contextDimensions: onlyCrossAttention ? contextDim : nil, heads: heads,
-                                   headDimensions: headDim, bias: false, outputBias: true, dtype: dtype, key: keys[0])
+        attn1 = MultiHeadAttention(
+            queryDimensions: dim, contextDimensions: onlyCrossAttention ? contextDim : nil, heads: heads,
+            headDimensions: headDim, bias: false, outputBias: true, dtype: dtype, key: keys[0])
         norm2 = LayerNorm(dim, eps: 1e-5, dtype: dtype)
-        attn2 = MultiHeadAttention(queryDimensions: dim, contextDimensions: contextDim, heads: heads, headDimensions: headDim,
-                                   bias: false, outputBias: true, dtype: dtype, key: keys[1])
+        attn2 = MultiHeadAttention(
+            queryDimensions: dim, contextDimensions: contextDim, heads: heads, headDimensions: headDim,
+            bias: false, outputBias: true, dtype: dtype, key: keys[1])
         norm3 = LayerNorm(dim, eps: 1e-5, dtype: dtype)
         ff = FeedForward(dim: dim, gated: true, dtype: dtype, key: keys[2])
         super.init()
@@ -49,20 +53,24 @@ public final class SpatialTransformer: Module {
     @Child(key: "proj_out") public var projOut: Module
     public let channels: Int
 
-    public init(channels: Int, heads: Int, layers: Int, contextDim: Int, groups: Int, linearProjection: Bool,
-                onlyCrossAttention: Bool = false, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        channels: Int, heads: Int, layers: Int, contextDim: Int, groups: Int, linearProjection: Bool,
+        onlyCrossAttention: Bool = false, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         self.channels = channels
         norm = GroupNorm(groups: groups, channels: channels, eps: 1e-6, dtype: dtype)
         super.init()
         let keys = key.split(into: layers + 2)
         func projection(_ key: RandomKey) -> Module {
-            linearProjection ? Linear(channels, channels, dtype: dtype, key: key)
+            linearProjection
+                ? Linear(channels, channels, dtype: dtype, key: key)
                 : Conv2d(channels, channels, kernelSize: 1, dtype: dtype, key: key)
         }
         projIn = projection(keys[0])
         transformerBlocks = (0..<layers).map {
-            BasicTransformerBlock(dim: channels, heads: heads, headDim: channels / heads, contextDim: contextDim,
-                                  onlyCrossAttention: onlyCrossAttention, dtype: dtype, key: keys[2 + $0])
+            BasicTransformerBlock(
+                dim: channels, heads: heads, headDim: channels / heads, contextDim: contextDim,
+                onlyCrossAttention: onlyCrossAttention, dtype: dtype, key: keys[2 + $0])
         }
         projOut = projection(keys[1])
     }

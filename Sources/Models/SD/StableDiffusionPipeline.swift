@@ -34,8 +34,10 @@ public final class StableDiffusionPipeline {
     public let tokenizer: CLIPTokenizer?
     public let textEncoder: CLIPTextModel?
 
-    public init(unet: UNet2DConditionModel, vae: AutoencoderKL, schedulerConfig: DDIMScheduler.Config,
-                tokenizer: CLIPTokenizer?, textEncoder: CLIPTextModel?) {
+    public init(
+        unet: UNet2DConditionModel, vae: AutoencoderKL, schedulerConfig: DDIMScheduler.Config,
+        tokenizer: CLIPTokenizer?, textEncoder: CLIPTextModel?
+    ) {
         self.unet = unet
         self.vae = vae
         self.schedulerConfig = schedulerConfig
@@ -46,12 +48,16 @@ public final class StableDiffusionPipeline {
     /// Loads an SD folder. `unetFolder` replaces `<folder>/unet` (a fine-tuned UNet folder, or a training checkpoint
     /// folder that contains `unet/`); `dtype` casts the weights (nil keeps the files'). The VAE is loaded in float32
     /// unless `dtype` says otherwise (its config's `force_upcast`).
-    public static func load(from folder: URL, dtype: DType? = nil, loadTextEncoder: Bool = true, unetFolder: URL? = nil,
-                            progress: (String) -> Void = { _ in }) throws -> StableDiffusionPipeline {
+    public static func load(
+        from folder: URL, dtype: DType? = nil, loadTextEncoder: Bool = true, unetFolder: URL? = nil,
+        progress: (String) -> Void = { _ in }
+    ) throws -> StableDiffusionPipeline {
         try checkLayout(folder, needTextEncoder: loadTextEncoder)
         progress("unet")
         var unetSource = unetFolder ?? folder.appendingPathComponent("unet")
-        if let given = unetFolder, FileManager.default.fileExists(atPath: given.appendingPathComponent("unet/config.json").path) {
+        if let given = unetFolder,
+            FileManager.default.fileExists(atPath: given.appendingPathComponent("unet/config.json").path)
+        {
             unetSource = given.appendingPathComponent("unet")
         }
         let unet = try UNet2DConditionModel.load(from: unetSource, dtype: dtype)
@@ -64,16 +70,23 @@ public final class StableDiffusionPipeline {
             tokenizer = try CLIPTokenizer(directory: folder.appendingPathComponent("tokenizer"))
             textEncoder = try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder"), dtype: dtype)
         }
-        return StableDiffusionPipeline(unet: unet, vae: vae, schedulerConfig: scheduler, tokenizer: tokenizer, textEncoder: textEncoder)
+        return StableDiffusionPipeline(
+            unet: unet, vae: vae, schedulerConfig: scheduler, tokenizer: tokenizer, textEncoder: textEncoder)
     }
 
     /// Every missing part in one error.
     static func checkLayout(_ folder: URL, needTextEncoder: Bool) throws {
         var required = ["unet", "vae", "scheduler"]
         if needTextEncoder { required += ["text_encoder", "tokenizer"] }
-        let missing = required.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        let missing = required.filter {
+            !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
+        }
         guard missing.isEmpty else {
-            throw ConfigFile.Error(file: folder.path, message: "not a diffusers Stable Diffusion folder: missing \(missing.joined(separator: ", ")) (expected \(required.joined(separator: "/, "))/)")
+            throw ConfigFile.Error(
+                file: folder.path,
+                message:
+                    "not a diffusers Stable Diffusion folder: missing \(missing.joined(separator: ", ")) (expected \(required.joined(separator: "/, "))/)"
+            )
         }
     }
 
@@ -117,15 +130,21 @@ public final class StableDiffusionPipeline {
     /// sample), text states `conditional [B, L, D]` and the unconditional states (`[1, L, D]` or `[B, L, D]`):
     /// `ε_u + w·(ε_c − ε_u)` from one UNet call on `[x, x]` with `[uncond, cond]`, computed in float32. With
     /// `guidance` ≤ 1 or no unconditional states, one plain call. Training recomputes it with the same function.
-    public func noisePrediction(_ x: Tensor, timesteps: [Int], conditional: Tensor, unconditional: Tensor?, guidance: Float) -> Tensor {
+    public func noisePrediction(
+        _ x: Tensor, timesteps: [Int], conditional: Tensor, unconditional: Tensor?, guidance: Float
+    ) -> Tensor {
         let b = x.dim(0)
         let t = Tensor((timesteps.count == 1 ? Array(repeating: timesteps[0], count: b) : timesteps).map(Int32.init))
         guard guidance > 1, let unconditional else {
             return unet(x, timesteps: t, encoderHiddenStates: conditional).asType(.float32)
         }
-        let uncond = unconditional.dim(0) == b ? unconditional : unconditional.broadcast(to: [b] + Array(unconditional.shape.dropFirst()))
-        let output = unet(concatenated([x, x], axis: 0), timesteps: concatenated([t, t], axis: 0),
-                          encoderHiddenStates: concatenated([uncond.asType(conditional.dtype), conditional], axis: 0)).asType(.float32)
+        let uncond =
+            unconditional.dim(0) == b
+            ? unconditional : unconditional.broadcast(to: [b] + Array(unconditional.shape.dropFirst()))
+        let output = unet(
+            concatenated([x, x], axis: 0), timesteps: concatenated([t, t], axis: 0),
+            encoderHiddenStates: concatenated([uncond.asType(conditional.dtype), conditional], axis: 0)
+        ).asType(.float32)
         let (u, c) = (output[..<b], output[b...])
         return u + guidance * (c - u)
     }
@@ -134,16 +153,22 @@ public final class StableDiffusionPipeline {
     /// (0: deterministic DDIM, the diffusers pipeline's default; 1: DDPO/DanceGRPO rollouts). The per-step noise is
     /// `stepNoise[i]` when given (parity tests), otherwise drawn from `noiseKey` (step i uses the i-th of
     /// `steps` keys split from it). `keepTrajectory` keeps every latent and log-prob (what a GRPO rollout stores).
-    public func denoise(_ latents: Tensor, conditional: Tensor, unconditional: Tensor?, steps: Int, guidance: Float, eta: Float,
-                        noiseKey: RandomKey = RandomKey(seed: 0), stepNoise: [Tensor]? = nil, keepTrajectory: Bool = false,
-                        progress: (Int, Int) -> Void = { _, _ in }) -> DDIMTrajectory {
-        precondition(stepNoise == nil || stepNoise!.count == steps, "StableDiffusionPipeline.denoise: \(stepNoise!.count) noise tensors for \(steps) steps")
+    public func denoise(
+        _ latents: Tensor, conditional: Tensor, unconditional: Tensor?, steps: Int, guidance: Float, eta: Float,
+        noiseKey: RandomKey = RandomKey(seed: 0), stepNoise: [Tensor]? = nil, keepTrajectory: Bool = false,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) -> DDIMTrajectory {
+        precondition(
+            stepNoise == nil || stepNoise!.count == steps,
+            "StableDiffusionPipeline.denoise: \(stepNoise!.count) noise tensors for \(steps) steps")
         let scheduler = DDIMScheduler(config: schedulerConfig, steps: steps)
         let keys = eta > 0 && stepNoise == nil ? noiseKey.split(into: steps) : []
         var x = latents.asType(.float32)
-        var trajectory = DDIMTrajectory(latents: keepTrajectory ? [x] : [], logProbs: [], timesteps: scheduler.timesteps)
+        var trajectory = DDIMTrajectory(
+            latents: keepTrajectory ? [x] : [], logProbs: [], timesteps: scheduler.timesteps)
         for (i, t) in scheduler.timesteps.enumerated() {
-            let output = noisePrediction(x, timesteps: [t], conditional: conditional, unconditional: unconditional, guidance: guidance)
+            let output = noisePrediction(
+                x, timesteps: [t], conditional: conditional, unconditional: unconditional, guidance: guidance)
             let noise = eta > 0 ? (stepNoise?[i] ?? Random.normal(x.shape, key: keys[i])) : nil
             let step = ddimStep(scheduler, modelOutput: output, timesteps: [t], sample: x, eta: eta, noise: noise)
             x = step.sample

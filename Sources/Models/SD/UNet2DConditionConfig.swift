@@ -11,7 +11,11 @@ public enum PerBlock<Value: Codable & Sendable & Equatable>: Codable, Sendable, 
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let value = try? c.decode(Value.self) { self = .all(value) } else { self = .each(try c.decode([Value].self)) }
+        if let value = try? c.decode(Value.self) {
+            self = .all(value)
+        } else {
+            self = .each(try c.decode([Value].self))
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -119,9 +123,11 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         freqShift = try c.decodeIfPresent(Float.self, forKey: .freqShift) ?? d.freqShift
         downBlockTypes = try c.decodeIfPresent([String].self, forKey: .downBlockTypes) ?? d.downBlockTypes
         // An explicit null means "no mid block"; an absent key means diffusers' default.
-        midBlockType = c.contains(.midBlockType) ? try c.decodeIfPresent(String.self, forKey: .midBlockType) : d.midBlockType
+        midBlockType =
+            c.contains(.midBlockType) ? try c.decodeIfPresent(String.self, forKey: .midBlockType) : d.midBlockType
         upBlockTypes = try c.decodeIfPresent([String].self, forKey: .upBlockTypes) ?? d.upBlockTypes
-        onlyCrossAttention = try c.decodeIfPresent(PerBlock<Bool>.self, forKey: .onlyCrossAttention) ?? d.onlyCrossAttention
+        onlyCrossAttention =
+            try c.decodeIfPresent(PerBlock<Bool>.self, forKey: .onlyCrossAttention) ?? d.onlyCrossAttention
         blockOutChannels = try c.decodeIfPresent([Int].self, forKey: .blockOutChannels) ?? d.blockOutChannels
         layersPerBlock = try c.decodeIfPresent(PerBlock<Int>.self, forKey: .layersPerBlock) ?? d.layersPerBlock
         downsamplePadding = try c.decodeIfPresent(Int.self, forKey: .downsamplePadding) ?? d.downsamplePadding
@@ -130,7 +136,8 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         normNumGroups = try c.decodeIfPresent(Int.self, forKey: .normNumGroups) ?? d.normNumGroups
         normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
         crossAttentionDim = try c.decodeIfPresent(PerBlock<Int>.self, forKey: .crossAttentionDim) ?? d.crossAttentionDim
-        transformerLayersPerBlock = try c.decodeIfPresent(PerBlock<Int>.self, forKey: .transformerLayersPerBlock)
+        transformerLayersPerBlock =
+            try c.decodeIfPresent(PerBlock<Int>.self, forKey: .transformerLayersPerBlock)
             ?? d.transformerLayersPerBlock
         attentionHeadDim = try c.decodeIfPresent(PerBlock<Int>.self, forKey: .attentionHeadDim) ?? d.attentionHeadDim
         useLinearProjection = try c.decodeIfPresent(Bool.self, forKey: .useLinearProjection) ?? d.useLinearProjection
@@ -142,7 +149,11 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        if sampleSize.count == 1 { try c.encode(sampleSize[0], forKey: .sampleSize) } else { try c.encode(sampleSize, forKey: .sampleSize) }
+        if sampleSize.count == 1 {
+            try c.encode(sampleSize[0], forKey: .sampleSize)
+        } else {
+            try c.encode(sampleSize, forKey: .sampleSize)
+        }
         try c.encode(inChannels, forKey: .inChannels)
         try c.encode(outChannels, forKey: .outChannels)
         try c.encode(centerInputSample, forKey: .centerInputSample)
@@ -184,23 +195,31 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
     public func problems() -> [String] {
         var found: [String] = []
         for (i, type) in downBlockTypes.enumerated() where !Self.supportedDownBlockTypes.contains(type) {
-            found.append("down_block_types[\(i)] '\(type)' is not supported (supported: \(Self.supportedDownBlockTypes.sorted().joined(separator: ", ")))")
+            found.append(
+                "down_block_types[\(i)] '\(type)' is not supported (supported: \(Self.supportedDownBlockTypes.sorted().joined(separator: ", ")))"
+            )
         }
         for (i, type) in upBlockTypes.enumerated() where !Self.supportedUpBlockTypes.contains(type) {
-            found.append("up_block_types[\(i)] '\(type)' is not supported (supported: \(Self.supportedUpBlockTypes.sorted().joined(separator: ", ")))")
+            found.append(
+                "up_block_types[\(i)] '\(type)' is not supported (supported: \(Self.supportedUpBlockTypes.sorted().joined(separator: ", ")))"
+            )
         }
         if let mid = midBlockType, !Self.supportedMidBlockTypes.contains(mid) {
-            found.append("mid_block_type '\(mid)' is not supported (supported: \(Self.supportedMidBlockTypes.sorted().joined(separator: ", ")), or null)")
+            found.append(
+                "mid_block_type '\(mid)' is not supported (supported: \(Self.supportedMidBlockTypes.sorted().joined(separator: ", ")), or null)"
+            )
         }
         if blockOutChannels.isEmpty { found.append("block_out_channels is empty") }
         if downBlockTypes.count != blockCount || upBlockTypes.count != blockCount {
-            found.append("down_block_types (\(downBlockTypes.count)), up_block_types (\(upBlockTypes.count)) and "
-                         + "block_out_channels (\(blockCount)) must have the same length")
+            found.append(
+                "down_block_types (\(downBlockTypes.count)), up_block_types (\(upBlockTypes.count)) and "
+                    + "block_out_channels (\(blockCount)) must have the same length")
         }
         let lists: [(String, Int?)] = [
             ("layers_per_block", layersPerBlock.count), ("attention_head_dim", attentionHeadDim.count),
-            ("cross_attention_dim", crossAttentionDim.count), ("transformer_layers_per_block", transformerLayersPerBlock.count),
-            ("only_cross_attention", onlyCrossAttention.count),
+            ("cross_attention_dim", crossAttentionDim.count),
+            ("transformer_layers_per_block", transformerLayersPerBlock.count),
+            ("only_cross_attention", onlyCrossAttention.count)
         ]
         for (name, count) in lists where count != nil && count != blockCount {
             found.append("\(name) has \(count!) entries, expected one per block (\(blockCount))")
@@ -208,25 +227,33 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         if !found.isEmpty { return found }  // the checks below index the per-block lists
 
         if !Self.supportedActivations.contains(actFn) {
-            found.append("act_fn '\(actFn)' is not supported (supported: \(Self.supportedActivations.sorted().joined(separator: ", ")))")
+            found.append(
+                "act_fn '\(actFn)' is not supported (supported: \(Self.supportedActivations.sorted().joined(separator: ", ")))"
+            )
         }
         if normNumGroups <= 0 {
             found.append("norm_num_groups \(normNumGroups) must be positive")
         } else {
             for channels in blockOutChannels where channels % normNumGroups != 0 {
-                found.append("block_out_channels entry \(channels) does not split into norm_num_groups \(normNumGroups)")
+                found.append(
+                    "block_out_channels entry \(channels) does not split into norm_num_groups \(normNumGroups)")
             }
         }
         for (i, channels) in blockOutChannels.enumerated() {
-            let attended = downBlockTypes[i] == "CrossAttnDownBlock2D" || upBlockTypes[blockCount - 1 - i] == "CrossAttnUpBlock2D"
+            let attended =
+                downBlockTypes[i] == "CrossAttnDownBlock2D" || upBlockTypes[blockCount - 1 - i] == "CrossAttnUpBlock2D"
                 || (i == blockCount - 1 && midBlockType != nil)
             if attended && (heads[i] < 1 || channels % heads[i] != 0) {
-                found.append("block_out_channels entry \(channels) does not split into attention_head_dim \(heads[i]) heads")
+                found.append(
+                    "block_out_channels entry \(channels) does not split into attention_head_dim \(heads[i]) heads")
             }
         }
         if layers.contains(where: { $0 < 1 }) { found.append("layers_per_block entries must be at least 1") }
-        if transformerLayers.contains(where: { $0 < 1 }) { found.append("transformer_layers_per_block entries must be at least 1") }
-        for (name, kernel) in [("conv_in_kernel", convInKernel), ("conv_out_kernel", convOutKernel)] where kernel < 1 || kernel % 2 == 0 {
+        if transformerLayers.contains(where: { $0 < 1 }) {
+            found.append("transformer_layers_per_block entries must be at least 1")
+        }
+        for (name, kernel) in [("conv_in_kernel", convInKernel), ("conv_out_kernel", convOutKernel)]
+        where kernel < 1 || kernel % 2 == 0 {
             found.append("\(name) \(kernel) must be odd")
         }
         if downsamplePadding < 0 { found.append("downsample_padding \(downsamplePadding) must be non-negative") }
@@ -254,7 +281,7 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         ("attention_type", .string("default")),
         ("reverse_transformer_layers_per_block", .null),
         // Dropout would make training differ from the reference; inference ignores it, but GRPO trains this model.
-        ("dropout", .number(0)),
+        ("dropout", .number(0))
     ]
 
     /// A JSON scalar as `JSONSerialization` returns it.
@@ -294,7 +321,9 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         let file = url.hasDirectoryPath || url.pathExtension.isEmpty ? url.appendingPathComponent("config.json") : url
         let config = try ConfigFile.decode(UNet2DConditionConfig.self, from: file)
         let problems = unsupportedOptions(in: try ConfigFile.object(from: file)) + config.problems()
-        guard problems.isEmpty else { throw ConfigFile.Error(file: file.path, message: problems.joined(separator: "; ")) }
+        guard problems.isEmpty else {
+            throw ConfigFile.Error(file: file.path, message: problems.joined(separator: "; "))
+        }
         return config
     }
 }

@@ -18,13 +18,16 @@ struct UNetBlockSettings {
     var dtype: DType
 
     func attention(channels: Int, key: RandomKey) -> SpatialTransformer {
-        SpatialTransformer(channels: channels, heads: heads, layers: transformerLayers, contextDim: contextDim, groups: groups,
-                           linearProjection: linearProjection, onlyCrossAttention: onlyCrossAttention, dtype: dtype, key: key)
+        SpatialTransformer(
+            channels: channels, heads: heads, layers: transformerLayers, contextDim: contextDim, groups: groups,
+            linearProjection: linearProjection, onlyCrossAttention: onlyCrossAttention, dtype: dtype, key: key)
     }
 
     func resnet(_ input: Int, _ output: Int, outputScaleFactor: Float = 1, key: RandomKey) -> ResnetBlock2D {
-        ResnetBlock2D(inChannels: input, outChannels: output, groups: groups, eps: eps, timeEmbeddingChannels: timeEmbeddingChannels,
-                      outputScaleFactor: outputScaleFactor, dtype: dtype, key: key)
+        ResnetBlock2D(
+            inChannels: input, outChannels: output, groups: groups, eps: eps,
+            timeEmbeddingChannels: timeEmbeddingChannels,
+            outputScaleFactor: outputScaleFactor, dtype: dtype, key: key)
     }
 }
 
@@ -37,13 +40,20 @@ public final class UNetDownBlock: Module {
     /// Empty on the last level.
     public let downsamplers: [Downsample2D]
 
-    init(inChannels: Int, outChannels: Int, layers: Int, crossAttention: Bool, downsample: Bool, downsamplePadding: Int,
-         settings: UNetBlockSettings, key: RandomKey) {
+    init(
+        inChannels: Int, outChannels: Int, layers: Int, crossAttention: Bool, downsample: Bool, downsamplePadding: Int,
+        settings: UNetBlockSettings, key: RandomKey
+    ) {
         let keys = key.split(into: 2 * layers + 1)
         resnets = (0..<layers).map { settings.resnet($0 == 0 ? inChannels : outChannels, outChannels, key: keys[$0]) }
-        attentions = crossAttention ? (0..<layers).map { settings.attention(channels: outChannels, key: keys[layers + $0]) } : []
-        downsamplers = downsample
-            ? [Downsample2D(channels: outChannels, padding: downsamplePadding, dtype: settings.dtype, key: keys[2 * layers])] : []
+        attentions =
+            crossAttention ? (0..<layers).map { settings.attention(channels: outChannels, key: keys[layers + $0]) } : []
+        downsamplers =
+            downsample
+            ? [
+                Downsample2D(
+                    channels: outChannels, padding: downsamplePadding, dtype: settings.dtype, key: keys[2 * layers])
+            ] : []
         super.init()
     }
 
@@ -69,7 +79,9 @@ public final class UNetMidBlock: Module {
 
     init(channels: Int, outputScaleFactor: Float, settings: UNetBlockSettings, key: RandomKey) {
         let keys = key.split(into: 3)
-        resnets = [0, 2].map { settings.resnet(channels, channels, outputScaleFactor: outputScaleFactor, key: keys[$0]) }
+        resnets = [0, 2].map {
+            settings.resnet(channels, channels, outputScaleFactor: outputScaleFactor, key: keys[$0])
+        }
         attentions = [settings.attention(channels: channels, key: keys[1])]
         super.init()
     }
@@ -93,14 +105,17 @@ public final class UNetUpBlock: Module {
     /// Empty on the last level.
     public let upsamplers: [Upsample2D]
 
-    init(previousChannels: Int, skipChannels: Int, outChannels: Int, layers: Int, crossAttention: Bool, upsample: Bool,
-         settings: UNetBlockSettings, key: RandomKey) {
+    init(
+        previousChannels: Int, skipChannels: Int, outChannels: Int, layers: Int, crossAttention: Bool, upsample: Bool,
+        settings: UNetBlockSettings, key: RandomKey
+    ) {
         let keys = key.split(into: 2 * layers + 1)
         resnets = (0..<layers).map { i in
             let skip = i == layers - 1 ? skipChannels : outChannels
             return settings.resnet((i == 0 ? previousChannels : outChannels) + skip, outChannels, key: keys[i])
         }
-        attentions = crossAttention ? (0..<layers).map { settings.attention(channels: outChannels, key: keys[layers + $0]) } : []
+        attentions =
+            crossAttention ? (0..<layers).map { settings.attention(channels: outChannels, key: keys[layers + $0]) } : []
         upsamplers = upsample ? [Upsample2D(channels: outChannels, dtype: settings.dtype, key: keys[2 * layers])] : []
         super.init()
     }
@@ -108,7 +123,8 @@ public final class UNetUpBlock: Module {
     /// `skips` are this block's skip activations in the order the down path produced them (one per ResNet); they
     /// are consumed from the last.
     public func callAsFunction(_ x: Tensor, skips: [Tensor], embedding: Tensor, context: Tensor) -> Tensor {
-        precondition(skips.count == resnets.count, "UNetUpBlock: \(skips.count) skip activations for \(resnets.count) ResNets")
+        precondition(
+            skips.count == resnets.count, "UNetUpBlock: \(skips.count) skip activations for \(resnets.count) ResNets")
         var h = x
         for (i, resnet) in resnets.enumerated() {
             h = resnet(concatenated([h, skips[skips.count - 1 - i]], axis: -1), timeEmbedding: embedding)

@@ -15,8 +15,10 @@ public final class T5Attention: Module {
     let numBuckets: Int
     let maxDistance: Int
 
-    public init(_ config: T5Config, hasRelativeAttentionBias: Bool, dtype: DType = .float32,
-                key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        _ config: T5Config, hasRelativeAttentionBias: Bool, dtype: DType = .float32,
+        key: RandomKey = RandomKey(seed: 0)
+    ) {
         let keys = key.split(into: 5)
         let inner = config.numHeads * config.dKv
         q = Linear(config.dModel, inner, bias: false, dtype: dtype, key: keys[0])
@@ -28,7 +30,8 @@ public final class T5Attention: Module {
         numBuckets = config.relativeAttentionNumBuckets
         maxDistance = config.relativeAttentionMaxDistance
         super.init()
-        relativeAttentionBias = hasRelativeAttentionBias
+        relativeAttentionBias =
+            hasRelativeAttentionBias
             ? Embedding(config.relativeAttentionNumBuckets, config.numHeads, dtype: dtype, key: keys[4]) : nil
     }
 
@@ -38,8 +41,9 @@ public final class T5Attention: Module {
         guard let relativeAttentionBias else {
             preconditionFailure("T5Attention: this layer has no relative_attention_bias (only the first layer does)")
         }
-        let buckets = T5RelativePosition.buckets(queryLength: length, keyLength: length, bidirectional: true,
-                                                 numBuckets: numBuckets, maxDistance: maxDistance)
+        let buckets = T5RelativePosition.buckets(
+            queryLength: length, keyLength: length, bidirectional: true,
+            numBuckets: numBuckets, maxDistance: maxDistance)
         return relativeAttentionBias(buckets).transposed([2, 0, 1]).expandedDims(axis: 0)
     }
 
@@ -47,8 +51,9 @@ public final class T5Attention: Module {
     public func callAsFunction(_ x: Tensor, bias: Tensor) -> Tensor {
         let (batch, length) = (x.dim(0), x.dim(1))
         func split(_ t: Tensor) -> Tensor { t.reshaped([batch, length, heads, headDim]).transposed([0, 2, 1, 3]) }
-        let out = scaledDotProductAttention(queries: split(q(x)), keys: split(k(x)), values: split(v(x)), scale: 1,
-                                            mask: .array(bias.asType(x.dtype)))
+        let out = scaledDotProductAttention(
+            queries: split(q(x)), keys: split(k(x)), values: split(v(x)), scale: 1,
+            mask: .array(bias.asType(x.dtype)))
         return o(out.transposed([0, 2, 1, 3]).reshaped([batch, length, heads * headDim]))
     }
 }

@@ -61,10 +61,13 @@ public final class T5Block: Module {
     @Child(key: "layer.0") public var attention: T5LayerSelfAttention
     @Child(key: "layer.1") public var feedForward: T5LayerFF
 
-    public init(_ config: T5Config, hasRelativeAttentionBias: Bool, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        _ config: T5Config, hasRelativeAttentionBias: Bool, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         super.init()
         let keys = key.split(into: 2)
-        attention = T5LayerSelfAttention(config, hasRelativeAttentionBias: hasRelativeAttentionBias, dtype: dtype, key: keys[0])
+        attention = T5LayerSelfAttention(
+            config, hasRelativeAttentionBias: hasRelativeAttentionBias, dtype: dtype, key: keys[0])
         feedForward = T5LayerFF(config, dtype: dtype, key: keys[1])
     }
 
@@ -77,7 +80,8 @@ public final class T5Block: Module {
     /// ±max, or to ±(max − 1000) once something is infinite. Other dtypes pass through.
     static func clampedForHalf(_ x: Tensor) -> Tensor {
         guard x.dtype == .float16 else { return x }
-        let bound = Tensor.where(x.isInf().any(), Tensor.scalar(64504, dtype: .float16), Tensor.scalar(65504, dtype: .float16))
+        let bound = Tensor.where(
+            x.isInf().any(), Tensor.scalar(64504, dtype: .float16), Tensor.scalar(65504, dtype: .float16))
         return x.clipped(min: -bound, max: bound)
     }
 }

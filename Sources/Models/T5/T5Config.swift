@@ -37,9 +37,11 @@ public struct T5Config: Codable, Sendable, Equatable {
         dFf = try c.decodeIfPresent(Int.self, forKey: .dFf) ?? d.dFf
         numLayers = try c.decodeIfPresent(Int.self, forKey: .numLayers) ?? d.numLayers
         numHeads = try c.decodeIfPresent(Int.self, forKey: .numHeads) ?? d.numHeads
-        relativeAttentionNumBuckets = try c.decodeIfPresent(Int.self, forKey: .relativeAttentionNumBuckets)
+        relativeAttentionNumBuckets =
+            try c.decodeIfPresent(Int.self, forKey: .relativeAttentionNumBuckets)
             ?? d.relativeAttentionNumBuckets
-        relativeAttentionMaxDistance = try c.decodeIfPresent(Int.self, forKey: .relativeAttentionMaxDistance)
+        relativeAttentionMaxDistance =
+            try c.decodeIfPresent(Int.self, forKey: .relativeAttentionMaxDistance)
             ?? d.relativeAttentionMaxDistance
         layerNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? d.layerNormEpsilon
         feedForwardProj = try c.decodeIfPresent(String.self, forKey: .feedForwardProj) ?? d.feedForwardProj
@@ -69,10 +71,20 @@ public struct T5Config: Codable, Sendable, Equatable {
         let file = url.hasDirectoryPath || url.pathExtension.isEmpty ? url.appendingPathComponent("config.json") : url
         let config = try ConfigFile.decode(T5Config.self, from: file)
         guard config.activation != nil else {
-            throw ConfigFile.Error(file: file.path, message: "feed_forward_proj '\(config.feedForwardProj)' is not supported (expected relu, gelu, silu, gelu_new or gated-<one of them>)")
+            throw ConfigFile.Error(
+                file: file.path,
+                message:
+                    "feed_forward_proj '\(config.feedForwardProj)' is not supported (expected relu, gelu, silu, gelu_new or gated-<one of them>)"
+            )
         }
-        guard config.relativeAttentionNumBuckets >= 4, config.relativeAttentionMaxDistance > config.relativeAttentionNumBuckets / 4 else {
-            throw ConfigFile.Error(file: file.path, message: "relative_attention_num_buckets \(config.relativeAttentionNumBuckets) / max_distance \(config.relativeAttentionMaxDistance) do not make log-spaced buckets")
+        guard config.relativeAttentionNumBuckets >= 4,
+            config.relativeAttentionMaxDistance > config.relativeAttentionNumBuckets / 4
+        else {
+            throw ConfigFile.Error(
+                file: file.path,
+                message:
+                    "relative_attention_num_buckets \(config.relativeAttentionNumBuckets) / max_distance \(config.relativeAttentionMaxDistance) do not make log-spaced buckets"
+            )
         }
         return config
     }

@@ -36,8 +36,9 @@ public final class T5EncoderModel: Module {
     /// - attentionMask: optional `[B, L]`, nonzero = real token.
     /// - Returns: the last hidden state `[B, L, d_model]`.
     public func callAsFunction(_ inputIds: Tensor, attentionMask: Tensor? = nil) -> Tensor {
-        precondition(inputIds.ndim == 2 && !inputIds.dtype.isFloatingPoint,
-                     "T5EncoderModel: expected integer token ids [B, L], got \(inputIds.dtype) \(inputIds.shape)")
+        precondition(
+            inputIds.ndim == 2 && !inputIds.dtype.isFloatingPoint,
+            "T5EncoderModel: expected integer token ids [B, L], got \(inputIds.dtype) \(inputIds.shape)")
         return encoder(shared(inputIds), attentionMask: attentionMask)
     }
 }

@@ -26,10 +26,14 @@ public enum T5RelativePosition {
     }
 
     /// Bucket ids `[queryLength, keyLength]` (int32) for queries and keys at positions 0..<length.
-    public static func buckets(queryLength: Int, keyLength: Int, bidirectional: Bool, numBuckets: Int, maxDistance: Int) -> Tensor {
+    public static func buckets(queryLength: Int, keyLength: Int, bidirectional: Bool, numBuckets: Int, maxDistance: Int)
+        -> Tensor
+    {
         // One bucket per distinct offset, then laid out as the query × key grid.
         let offsets = -(queryLength - 1)..<keyLength
-        let perOffset = offsets.map { Int32(bucket($0, bidirectional: bidirectional, numBuckets: numBuckets, maxDistance: maxDistance)) }
+        let perOffset = offsets.map {
+            Int32(bucket($0, bidirectional: bidirectional, numBuckets: numBuckets, maxDistance: maxDistance))
+        }
         var grid = [Int32](repeating: 0, count: queryLength * keyLength)
         for i in 0..<queryLength {
             for j in 0..<keyLength { grid[i * keyLength + j] = perOffset[j - i + queryLength - 1] }

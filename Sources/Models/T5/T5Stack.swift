@@ -9,7 +9,9 @@ public final class T5Stack: Module {
 
     public init(_ config: T5Config, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
         let keys = key.split(into: config.numLayers)
-        block = (0..<config.numLayers).map { T5Block(config, hasRelativeAttentionBias: $0 == 0, dtype: dtype, key: keys[$0]) }
+        block = (0..<config.numLayers).map {
+            T5Block(config, hasRelativeAttentionBias: $0 == 0, dtype: dtype, key: keys[$0])
+        }
         super.init()
         finalLayerNorm = T5LayerNorm(config.dModel, eps: config.layerNormEpsilon, dtype: dtype)
     }
@@ -20,8 +22,9 @@ public final class T5Stack: Module {
         // The first layer's table gives the bias for all layers, as in transformers.
         var bias = block[0].attention.selfAttention.positionBias(length: length)
         if let attentionMask {
-            precondition(attentionMask.ndim == 2 && attentionMask.dim(1) == length,
-                         "T5Stack: attention mask \(attentionMask.shape) does not match the sequence length \(length)")
+            precondition(
+                attentionMask.ndim == 2 && attentionMask.dim(1) == length,
+                "T5Stack: attention mask \(attentionMask.shape) does not match the sequence length \(length)")
             let keep = keptTokens(attentionMask).reshaped([attentionMask.dim(0), 1, 1, length])
             bias = bias + additiveMask(allowed: keep, dtype: bias.dtype)
         }

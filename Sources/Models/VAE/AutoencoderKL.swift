@@ -60,7 +60,8 @@ public final class AutoencoderKL: Module {
         let renames = ["query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"]
         var parts = key.split(separator: ".").map(String.init)
         guard parts.count >= 3, parts.contains("attentions"),
-              let new = renames[parts[parts.count - 2]] else { return nil }
+            let new = renames[parts[parts.count - 2]]
+        else { return nil }
         parts[parts.count - 2] = new
         return parts.joined(separator: ".")
     }
@@ -69,8 +70,9 @@ public final class AutoencoderKL: Module {
 
     /// The posterior over latents for images `[N, H, W, in_channels]` in [−1, 1] (diffusers' `vae.encode(x).latent_dist`).
     public func encode(_ images: Tensor) -> DiagonalGaussian {
-        precondition(images.ndim == 4 && images.dim(3) == config.inChannels,
-                     "AutoencoderKL.encode: expected channels-last images [N, H, W, \(config.inChannels)], got \(images.shape)")
+        precondition(
+            images.ndim == 4 && images.dim(3) == config.inChannels,
+            "AutoencoderKL.encode: expected channels-last images [N, H, W, \(config.inChannels)], got \(images.shape)")
         let moments = encoder(images)
         return DiagonalGaussian(moments: quantConv.map { $0(moments) } ?? moments)
     }
@@ -78,8 +80,10 @@ public final class AutoencoderKL: Module {
     /// Images `[N, h·f, w·f, out_channels]` (nominally in [−1, 1], not clipped) for raw latents `[N, h, w, latent_channels]`
     /// (diffusers' `vae.decode(z).sample`). Pass latents through ``denormalize(_:)`` first if they come from the denoiser.
     public func decode(_ latents: Tensor) -> Tensor {
-        precondition(latents.ndim == 4 && latents.dim(3) == config.latentChannels,
-                     "AutoencoderKL.decode: expected channels-last latents [N, h, w, \(config.latentChannels)], got \(latents.shape)")
+        precondition(
+            latents.ndim == 4 && latents.dim(3) == config.latentChannels,
+            "AutoencoderKL.decode: expected channels-last latents [N, h, w, \(config.latentChannels)], got \(latents.shape)"
+        )
         return decoder(postQuantConv.map { $0(latents) } ?? latents)
     }
 

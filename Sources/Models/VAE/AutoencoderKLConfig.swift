@@ -84,7 +84,11 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
         try c.encode(actFn, forKey: .actFn)
         try c.encode(latentChannels, forKey: .latentChannels)
         try c.encode(normNumGroups, forKey: .normNumGroups)
-        if sampleSize.count == 1 { try c.encode(sampleSize[0], forKey: .sampleSize) } else { try c.encode(sampleSize, forKey: .sampleSize) }
+        if sampleSize.count == 1 {
+            try c.encode(sampleSize[0], forKey: .sampleSize)
+        } else {
+            try c.encode(sampleSize, forKey: .sampleSize)
+        }
         try c.encode(scalingFactor, forKey: .scalingFactor)
         try c.encode(shiftFactor, forKey: .shiftFactor)  // null when absent, as diffusers writes it
         try c.encode(forceUpcast, forKey: .forceUpcast)
@@ -97,31 +101,43 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
     public func problems() -> [String] {
         var found: [String] = []
         for (i, type) in downBlockTypes.enumerated() where !Self.supportedDownBlockTypes.contains(type) {
-            found.append("down_block_types[\(i)] '\(type)' is not supported (supported: \(Self.supportedDownBlockTypes.sorted().joined(separator: ", ")))")
+            found.append(
+                "down_block_types[\(i)] '\(type)' is not supported (supported: \(Self.supportedDownBlockTypes.sorted().joined(separator: ", ")))"
+            )
         }
         for (i, type) in upBlockTypes.enumerated() where !Self.supportedUpBlockTypes.contains(type) {
-            found.append("up_block_types[\(i)] '\(type)' is not supported (supported: \(Self.supportedUpBlockTypes.sorted().joined(separator: ", ")))")
+            found.append(
+                "up_block_types[\(i)] '\(type)' is not supported (supported: \(Self.supportedUpBlockTypes.sorted().joined(separator: ", ")))"
+            )
         }
         if blockOutChannels.isEmpty { found.append("block_out_channels is empty") }
         if downBlockTypes.count != blockOutChannels.count || upBlockTypes.count != blockOutChannels.count {
-            found.append("down_block_types (\(downBlockTypes.count)), up_block_types (\(upBlockTypes.count)) and "
-                         + "block_out_channels (\(blockOutChannels.count)) must have the same length")
+            found.append(
+                "down_block_types (\(downBlockTypes.count)), up_block_types (\(upBlockTypes.count)) and "
+                    + "block_out_channels (\(blockOutChannels.count)) must have the same length")
         }
         if !Self.supportedActivations.contains(actFn) {
-            found.append("act_fn '\(actFn)' is not supported (supported: \(Self.supportedActivations.sorted().joined(separator: ", ")))")
+            found.append(
+                "act_fn '\(actFn)' is not supported (supported: \(Self.supportedActivations.sorted().joined(separator: ", ")))"
+            )
         }
         if normNumGroups <= 0 {
             found.append("norm_num_groups \(normNumGroups) must be positive")
         } else {
             for channels in blockOutChannels where channels % normNumGroups != 0 {
-                found.append("block_out_channels entry \(channels) does not split into norm_num_groups \(normNumGroups)")
+                found.append(
+                    "block_out_channels entry \(channels) does not split into norm_num_groups \(normNumGroups)")
             }
         }
         if layersPerBlock < 1 { found.append("layers_per_block \(layersPerBlock) must be at least 1") }
-        for (name, value) in [("in_channels", inChannels), ("out_channels", outChannels), ("latent_channels", latentChannels)] where value < 1 {
+        for (name, value) in [
+            ("in_channels", inChannels), ("out_channels", outChannels), ("latent_channels", latentChannels)
+        ] where value < 1 {
             found.append("\(name) \(value) must be positive")
         }
-        if scalingFactor == 0 || !scalingFactor.isFinite { found.append("scaling_factor \(scalingFactor) must be finite and nonzero") }
+        if scalingFactor == 0 || !scalingFactor.isFinite {
+            found.append("scaling_factor \(scalingFactor) must be finite and nonzero")
+        }
         return found
     }
 
@@ -130,7 +146,9 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
         let file = url.hasDirectoryPath || url.pathExtension.isEmpty ? url.appendingPathComponent("config.json") : url
         let config = try ConfigFile.decode(AutoencoderKLConfig.self, from: file)
         let problems = config.problems()
-        guard problems.isEmpty else { throw ConfigFile.Error(file: file.path, message: problems.joined(separator: "; ")) }
+        guard problems.isEmpty else {
+            throw ConfigFile.Error(file: file.path, message: problems.joined(separator: "; "))
+        }
         return config
     }
 }

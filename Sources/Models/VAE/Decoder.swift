@@ -8,12 +8,15 @@ public final class UpDecoderBlock2D: Module, UnaryLayer {
     /// Empty on the last level (diffusers: `upsamplers = None`).
     public let upsamplers: [Upsample2D]
 
-    public init(inChannels: Int, outChannels: Int, layers: Int, groups: Int, upsample: Bool, dtype: DType = .float32,
-                key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        inChannels: Int, outChannels: Int, layers: Int, groups: Int, upsample: Bool, dtype: DType = .float32,
+        key: RandomKey = RandomKey(seed: 0)
+    ) {
         let keys = key.split(into: layers + 1)
         resnets = (0..<layers).map {
-            ResnetBlock2D(inChannels: $0 == 0 ? inChannels : outChannels, outChannels: outChannels, groups: groups,
-                          dtype: dtype, key: keys[$0])
+            ResnetBlock2D(
+                inChannels: $0 == 0 ? inChannels : outChannels, outChannels: outChannels, groups: groups,
+                dtype: dtype, key: keys[$0])
         }
         upsamplers = upsample ? [Upsample2D(channels: outChannels, dtype: dtype, key: keys[layers])] : []
         super.init()
@@ -40,12 +43,14 @@ public final class VAEDecoder: Module, UnaryLayer {
         let channels = Array(config.blockOutChannels.reversed()), groups = config.normNumGroups
         let keys = key.split(into: channels.count + 3)
         convIn = Conv2d(config.latentChannels, channels[0], kernelSize: 3, padding: 1, dtype: dtype, key: keys[0])
-        midBlock = VAEMidBlock(channels: channels[0], groups: groups, addAttention: config.midBlockAddAttention,
-                               dtype: dtype, key: keys[1])
+        midBlock = VAEMidBlock(
+            channels: channels[0], groups: groups, addAttention: config.midBlockAddAttention,
+            dtype: dtype, key: keys[1])
         upBlocks = channels.indices.map { i in
-            UpDecoderBlock2D(inChannels: i == 0 ? channels[0] : channels[i - 1], outChannels: channels[i],
-                             layers: config.layersPerBlock + 1, groups: groups, upsample: i < channels.count - 1,
-                             dtype: dtype, key: keys[3 + i])
+            UpDecoderBlock2D(
+                inChannels: i == 0 ? channels[0] : channels[i - 1], outChannels: channels[i],
+                layers: config.layersPerBlock + 1, groups: groups, upsample: i < channels.count - 1,
+                dtype: dtype, key: keys[3 + i])
         }
         convNormOut = GroupNorm(groups: groups, channels: channels.last!, eps: 1e-6, dtype: dtype)
         convOut = Conv2d(channels.last!, config.outChannels, kernelSize: 3, padding: 1, dtype: dtype, key: keys[2])

@@ -8,12 +8,15 @@ public final class DownEncoderBlock2D: Module, UnaryLayer {
     /// Empty on the last level, which keeps the resolution (diffusers: `downsamplers = None`).
     public let downsamplers: [Downsample2D]
 
-    public init(inChannels: Int, outChannels: Int, layers: Int, groups: Int, downsample: Bool, dtype: DType = .float32,
-                key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        inChannels: Int, outChannels: Int, layers: Int, groups: Int, downsample: Bool, dtype: DType = .float32,
+        key: RandomKey = RandomKey(seed: 0)
+    ) {
         let keys = key.split(into: layers + 1)
         resnets = (0..<layers).map {
-            ResnetBlock2D(inChannels: $0 == 0 ? inChannels : outChannels, outChannels: outChannels, groups: groups,
-                          dtype: dtype, key: keys[$0])
+            ResnetBlock2D(
+                inChannels: $0 == 0 ? inChannels : outChannels, outChannels: outChannels, groups: groups,
+                dtype: dtype, key: keys[$0])
         }
         downsamplers = downsample ? [Downsample2D(channels: outChannels, dtype: dtype, key: keys[layers])] : []
         super.init()
@@ -41,14 +44,17 @@ public final class VAEEncoder: Module, UnaryLayer {
         let keys = key.split(into: channels.count + 3)
         convIn = Conv2d(config.inChannels, channels[0], kernelSize: 3, padding: 1, dtype: dtype, key: keys[0])
         downBlocks = channels.indices.map { i in
-            DownEncoderBlock2D(inChannels: i == 0 ? channels[0] : channels[i - 1], outChannels: channels[i],
-                               layers: config.layersPerBlock, groups: groups, downsample: i < channels.count - 1,
-                               dtype: dtype, key: keys[3 + i])
+            DownEncoderBlock2D(
+                inChannels: i == 0 ? channels[0] : channels[i - 1], outChannels: channels[i],
+                layers: config.layersPerBlock, groups: groups, downsample: i < channels.count - 1,
+                dtype: dtype, key: keys[3 + i])
         }
-        midBlock = VAEMidBlock(channels: channels.last!, groups: groups, addAttention: config.midBlockAddAttention,
-                               dtype: dtype, key: keys[1])
+        midBlock = VAEMidBlock(
+            channels: channels.last!, groups: groups, addAttention: config.midBlockAddAttention,
+            dtype: dtype, key: keys[1])
         convNormOut = GroupNorm(groups: groups, channels: channels.last!, eps: 1e-6, dtype: dtype)
-        convOut = Conv2d(channels.last!, 2 * config.latentChannels, kernelSize: 3, padding: 1, dtype: dtype, key: keys[2])
+        convOut = Conv2d(
+            channels.last!, 2 * config.latentChannels, kernelSize: 3, padding: 1, dtype: dtype, key: keys[2])
     }
 
     public func callAsFunction(_ images: Tensor) -> Tensor {

@@ -14,7 +14,9 @@ public final class VAEAttention: Module, UnaryLayer {
     @Child(key: "to_out.0") public var toOut: Linear
     public let channels: Int
 
-    public init(channels: Int, groups: Int, eps: Float = 1e-6, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        channels: Int, groups: Int, eps: Float = 1e-6, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         self.channels = channels
         super.init()
         let keys = key.split(into: 4)
@@ -26,12 +28,14 @@ public final class VAEAttention: Module, UnaryLayer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.ndim == 4 && x.dim(3) == channels, "VAEAttention: expected [N, H, W, \(channels)], got \(x.shape)")
+        precondition(
+            x.ndim == 4 && x.dim(3) == channels, "VAEAttention: expected [N, H, W, \(channels)], got \(x.shape)")
         let (n, h, w) = (x.dim(0), x.dim(1), x.dim(2))
         // [N, 1 head, H·W, C]: channels-last activations are already in token order, no transpose needed.
         let tokens = groupNorm(x).reshaped([n, 1, h * w, channels])
-        let attended = scaledDotProductAttention(queries: toQuery(tokens), keys: toKey(tokens), values: toValue(tokens),
-                                                 scale: 1 / Float(channels).squareRoot())
+        let attended = scaledDotProductAttention(
+            queries: toQuery(tokens), keys: toKey(tokens), values: toValue(tokens),
+            scale: 1 / Float(channels).squareRoot())
         return x + toOut(attended).reshaped([n, h, w, channels])
     }
 }

@@ -8,9 +8,13 @@ public final class VAEMidBlock: Module, UnaryLayer {
     /// Empty when the config turns attention off; diffusers then stores no `attentions.*` keys either.
     public let attentions: [VAEAttention]
 
-    public init(channels: Int, groups: Int, addAttention: Bool, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        channels: Int, groups: Int, addAttention: Bool, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         let keys = key.split(into: 3)
-        resnets = (0..<2).map { ResnetBlock2D(inChannels: channels, outChannels: channels, groups: groups, dtype: dtype, key: keys[$0]) }
+        resnets = (0..<2).map {
+            ResnetBlock2D(inChannels: channels, outChannels: channels, groups: groups, dtype: dtype, key: keys[$0])
+        }
         attentions = addAttention ? [VAEAttention(channels: channels, groups: groups, dtype: dtype, key: keys[2])] : []
         super.init()
     }

@@ -2,9 +2,9 @@ import Engine
 
 /// The activation functions layers are configured with (`MLP(activation:)`), by their PyTorch / diffusers names.
 public enum Activation: String, Sendable, CaseIterable {
-    case gelu                        // exact erf form (`nn.GELU()`)
-    case geluTanh = "gelu_tanh"      // `nn.GELU(approximate="tanh")`, `gelu_pytorch_tanh`, `gelu_new`
-    case quickGelu = "quick_gelu"    // CLIP's `x · sigmoid(1.702 x)`
+    case gelu  // exact erf form (`nn.GELU()`)
+    case geluTanh = "gelu_tanh"  // `nn.GELU(approximate="tanh")`, `gelu_pytorch_tanh`, `gelu_new`
+    case quickGelu = "quick_gelu"  // CLIP's `x · sigmoid(1.702 x)`
     case silu
     case relu
     case tanh

@@ -41,12 +41,15 @@ public final class MultiHeadAttention: Module {
     ///   - bias: bias of the q/k/v projections; `outputBias` that of `to_out.0` (and `to_add_out`).
     ///   - addedContextDimensions: enables joint attention (`added_kv_proj_dim`), see ``joint(_:context:mask:rotary:)``.
     ///   - preOnly: no output projection.
-    public init(queryDimensions: Int, contextDimensions: Int? = nil, heads: Int, headDimensions: Int,
-                keyValueHeads: Int? = nil, outputDimensions: Int? = nil, bias: Bool = false, outputBias: Bool = true,
-                qkNorm: QKNorm = .none, addedContextDimensions: Int? = nil, addedProjectionBias: Bool = true,
-                preOnly: Bool = false, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        queryDimensions: Int, contextDimensions: Int? = nil, heads: Int, headDimensions: Int,
+        keyValueHeads: Int? = nil, outputDimensions: Int? = nil, bias: Bool = false, outputBias: Bool = true,
+        qkNorm: QKNorm = .none, addedContextDimensions: Int? = nil, addedProjectionBias: Bool = true,
+        preOnly: Bool = false, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
         let kvHeads = keyValueHeads ?? heads
-        precondition(heads % kvHeads == 0, "MultiHeadAttention: \(heads) heads do not group into \(kvHeads) key/value heads")
+        precondition(
+            heads % kvHeads == 0, "MultiHeadAttention: \(heads) heads do not group into \(kvHeads) key/value heads")
         self.heads = heads
         self.keyValueHeads = kvHeads
         self.headDimensions = headDimensions
@@ -57,7 +60,9 @@ public final class MultiHeadAttention: Module {
         toQuery = Linear(queryDimensions, inner, bias: bias, dtype: dtype, key: keys[0])
         toKey = Linear(source, innerKV, bias: bias, dtype: dtype, key: keys[1])
         toValue = Linear(source, innerKV, bias: bias, dtype: dtype, key: keys[2])
-        if !preOnly { toOut = Linear(inner, outputDimensions ?? queryDimensions, bias: outputBias, dtype: dtype, key: keys[3]) }
+        if !preOnly {
+            toOut = Linear(inner, outputDimensions ?? queryDimensions, bias: outputBias, dtype: dtype, key: keys[3])
+        }
         normQuery = MultiHeadAttention.makeNorm(qkNorm, headDimensions, dtype)
         normKey = MultiHeadAttention.makeNorm(qkNorm, headDimensions, dtype)
         if let added = addedContextDimensions {
@@ -82,10 +87,13 @@ public final class MultiHeadAttention: Module {
     /// `rotary` rotates queries and keys alike (for cross-attention its tables must fit both lengths).
     /// Masks: see ``AttentionMask`` and the helpers ``AttentionMask/keyPadding(_:)``, ``AttentionMask/boolean(_:)``,
     /// ``AttentionMask/additive(_:)``; a query whose keys are all masked out gets NaN, as in PyTorch.
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, mask: AttentionMask = .none,
-                               rotary: RotaryEmbedding? = nil) -> Tensor {
-        precondition(addQuery == nil || context == nil,
-                     "MultiHeadAttention: this layer has added context projections; call joint(_:context:) instead")
+    public func callAsFunction(
+        _ x: Tensor, context: Tensor? = nil, mask: AttentionMask = .none,
+        rotary: RotaryEmbedding? = nil
+    ) -> Tensor {
+        precondition(
+            addQuery == nil || context == nil,
+            "MultiHeadAttention: this layer has added context projections; call joint(_:context:) instead")
         let source = context ?? x
         let q = splitHeads(toQuery(x), count: heads, norm: normQuery)
         let k = splitHeads(toKey(source), count: keyValueHeads, norm: normKey)
@@ -97,17 +105,28 @@ public final class MultiHeadAttention: Module {
     /// Joint attention (FLUX's double-stream blocks): text `context` and image `x` are projected by their own
     /// layers, concatenated along the sequence as `[context, x]` and attend together; the output is split back and
     /// projected by `to_out.0` and `to_add_out`. `rotary` and `mask` cover the concatenated sequence.
-    public func joint(_ x: Tensor, context: Tensor, mask: AttentionMask = .none,
-                      rotary: RotaryEmbedding? = nil) -> (x: Tensor, context: Tensor) {
+    public func joint(
+        _ x: Tensor, context: Tensor, mask: AttentionMask = .none,
+        rotary: RotaryEmbedding? = nil
+    ) -> (x: Tensor, context: Tensor) {
         guard let addQuery, let addKey, let addValue else {
             preconditionFailure("MultiHeadAttention.joint: built without addedContextDimensions")
         }
-        let q = concatenated([splitHeads(addQuery(context), count: heads, norm: normAddedQuery),
-                              splitHeads(toQuery(x), count: heads, norm: normQuery)], axis: 1)
-        let k = concatenated([splitHeads(addKey(context), count: keyValueHeads, norm: normAddedKey),
-                              splitHeads(toKey(x), count: keyValueHeads, norm: normKey)], axis: 1)
-        let v = concatenated([splitHeads(addValue(context), count: keyValueHeads, norm: nil),
-                              splitHeads(toValue(x), count: keyValueHeads, norm: nil)], axis: 1)
+        let q = concatenated(
+            [
+                splitHeads(addQuery(context), count: heads, norm: normAddedQuery),
+                splitHeads(toQuery(x), count: heads, norm: normQuery)
+            ], axis: 1)
+        let k = concatenated(
+            [
+                splitHeads(addKey(context), count: keyValueHeads, norm: normAddedKey),
+                splitHeads(toKey(x), count: keyValueHeads, norm: normKey)
+            ], axis: 1)
+        let v = concatenated(
+            [
+                splitHeads(addValue(context), count: keyValueHeads, norm: nil),
+                splitHeads(toValue(x), count: keyValueHeads, norm: nil)
+            ], axis: 1)
         let out = attend(q, k, v, mask: mask, rotary: rotary)
         let contextLength = context.dim(1)
         let contextOut = out[.all, ..<contextLength], xOut = out[.all, contextLength...]
@@ -122,11 +141,13 @@ public final class MultiHeadAttention: Module {
     }
 
     /// Rotary, fused attention on `[B, L, heads, D]`, heads merged back to `[B, L, heads · D]`.
-    private func attend(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: AttentionMask, rotary: RotaryEmbedding?) -> Tensor {
+    private func attend(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: AttentionMask, rotary: RotaryEmbedding?) -> Tensor
+    {
         var (q, k) = (q, k)
         if let rotary { q = rotary.sequenceMajor(q); k = rotary.sequenceMajor(k) }
-        let out = sequenceMajorAttention(queries: q, keys: k, values: v,
-                                         scale: 1 / Float(headDimensions).squareRoot(), mask: mask.matching(q.dtype))
+        let out = sequenceMajorAttention(
+            queries: q, keys: k, values: v,
+            scale: 1 / Float(headDimensions).squareRoot(), mask: mask.matching(q.dtype))
         return out.reshaped([q.dim(0), q.dim(1), heads * headDimensions])
     }
 }
@@ -150,7 +171,8 @@ extension AttentionMask {
     /// Added to the scores before the softmax (−∞ or a large negative number masks a key); shapes as for
     /// ``boolean(_:)``.
     public static func additive(_ bias: Tensor) -> AttentionMask {
-        precondition(bias.dtype.isFloatingPoint, "AttentionMask.additive: expected a floating tensor, got \(bias.dtype)")
+        precondition(
+            bias.dtype.isFloatingPoint, "AttentionMask.additive: expected a floating tensor, got \(bias.dtype)")
         return .array(bias.ndim == 3 ? bias.expandedDims(axis: 1) : bias)
     }
 

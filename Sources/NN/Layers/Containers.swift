@@ -34,7 +34,8 @@ public final class Sequential: ModuleList, UnaryLayer {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         modules.enumerated().reduce(x) { y, entry in
             guard let layer = entry.element as? UnaryLayer else {
-                preconditionFailure("Sequential: entry \(entry.offset) (\(type(of: entry.element))) is not a UnaryLayer")
+                preconditionFailure(
+                    "Sequential: entry \(entry.offset) (\(type(of: entry.element))) is not a UnaryLayer")
             }
             return layer(y)
         }

@@ -55,14 +55,17 @@ open class Convolution: Module, UnaryLayer {
     public let groups: Int
 
     public var spatialAxes: Int { weight.ndim - 2 }
-    public var kernelSize: [Int] { Array(weight.shape[1 ..< weight.ndim - 1]) }
+    public var kernelSize: [Int] { Array(weight.shape[1..<weight.ndim - 1]) }
 
     /// PyTorch's initialisation: weight and bias uniform in ±1/sqrt(fan-in), fan-in = C_in / groups · kernel size.
-    public init(spatialAxes n: Int, _ inputChannels: Int, _ outputChannels: Int, kernelSize: ConvolutionSize,
-                stride: ConvolutionSize = 1, padding: ConvolutionPadding = 0, dilation: ConvolutionSize = 1,
-                groups: Int = 1, bias: Bool = true, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
-        precondition(inputChannels % groups == 0 && outputChannels % groups == 0,
-                     "Conv\(n)d: channels \(inputChannels) → \(outputChannels) do not split into \(groups) groups")
+    public init(
+        spatialAxes n: Int, _ inputChannels: Int, _ outputChannels: Int, kernelSize: ConvolutionSize,
+        stride: ConvolutionSize = 1, padding: ConvolutionPadding = 0, dilation: ConvolutionSize = 1,
+        groups: Int = 1, bias: Bool = true, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
+        precondition(
+            inputChannels % groups == 0 && outputChannels % groups == 0,
+            "Conv\(n)d: channels \(inputChannels) → \(outputChannels) do not split into \(groups) groups")
         let kernel = kernelSize.values(n)
         let strides = stride.values(n)
         if case .same = padding {
@@ -71,8 +74,10 @@ open class Convolution: Module, UnaryLayer {
         let fanIn = inputChannels / groups * kernel.reduce(1, *)
         let bound = 1 / Float(fanIn).squareRoot()
         let keys = key.split(into: 2)
-        weight = Random.uniform([outputChannels] + kernel + [inputChannels / groups], low: -bound, high: bound,
-                                key: keys[0]).asType(dtype)
+        weight = Random.uniform(
+            [outputChannels] + kernel + [inputChannels / groups], low: -bound, high: bound,
+            key: keys[0]
+        ).asType(dtype)
         self.bias = bias ? Random.uniform([outputChannels], low: -bound, high: bound, key: keys[1]).asType(dtype) : nil
         self.stride = strides
         self.padding = padding
@@ -82,11 +87,13 @@ open class Convolution: Module, UnaryLayer {
     }
 
     open func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.ndim == spatialAxes + 2 && x.dim(-1) == weight.dim(-1) * groups,
-                     "Conv\(spatialAxes)d: expected channels-last input [N, *\(spatialAxes) spatial, "
-                     + "\(weight.dim(-1) * groups)], got \(x.shape)")
+        precondition(
+            x.ndim == spatialAxes + 2 && x.dim(-1) == weight.dim(-1) * groups,
+            "Conv\(spatialAxes)d: expected channels-last input [N, *\(spatialAxes) spatial, "
+                + "\(weight.dim(-1) * groups)], got \(x.shape)")
         let (low, high) = padding.amounts(kernel: kernelSize, dilation: dilation)
-        let y = convolution(x, weight, stride: stride, padding: low, paddingHigh: high, dilation: dilation, groups: groups)
+        let y = convolution(
+            x, weight, stride: stride, padding: low, paddingHigh: high, dilation: dilation, groups: groups)
         return bias.map { y + $0 } ?? y
     }
 
@@ -94,38 +101,47 @@ open class Convolution: Module, UnaryLayer {
     // that loading reports it as a shape mismatch.
     override open func tensorFromCheckpoint(key: String, _ tensor: Tensor) -> Tensor {
         guard key == "weight", tensor.ndim == spatialAxes + 2 else { return tensor }
-        return tensor.transposed([0] + Array(2 ..< tensor.ndim) + [1])
+        return tensor.transposed([0] + Array(2..<tensor.ndim) + [1])
     }
 
     override open func tensorToCheckpoint(key: String, _ tensor: Tensor) -> Tensor {
         guard key == "weight", tensor.ndim == spatialAxes + 2 else { return tensor }
-        return tensor.transposed([0, tensor.ndim - 1] + Array(1 ..< tensor.ndim - 1))
+        return tensor.transposed([0, tensor.ndim - 1] + Array(1..<tensor.ndim - 1))
     }
 }
 
 public final class Conv1d: Convolution {
-    public init(_ inputChannels: Int, _ outputChannels: Int, kernelSize: ConvolutionSize, stride: ConvolutionSize = 1,
-                padding: ConvolutionPadding = 0, dilation: ConvolutionSize = 1, groups: Int = 1, bias: Bool = true,
-                dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
-        super.init(spatialAxes: 1, inputChannels, outputChannels, kernelSize: kernelSize, stride: stride,
-                   padding: padding, dilation: dilation, groups: groups, bias: bias, dtype: dtype, key: key)
+    public init(
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: ConvolutionSize, stride: ConvolutionSize = 1,
+        padding: ConvolutionPadding = 0, dilation: ConvolutionSize = 1, groups: Int = 1, bias: Bool = true,
+        dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
+        super.init(
+            spatialAxes: 1, inputChannels, outputChannels, kernelSize: kernelSize, stride: stride,
+            padding: padding, dilation: dilation, groups: groups, bias: bias, dtype: dtype, key: key)
     }
 }
 
 public final class Conv2d: Convolution {
-    public init(_ inputChannels: Int, _ outputChannels: Int, kernelSize: ConvolutionSize, stride: ConvolutionSize = 1,
-                padding: ConvolutionPadding = 0, dilation: ConvolutionSize = 1, groups: Int = 1, bias: Bool = true,
-                dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
-        super.init(spatialAxes: 2, inputChannels, outputChannels, kernelSize: kernelSize, stride: stride,
-                   padding: padding, dilation: dilation, groups: groups, bias: bias, dtype: dtype, key: key)
+    public init(
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: ConvolutionSize, stride: ConvolutionSize = 1,
+        padding: ConvolutionPadding = 0, dilation: ConvolutionSize = 1, groups: Int = 1, bias: Bool = true,
+        dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
+        super.init(
+            spatialAxes: 2, inputChannels, outputChannels, kernelSize: kernelSize, stride: stride,
+            padding: padding, dilation: dilation, groups: groups, bias: bias, dtype: dtype, key: key)
     }
 }
 
 public final class Conv3d: Convolution {
-    public init(_ inputChannels: Int, _ outputChannels: Int, kernelSize: ConvolutionSize, stride: ConvolutionSize = 1,
-                padding: ConvolutionPadding = 0, dilation: ConvolutionSize = 1, groups: Int = 1, bias: Bool = true,
-                dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
-        super.init(spatialAxes: 3, inputChannels, outputChannels, kernelSize: kernelSize, stride: stride,
-                   padding: padding, dilation: dilation, groups: groups, bias: bias, dtype: dtype, key: key)
+    public init(
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: ConvolutionSize, stride: ConvolutionSize = 1,
+        padding: ConvolutionPadding = 0, dilation: ConvolutionSize = 1, groups: Int = 1, bias: Bool = true,
+        dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+    ) {
+        super.init(
+            spatialAxes: 3, inputChannels, outputChannels, kernelSize: kernelSize, stride: stride,
+            padding: padding, dilation: dilation, groups: groups, bias: bias, dtype: dtype, key: key)
     }
 }

@@ -7,9 +7,11 @@ public final class MLP: Module, UnaryLayer {
     public let fc2: Linear
     public let activation: Activation
 
-    public init(inputDimensions: Int, hiddenDimensions: Int, outputDimensions: Int? = nil,
-                activation: Activation = .gelu, bias: Bool = true, dtype: DType = .float32,
-                key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        inputDimensions: Int, hiddenDimensions: Int, outputDimensions: Int? = nil,
+        activation: Activation = .gelu, bias: Bool = true, dtype: DType = .float32,
+        key: RandomKey = RandomKey(seed: 0)
+    ) {
         let keys = key.split(into: 2)
         fc1 = Linear(inputDimensions, hiddenDimensions, bias: bias, dtype: dtype, key: keys[0])
         fc2 = Linear(hiddenDimensions, outputDimensions ?? inputDimensions, bias: bias, dtype: dtype, key: keys[1])

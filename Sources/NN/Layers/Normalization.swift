@@ -8,8 +8,10 @@ public final class LayerNorm: Module, UnaryLayer {
 
     /// `elementwiseAffine` false has neither tensor (diffusers' `elementwise_affine=False`); `bias` false keeps
     /// only the weight (`nn.LayerNorm(bias=False)`).
-    public init(_ dimensions: Int, eps: Float = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true,
-                dtype: DType = .float32) {
+    public init(
+        _ dimensions: Int, eps: Float = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true,
+        dtype: DType = .float32
+    ) {
         weight = elementwiseAffine ? Tensor.ones([dimensions], dtype: dtype) : nil
         self.bias = elementwiseAffine && bias ? Tensor.zeros([dimensions], dtype: dtype) : nil
         self.eps = eps
@@ -56,17 +58,21 @@ public final class GroupNorm: Module, UnaryLayer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.ndim >= 2 && x.dim(-1) == channels,
-                     "GroupNorm: expected channels-last input [N, …, \(channels)], got \(x.shape)")
+        precondition(
+            x.ndim >= 2 && x.dim(-1) == channels,
+            "GroupNorm: expected channels-last input [N, …, \(channels)], got \(x.shape)")
         let shape = x.shape, n = shape[0], perGroup = channels / groups
         // Rows of [N·groups, positions·channels per group], one group's values contiguous, and the two statistics
         // (mean, then the mean square of the centred values: two passes, as stable as torch's) as products with a
         // 1/L column: MLX's CPU reductions over the strided [N, P, G, C/G] axes ran 2.6× slower than this.
-        let rows = x.asType(.float32).reshaped([n, -1, groups, perGroup]).transposed([0, 2, 1, 3]).reshaped([n * groups, -1])
+        let rows = x.asType(.float32).reshaped([n, -1, groups, perGroup]).transposed([0, 2, 1, 3]).reshaped([
+            n * groups, -1
+        ])
         let averaging = Tensor.full([rows.dim(1), 1], 1.0 / Double(rows.dim(1)))
         let centred = rows - rows.matmul(averaging)
         let variance = centred.square().matmul(averaging)
-        var y = (centred * (variance + eps).rsqrt()).reshaped([n, groups, -1, perGroup]).transposed([0, 2, 1, 3]).reshaped(shape)
+        var y = (centred * (variance + eps).rsqrt()).reshaped([n, groups, -1, perGroup]).transposed([0, 2, 1, 3])
+            .reshaped(shape)
         if let weight { y = y * weight.asType(.float32) }
         if let bias { y = y + bias.asType(.float32) }
         return y.asType(x.dtype)

@@ -16,15 +16,18 @@ public enum RotaryEmbedding {
     case tables(cos: Tensor, sin: Tensor, layout: RotaryLayout)
     /// Positions `offset ..< offset + L` with frequencies `base^(−2i/dimensions)` on the first `dimensions` features
     /// (all when nil), by the engine's fused kernel; positions are multiplied by `scale`.
-    case positions(offset: Int = 0, base: Float = 10_000, dimensions: Int? = nil, scale: Float = 1, layout: RotaryLayout)
+    case positions(
+        offset: Int = 0, base: Float = 10_000, dimensions: Int? = nil, scale: Float = 1, layout: RotaryLayout)
 
     /// Tables for 1-D `positions [L]` (or `[B, L]`) over `dimensions` features: angle `position · base^(−2i/dimensions)`.
-    public static func tables(positions: Tensor, dimensions: Int, base: Float = 10_000,
-                              layout: RotaryLayout) -> RotaryEmbedding {
+    public static func tables(
+        positions: Tensor, dimensions: Int, base: Float = 10_000,
+        layout: RotaryLayout
+    ) -> RotaryEmbedding {
         precondition(dimensions % 2 == 0, "RotaryEmbedding: dimensions must be even, got \(dimensions)")
         let exponents = Tensor.arange(0, Double(dimensions), step: 2) / Float(dimensions)
-        let frequencies = (Tensor(base).pow(exponents)).reciprocal()                     // [D/2]
-        let angles = positions.asType(.float32).expandedDims(axis: -1) * frequencies    // [..., L, D/2]
+        let frequencies = (Tensor(base).pow(exponents)).reciprocal()  // [D/2]
+        let angles = positions.asType(.float32).expandedDims(axis: -1) * frequencies  // [..., L, D/2]
         let expanded = layout == .interleaved ? angles.repeated(2, axis: -1) : concatenated([angles, angles], axis: -1)
         return .tables(cos: expanded.cos(), sin: expanded.sin(), layout: layout)
     }
@@ -33,12 +36,15 @@ public enum RotaryEmbedding {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         switch self {
         case let .positions(offset, base, dimensions, scale, layout):
-            return rope(x, dimensions: dimensions ?? x.dim(-1), traditional: layout == .interleaved, base: base,
-                        scale: scale, offset: offset)
+            return rope(
+                x, dimensions: dimensions ?? x.dim(-1), traditional: layout == .interleaved, base: base,
+                scale: scale, offset: offset)
         case let .tables(cos, sin, layout):
-            precondition(cos.shape == sin.shape && (cos.ndim == 2 || cos.ndim == 3) && cos.dim(-1) == x.dim(-1)
-                         && cos.dim(-2) == x.dim(-2),
-                         "RotaryEmbedding: tables \(cos.shape) do not fit queries/keys \(x.shape) (expected [L, D] or [B, L, D])")
+            precondition(
+                cos.shape == sin.shape && (cos.ndim == 2 || cos.ndim == 3) && cos.dim(-1) == x.dim(-1)
+                    && cos.dim(-2) == x.dim(-2),
+                "RotaryEmbedding: tables \(cos.shape) do not fit queries/keys \(x.shape) (expected [L, D] or [B, L, D])"
+            )
             // [B, L, D] tables gain the head axis.
             let (c, s) = cos.ndim == 3 ? (cos.expandedDims(axis: 1), sin.expandedDims(axis: 1)) : (cos, sin)
             let rotated = RotaryEmbedding.rotate(x, layout)

@@ -30,9 +30,12 @@ public final class AdamW: Optimizer {
     /// had no gradient for it.
     public private(set) var parameterSteps: [String: Int] = [:]
 
-    public init(model: Module, schedule: LRSchedule, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
-                weightDecay: Double = 1e-2, noWeightDecay: KeyPattern? = nil) {
-        precondition(betas.0 >= 0 && betas.0 < 1 && betas.1 >= 0 && betas.1 < 1, "AdamW: betas must be in [0, 1), got \(betas)")
+    public init(
+        model: Module, schedule: LRSchedule, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
+        weightDecay: Double = 1e-2, noWeightDecay: KeyPattern? = nil
+    ) {
+        precondition(
+            betas.0 >= 0 && betas.0 < 1 && betas.1 >= 0 && betas.1 < 1, "AdamW: betas must be in [0, 1), got \(betas)")
         precondition(eps >= 0 && weightDecay >= 0, "AdamW: eps and weightDecay must be ≥ 0")
         beta1 = betas.0
         beta2 = betas.1
@@ -43,10 +46,13 @@ public final class AdamW: Optimizer {
     }
 
     /// AdamW at a constant learning rate.
-    public convenience init(model: Module, learningRate: Double, betas: (Double, Double) = (0.9, 0.999),
-                            eps: Double = 1e-8, weightDecay: Double = 1e-2, noWeightDecay: KeyPattern? = nil) {
-        self.init(model: model, schedule: .constant(learningRate), betas: betas, eps: eps, weightDecay: weightDecay,
-                  noWeightDecay: noWeightDecay)
+    public convenience init(
+        model: Module, learningRate: Double, betas: (Double, Double) = (0.9, 0.999),
+        eps: Double = 1e-8, weightDecay: Double = 1e-2, noWeightDecay: KeyPattern? = nil
+    ) {
+        self.init(
+            model: model, schedule: .constant(learningRate), betas: betas, eps: eps, weightDecay: weightDecay,
+            noWeightDecay: noWeightDecay)
     }
 
     override public var stateNames: [String] { ["exp_avg", "exp_avg_sq"] }
@@ -82,7 +88,7 @@ public final class AdamW: Optimizer {
     override public var stateMetadata: [String: String] {
         super.stateMetadata.merging([
             "betas": "\(beta1),\(beta2)", "eps": "\(eps)", "weight_decay": "\(weightDecay)",
-            "no_weight_decay": noWeightDecay?.description ?? "",
+            "no_weight_decay": noWeightDecay?.description ?? ""
         ]) { $1 }
     }
 

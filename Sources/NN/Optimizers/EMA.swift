@@ -34,7 +34,8 @@ public final class ExponentialMovingAverage {
         precondition(decay >= 0 && decay <= 1, "ExponentialMovingAverage: decay must be in [0, 1], got \(decay)")
         self.decay = decay
         self.warmup = warmup
-        shadow = Dictionary(uniqueKeysWithValues: model.trainableParameters().map { ($0.key, $0.value.asType(.float32)) })
+        shadow = Dictionary(
+            uniqueKeysWithValues: model.trainableParameters().map { ($0.key, $0.value.asType(.float32)) })
     }
 
     /// The decay update number `n` (1-based) uses.
@@ -94,7 +95,8 @@ public final class ExponentialMovingAverage {
             result[key] = value
         }
         guard problems.isEmpty else {
-            throw OptimizerError("EMA: the model does not match the average:\n  " + problems.prefix(8).joined(separator: "\n  "))
+            throw OptimizerError(
+                "EMA: the model does not match the average:\n  " + problems.prefix(8).joined(separator: "\n  "))
         }
         return result
     }
@@ -115,13 +117,17 @@ public final class ExponentialMovingAverage {
         for key in tensors.keys.sorted() where key != "update_count" {
             guard key.hasPrefix("shadow.") else { problems.append("unexpected key '\(key)'"); continue }
             let parameter = String(key.dropFirst("shadow.".count))
-            guard let expected = shadow[parameter]?.shape else { problems.append("'\(parameter)' is not averaged here"); continue }
+            guard let expected = shadow[parameter]?.shape else {
+                problems.append("'\(parameter)' is not averaged here"); continue
+            }
             let found = tensors[key]!.shape
             if found != expected { problems.append("'\(key)': shape \(found), expected \(expected)"); continue }
             loaded[parameter] = tensors[key]!.asType(.float32)
         }
         let missing = shadow.keys.filter { loaded[$0] == nil && tensors["shadow.\($0)"] == nil }.sorted()
-        if !missing.isEmpty { problems.append("missing \(missing.prefix(8).map { "'shadow.\($0)'" }.joined(separator: ", "))") }
+        if !missing.isEmpty {
+            problems.append("missing \(missing.prefix(8).map { "'shadow.\($0)'" }.joined(separator: ", "))")
+        }
         let count = tensors["update_count"]
         if count == nil || count!.count != 1 { problems.append("missing scalar 'update_count'") }
         guard problems.isEmpty, let count else {

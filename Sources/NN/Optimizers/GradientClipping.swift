@@ -17,7 +17,8 @@ public func globalGradientNorm(_ gradients: [String: Tensor]) -> Tensor {
 ///
 /// As in PyTorch (with `error_if_nonfinite=False`), a non-finite norm is returned as is and turns the gradients into
 /// NaN; check `norm.isFinite` to skip such a step.
-public func clipGradientNorm(_ gradients: [String: Tensor], maxNorm: Float) -> (clipped: [String: Tensor], norm: Float) {
+public func clipGradientNorm(_ gradients: [String: Tensor], maxNorm: Float) -> (clipped: [String: Tensor], norm: Float)
+{
     precondition(maxNorm > 0, "clipGradientNorm: maxNorm must be > 0, got \(maxNorm)")
     let norm = globalGradientNorm(gradients)
     let coefficient = (maxNorm / (norm + 1e-6)).minimum(1)

@@ -38,12 +38,16 @@ public struct LRSchedule: Sendable, Equatable, CustomStringConvertible {
         LRSchedule(baseLearningRate: learningRate, shape: .constantWithWarmup(warmupSteps: warmupSteps))
     }
     public static func linearWithWarmup(_ learningRate: Double, warmupSteps: Int, totalSteps: Int) -> LRSchedule {
-        LRSchedule(baseLearningRate: learningRate, shape: .linearWithWarmup(warmupSteps: warmupSteps, totalSteps: totalSteps))
+        LRSchedule(
+            baseLearningRate: learningRate, shape: .linearWithWarmup(warmupSteps: warmupSteps, totalSteps: totalSteps))
     }
-    public static func cosineWithWarmup(_ learningRate: Double, warmupSteps: Int, totalSteps: Int,
-                                        cycles: Double = 0.5) -> LRSchedule {
-        LRSchedule(baseLearningRate: learningRate,
-                   shape: .cosineWithWarmup(warmupSteps: warmupSteps, totalSteps: totalSteps, cycles: cycles))
+    public static func cosineWithWarmup(
+        _ learningRate: Double, warmupSteps: Int, totalSteps: Int,
+        cycles: Double = 0.5
+    ) -> LRSchedule {
+        LRSchedule(
+            baseLearningRate: learningRate,
+            shape: .cosineWithWarmup(warmupSteps: warmupSteps, totalSteps: totalSteps, cycles: cycles))
     }
 
     /// The learning rate of step `step` (0-based).

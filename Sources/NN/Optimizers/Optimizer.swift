@@ -87,7 +87,8 @@ open class Optimizer {
             if found != shape { problems.append("gradient '\(key)' has shape \(found), parameter has \(shape)") }
         }
         guard problems.isEmpty else {
-            throw OptimizerError("\(kind).step: \(problems.count) bad gradient(s):\n  " + problems.prefix(8).joined(separator: "\n  "))
+            throw OptimizerError(
+                "\(kind).step: \(problems.count) bad gradient(s):\n  " + problems.prefix(8).joined(separator: "\n  "))
         }
     }
 
@@ -127,7 +128,11 @@ open class Optimizer {
         for key in tensors.keys.sorted() {
             let tensor = tensors[key]!
             if key == "step" {
-                if tensor.count == 1 { steps = Int(tensor.item(Int32.self)) } else { problems.append("'step' is not a scalar") }
+                if tensor.count == 1 {
+                    steps = Int(tensor.item(Int32.self))
+                } else {
+                    problems.append("'step' is not a scalar")
+                }
                 continue
             }
             guard key.hasPrefix("state."), let dot = key.lastIndex(of: ".") else {
@@ -156,8 +161,9 @@ open class Optimizer {
         }
         if steps == nil { problems.append("missing 'step'") }
         guard problems.isEmpty, let steps else {
-            throw OptimizerError("\(source): does not fit this \(kind):\n  " + problems.prefix(8).joined(separator: "\n  ")
-                                 + (problems.count > 8 ? "\n  … (\(problems.count) problems)" : ""))
+            throw OptimizerError(
+                "\(source): does not fit this \(kind):\n  " + problems.prefix(8).joined(separator: "\n  ")
+                    + (problems.count > 8 ? "\n  … (\(problems.count) problems)" : ""))
         }
         return (steps, entries)
     }

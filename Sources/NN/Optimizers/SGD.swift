@@ -16,8 +16,10 @@ public final class SGD: Optimizer {
     public let weightDecay: Double
     public let nesterov: Bool
 
-    public init(model: Module, schedule: LRSchedule, momentum: Double = 0, dampening: Double = 0,
-                weightDecay: Double = 0, nesterov: Bool = false) {
+    public init(
+        model: Module, schedule: LRSchedule, momentum: Double = 0, dampening: Double = 0,
+        weightDecay: Double = 0, nesterov: Bool = false
+    ) {
         precondition(momentum >= 0 && weightDecay >= 0, "SGD: momentum and weightDecay must be ≥ 0")
         precondition(!nesterov || (momentum > 0 && dampening == 0), "SGD: nesterov needs momentum > 0 and no dampening")
         self.momentum = momentum
@@ -27,10 +29,13 @@ public final class SGD: Optimizer {
         super.init(model: model, schedule: schedule)
     }
 
-    public convenience init(model: Module, learningRate: Double, momentum: Double = 0, dampening: Double = 0,
-                            weightDecay: Double = 0, nesterov: Bool = false) {
-        self.init(model: model, schedule: .constant(learningRate), momentum: momentum, dampening: dampening,
-                  weightDecay: weightDecay, nesterov: nesterov)
+    public convenience init(
+        model: Module, learningRate: Double, momentum: Double = 0, dampening: Double = 0,
+        weightDecay: Double = 0, nesterov: Bool = false
+    ) {
+        self.init(
+            model: model, schedule: .constant(learningRate), momentum: momentum, dampening: dampening,
+            weightDecay: weightDecay, nesterov: nesterov)
     }
 
     override public var stateNames: [String] { momentum == 0 ? [] : ["momentum_buffer"] }
@@ -55,7 +60,7 @@ public final class SGD: Optimizer {
     override public var stateMetadata: [String: String] {
         super.stateMetadata.merging([
             "momentum": "\(momentum)", "dampening": "\(dampening)", "weight_decay": "\(weightDecay)",
-            "nesterov": "\(nesterov)",
+            "nesterov": "\(nesterov)"
         ]) { $1 }
     }
 }

@@ -20,7 +20,9 @@ public final class RunLog: TrainingObserver {
         self.folder = folder
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         if !resuming {
-            for name in ["reward.txt", "metrics.jsonl", "eval.jsonl"] { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
+            for name in ["reward.txt", "metrics.jsonl", "eval.jsonl"] {
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+            }
         }
     }
 
@@ -43,17 +45,24 @@ public final class RunLog: TrainingObserver {
         encoder.outputFormatting = [.sortedKeys]
         try appendLine(String(decoding: try encoder.encode(entry), as: UTF8.self), to: "metrics.jsonl")
         var scalars: [(tag: String, value: Double)] = []
-        for (name, value) in entry.rewardMean.sorted(by: { $0.key < $1.key }) { scalars.append(("reward/\(name)", value)) }
-        for (name, value) in entry.rewardStd.sorted(by: { $0.key < $1.key }) { scalars.append(("reward_std/\(name)", value)) }
+        for (name, value) in entry.rewardMean.sorted(by: { $0.key < $1.key }) {
+            scalars.append(("reward/\(name)", value))
+        }
+        for (name, value) in entry.rewardStd.sorted(by: { $0.key < $1.key }) {
+            scalars.append(("reward_std/\(name)", value))
+        }
         if let accuracy = entry.accuracy { scalars.append(("train/accuracy", accuracy)) }
         for (name, value) in entry.rewardInfo.sorted(by: { $0.key < $1.key }) where name != "accuracy" {
             scalars.append(("reward_info/\(name)", value))
         }
-        scalars += [("advantage/mean", entry.advantageMean), ("advantage/abs_max", entry.advantageAbsMax),
-                    ("ratio/mean", entry.ratioMean), ("ratio/min", entry.ratioMin), ("ratio/max", entry.ratioMax),
-                    ("train/clip_fraction", entry.clipFraction), ("train/approx_kl", entry.approxKL), ("train/reference_kl", entry.referenceKL), ("train/grad_norm", entry.gradNorm),
-                    ("train/learning_rate", entry.learningRate), ("seconds/rollout", entry.secondsRollout),
-                    ("seconds/reward", entry.secondsReward), ("seconds/update", entry.secondsUpdate)]
+        scalars += [
+            ("advantage/mean", entry.advantageMean), ("advantage/abs_max", entry.advantageAbsMax),
+            ("ratio/mean", entry.ratioMean), ("ratio/min", entry.ratioMin), ("ratio/max", entry.ratioMax),
+            ("train/clip_fraction", entry.clipFraction), ("train/approx_kl", entry.approxKL),
+            ("train/reference_kl", entry.referenceKL), ("train/grad_norm", entry.gradNorm),
+            ("train/learning_rate", entry.learningRate), ("seconds/rollout", entry.secondsRollout),
+            ("seconds/reward", entry.secondsReward), ("seconds/update", entry.secondsUpdate)
+        ]
         if let r = entry.heldOutReward { scalars.append(("held_out/reward", r)) }
         if let a = entry.heldOutAccuracy { scalars.append(("held_out/accuracy", a)) }
         try tensorBoard?.addScalars(scalars, step: entry.iteration)
@@ -61,7 +70,9 @@ public final class RunLog: TrainingObserver {
 
     /// The held-out sample grid, as a TensorBoard image at `iteration`.
     public func record(grid: RGBImage, at iteration: Int) throws {
-        try tensorBoard?.addImage("held_out/samples", png: Data(try PNGEncoder.encode(grid)), width: grid.width, height: grid.height, step: iteration)
+        try tensorBoard?.addImage(
+            "held_out/samples", png: Data(try PNGEncoder.encode(grid)), width: grid.width, height: grid.height,
+            step: iteration)
     }
 
     public func record(evaluation: Evaluation.Result, at iteration: Int) throws {
@@ -69,7 +80,9 @@ public final class RunLog: TrainingObserver {
         var line = String(format: "{\"iteration\":%d,\"held_out_reward\":%.6f", iteration, evaluation.meanReward)
         if let accuracy = evaluation.accuracy { line += String(format: ",\"held_out_accuracy\":%.6f", accuracy) }
         if evaluation.rewardMeans.count > 1 {  // held_out_reward is their weighted sum; each on its own as well
-            line += ",\"held_out_rewards\":{" + evaluation.rewardMeans.sorted { $0.key < $1.key }
+            line +=
+                ",\"held_out_rewards\":{"
+                + evaluation.rewardMeans.sorted { $0.key < $1.key }
                 .map { String(format: "\"%@\":%.6f", $0.key, $0.value) }.joined(separator: ",") + "}"
         }
         try appendLine(line + "}", to: "eval.jsonl")
@@ -83,7 +96,8 @@ public final class RunLog: TrainingObserver {
         case .evaluated(let result, let iteration):
             try record(evaluation: result, at: iteration)
             let grid = try result.grid()
-            try PNGEncoder.write(grid, to: folder.appendingPathComponent(iteration == 0 ? "samples-before.png" : "samples-latest.png"))
+            try PNGEncoder.write(
+                grid, to: folder.appendingPathComponent(iteration == 0 ? "samples-before.png" : "samples-latest.png"))
             try record(grid: grid, at: iteration)
         case .iteration(let entry):
             try append(entry)
@@ -99,25 +113,34 @@ public final class RunLog: TrainingObserver {
     /// Keeps the first `iterations` lines of the per-iteration logs and the evaluations up to that iteration.
     public func truncate(after iterations: Int) throws {
         func lines(_ name: String) -> [String] {
-            ((try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            ((try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)) ?? "").split(
+                separator: "\n"
+            ).map(String.init)
         }
         let rewardLines = Array(lines("reward.txt").prefix(iterations))
         rewards = rewardLines.compactMap(Double.init)
-        try AtomicFile.write(Data(rewardLines.map { $0 + "\n" }.joined().utf8), to: folder.appendingPathComponent("reward.txt"))
-        try AtomicFile.write(Data(lines("metrics.jsonl").prefix(iterations).map { $0 + "\n" }.joined().utf8), to: folder.appendingPathComponent("metrics.jsonl"))
+        try AtomicFile.write(
+            Data(rewardLines.map { $0 + "\n" }.joined().utf8), to: folder.appendingPathComponent("reward.txt"))
+        try AtomicFile.write(
+            Data(lines("metrics.jsonl").prefix(iterations).map { $0 + "\n" }.joined().utf8),
+            to: folder.appendingPathComponent("metrics.jsonl"))
         var kept: [String] = []
         for line in lines("eval.jsonl") {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let it = object["iteration"] as? Int, it <= iterations, let r = object["held_out_reward"] as? Double else { continue }
+                let it = object["iteration"] as? Int, it <= iterations, let r = object["held_out_reward"] as? Double
+            else { continue }
             kept.append(line)
             lastHeldOut = r
         }
-        try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: folder.appendingPathComponent("eval.jsonl"))
+        try AtomicFile.write(
+            Data(kept.map { $0 + "\n" }.joined().utf8), to: folder.appendingPathComponent("eval.jsonl"))
     }
 
     private func appendLine(_ line: String, to name: String) throws {
         let url = folder.appendingPathComponent(name)
-        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }  // FileHandle below reports a failure
+        if !FileManager.default.fileExists(atPath: url.path) {
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        }  // FileHandle below reports a failure
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         try handle.seekToEnd()
@@ -126,7 +149,8 @@ public final class RunLog: TrainingObserver {
 
     /// `reward_curve.png`: training reward (raw and moving average) and held-out reward.
     public func writePlots() throws {
-        try RewardCurve.write(rewards: rewards, heldOut: RewardCurve.heldOutSeries(in: folder),
-                              to: folder.appendingPathComponent("reward_curve.png"))
+        try RewardCurve.write(
+            rewards: rewards, heldOut: RewardCurve.heldOutSeries(in: folder),
+            to: folder.appendingPathComponent("reward_curve.png"))
     }
 }

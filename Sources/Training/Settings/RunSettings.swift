@@ -13,9 +13,11 @@ public enum SettingsError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .unreadable(let file, let reason): return "\(file): \(reason)"
         case .unknownKey(let file, let key, let known):
-            return "\(file): unknown setting '\(key)' (known: \(known.joined(separator: ", ")); DanceGRPO's argument names are read too)"
+            return
+                "\(file): unknown setting '\(key)' (known: \(known.joined(separator: ", ")); DanceGRPO's argument names are read too)"
         case .invalidValue(let origin, let key, let reason): return "\(origin): setting '\(key)': \(reason)"
-        case .unsupportedValue(let key, let value, let expected): return "setting '\(key)' = \(value): expected \(expected)"
+        case .unsupportedValue(let key, let value, let expected):
+            return "setting '\(key)' = \(value): expected \(expected)"
         }
     }
 }
@@ -49,7 +51,8 @@ public struct SettingsLayer {
                 object = try JSONSerialization.jsonObject(with: data)
             }
         } catch {
-            throw SettingsError.unreadable(file: url.path, reason: "not valid \(url.pathExtension.uppercased()): \(error)")
+            throw SettingsError.unreadable(
+                file: url.path, reason: "not valid \(url.pathExtension.uppercased()): \(error)")
         }
         guard let values = object as? [String: Any] else {
             throw SettingsError.unreadable(file: url.path, reason: "expected a mapping of setting names to values")
@@ -76,8 +79,9 @@ public struct RunSettings {
     {
         var trainerValues = try dictionary(preset)
         var taskValues = try dictionary(TaskSettings())
-        var origins = Dictionary(uniqueKeysWithValues: (Array(trainerValues.keys) + Array(taskValues.keys))
-            .map { ($0, "preset \(presetName)") })
+        var origins = Dictionary(
+            uniqueKeysWithValues: (Array(trainerValues.keys) + Array(taskValues.keys))
+                .map { ($0, "preset \(presetName)") })
         var ignored: [(String, String)] = []
         let taskKeys = Self.taskKeys
         let known = (Array(trainerValues.keys) + taskKeys).sorted()
@@ -119,7 +123,9 @@ public struct RunSettings {
     }
 
     static func render(_ value: Any) -> String {
-        if let number = value as? NSNumber, String(cString: number.objCType) == "c" { return number.boolValue ? "true" : "false" }
+        if let number = value as? NSNumber, String(cString: number.objCType) == "c" {
+            return number.boolValue ? "true" : "false"
+        }
         return "\(value)"
     }
 
@@ -132,8 +138,9 @@ public struct RunSettings {
             return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: values))
         } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
             let key = context.codingPath.first?.stringValue ?? "?"
-            throw SettingsError.invalidValue(origin: origins[key] ?? "settings", key: key,
-                                             reason: "expected a value of type \(type), found \(values[key].map { "\($0)" } ?? "none")")
+            throw SettingsError.invalidValue(
+                origin: origins[key] ?? "settings", key: key,
+                reason: "expected a value of type \(type), found \(values[key].map { "\($0)" } ?? "none")")
         } catch let DecodingError.dataCorrupted(context) {
             let key = context.codingPath.first?.stringValue ?? "?"
             var reason = context.debugDescription
@@ -148,7 +155,7 @@ public struct RunSettings {
     static let choices: [String: [String]] = [
         "model": ModelFamily.allCases.map(\.rawValue),
         "sampler": SamplerKind.allCases.map(\.rawValue),
-        "rewardCombination": RewardCombination.allCases.map(\.rawValue),
+        "rewardCombination": RewardCombination.allCases.map(\.rawValue)
     ]
 
     /// `learning_rate`, `learning-rate` and `learningRate` all name `learningRate`.

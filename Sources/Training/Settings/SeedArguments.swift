@@ -20,7 +20,7 @@ enum SeedArguments {
         "use_same_noise": "initSameNoise",
         "cfg_infer": "guidanceScale",
         "lr_warmup_steps": "lrWarmupSteps",
-        "lora_target_modules": "loraTargets",
+        "lora_target_modules": "loraTargets"
     ]
 
     /// Seed arguments about the PyTorch machinery (sharding, precision, data loading, logging) that do not change
@@ -34,7 +34,7 @@ enum SeedArguments {
         "resume_from_checkpoint", "resume_from_lora_checkpoint", "scale_lr", "lr_num_cycles", "lr_power",
         "use_8bit_adam", "group_frame", "group_resolution", "dit_model_name_or_path", "vae_model_path",
         "model_type", "num_euler_timesteps", "not_apply_cfg_solver", "multi_phased_distill_schedule",
-        "max_grad_norm_value", "seed_per_rank", "fps", "cfg",
+        "max_grad_norm_value", "seed_per_rank", "fps", "cfg"
     ]
 
     /// Rewrites seed-named keys of one config layer into ours. Returns the rewritten layer and the keys it ignored.
@@ -57,8 +57,9 @@ enum SeedArguments {
                 out["embeddings"] = path.hasSuffix(".json") ? (path as NSString).deletingLastPathComponent : path
             } else if snake == "t" {
                 guard "\(value)" == "1" else {
-                    throw SettingsError.unsupportedValue(key: key, value: "\(value)",
-                                                         expected: "1 (frames: the image families train single frames)")
+                    throw SettingsError.unsupportedValue(
+                        key: key, value: "\(value)",
+                        expected: "1 (frames: the image families train single frames)")
                 }
                 ignored.append(key)
             } else if Self.ignored.contains(snake) {

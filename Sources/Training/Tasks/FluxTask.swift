@@ -22,7 +22,9 @@ public final class FluxTask: TrainingTask {
     private let byCaption: [String: FluxEmbeddingCache.Entry]
     private let imageIds: Tensor
 
-    public init(pipeline: FluxPipeline, embeddings: URL, height: Int = 720, width: Int = 720, guidance: Float = 3.5) throws {
+    public init(pipeline: FluxPipeline, embeddings: URL, height: Int = 720, width: Int = 720, guidance: Float = 3.5)
+        throws
+    {
         self.pipeline = pipeline
         cache = FluxEmbeddingCache(folder: embeddings)
         entries = try cache.readManifest()
@@ -40,11 +42,17 @@ public final class FluxTask: TrainingTask {
         let sample = try cache.load([entries[0]])
         let expected = (pipeline.transformer.config.jointAttentionDim, pipeline.transformer.config.pooledProjectionDim)
         guard sample.promptEmbeds.dim(-1) == expected.0, sample.pooledPromptEmbeds.dim(-1) == expected.1 else {
-            throw ConfigFile.Error(file: cache.manifestURL.path, message: "embeddings of \(sample.promptEmbeds.dim(-1))/\(sample.pooledPromptEmbeds.dim(-1)) features, expected joint_attention_dim \(expected.0) / pooled_projection_dim \(expected.1) of the transformer (was the cache made with another model?)")
+            throw ConfigFile.Error(
+                file: cache.manifestURL.path,
+                message:
+                    "embeddings of \(sample.promptEmbeds.dim(-1))/\(sample.pooledPromptEmbeds.dim(-1)) features, expected joint_attention_dim \(expected.0) / pooled_projection_dim \(expected.1) of the transformer (was the cache made with another model?)"
+            )
         }
     }
 
-    public var summary: String { "FLUX (\(pipeline.transformer.parameterCount()) transformer parameters) on \(entries.count) cached prompts, \(width)×\(height) px" }
+    public var summary: String {
+        "FLUX (\(pipeline.transformer.parameterCount()) transformer parameters) on \(entries.count) cached prompts, \(width)×\(height) px"
+    }
     public var network: Module { pipeline.transformer }
     public var networkFolderName: String { "transformer" }
     public var chain: SamplingChain { .flow }
@@ -55,7 +63,8 @@ public final class FluxTask: TrainingTask {
     }
 
     public func saveNetwork(to folder: URL) throws {
-        try pipeline.transformer.writePretrainedFolder(folder.appendingPathComponent(networkFolderName), config: pipeline.transformer.config)
+        try pipeline.transformer.writePretrainedFolder(
+            folder.appendingPathComponent(networkFolderName), config: pipeline.transformer.config)
     }
 
     public func policy(reference: ReferenceWeights?) -> DenoisingPolicy {
@@ -83,14 +92,21 @@ public final class FluxTask: TrainingTask {
         let rows = try texts.map { text -> FluxEmbeddingCache.Entry in
             guard let entry = byCaption[text] else {
                 if text.isEmpty {
-                    throw ConfigFile.Error(file: cache.manifestURL.path, message: "FLUX.1-dev is guidance-distilled and the cache holds no empty prompt for classifier-free guidance: keep --guidance-scale 1 (the distilled guidance value is --flux-guidance)")
+                    throw ConfigFile.Error(
+                        file: cache.manifestURL.path,
+                        message:
+                            "FLUX.1-dev is guidance-distilled and the cache holds no empty prompt for classifier-free guidance: keep --guidance-scale 1 (the distilled guidance value is --flux-guidance)"
+                    )
                 }
-                throw ConfigFile.Error(file: cache.manifestURL.path, message: "no cached embedding for the prompt '\(text)'")
+                throw ConfigFile.Error(
+                    file: cache.manifestURL.path, message: "no cached embedding for the prompt '\(text)'")
             }
             return entry
         }
         let embeddings = try cache.load(rows)
-        return Conditioning(["prompt_embeds": embeddings.promptEmbeds, "pooled_prompt_embeds": embeddings.pooledPromptEmbeds])
+        return Conditioning([
+            "prompt_embeds": embeddings.promptEmbeds, "pooled_prompt_embeds": embeddings.pooledPromptEmbeds
+        ])
     }
 
     /// The pipeline's decode (unpack, VAE scaling and shift, decoder) and 8-bit rounding as `VaeImageProcessor`.
@@ -99,7 +115,8 @@ public final class FluxTask: TrainingTask {
         let (b, h, w) = (pixels.dim(0), pixels.dim(1), pixels.dim(2))
         let values = pixels.toArray(Float.self)
         return try (0..<b).map { i in
-            try RGBImage(hwc: Array(values[(i * h * w * 3)..<((i + 1) * h * w * 3)]), shape: [h, w, 3], range: .zeroToOne)
+            try RGBImage(
+                hwc: Array(values[(i * h * w * 3)..<((i + 1) * h * w * 3)]), shape: [h, w, 3], range: .zeroToOne)
         }
     }
 }
@@ -123,10 +140,12 @@ final class FluxPolicy: DenoisingPolicy {
 
     func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         let states = conditioning["prompt_embeds"]
-        let embeddings = FluxPromptEmbeddings(promptEmbeds: states, pooledPromptEmbeds: conditioning["pooled_prompt_embeds"],
-                                              textIds: FluxLatents.textIds(length: states.dim(1)))
+        let embeddings = FluxPromptEmbeddings(
+            promptEmbeds: states, pooledPromptEmbeds: conditioning["pooled_prompt_embeds"],
+            textIds: FluxLatents.textIds(length: states.dim(1)))
         let dtype = pipeline.transformer.xEmbedder.weight.dtype
-        return pipeline.velocity(x.asType(dtype), timesteps: timesteps, embeddings: embeddings, imageIds: imageIds, guidance: guidance)
+        return pipeline.velocity(
+            x.asType(dtype), timesteps: timesteps, embeddings: embeddings, imageIds: imageIds, guidance: guidance)
     }
 
     func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {

@@ -31,24 +31,38 @@ public final class StableDiffusionTask: TrainingTask {
 
     /// Loads the SD folder (`unet/`, `vae/`, `text_encoder/`, `tokenizer/`, `scheduler/`) and the prompt files.
     /// `unetFolder` replaces `<folder>/unet` (a fine-tuned UNet, or a checkpoint folder containing `unet/`).
-    public convenience init(folder: URL, promptFile: URL, evaluationPromptFile: URL? = nil, resolution: Int = 512,
-                            unetFolder: URL? = nil, dtype: DType? = nil) throws {
+    public convenience init(
+        folder: URL, promptFile: URL, evaluationPromptFile: URL? = nil, resolution: Int = 512,
+        unetFolder: URL? = nil, dtype: DType? = nil
+    ) throws {
         let prompts = try PromptFile(contentsOf: promptFile)
         let evaluation = try evaluationPromptFile.map { try PromptFile(contentsOf: $0) } ?? prompts
         let pipeline = try StableDiffusionPipeline.load(from: folder, dtype: dtype, unetFolder: unetFolder)
-        try self.init(pipeline: pipeline, prompts: prompts, evaluationPrompts: evaluation, resolution: resolution, source: folder.path)
+        try self.init(
+            pipeline: pipeline, prompts: prompts, evaluationPrompts: evaluation, resolution: resolution,
+            source: folder.path)
     }
 
     /// A task over an already loaded pipeline (which must have its text encoder).
-    public init(pipeline: StableDiffusionPipeline, prompts: PromptFile, evaluationPrompts: PromptFile? = nil, resolution: Int = 512,
-                source: String = "Stable Diffusion") throws {
+    public init(
+        pipeline: StableDiffusionPipeline, prompts: PromptFile, evaluationPrompts: PromptFile? = nil,
+        resolution: Int = 512,
+        source: String = "Stable Diffusion"
+    ) throws {
         guard pipeline.textEncoder != nil, pipeline.tokenizer != nil else {
-            throw ConfigFile.Error(file: source, message: "the pipeline was loaded without its text encoder, which training needs (text_encoder/, tokenizer/)")
+            throw ConfigFile.Error(
+                file: source,
+                message:
+                    "the pipeline was loaded without its text encoder, which training needs (text_encoder/, tokenizer/)"
+            )
         }
         let multiple = pipeline.vaeScaleFactor * (1 << pipeline.unet.config.downsamplingSteps)
         guard resolution > 0, resolution % multiple == 0 else {
-            throw ConfigFile.Error(file: source, message: "resolution \(resolution) px: expected a positive multiple of \(multiple) "
-                                   + "(VAE factor \(pipeline.vaeScaleFactor) × the UNet's \(1 << pipeline.unet.config.downsamplingSteps))")
+            throw ConfigFile.Error(
+                file: source,
+                message: "resolution \(resolution) px: expected a positive multiple of \(multiple) "
+                    + "(VAE factor \(pipeline.vaeScaleFactor) × the UNet's \(1 << pipeline.unet.config.downsamplingSteps))"
+            )
         }
         self.pipeline = pipeline
         self.resolution = resolution

@@ -13,7 +13,9 @@ extension GRPOTrainer {
         var stopRequested = false
         func report(_ event: TrainingEvent) throws {
             guard main else { return }
-            for observer in observers where try observer.trainer(self, didReport: event) == .stop { stopRequested = true }
+            for observer in observers where try observer.trainer(self, didReport: event) == .stop {
+                stopRequested = true
+            }
         }
         try report(.started(firstIteration: iteration))
         if iteration == 0 { try report(.evaluated(try evaluate(), iteration: 0)) }

@@ -30,8 +30,10 @@ public final class GRPOTrainer {
     /// The processes of the run: rewards are gathered over it for statistics, seeds differ per rank.
     public let processGroup: ProcessGroup
 
-    public init(task: TrainingTask, config: Config, runFolder: URL, processGroup: ProcessGroup = SingleProcessGroup(),
-                rewardLocations: RewardLocations = RewardLocations(), rewardCatalog: RewardCatalog? = nil) throws {
+    public init(
+        task: TrainingTask, config: Config, runFolder: URL, processGroup: ProcessGroup = SingleProcessGroup(),
+        rewardLocations: RewardLocations = RewardLocations(), rewardCatalog: RewardCatalog? = nil
+    ) throws {
         self.config = config
         self.processGroup = processGroup
         self.task = task
@@ -42,23 +44,29 @@ public final class GRPOTrainer {
         let network = task.network
         if config.loraRank > 0 {
             let targets = config.loraTargets.modules
-            let lora = LoRAConfig(rank: config.loraRank, alpha: config.loraAlpha > 0 ? config.loraAlpha : Float(2 * config.loraRank),
-                                  targetModules: targets)
+            let lora = LoRAConfig(
+                rank: config.loraRank, alpha: config.loraAlpha > 0 ? config.loraAlpha : Float(2 * config.loraRank),
+                targetModules: targets)
             try network.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
         }
         policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
-        optimizer = AdamW(model: network, schedule: try GRPOTrainer.learningRateSchedule(config),
-                          betas: (config.adamBeta1, config.adamBeta2), eps: config.adamEpsilon,
-                          weightDecay: config.weightDecay)
+        optimizer = AdamW(
+            model: network, schedule: try GRPOTrainer.learningRateSchedule(config),
+            betas: (config.adamBeta1, config.adamBeta2), eps: config.adamEpsilon,
+            weightDecay: config.weightDecay)
         ema = config.emaDecay > 0 ? ExponentialMovingAverage(model: network, decay: config.emaDecay) : nil
-        heldOut = Evaluation(prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
-                             shift: config.shift, guidanceScale: config.guidanceScale)
+        heldOut = Evaluation(
+            prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
+            shift: config.shift, guidanceScale: config.guidanceScale)
         if config.perPromptStatBuffer > 0 && processGroup.worldSize > 1 {
-            throw TrainerError.invalidSetting("--per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \(processGroup.worldSize) processes yet (use --processes 1)")
+            throw TrainerError.invalidSetting(
+                "--per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \(processGroup.worldSize) processes yet (use --processes 1)"
+            )
         }
         if config.perPromptStatBuffer > 0 {
             for stream in normalizedStreams {
-                statTrackers[stream] = PerPromptStatTracker(bufferSize: config.perPromptStatBuffer, minCount: config.perPromptStatMinCount)
+                statTrackers[stream] = PerPromptStatTracker(
+                    bufferSize: config.perPromptStatBuffer, minCount: config.perPromptStatMinCount)
             }
         }
         try FileManager.default.createDirectory(at: runFolder, withIntermediateDirectories: true)
@@ -118,9 +126,10 @@ public final class GRPOTrainer {
         let (stats, trained) = try train(batch, advantages: advantages)
         let secondsUpdate = Date().timeIntervalSince(started)
         iteration += 1
-        return try iterationLog(scored: scored, advantages: advantages, trainedSamples: trained, stats: stats,
-                                learningRate: learningRate,
-                                seconds: (batch.seconds, secondsReward, secondsUpdate))
+        return try iterationLog(
+            scored: scored, advantages: advantages, trainedSamples: trained, stats: stats,
+            learningRate: learningRate,
+            seconds: (batch.seconds, secondsReward, secondsUpdate))
     }
 
     /// Draws the iteration's prompts and samples G trajectories of each with the stochastic sampler (or this
@@ -134,24 +143,29 @@ public final class GRPOTrainer {
         let conditioning = try task.conditioning(prompts.map(\.text))
         var plan: [FlowSampler]? = nil
         if config.mixWindowSize > 0, case .flow(let sampler) = stochasticSampler {
-            plan = MixGRPOWindow(steps: config.samplingSteps, windowSize: config.mixWindowSize,
-                                 stride: config.mixWindowStride, itersPerShift: config.mixItersPerShift,
-                                 rollBack: config.mixRollBack, sampler: sampler).plan(iteration: it)
+            plan = MixGRPOWindow(
+                steps: config.samplingSteps, windowSize: config.mixWindowSize,
+                stride: config.mixWindowStride, itersPerShift: config.mixItersPerShift,
+                rollBack: config.mixRollBack, sampler: sampler
+            ).plan(iteration: it)
         }
         var rolloutConfig = RolloutConfig()
-        rolloutConfig.process = task.chain.process(steps: config.samplingSteps, shift: config.shift,
-                                                   sampler: stochasticSampler, plan: plan)
+        rolloutConfig.process = task.chain.process(
+            steps: config.samplingSteps, shift: config.shift,
+            sampler: stochasticSampler, plan: plan)
         let unconditional: Conditioning? = config.guidanceScale != 1 ? try task.conditioning([""]) : nil
         if unconditional != nil { rolloutConfig.guidanceScale = config.guidanceScale }
         rolloutConfig.sameInitialNoise = config.initSameNoise
         rolloutConfig.initialNoiseGroupSize = config.initSameNoisePerPrompt ? config.numGenerations : 0
         rolloutConfig.batchSize = config.rolloutBatchSize
         let started = Date()
-        let trajectories = rollout(policy: policy, conditioning: conditioning, latentShape: task.latentShape,
-                                   config: rolloutConfig, key: iterationKey[0], unconditional: unconditional)
-        return IterationRollout(prompts: prompts, conditioning: conditioning, unconditional: unconditional,
-                            trajectories: trajectories, updateKey: iterationKey[1],
-                            seconds: Date().timeIntervalSince(started))
+        let trajectories = rollout(
+            policy: policy, conditioning: conditioning, latentShape: task.latentShape,
+            config: rolloutConfig, key: iterationKey[0], unconditional: unconditional)
+        return IterationRollout(
+            prompts: prompts, conditioning: conditioning, unconditional: unconditional,
+            trajectories: trajectories, updateKey: iterationKey[1],
+            seconds: Date().timeIntervalSince(started))
     }
 
     /// Decodes the final latents and scores them with every reward.
@@ -163,7 +177,8 @@ public final class GRPOTrainer {
     /// The clipped-surrogate update on the trained samples (all, or best-of-N's subset) and the EMA; returns the
     /// update's statistics and how many samples it trained.
     func train(_ batch: IterationRollout, advantages: [Float]) throws -> (UpdateStatistics, Int) {
-        let trained = config.bestOfN > 0
+        let trained =
+            config.bestOfN > 0
             ? bestOfNSubset(advantages: advantages, groupSize: config.numGenerations, keep: config.bestOfN)
             : Array(advantages.indices)
         let trainedAll = trained.count == advantages.count
@@ -174,11 +189,12 @@ public final class GRPOTrainer {
         update.maxGradNorm = config.maxGradNorm
         update.transitionBatchSize = config.transitionBatchSize
         update.beta = config.beta
-        let stats = try updatePolicy(policy: policy, optimizer: optimizer,
-                                     rollout: trainedAll ? batch.trajectories : batch.trajectories.rows(trained),
-                                     conditioning: trainedAll ? batch.conditioning : batch.conditioning.rows(trained),
-                                     advantages: trained.map { advantages[$0] }, config: update, key: batch.updateKey,
-                                     unconditional: batch.unconditional, processGroup: processGroup)
+        let stats = try updatePolicy(
+            policy: policy, optimizer: optimizer,
+            rollout: trainedAll ? batch.trajectories : batch.trajectories.rows(trained),
+            conditioning: trainedAll ? batch.conditioning : batch.conditioning.rows(trained),
+            advantages: trained.map { advantages[$0] }, config: update, key: batch.updateKey,
+            unconditional: batch.unconditional, processGroup: processGroup)
         if let ema {
             try ema.update(from: task.network)
             eval(ema.tensorsToEvaluate)
@@ -188,8 +204,10 @@ public final class GRPOTrainer {
 
     /// The iteration's log line, with reward statistics over every rank's samples (advantages stay per group, and
     /// groups never span ranks).
-    func iterationLog(scored: RewardSet.Scores, advantages: [Float], trainedSamples: Int, stats: UpdateStatistics,
-                      learningRate: Double, seconds: (rollout: Double, reward: Double, update: Double)) throws
+    func iterationLog(
+        scored: RewardSet.Scores, advantages: [Float], trainedSamples: Int, stats: UpdateStatistics,
+        learningRate: Double, seconds: (rollout: Double, reward: Double, update: Double)
+    ) throws
         -> IterationLog
     {
         func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(max(1, v.count)) }
@@ -228,16 +246,24 @@ public final class GRPOTrainer {
     /// Per-group (or global, or per-prompt-history) advantages of the weighted rewards: of their sum, or the sum of
     /// each reward's advantages.
     public func combinedAdvantages(_ scores: [[Double]], prompts: [String]) throws -> [Float] {
-        let normalization: AdvantageNormalization = !config.useGroup ? .global
-            : config.globalStd ? .perGroupGlobalStd(groupSize: config.numGenerations) : .perGroup(groupSize: config.numGenerations)
+        let normalization: AdvantageNormalization =
+            !config.useGroup
+            ? .global
+            : config.globalStd
+                ? .perGroupGlobalStd(groupSize: config.numGenerations) : .perGroup(groupSize: config.numGenerations)
         func advantages(_ values: [Double], stream: String) throws -> [Float] {
             if statTrackers[stream] != nil {
                 let clip = Double(config.advantageClipMax)
-                return statTrackers[stream]!.update(prompts: prompts, rewards: values).map { Float(Swift.min(Swift.max($0, -clip), clip)) }
+                return statTrackers[stream]!.update(prompts: prompts, rewards: values).map {
+                    Float(Swift.min(Swift.max($0, -clip), clip))
+                }
             }
-            let everyone = normalization.usesBatchStatistics ? Tensor(try processGroup.allGather(values).map(Float.init)) : nil
-            return groupAdvantages(rewards: Tensor(values.map(Float.init)), normalization: normalization, globalRewards: everyone,
-                                   clipMax: config.advantageClipMax).toArray(Float.self)
+            let everyone =
+                normalization.usesBatchStatistics ? Tensor(try processGroup.allGather(values).map(Float.init)) : nil
+            return groupAdvantages(
+                rewards: Tensor(values.map(Float.init)), normalization: normalization, globalRewards: everyone,
+                clipMax: config.advantageClipMax
+            ).toArray(Float.self)
         }
         let weights = rewards.weights
         let streams = normalizedStreams
@@ -246,15 +272,18 @@ public final class GRPOTrainer {
             return try advantages(summed, stream: streams[0])
         }
         let perReward = try zip(scores, streams).map { try advantages($0, stream: $1) }
-        return (0..<scores[0].count).map { i in zip(weights, perReward).reduce(Float(0)) { $0 + Float($1.0) * $1.1[i] } }
+        return (0..<scores[0].count).map { i in zip(weights, perReward).reduce(Float(0)) { $0 + Float($1.0) * $1.1[i] }
+        }
     }
 
     /// Optimizer steps in the whole run: each process's B·G trained samples per iteration (B·bestOfN with best-of-N),
     /// in `updatePolicy`'s windows.
     static func optimizerSteps(_ config: Config) -> Int {
         let trainedPerPrompt = config.bestOfN > 0 ? config.bestOfN : config.numGenerations
-        return config.iterations * optimizerStepCount(samples: config.promptsPerIteration * trainedPerPrompt,
-                                               gradientAccumulationSteps: config.gradientAccumulationSteps)
+        return config.iterations
+            * optimizerStepCount(
+                samples: config.promptsPerIteration * trainedPerPrompt,
+                gradientAccumulationSteps: config.gradientAccumulationSteps)
     }
 
     /// The schedule `lrScheduler` names, over `optimizerSteps(config)` steps.
@@ -266,9 +295,11 @@ public final class GRPOTrainer {
         case .constantWithWarmup: return .constantWithWarmup(lr, warmupSteps: warmup)
         case .linear, .cosine:
             guard warmup <= total else {
-                throw TrainerError.invalidSetting("--lr-warmup-steps \(warmup) exceeds the run's \(total) optimizer steps")
+                throw TrainerError.invalidSetting(
+                    "--lr-warmup-steps \(warmup) exceeds the run's \(total) optimizer steps")
             }
-            return config.lrScheduler == .linear ? .linearWithWarmup(lr, warmupSteps: warmup, totalSteps: total)
+            return config.lrScheduler == .linear
+                ? .linearWithWarmup(lr, warmupSteps: warmup, totalSteps: total)
                 : .cosineWithWarmup(lr, warmupSteps: warmup, totalSteps: total)
         }
     }
@@ -279,14 +310,18 @@ public final class GRPOTrainer {
         switch chain {
         case .ddim:
             guard config.sampler == .ddim else {
-                throw TrainerError.incompatibleWithModel("sampler '\(config.sampler.rawValue)' is a flow-matching sampler; this model samples with DDIM (--sampler ddim, η from --eta)")
+                throw TrainerError.incompatibleWithModel(
+                    "sampler '\(config.sampler.rawValue)' is a flow-matching sampler; this model samples with DDIM (--sampler ddim, η from --eta)"
+                )
             }
             guard config.mixWindowSize == 0 else {
-                throw TrainerError.incompatibleWithModel("MixGRPO windows (--mix-window-size) need a flow-matching model; this one samples with DDIM")
+                throw TrainerError.incompatibleWithModel(
+                    "MixGRPO windows (--mix-window-size) need a flow-matching model; this one samples with DDIM")
             }
         case .flow:
             guard config.sampler != .ddim else {
-                throw TrainerError.incompatibleWithModel("sampler 'ddim' needs a DDIM model; flow models sample with dance-sde, flow-sde or cps")
+                throw TrainerError.incompatibleWithModel(
+                    "sampler 'ddim' needs a DDIM model; flow models sample with dance-sde, flow-sde or cps")
             }
         }
         return config.rolloutSampler
@@ -300,9 +335,13 @@ public final class GRPOTrainer {
     public func checkRanksAgree() throws {
         guard processGroup.worldSize > 1 else { return }
         let parameters = task.network.trainableParameters().sorted { $0.key < $1.key }.map(\.value)
-        let sums = parameters.map { $0.asType(.float32).sum() }, squares = parameters.map { $0.asType(.float32).square().sum() }
+        let sums = parameters.map { $0.asType(.float32).sum() },
+            squares = parameters.map { $0.asType(.float32).square().sum() }
         eval(sums + squares)
-        let local = [sums.reduce(0.0) { $0 + Double($1.item(Float.self)) }, squares.reduce(0.0) { $0 + Double($1.item(Float.self)) }]
+        let local = [
+            sums.reduce(0.0) { $0 + Double($1.item(Float.self)) },
+            squares.reduce(0.0) { $0 + Double($1.item(Float.self)) }
+        ]
         let everyone = try processGroup.allGather(local)
         for r in 1..<processGroup.worldSize where Array(everyone[(2 * r)..<(2 * r + 2)]) != Array(everyone[0..<2]) {
             throw TrainerError.ranksOutOfStep(iteration: iteration, rank: r, sums: (everyone[2 * r], everyone[0]))
@@ -332,12 +371,20 @@ public final class GRPOTrainer {
         if config.loraRank > 0 {
             // The seed's LoRA checkpoint: adapters in diffusers' LoRA layout (`transformer.`/`unet.` prefix) + lora_config.json.
             try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-            try task.network.saveLoRA(to: temporary.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: task.networkFolderName)
+            try task.network.saveLoRA(
+                to: temporary.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: task.networkFolderName
+            )
             let lora = task.network.currentLoRAConfig()!
-            let loraState: [String: Any] = ["step": iteration, "lora_params": ["lora_rank": lora.rank, "lora_alpha": lora.alpha,
-                                                                             "target_modules": config.loraTargets.modules]]
-            try AtomicFile.write(try JSONSerialization.data(withJSONObject: loraState, options: [.sortedKeys, .prettyPrinted]),
-                                 to: temporary.appendingPathComponent("lora_config.json"))
+            let loraState: [String: Any] = [
+                "step": iteration,
+                "lora_params": [
+                    "lora_rank": lora.rank, "lora_alpha": lora.alpha,
+                    "target_modules": config.loraTargets.modules
+                ]
+            ]
+            try AtomicFile.write(
+                try JSONSerialization.data(withJSONObject: loraState, options: [.sortedKeys, .prettyPrinted]),
+                to: temporary.appendingPathComponent("lora_config.json"))
         } else {
             try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
             try task.saveNetwork(to: temporary)
@@ -351,8 +398,9 @@ public final class GRPOTrainer {
             try tracker.save(to: temporary.appendingPathComponent("per_prompt_stats-\(stream).json"))
         }
         let state: [String: Any] = ["iteration": iteration, "seed": config.seed]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]),
-                             to: temporary.appendingPathComponent("trainer_state.json"))
+        try AtomicFile.write(
+            try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]),
+            to: temporary.appendingPathComponent("trainer_state.json"))
         try? FileManager.default.removeItem(at: final)
         try FileManager.default.moveItem(at: temporary, to: final)
         try removeCheckpoints(keepingNewest: config.checkpointsTotalLimit)
@@ -367,8 +415,9 @@ public final class GRPOTrainer {
         try ema.withAveragedParameters(in: task.network) {
             if config.loraRank > 0 {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                try task.network.saveLoRA(to: folder.appendingPathComponent("pytorch_lora_weights.safetensors"),
-                                          prefix: task.networkFolderName)
+                try task.network.saveLoRA(
+                    to: folder.appendingPathComponent("pytorch_lora_weights.safetensors"),
+                    prefix: task.networkFolderName)
             } else {
                 let staging = checkpoint.appendingPathComponent(".ema")
                 try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
@@ -403,19 +452,23 @@ public final class GRPOTrainer {
     /// Restores weights, optimizer, EMA and the iteration counter from a checkpoint folder.
     public func resume(from checkpoint: URL) throws {
         if config.loraRank > 0 {
-            try task.network.loadLoRA(from: checkpoint.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: task.networkFolderName)
+            try task.network.loadLoRA(
+                from: checkpoint.appendingPathComponent("pytorch_lora_weights.safetensors"),
+                prefix: task.networkFolderName)
         } else {
             try task.loadNetwork(from: checkpoint)
         }
         try optimizer.loadState(from: checkpoint.appendingPathComponent("optimizer.safetensors"))
         if let ema { try ema.loadState(from: checkpoint.appendingPathComponent("ema.safetensors")) }
         for stream in statTrackers.keys {
-            statTrackers[stream] = try PerPromptStatTracker.load(from: checkpoint.appendingPathComponent("per_prompt_stats-\(stream).json"))
+            statTrackers[stream] = try PerPromptStatTracker.load(
+                from: checkpoint.appendingPathComponent("per_prompt_stats-\(stream).json"))
         }
         let state = try ConfigFile.object(from: checkpoint.appendingPathComponent("trainer_state.json"))
         guard let it = state["iteration"] as? Int else {
-            throw TrainerError.corruptCheckpoint(file: checkpoint.appendingPathComponent("trainer_state.json").path,
-                                                 reason: "no 'iteration' (expected {\"iteration\": n, \"seed\": s})")
+            throw TrainerError.corruptCheckpoint(
+                file: checkpoint.appendingPathComponent("trainer_state.json").path,
+                reason: "no 'iteration' (expected {\"iteration\": n, \"seed\": s})")
         }
         iteration = it
     }
@@ -438,7 +491,8 @@ public enum TrainerError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalidSetting(let message), .incompatibleWithModel(let message): return message
         case .ranksOutOfStep(let iteration, let rank, let sums):
-            return "after iteration \(iteration) rank \(rank)'s weights differ from rank 0's (sums \(sums.0) vs \(sums.1)): the data-parallel ranks are out of step"
+            return
+                "after iteration \(iteration) rank \(rank)'s weights differ from rank 0's (sums \(sums.0) vs \(sums.1)): the data-parallel ranks are out of step"
         case .corruptCheckpoint(let file, let reason): return "\(file): \(reason)"
         }
     }

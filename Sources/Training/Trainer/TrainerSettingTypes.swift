@@ -37,9 +37,12 @@ public enum LRSchedulerKind: String, Codable, CaseIterable, Sendable {
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let kind = LRSchedulerKind(rawValue: text.replacingOccurrences(of: "-", with: "_")) else {
-            throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: decoder.codingPath,
-                debugDescription: "unknown learning-rate schedule '\(text)' (\(Self.allCases.map(\.rawValue).joined(separator: ", ")))"))
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: decoder.codingPath,
+                    debugDescription:
+                        "unknown learning-rate schedule '\(text)' (\(Self.allCases.map(\.rawValue).joined(separator: ", ")))"
+                ))
         }
         self = kind
     }

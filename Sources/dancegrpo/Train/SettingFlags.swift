@@ -23,7 +23,8 @@ enum SettingFlags {
         for group in groups {
             for child in Mirror(reflecting: group).children {
                 guard let label = child.label, let flag = child.value as? SettingFlag,
-                      let value = flag.parsedSetting else { continue }
+                    let value = flag.parsedSetting
+                else { continue }
                 values[label.hasPrefix("_") ? String(label.dropFirst()) : label] = value
             }
         }

@@ -15,19 +15,25 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "GRPO fine-tuning (the embedded shapes world by default).",
         discussion: """
-        Settings merge in layers, each overriding the ones before: the preset of --model (world: the embedded \
-        world's; flux and sd: DanceGRPO's launch settings), the resumed run's config.json, the --config file (JSON \
-        or YAML, our names or DanceGRPO's argument names), then these flags. Defaults shown are the world preset's; \
-        --dry-run prints every resolved setting with where it came from.
-        """)
+            Settings merge in layers, each overriding the ones before: the preset of --model (world: the embedded \
+            world's; flux and sd: DanceGRPO's launch settings), the resumed run's config.json, the --config file (JSON \
+            or YAML, our names or DanceGRPO's argument names), then these flags. Defaults shown are the world preset's; \
+            --dry-run prints every resolved setting with where it came from.
+            """)
 
     @OptionGroup(title: "Model and data") var task: TaskFlags
     @OptionGroup(title: "Training") var trainer: TrainerFlags
 
-    @Option(help: "A JSON or YAML file with any settings, by our names (learning_rate, learning-rate, learningRate) or DanceGRPO's (num_generations, max_train_steps, use_hpsv2, …); flags override it.")
+    @Option(
+        help:
+            "A JSON or YAML file with any settings, by our names (learning_rate, learning-rate, learningRate) or DanceGRPO's (num_generations, max_train_steps, use_hpsv2, …); flags override it."
+    )
     var config: String?
 
-    @Option(help: "Continue a run from its newest checkpoint (a run folder) or from a checkpoint folder, with the settings in the run's config.json (flags override them, e.g. --iterations to train longer).")
+    @Option(
+        help:
+            "Continue a run from its newest checkpoint (a run folder) or from a checkpoint folder, with the settings in the run's config.json (flags override them, e.g. --iterations to train longer)."
+    )
     var resume: String?
 
     @Flag(help: "Print every resolved setting and where it came from, then exit.") var dryRun = false
@@ -36,7 +42,8 @@ struct TrainCommand: ParsableCommand {
     func settings() throws -> RunSettings {
         var layers: [SettingsLayer] = []
         if let runConfig = try resumedRunFolder().map({ $0.appendingPathComponent("config.json") }),
-           FileManager.default.fileExists(atPath: runConfig.path) {
+            FileManager.default.fileExists(atPath: runConfig.path)
+        {
             var layer = try SettingsLayer.file(runConfig)
             // Runs written before emaDecay was always stored had no EMA when the key is missing.
             if layer.values["emaDecay"] == nil { layer.values["emaDecay"] = 0 }
@@ -58,7 +65,9 @@ struct TrainCommand: ParsableCommand {
         switch family {
         case .world: return (.world, "world")
         case .flux: return (.flux, "flux")
-        case .sd: return try isEmbeddedStableDiffusion(checkpoint) ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
+        case .sd:
+            return try isEmbeddedStableDiffusion(checkpoint)
+                ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
         }
     }
 
@@ -66,25 +75,43 @@ struct TrainCommand: ParsableCommand {
     static func makeTask(_ settings: TaskSettings) throws -> TrainingTask {
         switch settings.model {
         case .world:
-            return WorldTask(model: try WorldModel.load(from: URL(fileURLWithPath: settings.checkpoint ?? "assets/shapes-model")))
+            return WorldTask(
+                model: try WorldModel.load(from: URL(fileURLWithPath: settings.checkpoint ?? "assets/shapes-model")))
         case .flux:
-            guard let checkpoint = settings.checkpoint else { throw ValidationError("--model flux needs --checkpoint (a diffusers FLUX folder, e.g. data/flux)") }
-            guard let embeddings = settings.embeddings else { throw ValidationError("--model flux needs --embeddings (a cache from `dancegrpo preprocess`, e.g. data/rl_embeddings)") }
+            guard let checkpoint = settings.checkpoint else {
+                throw ValidationError("--model flux needs --checkpoint (a diffusers FLUX folder, e.g. data/flux)")
+            }
+            guard let embeddings = settings.embeddings else {
+                throw ValidationError(
+                    "--model flux needs --embeddings (a cache from `dancegrpo preprocess`, e.g. data/rl_embeddings)")
+            }
             print("loading FLUX from \(checkpoint) …")
-            let pipeline = try FluxPipeline.load(from: URL(fileURLWithPath: checkpoint), dtype: .float32, loadTextEncoders: false)
-            return try FluxTask(pipeline: pipeline, embeddings: URL(fileURLWithPath: embeddings), height: settings.height,
-                                width: settings.width, guidance: settings.fluxGuidance)
+            let pipeline = try FluxPipeline.load(
+                from: URL(fileURLWithPath: checkpoint), dtype: .float32, loadTextEncoders: false)
+            return try FluxTask(
+                pipeline: pipeline, embeddings: URL(fileURLWithPath: embeddings), height: settings.height,
+                width: settings.width, guidance: settings.fluxGuidance)
         case .sd:
             if try isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = settings.checkpoint ?? "assets/shapes-model-sd"
-                return StableDiffusionWorldTask(model: try StableDiffusionWorldModel.load(from: URL(fileURLWithPath: folder)), source: folder)
+                return StableDiffusionWorldTask(
+                    model: try StableDiffusionWorldModel.load(from: URL(fileURLWithPath: folder)), source: folder)
             }
-            guard let checkpoint = settings.checkpoint else { throw ValidationError("--model sd needs --checkpoint (a diffusers Stable Diffusion folder, e.g. data/stable-diffusion-v1-4)") }
-            guard let promptFile = settings.promptFile else { throw ValidationError("--model sd with a diffusers folder needs --prompt-file (one prompt per line, e.g. DanceGRPO's assets/prompts.txt)") }
+            guard let checkpoint = settings.checkpoint else {
+                throw ValidationError(
+                    "--model sd needs --checkpoint (a diffusers Stable Diffusion folder, e.g. data/stable-diffusion-v1-4)"
+                )
+            }
+            guard let promptFile = settings.promptFile else {
+                throw ValidationError(
+                    "--model sd with a diffusers folder needs --prompt-file (one prompt per line, e.g. DanceGRPO's assets/prompts.txt)"
+                )
+            }
             print("loading Stable Diffusion from \(checkpoint) …")
-            return try StableDiffusionTask(folder: URL(fileURLWithPath: checkpoint), promptFile: URL(fileURLWithPath: promptFile),
-                                           evaluationPromptFile: settings.evalPromptFile.map { URL(fileURLWithPath: $0) },
-                                           resolution: settings.resolution)
+            return try StableDiffusionTask(
+                folder: URL(fileURLWithPath: checkpoint), promptFile: URL(fileURLWithPath: promptFile),
+                evaluationPromptFile: settings.evalPromptFile.map { URL(fileURLWithPath: $0) },
+                resolution: settings.resolution)
         }
     }
 
@@ -93,7 +120,9 @@ struct TrainCommand: ParsableCommand {
     static func isEmbeddedStableDiffusion(_ checkpoint: String?) throws -> Bool {
         guard let checkpoint else { return true }
         let url = URL(fileURLWithPath: checkpoint)
-        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("world.json").path) else { return false }
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("world.json").path) else {
+            return false
+        }
         return try WorldArchitecture.of(folder: url) == .unet
     }
 
@@ -104,12 +133,15 @@ struct TrainCommand: ParsableCommand {
             return
         }
         if !Engine.usesOptimizedBLAS {
-            print("warning: matrix products run on the MLX wheel's reference BLAS (\(Engine.sgemmProvider)); install libopenblas-dev and rebuild (make run) for ~30× faster training")
+            print(
+                "warning: matrix products run on the MLX wheel's reference BLAS (\(Engine.sgemmProvider)); install libopenblas-dev and rebuild (make run) for ~30× faster training"
+            )
         }
         let task = try Self.makeTask(settings.task)
         // Ranks: started by an outside launcher (WORLD_SIZE in the environment), by this process (--processes), or none.
         let environment = ProcessInfo.processInfo.environment
-        let localRanks = environment["WORLD_SIZE"] == nil && settings.trainer.processes > 1
+        let localRanks =
+            environment["WORLD_SIZE"] == nil && settings.trainer.processes > 1
             ? try LocalRanks.start(count: settings.trainer.processes) : nil
         let processGroup = try localRanks?.group ?? processGroupFromEnvironment()
         LocalRanks.shareCores(localWorldSize: Int(environment["LOCAL_WORLD_SIZE"] ?? "") ?? processGroup.worldSize)
@@ -126,24 +158,30 @@ struct TrainCommand: ParsableCommand {
     func resumedRunFolder() throws -> URL? {
         guard let resume else { return nil }
         let url = URL(fileURLWithPath: resume)
-        guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--resume \(resume): no such folder") }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ValidationError("--resume \(resume): no such folder")
+        }
         let isCheckpoint = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
         return isCheckpoint ? url.deletingLastPathComponent() : url
     }
 
     /// One rank's run: the library loop, observed on rank 0 by the run log and the progress display.
     private func train(task: TrainingTask, settings: RunSettings, processGroup: ProcessGroup) throws {
-        let folder = try settings.task.outputDir.map { URL(fileURLWithPath: $0) } ?? resumedRunFolder()
+        let folder =
+            try settings.task.outputDir.map { URL(fileURLWithPath: $0) } ?? resumedRunFolder()
             ?? URL(fileURLWithPath: "runs/shapes-grpo")
         let main = processGroup.isMain
-        let trainer = try GRPOTrainer(task: task, config: settings.trainer, runFolder: folder, processGroup: processGroup,
-                                      rewardLocations: RewardLocations(directory: URL(fileURLWithPath: settings.task.rewardDir)),
-                                      rewardCatalog: .shapesWorld)
+        let trainer = try GRPOTrainer(
+            task: task, config: settings.trainer, runFolder: folder, processGroup: processGroup,
+            rewardLocations: RewardLocations(directory: URL(fileURLWithPath: settings.task.rewardDir)),
+            rewardCatalog: .shapesWorld)
         let log = main ? try RunLog(folder: folder, resuming: resume != nil) : nil
         if let resume {
             let url = URL(fileURLWithPath: resume)
-            guard let from = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
-                    ? url : GRPOTrainer.latestCheckpoint(in: url) else {
+            guard
+                let from = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
+                    ? url : GRPOTrainer.latestCheckpoint(in: url)
+            else {
                 throw ValidationError("\(resume): no checkpoint-*/ folder with trainer_state.json to resume from")
             }
             try trainer.resume(from: from)

@@ -24,79 +24,125 @@ struct TrainerFlags: ParsableArguments {
     @Option(help: "Trajectories per prompt (G) (default \(Self.defaults.numGenerations)).") var numGenerations: Int?
     @Option(help: "Denoising steps T (default \(Self.defaults.samplingSteps)).") var samplingSteps: Int?
     @Option(help: "Time shift of the sigma schedule (default \(Self.defaults.shift)).") var shift: Float?
-    @Option(help: "The sampler's noise level: η (dance-sde, ddim), noise_level (flow-sde), η (cps) (default \(Self.defaults.eta)).")
+    @Option(
+        help:
+            "The sampler's noise level: η (dance-sde, ddim), noise_level (flow-sde), η (cps) (default \(Self.defaults.eta))."
+    )
     var eta: Float?
     @Option(help: "Stochastic sampler (default \(Self.defaults.sampler.rawValue)).") var sampler: SamplerKind?
     @Option(help: "AdamW learning rate (default \(Self.defaults.learningRate)).") var learningRate: Double?
-    @Option(help: "Learning-rate schedule over the run's optimizer steps (linear and cosine end at 0) (default \(Self.defaults.lrScheduler.rawValue)).")
+    @Option(
+        help:
+            "Learning-rate schedule over the run's optimizer steps (linear and cosine end at 0) (default \(Self.defaults.lrScheduler.rawValue))."
+    )
     var lrScheduler: LRSchedulerKind?
-    @Option(help: "Optimizer steps of linear warm-up from 0 (default \(Self.defaults.lrWarmupSteps)).") var lrWarmupSteps: Int?
+    @Option(help: "Optimizer steps of linear warm-up from 0 (default \(Self.defaults.lrWarmupSteps)).")
+    var lrWarmupSteps: Int?
     @Option(help: "AdamW weight decay (default \(Self.defaults.weightDecay)).") var weightDecay: Double?
     @Option(help: "AdamW β₁ (default \(Self.defaults.adamBeta1)).") var adamBeta1: Double?
     @Option(help: "AdamW β₂ (default \(Self.defaults.adamBeta2)).") var adamBeta2: Double?
     @Option(help: "AdamW ε (default \(Self.defaults.adamEpsilon)).") var adamEpsilon: Double?
     @Option(help: "PPO clip range ε (default \(Self.defaults.clipRange)).") var clipRange: Float?
-    @Option(name: [.customLong("adv-clip-max"), .customLong("advantage-clip-max")],
-            help: "Advantage clip (default \(Self.defaults.advantageClipMax)).") var advantageClipMax: Float?
+    @Option(
+        name: [.customLong("adv-clip-max"), .customLong("advantage-clip-max")],
+        help: "Advantage clip (default \(Self.defaults.advantageClipMax)).") var advantageClipMax: Float?
     @Option(help: "Fraction of the T−1 transitions trained per sample (default \(Self.defaults.timestepFraction)).")
     var timestepFraction: Float?
-    @Option(help: "Best-of-N: train only the N/2 highest- and N/2 lowest-advantage samples of each group (0: all) (default \(Self.defaults.bestOfN)).")
+    @Option(
+        help:
+            "Best-of-N: train only the N/2 highest- and N/2 lowest-advantage samples of each group (0: all) (default \(Self.defaults.bestOfN))."
+    )
     var bestOfN: Int?
     @Option(help: "Trained samples per optimizer step (default \(Self.defaults.gradientAccumulationSteps)).")
     var gradientAccumulationSteps: Int?
     @Option(help: "Samples per network call in the rollout (speed only) (default \(Self.defaults.rolloutBatchSize)).")
     var rolloutBatchSize: Int?
-    @Option(help: "Transitions per network call in training (speed only) (default \(Self.defaults.transitionBatchSize)).")
+    @Option(
+        help: "Transitions per network call in training (speed only) (default \(Self.defaults.transitionBatchSize)).")
     var transitionBatchSize: Int?
     @Option(help: "Global gradient-norm clip (default \(Self.defaults.maxGradNorm)).") var maxGradNorm: Float?
-    @Option(name: [.customLong("reward"), .customLong("rewards")],
-            help: "Rewards name[:weight],…: \(RewardCatalog.shapesWorld.names.joined(separator: ", ")) (default \(Self.defaults.rewards)).")
+    @Option(
+        name: [.customLong("reward"), .customLong("rewards")],
+        help:
+            "Rewards name[:weight],…: \(RewardCatalog.shapesWorld.names.joined(separator: ", ")) (default \(Self.defaults.rewards))."
+    )
     var rewards: String?
-    @Option(help: "How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted sum) (default \(Self.defaults.rewardCombination.rawValue)).")
+    @Option(
+        help:
+            "How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted sum) (default \(Self.defaults.rewardCombination.rawValue))."
+    )
     var rewardCombination: RewardCombination?
-    @Option(help: "Held-out evaluation every N iterations, 0: only before and after training (default \(Self.defaults.evalEvery)).")
+    @Option(
+        help:
+            "Held-out evaluation every N iterations, 0: only before and after training (default \(Self.defaults.evalEvery))."
+    )
     var evalEvery: Int?
     @Option(help: "Held-out prompts per evaluation (default \(Self.defaults.evalPrompts)).") var evalPrompts: Int?
     @Option(help: "Checkpoint every N iterations, 0: only after the last (default \(Self.defaults.checkpointEvery)).")
     var checkpointEvery: Int?
     @Option(help: "Keep only the newest N checkpoints, 0: all (default \(Self.defaults.checkpointsTotalLimit)).")
     var checkpointsTotalLimit: Int?
-    @Option(help: "EMA decay of the trained weights for evaluation and checkpoints (0: no EMA) (default \(Self.defaults.emaDecay)).")
+    @Option(
+        help:
+            "EMA decay of the trained weights for evaluation and checkpoints (0: no EMA) (default \(Self.defaults.emaDecay))."
+    )
     var emaDecay: Double?
-    @Option(help: "MixGRPO: SDE window size in steps, ODE outside it (0: off) (default \(Self.defaults.mixWindowSize)).")
+    @Option(
+        help: "MixGRPO: SDE window size in steps, ODE outside it (0: off) (default \(Self.defaults.mixWindowSize)).")
     var mixWindowSize: Int?
-    @Option(help: "MixGRPO: steps the window moves per shift (default \(Self.defaults.mixWindowStride)).") var mixWindowStride: Int?
+    @Option(help: "MixGRPO: steps the window moves per shift (default \(Self.defaults.mixWindowStride)).")
+    var mixWindowStride: Int?
     @Option(help: "MixGRPO: iterations between window shifts (0: never) (default \(Self.defaults.mixItersPerShift)).")
     var mixItersPerShift: Int?
     @Flag(inversion: .prefixedNo, help: "MixGRPO: restart the window at the first step once it passes the end.")
     var mixRollBack: Bool?
     @Option(help: "KL penalty weight to the initial policy (0: none) (default \(Self.defaults.beta)).") var beta: Float?
-    @Option(help: "Classifier-free guidance scale in rollout and training (1: off) (default \(Self.defaults.guidanceScale)).")
+    @Option(
+        help:
+            "Classifier-free guidance scale in rollout and training (1: off) (default \(Self.defaults.guidanceScale)).")
     var guidanceScale: Float?
-    @Option(help: "Per-prompt reward statistics over this many past rewards per prompt (0: off) (default \(Self.defaults.perPromptStatBuffer)).")
+    @Option(
+        help:
+            "Per-prompt reward statistics over this many past rewards per prompt (0: off) (default \(Self.defaults.perPromptStatBuffer))."
+    )
     var perPromptStatBuffer: Int?
-    @Option(help: "Rewards a prompt needs before its own statistics are used (default \(Self.defaults.perPromptStatMinCount)).")
+    @Option(
+        help:
+            "Rewards a prompt needs before its own statistics are used (default \(Self.defaults.perPromptStatMinCount))."
+    )
     var perPromptStatMinCount: Int?
     @Option(help: "LoRA rank (0: full fine-tuning) (default \(Self.defaults.loraRank)).") var loraRank: Int?
     @Option(help: "LoRA alpha (0: 2 × rank).") var loraAlpha: Float?
     @Option(help: "Comma-separated module names the adapters attach to (default \(Self.defaults.loraTargets)).")
     var loraTargets: LoRATargets?
     @Option(help: "Seed of prompts, noise and permutations (default \(Self.defaults.seed)).") var seed: UInt64?
-    @Option(help: "Data-parallel processes on this machine; each runs the per-process batch (default \(Self.defaults.processes)).")
+    @Option(
+        help:
+            "Data-parallel processes on this machine; each runs the per-process batch (default \(Self.defaults.processes))."
+    )
     var processes: Int?
     @Flag(inversion: .prefixedNo, help: "One initial noise for all samples of an iteration.") var initSameNoise: Bool?
     @Flag(inversion: .prefixedNo, help: "With --init-same-noise: one initial noise per prompt group.")
     var initSameNoisePerPrompt: Bool?
-    @Flag(inversion: .prefixedNo, help: "Normalise advantages per prompt group (else over the batch).") var useGroup: Bool?
-    @Flag(inversion: .prefixedNo, help: "With --use-group: divide by the whole batch's reward std (Flow-GRPO's global_std).")
+    @Flag(inversion: .prefixedNo, help: "Normalise advantages per prompt group (else over the batch).") var useGroup:
+        Bool?
+    @Flag(
+        inversion: .prefixedNo,
+        help: "With --use-group: divide by the whole batch's reward std (Flow-GRPO's global_std).")
     var globalStd: Bool?
 }
 
 /// What the run trains on and where it writes, as flags (each optional, overriding the other layers).
 struct TaskFlags: ParsableArguments {
-    @Option(help: "Model: world (the embedded shapes-world model), flux (a diffusers FLUX folder + --embeddings), sd (a diffusers Stable Diffusion v1 folder + --prompt-file, or the embedded UNet world model).")
+    @Option(
+        help:
+            "Model: world (the embedded shapes-world model), flux (a diffusers FLUX folder + --embeddings), sd (a diffusers Stable Diffusion v1 folder + --prompt-file, or the embedded UNet world model)."
+    )
     var model: ModelFamily?
-    @Option(help: "Model folder: the embedded model, a diffusers FLUX folder, or a diffusers SD folder (default assets/shapes-model, assets/shapes-model-sd for sd).")
+    @Option(
+        help:
+            "Model folder: the embedded model, a diffusers FLUX folder, or a diffusers SD folder (default assets/shapes-model, assets/shapes-model-sd for sd)."
+    )
     var checkpoint: String?
     @Option(help: "FLUX: the prompt-embedding cache written by `dancegrpo preprocess`.") var embeddings: String?
     @Option(help: "SD: prompts, one per line (DanceGRPO's assets/prompts.txt).") var promptFile: String?
@@ -106,8 +152,12 @@ struct TaskFlags: ParsableArguments {
     @Option(help: "FLUX: image height in pixels (default 720).") var height: Int?
     @Option(help: "FLUX: image width in pixels (default 720).") var width: Int?
     @Option(help: "FLUX: FLUX.1-dev's distilled guidance embedding (default 3.5).") var fluxGuidance: Float?
-    @Option(help: "Run folder (default: runs/shapes-grpo, or with --resume the resumed run's folder).") var outputDir: String?
-    @Option(help: "Where reward checkpoints live, in DanceGRPO's layout (hps_ckpt/HPS_v2.1_compressed.pt, hps_ckpt/open_clip_pytorch_model.bin, PickScore_v1/, …).")
+    @Option(help: "Run folder (default: runs/shapes-grpo, or with --resume the resumed run's folder).") var outputDir:
+        String?
+    @Option(
+        help:
+            "Where reward checkpoints live, in DanceGRPO's layout (hps_ckpt/HPS_v2.1_compressed.pt, hps_ckpt/open_clip_pytorch_model.bin, PickScore_v1/, …)."
+    )
     var rewardDir: String?
     @Option(help: "Stop after this many minutes even if iterations remain (0: no limit).") var timeBudget: Double?
 }

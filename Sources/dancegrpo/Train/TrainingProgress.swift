@@ -18,8 +18,11 @@ final class TrainingProgress: TrainingObserver {
         let c = trainer.config
         switch event {
         case .started(let first):
-            let ranks = trainer.processGroup.worldSize > 1 ? " in each of \(trainer.processGroup.worldSize) processes" : ""
-            print("GRPO on \(summary): \(c.promptsPerIteration) prompts × \(c.numGenerations) samples\(ranks), T=\(c.samplingSteps), η=\(c.eta), lr \(c.learningRate), \(c.iterations) iterations → \(folder.path)")
+            let ranks =
+                trainer.processGroup.worldSize > 1 ? " in each of \(trainer.processGroup.worldSize) processes" : ""
+            print(
+                "GRPO on \(summary): \(c.promptsPerIteration) prompts × \(c.numGenerations) samples\(ranks), T=\(c.samplingSteps), η=\(c.eta), lr \(c.learningRate), \(c.iterations) iterations → \(folder.path)"
+            )
             // The bar's clock starts with the first iteration: the evaluation before training is not its work.
             if first > 0 { bar = ProgressBar(total: c.iterations, label: "GRPO") }
         case .evaluated(let result, let iteration) where iteration == 0:
@@ -32,7 +35,9 @@ final class TrainingProgress: TrainingObserver {
             print("time budget of \(minutes) min reached")
         case .finished(let result, let iteration, let seconds):
             print("held-out after \(iteration) iterations: " + describe(result) + " (\(formatDuration(seconds)))")
-            print("run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, samples-before.png, samples-after.png, checkpoint-*/, TensorBoard events (tensorboard --logdir \(folder.path))")
+            print(
+                "run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, samples-before.png, samples-after.png, checkpoint-*/, TensorBoard events (tensorboard --logdir \(folder.path))"
+            )
         case .evaluated, .checkpointSaved:
             break
         }
@@ -40,8 +45,11 @@ final class TrainingProgress: TrainingObserver {
     }
 
     private func describe(_ result: Evaluation.Result) -> String {
-        let each = result.rewardMeans.count > 1
-            ? " (" + result.rewardMeans.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ") + ")"
+        let each =
+            result.rewardMeans.count > 1
+            ? " ("
+                + result.rewardMeans.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value) }
+                .joined(separator: ", ") + ")"
             : ""
         return String(format: "reward %.3f", result.meanReward) + each
             + (result.accuracy.map { String(format: ", accuracy %.1f%%", 100 * $0) } ?? "")

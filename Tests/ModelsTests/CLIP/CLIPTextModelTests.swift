@@ -43,14 +43,16 @@ final class CLIPTextModelTests: XCTestCase {
         for (i, h) in out.hiddenStates.enumerated() {
             assertClose(h, expected("hidden_states.\(i)"), tolerance: 1e-4, "\(prefix) hidden_states.\(i)")
         }
-        assertClose(out.penultimateHiddenState, expected("hidden_states.\(config.numHiddenLayers - 1)"), tolerance: 1e-4)
+        assertClose(
+            out.penultimateHiddenState, expected("hidden_states.\(config.numHiddenLayers - 1)"), tolerance: 1e-4)
 
         let masked = model(g.ids, attentionMask: g.mask)
         assertClose(masked.lastHiddenState, expected("masked.last_hidden_state"), tolerance: 1e-4, "\(prefix) masked")
         assertClose(masked.pooled, expected("masked.pooled"), tolerance: 1e-4, "\(prefix) masked pooled")
-        print("CLIP text (\(prefix)) parity: last \(maxAbsDifference(out.lastHiddenState, expected("last_hidden_state"))), "
-              + "pooled \(maxAbsDifference(out.pooled, expected("pooled"))), "
-              + "masked \(maxAbsDifference(masked.lastHiddenState, expected("masked.last_hidden_state")))")
+        print(
+            "CLIP text (\(prefix)) parity: last \(maxAbsDifference(out.lastHiddenState, expected("last_hidden_state"))), "
+                + "pooled \(maxAbsDifference(out.pooled, expected("pooled"))), "
+                + "masked \(maxAbsDifference(masked.lastHiddenState, expected("masked.last_hidden_state")))")
     }
 
     func testLegacyConfigMatchesTransformers() throws {
@@ -95,7 +97,8 @@ final class CLIPTextModelTests: XCTestCase {
             let (output, embeds) = model(g.ids)
             assertClose(embeds, g.tensors["\(prefix).text_embeds"]!, tolerance: 1e-4, "\(prefix) text_embeds")
             assertClose(output.pooled, g.tensors["\(prefix).pooled"]!, tolerance: 1e-4)
-            print("CLIP text_embeds (\(prefix)) parity: \(maxAbsDifference(embeds, g.tensors["\(prefix).text_embeds"]!))")
+            print(
+                "CLIP text_embeds (\(prefix)) parity: \(maxAbsDifference(embeds, g.tensors["\(prefix).text_embeds"]!))")
         }
     }
 
@@ -117,9 +120,10 @@ final class CLIPTextModelTests: XCTestCase {
         let folder = try temporaryDirectory(self)
         let config: [String: Any] = [
             "architectures": ["CLIPModel"], "projection_dim": 24, "logit_scale_init_value": 2.6592,
-            "text_config": try JSONSerialization.jsonObject(with: Data(
-                try SafeTensorsFile(url: Fixture.url("clip_text.safetensors")).metadata["config_eos"]!.utf8)),
-            "vision_config": ["hidden_size": 8, "projection_dim": 24],
+            "text_config": try JSONSerialization.jsonObject(
+                with: Data(
+                    try SafeTensorsFile(url: Fixture.url("clip_text.safetensors")).metadata["config_eos"]!.utf8)),
+            "vision_config": ["hidden_size": 8, "projection_dim": 24]
         ]
         try JSONSerialization.data(withJSONObject: config).write(to: folder.appendingPathComponent("config.json"))
         var tensors = g.params
@@ -148,7 +152,10 @@ final class CLIPTextModelTests: XCTestCase {
         let folder = try temporaryDirectory(self)
         let file = folder.appendingPathComponent("config.json")
         // FLUX's text_encoder/config.json (ViT-L/14 text tower), trimmed to the fields the model reads.
-        try Data(#"{"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "eos_token_id": 2, "projection_dim": 768}"#.utf8).write(to: file)
+        try Data(
+            #"{"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "eos_token_id": 2, "projection_dim": 768}"#
+                .utf8
+        ).write(to: file)
         let config = try CLIPTextConfig.load(folder)
         XCTAssertEqual(config.numHiddenLayers, 12)
         XCTAssertEqual(config.maxPositionEmbeddings, 77)
@@ -159,6 +166,8 @@ final class CLIPTextModelTests: XCTestCase {
         try Data(#"{"hidden_act": "mish"}"#.utf8).write(to: file)
         XCTAssertThrowsError(try CLIPTextConfig.load(folder)) { XCTAssert("\($0)".contains("mish"), "\($0)") }
         try Data(#"{"hidden_size": 30, "num_attention_heads": 4}"#.utf8).write(to: file)
-        XCTAssertThrowsError(try CLIPTextConfig.load(folder)) { XCTAssert("\($0)".contains("num_attention_heads"), "\($0)") }
+        XCTAssertThrowsError(try CLIPTextConfig.load(folder)) {
+            XCTAssert("\($0)".contains("num_attention_heads"), "\($0)")
+        }
     }
 }

@@ -8,12 +8,15 @@ final class FluxEmbeddingCacheTests: XCTestCase {
     func testWriteResumeAndLoadBatch() throws {
         let folder = try temporaryDirectory(self)
         let cache = FluxEmbeddingCache(folder: folder)
-        let embeddings = FluxPromptEmbeddings(promptEmbeds: Random.normal([2, 6, 8], key: RandomKey(seed: 1)),
-                                              pooledPromptEmbeds: Random.normal([2, 4], key: RandomKey(seed: 2)),
-                                              textIds: FluxLatents.textIds(length: 6))
+        let embeddings = FluxPromptEmbeddings(
+            promptEmbeds: Random.normal([2, 6, 8], key: RandomKey(seed: 1)),
+            pooledPromptEmbeds: Random.normal([2, 4], key: RandomKey(seed: 2)),
+            textIds: FluxLatents.textIds(length: 6))
         XCTAssertFalse(cache.contains(7))
-        var entries = [try cache.write(index: 7, embeddings: embeddings, row: 0, dtype: .float32),
-                       try cache.write(index: 9, embeddings: embeddings, row: 1, dtype: .bfloat16)]
+        var entries = [
+            try cache.write(index: 7, embeddings: embeddings, row: 0, dtype: .float32),
+            try cache.write(index: 9, embeddings: embeddings, row: 1, dtype: .bfloat16)
+        ]
         entries[0].caption = "a red fox"
         entries[1].caption = "café 東京 🦊"
         XCTAssertTrue(cache.contains(7) && cache.contains(9))
@@ -21,7 +24,9 @@ final class FluxEmbeddingCacheTests: XCTestCase {
         XCTAssertEqual(try cache.readManifest(), entries)
         // The reference's key names, as its JSON datasets read them.
         let json = try String(contentsOf: cache.manifestURL, encoding: .utf8)
-        XCTAssert(json.contains("\"prompt_embed_path\"") && json.contains("\"pooled_prompt_embeds_path\"") && json.contains("\"text_ids\""))
+        XCTAssert(
+            json.contains("\"prompt_embed_path\"") && json.contains("\"pooled_prompt_embeds_path\"")
+                && json.contains("\"text_ids\""))
 
         let batch = try cache.load(entries)
         XCTAssertEqual(batch.promptEmbeds.shape, [2, 6, 8])

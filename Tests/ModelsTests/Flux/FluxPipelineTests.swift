@@ -10,7 +10,9 @@ import XCTest
 /// The miniature FLUX folder (tools/goldens/flux_pipeline.py, saved by diffusers' `save_pretrained`) loaded through
 /// the same code path as a real checkpoint, against diffusers' FluxPipeline.
 final class FluxPipelineTests: XCTestCase {
-    struct Run: Decodable { let prompts: [String]; let steps: Int; let guidance: Float; let size: Int; let max_sequence_length: Int }
+    struct Run: Decodable {
+        let prompts: [String]; let steps: Int; let guidance: Float; let size: Int; let max_sequence_length: Int
+    }
 
     private func golden() throws -> (Run, [String: Tensor]) {
         let file = try SafeTensorsFile(url: Fixture.url("flux_pipeline.safetensors"))
@@ -34,8 +36,10 @@ final class FluxPipelineTests: XCTestCase {
         let pipeline = try FluxPipeline.load(from: Fixture.url("flux_mini"))
         let embeddings = pipeline.textEncoders!.encode(run.prompts, maxSequenceLength: run.max_sequence_length)
         var calls = 0
-        let latents = pipeline.denoise(g["initial_latents"]!, embeddings: embeddings, height: run.size, width: run.size,
-                                       steps: run.steps, guidance: run.guidance) { done, total in
+        let latents = pipeline.denoise(
+            g["initial_latents"]!, embeddings: embeddings, height: run.size, width: run.size,
+            steps: run.steps, guidance: run.guidance
+        ) { done, total in
             calls += 1
             XCTAssertEqual(total, run.steps)
             XCTAssertEqual(done, calls)
@@ -44,7 +48,9 @@ final class FluxPipelineTests: XCTestCase {
         let images = pipeline.decode(latents, height: run.size, width: run.size)
         // The golden is [B, 3, H, W]; the pipeline's images are channels-last.
         assertClose(images, g["images"]!.transposed([0, 2, 3, 1]))
-        print("FLUX 4-step pipeline: latents error \(maxAbsDifference(latents, g["final_latents"]!)), image error \(maxAbsDifference(images, g["images"]!.transposed([0, 2, 3, 1])))")
+        print(
+            "FLUX 4-step pipeline: latents error \(maxAbsDifference(latents, g["final_latents"]!)), image error \(maxAbsDifference(images, g["images"]!.transposed([0, 2, 3, 1])))"
+        )
     }
 
     func testBFloat16WeightsRun() throws {
@@ -53,8 +59,12 @@ final class FluxPipelineTests: XCTestCase {
         let half = try FluxPipeline.load(from: Fixture.url("flux_mini"), dtype: .bfloat16)
         XCTAssertEqual(half.transformer.xEmbedder.weight.dtype, .bfloat16)
         let embeddings = full.textEncoders!.encode(run.prompts, maxSequenceLength: run.max_sequence_length)
-        let a = full.denoise(g["initial_latents"]!, embeddings: embeddings, height: run.size, width: run.size, steps: run.steps, guidance: run.guidance)
-        let b = half.denoise(g["initial_latents"]!, embeddings: embeddings, height: run.size, width: run.size, steps: run.steps, guidance: run.guidance)
+        let a = full.denoise(
+            g["initial_latents"]!, embeddings: embeddings, height: run.size, width: run.size, steps: run.steps,
+            guidance: run.guidance)
+        let b = half.denoise(
+            g["initial_latents"]!, embeddings: embeddings, height: run.size, width: run.size, steps: run.steps,
+            guidance: run.guidance)
         let difference = maxAbsDifference(a, b), scale = a.abs().max().item(Float.self)
         print("FLUX bf16 vs fp32 final latents: max abs difference \(difference) (scale \(scale))")
         // bf16 keeps 8 significant bits (relative rounding 2⁻⁹ per op); four steps through the network stay within 5%.
@@ -64,11 +74,14 @@ final class FluxPipelineTests: XCTestCase {
 
     func testFolderProblemsAreNamed() throws {
         let folder = try temporaryDirectory(self)
-        XCTAssertThrowsError(try FluxPipeline.load(from: folder)) { XCTAssert("\($0)".contains("missing transformer"), "\($0)") }
+        XCTAssertThrowsError(try FluxPipeline.load(from: folder)) {
+            XCTAssert("\($0)".contains("missing transformer"), "\($0)")
+        }
         // A transformer checkpoint with a renamed key, an extra key and a wrong shape.
         let source = Fixture.url("flux_mini")
         for part in ["vae", "scheduler", "transformer"] {
-            try FileManager.default.copyItem(at: source.appendingPathComponent(part), to: folder.appendingPathComponent(part))
+            try FileManager.default.copyItem(
+                at: source.appendingPathComponent(part), to: folder.appendingPathComponent(part))
         }
         let weights = folder.appendingPathComponent("transformer/diffusion_pytorch_model.safetensors")
         var tensors = try SafeTensors.load(weights)
@@ -77,13 +90,17 @@ final class FluxPipelineTests: XCTestCase {
         try SafeTensors.save(tensors, to: weights)
         XCTAssertThrowsError(try FluxPipeline.load(from: folder, loadTextEncoders: false)) { error in
             let text = "\(error)"
-            XCTAssert(text.contains("x_embedder.bias") && text.contains("x_embedder.bias_renamed") && text.contains("proj_out.weight: expected [16, 16], found [3, 3]"), text)
+            XCTAssert(
+                text.contains("x_embedder.bias") && text.contains("x_embedder.bias_renamed")
+                    && text.contains("proj_out.weight: expected [16, 16], found [3, 3]"), text)
         }
         // A truncated shard.
         let data = try Data(contentsOf: weights)
         try data.prefix(data.count / 2).write(to: weights)
         XCTAssertThrowsError(try FluxPipeline.load(from: folder, loadTextEncoders: false)) { error in
-            XCTAssert("\(error)".contains("truncated") && "\(error)".contains("diffusion_pytorch_model.safetensors"), "\(error)")
+            XCTAssert(
+                "\(error)".contains("truncated") && "\(error)".contains("diffusion_pytorch_model.safetensors"),
+                "\(error)")
         }
     }
 }
@@ -94,12 +111,14 @@ extension FluxPipelineTests {
         let folder = try temporaryDirectory(self)
         let checkpoint = folder.appendingPathComponent("checkpoint-3-0")
         try FileManager.default.createDirectory(at: checkpoint, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: Fixture.url("flux_mini/transformer"), to: checkpoint.appendingPathComponent("transformer"))
+        try FileManager.default.copyItem(
+            at: Fixture.url("flux_mini/transformer"), to: checkpoint.appendingPathComponent("transformer"))
         let weights = checkpoint.appendingPathComponent("transformer/diffusion_pytorch_model.safetensors")
         var tensors = try SafeTensors.load(weights)
         tensors["proj_out.bias"] = Tensor.full(tensors["proj_out.bias"]!.shape, 7)
         try SafeTensors.save(tensors, to: weights)
-        let pipeline = try FluxPipeline.load(from: Fixture.url("flux_mini"), loadTextEncoders: false, transformerFolder: checkpoint)
+        let pipeline = try FluxPipeline.load(
+            from: Fixture.url("flux_mini"), loadTextEncoders: false, transformerFolder: checkpoint)
         XCTAssertEqual(pipeline.transformer.projOut.bias!.toArray(Float.self).first, 7)
     }
 }

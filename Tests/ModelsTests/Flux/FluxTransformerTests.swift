@@ -18,9 +18,10 @@ final class FluxTransformerTests: XCTestCase {
     }
 
     private func forward(_ model: FluxTransformer2DModel, _ g: [String: Tensor]) -> Tensor {
-        model(hiddenStates: g["input.hidden_states"]!, encoderHiddenStates: g["input.encoder_hidden_states"]!,
-              pooled: g["input.pooled_projections"]!, timestep: g["input.timestep"]!, imageIds: g["input.img_ids"]!,
-              textIds: g["input.txt_ids"]!, guidance: g["input.guidance"]!)
+        model(
+            hiddenStates: g["input.hidden_states"]!, encoderHiddenStates: g["input.encoder_hidden_states"]!,
+            pooled: g["input.pooled_projections"]!, timestep: g["input.timestep"]!, imageIds: g["input.img_ids"]!,
+            textIds: g["input.txt_ids"]!, guidance: g["input.guidance"]!)
     }
 
     func testForwardMatchesDiffusers() throws {
@@ -47,8 +48,10 @@ final class FluxTransformerTests: XCTestCase {
         let (checkpointedLoss, checkpointedGrads) = lossAndGrads()
         XCTAssertEqual(plainLoss, checkpointedLoss, accuracy: 1e-6)
         XCTAssertEqual(Set(plainGrads.keys), Set(checkpointedGrads.keys))
-        for key in ["transformer_blocks.0.attn.to_q.weight", "single_transformer_blocks.1.proj_out.weight", "x_embedder.weight",
-                    "time_text_embed.guidance_embedder.linear_1.weight"] {
+        for key in [
+            "transformer_blocks.0.attn.to_q.weight", "single_transformer_blocks.1.proj_out.weight", "x_embedder.weight",
+            "time_text_embed.guidance_embedder.linear_1.weight"
+        ] {
             assertClose(checkpointedGrads[key]!, plainGrads[key]!, tolerance: 1e-5, key)
         }
     }
@@ -58,14 +61,17 @@ final class FluxTransformerTests: XCTestCase {
         let nchw = g["pack.latents_nchw"]!
         let packed = FluxLatents.pack(nchw.transposed([0, 2, 3, 1]))
         assertClose(packed, g["pack.packed"]!, tolerance: 0)
-        assertClose(FluxLatents.unpack(packed, height: nchw.dim(2), width: nchw.dim(3)), nchw.transposed([0, 2, 3, 1]), tolerance: 0)
+        assertClose(
+            FluxLatents.unpack(packed, height: nchw.dim(2), width: nchw.dim(3)), nchw.transposed([0, 2, 3, 1]),
+            tolerance: 0)
         assertClose(FluxLatents.imageIds(height: nchw.dim(2), width: nchw.dim(3)), g["pack.image_ids"]!, tolerance: 0)
         XCTAssertEqual(FluxLatents.latentSize(imageHeight: 720, imageWidth: 720).height, 90)
     }
 
     func testConfigErrorsNameTheFile() throws {
         let folder = try temporaryDirectory(self)
-        try Data(#"{"attention_head_dim": 8, "axes_dims_rope": [2, 2, 2]}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
+        try Data(#"{"attention_head_dim": 8, "axes_dims_rope": [2, 2, 2]}"#.utf8).write(
+            to: folder.appendingPathComponent("config.json"))
         XCTAssertThrowsError(try FluxConfig.load(folder)) { XCTAssert("\($0)".contains("axes_dims_rope"), "\($0)") }
     }
 }

@@ -36,8 +36,10 @@ final class StableDiffusionPipelineTests: XCTestCase {
         let pipeline = try StableDiffusionPipeline.load(from: Fixture.url("sd_mini"))
         let conditional = pipeline.encode(run.prompts), unconditional = pipeline.unconditionalEmbedding()
         var calls = 0
-        let trajectory = pipeline.denoise(channelsLast(g["pipeline.initial_latents"]!), conditional: conditional,
-                                          unconditional: unconditional, steps: run.steps, guidance: run.guidance, eta: run.eta) { done, total in
+        let trajectory = pipeline.denoise(
+            channelsLast(g["pipeline.initial_latents"]!), conditional: conditional,
+            unconditional: unconditional, steps: run.steps, guidance: run.guidance, eta: run.eta
+        ) { done, total in
             calls += 1
             XCTAssertEqual(done, calls)
             XCTAssertEqual(total, run.steps)
@@ -48,8 +50,10 @@ final class StableDiffusionPipelineTests: XCTestCase {
         let images = pipeline.decode(trajectory.final)
         XCTAssertEqual(images.shape, [2, run.size, run.size, 3])
         assertClose(images, g["pipeline.images"]!)
-        print("SD 4-step DDIM pipeline (CFG \(run.guidance), η 0): latents error \(maxAbsDifference(trajectory.final, expectedLatents)) "
-              + "(scale \(expectedLatents.abs().max().item(Float.self))), image error \(maxAbsDifference(images, g["pipeline.images"]!))")
+        print(
+            "SD 4-step DDIM pipeline (CFG \(run.guidance), η 0): latents error \(maxAbsDifference(trajectory.final, expectedLatents)) "
+                + "(scale \(expectedLatents.abs().max().item(Float.self))), image error \(maxAbsDifference(images, g["pipeline.images"]!))"
+        )
     }
 
     /// DanceGRPO's rollout (pipeline_with_logprob + ddim_step_with_logprob): η = 1, CFG 5, given per-step noise.
@@ -57,9 +61,10 @@ final class StableDiffusionPipelineTests: XCTestCase {
         let (run, g) = try golden()
         let pipeline = try StableDiffusionPipeline.load(from: Fixture.url("sd_mini"))
         let noise = g["rollout.noise"]!
-        let trajectory = pipeline.denoise(channelsLast(g["pipeline.initial_latents"]!), conditional: pipeline.encode(run.prompts),
-                                          unconditional: pipeline.unconditionalEmbedding(), steps: 4, guidance: 5, eta: 1,
-                                          stepNoise: (0..<4).map { channelsLast(noise[$0]) }, keepTrajectory: true)
+        let trajectory = pipeline.denoise(
+            channelsLast(g["pipeline.initial_latents"]!), conditional: pipeline.encode(run.prompts),
+            unconditional: pipeline.unconditionalEmbedding(), steps: 4, guidance: 5, eta: 1,
+            stepNoise: (0..<4).map { channelsLast(noise[$0]) }, keepTrajectory: true)
         XCTAssertEqual(trajectory.latents.count, 5)
         XCTAssertEqual(trajectory.logProbs.count, 4)
         let latents = g["rollout.latents"]!, logProbs = g["rollout.log_probs"]!
@@ -72,16 +77,20 @@ final class StableDiffusionPipelineTests: XCTestCase {
             assertClose(trajectory.logProbs[i], logProbs[i], "log-prob \(i)")
             logProbError = max(logProbError, maxAbsDifference(trajectory.logProbs[i], logProbs[i]))
         }
-        print("SD rollout (η 1, CFG 5): latents error \(latentError), log-prob error \(logProbError); log-probs \(logProbs.toArray(Float.self))")
+        print(
+            "SD rollout (η 1, CFG 5): latents error \(latentError), log-prob error \(logProbError); log-probs \(logProbs.toArray(Float.self))"
+        )
 
         // Re-scoring each stored transition with a fresh guided prediction gives ratio 1 (what training computes).
         let scheduler = DDIMScheduler(config: pipeline.schedulerConfig, steps: 4)
         let conditional = pipeline.encode(run.prompts), unconditional = pipeline.unconditionalEmbedding()
         for (i, t) in scheduler.timesteps.enumerated() {
-            let eps = pipeline.noisePrediction(trajectory.latents[i], timesteps: [t, t], conditional: conditional,
-                                               unconditional: unconditional, guidance: 5)
-            let scored = ddimStep(scheduler, modelOutput: eps, timesteps: [t, t], sample: trajectory.latents[i], eta: 1,
-                                  previousSample: trajectory.latents[i + 1])
+            let eps = pipeline.noisePrediction(
+                trajectory.latents[i], timesteps: [t, t], conditional: conditional,
+                unconditional: unconditional, guidance: 5)
+            let scored = ddimStep(
+                scheduler, modelOutput: eps, timesteps: [t, t], sample: trajectory.latents[i], eta: 1,
+                previousSample: trajectory.latents[i + 1])
             XCTAssertLessThanOrEqual(maxAbsDifference(scored.logProb, trajectory.logProbs[i]), 1e-5, "step \(i)")
         }
     }
@@ -103,7 +112,8 @@ final class StableDiffusionPipelineTests: XCTestCase {
         var tensors = try SafeTensors.load(weights)
         tensors["conv_out.bias"] = Tensor.full(tensors["conv_out.bias"]!.shape, 7)
         try SafeTensors.save(tensors, to: weights)
-        let pipeline = try StableDiffusionPipeline.load(from: Fixture.url("sd_mini"), loadTextEncoder: false, unetFolder: checkpoint)
+        let pipeline = try StableDiffusionPipeline.load(
+            from: Fixture.url("sd_mini"), loadTextEncoder: false, unetFolder: checkpoint)
         XCTAssertEqual(pipeline.unet.convOut.bias!.toArray(Float.self).first, 7)
         XCTAssertNil(pipeline.textEncoder)
     }

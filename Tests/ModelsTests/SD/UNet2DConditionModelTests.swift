@@ -23,11 +23,16 @@ final class UNet2DConditionModelTests: XCTestCase {
         let unet = try UNet2DConditionModel.load(from: Fixture.url("sd_mini/unet"))
         XCTAssertEqual(unet.config.blockOutChannels, [16, 16, 32])
         XCTAssertEqual(unet.config.heads, [2, 2, 4])
-        XCTAssertTrue(unet.namedSlots().contains { $0.key == "down_blocks.0.attentions.0.transformer_blocks.0.ff.net.0.proj.weight" })
-        let output = unet(channelsLast(g["unet.sample"]!), timesteps: g["unet.timesteps"]!, encoderHiddenStates: g["unet.context"]!)
+        XCTAssertTrue(
+            unet.namedSlots().contains {
+                $0.key == "down_blocks.0.attentions.0.transformer_blocks.0.ff.net.0.proj.weight"
+            })
+        let output = unet(
+            channelsLast(g["unet.sample"]!), timesteps: g["unet.timesteps"]!, encoderHiddenStates: g["unet.context"]!)
         assertClose(output, channelsLast(g["unet.output"]!))
-        print("SD UNet (mini): max abs error \(maxAbsDifference(output, channelsLast(g["unet.output"]!))), "
-              + "output scale \(g["unet.output"]!.abs().max().item(Float.self))")
+        print(
+            "SD UNet (mini): max abs error \(maxAbsDifference(output, channelsLast(g["unet.output"]!))), "
+                + "output scale \(g["unet.output"]!.abs().max().item(Float.self))")
     }
 
     func testLinearProjectionVariantMatchesDiffusers() throws {
@@ -40,11 +45,17 @@ final class UNet2DConditionModelTests: XCTestCase {
         XCTAssertEqual(config.timeEmbeddingChannels, 24)
         let unet = UNet2DConditionModel(config)
         var weights: [String: Tensor] = [:]
-        for (key, value) in g where key.hasPrefix("unet_b.weights.") { weights[String(key.dropFirst("unet_b.weights.".count))] = value }
+        for (key, value) in g where key.hasPrefix("unet_b.weights.") {
+            weights[String(key.dropFirst("unet_b.weights.".count))] = value
+        }
         try unet.load(weights, source: "sd_pipeline.safetensors unet_b")
-        let output = unet(channelsLast(g["unet_b.sample"]!), timesteps: g["unet_b.timesteps"]!, encoderHiddenStates: g["unet_b.context"]!)
+        let output = unet(
+            channelsLast(g["unet_b.sample"]!), timesteps: g["unet_b.timesteps"]!,
+            encoderHiddenStates: g["unet_b.context"]!)
         assertClose(output, channelsLast(g["unet_b.output"]!))
-        print("SD UNet (linear-projection variant): max abs error \(maxAbsDifference(output, channelsLast(g["unet_b.output"]!)))")
+        print(
+            "SD UNet (linear-projection variant): max abs error \(maxAbsDifference(output, channelsLast(g["unet_b.output"]!)))"
+        )
     }
 
     func testGradientCheckpointingGivesTheSameGradients() throws {
@@ -52,7 +63,8 @@ final class UNet2DConditionModelTests: XCTestCase {
         let unet = try UNet2DConditionModel.load(from: Fixture.url("sd_mini/unet"))
         let x = channelsLast(g["unet.sample"]!), t = g["unet.timesteps"]!, context = g["unet.context"]!
         func gradients() -> [String: Tensor] {
-            valueAndGrad(model: unet) { [unet(x, timesteps: t, encoderHiddenStates: context).square().mean()] }.gradients
+            valueAndGrad(model: unet) { [unet(x, timesteps: t, encoderHiddenStates: context).square().mean()] }
+                .gradients
         }
         let plain = gradients()
         unet.gradientCheckpointing = true
@@ -63,8 +75,9 @@ final class UNet2DConditionModelTests: XCTestCase {
 
     func testUnsupportedOptionsNameTheFileAndKeys() throws {
         let folder = try temporaryDirectory(self)
-        var object = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: Fixture.url("sd_mini/unet/config.json"))) as! [String: Any]
+        var object =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: Fixture.url("sd_mini/unet/config.json"))) as! [String: Any]
         object["down_block_types"] = ["CrossAttnDownBlock2D", "AttnDownBlock2D", "DownBlock2D"]
         object["class_embed_type"] = "timestep"
         object["resnet_time_scale_shift"] = "scale_shift"
@@ -78,7 +91,9 @@ final class UNet2DConditionModelTests: XCTestCase {
             XCTAssert(text.contains("resnet_time_scale_shift scale_shift is not supported"), text)
         }
         // Per-block lists of the wrong length.
-        object = try JSONSerialization.jsonObject(with: Data(contentsOf: Fixture.url("sd_mini/unet/config.json"))) as! [String: Any]
+        object =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: Fixture.url("sd_mini/unet/config.json")))
+            as! [String: Any]
         object["attention_head_dim"] = [2, 4]
         try JSONSerialization.data(withJSONObject: object).write(to: file)
         XCTAssertThrowsError(try UNet2DConditionConfig.load(folder)) { error in

@@ -38,9 +38,10 @@ final class T5EncoderModelTests: XCTestCase {
         assertClose(masked, g["output.masked.last_hidden_state"]!, tolerance: 1e-4, "masked")
         let long = model(g["input.long_ids"]!)
         assertClose(long, g["output.long.last_hidden_state"]!, tolerance: 1e-4, "160 tokens")
-        print("T5 gated-gelu parity: unmasked \(maxAbsDifference(out, g["output.last_hidden_state"]!)), "
-              + "masked \(maxAbsDifference(masked, g["output.masked.last_hidden_state"]!)), "
-              + "long \(maxAbsDifference(long, g["output.long.last_hidden_state"]!))")
+        print(
+            "T5 gated-gelu parity: unmasked \(maxAbsDifference(out, g["output.last_hidden_state"]!)), "
+                + "masked \(maxAbsDifference(masked, g["output.masked.last_hidden_state"]!)), "
+                + "long \(maxAbsDifference(long, g["output.long.last_hidden_state"]!))")
     }
 
     func testReluFeedForwardMatchesTransformers() throws {
@@ -50,23 +51,30 @@ final class T5EncoderModelTests: XCTestCase {
         assertClose(out, g["output.last_hidden_state"]!, tolerance: 1e-4, "unmasked")
         let masked = model(g["input.input_ids"]!, attentionMask: g["input.attention_mask"]!)
         assertClose(masked, g["output.masked.last_hidden_state"]!, tolerance: 1e-4, "masked")
-        print("T5 relu parity: unmasked \(maxAbsDifference(out, g["output.last_hidden_state"]!)), "
-              + "masked \(maxAbsDifference(masked, g["output.masked.last_hidden_state"]!))")
+        print(
+            "T5 relu parity: unmasked \(maxAbsDifference(out, g["output.last_hidden_state"]!)), "
+                + "masked \(maxAbsDifference(masked, g["output.masked.last_hidden_state"]!))")
     }
 
     func testRelativePositionBucketsMatchTransformers() throws {
         let (_, _, g) = try golden("t5_encoder.safetensors")
         let relative = g["bucket.relative_position"]!.toArray(Int32.self).map(Int.init)
-        for (name, bidirectional, buckets, distance) in [("bidirectional", true, 32, 128), ("unidirectional", false, 32, 128),
-                                                         ("bidirectional_64_256", true, 64, 256),
-                                                         ("unidirectional_64_256", false, 64, 256)] {
+        for (name, bidirectional, buckets, distance) in [
+            ("bidirectional", true, 32, 128), ("unidirectional", false, 32, 128),
+            ("bidirectional_64_256", true, 64, 256),
+            ("unidirectional_64_256", false, 64, 256)
+        ] {
             let expected = g["bucket.\(name)"]!.toArray(Int32.self).map(Int.init)
-            let actual = relative.map { T5RelativePosition.bucket($0, bidirectional: bidirectional, numBuckets: buckets, maxDistance: distance) }
+            let actual = relative.map {
+                T5RelativePosition.bucket($0, bidirectional: bidirectional, numBuckets: buckets, maxDistance: distance)
+            }
             let wrong = zip(relative, zip(actual, expected)).filter { $1.0 != $1.1 }
-            XCTAssert(wrong.isEmpty, "\(name): (distance, got, expected) \(wrong.prefix(5).map { ($0.0, $0.1.0, $0.1.1) })")
+            XCTAssert(
+                wrong.isEmpty, "\(name): (distance, got, expected) \(wrong.prefix(5).map { ($0.0, $0.1.0, $0.1.1) })")
         }
         // The grid: query i, key j holds the bucket of j − i.
-        let grid = T5RelativePosition.buckets(queryLength: 3, keyLength: 3, bidirectional: true, numBuckets: 32, maxDistance: 128)
+        let grid = T5RelativePosition.buckets(
+            queryLength: 3, keyLength: 3, bidirectional: true, numBuckets: 32, maxDistance: 128)
         XCTAssertEqual(grid.toArray(Int32.self), [0, 17, 18, 1, 0, 17, 2, 1, 0])
     }
 
@@ -86,12 +94,14 @@ final class T5EncoderModelTests: XCTestCase {
         tiedOnly["decoder.block.0.layer.0.SelfAttention.q.weight"] = Tensor.zeros([32, 32])
         tiedOnly["lm_head.weight"] = Tensor.zeros([200, 32])
         try SafeTensors.save(tiedOnly, to: file)
-        assertClose(try T5EncoderModel.load(from: folder)(g["input.input_ids"]!), expected, tolerance: 1e-4, "tied key only")
+        assertClose(
+            try T5EncoderModel.load(from: folder)(g["input.input_ids"]!), expected, tolerance: 1e-4, "tied key only")
 
         var both = params
         both["encoder.embed_tokens.weight"] = params["shared.weight"]!
         try SafeTensors.save(both, to: file)
-        assertClose(try T5EncoderModel.load(from: folder)(g["input.input_ids"]!), expected, tolerance: 1e-4, "both keys")
+        assertClose(
+            try T5EncoderModel.load(from: folder)(g["input.input_ids"]!), expected, tolerance: 1e-4, "both keys")
 
         var missing = params
         missing["encoder.block.1.layer.1.DenseReluDense.wi_1.weight"] = nil
@@ -118,8 +128,11 @@ final class T5EncoderModelTests: XCTestCase {
         try Data(#"{"feed_forward_proj": "gated-mish"}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
         XCTAssertThrowsError(try T5Config.load(folder)) { XCTAssert("\($0)".contains("gated-mish"), "\($0)") }
         // FLUX's text_encoder_2/config.json fields.
-        try Data(#"{"d_model": 4096, "d_kv": 64, "d_ff": 10240, "num_layers": 24, "num_heads": 64, "feed_forward_proj": "gated-gelu", "vocab_size": 32128}"#.utf8)
-            .write(to: folder.appendingPathComponent("config.json"))
+        try Data(
+            #"{"d_model": 4096, "d_kv": 64, "d_ff": 10240, "num_layers": 24, "num_heads": 64, "feed_forward_proj": "gated-gelu", "vocab_size": 32128}"#
+                .utf8
+        )
+        .write(to: folder.appendingPathComponent("config.json"))
         let config = try T5Config.load(folder)
         XCTAssert(config.isGated)
         XCTAssertEqual(config.activation, .geluTanh)

@@ -60,7 +60,10 @@ final class AutoencoderKLTests: XCTestCase {
             XCTAssertEqual(model.parameterCount(), g.params.values.reduce(0) { $0 + $1.count }, name)
             // Saving gives diffusers' layout back (convolution weights channels-first).
             let saved = model.checkpointTensors()
-            for key in ["encoder.conv_in.weight", "decoder.mid_block.attentions.0.to_q.weight", "decoder.up_blocks.0.upsamplers.0.conv.weight"] {
+            for key in [
+                "encoder.conv_in.weight", "decoder.mid_block.attentions.0.to_q.weight",
+                "decoder.up_blocks.0.upsamplers.0.conv.weight"
+            ] {
                 assertClose(saved[key]!, g.params[key]!, tolerance: 0, "\(name) \(key)")
             }
         }
@@ -87,8 +90,9 @@ final class AutoencoderKLTests: XCTestCase {
             let posterior = try loadedModel(g).encode(g["input.images"])
             assertClose(posterior.mean, g["output.mean"], tolerance: 1e-4, "\(name) mean")
             assertClose(posterior.logvar, g["output.logvar"], tolerance: 1e-4, "\(name) logvar")
-            print("VAE \(name) encode: max abs error mean \(maxAbsDifference(posterior.mean, g["output.mean"])), "
-                  + "logvar \(maxAbsDifference(posterior.logvar, g["output.logvar"]))")
+            print(
+                "VAE \(name) encode: max abs error mean \(maxAbsDifference(posterior.mean, g["output.mean"])), "
+                    + "logvar \(maxAbsDifference(posterior.logvar, g["output.logvar"]))")
         }
     }
 
@@ -97,8 +101,9 @@ final class AutoencoderKLTests: XCTestCase {
             let g = try golden(name)
             let decoded = try loadedModel(g).decode(g["input.latents"])
             assertClose(decoded, g["output.decoded"], tolerance: 1e-4, name)
-            print("VAE \(name) decode: max abs error \(maxAbsDifference(decoded, g["output.decoded"])), "
-                  + "output scale \(g["output.decoded"].abs().max().item(Float.self))")
+            print(
+                "VAE \(name) decode: max abs error \(maxAbsDifference(decoded, g["output.decoded"])), "
+                    + "output scale \(g["output.decoded"].abs().max().item(Float.self))")
         }
     }
 
@@ -106,8 +111,11 @@ final class AutoencoderKLTests: XCTestCase {
         for name in Self.fixtures {
             let g = try golden(name)
             let model = AutoencoderKL(g.config)
-            assertClose(model.normalize(g["output.mean"]), g["pipeline.normalized"], tolerance: 1e-6, "\(name) normalize")
-            assertClose(model.denormalize(g["input.latents"]), g["pipeline.denormalized"], tolerance: 1e-6, "\(name) denormalize")
+            assertClose(
+                model.normalize(g["output.mean"]), g["pipeline.normalized"], tolerance: 1e-6, "\(name) normalize")
+            assertClose(
+                model.denormalize(g["input.latents"]), g["pipeline.denormalized"], tolerance: 1e-6,
+                "\(name) denormalize")
             let z = g["input.latents"]
             assertClose(model.normalize(model.denormalize(z)), z, tolerance: 1e-6, "\(name) round trip")
             assertClose(model.denormalize(model.normalize(z)), z, tolerance: 1e-6, "\(name) round trip")
@@ -153,30 +161,35 @@ final class AutoencoderKLTests: XCTestCase {
             try SafeTensors.save(tensors, to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
             let model = try AutoencoderKL.load(from: folder)
             XCTAssertEqual(model.config, g.config)
-            assertClose(model.decode(g["input.latents"]), expected, tolerance: 1e-4, legacy ? "legacy names" : "current names")
+            assertClose(
+                model.decode(g["input.latents"]), expected, tolerance: 1e-4, legacy ? "legacy names" : "current names")
         }
     }
 
     func testUnsupportedBlockTypeNamesTheFileAndTheType() throws {
         let folder = try temporaryDirectory(self)
         let file = folder.appendingPathComponent("config.json")
-        try Data(#"""
-        {"block_out_channels": [8, 16], "norm_num_groups": 4,
-         "down_block_types": ["DownEncoderBlock2D", "AttnDownEncoderBlock2D"],
-         "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"]}
-        """#.utf8).write(to: file)
+        try Data(
+            #"""
+            {"block_out_channels": [8, 16], "norm_num_groups": 4,
+             "down_block_types": ["DownEncoderBlock2D", "AttnDownEncoderBlock2D"],
+             "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"]}
+            """#.utf8
+        ).write(to: file)
         for load in [{ _ = try AutoencoderKLConfig.load(folder) }, { _ = try AutoencoderKL.load(from: folder) }] {
             XCTAssertThrowsError(try load()) { error in
                 let message = "\(error)"
                 XCTAssert(message.contains(file.path), message)
-                XCTAssert(message.contains("AttnDownEncoderBlock2D") && message.contains("down_block_types[1]"), message)
+                XCTAssert(
+                    message.contains("AttnDownEncoderBlock2D") && message.contains("down_block_types[1]"), message)
             }
         }
         // Other problems are reported the same way, all at once.
         try Data(#"{"block_out_channels": [8, 12], "norm_num_groups": 8, "act_fn": "gelu"}"#.utf8).write(to: file)
         XCTAssertThrowsError(try AutoencoderKLConfig.load(folder)) { error in
             let message = "\(error)"
-            XCTAssert(message.contains("act_fn 'gelu'") && message.contains("12") && message.contains("same length"), message)
+            XCTAssert(
+                message.contains("act_fn 'gelu'") && message.contains("12") && message.contains("same length"), message)
         }
     }
 
@@ -186,10 +199,13 @@ final class AutoencoderKLTests: XCTestCase {
         XCTAssertEqual(defaults.scalingFactor, 0.18215)
         XCTAssertNil(defaults.shiftFactor)
         XCTAssertEqual(defaults.layersPerBlock, 1)
-        let flux = try JSONDecoder().decode(AutoencoderKLConfig.self, from: Data(#"""
-        {"_class_name": "AutoencoderKL", "latent_channels": 16, "sample_size": [1024, 1024], "shift_factor": 0.1159,
-         "scaling_factor": 0.3611, "latents_mean": null, "use_quant_conv": false}
-        """#.utf8))
+        let flux = try JSONDecoder().decode(
+            AutoencoderKLConfig.self,
+            from: Data(
+                #"""
+                {"_class_name": "AutoencoderKL", "latent_channels": 16, "sample_size": [1024, 1024], "shift_factor": 0.1159,
+                 "scaling_factor": 0.3611, "latents_mean": null, "use_quant_conv": false}
+                """#.utf8))
         XCTAssertEqual(flux.sampleSize, [1024, 1024])
         XCTAssertEqual(flux.shiftFactor, 0.1159)
         XCTAssertFalse(flux.useQuantConv)
