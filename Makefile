@@ -8,7 +8,7 @@ export MLX_WHEEL MLX_VERSION
 SWIFT ?= swift
 RELEASE_BIN = .build/release
 
-.PHONY: deps build run test bench bench-grpo goldens clean
+.PHONY: deps build run test lint format bench bench-grpo goldens clean
 
 deps:
 	@scripts/setup-deps.sh
@@ -23,6 +23,13 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# Swift sources as swift-format leaves them under .swift-format, lines ≤ 120 columns (CI runs it after the tests).
+lint:
+	@scripts/check-format.sh
+
+format:
+	swift-format format -i -r --configuration .swift-format Sources Tests Benchmarks Package.swift
 
 bench: deps
 	$(SWIFT) build -c release --product dancegrpo-bench
