@@ -13,8 +13,7 @@ import Foundation
 /// - inference timesteps (`set_timesteps`): `leading` (SD v1.4) = k·(T/n) + steps_offset for k = n−1…0 (50 steps:
 ///   981, 961, …, 1); `trailing` = round(T − k·T/n) − 1; `linspace` = round(linspace(0, T−1, n)) reversed.
 /// - `final_alpha_cumprod` = 1 with `set_alpha_to_one`, else ᾱ_0. See
-/// ``ddimStep(_:modelOutput:timesteps:sample:eta:previousSample:noise:)``
-///   for the step itself.
+///   ``ddimStep(_:modelOutput:timesteps:sample:eta:previousSample:noise:)`` for the step itself.
 public struct DDIMScheduler: Sendable, Equatable {
     /// `scheduler_config.json`. Absent fields take the defaults of diffusers' `DDIMScheduler.__init__` (note that
     /// these are *not* SD's values: `clip_sample` true, `set_alpha_to_one` true, `steps_offset` 0, linear betas).

@@ -22,8 +22,7 @@ public struct DDIMTrajectory: @unchecked Sendable {
 /// `DDIMScheduler` (DanceGRPO's `pipeline_with_logprob`, which adds the per-step log-probabilities):
 /// - prompts → CLIP token ids padded to 77 → `last_hidden_state`; the unconditional branch is the empty prompt;
 /// - classifier-free guidance `ε_u + w·(ε_c − ε_u)` from one UNet call on the batch `[uncond…, cond…]` (off
-/// when
-///   w ≤ 1, as diffusers does);
+///   when w ≤ 1, as diffusers does);
 /// - DDIM steps ``ddimStep(_:modelOutput:timesteps:sample:eta:previousSample:noise:)`` at the scheduler's timesteps;
 /// - `vae.decode(latents / scaling_factor)`, then `x/2 + 0.5` clamped to [0, 1].
 /// Latents are channels-last `[B, H/8, W/8, 4]`; images `[B, H, W, 3]`. The text encoder is optional so that

@@ -95,10 +95,9 @@ public final class AutoencoderKL: Module {
     // MARK: - Latent normalisation
 
     /// Raw VAE latents → the denoiser's latents, `(z − shift_factor) · scaling_factor` (shift 0 when the config
-    /// has none). Exactly diffusers 0.42's pipeline_flux_img2img.py:474
-    /// `image_latents = (image_latents - self.vae.config.shift_factor) * self.vae.config.scaling_factor` and, without
-    /// a shift, pipeline_stable_diffusion_img2img.py:771 `init_latents = self.vae.config.scaling_factor *
-    /// init_latents`.
+    /// has none). Exactly diffusers 0.42's pipeline_flux_img2img.py:474 `image_latents = (image_latents -
+    /// self.vae.config.shift_factor) * self.vae.config.scaling_factor` and, without a shift,
+    /// pipeline_stable_diffusion_img2img.py:771 `init_latents = self.vae.config.scaling_factor * init_latents`.
     public func normalize(_ latents: Tensor) -> Tensor {
         let shifted = config.shiftFactor.map { latents - $0 } ?? latents
         return shifted * config.scalingFactor
