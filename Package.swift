@@ -46,13 +46,15 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["Engine"], swiftSettings: cxx),
         // Neural-network layer over the engine.
         .target(name: "NN", dependencies: ["Engine", "Checkpoints"], swiftSettings: cxx),
-        // The sampling processes GRPO treats as MDPs: flow-matching schedules and SDE steps, DDIM, with log-probabilities.
+        // The sampling processes GRPO treats as MDPs: flow-matching schedules and SDE steps, DDIM, with
+        // log-probabilities.
         .target(name: "Sampling", dependencies: ["Engine", "Checkpoints"], swiftSettings: cxx),
         // Model-agnostic RL math: rollout, advantages, policy loss (arrays in, arrays out).
         .target(name: "GRPO", dependencies: ["Engine", "NN", "Sampling", "Checkpoints"], swiftSettings: cxx),
         // Model families (Flux/, …), each a config struct and modules whose keys are the diffusers/transformers keys.
         .target(
-            name: "Models", dependencies: ["NN", "Engine", "Checkpoints", "Sampling", "Tokenizers"], swiftSettings: cxx),
+            name: "Models", dependencies: ["NN", "Engine", "Checkpoints", "Sampling", "Tokenizers"],
+            swiftSettings: cxx),
         // The Reward protocol (samples and prompts in, scores and metrics out), the catalog and `name[:weight]` lists,
         // DDPO's JPEG rewards and the reward models (HPS-v2.1, PickScore, CLIP score, LAION aesthetic).
         .target(
@@ -87,7 +89,8 @@ let package = Package(
                 "TrainingLogs", "SeededRandom", .product(name: "Yams", package: "Yams")
             ],
             swiftSettings: cxx),
-        // The embedded default: tiny FLUX- and UNet-architecture text-to-image models of the shapes world, their pretraining.
+        // The embedded default: tiny FLUX- and UNet-architecture text-to-image models of the shapes world, their
+        // pretraining.
         .target(
             name: "EmbeddedWorld",
             dependencies: [

@@ -153,7 +153,10 @@ enum FluxMemoryBench {
             case .success(let loaded):
                 rows.append(Row(label: item.label, written: written[item.checkpoint.name]!, loaded: loaded))
                 print(
-                    String(format: "loaded %@: peak − baseline = %.2f × the model's size", item.label, loaded.overhead))
+                    String(
+                        format: """
+                            loaded %@: peak − baseline = %.2f × the model's size
+                            """, item.label, loaded.overhead))
             case .failure(let why):
                 FileHandle.standardError.write(Data("dancegrpo-bench flux-memory: \(why)\n".utf8))
                 return 1

@@ -12,7 +12,10 @@ enum FluxReport {
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Report.cpuModel())")
         if let reference {
             print(
-                "diffusers \(reference.diffusersVersion), torch \(reference.torchVersion) CPU, \(reference.threads) threads"
+                """
+                diffusers \(reference.diffusersVersion), torch \(reference.torchVersion) CPU, \(reference.threads) \
+                threads
+                """
             )
         }
         print(
@@ -49,7 +52,10 @@ enum FluxReport {
                     .joined(separator: ", "))
             if phases.contains(where: { $0.1 > Report.backgroundWarningCores }) {
                 print(
-                    "warning: the machine was busy with other work; these timings are unreliable, rerun on an idle machine"
+                    """
+                    warning: the machine was busy with other work; these timings are unreliable, rerun on an idle \
+                    machine
+                    """
                 )
             }
         }

@@ -15,7 +15,8 @@ import NN
 enum GRPOBench {
     static let mode = "grpo"
     static let usage = """
-        usage: dancegrpo-bench grpo --weights DIR [--warmup N] [--repeats N] [--rollout-batch N] [--transition-batch N] [--json]
+        usage: dancegrpo-bench grpo --weights DIR [--warmup N] [--repeats N] [--rollout-batch N] [--transition-batch \
+        N] [--json]
           --weights DIR         diffusers transformer folder (tools/bench/grpo_loop.py --write-weights DIR)
           --warmup N            untimed iterations first (default 1)
           --repeats N           timed iterations, the median is reported (default 3)
@@ -92,7 +93,10 @@ enum GRPOBench {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         if !json {
             print(
-                "MLX \(Engine.mlxVersion); \(cores) cores; \(model.parameterCount()) parameters; batches \(rolloutBatch)/\(transitionBatch)"
+                """
+                MLX \(Engine.mlxVersion); \(cores) cores; \(model.parameterCount()) parameters; batches \
+                \(rolloutBatch)/\(transitionBatch)
+                """
             )
         }
         var seconds: [Double] = []

@@ -62,7 +62,10 @@ enum RewardsBench {
             print(
                 String(
                     format:
-                        "swift open_clip ViT-B-32 (HPS path), %d images %d×%d, batch %d: %.2f images/s (preprocessing %.1f ms/image, total %.1f ms/image)",
+                        """
+                        swift open_clip ViT-B-32 (HPS path), %d images %d×%d, batch %d: %.2f images/s (preprocessing \
+                        %.1f ms/image, total %.1f ms/image)
+                        """,
                     images, size, size, batch, Double(images) / total, 1e3 * preprocessing / Double(images),
                     1e3 * total / Double(images)))
             return 0

@@ -53,8 +53,10 @@ enum SDUNetBench {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         print("MLX \(Engine.mlxVersion); cblas_sgemm from \(Engine.sgemmProvider); \(cores) cores")
         print(
-            "SD UNet: block_out_channels \(config.blockOutChannels), 2 layers per block, \(latentSize)×\(latentSize) latents, "
-                + "\(textTokens) text tokens of 768, batch \(batch), float32")
+            """
+            SD UNet: block_out_channels \(config.blockOutChannels), 2 layers per block, \(latentSize)×\(latentSize) \
+            latents, \(textTokens) text tokens of 768, batch \(batch), float32
+            """)
 
         let swiftPhase = BackgroundLoad()
         let model = UNet2DConditionModel(config, key: RandomKey(seed: 0))
@@ -103,10 +105,16 @@ enum SDUNetBench {
         let torchBackground = torchPhase.otherCores()
         print("")
         print(
-            "diffusers \(object["diffusers_version"] ?? "?"), torch \(object["torch_version"] ?? "?"), \(object["threads"] ?? "?") threads; "
-                + "parameters \(object["parameters"] ?? "?") (Swift \(model.parameterCount()))")
+            """
+            diffusers \(object["diffusers_version"] ?? "?"), torch \(object["torch_version"] ?? "?"), \
+            \(object["threads"] ?? "?") threads; parameters \(object["parameters"] ?? "?") (Swift \
+            \(model.parameterCount()))
+            """)
         print(
-            "timings: median of \(timedRuns) timed runs after \(warmup) warm-up run(s); ratio = diffusers/Swift, > 1 means Swift is faster"
+            """
+            timings: median of \(timedRuns) timed runs after \(warmup) warm-up run(s); ratio = diffusers/Swift, > 1 \
+            means Swift is faster
+            """
         )
         print(
             String(

@@ -10,7 +10,10 @@ public enum AtomicFile {
         let folder = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let temporary = folder.appendingPathComponent(
-            ".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+            """
+            .\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\
+            \(UInt32.random(in: 0...UInt32.max))
+            """
         )
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary.path])
@@ -32,7 +35,10 @@ public enum AtomicFile {
                     userInfo: [
                         NSFilePathErrorKey: url.path,
                         NSLocalizedDescriptionKey:
-                            "could not move \(temporary.lastPathComponent) to \(url.path): \(String(cString: strerror(errno)))"
+                            """
+                        could not move \(temporary.lastPathComponent) to \(url.path): \
+                        \(String(cString: strerror(errno)))
+                        """
                     ])
             }
         } catch {

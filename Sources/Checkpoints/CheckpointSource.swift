@@ -105,7 +105,9 @@ public func openCheckpoint(path url: URL) throws -> any CheckpointSource {
                 throw TorchCheckpointError(
                     file: url.path,
                     message:
-                        "no safetensors file, and several PyTorch files (\(torchFiles.joined(separator: ", "))): name one"
+                        """
+                        no safetensors file, and several PyTorch files (\(torchFiles.joined(separator: ", "))): name one
+                        """
                 )
             }
         }

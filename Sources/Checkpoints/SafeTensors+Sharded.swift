@@ -71,7 +71,10 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
                     throw SafeTensorsError(
                         file: source,
                         message:
-                            "key '\(key)' appears in both \(other.url.lastPathComponent) and \(file.url.lastPathComponent)"
+                            """
+                            key '\(key)' appears in both \(other.url.lastPathComponent) and \
+                            \(file.url.lastPathComponent)
+                            """
                     )
                 }
                 location[key] = file

@@ -61,7 +61,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         guard headerLength <= UInt64(fileSize - 8) else {
             throw fail(
-                "truncated or not safetensors: header length \(headerLength) exceeds the file's \(fileSize - 8) remaining bytes"
+                """
+                truncated or not safetensors: header length \(headerLength) exceeds the file's \(fileSize - 8) \
+                remaining bytes
+                """
             )
         }
         let headerEnd = 8 + Int(headerLength)
@@ -96,7 +99,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
             let expectedBytes = shape.reduce(1, *) * dtype.size
             guard offsets[1] - offsets[0] == expectedBytes else {
                 throw fail(
-                    "tensor '\(key)': \(dtypeName) \(shape) needs \(expectedBytes) bytes, the header gives \(offsets[1] - offsets[0])"
+                    """
+                    tensor '\(key)': \(dtypeName) \(shape) needs \(expectedBytes) bytes, the header gives \
+                    \(offsets[1] - offsets[0])
+                    """
                 )
             }
             guard offsets[1] <= dataSize else {
@@ -158,7 +164,8 @@ public enum SafeTensors {
         return (try file.tensors(), file.metadata)
     }
 
-    /// Writes `tensors` (keys sorted, data 8-byte aligned) atomically: a crash mid-write leaves any previous file intact.
+    /// Writes `tensors` (keys sorted, data 8-byte aligned) atomically: a crash mid-write leaves any previous file
+    /// intact.
     public static func save(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
         let keys = tensors.keys.sorted()
         var header: [String: Any] = [:]

@@ -50,7 +50,10 @@ public final class ShapesReward: Reward {
         if let spec = prompt.metadata as? PromptSpec { return spec }
         if let spec = try? PromptParser.parse(prompt.text) { return spec }
         throw RewardError.invalidInput(
-            "the \(reward) reward scores prompts of the shapes world, and '\(prompt.text)' is not one (use it with the embedded world, or choose another reward)"
+            """
+            the \(reward) reward scores prompts of the shapes world, and '\(prompt.text)' is not one (use it with the \
+            embedded world, or choose another reward)
+            """
         )
     }
 }

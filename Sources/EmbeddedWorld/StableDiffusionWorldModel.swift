@@ -11,7 +11,8 @@ import Training
 /// The embedded world's Stable Diffusion: a `UNet2DConditionModel` (the class that loads SD v1.4's UNet, on a tiny
 /// config) conditioned by the world's CLIP-architecture text encoder, denoising the pixel latent grid
 /// `[B, size/2, size/2, 12]` (``PixelCodec/grid(_:)``, the stand-in for SD's VAE latents) with a DDIM scheduler and
-/// ε-prediction (SD v1) or v-prediction (SD 2; the committed model, see the README). Lets the DDIM/UNet path of GRPO run end to end without a download.
+/// ε-prediction (SD v1) or v-prediction (SD 2; the committed model, see the README). Lets the DDIM/UNet path of GRPO
+/// run end to end without a download.
 ///
 /// Saved as a diffusers-style folder: `unet/` (config.json + diffusion_pytorch_model.safetensors),
 /// `text_encoder/`, `tokenizer/vocab.json` (the world's word-level tokenizer), `scheduler/scheduler_config.json`,
@@ -37,8 +38,10 @@ public final class StableDiffusionWorldModel: Module {
     ) {
         precondition(
             unet.config.inChannels == PixelCodec.latentChannels && unet.config.outChannels == PixelCodec.latentChannels,
-            "StableDiffusionWorldModel: the UNet must map \(PixelCodec.latentChannels) channels to \(PixelCodec.latentChannels), "
-                + "got \(unet.config.inChannels) → \(unet.config.outChannels)")
+            """
+            StableDiffusionWorldModel: the UNet must map \(PixelCodec.latentChannels) channels to \
+            \(PixelCodec.latentChannels), got \(unet.config.inChannels) → \(unet.config.outChannels)
+            """)
         self.settings = settings
         self.tokenizer = tokenizer
         self.unet = unet
@@ -66,11 +69,11 @@ public final class StableDiffusionWorldModel: Module {
     }
 
     /// SD v1's scheduler (scaled-linear β from 0.00085 to 0.012 over 1000 steps, `leading` spacing, steps_offset 1,
-    /// ᾱ_final = ᾱ_0) with x̂0 clipped to [−1, 1] (`clip_sample`, DDPM's setting for pixel-space models: the latents
-    /// here are pixels). Measured on a first pretraining with DDPM's linear β (1e-4 to 0.02, ᾱ_T ≈ 4e-5) and no
-    /// clipping: x̂0 = (x − √(1−ᾱ)·ε̂)/√ᾱ amplified the ε errors of a briefly trained model ~150× at the first DDIM
-    /// steps and every sample diverged to noise (held-out reward 0.011); SD's schedule bounds the amplification
-    /// at ~15× and the clip keeps the trajectory in range.
+    /// ᾱ_final = ᾱ_0) with x̂0 clipped to [−1, 1] (`clip_sample`, DDPM's setting for pixel-space models: the
+    /// latents here are pixels). Measured on a first pretraining with DDPM's linear β (1e-4 to 0.02, ᾱ_T ≈ 4e-5)
+    /// and no clipping: x̂0 = (x − √(1−ᾱ)·ε̂)/√ᾱ amplified the ε errors of a briefly trained model
+    /// ~150× at the first DDIM steps and every sample diverged to noise (held-out reward 0.011); SD's schedule bounds
+    /// the amplification at ~15× and the clip keeps the trajectory in range.
     public static var defaultSchedulerConfig: DDIMScheduler.Config {
         var c = DDIMScheduler.Config.stableDiffusionV1
         c.clipSample = true

@@ -5,12 +5,12 @@ import NN
 import ShapesWorld
 
 /// DDPM pretraining of the UNet world model (`dancegrpo pretrain --world shapes --model sd`): on the rendered
-/// images of training prompts (``WorldPretraining/batch(_:count:size:seed:captionNoise:)``, the FLUX world's data), x0 = the pixel
-/// grid, t uniform in 0..<T, x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε with the model's DDIM ᾱ table, loss = mean (ε̂ − ε)²
-/// (Ho et al. 2020's simple loss, SD v1's objective), or the v / x0 error for a model whose scheduler predicts those. A fraction of the prompts is replaced by the empty prompt
-/// (`conditioningDropout`, SD's 10%), so classifier-free guidance has an unconditional branch to use. Text encoder
-/// and UNet train together with AdamW (cosine schedule with warm-up, gradient norm clipped at 1). Deterministic for
-/// a seed.
+/// images of training prompts (``WorldPretraining/batch(_:count:size:seed:captionNoise:)``, the FLUX world's data), x0
+/// = the pixel grid, t uniform in 0..<T, x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε with the model's DDIM ᾱ table, loss
+/// = mean (ε̂ − ε)² (Ho et al. 2020's simple loss, SD v1's objective), or the v / x0 error for a model whose
+/// scheduler predicts those. A fraction of the prompts is replaced by the empty prompt (`conditioningDropout`, SD's
+/// 10%), so classifier-free guidance has an unconditional branch to use. Text encoder and UNet train together with
+/// AdamW (cosine schedule with warm-up, gradient norm clipped at 1). Deterministic for a seed.
 public struct StableDiffusionWorldPretraining {
     public let config: WorldPretraining.Config
     /// Probability that a training prompt is replaced by "".
@@ -42,7 +42,8 @@ public struct StableDiffusionWorldPretraining {
             xt, timesteps: Tensor(t.map(Float.init)), conditioning: model.encode(prompts))
         let target: Tensor
         switch model.schedulerConfig.predictionType {
-        case "v_prediction": target = signal * noise - noiseScale * x0  // v = √ᾱ·ε − √(1−ᾱ)·x0 (Salimans & Ho 2022)
+        // v = √ᾱ·ε − √(1−ᾱ)·x0 (Salimans & Ho 2022)
+        case "v_prediction": target = signal * noise - noiseScale * x0
         case "sample": target = x0
         default: target = noise
         }

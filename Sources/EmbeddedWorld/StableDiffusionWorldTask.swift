@@ -8,10 +8,10 @@ import Rewards
 import ShapesWorld
 import Training
 
-/// GRPO on the embedded UNet world model (``StableDiffusionWorldModel``): the Stable Diffusion path (ε- or v-prediction
-/// UNet, DDIM chain, text states from a frozen CLIP-architecture encoder) at a size that trains on a CPU, scored by
-/// the shapes world's rule-based scorer. Training prompts come from the training split of the prompt catalogue,
-/// drawn as the FLUX world's trainer draws them; evaluation prompts are the fixed held-out ones of
+/// GRPO on the embedded UNet world model (``StableDiffusionWorldModel``): the Stable Diffusion path (ε- or
+/// v-prediction UNet, DDIM chain, text states from a frozen CLIP-architecture encoder) at a size that trains on a CPU,
+/// scored by the shapes world's rule-based scorer. Training prompts come from the training split of the prompt
+/// catalogue, drawn as the FLUX world's trainer draws them; evaluation prompts are the fixed held-out ones of
 /// ``WorldEvaluation``.
 public final class StableDiffusionWorldTask: TrainingTask {
     public let model: StableDiffusionWorldModel
@@ -27,8 +27,10 @@ public final class StableDiffusionWorldTask: TrainingTask {
     }
 
     public var summary: String {
-        "shapes world, UNet model from \(source) (\(model.unet.parameterCount()) UNet + \(model.textEncoder.parameterCount()) "
-            + "text-encoder parameters, \(model.settings.imageSize) px)"
+        """
+        shapes world, UNet model from \(source) (\(model.unet.parameterCount()) UNet + \
+        \(model.textEncoder.parameterCount()) text-encoder parameters, \(model.settings.imageSize) px)
+        """
     }
 
     public var network: Module { model.unet }

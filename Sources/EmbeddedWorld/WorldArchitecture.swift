@@ -28,7 +28,10 @@ public enum WorldArchitecture: String, Codable, Sendable, CaseIterable {
         throw ConfigFile.Error(
             file: folder.path,
             message:
-                "not a world model folder (world.json) or checkpoint (unet/ or transformer/, or \(WorldCheckpoint.loraFile) of either)"
+                """
+                not a world model folder (world.json) or checkpoint (unet/ or transformer/, or \
+                \(WorldCheckpoint.loraFile) of either)
+                """
         )
     }
 }

@@ -15,9 +15,10 @@ public final class WorldModel: Module {
     public struct Settings: Codable, Sendable, Equatable {
         public var imageSize = 32
         /// What the transformer outputs: `velocity` (the FLUX convention, and the committed model's) or `sample`
-        /// (x̂0, converted to v = (x − x̂0)/σ for the samplers; the JiT recipe for pixel-space models, Li & He 2025).
-        /// Measured on the shapes world: x̂0-prediction did not help this 471K-parameter model (3000 steps: held-out
-        /// reward 0.168, as speckled as the velocity model's 0.213 at 6000 steps), so velocity stays the default.
+        /// (x̂0, converted to v = (x − x̂0)/σ for the samplers; the JiT recipe for pixel-space models, Li & He
+        /// 2025). Measured on the shapes world: x̂0-prediction did not help this 471K-parameter model (3000 steps:
+        /// held-out reward 0.168, as speckled as the velocity model's 0.213 at 6000 steps), so velocity stays the
+        /// default.
         public var prediction: Prediction = .velocity
         /// What the transformer denoises: raw pixels (`pixels`) or the latents of the model's VAE (`vae`).
         public var codec: Codec = .pixels
@@ -40,7 +41,8 @@ public final class WorldModel: Module {
     public let tokenizer: WorldTokenizer
     @Child(key: "text_encoder") public var textEncoder: CLIPTextModel
     public let transformer: FluxTransformer2DModel
-    /// The latent codec when `settings.codec` is `vae` (frozen once trained: pretraining and GRPO train the transformer).
+    /// The latent codec when `settings.codec` is `vae` (frozen once trained: pretraining and GRPO train the
+    /// transformer).
     public let vae: AutoencoderKL?
 
     public init(

@@ -7,9 +7,9 @@ import ShapesWorld
 /// Supervised flow-matching pretraining of the world model on rendered images of training prompts (`dancegrpo
 /// pretrain --world shapes`): x_t = (1−t)·x0 + t·ε, target v = ε − x0, mean-square loss; text encoder and
 /// transformer trained together with AdamW. For x̂0-predicting models (`WorldModel.Settings.prediction`) the
-/// loss is the same velocity error written through x̂0, ‖(x0 − x̂0)/max(t, 0.05)‖². Half of each batch draws t from SD3's logit-normal (mid noise levels,
-/// where composition is decided), half uniformly (so the low-noise end, which sharpens edges the scorer segments,
-/// is not starved). Deterministic for a seed.
+/// loss is the same velocity error written through x̂0, ‖(x0 − x̂0)/max(t, 0.05)‖². Half of each batch draws t
+/// from SD3's logit-normal (mid noise levels, where composition is decided), half uniformly (so the low-noise end,
+/// which sharpens edges the scorer segments, is not starved). Deterministic for a seed.
 public struct WorldPretraining {
     public struct Config: Sendable {
         public var steps = 6000
@@ -95,8 +95,8 @@ public struct WorldPretraining {
                 case .velocity:
                     return [(out - target).square().mean()]
                 case .sample:
-                    // The velocity loss of an x̂0 prediction, ‖(x0 − x̂0)/σ‖², with σ ≥ 0.05 so the nearly clean end
-                    // does not dominate (the JiT recipe).
+                    // The velocity loss of an x̂0 prediction, ‖(x0 − x̂0)/σ‖², with σ ≥ 0.05 so the nearly
+                    // clean end does not dominate (the JiT recipe).
                     return [((out - x0) / tb.maximum(0.05)).square().mean()]
                 }
             }

@@ -21,7 +21,9 @@ public final class WorldTask: TrainingTask {
     }
 
     public var summary: String {
-        "the shapes world (\(model.transformer.parameterCount()) transformer parameters, \(model.settings.imageSize) px)"
+        """
+        the shapes world (\(model.transformer.parameterCount()) transformer parameters, \(model.settings.imageSize) px)
+        """
     }
     public var network: Module { model.transformer }
     public var networkFolderName: String { "transformer" }

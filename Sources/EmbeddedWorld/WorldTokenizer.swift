@@ -35,7 +35,8 @@ public struct WorldTokenizer: Sendable, Equatable {
         text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
     }
 
-    /// Ids `[B, maxLength]` (int32): start, words (unknown words → `<unk>`, over-long prompts truncated), end, padding.
+    /// Ids `[B, maxLength]` (int32): start, words (unknown words → `<unk>`, over-long prompts truncated), end,
+    /// padding.
     public func callAsFunction(_ texts: [String]) -> Tensor {
         let rows = texts.map { text -> [Int32] in
             let words = WorldTokenizer.split(text).prefix(maxLength - 2).map { Int32(vocabulary[$0] ?? unknownID) }

@@ -5,8 +5,8 @@ import Foundation
 
 extension Engine {
     /// Sets OpenBLAS's thread count for the matrix products that follow (`openblas_set_num_threads`, looked up at run
-    /// time because only the OpenBLAS build has it). Returns false when the process's BLAS has no such call. Data-parallel
-    /// ranks on one machine use it to share the cores instead of each starting one BLAS thread per core.
+    /// time because only the OpenBLAS build has it). Returns false when the process's BLAS has no such call.
+    /// Data-parallel ranks on one machine use it to share the cores instead of each starting one BLAS thread per core.
     @discardableResult
     public static func setBLASThreads(_ count: Int) -> Bool {
         #if canImport(Glibc)

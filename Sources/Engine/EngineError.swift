@@ -9,8 +9,8 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
 }
 
 /// How engine failures surface. Ops on tensors do not throw (they compose like arithmetic), so by default a failure
-/// — a shape mismatch, say — stops the program with a message naming the operation and the shapes. Code that wants a
-/// Swift error instead wraps the work in ``Engine/catchingErrors(_:)``.
+/// — a shape mismatch, say — stops the program with a message naming the operation and the shapes. Code that wants
+/// a Swift error instead wraps the work in ``Engine/catchingErrors(_:)``.
 public enum Engine {
     private static let scopeKey = "dancegrpo.engine.errorScope"
 

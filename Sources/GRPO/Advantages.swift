@@ -24,9 +24,9 @@ public enum AdvantageNormalization: Sendable, Equatable {
 
 /// Normalised, clipped advantages, [N].
 /// - rewards: [N] rewards of the local samples.
-/// - globalRewards: the rewards from every process, for `.global` and `.perGroupGlobalStd` (defaults to the local ones).
-/// The std is the unbiased sample std (divisor n−1, PyTorch's default, as DanceGRPO uses) plus `epsilon`; a group whose
-/// rewards are all equal gets advantage 0. Advantages are then clamped to ±`clipMax`.
+/// - globalRewards: the rewards from every process, for `.global` and `.perGroupGlobalStd` (defaults to the local
+/// ones). The std is the unbiased sample std (divisor n−1, PyTorch's default, as DanceGRPO uses) plus `epsilon`; a
+/// group whose rewards are all equal gets advantage 0. Advantages are then clamped to ±`clipMax`.
 public func groupAdvantages(
     rewards: Tensor, normalization: AdvantageNormalization, globalRewards: Tensor? = nil,
     epsilon: Float = 1e-8, clipMax: Float = 5

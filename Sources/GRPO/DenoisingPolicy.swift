@@ -41,9 +41,9 @@ public struct Conditioning: @unchecked Sendable {
 public protocol DenoisingPolicy: AnyObject {
     /// The parameters being trained (the whole network, or only its LoRA adapters when the rest is frozen).
     var module: Module { get }
-    /// The network output for latents `x [B, ...]`, network timesteps `[B]` in float32 (`SamplingProcess.networkTimestep`:
-    /// τ = trunc(1000σ) for flows, DDIM's integer t; each model scales them as its reference pipeline does), and
-    /// conditioning with `B` rows.
+    /// The network output for latents `x [B, ...]`, network timesteps `[B]` in float32
+    /// (`SamplingProcess.networkTimestep`: τ = trunc(1000σ) for flows, DDIM's integer t; each model scales them as
+    /// its reference pipeline does), and conditioning with `B` rows.
     func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor
     /// The same output under the frozen reference policy (the initial weights, or the network with its LoRA
     /// adapters disabled), for the KL penalty (`UpdateConfig.beta`). Never evaluated when β = 0. The default throws

@@ -15,7 +15,10 @@ extension Conditioning {
             let b = second[key]
             precondition(
                 Array(a.shape.dropFirst()) == Array(b.shape.dropFirst()),
-                "Conditioning: '\(key)' is \(a.shape) in one branch and \(b.shape) in the other (pad the unconditional text)"
+                """
+                Conditioning: '\(key)' is \(a.shape) in one branch and \(b.shape) in the other (pad the unconditional \
+                text)
+                """
             )
             tensors[key] = concatenated([a, b.asType(a.dtype)], axis: 0)
         }

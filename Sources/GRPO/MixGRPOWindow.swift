@@ -8,9 +8,10 @@ import Sampling
 /// `start(k) ..< min(start(k) + windowSize, T − 2)` with `start(k) = ⌊k / itersPerShift⌋ · stride`:
 /// - `stride` is `--group_size` (the window size) by default, or `--prog_overlap_step` with `--prog_overlap`;
 /// - `itersPerShift` is `--iters_per_group` (the paper's shift interval τ);
-/// - the upper bound T − 2 is MixGRPO's `max_timesteps = sampling_steps - 2`, so the last two transitions are never in
-///   the window (the last one is never trained anyway: DanceGRPO drops it from its samples,
-///   https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L528);
+/// - the upper bound T − 2 is MixGRPO's `max_timesteps = sampling_steps - 2`, so the last two transitions are never
+///   in the window (the last one is never trained anyway: DanceGRPO drops it from its samples,
+///   https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L528
+///   );
 /// - past the end, the start is clamped to T − 2, which leaves the window **empty** (every step ODE, nothing trained)
 ///   as in the reference, unless `rollBack` (`--roll_back`) restarts it at 0;
 /// - `itersPerShift` 0 (not in MixGRPO) keeps the window on the first `windowSize` steps for the whole run: noise and

@@ -4,8 +4,8 @@ import Foundation
 
 /// Per-prompt reward statistics across iterations, as DDPO's and Flow-GRPO's `PerPromptStatTracker`
 /// (kvablack/ddpo-pytorch `ddpo_pytorch/stat_tracking.py`; yifan123/flow_grpo `flow_grpo/stat_tracking.py`):
-/// each prompt keeps a buffer of its past rewards, and a reward's advantage is (r − mean)/(std + ε) over that buffer,
-/// the current rewards included, with the **population** std (numpy's default, divisor n).
+/// each prompt keeps a buffer of its past rewards, and a reward's advantage is (r − mean)/(std + ε) over that
+/// buffer, the current rewards included, with the **population** std (numpy's default, divisor n).
 /// - `bufferSize`: DDPO keeps the last `buffer_size` rewards (16 in its config); `nil` keeps all (Flow-GRPO, which
 ///   calls `clear()` at each epoch).
 /// - `minCount`: while a prompt has fewer rewards than this, the batch's statistics (all rewards of this call) are

@@ -43,13 +43,19 @@ public func processGroupFromEnvironment(_ environment: [String: String] = Proces
     guard let rankText = environment["RANK"], let rank = Int(rankText), (0..<worldSize).contains(rank) else {
         throw ProcessGroupError(
             message:
-                "WORLD_SIZE=\(worldSize) needs RANK in 0..<\(worldSize), got \(environment["RANK"].map { "'\($0)'" } ?? "none")"
+                """
+                WORLD_SIZE=\(worldSize) needs RANK in 0..<\(worldSize), got \
+                \(environment["RANK"].map { "'\($0)'" } ?? "none")
+                """
         )
     }
     guard let portText = environment["MASTER_PORT"], let port = Int(portText) else {
         throw ProcessGroupError(
             message:
-                "WORLD_SIZE=\(worldSize) (RANK=\(rank)) needs MASTER_PORT, the TCP port rank 0 listens on (and MASTER_ADDR, default 127.0.0.1); `dancegrpo train --processes N` sets them for one machine"
+                """
+                WORLD_SIZE=\(worldSize) (RANK=\(rank)) needs MASTER_PORT, the TCP port rank 0 listens on (and \
+                MASTER_ADDR, default 127.0.0.1); `dancegrpo train --processes N` sets them for one machine
+                """
         )
     }
     let host = environment["MASTER_ADDR"] ?? "127.0.0.1"

@@ -8,9 +8,9 @@ import Engine
 // x_j, and std_dev_t is the scale the reference's step returns (`FlowStepOutput.noiseScale`). Two deliberate
 // properties of the reference are kept:
 // - the squared difference is averaged over the latent's elements, like the log-probs (not summed);
-// - for Flow-SDE, std_dev_t is a(σ) = noiseLevel·√(σ/(1−σ)), not the sample std a(σ)·√(σ−σ'): the true KL between
-//   the two Gaussians would be (σ−σ')⁻¹ times larger. For CPS std_dev_t is the sample std; for Dance-SDE (which has no
-//   KL upstream) the analogue of a(σ) is the constant η.
+// - for Flow-SDE, std_dev_t is a(σ) = noiseLevel·√(σ/(1−σ)), not the sample std a(σ)·√(σ−σ'): the true
+//   KL between the two Gaussians would be (σ−σ')⁻¹ times larger. For CPS std_dev_t is the sample std; for
+//   Dance-SDE (which has no KL upstream) the analogue of a(σ) is the constant η.
 // In `updatePolicy` the KL term is divided by the same (accumulation·K) as the clipped loss, so one optimizer step
 // averages policy loss + β·KL over its transitions, as Flow-GRPO's per-micro-batch mean does.
 

@@ -72,8 +72,8 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
         return Listener(port: Int(UInt16(bigEndian: actual.sin_port)), socket: fd)
     }
 
-    /// Rank 0: waits for ranks 1…W−1 to connect and say who they are. `whileWaiting` runs about once a second and may
-    /// throw to give up (a launcher uses it to notice a rank that exited before connecting).
+    /// Rank 0: waits for ranks 1…W−1 to connect and say who they are. `whileWaiting` runs about once a second and
+    /// may throw to give up (a launcher uses it to notice a rank that exited before connecting).
     public static func accepting(
         worldSize: Int, listener: Listener, timeout: TimeInterval = 300,
         whileWaiting: () throws -> Void = {}
@@ -88,7 +88,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                     let missing = connections.indices.filter { connections[$0] == nil }.map { String($0 + 1) }
                     throw ProcessGroupError(
                         message:
-                            "rank 0 waited \(Int(timeout)) s on port \(listener.port) and rank(s) \(missing.joined(separator: ", ")) never connected"
+                            """
+                            rank 0 waited \(Int(timeout)) s on port \(listener.port) and rank(s) \
+                            \(missing.joined(separator: ", ")) never connected
+                            """
                     )
                 }
                 var pending = pollfd(fd: listener.socket, events: Int16(POLLIN), revents: 0)
@@ -101,7 +104,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                     _ = close(fd)
                     throw ProcessGroupError(
                         message:
-                            "rank 0: a process on port \(listener.port) did not introduce itself as a rank (got \(operation))"
+                            """
+                            rank 0: a process on port \(listener.port) did not introduce itself as a rank (got \
+                            \(operation))
+                            """
                     )
                 }
                 let peerRank = Int(values[0]), peerWorld = Int(values[1])
@@ -110,7 +116,11 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                     _ = close(fd)
                     throw ProcessGroupError(
                         message:
-                            "rank 0 (WORLD_SIZE=\(worldSize)): a process connected as rank \(peerRank) of WORLD_SIZE=\(peerWorld), which is \(peerWorld != worldSize ? "another world size" : "not a free rank")"
+                            """
+                            rank 0 (WORLD_SIZE=\(worldSize)): a process connected as rank \(peerRank) of \
+                            WORLD_SIZE=\(peerWorld), which is \
+                            \(peerWorld != worldSize ? "another world size" : "not a free rank")
+                            """
                     )
                 }
                 connections[peerRank - 1] = fd
@@ -171,7 +181,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
             guard let count = parts.first?.count, parts.allSatisfy({ $0.count == count }) else {
                 throw ProcessGroupError(
                     message:
-                        "allReduceSum: the ranks sent \(parts.map(\.count)) values (rank order); every rank must send as many"
+                        """
+                        allReduceSum: the ranks sent \(parts.map(\.count)) values (rank order); every rank must send \
+                        as many
+                        """
                 )
             }
             var sum = [Float](repeating: 0, count: count)
@@ -224,7 +237,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                 guard sent > 0 else {
                     throw ProcessGroupError(
                         message:
-                            "the connection to \(peer) broke while sending \(operation) (\(systemError())); has it exited? See its error above"
+                            """
+                            the connection to \(peer) broke while sending \(operation) (\(systemError())); has it \
+                            exited? See its error above
+                            """
                     )
                 }
                 offset += sent
@@ -242,7 +258,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
         guard let operation = Operation(rawValue: code) else {
             throw ProcessGroupError(
                 message:
-                    "\(peer) sent a frame this build does not know (0x\(String(code, radix: 16))): is it another program or version?"
+                    """
+                    \(peer) sent a frame this build does not know (0x\(String(code, radix: 16))): is it another \
+                    program or version?
+                    """
             )
         }
         guard count <= 1 << 32 else {

@@ -29,7 +29,8 @@ extension Module {
     /// Attaches an adapter to every ``Linear`` whose name `config` targets, then freezes everything except the
     /// adapters (PEFT's `get_peft_model`). Returns the adapted layers' names; throws if none matched.
     /// Load the base checkpoint first: a strict ``Module/load(_:strict:dtype:source:)`` afterwards would miss the
-    /// adapter keys (adapters come and go with ``loadLoRA(from:prefix:dtype:)`` / ``saveLoRA(to:prefix:writeAdapterConfig:)``).
+    /// adapter keys (adapters come and go with ``loadLoRA(from:prefix:dtype:)`` /
+    /// ``saveLoRA(to:prefix:writeAdapterConfig:)``).
     @discardableResult
     public func addLoRA(_ config: LoRAConfig, dtype: DType = .float32, key: RandomKey) throws -> [String] {
         let all = linearLayers()

@@ -183,7 +183,10 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
         }
         precondition(
             plane.width == size && plane.height == size,
-            "CLIPImagePreprocessing: a \(w)×\(h) image gives \(plane.width)×\(plane.height), not \(size)×\(size) (ResizeMaxSize leaves images whose longest side is already \(size) unpadded)"
+            """
+            CLIPImagePreprocessing: a \(w)×\(h) image gives \(plane.width)×\(plane.height), not \(size)×\(size) \
+            (ResizeMaxSize leaves images whose longest side is already \(size) unpadded)
+            """
         )
         return plane.values
     }

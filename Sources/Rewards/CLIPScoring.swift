@@ -188,7 +188,10 @@ enum RewardFiles {
             throw RewardError.unsupportedFormat(
                 file: file.path,
                 reason:
-                    "expected resize of the shortest edge to N and a centre crop of N×N, found size \(size), crop \(crop)"
+                    """
+                    expected resize of the shortest edge to N and a centre crop of N×N, found size \(size), crop \
+                    \(crop)
+                    """
             )
         }
         if let resample = object["resample"] as? Int, resample != 3 {

@@ -71,8 +71,9 @@ public final class HPSv21Reward: ImageRewardModel {
 
 /// PickScore (`--use_pickscore`, DanceGRPO's `calc_probs`, linked below): transformers `CLIPModel`
 /// `yuvalkirstain/PickScore_v1` with the CLIPProcessor of `laion/CLIP-ViT-H-14-laion2B-s32B-b79K`.
-/// Score = ⟨normalize(image_embeds), normalize(text_embeds)⟩, **without** `logit_scale` (DanceGRPO does not apply it; PickScore's own recipe multiplies
-/// by exp(logit_scale) ≈ 100). Each image is scored against its own prompt (DanceGRPO used the batch's first prompt).
+/// Score = ⟨normalize(image_embeds), normalize(text_embeds)⟩, **without** `logit_scale` (DanceGRPO does not apply
+/// it; PickScore's own recipe multiplies by exp(logit_scale) ≈ 100). Each image is scored against its own prompt
+/// (DanceGRPO used the batch's first prompt).
 /// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py#L417
 public final class PickScoreReward: ImageRewardModel {
     public let name = "pickscore"

@@ -33,7 +33,9 @@ public struct RewardCatalog: Sendable {
             catalog.register(
                 direction.rawValue,
                 summary:
-                    "DDPO's quality-95 JPEG size in kB, \(direction == .compressibility ? "smaller" : "larger") is better"
+                    """
+                    DDPO's quality-95 JPEG size in kB, \(direction == .compressibility ? "smaller" : "larger") is better
+                    """
             ) { _ in
                 JPEGSizeReward(direction)
             }

@@ -21,7 +21,10 @@ public struct RewardSpec: Equatable, Sendable, CustomStringConvertible {
         for rawItem in text.split(separator: ",", omittingEmptySubsequences: false) {
             let item = rawItem.trimmingCharacters(in: .whitespaces)
             guard !item.isEmpty else {
-                throw RewardError.invalidSpecification("reward list '\(text)': empty entry (expected name[:weight],…)")
+                throw RewardError.invalidSpecification(
+                    """
+                    reward list '\(text)': empty entry (expected name[:weight],…)
+                    """)
             }
             let parts = item.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
             let name = parts[0].trimmingCharacters(in: .whitespaces).lowercased()

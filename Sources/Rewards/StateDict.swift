@@ -6,9 +6,10 @@ import NN
 /// The tensors of one checkpoint file by key, read lazily, with the key clean-up every reward checkpoint needs.
 ///
 /// Formats: safetensors (a file, or a folder of shards) and PyTorch pickles (`.pt`, `.bin`, `.pth`, read by the
-/// project's restricted unpickler, which never runs code from the file; a nested `{'state_dict': …}` is unwrapped). Keys are normalised as `torch.load(...)` + DanceGRPO's `load_state_dict` calls see them: a
-/// leading `state_dict.` (the nested `{'state_dict': …}` form, flattened) and `module.` (saved from a
-/// DistributedDataParallel wrapper) are dropped.
+/// project's restricted unpickler, which never runs code from the file; a nested `{'state_dict': …}` is unwrapped).
+/// Keys are normalised as `torch.load(...)` + DanceGRPO's `load_state_dict` calls see them: a leading `state_dict.`
+/// (the nested `{'state_dict': …}` form, flattened) and `module.` (saved from a DistributedDataParallel wrapper) are
+/// dropped.
 public struct StateDict {
     public let file: URL
     private let checkpoint: any CheckpointSource

@@ -8,12 +8,12 @@ import Foundation
 ///
 /// - betas: `linear` = linspace(β_start, β_end, T); `scaled_linear` = linspace(√β_start, √β_end, T)²;
 ///   `squaredcos_cap_v2` = the cosine schedule (`betas_for_alpha_bar`, capped at 0.999); or `trained_betas`.
-///   Float32 as diffusers stores them; ᾱ_k = Π_{m≤k}(1 − β_m) accumulated in float64 (torch's CPU cumprod) and stored
-///   in float32.
+///   Float32 as diffusers stores them; ᾱ_k = Π_{m≤k}(1 − β_m) accumulated in float64 (torch's CPU cumprod) and
+///   stored in float32.
 /// - inference timesteps (`set_timesteps`): `leading` (SD v1.4) = k·(T/n) + steps_offset for k = n−1…0 (50 steps:
 ///   981, 961, …, 1); `trailing` = round(T − k·T/n) − 1; `linspace` = round(linspace(0, T−1, n)) reversed.
-/// - `final_alpha_cumprod` = 1 with `set_alpha_to_one`, else ᾱ_0. See ``ddimStep(_:modelOutput:timesteps:sample:eta:previousSample:noise:)``
-///   for the step itself.
+/// - `final_alpha_cumprod` = 1 with `set_alpha_to_one`, else ᾱ_0. See
+///   ``ddimStep(_:modelOutput:timesteps:sample:eta:previousSample:noise:)`` for the step itself.
 public struct DDIMScheduler: Sendable, Equatable {
     /// `scheduler_config.json`. Absent fields take the defaults of diffusers' `DDIMScheduler.__init__` (note that
     /// these are *not* SD's values: `clip_sample` true, `set_alpha_to_one` true, `steps_offset` 0, linear betas).
@@ -86,22 +86,34 @@ public struct DDIMScheduler: Sendable, Equatable {
             if let trainedBetas {
                 if trainedBetas.count != numTrainTimesteps {
                     found.append(
-                        "trained_betas has \(trainedBetas.count) values, expected num_train_timesteps = \(numTrainTimesteps)"
+                        """
+                        trained_betas has \(trainedBetas.count) values, expected num_train_timesteps = \
+                        \(numTrainTimesteps)
+                        """
                     )
                 }
             } else if !Self.supportedBetaSchedules.contains(betaSchedule) {
                 found.append(
-                    "beta_schedule '\(betaSchedule)' is not supported (supported: \(Self.supportedBetaSchedules.sorted().joined(separator: ", ")))"
+                    """
+                    beta_schedule '\(betaSchedule)' is not supported (supported: \
+                    \(Self.supportedBetaSchedules.sorted().joined(separator: ", ")))
+                    """
                 )
             }
             if !Self.supportedPredictionTypes.contains(predictionType) {
                 found.append(
-                    "prediction_type '\(predictionType)' is not supported (supported: \(Self.supportedPredictionTypes.sorted().joined(separator: ", ")))"
+                    """
+                    prediction_type '\(predictionType)' is not supported (supported: \
+                    \(Self.supportedPredictionTypes.sorted().joined(separator: ", ")))
+                    """
                 )
             }
             if !Self.supportedSpacings.contains(timestepSpacing) {
                 found.append(
-                    "timestep_spacing '\(timestepSpacing)' is not supported (supported: \(Self.supportedSpacings.sorted().joined(separator: ", ")))"
+                    """
+                    timestep_spacing '\(timestepSpacing)' is not supported (supported: \
+                    \(Self.supportedSpacings.sorted().joined(separator: ", ")))
+                    """
                 )
             }
             if thresholding { found.append("thresholding true is not supported") }
@@ -178,7 +190,8 @@ public struct DDIMScheduler: Sendable, Equatable {
         case "scaled_linear":
             // The square roots in float64 (Python scalars), the table in float32.
             return linspace(Float(config.betaStart.squareRoot()), Float(config.betaEnd.squareRoot()), n).map { $0 * $0 }
-        default:  // squaredcos_cap_v2: β_i = min(1 − ᾱ(t_{i+1})/ᾱ(t_i), 0.999), ᾱ(t) = cos²((t + 0.008)/1.008 · π/2)
+        // squaredcos_cap_v2: β_i = min(1 − ᾱ(t_{i+1})/ᾱ(t_i), 0.999), ᾱ(t) = cos²((t + 0.008)/1.008 · π/2)
+        default:
             func alphaBar(_ t: Double) -> Double {
                 Foundation.pow(Foundation.cos((t + 0.008) / 1.008 * Double.pi / 2), 2)
             }

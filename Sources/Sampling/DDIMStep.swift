@@ -30,14 +30,14 @@ public struct DDIMStepOutput {
 /// Takes the DDIM step from `sample` at `timesteps` with the network output `modelOutput` (ε, v or x0 after
 /// classifier-free guidance, as the config's `prediction_type` says):
 /// - t_prev = clamp(t − T/n, 0, T−1) (``DDIMScheduler/previousTimestep(_:)``), ᾱ_t, ᾱ_prev;
-/// - x̂0 and ε̂ from the prediction (epsilon: x̂0 = (x − √(1−ᾱ_t)·ε)/√ᾱ_t), x̂0 clipped to ±`clip_sample_range`
-///   when `clip_sample`;
+/// - x̂0 and ε̂ from the prediction (epsilon: x̂0 = (x − √(1−ᾱ_t)·ε)/√ᾱ_t), x̂0 clipped to
+///   ±`clip_sample_range` when `clip_sample`;
 /// - σ_t² = (1−ᾱ_prev)/(1−ᾱ_t)·(1 − ᾱ_t/ᾱ_prev), std = η·σ_t;
 /// - mean = √ᾱ_prev·x̂0 + √(1 − ᾱ_prev − std²)·ε̂;
 /// - x_prev = `previousSample` if given (training re-scores a stored trajectory with this same function, so rollout
 ///   and training log-probs cannot drift apart), else mean + std·`noise`;
-/// - log-prob = mean over non-batch elements of −(x_prev − mean)²/(2 std²) − log std − log √(2π), with x_prev
-///   detached, so gradients reach the network only through the mean.
+/// - log-prob = mean over non-batch elements of −(x_prev − mean)²/(2 std²) − log std − log √(2π), with
+///   x_prev detached, so gradients reach the network only through the mean.
 /// Everything is computed in float32 whatever the inputs' dtype. Pass one timestep for the whole batch or one per
 /// sample (DDPO-style training batches mix timesteps).
 public func ddimStep(

@@ -4,7 +4,8 @@ import Foundation
 // Flow-GRPO's two stochastic samplers, ported from the formulas of flow_grpo
 // `flow_grpo/diffusers_patch/sd3_sde_with_logprob.py` (`sde_step_with_logprob`, sde_type "sde" and "cps"; the same
 // formulas are in MixGRPO `fastvideo/utils/sampling_utils.py` `flow_grpo_step`). Conventions as in FlowSDEStep.swift:
-// x_σ = (1−σ)·x0 + σ·ε, v = ε − x0, σ' < σ, dt = σ' − σ < 0 (Flow-GRPO's `dt = sigma_prev - sigma`), all float32.
+// x_σ = (1−σ)·x0 + σ·ε, v = ε − x0, σ' < σ, dt = σ' − σ < 0 (Flow-GRPO's `dt = sigma_prev - sigma`),
+// all float32.
 
 /// Flow-GRPO's SDE (`sde_type="sde"`).
 ///
@@ -13,7 +14,8 @@ import Foundation
 ///   `sigmas[1]` is σ', so this uses a(1) = noiseLevel·√(1/(1−σ')). The numerator stays σ = 1.
 /// - mean μ = x·(1 + a²·dt/(2σ)) + v·(1 + a²·(1−σ)/(2σ))·dt (the Dance-SDE mean with η → a(σ));
 /// - std s = a(σ)·√(−dt); x' = μ + s·z;
-/// - log-prob: the full Gaussian per element, −(x'−μ)²/(2s²) − log s − log√(2π), averaged over non-batch elements.
+/// - log-prob: the full Gaussian per element, −(x'−μ)²/(2s²) − log s − log√(2π), averaged over non-batch
+/// elements.
 func flowSDEStep(
     noiseLevel: Float, velocity v: Tensor, sample x: Tensor, sigma: Float, sigmaNext: Float,
     nextSample: Tensor?, noise: Tensor?

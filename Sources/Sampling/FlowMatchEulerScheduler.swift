@@ -4,9 +4,9 @@ import Foundation
 
 /// diffusers' `FlowMatchEulerDiscreteScheduler` as the FLUX/SD3 pipelines drive it, read from a checkpoint's
 /// `scheduler/scheduler_config.json`: sigmas `linspace(1, 1/T, T)` (float64, then float32), bent by the static shift
-/// `s·σ/(1 + (s−1)·σ)` or, with `use_dynamic_shifting`, by `e^μ/(e^μ + (1/σ − 1))` where μ grows linearly with the
-/// image's token count; a final σ = 0; network timesteps σ·1000 (not quantised — that is DanceGRPO's rollout rule,
-/// see ``SigmaSchedule``). Sampling uses it; GRPO rollouts use ``SigmaSchedule``.
+/// `s·σ/(1 + (s−1)·σ)` or, with `use_dynamic_shifting`, by `e^μ/(e^μ + (1/σ − 1))` where μ grows linearly
+/// with the image's token count; a final σ = 0; network timesteps σ·1000 (not quantised — that is DanceGRPO's
+/// rollout rule, see ``SigmaSchedule``). Sampling uses it; GRPO rollouts use ``SigmaSchedule``.
 public struct FlowMatchEulerScheduler: Sendable, Equatable {
     public struct Config: Codable, Sendable, Equatable {
         public var numTrainTimesteps = 1000

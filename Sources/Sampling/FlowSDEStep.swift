@@ -22,9 +22,9 @@ public struct FlowStepOutput {
     public let logProb: Tensor
     /// The transition's standard deviation (0 for the ODE step).
     public let std: Float
-    /// The σ-dependent scale the reference samplers call `std_dev_t`: η for Dance-SDE, a(σ) = η·√(σ/(1−σ)) for
-    /// Flow-SDE (the sample std is a(σ)·√(σ−σ')), σ'·sin(ηπ/2) for CPS (equal to the sample std), 0 for ODE.
-    /// Flow-GRPO's KL penalty divides by 2·noiseScale² (see `referenceKL` in GRPO).
+    /// The σ-dependent scale the reference samplers call `std_dev_t`: η for Dance-SDE, a(σ) = η·√(σ/(1−σ))
+    /// for Flow-SDE (the sample std is a(σ)·√(σ−σ')), σ'·sin(ηπ/2) for CPS (equal to the sample std), 0 for
+    /// ODE. Flow-GRPO's KL penalty divides by 2·noiseScale² (see `referenceKL` in GRPO).
     public let noiseScale: Float
 
     public init(sample: Tensor, predictedOriginal: Tensor, mean: Tensor, logProb: Tensor, std: Float, noiseScale: Float)
@@ -40,7 +40,8 @@ public struct FlowStepOutput {
 
 /// The samplers a rollout can use, one per step (a rollout may mix them: see `MixGRPOWindow` in GRPO).
 public enum FlowSampler: Sendable, Equatable, Codable {
-    /// DanceGRPO's SDE: constant noise scale η, std η·√(σ−σ'), mean with the score correction −½η²·ŝ·dσ.
+    /// DanceGRPO's SDE: constant noise scale η, std η·√(σ−σ'), mean with the score correction
+    /// −½η²·ŝ·dσ.
     case danceSDE(eta: Float)
     /// Flow-GRPO's SDE (`sde_type="sde"`): the same mean with η replaced by a(σ) = noiseLevel·√(σ/(1−σ)); see
     /// FlowGRPOSteps.swift.

@@ -1,7 +1,8 @@
 import Engine
 
 /// The noise levels of a flow-matching sampler: `σ_0 = 1 > σ_1 > … > σ_T = 0` on a linear grid bent by the SD3
-/// static time shift `σ = s·t / (1 + (s−1)·t)`, and the integer timesteps the network sees, `τ_i = trunc(1000·σ_i)`.
+/// static time shift `σ = s·t / (1 + (s−1)·t)`, and the integer timesteps the network sees, `τ_i =
+/// trunc(1000·σ_i)`.
 ///
 /// Everything is computed in Float32 with PyTorch's `linspace` rule (the first half counts up from the start, the
 /// second half down from the end), because DanceGRPO's tables depend on that rounding: in float64 the T=12 grid gives

@@ -4,8 +4,8 @@ import Imaging
 ///
 /// The background is the per-channel median of the border pixels (shapes keep off the border). A pixel takes palette
 /// colour k when it lies close to the segment from "half-way between background and k" to "k": its coverage
-/// α = ⟨p − bg, k − bg⟩ / |k − bg|² is at least `minimumCoverage` and its distance to that segment is at most
-/// `maximumDistance`. Thresholding coverage at ½ keeps a blurred or anti-aliased shape at its true outline (a
+/// α = ⟨p − bg, k − bg⟩ / |k − bg|² is at least `minimumCoverage` and its distance to that segment is at
+/// most `maximumDistance`. Thresholding coverage at ½ keeps a blurred or anti-aliased shape at its true outline (a
 /// plain distance-to-colour test would shave off every soft edge and turn small blurred circles into squares), and
 /// the distance test rejects colours that are not on any palette colour's line (blends of two shapes, other hues).
 struct ColorSegmentation: Sendable {

@@ -1,6 +1,6 @@
 /// The scorer's partial credit with shapes and relations left out: how well an image's objects match the colours and
-/// counts a prompt names. A training reward beside `ShapeScorer`'s (`--reward shapes,shapes-colour:…`) for models whose
-/// error is mostly colour, where the full credit mixes the colour signal with the shape classifier's verdicts.
+/// counts a prompt names. A training reward beside `ShapeScorer`'s (`--reward shapes,shapes-colour:…`) for models
+/// whose error is mostly colour, where the full credit mixes the colour signal with the shape classifier's verdicts.
 ///
 /// For each colour c the prompt names, K_c objects asked in it (summed over its groups) and n_c detected in it:
 ///

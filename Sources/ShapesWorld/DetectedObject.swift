@@ -16,7 +16,8 @@ public struct DetectedObject: Hashable, Sendable, Codable, CustomStringConvertib
     public var centerY: Double
     /// area / (width × height): ≈ 1 for squares, π/4 for circles, ½ for triangles.
     public var fill: Double
-    /// Share of the pixels in the lower half of the bounding box: ≈ ½ for symmetric shapes, ¾ for an upright triangle.
+    /// Share of the pixels in the lower half of the bounding box: ≈ ½ for symmetric shapes, ¾ for an upright
+    /// triangle.
     public var bottomShare: Double
 
     public var description: String {

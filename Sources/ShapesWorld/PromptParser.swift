@@ -24,12 +24,18 @@ public enum PromptParser {
             }
             guard let color = ShapeColor(name: colourWord) else {
                 throw PromptError(
-                    "unknown colour '\(colourWord)' in '\(text)' (expected one of \(ShapeColor.allCases.map(\.name).joined(separator: ", ")))"
+                    """
+                    unknown colour '\(colourWord)' in '\(text)' (expected one of \
+                    \(ShapeColor.allCases.map(\.name).joined(separator: ", ")))
+                    """
                 )
             }
             guard let shape = ShapeKind(noun: noun) else {
                 throw PromptError(
-                    "unknown shape '\(noun)' in '\(text)' (expected one of \(ShapeKind.allCases.map(\.name).joined(separator: ", ")))"
+                    """
+                    unknown shape '\(noun)' in '\(text)' (expected one of \
+                    \(ShapeKind.allCases.map(\.name).joined(separator: ", ")))
+                    """
                 )
             }
             position += 3
@@ -65,7 +71,10 @@ public enum PromptParser {
                 while position < tokens.count {
                     guard tokens[position] == "and" else {
                         throw PromptError(
-                            "unexpected '\(tokens[position])' in '\(text)' (expected 'and' or a relation such as 'left of')"
+                            """
+                            unexpected '\(tokens[position])' in '\(text)' (expected 'and' or a relation such as 'left \
+                            of')
+                            """
                         )
                     }
                     position += 1

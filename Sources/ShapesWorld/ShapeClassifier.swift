@@ -1,11 +1,11 @@
 /// Names the shape of a colour region from two numbers that survive small sizes and blur: how much of its bounding
-/// box it fills (square ≈ 1, circle ≈ π/4 ≈ 0.79, triangle ≈ 0.5) and how bottom-heavy it is (upright triangle ≈ 0.75,
-/// the symmetric shapes exactly 0.5).
+/// box it fills (square ≈ 1, circle ≈ π/4 ≈ 0.79, triangle ≈ 0.5) and how bottom-heavy it is (upright triangle
+/// ≈ 0.75, the symmetric shapes exactly 0.5).
 ///
 /// Measured over 8000 renders at 32 and 64 px, hard and anti-aliased edges: squares fill 1.0; circles 0.68–0.85 with
-/// bottom share 0.5; triangles 0.50–0.67 with bottom share 0.67–0.75. After a 3×3 box blur at 32 px (a stand-in for
-/// a model's soft output): squares 0.92–0.96, circles 0.76–0.85, triangles 0.68–0.78 with bottom share ≥ 0.64. Hence
-/// bottom share decides triangles first, then fill separates squares from circles.
+/// bottom share 0.5; triangles 0.50–0.67 with bottom share 0.67–0.75. After a 3×3 box blur at 32 px (a stand-in
+/// for a model's soft output): squares 0.92–0.96, circles 0.76–0.85, triangles 0.68–0.78 with bottom share ≥
+/// 0.64. Hence bottom share decides triangles first, then fill separates squares from circles.
 struct ShapeClassifier: Sendable {
     /// Bounding boxes more elongated than this (either way) are no shape of the world.
     var maximumAspect = 2.0

@@ -14,6 +14,9 @@ public struct ShapeScore: Sendable, CustomStringConvertible {
     public var relationSatisfied: Bool?
 
     public var description: String {
-        "reward \(reward) correct \(correct) counts \(matchedCounts) extras \(extraObjects) relation \(relationSatisfied.map(String.init) ?? "-") objects \(objects)"
+        """
+        reward \(reward) correct \(correct) counts \(matchedCounts) extras \(extraObjects) relation \
+        \(relationSatisfied.map(String.init) ?? "-") objects \(objects)
+        """
     }
 }

@@ -4,8 +4,9 @@ import Imaging
 ///
 /// Detection: the background is estimated from the image border; each pixel takes the palette colour whose line from
 /// the background it lies on, at least half-way to the colour and within `maximumColorDistance` of that line (else it
-/// is background; see `ColorSegmentation`); pixels of one colour within `linkReach` of each other form a region (so a speckled shape reads as one object); regions smaller than `minimumAreaFraction` of the image are dropped as specks; each
-/// remaining region is classified as circle, square, triangle or nothing (`ShapeClassifier`).
+/// is background; see `ColorSegmentation`); pixels of one colour within `linkReach` of each other form a region (so a
+/// speckled shape reads as one object); regions smaller than `minimumAreaFraction` of the image are dropped as specks;
+/// each remaining region is classified as circle, square, triangle or nothing (`ShapeClassifier`).
 ///
 /// Reward, for a spec with groups g (colour, shape, count k_g) and n_g detected objects matching g exactly:
 ///

@@ -62,7 +62,8 @@ public struct PromptFile: Sendable {
         }
     }
 
-    /// The first `count` prompts in file order (repeated cyclically when the file is shorter): fixed evaluation prompts.
+    /// The first `count` prompts in file order (repeated cyclically when the file is shorter): fixed evaluation
+    /// prompts.
     public func fixed(count: Int) -> [Prompt] {
         (0..<count).map { PromptFile.prompt(prompts[$0 % prompts.count]) }
     }

@@ -14,13 +14,20 @@ struct EvaluateCommand: ParsableCommand {
 
     @Option(
         help:
-            "Model folder (from `pretrain`, FLUX or UNet architecture), or a run's checkpoint-*/ folder (its transformer or unet replaces the pretrained one; LoRA adapters are merged into it), or a run folder (its newest checkpoint)."
+            """
+            Model folder (from `pretrain`, FLUX or UNet architecture), or a run's checkpoint-*/ folder (its \
+            transformer or unet replaces the pretrained one; LoRA adapters are merged into it), or a run folder (its \
+            newest checkpoint).
+            """
     )
     var checkpoint = "assets/shapes-model"
 
     @Option(
         help:
-            "The pretrained folder whose text encoder a checkpoint folder is combined with (assets/shapes-model-sd for a UNet checkpoint unless given)."
+            """
+            The pretrained folder whose text encoder a checkpoint folder is combined with (assets/shapes-model-sd for \
+            a UNet checkpoint unless given).
+            """
     )
     var base = "assets/shapes-model"
 
@@ -40,7 +47,10 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(
         inversion: .prefixedNo,
         help:
-            "For a checkpoint of a run with --ema-decay: its averaged weights (ema.safetensors), which the trainer's held-out scores use; --no-ema: the trained weights."
+            """
+            For a checkpoint of a run with --ema-decay: its averaged weights (ema.safetensors), which the trainer's \
+            held-out scores use; --no-ema: the trained weights.
+            """
     ) var ema = true
 
     func run() throws {
@@ -94,7 +104,10 @@ struct EvaluateCommand: ParsableCommand {
             print(
                 String(
                     format:
-                        "  %-9@ %3d prompts  reward %.3f  correct %5.1f%%  objects found %.2f (asked %.2f, extras %.2f), named colour %.0f%%, named shape %.0f%%",
+                        """
+                          %-9@ %3d prompts  reward %.3f  correct %5.1f%%  objects found %.2f (asked %.2f, extras \
+                        %.2f), named colour %.0f%%, named shape %.0f%%
+                        """,
                     kind.rawValue, rows.count, reward, 100 * Double(correct) / n, tally.found, tally.asked,
                     tally.extras,
                     100 * tally.namedColourShare, 100 * tally.namedShapeShare))

@@ -10,12 +10,18 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract:
-            "List the tensors of a safetensors or PyTorch (.pt/.bin) file or checkpoint folder: keys, dtypes, shapes, parameter counts."
+            """
+            List the tensors of a safetensors or PyTorch (.pt/.bin) file or checkpoint folder: keys, dtypes, shapes, \
+            parameter counts.
+            """
     )
 
     @Argument(
         help:
-            "A .safetensors file, a folder of them (with or without *.safetensors.index.json), or a torch.save file (.pt, .pth, .bin, .ckpt)."
+            """
+            A .safetensors file, a folder of them (with or without *.safetensors.index.json), or a torch.save file \
+            (.pt, .pth, .bin, .ckpt).
+            """
     )
     var path: String
 
@@ -50,7 +56,11 @@ struct InspectCommand: ParsableCommand {
             elementsByDType[info.dtype, default: 0] += info.shape.reduce(1, *)
             if limit == 0 || i < limit {
                 print(
-                    "  \(key.padding(toLength: width, withPad: " ", startingAt: 0))  \(info.dtype.safetensorsName.padding(toLength: 4, withPad: " ", startingAt: 0)) \(info.shape)"
+                    """
+                      \(key.padding(toLength: width, withPad: " ", startingAt: 0))  \
+                    \(info.dtype.safetensorsName.padding(toLength: 4, withPad: " ", startingAt: 0)) \
+                    \(info.shape)
+                    """
                 )
             }
         }

@@ -4,8 +4,8 @@ import GRPO
 
 /// `train --processes N` on one machine (torchrun's `--nproc_per_node`): this process becomes rank 0, listens on a free
 /// loopback port, and starts ranks 1…N−1 as copies of itself with the same arguments and torchrun's environment
-/// (`RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `LOCAL_WORLD_SIZE`, `MASTER_ADDR`, `MASTER_PORT`). The other ranks print nothing
-/// but their errors, which arrive here prefixed with their rank.
+/// (`RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `LOCAL_WORLD_SIZE`, `MASTER_ADDR`, `MASTER_PORT`). The other ranks print
+/// nothing but their errors, which arrive here prefixed with their rank.
 final class LocalRanks {
     let group: ProcessGroup
     private let children: [Process]
@@ -53,7 +53,10 @@ final class LocalRanks {
                 for (index, child) in children.enumerated() where !child.isRunning {
                     throw ProcessGroupError(
                         message:
-                            "rank \(index + 1) exited with status \(child.terminationStatus) before it joined the run (its error is above)"
+                            """
+                            rank \(index + 1) exited with status \(child.terminationStatus) before it joined the run \
+                            (its error is above)
+                            """
                     )
                 }
             }
@@ -80,8 +83,8 @@ final class LocalRanks {
         children.filter(\.isRunning).forEach { $0.terminate() }
     }
 
-    /// One BLAS thread per core share: N ranks on C cores each use ⌊C/N⌋ threads, unless `OPENBLAS_NUM_THREADS` says
-    /// otherwise.
+    /// One BLAS thread per core share: N ranks on C cores each use ⌊C/N⌋ threads, unless `OPENBLAS_NUM_THREADS`
+    /// says otherwise.
     static func shareCores(localWorldSize: Int) {
         guard localWorldSize > 1, ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil else { return }
         Engine.setBLASThreads(max(1, ProcessInfo.processInfo.activeProcessorCount / localWorldSize))

@@ -13,7 +13,10 @@ struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
         abstract:
-            "Pretrain the embedded shapes-world model on rendered images: flow matching (FLUX architecture) or DDPM (UNet, --model sd)."
+            """
+            Pretrain the embedded shapes-world model on rendered images: flow matching (FLUX architecture) or DDPM \
+            (UNet, --model sd).
+            """
     )
 
     @Option(help: "World (shapes).")
@@ -21,7 +24,10 @@ struct PretrainCommand: ParsableCommand {
 
     @Option(
         help:
-            "Architecture: flux (FLUX transformer, flow matching; the default) or sd (Stable Diffusion UNet, DDPM ε-prediction, DDIM sampling)."
+            """
+            Architecture: flux (FLUX transformer, flow matching; the default) or sd (Stable Diffusion UNet, DDPM \
+            ε-prediction, DDIM sampling).
+            """
     )
     var model = "flux"
 
@@ -42,7 +48,10 @@ struct PretrainCommand: ParsableCommand {
 
     @Option(
         help:
-            "What the transformer predicts: velocity (the FLUX convention) or sample (x̂0, the JiT recipe for pixel-space models)."
+            """
+            What the transformer predicts: velocity (the FLUX convention) or sample (x̂0, the JiT recipe for \
+            pixel-space models).
+            """
     )
     var prediction = "velocity"
 
@@ -54,7 +63,10 @@ struct PretrainCommand: ParsableCommand {
 
     @Option(
         help:
-            "flux only: latents the transformer denoises: vae (a tiny AutoencoderKL trained first, as FLUX's VAE; the committed model) or pixels (a 2×2 space-to-depth of the pixels, the first models)."
+            """
+            flux only: latents the transformer denoises: vae (a tiny AutoencoderKL trained first, as FLUX's VAE; the \
+            committed model) or pixels (a 2×2 space-to-depth of the pixels, the first models).
+            """
     )
     var codec = "vae"
 
@@ -66,13 +78,19 @@ struct PretrainCommand: ParsableCommand {
 
     @Option(
         help:
-            "sd only: probability that a training prompt is replaced by the empty prompt (the unconditional branch of classifier-free guidance)."
+            """
+            sd only: probability that a training prompt is replaced by the empty prompt (the unconditional branch of \
+            classifier-free guidance).
+            """
     )
     var conditioningDropout = 0.1
 
     @Option(
         help:
-            "sd only: what the UNet predicts, the scheduler's prediction_type: epsilon (SD v1), v_prediction (SD 2) or sample."
+            """
+            sd only: what the UNet predicts, the scheduler's prediction_type: epsilon (SD v1), v_prediction (SD 2) or \
+            sample.
+            """
     )
     var predictionType = "epsilon"
 
@@ -81,13 +99,19 @@ struct PretrainCommand: ParsableCommand {
 
     @Option(
         help:
-            "Caption noise: chance that each object group of a training image is drawn in another colour than its caption names."
+            """
+            Caption noise: chance that each object group of a training image is drawn in another colour than its \
+            caption names.
+            """
     )
     var wrongColorRate = 0.0
 
     @Option(
         help:
-            "Caption noise: chance that each object group of a training image is drawn as another shape than its caption names."
+            """
+            Caption noise: chance that each object group of a training image is drawn as another shape than its \
+            caption names.
+            """
     )
     var wrongShapeRate = 0.0
 
@@ -100,13 +124,19 @@ struct PretrainCommand: ParsableCommand {
 
     @Flag(
         help:
-            "flux only: train the transformer alone and keep the text encoder as it is (with --init-from: a second stage that cannot change how prompts are encoded)."
+            """
+            flux only: train the transformer alone and keep the text encoder as it is (with --init-from: a second \
+            stage that cannot change how prompts are encoded).
+            """
     )
     var freezeTextEncoder = false
 
     @Option(
         help:
-            "Continue from this model folder (its architecture, text encoder and autoencoder) instead of new weights; --heads, --layers, --codec, --prediction, --image-size and --vae then come from it."
+            """
+            Continue from this model folder (its architecture, text encoder and autoencoder) instead of new weights; \
+            --heads, --layers, --codec, --prediction, --image-size and --vae then come from it.
+            """
     )
     var initFrom: String?
 
@@ -154,7 +184,10 @@ struct PretrainCommand: ParsableCommand {
         }
         guard prediction == "velocity", heads == 4, layers == 2, codec == "pixels", vae == nil else {
             throw ValidationError(
-                "--prediction, --heads, --layers, --codec and --vae are for --model flux (the UNet predicts ε; its size is StableDiffusionWorldModel.defaultUNetConfig)"
+                """
+                --prediction, --heads, --layers, --codec and --vae are for --model flux (the UNet predicts ε; its \
+                size is StableDiffusionWorldModel.defaultUNetConfig)
+                """
             )
         }
         var settings = StableDiffusionWorldModel.Settings()
@@ -166,7 +199,10 @@ struct PretrainCommand: ParsableCommand {
             try initFrom.map { try StableDiffusionWorldModel.load(from: URL(fileURLWithPath: $0)) }
             ?? StableDiffusionWorldModel.create(seed: seed, settings: settings, predictionType: predictionType)
         print(
-            "UNet world model: \(formatCount(model.unet.parameterCount())) UNet + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters"
+            """
+            UNet world model: \(formatCount(model.unet.parameterCount())) UNet + \
+            \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters
+            """
         )
         let started = Date()
         let bar = ProgressBar(total: steps, label: "pretraining")
@@ -239,7 +275,10 @@ struct PretrainCommand: ParsableCommand {
 
     private func pretrainFlux(_ model: WorldModel) throws {
         print(
-            "world model: \(formatCount(model.transformer.parameterCount())) transformer + \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters"
+            """
+            world model: \(formatCount(model.transformer.parameterCount())) transformer + \
+            \(formatCount(model.textEncoder.parameterCount())) text-encoder parameters
+            """
         )
         let config = pretrainingConfig
         let started = Date()

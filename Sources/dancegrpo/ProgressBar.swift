@@ -24,7 +24,10 @@ final class ProgressBar {
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let line =
-            "\(label) \(bar) \(done)/\(total) \(formatDuration(elapsed)) elapsed, ETA \(formatDuration(eta))\(suffix.isEmpty ? "" : " · " + suffix)"
+            """
+            \(label) \(bar) \(done)/\(total) \(formatDuration(elapsed)) elapsed, ETA \
+            \(formatDuration(eta))\(suffix.isEmpty ? "" : " · " + suffix)
+            """
         if interactive {
             FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line + (done >= total ? "\n" : "")).utf8))
         } else {

@@ -19,7 +19,10 @@ struct SampleCommand: ParsableCommand {
 
     @Option(
         help:
-            "A diffusers folder: FLUX (transformer/, vae/, text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/, scheduler/) or SD (unet/, vae/, text_encoder/, tokenizer/, scheduler/)."
+            """
+            A diffusers folder: FLUX (transformer/, vae/, text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/, \
+            scheduler/) or SD (unet/, vae/, text_encoder/, tokenizer/, scheduler/).
+            """
     )
     var checkpoint: String
 
@@ -41,7 +44,10 @@ struct SampleCommand: ParsableCommand {
 
     @Option(
         help:
-            "Guidance scale: FLUX's embedded guidance (default 3.5), SD's classifier-free guidance with the empty prompt (default 5.0, as DanceGRPO; ≤ 1 turns it off)."
+            """
+            Guidance scale: FLUX's embedded guidance (default 3.5), SD's classifier-free guidance with the empty \
+            prompt (default 5.0, as DanceGRPO; ≤ 1 turns it off).
+            """
     )
     var guidance: Float?
 
@@ -59,7 +65,11 @@ struct SampleCommand: ParsableCommand {
 
     @Option(
         help:
-            "A safetensors file with the initial latents (key 'latents' or its only tensor), to compare with another implementation from the same noise: FLUX packed [N, tokens, channels]; SD diffusers' layout [N, 4, H/8, W/8]."
+            """
+            A safetensors file with the initial latents (key 'latents' or its only tensor), to compare with another \
+            implementation from the same noise: FLUX packed [N, tokens, channels]; SD diffusers' layout [N, 4, H/8, \
+            W/8].
+            """
     )
     var initialNoise: String?
 
@@ -68,13 +78,19 @@ struct SampleCommand: ParsableCommand {
 
     @Option(
         help:
-            "SD only: a fine-tuned UNet to use instead of <checkpoint>/unet: a training checkpoint folder with unet/ inside, or a UNet folder."
+            """
+            SD only: a fine-tuned UNet to use instead of <checkpoint>/unet: a training checkpoint folder with unet/ \
+            inside, or a UNet folder.
+            """
     )
     var unet: String?
 
     @Option(
         help:
-            "FLUX only: a fine-tuned transformer to use instead of <checkpoint>/transformer: a training checkpoint folder (checkpoint-<n>-<e>/) or a transformer folder."
+            """
+            FLUX only: a fine-tuned transformer to use instead of <checkpoint>/transformer: a training checkpoint \
+            folder (checkpoint-<n>-<e>/) or a transformer folder.
+            """
     )
     var transformer: String?
 
@@ -83,7 +99,10 @@ struct SampleCommand: ParsableCommand {
 
     @Option(
         help:
-            "Weight dtype: float32, bfloat16 or float16. float32 by default: MLX's CPU back end has no fast bfloat16 matrix product (30× slower than float32 here); on a GPU back end bfloat16 halves memory."
+            """
+            Weight dtype: float32, bfloat16 or float16. float32 by default: MLX's CPU back end has no fast bfloat16 \
+            matrix product (30× slower than float32 here); on a GPU back end bfloat16 halves memory.
+            """
     )
     var dtype = "float32"
 
@@ -157,7 +176,9 @@ struct SampleCommand: ParsableCommand {
         }
         try writeGridAndLatents(images: images, finals: finals, prompts: prompts, outFolder: outFolder)
         print(
-            "wrote \(prompts.count) image(s) to \(outFolder.path) in \(formatDuration(Date().timeIntervalSince(started)))"
+            """
+            wrote \(prompts.count) image(s) to \(outFolder.path) in \(formatDuration(Date().timeIntervalSince(started)))
+            """
         )
     }
 
@@ -221,7 +242,9 @@ struct SampleCommand: ParsableCommand {
         }
         try writeGridAndLatents(images: images, finals: finals, prompts: prompts, outFolder: outFolder)
         print(
-            "wrote \(prompts.count) image(s) to \(outFolder.path) in \(formatDuration(Date().timeIntervalSince(started)))"
+            """
+            wrote \(prompts.count) image(s) to \(outFolder.path) in \(formatDuration(Date().timeIntervalSince(started)))
+            """
         )
     }
 
@@ -236,7 +259,10 @@ struct SampleCommand: ParsableCommand {
         let tensor = try file.tensor(key)
         guard tensor.shape == expected else {
             throw ValidationError(
-                "\(initialNoise): '\(key)' has shape \(tensor.shape), expected \(expected) for \(prompts) prompt(s) at \(size)"
+                """
+                \(initialNoise): '\(key)' has shape \(tensor.shape), expected \(expected) for \(prompts) prompt(s) at \
+                \(size)
+                """
             )
         }
         return tensor

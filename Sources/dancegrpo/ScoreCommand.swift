@@ -20,7 +20,10 @@ struct ScoreCommand: ParsableCommand {
 
     @Option(
         help:
-            "Rewards to compute: name[:weight],… (hpsv2.1, pickscore, clip-score, aesthetic). With several, a weighted total is printed too."
+            """
+            Rewards to compute: name[:weight],… (hpsv2.1, pickscore, clip-score, aesthetic). With several, a \
+            weighted total is printed too.
+            """
     )
     var reward = "hpsv2.1"
 

@@ -5,7 +5,8 @@ import TestSupport
 import XCTest
 
 // Goldens: tools/goldens/torch_checkpoints.py writes the torch.save files under Fixtures/torch_checkpoints/ and the
-// tensors they must yield (contiguous) in expected.safetensors, keys `<fixture stem>/<key>`; values compare bit for bit.
+// tensors they must yield (contiguous) in expected.safetensors, keys `<fixture stem>/<key>`; values compare bit for
+// bit.
 final class TorchCheckpointTests: XCTestCase {
     private static let folder = "torch_checkpoints"
     private var goldens: SafeTensorsFile!

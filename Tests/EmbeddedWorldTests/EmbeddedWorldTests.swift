@@ -223,7 +223,8 @@ final class EmbeddedWorldTests: XCTestCase {
         try tinyModel().writeFolder(to: modelFolder)
         var config = tinyConfig()
         config.loraRank = 2
-        config.loraTargets = ["to_q", "to_v", "proj_out"]  // a fresh model's proj_out is zero: only its own adapter gets a gradient at first
+        // a fresh model's proj_out is zero: only its own adapter gets a gradient at first
+        config.loraTargets = ["to_q", "to_v", "proj_out"]
         config.rewards = "jpeg-compressibility"  // differs between any two images, so advantages are never all zero
 
         let straight = try GRPOTrainer(
@@ -484,8 +485,8 @@ final class EmbeddedWorldTests: XCTestCase {
     }
 
     /// The committed model's autoencoder is not what caps its score: the renderer's images of held-out prompts,
-    /// encoded and decoded, still score ≥ 0.9 on average with ≥ 85% of objects in the named shape (measured 0.954 and
-    /// 92% on 512 prompts), far above what the model's own samples reach (0.17 before GRPO, about 0.34 after).
+    /// encoded and decoded, still score ≥ 0.9 on average with ≥ 85% of objects in the named shape (measured 0.954
+    /// and 92% on 512 prompts), far above what the model's own samples reach (0.17 before GRPO, about 0.34 after).
     func testCommittedAutoencoderKeepsTheScorersVerdicts() throws {
         let model = try WorldModel.load(from: packageRoot.appendingPathComponent("assets/shapes-model"))
         let specs = WorldEvaluation.prompts(split: .heldOut, count: 64, seed: 3)

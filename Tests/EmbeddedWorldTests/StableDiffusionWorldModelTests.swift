@@ -110,8 +110,8 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         XCTAssertLessThan(fixedLoss(), 0.97 * before)
     }
 
-    /// With `v_prediction` the loss targets v = √ᾱ·ε − √(1−ᾱ)·x0 (a fresh model outputs 0, so the loss is mean v²),
-    /// and the scheduler written with the model says so.
+    /// With `v_prediction` the loss targets v = √ᾱ·ε − √(1−ᾱ)·x0 (a fresh model outputs 0, so the loss
+    /// is mean v²), and the scheduler written with the model says so.
     func testVPredictionTargetsV() throws {
         var unet = StableDiffusionWorldModel.defaultUNetConfig(imageSize: 16)
         unet.blockOutChannels = [16, 32]

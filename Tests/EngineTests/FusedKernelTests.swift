@@ -1,9 +1,10 @@
 import Engine
 import XCTest
 
-/// The fused CPU kernels (FusedKernels.cpp) against the same formulas composed from MLX's own ops: the tanh-GELU and SiLU nodes
-/// (both tails, strided and broadcast views, a broadcast cotangent, dtypes that must take the composed path) and the
-/// attention softmax inside `scaledDotProductAttention` (values and gradients, additive and −∞ masks, grouped heads).
+/// The fused CPU kernels (FusedKernels.cpp) against the same formulas composed from MLX's own ops: the tanh-GELU and
+/// SiLU nodes (both tails, strided and broadcast views, a broadcast cotangent, dtypes that must take the composed path)
+/// and the attention softmax inside `scaledDotProductAttention` (values and gradients, additive and −∞ masks,
+/// grouped heads).
 final class FusedKernelTests: XCTestCase {
     /// Each fused activation with the MLX composition it replaces.
     private let activations: [(name: String, fused: (Tensor) -> Tensor, composed: (Tensor) -> Tensor)] = [
@@ -17,7 +18,8 @@ final class FusedKernelTests: XCTestCase {
         let x = Tensor.linspace(-30, 30, count: 60_001)
         let small = Tensor.linspace(-1e-3, 1e-3, count: 2001)
         for (name, fused, composed) in activations {
-            XCTAssertLessThanOrEqual(difference(fused(x), composed(x)), 4e-6, name)  // |x| ≤ 30: ≤ 1e-7 of the output
+            // |x| ≤ 30: ≤ 1e-7 of the output
+            XCTAssertLessThanOrEqual(difference(fused(x), composed(x)), 4e-6, name)
             XCTAssertLessThanOrEqual(difference(fused(small), composed(small)), 1e-9, name)
             for (value, expected) in zip(
                 fused(Tensor([-100, 0, 100] as [Float])).toArray(Float.self), [Float(0), 0, 100])
@@ -122,8 +124,9 @@ final class FusedKernelTests: XCTestCase {
 
     // MARK: - Heads after the sequence ([B, L, H, D])
 
-    /// `sequenceMajorAttention` against the formula on the transposed tensors: values and the gradients of q, k, v, with
-    /// no mask, an additive mask broadcast over heads, and a per-head one; a boolean mask takes the transposing path.
+    /// `sequenceMajorAttention` against the formula on the transposed tensors: values and the gradients of q, k, v,
+    /// with no mask, an additive mask broadcast over heads, and a per-head one; a boolean mask takes the transposing
+    /// path.
     func testSequenceMajorAttentionMatchesTheTransposedFormula() {
         let keys = RandomKey(seed: 21).split(into: 5)
         let q = Random.normal([2, 5, 3, 8], key: keys[0]) * 2, k = Random.normal([2, 7, 3, 8], key: keys[1]) * 2

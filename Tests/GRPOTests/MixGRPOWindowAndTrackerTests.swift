@@ -38,7 +38,8 @@ final class MixGRPOWindowTests: XCTestCase {
         XCTAssertEqual((0..<5).map { big.start(iteration: $0) }, [0, 4, 0, 4, 0])
     }
 
-    /// `itersPerShift` 0: the window stays on the first steps for every iteration (and is cut at T − 2 like any other).
+    /// `itersPerShift` 0: the window stays on the first steps for every iteration (and is cut at T − 2 like any
+    /// other).
     func testAFixedWindowNeverMoves() {
         let w = MixGRPOWindow(steps: 12, windowSize: 5, itersPerShift: 0, sampler: .cps(noiseLevel: 0.5))
         for k in [0, 1, 24, 25, 10_000] {

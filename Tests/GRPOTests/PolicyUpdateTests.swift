@@ -46,7 +46,8 @@ final class PolicyUpdateTests: XCTestCase {
         for i in 1..<6 { XCTAssertEqual(first[i].toArray(Float.self), first[0].toArray(Float.self)) }
         XCTAssertGreaterThan(maxAbsDifference(r.latents[1, 1], r.latents[0, 1]), 1e-3, "step noise must still differ")
 
-        // Per prompt group: rows 0–2 share one noise, rows 3–5 another; a group of all six is the shared draw above.
+        // Per prompt group: rows 0–2 share one noise, rows 3–5 another; a group of all six is the shared draw
+        // above.
         c.initialNoiseGroupSize = 3
         let grouped = rollout(
             policy: ToyPolicy(), conditioning: conditioning, latentShape: [4, 3], config: c, key: RandomKey(seed: 3))

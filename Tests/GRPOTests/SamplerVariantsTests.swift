@@ -70,7 +70,8 @@ final class SamplerVariantsTests: XCTestCase {
         let window = MixGRPOWindow(
             steps: 8, windowSize: 3, stride: 1, itersPerShift: 2, sampler: .flowSDE(noiseLevel: 0.7))
         var config = rolloutConfig(.ode, steps: 8)
-        config.process = FlowProcess(steps: 8, shift: 3, sampler: .ode, plan: window.plan(iteration: 5))  // shift 2: window 2..<5
+        // shift 2: window 2..<5
+        config.process = FlowProcess(steps: 8, shift: 3, sampler: .ode, plan: window.plan(iteration: 5))
         let policy = ToyPolicy(seed: 21, keepsReference: true)
         let r = rollout(
             policy: policy, conditioning: conditioning, latentShape: [4, 3], config: config, key: RandomKey(seed: 7))

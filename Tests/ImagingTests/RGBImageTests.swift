@@ -51,7 +51,8 @@ final class RGBImageTests: XCTestCase {
     }
 
     func testBilinearResize() throws {
-        // Two pixels 0 and 200 stretched to four: centres at −0.25, 0.25, 0.75, 1.25 of the source → 0, 50, 150, 200.
+        // Two pixels 0 and 200 stretched to four: centres at −0.25, 0.25, 0.75, 1.25 of the source → 0, 50, 150,
+        // 200.
         let image = try RGBImage(width: 2, height: 1, pixels: [0, 0, 0, 200, 200, 200])
         let wide = try image.resizedBilinear(width: 4, height: 1)
         XCTAssertEqual(wide.pixels.enumerated().filter { $0.offset % 3 == 0 }.map(\.element), [0, 50, 150, 200])

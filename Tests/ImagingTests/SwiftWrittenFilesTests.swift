@@ -4,8 +4,8 @@ import TestSupport
 import XCTest
 
 /// PIL reading this package's PNG and JPEG files. tools/goldens/imaging.py decodes the committed swift_sample.png,
-/// swift_sample_q95.jpg and swift_sample_q95_444.jpg with PIL and stores the pixels; these tests check that the committed files are what the
-/// encoders write today and that PIL's pixels match the source image.
+/// swift_sample_q95.jpg and swift_sample_q95_444.jpg with PIL and stores the pixels; these tests check that the
+/// committed files are what the encoders write today and that PIL's pixels match the source image.
 ///
 /// To refresh after changing an encoder:
 /// `DANCEGRPO_WRITE_IMAGING_FIXTURES=1 swift test --filter SwiftWrittenFilesTests`, then

@@ -4,7 +4,8 @@ import NN
 import TestSupport
 import XCTest
 
-/// `Module.load(contentsOf:)` takes PyTorch files as it takes safetensors (goldens: tools/goldens/torch_checkpoints.py).
+/// `Module.load(contentsOf:)` takes PyTorch files as it takes safetensors (goldens:
+/// tools/goldens/torch_checkpoints.py).
 final class TorchCheckpointLoadTests: XCTestCase {
     func testLinearLoadsFromATorchSaveFile() throws {
         let expected = try Fixture.load("torch_checkpoints/expected.safetensors")

@@ -35,7 +35,8 @@ enum RewardFixtures {
         try CLIPTokenizer(directory: Fixture.url("flux_mini/tokenizer"), cleaning: cleaning)
     }
 
-    /// `values` normalised as torchvision's Normalize does (float32 `(x − mean) / std`), `[N, H, W, 3]` → same shape.
+    /// `values` normalised as torchvision's Normalize does (float32 `(x − mean) / std`), `[N, H, W, 3]` → same
+    /// shape.
     static func normalized(_ t: Tensor) -> Tensor {
         let mean = Tensor([0.48145466, 0.4578275, 0.40821073] as [Float])
         let std = Tensor([0.26862954, 0.26130258, 0.27577711] as [Float])

@@ -42,7 +42,10 @@ final class RewardLoadingTests: XCTestCase {
         }
         XCTAssert(
             text.hasPrefix(
-                "open_clip_pytorch_model.safetensors: expected openclip_wrong_size key visual.transformer.resblocks.2.ln_1.weight"
+                """
+                open_clip_pytorch_model.safetensors: expected openclip_wrong_size key \
+                visual.transformer.resblocks.2.ln_1.weight
+                """
             ), text)
         XCTAssert(text.contains("found vision 2 blocks × width 16, patch 8; text 2 blocks × width 16"), text)
     }
@@ -52,7 +55,10 @@ final class RewardLoadingTests: XCTestCase {
         let text = message { try OpenCLIPLoading.checkArchitecture(dict, config: .vitH14, configName: "ViT-H-14") }
         XCTAssert(
             text.contains(
-                "expected ViT-H-14 key visual.transformer.resblocks.31.ln_1.weight (vision 32 blocks × width 1280, patch 14; text 24 blocks × width 1024)"
+                """
+                expected ViT-H-14 key visual.transformer.resblocks.31.ln_1.weight (vision 32 blocks × width 1280, \
+                patch 14; text 24 blocks × width 1024)
+                """
             ), text)
         // A known architecture is named.
         XCTAssertEqual(OpenCLIPLoading.name(of: [24, 1024, 14, 12, 768]), "ViT-L-14")

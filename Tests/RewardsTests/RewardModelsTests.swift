@@ -136,6 +136,7 @@ final class RewardModelsTests: XCTestCase {
         assertClose(direct, F.tensor("aesthetic.scores"), tolerance: 1e-4, "MLP on the reference embeddings")
         let scores = try reward.scores(images: images, prompts: [])
         assertClose(Tensor(scores.map(Float.init)), F.tensor("aesthetic.scores"), tolerance: 1e-4, "aesthetic scores")
-        XCTAssertEqual(reward.head.layers.count, 8)  // Linear, Dropout, Linear, Dropout, Linear, Dropout, Linear, Linear
+        // Linear, Dropout, Linear, Dropout, Linear, Dropout, Linear, Linear
+        XCTAssertEqual(reward.head.layers.count, 8)
     }
 }

@@ -84,7 +84,8 @@ final class RewardsPreprocessingTests: XCTestCase {
     }
 
     func testGeometryRules() {
-        XCTAssertEqual(CLIPImagePreprocessing.shortestSideSize(width: 720, height: 1280, size: 224).height, 398)  // int(398.2)
+        // int(398.2)
+        XCTAssertEqual(CLIPImagePreprocessing.shortestSideSize(width: 720, height: 1280, size: 224).height, 398)
         XCTAssertEqual(CLIPImagePreprocessing.shortestSideSize(width: 97, height: 131, size: 48).height, 64)
         XCTAssertEqual(CLIPImagePreprocessing.cropOffset(excess: 1, .torchvision), 0)  // round(0.5) = 0
         XCTAssertEqual(CLIPImagePreprocessing.cropOffset(excess: 3, .torchvision), 2)  // round(1.5) = 2

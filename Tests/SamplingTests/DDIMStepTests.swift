@@ -24,7 +24,10 @@ final class DDIMStepTests: XCTestCase {
         let scheduler = DDIMScheduler(config: config, steps: 50)
         assertClose(Tensor(scheduler.alphasCumprod), g["scheduler.alphas_cumprod"]!, tolerance: 1e-6)
         print(
-            "DDIM ᾱ table: max abs error \(maxAbsDifference(Tensor(scheduler.alphasCumprod), g["scheduler.alphas_cumprod"]!))"
+            """
+            DDIM ᾱ table: max abs error \
+            \(maxAbsDifference(Tensor(scheduler.alphasCumprod), g["scheduler.alphas_cumprod"]!))
+            """
         )
         XCTAssertEqual(scheduler.timesteps, g["scheduler.timesteps_50"]!.toArray(Int32.self).map(Int.init))
         // Spec §3: 981, 961, …, 21, 1 and t_prev = clamp(t − 20, 0, 999).
@@ -52,9 +55,13 @@ final class DDIMStepTests: XCTestCase {
             previousSample: g["\(prefix).given_prev_sample"]!)
         assertClose(given.logProb, g["\(prefix).given_log_prob"]!, "\(prefix) log-prob of a given sample")
         print(
-            "DDIM step \(prefix) (t = \(timesteps)): sample error \(maxAbsDifference(drawn.sample, g["\(prefix).prev_sample"]!)), "
-                + "log-prob error \(maxAbsDifference(drawn.logProb, g["\(prefix).log_prob"]!)) (drawn), "
-                + "\(maxAbsDifference(given.logProb, g["\(prefix).given_log_prob"]!)) (given); log-probs \(given.logProb.toArray(Float.self))"
+            """
+            DDIM step \(prefix) (t = \(timesteps)): sample error \
+            \(maxAbsDifference(drawn.sample, g["\(prefix).prev_sample"]!)), log-prob error \
+            \(maxAbsDifference(drawn.logProb, g["\(prefix).log_prob"]!)) (drawn), \
+            \(maxAbsDifference(given.logProb, g["\(prefix).given_log_prob"]!)) (given); log-probs \
+            \(given.logProb.toArray(Float.self))
+            """
         )
     }
 
@@ -118,7 +125,8 @@ final class DDIMStepTests: XCTestCase {
             ]
         }
         let (_, gradients) = function([eps])
-        // d log p / d ε = (x' − μ)/std² · dμ/dε / D, dμ/dε = −√ᾱ_prev·√(1−ᾱ_t)/√ᾱ_t + √(1 − ᾱ_prev − std²).
+        // d log p / d ε = (x' − μ)/std² · dμ/dε / D, dμ/dε = −√ᾱ_prev·√(1−ᾱ_t)/√ᾱ_t + √(1
+        // − ᾱ_prev − std²).
         let out = ddimStep(scheduler, modelOutput: eps, timesteps: [501], sample: x, eta: 1, previousSample: next)
         let a = scheduler.alphaCumprod(501), p = scheduler.alphaCumprod(481), s = out.std[0]
         let dMean = -p.squareRoot() * (1 - a).squareRoot() / a.squareRoot() + (1 - p - s * s).squareRoot()
@@ -140,8 +148,11 @@ final class DDIMStepTests: XCTestCase {
         let folder = try temporaryDirectory(self)
         let file = folder.appendingPathComponent("scheduler_config.json")
         try Data(
-            #"{"_class_name": "DDIMScheduler", "prediction_type": "flow", "timestep_spacing": "karras", "thresholding": true}"#
-                .utf8
+            #"""
+            {"_class_name": "DDIMScheduler", "prediction_type": "flow", "timestep_spacing": "karras", "thresholding": \#
+            true}
+            """#
+            .utf8
         ).write(to: file)
         XCTAssertThrowsError(try DDIMScheduler.Config.load(folder)) { error in
             let text = "\(error)"

@@ -58,7 +58,8 @@ final class FlowSDEStepTests: XCTestCase {
     }
 
     func testLogProbGradientReachesOnlyTheMean() {
-        // d(log p)/dv through μ: ∂ℓ/∂μ = (x' − μ)/s², ∂μ/∂v = dσ·(1 + η²(1−σ)/(2σ)), averaged over 3 elements.
+        // d(log p)/dv through μ: ∂ℓ/∂μ = (x' − μ)/s², ∂μ/∂v = dσ·(1 + η²(1−σ)/(2σ)), averaged
+        // over 3 elements.
         let (sigma, next, eta): (Float, Float, Float) = (0.9, 0.8684, 0.3)
         let x = self.x
         let target = x + 0.01

@@ -4,8 +4,8 @@ import TestSupport
 import XCTest
 
 /// Every sampler's step against tools/goldens/grpo_steps.py (a plain-torch transcription of the reference formulas):
-/// mean, drawn sample, x̂0, std, the reference's std_dev_t and the log-prob of the drawn and of a given next sample, at
-/// the first (σ = 1), a middle and the last (σ' = 0) step of an 8-step shift-3 schedule.
+/// mean, drawn sample, x̂0, std, the reference's std_dev_t and the log-prob of the drawn and of a given next sample,
+/// at the first (σ = 1), a middle and the last (σ' = 0) step of an 8-step shift-3 schedule.
 final class FlowStepGoldenTests: XCTestCase {
     func testScheduleMatchesTorch() throws {
         let g = try Fixture.load("grpo_steps.safetensors")
@@ -48,8 +48,8 @@ final class FlowStepGoldenTests: XCTestCase {
     }
 
     func testCPSPreservesCoefficients() {
-        // With v = ε − x0 exact, x̂0 = x0 and x̂1 = ε, so μ = (1−σ')x0 + √(σ'² − s²)·ε and μ + s·z keeps the
-        // coefficient (1−σ') on x0 and a total noise variance σ'² when z ⟂ ε.
+        // With v = ε − x0 exact, x̂0 = x0 and x̂1 = ε, so μ = (1−σ')x0 + √(σ'² − s²)·ε and μ + s·z
+        // keeps the coefficient (1−σ') on x0 and a total noise variance σ'² when z ⟂ ε.
         let x0 = Tensor([0.5, -1.0, 2.0] as [Float], shape: [1, 3]),
             eps = Tensor([1.0, 0.25, -0.5] as [Float], shape: [1, 3])
         let (sigma, next): (Float, Float) = (0.75, 0.5)

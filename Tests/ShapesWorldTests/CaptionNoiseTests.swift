@@ -17,7 +17,8 @@ final class CaptionNoiseTests: XCTestCase {
             recoloured += zip(scene.shown.groups, spec.groups).filter { $0.color != $1.color }.count
             groups += spec.groups.count
         }
-        // 2000 prompts hold about 3300 groups: the share recoloured is within ±0.03 of 0.5 with overwhelming probability.
+        // 2000 prompts hold about 3300 groups: the share recoloured is within ±0.03 of 0.5 with overwhelming
+        // probability.
         XCTAssertEqual(Double(recoloured) / Double(groups), 0.5, accuracy: 0.03)
     }
 

@@ -1,8 +1,8 @@
 import XCTest
 @testable import ShapesWorld
 
-/// `ShapeFormCredit` grades the scorer's own shape test: it must agree with the classifier's verdicts, pay the renderer's
-/// shapes well as what they are and badly as anything else, and never pay for drawing less.
+/// `ShapeFormCredit` grades the scorer's own shape test: it must agree with the classifier's verdicts, pay the
+/// renderer's shapes well as what they are and badly as anything else, and never pay for drawing less.
 final class ShapeFormCreditTests: XCTestCase {
     private let renderer = ShapeRenderer(size: 32)
 
@@ -27,7 +27,10 @@ final class ShapeFormCreditTests: XCTestCase {
                     let margin = classifier.margin(to: shape, fill: fill, bottomShare: share, width: 8, height: 8)
                     XCTAssertEqual(
                         margin > 0, verdict == shape,
-                        "fill \(fill), bottom share \(share), \(shape): margin \(margin), verdict \(String(describing: verdict))"
+                        """
+                        fill \(fill), bottom share \(share), \(shape): margin \(margin), verdict \
+                        \(String(describing: verdict))
+                        """
                     )
                 }
             }

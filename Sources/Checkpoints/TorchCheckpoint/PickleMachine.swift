@@ -94,7 +94,8 @@ struct PickleMachine {
         case 0x80:  // PROTO
             let version = try readByte()
             guard version <= 5 else { throw fail("pickle protocol \(version) is newer than 5") }
-        case 0x95:  // FRAME: a length prefix for the opcodes that follow; nothing to do when the whole pickle is in memory.
+        // FRAME: a length prefix for the opcodes that follow; nothing to do when the whole pickle is in memory.
+        case 0x95:
             _ = try readInteger(width: 8)
         case 0x2e:  // STOP
             return try pop()
@@ -300,7 +301,8 @@ struct PickleMachine {
         if digits.isEmpty { return .int(0) }
         guard digits.count <= 8 else { return .bigInt(digits) }
         var value = digits.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        if digits.last! & 0x80 != 0 && digits.count < 8 { value |= ~UInt64(0) << UInt64(8 * digits.count) }  // sign-extend
+        // sign-extend
+        if digits.last! & 0x80 != 0 && digits.count < 8 { value |= ~UInt64(0) << UInt64(8 * digits.count) }
         return .int(Int(Int64(bitPattern: value)))
     }
 

@@ -25,8 +25,8 @@ enum TorchGlobal: Equatable, Sendable {
     case rebuildParameter
     /// `torch._utils._rebuild_parameter_with_state(data, requires_grad, backward_hooks, state)`.
     case rebuildParameterWithState
-    /// `torch._tensor._rebuild_from_type_v2(func, new_type, args, state)`: a tensor whose class or `__dict__` is not the
-    /// plain one; only `torch.Tensor` and `torch.nn.Parameter` are accepted as the type.
+    /// `torch._tensor._rebuild_from_type_v2(func, new_type, args, state)`: a tensor whose class or `__dict__` is not
+    /// the plain one; only `torch.Tensor` and `torch.nn.Parameter` are accepted as the type.
     case rebuildFromTypeV2
     /// `torch.Tensor` / `torch.nn.parameter.Parameter` as a type argument.
     case tensorType
@@ -97,9 +97,11 @@ enum TorchGlobal: Equatable, Sendable {
     static func resolve(module: String, name: String) throws -> TorchGlobal {
         if let global = named(module: module, name: name) { return global }
         throw PickleFailure(
-            "refused global '\(module).\(name)' (pickle names it as '\(module) \(name)'): the restricted unpickler only rebuilds "
-                + "tensors and plain containers (collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch.*Storage, "
-                + "torch dtypes, …) and never imports or calls anything else. The file may be malicious, or it pickles "
-                + "Python objects beyond a state dict; re-save it with torch.save(model.state_dict(), path)")
+            """
+            refused global '\(module).\(name)' (pickle names it as '\(module) \(name)'): the restricted unpickler only \
+            rebuilds tensors and plain containers (collections.OrderedDict, torch._utils._rebuild_tensor_v2, \
+            torch.*Storage, torch dtypes, …) and never imports or calls anything else. The file may be malicious, or \
+            it pickles Python objects beyond a state dict; re-save it with torch.save(model.state_dict(), path)
+            """)
     }
 }

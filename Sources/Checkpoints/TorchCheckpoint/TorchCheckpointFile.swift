@@ -91,8 +91,11 @@ public final class TorchCheckpointFile: @unchecked Sendable {
             throw TorchCheckpointError(
                 file: url.path,
                 message:
-                    "tensor '\(key)': view \(reference.shape) with stride \(reference.strides) at offset \(reference.offset) "
-                    + "reaches element \(span.upperBound) of storage '\(reference.storage.key)', which has \(reference.storage.numel)"
+                    """
+                    tensor '\(key)': view \(reference.shape) with stride \(reference.strides) at offset \
+                    \(reference.offset) reaches element \(span.upperBound) of storage '\(reference.storage.key)', \
+                    which has \(reference.storage.numel)
+                    """
             )
         }
         return span
@@ -113,8 +116,12 @@ public final class TorchCheckpointFile: @unchecked Sendable {
             throw TorchCheckpointError(
                 file: path,
                 message: isTorchScript
-                    ? "a TorchScript archive (torch.jit.save), not a torch.save checkpoint: load it in Python and save model.state_dict()"
-                    : "a zip archive without data.pkl, not a torch.save checkpoint (\(archive.entries.count) entries, e.g. "
+                    ? """
+                    a TorchScript archive (torch.jit.save), not a torch.save checkpoint: load it in Python and \
+                    save model.state_dict()
+                    """
+                    : "a zip archive without data.pkl, not a torch.save checkpoint "
+                        + "(\(archive.entries.count) entries, e.g. "
                         + archive.entries.prefix(3).map { "'\($0.name)'" }.joined(separator: ", ") + ")")
         }
         let prefix = String(pickle.name.dropLast("data.pkl".count))
@@ -125,8 +132,10 @@ public final class TorchCheckpointFile: @unchecked Sendable {
                 throw TorchCheckpointError(
                     file: path,
                     message:
-                        "byteorder is '\(order)': the storages were written on a big-endian machine; only little-endian checkpoints "
-                        + "are read (load and re-save the file on a little-endian machine)")
+                        """
+                        byteorder is '\(order)': the storages were written on a big-endian machine; only little-endian \
+                        checkpoints are read (load and re-save the file on a little-endian machine)
+                        """)
             }
         }
         let bytes = try archive.read(pickle)
@@ -184,8 +193,10 @@ public final class TorchCheckpointFile: @unchecked Sendable {
                 stage = "sys_info"
                 if case .dict(let info) = try next(), case .bool(false)? = info["little_endian"] {
                     throw fail(
-                        "sys_info says little_endian=False: the storages were written on a big-endian machine; only "
-                            + "little-endian checkpoints are read (load and re-save the file on a little-endian machine)"
+                        """
+                        sys_info says little_endian=False: the storages were written on a big-endian machine; only \
+                        little-endian checkpoints are read (load and re-save the file on a little-endian machine)
+                        """
                     )
                 }
                 stage = "object"
@@ -204,7 +215,10 @@ public final class TorchCheckpointFile: @unchecked Sendable {
                         .littleEndian(at: 0, width: 8)
                     guard count <= file.size / UInt64(storage.dtype.size) else {
                         throw fail(
-                            "storage '\(key)' of \(file.url.lastPathComponent): element count \(count) is more than the whole file holds"
+                            """
+                            storage '\(key)' of \(file.url.lastPathComponent): element count \(count) is more than the \
+                            whole file holds
+                            """
                         )
                     }
                     let numel = Int(count)
@@ -245,8 +259,10 @@ enum StorageReader: Sendable {
             guard entry.uncompressedSize >= UInt64(expected) else {
                 throw TorchCheckpointError(
                     file: file,
-                    message: "storage '\(storage.key)' of \(URL(fileURLWithPath: file).lastPathComponent): "
-                        + "expected \(expected) bytes (\(storage.numel) × \(storage.dtype)), found \(entry.uncompressedSize)"
+                    message: """
+                        storage '\(storage.key)' of \(URL(fileURLWithPath: file).lastPathComponent): expected \
+                        \(expected) bytes (\(storage.numel) × \(storage.dtype)), found \(entry.uncompressedSize)
+                        """
                 )
             }
             return try archive.read(entry, offset: UInt64(elements.lowerBound * size), count: elements.count * size)
@@ -259,8 +275,11 @@ enum StorageReader: Sendable {
             guard location.numel * size >= expected, available >= UInt64(expected) else {
                 throw TorchCheckpointError(
                     file: file,
-                    message: "storage '\(storage.key)' of \(URL(fileURLWithPath: file).lastPathComponent): "
-                        + "expected \(expected) bytes (\(storage.numel) × \(storage.dtype)), found \(min(UInt64(location.numel * size), available))"
+                    message: """
+                        storage '\(storage.key)' of \(URL(fileURLWithPath: file).lastPathComponent): expected \
+                        \(expected) bytes (\(storage.numel) × \(storage.dtype)), found \
+                        \(min(UInt64(location.numel * size), available))
+                        """
                 )
             }
             let offset = location.offset + UInt64((storage.rootOffset + elements.lowerBound) * size)

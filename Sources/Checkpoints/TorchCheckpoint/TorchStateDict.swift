@@ -1,8 +1,8 @@
 import Foundation
 
 // From the unpickled top object to `[key: tensor]`. torch.save is given a state dict (dict / OrderedDict of tensors),
-// or a training checkpoint that wraps one (`{'state_dict': …, 'epoch': 3}`, `{'model': …, 'optimizer': …}`), often
-// with DataParallel's `module.` in front of every key. The rules, in order:
+// or a training checkpoint that wraps one (`{'state_dict': …, 'epoch': 3}`, `{'model': …, 'optimizer': …}`),
+// often with DataParallel's `module.` in front of every key. The rules, in order:
 //   1. `stateDictKey` given: that entry of the top dict ("a/b" for nested entries) is the state dict.
 //   2. A top dict holding tensors directly is the state dict.
 //   3. Otherwise the first of `wrapperKeys` present whose value holds tensors is.
@@ -51,14 +51,16 @@ enum TorchStateDict {
         switch root {
         case .dict, .list: break
         case .tensor(let reference):
-            // `torch.save(tensor, path)`, as DanceGRPO's preprocessing stores every embedding: the one tensor, keyed "".
+            // `torch.save(tensor, path)`, as DanceGRPO's preprocessing stores every embedding: the one tensor, keyed
+            // "".
             var single = Flattened()
             single.tensors[TorchCheckpointFile.singleTensorKey] = reference
             return single
         default: throw fail("the file holds \(root.kind), not a state dict (a dict of tensors)")
         }
         var result = Flattened()
-        var seen = Set<ObjectIdentifier>()  // each container is flattened once (pickles can share and nest them at will)
+        // each container is flattened once (pickles can share and nest them at will)
+        var seen = Set<ObjectIdentifier>()
         func visit(_ value: PickleValue, _ name: String, depth: Int) throws {
             guard depth < 64 else { throw fail("entry '\(name)': containers nested more than 64 deep") }
             func child(_ key: String) -> String { name.isEmpty ? key : "\(name).\(key)" }

@@ -1,11 +1,11 @@
 import Engine
 import Foundation
 
-// Tensors as torch.save pickles them: `_rebuild_tensor_v2(storage, storage_offset, size, stride, …)`, where the storage
-// is a persistent id `('storage', <storage type>, key, location, numel)` whose bytes live outside the pickle (zip entry
-// `data/<key>`, or after the pickles in the legacy format). A tensor is a strided view: several tensors may share one
-// storage, start at an offset into it, and have any strides (a transpose, a slice, an expand). Here a view is kept as a
-// reference and materialised as a contiguous engine tensor when asked for.
+// Tensors as torch.save pickles them: `_rebuild_tensor_v2(storage, storage_offset, size, stride, …)`, where the
+// storage is a persistent id `('storage', <storage type>, key, location, numel)` whose bytes live outside the pickle
+// (zip entry `data/<key>`, or after the pickles in the legacy format). A tensor is a strided view: several tensors may
+// share one storage, start at an offset into it, and have any strides (a transpose, a slice, an expand). Here a view is
+// kept as a reference and materialised as a contiguous engine tensor when asked for.
 
 /// A storage named by a persistent id: `numel` elements of `dtype`, found under `key`.
 struct TorchStorage: Sendable {
@@ -152,7 +152,9 @@ enum TorchRebuild {
             else { throw PickleFailure("_rebuild_from_type_v2 needs (function, type, args, state)") }
             guard type == .tensorType || type == .parameterType else {
                 throw PickleFailure(
-                    "_rebuild_from_type_v2 with type \(type.qualifiedName): only torch.Tensor and Parameter are accepted"
+                    """
+                    _rebuild_from_type_v2 with type \(type.qualifiedName): only torch.Tensor and Parameter are accepted
+                    """
                 )
             }
             guard [.rebuildTensorV2, .rebuildTensor, .rebuildParameter, .rebuildParameterWithState].contains(inner)

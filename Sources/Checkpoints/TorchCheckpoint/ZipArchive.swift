@@ -59,7 +59,10 @@ struct ZipArchive: Sendable {
                     at: recordOffset, count: 56, what: "the zip64 end-of-central-directory record")
                 guard record.littleEndian(at: 0, width: 4) == UInt64(Self.zip64EndOfCentralDirectory) else {
                     throw fail(
-                        "zip64 locator points at offset \(recordOffset), which holds no zip64 end-of-central-directory record"
+                        """
+                        zip64 locator points at offset \(recordOffset), which holds no zip64 end-of-central-directory \
+                        record
+                        """
                     )
                 }
                 entryCount = record.littleEndian(at: 32, width: 8)
@@ -143,8 +146,11 @@ struct ZipArchive: Sendable {
             throw TorchCheckpointError(
                 file: path,
                 message:
-                    "zip entry '\(entry.name)' is compressed (\(kind)); torch.save writes entries uncompressed (stored): "
-                    + "the file was re-packed by another tool, re-save it with torch.save or re-zip it without compression (zip -0)"
+                    """
+                    zip entry '\(entry.name)' is compressed (\(kind)); torch.save writes entries uncompressed \
+                    (stored): the file was re-packed by another tool, re-save it with torch.save or re-zip it without \
+                    compression (zip -0)
+                    """
             )
         }
         // The local header's extra field may differ from the central directory's (torch pads it for alignment).
@@ -166,7 +172,10 @@ struct ZipArchive: Sendable {
             throw TorchCheckpointError(
                 file: file.url.path,
                 message:
-                    "zip entry '\(entry.name)': bytes \(offset)..<\(offset + UInt64(count)) requested, the entry has \(entry.uncompressedSize)"
+                    """
+                    zip entry '\(entry.name)': bytes \(offset)..<\(offset + UInt64(count)) requested, the entry has \
+                    \(entry.uncompressedSize)
+                    """
             )
         }
         return try file.read(at: try dataOffset(of: entry) + offset, count: count, what: "zip entry '\(entry.name)'")

@@ -66,7 +66,10 @@ public struct CLIPVisionConfig: Codable, Sendable, Equatable {
             throw ConfigFile.Error(
                 file: file,
                 message:
-                    "vision hidden_act '\(hiddenAct)' is not supported (expected quick_gelu, gelu, gelu_new, relu or silu)"
+                    """
+                    vision hidden_act '\(hiddenAct)' is not supported (expected quick_gelu, gelu, gelu_new, relu or \
+                    silu)
+                    """
             )
         }
     }

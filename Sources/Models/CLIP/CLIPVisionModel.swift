@@ -27,7 +27,10 @@ public final class CLIPVisionEmbeddings: Module {
         let tokens = patches.reshaped([batch, -1, dim])  // row-major over the patch grid, as torch's flatten(2)
         precondition(
             tokens.dim(1) + 1 == positionEmbedding.count,
-            "CLIPVisionEmbeddings: \(tokens.dim(1)) patches do not match \(positionEmbedding.count - 1) position embeddings (image size \(pixels.shape))"
+            """
+            CLIPVisionEmbeddings: \(tokens.dim(1)) patches do not match \(positionEmbedding.count - 1) position \
+            embeddings (image size \(pixels.shape))
+            """
         )
         let cls = classEmbedding.reshaped([1, 1, dim]).broadcast(to: [batch, 1, dim])
         return concatenated([cls, tokens], axis: 1) + positionEmbedding.weight

@@ -3,8 +3,9 @@ import NN
 
 /// diffusers' `Downsample2D` with `use_conv=True`, shared by the VAE encoder and SD's UNet: a 3×3 convolution of
 /// stride 2. With `padding` 0 (the VAE) one zero row is added at the bottom and one zero column at the right first
-/// (`F.pad(x, (0, 1, 0, 1))`), so an H×W input gives ⌊H/2⌋×⌊W/2⌋; otherwise the convolution pads symmetrically
-/// (the UNet's `downsample_padding`, 1 for SD). Key `conv`. Activations are channels-last, `[N, H, W, C]`.
+/// (`F.pad(x, (0, 1, 0, 1))`), so an H×W input gives ⌊H/2⌋×⌊W/2⌋; otherwise the convolution pads
+/// symmetrically (the UNet's `downsample_padding`, 1 for SD). Key `conv`. Activations are channels-last, `[N, H, W,
+/// C]`.
 public final class Downsample2D: Module, UnaryLayer {
     public let conv: Conv2d
     public let padding: Int

@@ -60,7 +60,10 @@ public struct FluxConfig: Codable, Sendable, Equatable {
             throw ConfigFile.Error(
                 file: file.path,
                 message:
-                    "patch_size \(config.patchSize) is not supported (FLUX packs 2×2 patches outside the transformer and uses 1)"
+                    """
+                    patch_size \(config.patchSize) is not supported (FLUX packs 2×2 patches outside the transformer \
+                    and uses 1)
+                    """
             )
         }
         return config

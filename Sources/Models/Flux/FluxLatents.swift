@@ -2,8 +2,8 @@ import Engine
 
 /// How the FLUX pipeline lays latents out for the transformer (diffusers `FluxPipeline._pack_latents`,
 /// `_unpack_latents`, `_prepare_latent_image_ids`). The VAE's latents are `[B, C, H, W]` in the checkpoint world;
-/// here they are channels-last `[B, H, W, C]`, and packing takes 2×2 patches into tokens of `4·C` features in the same
-/// (c, dy, dx) order as diffusers, so packed tensors are identical element for element.
+/// here they are channels-last `[B, H, W, C]`, and packing takes 2×2 patches into tokens of `4·C` features in the
+/// same (c, dy, dx) order as diffusers, so packed tensors are identical element for element.
 public enum FluxLatents {
     /// `[B, H, W, C]` → `[B, (H/2)·(W/2), C·4]`.
     public static func pack(_ latents: Tensor) -> Tensor {

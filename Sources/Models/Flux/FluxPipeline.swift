@@ -81,7 +81,10 @@ public final class FluxPipeline {
             throw ConfigFile.Error(
                 file: folder.path,
                 message:
-                    "not a diffusers FLUX folder: missing \(missing.joined(separator: ", ")) (expected \(required.joined(separator: "/, "))/)"
+                    """
+                    not a diffusers FLUX folder: missing \(missing.joined(separator: ", ")) (expected \
+                    \(required.joined(separator: "/, "))/)
+                    """
             )
         }
     }
@@ -135,7 +138,8 @@ public final class FluxPipeline {
         return x
     }
 
-    /// Packed latents → images `[B, H, W, 3]` in [0, 1] (the pipeline's unpack, denormalise, decode, `x/2 + 0.5` clamp).
+    /// Packed latents → images `[B, H, W, 3]` in [0, 1] (the pipeline's unpack, denormalise, decode, `x/2 + 0.5`
+    /// clamp).
     public func decode(_ packed: Tensor, height: Int, width: Int) -> Tensor {
         let (h, w) = latentSize(height: height, width: width)
         let latents = vae.denormalize(FluxLatents.unpack(packed, height: h, width: w))

@@ -87,7 +87,8 @@ public final class FluxTransformer2DModel: Module {
     /// The velocity for packed latents, with diffusers' forward signature:
     /// - hiddenStates: `[B, Li, in_channels]` packed 2×2 latent patches.
     /// - encoderHiddenStates: `[B, Lt, joint_attention_dim]` T5 states; pooled: `[B, pooled_projection_dim]` CLIP.
-    /// - timestep: `[B]` in 0…1 (σ, or τ/1000), scaled by 1000 inside as diffusers does; guidance: `[B]` (raw scale).
+    /// - timestep: `[B]` in 0…1 (σ, or τ/1000), scaled by 1000 inside as diffusers does; guidance: `[B]` (raw
+    /// scale).
     /// - imageIds `[Li, 3]`, textIds `[Lt, 3]`.
     public func callAsFunction(
         hiddenStates: Tensor, encoderHiddenStates: Tensor, pooled: Tensor, timestep: Tensor,

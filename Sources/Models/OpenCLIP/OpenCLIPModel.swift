@@ -1,8 +1,9 @@
 // Port of mlfoundations/open_clip src/open_clip/{model.py CLIP, transformer.py VisionTransformer, Transformer,
-// ResidualAttentionBlock} (open_clip_torch 3.3.0, checked against it by tools/goldens/rewards.py) for the ViT family. Keys are open_clip's state-dict keys (`visual.conv1.weight`,
-// `visual.transformer.resblocks.<i>.attn.in_proj_weight`, `token_embedding.weight`, `text_projection`, …); the
-// `attn_mask` buffer is not in the state dict and is not a tensor here (causal attention is a mask mode).
-// Deviation: images are channels-last `[B, H, W, 3]` (the engine's convolution layout); the result is the same.
+// ResidualAttentionBlock} (open_clip_torch 3.3.0, checked against it by tools/goldens/rewards.py) for the ViT family.
+// Keys are open_clip's state-dict keys (`visual.conv1.weight`, `visual.transformer.resblocks.<i>.attn.in_proj_weight`,
+// `token_embedding.weight`, `text_projection`, …); the `attn_mask` buffer is not in the state dict and is not a
+// tensor here (causal attention is a mask mode). Deviation: images are channels-last `[B, H, W, 3]` (the engine's
+// convolution layout); the result is the same.
 import Engine
 import Foundation
 import NN
@@ -168,7 +169,10 @@ public final class OpenCLIPVisionTransformer: Module {
         let tokens = patches.reshaped([batch, -1, width])
         precondition(
             tokens.dim(1) + 1 == positionalEmbedding.dim(0),
-            "OpenCLIPVisionTransformer: \(tokens.dim(1)) patches do not match \(positionalEmbedding.dim(0) - 1) positional embeddings (input \(pixels.shape))"
+            """
+            OpenCLIPVisionTransformer: \(tokens.dim(1)) patches do not match \(positionalEmbedding.dim(0) - 1) \
+            positional embeddings (input \(pixels.shape))
+            """
         )
         let cls = classEmbedding.reshaped([1, 1, width]).broadcast(to: [batch, 1, width])
         var x = concatenated([cls, tokens], axis: 1) + positionalEmbedding

@@ -21,8 +21,8 @@ public struct DDIMTrajectory: @unchecked Sendable {
 /// text-to-image sampling with DDIM, computing what diffusers' `StableDiffusionPipeline.__call__` computes with a
 /// `DDIMScheduler` (DanceGRPO's `pipeline_with_logprob`, which adds the per-step log-probabilities):
 /// - prompts → CLIP token ids padded to 77 → `last_hidden_state`; the unconditional branch is the empty prompt;
-/// - classifier-free guidance `ε_u + w·(ε_c − ε_u)` from one UNet call on the batch `[uncond…, cond…]` (off when
-///   w ≤ 1, as diffusers does);
+/// - classifier-free guidance `ε_u + w·(ε_c − ε_u)` from one UNet call on the batch `[uncond…, cond…]` (off
+///   when w ≤ 1, as diffusers does);
 /// - DDIM steps ``ddimStep(_:modelOutput:timesteps:sample:eta:previousSample:noise:)`` at the scheduler's timesteps;
 /// - `vae.decode(latents / scaling_factor)`, then `x/2 + 0.5` clamped to [0, 1].
 /// Latents are channels-last `[B, H/8, W/8, 4]`; images `[B, H, W, 3]`. The text encoder is optional so that
@@ -85,7 +85,10 @@ public final class StableDiffusionPipeline {
             throw ConfigFile.Error(
                 file: folder.path,
                 message:
-                    "not a diffusers Stable Diffusion folder: missing \(missing.joined(separator: ", ")) (expected \(required.joined(separator: "/, "))/)"
+                    """
+                    not a diffusers Stable Diffusion folder: missing \(missing.joined(separator: ", ")) (expected \
+                    \(required.joined(separator: "/, "))/)
+                    """
             )
         }
     }
@@ -185,8 +188,8 @@ public final class StableDiffusionPipeline {
         return trajectory
     }
 
-    /// Latents `[B, h, w, 4]` → images `[B, h·8, w·8, 3]` in [0, 1]: `vae.decode(latents / scaling_factor)`, then the
-    /// pipeline's `x/2 + 0.5` clamped.
+    /// Latents `[B, h, w, 4]` → images `[B, h·8, w·8, 3]` in [0, 1]: `vae.decode(latents / scaling_factor)`, then
+    /// the pipeline's `x/2 + 0.5` clamped.
     public func decode(_ latents: Tensor) -> Tensor {
         let dtype = vae.decoder.convIn.weight.dtype
         let images = vae.decode(vae.denormalize(latents.asType(.float32)).asType(dtype)).asType(.float32)

@@ -196,17 +196,26 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         var found: [String] = []
         for (i, type) in downBlockTypes.enumerated() where !Self.supportedDownBlockTypes.contains(type) {
             found.append(
-                "down_block_types[\(i)] '\(type)' is not supported (supported: \(Self.supportedDownBlockTypes.sorted().joined(separator: ", ")))"
+                """
+                down_block_types[\(i)] '\(type)' is not supported (supported: \
+                \(Self.supportedDownBlockTypes.sorted().joined(separator: ", ")))
+                """
             )
         }
         for (i, type) in upBlockTypes.enumerated() where !Self.supportedUpBlockTypes.contains(type) {
             found.append(
-                "up_block_types[\(i)] '\(type)' is not supported (supported: \(Self.supportedUpBlockTypes.sorted().joined(separator: ", ")))"
+                """
+                up_block_types[\(i)] '\(type)' is not supported (supported: \
+                \(Self.supportedUpBlockTypes.sorted().joined(separator: ", ")))
+                """
             )
         }
         if let mid = midBlockType, !Self.supportedMidBlockTypes.contains(mid) {
             found.append(
-                "mid_block_type '\(mid)' is not supported (supported: \(Self.supportedMidBlockTypes.sorted().joined(separator: ", ")), or null)"
+                """
+                mid_block_type '\(mid)' is not supported (supported: \
+                \(Self.supportedMidBlockTypes.sorted().joined(separator: ", ")), or null)
+                """
             )
         }
         if blockOutChannels.isEmpty { found.append("block_out_channels is empty") }
@@ -228,7 +237,10 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
 
         if !Self.supportedActivations.contains(actFn) {
             found.append(
-                "act_fn '\(actFn)' is not supported (supported: \(Self.supportedActivations.sorted().joined(separator: ", ")))"
+                """
+                act_fn '\(actFn)' is not supported (supported: \
+                \(Self.supportedActivations.sorted().joined(separator: ", ")))
+                """
             )
         }
         if normNumGroups <= 0 {

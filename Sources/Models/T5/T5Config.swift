@@ -74,7 +74,10 @@ public struct T5Config: Codable, Sendable, Equatable {
             throw ConfigFile.Error(
                 file: file.path,
                 message:
-                    "feed_forward_proj '\(config.feedForwardProj)' is not supported (expected relu, gelu, silu, gelu_new or gated-<one of them>)"
+                    """
+                    feed_forward_proj '\(config.feedForwardProj)' is not supported (expected relu, gelu, silu, \
+                    gelu_new or gated-<one of them>)
+                    """
             )
         }
         guard config.relativeAttentionNumBuckets >= 4,
@@ -83,7 +86,10 @@ public struct T5Config: Codable, Sendable, Equatable {
             throw ConfigFile.Error(
                 file: file.path,
                 message:
-                    "relative_attention_num_buckets \(config.relativeAttentionNumBuckets) / max_distance \(config.relativeAttentionMaxDistance) do not make log-spaced buckets"
+                    """
+                    relative_attention_num_buckets \(config.relativeAttentionNumBuckets) / max_distance \
+                    \(config.relativeAttentionMaxDistance) do not make log-spaced buckets
+                    """
             )
         }
         return config

@@ -54,8 +54,8 @@ public final class AutoencoderKL: Module {
         return model
     }
 
-    /// The current name of a pre-0.14 diffusers attention key (`….attentions.0.query.weight` → `….to_q.weight`), nil
-    /// for any other key.
+    /// The current name of a pre-0.14 diffusers attention key (`….attentions.0.query.weight` → `….to_q.weight`),
+    /// nil for any other key.
     static func renamedAttentionKey(_ key: String) -> String? {
         let renames = ["query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"]
         var parts = key.split(separator: ".").map(String.init)
@@ -68,7 +68,8 @@ public final class AutoencoderKL: Module {
 
     // MARK: - Encode and decode
 
-    /// The posterior over latents for images `[N, H, W, in_channels]` in [−1, 1] (diffusers' `vae.encode(x).latent_dist`).
+    /// The posterior over latents for images `[N, H, W, in_channels]` in [−1, 1] (diffusers'
+    /// `vae.encode(x).latent_dist`).
     public func encode(_ images: Tensor) -> DiagonalGaussian {
         precondition(
             images.ndim == 4 && images.dim(3) == config.inChannels,
@@ -77,22 +78,26 @@ public final class AutoencoderKL: Module {
         return DiagonalGaussian(moments: quantConv.map { $0(moments) } ?? moments)
     }
 
-    /// Images `[N, h·f, w·f, out_channels]` (nominally in [−1, 1], not clipped) for raw latents `[N, h, w, latent_channels]`
-    /// (diffusers' `vae.decode(z).sample`). Pass latents through ``denormalize(_:)`` first if they come from the denoiser.
+    /// Images `[N, h·f, w·f, out_channels]` (nominally in [−1, 1], not clipped) for raw latents `[N, h, w,
+    /// latent_channels]` (diffusers' `vae.decode(z).sample`). Pass latents through ``denormalize(_:)`` first if they
+    /// come from the denoiser.
     public func decode(_ latents: Tensor) -> Tensor {
         precondition(
             latents.ndim == 4 && latents.dim(3) == config.latentChannels,
-            "AutoencoderKL.decode: expected channels-last latents [N, h, w, \(config.latentChannels)], got \(latents.shape)"
+            """
+            AutoencoderKL.decode: expected channels-last latents [N, h, w, \(config.latentChannels)], got \
+            \(latents.shape)
+            """
         )
         return decoder(postQuantConv.map { $0(latents) } ?? latents)
     }
 
     // MARK: - Latent normalisation
 
-    /// Raw VAE latents → the denoiser's latents, `(z − shift_factor) · scaling_factor` (shift 0 when the config has
-    /// none). Exactly diffusers 0.42's pipeline_flux_img2img.py:474
-    /// `image_latents = (image_latents - self.vae.config.shift_factor) * self.vae.config.scaling_factor` and, without
-    /// a shift, pipeline_stable_diffusion_img2img.py:771 `init_latents = self.vae.config.scaling_factor * init_latents`.
+    /// Raw VAE latents → the denoiser's latents, `(z − shift_factor) · scaling_factor` (shift 0 when the config
+    /// has none). Exactly diffusers 0.42's pipeline_flux_img2img.py:474 `image_latents = (image_latents -
+    /// self.vae.config.shift_factor) * self.vae.config.scaling_factor` and, without a shift,
+    /// pipeline_stable_diffusion_img2img.py:771 `init_latents = self.vae.config.scaling_factor * init_latents`.
     public func normalize(_ latents: Tensor) -> Tensor {
         let shifted = config.shiftFactor.map { latents - $0 } ?? latents
         return shifted * config.scalingFactor
@@ -100,7 +105,8 @@ public final class AutoencoderKL: Module {
 
     /// The denoiser's latents → raw VAE latents for ``decode(_:)``, `z / scaling_factor + shift_factor`. Exactly
     /// pipeline_flux.py:962 `latents = (latents / self.vae.config.scaling_factor) + self.vae.config.shift_factor` and,
-    /// without a shift, pipeline_stable_diffusion.py:1085 `self.vae.decode(latents / self.vae.config.scaling_factor, …)`.
+    /// without a shift, pipeline_stable_diffusion.py:1085 `self.vae.decode(latents / self.vae.config.scaling_factor,
+    /// …)`.
     public func denormalize(_ latents: Tensor) -> Tensor {
         let scaled = latents / config.scalingFactor
         return config.shiftFactor.map { scaled + $0 } ?? scaled

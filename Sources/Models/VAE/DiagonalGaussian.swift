@@ -18,7 +18,8 @@ public struct DiagonalGaussian {
     public var std: Tensor { (logvar * 0.5).exp() }
     public var variance: Tensor { logvar.exp() }
 
-    /// `mean + std · ε`, ε ~ N(0, 1) drawn from `key` (diffusers' `sample(generator)`; the draws differ from torch's).
+    /// `mean + std · ε`, ε ~ N(0, 1) drawn from `key` (diffusers' `sample(generator)`; the draws differ from
+    /// torch's).
     public func sample(key: RandomKey) -> Tensor {
         mean + std * Random.normal(mean.shape, dtype: mean.dtype, key: key)
     }

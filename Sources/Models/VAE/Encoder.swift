@@ -30,7 +30,8 @@ public final class DownEncoderBlock2D: Module, UnaryLayer {
 
 /// The VAE encoder (diffusers' `vae.Encoder` with `double_z=True`): `conv_in`, `down_blocks.*`, `mid_block`,
 /// `conv_norm_out`, SiLU, `conv_out`. Maps images `[N, H, W, in_channels]` to the posterior's moments
-/// `[N, H/f, W/f, 2·latent_channels]` (mean channels first, then log-variance; f = ``AutoencoderKLConfig/downsamplingFactor``).
+/// `[N, H/f, W/f, 2·latent_channels]` (mean channels first, then log-variance; f =
+/// ``AutoencoderKLConfig/downsamplingFactor``).
 public final class VAEEncoder: Module, UnaryLayer {
     @Child(key: "conv_in") public var convIn: Conv2d
     @Child(key: "down_blocks") public var downBlocks: [DownEncoderBlock2D]

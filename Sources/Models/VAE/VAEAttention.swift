@@ -4,8 +4,8 @@ import NN
 /// The self-attention of the VAE's mid block: diffusers' `Attention` built with `norm_num_groups` and
 /// `residual_connection=True` (one head spanning all channels, biases everywhere, output scale 1):
 /// `x + to_out(attention(group_norm(x)))` over the H·W positions. Keys `group_norm`, `to_q`, `to_k`, `to_v`,
-/// `to_out.0` (older checkpoints' `query`, `key`, `value`, `proj_attn` are renamed by ``AutoencoderKL/load(from:dtype:)``).
-/// Activations are channels-last, `[N, H, W, C]`.
+/// `to_out.0` (older checkpoints' `query`, `key`, `value`, `proj_attn` are renamed by
+/// ``AutoencoderKL/load(from:dtype:)``). Activations are channels-last, `[N, H, W, C]`.
 public final class VAEAttention: Module, UnaryLayer {
     @Child(key: "group_norm") public var groupNorm: GroupNorm
     @Child(key: "to_q") public var toQuery: Linear

@@ -6,9 +6,10 @@ import Engine
 /// `to_add_out`, `norm_added_q`, `norm_added_k`. Inputs are `[B, L, dims]`.
 ///
 /// Order of operations, as diffusers: project, split heads, normalise q and k per head, rotate q and k (rotary),
-/// `softmax(q kᵀ / sqrt(headDimensions) + mask) v` with the engine's fused kernel, merge heads, project out. Heads stay
-/// where the projections put them (`[B, L, heads, D]`): diffusers' transposes to `[B, heads, L, D]` would be strided
-/// copies on the CPU (an eighth of a small FLUX's training time), and `sequenceMajorAttention` reads the heads in place.
+/// `softmax(q kᵀ / sqrt(headDimensions) + mask) v` with the engine's fused kernel, merge heads, project out. Heads
+/// stay where the projections put them (`[B, L, heads, D]`): diffusers' transposes to `[B, heads, L, D]` would be
+/// strided copies on the CPU (an eighth of a small FLUX's training time), and `sequenceMajorAttention` reads the heads
+/// in place.
 public final class MultiHeadAttention: Module {
     /// Per-head normalisation of queries and keys (diffusers' `qk_norm`).
     public enum QKNorm: Sendable {
@@ -39,7 +40,8 @@ public final class MultiHeadAttention: Module {
     ///   - contextDimensions: width of the cross-attention context (`cross_attention_dim`); nil is self-attention.
     ///   - keyValueHeads: fewer key/value heads than query heads (grouped-query attention); nil is `heads`.
     ///   - bias: bias of the q/k/v projections; `outputBias` that of `to_out.0` (and `to_add_out`).
-    ///   - addedContextDimensions: enables joint attention (`added_kv_proj_dim`), see ``joint(_:context:mask:rotary:)``.
+    ///   - addedContextDimensions: enables joint attention (`added_kv_proj_dim`), see
+    ///   ``joint(_:context:mask:rotary:)``.
     ///   - preOnly: no output projection.
     public init(
         queryDimensions: Int, contextDimensions: Int? = nil, heads: Int, headDimensions: Int,

@@ -2,7 +2,8 @@ import Engine
 
 /// How a rotary embedding pairs the features of a head.
 public enum RotaryLayout: Sendable {
-    /// Adjacent pairs (x0, x1), (x2, x3), … (FLUX, CogVideoX; diffusers' `use_real_unbind_dim=-1`; MLX `traditional`).
+    /// Adjacent pairs (x0, x1), (x2, x3), … (FLUX, CogVideoX; diffusers' `use_real_unbind_dim=-1`; MLX
+    /// `traditional`).
     case interleaved
     /// First half with second half (x_i, x_{i+D/2}) (GPT-NeoX, Stable Audio; diffusers' `use_real_unbind_dim=-2`).
     case halves
@@ -19,7 +20,8 @@ public enum RotaryEmbedding {
     case positions(
         offset: Int = 0, base: Float = 10_000, dimensions: Int? = nil, scale: Float = 1, layout: RotaryLayout)
 
-    /// Tables for 1-D `positions [L]` (or `[B, L]`) over `dimensions` features: angle `position · base^(−2i/dimensions)`.
+    /// Tables for 1-D `positions [L]` (or `[B, L]`) over `dimensions` features: angle `position ·
+    /// base^(−2i/dimensions)`.
     public static func tables(
         positions: Tensor, dimensions: Int, base: Float = 10_000,
         layout: RotaryLayout

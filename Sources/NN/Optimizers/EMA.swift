@@ -3,9 +3,9 @@ import Foundation
 import Engine
 
 /// An exponential moving average of a model's trainable parameters: after each ``update(from:)``,
-/// shadow ← decay·shadow + (1 − decay)·parameter (computed as shadow − (1 − decay)·(shadow − parameter), diffusers'
-/// form). The shadow starts as a copy of the parameters and is kept in float32 whatever their dtype, as DanceGRPO
-/// keeps its EMA (fp32, updated once per training step, decay 0.995).
+/// shadow ← decay·shadow + (1 − decay)·parameter (computed as shadow − (1 − decay)·(shadow − parameter),
+/// diffusers' form). The shadow starts as a copy of the parameters and is kept in float32 whatever their dtype, as
+/// DanceGRPO keeps its EMA (fp32, updated once per training step, decay 0.995).
 ///
 /// The decay can ramp up over the first updates (``Warmup``), diffusers' `EMAModel` rules; with warm-up the first
 /// update uses decay 0 and copies the parameters.

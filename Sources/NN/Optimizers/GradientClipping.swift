@@ -1,7 +1,7 @@
 import Engine
 
-/// The L2 norm of all gradients together, as one float32 scalar tensor (lazy): √(Σ over tensors of Σ g²), computed in
-/// float32 whatever the gradients' dtype. 0 for no gradients.
+/// The L2 norm of all gradients together, as one float32 scalar tensor (lazy): √(Σ over tensors of Σ g²), computed
+/// in float32 whatever the gradients' dtype. 0 for no gradients.
 public func globalGradientNorm(_ gradients: [String: Tensor]) -> Tensor {
     // Sorted keys fix the summation order, so the same gradients always give the same bits.
     let squares = gradients.keys.sorted().map { gradients[$0]!.asType(.float32).square().sum() }

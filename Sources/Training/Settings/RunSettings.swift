@@ -14,7 +14,10 @@ public enum SettingsError: Error, CustomStringConvertible, Equatable {
         case .unreadable(let file, let reason): return "\(file): \(reason)"
         case .unknownKey(let file, let key, let known):
             return
-                "\(file): unknown setting '\(key)' (known: \(known.joined(separator: ", ")); DanceGRPO's argument names are read too)"
+                """
+                \(file): unknown setting '\(key)' (known: \(known.joined(separator: ", ")); DanceGRPO's argument names \
+                are read too)
+                """
         case .invalidValue(let origin, let key, let reason): return "\(origin): setting '\(key)': \(reason)"
         case .unsupportedValue(let key, let value, let expected):
             return "setting '\(key)' = \(value): expected \(expected)"

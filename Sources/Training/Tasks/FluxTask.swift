@@ -45,13 +45,20 @@ public final class FluxTask: TrainingTask {
             throw ConfigFile.Error(
                 file: cache.manifestURL.path,
                 message:
-                    "embeddings of \(sample.promptEmbeds.dim(-1))/\(sample.pooledPromptEmbeds.dim(-1)) features, expected joint_attention_dim \(expected.0) / pooled_projection_dim \(expected.1) of the transformer (was the cache made with another model?)"
+                    """
+                    embeddings of \(sample.promptEmbeds.dim(-1))/\(sample.pooledPromptEmbeds.dim(-1)) features, \
+                    expected joint_attention_dim \(expected.0) / pooled_projection_dim \(expected.1) of the \
+                    transformer (was the cache made with another model?)
+                    """
             )
         }
     }
 
     public var summary: String {
-        "FLUX (\(pipeline.transformer.parameterCount()) transformer parameters) on \(entries.count) cached prompts, \(width)×\(height) px"
+        """
+        FLUX (\(pipeline.transformer.parameterCount()) transformer parameters) on \(entries.count) cached prompts, \
+        \(width)×\(height) px
+        """
     }
     public var network: Module { pipeline.transformer }
     public var networkFolderName: String { "transformer" }
@@ -95,7 +102,10 @@ public final class FluxTask: TrainingTask {
                     throw ConfigFile.Error(
                         file: cache.manifestURL.path,
                         message:
-                            "FLUX.1-dev is guidance-distilled and the cache holds no empty prompt for classifier-free guidance: keep --guidance-scale 1 (the distilled guidance value is --flux-guidance)"
+                            """
+                            FLUX.1-dev is guidance-distilled and the cache holds no empty prompt for classifier-free \
+                            guidance: keep --guidance-scale 1 (the distilled guidance value is --flux-guidance)
+                            """
                     )
                 }
                 throw ConfigFile.Error(

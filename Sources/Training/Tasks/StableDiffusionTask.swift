@@ -60,8 +60,10 @@ public final class StableDiffusionTask: TrainingTask {
         guard resolution > 0, resolution % multiple == 0 else {
             throw ConfigFile.Error(
                 file: source,
-                message: "resolution \(resolution) px: expected a positive multiple of \(multiple) "
-                    + "(VAE factor \(pipeline.vaeScaleFactor) × the UNet's \(1 << pipeline.unet.config.downsamplingSteps))"
+                message: """
+                    resolution \(resolution) px: expected a positive multiple of \(multiple) (VAE factor \
+                    \(pipeline.vaeScaleFactor) × the UNet's \(1 << pipeline.unet.config.downsamplingSteps))
+                    """
             )
         }
         self.pipeline = pipeline
@@ -76,8 +78,11 @@ public final class StableDiffusionTask: TrainingTask {
 
     public var summary: String {
         let shape = latentShape.map(String.init).joined(separator: "×")
-        return "Stable Diffusion from \(source) (UNet \(formatted(pipeline.unet.parameterCount())) parameters), "
-            + "\(trainingPromptFile.prompts.count) prompts from \(trainingPromptFile.source), \(resolution) px (latents \(shape))"
+        return """
+            Stable Diffusion from \(source) (UNet \(formatted(pipeline.unet.parameterCount())) parameters), \
+            \(trainingPromptFile.prompts.count) prompts from \(trainingPromptFile.source), \(resolution) px (latents \
+            \(shape))
+            """
     }
 
     public var network: Module { pipeline.unet }

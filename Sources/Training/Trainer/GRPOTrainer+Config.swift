@@ -20,7 +20,8 @@ extension GRPOTrainer {
         public var lrScheduler = LRSchedulerKind.constantWithWarmup
         public var lrWarmupSteps = 0
         public var weightDecay = 1e-4
-        /// AdamW's moment decays and ε (diffusers' `--adam_beta1`, `--adam_beta2`, `--adam_epsilon`; PyTorch's defaults).
+        /// AdamW's moment decays and ε (diffusers' `--adam_beta1`, `--adam_beta2`, `--adam_epsilon`; PyTorch's
+        /// defaults).
         public var adamBeta1 = 0.9
         public var adamBeta2 = 0.999
         public var adamEpsilon = 1e-8
@@ -59,14 +60,16 @@ extension GRPOTrainer {
         /// The rollout's stochastic step; `eta` is its noise level.
         public var sampler = SamplerKind.danceSDE
         /// MixGRPO: SDE only inside a window of this many steps (0: every step is stochastic), ODE outside; the
-        /// window moves by `mixWindowStride` steps every `mixItersPerShift` iterations (0: it stays on the first steps).
+        /// window moves by `mixWindowStride` steps every `mixItersPerShift` iterations (0: it stays on the first
+        /// steps).
         public var mixWindowSize = 0
         public var mixWindowStride = 1
         public var mixItersPerShift = 25
         public var mixRollBack = false
         /// KL penalty weight β to the initial policy (Flow-GRPO; 0: none, as DanceGRPO).
         public var beta: Float = 0
-        /// Classifier-free guidance scale in rollout and training (1: off); the unconditional branch is the empty prompt.
+        /// Classifier-free guidance scale in rollout and training (1: off); the unconditional branch is the empty
+        /// prompt.
         public var guidanceScale: Float = 1
         /// Flow-GRPO/DDPO per-prompt statistics across iterations instead of the current group's (0: off).
         public var perPromptStatBuffer = 0
@@ -92,7 +95,10 @@ extension GRPOTrainer {
             }
             guard evalEvery >= 0, checkpointEvery >= 0 else {
                 throw TrainerError.invalidSetting(
-                    "--eval-every and --checkpoint-every must be ≥ 0 (0: only after the last iteration), got \(evalEvery) and \(checkpointEvery)"
+                    """
+                    --eval-every and --checkpoint-every must be ≥ 0 (0: only after the last iteration), got \
+                    \(evalEvery) and \(checkpointEvery)
+                    """
                 )
             }
             guard numGenerations >= 2 || !useGroup else {
@@ -100,12 +106,19 @@ extension GRPOTrainer {
             }
             guard rolloutBatchSize >= 1, transitionBatchSize >= 1 else {
                 throw TrainerError.invalidSetting(
-                    "--rollout-batch-size and --transition-batch-size must be at least 1 (got \(rolloutBatchSize) and \(transitionBatchSize))"
+                    """
+                    --rollout-batch-size and --transition-batch-size must be at least 1 (got \(rolloutBatchSize) and \
+                    \(transitionBatchSize))
+                    """
                 )
             }
             guard mixWindowSize >= 0, mixWindowStride >= 1, mixItersPerShift >= 0 else {
                 throw TrainerError.invalidSetting(
-                    "MixGRPO needs --mix-window-size ≥ 0 (0: off), --mix-window-stride ≥ 1 and --mix-iters-per-shift ≥ 0 (0: the window never moves), got \(mixWindowSize), \(mixWindowStride) and \(mixItersPerShift)"
+                    """
+                    MixGRPO needs --mix-window-size ≥ 0 (0: off), --mix-window-stride ≥ 1 and \
+                    --mix-iters-per-shift ≥ 0 (0: the window never moves), got \(mixWindowSize), \(mixWindowStride) \
+                    and \(mixItersPerShift)
+                    """
                 )
             }
             guard checkpointsTotalLimit >= 0 else {
@@ -119,12 +132,18 @@ extension GRPOTrainer {
                 weightDecay >= 0
             else {
                 throw TrainerError.invalidSetting(
-                    "--adam-beta1 \(adamBeta1) and --adam-beta2 \(adamBeta2) must be in [0, 1), --adam-epsilon \(adamEpsilon) and --weight-decay \(weightDecay) ≥ 0"
+                    """
+                    --adam-beta1 \(adamBeta1) and --adam-beta2 \(adamBeta2) must be in [0, 1), --adam-epsilon \
+                    \(adamEpsilon) and --weight-decay \(weightDecay) ≥ 0
+                    """
                 )
             }
             if bestOfN != 0 && (bestOfN < 2 || bestOfN % 2 != 0 || bestOfN > numGenerations) {
                 throw TrainerError.invalidSetting(
-                    "--best-of-n \(bestOfN) must be an even number from 2 to --num-generations (\(numGenerations)), or 0 to train every sample"
+                    """
+                    --best-of-n \(bestOfN) must be an even number from 2 to --num-generations (\(numGenerations)), or \
+                    0 to train every sample
+                    """
                 )
             }
         }

@@ -60,7 +60,10 @@ public final class GRPOTrainer {
             shift: config.shift, guidanceScale: config.guidanceScale)
         if config.perPromptStatBuffer > 0 && processGroup.worldSize > 1 {
             throw TrainerError.invalidSetting(
-                "--per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \(processGroup.worldSize) processes yet (use --processes 1)"
+                """
+                --per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \
+                \(processGroup.worldSize) processes yet (use --processes 1)
+                """
             )
         }
         if config.perPromptStatBuffer > 0 {
@@ -311,7 +314,10 @@ public final class GRPOTrainer {
         case .ddim:
             guard config.sampler == .ddim else {
                 throw TrainerError.incompatibleWithModel(
-                    "sampler '\(config.sampler.rawValue)' is a flow-matching sampler; this model samples with DDIM (--sampler ddim, η from --eta)"
+                    """
+                    sampler '\(config.sampler.rawValue)' is a flow-matching sampler; this model samples with DDIM \
+                    (--sampler ddim, η from --eta)
+                    """
                 )
             }
             guard config.mixWindowSize == 0 else {
@@ -369,7 +375,8 @@ public final class GRPOTrainer {
         let temporary = runFolder.appendingPathComponent(".checkpoint-\(iteration)-0.tmp")
         try? FileManager.default.removeItem(at: temporary)
         if config.loraRank > 0 {
-            // The seed's LoRA checkpoint: adapters in diffusers' LoRA layout (`transformer.`/`unet.` prefix) + lora_config.json.
+            // The seed's LoRA checkpoint: adapters in diffusers' LoRA layout (`transformer.`/`unet.` prefix) +
+            // lora_config.json.
             try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
             try task.network.saveLoRA(
                 to: temporary.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: task.networkFolderName
@@ -492,7 +499,10 @@ public enum TrainerError: Error, CustomStringConvertible, Equatable {
         case .invalidSetting(let message), .incompatibleWithModel(let message): return message
         case .ranksOutOfStep(let iteration, let rank, let sums):
             return
-                "after iteration \(iteration) rank \(rank)'s weights differ from rank 0's (sums \(sums.0) vs \(sums.1)): the data-parallel ranks are out of step"
+                """
+                after iteration \(iteration) rank \(rank)'s weights differ from rank 0's (sums \(sums.0) vs \
+                \(sums.1)): the data-parallel ranks are out of step
+                """
         case .corruptCheckpoint(let file, let reason): return "\(file): \(reason)"
         }
     }

@@ -41,7 +41,10 @@ public enum LRSchedulerKind: String, Codable, CaseIterable, Sendable {
                 DecodingError.Context(
                     codingPath: decoder.codingPath,
                     debugDescription:
-                        "unknown learning-rate schedule '\(text)' (\(Self.allCases.map(\.rawValue).joined(separator: ", ")))"
+                        """
+                        unknown learning-rate schedule '\(text)' \
+                        (\(Self.allCases.map(\.rawValue).joined(separator: ", ")))
+                        """
                 ))
         }
         self = kind

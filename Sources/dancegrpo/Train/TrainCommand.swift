@@ -17,7 +17,8 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Settings merge in layers, each overriding the ones before: the preset of --model (world: the embedded \
             world's; flux and sd: DanceGRPO's launch settings), the resumed run's config.json, the --config file (JSON \
-            or YAML, our names or DanceGRPO's argument names), then these flags. Defaults shown are the world preset's; \
+            or YAML, our names or DanceGRPO's argument names), then these flags. Defaults shown are the world \
+            preset's; \
             --dry-run prints every resolved setting with where it came from.
             """)
 
@@ -26,13 +27,19 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help:
-            "A JSON or YAML file with any settings, by our names (learning_rate, learning-rate, learningRate) or DanceGRPO's (num_generations, max_train_steps, use_hpsv2, …); flags override it."
+            """
+            A JSON or YAML file with any settings, by our names (learning_rate, learning-rate, learningRate) or \
+            DanceGRPO's (num_generations, max_train_steps, use_hpsv2, …); flags override it.
+            """
     )
     var config: String?
 
     @Option(
         help:
-            "Continue a run from its newest checkpoint (a run folder) or from a checkpoint folder, with the settings in the run's config.json (flags override them, e.g. --iterations to train longer)."
+            """
+            Continue a run from its newest checkpoint (a run folder) or from a checkpoint folder, with the settings in \
+            the run's config.json (flags override them, e.g. --iterations to train longer).
+            """
     )
     var resume: String?
 
@@ -99,12 +106,17 @@ struct TrainCommand: ParsableCommand {
             }
             guard let checkpoint = settings.checkpoint else {
                 throw ValidationError(
-                    "--model sd needs --checkpoint (a diffusers Stable Diffusion folder, e.g. data/stable-diffusion-v1-4)"
+                    """
+                    --model sd needs --checkpoint (a diffusers Stable Diffusion folder, e.g. data/stable-diffusion-v1-4)
+                    """
                 )
             }
             guard let promptFile = settings.promptFile else {
                 throw ValidationError(
-                    "--model sd with a diffusers folder needs --prompt-file (one prompt per line, e.g. DanceGRPO's assets/prompts.txt)"
+                    """
+                    --model sd with a diffusers folder needs --prompt-file (one prompt per line, e.g. DanceGRPO's \
+                    assets/prompts.txt)
+                    """
                 )
             }
             print("loading Stable Diffusion from \(checkpoint) …")
@@ -134,11 +146,15 @@ struct TrainCommand: ParsableCommand {
         }
         if !Engine.usesOptimizedBLAS {
             print(
-                "warning: matrix products run on the MLX wheel's reference BLAS (\(Engine.sgemmProvider)); install libopenblas-dev and rebuild (make run) for ~30× faster training"
+                """
+                warning: matrix products run on the MLX wheel's reference BLAS (\(Engine.sgemmProvider)); install \
+                libopenblas-dev and rebuild (make run) for ~30× faster training
+                """
             )
         }
         let task = try Self.makeTask(settings.task)
-        // Ranks: started by an outside launcher (WORLD_SIZE in the environment), by this process (--processes), or none.
+        // Ranks: started by an outside launcher (WORLD_SIZE in the environment), by this process (--processes), or
+        // none.
         let environment = ProcessInfo.processInfo.environment
         let localRanks =
             environment["WORLD_SIZE"] == nil && settings.trainer.processes > 1

@@ -26,14 +26,20 @@ struct TrainerFlags: ParsableArguments {
     @Option(help: "Time shift of the sigma schedule (default \(Self.defaults.shift)).") var shift: Float?
     @Option(
         help:
-            "The sampler's noise level: η (dance-sde, ddim), noise_level (flow-sde), η (cps) (default \(Self.defaults.eta))."
+            """
+            The sampler's noise level: η (dance-sde, ddim), noise_level (flow-sde), η (cps) (default \
+            \(Self.defaults.eta)).
+            """
     )
     var eta: Float?
     @Option(help: "Stochastic sampler (default \(Self.defaults.sampler.rawValue)).") var sampler: SamplerKind?
     @Option(help: "AdamW learning rate (default \(Self.defaults.learningRate)).") var learningRate: Double?
     @Option(
         help:
-            "Learning-rate schedule over the run's optimizer steps (linear and cosine end at 0) (default \(Self.defaults.lrScheduler.rawValue))."
+            """
+            Learning-rate schedule over the run's optimizer steps (linear and cosine end at 0) (default \
+            \(Self.defaults.lrScheduler.rawValue)).
+            """
     )
     var lrScheduler: LRSchedulerKind?
     @Option(help: "Optimizer steps of linear warm-up from 0 (default \(Self.defaults.lrWarmupSteps)).")
@@ -50,7 +56,10 @@ struct TrainerFlags: ParsableArguments {
     var timestepFraction: Float?
     @Option(
         help:
-            "Best-of-N: train only the N/2 highest- and N/2 lowest-advantage samples of each group (0: all) (default \(Self.defaults.bestOfN))."
+            """
+            Best-of-N: train only the N/2 highest- and N/2 lowest-advantage samples of each group (0: all) (default \
+            \(Self.defaults.bestOfN)).
+            """
     )
     var bestOfN: Int?
     @Option(help: "Trained samples per optimizer step (default \(Self.defaults.gradientAccumulationSteps)).")
@@ -64,17 +73,26 @@ struct TrainerFlags: ParsableArguments {
     @Option(
         name: [.customLong("reward"), .customLong("rewards")],
         help:
-            "Rewards name[:weight],…: \(RewardCatalog.shapesWorld.names.joined(separator: ", ")) (default \(Self.defaults.rewards))."
+            """
+            Rewards name[:weight],…: \(RewardCatalog.shapesWorld.names.joined(separator: ", ")) (default \
+            \(Self.defaults.rewards)).
+            """
     )
     var rewards: String?
     @Option(
         help:
-            "How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted sum) (default \(Self.defaults.rewardCombination.rawValue))."
+            """
+            How several rewards combine: advantage (sum of per-reward advantages) or reward (advantage of the weighted \
+            sum) (default \(Self.defaults.rewardCombination.rawValue)).
+            """
     )
     var rewardCombination: RewardCombination?
     @Option(
         help:
-            "Held-out evaluation every N iterations, 0: only before and after training (default \(Self.defaults.evalEvery))."
+            """
+            Held-out evaluation every N iterations, 0: only before and after training (default \
+            \(Self.defaults.evalEvery)).
+            """
     )
     var evalEvery: Int?
     @Option(help: "Held-out prompts per evaluation (default \(Self.defaults.evalPrompts)).") var evalPrompts: Int?
@@ -84,7 +102,10 @@ struct TrainerFlags: ParsableArguments {
     var checkpointsTotalLimit: Int?
     @Option(
         help:
-            "EMA decay of the trained weights for evaluation and checkpoints (0: no EMA) (default \(Self.defaults.emaDecay))."
+            """
+            EMA decay of the trained weights for evaluation and checkpoints (0: no EMA) (default \
+            \(Self.defaults.emaDecay)).
+            """
     )
     var emaDecay: Double?
     @Option(
@@ -103,12 +124,17 @@ struct TrainerFlags: ParsableArguments {
     var guidanceScale: Float?
     @Option(
         help:
-            "Per-prompt reward statistics over this many past rewards per prompt (0: off) (default \(Self.defaults.perPromptStatBuffer))."
+            """
+            Per-prompt reward statistics over this many past rewards per prompt (0: off) (default \
+            \(Self.defaults.perPromptStatBuffer)).
+            """
     )
     var perPromptStatBuffer: Int?
     @Option(
         help:
-            "Rewards a prompt needs before its own statistics are used (default \(Self.defaults.perPromptStatMinCount))."
+            """
+            Rewards a prompt needs before its own statistics are used (default \(Self.defaults.perPromptStatMinCount)).
+            """
     )
     var perPromptStatMinCount: Int?
     @Option(help: "LoRA rank (0: full fine-tuning) (default \(Self.defaults.loraRank)).") var loraRank: Int?
@@ -118,7 +144,10 @@ struct TrainerFlags: ParsableArguments {
     @Option(help: "Seed of prompts, noise and permutations (default \(Self.defaults.seed)).") var seed: UInt64?
     @Option(
         help:
-            "Data-parallel processes on this machine; each runs the per-process batch (default \(Self.defaults.processes))."
+            """
+            Data-parallel processes on this machine; each runs the per-process batch (default \
+            \(Self.defaults.processes)).
+            """
     )
     var processes: Int?
     @Flag(inversion: .prefixedNo, help: "One initial noise for all samples of an iteration.") var initSameNoise: Bool?
@@ -136,12 +165,18 @@ struct TrainerFlags: ParsableArguments {
 struct TaskFlags: ParsableArguments {
     @Option(
         help:
-            "Model: world (the embedded shapes-world model), flux (a diffusers FLUX folder + --embeddings), sd (a diffusers Stable Diffusion v1 folder + --prompt-file, or the embedded UNet world model)."
+            """
+            Model: world (the embedded shapes-world model), flux (a diffusers FLUX folder + --embeddings), sd (a \
+            diffusers Stable Diffusion v1 folder + --prompt-file, or the embedded UNet world model).
+            """
     )
     var model: ModelFamily?
     @Option(
         help:
-            "Model folder: the embedded model, a diffusers FLUX folder, or a diffusers SD folder (default assets/shapes-model, assets/shapes-model-sd for sd)."
+            """
+            Model folder: the embedded model, a diffusers FLUX folder, or a diffusers SD folder (default \
+            assets/shapes-model, assets/shapes-model-sd for sd).
+            """
     )
     var checkpoint: String?
     @Option(help: "FLUX: the prompt-embedding cache written by `dancegrpo preprocess`.") var embeddings: String?
@@ -156,7 +191,10 @@ struct TaskFlags: ParsableArguments {
         String?
     @Option(
         help:
-            "Where reward checkpoints live, in DanceGRPO's layout (hps_ckpt/HPS_v2.1_compressed.pt, hps_ckpt/open_clip_pytorch_model.bin, PickScore_v1/, …)."
+            """
+            Where reward checkpoints live, in DanceGRPO's layout (hps_ckpt/HPS_v2.1_compressed.pt, \
+            hps_ckpt/open_clip_pytorch_model.bin, PickScore_v1/, …).
+            """
     )
     var rewardDir: String?
     @Option(help: "Stop after this many minutes even if iterations remain (0: no limit).") var timeBudget: Double?

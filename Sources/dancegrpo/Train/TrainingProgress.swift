@@ -21,7 +21,10 @@ final class TrainingProgress: TrainingObserver {
             let ranks =
                 trainer.processGroup.worldSize > 1 ? " in each of \(trainer.processGroup.worldSize) processes" : ""
             print(
-                "GRPO on \(summary): \(c.promptsPerIteration) prompts × \(c.numGenerations) samples\(ranks), T=\(c.samplingSteps), η=\(c.eta), lr \(c.learningRate), \(c.iterations) iterations → \(folder.path)"
+                """
+                GRPO on \(summary): \(c.promptsPerIteration) prompts × \(c.numGenerations) samples\(ranks), \
+                T=\(c.samplingSteps), η=\(c.eta), lr \(c.learningRate), \(c.iterations) iterations → \(folder.path)
+                """
             )
             // The bar's clock starts with the first iteration: the evaluation before training is not its work.
             if first > 0 { bar = ProgressBar(total: c.iterations, label: "GRPO") }
@@ -36,7 +39,11 @@ final class TrainingProgress: TrainingObserver {
         case .finished(let result, let iteration, let seconds):
             print("held-out after \(iteration) iterations: " + describe(result) + " (\(formatDuration(seconds)))")
             print(
-                "run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, samples-before.png, samples-after.png, checkpoint-*/, TensorBoard events (tensorboard --logdir \(folder.path))"
+                """
+                run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, \
+                samples-before.png, samples-after.png, checkpoint-*/, TensorBoard events (tensorboard --logdir \
+                \(folder.path))
+                """
             )
         case .evaluated, .checkpointSaved:
             break

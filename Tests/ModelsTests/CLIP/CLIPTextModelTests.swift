@@ -50,9 +50,12 @@ final class CLIPTextModelTests: XCTestCase {
         assertClose(masked.lastHiddenState, expected("masked.last_hidden_state"), tolerance: 1e-4, "\(prefix) masked")
         assertClose(masked.pooled, expected("masked.pooled"), tolerance: 1e-4, "\(prefix) masked pooled")
         print(
-            "CLIP text (\(prefix)) parity: last \(maxAbsDifference(out.lastHiddenState, expected("last_hidden_state"))), "
-                + "pooled \(maxAbsDifference(out.pooled, expected("pooled"))), "
-                + "masked \(maxAbsDifference(masked.lastHiddenState, expected("masked.last_hidden_state")))")
+            """
+            CLIP text (\(prefix)) parity: last \
+            \(maxAbsDifference(out.lastHiddenState, expected("last_hidden_state"))), pooled \
+            \(maxAbsDifference(out.pooled, expected("pooled"))), masked \
+            \(maxAbsDifference(masked.lastHiddenState, expected("masked.last_hidden_state")))
+            """)
     }
 
     func testLegacyConfigMatchesTransformers() throws {
@@ -153,8 +156,11 @@ final class CLIPTextModelTests: XCTestCase {
         let file = folder.appendingPathComponent("config.json")
         // FLUX's text_encoder/config.json (ViT-L/14 text tower), trimmed to the fields the model reads.
         try Data(
-            #"{"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "eos_token_id": 2, "projection_dim": 768}"#
-                .utf8
+            #"""
+            {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "eos_token_id": 2, \#
+            "projection_dim": 768}
+            """#
+            .utf8
         ).write(to: file)
         let config = try CLIPTextConfig.load(folder)
         XCTAssertEqual(config.numHiddenLayers, 12)

@@ -49,7 +49,10 @@ final class FluxPipelineTests: XCTestCase {
         // The golden is [B, 3, H, W]; the pipeline's images are channels-last.
         assertClose(images, g["images"]!.transposed([0, 2, 3, 1]))
         print(
-            "FLUX 4-step pipeline: latents error \(maxAbsDifference(latents, g["final_latents"]!)), image error \(maxAbsDifference(images, g["images"]!.transposed([0, 2, 3, 1])))"
+            """
+            FLUX 4-step pipeline: latents error \(maxAbsDifference(latents, g["final_latents"]!)), image error \
+            \(maxAbsDifference(images, g["images"]!.transposed([0, 2, 3, 1])))
+            """
         )
     }
 
@@ -67,7 +70,8 @@ final class FluxPipelineTests: XCTestCase {
             guidance: run.guidance)
         let difference = maxAbsDifference(a, b), scale = a.abs().max().item(Float.self)
         print("FLUX bf16 vs fp32 final latents: max abs difference \(difference) (scale \(scale))")
-        // bf16 keeps 8 significant bits (relative rounding 2⁻⁹ per op); four steps through the network stay within 5%.
+        // bf16 keeps 8 significant bits (relative rounding 2⁻⁹ per op); four steps through the network stay within
+        // 5%.
         XCTAssertLessThan(difference, 0.05 * scale)
         XCTAssertGreaterThan(difference, 0, "bf16 weights should change the result a little")
     }

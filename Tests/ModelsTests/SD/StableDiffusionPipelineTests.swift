@@ -51,8 +51,12 @@ final class StableDiffusionPipelineTests: XCTestCase {
         XCTAssertEqual(images.shape, [2, run.size, run.size, 3])
         assertClose(images, g["pipeline.images"]!)
         print(
-            "SD 4-step DDIM pipeline (CFG \(run.guidance), η 0): latents error \(maxAbsDifference(trajectory.final, expectedLatents)) "
-                + "(scale \(expectedLatents.abs().max().item(Float.self))), image error \(maxAbsDifference(images, g["pipeline.images"]!))"
+            """
+            SD 4-step DDIM pipeline (CFG \(run.guidance), η 0): latents error \
+            \(maxAbsDifference(trajectory.final, expectedLatents)) (scale \
+            \(expectedLatents.abs().max().item(Float.self))), image error \
+            \(maxAbsDifference(images, g["pipeline.images"]!))
+            """
         )
     }
 
@@ -78,7 +82,10 @@ final class StableDiffusionPipelineTests: XCTestCase {
             logProbError = max(logProbError, maxAbsDifference(trajectory.logProbs[i], logProbs[i]))
         }
         print(
-            "SD rollout (η 1, CFG 5): latents error \(latentError), log-prob error \(logProbError); log-probs \(logProbs.toArray(Float.self))"
+            """
+            SD rollout (η 1, CFG 5): latents error \(latentError), log-prob error \(logProbError); log-probs \
+            \(logProbs.toArray(Float.self))
+            """
         )
 
         // Re-scoring each stored transition with a fresh guided prediction gives ratio 1 (what training computes).

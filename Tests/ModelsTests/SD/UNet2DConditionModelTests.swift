@@ -54,7 +54,10 @@ final class UNet2DConditionModelTests: XCTestCase {
             encoderHiddenStates: g["unet_b.context"]!)
         assertClose(output, channelsLast(g["unet_b.output"]!))
         print(
-            "SD UNet (linear-projection variant): max abs error \(maxAbsDifference(output, channelsLast(g["unet_b.output"]!)))"
+            """
+            SD UNet (linear-projection variant): max abs error \
+            \(maxAbsDifference(output, channelsLast(g["unet_b.output"]!)))
+            """
         )
     }
 

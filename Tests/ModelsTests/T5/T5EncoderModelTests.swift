@@ -129,8 +129,11 @@ final class T5EncoderModelTests: XCTestCase {
         XCTAssertThrowsError(try T5Config.load(folder)) { XCTAssert("\($0)".contains("gated-mish"), "\($0)") }
         // FLUX's text_encoder_2/config.json fields.
         try Data(
-            #"{"d_model": 4096, "d_kv": 64, "d_ff": 10240, "num_layers": 24, "num_heads": 64, "feed_forward_proj": "gated-gelu", "vocab_size": 32128}"#
-                .utf8
+            #"""
+            {"d_model": 4096, "d_kv": 64, "d_ff": 10240, "num_layers": 24, "num_heads": 64, "feed_forward_proj": \#
+            "gated-gelu", "vocab_size": 32128}
+            """#
+            .utf8
         )
         .write(to: folder.appendingPathComponent("config.json"))
         let config = try T5Config.load(folder)

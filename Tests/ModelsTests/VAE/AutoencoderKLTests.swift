@@ -203,7 +203,8 @@ final class AutoencoderKLTests: XCTestCase {
             AutoencoderKLConfig.self,
             from: Data(
                 #"""
-                {"_class_name": "AutoencoderKL", "latent_channels": 16, "sample_size": [1024, 1024], "shift_factor": 0.1159,
+                {"_class_name": "AutoencoderKL", "latent_channels": 16, "sample_size": [1024, 1024], "shift_factor": \#
+                0.1159,
                  "scaling_factor": 0.3611, "latents_mean": null, "use_quant_conv": false}
                 """#.utf8))
         XCTAssertEqual(flux.sampleSize, [1024, 1024])
