@@ -58,7 +58,8 @@ extension GRPOTrainer.Config {
     /// at noise level 0.5 with one initial noise per process and iteration (a group's rewards then differ only
     /// through the trained transitions); the whole transformer trained at lr 1e-4 with all 64 samples of an
     /// iteration in one optimizer step, evaluated and checkpointed with an EMA of decay 0.95; the reward is the
-    /// scorer's partial credit plus half its binary verdict. Why each of these: docs/experiments/shapes-world.md.
+    /// scorer's partial credit plus half its binary verdict; the newest 3 checkpoints are kept. Why each of these:
+    /// docs/experiments/shapes-world.md.
     public static var world: GRPOTrainer.Config {
         var c = GRPOTrainer.Config()
         c.processes = 2
@@ -73,6 +74,7 @@ extension GRPOTrainer.Config {
         c.rewards = "shapes,shapes-correct:0.5"
         c.evalEvery = 20
         c.evalPrompts = 128
+        c.checkpointsTotalLimit = 3
         return c
     }
 }
