@@ -16,18 +16,18 @@ public enum WorldArchitecture: String, Codable, Sendable, CaseIterable {
             let object = try ConfigFile.object(from: worldFile)
             guard let name = object["architecture"] else { return .flux }
             guard let text = name as? String, let architecture = WorldArchitecture(rawValue: text) else {
-                throw ConfigFile.Error(
+                throw WorldFolderError.unknownArchitecture(
                     file: worldFile.path,
-                    message: "architecture \(name): expected one of "
+                    reason: "architecture \(name): expected one of "
                         + allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
             }
             return architecture
         }
         if WorldCheckpoint.holds(folder, networkFolderName: "unet") { return .unet }
         if WorldCheckpoint.holds(folder, networkFolderName: "transformer") { return .flux }
-        throw ConfigFile.Error(
+        throw WorldFolderError.notAWorldFolder(
             file: folder.path,
-            message:
+            reason:
                 """
                 not a world model folder (world.json) or checkpoint (unet/ or transformer/, or \
                 \(WorldCheckpoint.loraFile) of either)

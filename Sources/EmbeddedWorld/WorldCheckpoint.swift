@@ -31,9 +31,9 @@ enum WorldCheckpoint {
         }
         let lora = folder.appendingPathComponent(loraFile)
         guard FileManager.default.fileExists(atPath: lora.path) else {
-            throw ConfigFile.Error(
+            throw WorldFolderError.notAWorldFolder(
                 file: folder.path,
-                message: "neither a model folder (world.json) nor a checkpoint (\(networkFolderName)/ or \(loraFile))")
+                reason: "neither a model folder (world.json) nor a checkpoint (\(networkFolderName)/ or \(loraFile))")
         }
         try network.loadLoRA(from: lora, prefix: networkFolderName)
         if averaged { try applyAverage(folder, to: network) }

@@ -58,7 +58,8 @@ public struct WorldTokenizer: Sendable, Equatable {
         let url = folder.appendingPathComponent("vocab.json")
         let object = try ConfigFile.object(from: url)
         guard let vocab = object["vocab"] as? [String: Int], let maxLength = object["model_max_length"] as? Int else {
-            throw ConfigFile.Error(file: url.path, message: "expected {\"vocab\": {word: id}, \"model_max_length\": n}")
+            throw WorldFolderError.tokenizer(
+                file: url.path, reason: "expected {\"vocab\": {word: id}, \"model_max_length\": n}")
         }
         return WorldTokenizer(vocabulary: vocab, maxLength: maxLength)
     }

@@ -17,11 +17,11 @@ public struct PromptFile: Sendable {
     /// Reads `url`; errors name the file and what was wrong (unreadable, not UTF-8, no prompt).
     public init(contentsOf url: URL) throws {
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw ConfigFile.Error(
-                file: url.path, message: "cannot read the prompt file (expected a text file with one prompt per line)")
+            throw TrainingDataError.promptFile(
+                file: url.path, reason: "cannot read the prompt file (expected a text file with one prompt per line)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigFile.Error(file: url.path, message: "not UTF-8 text (expected one prompt per line)")
+            throw TrainingDataError.promptFile(file: url.path, reason: "not UTF-8 text (expected one prompt per line)")
         }
         let prompts = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }
@@ -32,7 +32,8 @@ public struct PromptFile: Sendable {
     /// Prompts given directly; `source` names them in errors.
     public init(prompts: [String], source: String) throws {
         guard !prompts.isEmpty else {
-            throw ConfigFile.Error(file: source, message: "no prompt found (expected at least one non-blank line)")
+            throw TrainingDataError.promptFile(
+                file: source, reason: "no prompt found (expected at least one non-blank line)")
         }
         self.source = source
         self.prompts = prompts

@@ -74,13 +74,13 @@ public struct FluxEmbeddingCache {
 
     public func readManifest() throws -> [Entry] {
         guard FileManager.default.fileExists(atPath: manifestURL.path) else {
-            throw ConfigFile.Error(
-                file: manifestURL.path, message: "no embedding manifest (run `dancegrpo preprocess` first)")
+            throw ModelFolderError.embeddingManifest(
+                file: manifestURL.path, reason: "no embedding manifest (run `dancegrpo preprocess` first)")
         }
         do { return try JSONDecoder().decode([Entry].self, from: Data(contentsOf: manifestURL)) } catch {
-            throw ConfigFile.Error(
+            throw ModelFolderError.embeddingManifest(
                 file: manifestURL.path,
-                message: "not a list of {prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}: \(error)")
+                reason: "not a list of {prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}: \(error)")
         }
     }
 

@@ -78,9 +78,9 @@ public final class FluxPipeline {
             !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
         }
         guard missing.isEmpty else {
-            throw ConfigFile.Error(
+            throw ModelFolderError.missingComponents(
                 file: folder.path,
-                message:
+                reason:
                     """
                     not a diffusers FLUX folder: missing \(missing.joined(separator: ", ")) (expected \
                     \(required.joined(separator: "/, "))/)

@@ -82,9 +82,9 @@ public final class StableDiffusionPipeline {
             !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
         }
         guard missing.isEmpty else {
-            throw ConfigFile.Error(
+            throw ModelFolderError.missingComponents(
                 file: folder.path,
-                message:
+                reason:
                     """
                     not a diffusers Stable Diffusion folder: missing \(missing.joined(separator: ", ")) (expected \
                     \(required.joined(separator: "/, "))/)

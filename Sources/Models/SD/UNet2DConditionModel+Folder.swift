@@ -12,9 +12,9 @@ extension UNet2DConditionModel {
     public func writeFolder(to folder: URL) throws {
         let adapted = loraLayers()
         guard adapted.isEmpty else {
-            throw ConfigFile.Error(
+            throw ModelFolderError.unmergedAdapters(
                 file: folder.path,
-                message: "the UNet carries \(adapted.count) LoRA adapters (e.g. \(adapted[0].name)); "
+                reason: "the UNet carries \(adapted.count) LoRA adapters (e.g. \(adapted[0].name)); "
                     + "save them with saveLoRA, or merge and remove them before writing the full UNet")
         }
         try writePretrainedFolder(folder, config: config, className: "UNet2DConditionModel")

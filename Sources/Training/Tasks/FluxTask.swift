@@ -29,7 +29,8 @@ public final class FluxTask: TrainingTask {
         cache = FluxEmbeddingCache(folder: embeddings)
         entries = try cache.readManifest()
         guard !entries.isEmpty else {
-            throw ConfigFile.Error(file: cache.manifestURL.path, message: "the embedding manifest lists no prompts")
+            throw TrainingDataError.embeddingCache(
+                file: cache.manifestURL.path, reason: "the embedding manifest lists no prompts")
         }
         self.height = height
         self.width = width
@@ -42,9 +43,9 @@ public final class FluxTask: TrainingTask {
         let sample = try cache.load([entries[0]])
         let expected = (pipeline.transformer.config.jointAttentionDim, pipeline.transformer.config.pooledProjectionDim)
         guard sample.promptEmbeds.dim(-1) == expected.0, sample.pooledPromptEmbeds.dim(-1) == expected.1 else {
-            throw ConfigFile.Error(
+            throw TrainingDataError.embeddingCache(
                 file: cache.manifestURL.path,
-                message:
+                reason:
                     """
                     embeddings of \(sample.promptEmbeds.dim(-1))/\(sample.pooledPromptEmbeds.dim(-1)) features, \
                     expected joint_attention_dim \(expected.0) / pooled_projection_dim \(expected.1) of the \
@@ -99,17 +100,17 @@ public final class FluxTask: TrainingTask {
         let rows = try texts.map { text -> FluxEmbeddingCache.Entry in
             guard let entry = byCaption[text] else {
                 if text.isEmpty {
-                    throw ConfigFile.Error(
+                    throw TrainingDataError.embeddingCache(
                         file: cache.manifestURL.path,
-                        message:
+                        reason:
                             """
                             FLUX.1-dev is guidance-distilled and the cache holds no empty prompt for classifier-free \
                             guidance: keep --guidance-scale 1 (the distilled guidance value is --flux-guidance)
                             """
                     )
                 }
-                throw ConfigFile.Error(
-                    file: cache.manifestURL.path, message: "no cached embedding for the prompt '\(text)'")
+                throw TrainingDataError.embeddingCache(
+                    file: cache.manifestURL.path, reason: "no cached embedding for the prompt '\(text)'")
             }
             return entry
         }

@@ -50,17 +50,17 @@ public final class StableDiffusionTask: TrainingTask {
         source: String = "Stable Diffusion"
     ) throws {
         guard pipeline.textEncoder != nil, pipeline.tokenizer != nil else {
-            throw ConfigFile.Error(
+            throw TrainingDataError.unusableModel(
                 file: source,
-                message:
+                reason:
                     "the pipeline was loaded without its text encoder, which training needs (text_encoder/, tokenizer/)"
             )
         }
         let multiple = pipeline.vaeScaleFactor * (1 << pipeline.unet.config.downsamplingSteps)
         guard resolution > 0, resolution % multiple == 0 else {
-            throw ConfigFile.Error(
+            throw TrainingDataError.unusableModel(
                 file: source,
-                message: """
+                reason: """
                     resolution \(resolution) px: expected a positive multiple of \(multiple) (VAE factor \
                     \(pipeline.vaeScaleFactor) × the UNet's \(1 << pipeline.unet.config.downsamplingSteps))
                     """

@@ -1,0 +1,19 @@
+import Foundation
+
+/// What is wrong with a run's data or model for training; each case names the file or folder.
+public enum TrainingDataError: Error, CustomStringConvertible, Equatable {
+    /// A prompt file that cannot be read, is not UTF-8 text, or holds no prompt.
+    case promptFile(file: String, reason: String)
+    /// A FLUX prompt-embedding cache that does not fit the model or lacks a prompt.
+    case embeddingCache(file: String, reason: String)
+    /// A model folder loaded without what training needs, or a size it cannot train at.
+    case unusableModel(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .promptFile(let file, let reason), .embeddingCache(let file, let reason),
+            .unusableModel(let file, let reason):
+            return "\(file): \(reason)"
+        }
+    }
+}
