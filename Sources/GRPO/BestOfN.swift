@@ -8,8 +8,8 @@
 /// `keep / 2` largest and `keep / 2` smallest advantages (ties go to the earlier sample). Advantages are normalised
 /// over the whole group before the selection, as DanceGRPO does.
 ///
-/// The seed sorts all of a GPU's samples at once; with its one prompt per GPU that is the same as per group. Here a
-/// process holds several groups, and selecting within each keeps every prompt in the update. The seed also shuffles
+/// DanceGRPO sorts all of a GPU's samples at once; with its one prompt per GPU that is the same as per group. Here a
+/// process holds several groups, and selecting within each keeps every prompt in the update. DanceGRPO also shuffles
 /// the kept samples; their order inside an optimizer window changes nothing but float rounding, so they stay in
 /// sample order.
 public func bestOfNSubset(advantages: [Float], groupSize: Int, keep: Int) -> [Int] {

@@ -12,7 +12,7 @@ public struct RolloutConfig: Sendable {
     /// One initial noise for every sample of the call (`--init_same_noise`).
     public var sameInitialNoise = false
     /// With `sameInitialNoise`: the noise is shared within each run of this many consecutive samples (a prompt's G
-    /// samples) instead of by all; 0: by all. The seed trains one prompt per step, where both mean the same.
+    /// samples) instead of by all; 0: by all. DanceGRPO trains one prompt per step, where both mean the same.
     public var initialNoiseGroupSize = 0
     /// Samples per network call. Any value gives the same trajectories up to float rounding of batched BLAS.
     public var batchSize = 1

@@ -35,8 +35,9 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
     public enum Geometry: Sendable, Equatable {
         /// Shortest side to `size` (aspect kept), then a centre crop.
         case shortestSideThenCenterCrop(CropRounding)
-        /// Longest side to `size` (aspect kept), then zero padding (value 0 before normalisation) centred: the
-        /// seed's HPS `ResizeMaxSize` (rounds `side · size / longest`; an image already `size` long is left as is).
+        /// Longest side to `size` (aspect kept), then zero padding (value 0 before normalisation) centred:
+        /// DanceGRPO's HPS `ResizeMaxSize` (rounds `side · size / longest`; an image already `size` long is left as
+        /// is).
         case longestSideThenPad
         /// open_clip's `resize_mode: longest`: `ResizeKeepRatio(longest=1)` (sides `round(side / (longest / size))`)
         /// then `CenterCropOrPad` filled with the byte `fill` (left/top = excess // 2), always `size × size`.
@@ -85,7 +86,7 @@ public struct CLIPImagePreprocessing: Sendable, Equatable {
         self.std = std
     }
 
-    /// The seed's HPS-v2.1 transform (see the file header).
+    /// DanceGRPO's HPS-v2.1 transform (see the file header).
     public static func hpsv2(size: Int = 224) -> CLIPImagePreprocessing {
         CLIPImagePreprocessing(size: size, geometry: .longestSideThenPad, resampler: .torchBicubicAntialiased)
     }

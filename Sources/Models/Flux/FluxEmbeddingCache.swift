@@ -90,7 +90,7 @@ public struct FluxEmbeddingCache {
         func read(_ sub: String, _ file: String) throws -> Tensor {
             let url = folder.appendingPathComponent(sub).appendingPathComponent(file)
             if url.pathExtension != "safetensors" {
-                // The seed's own cache: one `torch.save(tensor)` pickle per field, read by the restricted unpickler.
+                // DanceGRPO's own cache: one `torch.save(tensor)` pickle per field, read by the restricted unpickler.
                 let checkpoint = try TorchCheckpointFile(path: url)
                 guard checkpoint.keys == [TorchCheckpointFile.singleTensorKey] else {
                     throw TorchCheckpointError(

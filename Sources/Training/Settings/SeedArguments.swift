@@ -52,7 +52,7 @@ enum SeedArguments {
             } else if snake == "use_ema" || snake == "ema_decay" {
                 continue  // below, together
             } else if snake == "data_json_path" {
-                // The seed reads `<cache>/videos2caption.json`; our FLUX task takes the cache folder.
+                // DanceGRPO reads `<cache>/videos2caption.json`; our FLUX task takes the cache folder.
                 let path = "\(value)"
                 out["embeddings"] = path.hasSuffix(".json") ? (path as NSString).deletingLastPathComponent : path
             } else if snake == "t" {

@@ -375,7 +375,7 @@ public final class GRPOTrainer {
         let temporary = runFolder.appendingPathComponent(".checkpoint-\(iteration)-0.tmp")
         try? FileManager.default.removeItem(at: temporary)
         if config.loraRank > 0 {
-            // The seed's LoRA checkpoint: adapters in diffusers' LoRA layout (`transformer.`/`unet.` prefix) +
+            // DanceGRPO's LoRA checkpoint: adapters in diffusers' LoRA layout (`transformer.`/`unet.` prefix) +
             // lora_config.json.
             try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
             try task.network.saveLoRA(
