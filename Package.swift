@@ -62,9 +62,11 @@ let package = Package(
             swiftSettings: cxx),
         // Text tokenizers (no engine; gzip through zlib; open_clip's BPE vocabulary and the generated HTML entity list
         // as resources).
-        .target(name: "Tokenizers", dependencies: ["CZlib"], resources: [.copy("Resources")]),
+        .target(name: "Tokenizers", dependencies: ["ZlibStream"], resources: [.copy("Resources")]),
         // Images: RGB buffers, PNG and JPEG through libpng and libjpeg, grids (no engine).
-        .target(name: "Imaging", dependencies: ["CZlib", "CImageCodecs"]),
+        .target(name: "Imaging", dependencies: ["CZlib", "ZlibStream", "CImageCodecs"]),
+        // zlib's inflate over a whole buffer, for zlib streams (Imaging) and gzip files (Tokenizers).
+        .target(name: "ZlibStream", dependencies: ["CZlib"]),
         // The system codec libraries (scripts/setup-deps.sh installs them), and C glue that keeps libpng's and
         // libjpeg's longjmp error handling out of Swift frames.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),

@@ -1,4 +1,5 @@
 import CZlib
+import ZlibStream
 
 /// zlib streams (RFC 1950) and the CRC-32 of PNG and gzip, from the system zlib.
 public enum Zlib {
@@ -20,40 +21,17 @@ public enum Zlib {
 
     /// Inflates one whole zlib stream; throws if it is damaged, truncated or followed by other bytes.
     public static func decompress(_ data: [UInt8]) throws -> [UInt8] {
-        var stream = z_stream()
-        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        do {
+            return try ZlibStream.inflate(data, wrapper: .zlib)
+        } catch .outOfMemory {
             throw ImageCodecError.corruptZlib("zlib could not start inflating (out of memory)")
+        } catch .truncated {
+            throw ImageCodecError.corruptZlib("stream of \(data.count) bytes ends before its end marker")
+        } catch .corrupt(let message) {
+            throw ImageCodecError.corruptZlib(message)
+        } catch .trailingBytes(let count) {
+            throw ImageCodecError.corruptZlib("\(count) bytes follow the end of the stream")
         }
-        defer { inflateEnd(&stream) }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: max(4096, data.count * 4))
-        try data.withUnsafeBufferPointer { input in
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-            stream.avail_in = uInt(input.count)
-            while true {
-                let status = chunk.withUnsafeMutableBufferPointer { chunk in
-                    stream.next_out = chunk.baseAddress
-                    stream.avail_out = uInt(chunk.count)
-                    return inflate(&stream, Z_NO_FLUSH)
-                }
-                output += chunk.prefix(chunk.count - Int(stream.avail_out))
-                switch status {
-                case Z_STREAM_END:
-                    return
-                case Z_OK where stream.avail_in > 0 || stream.avail_out == 0:
-                    continue
-                case Z_OK, Z_BUF_ERROR:
-                    // No progress possible: the input ran out before the end marker.
-                    throw ImageCodecError.corruptZlib("stream of \(data.count) bytes ends before its end marker")
-                default:
-                    throw ImageCodecError.corruptZlib(Self.message(stream, status: status))
-                }
-            }
-        }
-        guard stream.avail_in == 0 else {
-            throw ImageCodecError.corruptZlib("\(stream.avail_in) bytes follow the end of the stream")
-        }
-        return output
     }
 
     /// The CRC-32 (ISO-HDLC polynomial, as PNG chunks and gzip use it) of `bytes`, continuing from `crc` when
@@ -65,10 +43,5 @@ public enum Zlib {
         }
         if let contiguous { return contiguous }
         return Array(bytes).withUnsafeBufferPointer { UInt32(CZlib.crc32(uLong(crc), $0.baseAddress, uInt($0.count))) }
-    }
-
-    static func message(_ stream: z_stream, status: Int32) -> String {
-        if let text = stream.msg { return String(cString: text) }
-        return "zlib status \(status)"
     }
 }
