@@ -86,7 +86,7 @@ public final class StableDiffusionWorldModel: Module {
     /// as SD 2, or `sample`).
     public static func create(
         seed: UInt64, settings: Settings = Settings(), unetConfig: UNet2DConditionConfig? = nil,
-        predictionType: String = "epsilon"
+        predictionType: PredictionType = .epsilon
     ) -> StableDiffusionWorldModel {
         let tokenizer = WorldTokenizer.forShapesWorld()
         let keys = RandomKey(seed: seed).split(into: 2)

@@ -43,9 +43,9 @@ public struct StableDiffusionWorldPretraining {
         let target: Tensor
         switch model.schedulerConfig.predictionType {
         // v = √ᾱ·ε − √(1−ᾱ)·x0 (Salimans & Ho 2022)
-        case "v_prediction": target = signal * noise - noiseScale * x0
-        case "sample": target = x0
-        default: target = noise
+        case .vPrediction: target = signal * noise - noiseScale * x0
+        case .sample: target = x0
+        case .epsilon: target = noise
         }
         return (predicted - target).square().mean()
     }

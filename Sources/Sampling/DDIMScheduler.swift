@@ -14,12 +14,19 @@ import Foundation
 ///   981, 961, …, 1); `trailing` = round(T − k·T/n) − 1; `linspace` = round(linspace(0, T−1, n)) reversed.
 /// - `final_alpha_cumprod` = 1 with `set_alpha_to_one`, else ᾱ_0. See
 ///   ``ddimStep(_:modelOutput:timesteps:sample:eta:previousSample:noise:)`` for the step itself.
+/// What a denoising network predicts, by diffusers' `prediction_type` names: the noise ε (SD 1), the velocity
+/// v = √ᾱ·ε − √(1−ᾱ)·x₀ (SD 2), or the clean sample x₀.
+public enum PredictionType: String, Codable, CaseIterable, Sendable {
+    case epsilon
+    case vPrediction = "v_prediction"
+    case sample
+}
+
 public struct DDIMScheduler: Sendable, Equatable {
     /// `scheduler_config.json`. Absent fields take the defaults of diffusers' `DDIMScheduler.__init__` (note that
     /// these are *not* SD's values: `clip_sample` true, `set_alpha_to_one` true, `steps_offset` 0, linear betas).
     public struct Config: Codable, Sendable, Equatable {
         public static let supportedBetaSchedules: Set<String> = ["linear", "scaled_linear", "squaredcos_cap_v2"]
-        public static let supportedPredictionTypes: Set<String> = ["epsilon", "v_prediction", "sample"]
         public static let supportedSpacings: Set<String> = ["leading", "trailing", "linspace"]
 
         public var numTrainTimesteps = 1000
@@ -31,12 +38,14 @@ public struct DDIMScheduler: Sendable, Equatable {
         public var clipSampleRange: Float = 1
         public var setAlphaToOne = true
         public var stepsOffset = 0
-        public var predictionType = "epsilon"
+        public var predictionType = PredictionType.epsilon
         public var timestepSpacing = "leading"
         /// Unsupported when true (dynamic thresholding of x̂0, Imagen's trick; off in every SD config).
         public var thresholding = false
         /// Unsupported when true (zero-terminal-SNR rescaling; off in SD v1).
         public var rescaleBetasZeroSnr = false
+        /// Values of the file that name no choice this implementation has (reported by `problems()` with the rest).
+        private var unknownValues: [String] = []
 
         enum CodingKeys: String, CodingKey {
             case numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start", betaEnd = "beta_end"
@@ -72,7 +81,16 @@ public struct DDIMScheduler: Sendable, Equatable {
             clipSampleRange = try c.decodeIfPresent(Float.self, forKey: .clipSampleRange) ?? d.clipSampleRange
             setAlphaToOne = try c.decodeIfPresent(Bool.self, forKey: .setAlphaToOne) ?? d.setAlphaToOne
             stepsOffset = try c.decodeIfPresent(Int.self, forKey: .stepsOffset) ?? d.stepsOffset
-            predictionType = try c.decodeIfPresent(String.self, forKey: .predictionType) ?? d.predictionType
+            let prediction = try c.decodeIfPresent(String.self, forKey: .predictionType) ?? d.predictionType.rawValue
+            predictionType = PredictionType(rawValue: prediction) ?? d.predictionType
+            if PredictionType(rawValue: prediction) == nil {
+                unknownValues.append(
+                    """
+                    prediction_type '\(prediction)' is not supported (supported: \
+                    \(PredictionType.allCases.map(\.rawValue).sorted().joined(separator: ", ")))
+                    """
+                )
+            }
             timestepSpacing = try c.decodeIfPresent(String.self, forKey: .timestepSpacing) ?? d.timestepSpacing
             thresholding = try c.decodeIfPresent(Bool.self, forKey: .thresholding) ?? d.thresholding
             rescaleBetasZeroSnr =
@@ -100,14 +118,7 @@ public struct DDIMScheduler: Sendable, Equatable {
                     """
                 )
             }
-            if !Self.supportedPredictionTypes.contains(predictionType) {
-                found.append(
-                    """
-                    prediction_type '\(predictionType)' is not supported (supported: \
-                    \(Self.supportedPredictionTypes.sorted().joined(separator: ", ")))
-                    """
-                )
-            }
+            found += unknownValues
             if !Self.supportedSpacings.contains(timestepSpacing) {
                 found.append(
                     """

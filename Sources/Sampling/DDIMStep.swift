@@ -66,13 +66,13 @@ public func ddimStep(
     let sqrtAlpha = tensor(alpha.map { $0.squareRoot() }), sqrtBeta = tensor(alpha.map { (1 - $0).squareRoot() })
     var predictedOriginal: Tensor, predictedEpsilon: Tensor
     switch scheduler.config.predictionType {
-    case "epsilon":
+    case .epsilon:
         predictedOriginal = (x - sqrtBeta * output) / sqrtAlpha
         predictedEpsilon = output
-    case "v_prediction":
+    case .vPrediction:
         predictedOriginal = sqrtAlpha * x - sqrtBeta * output
         predictedEpsilon = sqrtAlpha * output + sqrtBeta * x
-    default:  // "sample"
+    case .sample:
         predictedOriginal = output
         predictedEpsilon = (x - sqrtAlpha * predictedOriginal) / sqrtBeta
     }

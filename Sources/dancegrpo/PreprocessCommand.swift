@@ -23,7 +23,7 @@ struct PreprocessCommand: ParsableCommand {
     var out = "data/rl_embeddings"
 
     @Option(help: "Stored dtype: bfloat16 (as the reference) or float32.")
-    var dtype = "bfloat16"
+    var dtype = DType.bfloat16
 
     @Option(help: "T5 tokens (FLUX uses 512).")
     var maxSequenceLength = 512
@@ -39,7 +39,7 @@ struct PreprocessCommand: ParsableCommand {
 
     func run() throws {
         guard model == "flux" else { throw ValidationError("unknown model '\(model)' (available: flux)") }
-        let storedDType = try parseDType(dtype)
+        let storedDType = dtype
         let lines = try PromptLines.read(prompts)
         var selected = lines.filter { !$0.text.isEmpty && !(dropCJK && PromptLines.hasCJK($0.text)) }
         if limit > 0 { selected = Array(selected.prefix(limit)) }

@@ -92,7 +92,7 @@ struct PretrainCommand: ParsableCommand {
             sample.
             """
     )
-    var predictionType = "epsilon"
+    var predictionType = PredictionType.epsilon
 
     @Option(help: "sd only: DDIM steps of the evaluation after pretraining.")
     var evaluationSteps = 20
@@ -192,9 +192,6 @@ struct PretrainCommand: ParsableCommand {
         }
         var settings = StableDiffusionWorldModel.Settings()
         settings.imageSize = imageSize
-        guard DDIMScheduler.Config.supportedPredictionTypes.contains(predictionType) else {
-            throw ValidationError("--prediction-type must be epsilon, v_prediction or sample, got '\(predictionType)'")
-        }
         let model =
             try initFrom.map { try StableDiffusionWorldModel.load(from: URL(fileURLWithPath: $0)) }
             ?? StableDiffusionWorldModel.create(seed: seed, settings: settings, predictionType: predictionType)

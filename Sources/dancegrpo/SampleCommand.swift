@@ -104,7 +104,7 @@ struct SampleCommand: ParsableCommand {
             matrix product (30× slower than float32 here); on a GPU back end bfloat16 halves memory.
             """
     )
-    var dtype = "float32"
+    var dtype = DType.float32
 
     @Option(help: "FLUX only: T5 tokens (FLUX uses 512).")
     var maxSequenceLength = 512
@@ -129,7 +129,7 @@ struct SampleCommand: ParsableCommand {
     private func runFlux(_ prompts: [String]) throws {
         let steps = self.steps ?? 16, height = self.height ?? 720, width = self.width ?? 720
         let guidance = self.guidance ?? 3.5
-        let weightsDType = try parseDType(dtype)
+        let weightsDType = dtype
 
         let started = Date()
         let pipeline = try FluxPipeline.load(
@@ -193,7 +193,7 @@ struct SampleCommand: ParsableCommand {
         }
         guard steps >= 1, steps <= 1000 else { throw ValidationError("--steps must be in 1...1000") }
         guard eta >= 0 else { throw ValidationError("--eta must be non-negative") }
-        let weightsDType = try parseDType(dtype)
+        let weightsDType = dtype
 
         let started = Date()
         let pipeline = try StableDiffusionPipeline.load(
@@ -277,14 +277,5 @@ struct SampleCommand: ParsableCommand {
                 ["latents": concatenated(finals, axis: 0)], metadata: ["prompts": prompts.joined(separator: "\n")],
                 to: outFolder.appendingPathComponent("latents.safetensors"))
         }
-    }
-}
-
-func parseDType(_ name: String) throws -> DType {
-    switch name.lowercased() {
-    case "float32", "fp32": return .float32
-    case "bfloat16", "bf16": return .bfloat16
-    case "float16", "fp16": return .float16
-    default: throw ValidationError("unknown dtype '\(name)' (float32, bfloat16, float16)")
     }
 }

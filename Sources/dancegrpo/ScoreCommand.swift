@@ -74,7 +74,7 @@ struct ScoreCommand: ParsableCommand {
     var batchSize = 8
 
     @Option(help: "Weight dtype: float32, bfloat16 or float16 (scores are computed from float32 embeddings).")
-    var dtype = "float32"
+    var dtype = DType.float32
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
@@ -107,7 +107,7 @@ struct ScoreCommand: ParsableCommand {
         locations.clipScoreModel = url(clipScoreModel)
         locations.aestheticCLIPModel = url(aestheticClip)
         locations.aestheticMLP = url(aestheticMlp)
-        let weightsDType = try parseDType(dtype)
+        let weightsDType = dtype
 
         var table: [[Double]] = []  // [reward][image]
         for spec in specs {

@@ -119,8 +119,8 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         var settings = StableDiffusionWorldModel.Settings()
         settings.imageSize = 16
         let model = StableDiffusionWorldModel.create(
-            seed: 1, settings: settings, unetConfig: unet, predictionType: "v_prediction")
-        XCTAssertEqual(model.schedulerConfig.predictionType, "v_prediction")
+            seed: 1, settings: settings, unetConfig: unet, predictionType: .vPrediction)
+        XCTAssertEqual(model.schedulerConfig.predictionType.rawValue, "v_prediction")
         let x0 = Random.uniform([2, 8, 8, 12], low: -1, high: 1, key: RandomKey(seed: 1))
         let noise = Random.normal(x0.shape, key: RandomKey(seed: 2))
         let table = DDIMScheduler(config: model.schedulerConfig, steps: 1).alphasCumprod
@@ -133,7 +133,8 @@ final class StableDiffusionWorldModelTests: XCTestCase {
         XCTAssertEqual(loss, v.square().mean().item(Float.self), accuracy: 1e-6)
         let folder = try temporaryDirectory(self)
         try model.writeFolder(to: folder)
-        XCTAssertEqual(try StableDiffusionWorldModel.load(from: folder).schedulerConfig.predictionType, "v_prediction")
+        XCTAssertEqual(
+            try StableDiffusionWorldModel.load(from: folder).schedulerConfig.predictionType.rawValue, "v_prediction")
     }
 
     /// The task: DDIM chain from the model's scheduler, world prompts with specs, and a first GRPO update whose

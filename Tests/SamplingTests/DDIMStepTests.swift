@@ -73,7 +73,7 @@ final class DDIMStepTests: XCTestCase {
     func testStepMatchesDDPOWithVPredictionClippingAndTrailingSpacing() throws {
         let (metadata, g) = try golden()
         let config = try JSONDecoder().decode(DDIMScheduler.Config.self, from: Data(metadata["step_v_config"]!.utf8))
-        XCTAssertEqual(config.predictionType, "v_prediction")
+        XCTAssertEqual(config.predictionType.rawValue, "v_prediction")
         XCTAssertTrue(config.clipSample && config.setAlphaToOne)
         let scheduler = DDIMScheduler(config: config, steps: 10)
         XCTAssertEqual(scheduler.timesteps, g["step_v.scheduler_timesteps"]!.toArray(Int32.self).map(Int.init))

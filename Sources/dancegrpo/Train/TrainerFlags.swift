@@ -2,16 +2,6 @@ import ArgumentParser
 import Rewards
 import Training
 
-extension SamplerKind: ExpressibleByArgument {}
-extension LRSchedulerKind: ExpressibleByArgument {
-    public init?(argument: String) { self.init(rawValue: argument.replacingOccurrences(of: "-", with: "_")) }
-}
-extension RewardCombination: ExpressibleByArgument {}
-extension ModelFamily: ExpressibleByArgument {}
-extension LoRATargets: ExpressibleByArgument {
-    public init?(argument: String) { self.init(parsing: argument) }
-}
-
 /// The trainer's settings as flags, each optional: a flag given overrides the preset, the resumed run's config.json
 /// and the `--config` file (`SettingFlags.layer` turns the given ones into a settings layer). The property names are
 /// the settings' names.
