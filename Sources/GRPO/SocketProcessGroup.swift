@@ -62,7 +62,7 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
         guard bound == 0, listen(fd, 64) == 0 else {
             let reason = systemError()
             _ = close(fd)
-            throw ProcessGroupError(message: "rank 0 cannot listen on \(host):\(port): \(reason)")
+            throw ProcessGroupError.cannotListen(host: host, port: port, reason: reason)
         }
         var actual = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -85,14 +85,9 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
             while connections.contains(where: { $0 == nil }) {
                 try whileWaiting()
                 guard Date() < deadline else {
-                    let missing = connections.indices.filter { connections[$0] == nil }.map { String($0 + 1) }
-                    throw ProcessGroupError(
-                        message:
-                            """
-                            rank 0 waited \(Int(timeout)) s on port \(listener.port) and rank(s) \
-                            \(missing.joined(separator: ", ")) never connected
-                            """
-                    )
+                    let missing = connections.indices.filter { connections[$0] == nil }.map { $0 + 1 }
+                    throw ProcessGroupError.ranksNeverConnected(
+                        missingRanks: missing, port: listener.port, waitedSeconds: Int(timeout))
                 }
                 var pending = pollfd(fd: listener.socket, events: Int16(POLLIN), revents: 0)
                 guard poll(&pending, 1, 1000) > 0 else { continue }
@@ -102,26 +97,14 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                 let (operation, values) = try receiveFrame(fd, from: "a connecting rank")
                 guard operation == .hello, values.count == 2 else {
                     _ = close(fd)
-                    throw ProcessGroupError(
-                        message:
-                            """
-                            rank 0: a process on port \(listener.port) did not introduce itself as a rank (got \
-                            \(operation))
-                            """
-                    )
+                    throw ProcessGroupError.notARank(port: listener.port, operation: "\(operation)")
                 }
                 let peerRank = Int(values[0]), peerWorld = Int(values[1])
                 guard peerWorld == worldSize, (1..<worldSize).contains(peerRank), connections[peerRank - 1] == nil
                 else {
                     _ = close(fd)
-                    throw ProcessGroupError(
-                        message:
-                            """
-                            rank 0 (WORLD_SIZE=\(worldSize)): a process connected as rank \(peerRank) of \
-                            WORLD_SIZE=\(peerWorld), which is \
-                            \(peerWorld != worldSize ? "another world size" : "not a free rank")
-                            """
-                    )
+                    throw ProcessGroupError.unexpectedRank(
+                        worldSize: worldSize, peerRank: peerRank, peerWorldSize: peerWorld)
                 }
                 connections[peerRank - 1] = fd
             }
@@ -153,17 +136,16 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                 try sendFrame(fd, .hello, [Double(rank), Double(worldSize)], to: "rank 0")
                 let (operation, _) = try receiveFrame(fd, from: "rank 0")
                 guard operation == .hello else {
-                    throw ProcessGroupError(
-                        message: "rank \(rank): rank 0 at \(host):\(port) answered the handshake with \(operation)")
+                    throw ProcessGroupError.handshakeRejected(
+                        rank: rank, host: host, port: port, operation: "\(operation)")
                 }
                 return SocketProcessGroup(rank: rank, worldSize: worldSize, peers: [fd])
             }
             let reason = systemError()
             _ = close(fd)
             guard Date() < deadline else {
-                throw ProcessGroupError(
-                    message:
-                        "rank \(rank) could not reach rank 0 at \(host):\(port) within \(Int(timeout)) s: \(reason)")
+                throw ProcessGroupError.connectionFailed(
+                    rank: rank, host: host, port: port, waitedSeconds: Int(timeout), reason: reason)
             }
             usleep(100_000)
         }
@@ -179,13 +161,7 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
         // Doubles on the wire keep the sum exact enough and the frame format single; the sum runs in rank order.
         let summed = try collective(.allReduceSum, values.map(Double.init)) { parts in
             guard let count = parts.first?.count, parts.allSatisfy({ $0.count == count }) else {
-                throw ProcessGroupError(
-                    message:
-                        """
-                        allReduceSum: the ranks sent \(parts.map(\.count)) values (rank order); every rank must send \
-                        as many
-                        """
-                )
+                throw ProcessGroupError.unequalLengths(counts: parts.map(\.count))
             }
             var sum = [Float](repeating: 0, count: count)
             for part in parts { for i in 0..<count { sum[i] += Float(part[i]) } }
@@ -217,8 +193,7 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
     }
 
     private func mismatch(local: Operation, peer: Int, sent: Operation) -> ProcessGroupError {
-        ProcessGroupError(
-            message: "rank \(rank) is in \(local) but rank \(peer) sent \(sent): the ranks ran different code paths")
+        .operationMismatch(rank: rank, local: "\(local)", peer: peer, sent: "\(sent)")
     }
 
     // MARK: - Frames: operation (UInt32), count (UInt64), count little-endian doubles
@@ -235,13 +210,7 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                 let sent = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
                 if sent < 0 && errno == EINTR { continue }
                 guard sent > 0 else {
-                    throw ProcessGroupError(
-                        message:
-                            """
-                            the connection to \(peer) broke while sending \(operation) (\(systemError())); has it \
-                            exited? See its error above
-                            """
-                    )
+                    throw ProcessGroupError.sendFailed(peer: peer, operation: "\(operation)", reason: systemError())
                 }
                 offset += sent
             }
@@ -256,16 +225,10 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
             UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
         }
         guard let operation = Operation(rawValue: code) else {
-            throw ProcessGroupError(
-                message:
-                    """
-                    \(peer) sent a frame this build does not know (0x\(String(code, radix: 16))): is it another \
-                    program or version?
-                    """
-            )
+            throw ProcessGroupError.unknownFrame(peer: peer, code: code)
         }
         guard count <= 1 << 32 else {
-            throw ProcessGroupError(message: "\(peer) announced \(count) values in one \(operation) frame")
+            throw ProcessGroupError.oversizedFrame(peer: peer, count: count, operation: "\(operation)")
         }
         var payload = [UInt8](repeating: 0, count: Int(count) * 8)
         try receive(fd, into: &payload, from: peer)
@@ -281,10 +244,9 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
                 let got = recv(fd, raw.baseAddress! + offset, total - offset, 0)
                 if got < 0 && errno == EINTR { continue }
                 guard got > 0 else {
-                    throw ProcessGroupError(
-                        message: got == 0
-                            ? "\(peer) closed its connection (it has probably exited; see its error above)"
-                            : "receiving from \(peer) failed: \(systemError())")
+                    throw got == 0
+                        ? ProcessGroupError.connectionClosed(peer: peer)
+                        : ProcessGroupError.receiveFailed(peer: peer, reason: systemError())
                 }
                 offset += got
             }
@@ -299,7 +261,7 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
         #else
             let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
-        guard fd >= 0 else { throw ProcessGroupError(message: "cannot create a TCP socket: \(systemError())") }
+        guard fd >= 0 else { throw ProcessGroupError.cannotCreateSocket(reason: systemError()) }
         return fd
     }
 
@@ -311,14 +273,14 @@ public final class SocketProcessGroup: ProcessGroup, @unchecked Sendable {
 
     private static func socketAddress(host: String, port: Int) throws -> sockaddr_in {
         guard (0...65535).contains(port) else {
-            throw ProcessGroupError(message: "MASTER_PORT \(port) is not a TCP port")
+            throw ProcessGroupError.invalidMasterPort(port)
         }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
         let name = host == "localhost" ? "127.0.0.1" : host
         guard inet_pton(AF_INET, name, &address.sin_addr) == 1 else {
-            throw ProcessGroupError(message: "MASTER_ADDR '\(host)' is not an IPv4 address (e.g. 127.0.0.1)")
+            throw ProcessGroupError.invalidMasterAddress(host)
         }
         return address
     }

@@ -27,7 +27,7 @@ extension Module {
     /// metadata; `writeAdapterConfig` also writes PEFT's `adapter_config.json` into the same folder.
     public func saveLoRA(to url: URL, prefix: String = "", writeAdapterConfig: Bool = false) throws {
         guard let config = currentLoRAConfig() else {
-            throw LoRAFileError(file: url.path, message: "the model has no LoRA adapter to save")
+            throw LoRAFileError.noAdapterToSave(file: url.path)
         }
         var object = config.jsonObject
         if !prefix.isEmpty {
@@ -53,7 +53,7 @@ extension Module {
         var object: [String: Any]?
         if let json = metadata[loraMetadataKey] {
             guard let parsed = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
-                throw LoRAFileError(file: url.path, message: "metadata '\(loraMetadataKey)' is not a JSON object")
+                throw LoRAFileError.metadataNotJSONObject(file: url.path, key: loraMetadataKey)
             }
             object = parsed
         } else {
@@ -69,7 +69,6 @@ extension Module {
         _ tensors: [String: Tensor], configObject: [String: Any]?, prefix: String? = nil,
         dtype: DType? = nil, source: String = "adapter"
     ) throws -> LoRAConfig {
-        func fail(_ message: String) -> LoRAFileError { LoRAFileError(file: source, message: message) }
         let pairs = try LoRAKeyPairs(tensors, source: source)
         let layers = Dictionary(uniqueKeysWithValues: linearLayers().map { ($0.name, $0.layer) })
         let head = try LoRAKeyPairs.resolvePrefix(
@@ -96,7 +95,7 @@ extension Module {
             }
             plan.append((layer, down, up, config?.alpha(for: name) ?? Float(rank)))
         }
-        guard problems.isEmpty else { throw fail(problems.prefix(8).joined(separator: "; ")) }
+        guard problems.isEmpty else { throw LoRAFileError.shapeMismatch(file: source, problems: problems) }
 
         for step in plan {
             let wasMerged = step.layer.lora?.isMerged == true
@@ -130,19 +129,13 @@ struct LoRAKeyPairs {
             }
         }
         if !foreign.isEmpty {
-            throw LoRAFileError(
-                file: source,
-                message: "keys that are not PEFT LoRA tensors (…lora_A.weight / "
-                    + "…lora_B.weight): \(foreign.sorted().prefix(8).joined(separator: ", "))")
+            throw LoRAFileError.foreignKeys(file: source, keys: foreign.sorted())
         }
         let unpaired = Set(downs.keys).symmetricDifference(ups.keys).sorted()
         if !unpaired.isEmpty {
-            throw LoRAFileError(
-                file: source,
-                message: "layers with only one of lora_A/lora_B: "
-                    + unpaired.prefix(8).joined(separator: ", "))
+            throw LoRAFileError.unpairedLayers(file: source, layers: unpaired)
         }
-        if downs.isEmpty { throw LoRAFileError(file: source, message: "no LoRA tensors") }
+        if downs.isEmpty { throw LoRAFileError.noTensors(file: source) }
         for (name, down) in downs { byName[name] = (down, ups[name]!) }
     }
 
@@ -171,11 +164,8 @@ struct LoRAKeyPairs {
         if let head = candidates.first(where: { unresolved($0).isEmpty }) { return head }
         let best = candidates.min { unresolved($0).count < unresolved($1).count }!
         let missing = unresolved(best)
-        throw LoRAFileError(
-            file: source,
-            message: "\(missing.count) adapted layers are not Linear layers of the "
-                + "model (prefix '\(best)'): \(missing.prefix(6).joined(separator: ", "))"
-                + "; the model has e.g. \(layers.keys.sorted().prefix(6).joined(separator: ", "))")
+        throw LoRAFileError.unknownLayers(
+            file: source, missing: missing, prefix: best, modelLayers: Array(layers.keys.sorted().prefix(6)))
     }
 
     /// Pipeline-level metadata prefixes every config key with the component name; take that component's keys.

@@ -1,13 +1,18 @@
 import Engine
 
 /// No layer of the model matched a LoRA configuration's targets.
-public struct LoRATargetError: Error, CustomStringConvertible, Sendable {
-    public let targets: String
-    public let availableLinearLayers: [String]
+public enum LoRATargetError: Error, CustomStringConvertible, Sendable {
+    /// ``Module/addLoRA(_:dtype:key:)`` found no ``Linear`` layer that the config targets; `targets` describes the
+    /// config's target modules (a list, or `/regex/`), `availableLinearLayers` are the model's Linear layers.
+    case noMatchingLinearLayer(targets: String, availableLinearLayers: [String])
+
     public var description: String {
-        let shown = availableLinearLayers.prefix(8).joined(separator: ", ")
-        return "LoRA targets \(targets) match no Linear layer; the model's Linear layers are: \(shown)"
-            + (availableLinearLayers.count > 8 ? ", … (\(availableLinearLayers.count))" : "")
+        switch self {
+        case .noMatchingLinearLayer(let targets, let availableLinearLayers):
+            let shown = availableLinearLayers.prefix(8).joined(separator: ", ")
+            return "LoRA targets \(targets) match no Linear layer; the model's Linear layers are: \(shown)"
+                + (availableLinearLayers.count > 8 ? ", … (\(availableLinearLayers.count))" : "")
+        }
     }
 }
 
@@ -37,7 +42,7 @@ extension Module {
         let targets = all.filter { config.targets($0.name) }
         guard !targets.isEmpty else {
             let described = config.targetRegex.map { "/\($0)/" } ?? "\(config.targetModules)"
-            throw LoRATargetError(targets: described, availableLinearLayers: all.map(\.name))
+            throw LoRATargetError.noMatchingLinearLayer(targets: described, availableLinearLayers: all.map(\.name))
         }
         let keys = key.split(into: targets.count)
         for ((name, layer), layerKey) in zip(targets, keys) {

@@ -11,32 +11,22 @@ public enum PromptParser {
     public static func parse(_ text: String) throws -> PromptSpec {
         let cleaned = String(text.lowercased().map { (c: Character) -> Character in c == "," || c == "." ? " " : c })
         let tokens = cleaned.split(separator: " ").map(String.init)
-        guard !tokens.isEmpty else { throw PromptError("empty prompt") }
+        guard !tokens.isEmpty else { throw PromptError.emptyPrompt }
         var position = 0
 
         func readGroup() throws -> ObjectGroup {
             guard position + 3 <= tokens.count else {
-                throw PromptError("expected '<count> <colour> <shape>' at word \(position + 1) of '\(text)'")
+                throw PromptError.expectedGroup(wordNumber: position + 1, prompt: text)
             }
             let (countWord, colourWord, noun) = (tokens[position], tokens[position + 1], tokens[position + 2])
             guard let count = CountWords.count(for: countWord) else {
-                throw PromptError("'\(countWord)' in '\(text)' is not a count (expected a, an, one…four)")
+                throw PromptError.notACount(word: countWord, prompt: text)
             }
             guard let color = ShapeColor(name: colourWord) else {
-                throw PromptError(
-                    """
-                    unknown colour '\(colourWord)' in '\(text)' (expected one of \
-                    \(ShapeColor.allCases.map(\.name).joined(separator: ", ")))
-                    """
-                )
+                throw PromptError.unknownColor(word: colourWord, prompt: text)
             }
             guard let shape = ShapeKind(noun: noun) else {
-                throw PromptError(
-                    """
-                    unknown shape '\(noun)' in '\(text)' (expected one of \
-                    \(ShapeKind.allCases.map(\.name).joined(separator: ", ")))
-                    """
-                )
+                throw PromptError.unknownShape(word: noun, prompt: text)
             }
             position += 3
             return ObjectGroup(color: color, shape: shape, count: count)
@@ -70,12 +60,7 @@ public enum PromptParser {
             } else {
                 while position < tokens.count {
                     guard tokens[position] == "and" else {
-                        throw PromptError(
-                            """
-                            unexpected '\(tokens[position])' in '\(text)' (expected 'and' or a relation such as 'left \
-                            of')
-                            """
-                        )
+                        throw PromptError.unexpectedWord(tokens[position], prompt: text)
                     }
                     position += 1
                     groups.append(try readGroup())
@@ -83,8 +68,7 @@ public enum PromptParser {
             }
         }
         guard position == tokens.count else {
-            throw PromptError(
-                "unexpected words after the prompt: '\(tokens[position...].joined(separator: " "))' in '\(text)'")
+            throw PromptError.trailingWords(tokens[position...].joined(separator: " "), prompt: text)
         }
         return try PromptSpec(groups: groups, relation: relation)
     }

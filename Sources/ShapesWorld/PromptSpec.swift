@@ -36,17 +36,17 @@ public struct PromptSpec: Hashable, Sendable, Codable, CustomStringConvertible {
     public var relation: SpatialRelation?
 
     public init(groups: [ObjectGroup], relation: SpatialRelation? = nil) throws {
-        guard !groups.isEmpty else { throw PromptError("a prompt needs at least one object") }
+        guard !groups.isEmpty else { throw PromptError.noObjects }
         for g in groups where !(1...CountWords.maximum).contains(g.count) {
-            throw PromptError("count \(g.count) of \(g.color) \(g.shape.plural) is outside 1...\(CountWords.maximum)")
+            throw PromptError.countOutOfRange(count: g.count, color: g.color, shape: g.shape)
         }
         for (i, g) in groups.enumerated()
         where groups[..<i].contains(where: { $0.color == g.color && $0.shape == g.shape }) {
-            throw PromptError("\(g.color) \(g.shape.plural) are named twice; describe them once with a count")
+            throw PromptError.duplicateGroup(color: g.color, shape: g.shape)
         }
         if relation != nil {
             guard groups.count == 2, groups.allSatisfy({ $0.count == 1 }) else {
-                throw PromptError("a relation needs exactly two single objects, got \(groups.map(\.text))")
+                throw PromptError.relationNeedsTwoSingleObjects(groups: groups.map(\.text))
             }
         }
         self.groups = groups
@@ -83,8 +83,69 @@ public struct PromptSpec: Hashable, Sendable, Codable, CustomStringConvertible {
     public var description: String { text }
 }
 
-/// A prompt that cannot be parsed or a spec that cannot exist; the message names the offending words.
-public struct PromptError: Error, CustomStringConvertible, Equatable, Sendable {
-    public let description: String
-    init(_ description: String) { self.description = description }
+/// A prompt that cannot be parsed, a spec that cannot exist or a scene that cannot be laid out; the description names
+/// the offending words, and `prompt` is the prompt text concerned.
+public enum PromptError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The prompt has no words (after commas and periods are dropped).
+    case emptyPrompt
+    /// Fewer than three words are left where a `<count> <colour> <shape>` group must start; `wordNumber` is 1-based.
+    case expectedGroup(wordNumber: Int, prompt: String)
+    /// A group's first word is not a count word (a, an, one…four, 1–4).
+    case notACount(word: String, prompt: String)
+    /// A group's second word is not a colour name.
+    case unknownColor(word: String, prompt: String)
+    /// A group's third word is not a shape noun.
+    case unknownShape(word: String, prompt: String)
+    /// After a group comes a word that is neither "and" nor the start of a relation.
+    case unexpectedWord(String, prompt: String)
+    /// Words are left over after a complete relation prompt.
+    case trailingWords(String, prompt: String)
+    /// A spec with no object groups.
+    case noObjects
+    /// A group's count is outside `1...CountWords.maximum`.
+    case countOutOfRange(count: Int, color: ShapeColor, shape: ShapeKind)
+    /// Two groups name the same colour and shape.
+    case duplicateGroup(color: ShapeColor, shape: ShapeKind)
+    /// A relation spec that does not have exactly two groups of one object each; `groups` are their texts.
+    case relationNeedsTwoSingleObjects(groups: [String])
+    /// The renderer could not place the shapes even at the smallest size (thrown by ``ShapeRenderer``).
+    case cannotPlace(objectCount: Int, imageSize: Int, prompt: String)
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt:
+            "empty prompt"
+        case .expectedGroup(let wordNumber, let prompt):
+            "expected '<count> <colour> <shape>' at word \(wordNumber) of '\(prompt)'"
+        case .notACount(let word, let prompt):
+            "'\(word)' in '\(prompt)' is not a count (expected a, an, one…four)"
+        case .unknownColor(let word, let prompt):
+            """
+            unknown colour '\(word)' in '\(prompt)' (expected one of \
+            \(ShapeColor.allCases.map(\.name).joined(separator: ", ")))
+            """
+        case .unknownShape(let word, let prompt):
+            """
+            unknown shape '\(word)' in '\(prompt)' (expected one of \
+            \(ShapeKind.allCases.map(\.name).joined(separator: ", ")))
+            """
+        case .unexpectedWord(let word, let prompt):
+            """
+            unexpected '\(word)' in '\(prompt)' (expected 'and' or a relation such as 'left \
+            of')
+            """
+        case .trailingWords(let words, let prompt):
+            "unexpected words after the prompt: '\(words)' in '\(prompt)'"
+        case .noObjects:
+            "a prompt needs at least one object"
+        case .countOutOfRange(let count, let color, let shape):
+            "count \(count) of \(color) \(shape.plural) is outside 1...\(CountWords.maximum)"
+        case .duplicateGroup(let color, let shape):
+            "\(color) \(shape.plural) are named twice; describe them once with a count"
+        case .relationNeedsTwoSingleObjects(let groups):
+            "a relation needs exactly two single objects, got \(groups)"
+        case .cannotPlace(let objectCount, let imageSize, let prompt):
+            "cannot place \(objectCount) shapes in a \(imageSize)-pixel image for '\(prompt)'"
+        }
+    }
 }

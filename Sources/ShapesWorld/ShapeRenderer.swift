@@ -61,8 +61,7 @@ public struct ShapeRenderer: Sendable {
             }
             // Rejection sampling failed many times: shrink the shapes and try again.
             guard sizes.lowerBound > 5 else {
-                throw PromptError(
-                    "cannot place \(objects.count) shapes in a \(options.size)-pixel image for '\(spec.text)'")
+                throw PromptError.cannotPlace(objectCount: objects.count, imageSize: options.size, prompt: spec.text)
             }
             sizes = (sizes.lowerBound - 1)...max(sizes.lowerBound - 1, sizes.upperBound - 1)
         }

@@ -8,12 +8,11 @@ struct PrecompiledCharsMap: Sendable {
 
     init(_ blob: [UInt8]) throws {
         guard blob.count > 4 else {
-            throw ProtobufError(reason: "precompiled_charsmap is too short (\(blob.count) bytes)")
+            throw ProtobufError.charsMapTooShort(byteCount: blob.count)
         }
         let trieSize = Int(blob[0]) | Int(blob[1]) << 8 | Int(blob[2]) << 16 | Int(blob[3]) << 24
         guard trieSize % 4 == 0, trieSize > 0, 4 + trieSize <= blob.count else {
-            throw ProtobufError(
-                reason: "precompiled_charsmap declares a \(trieSize)-byte trie in a \(blob.count)-byte blob")
+            throw ProtobufError.charsMapBadTrieSize(trieSize: trieSize, byteCount: blob.count)
         }
         units = stride(from: 4, to: 4 + trieSize, by: 4).map { offset in
             UInt32(blob[offset]) | UInt32(blob[offset + 1]) << 8 | UInt32(blob[offset + 2]) << 16

@@ -42,7 +42,7 @@ struct SentencePieceModelFile {
             default: break  // self_test_data, denormalizer_spec, extensions
             }
         }
-        guard !pieces.isEmpty else { throw ProtobufError(reason: "the model has no pieces") }
+        guard !pieces.isEmpty else { throw ProtobufError.noPieces }
     }
 
     private static func piece(_ bytes: ArraySlice<UInt8>, index: Int) throws -> Piece {
@@ -55,13 +55,13 @@ struct SentencePieceModelFile {
             case 3:
                 let raw = try value.asInt32("pieces[\(index)].type")
                 guard let type = PieceType(rawValue: raw) else {
-                    throw ProtobufError(reason: "pieces[\(index)] has unknown type \(raw)")
+                    throw ProtobufError.unknownPieceType(index: index, raw: raw)
                 }
                 piece.type = type
             default: break
             }
         }
-        guard !piece.text.isEmpty else { throw ProtobufError(reason: "pieces[\(index)] is empty") }
+        guard !piece.text.isEmpty else { throw ProtobufError.emptyPiece(index: index) }
         return piece
     }
 
@@ -72,7 +72,7 @@ struct SentencePieceModelFile {
             case 3:
                 let raw = try value.asInt32("trainer_spec.model_type")
                 guard let type = ModelType(rawValue: raw) else {
-                    throw ProtobufError(reason: "unknown trainer_spec.model_type \(raw)")
+                    throw ProtobufError.unknownModelType(raw: raw)
                 }
                 modelType = type
             case 24: treatsWhitespaceAsSuffix = try value.asBool("trainer_spec.treat_whitespace_as_suffix")

@@ -21,7 +21,7 @@ extension T5Tokenizer {
         do {
             file = try SentencePieceModelFile(TokenizerFiles.bytes(url))
         } catch let error as ProtobufError {
-            throw TokenizerError.invalidFile(path: url.path, reason: "not a SentencePiece model: \(error.reason)")
+            throw TokenizerError.invalidFile(path: url.path, reason: "not a SentencePiece model: \(error)")
         }
         func invalid(_ reason: String) -> TokenizerError { .invalidFile(path: url.path, reason: reason) }
         guard file.modelType == .unigram else {
@@ -38,7 +38,7 @@ extension T5Tokenizer {
         do {
             charsMap = file.precompiledCharsMap.isEmpty ? nil : try PrecompiledCharsMap(file.precompiledCharsMap)
         } catch let error as ProtobufError {
-            throw invalid(error.reason)
+            throw invalid(error.description)
         }
         let allIDs = file.pieces.indices
         func ids(of type: SentencePieceModelFile.PieceType) -> [Int] { allIDs.filter { file.pieces[$0].type == type } }
@@ -111,7 +111,7 @@ extension T5Tokenizer {
             pipeline.normalizers = try Self.normalizers(root["normalizer"])
             try Self.configurePreTokenizer(root["pre_tokenizer"], of: &pipeline)
         } catch let error as ProtobufError {
-            throw invalid(error.reason)
+            throw invalid(error.description)
         }
         var addedTokens: [(text: String, id: Int)] = []
         for entry in root["added_tokens"] as? [[String: Any]] ?? [] {
@@ -160,7 +160,7 @@ extension T5Tokenizer {
         case "Precompiled":
             guard let encoded = object["precompiled_charsmap"] as? String, !encoded.isEmpty else { return [] }
             guard let blob = Data(base64Encoded: encoded) else {
-                throw ProtobufError(reason: "normalizer.precompiled_charsmap is not base64")
+                throw ProtobufError.charsMapNotBase64
             }
             return [.precompiled(try PrecompiledCharsMap([UInt8](blob)))]
         case "Replace":
@@ -172,14 +172,14 @@ extension T5Tokenizer {
             {
                 return [.replaceSpaceRuns(minimum: minimum, with: content)]
             }
-            throw ProtobufError(reason: "normalizer Replace with pattern \(pattern) is not supported")
+            throw ProtobufError.unsupportedReplacePattern("\(pattern)")
         case "Strip":
             return [.strip(left: object["strip_left"] as? Bool ?? true, right: object["strip_right"] as? Bool ?? true)]
         case "NFC": return [.nfc]
         case "NFKC": return [.nfkc]
         case "Lowercase": return [.lowercase]
         default:
-            throw ProtobufError(reason: "normalizer type \"\(type)\" is not supported")
+            throw ProtobufError.unsupportedNormalizer(type: type)
         }
     }
 
@@ -209,7 +209,7 @@ extension T5Tokenizer {
                 metaspace.split = object["split"] as? Bool ?? true
                 pipeline.metaspace = metaspace
             default:
-                throw ProtobufError(reason: "pre-tokenizer type \"\(type)\" is not supported")
+                throw ProtobufError.unsupportedPreTokenizer(type: type)
             }
         }
         try visit(value)

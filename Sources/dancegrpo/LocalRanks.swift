@@ -51,13 +51,7 @@ final class LocalRanks {
             }
             let group = try SocketProcessGroup.accepting(worldSize: count, listener: listener) {
                 for (index, child) in children.enumerated() where !child.isRunning {
-                    throw ProcessGroupError(
-                        message:
-                            """
-                            rank \(index + 1) exited with status \(child.terminationStatus) before it joined the run \
-                            (its error is above)
-                            """
-                    )
+                    throw ProcessGroupError.rankExitedBeforeJoining(rank: index + 1, status: child.terminationStatus)
                 }
             }
             return LocalRanks(group: group, children: children)
@@ -72,8 +66,7 @@ final class LocalRanks {
         for (index, child) in children.enumerated() {
             child.waitUntilExit()
             guard child.terminationStatus == 0 else {
-                throw ProcessGroupError(
-                    message: "rank \(index + 1) exited with status \(child.terminationStatus) (its error is above)")
+                throw ProcessGroupError.rankFailed(rank: index + 1, status: child.terminationStatus)
             }
         }
     }

@@ -85,10 +85,11 @@ final class ProcessGroupTests: XCTestCase {
         }
         XCTAssertThrowsError(
             try SocketProcessGroup.accepting(worldSize: 2, listener: listener, timeout: 30) {
-                throw ProcessGroupError(message: "rank 1 exited with status 1")
+                throw ProcessGroupError.rankExitedBeforeJoining(rank: 1, status: 1)
             }
         ) { error in
-            XCTAssertEqual("\(error)", "rank 1 exited with status 1")
+            XCTAssertEqual(error as? ProcessGroupError, .rankExitedBeforeJoining(rank: 1, status: 1))
+            XCTAssertEqual("\(error)", "rank 1 exited with status 1 before it joined the run (its error is above)")
         }
     }
 

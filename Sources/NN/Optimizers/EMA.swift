@@ -95,8 +95,7 @@ public final class ExponentialMovingAverage {
             result[key] = value
         }
         guard problems.isEmpty else {
-            throw OptimizerError(
-                "EMA: the model does not match the average:\n  " + problems.prefix(8).joined(separator: "\n  "))
+            throw OptimizerError.emaModelMismatch(problems: problems)
         }
         return result
     }
@@ -131,7 +130,7 @@ public final class ExponentialMovingAverage {
         let count = tensors["update_count"]
         if count == nil || count!.count != 1 { problems.append("missing scalar 'update_count'") }
         guard problems.isEmpty, let count else {
-            throw OptimizerError("\(source): does not fit this EMA:\n  " + problems.prefix(8).joined(separator: "\n  "))
+            throw OptimizerError.emaStateMismatch(source: source, problems: problems)
         }
         shadow = loaded
         updateCount = Int(count.item(Int32.self))

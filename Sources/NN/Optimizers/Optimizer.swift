@@ -4,10 +4,37 @@ import Engine
 
 /// A problem with what an optimizer or an EMA was given: gradients that do not fit the model, or a saved state that
 /// does not fit the optimizer. The message names the keys involved.
-public struct OptimizerError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+/// Gradients, a saved state or a model that do not fit an optimizer or an ``EMA``. `problems` lists what is wrong,
+/// one line each; descriptions show at most eight.
+public enum OptimizerError: Error, CustomStringConvertible, Sendable {
+    /// ``Optimizer/step(gradients:)`` got gradients for unknown parameters or with wrong shapes; `optimizer` is the
+    /// optimizer's kind.
+    case badGradients(optimizer: String, problems: [String])
+    /// An optimizer state (from `source`) has unexpected, missing or misshapen tensors for this `optimizer` kind.
+    case stateMismatch(source: String, optimizer: String, problems: [String])
+    /// The state file `file` was written by another kind of optimizer (`writer`) than this one (`optimizer`).
+    case wrongOptimizerKind(file: String, writer: String, optimizer: String)
+    /// An ``EMA`` state (from `source`) does not hold exactly the averaged parameters with their shapes.
+    case emaStateMismatch(source: String, problems: [String])
+    /// The model given to an ``EMA`` lacks averaged parameters or has them in other shapes.
+    case emaModelMismatch(problems: [String])
+
+    public var description: String {
+        func listed(_ problems: [String]) -> String { problems.prefix(8).joined(separator: "\n  ") }
+        switch self {
+        case .badGradients(let optimizer, let problems):
+            return "\(optimizer).step: \(problems.count) bad gradient(s):\n  " + listed(problems)
+        case .stateMismatch(let source, let optimizer, let problems):
+            return "\(source): does not fit this \(optimizer):\n  " + listed(problems)
+                + (problems.count > 8 ? "\n  … (\(problems.count) problems)" : "")
+        case .wrongOptimizerKind(let file, let writer, let optimizer):
+            return "\(file): optimizer state written by \(writer), cannot load into \(optimizer)"
+        case .emaStateMismatch(let source, let problems):
+            return "\(source): does not fit this EMA:\n  " + listed(problems)
+        case .emaModelMismatch(let problems):
+            return "EMA: the model does not match the average:\n  " + listed(problems)
+        }
+    }
 }
 
 /// Base of the optimizers: updates a module's trainable parameters, keyed by their dotted names, from gradients keyed
@@ -87,8 +114,7 @@ open class Optimizer {
             if found != shape { problems.append("gradient '\(key)' has shape \(found), parameter has \(shape)") }
         }
         guard problems.isEmpty else {
-            throw OptimizerError(
-                "\(kind).step: \(problems.count) bad gradient(s):\n  " + problems.prefix(8).joined(separator: "\n  "))
+            throw OptimizerError.badGradients(optimizer: kind, problems: problems)
         }
     }
 
@@ -161,9 +187,7 @@ open class Optimizer {
         }
         if steps == nil { problems.append("missing 'step'") }
         guard problems.isEmpty, let steps else {
-            throw OptimizerError(
-                "\(source): does not fit this \(kind):\n  " + problems.prefix(8).joined(separator: "\n  ")
-                    + (problems.count > 8 ? "\n  … (\(problems.count) problems)" : ""))
+            throw OptimizerError.stateMismatch(source: source, optimizer: kind, problems: problems)
         }
         return (steps, entries)
     }
@@ -177,7 +201,7 @@ open class Optimizer {
     public func loadState(from url: URL) throws {
         let (tensors, metadata) = try SafeTensors.loadWithMetadata(url)
         if let writer = metadata["optimizer"], writer != kind {
-            throw OptimizerError("\(url.path): optimizer state written by \(writer), cannot load into \(kind)")
+            throw OptimizerError.wrongOptimizerKind(file: url.path, writer: writer, optimizer: kind)
         }
         try loadState(tensors, source: url.path)
     }
