@@ -47,7 +47,7 @@ public final class ShardedTorchCheckpoint: CheckpointSource, @unchecked Sendable
         source = url.path
         let object = try ConfigFile.object(from: url)
         guard let weightMap = object["weight_map"] as? [String: String] else {
-            throw TorchCheckpointError(file: url.path, message: "no 'weight_map' object")
+            throw TorchCheckpointError.noWeightMap(file: url.path)
         }
         let folder = url.deletingLastPathComponent()
         let names = Set(weightMap.values).sorted()
@@ -55,8 +55,7 @@ public final class ShardedTorchCheckpoint: CheckpointSource, @unchecked Sendable
         let byName = Dictionary(uniqueKeysWithValues: zip(names, files))
         for (key, name) in weightMap {
             guard byName[name]!.references[key] != nil else {
-                throw TorchCheckpointError(
-                    file: url.path, message: "index maps '\(key)' to \(name), which does not contain it")
+                throw TorchCheckpointError.indexMismatch(file: url.path, key: key, shard: name)
             }
             location[key] = byName[name]!
         }
@@ -65,7 +64,9 @@ public final class ShardedTorchCheckpoint: CheckpointSource, @unchecked Sendable
     public func dtypeAndShape(_ key: String) -> (dtype: DType, shape: [Int])? { location[key]?.dtypeAndShape(key) }
 
     public func tensor(_ key: String) throws -> Tensor {
-        guard let file = location[key] else { throw TorchCheckpointError(file: source, message: "no tensor '\(key)'") }
+        guard let file = location[key] else {
+            throw TorchCheckpointError.missingTensor(file: source, key: key, count: nil)
+        }
         return try file.tensor(key)
     }
 
@@ -88,7 +89,7 @@ public final class ShardedTorchCheckpoint: CheckpointSource, @unchecked Sendable
 public func openCheckpoint(path url: URL) throws -> any CheckpointSource {
     var isFolder: ObjCBool = false
     guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
-        throw SafeTensorsError(file: url.path, message: "not found")
+        throw SafeTensorsError.missingPath(path: url.path)
     }
     if isFolder.boolValue {
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
@@ -102,13 +103,7 @@ public func openCheckpoint(path url: URL) throws -> any CheckpointSource {
             }.sorted()
             if torchFiles.count == 1 { return try TorchCheckpointFile(path: url.appendingPathComponent(torchFiles[0])) }
             if torchFiles.count > 1 {
-                throw TorchCheckpointError(
-                    file: url.path,
-                    message:
-                        """
-                        no safetensors file, and several PyTorch files (\(torchFiles.joined(separator: ", "))): name one
-                        """
-                )
+                throw TorchCheckpointError.ambiguousFolder(folder: url.path, files: torchFiles)
             }
         }
         return try SafeTensorsCheckpoint(directory: url)

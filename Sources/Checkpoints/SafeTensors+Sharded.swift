@@ -16,7 +16,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
     public convenience init(directory: URL) throws {
         let contents: [String]
         do { contents = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {
-            throw SafeTensorsError(file: directory.path, message: "not a readable folder")
+            throw SafeTensorsError.unreadableFolder(folder: directory.path)
         }
         if let index = contents.filter({ $0.hasSuffix(".safetensors.index.json") }).sorted().first {
             try self.init(index: directory.appendingPathComponent(index))
@@ -24,8 +24,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         }
         let shards = contents.filter { $0.hasSuffix(".safetensors") }.sorted()
         guard !shards.isEmpty else {
-            throw SafeTensorsError(
-                file: directory.path, message: "no .safetensors file or *.safetensors.index.json in the folder")
+            throw SafeTensorsError.emptyFolder(folder: directory.path)
         }
         try self.init(
             files: shards.map { try SafeTensorsFile(url: directory.appendingPathComponent($0)) }, source: directory.path
@@ -40,7 +39,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
     public convenience init(path: URL) throws {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isFolder) else {
-            throw SafeTensorsError(file: path.path, message: "not found")
+            throw SafeTensorsError.missingPath(path: path.path)
         }
         if isFolder.boolValue { try self.init(directory: path) } else { try self.init(file: path) }
     }
@@ -48,7 +47,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
     private convenience init(index url: URL) throws {
         let object = try ConfigFile.object(from: url)
         guard let weightMap = object["weight_map"] as? [String: String] else {
-            throw SafeTensorsError(file: url.path, message: "no 'weight_map' object")
+            throw SafeTensorsError.noWeightMap(file: url.path)
         }
         let folder = url.deletingLastPathComponent()
         var opened: [String: SafeTensorsFile] = [:]
@@ -57,8 +56,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         }
         try self.init(files: Set(weightMap.values).sorted().map { opened[$0]! }, source: url.path)
         for (key, shard) in weightMap where opened[shard]!.entries[key] == nil {
-            throw SafeTensorsError(
-                file: url.path, message: "index maps '\(key)' to \(shard), which does not contain it")
+            throw SafeTensorsError.indexMismatch(file: url.path, key: key, shard: shard)
         }
     }
 
@@ -68,14 +66,8 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         for file in files {
             for key in file.entries.keys {
                 if let other = location[key] {
-                    throw SafeTensorsError(
-                        file: source,
-                        message:
-                            """
-                            key '\(key)' appears in both \(other.url.lastPathComponent) and \
-                            \(file.url.lastPathComponent)
-                            """
-                    )
+                    throw SafeTensorsError.duplicateKey(
+                        file: source, key: key, first: other.url.lastPathComponent, second: file.url.lastPathComponent)
                 }
                 location[key] = file
             }
@@ -85,7 +77,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
     public func info(_ key: String) -> TensorInfo? { location[key]?.entries[key] }
 
     public func tensor(_ key: String) throws -> Tensor {
-        guard let file = location[key] else { throw SafeTensorsError(file: source, message: "no tensor '\(key)'") }
+        guard let file = location[key] else { throw SafeTensorsError.missingTensor(file: source, key: key, count: nil) }
         return try file.tensor(key)
     }
 

@@ -7,11 +7,53 @@ import Foundation
 // opcodes that exist to run code (INST, OBJ, EXT*) or that this reader does not know are refused with their byte
 // value and offset.
 
-/// A failure inside a pickle: the byte offset of the opcode and what went wrong.
-struct PickleError: Error, CustomStringConvertible {
-    let offset: Int
-    let opcode: String
-    let message: String
+/// A failure inside a pickle: the byte offset of the opcode, the opcode's name, and what went wrong.
+enum PickleError: Error, CustomStringConvertible {
+    /// The pickle ends before a STOP opcode or in the middle of an opcode's argument (`reason` says where).
+    case truncated(offset: Int, opcode: String, reason: String)
+    /// A PROTO opcode names a protocol newer than 5.
+    case unsupportedProtocol(offset: Int, opcode: String, version: UInt8)
+    /// An opcode that exists to run code (INST, OBJ, EXT1/2/4), refused (`reason` says why).
+    case refusedOpcode(offset: Int, opcode: String, byte: UInt8, reason: String)
+    /// A byte that is no opcode of the binary protocols 2–5.
+    case unknownOpcode(offset: Int, opcode: String, byte: UInt8)
+    /// An opcode applied to the wrong stack contents, a missing MARK or memo entry, or an invalid argument.
+    case malformed(offset: Int, opcode: String, reason: String)
+    /// A policy hook (allowlist, rebuild, persistent load) refused a global or an argument (`PickleFailure`).
+    case refused(offset: Int, opcode: String, reason: String)
+
+    /// Where in the pickle the failing opcode starts.
+    var offset: Int {
+        switch self {
+        case .truncated(let offset, _, _), .unsupportedProtocol(let offset, _, _), .refusedOpcode(let offset, _, _, _),
+            .unknownOpcode(let offset, _, _), .malformed(let offset, _, _), .refused(let offset, _, _):
+            return offset
+        }
+    }
+
+    /// The failing opcode's name ("end of data" past the end).
+    var opcode: String {
+        switch self {
+        case .truncated(_, let opcode, _), .unsupportedProtocol(_, let opcode, _), .refusedOpcode(_, let opcode, _, _),
+            .unknownOpcode(_, let opcode, _), .malformed(_, let opcode, _), .refused(_, let opcode, _):
+            return opcode
+        }
+    }
+
+    /// What went wrong, without the offset and opcode.
+    var message: String {
+        switch self {
+        case .truncated(_, _, let reason): return "truncated: \(reason)"
+        case .unsupportedProtocol(_, _, let version): return "pickle protocol \(version) is newer than 5"
+        case .refusedOpcode(_, let opcode, let byte, let reason):
+            return "refused opcode \(opcode) (\(PickleMachine.hex(byte))): \(reason)"
+        case .unknownOpcode(_, let opcode, let byte):
+            return "unsupported opcode \(opcode) (byte \(PickleMachine.hex(byte))); the restricted unpickler "
+                + "reads the binary protocols 2–5 that torch.save writes"
+        case .malformed(_, _, let reason), .refused(_, _, let reason): return reason
+        }
+    }
+
     var description: String { "pickle byte \(offset) (\(opcode)): \(message)" }
 }
 
@@ -63,7 +105,7 @@ struct PickleMachine {
             opcodeOffset = position
             guard position < bytes.count else {
                 opcode = nil
-                throw fail("truncated: the pickle ends without a STOP opcode")
+                throw truncated("the pickle ends without a STOP opcode")
             }
             let code = bytes[position]
             position += 1
@@ -71,19 +113,25 @@ struct PickleMachine {
             do {
                 if let result = try step(code) { return result }
             } catch let failure as PickleFailure {
-                throw fail(failure.message)
+                throw PickleError.refused(offset: opcodeOffset, opcode: opcodeName, reason: failure.message)
             }
         }
     }
 
-    private func fail(_ message: String) -> PickleError {
-        PickleError(offset: opcodeOffset, opcode: opcodeName, message: message)
+    /// A `.malformed` error at the current opcode.
+    private func malformed(_ reason: String) -> PickleError {
+        .malformed(offset: opcodeOffset, opcode: opcodeName, reason: reason)
+    }
+
+    /// A `.truncated` error at the current opcode.
+    private func truncated(_ reason: String) -> PickleError {
+        .truncated(offset: opcodeOffset, opcode: opcodeName, reason: reason)
     }
 
     /// The current opcode's name (pickletools.py), for messages.
     private var opcodeName: String {
         guard let opcode else { return "end of data" }
-        return Self.names[opcode] ?? "opcode \(hex(opcode))"
+        return Self.names[opcode] ?? "opcode \(Self.hex(opcode))"
     }
 
     // MARK: - Opcodes
@@ -93,7 +141,9 @@ struct PickleMachine {
         switch code {
         case 0x80:  // PROTO
             let version = try readByte()
-            guard version <= 5 else { throw fail("pickle protocol \(version) is newer than 5") }
+            guard version <= 5 else {
+                throw PickleError.unsupportedProtocol(offset: opcodeOffset, opcode: opcodeName, version: version)
+            }
         // FRAME: a length prefix for the opcodes that follow; nothing to do when the whole pickle is in memory.
         case 0x95:
             _ = try readInteger(width: 8)
@@ -179,33 +229,35 @@ struct PickleMachine {
         case 0x93:  // STACK_GLOBAL
             let name = try pop(), module = try pop()
             guard case .string(let moduleName) = module, case .string(let globalName) = name else {
-                throw fail("STACK_GLOBAL needs two strings, found \(module.kind) and \(name.kind)")
+                throw malformed("STACK_GLOBAL needs two strings, found \(module.kind) and \(name.kind)")
             }
             stack.append(.global(try policy.resolveGlobal(moduleName, globalName)))
         case 0x52:  // REDUCE
             let args = try pop(), callable = try pop()
             guard case .global(let function) = callable else {
-                throw fail("REDUCE on \(callable.kind), which is not callable")
+                throw malformed("REDUCE on \(callable.kind), which is not callable")
             }
             guard let arguments = args.tupleItems else {
-                throw fail("REDUCE arguments are a \(args.kind), not a tuple")
+                throw malformed("REDUCE arguments are a \(args.kind), not a tuple")
             }
             stack.append(try policy.call(function, arguments))
         case 0x81:  // NEWOBJ
             let args = try pop(), cls = try pop()
-            guard case .global(let type) = cls else { throw fail("NEWOBJ on \(cls.kind), which is not a class") }
+            guard case .global(let type) = cls else { throw malformed("NEWOBJ on \(cls.kind), which is not a class") }
             guard let arguments = args.tupleItems else {
-                throw fail("NEWOBJ arguments are a \(args.kind), not a tuple")
+                throw malformed("NEWOBJ arguments are a \(args.kind), not a tuple")
             }
             stack.append(try policy.newObject(type, arguments))
         case 0x92:  // NEWOBJ_EX
             let kwargs = try pop(), args = try pop(), cls = try pop()
-            guard case .global(let type) = cls else { throw fail("NEWOBJ_EX on \(cls.kind), which is not a class") }
+            guard case .global(let type) = cls else {
+                throw malformed("NEWOBJ_EX on \(cls.kind), which is not a class")
+            }
             guard let arguments = args.tupleItems else {
-                throw fail("NEWOBJ_EX arguments are a \(args.kind), not a tuple")
+                throw malformed("NEWOBJ_EX arguments are a \(args.kind), not a tuple")
             }
             if case .dict(let named) = kwargs, !named.entries.isEmpty {
-                throw fail("NEWOBJ_EX with keyword arguments is not supported (class \(type.qualifiedName))")
+                throw malformed("NEWOBJ_EX with keyword arguments is not supported (class \(type.qualifiedName))")
             }
             stack.append(try policy.newObject(type, arguments))
         case 0x62:  // BUILD
@@ -217,13 +269,14 @@ struct PickleMachine {
             stack.append(try policy.persistentLoad(.string(try readLine())))
 
         case 0x69, 0x6f:  // INST, OBJ: instantiate arbitrary classes
-            throw fail("refused opcode \(opcodeName) (\(hex(code))): it instantiates Python classes")
+            throw PickleError.refusedOpcode(
+                offset: opcodeOffset, opcode: opcodeName, byte: code, reason: "it instantiates Python classes")
         case 0x82, 0x83, 0x84:  // EXT1, EXT2, EXT4: the copyreg extension registry
-            throw fail("refused opcode \(opcodeName) (\(hex(code))): extension-registry globals are not allowed")
+            throw PickleError.refusedOpcode(
+                offset: opcodeOffset, opcode: opcodeName, byte: code,
+                reason: "extension-registry globals are not allowed")
         default:
-            throw fail(
-                "unsupported opcode \(opcodeName) (byte \(hex(code))); the restricted unpickler "
-                    + "reads the binary protocols 2–5 that torch.save writes")
+            throw PickleError.unknownOpcode(offset: opcodeOffset, opcode: opcodeName, byte: code)
         }
         return nil
     }
@@ -231,36 +284,36 @@ struct PickleMachine {
     // MARK: - Stack
 
     private mutating func pop() throws -> PickleValue {
-        guard let value = stack.popLast() else { throw fail("stack underflow") }
-        if let mark = marks.last, stack.count < mark { throw fail("stack underflow past a MARK") }
+        guard let value = stack.popLast() else { throw malformed("stack underflow") }
+        if let mark = marks.last, stack.count < mark { throw malformed("stack underflow past a MARK") }
         return value
     }
 
     private func top() throws -> PickleValue {
-        guard let value = stack.last else { throw fail("stack underflow") }
+        guard let value = stack.last else { throw malformed("stack underflow") }
         return value
     }
 
     private mutating func popToMark() throws -> [PickleValue] {
-        guard let mark = marks.popLast() else { throw fail("no MARK on the stack") }
-        guard mark <= stack.count else { throw fail("MARK above the stack") }
+        guard let mark = marks.popLast() else { throw malformed("no MARK on the stack") }
+        guard mark <= stack.count else { throw malformed("MARK above the stack") }
         let items = Array(stack[mark...])
         stack.removeSubrange(mark...)
         return items
     }
 
     private func topDict() throws -> PickleDict {
-        guard case .dict(let dict) = try top() else { throw fail("SETITEM(S) on \(try top().kind), not a dict") }
+        guard case .dict(let dict) = try top() else { throw malformed("SETITEM(S) on \(try top().kind), not a dict") }
         return dict
     }
 
     private func topList() throws -> PickleList {
-        guard case .list(let list) = try top() else { throw fail("APPEND(S) on \(try top().kind), not a list") }
+        guard case .list(let list) = try top() else { throw malformed("APPEND(S) on \(try top().kind), not a list") }
         return list
     }
 
     private func memoValue(_ index: Int) throws -> PickleValue {
-        guard let value = memo[index] else { throw fail("memo entry \(index) was never stored") }
+        guard let value = memo[index] else { throw malformed("memo entry \(index) was never stored") }
         return value
     }
 
@@ -273,7 +326,7 @@ struct PickleMachine {
 
     private mutating func read(_ count: Int) throws -> ArraySlice<UInt8> {
         guard count >= 0, count <= bytes.count - position else {
-            throw fail("truncated: needs \(count) bytes, \(bytes.count - position) remain")
+            throw truncated("needs \(count) bytes, \(bytes.count - position) remain")
         }
         defer { position += count }
         return bytes[position..<(position + count)]
@@ -290,7 +343,7 @@ struct PickleMachine {
     private mutating func readLength(width: Int) throws -> Int {
         let length = try readInteger(width: width)
         guard length <= UInt64(bytes.count - position) else {
-            throw fail("truncated: length \(length) exceeds the \(bytes.count - position) bytes that remain")
+            throw truncated("length \(length) exceeds the \(bytes.count - position) bytes that remain")
         }
         return Int(length)
     }
@@ -309,7 +362,7 @@ struct PickleMachine {
     private mutating func readUTF8(length: Int) throws -> String {
         let raw = try read(length)
         guard let string = String(bytes: raw, encoding: .utf8) else {
-            throw fail("string of \(length) bytes is not valid UTF-8")
+            throw malformed("string of \(length) bytes is not valid UTF-8")
         }
         return string
     }
@@ -317,7 +370,7 @@ struct PickleMachine {
     /// A newline-terminated ASCII argument (GLOBAL, PERSID).
     private mutating func readLine() throws -> String {
         guard let end = bytes[position...].firstIndex(of: 0x0a) else {
-            throw fail("truncated: unterminated text argument")
+            throw truncated("unterminated text argument")
         }
         defer { position = end + 1 }
         return String(decoding: bytes[position..<end], as: UTF8.self)
@@ -325,7 +378,7 @@ struct PickleMachine {
 
     // MARK: - Names (pickletools.py), for messages
 
-    private func hex(_ code: UInt8) -> String { "0x" + (code < 16 ? "0" : "") + String(code, radix: 16) }
+    static func hex(_ code: UInt8) -> String { "0x" + (code < 16 ? "0" : "") + String(code, radix: 16) }
 
     private static let names: [UInt8: String] = [
         0x80: "PROTO", 0x95: "FRAME", 0x2e: "STOP", 0x4e: "NONE", 0x88: "NEWTRUE", 0x89: "NEWFALSE", 0x4a: "BININT",

@@ -11,13 +11,13 @@ final class RandomAccessFile: @unchecked Sendable {
     init(url: URL) throws {
         self.url = url
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw TorchCheckpointError(file: url.path, message: "file not found")
+            throw TorchCheckpointError.missingFile(file: url.path)
         }
         do {
             handle = try FileHandle(forReadingFrom: url)
             size = try handle.seekToEnd()
         } catch {
-            throw TorchCheckpointError(file: url.path, message: "unreadable: \(error.localizedDescription)")
+            throw TorchCheckpointError.unreadable(file: url.path, reason: error.localizedDescription)
         }
     }
 
@@ -28,10 +28,8 @@ final class RandomAccessFile: @unchecked Sendable {
         guard count > 0 else { return Data() }
         guard offset <= size, UInt64(count) <= size - offset else {
             let available = offset <= size ? size - offset : 0
-            throw TorchCheckpointError(
-                file: url.path,
-                message:
-                    "truncated: \(what()) needs \(count) bytes at offset \(offset), the file has \(available) there")
+            throw TorchCheckpointError.truncated(
+                file: url.path, what: what(), needed: count, offset: offset, available: available)
         }
         lock.lock()
         defer { lock.unlock() }
@@ -40,11 +38,10 @@ final class RandomAccessFile: @unchecked Sendable {
             try handle.seek(toOffset: offset)
             data = try handle.read(upToCount: count) ?? Data()
         } catch {
-            throw TorchCheckpointError(file: url.path, message: "\(what()): read failed: \(error.localizedDescription)")
+            throw TorchCheckpointError.readFailed(file: url.path, what: what(), reason: error.localizedDescription)
         }
         guard data.count == count else {
-            throw TorchCheckpointError(
-                file: url.path, message: "truncated: \(what()) has \(data.count) of its \(count) bytes")
+            throw TorchCheckpointError.shortRead(file: url.path, what: what(), read: data.count, expected: count)
         }
         return data
     }

@@ -45,9 +45,7 @@ public final class TorchCheckpointFile: @unchecked Sendable {
             (flattened, storages) = try Self.openLegacy(file, stateDictKey: stateDictKey)
             format = .legacy
         } else {
-            throw TorchCheckpointError(
-                file: url.path,
-                message: "not a PyTorch checkpoint: it starts with neither a zip header (PK\\3\\4) nor a pickle (0x80)")
+            throw TorchCheckpointError.unknownFormat(file: url.path)
         }
         references = flattened.tensors
         skippedKeys = flattened.skipped
@@ -56,8 +54,7 @@ public final class TorchCheckpointFile: @unchecked Sendable {
     /// The tensor stored under `key`, as a contiguous engine tensor (only the storage bytes it covers are read).
     public func tensor(_ key: String) throws -> Tensor {
         guard let reference = references[key] else {
-            throw TorchCheckpointError(
-                file: url.path, message: "no tensor '\(key)' (the file has \(references.count) tensors)")
+            throw TorchCheckpointError.missingTensor(file: url.path, key: key, count: references.count)
         }
         let span = try checkedSpan(reference, key: key)
         return reference.materialise(try storages.read(reference.storage, elements: span, file: url.path))
@@ -88,15 +85,9 @@ public final class TorchCheckpointFile: @unchecked Sendable {
     private func checkedSpan(_ reference: TorchTensorReference, key: String) throws -> Range<Int> {
         let span = reference.span
         guard span.upperBound <= reference.storage.numel else {
-            throw TorchCheckpointError(
-                file: url.path,
-                message:
-                    """
-                    tensor '\(key)': view \(reference.shape) with stride \(reference.strides) at offset \
-                    \(reference.offset) reaches element \(span.upperBound) of storage '\(reference.storage.key)', \
-                    which has \(reference.storage.numel)
-                    """
-            )
+            throw TorchCheckpointError.viewOutOfStorage(
+                file: url.path, key: key, shape: reference.shape, strides: reference.strides, offset: reference.offset,
+                reach: span.upperBound, storage: reference.storage.key, numel: reference.storage.numel)
         }
         return span
     }
@@ -113,29 +104,16 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         }
         guard let pickle = pickles.min(by: { $0.name.count < $1.name.count }) else {
             let isTorchScript = archive.entries.contains { $0.name.hasSuffix("constants.pkl") }
-            throw TorchCheckpointError(
-                file: path,
-                message: isTorchScript
-                    ? """
-                    a TorchScript archive (torch.jit.save), not a torch.save checkpoint: load it in Python and \
-                    save model.state_dict()
-                    """
-                    : "a zip archive without data.pkl, not a torch.save checkpoint "
-                        + "(\(archive.entries.count) entries, e.g. "
-                        + archive.entries.prefix(3).map { "'\($0.name)'" }.joined(separator: ", ") + ")")
+            if isTorchScript { throw TorchCheckpointError.torchScript(file: path) }
+            throw TorchCheckpointError.noDataPickle(
+                file: path, entryCount: archive.entries.count, examples: archive.entries.prefix(3).map(\.name))
         }
         let prefix = String(pickle.name.dropLast("data.pkl".count))
         if let byteorder = archive.entry(prefix + "byteorder") {
             let order = String(decoding: try archive.read(byteorder), as: UTF8.self).trimmingCharacters(
                 in: .whitespacesAndNewlines)
             guard order == "little" else {
-                throw TorchCheckpointError(
-                    file: path,
-                    message:
-                        """
-                        byteorder is '\(order)': the storages were written on a big-endian machine; only little-endian \
-                        checkpoints are read (load and re-save the file on a little-endian machine)
-                        """)
+                throw TorchCheckpointError.bigEndian(file: path, byteorder: order)
             }
         }
         let bytes = try archive.read(pickle)
@@ -144,8 +122,8 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         var top = PickleValue.none
         defer { PickleValue.dismantle([top] + machine.retainedValues) }
         do { top = try machine.load() } catch let error as PickleError {
-            throw TorchCheckpointError(
-                file: path, message: "\(pickle.name) byte \(error.offset) (\(error.opcode)): \(error.message)")
+            throw TorchCheckpointError.zipPickle(
+                file: path, entry: pickle.name, offset: error.offset, opcode: error.opcode, reason: error.message)
         }
         return (try TorchStateDict.flatten(top, stateDictKey: stateDictKey, file: path), .zip(archive, prefix: prefix))
     }
@@ -159,7 +137,6 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         TorchStateDict.Flattened, StorageReader
     ) {
         let path = file.url.path
-        func fail(_ message: String) -> TorchCheckpointError { TorchCheckpointError(file: path, message: message) }
         // The pickles come first and are small next to the storages after them; read a prefix, larger until they fit.
         var prefixLength = Int(min(file.size, 1 << 20))
         while true {
@@ -184,42 +161,37 @@ public final class TorchCheckpointFile: @unchecked Sendable {
             var stage = "magic number"
             do {
                 guard case .bigInt(let magic) = try next(), magic == legacyMagic else {
-                    throw fail("not a PyTorch checkpoint: a pickle, but not torch.save's (no magic number)")
+                    throw TorchCheckpointError.notTorchSave(file: path)
                 }
                 stage = "protocol version"
                 guard case .int(1001) = try next() else {
-                    throw fail("legacy torch.save file with an unknown protocol version")
+                    throw TorchCheckpointError.unsupportedLegacyVersion(file: path)
                 }
                 stage = "sys_info"
                 if case .dict(let info) = try next(), case .bool(false)? = info["little_endian"] {
-                    throw fail(
-                        """
-                        sys_info says little_endian=False: the storages were written on a big-endian machine; only \
-                        little-endian checkpoints are read (load and re-save the file on a little-endian machine)
-                        """
-                    )
+                    throw TorchCheckpointError.bigEndian(file: path, byteorder: nil)
                 }
                 stage = "object"
                 let top = try next()
                 stage = "storage keys"
-                guard case .list(let keyList) = try next() else { throw fail("legacy format: no list of storage keys") }
+                guard case .list(let keyList) = try next() else {
+                    throw TorchCheckpointError.badLegacyLayout(file: path, reason: "no list of storage keys")
+                }
                 // Each storage: an 8-byte element count, then the elements. Their sizes come from the persistent ids.
                 var position = UInt64(machines.last!.position)
                 var locations: [String: (offset: UInt64, numel: Int)] = [:]
                 for item in keyList.items {
-                    guard case .string(let key) = item else { throw fail("legacy format: storage key is \(item.kind)") }
+                    guard case .string(let key) = item else {
+                        throw TorchCheckpointError.badLegacyLayout(file: path, reason: "storage key is \(item.kind)")
+                    }
                     guard let storage = storages[key] else {
-                        throw fail("legacy format: storage '\(key)' is listed but no tensor uses it")
+                        throw TorchCheckpointError.badLegacyLayout(
+                            file: path, reason: "storage '\(key)' is listed but no tensor uses it")
                     }
                     let count = try file.read(at: position, count: 8, what: "the element count of storage '\(key)'")
                         .littleEndian(at: 0, width: 8)
                     guard count <= file.size / UInt64(storage.dtype.size) else {
-                        throw fail(
-                            """
-                            storage '\(key)' of \(file.url.lastPathComponent): element count \(count) is more than the \
-                            whole file holds
-                            """
-                        )
+                        throw TorchCheckpointError.storageCountTooLarge(file: path, storage: key, count: count)
                     }
                     let numel = Int(count)
                     locations[key] = (position + 8, numel)
@@ -230,11 +202,12 @@ public final class TorchCheckpointFile: @unchecked Sendable {
                     .legacy(file, locations: locations)
                 )
             } catch let error as PickleError {
-                if error.message.hasPrefix("truncated") && prefixLength < Int(file.size) {
+                if case .truncated = error, prefixLength < Int(file.size) {
                     prefixLength = Int(min(file.size, UInt64(prefixLength) * 4))
                     continue
                 }
-                throw fail("legacy format, \(stage) pickle, byte \(error.offset) (\(error.opcode)): \(error.message)")
+                throw TorchCheckpointError.legacyPickle(
+                    file: path, stage: stage, offset: error.offset, opcode: error.opcode, reason: error.message)
             }
         }
     }
@@ -254,33 +227,23 @@ enum StorageReader: Sendable {
         case .zip(let archive, let prefix):
             let name = prefix + "data/" + storage.key
             guard let entry = archive.entry(name) else {
-                throw TorchCheckpointError(file: file, message: "storage '\(storage.key)': no zip entry '\(name)'")
+                throw TorchCheckpointError.missingStorage(file: file, storage: storage.key, entry: name)
             }
             guard entry.uncompressedSize >= UInt64(expected) else {
-                throw TorchCheckpointError(
-                    file: file,
-                    message: """
-                        storage '\(storage.key)' of \(URL(fileURLWithPath: file).lastPathComponent): expected \
-                        \(expected) bytes (\(storage.numel) × \(storage.dtype)), found \(entry.uncompressedSize)
-                        """
-                )
+                throw TorchCheckpointError.storageTooSmall(
+                    file: file, storage: storage.key, expected: expected, numel: storage.numel, dtype: storage.dtype,
+                    found: entry.uncompressedSize)
             }
             return try archive.read(entry, offset: UInt64(elements.lowerBound * size), count: elements.count * size)
         case .legacy(let handle, let locations):
             guard let location = locations[storage.key] else {
-                throw TorchCheckpointError(
-                    file: file, message: "storage '\(storage.key)' is not in the file's list of storages")
+                throw TorchCheckpointError.missingStorage(file: file, storage: storage.key, entry: nil)
             }
             let available = handle.size > location.offset ? handle.size - location.offset : 0
             guard location.numel * size >= expected, available >= UInt64(expected) else {
-                throw TorchCheckpointError(
-                    file: file,
-                    message: """
-                        storage '\(storage.key)' of \(URL(fileURLWithPath: file).lastPathComponent): expected \
-                        \(expected) bytes (\(storage.numel) × \(storage.dtype)), found \
-                        \(min(UInt64(location.numel * size), available))
-                        """
-                )
+                throw TorchCheckpointError.storageTooSmall(
+                    file: file, storage: storage.key, expected: expected, numel: storage.numel, dtype: storage.dtype,
+                    found: min(UInt64(location.numel * size), available))
             }
             let offset = location.offset + UInt64((storage.rootOffset + elements.lowerBound) * size)
             return try handle.read(at: offset, count: elements.count * size, what: "storage '\(storage.key)'")

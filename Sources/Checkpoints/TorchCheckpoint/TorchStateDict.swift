@@ -24,16 +24,17 @@ enum TorchStateDict {
     }
 
     static func flatten(_ top: PickleValue, stateDictKey: String?, file: String) throws -> Flattened {
-        func fail(_ message: String) -> TorchCheckpointError { TorchCheckpointError(file: file, message: message) }
         var root = top
         var otherEntries: [String] = []  // top-level entries beside the chosen wrapper, reported as skipped
         if let stateDictKey {
             for component in stateDictKey.split(separator: "/").map(String.init) {
                 guard case .dict(let dict) = root else {
-                    throw fail("entry '\(stateDictKey)': '\(component)' is inside \(root.kind), not a dict")
+                    throw TorchCheckpointError.stateDictKeyThroughNonDict(
+                        file: file, key: stateDictKey, component: component, found: root.kind)
                 }
                 guard let value = dict[component] else {
-                    throw fail("no entry '\(component)' (of '\(stateDictKey)'); the dict has \(keyList(dict))")
+                    throw TorchCheckpointError.stateDictKeyMissing(
+                        file: file, key: stateDictKey, component: component, available: keyList(dict))
                 }
                 root = value
             }
@@ -56,18 +57,18 @@ enum TorchStateDict {
             var single = Flattened()
             single.tensors[TorchCheckpointFile.singleTensorKey] = reference
             return single
-        default: throw fail("the file holds \(root.kind), not a state dict (a dict of tensors)")
+        default: throw TorchCheckpointError.notAStateDict(file: file, found: root.kind)
         }
         var result = Flattened()
         // each container is flattened once (pickles can share and nest them at will)
         var seen = Set<ObjectIdentifier>()
         func visit(_ value: PickleValue, _ name: String, depth: Int) throws {
-            guard depth < 64 else { throw fail("entry '\(name)': containers nested more than 64 deep") }
+            guard depth < 64 else { throw TorchCheckpointError.nestedTooDeep(file: file, entry: name) }
             func child(_ key: String) -> String { name.isEmpty ? key : "\(name).\(key)" }
             switch value {
             case .tensor(let reference):
                 guard result.tensors[name] == nil else {
-                    throw fail("key '\(name)' appears twice after flattening nested dicts")
+                    throw TorchCheckpointError.duplicateKey(file: file, key: name)
                 }
                 result.tensors[name] = reference
             case .dict where !name.isEmpty && !holdsTensors(value),

@@ -34,7 +34,7 @@ struct ZipArchive: Sendable {
     init(file: RandomAccessFile) throws {
         self.file = file
         let path = file.url.path
-        func fail(_ message: String) -> TorchCheckpointError { TorchCheckpointError(file: path, message: message) }
+        func corrupt(_ reason: String) -> TorchCheckpointError { .corruptArchive(file: path, reason: reason) }
 
         // The end-of-central-directory record is the last 22 bytes, unless a comment (≤ 65535 bytes) follows it.
         let tailLength = Int(min(file.size, 22 + 65_535))
@@ -43,7 +43,7 @@ struct ZipArchive: Sendable {
             let eocd = stride(from: tailLength - 22, through: 0, by: -1).first(where: {
                 tail.littleEndian(at: $0, width: 4) == UInt64(Self.endOfCentralDirectory)
             })
-        else { throw fail("not a zip archive or truncated: no end-of-central-directory record") }
+        else { throw corrupt("not a zip archive or truncated: no end-of-central-directory record") }
         let eocdOffset = file.size - UInt64(tailLength) + UInt64(eocd)
         var entryCount = tail.littleEndian(at: eocd + 10, width: 2)
         var directorySize = tail.littleEndian(at: eocd + 12, width: 4)
@@ -58,7 +58,7 @@ struct ZipArchive: Sendable {
                 let record = try file.read(
                     at: recordOffset, count: 56, what: "the zip64 end-of-central-directory record")
                 guard record.littleEndian(at: 0, width: 4) == UInt64(Self.zip64EndOfCentralDirectory) else {
-                    throw fail(
+                    throw corrupt(
                         """
                         zip64 locator points at offset \(recordOffset), which holds no zip64 end-of-central-directory \
                         record
@@ -73,7 +73,7 @@ struct ZipArchive: Sendable {
         guard directoryOffset <= eocdOffset, directorySize <= eocdOffset - directoryOffset,
             directorySize < UInt64(Int.max)
         else {
-            throw fail(
+            throw corrupt(
                 "corrupt zip: central directory (\(directorySize) bytes at \(directoryOffset)) lies outside the file")
         }
         let directory = try file.read(at: directoryOffset, count: Int(directorySize), what: "the zip central directory")
@@ -84,7 +84,7 @@ struct ZipArchive: Sendable {
         for index in 0..<entryCount {
             guard at + 46 <= directory.count, directory.littleEndian(at: at, width: 4) == UInt64(Self.centralHeader)
             else {
-                throw fail("corrupt zip: central directory entry \(index) of \(entryCount) is missing or malformed")
+                throw corrupt("corrupt zip: central directory entry \(index) of \(entryCount) is missing or malformed")
             }
             let flags = UInt16(directory.littleEndian(at: at + 8, width: 2))
             let method = UInt16(directory.littleEndian(at: at + 10, width: 2))
@@ -96,7 +96,7 @@ struct ZipArchive: Sendable {
             var localOffset = directory.littleEndian(at: at + 42, width: 4)
             let nameStart = at + 46
             guard nameStart + nameLength + extraLength + commentLength <= directory.count else {
-                throw fail("corrupt zip: central directory entry \(index) runs past the directory")
+                throw corrupt("corrupt zip: central directory entry \(index) runs past the directory")
             }
             let nameBytes = directory[
                 (directory.startIndex + nameStart)..<(directory.startIndex + nameStart + nameLength)]
@@ -111,7 +111,7 @@ struct ZipArchive: Sendable {
                     var field = extra + 4
                     func next() throws -> UInt64 {
                         guard field + 8 <= min(extra + 4 + size, extraEnd) else {
-                            throw fail("corrupt zip: entry '\(name)' has a short zip64 extra field")
+                            throw corrupt("corrupt zip: entry '\(name)' has a short zip64 extra field")
                         }
                         defer { field += 8 }
                         return directory.littleEndian(at: field, width: 8)
@@ -139,27 +139,18 @@ struct ZipArchive: Sendable {
     func dataOffset(of entry: ZipEntry) throws -> UInt64 {
         let path = file.url.path
         guard entry.flags & 1 == 0 else {
-            throw TorchCheckpointError(file: path, message: "zip entry '\(entry.name)' is encrypted")
+            throw TorchCheckpointError.encryptedEntry(file: path, entry: entry.name)
         }
         guard entry.method == 0 else {
-            let kind = entry.method == 8 ? "deflate" : "method \(entry.method)"
-            throw TorchCheckpointError(
-                file: path,
-                message:
-                    """
-                    zip entry '\(entry.name)' is compressed (\(kind)); torch.save writes entries uncompressed \
-                    (stored): the file was re-packed by another tool, re-save it with torch.save or re-zip it without \
-                    compression (zip -0)
-                    """
-            )
+            throw TorchCheckpointError.compressedEntry(file: path, entry: entry.name, method: entry.method)
         }
         // The local header's extra field may differ from the central directory's (torch pads it for alignment).
         let header = try file.read(
             at: entry.localHeaderOffset, count: 30, what: "the local header of zip entry '\(entry.name)'")
         guard header.littleEndian(at: 0, width: 4) == UInt64(Self.localHeader) else {
-            throw TorchCheckpointError(
+            throw TorchCheckpointError.corruptArchive(
                 file: path,
-                message: "corrupt zip: no local header for entry '\(entry.name)' at offset \(entry.localHeaderOffset)")
+                reason: "corrupt zip: no local header for entry '\(entry.name)' at offset \(entry.localHeaderOffset)")
         }
         let nameLength = header.littleEndian(at: 26, width: 2)
         let extraLength = header.littleEndian(at: 28, width: 2)
@@ -169,14 +160,9 @@ struct ZipArchive: Sendable {
     /// `count` bytes of the (stored) entry from byte `offset` of its data.
     func read(_ entry: ZipEntry, offset: UInt64 = 0, count: Int) throws -> Data {
         guard offset + UInt64(count) <= entry.uncompressedSize else {
-            throw TorchCheckpointError(
-                file: file.url.path,
-                message:
-                    """
-                    zip entry '\(entry.name)': bytes \(offset)..<\(offset + UInt64(count)) requested, the entry has \
-                    \(entry.uncompressedSize)
-                    """
-            )
+            throw TorchCheckpointError.entryRangeOutOfBounds(
+                file: file.url.path, entry: entry.name, lower: offset, upper: offset + UInt64(count),
+                size: entry.uncompressedSize)
         }
         return try file.read(at: try dataOffset(of: entry) + offset, count: count, what: "zip entry '\(entry.name)'")
     }
@@ -184,9 +170,8 @@ struct ZipArchive: Sendable {
     /// The whole (stored) entry.
     func read(_ entry: ZipEntry) throws -> Data {
         guard entry.uncompressedSize < UInt64(Int.max) else {
-            throw TorchCheckpointError(
-                file: file.url.path, message: "zip entry '\(entry.name)' is too large (\(entry.uncompressedSize) bytes)"
-            )
+            throw TorchCheckpointError.entryTooLarge(
+                file: file.url.path, entry: entry.name, size: entry.uncompressedSize)
         }
         return try read(entry, count: Int(entry.uncompressedSize))
     }

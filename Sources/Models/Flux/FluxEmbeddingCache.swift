@@ -93,16 +93,13 @@ public struct FluxEmbeddingCache {
                 // DanceGRPO's own cache: one `torch.save(tensor)` pickle per field, read by the restricted unpickler.
                 let checkpoint = try TorchCheckpointFile(path: url)
                 guard checkpoint.keys == [TorchCheckpointFile.singleTensorKey] else {
-                    throw TorchCheckpointError(
-                        file: url.path,
-                        message: "expected one tensor (torch.save(tensor)), found the keys \(checkpoint.keys)")
+                    throw TorchCheckpointError.notASingleTensor(file: url.path, keys: checkpoint.keys)
                 }
                 return try checkpoint.tensor(TorchCheckpointFile.singleTensorKey).asType(.float32)
             }
             let tensors = try SafeTensors.load(url)
             guard let t = tensors[sub] ?? (tensors.count == 1 ? tensors.values.first : nil) else {
-                throw SafeTensorsError(
-                    file: url.path, message: "expected a tensor '\(sub)', found \(tensors.keys.sorted())")
+                throw SafeTensorsError.unexpectedKeys(file: url.path, expected: sub, found: tensors.keys.sorted())
             }
             return t.asType(.float32)
         }
