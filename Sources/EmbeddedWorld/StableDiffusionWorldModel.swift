@@ -107,7 +107,7 @@ public final class StableDiffusionWorldModel: Module {
         let worldFile = folder.appendingPathComponent("world.json")
         let settings = try ConfigFile.decode(Settings.self, from: worldFile)
         return StableDiffusionWorldModel(
-            settings: settings, tokenizer: try WorldTokenizer.load(from: folder.appendingPathComponent("tokenizer")),
+            settings: settings, tokenizer: try WorldTokenizer.load(modelFolder: folder),
             textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder")),
             unet: try UNet2DConditionModel.load(from: folder.appendingPathComponent("unet")),
             schedulerConfig: try DDIMScheduler.Config.load(folder.appendingPathComponent("scheduler")))
