@@ -59,8 +59,8 @@ public struct FluxConfig: Codable, Sendable, Equatable {
         c.size("num_attention_heads", numAttentionHeads, limit: ConfigChecks.countLimit)
         if attentionHeadDim > 0, numAttentionHeads > 0, innerDim > ConfigChecks.sizeLimit {
             c.add(
-                "num_attention_heads × attention_head_dim: expected at most \(ConfigChecks.sizeLimit), found \(innerDim)"
-            )
+                "num_attention_heads × attention_head_dim: expected at most \(ConfigChecks.sizeLimit), "
+                    + "found \(innerDim)")
         }
         c.size("joint_attention_dim", jointAttentionDim)
         c.size("pooled_projection_dim", pooledProjectionDim)
@@ -74,8 +74,8 @@ public struct FluxConfig: Codable, Sendable, Equatable {
         let ropeSum = axesDimsRope.reduce(0) { $0 &+ $1 }
         if ropeSum != attentionHeadDim {
             c.add(
-                "axes_dims_rope: expected entries summing to attention_head_dim \(attentionHeadDim), found sum \(ropeSum)"
-            )
+                "axes_dims_rope: expected entries summing to attention_head_dim \(attentionHeadDim), "
+                    + "found sum \(ropeSum)")
         }
         return c.problems
     }

@@ -234,8 +234,8 @@ public struct OpenCLIPConfig: Sendable, Equatable {
         c.positive("vision_cfg.mlp_ratio", vision.mlpRatio)
         if vision.mlpRatio.isFinite, Double(vision.width) * vision.mlpRatio >= Double(ConfigChecks.sizeLimit) {
             c.add(
-                "vision_cfg.mlp_ratio: expected width × mlp_ratio under \(ConfigChecks.sizeLimit), found \(vision.mlpRatio)"
-            )
+                "vision_cfg.mlp_ratio: expected width × mlp_ratio under \(ConfigChecks.sizeLimit), "
+                    + "found \(vision.mlpRatio)")
         }
         c.size("text_cfg.context_length", text.contextLength)
         c.size("text_cfg.vocab_size", text.vocabSize)
@@ -246,8 +246,8 @@ public struct OpenCLIPConfig: Sendable, Equatable {
         c.positive("text_cfg.mlp_ratio", text.mlpRatio)
         if text.mlpRatio.isFinite, Double(text.width) * text.mlpRatio >= Double(ConfigChecks.sizeLimit) {
             c.add(
-                "text_cfg.mlp_ratio: expected width × mlp_ratio under \(ConfigChecks.sizeLimit), found \(text.mlpRatio)"
-            )
+                "text_cfg.mlp_ratio: expected width × mlp_ratio under \(ConfigChecks.sizeLimit), "
+                    + "found \(text.mlpRatio)")
         }
         if text.vocabSize > 0 { c.id("text_cfg.pad_id", text.padID, inside: "vocab_size", text.vocabSize) }
         c.positive("norm_kwargs.eps", Double(layerNormEps))
