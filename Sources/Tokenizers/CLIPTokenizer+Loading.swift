@@ -153,11 +153,11 @@ extension CLIPTokenizer {
     ) throws {
         var settings: [String: Any] = [:]
         var addedTokens = fileAddedTokens
-        var maxLengthSource: (file: String, value: Int)?
+        var maxLengthSource: (file: String, value: Any)?
         for file in configurationFiles {
             guard let object = try TokenizerFiles.optionalJSONObject(file) else { continue }
             settings.merge(object) { _, new in new }
-            if let value = TokenizerFiles.integer(object["model_max_length"]) { maxLengthSource = (file.path, value) }
+            if let value = object["model_max_length"] { maxLengthSource = (file.path, value) }
             for (key, value) in object["added_tokens_decoder"] as? [String: Any] ?? [:] {
                 guard let id = Int(key), let content = TokenizerFiles.tokenContent(value) else { continue }
                 guard TokenizerFiles.tokenIDs.contains(id) else {
@@ -182,8 +182,10 @@ extension CLIPTokenizer {
         let pad = try id(of: "pad_token", default: names.end)
         let unk = try id(of: "unk_token", default: names.end)
         var maxLength = Self.contextLength
-        if let source = maxLengthSource, source.value <= 1 << 20 {
-            maxLength = source.value
+        if let source = maxLengthSource, let value = TokenizerFiles.integer(source.value),
+            (1...(1 << 20)).contains(value)
+        {
+            maxLength = value
         } else {
             // transformers writes a huge model_max_length for "no limit"; CLIP's positions still end at 77.
             LoadWarnings.defaultTaken(

@@ -143,9 +143,9 @@ extension T5Tokenizer {
         var maxLength = Self.fluxMaxLength
         let configFile = directory.appendingPathComponent("tokenizer_config.json")
         let config = try TokenizerFiles.optionalJSONObject(configFile)
-        let configured = TokenizerFiles.integer(config?["model_max_length"])
-        if let configured, configured <= 1 << 20 {
-            maxLength = configured
+        let configured = config?["model_max_length"]
+        if let value = TokenizerFiles.integer(configured), (1...(1 << 20)).contains(value) {
+            maxLength = value
         } else {
             // transformers writes a huge model_max_length for "no limit".
             LoadWarnings.defaultTaken(
