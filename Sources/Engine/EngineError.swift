@@ -76,11 +76,19 @@ public enum Engine {
     }
 
     /// Makes failures outside every thread's own scope recorded for the whole process instead of fatal, until the
-    /// process ends. A command line calls it once at its entry; its boundaries then throw them. Idempotent.
+    /// process ends. A command line calls it once at its entry; its boundaries then throw them. A failure no boundary
+    /// checked before the process exits is written to standard error and the exit status becomes 1, so a command
+    /// never ends with success on placeholder results. Idempotent.
     public static func installProcessErrorScope() {
         processLock.lock()
         defer { processLock.unlock() }
-        if processScope == nil { processScope = ErrorScope() }
+        guard processScope == nil else { return }
+        processScope = ErrorScope()
+        atexit {
+            guard let error = Engine.processScopeIfInstalled?.take() else { return }
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            _exit(1)
+        }
     }
 
     /// Throws the first engine failure recorded since the last check by the innermost scope (this thread's, else

@@ -24,7 +24,9 @@ final class TokenizerFitTests: XCTestCase {
     }
 
     func testFluxTextEncodersRefuseATokenizerPastTheEmbeddingTable() throws {
-        let folder = try textFolder { $0["vocab_size"] = 500; $0["eos_token_id"] = 2 }
+        let folder = try textFolder {
+            $0["vocab_size"] = 500; $0["eos_token_id"] = 2
+        }
         XCTAssertThrowsError(try FluxTextEncoders.load(from: folder)) { error in
             XCTAssertEqual(
                 error as? ModelConfigError,
