@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Models
 @testable import Rewards
@@ -155,5 +156,34 @@ final class CLIPProcessorLayoutTests: XCTestCase {
                         "token ids: expected ids below vocab_size 500 (the embedding table), found ids up to 570"
                     ]))
         }
+    }
+
+    /// pickscore_tiny in the layout transformers 5 saves: the model files, `processor_config.json` with its image
+    /// processor nested (the shape the transformers5 fixture shows the library writes) and the tokenizer as
+    /// `tokenizer.json` (the same BPE, written by transformers 5). It scores as the transformers 4 folder does, and as
+    /// transformers computed, without a warning.
+    func testPickScoreInTheTransformers5LayoutScoresAsTransformers() throws {
+        let original = RewardFixtures.url("pickscore_tiny")
+        let folder = try temporaryDirectory(self)
+        for name in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(
+                at: original.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+        let settings = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: original.appendingPathComponent("preprocessor_config.json")))
+        try JSONSerialization.data(withJSONObject: ["image_processor": settings, "processor_class": "CLIPProcessor"])
+            .write(to: folder.appendingPathComponent("processor_config.json"))
+        for name in ["tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(
+                at: self.folder("transformers5").appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+        let (reward, warnings) = try LoadWarnings.collecting { try PickScoreReward(folder: folder) }
+        XCTAssertEqual(warnings, [])
+        XCTAssertEqual(reward.preprocessing, try PickScoreReward(folder: original).preprocessing)
+        let scores = try reward.scores(
+            images: Array(try RewardFixtures.images().prefix(3)), prompts: RewardFixtures.prompts)
+        let expected = RewardFixtures.tensor("pickscore.scores").toArray(Float.self)
+        XCTAssertEqual(scores.count, expected.count)
+        for (score, reference) in zip(scores, expected) { XCTAssertEqual(score, Double(reference), accuracy: 1e-4) }
     }
 }

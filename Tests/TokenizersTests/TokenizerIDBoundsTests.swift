@@ -81,7 +81,8 @@ final class TokenizerIDBoundsTests: XCTestCase {
         XCTAssertEqual(
             huge.map(\.description),
             [
-                "\(config.path): model_max_length not used (1000000000000000019884624838656 is no length); using the default 77"
+                "\(config.path): model_max_length not used (1000000000000000019884624838656 is no length); "
+                    + "using the default 77"
             ])
         // A configured length is used without a word.
         try Data(#"{"model_max_length": 64}"#.utf8).write(to: config)
