@@ -106,6 +106,7 @@ public final class StableDiffusionWorldModel: Module {
     public static func load(from folder: URL) throws -> StableDiffusionWorldModel {
         let worldFile = folder.appendingPathComponent("world.json")
         let settings = try ConfigFile.decode(Settings.self, from: worldFile)
+        try WorldFolderCheck.unet(folder, imageSize: settings.imageSize)
         return StableDiffusionWorldModel(
             settings: settings, tokenizer: try WorldTokenizer.load(modelFolder: folder),
             textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder")),

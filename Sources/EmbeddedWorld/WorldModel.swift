@@ -106,6 +106,7 @@ public final class WorldModel: Module {
 
     public static func load(from folder: URL) throws -> WorldModel {
         let settings = try ConfigFile.decode(Settings.self, from: folder.appendingPathComponent("world.json"))
+        try WorldFolderCheck.flux(folder, settings: settings)
         return WorldModel(
             settings: settings, tokenizer: try WorldTokenizer.load(modelFolder: folder),
             textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder")),

@@ -234,6 +234,8 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
             found.append("\(name) has \(count!) entries, expected one per block (\(blockCount))")
         }
         var sizes = ConfigChecks()
+        // Each block after the first halves the resolution: more than a dozen leave no pixel of any real image.
+        if blockCount > 12 { sizes.add("block_out_channels: expected at most 12 blocks, found \(blockCount)") }
         sizes.sizes("block_out_channels", blockOutChannels)
         sizes.sizes("sample_size", sampleSize, limit: 1 << 16)
         found += sizes.problems

@@ -139,6 +139,10 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
             }
         }
         var c = ConfigChecks()
+        // Each block after the first halves the resolution (downsamplingFactor is 2^(blocks − 1)).
+        if blockOutChannels.count > 12 {
+            c.add("block_out_channels: expected at most 12 blocks, found \(blockOutChannels.count)")
+        }
         c.sizes("block_out_channels", blockOutChannels)
         c.sizes("sample_size", sampleSize, limit: 1 << 16)
         c.size("layers_per_block", layersPerBlock, limit: ConfigChecks.countLimit)
