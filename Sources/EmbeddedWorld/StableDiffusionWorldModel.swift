@@ -106,8 +106,9 @@ public final class StableDiffusionWorldModel: Module {
     public static func load(from folder: URL) throws -> StableDiffusionWorldModel {
         let worldFile = folder.appendingPathComponent("world.json")
         let settings = try ConfigFile.decode(Settings.self, from: worldFile)
+        try WorldFolderCheck.unet(folder, imageSize: settings.imageSize)
         return StableDiffusionWorldModel(
-            settings: settings, tokenizer: try WorldTokenizer.load(from: folder.appendingPathComponent("tokenizer")),
+            settings: settings, tokenizer: try WorldTokenizer.load(modelFolder: folder),
             textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder")),
             unet: try UNet2DConditionModel.load(from: folder.appendingPathComponent("unet")),
             schedulerConfig: try DDIMScheduler.Config.load(folder.appendingPathComponent("scheduler")))

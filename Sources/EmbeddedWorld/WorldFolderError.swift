@@ -8,11 +8,13 @@ public enum WorldFolderError: Error, CustomStringConvertible, Equatable {
     case unknownArchitecture(file: String, reason: String)
     /// A world tokenizer file of the wrong shape.
     case tokenizer(file: String, reason: String)
+    /// Parts of a world folder that are each valid but do not fit together (image size, channels, text width).
+    case components(file: String, reason: String)
 
     public var description: String {
         switch self {
         case .notAWorldFolder(let file, let reason), .unknownArchitecture(let file, let reason),
-            .tokenizer(let file, let reason):
+            .tokenizer(let file, let reason), .components(let file, let reason):
             return "\(file): \(reason)"
         }
     }

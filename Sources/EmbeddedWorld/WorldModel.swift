@@ -106,8 +106,9 @@ public final class WorldModel: Module {
 
     public static func load(from folder: URL) throws -> WorldModel {
         let settings = try ConfigFile.decode(Settings.self, from: folder.appendingPathComponent("world.json"))
+        try WorldFolderCheck.flux(folder, settings: settings)
         return WorldModel(
-            settings: settings, tokenizer: try WorldTokenizer.load(from: folder.appendingPathComponent("tokenizer")),
+            settings: settings, tokenizer: try WorldTokenizer.load(modelFolder: folder),
             textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder")),
             transformer: try FluxTransformer2DModel.load(from: folder.appendingPathComponent("transformer")),
             vae: settings.codec == .vae ? try AutoencoderKL.load(from: folder.appendingPathComponent("vae")) : nil)

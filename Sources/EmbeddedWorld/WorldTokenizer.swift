@@ -1,6 +1,7 @@
 import Checkpoints
 import Engine
 import Foundation
+import Models
 import ShapesWorld
 
 /// A word-level tokenizer over the shapes world's vocabulary (the world has a few dozen words; a 49k-token BPE table
@@ -61,6 +62,38 @@ public struct WorldTokenizer: Sendable, Equatable {
             throw WorldFolderError.tokenizer(
                 file: url.path, reason: "expected {\"vocab\": {word: id}, \"model_max_length\": n}")
         }
+        // The ids become int32 rows of the text encoder's table; the length frames at least start and end.
+        var problems: [String] = []
+        if !(2...(1 << 16)).contains(maxLength) {
+            problems.append("model_max_length: expected 2...\(1 << 16) (start and end tokens), found \(maxLength)")
+        }
+        for (index, name) in specials.enumerated() where vocab[name] != index {
+            problems.append("vocab[\"\(name)\"]: expected \(index), found \(vocab[name].map(String.init) ?? "none")")
+        }
+        if let (word, id) = vocab.first(where: { !(0...Int(Int32.max)).contains($0.value) }) {
+            problems.append("vocab[\"\(word)\"]: expected an id in 0...\(Int32.max), found \(id)")
+        }
+        guard problems.isEmpty else {
+            throw WorldFolderError.tokenizer(file: url.path, reason: problems.joined(separator: "; "))
+        }
         return WorldTokenizer(vocabulary: vocab, maxLength: maxLength)
     }
+
+    /// The `tokenizer/` of a world model folder, checked against the embedding and position tables of its
+    /// `text_encoder/` (both files named when they do not fit).
+    static func load(modelFolder folder: URL) throws -> WorldTokenizer {
+        let tokenizerFolder = folder.appendingPathComponent("tokenizer")
+        let encoderFolder = folder.appendingPathComponent("text_encoder")
+        let tokenizer = try load(from: tokenizerFolder)
+        let config = try CLIPTextConfig.load(encoderFolder)
+        try TokenizerFit.check(
+            ids: 0...tokenizer.largestID, vocabularySize: config.vocabSize, sequenceLength: tokenizer.maxLength,
+            maxPositions: config.maxPositionEmbeddings,
+            tokenizer: tokenizerFolder.appendingPathComponent("vocab.json").path,
+            model: encoderFolder.appendingPathComponent("config.json").path)
+        return tokenizer
+    }
+
+    /// The largest id the tokenizer writes.
+    public var largestID: Int { max(vocabulary.values.max() ?? 0, unknownID) }
 }

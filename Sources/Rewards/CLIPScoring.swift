@@ -98,7 +98,7 @@ struct OpenCLIPEncoders: CLIPEncoders {
                 found: "\(tokenize.vocabularySize) tokens")
         }
         let batch = tokenize(prompts, maxLength: length, padding: .maxLength)
-        return model.encodeText(Tensor(batch.ids.flatMap { $0.map(Int32.init) }, shape: [prompts.count, length]))
+        return model.encodeText(TokenIDTensor.make(batch.ids))
     }
 }
 
@@ -114,7 +114,7 @@ struct TransformersCLIPEncoders: CLIPEncoders {
     func encodeTexts(_ prompts: [String]) -> Tensor {
         let batch = tokenizer(prompts, maxLength: model.config.text.maxPositionEmbeddings, padding: .longest)
         let width = batch.ids.first?.count ?? 0
-        let ids = Tensor(batch.ids.flatMap { $0.map(Int32.init) }, shape: [prompts.count, width])
+        let ids = TokenIDTensor.make(batch.ids)
         let mask = Tensor(batch.attentionMask.flatMap { $0.map(Int32.init) }, shape: [prompts.count, width])
         return model.textFeatures(ids, attentionMask: mask)
     }
@@ -142,16 +142,44 @@ enum RewardFiles {
 
     static func exists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
 
-    /// A transformers tokenizer folder: `<folder>/tokenizer/` when it has vocab.json, else `<folder>` itself.
-    static func transformersTokenizer(in folder: URL) throws -> CLIPTokenizer {
+    /// A transformers tokenizer folder: `<folder>/tokenizer/` when it has `vocab.json` (transformers 4) or
+    /// `tokenizer.json` (transformers 5), else `<folder>` itself; checked against the text tower of `model`, whose
+    /// config is `<folder>/config.json`.
+    static func transformersTokenizer(in folder: URL, model: CLIPTextConfig) throws -> CLIPTokenizer {
         for candidate in [folder.appendingPathComponent("tokenizer"), folder]
-        where exists(candidate.appendingPathComponent("vocab.json")) {
-            return try CLIPTokenizer(directory: candidate)
+        where exists(candidate.appendingPathComponent("vocab.json"))
+            || exists(candidate.appendingPathComponent("tokenizer.json"))
+        {
+            let tokenizer = try CLIPTokenizer(directory: candidate)
+            try TokenizerFit.check(
+                ids: tokenizer.tokenIDRange, vocabularySize: model.vocabSize,
+                sequenceLength: tokenizer.defaultMaxLength,
+                maxPositions: model.maxPositionEmbeddings, tokenizer: candidate.path,
+                model: folder.appendingPathComponent("config.json").path)
+            return tokenizer
         }
         throw RewardError.missingFile(
             path: folder.appendingPathComponent("tokenizer/vocab.json").path,
             expected:
-                "the CLIP tokenizer files vocab.json and merges.txt in \(folder.path)/tokenizer/ or \(folder.path)/")
+                """
+                the CLIP tokenizer files (vocab.json and merges.txt, or tokenizer.json) in \(folder.path)/tokenizer/ \
+                or \(folder.path)/
+                """)
+    }
+
+    /// An open_clip tokenizer made on first use by `make`, checked then against the text tower of `config` (read
+    /// from `configFile`); `file` names the tokenizer in the error.
+    static func openCLIPTokenizer(
+        file: String, config: OpenCLIPConfig, configFile: String, _ make: @escaping () throws -> CLIPTokenizer
+    ) -> TokenizerSource {
+        TokenizerSource {
+            let tokenizer = try make()
+            try TokenizerFit.check(
+                ids: tokenizer.tokenIDRange, vocabularySize: config.text.vocabSize,
+                sequenceLength: tokenizer.defaultMaxLength, maxPositions: config.text.contextLength,
+                tokenizer: file, model: configFile)
+            return tokenizer
+        }
     }
 
     /// open_clip's vocabulary: `bpe_simple_vocab_16e6.txt.gz` in the first of `folders` that has one (a user's copy
@@ -167,47 +195,6 @@ enum RewardFiles {
             path: (folders.first ?? URL(fileURLWithPath: ".")).appendingPathComponent(name).path,
             expected: "open_clip's BPE vocabulary: the copy bundled with dancegrpo (DanceGRPO_Tokenizers.resources "
                 + "next to the executable) is missing too; it ships in the open_clip_torch wheel as open_clip/\(name)")
-    }
-
-    /// transformers' `preprocessor_config.json` (CLIPImageProcessor): size, crop, mean, std. Absent → CLIP's defaults
-    /// at `imageSize`.
-    static func clipProcessor(in folders: [URL], imageSize: Int) throws -> CLIPImagePreprocessing {
-        guard let file = folders.map({ $0.appendingPathComponent("preprocessor_config.json") }).first(where: exists)
-        else {
-            return .clipProcessor(size: imageSize)
-        }
-        let object = try ConfigFile.object(from: file)
-        func side(_ value: Any?) -> Int? {
-            if let n = value as? Int { return n }
-            guard let d = value as? [String: Any] else { return nil }
-            return (d["shortest_edge"] ?? d["height"]) as? Int
-        }
-        let size = side(object["size"]) ?? imageSize
-        let crop = side(object["crop_size"]) ?? size
-        guard size == crop, (object["do_center_crop"] as? Bool ?? true), (object["do_resize"] as? Bool ?? true) else {
-            throw RewardError.unsupportedFormat(
-                file: file.path,
-                reason:
-                    """
-                    expected resize of the shortest edge to N and a centre crop of N×N, found size \(size), crop \
-                    \(crop)
-                    """
-            )
-        }
-        if let resample = object["resample"] as? Int, resample != 3 {
-            throw RewardError.unsupportedFormat(
-                file: file.path, reason: "expected resample 3 (bicubic), found \(resample)")
-        }
-        let mean = (object["image_mean"] as? [NSNumber])?.map(\.floatValue) ?? CLIPImagePreprocessing.openAIMean
-        let std = (object["image_std"] as? [NSNumber])?.map(\.floatValue) ?? CLIPImagePreprocessing.openAIStd
-        guard mean.count == 3, std.count == 3 else {
-            throw RewardError.unsupportedFormat(file: file.path, reason: "expected 3 image_mean and 3 image_std values")
-        }
-        guard crop == imageSize else {
-            throw RewardError.checkpointMismatch(
-                file: file.path, expected: "crop size \(imageSize) (the model's image_size)", found: "\(crop)")
-        }
-        return .clipProcessor(size: size, mean: mean, std: std)
     }
 
     /// A transformers CLIPModel folder, loaded strictly.

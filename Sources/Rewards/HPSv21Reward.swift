@@ -47,7 +47,10 @@ public final class HPSv21Reward: ImageRewardModel {
         model = try OpenCLIPLoading.model(config: modelConfig, configName: configName, files: files, dtype: dtype)
         model.train(false)
         encoders = OpenCLIPEncoders(
-            model: model, tokenizer: TokenizerSource { try CLIPTokenizer(openCLIPVocabulary: vocabularyFile) },
+            model: model,
+            tokenizer: RewardFiles.openCLIPTokenizer(
+                file: vocabularyFile.path, config: modelConfig, configFile: config?.path ?? "ViT-H-14 (built in)"
+            ) { try CLIPTokenizer(openCLIPVocabulary: vocabularyFile) },
             preprocessing: .hpsv2(size: modelConfig.vision.imageSize))
     }
 
@@ -89,7 +92,7 @@ public final class PickScoreReward: ImageRewardModel {
     public init(folder: URL, dtype: DType = .float32) throws {
         model = try RewardFiles.transformersCLIP(folder: folder, dtype: dtype)
         model.train(false)
-        let tokenizer = try RewardFiles.transformersTokenizer(in: folder)
+        let tokenizer = try RewardFiles.transformersTokenizer(in: folder, model: model.config.text)
         let preprocessing = try RewardFiles.clipProcessor(
             in: [folder, folder.appendingPathComponent("processor"), folder.appendingPathComponent("tokenizer")],
             imageSize: model.config.vision.imageSize)
@@ -137,17 +140,27 @@ public final class CLIPScoreReward: ImageRewardModel {
             let model = try OpenCLIPLoading.model(config: config, configName: name, files: [weights], dtype: dtype)
             model.train(false)
             let tokenizer: TokenizerSource
-            if RewardFiles.exists(folder.appendingPathComponent("vocab.json")) {
-                tokenizer = TokenizerSource(try CLIPTokenizer(directory: folder, cleaning: .openCLIP))
+            if RewardFiles.exists(folder.appendingPathComponent("vocab.json"))
+                || RewardFiles.exists(folder.appendingPathComponent("tokenizer.json"))
+            {
+                let loaded = try CLIPTokenizer(directory: folder, cleaning: .openCLIP)
+                tokenizer = RewardFiles.openCLIPTokenizer(
+                    file: folder.path, config: config, configFile: openCLIPConfig.path
+                ) { loaded }
+                _ = try tokenizer.get()
             } else {
                 let vocabulary = try RewardFiles.openCLIPVocabulary(in: [folder])
-                tokenizer = TokenizerSource { try CLIPTokenizer(openCLIPVocabulary: vocabulary) }
+                tokenizer = RewardFiles.openCLIPTokenizer(
+                    file: vocabulary.path, config: config, configFile: openCLIPConfig.path
+                ) { try CLIPTokenizer(openCLIPVocabulary: vocabulary) }
             }
-            encoders = OpenCLIPEncoders(model: model, tokenizer: tokenizer, preprocessing: .openCLIP(config))
+            encoders = OpenCLIPEncoders(
+                model: model, tokenizer: tokenizer,
+                preprocessing: RewardFiles.openCLIPPreprocessing(config, file: openCLIPConfig.path))
         } else {
             let model = try RewardFiles.transformersCLIP(folder: folder, dtype: dtype)
             model.train(false)
-            let tokenizer = try RewardFiles.transformersTokenizer(in: folder)
+            let tokenizer = try RewardFiles.transformersTokenizer(in: folder, model: model.config.text)
             let preprocessing = try RewardFiles.clipProcessor(
                 in: [folder, folder.appendingPathComponent("processor"), folder.appendingPathComponent("tokenizer")],
                 imageSize: model.config.vision.imageSize)

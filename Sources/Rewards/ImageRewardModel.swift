@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Imaging
 
@@ -61,7 +62,9 @@ extension ImageRewardModel {
         var start = 0
         while start < images.count {
             let end = min(start + max(batchSize, 1), images.count)
-            result += try body(images[start..<end], prompts[start..<end])
+            // The scores were read from the engine: a failure in this batch made them placeholders.
+            let scores = try Engine.catchingErrors { try body(images[start..<end], prompts[start..<end]) }
+            result += scores
             start = end
         }
         return result

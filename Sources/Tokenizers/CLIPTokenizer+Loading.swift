@@ -98,18 +98,26 @@ extension CLIPTokenizer {
         return try CLIPTokenizer(openCLIPVocabulary: url, cleaning: cleaning)
     }
 
-    /// Loads a transformers/diffusers CLIP tokenizer folder (such as FLUX's `tokenizer/`): `vocab.json` and
-    /// `merges.txt`, with the special tokens and maximum length from `tokenizer_config.json` and
-    /// `special_tokens_map.json` when present (the latter wins, as in transformers).
+    /// Loads a transformers/diffusers CLIP tokenizer folder (such as FLUX's `tokenizer/`) in either layout:
+    /// `vocab.json` and `merges.txt` (transformers 4 and diffusers), or `tokenizer.json` alone (transformers 5), with
+    /// the special tokens and maximum length from `tokenizer_config.json` and `special_tokens_map.json` when present
+    /// (the latter wins, as in transformers).
     public init(directory: URL, cleaning: TextCleaning = .huggingFace) throws {
+        let configurationFiles = [
+            directory.appendingPathComponent("tokenizer_config.json"),
+            directory.appendingPathComponent("special_tokens_map.json")
+        ]
+        let vocabularyFile = directory.appendingPathComponent("vocab.json")
+        let tokenizerJSON = directory.appendingPathComponent("tokenizer.json")
+        if !FileManager.default.fileExists(atPath: vocabularyFile.path),
+            FileManager.default.fileExists(atPath: tokenizerJSON.path)
+        {
+            try self.init(tokenizerJSON: tokenizerJSON, configurationFiles: configurationFiles, cleaning: cleaning)
+            return
+        }
         try self.init(
-            vocabularyFile: directory.appendingPathComponent("vocab.json"),
-            mergesFile: directory.appendingPathComponent("merges.txt"),
-            configurationFiles: [
-                directory.appendingPathComponent("tokenizer_config.json"),
-                directory.appendingPathComponent("special_tokens_map.json")
-            ],
-            cleaning: cleaning)
+            vocabularyFile: vocabularyFile, mergesFile: directory.appendingPathComponent("merges.txt"),
+            configurationFiles: configurationFiles, cleaning: cleaning)
     }
 
     /// Loads `vocab.json` + `merges.txt`. `configurationFiles` are optional JSON files read in order (later ones
@@ -124,24 +132,47 @@ extension CLIPTokenizer {
                 throw TokenizerError.invalidFile(
                     path: vocabularyFile.path, reason: "the id of token \"\(token)\" is not an integer")
             }
+            guard TokenizerFiles.tokenIDs.contains(id) else {
+                throw TokenizerError.invalidFile(
+                    path: vocabularyFile.path,
+                    reason: "the id of token \"\(token)\" is \(id), expected \(TokenizerFiles.tokenIDs)")
+            }
             vocabulary[token] = id
         }
         let mergeRules = try Self.readMerges(mergesFile)
+        try self.init(
+            vocabulary: vocabulary, mergeRules: mergeRules, addedTokens: [:], configurationFiles: configurationFiles,
+            cleaning: cleaning, vocabularyPath: vocabularyFile.path, mergesPath: mergesFile.path)
+    }
 
+    /// The shared part of the transformers loaders: special tokens, unknown token and maximum length from the
+    /// configuration files (later ones override earlier ones) over the parsed vocabulary, merges and added tokens.
+    init(
+        vocabulary: [String: Int], mergeRules: [(String, String)], addedTokens fileAddedTokens: [String: Int],
+        configurationFiles: [URL], cleaning: TextCleaning, vocabularyPath: String, mergesPath: String
+    ) throws {
         var settings: [String: Any] = [:]
-        var addedTokens: [String: Int] = [:]
+        var addedTokens = fileAddedTokens
+        var maxLengthSource: (file: String, value: Any)?
         for file in configurationFiles {
             guard let object = try TokenizerFiles.optionalJSONObject(file) else { continue }
             settings.merge(object) { _, new in new }
+            if let value = object["model_max_length"] { maxLengthSource = (file.path, value) }
             for (key, value) in object["added_tokens_decoder"] as? [String: Any] ?? [:] {
-                if let id = Int(key), let content = TokenizerFiles.tokenContent(value) { addedTokens[content] = id }
+                guard let id = Int(key), let content = TokenizerFiles.tokenContent(value) else { continue }
+                guard TokenizerFiles.tokenIDs.contains(id) else {
+                    throw TokenizerError.invalidFile(
+                        path: file.path,
+                        reason: "added_tokens_decoder id \(id) of \"\(content)\": expected \(TokenizerFiles.tokenIDs)")
+                }
+                addedTokens[content] = id
             }
         }
         func id(of key: String, default defaultToken: String) throws -> (String, Int) {
             let token = TokenizerFiles.tokenContent(settings[key]) ?? defaultToken
             guard let id = vocabulary[token] ?? addedTokens[token] else {
                 throw TokenizerError.invalidFile(
-                    path: vocabularyFile.path, reason: "\(key) \"\(token)\" is not in the vocabulary")
+                    path: vocabularyPath, reason: "\(key) \"\(token)\" is not in the vocabulary")
             }
             return (token, id)
         }
@@ -151,11 +182,19 @@ extension CLIPTokenizer {
         let pad = try id(of: "pad_token", default: names.end)
         let unk = try id(of: "unk_token", default: names.end)
         var maxLength = Self.contextLength
-        if let configured = TokenizerFiles.integer(settings["model_max_length"]), configured <= 1 << 20 {
-            maxLength = configured
+        if let source = maxLengthSource, let value = TokenizerFiles.integer(source.value),
+            (1...(1 << 20)).contains(value)
+        {
+            maxLength = value
+        } else {
+            // transformers writes a huge model_max_length for "no limit"; CLIP's positions still end at 77.
+            LoadWarnings.defaultTaken(
+                file: maxLengthSource?.file ?? configurationFiles.first?.path ?? vocabularyPath,
+                key: "model_max_length", value: "\(Self.contextLength)",
+                reason: maxLengthSource.map { "\($0.value) is no length" })
         }
         let encoder = try BytePairEncoder(
-            vocabulary: vocabulary, mergeRules: mergeRules, unknownID: unk.1, source: mergesFile.path)
+            vocabulary: vocabulary, mergeRules: mergeRules, unknownID: unk.1, source: mergesPath)
         var specials: [(text: String, id: Int)] = []
         if cleaning == .huggingFace {
             // transformers splits every configured special token out of the raw text (for Stable Diffusion 2's

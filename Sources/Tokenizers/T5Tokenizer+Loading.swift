@@ -24,6 +24,7 @@ extension T5Tokenizer {
             throw TokenizerError.invalidFile(path: url.path, reason: "not a SentencePiece model: \(error)")
         }
         func invalid(_ reason: String) -> TokenizerError { .invalidFile(path: url.path, reason: reason) }
+        guard extraIDs >= 0 else { throw invalid("extraIDs \(extraIDs) is negative") }
         guard file.modelType == .unigram else {
             throw invalid("model type \(file.modelType) is not supported (only the unigram model, which T5 uses)")
         }
@@ -118,6 +119,9 @@ extension T5Tokenizer {
             guard let content = entry["content"] as? String, let id = TokenizerFiles.integer(entry["id"]) else {
                 throw invalid("an added_tokens entry has no content or id")
             }
+            guard TokenizerFiles.tokenIDs.contains(id) else {
+                throw invalid("added token \"\(content)\" has id \(id), expected \(TokenizerFiles.tokenIDs)")
+            }
             addedTokens.append((content, id))
         }
         pipeline.setAddedTokens(addedTokens)
@@ -137,15 +141,33 @@ extension T5Tokenizer {
         let json = directory.appendingPathComponent("tokenizer.json")
         let model = directory.appendingPathComponent("spiece.model")
         var maxLength = Self.fluxMaxLength
-        let config = try TokenizerFiles.optionalJSONObject(directory.appendingPathComponent("tokenizer_config.json"))
-        if let configured = TokenizerFiles.integer(config?["model_max_length"]), configured <= 1 << 20 {
-            maxLength = configured
+        let configFile = directory.appendingPathComponent("tokenizer_config.json")
+        let config = try TokenizerFiles.optionalJSONObject(configFile)
+        let configured = config?["model_max_length"]
+        if let value = TokenizerFiles.integer(configured), (1...(1 << 20)).contains(value) {
+            maxLength = value
+        } else {
+            // transformers writes a huge model_max_length for "no limit".
+            LoadWarnings.defaultTaken(
+                file: configFile.path, key: "model_max_length", value: "\(Self.fluxMaxLength)",
+                reason: configured.map { "\($0) is no length" })
         }
         let padToken = TokenizerFiles.tokenContent(config?["pad_token"]) ?? "<pad>"
         if pipeline == .huggingFace, FileManager.default.fileExists(atPath: json.path) {
             try self.init(tokenizerJSON: json, padToken: padToken, maxLength: maxLength)
         } else {
-            try self.init(sentencePieceModel: model, pipeline: pipeline, maxLength: maxLength)
+            // The sentinels transformers appends to the pieces (T5TokenizerFast's `extra_ids`, 100 by default):
+            // ids past the pieces, which the text encoder's table must hold.
+            let extraIDs = TokenizerFiles.integer(config?["extra_ids"])
+            if let extraIDs, !(0...(1 << 16)).contains(extraIDs) {
+                throw TokenizerError.invalidFile(
+                    path: configFile.path, reason: "extra_ids: expected 0...\(1 << 16), found \(extraIDs)")
+            }
+            if pipeline == .huggingFace, extraIDs == nil {
+                LoadWarnings.defaultTaken(file: configFile.path, key: "extra_ids", value: "100")
+            }
+            try self.init(
+                sentencePieceModel: model, pipeline: pipeline, extraIDs: extraIDs ?? 100, maxLength: maxLength)
         }
     }
 

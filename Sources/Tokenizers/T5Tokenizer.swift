@@ -30,6 +30,8 @@ public struct T5Tokenizer: TextTokenizer {
     private let model: UnigramModel
     private let normalizer: SentencePieceNormalizer
     private let huggingFace: HuggingFaceUnigramPipeline
+    /// Ids of the tokens added to the pieces (`<extra_id_N>`, …); the `.huggingFace` pipeline can produce them.
+    var addedTokenIDs: [Int] { huggingFace.addedTokens.map(\.id) }
 
     init(
         pipeline: Pipeline, model: UnigramModel, normalizer: SentencePieceNormalizer,

@@ -48,6 +48,9 @@ enum TokenizerFiles {
     }
 
     /// JSON numbers arrive as NSNumber; this accepts integral values only.
+    /// Ids a tokenizer file may hold: the engine takes token ids as int32.
+    static let tokenIDs = 0...Int(Int32.max)
+
     static func integer(_ value: Any?) -> Int? {
         if let number = value as? NSNumber, let int = Int(exactly: number.doubleValue) { return int }
         return nil

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 
 @main
 struct DanceGRPOCommand: ParsableCommand {
@@ -10,4 +11,6 @@ struct DanceGRPOCommand: ParsableCommand {
             PreprocessCommand.self, PlotCommand.self, InspectCommand.self, SelfCheckCommand.self
         ],
         defaultSubcommand: TrainCommand.self)
+
+    static func main() { Engine.installProcessErrorScope(); main(nil) }
 }

@@ -1,6 +1,8 @@
 import Foundation
+import Models
 @testable import Rewards
 import TestSupport
+import Tokenizers
 import XCTest
 
 final class RewardRegistryTests: XCTestCase {
@@ -101,18 +103,29 @@ extension RewardRegistryTests {
         assertClose(
             reward.model.encodeImage(RewardFixtures.hpsPixels),
             RewardFixtures.tensor("openclip.B.image_features"), tolerance: 1e-4)
-        // The bundled vocabulary: open_clip's 49,408 tokens (the tiny model's own text tower has 571, so the reward
-        // refuses to score text with it, naming the vocabulary; the image side above is the model's).
-        let tokenizer = try reward.encoders.tokenizer.get()
-        XCTAssertEqual(tokenizer.vocabularySize, 49408)
-        XCTAssertEqual(tokenizer.encode("a photo of a cat"), [49406, 320, 1125, 539, 320, 2368, 49407])
+        // The bundled vocabulary: open_clip's 49,408 tokens. The tiny model's own text tower has 571, so the
+        // tokenizer is refused when text is first scored, naming the vocabulary and the config (the image side above
+        // is the model's).
+        let vocabulary = try XCTUnwrap(CLIPTokenizer.bundledOpenCLIPVocabulary)
+        XCTAssertThrowsError(try reward.encoders.tokenizer.get()) { error in
+            XCTAssertEqual(
+                error as? ModelConfigError,
+                .tokenizerMismatch(
+                    tokenizer: vocabulary.path, model: RewardFixtures.url("openclip_tiny.json").path,
+                    problems: [
+                        "token ids: expected ids below vocab_size 571 (the embedding table), found ids up to 49407"
+                    ]))
+        }
         XCTAssertThrowsError(
             try reward.scores(
                 images: [try RewardFixtures.image(RewardFixtures.imageNames[0])],
                 prompts: ["a cat"])
         ) { error in
-            XCTAssert("\(error)".contains("49408 tokens"), "\(error)")
+            XCTAssert("\(error)".contains("found ids up to 49407"), "\(error)")
         }
+        let tokenizer = try CLIPTokenizer(openCLIPVocabulary: vocabulary)
+        XCTAssertEqual(tokenizer.vocabularySize, 49408)
+        XCTAssertEqual(tokenizer.encode("a photo of a cat"), [49406, 320, 1125, 539, 320, 2368, 49407])
 
         // A vocabulary in the folder still wins over the bundled one (here a broken one, to tell them apart).
         let own = hps.appendingPathComponent("bpe_simple_vocab_16e6.txt.gz")

@@ -68,6 +68,7 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
         let file = url.hasDirectoryPath || url.pathExtension.isEmpty ? url.appendingPathComponent("config.json") : url
         let object = try ConfigFile.object(from: file)
         var config: CLIPTextConfig
+        let nested = object["text_config"] is [String: Any]
         if let text = object["text_config"] as? [String: Any] {
             config = try decode(text, file: file, path: "text_config")
             // CLIPModel sizes text_projection with the top-level projection_dim, not the text config's.
@@ -75,7 +76,9 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
         } else {
             config = try ConfigFile.decode(CLIPTextConfig.self, from: file)
         }
-        try config.validate(file: file.path)
+        var checks = ConfigChecks()
+        config.problems(prefix: nested ? "text_config." : "").forEach { checks.add($0) }
+        try checks.check(file: file.path)
         return config
     }
 
@@ -88,17 +91,25 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
         }
     }
 
-    func validate(file: String) throws {
-        guard hiddenSize % numAttentionHeads == 0 else {
-            throw ConfigFile.Error(
-                file: file,
-                message: "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
+    /// What does not fit in the config's numbers, keys prefixed with `prefix` (as in a CLIPConfig); `ownProjection`
+    /// false when `projection_dim` is the enclosing CLIPConfig's.
+    public func problems(prefix: String = "", ownProjection: Bool = true) -> [String] {
+        var c = ConfigChecks()
+        c.size(prefix + "vocab_size", vocabSize)
+        c.size(prefix + "hidden_size", hiddenSize)
+        c.size(prefix + "intermediate_size", intermediateSize)
+        c.size(prefix + "num_hidden_layers", numHiddenLayers, limit: ConfigChecks.countLimit)
+        c.size(prefix + "num_attention_heads", numAttentionHeads, limit: ConfigChecks.countLimit)
+        c.multiple(prefix + "hidden_size", hiddenSize, of: "num_attention_heads", numAttentionHeads)
+        c.size(prefix + "max_position_embeddings", maxPositionEmbeddings)
+        if ownProjection { c.size(prefix + "projection_dim", projectionDim) }
+        c.positive(prefix + "layer_norm_eps", Double(layerNormEps))
+        if vocabSize > 0 { c.id(prefix + "eos_token_id", eosTokenId, inside: "vocab_size", vocabSize) }
+        if activation == nil {
+            c.add(
+                "\(prefix)hidden_act: expected quick_gelu, gelu, gelu_new, gelu_pytorch_tanh, relu, silu or swish, "
+                    + "found '\(hiddenAct)'")
         }
-        guard activation != nil else {
-            throw ConfigFile.Error(
-                file: file,
-                message:
-                    "hidden_act '\(hiddenAct)' is not supported (expected quick_gelu, gelu, gelu_new, relu or silu)")
-        }
+        return c.problems
     }
 }

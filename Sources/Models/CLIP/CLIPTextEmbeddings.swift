@@ -18,9 +18,13 @@ public final class CLIPTextEmbeddings: Module {
     /// `inputIds [B, L]` integer token ids → `[B, L, D]`.
     public func callAsFunction(_ inputIds: Tensor) -> Tensor {
         let length = inputIds.dim(-1)
-        precondition(
-            length <= positionEmbedding.count,
-            "CLIPTextEmbeddings: sequence length \(length) exceeds max_position_embeddings \(positionEmbedding.count)")
+        guard length <= positionEmbedding.count else {
+            Engine.refuse(
+                "CLIP text embeddings",
+                "sequence length \(length) exceeds max_position_embeddings \(positionEmbedding.count)",
+                operands: [inputIds])
+            return Tensor.zeros(inputIds.shape + [tokenEmbedding.dimensions], dtype: tokenEmbedding.weight.dtype)
+        }
         return tokenEmbedding(inputIds) + positionEmbedding.weight[0..<length]
     }
 }

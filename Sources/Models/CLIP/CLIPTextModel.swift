@@ -18,12 +18,15 @@ public final class CLIPTextModel: Module {
     /// Builds the model from a transformers folder (config.json + safetensors, sharded or not). A full CLIP
     /// checkpoint (nested `text_config`) works too: its vision tower and projections are left aside.
     public static func load(from folder: URL, dtype: DType? = nil) throws -> CLIPTextModel {
-        let model = CLIPTextModel(try CLIPTextConfig.load(folder), dtype: dtype ?? .float32)
-        try model.loadCheckpoint(folder, dtype: dtype) { key in
-            CLIPCheckpointKeys.isOtherTower(key) || key == "text_projection.weight"
-                || CLIPCheckpointKeys.isPositionIds(key)
+        // Engine failures while building (sizes the config checks missed) are thrown here, not later.
+        try Engine.catchingErrors {
+            let model = CLIPTextModel(try CLIPTextConfig.load(folder), dtype: dtype ?? .float32)
+            try model.loadCheckpoint(folder, dtype: dtype) { key in
+                CLIPCheckpointKeys.isOtherTower(key) || key == "text_projection.weight"
+                    || CLIPCheckpointKeys.isPositionIds(key)
+            }
+            return model
         }
-        return model
     }
 
     /// - inputIds: `[B, L]` token ids; attentionMask: optional `[B, L]`, nonzero = real token.

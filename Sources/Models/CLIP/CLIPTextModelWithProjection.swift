@@ -20,11 +20,14 @@ public final class CLIPTextModelWithProjection: Module {
     /// Builds the model from a transformers folder: a `CLIPTextModelWithProjection` checkpoint or a full CLIP one
     /// (whose vision tower is left aside; `projection_dim` then comes from the top level of its config).
     public static func load(from folder: URL, dtype: DType? = nil) throws -> CLIPTextModelWithProjection {
-        let model = CLIPTextModelWithProjection(try CLIPTextConfig.load(folder), dtype: dtype ?? .float32)
-        try model.loadCheckpoint(folder, dtype: dtype) {
-            CLIPCheckpointKeys.isOtherTower($0) || CLIPCheckpointKeys.isPositionIds($0)
+        // Engine failures while building (sizes the config checks missed) are thrown here, not later.
+        try Engine.catchingErrors {
+            let model = CLIPTextModelWithProjection(try CLIPTextConfig.load(folder), dtype: dtype ?? .float32)
+            try model.loadCheckpoint(folder, dtype: dtype) {
+                CLIPCheckpointKeys.isOtherTower($0) || CLIPCheckpointKeys.isPositionIds($0)
+            }
+            return model
         }
-        return model
     }
 
     /// The tower's outputs and `textEmbeds [B, projection_dim]` = `text_projection(pooled)` (not normalised).

@@ -51,27 +51,27 @@ public struct CLIPVisionConfig: Codable, Sendable, Equatable {
         return text.activation
     }
 
-    func validate(file: String) throws {
-        guard hiddenSize % numAttentionHeads == 0 else {
-            throw ConfigFile.Error(
-                file: file,
-                message:
-                    "vision hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
+    /// What does not fit in the config's numbers, keys prefixed with `prefix` (as in a CLIPConfig); `ownProjection`
+    /// false when `projection_dim` is the enclosing CLIPConfig's.
+    public func problems(prefix: String = "", ownProjection: Bool = true) -> [String] {
+        var c = ConfigChecks()
+        c.size(prefix + "hidden_size", hiddenSize)
+        c.size(prefix + "intermediate_size", intermediateSize)
+        c.size(prefix + "num_hidden_layers", numHiddenLayers, limit: ConfigChecks.countLimit)
+        c.size(prefix + "num_attention_heads", numAttentionHeads, limit: ConfigChecks.countLimit)
+        c.multiple(prefix + "hidden_size", hiddenSize, of: "num_attention_heads", numAttentionHeads)
+        c.size(prefix + "num_channels", numChannels, limit: ConfigChecks.countLimit)
+        c.size(prefix + "image_size", imageSize, limit: 1 << 16)
+        c.size(prefix + "patch_size", patchSize, limit: 1 << 16)
+        c.multiple(prefix + "image_size", imageSize, of: "patch_size", patchSize)
+        if ownProjection { c.size(prefix + "projection_dim", projectionDim) }
+        c.positive(prefix + "layer_norm_eps", Double(layerNormEps))
+        if activation == nil {
+            c.add(
+                "\(prefix)hidden_act: expected quick_gelu, gelu, gelu_new, gelu_pytorch_tanh, relu, silu or swish, "
+                    + "found '\(hiddenAct)'")
         }
-        guard imageSize % patchSize == 0 else {
-            throw ConfigFile.Error(
-                file: file, message: "vision image_size \(imageSize) is not a multiple of patch_size \(patchSize)")
-        }
-        guard activation != nil else {
-            throw ConfigFile.Error(
-                file: file,
-                message:
-                    """
-                    vision hidden_act '\(hiddenAct)' is not supported (expected quick_gelu, gelu, gelu_new, relu or \
-                    silu)
-                    """
-            )
-        }
+        return c.problems
     }
 }
 
@@ -118,8 +118,13 @@ public struct CLIPConfig: Sendable, Equatable {
         let text = try decode(CLIPTextConfig.self, textObject, "text_config")
         let vision = try decode(CLIPVisionConfig.self, visionObject, "vision_config")
         let config = CLIPConfig(text: text, vision: vision, projectionDim: object["projection_dim"] as? Int ?? 512)
-        try config.text.validate(file: file.path)
-        try config.vision.validate(file: file.path)
+        var checks = ConfigChecks()
+        checks.size("projection_dim", config.projectionDim)
+        let towers =
+            config.text.problems(prefix: "text_config.", ownProjection: false)
+            + config.vision.problems(prefix: "vision_config.", ownProjection: false)
+        towers.forEach { checks.add($0) }
+        try checks.check(file: file.path)
         return config
     }
 }

@@ -105,9 +105,12 @@ public final class CLIPModel: Module {
     /// Builds the model from a transformers folder (`config.json` + safetensors, sharded or not), loading strictly
     /// (old files' `position_ids` buffers are skipped).
     public static func load(from folder: URL, dtype: DType? = nil) throws -> CLIPModel {
-        let model = CLIPModel(try CLIPConfig.load(folder), dtype: dtype ?? .float32)
-        try model.loadCheckpoint(folder, dtype: dtype) { CLIPCheckpointKeys.isPositionIds($0) }
-        return model
+        // Engine failures while building (sizes the config checks missed) are thrown here, not later.
+        try Engine.catchingErrors {
+            let model = CLIPModel(try CLIPConfig.load(folder), dtype: dtype ?? .float32)
+            try model.loadCheckpoint(folder, dtype: dtype) { CLIPCheckpointKeys.isPositionIds($0) }
+            return model
+        }
     }
 
     /// `get_image_features`: `visual_projection(pooled)`, `[B, projection_dim]`, not normalised.

@@ -46,26 +46,48 @@ public struct FluxConfig: Codable, Sendable, Equatable {
         axesDimsRope = try c.decodeIfPresent([Int].self, forKey: .axesDimsRope) ?? d.axesDimsRope
     }
 
-    /// Reads `config.json` from a transformer folder (or the file itself) and checks that the sizes fit together.
+    /// What does not fit in the config's numbers; empty when it is fine.
+    public func problems() -> [String] {
+        var c = ConfigChecks()
+        // FLUX packs 2×2 patches outside the transformer and builds it with 1.
+        if patchSize != 1 { c.add("patch_size: expected 1 (FLUX packs 2×2 patches outside), found \(patchSize)") }
+        c.size("in_channels", inChannels)
+        if let outChannels { c.size("out_channels", outChannels) }
+        c.count("num_layers", numLayers)
+        c.count("num_single_layers", numSingleLayers)
+        c.size("attention_head_dim", attentionHeadDim)
+        c.size("num_attention_heads", numAttentionHeads, limit: ConfigChecks.countLimit)
+        if attentionHeadDim > 0, numAttentionHeads > 0, innerDim > ConfigChecks.sizeLimit {
+            c.add(
+                "num_attention_heads × attention_head_dim: expected at most \(ConfigChecks.sizeLimit), "
+                    + "found \(innerDim)")
+        }
+        c.size("joint_attention_dim", jointAttentionDim)
+        c.size("pooled_projection_dim", pooledProjectionDim)
+        // One rotary axis per column of the position ids (text/image index, row, column), each rotating pairs.
+        if axesDimsRope.count != 3 {
+            c.add("axes_dims_rope: expected 3 entries (one per position id column), found \(axesDimsRope)")
+        }
+        for (i, axis) in axesDimsRope.enumerated() where axis < 2 || axis % 2 != 0 {
+            c.add("axes_dims_rope[\(i)]: expected a positive even number, found \(axis)")
+        }
+        let ropeSum = axesDimsRope.reduce(0) { $0 &+ $1 }
+        if ropeSum != attentionHeadDim {
+            c.add(
+                "axes_dims_rope: expected entries summing to attention_head_dim \(attentionHeadDim), "
+                    + "found sum \(ropeSum)")
+        }
+        return c.problems
+    }
+
+    /// Reads `config.json` from a `transformer/` folder (or the file) and checks its numbers, reporting every problem
+    /// at once.
     public static func load(_ url: URL) throws -> FluxConfig {
         let file = url.hasDirectoryPath || url.pathExtension.isEmpty ? url.appendingPathComponent("config.json") : url
         let config = try ConfigFile.decode(FluxConfig.self, from: file)
-        guard config.axesDimsRope.reduce(0, +) == config.attentionHeadDim else {
-            throw ConfigFile.Error(
-                file: file.path,
-                message:
-                    "axes_dims_rope \(config.axesDimsRope) must sum to attention_head_dim \(config.attentionHeadDim)")
-        }
-        guard config.patchSize == 1 else {
-            throw ConfigFile.Error(
-                file: file.path,
-                message:
-                    """
-                    patch_size \(config.patchSize) is not supported (FLUX packs 2×2 patches outside the transformer \
-                    and uses 1)
-                    """
-            )
-        }
+        var checks = ConfigChecks()
+        config.problems().forEach { checks.add($0) }
+        try checks.check(file: file.path)
         return config
     }
 }

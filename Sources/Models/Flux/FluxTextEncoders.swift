@@ -19,20 +19,39 @@ public final class FluxTextEncoders {
         self.textEncoder2 = textEncoder2
     }
 
+    /// The CLIP prompt length of FLUX's pipeline.
+    public static let clipSequenceLength = 77
+
+    /// Reads `tokenizer/`, `text_encoder/`, `tokenizer_2/` and `text_encoder_2/` of a FLUX folder, after checking
+    /// that each tokenizer's ids and length fit its encoder.
     public static func load(from folder: URL, dtype: DType? = nil) throws -> FluxTextEncoders {
-        FluxTextEncoders(
-            tokenizer: try CLIPTokenizer(directory: folder.appendingPathComponent("tokenizer")),
-            textEncoder: try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder"), dtype: dtype),
-            tokenizer2: try T5Tokenizer(directory: folder.appendingPathComponent("tokenizer_2")),
-            textEncoder2: try T5EncoderModel.load(from: folder.appendingPathComponent("text_encoder_2"), dtype: dtype))
+        let clipFolder = folder.appendingPathComponent("tokenizer")
+        let clipEncoderFolder = folder.appendingPathComponent("text_encoder")
+        let t5Folder = folder.appendingPathComponent("tokenizer_2")
+        let t5EncoderFolder = folder.appendingPathComponent("text_encoder_2")
+        let tokenizer = try CLIPTokenizer(directory: clipFolder)
+        let clipConfig = try CLIPTextConfig.load(clipEncoderFolder)
+        try TokenizerFit.check(
+            ids: tokenizer.tokenIDRange, vocabularySize: clipConfig.vocabSize,
+            sequenceLength: max(clipSequenceLength, tokenizer.defaultMaxLength),
+            maxPositions: clipConfig.maxPositionEmbeddings, tokenizer: clipFolder.path,
+            model: clipEncoderFolder.appendingPathComponent("config.json").path)
+        let tokenizer2 = try T5Tokenizer(directory: t5Folder)
+        // T5's positions are relative: any length has them, only the ids must fit.
+        try TokenizerFit.check(
+            ids: tokenizer2.tokenIDRange, vocabularySize: try T5Config.load(t5EncoderFolder).vocabSize,
+            tokenizer: t5Folder.path, model: t5EncoderFolder.appendingPathComponent("config.json").path)
+        return FluxTextEncoders(
+            tokenizer: tokenizer, textEncoder: try CLIPTextModel.load(from: clipEncoderFolder, dtype: dtype),
+            tokenizer2: tokenizer2, textEncoder2: try T5EncoderModel.load(from: t5EncoderFolder, dtype: dtype))
     }
 
     /// Token ids as the pipeline makes them: CLIP padded/truncated to 77, T5 to `maxSequenceLength`.
     public func tokenize(_ prompts: [String], maxSequenceLength: Int = 512) -> (clip: Tensor, t5: Tensor) {
-        func tensor(_ batch: TokenizedBatch) -> Tensor {
-            Tensor(batch.ids.flatMap { $0.map(Int32.init) }, shape: [batch.ids.count, batch.ids.first?.count ?? 0])
-        }
-        return (tensor(tokenizer(prompts, maxLength: 77)), tensor(tokenizer2(prompts, maxLength: maxSequenceLength)))
+        (
+            TokenIDTensor.make(tokenizer(prompts, maxLength: Self.clipSequenceLength).ids),
+            TokenIDTensor.make(tokenizer2(prompts, maxLength: maxSequenceLength).ids)
+        )
     }
 
     /// T5 states `[B, maxSequenceLength, D]`, CLIP pooled `[B, D]` and zero text ids, in float32.

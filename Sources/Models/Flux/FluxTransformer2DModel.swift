@@ -78,10 +78,13 @@ public final class FluxTransformer2DModel: Module {
 
     /// Builds the model from a diffusers `transformer/` folder (config.json + safetensors, sharded or not).
     public static func load(from folder: URL, dtype: DType? = nil) throws -> FluxTransformer2DModel {
-        let config = try FluxConfig.load(folder)
-        let model = FluxTransformer2DModel(config, dtype: dtype ?? .float32)
-        try model.load(contentsOf: folder, dtype: dtype)
-        return model
+        // Engine failures while building (sizes the config checks missed) are thrown here, not later.
+        try Engine.catchingErrors {
+            let config = try FluxConfig.load(folder)
+            let model = FluxTransformer2DModel(config, dtype: dtype ?? .float32)
+            try model.load(contentsOf: folder, dtype: dtype)
+            return model
+        }
     }
 
     /// The velocity for packed latents, with diffusers' forward signature:

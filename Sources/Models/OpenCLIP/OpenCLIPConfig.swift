@@ -220,20 +220,46 @@ public struct OpenCLIPConfig: Sendable, Equatable {
         return c
     }
 
-    func validate(file: String) throws {
-        func fail(_ message: String) -> ConfigFile.Error { ConfigFile.Error(file: file, message: message) }
-        guard vision.headWidth > 0, vision.width % vision.headWidth == 0 else {
-            throw fail("vision width \(vision.width) is not a multiple of head_width \(vision.headWidth)")
+    /// What does not fit in the config's numbers, keys as the file spells them; empty when it is fine.
+    public func problems() -> [String] {
+        var c = ConfigChecks()
+        c.size("embed_dim", embedDim)
+        c.size("vision_cfg.image_size", vision.imageSize, limit: 1 << 16)
+        c.size("vision_cfg.patch_size", vision.patchSize, limit: 1 << 16)
+        c.multiple("vision_cfg.image_size", vision.imageSize, of: "patch_size", vision.patchSize)
+        c.size("vision_cfg.layers", vision.layers, limit: ConfigChecks.countLimit)
+        c.size("vision_cfg.width", vision.width)
+        c.size("vision_cfg.head_width", vision.headWidth)
+        c.multiple("vision_cfg.width", vision.width, of: "head_width", vision.headWidth)
+        c.positive("vision_cfg.mlp_ratio", vision.mlpRatio)
+        if vision.mlpRatio.isFinite, Double(vision.width) * vision.mlpRatio >= Double(ConfigChecks.sizeLimit) {
+            c.add(
+                "vision_cfg.mlp_ratio: expected width × mlp_ratio under \(ConfigChecks.sizeLimit), "
+                    + "found \(vision.mlpRatio)")
         }
-        guard vision.patchSize > 0, vision.imageSize % vision.patchSize == 0 else {
-            throw fail("vision image_size \(vision.imageSize) is not a multiple of patch_size \(vision.patchSize)")
+        c.size("text_cfg.context_length", text.contextLength)
+        c.size("text_cfg.vocab_size", text.vocabSize)
+        c.size("text_cfg.width", text.width)
+        c.size("text_cfg.heads", text.heads, limit: ConfigChecks.countLimit)
+        c.multiple("text_cfg.width", text.width, of: "heads", text.heads)
+        c.size("text_cfg.layers", text.layers, limit: ConfigChecks.countLimit)
+        c.positive("text_cfg.mlp_ratio", text.mlpRatio)
+        if text.mlpRatio.isFinite, Double(text.width) * text.mlpRatio >= Double(ConfigChecks.sizeLimit) {
+            c.add(
+                "text_cfg.mlp_ratio: expected width × mlp_ratio under \(ConfigChecks.sizeLimit), "
+                    + "found \(text.mlpRatio)")
         }
-        guard text.heads > 0, text.width % text.heads == 0 else {
-            throw fail("text width \(text.width) is not a multiple of heads \(text.heads)")
-        }
+        if text.vocabSize > 0 { c.id("text_cfg.pad_id", text.padID, inside: "vocab_size", text.vocabSize) }
+        c.positive("norm_kwargs.eps", Double(layerNormEps))
+        return c.problems
     }
 
-    /// The activation of every MLP.
+    func validate(file: String) throws {
+        var c = ConfigChecks()
+        problems().forEach { c.add($0) }
+        try c.check(file: file)
+    }
+
     public var activation: Activation { quickGELU ? .quickGelu : .gelu }
 
     /// A one-line description of the architecture, for error messages.

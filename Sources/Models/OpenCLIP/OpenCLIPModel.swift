@@ -243,13 +243,16 @@ public final class OpenCLIPModel: Module {
     /// `encode_text(normalize=False)`: token ids `[B, L]` (L ≤ context_length; open_clip's tokenizer pads to it) →
     /// `[B, E]`, pooled at each row's largest id (the end-of-text token) by default.
     public func encodeText(_ ids: Tensor) -> Tensor {
-        precondition(
-            ids.ndim == 2 && !ids.dtype.isFloatingPoint,
-            "OpenCLIPModel: expected integer token ids [B, L], got \(ids.dtype) \(ids.shape)")
+        let problem: String? =
+            ids.ndim != 2 || ids.dtype.isFloatingPoint
+            ? "expected integer token ids [B, L], found \(ids.dtype) \(ids.shape)"
+            : ids.dim(1) > positionalEmbedding.dim(0)
+                ? "\(ids.dim(1)) tokens exceed the context length \(positionalEmbedding.dim(0))" : nil
+        if let problem {
+            Engine.refuse("OpenCLIP text encoder", problem, operands: [ids])
+            return Tensor.zeros([ids.ndim > 0 ? ids.dim(0) : 1, config.embedDim], dtype: positionalEmbedding.dtype)
+        }
         let length = ids.dim(1)
-        precondition(
-            length <= positionalEmbedding.dim(0),
-            "OpenCLIPModel: \(length) tokens exceed the context length \(positionalEmbedding.dim(0))")
         var x = tokenEmbedding(ids) + positionalEmbedding[0..<length]
         x = transformer(x, mask: config.text.noCausalMask ? .none : .causal)
         x = layerNormFinal(x)

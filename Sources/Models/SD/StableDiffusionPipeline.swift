@@ -67,8 +67,17 @@ public final class StableDiffusionPipeline {
         var tokenizer: CLIPTokenizer?, textEncoder: CLIPTextModel?
         if loadTextEncoder {
             progress("text encoder")
-            tokenizer = try CLIPTokenizer(directory: folder.appendingPathComponent("tokenizer"))
-            textEncoder = try CLIPTextModel.load(from: folder.appendingPathComponent("text_encoder"), dtype: dtype)
+            let tokenizerFolder = folder.appendingPathComponent("tokenizer")
+            let encoderFolder = folder.appendingPathComponent("text_encoder")
+            let loaded = try CLIPTokenizer(directory: tokenizerFolder)
+            let config = try CLIPTextConfig.load(encoderFolder)
+            try TokenizerFit.check(
+                ids: loaded.tokenIDRange, vocabularySize: config.vocabSize,
+                sequenceLength: max(Self.sequenceLength, loaded.defaultMaxLength),
+                maxPositions: config.maxPositionEmbeddings, tokenizer: tokenizerFolder.path,
+                model: encoderFolder.appendingPathComponent("config.json").path)
+            tokenizer = loaded
+            textEncoder = try CLIPTextModel.load(from: encoderFolder, dtype: dtype)
         }
         return StableDiffusionPipeline(
             unet: unet, vae: vae, schedulerConfig: scheduler, tokenizer: tokenizer, textEncoder: textEncoder)
@@ -95,11 +104,14 @@ public final class StableDiffusionPipeline {
 
     // MARK: - Text
 
+    /// The length prompts are padded and truncated to (SD v1's tokenizer `model_max_length`).
+    public static let sequenceLength = 77
+
     /// CLIP token ids `[B, 77]` (int32), padded and truncated as the pipeline does.
     public func tokenize(_ prompts: [String]) -> Tensor {
         guard let tokenizer else { preconditionFailure("StableDiffusionPipeline: loaded without the text encoder") }
-        let batch = tokenizer(prompts, maxLength: 77)
-        return Tensor(batch.ids.flatMap { $0.map(Int32.init) }, shape: [batch.ids.count, batch.ids.first?.count ?? 0])
+        let batch = tokenizer(prompts, maxLength: Self.sequenceLength)
+        return TokenIDTensor.make(batch.ids)
     }
 
     /// The text states the UNet attends to, `[B, 77, D]` float32 (CLIP's `last_hidden_state`, no attention mask).

@@ -233,7 +233,24 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         for (name, count) in lists where count != nil && count != blockCount {
             found.append("\(name) has \(count!) entries, expected one per block (\(blockCount))")
         }
+        var sizes = ConfigChecks()
+        // Each block after the first halves the resolution: more than a dozen leave no pixel of any real image.
+        if blockCount > 12 { sizes.add("block_out_channels: expected at most 12 blocks, found \(blockCount)") }
+        sizes.sizes("block_out_channels", blockOutChannels)
+        sizes.sizes("sample_size", sampleSize, limit: 1 << 16)
+        found += sizes.problems
         if !found.isEmpty { return found }  // the checks below index the per-block lists
+
+        var c = ConfigChecks()
+        c.sizes("attention_head_dim", heads, limit: ConfigChecks.countLimit)
+        c.sizes("cross_attention_dim", crossAttentionDims)
+        c.sizes("layers_per_block", layers, limit: ConfigChecks.countLimit)
+        c.sizes("transformer_layers_per_block", transformerLayers, limit: ConfigChecks.countLimit)
+        c.positive("norm_eps", Double(normEps))
+        if let timeEmbeddingDim { c.size("time_embedding_dim", timeEmbeddingDim) }
+        c.size("in_channels", inChannels, limit: ConfigChecks.countLimit)
+        c.size("out_channels", outChannels, limit: ConfigChecks.countLimit)
+        found += c.problems
 
         if !Self.supportedActivations.contains(actFn) {
             found.append(
@@ -260,16 +277,11 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
                     "block_out_channels entry \(channels) does not split into attention_head_dim \(heads[i]) heads")
             }
         }
-        if layers.contains(where: { $0 < 1 }) { found.append("layers_per_block entries must be at least 1") }
-        if transformerLayers.contains(where: { $0 < 1 }) {
-            found.append("transformer_layers_per_block entries must be at least 1")
-        }
         for (name, kernel) in [("conv_in_kernel", convInKernel), ("conv_out_kernel", convOutKernel)]
         where kernel < 1 || kernel % 2 == 0 {
             found.append("\(name) \(kernel) must be odd")
         }
         if downsamplePadding < 0 { found.append("downsample_padding \(downsamplePadding) must be non-negative") }
-        if inChannels < 1 || outChannels < 1 { found.append("in_channels and out_channels must be positive") }
         return found
     }
 
@@ -334,7 +346,7 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         let config = try ConfigFile.decode(UNet2DConditionConfig.self, from: file)
         let problems = unsupportedOptions(in: try ConfigFile.object(from: file)) + config.problems()
         guard problems.isEmpty else {
-            throw ConfigFile.Error(file: file.path, message: problems.joined(separator: "; "))
+            throw ModelConfigError.invalidValues(file: file.path, problems: problems)
         }
         return config
     }

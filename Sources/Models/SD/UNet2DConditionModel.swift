@@ -79,10 +79,13 @@ public final class UNet2DConditionModel: Module {
     /// Builds the model from a diffusers `unet/` folder (config.json + safetensors, sharded or not). `dtype` nil keeps
     /// the checkpoint's.
     public static func load(from folder: URL, dtype: DType? = nil) throws -> UNet2DConditionModel {
-        let config = try UNet2DConditionConfig.load(folder)
-        let model = UNet2DConditionModel(config, dtype: dtype ?? .float32)
-        try model.load(contentsOf: folder, dtype: dtype)
-        return model
+        // Engine failures while building (sizes the config checks missed) are thrown here, not later.
+        try Engine.catchingErrors {
+            let config = try UNet2DConditionConfig.load(folder)
+            let model = UNet2DConditionModel(config, dtype: dtype ?? .float32)
+            try model.load(contentsOf: folder, dtype: dtype)
+            return model
+        }
     }
 
     /// The network output (noise ε for SD v1) for latents `sample [N, H, W, in_channels]` at training timesteps

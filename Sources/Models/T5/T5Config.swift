@@ -66,32 +66,47 @@ public struct T5Config: Codable, Sendable, Equatable {
         }
     }
 
-    /// Reads `config.json` from a model folder (or the file itself) and checks it.
+    /// What does not fit in the config's numbers; empty when it is fine.
+    public func problems() -> [String] {
+        var c = ConfigChecks()
+        c.size("vocab_size", vocabSize)
+        c.size("d_model", dModel)
+        c.size("d_kv", dKv)
+        c.size("d_ff", dFf)
+        c.size("num_layers", numLayers, limit: ConfigChecks.countLimit)
+        c.size("num_heads", numHeads, limit: ConfigChecks.countLimit)
+        c.positive("layer_norm_epsilon", Double(layerNormEpsilon))
+        if activation == nil {
+            c.add(
+                "feed_forward_proj: expected relu, gelu, silu, gelu_new or gated-<one of them>, "
+                    + "found '\(feedForwardProj)'")
+        }
+        // The buckets are log-spaced between num_buckets / 4 exact ones and max_distance.
+        if relativeAttentionNumBuckets < 4 || relativeAttentionNumBuckets > ConfigChecks.countLimit {
+            c.add(
+                "relative_attention_num_buckets: expected 4...\(ConfigChecks.countLimit), "
+                    + "found \(relativeAttentionNumBuckets)")
+        } else if relativeAttentionMaxDistance <= relativeAttentionNumBuckets / 4
+            || relativeAttentionMaxDistance > ConfigChecks.sizeLimit
+        {
+            c.add(
+                """
+                relative_attention_max_distance: expected more than relative_attention_num_buckets / 4 = \
+                \(relativeAttentionNumBuckets / 4) (log-spaced buckets), up to \(ConfigChecks.sizeLimit), found \
+                \(relativeAttentionMaxDistance)
+                """
+            )
+        }
+        return c.problems
+    }
+
+    /// Reads `config.json` from a folder (or the file) and checks its numbers, reporting every problem at once.
     public static func load(_ url: URL) throws -> T5Config {
         let file = url.hasDirectoryPath || url.pathExtension.isEmpty ? url.appendingPathComponent("config.json") : url
         let config = try ConfigFile.decode(T5Config.self, from: file)
-        guard config.activation != nil else {
-            throw ConfigFile.Error(
-                file: file.path,
-                message:
-                    """
-                    feed_forward_proj '\(config.feedForwardProj)' is not supported (expected relu, gelu, silu, \
-                    gelu_new or gated-<one of them>)
-                    """
-            )
-        }
-        guard config.relativeAttentionNumBuckets >= 4,
-            config.relativeAttentionMaxDistance > config.relativeAttentionNumBuckets / 4
-        else {
-            throw ConfigFile.Error(
-                file: file.path,
-                message:
-                    """
-                    relative_attention_num_buckets \(config.relativeAttentionNumBuckets) / max_distance \
-                    \(config.relativeAttentionMaxDistance) do not make log-spaced buckets
-                    """
-            )
-        }
+        var checks = ConfigChecks()
+        config.problems().forEach { checks.add($0) }
+        try checks.check(file: file.path)
         return config
     }
 }

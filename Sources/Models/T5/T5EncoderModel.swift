@@ -22,14 +22,18 @@ public final class T5EncoderModel: Module {
     /// may be stored as `shared.weight`, as the tied `encoder.embed_tokens.weight`, or both; a full encoder-decoder
     /// checkpoint's `decoder.*` and `lm_head` are left aside.
     public static func load(from folder: URL, dtype: DType? = nil) throws -> T5EncoderModel {
-        let model = T5EncoderModel(try T5Config.load(folder), dtype: dtype ?? .float32)
-        let keys = Set(try SafeTensorsCheckpoint(path: folder).keys)
-        let tiedKey = "encoder.embed_tokens.weight"
-        let hasShared = keys.contains("shared.weight")
-        try model.loadCheckpoint(folder, dtype: dtype, renaming: hasShared ? [:] : [tiedKey: "shared.weight"]) { key in
-            key.hasPrefix("decoder.") || key == "lm_head.weight" || (hasShared && key == tiedKey)
+        // Engine failures while building (sizes the config checks missed) are thrown here, not later.
+        try Engine.catchingErrors {
+            let model = T5EncoderModel(try T5Config.load(folder), dtype: dtype ?? .float32)
+            let keys = Set(try SafeTensorsCheckpoint(path: folder).keys)
+            let tiedKey = "encoder.embed_tokens.weight"
+            let hasShared = keys.contains("shared.weight")
+            try model.loadCheckpoint(folder, dtype: dtype, renaming: hasShared ? [:] : [tiedKey: "shared.weight"]) {
+                key in
+                key.hasPrefix("decoder.") || key == "lm_head.weight" || (hasShared && key == tiedKey)
+            }
+            return model
         }
-        return model
     }
 
     /// - inputIds: `[B, L]` integer token ids (FLUX: L = 512, padded, no attention mask).

@@ -40,18 +40,21 @@ public final class AutoencoderKL: Module {
     /// when it loads them (`ModelMixin._convert_deprecated_attention_blocks`). `dtype` nil keeps the checkpoint's
     /// (FLUX ships bfloat16); pass `.float32` where the config's `force_upcast` asks for full precision.
     public static func load(from folder: URL, dtype: DType? = nil) throws -> AutoencoderKL {
-        let config = try AutoencoderKLConfig.load(folder)
-        let model = AutoencoderKL(config, dtype: dtype ?? .float32)
-        let checkpoint = try SafeTensorsCheckpoint(path: folder)
-        let keys = checkpoint.keys
-        if keys.contains(where: { renamedAttentionKey($0) != nil }) {
-            var tensors: [String: Tensor] = [:]
-            for key in keys { tensors[renamedAttentionKey(key) ?? key] = try checkpoint.tensor(key) }
-            try model.load(tensors, dtype: dtype, source: checkpoint.source)
-        } else {
-            try model.load(from: checkpoint, dtype: dtype)
+        // Engine failures while building (sizes the config checks missed) are thrown here, not later.
+        try Engine.catchingErrors {
+            let config = try AutoencoderKLConfig.load(folder)
+            let model = AutoencoderKL(config, dtype: dtype ?? .float32)
+            let checkpoint = try SafeTensorsCheckpoint(path: folder)
+            let keys = checkpoint.keys
+            if keys.contains(where: { renamedAttentionKey($0) != nil }) {
+                var tensors: [String: Tensor] = [:]
+                for key in keys { tensors[renamedAttentionKey(key) ?? key] = try checkpoint.tensor(key) }
+                try model.load(tensors, dtype: dtype, source: checkpoint.source)
+            } else {
+                try model.load(from: checkpoint, dtype: dtype)
+            }
+            return model
         }
-        return model
     }
 
     /// The current name of a pre-0.14 diffusers attention key (`….attentions.0.query.weight` → `….to_q.weight`),

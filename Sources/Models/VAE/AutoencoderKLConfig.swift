@@ -138,12 +138,18 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
                     "block_out_channels entry \(channels) does not split into norm_num_groups \(normNumGroups)")
             }
         }
-        if layersPerBlock < 1 { found.append("layers_per_block \(layersPerBlock) must be at least 1") }
-        for (name, value) in [
-            ("in_channels", inChannels), ("out_channels", outChannels), ("latent_channels", latentChannels)
-        ] where value < 1 {
-            found.append("\(name) \(value) must be positive")
+        var c = ConfigChecks()
+        // Each block after the first halves the resolution (downsamplingFactor is 2^(blocks − 1)).
+        if blockOutChannels.count > 12 {
+            c.add("block_out_channels: expected at most 12 blocks, found \(blockOutChannels.count)")
         }
+        c.sizes("block_out_channels", blockOutChannels)
+        c.sizes("sample_size", sampleSize, limit: 1 << 16)
+        c.size("layers_per_block", layersPerBlock, limit: ConfigChecks.countLimit)
+        c.size("in_channels", inChannels, limit: ConfigChecks.countLimit)
+        c.size("out_channels", outChannels, limit: ConfigChecks.countLimit)
+        c.size("latent_channels", latentChannels, limit: ConfigChecks.countLimit)
+        found += c.problems
         if scalingFactor == 0 || !scalingFactor.isFinite {
             found.append("scaling_factor \(scalingFactor) must be finite and nonzero")
         }
@@ -156,7 +162,7 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
         let config = try ConfigFile.decode(AutoencoderKLConfig.self, from: file)
         let problems = config.problems()
         guard problems.isEmpty else {
-            throw ConfigFile.Error(file: file.path, message: problems.joined(separator: "; "))
+            throw ModelConfigError.invalidValues(file: file.path, problems: problems)
         }
         return config
     }
