@@ -1,4 +1,6 @@
 import ArgumentParser
+import Checkpoints
+import Foundation
 
 @main
 struct DanceGRPOCommand: ParsableCommand {
@@ -10,4 +12,20 @@ struct DanceGRPOCommand: ParsableCommand {
             PreprocessCommand.self, PlotCommand.self, InspectCommand.self, SelfCheckCommand.self
         ],
         defaultSubcommand: TrainCommand.self)
+
+    /// ArgumentParser's entry point with the errors of the work itself printed escaped: they quote names, keys and
+    /// values read from files, and a crafted file must not write escape sequences to the user's terminal.
+    /// ArgumentParser's own errors (usage, `--help`, validation) keep its printing, their messages escaped too.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ValidationError {
+            exit(withError: ValidationError(TopLevelError.escaped(error.message)))
+        } catch {
+            guard let message = TopLevelError.message(error) else { exit(withError: error) }
+            FileHandle.standardError.write(Data(("Error: " + TopLevelError.escaped(message) + "\n").utf8))
+            Foundation.exit(EXIT_FAILURE)
+        }
+    }
 }

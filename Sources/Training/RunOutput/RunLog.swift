@@ -63,6 +63,7 @@ public final class RunLog: TrainingObserver {
             ("train/learning_rate", entry.learningRate), ("seconds/rollout", entry.secondsRollout),
             ("seconds/reward", entry.secondsReward), ("seconds/update", entry.secondsUpdate)
         ]
+        scalars.append(("train/skipped_steps", Double(entry.skippedStepsTotal)))
         if let r = entry.heldOutReward { scalars.append(("held_out/reward", r)) }
         if let a = entry.heldOutAccuracy { scalars.append(("held_out/accuracy", a)) }
         try tensorBoard?.addScalars(scalars, step: entry.iteration)
