@@ -76,7 +76,9 @@ public final class GRPOTrainer {
                     bufferSize: config.perPromptStatBuffer, minCount: config.perPromptStatMinCount)
             }
         }
-        try FileManager.default.createDirectory(at: runFolder, withIntermediateDirectories: true)
+        try FileSystemFailure.wrapping("create the run folder", path: runFolder) {
+            try FileManager.default.createDirectory(at: runFolder, withIntermediateDirectories: true)
+        }
     }
 
     // MARK: - One iteration
