@@ -54,6 +54,18 @@ public struct CheckpointManifest: Codable, Equatable {
         }
     }
 
+    /// `verify`, except that a checkpoint written before manifests (a `trainer_state.json`, no manifest) passes with
+    /// the warning returned: checkpoints were renamed into place whole then too, but their bytes cannot be checked.
+    public static func verifyAllowingUnlisted(_ folder: URL) throws -> String? {
+        do { try verify(folder) } catch CheckpointIntegrityError.noManifest(let path) {
+            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("trainer_state.json").path)
+            else { throw CheckpointIntegrityError.noManifest(folder: path) }
+            return
+                "\(folder.lastPathComponent) has no \(fileName) (written before manifests): its files are not checked"
+        }
+        return nil
+    }
+
     /// Relative paths of the regular files under `folder`, the manifest excluded, sorted.
     static func files(in folder: URL) throws -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: folder.path) else {
@@ -97,7 +109,7 @@ public enum CheckpointIntegrityError: Error, CustomStringConvertible, Equatable 
         switch self {
         case .noManifest(let folder):
             return
-                "\(folder): no \(CheckpointManifest.fileName) (an incomplete checkpoint, or one written before manifests)"
+                "\(folder): no \(CheckpointManifest.fileName) (an incomplete checkpoint, or one from before manifests)"
         case .unreadableManifest(let file, let reason): return "\(file): unreadable manifest (\(reason))"
         case .missing(let file): return "\(file): missing"
         case .wrongSize(let file, let expected, let found):

@@ -45,8 +45,9 @@ public struct RunFolder {
         var warnings: [String] = []
         for (_, checkpoint) in checkpoints.reversed() {
             do {
-                try CheckpointManifest.verify(checkpoint)
+                let unchecked = try CheckpointManifest.verifyAllowingUnlisted(checkpoint)
                 if !warnings.isEmpty { warnings.append("resuming from the older \(checkpoint.lastPathComponent)") }
+                if let unchecked { warnings.append(unchecked) }
                 return (checkpoint, warnings)
             } catch let error as CheckpointIntegrityError {
                 warnings.append("skipping \(checkpoint.lastPathComponent): \(error)")

@@ -20,7 +20,7 @@ struct RunStart {
         var start = RunStart(folder: folder)
         if let resume {
             if let named = resume.checkpoint {
-                try CheckpointManifest.verify(named)
+                if let warning = try CheckpointManifest.verifyAllowingUnlisted(named) { start.warnings.append(warning) }
                 start.checkpoint = named
             } else {
                 let point = try RunFolder(resume.runFolder).resumePoint(removingUnfinished: changesFolder)
