@@ -27,7 +27,10 @@ final class BadInputCommandTests: XCTestCase {
                 ["--timestep-fraction", "0.05"],
                 "--timestep-fraction must be at least 1/11 (it trains floor(11 × fraction)"
             ),
-            (["--learning-rate", "1e300"], "--learning-rate must be a finite number > 0 and ≤ 3.4028234663852886e+38"),
+            (
+                ["--learning-rate", "1e300"],
+                "--learning-rate must be a finite number > 0 and ≤ 3.4028234663852886e+38"
+            ),
             (["--learning-rate", "nan"], "--learning-rate must be a finite number, got nan"),
             (["--learning-rate=-1"], "--learning-rate must be a finite number > 0"),
             (["--learning-rate", "0"], "--learning-rate must be a finite number > 0"),
@@ -124,7 +127,10 @@ final class BadInputCommandTests: XCTestCase {
             (["pretrain", "--learning-rate", "nan"], "--learning-rate must be a finite number > 0"),
             (["pretrain", "--steps", "0"], "--steps must be an integer ≥ 1, got 0"),
             (["pretrain", "--image-size", "30"], "--image-size must be a multiple of 4, got 30"),
-            (["pretrain", "--conditioning-dropout", "2"], "--conditioning-dropout must be a finite number ≥ 0 and ≤ 1")
+            (
+                ["pretrain", "--conditioning-dropout", "2"],
+                "--conditioning-dropout must be a finite number ≥ 0 and ≤ 1"
+            )
         ] {
             try assertRefused(arguments, message)
         }
