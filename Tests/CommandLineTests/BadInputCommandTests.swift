@@ -57,7 +57,9 @@ final class BadInputCommandTests: XCTestCase {
                 ["--model", "flux", "--height", "721"],
                 "--height must be a multiple of 16 from 16 to 65536 px (FLUX: 8× VAE downsampling, then 2×2 patches)"
             ),
-            (["--model", "sd", "--resolution", "500"], "--resolution must be a multiple of 8")
+            (["--model", "sd", "--resolution", "500"], "--resolution must be a multiple of 8"),
+            (["--model", "sd", "--sampler", "cps"], "sampler 'cps' is a flow-matching sampler"),
+            (["--lr-scheduler", "linear", "--lr-warmup-steps", "10000"], "--lr-warmup-steps 10000 exceeds the run's")
         ] {
             let arguments = ["train", "--output-dir", folder.appendingPathComponent("run").path] + flags
             try assertRefused(arguments + ["--dry-run"], "Error: " + message)

@@ -129,6 +129,9 @@ public struct RunSettings {
         do {
             try trainer.validate()
             try task.validate()
+            // What the trainer checks against its model, decided here by the family (SD samples with DDIM, the
+            // others are flow models), so that --dry-run refuses it too.
+            _ = try GRPOTrainer.stochasticSampler(trainer, chain: task.model == .sd ? .ddim(.init()) : .flow)
         } catch var error as SettingRangeError {
             if let origin = origins[error.key], FileManager.default.fileExists(atPath: origin) {
                 error.file = (origin, spellings[error.key] ?? error.key)
