@@ -45,13 +45,17 @@ final class BadInputCommandTests: XCTestCase {
             (["--eta=-0.5"], "--eta must be a finite number ≥ 0, got -0.5"),
             (["--clip-range", "0"], "--clip-range must be a finite number > 0, got 0"),
             (["--beta=-1"], "--beta must be a finite number ≥ 0 (0: no KL penalty), got -1"),
-            (["--lora-rank=-2"], "--lora-rank must be an integer ≥ 0 (0: full fine-tuning), got -2"),
+            (["--lora-rank=-2"], "--lora-rank must be an integer from 0 to 65536 (0: full fine-tuning), got -2"),
             (["--time-budget=-1"], "--time-budget must be a finite number ≥ 0 (minutes; 0: no limit), got -1"),
-            (["--iterations", "0"], "--iterations must be an integer ≥ 1, got 0"),
+            (["--iterations", "0"], "--iterations must be an integer from 1 to 16777216, got 0"),
+            (
+                ["--prompts-per-iteration", "4611686018427387904"],
+                "--prompts-per-iteration must be an integer from 1 to 16777216, got 4611686018427387904"
+            ),
             (["--shift", "nan"], "--shift must be a finite number, got nan"),
-            (["--prompts-per-iteration", "0"], "--prompts-per-iteration must be an integer ≥ 1, got 0"),
-            (["--eval-prompts", "0"], "--eval-prompts must be an integer ≥ 1, got 0"),
-            (["--sampling-steps", "1"], "--sampling-steps must be an integer ≥ 2"),
+            (["--prompts-per-iteration", "0"], "--prompts-per-iteration must be an integer from 1 to 16777216, got 0"),
+            (["--eval-prompts", "0"], "--eval-prompts must be an integer from 1 to 16777216, got 0"),
+            (["--sampling-steps", "1"], "--sampling-steps must be an integer from 2 to 16777216"),
             (["--max-consecutive-skipped-steps", "0"], "--max-consecutive-skipped-steps must be an integer ≥ 1"),
             (
                 ["--model", "flux", "--height", "721"],

@@ -27,13 +27,17 @@ extension GRPOTrainer.Config {
         guard processes >= 1 else {
             throw TrainerError.invalidSetting("--processes must be at least 1, got \(processes)")
         }
-        try SettingRange.integer(iterations, "iterations", atLeast: 1)
-        try SettingRange.integer(promptsPerIteration, "promptsPerIteration", atLeast: 1)
-        try SettingRange.integer(numGenerations, "numGenerations", atLeast: 1)
-        try SettingRange.integer(samplingSteps, "samplingSteps", atLeast: 2, " (the last transition is never trained)")
-        try SettingRange.integer(evalPrompts, "evalPrompts", atLeast: 1)
+        // Upper bounds far beyond any run keep the products of counts (samples per iteration, optimizer steps of the
+        // run) inside Int.
+        let huge = 1 << 24
+        try SettingRange.integer(iterations, "iterations", atLeast: 1, atMost: huge)
+        try SettingRange.integer(promptsPerIteration, "promptsPerIteration", atLeast: 1, atMost: huge)
+        try SettingRange.integer(numGenerations, "numGenerations", atLeast: 1, atMost: huge)
+        try SettingRange.integer(
+            samplingSteps, "samplingSteps", atLeast: 2, atMost: huge, " (the last transition is never trained)")
+        try SettingRange.integer(evalPrompts, "evalPrompts", atLeast: 1, atMost: huge)
         try SettingRange.integer(lrWarmupSteps, "lrWarmupSteps", atLeast: 0)
-        try SettingRange.integer(loraRank, "loraRank", atLeast: 0, " (0: full fine-tuning)")
+        try SettingRange.integer(loraRank, "loraRank", atLeast: 0, atMost: 1 << 16, " (0: full fine-tuning)")
         try SettingRange.integer(perPromptStatBuffer, "perPromptStatBuffer", atLeast: 0, " (0: off)")
         try SettingRange.integer(perPromptStatMinCount, "perPromptStatMinCount", atLeast: 0)
         try SettingRange.integer(maxConsecutiveSkippedSteps, "maxConsecutiveSkippedSteps", atLeast: 1)
