@@ -35,11 +35,18 @@ public struct UpdateStatistics: Sendable {
     public var trainableSteps: [Int] = []
     /// The transition index of each entry of `ratios`.
     public var trainedSteps: [Int] = []
-    /// Pre-clip global gradient norm of each optimizer step.
+    /// Pre-clip global gradient norm of each optimizer step taken.
     public var gradientNorms: [Float] = []
+    /// Each optimizer step of the pass in order: nil where it was applied, else why it was skipped (not applied, or
+    /// taken back: see `guardedStep`).
+    public var stepOutcomes: [SkippedStep?] = []
+    /// The steps skipped for non-finite values.
+    public var skippedSteps: [SkippedStep] { stepOutcomes.compactMap { $0 } }
     /// Sum of the (normalised) losses, KL term included.
     public var loss: Float = 0
     public var optimizerSteps: Int { gradientNorms.count }
+
+    public init() {}
 }
 
 /// Optimizer steps `updatePolicy` takes on `samples` samples: one per full window of `gradientAccumulationSteps`
@@ -80,9 +87,9 @@ public func updatePolicy(
     statistics.trainableSteps = candidates
     guard !candidates.isEmpty else { return statistics }
     let k = Int((Float(candidates.count) * config.timestepFraction).rounded(.down))
-    precondition(
-        k >= 1, "updatePolicy: timestep fraction \(config.timestepFraction) trains no transition of \(candidates.count)"
-    )
+    guard k >= 1 else {
+        throw PolicyUpdateError.noTransitionTrained(fraction: config.timestepFraction, trainable: candidates.count)
+    }
     let accumulation = max(1, config.gradientAccumulationSteps)
     let normalizer = Float(accumulation * k)
     let guidance = GuidanceInputs(scale: rollout.guidanceScale, unconditional: unconditional, samples: n)
@@ -101,7 +108,7 @@ public func updatePolicy(
     let flatLogProbs = rollout.logProbs.reshaped([-1])
 
     var accumulated: [String: Tensor] = [:]
-    var clipped = 0, klSum: Float = 0, referenceKLSum: Float = 0, lossSum: Float = 0
+    var clipped = 0, klSum: Float = 0, referenceKLSum: Float = 0, lossSum: Float = 0, windowLoss: Float = 0
     // Optimizer windows of `accumulation` samples; inside one, a network call takes up to `transitionBatchSize`
     // (sample, transition) rows, sample by sample, so a call may span samples without changing the summed gradient.
     for windowStart in stride(from: 0, to: n, by: accumulation) {
@@ -169,7 +176,9 @@ public func updatePolicy(
             clipped += r.filter { abs($0 - 1) > config.clipRange }.count
             klSum += kl.item(Float.self) * Float(js.count)
             referenceKLSum += referenceKLs.sum().item(Float.self)
-            lossSum += values[0].item(Float.self)
+            let callLoss = values[0].item(Float.self)
+            lossSum += callLoss
+            windowLoss += callLoss
         }
         // An incomplete final window trains nothing, as the reference's next zero_grad drops it.
         if windowSamples.count == accumulation {
@@ -177,11 +186,16 @@ public func updatePolicy(
                 accumulated = try averageOverRanks(accumulated, processGroup)
             }
             let (clippedGradients, norm) = clipGradientNorm(accumulated, maxNorm: config.maxGradNorm)
-            try optimizer.step(gradients: clippedGradients)
-            eval(optimizer.tensorsToEvaluate)
-            statistics.gradientNorms.append(norm)
+            // Each rank's loss is its own: with several ranks the decision rests on the shared gradient norm (a
+            // non-finite loss makes it non-finite too).
+            let skipped = try guardedStep(
+                optimizer: optimizer, gradients: clippedGradients, norm: norm,
+                loss: (processGroup?.worldSize ?? 1) > 1 ? nil : windowLoss)
+            if skipped == nil { statistics.gradientNorms.append(norm) }
+            statistics.stepOutcomes.append(skipped)
         }
         accumulated = [:]
+        windowLoss = 0
     }
     let trained = Float(statistics.ratios.count)
     statistics.clipFraction = Float(clipped) / trained
@@ -189,6 +203,23 @@ public func updatePolicy(
     statistics.referenceKL = referenceKLSum / trained
     statistics.loss = lossSum
     return statistics
+}
+
+/// An update that cannot train what it was given.
+public enum PolicyUpdateError: Error, CustomStringConvertible, Equatable {
+    /// floor(trainable · fraction) is 0: no transition of any sample would be trained.
+    case noTransitionTrained(fraction: Float, trainable: Int)
+
+    public var description: String {
+        switch self {
+        case .noTransitionTrained(let fraction, let trainable):
+            return
+                """
+                timestep fraction \(fraction) trains no transition: floor(\(trainable) × \(fraction)) = 0 of the \
+                \(trainable) stochastic transitions (--timestep-fraction must be at least 1/\(trainable))
+                """
+        }
+    }
 }
 
 /// The mean over the ranks of each rank's gradients, sent as one flat vector in key order (dictionary order differs

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Checkpoints
 import Engine
+import Foundation
 
 @main
 struct DanceGRPOCommand: ParsableCommand {
@@ -12,5 +14,22 @@ struct DanceGRPOCommand: ParsableCommand {
         ],
         defaultSubcommand: TrainCommand.self)
 
-    static func main() { Engine.installProcessErrorScope(); main(nil) }
+    /// ArgumentParser's entry point with the errors of the work itself printed escaped: they quote names, keys and
+    /// values read from files, and a crafted file must not write escape sequences to the user's terminal.
+    /// ArgumentParser's own errors (usage, `--help`, validation) keep its printing, their messages escaped too.
+    /// Engine failures anywhere in the command are collected by a process-wide scope and surface here as errors.
+    static func main() {
+        Engine.installProcessErrorScope()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            try Engine.checkErrors()
+        } catch let error as ValidationError {
+            exit(withError: ValidationError(TopLevelError.escaped(error.message)))
+        } catch {
+            guard let message = TopLevelError.message(error) else { exit(withError: error) }
+            FileHandle.standardError.write(Data(("Error: " + TopLevelError.escaped(message) + "\n").utf8))
+            Foundation.exit(EXIT_FAILURE)
+        }
+    }
 }

@@ -36,7 +36,7 @@ struct SampleCommand: ParsableCommand {
     var steps: Int?
 
     @Option(
-        help: "Image height in pixels (default: flux 720, rounded down to a multiple of 16; sd 512, a multiple of 8).")
+        help: "Image height in pixels (default: flux 720, a multiple of 16; sd 512, a multiple of 8).")
     var height: Int?
 
     @Option(help: "Image width in pixels (default: flux 720, sd 512).")

@@ -76,10 +76,6 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Weight dtype: float32, bfloat16 or float16 (scores are computed from float32 embeddings).")
     var dtype = DType.float32
 
-    func validate() throws {
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-    }
-
     func run() throws {
         let specs: [RewardSpec]
         do { specs = try RewardRegistry.parse(reward) } catch { throw ValidationError("\(error)") }

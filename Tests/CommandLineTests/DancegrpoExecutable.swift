@@ -13,15 +13,25 @@ enum DancegrpoExecutable {
             .deletingLastPathComponent()
     }
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// A child process running `dancegrpo arguments`, not started, with its output discarded unless redirected.
+    /// `oneBLASThread` false lets OpenBLAS use every core, as users run it: its matrix products then split rows over
+    /// threads by the matrix's height, so results of differently batched products can differ in the last bit.
+    static func process(_ arguments: [String], oneBLASThread: Bool = true) -> Process {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
         process.currentDirectoryURL = packageRoot
         var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_NUM_THREADS"] = "1"
+        environment["OPENBLAS_NUM_THREADS"] = oneBLASThread ? "1" : nil
         environment.removeValue(forKey: "WORLD_SIZE")
         process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        return process
+    }
+
+    static func run(_ arguments: [String], oneBLASThread: Bool = true) throws -> (status: Int32, output: String) {
+        let process = process(arguments, oneBLASThread: oneBLASThread)
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -35,9 +35,9 @@ final class TrainSettingsCommandTests: XCTestCase {
         let seed = try run(["train", "--config", "configs/seed-flux.json", "--dry-run", "--iterations", "7"])
         XCTAssertEqual(seed.status, 0, seed.output)
         for line in [
-            "numGenerations             12    (", "gradientAccumulationSteps  4    (",
-            "rewards                    hpsv2.1    (",
-            "embeddings                 data/rl_embeddings    (", "iterations                 7    (command line)",
+            "numGenerations              12    (", "gradientAccumulationSteps   4    (",
+            "rewards                     hpsv2.1    (",
+            "embeddings                  data/rl_embeddings    (", "iterations                  7    (command line)",
             "ignored: mixed_precision"
         ] {
             XCTAssertTrue(seed.output.contains(line), "\(line)\n\(seed.output)")

@@ -97,6 +97,44 @@ final class RunSettingsTests: XCTestCase {
         }
     }
 
+    /// A value out of range is named by its flag; set by a file, by the file and the key as it spells it too.
+    func testOutOfRangeValuesNameTheFlagAndTheFileKey() throws {
+        let folder = try temporaryDirectory(self)
+        let file = try folder.appendingPathComponent("clip.yaml").written("clip_range: 0\nmax_grad_norm: 2\n")
+        let fromFile = try RunSettings.resolve(
+            preset: .flux, presetName: "flux", layers: [try SettingsLayer.file(file)])
+        XCTAssertThrowsError(try fromFile.validate()) {
+            XCTAssertEqual(
+                "\($0)", "\(file.path): setting 'clip_range' (--clip-range) must be a finite number > 0, got 0")
+        }
+        let fromFlag = try RunSettings.resolve(
+            preset: .flux, presetName: "flux",
+            layers: [SettingsLayer(origin: SettingsLayer.commandLine, values: ["clipRange": 0.0])])
+        XCTAssertThrowsError(try fromFlag.validate()) {
+            XCTAssertEqual("\($0)", "--clip-range must be a finite number > 0, got 0")
+        }
+        XCTAssertThrowsError(
+            try RunSettings.resolve(
+                preset: .flux, presetName: "flux",
+                layers: [SettingsLayer(origin: file.path, values: ["max_grad_norm": Double.infinity])])
+        ) {
+            XCTAssertEqual(
+                "\($0)", "\(file.path): setting 'max_grad_norm' (--max-grad-norm) must be a finite number, got inf")
+        }
+        var config = GRPOTrainer.Config.flux
+        config.promptsPerIteration = 1
+        config.bestOfN = 4
+        config.gradientAccumulationSteps = 5
+        XCTAssertThrowsError(try config.validate()) {
+            XCTAssertEqual(
+                "\($0)",
+                """
+                --gradient-accumulation-steps must be an integer from 1 to 4 (an optimizer step needs that many of an \
+                iteration's 4 trained samples: --prompts-per-iteration × --best-of-n), got 5
+                """)
+        }
+    }
+
     func testEMAAndRewardSwitchesOfTheSeed() throws {
         let on = try SeedArgumentsProbe.resolve(["use_ema": true, "use_pickscore": true, "use_hpsv2": false])
         XCTAssertEqual(on.trainer.emaDecay, 0.995)

@@ -18,7 +18,9 @@ public final class RunLog: TrainingObserver {
 
     public init(folder: URL, resuming: Bool) throws {
         self.folder = folder
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileSystemFailure.wrapping("create the run folder", path: folder) {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
         if !resuming {
             for name in ["reward.txt", "metrics.jsonl", "eval.jsonl"] {
                 try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
@@ -63,6 +65,7 @@ public final class RunLog: TrainingObserver {
             ("train/learning_rate", entry.learningRate), ("seconds/rollout", entry.secondsRollout),
             ("seconds/reward", entry.secondsReward), ("seconds/update", entry.secondsUpdate)
         ]
+        scalars.append(("train/skipped_steps", Double(entry.skippedStepsTotal)))
         if let r = entry.heldOutReward { scalars.append(("held_out/reward", r)) }
         if let a = entry.heldOutAccuracy { scalars.append(("held_out/accuracy", a)) }
         try tensorBoard?.addScalars(scalars, step: entry.iteration)
@@ -89,6 +92,11 @@ public final class RunLog: TrainingObserver {
     }
 
     public func trainer(_ trainer: GRPOTrainer, didReport event: TrainingEvent) throws -> TrainingDecision {
+        try FileSystemFailure.wrapping("write the run log in", path: folder) { try record(event, of: trainer) }
+        return .proceed
+    }
+
+    private func record(_ event: TrainingEvent, of trainer: GRPOTrainer) throws {
         switch event {
         case .started(let first):
             try writeConfig(trainer.config)
@@ -107,7 +115,6 @@ public final class RunLog: TrainingObserver {
         case .checkpointSaved, .timeBudgetReached:
             break
         }
-        return .proceed
     }
 
     /// Keeps the first `iterations` lines of the per-iteration logs and the evaluations up to that iteration.

@@ -32,6 +32,8 @@ public struct SettingsLayer {
     public var values: [String: Any]
     /// Keys the layer named that do not change what is trained here (DanceGRPO's PyTorch machinery).
     public var ignored: [String] = []
+    /// The origin of the flags' layer.
+    public static let commandLine = "command line"
 
     public init(origin: String, values: [String: Any], ignored: [String] = []) {
         self.origin = origin
@@ -54,8 +56,10 @@ public struct SettingsLayer {
                 object = try JSONSerialization.jsonObject(with: data)
             }
         } catch {
+            // Foundation's parser explains itself in its debug description; the rest of its NSError is noise.
+            let reason = (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)"
             throw SettingsError.unreadable(
-                file: url.path, reason: "not valid \(url.pathExtension.uppercased()): \(error)")
+                file: url.path, reason: "not valid \(url.pathExtension.uppercased()): \(reason)")
         }
         guard let values = object as? [String: Any] else {
             throw SettingsError.unreadable(file: url.path, reason: "expected a mapping of setting names to values")
@@ -75,6 +79,8 @@ public struct RunSettings {
     public var origins: [String: String]
     /// Seed arguments accepted and ignored, with their origin.
     public var ignored: [(key: String, origin: String)]
+    /// Setting name → the key as the layer that set it spelled it (`learning_rate`), for messages about files.
+    public var spellings: [String: String] = [:]
 
     /// `presetName` names `preset` in origins.
     public static func resolve(preset: GRPOTrainer.Config, presetName: String, layers: [SettingsLayer]) throws
@@ -86,12 +92,20 @@ public struct RunSettings {
             uniqueKeysWithValues: (Array(trainerValues.keys) + Array(taskValues.keys))
                 .map { ($0, "preset \(presetName)") })
         var ignored: [(String, String)] = []
+        var spellings: [String: String] = [:]
         let taskKeys = Self.taskKeys
         let known = (Array(trainerValues.keys) + taskKeys).sorted()
         for layer in layers {
             ignored += layer.ignored.map { ($0, layer.origin) }
             for (key, value) in layer.values.sorted(by: { $0.key < $1.key }) {
                 let name = camelCase(key)
+                // JSON has no NaN or infinity, and no setting takes one: refused here with the key, not later when
+                // the settings are encoded.
+                if let number = value as? Double, !number.isFinite {
+                    throw SettingRangeError(
+                        key: name, expected: "a finite number", found: "\(number)",
+                        file: layer.origin == SettingsLayer.commandLine ? nil : (layer.origin, key))
+                }
                 if trainerValues.keys.contains(name) {
                     trainerValues[name] = value
                 } else if taskKeys.contains(name) {
@@ -100,11 +114,30 @@ public struct RunSettings {
                     throw SettingsError.unknownKey(file: layer.origin, key: key, known: known)
                 }
                 origins[name] = layer.origin
+                spellings[name] = key
             }
         }
         let trainer: GRPOTrainer.Config = try decode(trainerValues, origins: origins)
         let resolvedTask: TaskSettings = try decode(taskValues, origins: origins)
-        return RunSettings(trainer: trainer, task: resolvedTask, origins: origins, ignored: ignored)
+        return RunSettings(
+            trainer: trainer, task: resolvedTask, origins: origins, ignored: ignored, spellings: spellings)
+    }
+
+    /// The trainer's and the task's range checks; a value out of range that a settings file set is named by that file
+    /// and its key as well as by its flag.
+    public func validate() throws {
+        do {
+            try trainer.validate()
+            try task.validate()
+            // What the trainer checks against its model, decided here by the family (SD samples with DDIM, the
+            // others are flow models), so that --dry-run refuses it too.
+            _ = try GRPOTrainer.stochasticSampler(trainer, chain: task.model == .sd ? .ddim(.init()) : .flow)
+        } catch var error as SettingRangeError {
+            if let origin = origins[error.key], FileManager.default.fileExists(atPath: origin) {
+                error.file = (origin, spellings[error.key] ?? error.key)
+            }
+            throw error
+        }
     }
 
     /// Every task setting's name, those without a default (absent from an encoded `TaskSettings`) included.

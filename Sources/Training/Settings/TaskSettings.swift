@@ -35,4 +35,28 @@ public struct TaskSettings: Codable, Sendable, Equatable {
     public var timeBudget: Double = 0
 
     public init() {}
+
+    /// Image sizes the family can sample (no silent rounding), a finite guidance value and a time budget ≥ 0.
+    public func validate() throws {
+        try SettingRange.number(timeBudget, "timeBudget", atLeast: 0, " (minutes; 0: no limit)")
+        try SettingRange.number(fluxGuidance, "fluxGuidance", atLeast: 0)
+        switch model {
+        case .flux:
+            // FLUX's latents are 8× smaller than the image and packed in 2×2 patches: 16 px per token.
+            for (key, value) in [("height", height), ("width", width)] {
+                try Self.multiple(value, of: 16, key, "(FLUX: 8× VAE downsampling, then 2×2 patches)")
+            }
+        case .sd:
+            try Self.multiple(resolution, of: 8, "resolution", "(Stable Diffusion's VAE downsamples 8×)")
+        case .world:
+            break
+        }
+    }
+
+    /// A positive multiple of `factor` up to 2^16 px.
+    static func multiple(_ value: Int, of factor: Int, _ key: String, _ why: String) throws {
+        guard value < factor || value > 65536 || value % factor != 0 else { return }
+        throw SettingRangeError(
+            key: key, expected: "a multiple of \(factor) from \(factor) to 65536 px \(why)", found: "\(value)")
+    }
 }

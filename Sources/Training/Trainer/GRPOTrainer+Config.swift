@@ -84,69 +84,11 @@ extension GRPOTrainer {
         /// draws `promptsPerIteration` prompts, and an optimizer step averages the gradients of
         /// `gradientAccumulationSteps` samples from each process.
         public var processes = 1
+        /// Optimizer steps skipped in a row for non-finite rewards, losses, gradients or weights before the run stops
+        /// with an error (a skipped step is not applied, as mixed-precision loss scaling skips overflowing steps).
+        public var maxConsecutiveSkippedSteps = 3
 
         public init() {}
-
-        /// Refuses settings out of range or contradicting each other, naming the flags; what needs the model or the
-        /// process group (the sampler's chain, per-prompt statistics over ranks) is checked by `GRPOTrainer`.
-        public func validate() throws {
-            guard processes >= 1 else {
-                throw TrainerError.invalidSetting("--processes must be at least 1, got \(processes)")
-            }
-            guard evalEvery >= 0, checkpointEvery >= 0 else {
-                throw TrainerError.invalidSetting(
-                    """
-                    --eval-every and --checkpoint-every must be ≥ 0 (0: only after the last iteration), got \
-                    \(evalEvery) and \(checkpointEvery)
-                    """
-                )
-            }
-            guard numGenerations >= 2 || !useGroup else {
-                throw TrainerError.invalidSetting("--num-generations must be at least 2 with group advantages")
-            }
-            guard rolloutBatchSize >= 1, transitionBatchSize >= 1 else {
-                throw TrainerError.invalidSetting(
-                    """
-                    --rollout-batch-size and --transition-batch-size must be at least 1 (got \(rolloutBatchSize) and \
-                    \(transitionBatchSize))
-                    """
-                )
-            }
-            guard mixWindowSize >= 0, mixWindowStride >= 1, mixItersPerShift >= 0 else {
-                throw TrainerError.invalidSetting(
-                    """
-                    MixGRPO needs --mix-window-size ≥ 0 (0: off), --mix-window-stride ≥ 1 and \
-                    --mix-iters-per-shift ≥ 0 (0: the window never moves), got \(mixWindowSize), \(mixWindowStride) \
-                    and \(mixItersPerShift)
-                    """
-                )
-            }
-            guard checkpointsTotalLimit >= 0 else {
-                throw TrainerError.invalidSetting(
-                    "--checkpoints-total-limit must be ≥ 0 (0: keep all), got \(checkpointsTotalLimit)")
-            }
-            guard emaDecay >= 0 && emaDecay < 1 else {
-                throw TrainerError.invalidSetting("--ema-decay must be in [0, 1) (0: no EMA), got \(emaDecay)")
-            }
-            guard (0..<1).contains(adamBeta1), (0..<1).contains(adamBeta2), adamEpsilon >= 0,
-                weightDecay >= 0
-            else {
-                throw TrainerError.invalidSetting(
-                    """
-                    --adam-beta1 \(adamBeta1) and --adam-beta2 \(adamBeta2) must be in [0, 1), --adam-epsilon \
-                    \(adamEpsilon) and --weight-decay \(weightDecay) ≥ 0
-                    """
-                )
-            }
-            if bestOfN != 0 && (bestOfN < 2 || bestOfN % 2 != 0 || bestOfN > numGenerations) {
-                throw TrainerError.invalidSetting(
-                    """
-                    --best-of-n \(bestOfN) must be an even number from 2 to --num-generations (\(numGenerations)), or \
-                    0 to train every sample
-                    """
-                )
-            }
-        }
 
         /// The rollout's stochastic step with its noise level.
         public var rolloutSampler: RolloutSampler { RolloutSampler(sampler, noiseLevel: eta) }

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 extension GRPOTrainer {
@@ -29,6 +30,8 @@ extension GRPOTrainer {
                 break
             }
             var entry = try step()
+            // A failed engine op leaves placeholder results; none may be trained on past this iteration.
+            try Engine.checkErrors()
             if due(config.checkpointEvery) {
                 try checkRanksAgree()
                 checkpointed = iteration

@@ -20,6 +20,10 @@ public final class GRPOTrainer {
     public let rewards: RewardSet
     public let ema: ExponentialMovingAverage?
     public private(set) var iteration = 0
+    /// Optimizer steps skipped for non-finite values: in the whole run (saved with checkpoints), and the current run
+    /// of skipped steps in a row (the run stops at `maxConsecutiveSkippedSteps`).
+    public private(set) var skippedSteps = 0
+    public private(set) var consecutiveSkippedSteps = 0
     let policy: DenoisingPolicy
     let stochasticSampler: RolloutSampler
     /// Per-prompt reward histories (when `perPromptStatBuffer` > 0), one per normalised quantity: each reward when
@@ -72,7 +76,9 @@ public final class GRPOTrainer {
                     bufferSize: config.perPromptStatBuffer, minCount: config.perPromptStatMinCount)
             }
         }
-        try FileManager.default.createDirectory(at: runFolder, withIntermediateDirectories: true)
+        try FileSystemFailure.wrapping("create the run folder", path: runFolder) {
+            try FileManager.default.createDirectory(at: runFolder, withIntermediateDirectories: true)
+        }
     }
 
     // MARK: - One iteration
@@ -105,6 +111,10 @@ public final class GRPOTrainer {
         public var secondsUpdate: Double
         public var heldOutReward: Double?
         public var heldOutAccuracy: Double?
+        /// Optimizer steps of this iteration skipped for non-finite values, why, and the run's total so far.
+        public var skippedSteps = 0
+        public var skipReasons: [String] = []
+        public var skippedStepsTotal = 0
     }
 
     /// One iteration's samples: the prompts (each repeated G times), their conditioning and the trajectories.
@@ -117,22 +127,56 @@ public final class GRPOTrainer {
         var seconds: Double
     }
 
-    /// Rollout, reward, advantages and update for the next iteration.
+    /// Rollout, reward, advantages and update for the next iteration. An optimizer step with a non-finite loss,
+    /// gradient norm or resulting weight is skipped (an iteration with a non-finite reward skips its update as one
+    /// step) and counted; after `maxConsecutiveSkippedSteps` in a row the run stops with
+    /// `TrainerError.tooManySkippedSteps`, its weights those before the first of them.
     public func step() throws -> IterationLog {
         let batch = try sampleRollout(iteration: iteration)
         var started = Date()
         let scored = try score(batch)
         let secondsReward = Date().timeIntervalSince(started)
-        let advantages = try combinedAdvantages(scored.scores, prompts: batch.prompts.map(\.text))
+        let nonFinite = try processGroup.allGather([Double(scored.scores.joined().filter { !$0.isFinite }.count)])
+            .reduce(0, +)
         started = Date()
         let learningRate = optimizer.learningRate
-        let (stats, trained) = try train(batch, advantages: advantages)
+        var advantages: [Float] = []
+        var stats = UpdateStatistics()
+        var trained = 0
+        if nonFinite > 0 {
+            stats.stepOutcomes = [SkippedStep.nonFiniteReward(count: Int(nonFinite))]
+        } else {
+            advantages = try combinedAdvantages(scored.scores, prompts: batch.prompts.map(\.text))
+            (stats, trained) = try train(batch, advantages: advantages)
+        }
         let secondsUpdate = Date().timeIntervalSince(started)
         iteration += 1
-        return try iterationLog(
+        var log = try iterationLog(
             scored: scored, advantages: advantages, trainedSamples: trained, stats: stats,
             learningRate: learningRate,
             seconds: (batch.seconds, secondsReward, secondsUpdate))
+        try countSkipped(stats.stepOutcomes, into: &log)
+        return log
+    }
+
+    /// Adds the update's skipped steps to the run's counts and the log; throws once `maxConsecutiveSkippedSteps`
+    /// were skipped in a row.
+    func countSkipped(_ outcomes: [SkippedStep?], into log: inout IterationLog) throws {
+        for outcome in outcomes {
+            guard let reason = outcome else {
+                consecutiveSkippedSteps = 0
+                continue
+            }
+            skippedSteps += 1
+            consecutiveSkippedSteps += 1
+            log.skippedSteps += 1
+            log.skipReasons.append(reason.description)
+            if consecutiveSkippedSteps >= config.maxConsecutiveSkippedSteps {
+                throw TrainerError.tooManySkippedSteps(
+                    count: consecutiveSkippedSteps, iteration: iteration, last: reason.description)
+            }
+        }
+        log.skippedStepsTotal = skippedSteps
     }
 
     /// Draws the iteration's prompts and samples G trajectories of each with the stochastic sampler (or this
@@ -220,14 +264,15 @@ public final class GRPOTrainer {
         }
         var rewardMean: [String: Double] = [:], rewardStd: [String: Double] = [:]
         for (name, values) in zip(rewards.names, scored.scores) {
-            let gathered = try processGroup.allGather(values)
+            // Statistics of the finite rewards: a non-finite one skipped the update and is counted there.
+            let gathered = try processGroup.allGather(values).filter(\.isFinite)
             rewardMean[name] = mean(gathered)
             rewardStd[name] = std(gathered)
         }
         var info: [String: Double] = [:]
         for name in scored.info.keys.sorted() { info[name] = mean(try processGroup.allGather(scored.info[name]!)) }
         let ratios = stats.ratios.map(Double.init)
-        return IterationLog(
+        var log = IterationLog(
             iteration: iteration, rewardMean: rewardMean, rewardStd: rewardStd,
             reward: zip(rewards.names, rewards.weights).reduce(0) { $0 + $1.1 * rewardMean[$1.0]! },
             accuracy: info["accuracy"], rewardInfo: info,
@@ -238,6 +283,8 @@ public final class GRPOTrainer {
             referenceKL: Double(stats.referenceKL), gradNorm: mean(stats.gradientNorms.map(Double.init)),
             learningRate: learningRate, secondsRollout: seconds.rollout, secondsReward: seconds.reward,
             secondsUpdate: seconds.update)
+        log.skippedStepsTotal = skippedSteps
+        return log
     }
 
     /// What gets normalised into advantages: each reward by name when per-reward advantages are summed, else the
@@ -366,14 +413,36 @@ public final class GRPOTrainer {
     }
 
     /// `checkpoint-<iteration>-0/`: the network in diffusers layout (`transformer/` or `unet/`: config.json +
-    /// safetensors) or its LoRA adapters, the optimizer
-    /// and EMA state, and `trainer_state.json`; written into a temporary folder and renamed, so a crash never
-    /// leaves a half checkpoint.
+    /// safetensors) or its LoRA adapters, the optimizer and EMA state, `trainer_state.json` (with the settings) and,
+    /// written last, `manifest.json` (each file's size and CRC-32C); written into a temporary folder and renamed, so a
+    /// crash never leaves a half checkpoint under the final name. Refuses non-finite weights; a file-system failure
+    /// (full disk, unwritable folder) names the path and leaves no temporary folder.
     @discardableResult
     public func saveCheckpoint() throws -> URL {
+        try Engine.checkErrors()
+        guard parametersAreFinite(task.network) else { throw TrainerError.nonFiniteWeights(iteration: iteration) }
         let final = runFolder.appendingPathComponent("checkpoint-\(iteration)-0")
         let temporary = runFolder.appendingPathComponent(".checkpoint-\(iteration)-0.tmp")
-        try? FileManager.default.removeItem(at: temporary)
+        do {
+            try FileSystemFailure.wrapping("write checkpoint", path: temporary) {
+                try? FileManager.default.removeItem(at: temporary)
+                try writeCheckpointFiles(into: temporary)
+                try CheckpointManifest.write(for: temporary)
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+        try FileSystemFailure.wrapping("replace checkpoint", path: final) {
+            try? FileManager.default.removeItem(at: final)
+            try FileManager.default.moveItem(at: temporary, to: final)
+            try removeCheckpoints(keepingNewest: config.checkpointsTotalLimit)
+        }
+        return final
+    }
+
+    /// Every file of a checkpoint but its manifest.
+    private func writeCheckpointFiles(into temporary: URL) throws {
         if config.loraRank > 0 {
             // DanceGRPO's LoRA checkpoint: adapters in diffusers' LoRA layout (`transformer.`/`unet.` prefix) +
             // lora_config.json.
@@ -404,14 +473,13 @@ public final class GRPOTrainer {
         for (stream, tracker) in statTrackers {
             try tracker.save(to: temporary.appendingPathComponent("per_prompt_stats-\(stream).json"))
         }
-        let state: [String: Any] = ["iteration": iteration, "seed": config.seed]
+        let state: [String: Any] = [
+            "iteration": iteration, "seed": config.seed, "skipped_steps": skippedSteps,
+            "config": try JSONSerialization.jsonObject(with: JSONEncoder().encode(config))
+        ]
         try AtomicFile.write(
             try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]),
             to: temporary.appendingPathComponent("trainer_state.json"))
-        try? FileManager.default.removeItem(at: final)
-        try FileManager.default.moveItem(at: temporary, to: final)
-        try removeCheckpoints(keepingNewest: config.checkpointsTotalLimit)
-        return final
     }
 
     /// The EMA weights as loadable as the trained ones: `transformer_ema/` (or `unet_ema/`) in diffusers layout, or
@@ -478,6 +546,7 @@ public final class GRPOTrainer {
                 reason: "no 'iteration' (expected {\"iteration\": n, \"seed\": s})")
         }
         iteration = it
+        skippedSteps = state["skipped_steps"] as? Int ?? 0
     }
 }
 
@@ -491,6 +560,10 @@ public enum TrainerError: Error, CustomStringConvertible, Equatable {
     case ranksOutOfStep(iteration: Int, rank: Int, sums: (Double, Double))
     /// A checkpoint folder whose state cannot be read back.
     case corruptCheckpoint(file: String, reason: String)
+    /// `count` optimizer steps in a row were skipped for non-finite values, the last at `iteration`.
+    case tooManySkippedSteps(count: Int, iteration: Int, last: String)
+    /// The trained weights are not finite: no checkpoint is written.
+    case nonFiniteWeights(iteration: Int)
 
     public static func == (a: TrainerError, b: TrainerError) -> Bool { a.description == b.description }
 
@@ -504,6 +577,16 @@ public enum TrainerError: Error, CustomStringConvertible, Equatable {
                 \(sums.1)): the data-parallel ranks are out of step
                 """
         case .corruptCheckpoint(let file, let reason): return "\(file): \(reason)"
+        case .tooManySkippedSteps(let count, let iteration, let last):
+            return
+                """
+                training stopped at iteration \(iteration): \(count) optimizer steps in a row were skipped for \
+                non-finite values (the last: \(last)); the weights are those before the first skipped step, and \
+                checkpoints hold only finite weights. Lower --learning-rate or --max-grad-norm, check the rewards, or \
+                allow more with --max-consecutive-skipped-steps
+                """
+        case .nonFiniteWeights(let iteration):
+            return "the trained weights at iteration \(iteration) are not finite: no checkpoint was written"
         }
     }
 }

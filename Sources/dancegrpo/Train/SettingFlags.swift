@@ -28,7 +28,7 @@ enum SettingFlags {
                 values[label.hasPrefix("_") ? String(label.dropFirst()) : label] = value
             }
         }
-        return SettingsLayer(origin: "command line", values: values)
+        return SettingsLayer(origin: SettingsLayer.commandLine, values: values)
     }
 
     /// The JSON value of an optional flag's value, or nil when the flag was not given.

@@ -43,7 +43,23 @@ struct TrainCommand: ParsableCommand {
     )
     var resume: String?
 
-    @Flag(help: "Print every resolved setting and where it came from, then exit.") var dryRun = false
+    @Flag(
+        help:
+            """
+            Start a new run in an output folder that holds another run's checkpoints, deleting them (without it such a \
+            folder is refused).
+            """
+    )
+    var overwrite = false
+
+    @Flag(
+        help:
+            """
+            Print every resolved setting and where it came from, then exit (refusing what a run would refuse: \
+            settings, the run folder, the checkpoint to resume).
+            """
+    )
+    var dryRun = false
 
     /// The run's settings: preset < resumed run's config.json < --config < flags.
     func settings() throws -> RunSettings {
@@ -64,7 +80,7 @@ struct TrainCommand: ParsableCommand {
         let (preset, name) = try Self.preset(task.model, checkpoint: task.checkpoint)
         let resolved = try RunSettings.resolve(preset: preset, presetName: name, layers: layers)
         // Checked here too, so that --dry-run and a run refuse the same settings before any model loads.
-        try resolved.trainer.validate()
+        try resolved.validate()
         return resolved
     }
 
@@ -140,6 +156,12 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let settings = try settings()
+        let start = try RunStart.prepare(
+            folder: outputFolder(settings), resume: try resumeSource(), settings: settings.trainer,
+            overwrite: overwrite, dryRun: dryRun)
+        for warning in start.warnings {
+            FileHandle.standardError.write(Data(("warning: " + TopLevelError.escaped(warning) + "\n").utf8))
+        }
         if dryRun {
             print(try settings.describe())
             return
@@ -162,7 +184,7 @@ struct TrainCommand: ParsableCommand {
         let processGroup = try localRanks?.group ?? processGroupFromEnvironment()
         LocalRanks.shareCores(localWorldSize: Int(environment["LOCAL_WORLD_SIZE"] ?? "") ?? processGroup.worldSize)
         do {
-            try train(task: task, settings: settings, processGroup: processGroup)
+            try train(task: task, settings: settings, start: start, processGroup: processGroup)
         } catch {
             localRanks?.abandon()
             throw error
@@ -172,40 +194,41 @@ struct TrainCommand: ParsableCommand {
 
     /// The run folder `--resume` names: the folder itself, or the run a checkpoint-*/ folder belongs to.
     func resumedRunFolder() throws -> URL? {
+        try resumeSource().map { $0.checkpoint?.deletingLastPathComponent() ?? $0.runFolder }
+    }
+
+    /// What `--resume` names: a run folder, or one checkpoint folder of it.
+    func resumeSource() throws -> (runFolder: URL, checkpoint: URL?)? {
         guard let resume else { return nil }
         let url = URL(fileURLWithPath: resume)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ValidationError("--resume \(resume): no such folder")
         }
         let isCheckpoint = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
-        return isCheckpoint ? url.deletingLastPathComponent() : url
+        return isCheckpoint ? (url.deletingLastPathComponent(), url) : (url, nil)
+    }
+
+    /// The folder the run writes: --output-dir, the resumed run's folder, or runs/shapes-grpo.
+    func outputFolder(_ settings: RunSettings) throws -> URL {
+        try settings.task.outputDir.map { URL(fileURLWithPath: $0) } ?? resumedRunFolder()
+            ?? URL(fileURLWithPath: "runs/shapes-grpo")
     }
 
     /// One rank's run: the library loop, observed on rank 0 by the run log and the progress display.
-    private func train(task: TrainingTask, settings: RunSettings, processGroup: ProcessGroup) throws {
-        let folder =
-            try settings.task.outputDir.map { URL(fileURLWithPath: $0) } ?? resumedRunFolder()
-            ?? URL(fileURLWithPath: "runs/shapes-grpo")
+    private func train(task: TrainingTask, settings: RunSettings, start: RunStart, processGroup: ProcessGroup) throws {
         let main = processGroup.isMain
         let trainer = try GRPOTrainer(
-            task: task, config: settings.trainer, runFolder: folder, processGroup: processGroup,
+            task: task, config: settings.trainer, runFolder: start.folder, processGroup: processGroup,
             rewardLocations: RewardLocations(directory: URL(fileURLWithPath: settings.task.rewardDir)),
             rewardCatalog: .shapesWorld)
-        let log = main ? try RunLog(folder: folder, resuming: resume != nil) : nil
-        if let resume {
-            let url = URL(fileURLWithPath: resume)
-            guard
-                let from = FileManager.default.fileExists(atPath: url.appendingPathComponent("trainer_state.json").path)
-                    ? url : GRPOTrainer.latestCheckpoint(in: url)
-            else {
-                throw ValidationError("\(resume): no checkpoint-*/ folder with trainer_state.json to resume from")
-            }
+        let log = main ? try RunLog(folder: start.folder, resuming: start.checkpoint != nil) : nil
+        if let from = start.checkpoint {
             try trainer.resume(from: from)
             try log?.truncate(after: trainer.iteration)
             if main { print("resumed from \(from.path) at iteration \(trainer.iteration)") }
         }
         var observers: [any TrainingObserver] = []
-        if let log { observers += [log, TrainingProgress(summary: task.summary, folder: folder, log: log)] }
+        if let log { observers += [log, TrainingProgress(summary: task.summary, folder: start.folder, log: log)] }
         try trainer.run(timeBudgetMinutes: settings.task.timeBudget, observers: observers)
     }
 }

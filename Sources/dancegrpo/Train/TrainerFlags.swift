@@ -140,6 +140,14 @@ struct TrainerFlags: ParsableArguments {
             """
     )
     var processes: Int?
+    @Option(
+        help:
+            """
+            Stop after this many optimizer steps in a row were skipped for non-finite rewards, losses, gradients or \
+            weights (default \(Self.defaults.maxConsecutiveSkippedSteps)).
+            """
+    )
+    var maxConsecutiveSkippedSteps: Int?
     @Flag(inversion: .prefixedNo, help: "One initial noise for all samples of an iteration.") var initSameNoise: Bool?
     @Flag(inversion: .prefixedNo, help: "With --init-same-noise: one initial noise per prompt group.")
     var initSameNoisePerPrompt: Bool?

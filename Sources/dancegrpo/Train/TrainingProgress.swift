@@ -33,7 +33,9 @@ final class TrainingProgress: TrainingObserver {
             bar = ProgressBar(total: c.iterations, label: "GRPO")
         case .iteration(let entry):
             let held = log.lastHeldOut.map { String(format: " held-out %.3f", $0) } ?? ""
-            bar?.update(entry.iteration, suffix: String(format: "reward %.3f%@", entry.reward, held))
+            // Skipped optimizer steps are counted where the reward is shown, as loss scalers report overflow skips.
+            let skipped = entry.skippedStepsTotal > 0 ? " · skipped steps \(entry.skippedStepsTotal)" : ""
+            bar?.update(entry.iteration, suffix: String(format: "reward %.3f%@", entry.reward, held) + skipped)
         case .timeBudgetReached(let minutes):
             print("time budget of \(minutes) min reached")
         case .finished(let result, let iteration, let seconds):
