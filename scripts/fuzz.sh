@@ -30,7 +30,9 @@ for target in $targets; do
     regressions=(Tests/Fuzz/regressions/"$target"/*)
     if [ -e "${regressions[0]}" ]; then
         echo "== $target: replaying ${#regressions[@]} regression input(s)"
-        "$harness" "${regressions[@]}" 2>&1 | tail -1
+        # A regression that crashes again fails the pipeline (and the script); each input passed prints "Executed".
+        executed=$("$harness" "${regressions[@]}" 2>&1 | grep -c "^Executed")
+        echo "   $executed executed without a crash"
     fi
     mkdir -p "$scratch/corpus/$target" "$scratch/crashes/$target"
     if [ -n "${FUZZ_RUNS:-}" ]; then budget=(-runs="$FUZZ_RUNS"); else budget=(-max_total_time="$seconds"); fi

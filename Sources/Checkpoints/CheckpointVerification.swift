@@ -110,15 +110,20 @@ public enum CheckpointVerifier {
 
     private static func countAllOnesExponent(_ data: Data, width: Int, exponentMask: UInt64) -> Int {
         data.withUnsafeBytes { raw in
-            var count = 0
-            var offset = 0
-            while offset + width <= raw.count {
-                var bits: UInt64 = 0
-                for i in (0..<width).reversed() { bits = bits << 8 | UInt64(raw[offset + i]) }
-                if bits & exponentMask == exponentMask { count += 1 }
-                offset += width
+            func count<T: FixedWidthInteger>(_: T.Type) -> Int {
+                let mask = T(truncatingIfNeeded: exponentMask)
+                var found = 0
+                for offset in stride(from: 0, to: raw.count - width + 1, by: width) {
+                    let bits = T(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: T.self))
+                    if bits & mask == mask { found += 1 }
+                }
+                return found
             }
-            return count
+            switch width {
+            case 2: return count(UInt16.self)
+            case 4: return count(UInt32.self)
+            default: return count(UInt64.self)
+            }
         }
     }
 }
