@@ -4,8 +4,9 @@
 #   FUZZ_TARGETS="png jpeg"     only these targets
 # The harness is built into .build-fuzz (never the normal .build). Each target first replays its committed
 # regression inputs (Tests/Fuzz/regressions/<target>), then fuzzes from the seed corpus (Tests/Fuzz/corpus/<target>)
-# with new inputs kept in .build-fuzz/corpus/<target>. A crash, leak, timeout or out-of-memory stops the script with
-# the input in .build-fuzz/crashes/<target>/: commit it under Tests/Fuzz/regressions/<target>/ with the fix.
+# with its dictionary (Tests/Fuzz/dictionaries), new inputs kept in .build-fuzz/corpus/<target>. A crash, trap,
+# timeout or out-of-memory (one allocation above 2 GB included) stops the script with the input in
+# .build-fuzz/crashes/<target>/: commit it under Tests/Fuzz/regressions/<target>/ with the fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,8 @@ for target in $targets; do
     fi
     mkdir -p "$scratch/corpus/$target" "$scratch/crashes/$target"
     if [ -n "${FUZZ_RUNS:-}" ]; then budget=(-runs="$FUZZ_RUNS"); else budget=(-max_total_time="$seconds"); fi
+    dictionary=Tests/Fuzz/dictionaries/$target.dict
+    [ -e "$dictionary" ] && budget+=(-dict="$dictionary")
     echo "== $target: fuzzing (${budget[*]})"
     "$harness" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="$scratch/crashes/$target/" "$scratch/corpus/$target" "Tests/Fuzz/corpus/$target" \
