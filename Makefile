@@ -8,7 +8,7 @@ export MLX_WHEEL MLX_VERSION
 SWIFT ?= swift
 RELEASE_BIN = .build/release
 
-.PHONY: deps build run test lint format bench bench-grpo goldens clean
+.PHONY: deps build run test lint format bench bench-grpo goldens fuzz clean
 
 deps:
 	@scripts/setup-deps.sh
@@ -23,6 +23,12 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# The parsers of untrusted files under libFuzzer and the address sanitizer, FUZZ_SECONDS each (scripts/fuzz.sh; built
+# into .build-fuzz): committed regression inputs replayed first, then fuzzing from the seed corpus (Tests/Fuzz).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Swift sources as swift-format leaves them under .swift-format, lines ≤ 120 columns (CI runs it after the tests).
 lint:

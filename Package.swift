@@ -109,6 +109,16 @@ let package = Package(
                 "Rewards", .product(name: "ArgumentParser", package: "swift-argument-parser")
             ],
             swiftSettings: cxx),
+        // The parsers of untrusted files as fuzz targets (one function of an input's bytes each), shared by the
+        // libFuzzer harness and the regression tests.
+        .target(
+            name: "FuzzTargets", dependencies: ["Checkpoints", "Engine", "Tokenizers", "Imaging", "Models"],
+            swiftSettings: cxx),
+        // The libFuzzer harness (`make fuzz`, scripts/fuzz.sh builds it with -sanitize=fuzzer,address into
+        // .build-fuzz); the normal build links it too, as a replayer of inputs without libFuzzer.
+        .executableTarget(
+            name: "dancegrpo-fuzz", dependencies: ["FuzzTargets", "Checkpoints"], path: "Sources/DanceGRPOFuzz",
+            swiftSettings: cxx),
         // Benchmarks (`make bench`; never run by the tests).
         .executableTarget(
             name: "dancegrpo-bench",
@@ -139,6 +149,11 @@ let package = Package(
             dependencies: ["Checkpoints", "Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"],
             swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
+        // Every committed fuzz input (seeds and regressions, Tests/Fuzz) through its parser, without the sanitizers.
+        .testTarget(
+            name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "Checkpoints"],
+            path: "Tests/Fuzz/RegressionTests",
+            swiftSettings: cxx),
         .testTarget(
             name: "EmbeddedWorldTests",
             dependencies: [

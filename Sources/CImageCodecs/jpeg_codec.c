@@ -133,6 +133,18 @@ static void cmyk_row_to_rgb(const unsigned char *cmyk, unsigned char *rgb, JDIME
     }
 }
 
+// Called by libjpeg between passes: stops a progressive file with more scans than DG_JPEG_MAX_SCANS.
+static void limit_scans(j_common_ptr cinfo) {
+    j_decompress_ptr decompress = (j_decompress_ptr)cinfo;
+    if (decompress->is_decompressor && decompress->input_scan_number > DG_JPEG_MAX_SCANS) {
+        jpeg_codec_error *error = (jpeg_codec_error *)cinfo->err;
+        char text[96];
+        snprintf(text, sizeof text, "more than %d scans in a progressive JPEG", DG_JPEG_MAX_SCANS);
+        codec_set_message(error->message, error->message_size, text);
+        longjmp(error->jump, 1);
+    }
+}
+
 int dg_jpeg_decode_rgb(const unsigned char *data, size_t size, unsigned char **rgb, int *width, int *height,
                        char *message, size_t message_size) {
     *rgb = NULL;
@@ -149,8 +161,15 @@ int dg_jpeg_decode_rgb(const unsigned char *data, size_t size, unsigned char **r
         return -1;
     }
     jpeg_create_decompress(&cinfo);
+    struct jpeg_progress_mgr progress = {limit_scans, 0, 0, 0, 0};
+    cinfo.progress = &progress;
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    // Before jpeg_start_decompress, which allocates buffers (a whole coefficient image for progressive files).
+    if (!codec_check_size(cinfo.image_width, cinfo.image_height, message, message_size)) {
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&cinfo);

@@ -70,6 +70,8 @@ int dg_png_decode(const unsigned char *data, size_t size, unsigned char **sample
         return -1;
     }
     png_set_read_fn(png, &io, read_bytes);
+    // libpng refuses a larger IHDR itself; the total is checked below, before the pixel buffer is allocated.
+    png_set_user_limits(png, DG_IMAGE_MAX_SIDE, DG_IMAGE_MAX_SIDE);
     png_read_info(png, info);
 
     int colour_type = png_get_color_type(png, info);
@@ -86,6 +88,8 @@ int dg_png_decode(const unsigned char *data, size_t size, unsigned char **sample
 
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int c = png_get_channels(png, info);
+    char limit_text[160];
+    if (!codec_check_size(w, h, limit_text, sizeof limit_text)) png_error(png, limit_text);
     size_t row_bytes = png_get_rowbytes(png, info);
     if (row_bytes != (size_t)w * (size_t)c) png_error(png, "unexpected row layout after conversion to 8 bits");
     pixels = malloc(row_bytes * h);

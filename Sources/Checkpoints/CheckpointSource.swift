@@ -13,6 +13,8 @@ public protocol CheckpointSource: AnyObject {
     func dtypeAndShape(_ key: String) -> (dtype: DType, shape: [Int])?
     /// The tensor stored under `key`, read from disk now.
     func tensor(_ key: String) throws -> Tensor
+    /// The raw little-endian bytes of `key` in row-major order, read from disk now, without the engine.
+    func bytes(_ key: String) throws -> Data
     /// Every tensor at once (small models, tests).
     func tensors() throws -> [String: Tensor]
 }
@@ -20,6 +22,11 @@ public protocol CheckpointSource: AnyObject {
 extension SafeTensorsCheckpoint: CheckpointSource {
     public func dtypeAndShape(_ key: String) -> (dtype: DType, shape: [Int])? {
         info(key).map { ($0.dtype, $0.shape) }
+    }
+
+    public func bytes(_ key: String) throws -> Data {
+        guard let file = location[key] else { throw SafeTensorsError.missingTensor(file: source, key: key, count: nil) }
+        return try file.bytes(key)
     }
 }
 
@@ -50,8 +57,12 @@ public final class ShardedTorchCheckpoint: CheckpointSource, @unchecked Sendable
             throw TorchCheckpointError.noWeightMap(file: url.path)
         }
         let folder = url.deletingLastPathComponent()
+        for (key, shard) in weightMap.sorted(by: { $0.key < $1.key })
+        where ContainedPath.resolve(shard, in: folder) == nil {
+            throw TorchCheckpointError.shardOutsideFolder(file: url.path, key: key, shard: shard)
+        }
         let names = Set(weightMap.values).sorted()
-        files = try names.map { try TorchCheckpointFile(path: folder.appendingPathComponent($0)) }
+        files = try names.map { try TorchCheckpointFile(path: ContainedPath.resolve($0, in: folder)!) }
         let byName = Dictionary(uniqueKeysWithValues: zip(names, files))
         for (key, name) in weightMap {
             guard byName[name]!.references[key] != nil else {
@@ -68,6 +79,13 @@ public final class ShardedTorchCheckpoint: CheckpointSource, @unchecked Sendable
             throw TorchCheckpointError.missingTensor(file: source, key: key, count: nil)
         }
         return try file.tensor(key)
+    }
+
+    public func bytes(_ key: String) throws -> Data {
+        guard let file = location[key] else {
+            throw TorchCheckpointError.missingTensor(file: source, key: key, count: nil)
+        }
+        return try file.bytes(key)
     }
 
     public func tensors() throws -> [String: Tensor] {

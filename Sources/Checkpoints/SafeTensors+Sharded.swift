@@ -50,9 +50,13 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
             throw SafeTensorsError.noWeightMap(file: url.path)
         }
         let folder = url.deletingLastPathComponent()
+        for (key, shard) in weightMap.sorted(by: { $0.key < $1.key })
+        where ContainedPath.resolve(shard, in: folder) == nil {
+            throw SafeTensorsError.shardOutsideFolder(file: url.path, key: key, shard: shard)
+        }
         var opened: [String: SafeTensorsFile] = [:]
         for name in Set(weightMap.values).sorted() {
-            opened[name] = try SafeTensorsFile(url: folder.appendingPathComponent(name))
+            opened[name] = try SafeTensorsFile(url: ContainedPath.resolve(name, in: folder)!)
         }
         try self.init(files: Set(weightMap.values).sorted().map { opened[$0]! }, source: url.path)
         for (key, shard) in weightMap where opened[shard]!.entries[key] == nil {

@@ -6,100 +6,6 @@ import Foundation
 // little-endian tensor bytes (offsets relative to the end of the header). Opening a multi-gigabyte checkpoint reads
 // only its header; each tensor is read and copied into the engine when asked for.
 
-/// What a problem with a safetensors file (or a folder or index of them) is, with the file named.
-public enum SafeTensorsError: Error, CustomStringConvertible, Sendable {
-    /// Opening a safetensors file that does not exist.
-    case missingFile(file: String)
-    /// Opening a checkpoint path (file or folder) that does not exist.
-    case missingPath(path: String)
-    /// The file exists but could not be opened or measured.
-    case unreadable(file: String, reason: String)
-    /// A checkpoint folder whose contents could not be listed.
-    case unreadableFolder(folder: String)
-    /// A checkpoint folder with neither `.safetensors` files nor a `*.safetensors.index.json`.
-    case emptyFolder(folder: String)
-    /// A file shorter than the 8-byte header length.
-    case tooShort(file: String, size: Int)
-    /// The header length prefix claims more bytes than the file holds after it.
-    case headerLengthExceedsFile(file: String, headerLength: UInt64, remaining: Int)
-    /// The JSON header could not be read or is not the expected object (`reason` says which).
-    case badHeader(file: String, reason: String)
-    /// A tensor's header entry lacks a field or has an invalid shape or offsets (`reason` says which).
-    case badEntry(file: String, key: String, reason: String)
-    /// A tensor's header entry names a dtype this reader does not support.
-    case dtypeUnsupported(file: String, key: String, dtype: String)
-    /// A tensor's byte range does not match its dtype and shape.
-    case sizeMismatch(file: String, key: String, dtype: String, shape: [Int], expected: Int, found: Int)
-    /// A tensor's byte range ends past the data section.
-    case tensorPastEnd(file: String, key: String, end: Int, dataSize: Int)
-    /// A tensor key that is not in the file or checkpoint (`count`: the file's number of tensors, when reported).
-    case missingTensor(file: String, key: String, count: Int?)
-    /// Reading a tensor's bytes failed.
-    case readFailed(file: String, key: String, reason: String)
-    /// A tensor's bytes ended early: `available` of its `needed` bytes were read.
-    case truncated(file: String, key: String, needed: Int, available: Int)
-    /// A `*.safetensors.index.json` without a `weight_map` object.
-    case noWeightMap(file: String)
-    /// An index maps `key` to a shard that does not contain it.
-    case indexMismatch(file: String, key: String, shard: String)
-    /// The same key appears in two shards of one checkpoint.
-    case duplicateKey(file: String, key: String, first: String, second: String)
-    /// A file expected to hold the tensor `expected` (or exactly one tensor) holds the keys `found`.
-    case unexpectedKeys(file: String, expected: String, found: [String])
-
-    /// The file or folder the problem is in.
-    public var file: String {
-        switch self {
-        case .missingFile(let file), .unreadable(let file, _), .tooShort(let file, _),
-            .headerLengthExceedsFile(let file, _, _), .badHeader(let file, _), .badEntry(let file, _, _),
-            .dtypeUnsupported(let file, _, _), .sizeMismatch(let file, _, _, _, _, _),
-            .tensorPastEnd(let file, _, _, _),
-            .missingTensor(let file, _, _), .readFailed(let file, _, _), .truncated(let file, _, _, _),
-            .noWeightMap(let file), .indexMismatch(let file, _, _), .duplicateKey(let file, _, _, _),
-            .unexpectedKeys(let file, _, _):
-            return file
-        case .missingPath(let path): return path
-        case .unreadableFolder(let folder), .emptyFolder(let folder): return folder
-        }
-    }
-
-    /// What went wrong, without the file.
-    public var message: String {
-        switch self {
-        case .missingFile: return "file not found"
-        case .missingPath: return "not found"
-        case .unreadable(_, let reason): return "unreadable: \(reason)"
-        case .unreadableFolder: return "not a readable folder"
-        case .emptyFolder: return "no .safetensors file or *.safetensors.index.json in the folder"
-        case .tooShort(_, let size): return "truncated: \(size) bytes, a safetensors file has at least 8"
-        case .headerLengthExceedsFile(_, let headerLength, let remaining):
-            return """
-                truncated or not safetensors: header length \(headerLength) exceeds the file's \(remaining) \
-                remaining bytes
-                """
-        case .badHeader(_, let reason): return reason
-        case .badEntry(_, let key, let reason): return "tensor '\(key)': \(reason)"
-        case .dtypeUnsupported(_, let key, let dtype): return "tensor '\(key)': unsupported dtype \(dtype)"
-        case .sizeMismatch(_, let key, let dtype, let shape, let expected, let found):
-            return "tensor '\(key)': \(dtype) \(shape) needs \(expected) bytes, the header gives \(found)"
-        case .tensorPastEnd(_, let key, let end, let dataSize):
-            return "truncated: tensor '\(key)' ends at byte \(end) of the data section, which has \(dataSize)"
-        case .missingTensor(_, let key, let count):
-            return "no tensor '\(key)'" + (count.map { " (the file has \($0) tensors)" } ?? "")
-        case .readFailed(_, let key, let reason): return "tensor '\(key)': read failed: \(reason)"
-        case .truncated(_, let key, let needed, let available):
-            return "truncated: tensor '\(key)' has \(available) of its \(needed) bytes"
-        case .noWeightMap: return "no 'weight_map' object"
-        case .indexMismatch(_, let key, let shard): return "index maps '\(key)' to \(shard), which does not contain it"
-        case .duplicateKey(_, let key, let first, let second):
-            return "key '\(key)' appears in both \(first) and \(second)"
-        case .unexpectedKeys(_, let expected, let found): return "expected a tensor '\(expected)', found \(found)"
-        }
-    }
-
-    public var description: String { "\(file): \(message)" }
-}
-
 /// A tensor's entry in a safetensors header.
 public struct TensorInfo: Sendable, Equatable {
     public let dtype: DType
@@ -141,6 +47,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let headerLength = prefix.withUnsafeBytes {
             UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
         }
+        guard headerLength <= UInt64(SafeTensorsLimits.maxHeaderBytes) else {
+            throw SafeTensorsError.headerTooLarge(
+                file: name, headerLength: headerLength, limit: SafeTensorsLimits.maxHeaderBytes)
+        }
         guard headerLength <= UInt64(fileSize - 8) else {
             throw SafeTensorsError.headerLengthExceedsFile(
                 file: name, headerLength: headerLength, remaining: fileSize - 8)
@@ -157,7 +67,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard let header = json as? [String: Any] else {
             throw SafeTensorsError.badHeader(file: name, reason: "header is not a JSON object")
         }
-        let dataSize = fileSize - headerEnd
         var metadata: [String: String] = [:]
         var entries: [String: TensorInfo] = [:]
         for (key, value) in header {
@@ -168,31 +77,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 for (k, v) in pairs { metadata[k] = (v as? String) ?? "\(v)" }
                 continue
             }
-            guard let entry = value as? [String: Any], let dtypeName = entry["dtype"] as? String,
-                let shape = (entry["shape"] as? [NSNumber])?.map(\.intValue),
-                let offsets = (entry["data_offsets"] as? [NSNumber])?.map(\.intValue), offsets.count == 2
-            else {
-                throw SafeTensorsError.badEntry(
-                    file: name, key: key, reason: "malformed header entry (needs dtype, shape, data_offsets)")
-            }
-            guard let dtype = DType(safetensorsName: dtypeName) else {
-                throw SafeTensorsError.dtypeUnsupported(file: name, key: key, dtype: dtypeName)
-            }
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1] else {
-                throw SafeTensorsError.badEntry(
-                    file: name, key: key, reason: "invalid shape \(shape) or offsets \(offsets)")
-            }
-            let expectedBytes = shape.reduce(1, *) * dtype.size
-            guard offsets[1] - offsets[0] == expectedBytes else {
-                throw SafeTensorsError.sizeMismatch(
-                    file: name, key: key, dtype: dtypeName, shape: shape, expected: expectedBytes,
-                    found: offsets[1] - offsets[0])
-            }
-            guard offsets[1] <= dataSize else {
-                throw SafeTensorsError.tensorPastEnd(file: name, key: key, end: offsets[1], dataSize: dataSize)
-            }
-            entries[key] = TensorInfo(dtype: dtype, shape: shape, dataOffsets: offsets[0]..<offsets[1])
+            entries[key] = try SafeTensorsLimits.entry(value, key: key, file: name)
         }
+        try SafeTensorsLimits.checkLayout(entries, dataSize: fileSize - headerEnd, file: name)
         self.handle = handle
         self.dataStart = headerEnd
         self.metadata = metadata
@@ -203,6 +90,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// The tensor stored under `key`, copied into the engine.
     public func tensor(_ key: String) throws -> Tensor {
+        let bytes = try self.bytes(key)
+        let info = entries[key]!
+        if bytes.isEmpty { return Tensor.zeros(info.shape, dtype: info.dtype) }
+        return bytes.withUnsafeBytes { Tensor(bytes: $0.baseAddress!, shape: info.shape, dtype: info.dtype) }
+    }
+
+    /// The raw little-endian bytes of the tensor stored under `key`, read from disk now.
+    public func bytes(_ key: String) throws -> Data {
         guard let info = entries[key] else {
             throw SafeTensorsError.missingTensor(file: url.path, key: key, count: entries.count)
         }
@@ -219,8 +114,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard bytes.count == count else {
             throw SafeTensorsError.truncated(file: url.path, key: key, needed: count, available: bytes.count)
         }
-        if count == 0 { return Tensor.zeros(info.shape, dtype: info.dtype) }
-        return bytes.withUnsafeBytes { Tensor(bytes: $0.baseAddress!, shape: info.shape, dtype: info.dtype) }
+        return bytes
     }
 
     /// Every tensor of the file.

@@ -1,24 +1,36 @@
-/// Text from files shown on a terminal: control characters, escape sequences and other non-printing scalars are
-/// written as escapes so a crafted file cannot move the cursor, recolour or rewrite what the user reads.
-extension String {
-    public var escapedForTerminal: String {
-        var escaped = ""
+// Text read from files (tensor names, keys, tokens, paths) is printed in messages; a file must not be able to move
+// the cursor, clear the screen, recolour the terminal, reorder what follows (bidirectional overrides) or fake extra
+// lines. So every such scalar is written as a Swift escape instead.
+
+public extension String {
+    /// The text with control characters (C0, DEL, C1: newlines, tabs, ESC sequences) and invisible formatting
+    /// scalars (bidirectional overrides and isolates, zero-width characters, the byte-order mark) written as
+    /// `\n`, `\t`, `\r` or `\u{…}`; everything else unchanged.
+    var escapedForTerminal: String {
+        guard unicodeScalars.contains(where: \.needsTerminalEscape) else { return self }
+        var out = ""
         for scalar in unicodeScalars {
             switch scalar {
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            case "\\": escaped += "\\\\"
-            default:
-                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
-                    || scalar.properties.generalCategory == .format
-                {
-                    escaped += "\\u{" + String(scalar.value, radix: 16) + "}"
-                } else {
-                    escaped.unicodeScalars.append(scalar)
-                }
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where scalar.needsTerminalEscape:
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default: out.unicodeScalars.append(scalar)
             }
         }
-        return escaped
+        return out
+    }
+}
+
+extension Unicode.Scalar {
+    fileprivate var needsTerminalEscape: Bool {
+        switch value {
+        case 0x00...0x1F, 0x7F...0x9F: return true
+        // Zero-width spaces and joiners, marks, bidi embeddings/overrides, isolates, the BOM; line and paragraph
+        // separators.
+        case 0x200B...0x200F, 0x2028...0x202E, 0x2066...0x2069, 0xFEFF: return true
+        default: return false
+        }
     }
 }

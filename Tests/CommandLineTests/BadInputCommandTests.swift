@@ -182,7 +182,7 @@ final class BadInputCommandTests: XCTestCase {
         try Data(#"{"\u001b[2J\u001b[31mpwned\r": 1}"#.utf8).write(to: config)
         let result = try run(["train", "--config", config.path, "--dry-run"])
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertTrue(result.output.contains(#"unknown setting '\u{1b}[2J\u{1b}[31mpwned\r'"#), result.output)
+        XCTAssertTrue(result.output.contains(#"unknown setting '\u{1B}[2J\u{1B}[31mpwned\r'"#), result.output)
         XCTAssertFalse(result.output.contains("\u{1b}"), "no raw ESC byte reaches the terminal")
         XCTAssertFalse(result.output.contains("\r"), "no raw carriage return")
     }

@@ -7,6 +7,16 @@
 
 #include <stddef.h>
 
+/// The largest image the decoders accept, checked from the header before any pixel buffer is allocated: a file
+/// declares its size in a few bytes, so a 100-byte PNG could otherwise ask for terabytes. At most 32768 pixels per
+/// side and 2^26 pixels (64 Mpx: a 256 MiB RGBA buffer) in all, far above the generated and reward images here.
+#define DG_IMAGE_MAX_SIDE 32768
+#define DG_IMAGE_MAX_PIXELS 67108864
+
+/// A progressive JPEG may hold any number of scans, each a pass over the whole image; more than this many is refused
+/// rather than decoded (the bound libjpeg-turbo's own TurboJPEG API applies).
+#define DG_JPEG_MAX_SCANS 500
+
 /// Frees a buffer returned by one of the functions below.
 void dg_codec_free(void *buffer);
 

@@ -66,6 +66,12 @@ public enum TorchCheckpointError: Error, CustomStringConvertible, Sendable {
     /// A tensor's view reaches element `reach` of a storage that has `numel`.
     case viewOutOfStorage(
         file: String, key: String, shape: [Int], strides: [Int], offset: Int, reach: Int, storage: String, numel: Int)
+    /// A tensor's size has a dimension above what the engine can index (`limit`: 2^31 − 1).
+    case dimensionTooLarge(file: String, key: String, shape: [Int], limit: Int)
+    /// A view holds `elements` elements, more than `limit` (``TorchViewLimits``) for a storage of `numel`: a stride-0
+    /// view that would broadcast a small storage into a huge tensor.
+    case viewExpandsStorage(
+        file: String, key: String, shape: [Int], strides: [Int], elements: Int, storage: String, numel: Int, limit: Int)
     /// A tensor key that is not in the file or checkpoint (`count`: the file's number of tensors, when reported).
     case missingTensor(file: String, key: String, count: Int?)
     /// A file expected to hold one tensor (`torch.save(tensor)`) holds the keys `keys`.
@@ -90,6 +96,8 @@ public enum TorchCheckpointError: Error, CustomStringConvertible, Sendable {
     case noWeightMap(file: String)
     /// An index maps `key` to a shard that does not contain it.
     case indexMismatch(file: String, key: String, shard: String)
+    /// An index names a shard outside its folder (an absolute path, `..`, or a symbolic link leading out).
+    case shardOutsideFolder(file: String, key: String, shard: String)
     /// A folder with no safetensors file and several PyTorch files, none of which can be chosen.
     case ambiguousFolder(folder: String, files: [String])
 
@@ -107,7 +115,8 @@ public enum TorchCheckpointError: Error, CustomStringConvertible, Sendable {
             .missingTensor(let file, _, _), .notASingleTensor(let file, _),
             .stateDictKeyThroughNonDict(let file, _, _, _), .stateDictKeyMissing(let file, _, _, _),
             .notAStateDict(let file, _), .nestedTooDeep(let file, _), .duplicateKey(let file, _),
-            .noWeightMap(let file), .indexMismatch(let file, _, _):
+            .noWeightMap(let file), .indexMismatch(let file, _, _), .dimensionTooLarge(let file, _, _, _),
+            .viewExpandsStorage(let file, _, _, _, _, _, _, _), .shardOutsideFolder(let file, _, _):
             return file
         case .ambiguousFolder(let folder, _): return folder
         }
@@ -119,10 +128,14 @@ public enum TorchCheckpointError: Error, CustomStringConvertible, Sendable {
         case .missingFile: return "file not found"
         case .unreadable(_, let reason): return "unreadable: \(reason)"
         case .truncated(_, let what, let needed, let offset, let available):
-            return "truncated: \(what) needs \(needed) bytes at offset \(offset), the file has \(available) there"
-        case .readFailed(_, let what, let reason): return "\(what): read failed: \(reason)"
+            return
+                """
+                truncated: \(what.escapedForTerminal) needs \(needed) bytes at offset \(offset), the file has \
+                \(available) there
+                """
+        case .readFailed(_, let what, let reason): return "\(what.escapedForTerminal): read failed: \(reason)"
         case .shortRead(_, let what, let read, let expected):
-            return "truncated: \(what) has \(read) of its \(expected) bytes"
+            return "truncated: \(what.escapedForTerminal) has \(read) of its \(expected) bytes"
         case .unknownFormat:
             return "not a PyTorch checkpoint: it starts with neither a zip header (PK\\3\\4) nor a pickle (0x80)"
         case .notTorchSave: return "not a PyTorch checkpoint: a pickle, but not torch.save's (no magic number)"
@@ -133,10 +146,11 @@ public enum TorchCheckpointError: Error, CustomStringConvertible, Sendable {
                 """
         case .noDataPickle(_, let entryCount, let examples):
             return "a zip archive without data.pkl, not a torch.save checkpoint (\(entryCount) entries, e.g. "
-                + examples.map { "'\($0)'" }.joined(separator: ", ") + ")"
+                + examples.map { "'\($0.escapedForTerminal)'" }.joined(separator: ", ") + ")"
         case .bigEndian(_, let byteorder?):
             return """
-                byteorder is '\(byteorder)': the storages were written on a big-endian machine; only little-endian \
+                byteorder is '\(byteorder.escapedForTerminal)': the storages were written on a big-endian machine; \
+                only little-endian \
                 checkpoints are read (load and re-save the file on a little-endian machine)
                 """
         case .bigEndian(_, nil):
@@ -145,56 +159,83 @@ public enum TorchCheckpointError: Error, CustomStringConvertible, Sendable {
                 little-endian checkpoints are read (load and re-save the file on a little-endian machine)
                 """
         case .unsupportedLegacyVersion: return "legacy torch.save file with an unknown protocol version"
-        case .corruptArchive(_, let reason): return reason
-        case .encryptedEntry(_, let entry): return "zip entry '\(entry)' is encrypted"
+        case .corruptArchive(_, let reason): return reason.escapedForTerminal
+        case .encryptedEntry(_, let entry): return "zip entry '\(entry.escapedForTerminal)' is encrypted"
         case .compressedEntry(_, let entry, let method):
             let kind = method == 8 ? "deflate" : "method \(method)"
             return """
-                zip entry '\(entry)' is compressed (\(kind)); torch.save writes entries uncompressed \
+                zip entry '\(entry.escapedForTerminal)' is compressed (\(kind)); torch.save writes entries \
+                uncompressed \
                 (stored): the file was re-packed by another tool, re-save it with torch.save or re-zip it without \
                 compression (zip -0)
                 """
         case .entryRangeOutOfBounds(_, let entry, let lower, let upper, let size):
-            return "zip entry '\(entry)': bytes \(lower)..<\(upper) requested, the entry has \(size)"
-        case .entryTooLarge(_, let entry, let size): return "zip entry '\(entry)' is too large (\(size) bytes)"
+            return "zip entry '\(entry.escapedForTerminal)': bytes \(lower)..<\(upper) requested, the entry has \(size)"
+        case .entryTooLarge(_, let entry, let size):
+            return "zip entry '\(entry.escapedForTerminal)' is too large (\(size) bytes)"
         case .zipPickle(_, let entry, let offset, let opcode, let reason):
-            return "\(entry) byte \(offset) (\(opcode)): \(reason)"
+            return "\(entry.escapedForTerminal) byte \(offset) (\(opcode)): \(reason.escapedForTerminal)"
         case .legacyPickle(_, let stage, let offset, let opcode, let reason):
-            return "legacy format, \(stage) pickle, byte \(offset) (\(opcode)): \(reason)"
-        case .badLegacyLayout(_, let reason): return "legacy format: \(reason)"
+            return "legacy format, \(stage) pickle, byte \(offset) (\(opcode)): \(reason.escapedForTerminal)"
+        case .badLegacyLayout(_, let reason): return "legacy format: \(reason.escapedForTerminal)"
         case .storageCountTooLarge(let file, let storage, let count):
             return """
-                storage '\(storage)' of \(URL(fileURLWithPath: file).lastPathComponent): element count \(count) is \
+                storage '\(storage.escapedForTerminal)' of \(URL(fileURLWithPath: file).lastPathComponent): \
+                element count \(count) is \
                 more than the whole file holds
                 """
-        case .missingStorage(_, let storage, let entry?): return "storage '\(storage)': no zip entry '\(entry)'"
-        case .missingStorage(_, let storage, nil): return "storage '\(storage)' is not in the file's list of storages"
+        case .missingStorage(_, let storage, let entry?):
+            return "storage '\(storage.escapedForTerminal)': no zip entry '\(entry.escapedForTerminal)'"
+        case .missingStorage(_, let storage, nil):
+            return "storage '\(storage.escapedForTerminal)' is not in the file's list of storages"
         case .storageTooSmall(let file, let storage, let expected, let numel, let dtype, let found):
             return """
-                storage '\(storage)' of \(URL(fileURLWithPath: file).lastPathComponent): expected \
+                storage '\(storage.escapedForTerminal)' of \(URL(fileURLWithPath: file).lastPathComponent): expected \
                 \(expected) bytes (\(numel) × \(dtype)), found \(found)
+                """
+        case .dimensionTooLarge(_, let key, let shape, let limit):
+            return "tensor '\(key.escapedForTerminal)': size \(shape) has a dimension above \(limit)"
+        case .viewExpandsStorage(_, let key, let shape, let strides, let elements, let storage, let numel, let limit):
+            return """
+                tensor '\(key.escapedForTerminal)': view \(shape) with stride \(strides) has \(elements) elements \
+                over storage '\(storage.escapedForTerminal)' of \(numel); at most \(limit) are accepted (\
+                \(TorchViewLimits.maxExpansion)× the storage, or \(TorchViewLimits.minimumAllowance))
+                """
+        case .shardOutsideFolder(_, let key, let shard):
+            return """
+                index maps '\(key.escapedForTerminal)' to '\(shard.escapedForTerminal)', which is outside the \
+                index's folder (expected a file name inside it)
                 """
         case .viewOutOfStorage(_, let key, let shape, let strides, let offset, let reach, let storage, let numel):
             return """
-                tensor '\(key)': view \(shape) with stride \(strides) at offset \(offset) reaches element \(reach) \
-                of storage '\(storage)', which has \(numel)
+                tensor '\(key.escapedForTerminal)': view \(shape) with stride \(strides) at offset \(offset) reaches \
+                element \(reach) \
+                of storage '\(storage.escapedForTerminal)', which has \(numel)
                 """
         case .missingTensor(_, let key, let count):
-            return "no tensor '\(key)'" + (count.map { " (the file has \($0) tensors)" } ?? "")
-        case .notASingleTensor(_, let keys): return "expected one tensor (torch.save(tensor)), found the keys \(keys)"
+            return "no tensor '\(key.escapedForTerminal)'" + (count.map { " (the file has \($0) tensors)" } ?? "")
+        case .notASingleTensor(_, let keys):
+            return "expected one tensor (torch.save(tensor)), found the keys \(keys.map(\.escapedForTerminal))"
         case .stateDictKeyThroughNonDict(_, let key, let component, let found):
-            return "entry '\(key)': '\(component)' is inside \(found), not a dict"
+            return "entry '\(key.escapedForTerminal)': '\(component.escapedForTerminal)' is inside \(found), not a dict"
         case .stateDictKeyMissing(_, let key, let component, let available):
-            return "no entry '\(component)' (of '\(key)'); the dict has \(available)"
+            return
+                """
+                no entry '\(component.escapedForTerminal)' (of '\(key.escapedForTerminal)'); the dict has \
+                \(available.escapedForTerminal)
+                """
         case .notAStateDict(_, let found): return "the file holds \(found), not a state dict (a dict of tensors)"
-        case .nestedTooDeep(_, let entry): return "entry '\(entry)': containers nested more than 64 deep"
-        case .duplicateKey(_, let key): return "key '\(key)' appears twice after flattening nested dicts"
+        case .nestedTooDeep(_, let entry):
+            return "entry '\(entry.escapedForTerminal)': containers nested more than 64 deep"
+        case .duplicateKey(_, let key):
+            return "key '\(key.escapedForTerminal)' appears twice after flattening nested dicts"
         case .noWeightMap: return "no 'weight_map' object"
-        case .indexMismatch(_, let key, let shard): return "index maps '\(key)' to \(shard), which does not contain it"
+        case .indexMismatch(_, let key, let shard):
+            return "index maps '\(key.escapedForTerminal)' to \(shard.escapedForTerminal), which does not contain it"
         case .ambiguousFolder(_, let files):
             return "no safetensors file, and several PyTorch files (\(files.joined(separator: ", "))): name one"
         }
     }
 
-    public var description: String { "\(file): \(message)" }
+    public var description: String { "\(file.escapedForTerminal): \(message)" }
 }

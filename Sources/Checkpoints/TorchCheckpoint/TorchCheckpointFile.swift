@@ -49,6 +49,7 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         }
         references = flattened.tensors
         skippedKeys = flattened.skipped
+        for key in references.keys.sorted() { _ = try checkedSpan(references[key]!, key: key) }
     }
 
     /// The tensor stored under `key`, as a contiguous engine tensor (only the storage bytes it covers are read).
@@ -58,6 +59,15 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         }
         let span = try checkedSpan(reference, key: key)
         return reference.materialise(try storages.read(reference.storage, elements: span, file: url.path))
+    }
+
+    /// The raw little-endian bytes of the tensor stored under `key`, in row-major order.
+    public func bytes(_ key: String) throws -> Data {
+        guard let reference = references[key] else {
+            throw TorchCheckpointError.missingTensor(file: url.path, key: key, count: references.count)
+        }
+        let span = try checkedSpan(reference, key: key)
+        return reference.contiguousBytes(try storages.read(reference.storage, elements: span, file: url.path))
     }
 
     /// Every tensor of the state dict; a storage shared by several tensors is read once.
@@ -81,8 +91,20 @@ public final class TorchCheckpointFile: @unchecked Sendable {
         return out
     }
 
-    /// The elements the view covers, checked against its storage.
+    /// The elements the view covers, checked against its storage: inside it, with dimensions the engine indexes,
+    /// and not expanding it beyond ``TorchViewLimits``.
     private func checkedSpan(_ reference: TorchTensorReference, key: String) throws -> Range<Int> {
+        guard reference.shape.allSatisfy({ $0 <= TorchViewLimits.maxDimension }) else {
+            throw TorchCheckpointError.dimensionTooLarge(
+                file: url.path, key: key, shape: reference.shape, limit: TorchViewLimits.maxDimension)
+        }
+        let limit = TorchViewLimits.limit(storageElements: reference.storage.numel)
+        guard reference.elementCount <= limit else {
+            throw TorchCheckpointError.viewExpandsStorage(
+                file: url.path, key: key, shape: reference.shape, strides: reference.strides,
+                elements: reference.elementCount, storage: reference.storage.key, numel: reference.storage.numel,
+                limit: limit)
+        }
         let span = reference.span
         guard span.upperBound <= reference.storage.numel else {
             throw TorchCheckpointError.viewOutOfStorage(
@@ -195,7 +217,12 @@ public final class TorchCheckpointFile: @unchecked Sendable {
                     }
                     let numel = Int(count)
                     locations[key] = (position + 8, numel)
-                    position += 8 + UInt64(numel) * UInt64(storage.dtype.size)
+                    // count ≤ file size / element size bounds the product; the running sum is checked.
+                    let (next, overflow) = position.addingReportingOverflow(8 + count * UInt64(storage.dtype.size))
+                    guard !overflow else {
+                        throw TorchCheckpointError.storageCountTooLarge(file: path, storage: key, count: count)
+                    }
+                    position = next
                 }
                 return (
                     try TorchStateDict.flatten(top, stateDictKey: stateDictKey, file: path),

@@ -41,7 +41,7 @@ enum TorchStateDict {
         } else if case .dict(let dict) = top,
             !dict.entries.contains(where: { if case .tensor = $0.value { return true } else { return false } })
         {
-            if let wrapper = wrapperKeys.first(where: { dict[$0].map(holdsTensors) ?? false }) {
+            if let wrapper = wrapperKeys.first(where: { dict[$0].map(TorchStateDict.holdsTensors) ?? false }) {
                 root = dict[wrapper]!
                 otherEntries = dict.entries.compactMap { entry in
                     guard case .string(let key) = entry.key, key != wrapper else { return nil }
@@ -60,6 +60,8 @@ enum TorchStateDict {
         default: throw TorchCheckpointError.notAStateDict(file: file, found: root.kind)
         }
         var result = Flattened()
+        let holding = TensorHolders(root)
+        func holdsTensors(_ value: PickleValue) -> Bool { holding.contains(value) }
         // each container is flattened once (pickles can share and nest them at will)
         var seen = Set<ObjectIdentifier>()
         func visit(_ value: PickleValue, _ name: String, depth: Int) throws {
@@ -116,6 +118,46 @@ enum TorchStateDict {
             work.append(contentsOf: container.children)
         }
         return false
+    }
+
+    /// Which containers reachable from a root hold a tensor, found for all of them in one pass (a container is asked
+    /// once per reference while flattening; answering each question with its own search would take time quadratic in
+    /// the pickle's size for a shared subgraph, and a hostile file could then stall the reader).
+    struct TensorHolders {
+        private var holders = Set<ObjectIdentifier>()
+
+        init(_ root: PickleValue) {
+            // Every container once, with the containers that refer to it; those that hold a tensor directly start a
+            // walk up through their referrers.
+            var referrers: [ObjectIdentifier: [ObjectIdentifier]] = [:]
+            var seen = Set<ObjectIdentifier>()
+            var pending: [ObjectIdentifier] = []
+            var work: [PickleContainer] = []
+            if let container = root.container as? PickleContainer {
+                seen.insert(ObjectIdentifier(container))
+                work.append(container)
+            }
+            while let container = work.popLast() {
+                let id = ObjectIdentifier(container)
+                for child in container.children {
+                    if case .tensor = child { pending.append(id) }
+                    guard let inner = child.container as? PickleContainer else { continue }
+                    let childID = ObjectIdentifier(inner)
+                    referrers[childID, default: []].append(id)
+                    if seen.insert(childID).inserted { work.append(inner) }
+                }
+            }
+            while let id = pending.popLast() {
+                guard holders.insert(id).inserted else { continue }
+                pending.append(contentsOf: referrers[id] ?? [])
+            }
+        }
+
+        func contains(_ value: PickleValue) -> Bool {
+            if case .tensor = value { return true }
+            guard let container = value.container else { return false }
+            return holders.contains(ObjectIdentifier(container))
+        }
     }
 
     private static func keyList(_ dict: PickleDict) -> String {

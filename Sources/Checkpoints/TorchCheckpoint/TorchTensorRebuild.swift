@@ -39,15 +39,24 @@ public struct TorchTensorReference: Sendable {
         return true
     }
 
+    /// Elements of the view (its shape's product; `TorchRebuild` bounds it by 2^48 when the pickle is read).
+    var elementCount: Int { shape.reduce(1, *) }
+
     /// The view's elements in row-major order, from `bytes` = the storage's elements `span` (as `span` says).
     func materialise(_ bytes: Data) -> Tensor {
-        let count = shape.reduce(1, *)
-        if count == 0 { return Tensor.zeros(shape, dtype: dtype) }
+        let contiguous = contiguousBytes(bytes)
+        if contiguous.isEmpty { return Tensor.zeros(shape, dtype: dtype) }
+        return contiguous.withUnsafeBytes { Tensor(bytes: $0.baseAddress!, shape: shape, dtype: dtype) }
+    }
+
+    /// The view's elements in row-major order as raw little-endian bytes, from `bytes` = the storage's elements
+    /// `span`. The caller has checked the view against its storage (``TorchViewLimits``), so the result is bounded.
+    func contiguousBytes(_ bytes: Data) -> Data {
+        let count = elementCount
+        if count == 0 { return Data() }
         let size = dtype.size
-        if isContiguous {
-            return bytes.withUnsafeBytes { Tensor(bytes: $0.baseAddress!, shape: shape, dtype: dtype) }
-        }
-        var out = [UInt8](repeating: 0, count: count * size)
+        if isContiguous { return Data(bytes.prefix(count * size)) }
+        var out = Data(count: count * size)
         bytes.withUnsafeBytes { source in
             out.withUnsafeMutableBytes { target in
                 // An odometer over every axis but the last; the last axis is one run (memcpy when its stride is 1).
@@ -81,7 +90,23 @@ public struct TorchTensorReference: Sendable {
                 }
             }
         }
-        return out.withUnsafeBytes { Tensor(bytes: $0.baseAddress!, shape: shape, dtype: dtype) }
+        return out
+    }
+}
+
+/// What a view may ask of its storage, checked when the file is opened (before any byte is read or allocated).
+public enum TorchViewLimits {
+    /// The largest dimension the engine indexes (its shapes are 32-bit).
+    public static let maxDimension = Int(Int32.max)
+    /// A view may hold at most this many times its storage's elements: broadcasting views (stride 0, as `expand`
+    /// makes) are legal in torch, but a 2 KB file must not ask for 2^48 elements.
+    public static let maxExpansion = 16
+    /// …or this many elements, whichever is larger, so that small broadcast buffers still load.
+    public static let minimumAllowance = 1 << 16
+
+    /// The most elements a view over a storage of `numel` elements may hold.
+    public static func limit(storageElements numel: Int) -> Int {
+        max(numel.multipliedReportingOverflow(by: maxExpansion).partialValue, minimumAllowance)
     }
 }
 

@@ -144,6 +144,15 @@ struct ZipArchive: Sendable {
         guard entry.method == 0 else {
             throw TorchCheckpointError.compressedEntry(file: path, entry: entry.name, method: entry.method)
         }
+        // Stored bytes are the entry's bytes: a larger uncompressed size would read past the entry into the next.
+        guard entry.compressedSize == entry.uncompressedSize else {
+            throw TorchCheckpointError.corruptArchive(
+                file: path,
+                reason: """
+                    corrupt zip: stored entry '\(entry.name)' has \(entry.compressedSize) bytes but claims \
+                    \(entry.uncompressedSize) uncompressed
+                    """)
+        }
         // The local header's extra field may differ from the central directory's (torch pads it for alignment).
         let header = try file.read(
             at: entry.localHeaderOffset, count: 30, what: "the local header of zip entry '\(entry.name)'")

@@ -72,15 +72,49 @@ public struct FluxEmbeddingCache {
         try AtomicFile.write(try encoder.encode(entries), to: manifestURL)
     }
 
+    /// The manifest's entries; every file name in it must lie inside its field's folder of the cache.
     public func readManifest() throws -> [Entry] {
         guard FileManager.default.fileExists(atPath: manifestURL.path) else {
             throw ModelFolderError.embeddingManifest(
                 file: manifestURL.path, reason: "no embedding manifest (run `dancegrpo preprocess` first)")
         }
-        do { return try JSONDecoder().decode([Entry].self, from: Data(contentsOf: manifestURL)) } catch {
-            throw ModelFolderError.embeddingManifest(
-                file: manifestURL.path,
-                reason: "not a list of {prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption}: \(error)")
+        let entries: [Entry]
+        do {
+            entries = try JSONDecoder().decode([Entry].self, from: Data(contentsOf: manifestURL))
+        } catch let error as DecodingError {
+            throw FluxEmbeddingCacheError.malformedManifest(file: manifestURL.path, reason: Self.describe(error))
+        } catch {
+            throw ModelFolderError.embeddingManifest(file: manifestURL.path, reason: "unreadable: \(error)")
+        }
+        let f = FluxEmbeddingCache.folders
+        for (index, entry) in entries.enumerated() {
+            for (field, sub, name) in [
+                ("prompt_embed_path", f.prompt, entry.promptEmbedPath),
+                ("pooled_prompt_embeds_path", f.pooled, entry.pooledPromptEmbedsPath),
+                ("text_ids", f.ids, entry.textIds)
+            ] where ContainedPath.resolve(name, in: folder.appendingPathComponent(sub)) == nil {
+                throw FluxEmbeddingCacheError.pathOutsideCache(
+                    file: manifestURL.path, index: index, field: field, path: name, folder: sub)
+            }
+        }
+        return entries
+    }
+
+    /// A decoding failure as the key path and what was expected, without Swift's internal description.
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        }
+        let expected = "expected a list of {prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption} strings"
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "entry\(path(context.codingPath)) has no '\(key.stringValue)'; \(expected)"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            let at = context.codingPath.isEmpty ? "the top level" : "entry\(path(context.codingPath))"
+            return "\(at) is not a \(type); \(expected)"
+        case .dataCorrupted(let context):
+            return "not valid JSON (\(context.debugDescription)); \(expected)"
+        @unknown default: return expected
         }
     }
 
@@ -88,7 +122,11 @@ public struct FluxEmbeddingCache {
     public func load(_ entries: [Entry]) throws -> FluxPromptEmbeddings {
         let f = FluxEmbeddingCache.folders
         func read(_ sub: String, _ file: String) throws -> Tensor {
-            let url = folder.appendingPathComponent(sub).appendingPathComponent(file)
+            // Entries made by hand rather than read from the manifest are held to the same rule.
+            guard let url = ContainedPath.resolve(file, in: folder.appendingPathComponent(sub)) else {
+                throw FluxEmbeddingCacheError.pathOutsideCache(
+                    file: manifestURL.path, index: nil, field: sub, path: file, folder: sub)
+            }
             if url.pathExtension != "safetensors" {
                 // DanceGRPO's own cache: one `torch.save(tensor)` pickle per field, read by the restricted unpickler.
                 let checkpoint = try TorchCheckpointFile(path: url)
@@ -103,10 +141,38 @@ public struct FluxEmbeddingCache {
             }
             return t.asType(.float32)
         }
+        guard let first = entries.first else {
+            throw FluxEmbeddingCacheError.noEntries(folder: folder.path)
+        }
         let prompts = try entries.map { try read(f.prompt, $0.promptEmbedPath) }
         let pooled = try entries.map { try read(f.pooled, $0.pooledPromptEmbedsPath) }
-        let ids = try read(f.ids, entries[0].textIds)
+        let ids = try read(f.ids, first.textIds)
         return FluxPromptEmbeddings(
             promptEmbeds: stacked(prompts, axis: 0), pooledPromptEmbeds: stacked(pooled, axis: 0), textIds: ids)
+    }
+}
+
+/// What is wrong with an embedding cache's manifest or its use.
+public enum FluxEmbeddingCacheError: Error, CustomStringConvertible, Sendable {
+    /// The manifest is not a list of entries (`reason`: where, and what was expected).
+    case malformedManifest(file: String, reason: String)
+    /// Entry `index` (nil: an entry not read from the manifest) names `path` in `field`, which leads out of the
+    /// cache's `folder` (an absolute path, `..`, or a symbolic link pointing elsewhere).
+    case pathOutsideCache(file: String, index: Int?, field: String, path: String, folder: String)
+    /// Loading a batch of no entries.
+    case noEntries(folder: String)
+
+    public var description: String {
+        switch self {
+        case .malformedManifest(let file, let reason):
+            return "\(file.escapedForTerminal): malformed embedding manifest: \(reason.escapedForTerminal)"
+        case .pathOutsideCache(let file, let index, let field, let path, let folder):
+            let entry = index.map { "entry \($0): " } ?? ""
+            return """
+                \(file.escapedForTerminal): \(entry)\(field) '\(path.escapedForTerminal)' is outside the cache's \
+                \(folder)/ folder (expected a file name inside it)
+                """
+        case .noEntries(let folder): return "\(folder.escapedForTerminal): no embedding cache entries to load"
+        }
     }
 }
