@@ -52,8 +52,14 @@ bench-grpo: deps
 	@scripts/bench-grpo.sh $(GRPO_BENCH_DIR)/weights $(GRPO_BENCH_DIR) $(ARGS)
 
 # Regenerates the committed golden files (creates .venv-tools with torch & co. on first use; the tests never need it).
+# clip_processor_layouts.py runs once per transformers major version, each in its own environment.
+LAYOUT_GOLDENS = tools/goldens/clip_processor_layouts.py
 goldens:
-	@for script in tools/goldens/*.py; do echo "== $$script"; scripts/tools-env.sh python3 $$script || exit 1; done
+	@for script in $(filter-out $(LAYOUT_GOLDENS),$(wildcard tools/goldens/*.py)); do \
+		echo "== $$script"; scripts/tools-env.sh python3 $$script || exit 1; done
+	@for major in 4 5; do echo "== $(LAYOUT_GOLDENS) (transformers $$major)"; \
+		TOOLS_REQUIREMENTS=tools/requirements-transformers$$major.txt scripts/tools-env.sh python3 $(LAYOUT_GOLDENS) \
+		|| exit 1; done
 
 clean:
 	rm -rf .build

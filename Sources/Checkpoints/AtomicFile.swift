@@ -15,9 +15,11 @@ public enum AtomicFile {
             \(UInt32.random(in: 0...UInt32.max))
             """
         )
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary.path])
-        }
+        // open(2) rather than FileManager.createFile, whose false says nothing of why: a full disk, a read-only
+        // volume and a missing permission must reach the user as themselves.
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard descriptor >= 0 else { throw systemError(path: temporary.path) }
+        close(descriptor)
         do {
             let handle = try FileHandle(forWritingTo: temporary)
             do {
@@ -29,22 +31,18 @@ public enum AtomicFile {
                 throw error
             }
             // rename(2) replaces the destination atomically on POSIX file systems.
-            guard rename(temporary.path, url.path) == 0 else {
-                throw CocoaError(
-                    .fileWriteUnknown,
-                    userInfo: [
-                        NSFilePathErrorKey: url.path,
-                        NSLocalizedDescriptionKey:
-                            """
-                        could not move \(temporary.lastPathComponent) to \(url.path): \
-                        \(String(cString: strerror(errno)))
-                        """
-                    ])
-            }
+            guard rename(temporary.path, url.path) == 0 else { throw systemError(path: url.path) }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw error
         }
+    }
+
+    /// The failed system call's errno as Foundation's file error, so callers read the path and the reason from it.
+    private static func systemError(path: String) -> CocoaError {
+        let code = POSIXErrorCode(rawValue: errno) ?? .EIO
+        return CocoaError(
+            .fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(code)])
     }
 
     /// Writes `data` atomically.

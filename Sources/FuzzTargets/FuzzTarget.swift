@@ -70,18 +70,21 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             FuzzTarget.exercise(try T5Tokenizer(sentencePieceModel: file, pipeline: .huggingFace))
         case .config:
             let file = try FuzzScratch.shared.write(bytes, as: "config/config.json")
-            // One file, every family's reader; the input is refused when no family accepts it.
+            // The family the file names (diffusers' `_class_name`, transformers' `model_type`) reads it; a file that
+            // names none goes through every family's reader. The input is refused when a reader that read it refuses.
+            let object = try ConfigFile.object(from: file)
+            let declared = (object["_class_name"] as? String) ?? (object["model_type"] as? String)
+            let readers: [String: (URL) throws -> Any] = [
+                "FluxTransformer2DModel": FluxConfig.load, "clip_text_model": CLIPTextConfig.load,
+                "t5": T5Config.load, "AutoencoderKL": AutoencoderKLConfig.load,
+                "UNet2DConditionModel": UNet2DConditionConfig.load
+            ]
+            let chosen = declared.flatMap { readers[$0] }.map { [$0] } ?? readers.keys.sorted().map { readers[$0]! }
             var failures: [Error] = []
-            func attempt(_ load: (URL) throws -> Any) {
-                do { _ = try load(file) } catch { failures.append(error) }
+            for read in chosen {
+                do { _ = try read(file) } catch { failures.append(error) }
             }
-            attempt(ConfigFile.object)
-            attempt(FluxConfig.load)
-            attempt(CLIPTextConfig.load)
-            attempt(T5Config.load)
-            attempt(AutoencoderKLConfig.load)
-            attempt(UNet2DConditionConfig.load)
-            if failures.count == 6 { throw failures[0] }
+            if let first = failures.first { throw first }
         case .png:
             _ = try PNGDecoder.decode(bytes).rgbImage()
         case .jpeg:
