@@ -46,7 +46,8 @@ public struct SettingsLayer {
     public static func file(_ url: URL) throws -> SettingsLayer {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw SettingsError.unreadable(file: url.path, reason: "cannot read (\(error.localizedDescription))")
+            let reason = FileSystemFailure.explain(error)?.reason ?? error.localizedDescription
+            throw SettingsError.unreadable(file: url.path, reason: "cannot read (\(reason))")
         }
         let object: Any?
         do {
