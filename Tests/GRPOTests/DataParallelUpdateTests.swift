@@ -60,7 +60,7 @@ final class DataParallelUpdateTests: XCTestCase {
 
     func testTwoRanksTakeTheStepOfOneProcessOnBothHalves() throws {
         guard !RankProcesses.isWorker else { return }
-        let ranks = try RankProcesses.start("DataParallelUpdateTests/testRankWorkerTrainsItsHalf")
+        let ranks = try RankProcesses.start("DataParallelUpdateTests/testRankWorkerTrainsItsHalf", for: self)
         let r = sharedRollout()
         let whole = try step(samples: Array(0..<6), accumulation: 6, rollout: r)
         XCTAssertTrue(RankProcesses.wait(ranks, seconds: 120), ranks.map(\.output).joined())

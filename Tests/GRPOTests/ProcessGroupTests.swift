@@ -48,7 +48,7 @@ final class ProcessGroupTests: XCTestCase {
 
     func testTwoRanksSumAndGatherTensors() throws {
         guard !RankProcesses.isWorker else { return }
-        let ranks = try RankProcesses.start("ProcessGroupTests/testRankWorkerCollectives")
+        let ranks = try RankProcesses.start("ProcessGroupTests/testRankWorkerCollectives", for: self)
         XCTAssertTrue(RankProcesses.wait(ranks, seconds: 60), ranks.map(\.output).joined())
         for rank in ranks {
             XCTAssertEqual(rank.process.terminationStatus, 0, rank.output)
@@ -81,7 +81,7 @@ final class ProcessGroupTests: XCTestCase {
 
     func testAKilledRankStopsTheOtherWithAMessageNamingIt() throws {
         guard !RankProcesses.isWorker else { return }
-        let ranks = try RankProcesses.start("ProcessGroupTests/testRankWorkerLoops")
+        let ranks = try RankProcesses.start("ProcessGroupTests/testRankWorkerLoops", for: self)
         let formed = Date().addingTimeInterval(60)
         while !ranks.allSatisfy({ $0.output.contains("ready") }) && Date() < formed { usleep(50_000) }
         XCTAssertTrue(ranks.allSatisfy { $0.output.contains("ready") }, ranks.map(\.output).joined())

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import GRPO
+import XCTest
 
 /// Real ranks for collective tests: MLX keeps one group per process, so each rank is a copy of this test bundle that
 /// runs one named test method as mlx.launch would start it (`MLX_RANK`, `MLX_HOSTFILE` for a ring on loopback).
@@ -38,10 +39,12 @@ enum RankProcesses {
     /// Whether this process is a rank started by ``start(_:count:)``.
     static var isWorker: Bool { ProcessInfo.processInfo.environment[workerVariable] != nil }
 
-    /// Starts `count` ranks, each running test `method` (`Class/method`) of this bundle.
-    static func start(_ method: String, count: Int = 2) throws -> [Rank] {
+    /// Starts `count` ranks, each running test `method` (`Class/method`) of this bundle, for `test` (which removes
+    /// their files when it ends).
+    static func start(_ method: String, count: Int = 2, for test: XCTestCase) throws -> [Rank] {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ranks-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        test.addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
         let hostfile = folder.appendingPathComponent("hostfile.json")
         try RingHostfile.loopback(count: count).write(to: hostfile)
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
