@@ -19,14 +19,15 @@ extension ProcessGroup {
     public var isMain: Bool { rank == 0 }
 
     /// Every rank's `values`, concatenated in rank order (the same on every rank); the ranks may send different
-    /// counts (a rank with no evaluation prompt sends none). Doubles travel as float64, so values arrive exactly.
-    public func allGather(_ values: [Double]) throws -> [Double] {
+    /// counts (a rank with no evaluation prompt sends none). Values travel in their own dtype (doubles as float64,
+    /// bytes as uint8), so they arrive exactly.
+    public func allGather<T: TensorScalar & Numeric>(_ values: [T]) throws -> [T] {
         guard worldSize > 1 else { return values }
         let counts = try allGather(Tensor([Int32(values.count)])).toArray(Int32.self).map(Int.init)
         let longest = counts.max() ?? 0
         guard longest > 0 else { return [] }
-        let padded = values + [Double](repeating: 0, count: longest - values.count)
-        let gathered = try allGather(Tensor(padded, shape: [1, longest])).toArray(Double.self)
+        let padded = values + [T](repeating: .zero, count: longest - values.count)
+        let gathered = try allGather(Tensor(padded, shape: [1, longest])).toArray(T.self)
         return counts.enumerated().flatMap { rank, count in gathered[(rank * longest)..<(rank * longest + count)] }
     }
 }
