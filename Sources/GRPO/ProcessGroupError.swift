@@ -37,6 +37,8 @@ public enum ProcessGroupError: Error, CustomStringConvertible, Equatable {
     case addressInUse(rank: Int, address: String)
     /// This rank cannot listen on its hostfile address (not an address of this machine, or refused).
     case cannotListen(rank: Int, address: String, reason: String)
+    /// Rank `rank` of `worldSize` could not join its ring (a neighbour that never listened, an unreachable address).
+    case joinFailed(rank: Int, worldSize: Int, message: String)
     /// The generated hostfile could not be written.
     case cannotWriteHostfile(path: String, reason: String)
 
@@ -83,6 +85,11 @@ public enum ProcessGroupError: Error, CustomStringConvertible, Equatable {
             "rank \(rank)'s address \(address) is in use (another run or program listens there; pick another port)"
         case .cannotListen(let rank, let address, let reason):
             "rank \(rank) cannot listen on \(address): \(reason) (is it an address of this machine?)"
+        case .joinFailed(let rank, let worldSize, let message):
+            """
+            rank \(rank) of \(worldSize) could not join the ring (\(message)): \
+            \(Self.neighbours(of: rank, worldSize: worldSize)) did not answer; is it running and reachable?
+            """
         case .cannotWriteHostfile(let path, let reason):
             "cannot write the ranks' hostfile \(path): \(reason)"
         case .rankExited(let rank, let status, let signaled):

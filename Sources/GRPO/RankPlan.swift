@@ -125,6 +125,11 @@ public struct RankPlan: Sendable {
         do {
             return DistributedProcessGroup(try DistributedGroup(backend: backend))
         } catch let error as DistributedError {
+            if case .initFailed(.ring, let message) = error, let ranks = hostfile?.ranks.count,
+                let ownRank = rank ?? ownRank
+            {
+                throw ProcessGroupError.joinFailed(rank: ownRank, worldSize: ranks, message: message)
+            }
             throw ProcessGroupError.backend(error)
         }
     }
