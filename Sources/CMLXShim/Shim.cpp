@@ -571,6 +571,51 @@ void setCompileEnabled(bool enabled) {
     mx::disable_compile();
 }
 
+// ---- distributed
+struct DistributedGroup {
+  mx::distributed::Group group;
+};
+
+bool distributedIsAvailable(const char* backend) {
+  DG_TRY("distributed.is_available", return mx::distributed::is_available(backend));
+  return false;
+}
+
+DistributedGroup* distributedInit(const char* backend, bool strict) {
+  DG_TRY("distributed.init", return new DistributedGroup{mx::distributed::init(strict, backend)});
+  return nullptr;
+}
+
+void distributedFree(DistributedGroup* g) { delete g; }
+int32_t distributedRank(const DistributedGroup* g) { return g->group.rank(); }
+int32_t distributedSize(const DistributedGroup* g) { return g->group.size(); }
+
+DistributedGroup* distributedSplit(const DistributedGroup* g, int32_t color, int32_t key) {
+  DG_TRY("distributed.split", return new DistributedGroup{g->group.split(color, key)});
+  return nullptr;
+}
+
+Array distributedAllSum(const Array& a, const DistributedGroup* g) {
+  DG_TRY("distributed.all_sum", return mx::distributed::all_sum(a, g->group));
+  return placeholder();
+}
+
+Array distributedAllGather(const Array& a, const DistributedGroup* g) {
+  DG_TRY("distributed.all_gather", return mx::distributed::all_gather(a, g->group));
+  return placeholder();
+}
+
+Array distributedSend(const Array& a, int32_t destination, const DistributedGroup* g) {
+  DG_TRY("distributed.send", return mx::distributed::send(a, destination, g->group));
+  return placeholder();
+}
+
+Array distributedRecv(const int32_t* shape, int32_t ndim, DTypeCode dtype, int32_t source,
+                      const DistributedGroup* g) {
+  DG_TRY("distributed.recv", return mx::distributed::recv(shapeOf(shape, ndim), toMx(dtype), source, g->group));
+  return placeholder();
+}
+
 const char* sgemmProvider() {
   static std::string path;
   void* symbol = dlsym(RTLD_DEFAULT, "cblas_sgemm");

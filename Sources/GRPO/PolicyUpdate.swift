@@ -222,14 +222,13 @@ public enum PolicyUpdateError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The mean over the ranks of each rank's gradients, sent as one flat vector in key order (dictionary order differs
-/// between processes; sorted names are the same everywhere).
+/// The mean over the ranks of each rank's gradients, summed as one flat float32 tensor in key order (one collective;
+/// dictionary order differs between processes, sorted names are the same everywhere). The sum stays an engine array.
 func averageOverRanks(_ gradients: [String: Tensor], _ processGroup: ProcessGroup) throws -> [String: Tensor] {
     let names = gradients.keys.sorted()
     let shapes = names.map { gradients[$0]!.shape }
     let flat = concatenated(names.map { gradients[$0]!.asType(.float32).reshaped([-1]) }, axis: 0)
-    let summed = try processGroup.allReduceSum(flat.toArray(Float.self))
-    let mean = Tensor(summed) * (1 / Float(processGroup.worldSize))
+    let mean = try processGroup.allSum(flat) * (1 / Float(processGroup.worldSize))
     var offsets = [0]
     for shape in shapes { offsets.append(offsets.last! + shape.reduce(1, *)) }
     var averaged: [String: Tensor] = [:]

@@ -99,20 +99,20 @@ public struct Evaluation {
 
     /// The union of every rank's metric names (a rank with no prompts has none).
     private func gatherNames(_ names: [String], processGroup: ProcessGroup) throws -> [String] {
-        let bytes = try processGroup.allGather((names.joined(separator: "\n") + "\u{0}").utf8.map(Double.init))
-        let texts = String(decoding: bytes.map { UInt8($0) }, as: UTF8.self).split(separator: "\u{0}")
+        let bytes = try processGroup.allGather(Array((names.joined(separator: "\n") + "\u{0}").utf8))
+        let texts = String(decoding: bytes, as: UTF8.self).split(separator: "\u{0}")
         return Set(texts.flatMap { $0.split(separator: "\n").map(String.init) }).sorted()
     }
 
     /// Every process's images in rank order: sizes first, then the pixel bytes (a few KB per image here).
     private func gatherImages(_ images: [RGBImage], processGroup: ProcessGroup) throws -> [RGBImage] {
         let sizes = try processGroup.allGather(images.flatMap { [Double($0.width), Double($0.height)] })
-        let bytes = try processGroup.allGather(images.flatMap { $0.pixels.map(Double.init) })
+        let bytes = try processGroup.allGather(images.flatMap(\.pixels))
         var gathered: [RGBImage] = [], offset = 0
         for i in stride(from: 0, to: sizes.count, by: 2) {
             let width = Int(sizes[i]), height = Int(sizes[i + 1]), count = width * height * 3
             gathered.append(
-                try RGBImage(width: width, height: height, pixels: bytes[offset..<(offset + count)].map { UInt8($0) }))
+                try RGBImage(width: width, height: height, pixels: Array(bytes[offset..<(offset + count)])))
             offset += count
         }
         return gathered

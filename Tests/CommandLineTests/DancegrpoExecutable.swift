@@ -1,7 +1,8 @@
 import Foundation
 
 /// The `dancegrpo` built beside the test bundle (`swift build --build-tests` builds both into one folder), run in
-/// the package root (where `assets/` is) as users run it: one BLAS thread, no outside launcher's WORLD_SIZE.
+/// the package root (where `assets/` is) as users run it: one BLAS thread, no outside launcher's WORLD_SIZE or
+/// MLX_RANK.
 enum DancegrpoExecutable {
     static var url: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -23,7 +24,7 @@ enum DancegrpoExecutable {
         process.currentDirectoryURL = packageRoot
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_NUM_THREADS"] = oneBLASThread ? "1" : nil
-        environment.removeValue(forKey: "WORLD_SIZE")
+        for name in ["WORLD_SIZE", "MLX_RANK", "MLX_HOSTFILE"] { environment.removeValue(forKey: name) }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

@@ -6,9 +6,8 @@ import NN
 import TestSupport
 import XCTest
 
-/// Data parallelism in `updatePolicy`: two ranks with three samples each take the optimizer step one process takes on
-/// all six. Rank 1 is a thread that only talks over the socket (tensor work stays on this thread): it sends the
-/// gradient its half produces, computed here beforehand.
+/// Data parallelism in `updatePolicy`: two ranks (real processes over MLX's ring, see ``RankProcesses``) with three
+/// samples each take the optimizer step one process takes on all six.
 final class DataParallelUpdateTests: XCTestCase {
     private let conditioning = Conditioning(["text": Tensor([1, 0, 0, 1] as [Float], shape: [2, 2])]).repeatingEachRow(
         3)
@@ -42,32 +41,43 @@ final class DataParallelUpdateTests: XCTestCase {
         return policy.parameters().reduce(into: [:]) { $0[$1.key] = before[$1.key]! - $1.value }
     }
 
-    func testTwoRanksTakeTheStepOfOneProcessOnBothHalves() throws {
+    private func sharedRollout() -> RolloutBatch {
         var c = RolloutConfig.flow(steps: 6)
         c.batchSize = 6
-        let r = rollout(
+        return rollout(
             policy: ToyPolicy(), conditioning: conditioning, latentShape: [4, 3], config: c, key: RandomKey(seed: 30))
+    }
+
+    /// Rank r trains samples 3r…3r+2 with the group and reports its parameter change.
+    func testRankWorkerTrainsItsHalf() throws {
+        guard RankProcesses.isWorker else { return }
+        let group = try RankProcesses.formGroup()
+        let change = try step(
+            samples: Array((3 * group.rank)..<(3 * group.rank + 3)), accumulation: 3, rollout: sharedRollout(),
+            group: group)
+        try RankProcesses.report(change.mapValues { $0.reshaped([-1]).toArray(Double.self) })
+    }
+
+    func testTwoRanksTakeTheStepOfOneProcessOnBothHalves() throws {
+        guard !RankProcesses.isWorker else { return }
+        let ranks = try RankProcesses.start("DataParallelUpdateTests/testRankWorkerTrainsItsHalf", for: self)
+        let r = sharedRollout()
         let whole = try step(samples: Array(0..<6), accumulation: 6, rollout: r)
-        let secondHalf = try step(samples: [3, 4, 5], accumulation: 3, rollout: r)
+        XCTAssertTrue(RankProcesses.wait(ranks, seconds: 120), ranks.map(\.output).joined())
         let names = whole.keys.sorted()
-        let rankOneGradient = concatenated(names.map { secondHalf[$0]!.reshaped([-1]) }, axis: 0).toArray(Float.self)
-
-        let listener = try SocketProcessGroup.makeListener()
-        let peer = Results()
-        peer.start {
-            let group = try SocketProcessGroup.joining(
-                rank: 1, worldSize: 2, host: "127.0.0.1", port: listener.port, timeout: 20)
-            let sum = try group.allReduceSum(rankOneGradient)
-            return "\(sum.count)"
-        }
-        let group = try SocketProcessGroup.accepting(worldSize: 2, listener: listener, timeout: 20)
-        let rankZero = try step(samples: [0, 1, 2], accumulation: 3, rollout: r, group: group)
-        XCTAssertEqual(try peer.wait(), ["\(rankOneGradient.count)"])
-
         let scale = whole.values.map { $0.abs().max().item(Float.self) }.max()!
         XCTAssertGreaterThan(scale, 1e-4, "the step must move the parameters")
+        var changes: [[String: [Double]]] = []
+        for rank in ranks {
+            XCTAssertEqual(rank.process.terminationStatus, 0, rank.output)
+            changes.append(try RankProcesses.results(rank))
+        }
         for name in names {
-            XCTAssertLessThan(maxAbsDifference(rankZero[name]!, whole[name]!), 1e-5 * max(1, scale), name)
+            let expected = whole[name]!.reshaped([-1]).toArray(Double.self)
+            // Both ranks take the same step, and it is the one-process step on all six samples.
+            XCTAssertEqual(changes[0][name], changes[1][name], name)
+            let difference = zip(changes[0][name] ?? [], expected).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThan(difference, 1e-5 * Double(max(1, scale)), name)
         }
         // Without the peer's half the step differs: the comparison above can fail.
         let firstHalfAlone = try step(samples: [0, 1, 2], accumulation: 3, rollout: r)

@@ -159,6 +159,24 @@ bool compileApply(Compiled* c, const ArrayVector& inputs, ArrayVector& outputs);
 void compileFree(Compiled* c);
 void setCompileEnabled(bool enabled);
 
+// ---- distributed (mlx::core::distributed): a group of processes and its collectives. Collectives are lazy graph
+// nodes like other ops; a peer that went away surfaces as an evaluation error.
+struct DistributedGroup;
+// Whether `backend` ("any", "ring", "mpi", "nccl", "jaccl") can be initialised in this build.
+bool distributedIsAvailable(const char* backend);
+// The group the backend forms from its environment (the ring backend: MLX_RANK, MLX_HOSTFILE); strict, so a backend
+// that cannot form one fails with its reason. "any" with nothing to form gives the one-process group.
+DistributedGroup* distributedInit(const char* backend, bool strict);
+void distributedFree(DistributedGroup* g);
+int32_t distributedRank(const DistributedGroup* g);
+int32_t distributedSize(const DistributedGroup* g);
+DistributedGroup* distributedSplit(const DistributedGroup* g, int32_t color, int32_t key);
+Array distributedAllSum(const Array& a, const DistributedGroup* g);
+Array distributedAllGather(const Array& a, const DistributedGroup* g);
+Array distributedSend(const Array& a, int32_t destination, const DistributedGroup* g);
+Array distributedRecv(const int32_t* shape, int32_t ndim, DTypeCode dtype, int32_t source,
+                      const DistributedGroup* g);
+
 // ---- BLAS provenance: path of the shared object that provides cblas_sgemm in this process.
 const char* sgemmProvider();
 const char* mlxVersion();

@@ -52,6 +52,25 @@ struct TrainCommand: ParsableCommand {
     )
     var overwrite = false
 
+    @Option(
+        help:
+            """
+            mlx.launch's JSON hostfile ({"hosts": [{"ssh": …, "ips": […]}, …]}, ports from 32323) or the ring \
+            backend's own ([["ip:port"], …]): every rank's address. With --processes N this machine runs all N \
+            ranks on those addresses; otherwise this process is rank MLX_RANK of them.
+            """
+    )
+    var hostfile: String?
+
+    @Option(
+        help:
+            """
+            MLX distributed backend: \(DistributedBackend.allCases.map(\.rawValue).joined(separator: ", ")) (default: \
+            the hostfile's, else any: the first that finds its launcher's environment; --processes uses ring).
+            """
+    )
+    var backend: DistributedBackend?
+
     @Flag(
         help:
             """
@@ -156,6 +175,9 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let settings = try settings()
+        // Hostfile, backend and addresses are checked before the run folder or the model is touched.
+        let ranks = try RankPlan.resolve(
+            processes: settings.trainer.processes, hostfile: hostfile, backend: backend)
         let start = try RunStart.prepare(
             folder: outputFolder(settings), resume: try resumeSource(), settings: settings.trainer,
             overwrite: overwrite, dryRun: dryRun)
@@ -175,13 +197,10 @@ struct TrainCommand: ParsableCommand {
             )
         }
         let task = try Self.makeTask(settings.task)
-        // Ranks: started by an outside launcher (WORLD_SIZE in the environment), by this process (--processes), or
-        // none.
+        // Ranks: this process and the local ranks it starts (--processes), one rank of an outside launcher's run
+        // (MLX_RANK, mpirun, torchrun's variables), or none.
+        let (processGroup, localRanks) = try LocalRanks.group(for: ranks)
         let environment = ProcessInfo.processInfo.environment
-        let localRanks =
-            environment["WORLD_SIZE"] == nil && settings.trainer.processes > 1
-            ? try LocalRanks.start(count: settings.trainer.processes) : nil
-        let processGroup = try localRanks?.group ?? processGroupFromEnvironment()
         LocalRanks.shareCores(localWorldSize: Int(environment["LOCAL_WORLD_SIZE"] ?? "") ?? processGroup.worldSize)
         do {
             try train(task: task, settings: settings, start: start, processGroup: processGroup)
@@ -232,3 +251,5 @@ struct TrainCommand: ParsableCommand {
         try trainer.run(timeBudgetMinutes: settings.task.timeBudget, observers: observers)
     }
 }
+
+extension DistributedBackend: ExpressibleByArgument {}

@@ -1,0 +1,119 @@
+import Foundation
+internal import CMLXShim
+
+/// The communication back ends MLX's distributed module knows; which ones a build can use is
+/// ``DistributedGroup/isAvailable(_:)``'s answer (the CPU wheel: ring, and MPI where a libmpi is installed).
+public enum DistributedBackend: String, CaseIterable, Sendable {
+    /// The first back end that can form a group from the environment (NCCL under CUDA, ring, MPI, JACCL).
+    case any
+    /// TCP rings between the ranks of a hostfile (`MLX_HOSTFILE`, `MLX_RANK`): CPUs and several machines.
+    case ring
+    /// An MPI launcher's processes (`mpirun`).
+    case mpi
+    /// NVIDIA's collectives, for the CUDA back end.
+    case nccl
+    /// RDMA over Thunderbolt (macOS).
+    case jaccl
+}
+
+/// A group that could not form.
+public enum DistributedError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The back end is not compiled into this libmlx or cannot load its library.
+    case unavailable(backend: DistributedBackend, available: [DistributedBackend])
+    /// The back end refused to form a group; `message` is its reason.
+    case initFailed(backend: DistributedBackend, message: String)
+    /// `split` is not supported by the back end, or its arguments were refused.
+    case splitFailed(message: String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let backend, let available):
+            let names = available.map(\.rawValue).joined(separator: ", ")
+            return "the \(backend.rawValue) backend is not available in this build (available: \(names))"
+        case .initFailed(let backend, let message):
+            return "the \(backend.rawValue) backend could not form a group: \(message)"
+        case .splitFailed(let message):
+            return "cannot split the group: \(message)"
+        }
+    }
+}
+
+/// A group of processes running the same program, over `mlx::core::distributed`. Collectives are graph nodes like
+/// other ops: they take and return tensors (no copy to the host; under CUDA they stay on the GPU) and run when
+/// evaluated. Every rank must evaluate the same collectives in the same order. A failed exchange (a rank that exited)
+/// is an engine failure at evaluation, recorded like any other (see ``Engine/catchingErrors(_:)``).
+///
+/// MLX keeps one group per back end and process: a second `init` with the same back end returns the same group.
+public final class DistributedGroup: @unchecked Sendable {
+    private let handle: OpaquePointer
+    public let rank: Int
+    public let size: Int
+
+    private init(handle: OpaquePointer) {
+        self.handle = handle
+        rank = Int(dg.distributedRank(handle))
+        size = Int(dg.distributedSize(handle))
+    }
+
+    deinit { dg.distributedFree(handle) }
+
+    /// Whether `backend` can form groups in this build.
+    public static func isAvailable(_ backend: DistributedBackend) -> Bool {
+        let available = dg.distributedIsAvailable(backend.rawValue)
+        dg.clearError()
+        return available
+    }
+
+    /// The back ends this build can use, `any` excluded.
+    public static var availableBackends: [DistributedBackend] {
+        DistributedBackend.allCases.filter { $0 != .any && isAvailable($0) }
+    }
+
+    /// Forms the group `backend` finds in the environment (for ring: `MLX_RANK` and `MLX_HOSTFILE`; this blocks until
+    /// the ring's neighbours connect). `any` with nothing to form returns the one-process group.
+    public init(backend: DistributedBackend = .any) throws {
+        // The ring backend sends without MSG_NOSIGNAL: a rank that exited would kill this one with SIGPIPE instead of
+        // failing the collective with a message.
+        signal(SIGPIPE, SIG_IGN)
+        if backend != .any && !Self.isAvailable(backend) {
+            throw DistributedError.unavailable(backend: backend, available: Self.availableBackends)
+        }
+        guard let handle = dg.distributedInit(backend.rawValue, backend != .any) else {
+            let message = dg.lastError().map { String(cString: $0) } ?? "no reason given"
+            throw DistributedError.initFailed(backend: backend, message: message)
+        }
+        self.handle = handle
+        rank = Int(dg.distributedRank(handle))
+        size = Int(dg.distributedSize(handle))
+    }
+
+    /// The ranks with the same `color`, ordered by `key` (negative: by rank). The ring back end does not split.
+    public func split(color: Int, key: Int = -1) throws -> DistributedGroup {
+        guard let part = dg.distributedSplit(handle, Int32(color), Int32(key)) else {
+            throw DistributedError.splitFailed(message: dg.lastError().map { String(cString: $0) } ?? "no reason given")
+        }
+        return DistributedGroup(handle: part)
+    }
+
+    /// The element-wise sum of every rank's `tensor` (equal shapes and dtypes), the same on every rank.
+    public func allSum(_ tensor: Tensor) -> Tensor {
+        checked("distributed.allSum", [tensor], dg.distributedAllSum(tensor.raw, handle))
+    }
+
+    /// Every rank's `tensor` concatenated along axis 0 in rank order (equal shapes), the same on every rank.
+    public func allGather(_ tensor: Tensor) -> Tensor {
+        checked("distributed.allGather", [tensor], dg.distributedAllGather(tensor.raw, handle))
+    }
+
+    /// Sends `tensor` to rank `destination` when evaluated; the result is `tensor` (evaluate it to send).
+    public func send(_ tensor: Tensor, to destination: Int) -> Tensor {
+        checked("distributed.send", [tensor], dg.distributedSend(tensor.raw, Int32(destination), handle))
+    }
+
+    /// A tensor of `shape` and `dtype` received from rank `source` when evaluated.
+    public func receive(shape: [Int], dtype: DType, from source: Int) -> Tensor {
+        checked(
+            "distributed.recv", [],
+            withInt32s(shape) { dg.distributedRecv($0, $1, dtype.code, Int32(source), handle) })
+    }
+}

@@ -1,0 +1,37 @@
+import Engine
+import Foundation
+
+/// A process group over MLX's distributed module (``DistributedGroup``): ring over TCP on CPUs and across machines,
+/// MPI, NCCL under CUDA. Each collective is evaluated at once, inside its own error scope, so that a failed exchange
+/// (a rank that exited closes its sockets) becomes a ``ProcessGroupError/collectiveFailed`` naming the ranks this one
+/// exchanges with, rather than a failure some later evaluation reports.
+public final class DistributedProcessGroup: ProcessGroup, @unchecked Sendable {
+    public let group: DistributedGroup
+    public var rank: Int { group.rank }
+    public var worldSize: Int { group.size }
+
+    public init(_ group: DistributedGroup) { self.group = group }
+
+    public func allSum(_ tensor: Tensor) throws -> Tensor {
+        try evaluated("allSum", tensor, group.allSum)
+    }
+
+    public func allGather(_ tensor: Tensor) throws -> Tensor {
+        try evaluated("allGather", tensor, group.allGather)
+    }
+
+    /// The input is computed first, so that its own failures keep their names; only the exchange's are the group's.
+    private func evaluated(_ operation: String, _ input: Tensor, _ collective: (Tensor) -> Tensor) throws -> Tensor {
+        try Engine.catchingErrors { eval(input) }
+        do {
+            return try Engine.catchingErrors {
+                let tensor = collective(input)
+                eval(tensor)
+                return tensor
+            }
+        } catch let error as EngineError {
+            throw ProcessGroupError.collectiveFailed(
+                rank: rank, worldSize: worldSize, operation: operation, message: error.message)
+        }
+    }
+}
