@@ -14,8 +14,8 @@ enum TopLevelError {
         if let (path, reason) = FileSystemFailure.explain(error) {
             return path.map { "\($0): \(reason)" } ?? reason
         }
-        if let described = error as? CustomStringConvertible { return described.description }
-        return error.localizedDescription
+        // Every error converts to CustomStringConvertible here, so its description is what the user reads.
+        return String(describing: error)
     }
 
     /// Every line escaped for the terminal: the line breaks the command composes (lists of problems) stay, while

@@ -77,12 +77,24 @@ final class DataParallelCommandTests: XCTestCase {
         XCTAssertTrue(stopped.output.contains("held-out after 0 iterations"), stopped.output)
     }
 
-    func testASettingOneRankCannotRunStopsEveryRankWithTheReasonAndBadFlagsAreRefused() throws {
+    /// Per-prompt statistics gather every rank's prompts and rewards: the tracker rank 0 checkpoints holds the
+    /// histories of both ranks' prompts, and the ranks stay in agreement (the checkpoint's rank check).
+    func testPerPromptStatisticsSeeEveryRanksPrompts() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dancegrpo-dp-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let result = try train(folder, iterations: 1, ["--per-prompt-stat-buffer", "4"])
-        XCTAssertNotEqual(result.status, 0)
-        XCTAssertTrue(result.output.contains("does not run with 2 processes"), result.output)
+        let result = try train(
+            folder, iterations: 2, ["--per-prompt-stat-buffer", "16", "--per-prompt-stat-min-count", "1"])
+        XCTAssertEqual(result.status, 0, result.output)
+        let tracker = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: folder.appendingPathComponent("checkpoint-2-0/per_prompt_stats-shapes.json")))
+        let histories = try XCTUnwrap((tracker as? [String: Any])?["history"] as? [String: [Double]], "\(tracker)")
+        XCTAssertEqual(
+            histories.values.reduce(0) { $0 + $1.count }, 8, "2 iterations × 2 ranks × 2 samples: \(histories)")
+    }
+
+    func testBadFlagsAreRefused() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dancegrpo-dp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
         for (flags, message) in [
             (["--processes", "0"], "--processes must be at least 1"),
             (["--ema-decay", "1.5"], "--ema-decay must be in [0, 1)"),

@@ -10,14 +10,6 @@ extension GRPOTrainer.Config {
         try validateNumbers()
         try validateCombinations()
         _ = try GRPOTrainer.learningRateSchedule(self)
-        if perPromptStatBuffer > 0 && processes > 1 {
-            throw TrainerError.invalidSetting(
-                """
-                --per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \
-                \(processes) processes yet (use --processes 1)
-                """
-            )
-        }
     }
 
     /// Trained samples of one process per iteration: B·G, or B·N with best-of-N.

@@ -62,14 +62,6 @@ public final class GRPOTrainer {
         heldOut = Evaluation(
             prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
             shift: config.shift, guidanceScale: config.guidanceScale)
-        if config.perPromptStatBuffer > 0 && processGroup.worldSize > 1 {
-            throw TrainerError.invalidSetting(
-                """
-                --per-prompt-stat-buffer keeps each prompt's reward history in one process; it does not run with \
-                \(processGroup.worldSize) processes yet (use --processes 1)
-                """
-            )
-        }
         if config.perPromptStatBuffer > 0 {
             for stream in normalizedStreams {
                 statTrackers[stream] = PerPromptStatTracker(
@@ -303,10 +295,12 @@ public final class GRPOTrainer {
                 ? .perGroupGlobalStd(groupSize: config.numGenerations) : .perGroup(groupSize: config.numGenerations)
         func advantages(_ values: [Double], stream: String) throws -> [Float] {
             if statTrackers[stream] != nil {
+                // Every rank updates its tracker with every rank's prompts and rewards in rank order, so the histories
+                // (and the checkpointed tracker) are the same on all ranks; each keeps the advantages of its samples.
+                let everyone = try processGroup.allGatherPrompts(prompts, values: values)
                 let clip = Double(config.advantageClipMax)
-                return statTrackers[stream]!.update(prompts: prompts, rewards: values).map {
-                    Float(Swift.min(Swift.max($0, -clip), clip))
-                }
+                return statTrackers[stream]!.update(prompts: everyone.prompts, rewards: everyone.values)[everyone.mine]
+                    .map { Float(Swift.min(Swift.max($0, -clip), clip)) }
             }
             let everyone =
                 normalization.usesBatchStatistics ? Tensor(try processGroup.allGather(values).map(Float.init)) : nil
