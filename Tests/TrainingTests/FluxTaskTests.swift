@@ -110,6 +110,29 @@ final class FluxTaskTests: XCTestCase {
 
     /// The seed's own cache (bf16 `torch.save(tensor)` pickles, text ids as a (3,) zero vector) loads as written and
     /// trains; values equal torch's float32 view of the bf16 tensors.
+    /// `--gradient-checkpointing` (on in the flux preset, as in the seed's script) recomputes each block in the
+    /// backward pass: the trained weights match a run that keeps the activations.
+    func testGradientCheckpointingTrainsTheSameWeights() throws {
+        let folder = try temporaryDirectory(self)
+        var weights: [[String: Tensor]] = []
+        for checkpointing in [true, false] {
+            var settings = config()
+            settings.gradientCheckpointing = checkpointing
+            let trainer = try GRPOTrainer(
+                task: try task(folder.appendingPathComponent("\(checkpointing)")), config: settings,
+                runFolder: folder.appendingPathComponent("run-\(checkpointing)"))
+            XCTAssertEqual((trainer.task.network as? FluxTransformer2DModel)?.gradientCheckpointing, checkpointing)
+            _ = try trainer.step()
+            weights.append(trainer.task.network.parameters())
+        }
+        var largest: Float = 0
+        for (key, value) in weights[0] {
+            let difference = (value - weights[1][key]!).abs().max().item(Float.self)
+            largest = max(largest, difference)
+        }
+        XCTAssertLessThanOrEqual(largest, 1e-6, "max abs weight difference with and without checkpointing")
+    }
+
     func testSeedLayoutCacheTrains() throws {
         let folder = Fixture.url("flux_seed_cache")
         let expected = try SafeTensors.load(folder.appendingPathComponent("expected.safetensors"))

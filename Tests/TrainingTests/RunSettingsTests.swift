@@ -57,7 +57,7 @@ final class RunSettingsTests: XCTestCase {
         adv_clip_max: 5.0
         """.write(to: file, atomically: true, encoding: .utf8)
         let layer = try SettingsLayer.file(file)
-        XCTAssertEqual(Set(layer.ignored), ["gradient_checkpointing", "mixed_precision", "t"])
+        XCTAssertEqual(Set(layer.ignored), ["mixed_precision", "t"])
         let resolved = try RunSettings.resolve(preset: GRPOTrainer.Config(), presetName: "base", layers: [layer])
         XCTAssertEqual(
             resolved.trainer,

@@ -130,3 +130,5 @@ public final class FluxTransformer2DModel: Module {
         return projOut(normOut(x, conditioning: embedding))
     }
 }
+
+extension FluxTransformer2DModel: GradientCheckpointable {}

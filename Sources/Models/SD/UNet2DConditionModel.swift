@@ -149,3 +149,5 @@ public final class UNet2DConditionModel: Module {
         gradientCheckpointing ? block.withCheckpointing(inputs, body) : body(inputs)
     }
 }
+
+extension UNet2DConditionModel: GradientCheckpointable {}

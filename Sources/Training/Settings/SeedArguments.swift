@@ -20,13 +20,14 @@ enum SeedArguments {
         "use_same_noise": "initSameNoise",
         "cfg_infer": "guidanceScale",
         "lr_warmup_steps": "lrWarmupSteps",
-        "lora_target_modules": "loraTargets"
+        "lora_target_modules": "loraTargets",
+        "gradient_checkpointing": "gradientCheckpointing"
     ]
 
     /// Seed arguments about the PyTorch machinery (sharding, precision, data loading, logging) that do not change
     /// what is trained here: accepted, and reported as ignored.
     static let ignored: Set<String> = [
-        "fsdp_sharding_startegy", "fsdp_sharding_strategy", "gradient_checkpointing", "selective_checkpointing",
+        "fsdp_sharding_startegy", "fsdp_sharding_strategy", "selective_checkpointing",
         "mixed_precision", "master_weight_type", "use_cpu_offload", "allow_tf32", "dataloader_num_workers",
         "sp_size", "train_sp_batch_size", "num_latent_t", "cache_dir", "logging_dir", "report_to",
         "tracker_project_name", "log_validation", "validation_prompt_dir", "validation_steps", "validation_guidance",

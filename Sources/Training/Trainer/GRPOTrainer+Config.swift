@@ -34,6 +34,9 @@ extension GRPOTrainer {
         /// Trained samples per optimizer step.
         public var gradientAccumulationSteps = 32
         public var maxGradNorm: Float = 1
+        /// Recompute each block's activations in the backward pass (the seed's `--gradient_checkpointing`): the same
+        /// gradients in less memory, for about one more forward pass.
+        public var gradientCheckpointing = false
         public var initSameNoise = false
         /// With `initSameNoise`: one initial noise per prompt group rather than one for all the process's samples.
         public var initSameNoisePerPrompt = false
@@ -140,6 +143,7 @@ extension GRPOTrainer {
             c.timestepFraction = 0.6
             c.gradientAccumulationSteps = 4
             c.maxGradNorm = 1
+            c.gradientCheckpointing = true
             c.initSameNoise = true
             c.useGroup = true
             c.seed = 42

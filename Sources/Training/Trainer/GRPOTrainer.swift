@@ -46,6 +46,13 @@ public final class GRPOTrainer {
         try config.validate()
         stochasticSampler = try GRPOTrainer.stochasticSampler(config, chain: task.chain)
         let network = task.network
+        if config.gradientCheckpointing {
+            guard let checkpointable = network as? GradientCheckpointable else {
+                throw TrainerError.incompatibleWithModel(
+                    "--gradient-checkpointing: the \(type(of: network)) network has no checkpointed blocks")
+            }
+            checkpointable.gradientCheckpointing = true
+        }
         if config.loraRank > 0 {
             let targets = config.loraTargets.modules
             let lora = LoRAConfig(

@@ -148,6 +148,8 @@ struct TrainerFlags: ParsableArguments {
             """
     )
     var maxConsecutiveSkippedSteps: Int?
+    @Flag(inversion: .prefixedNo, help: "Recompute block activations in the backward pass (less memory).")
+    var gradientCheckpointing: Bool?
     @Flag(inversion: .prefixedNo, help: "One initial noise for all samples of an iteration.") var initSameNoise: Bool?
     @Flag(inversion: .prefixedNo, help: "With --init-same-noise: one initial noise per prompt group.")
     var initSameNoisePerPrompt: Bool?
