@@ -152,9 +152,7 @@ enum RewardFiles {
         {
             let tokenizer = try CLIPTokenizer(directory: candidate)
             try TokenizerFit.check(
-                ids: tokenizer.tokenIDRange, vocabularySize: model.vocabSize,
-                sequenceLength: tokenizer.defaultMaxLength,
-                maxPositions: model.maxPositionEmbeddings, tokenizer: candidate.path,
+                tokenizer, fits: model, sequenceLength: tokenizer.defaultMaxLength, tokenizer: candidate.path,
                 model: folder.appendingPathComponent("config.json").path)
             return tokenizer
         }

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Tokenizers
 
 /// Checks, when a pipeline or reward model loads a tokenizer with its text encoder, that every id the tokenizer can
 /// write has a row in the encoder's embedding table and that the sequences it is asked for have positions; files come
@@ -30,6 +31,16 @@ public enum TokenizerFit {
         if !problems.isEmpty {
             throw ModelConfigError.tokenizerMismatch(tokenizer: tokenizer, model: model, problems: problems)
         }
+    }
+
+    /// A CLIP tokenizer against a CLIP text encoder's embedding table and learned positions, for sequences of
+    /// `sequenceLength` tokens.
+    public static func check(
+        _ clip: CLIPTokenizer, fits config: CLIPTextConfig, sequenceLength: Int, tokenizer: String, model: String
+    ) throws {
+        try check(
+            ids: clip.tokenIDRange, vocabularySize: config.vocabSize, sequenceLength: sequenceLength,
+            maxPositions: config.maxPositionEmbeddings, tokenizer: tokenizer, model: model)
     }
 }
 

@@ -32,10 +32,8 @@ public final class FluxTextEncoders {
         let tokenizer = try CLIPTokenizer(directory: clipFolder)
         let clipConfig = try CLIPTextConfig.load(clipEncoderFolder)
         try TokenizerFit.check(
-            ids: tokenizer.tokenIDRange, vocabularySize: clipConfig.vocabSize,
-            sequenceLength: max(clipSequenceLength, tokenizer.defaultMaxLength),
-            maxPositions: clipConfig.maxPositionEmbeddings, tokenizer: clipFolder.path,
-            model: clipEncoderFolder.appendingPathComponent("config.json").path)
+            tokenizer, fits: clipConfig, sequenceLength: max(clipSequenceLength, tokenizer.defaultMaxLength),
+            tokenizer: clipFolder.path, model: clipEncoderFolder.appendingPathComponent("config.json").path)
         let tokenizer2 = try T5Tokenizer(directory: t5Folder)
         // T5's positions are relative: any length has them, only the ids must fit.
         try TokenizerFit.check(

@@ -72,10 +72,8 @@ public final class StableDiffusionPipeline {
             let loaded = try CLIPTokenizer(directory: tokenizerFolder)
             let config = try CLIPTextConfig.load(encoderFolder)
             try TokenizerFit.check(
-                ids: loaded.tokenIDRange, vocabularySize: config.vocabSize,
-                sequenceLength: max(Self.sequenceLength, loaded.defaultMaxLength),
-                maxPositions: config.maxPositionEmbeddings, tokenizer: tokenizerFolder.path,
-                model: encoderFolder.appendingPathComponent("config.json").path)
+                loaded, fits: config, sequenceLength: max(Self.sequenceLength, loaded.defaultMaxLength),
+                tokenizer: tokenizerFolder.path, model: encoderFolder.appendingPathComponent("config.json").path)
             tokenizer = loaded
             textEncoder = try CLIPTextModel.load(from: encoderFolder, dtype: dtype)
         }
