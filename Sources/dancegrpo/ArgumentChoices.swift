@@ -7,6 +7,7 @@ import Training
 
 extension SamplerKind: ExpressibleByArgument {}
 extension RewardCombination: ExpressibleByArgument {}
+extension MixedPrecision: ExpressibleByArgument {}
 extension ModelFamily: ExpressibleByArgument {}
 extension PredictionType: ExpressibleByArgument {}
 

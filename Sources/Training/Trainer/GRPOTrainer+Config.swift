@@ -90,6 +90,14 @@ extension GRPOTrainer {
         /// Optimizer steps skipped in a row for non-finite rewards, losses, gradients or weights before the run stops
         /// with an error (a skipped step is not applied, as mixed-precision loss scaling skips overflowing steps).
         public var maxConsecutiveSkippedSteps = 3
+        /// How much of the training state each process holds, by DeepSpeed's ZeRO stages: 0 every rank holds all of
+        /// it, 1 shards AdamW's moments, 2 also the gradients (reduce-scattered), 3 also the trained parameters
+        /// (FSDP's full shard: each block's weights gathered for its forward and again for its backward). EMA and the
+        /// KL reference follow the parameters. No effect with one process.
+        public var zeroStage = 0
+        /// The forward and backward passes' dtype: `no` (float32), `bf16`, or `fp16` (with dynamic loss scaling), from
+        /// float32 master weights and optimizer state; the sampler's steps and log-probabilities stay float32.
+        public var mixedPrecision = MixedPrecision.no
 
         public init() {}
 

@@ -51,6 +51,13 @@ public enum LRSchedulerKind: String, Codable, CaseIterable, Sendable {
     }
 }
 
+/// The compute dtype of the training passes (`--mixed-precision`, accelerate's names).
+public enum MixedPrecision: String, Codable, CaseIterable, Sendable {
+    case no
+    case bf16
+    case fp16
+}
+
 /// How several rewards make one advantage: the advantage of their weighted sum (`reward`), or the weighted sum of
 /// each reward's own advantage (`advantage`).
 public enum RewardCombination: String, Codable, CaseIterable, Sendable {

@@ -150,6 +150,22 @@ struct TrainerFlags: ParsableArguments {
     var maxConsecutiveSkippedSteps: Int?
     @Flag(inversion: .prefixedNo, help: "Recompute block activations in the backward pass (less memory).")
     var gradientCheckpointing: Bool?
+    @Option(
+        help:
+            """
+            ZeRO stage with several processes: 0 replicated, 1 shards the optimizer state, 2 also the gradients, 3 also \
+            the parameters (FSDP full shard) (default \(Self.defaults.zeroStage)).
+            """
+    )
+    var zeroStage: Int?
+    @Option(
+        help:
+            """
+            Compute dtype of the training passes: no (float32), bf16, fp16 (loss-scaled); master weights and optimizer \
+            state stay float32 (default \(Self.defaults.mixedPrecision.rawValue)).
+            """
+    )
+    var mixedPrecision: MixedPrecision?
     @Flag(inversion: .prefixedNo, help: "One initial noise for all samples of an iteration.") var initSameNoise: Bool?
     @Flag(inversion: .prefixedNo, help: "With --init-same-noise: one initial noise per prompt group.")
     var initSameNoisePerPrompt: Bool?
