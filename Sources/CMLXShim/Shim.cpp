@@ -605,6 +605,56 @@ Array distributedAllGather(const Array& a, const DistributedGroup* g) {
   return placeholder();
 }
 
+namespace {
+mx::array sumScatter(const mx::array& a, const mx::distributed::Group& group, bool native) {
+  if (group.size() == 1) return a;
+  if (native) return mx::distributed::sum_scatter(a, group);
+  auto summed = mx::distributed::all_sum(a, group);
+  int share = a.shape(0) / group.size();
+  mx::Shape start(a.ndim(), 0), stop = a.shape();
+  start[0] = group.rank() * share;
+  stop[0] = start[0] + share;
+  return mx::slice(summed, start, stop);
+}
+}  // namespace
+
+Array distributedSumScatter(const Array& a, const DistributedGroup* g, bool native) {
+  DG_TRY("distributed.sum_scatter", {
+    if (a.ndim() == 0 || a.shape(0) % g->group.size() != 0) {
+      throw std::invalid_argument("axis 0 of " + std::to_string(a.ndim() == 0 ? 0 : a.shape(0)) +
+                                  " rows does not split into " + std::to_string(g->group.size()) + " equal shares");
+    }
+    return sumScatter(a, g->group, native);
+  });
+  return placeholder();
+}
+
+bool distributedHasSumScatter(const DistributedGroup* g) {
+  if (g->group.size() == 1) return true;
+  try {
+    auto probe = mx::distributed::sum_scatter(mx::zeros({g->group.size()}, mx::float32), g->group);
+    mx::eval(probe);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+Array distributedShardGather(const Array& shard, const DistributedGroup* g, bool native) {
+  DG_TRY("distributed.shard_gather", {
+    auto group = g->group;
+    auto forward = [group](const std::vector<mx::array>& inputs) {
+      return std::vector<mx::array>{mx::distributed::all_gather(inputs[0], group)};
+    };
+    auto backward = [group, native](const std::vector<mx::array>&, const std::vector<mx::array>& cotangents,
+                                    const std::vector<mx::array>&) {
+      return std::vector<mx::array>{sumScatter(cotangents[0], group, native)};
+    };
+    return mx::custom_vjp(forward, backward)({shard})[0];
+  });
+  return placeholder();
+}
+
 Array distributedSend(const Array& a, int32_t destination, const DistributedGroup* g) {
   DG_TRY("distributed.send", return mx::distributed::send(a, destination, g->group));
   return placeholder();

@@ -117,3 +117,26 @@ public final class DistributedGroup: @unchecked Sendable {
             withInt32s(shape) { dg.distributedRecv($0, $1, dtype.code, Int32(source), handle) })
     }
 }
+
+extension DistributedGroup {
+    /// Whether the back end reduce-scatters natively (NCCL); ring and MPI reduce with an all-sum and keep a share. A
+    /// collective when the group has several ranks: every rank asks at the same point.
+    public func probeNativeSumScatter() -> Bool {
+        let native = dg.distributedHasSumScatter(handle)
+        dg.clearError()
+        return native
+    }
+
+    /// This rank's share of the element-wise sum over ranks: axis 0 (divisible by ``size``) split into equal
+    /// shares in rank order. `native` as ``probeNativeSumScatter()`` answered.
+    public func sumScatter(_ tensor: Tensor, native: Bool) -> Tensor {
+        checked("distributed.sumScatter", [tensor], dg.distributedSumScatter(tensor.raw, handle, native))
+    }
+
+    /// A flat shard `[n]` gathered to `[size·n]` in rank order; differentiating through it gives each rank the sum
+    /// over ranks of the cotangents of its share (the gradient of a sharded parameter under data parallelism), where
+    /// a plain ``allGather(_:)`` would give only this rank's.
+    public func shardGather(_ shard: Tensor, native: Bool) -> Tensor {
+        checked("distributed.shardGather", [shard], dg.distributedShardGather(shard.raw, handle, native))
+    }
+}

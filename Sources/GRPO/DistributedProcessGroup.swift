@@ -12,6 +12,18 @@ public final class DistributedProcessGroup: ProcessGroup, @unchecked Sendable {
 
     public init(_ group: DistributedGroup) { self.group = group }
 
+    /// Whether the back end reduce-scatters natively: asked (a collective) the first time a sharded collective is
+    /// built, which every rank does at the same point of the same step.
+    private lazy var nativeSumScatter = group.probeNativeSumScatter()
+
+    public func sumScatter(_ tensor: Tensor) -> Tensor {
+        group.sumScatter(tensor, native: nativeSumScatter)
+    }
+
+    public func shardGather(_ shard: Tensor) -> Tensor {
+        group.shardGather(shard, native: nativeSumScatter)
+    }
+
     public func allSum(_ tensor: Tensor) throws -> Tensor {
         try evaluated("allSum", tensor, group.allSum)
     }

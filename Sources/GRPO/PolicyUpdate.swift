@@ -70,10 +70,12 @@ public func optimizerStepCount(samples: Int, gradientAccumulationSteps: Int) -> 
 ///   gradients are averaged over the ranks (each rank's is already its mean over its window), so W ranks with windows
 ///   of A samples take the step one process would take on a window of W·A. Every rank must call this with as many
 ///   samples.
+/// - sharded: ZeRO stages 1–3 (its process group is the one used, and `optimizer` is not): gradients, the optimizer
+///   step and (stage 3) the weights go through it; every stage takes the steps stage 0 takes.
 public func updatePolicy(
     policy: DenoisingPolicy, optimizer: Optimizer, rollout: RolloutBatch, conditioning: Conditioning,
     advantages: [Float], sampler: FlowSampler? = nil, config: UpdateConfig, key: RandomKey,
-    unconditional: Conditioning? = nil, processGroup: ProcessGroup? = nil
+    unconditional: Conditioning? = nil, processGroup: ProcessGroup? = nil, sharded: ShardedTraining? = nil
 ) throws -> UpdateStatistics {
     let n = rollout.count, process = rollout.process
     precondition(advantages.count == n, "updatePolicy: \(advantages.count) advantages for \(n) samples")
@@ -135,7 +137,15 @@ public func updatePolicy(
             var referenceMeans: [Tensor] = []
             if config.beta > 0 {
                 let vRef = try guidedOutput(
-                    { try policy.referenceOutput($0, timesteps: $1, conditioning: $2) }, x,
+                    { x, t, c in
+                        // Sharded training keeps the reference sharded too and gathers it for this pass.
+                        if let sharded, sharded.hasReference {
+                            return try sharded.withReferenceParameters {
+                                policy.modelOutput(x, timesteps: t, conditioning: c)
+                            }
+                        }
+                        return try policy.referenceOutput(x, timesteps: t, conditioning: c)
+                    }, x,
                     timesteps: timesteps, conditioning: rowsConditioning,
                     unconditional: rowsUnconditional, scale: rollout.guidanceScale
                 ).stopGradient()
@@ -145,7 +155,7 @@ public func updatePolicy(
             var ratio = Tensor.zeros([js.count])
             var kl = Tensor.zeros([])
             var referenceKLs = Tensor.zeros([js.count])
-            let (values, gradients) = valueAndGrad(model: policy.module) {
+            let lossOfCall: () -> [Tensor] = {
                 let v = guidedOutput(
                     { policy.modelOutput($0, timesteps: $1, conditioning: $2) }, x, timesteps: timesteps,
                     conditioning: rowsConditioning, unconditional: rowsUnconditional,
@@ -168,8 +178,19 @@ public func updatePolicy(
                 }
                 return [loss]
             }
-            for (name, g) in gradients { accumulated[name] = accumulated[name].map { $0 + g } ?? g }
-            eval(Array(accumulated.values) + [values[0], ratio, kl, referenceKLs])
+            let values: [Tensor]
+            if let sharded {
+                let (callValues, gradients) = sharded.valueAndGrad(lossOfCall)
+                values = callValues
+                sharded.accumulate(gradients)
+                // In unit order on every rank: the graph holds collectives.
+                eval(sharded.accumulatedTensors + [values[0], ratio, kl, referenceKLs])
+            } else {
+                let (callValues, gradients) = valueAndGrad(model: policy.module, lossOfCall)
+                values = callValues
+                for (name, g) in gradients { accumulated[name] = accumulated[name].map { $0 + g } ?? g }
+                eval(Array(accumulated.values) + [values[0], ratio, kl, referenceKLs])
+            }
             let r = ratio.toArray(Float.self)
             statistics.ratios += r
             statistics.trainedSteps += js
@@ -181,7 +202,12 @@ public func updatePolicy(
             windowLoss += callLoss
         }
         // An incomplete final window trains nothing, as the reference's next zero_grad drops it.
-        if windowSamples.count == accumulation {
+        if windowSamples.count == accumulation, let sharded {
+            let (skipped, norm) = try sharded.step(
+                maxNorm: config.maxGradNorm, loss: sharded.processGroup.worldSize > 1 ? nil : windowLoss)
+            if skipped == nil { statistics.gradientNorms.append(norm) }
+            statistics.stepOutcomes.append(skipped)
+        } else if windowSamples.count == accumulation {
             if let processGroup, processGroup.worldSize > 1 {
                 accumulated = try averageOverRanks(accumulated, processGroup)
             }
@@ -195,6 +221,7 @@ public func updatePolicy(
             statistics.stepOutcomes.append(skipped)
         }
         accumulated = [:]
+        sharded?.discardAccumulated()
         windowLoss = 0
     }
     let trained = Float(statistics.ratios.count)

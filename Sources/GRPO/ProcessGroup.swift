@@ -12,6 +12,12 @@ public protocol ProcessGroup: AnyObject, Sendable {
     func allSum(_ tensor: Tensor) throws -> Tensor
     /// Every rank's tensor (equal shapes) concatenated along axis 0 in rank order, the same on every rank.
     func allGather(_ tensor: Tensor) throws -> Tensor
+    /// This rank's share of the element-wise sum over ranks: axis 0 (divisible by `worldSize`) split into equal
+    /// shares in rank order (ZeRO's reduce-scatter). Lazy: a graph node every rank evaluates at the same point.
+    func sumScatter(_ tensor: Tensor) -> Tensor
+    /// A flat shard `[n]` gathered to `[worldSize·n]` in rank order, differentiable: its gradient is the sum over
+    /// ranks of the cotangents of this rank's share (ZeRO-3's gather). Lazy, like ``sumScatter(_:)``.
+    func shardGather(_ shard: Tensor) -> Tensor
 }
 
 extension ProcessGroup {
@@ -39,6 +45,8 @@ public final class SingleProcessGroup: ProcessGroup {
     public var worldSize: Int { 1 }
     public func allSum(_ tensor: Tensor) throws -> Tensor { tensor }
     public func allGather(_ tensor: Tensor) throws -> Tensor { tensor }
+    public func sumScatter(_ tensor: Tensor) -> Tensor { tensor }
+    public func shardGather(_ shard: Tensor) -> Tensor { shard }
 }
 
 /// A per-rank seed: rank 0 keeps the run's seed, so one-process runs are unchanged by the scheme.

@@ -2,4 +2,7 @@
 /// `--gradient_checkpointing`): less memory for the same gradients, at the cost of a second forward per block.
 public protocol GradientCheckpointable: AnyObject {
     var gradientCheckpointing: Bool { get set }
+    /// The blocks checkpointed when ``gradientCheckpointing`` is on, each through ``Module/withCheckpointing(_:_:)``
+    /// on the block itself (ZeRO-3 gathers each one's weights inside its checkpoint).
+    var checkpointedBlocks: [Module] { get }
 }

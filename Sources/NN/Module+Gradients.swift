@@ -23,8 +23,18 @@ public func valueAndGrad(model: Module, _ loss: @escaping () -> [Tensor]) -> (
 extension Module {
     /// Applies `body` with gradient checkpointing: activations inside are recomputed in the backward pass. The
     /// module's trainable tensors become explicit inputs of the checkpointed function, as the engine requires for
-    /// their gradients to flow.
+    /// their gradients to flow. A module with a ``parameterSource`` takes the source's inputs instead and rebuilds its
+    /// weights inside, so they too are recomputed rather than kept.
     public func withCheckpointing(_ inputs: [Tensor], _ body: @escaping ([Tensor]) -> [Tensor]) -> [Tensor] {
+        if let source = parameterSource {
+            let count = inputs.count
+            let function = checkpointed { (all: [Tensor]) -> [Tensor] in
+                source.materialize(Array(all[count...]))
+                defer { source.release() }
+                return body(Array(all[..<count]))
+            }
+            return function(inputs + source.sourceInputs)
+        }
         let slots = namedSlots().filter { !$0.slot.isFrozen && $0.slot.value != nil }.map(\.slot)
         let count = inputs.count
         let function = checkpointed { (all: [Tensor]) -> [Tensor] in

@@ -39,9 +39,11 @@ enum RankProcesses {
     /// Whether this process is a rank started by ``start(_:count:)``.
     static var isWorker: Bool { ProcessInfo.processInfo.environment[workerVariable] != nil }
 
-    /// Starts `count` ranks, each running test `method` (`Class/method`) of this bundle, for `test` (which removes
-    /// their files when it ends).
-    static func start(_ method: String, count: Int = 2, for test: XCTestCase) throws -> [Rank] {
+    /// Starts `count` ranks, each running test `method` (`Class/method`) of this bundle with `extra` added to its
+    /// environment, for `test` (which removes their files when it ends).
+    static func start(
+        _ method: String, count: Int = 2, environment extra: [String: String] = [:], for test: XCTestCase
+    ) throws -> [Rank] {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ranks-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         test.addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
@@ -58,6 +60,7 @@ enum RankProcesses {
             environment[workerVariable] = "1"
             environment[outputVariable] = started.outputFile.path
             environment["OPENBLAS_NUM_THREADS"] = "1"
+            environment.merge(extra) { $1 }
             started.process.environment = environment
             let pipe = Pipe()
             started.process.standardOutput = pipe

@@ -173,6 +173,16 @@ int32_t distributedSize(const DistributedGroup* g);
 DistributedGroup* distributedSplit(const DistributedGroup* g, int32_t color, int32_t key);
 Array distributedAllSum(const Array& a, const DistributedGroup* g);
 Array distributedAllGather(const Array& a, const DistributedGroup* g);
+// Each rank's equal share of the element-wise sum of every rank's `a` along axis 0 (rank r gets rows
+// r·n/size ..< (r+1)·n/size). `native` uses the back end's reduce-scatter (NCCL); otherwise an all-sum and the
+// rank's slice (ring and MPI have no reduce-scatter).
+Array distributedSumScatter(const Array& a, const DistributedGroup* g, bool native);
+// Whether the group's back end has a native reduce-scatter: a collective (every rank calls it at the same point).
+bool distributedHasSumScatter(const DistributedGroup* g);
+// A flat shard [n] of a tensor split over the ranks, gathered to [size·n] in rank order; its vector-Jacobian product
+// is the sum over ranks of the cotangents, scattered back to each rank's share (what a sharded parameter's gradient
+// is when every rank differentiates its own loss), not MLX's all_gather vjp, which keeps only the local cotangent.
+Array distributedShardGather(const Array& shard, const DistributedGroup* g, bool native);
 Array distributedSend(const Array& a, int32_t destination, const DistributedGroup* g);
 Array distributedRecv(const int32_t* shape, int32_t ndim, DTypeCode dtype, int32_t source,
                       const DistributedGroup* g);

@@ -131,4 +131,6 @@ public final class FluxTransformer2DModel: Module {
     }
 }
 
-extension FluxTransformer2DModel: GradientCheckpointable {}
+extension FluxTransformer2DModel: GradientCheckpointable {
+    public var checkpointedBlocks: [Module] { transformerBlocks + singleTransformerBlocks }
+}

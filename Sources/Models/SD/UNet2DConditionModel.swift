@@ -150,4 +150,6 @@ public final class UNet2DConditionModel: Module {
     }
 }
 
-extension UNet2DConditionModel: GradientCheckpointable {}
+extension UNet2DConditionModel: GradientCheckpointable {
+    public var checkpointedBlocks: [Module] { downBlocks + (midBlock.map { [$0] } ?? []) + upBlocks }
+}
