@@ -6,7 +6,8 @@ extension GRPOTrainer {
     /// then iterations with held-out evaluations every `evalEvery` and checkpoints every `checkpointEvery` (with the
     /// ranks' weights checked to agree first), until the last iteration, the time budget (rank 0's clock decides for
     /// every rank) or an observer's `stop`; then a checkpoint and an evaluation of the last iteration unless one was
-    /// just made. Every rank calls this; rank 0 alone writes checkpoints and reports to `observers`.
+    /// just made. Every rank calls this; rank 0 alone writes checkpoints (sharded states are gathered by all) and
+    /// reports to `observers`.
     @discardableResult
     public func run(timeBudgetMinutes: Double = 0, observers: [any TrainingObserver] = []) throws -> Evaluation.Result {
         let main = processGroup.isMain
@@ -43,13 +44,13 @@ extension GRPOTrainer {
                 try report(.evaluated(result, iteration: iteration))
             }
             try report(.iteration(entry))
-            if due(config.checkpointEvery) && main {
+            if due(config.checkpointEvery) && (main || sharded != nil) {
                 try report(.checkpointSaved(try saveCheckpoint(), iteration: iteration))
             }
         }
         if iteration != checkpointed {
             try checkRanksAgree()
-            if main { try report(.checkpointSaved(try saveCheckpoint(), iteration: iteration)) }
+            if main || sharded != nil { try report(.checkpointSaved(try saveCheckpoint(), iteration: iteration)) }
         }
         let final = latest?.iteration == iteration ? latest!.result : try evaluate()
         try report(.finished(final, iteration: iteration, seconds: Date().timeIntervalSince(started)))

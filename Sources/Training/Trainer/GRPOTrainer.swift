@@ -18,7 +18,10 @@ public final class GRPOTrainer {
     public let runFolder: URL
     public let optimizer: AdamW
     public let rewards: RewardSet
+    /// The EMA of the trained weights (of this rank's shares under ZeRO stages 1–3).
     public let ema: ExponentialMovingAverage?
+    /// The sharded training state under ZeRO stages 1–3 with several processes (nil: replicated).
+    public let sharded: ShardedTraining?
     public private(set) var iteration = 0
     /// Optimizer steps skipped for non-finite values: in the whole run (saved with checkpoints), and the current run
     /// of skipped steps in a row (the run stops at `maxConsecutiveSkippedSteps`).
@@ -60,12 +63,29 @@ public final class GRPOTrainer {
                 targetModules: targets)
             try network.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
         }
-        policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
-        optimizer = AdamW(
-            model: network, schedule: try GRPOTrainer.learningRateSchedule(config),
-            betas: (config.adamBeta1, config.adamBeta2), eps: config.adamEpsilon,
-            weightDecay: config.weightDecay)
-        ema = config.emaDecay > 0 ? ExponentialMovingAverage(model: network, decay: config.emaDecay) : nil
+        let schedule = try GRPOTrainer.learningRateSchedule(config)
+        let makeOptimizer = { (module: Module) in
+            AdamW(
+                model: module, schedule: schedule, betas: (config.adamBeta1, config.adamBeta2), eps: config.adamEpsilon,
+                weightDecay: config.weightDecay)
+        }
+        let stage = ZeroStage(rawValue: config.zeroStage) ?? .replicated
+        if stage != .replicated && processGroup.worldSize > 1 {
+            // The optimizer, the EMA and the KL reference live on this rank's shares.
+            let sharded = try ShardedTraining(
+                model: network, stage: stage, processGroup: processGroup,
+                blocks: (network as? GradientCheckpointable)?.checkpointedBlocks ?? [], keepsReference: config.beta > 0,
+                makeOptimizer: makeOptimizer)
+            self.sharded = sharded
+            policy = task.policy(reference: nil)
+            optimizer = sharded.optimizer as! AdamW
+        } else {
+            sharded = nil
+            policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
+            optimizer = makeOptimizer(network)
+        }
+        let averaged = sharded?.shareModule ?? network
+        ema = config.emaDecay > 0 ? ExponentialMovingAverage(model: averaged, decay: config.emaDecay) : nil
         heldOut = Evaluation(
             prompts: try task.evaluationPrompts(count: config.evalPrompts), steps: config.samplingSteps,
             shift: config.shift, guidanceScale: config.guidanceScale)
@@ -205,9 +225,11 @@ public final class GRPOTrainer {
         rolloutConfig.initialNoiseGroupSize = config.initSameNoisePerPrompt ? config.numGenerations : 0
         rolloutConfig.batchSize = config.rolloutBatchSize
         let started = Date()
-        let trajectories = rollout(
-            policy: policy, conditioning: conditioning, latentShape: task.latentShape,
-            config: rolloutConfig, key: iterationKey[0], unconditional: unconditional)
+        let trajectories = try withTrainedWeights {
+            rollout(
+                policy: policy, conditioning: conditioning, latentShape: task.latentShape,
+                config: rolloutConfig, key: iterationKey[0], unconditional: unconditional)
+        }
         return IterationRollout(
             prompts: prompts, conditioning: conditioning, unconditional: unconditional,
             trajectories: trajectories, updateKey: iterationKey[1],
@@ -240,9 +262,9 @@ public final class GRPOTrainer {
             rollout: trainedAll ? batch.trajectories : batch.trajectories.rows(trained),
             conditioning: trainedAll ? batch.conditioning : batch.conditioning.rows(trained),
             advantages: trained.map { advantages[$0] }, config: update, key: batch.updateKey,
-            unconditional: batch.unconditional, processGroup: processGroup)
+            unconditional: batch.unconditional, processGroup: processGroup, sharded: sharded)
         if let ema {
-            try ema.update(from: task.network)
+            try ema.update(from: sharded?.shareModule ?? task.network)
             eval(ema.tensorsToEvaluate)
         }
         return (stats, trained.count)
@@ -388,6 +410,10 @@ public final class GRPOTrainer {
     /// A collective: every rank calls it at the same iteration.
     public func checkRanksAgree() throws {
         guard processGroup.worldSize > 1 else { return }
+        try withTrainedWeights { try checkGatheredWeightsAgree() }
+    }
+
+    private func checkGatheredWeightsAgree() throws {
         let parameters = task.network.trainableParameters().sorted { $0.key < $1.key }.map(\.value)
         let sums = parameters.map { $0.asType(.float32).sum() },
             squares = parameters.map { $0.asType(.float32).square().sum() }
@@ -405,6 +431,16 @@ public final class GRPOTrainer {
     /// The held-out evaluation (with the EMA weights when there are some). With several processes every rank calls it
     /// and each samples a share of the prompts; all get the whole result.
     public func evaluate() throws -> Evaluation.Result {
+        if let ema, let sharded {
+            return try sharded.withParameters(fromShares: sharded.shareKeys.map { ema.shadow[$0]! }) {
+                try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
+            }
+        }
+        if sharded != nil {
+            return try withTrainedWeights {
+                try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
+            }
+        }
         if let ema {
             return try ema.withAveragedParameters(in: task.network) {
                 try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
@@ -418,22 +454,36 @@ public final class GRPOTrainer {
     /// written last, `manifest.json` (each file's size and CRC-32C); written into a temporary folder and renamed, so a
     /// crash never leaves a half checkpoint under the final name. Refuses non-finite weights; a file-system failure
     /// (full disk, unwritable folder) names the path and leaves no temporary folder.
+    ///
+    /// The files are the same whatever the ZeRO stage and number of ranks (states per parameter, weights whole), so
+    /// a run resumes on another rank count. With sharded training every rank calls this (the states and weights are
+    /// gathered over the ranks) and rank 0 writes; otherwise rank 0 alone calls it.
     @discardableResult
     public func saveCheckpoint() throws -> URL {
         try Engine.checkErrors()
-        guard parametersAreFinite(task.network) else { throw TrainerError.nonFiniteWeights(iteration: iteration) }
+        let writes = processGroup.isMain || sharded == nil
         let final = runFolder.appendingPathComponent("checkpoint-\(iteration)-0")
         let temporary = runFolder.appendingPathComponent(".checkpoint-\(iteration)-0.tmp")
+        let optimizerState = try sharded?.gatherState(optimizer.stateTensors()) ?? optimizer.stateTensors()
+        let emaState = try ema.map { try sharded?.gatherState($0.stateTensors()) ?? $0.stateTensors() }
         do {
             try FileSystemFailure.wrapping("write checkpoint", path: temporary) {
-                try? FileManager.default.removeItem(at: temporary)
-                try writeCheckpointFiles(into: temporary)
-                try CheckpointManifest.write(for: temporary)
+                try withTrainedWeights {
+                    guard parametersAreFinite(task.network) else {
+                        throw TrainerError.nonFiniteWeights(iteration: iteration)
+                    }
+                    guard writes else { return }
+                    try? FileManager.default.removeItem(at: temporary)
+                    try writeCheckpointFiles(into: temporary, optimizerState: optimizerState, emaState: emaState)
+                }
+                if let ema { try saveAveragedWeights(ema, into: temporary, writes: writes) }
+                if writes { try CheckpointManifest.write(for: temporary) }
             }
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
+            if writes { try? FileManager.default.removeItem(at: temporary) }
             throw error
         }
+        guard writes else { return final }
         try FileSystemFailure.wrapping("replace checkpoint", path: final) {
             try? FileManager.default.removeItem(at: final)
             try FileManager.default.moveItem(at: temporary, to: final)
@@ -442,8 +492,15 @@ public final class GRPOTrainer {
         return final
     }
 
-    /// Every file of a checkpoint but its manifest.
-    private func writeCheckpointFiles(into temporary: URL) throws {
+    /// Runs `body` with the trained weights whole in the network (ZeRO-3 gathers them for it; a collective then).
+    func withTrainedWeights<R>(_ body: () throws -> R) throws -> R {
+        try sharded?.withGatheredParameters(body) ?? body()
+    }
+
+    /// Every file of a checkpoint but its manifest and the EMA weights.
+    private func writeCheckpointFiles(
+        into temporary: URL, optimizerState: [String: Tensor], emaState: [String: Tensor]?
+    ) throws {
         if config.loraRank > 0 {
             // DanceGRPO's LoRA checkpoint: adapters in diffusers' LoRA layout (`transformer.`/`unet.` prefix) +
             // lora_config.json.
@@ -466,10 +523,13 @@ public final class GRPOTrainer {
             try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
             try task.saveNetwork(to: temporary)
         }
-        try optimizer.saveState(to: temporary.appendingPathComponent("optimizer.safetensors"))
-        if let ema {
-            try ema.saveState(to: temporary.appendingPathComponent("ema.safetensors"))
-            try saveAveragedWeights(ema, into: temporary)
+        try SafeTensors.save(
+            optimizerState, metadata: optimizer.stateMetadata,
+            to: temporary.appendingPathComponent("optimizer.safetensors"))
+        if let ema, let emaState {
+            try SafeTensors.save(
+                emaState, metadata: ["ema_decay": "\(ema.decay)", "ema_warmup": "\(ema.warmup)"],
+                to: temporary.appendingPathComponent("ema.safetensors"))
         }
         for (stream, tracker) in statTrackers {
             try tracker.save(to: temporary.appendingPathComponent("per_prompt_stats-\(stream).json"))
@@ -483,12 +543,21 @@ public final class GRPOTrainer {
             to: temporary.appendingPathComponent("trainer_state.json"))
     }
 
+    /// Runs `body` with the EMA's averaged weights whole in the network (sharded: gathered from the EMA's shares).
+    private func withAveragedWeights<R>(_ ema: ExponentialMovingAverage, _ body: () throws -> R) throws -> R {
+        if let sharded {
+            return try sharded.withParameters(fromShares: sharded.shareKeys.map { ema.shadow[$0]! }, body)
+        }
+        return try ema.withAveragedParameters(in: task.network, body)
+    }
+
     /// The EMA weights as loadable as the trained ones: `transformer_ema/` (or `unet_ema/`) in diffusers layout, or
     /// `<network>_ema/pytorch_lora_weights.safetensors` for LoRA adapters, so `sample --transformer` and diffusers'
-    /// `from_pretrained` read them.
-    private func saveAveragedWeights(_ ema: ExponentialMovingAverage, into checkpoint: URL) throws {
+    /// `from_pretrained` read them. `writes`: this rank writes (the others only take part in gathering).
+    private func saveAveragedWeights(_ ema: ExponentialMovingAverage, into checkpoint: URL, writes: Bool) throws {
         let folder = checkpoint.appendingPathComponent(task.networkFolderName + "_ema")
-        try ema.withAveragedParameters(in: task.network) {
+        try withAveragedWeights(ema) {
+            guard writes else { return }
             if config.loraRank > 0 {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 try task.network.saveLoRA(
@@ -525,17 +594,43 @@ public final class GRPOTrainer {
         checkpoints(in: runFolder).last?.url
     }
 
-    /// Restores weights, optimizer, EMA and the iteration counter from a checkpoint folder.
+    /// Restores weights, optimizer, EMA and the iteration counter from a checkpoint folder (written with any ZeRO
+    /// stage and rank count: sharded training cuts its shares from the per-parameter files). With sharded training
+    /// every rank calls it.
     public func resume(from checkpoint: URL) throws {
-        if config.loraRank > 0 {
-            try task.network.loadLoRA(
-                from: checkpoint.appendingPathComponent("pytorch_lora_weights.safetensors"),
-                prefix: task.networkFolderName)
-        } else {
-            try task.loadNetwork(from: checkpoint)
+        try withTrainedWeights {
+            if config.loraRank > 0 {
+                try task.network.loadLoRA(
+                    from: checkpoint.appendingPathComponent("pytorch_lora_weights.safetensors"),
+                    prefix: task.networkFolderName)
+            } else {
+                try task.loadNetwork(from: checkpoint)
+            }
+            sharded?.adoptModelParameters()
         }
-        try optimizer.loadState(from: checkpoint.appendingPathComponent("optimizer.safetensors"))
-        if let ema { try ema.loadState(from: checkpoint.appendingPathComponent("ema.safetensors")) }
+        let optimizerFile = checkpoint.appendingPathComponent("optimizer.safetensors")
+        if let sharded {
+            let (tensors, metadata) = try SafeTensors.loadWithMetadata(optimizerFile)
+            if let writer = metadata["optimizer"], writer != optimizer.kind {
+                throw OptimizerError.wrongOptimizerKind(
+                    file: optimizerFile.path, writer: writer, optimizer: optimizer.kind)
+            }
+            try optimizer.loadState(
+                try sharded.shardState(tensors, prefixes: ["state."], source: optimizerFile.path),
+                source: optimizerFile.path)
+        } else {
+            try optimizer.loadState(from: optimizerFile)
+        }
+        if let ema {
+            let emaFile = checkpoint.appendingPathComponent("ema.safetensors")
+            if let sharded {
+                try ema.loadState(
+                    try sharded.shardState(try SafeTensors.load(emaFile), prefixes: ["shadow."], source: emaFile.path),
+                    source: emaFile.path)
+            } else {
+                try ema.loadState(from: emaFile)
+            }
+        }
         for stream in statTrackers.keys {
             statTrackers[stream] = try PerPromptStatTracker.load(
                 from: checkpoint.appendingPathComponent("per_prompt_stats-\(stream).json"))
