@@ -115,6 +115,18 @@ final class ShardedTrainingTests: XCTestCase {
         XCTAssertEqual(stats.skippedSteps, [])
         let weights = try sharded?.withGatheredParameters { policy.parameters() } ?? policy.parameters()
         eval(Array(weights.values))
+        if let sharded, checkpointing {
+            // A forward pass gathering block by block inside the checkpoints gives the forward of the whole weights.
+            let x = r.latents[0..<2, 1]
+            let t = Tensor([500, 250] as [Float])
+            let c = conditioning.rows([0, 1])
+            let blockwise = try sharded.withGatheredParameters(forward: true) {
+                policy.modelOutput(x, timesteps: t, conditioning: c)
+            }
+            let whole = try sharded.withGatheredParameters { policy.modelOutput(x, timesteps: t, conditioning: c) }
+            XCTAssertEqual(blockwise.toArray(Float.self), whole.toArray(Float.self))
+            XCTAssertTrue(policy.trainableParameters().isEmpty || stage != .parameters, "stage 3 keeps no weights")
+        }
         return weights
     }
 

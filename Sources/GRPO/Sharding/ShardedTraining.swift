@@ -87,32 +87,50 @@ public final class ShardedTraining {
     /// Empties the model's trained slots (stage 3 between passes).
     private func release() {
         for unit in units { for slot in unit.slots { slot.value = nil } }
+        for (_, block) in blockUnits { block.parameterSource = nil }
     }
 
-    /// Writes the weights whole into the model from per-unit shares (gathered over the ranks, one unit at a time).
-    private func install(_ unitShares: [Tensor]) throws {
-        for (unit, share) in zip(units, unitShares) {
+    /// Whether a forward pass can gather block by block: stage 3 with the blocks checkpointed (a block's weights are
+    /// built inside its checkpointed call, and dropped once the pass has used them).
+    private var gathersBlockwise: Bool {
+        stage == .parameters && ((model as? GradientCheckpointable)?.gradientCheckpointing ?? false)
+    }
+
+    /// Writes the weights into the model from per-unit shares: each unit gathered whole over the ranks (one at a
+    /// time), or, for `forward` passes that can gather blockwise, the blocks left to gather inside their checkpoints.
+    private func install(_ unitShares: [Tensor], forward: Bool) throws {
+        let blockwise = forward && gathersBlockwise ? Dictionary(uniqueKeysWithValues: blockUnits) : [:]
+        for (i, (unit, share)) in zip(units, unitShares).enumerated() {
+            if let block = blockwise[i] {
+                block.parameterSource = UnitSource(unit: unit, share: share, processGroup: processGroup)
+                continue
+            }
             let whole = try processGroup.allGather(share)
             for (slot, tensor) in zip(unit.slots, unit.split(whole)) { slot.value = tensor }
             eval(unit.slots.map { $0.value! })
         }
     }
 
-    /// Runs `body` with the trained weights whole in the model (stage 3 gathers them and empties the slots again
-    /// afterwards; stages 1 and 2 keep them whole anyway). A collective: every rank calls it at the same point.
-    public func withGatheredParameters<R>(_ body: () throws -> R) throws -> R {
+    /// Runs `body` with the trained weights in the model (stage 3 gathers them and empties the slots again
+    /// afterwards; stages 1 and 2 keep them whole anyway). `forward`: `body` only runs the network forward (sampling,
+    /// evaluation), so stage 3 with checkpointed blocks gathers each block only for its call; otherwise (saving,
+    /// comparing) every weight is whole in the model. A collective: every rank calls it at the same point.
+    public func withGatheredParameters<R>(forward: Bool = false, _ body: () throws -> R) throws -> R {
         guard stage == .parameters else { return try body() }
-        try install(shares.shares)
+        try install(shares.shares, forward: forward)
         defer { release() }
         return try body()
     }
 
-    /// Runs `body` with the weights some other shares describe (the EMA's average) whole in the model, and puts the
-    /// trained ones back afterwards. A collective.
-    public func withParameters<R>(fromShares other: [Tensor], _ body: () throws -> R) throws -> R {
+    /// Runs `body` with the weights some other shares describe (the EMA's average) in the model, and puts the
+    /// trained ones back afterwards; `forward` as in ``withGatheredParameters(forward:_:)``. A collective.
+    public func withParameters<R>(fromShares other: [Tensor], forward: Bool = false, _ body: () throws -> R) throws
+        -> R
+    {
         let saved = units.map { $0.slots.map(\.value) }
-        try install(other)
+        try install(other, forward: forward)
         defer {
+            for (_, block) in blockUnits { block.parameterSource = nil }
             for (unit, values) in zip(units, saved) {
                 for (slot, value) in zip(unit.slots, values) { slot.value = value }
             }
@@ -138,10 +156,10 @@ public final class ShardedTraining {
     /// Whether the initial weights are kept as the KL reference (`keepsReference`).
     public var hasReference: Bool { referenceShares != nil }
 
-    /// Runs `body` with the reference weights (the initial ones) in the model. A collective.
+    /// Runs `body`, a forward pass, with the reference weights (the initial ones) in the model. A collective.
     public func withReferenceParameters<R>(_ body: () throws -> R) throws -> R {
         guard let referenceShares else { preconditionFailure("ShardedTraining: created without keepsReference") }
-        return try withParameters(fromShares: referenceShares, body)
+        return try withParameters(fromShares: referenceShares, forward: true, body)
     }
 
     // MARK: - Gradients
@@ -231,7 +249,7 @@ public final class ShardedTraining {
             try snapshot.restore(optimizer)
             return (.nonFiniteWeights, norm)
         }
-        if stage != .parameters { try install(shares.shares) }
+        if stage != .parameters { try install(shares.shares, forward: false) }
         return (nil, norm)
     }
 }

@@ -225,7 +225,7 @@ public final class GRPOTrainer {
         rolloutConfig.initialNoiseGroupSize = config.initSameNoisePerPrompt ? config.numGenerations : 0
         rolloutConfig.batchSize = config.rolloutBatchSize
         let started = Date()
-        let trajectories = try withTrainedWeights {
+        let trajectories = try withTrainedWeights(forward: true) {
             rollout(
                 policy: policy, conditioning: conditioning, latentShape: task.latentShape,
                 config: rolloutConfig, key: iterationKey[0], unconditional: unconditional)
@@ -432,12 +432,12 @@ public final class GRPOTrainer {
     /// and each samples a share of the prompts; all get the whole result.
     public func evaluate() throws -> Evaluation.Result {
         if let ema, let sharded {
-            return try sharded.withParameters(fromShares: sharded.shareKeys.map { ema.shadow[$0]! }) {
+            return try sharded.withParameters(fromShares: sharded.shareKeys.map { ema.shadow[$0]! }, forward: true) {
                 try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
             }
         }
         if sharded != nil {
-            return try withTrainedWeights {
+            return try withTrainedWeights(forward: true) {
                 try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
             }
         }
@@ -492,9 +492,10 @@ public final class GRPOTrainer {
         return final
     }
 
-    /// Runs `body` with the trained weights whole in the network (ZeRO-3 gathers them for it; a collective then).
-    func withTrainedWeights<R>(_ body: () throws -> R) throws -> R {
-        try sharded?.withGatheredParameters(body) ?? body()
+    /// Runs `body` with the trained weights in the network (ZeRO-3 gathers them for it, block by block for a
+    /// `forward` pass; a collective then).
+    func withTrainedWeights<R>(forward: Bool = false, _ body: () throws -> R) throws -> R {
+        try sharded?.withGatheredParameters(forward: forward, body) ?? body()
     }
 
     /// Every file of a checkpoint but its manifest and the EMA weights.
