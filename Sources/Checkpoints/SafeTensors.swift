@@ -162,4 +162,64 @@ public enum SafeTensors {
             for key in keys { try handle.write(contentsOf: tensors[key]!.bytes()) }
         }
     }
+
+    /// A tensor a streamed file will hold: written in the order the entries are listed.
+    public struct StreamedEntry: Sendable {
+        public var key: String
+        public var dtype: DType
+        public var shape: [Int]
+
+        public init(key: String, dtype: DType, shape: [Int]) {
+            self.key = key
+            self.dtype = dtype
+            self.shape = shape
+        }
+    }
+
+    /// A file too large to hold in memory at once (a sharded optimizer state gathered piece by piece): the header is
+    /// written from `entries`, then `produce` hands the tensors over one at a time, in the entries' order, each
+    /// written and dropped before the next. The data section follows the entries' order (readers go by offsets), and
+    /// the file appears atomically once every tensor was written. A tensor out of order or of another dtype or shape
+    /// than its entry says is refused.
+    public static func save(
+        streaming entries: [StreamedEntry], metadata: [String: String] = [:], to url: URL,
+        produce: (_ write: (String, Tensor) throws -> Void) throws -> Void
+    ) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for entry in entries {
+            let size = entry.shape.reduce(entry.dtype.size, *)
+            header[entry.key] =
+                ["dtype": entry.dtype.safetensorsName, "shape": entry.shape, "data_offsets": [offset, offset + size]]
+                as [String: Any]
+            offset += size
+        }
+        var headerBytes = try JSONSerialization.data(
+            withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
+        while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
+        try AtomicFile.write(to: url) { handle in
+            var length = UInt64(headerBytes.count).littleEndian
+            try handle.write(contentsOf: Data(bytes: &length, count: 8))
+            try handle.write(contentsOf: headerBytes)
+            var next = 0
+            try produce { key, tensor in
+                guard next < entries.count, entries[next].key == key, entries[next].dtype == tensor.dtype,
+                    entries[next].shape == tensor.shape
+                else {
+                    let expected =
+                        next < entries.count
+                        ? "'\(entries[next].key)' \(entries[next].dtype) \(entries[next].shape)" : "no more tensors"
+                    throw SafeTensorsError.streamOutOfOrder(
+                        file: url.path, expected: expected, found: "'\(key)' \(tensor.dtype) \(tensor.shape)")
+                }
+                try handle.write(contentsOf: tensor.bytes())
+                next += 1
+            }
+            guard next == entries.count else {
+                throw SafeTensorsError.streamOutOfOrder(
+                    file: url.path, expected: "'\(entries[next].key)'", found: "the end after \(next) tensors")
+            }
+        }
+    }
 }

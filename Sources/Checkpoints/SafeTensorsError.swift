@@ -53,6 +53,8 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Sendable {
     case duplicateKey(file: String, key: String, first: String, second: String)
     /// A file expected to hold the tensor `expected` (or exactly one tensor) holds the keys `found`.
     case unexpectedKeys(file: String, expected: String, found: [String])
+    /// A streamed write was handed a tensor other than the next one its header lists (or too few).
+    case streamOutOfOrder(file: String, expected: String, found: String)
 
     /// The file or folder the problem is in.
     public var file: String {
@@ -65,7 +67,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Sendable {
             .dataSectionNotCovered(let file, _, _), .shardOutsideFolder(let file, _, _),
             .missingTensor(let file, _, _), .readFailed(let file, _, _), .truncated(let file, _, _, _),
             .noWeightMap(let file), .indexMismatch(let file, _, _), .duplicateKey(let file, _, _, _),
-            .unexpectedKeys(let file, _, _):
+            .unexpectedKeys(let file, _, _), .streamOutOfOrder(let file, _, _):
             return file
         case .missingPath(let path): return path
         case .unreadableFolder(let folder), .emptyFolder(let folder): return folder
@@ -134,6 +136,8 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Sendable {
         case .readFailed(_, let key, let reason): return "tensor '\(key.escapedForTerminal)': read failed: \(reason)"
         case .truncated(_, let key, let needed, let available):
             return "truncated: tensor '\(key.escapedForTerminal)' has \(available) of its \(needed) bytes"
+        case .streamOutOfOrder(_, let expected, let found):
+            return "streamed write: expected \(expected.escapedForTerminal) next, got \(found.escapedForTerminal)"
         case .noWeightMap: return "no 'weight_map' object (of shard file names)"
         case .indexMismatch(_, let key, let shard):
             return "index maps '\(key.escapedForTerminal)' to \(shard.escapedForTerminal), which does not contain it"

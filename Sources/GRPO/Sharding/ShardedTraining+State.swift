@@ -1,4 +1,6 @@
+import Checkpoints
 import Engine
+import Foundation
 import NN
 
 // Saved states are written per parameter, as stage 0 writes them (`state.<parameter>.exp_avg`,
@@ -25,27 +27,61 @@ extension ShardedTraining {
     /// A per-share state (an optimizer's or EMA's `stateTensors()`) as the per-parameter state stage 0 writes: each
     /// share-sized tensor is gathered over the ranks and cut into the unit's parameters, each scalar (a step count)
     /// repeated for them; keys without a share (`step`, `update_count`) are kept. A collective (every rank gets the
-    /// whole state, gathered one tensor at a time in key order).
+    /// whole state); to write it without holding it whole, use ``forEachGatheredTensor(_:_:)``.
     public func gatherState(_ state: [String: Tensor]) throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]
+        try forEachGatheredTensor(state) { result[$0] = $1 }
+        return result
+    }
+
+    /// The per-parameter tensors of ``gatherState(_:)``, one share-sized tensor gathered at a time and handed to
+    /// `visit` piece by piece, in the order of ``gatheredLayout(_:)``. A collective: every rank calls it with the
+    /// same keys (only the writing rank needs to keep anything).
+    public func forEachGatheredTensor(_ state: [String: Tensor], _ visit: (String, Tensor) throws -> Void) throws {
         for key in state.keys.sorted() {
             let tensor = state[key]!
             guard let (unit, range) = shareMarker(in: key) else {
-                result[key] = tensor
+                try visit(key, tensor)
                 continue
             }
             let u = units[unit]
-            let name = { (parameter: String) in key.replacingCharacters(in: range, with: parameter) }
             if tensor.shape == [u.shareSize] {
                 let whole = try processGroup.allGather(tensor)
                 for (parameter, piece) in zip(u.keys, u.split(whole, dtype: tensor.dtype)) {
-                    result[name(parameter)] = piece
+                    try visit(key.replacingCharacters(in: range, with: parameter), piece)
                 }
             } else {
-                for parameter in u.keys { result[name(parameter)] = tensor }
+                for parameter in u.keys { try visit(key.replacingCharacters(in: range, with: parameter), tensor) }
             }
         }
-        return result
+    }
+
+    /// The tensors ``forEachGatheredTensor(_:_:)`` visits (key, dtype, shape), in its order, without gathering.
+    public func gatheredLayout(_ state: [String: Tensor]) -> [SafeTensors.StreamedEntry] {
+        state.keys.sorted().flatMap { key -> [SafeTensors.StreamedEntry] in
+            let tensor = state[key]!
+            guard let (unit, range) = shareMarker(in: key) else {
+                return [SafeTensors.StreamedEntry(key: key, dtype: tensor.dtype, shape: tensor.shape)]
+            }
+            let u = units[unit]
+            let whole = tensor.shape == [u.shareSize]
+            return u.keys.indices.map { i in
+                SafeTensors.StreamedEntry(
+                    key: key.replacingCharacters(in: range, with: u.keys[i]), dtype: tensor.dtype,
+                    shape: whole ? u.shapes[i] : tensor.shape)
+            }
+        }
+    }
+
+    /// Writes a per-share state as the per-parameter safetensors file stage 0 writes, gathering one share at a time
+    /// (no rank holds the whole state). A collective: every rank calls it; only `writes` writes the file.
+    public func saveGatheredState(
+        _ state: [String: Tensor], metadata: [String: String], to url: URL, writes: Bool
+    ) throws {
+        guard writes else { return try forEachGatheredTensor(state) { _, _ in } }
+        try SafeTensors.save(streaming: gatheredLayout(state), metadata: metadata, to: url) { write in
+            try forEachGatheredTensor(state, write)
+        }
     }
 
     /// The inverse of ``gatherState(_:)``: a per-parameter state (keys `<prefix><parameter><suffix>` for each

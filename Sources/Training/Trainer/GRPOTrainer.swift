@@ -464,18 +464,19 @@ public final class GRPOTrainer {
         let writes = processGroup.isMain || sharded == nil
         let final = runFolder.appendingPathComponent("checkpoint-\(iteration)-0")
         let temporary = runFolder.appendingPathComponent(".checkpoint-\(iteration)-0.tmp")
-        let optimizerState = try sharded?.gatherState(optimizer.stateTensors()) ?? optimizer.stateTensors()
-        let emaState = try ema.map { try sharded?.gatherState($0.stateTensors()) ?? $0.stateTensors() }
         do {
             try FileSystemFailure.wrapping("write checkpoint", path: temporary) {
+                // Weights first (refused when not finite), then the states, gathered a share at a time when sharded.
                 try withTrainedWeights {
                     guard parametersAreFinite(task.network) else {
                         throw TrainerError.nonFiniteWeights(iteration: iteration)
                     }
                     guard writes else { return }
                     try? FileManager.default.removeItem(at: temporary)
-                    try writeCheckpointFiles(into: temporary, optimizerState: optimizerState, emaState: emaState)
+                    try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+                    try writeNetwork(into: temporary)
                 }
+                try writeStates(into: temporary, writes: writes)
                 if let ema { try saveAveragedWeights(ema, into: temporary, writes: writes) }
                 if writes { try CheckpointManifest.write(for: temporary) }
             }
@@ -498,40 +499,42 @@ public final class GRPOTrainer {
         try sharded?.withGatheredParameters(forward: forward, body) ?? body()
     }
 
-    /// Every file of a checkpoint but its manifest and the EMA weights.
-    private func writeCheckpointFiles(
-        into temporary: URL, optimizerState: [String: Tensor], emaState: [String: Tensor]?
-    ) throws {
-        if config.loraRank > 0 {
-            // DanceGRPO's LoRA checkpoint: adapters in diffusers' LoRA layout (`transformer.`/`unet.` prefix) +
-            // lora_config.json.
-            try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-            try task.network.saveLoRA(
-                to: temporary.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: task.networkFolderName
-            )
-            let lora = task.network.currentLoRAConfig()!
-            let loraState: [String: Any] = [
-                "step": iteration,
-                "lora_params": [
-                    "lora_rank": lora.rank, "lora_alpha": lora.alpha,
-                    "target_modules": config.loraTargets.modules
-                ]
+    /// The trained network: its folder in diffusers layout, or its LoRA adapters.
+    private func writeNetwork(into temporary: URL) throws {
+        guard config.loraRank > 0 else { return try task.saveNetwork(to: temporary) }
+        // DanceGRPO's LoRA checkpoint: adapters in diffusers' LoRA layout (`transformer.`/`unet.` prefix) +
+        // lora_config.json.
+        try task.network.saveLoRA(
+            to: temporary.appendingPathComponent("pytorch_lora_weights.safetensors"), prefix: task.networkFolderName)
+        let lora = task.network.currentLoRAConfig()!
+        let loraState: [String: Any] = [
+            "step": iteration,
+            "lora_params": [
+                "lora_rank": lora.rank, "lora_alpha": lora.alpha, "target_modules": config.loraTargets.modules
             ]
-            try AtomicFile.write(
-                try JSONSerialization.data(withJSONObject: loraState, options: [.sortedKeys, .prettyPrinted]),
-                to: temporary.appendingPathComponent("lora_config.json"))
+        ]
+        try AtomicFile.write(
+            try JSONSerialization.data(withJSONObject: loraState, options: [.sortedKeys, .prettyPrinted]),
+            to: temporary.appendingPathComponent("lora_config.json"))
+    }
+
+    /// The optimizer and EMA states (per parameter whatever the stage), the per-prompt statistics and
+    /// `trainer_state.json`. Sharded states are gathered by every rank; only `writes` writes.
+    private func writeStates(into temporary: URL, writes: Bool) throws {
+        let optimizerFile = temporary.appendingPathComponent("optimizer.safetensors")
+        let emaFile = temporary.appendingPathComponent("ema.safetensors")
+        let emaMetadata = ema.map { ["ema_decay": "\($0.decay)", "ema_warmup": "\($0.warmup)"] } ?? [:]
+        if let sharded {
+            try sharded.saveGatheredState(
+                optimizer.stateTensors(), metadata: optimizer.stateMetadata, to: optimizerFile, writes: writes)
+            if let ema {
+                try sharded.saveGatheredState(ema.stateTensors(), metadata: emaMetadata, to: emaFile, writes: writes)
+            }
         } else {
-            try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-            try task.saveNetwork(to: temporary)
+            try optimizer.saveState(to: optimizerFile)
+            try ema?.saveState(to: emaFile)
         }
-        try SafeTensors.save(
-            optimizerState, metadata: optimizer.stateMetadata,
-            to: temporary.appendingPathComponent("optimizer.safetensors"))
-        if let ema, let emaState {
-            try SafeTensors.save(
-                emaState, metadata: ["ema_decay": "\(ema.decay)", "ema_warmup": "\(ema.warmup)"],
-                to: temporary.appendingPathComponent("ema.safetensors"))
-        }
+        guard writes else { return }
         for (stream, tracker) in statTrackers {
             try tracker.save(to: temporary.appendingPathComponent("per_prompt_stats-\(stream).json"))
         }
