@@ -75,14 +75,20 @@ public enum GRPOError: Error, CustomStringConvertible, Equatable {
 /// reference policy. Evaluating under it swaps the stored tensors in and restores the current ones afterwards, so it
 /// costs no second model: the snapshot only keeps the tensors the optimizer would otherwise replace. With LoRA
 /// (only the adapters trainable, `lora_B` initialised to zero) the snapshot's policy is the base model, which is
-/// what Flow-GRPO's `disable_adapter()` evaluates.
+/// what Flow-GRPO's `disable_adapter()` evaluates. Under mixed precision the snapshot is kept in the compute dtype
+/// (`dtype`): the reference is only ever evaluated, never trained, so it needs no float32 copy.
 public final class ReferenceWeights {
     public let module: Module
     public let tensors: [String: Tensor]
 
-    public init(snapshotOf module: Module) {
+    public init(snapshotOf module: Module, dtype: DType? = nil) {
         self.module = module
-        tensors = Dictionary(uniqueKeysWithValues: module.trainableParameters().map { ($0.key, $0.value) })
+        tensors = Dictionary(
+            uniqueKeysWithValues: module.trainableParameters().map { entry in
+                (entry.key, dtype.map { entry.value.asType($0) } ?? entry.value)
+            })
+        // Evaluated now, so a cast snapshot does not keep the float32 tensors it was taken from alive.
+        if dtype != nil { eval(Array(tensors.values)) }
     }
 
     /// Runs `body` with the reference tensors in the module; the result is detached from the current parameters.

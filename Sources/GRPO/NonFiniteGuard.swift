@@ -11,6 +11,8 @@ public enum SkippedStep: Sendable, Equatable, CustomStringConvertible {
     case nonFiniteGradientNorm(Float)
     /// Some trained weight after the step (the step is undone).
     case nonFiniteWeights
+    /// fp16 gradients that overflowed at this loss scale (`LossScaler`: the step is skipped and the scale halved).
+    case gradientOverflow(lossScale: Float)
 
     public var description: String {
         switch self {
@@ -18,7 +20,15 @@ public enum SkippedStep: Sendable, Equatable, CustomStringConvertible {
         case .nonFiniteLoss(let loss): return "loss \(loss)"
         case .nonFiniteGradientNorm(let norm): return "gradient norm \(norm)"
         case .nonFiniteWeights: return "non-finite weights after the step"
+        case .gradientOverflow(let scale): return "fp16 gradient overflow at loss scale \(scale) (scale halved)"
         }
+    }
+
+    /// Whether the skip counts toward `--max-consecutive-skipped-steps`: an fp16 overflow is the loss scaler's
+    /// routine way of finding its scale, not a sign of a diverging run (it is still counted and logged).
+    public var countsTowardStop: Bool {
+        if case .gradientOverflow = self { return false }
+        return true
     }
 }
 
@@ -51,11 +61,16 @@ struct OptimizerSnapshot {
 /// Takes an optimizer step unless the window's loss or gradient norm is not finite, and takes it back when it makes
 /// a weight non-finite; returns why it skipped the step, or nil when it was applied. Every decision rests on values
 /// the ranks share (the averaged gradients' norm, the weights they all compute), so ranks skip the same steps.
+/// With fp16's `lossScaler`, a non-finite loss or norm also halves the scale (`LossScaler.skipNonFinite`) and any
+/// other step counts as finite for its growth.
 func guardedStep(
-    optimizer: Optimizer, gradients: [String: Tensor], norm: Float, loss: Float?
+    optimizer: Optimizer, gradients: [String: Tensor], norm: Float, loss: Float?, lossScaler: LossScaler? = nil
 ) throws -> SkippedStep? {
-    if let loss, !loss.isFinite { return .nonFiniteLoss(loss) }
-    guard norm.isFinite else { return .nonFiniteGradientNorm(norm) }
+    if let loss, !loss.isFinite { return lossScaler?.skipNonFinite(.nonFiniteLoss(loss)) ?? .nonFiniteLoss(loss) }
+    guard norm.isFinite else {
+        return lossScaler?.skipNonFinite(.nonFiniteGradientNorm(norm)) ?? .nonFiniteGradientNorm(norm)
+    }
+    defer { lossScaler?.update(foundNonFinite: false) }
     let snapshot = OptimizerSnapshot(optimizer)
     try optimizer.step(gradients: gradients)
     eval(optimizer.tensorsToEvaluate)

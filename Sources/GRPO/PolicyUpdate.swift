@@ -19,6 +19,9 @@ public struct UpdateConfig: Sendable, Equatable {
     /// Weight β of the KL penalty to the frozen reference policy (Flow-GRPO `train.beta`; see ReferenceKL.swift).
     /// 0 (the default, as DanceGRPO) never evaluates the reference.
     public var beta: Float = 0
+    /// Mixed precision (`--mixed-precision`): the dtype the network computes in inside the differentiated function,
+    /// from float32 master weights (nil: the parameters' own dtype).
+    public var computeDType: DType? = nil
 
     public init() {}
 }
@@ -70,12 +73,15 @@ public func optimizerStepCount(samples: Int, gradientAccumulationSteps: Int) -> 
 ///   gradients are averaged over the ranks (each rank's is already its mean over its window), so W ranks with windows
 ///   of A samples take the step one process would take on a window of W·A. Every rank must call this with as many
 ///   samples.
+/// - lossScaler: fp16's dynamic loss scaling: the loss is scaled in the differentiated function, the window's
+///   gradients unscaled before clipping, and an overflowing window skips its step (`LossScaler`).
 /// - sharded: ZeRO stages 1–3 (its process group is the one used, and `optimizer` is not): gradients, the optimizer
 ///   step and (stage 3) the weights go through it; every stage takes the steps stage 0 takes.
 public func updatePolicy(
     policy: DenoisingPolicy, optimizer: Optimizer, rollout: RolloutBatch, conditioning: Conditioning,
     advantages: [Float], sampler: FlowSampler? = nil, config: UpdateConfig, key: RandomKey,
-    unconditional: Conditioning? = nil, processGroup: ProcessGroup? = nil, sharded: ShardedTraining? = nil
+    unconditional: Conditioning? = nil, processGroup: ProcessGroup? = nil, lossScaler: LossScaler? = nil,
+    sharded: ShardedTraining? = nil
 ) throws -> UpdateStatistics {
     let n = rollout.count, process = rollout.process
     precondition(advantages.count == n, "updatePolicy: \(advantages.count) advantages for \(n) samples")
@@ -176,17 +182,18 @@ public func updatePolicy(
                     referenceKLs = penalties.stopGradient()
                     loss = loss + config.beta * penalties.sum() / normalizer
                 }
-                return [loss]
+                return [lossScaler?.scaled(loss) ?? loss]
             }
             let values: [Tensor]
             if let sharded {
-                let (callValues, gradients) = sharded.valueAndGrad(lossOfCall)
+                let (callValues, gradients) = sharded.valueAndGrad(computeDType: config.computeDType, lossOfCall)
                 values = callValues
                 sharded.accumulate(gradients)
                 // In unit order on every rank: the graph holds collectives.
                 eval(sharded.accumulatedTensors + [values[0], ratio, kl, referenceKLs])
             } else {
-                let (callValues, gradients) = valueAndGrad(model: policy.module, lossOfCall)
+                let (callValues, gradients) = valueAndGrad(
+                    model: policy.module, computeDType: config.computeDType, lossOfCall)
                 values = callValues
                 for (name, g) in gradients { accumulated[name] = accumulated[name].map { $0 + g } ?? g }
                 eval(Array(accumulated.values) + [values[0], ratio, kl, referenceKLs])
@@ -197,17 +204,19 @@ public func updatePolicy(
             clipped += r.filter { abs($0 - 1) > config.clipRange }.count
             klSum += kl.item(Float.self) * Float(js.count)
             referenceKLSum += referenceKLs.sum().item(Float.self)
-            let callLoss = values[0].item(Float.self)
+            let callLoss = values[0].item(Float.self) / (lossScaler?.scale ?? 1)
             lossSum += callLoss
             windowLoss += callLoss
         }
         // An incomplete final window trains nothing, as the reference's next zero_grad drops it.
         if windowSamples.count == accumulation, let sharded {
             let (skipped, norm) = try sharded.step(
-                maxNorm: config.maxGradNorm, loss: sharded.processGroup.worldSize > 1 ? nil : windowLoss)
+                maxNorm: config.maxGradNorm, loss: sharded.processGroup.worldSize > 1 ? nil : windowLoss,
+                lossScaler: lossScaler)
             if skipped == nil { statistics.gradientNorms.append(norm) }
             statistics.stepOutcomes.append(skipped)
         } else if windowSamples.count == accumulation {
+            if let lossScaler { accumulated = lossScaler.unscale(accumulated) }
             if let processGroup, processGroup.worldSize > 1 {
                 accumulated = try averageOverRanks(accumulated, processGroup)
             }
@@ -216,7 +225,7 @@ public func updatePolicy(
             // non-finite loss makes it non-finite too).
             let skipped = try guardedStep(
                 optimizer: optimizer, gradients: clippedGradients, norm: norm,
-                loss: (processGroup?.worldSize ?? 1) > 1 ? nil : windowLoss)
+                loss: (processGroup?.worldSize ?? 1) > 1 ? nil : windowLoss, lossScaler: lossScaler)
             if skipped == nil { statistics.gradientNorms.append(norm) }
             statistics.stepOutcomes.append(skipped)
         }

@@ -6,13 +6,17 @@ import Engine
 
 /// Evaluates `loss` (its first output must be a scalar; more outputs ride along without gradient) and the gradient
 /// of that scalar with respect to every trainable parameter of `model`, keyed like ``Module/parameters()``.
-public func valueAndGrad(model: Module, _ loss: @escaping () -> [Tensor]) -> (
+/// With `computeDType` (mixed precision) the function sees each trainable parameter cast to that dtype, so the
+/// network computes in it, while the gradients come back through the cast in the parameters' own (master) dtype;
+/// gradient checkpointing (``Module/withCheckpointing(_:_:)``) then recomputes its blocks from the same casts.
+public func valueAndGrad(model: Module, computeDType: DType? = nil, _ loss: @escaping () -> [Tensor]) -> (
     values: [Tensor], gradients: [String: Tensor]
 ) {
+    let precision = computeDType.map(ComputePrecision.init)
     let trainable = model.namedSlots().filter { !$0.slot.isFrozen && $0.slot.value != nil }
     let originals = trainable.map { $0.slot.value! }
     let function = valueAndGrad { (inputs: [Tensor]) -> [Tensor] in
-        for (entry, input) in zip(trainable, inputs) { entry.slot.value = input }
+        for (entry, input) in zip(trainable, inputs) { entry.slot.value = precision?.cast(input) ?? input }
         defer { for (entry, original) in zip(trainable, originals) { entry.slot.value = original } }
         return loss()
     }

@@ -78,9 +78,10 @@ final class ShardedTrainingTests: XCTestCase {
     }
 
     /// Trains the rank's samples at `stage` and returns the weights after the 3 optimizer steps.
-    private func train(stage: ZeroStage, group: ProcessGroup, checkpointing: Bool = true, beta: Float = 0) throws
-        -> [String: Tensor]
-    {
+    private func train(
+        stage: ZeroStage, group: ProcessGroup, checkpointing: Bool = true, beta: Float = 0,
+        computeDType: DType? = nil
+    ) throws -> [String: Tensor] {
         // Stage 0 keeps the reference in the policy, the sharded stages as shares.
         let policy = BlockPolicy(keepsReference: beta > 0 && stage == .replicated)
         policy.gradientCheckpointing = checkpointing
@@ -107,10 +108,11 @@ final class ShardedTrainingTests: XCTestCase {
         u.gradientAccumulationSteps = Self.window / group.worldSize
         u.transitionBatchSize = 3
         u.beta = beta
+        u.computeDType = computeDType
         let stats = try updatePolicy(
             policy: policy, optimizer: optimizer, rollout: part, conditioning: conditioning.rows(mine),
             advantages: mine.map { advantages[$0] }, config: u, key: RandomKey(seed: 41),
-            processGroup: group, sharded: sharded)
+            processGroup: group, lossScaler: computeDType == .float16 ? LossScaler() : nil, sharded: sharded)
         XCTAssertEqual(stats.optimizerSteps, 3)
         XCTAssertEqual(stats.skippedSteps, [])
         let weights = try sharded?.withGatheredParameters { policy.parameters() } ?? policy.parameters()
@@ -135,7 +137,8 @@ final class ShardedTrainingTests: XCTestCase {
         else { return }
         let group = try RankProcesses.formGroup()
         let beta = ProcessInfo.processInfo.environment["KL_BETA"].flatMap(Float.init) ?? 0
-        let weights = try train(stage: ZeroStage(rawValue: stage)!, group: group, beta: beta)
+        let dtype: DType? = ProcessInfo.processInfo.environment["COMPUTE_DTYPE"] == "bf16" ? .bfloat16 : nil
+        let weights = try train(stage: ZeroStage(rawValue: stage)!, group: group, beta: beta, computeDType: dtype)
         try RankProcesses.report(weights.mapValues { $0.reshaped([-1]).toArray(Double.self) })
     }
 
@@ -181,6 +184,41 @@ final class ShardedTrainingTests: XCTestCase {
     func testTwoRanksWithTheKLPenaltyAtEveryStageReachOneProcessWeights() throws {
         guard !RankProcesses.isWorker else { return }
         try compareRanks(worldSizes: [2], beta: 0.5)
+    }
+
+    /// bf16 passes from float32 master weights: every stage takes stage 0's bf16 steps, on one process and on two
+    /// ranks. (Two bf16 ranks are compared with two stage-0 ranks, not with one process: bf16 rounds each call's
+    /// gradients, so regrouping the calls moves near-zero gradients, and AdamW turns their sign into steps of lr.)
+    func testMixedPrecisionAtEveryStageTakesStageZerosSteps() throws {
+        guard !RankProcesses.isWorker else { return }
+        let float32 = try train(stage: .replicated, group: SingleProcessGroup())
+        let bf16 = try train(stage: .replicated, group: SingleProcessGroup(), computeDType: .bfloat16)
+        XCTAssertGreaterThan(relativeDifference(asArrays(bf16), float32), 1e-4, "bf16 must change the steps")
+        for stage in [ZeroStage.optimizerState, .gradients, .parameters] {
+            for checkpointing in [false, true] {
+                let single = try train(
+                    stage: stage, group: SingleProcessGroup(), checkpointing: checkpointing, computeDType: .bfloat16)
+                XCTAssertLessThanOrEqual(relativeDifference(asArrays(single), bf16), 1e-5, "\(stage)")
+            }
+        }
+        // fp16 with loss scaling: the sharded step unscales as stage 0 does.
+        let fp16 = try train(stage: .replicated, group: SingleProcessGroup(), computeDType: .float16)
+        XCTAssertGreaterThan(relativeDifference(asArrays(fp16), bf16), 1e-5, "fp16 is not bf16")
+        let shardedFP16 = try train(stage: .parameters, group: SingleProcessGroup(), computeDType: .float16)
+        XCTAssertLessThanOrEqual(relativeDifference(asArrays(shardedFP16), fp16), 1e-5, "fp16, stage 3")
+        var results: [ZeroStage: [[String: [Double]]]] = [:]
+        for stage in [ZeroStage.replicated, .parameters] {
+            let ranks = try RankProcesses.start(
+                "ShardedTrainingTests/testRankWorkerTrainsItsPartAtItsStage", count: 2,
+                environment: ["ZERO_STAGE": String(stage.rawValue), "COMPUTE_DTYPE": "bf16"], for: self)
+            XCTAssertTrue(RankProcesses.wait(ranks, seconds: 180), ranks.map(\.output).joined())
+            for rank in ranks { XCTAssertEqual(rank.process.terminationStatus, 0, rank.output) }
+            results[stage] = try ranks.map(RankProcesses.results)
+        }
+        let stageZero = results[.replicated]![0].mapValues { Tensor($0.map(Float.init)) }
+        for found in results[.parameters]! {
+            XCTAssertLessThanOrEqual(relativeDifference(found, stageZero), 1e-5, "2 bf16 ranks, stage 3")
+        }
     }
 
     private func compareRanks(worldSizes: [Int], beta: Float) throws {

@@ -32,6 +32,9 @@ public final class ShardedTraining {
     private var accumulated: [Tensor?]
     /// This rank's shares of the initial weights, the KL penalty's reference policy (sharded like the weights).
     private let referenceShares: [Tensor]?
+    /// Mixed precision's compute dtype for forward passes that gather block by block (the trainer sets it; training
+    /// passes take theirs from ``valueAndGrad(computeDType:_:)``).
+    public var forwardDType: DType?
     /// The units that are checkpointed blocks, with their module (stage 3 gathers them inside the checkpoint).
     private let blockUnits: [(unit: Int, block: Module)]
 
@@ -102,7 +105,8 @@ public final class ShardedTraining {
         let blockwise = forward && gathersBlockwise ? Dictionary(uniqueKeysWithValues: blockUnits) : [:]
         for (i, (unit, share)) in zip(units, unitShares).enumerated() {
             if let block = blockwise[i] {
-                block.parameterSource = UnitSource(unit: unit, share: share, processGroup: processGroup)
+                block.parameterSource = UnitSource(
+                    unit: unit, share: share, processGroup: processGroup, dtype: forwardDType)
                 continue
             }
             let whole = try processGroup.allGather(share)
@@ -166,20 +170,25 @@ public final class ShardedTraining {
 
     /// The loss's values and its gradients, per unit: stages 1–2 flat whole gradients of this rank's loss; stage 3
     /// this rank's share of their sum over the ranks. `loss` is the same closure ``NN/valueAndGrad(model:_:)``
-    /// takes: it runs the network, which reads the weights from the model.
-    public func valueAndGrad(_ loss: @escaping () -> [Tensor]) -> (values: [Tensor], gradients: [Tensor]) {
+    /// takes: it runs the network, which reads the weights from the model. `computeDType` (mixed precision): the
+    /// network sees the weights cast to it, the gradients come back in float32.
+    public func valueAndGrad(computeDType: DType? = nil, _ loss: @escaping () -> [Tensor]) -> (
+        values: [Tensor], gradients: [Tensor]
+    ) {
         guard stage == .parameters else {
-            let (values, gradients) = NN.valueAndGrad(model: model, loss)
+            let (values, gradients) = NN.valueAndGrad(model: model, computeDType: computeDType, loss)
             return (values, units.map { unit in unit.flatten(unit.keys.map { gradients[$0]! }) })
         }
         let checkpointing = (model as? GradientCheckpointable)?.gradientCheckpointing ?? false
         let gatheredInside = checkpointing ? Set(blockUnits.map(\.unit)) : []
         let function = differentiating { [self] (traced: [Tensor]) -> [Tensor] in
             for (i, unit) in units.enumerated() where !gatheredInside.contains(i) {
-                UnitSource(unit: unit, share: traced[i], processGroup: processGroup).materialize([traced[i]])
+                UnitSource(unit: unit, share: traced[i], processGroup: processGroup, dtype: computeDType)
+                    .materialize([traced[i]])
             }
             for (i, block) in blockUnits where gatheredInside.contains(i) {
-                block.parameterSource = UnitSource(unit: units[i], share: traced[i], processGroup: processGroup)
+                block.parameterSource = UnitSource(
+                    unit: units[i], share: traced[i], processGroup: processGroup, dtype: computeDType)
             }
             defer {
                 for (_, block) in blockUnits { block.parameterSource = nil }
@@ -211,10 +220,13 @@ public final class ShardedTraining {
     /// The optimizer step on the accumulated window: gradients averaged over the ranks, clipped to a global norm of
     /// `maxNorm` (PyTorch's rule), this rank's shares updated, and (stages 1–2) the new weights gathered into the
     /// model. Returns why the step was skipped (nil: applied) and the norm before clipping. `loss` (one process
-    /// only) skips a step whose loss is not finite.
-    public func step(maxNorm: Float, loss: Float?) throws -> (skipped: SkippedStep?, norm: Float) {
+    /// only) skips a step whose loss is not finite. With fp16's `lossScaler` the gradients are unscaled first and the
+    /// scaler learns whether they overflowed, as `guardedStep` does.
+    public func step(maxNorm: Float, loss: Float?, lossScaler: LossScaler? = nil) throws -> (
+        skipped: SkippedStep?, norm: Float
+    ) {
         defer { discardAccumulated() }
-        let scale = 1 / Float(processGroup.worldSize)
+        let scale = 1 / Float(processGroup.worldSize) / (lossScaler?.scale ?? 1)
         var gradients: [Tensor]
         var squares: Tensor
         if stage == .optimizerState {
@@ -236,8 +248,13 @@ public final class ShardedTraining {
         }
         let normTensor = squares.sqrt()
         let norm = normTensor.item(Float.self)
-        if let loss, !loss.isFinite { return (.nonFiniteLoss(loss), norm) }
-        guard norm.isFinite else { return (.nonFiniteGradientNorm(norm), norm) }
+        if let loss, !loss.isFinite {
+            return (lossScaler?.skipNonFinite(.nonFiniteLoss(loss)) ?? .nonFiniteLoss(loss), norm)
+        }
+        guard norm.isFinite else {
+            return (lossScaler?.skipNonFinite(.nonFiniteGradientNorm(norm)) ?? .nonFiniteGradientNorm(norm), norm)
+        }
+        defer { lossScaler?.update(foundNonFinite: false) }
         let coefficient = (maxNorm / (normTensor + 1e-6)).minimum(1)
         var named: [String: Tensor] = [:]
         for (i, g) in gradients.enumerated() { named[ShareModule.key(i)] = g * coefficient }
@@ -266,17 +283,21 @@ private final class UnitSource: ParameterSource {
     let unit: ShardUnit
     let share: Tensor
     let processGroup: ProcessGroup
+    /// The dtype the weights are built in (mixed precision's compute dtype; nil: each tensor's own).
+    let dtype: DType?
 
-    init(unit: ShardUnit, share: Tensor, processGroup: ProcessGroup) {
+    init(unit: ShardUnit, share: Tensor, processGroup: ProcessGroup, dtype: DType?) {
         self.unit = unit
         self.share = share
         self.processGroup = processGroup
+        self.dtype = dtype
     }
 
     var sourceInputs: [Tensor] { [share] }
 
     func materialize(_ inputs: [Tensor]) {
-        for (slot, tensor) in zip(unit.slots, unit.split(processGroup.shardGather(inputs[0]))) { slot.value = tensor }
+        let whole = processGroup.shardGather(inputs[0])
+        for (slot, tensor) in zip(unit.slots, unit.split(whole, dtype: dtype)) { slot.value = tensor }
     }
 
     func release() {

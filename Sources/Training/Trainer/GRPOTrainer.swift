@@ -28,6 +28,8 @@ public final class GRPOTrainer {
     public private(set) var skippedSteps = 0
     public private(set) var consecutiveSkippedSteps = 0
     let policy: DenoisingPolicy
+    /// fp16's dynamic loss scaling (`--mixed-precision fp16`), saved with checkpoints; nil otherwise.
+    public let lossScaler: LossScaler?
     let stochasticSampler: RolloutSampler
     /// Per-prompt reward histories (when `perPromptStatBuffer` > 0), one per normalised quantity: each reward when
     /// advantages are summed, else the weighted reward sum (see `normalizedStreams`); saved with checkpoints.
@@ -63,6 +65,9 @@ public final class GRPOTrainer {
                 targetModules: targets)
             try network.addLoRA(lora, key: RandomKey(seed: config.seed &+ 17))
         }
+        // --mixed-precision (GRPOTrainer+MixedPrecision.swift): float32 master weights, passes in the compute dtype.
+        let computeDType = GRPOTrainer.prepareMixedPrecision(config, network: network)
+        lossScaler = config.mixedPrecision == .fp16 ? LossScaler() : nil
         let schedule = try GRPOTrainer.learningRateSchedule(config)
         let makeOptimizer = { (module: Module) in
             AdamW(
@@ -76,12 +81,14 @@ public final class GRPOTrainer {
                 model: network, stage: stage, processGroup: processGroup,
                 blocks: (network as? GradientCheckpointable)?.checkpointedBlocks ?? [], keepsReference: config.beta > 0,
                 makeOptimizer: makeOptimizer)
+            sharded.forwardDType = computeDType
             self.sharded = sharded
-            policy = task.policy(reference: nil)
+            policy = GRPOTrainer.mixedPrecisionPolicy(task.policy(reference: nil), config)
             optimizer = sharded.optimizer as! AdamW
         } else {
             sharded = nil
-            policy = task.policy(reference: config.beta > 0 ? ReferenceWeights(snapshotOf: network) : nil)
+            let reference = config.beta > 0 ? ReferenceWeights(snapshotOf: network, dtype: computeDType) : nil
+            policy = GRPOTrainer.mixedPrecisionPolicy(task.policy(reference: reference), config)
             optimizer = makeOptimizer(network)
         }
         let averaged = sharded?.shareModule ?? network
@@ -187,9 +194,10 @@ public final class GRPOTrainer {
                 continue
             }
             skippedSteps += 1
-            consecutiveSkippedSteps += 1
             log.skippedSteps += 1
             log.skipReasons.append(reason.description)
+            guard reason.countsTowardStop else { continue }  // an fp16 overflow: the loss scaler's routine
+            consecutiveSkippedSteps += 1
             if consecutiveSkippedSteps >= config.maxConsecutiveSkippedSteps {
                 throw TrainerError.tooManySkippedSteps(
                     count: consecutiveSkippedSteps, iteration: iteration, last: reason.description)
@@ -257,12 +265,14 @@ public final class GRPOTrainer {
         update.maxGradNorm = config.maxGradNorm
         update.transitionBatchSize = config.transitionBatchSize
         update.beta = config.beta
+        update.computeDType = config.mixedPrecision.computeDType
         let stats = try updatePolicy(
             policy: policy, optimizer: optimizer,
             rollout: trainedAll ? batch.trajectories : batch.trajectories.rows(trained),
             conditioning: trainedAll ? batch.conditioning : batch.conditioning.rows(trained),
             advantages: trained.map { advantages[$0] }, config: update, key: batch.updateKey,
-            unconditional: batch.unconditional, processGroup: processGroup, sharded: sharded)
+            unconditional: batch.unconditional, processGroup: processGroup, lossScaler: lossScaler,
+            sharded: sharded)
         if let ema {
             try ema.update(from: sharded?.shareModule ?? task.network)
             eval(ema.tensorsToEvaluate)
@@ -538,10 +548,11 @@ public final class GRPOTrainer {
         for (stream, tracker) in statTrackers {
             try tracker.save(to: temporary.appendingPathComponent("per_prompt_stats-\(stream).json"))
         }
-        let state: [String: Any] = [
+        var state: [String: Any] = [
             "iteration": iteration, "seed": config.seed, "skipped_steps": skippedSteps,
             "config": try JSONSerialization.jsonObject(with: JSONEncoder().encode(config))
         ]
+        if let lossScaler { state["loss_scaler"] = lossScaler.state }
         try AtomicFile.write(
             try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]),
             to: temporary.appendingPathComponent("trainer_state.json"))
@@ -647,6 +658,7 @@ public final class GRPOTrainer {
         }
         iteration = it
         skippedSteps = state["skipped_steps"] as? Int ?? 0
+        try restoreLossScaler(from: state, file: checkpoint.appendingPathComponent("trainer_state.json").path)
     }
 }
 

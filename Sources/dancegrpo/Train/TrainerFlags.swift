@@ -153,8 +153,8 @@ struct TrainerFlags: ParsableArguments {
     @Option(
         help:
             """
-            ZeRO stage with several processes: 0 replicated, 1 shards the optimizer state, 2 also the gradients, 3 also \
-            the parameters (FSDP full shard) (default \(Self.defaults.zeroStage)).
+            ZeRO stage with several processes: 0 replicated, 1 shards the optimizer state, 2 also the gradients, \
+            3 also the parameters (FSDP full shard) (default \(Self.defaults.zeroStage)).
             """
     )
     var zeroStage: Int?
