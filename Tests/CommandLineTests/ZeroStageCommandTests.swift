@@ -60,6 +60,19 @@ final class ZeroStageCommandTests: XCTestCase {
                 FileManager.default.fileExists(atPath: copy.appendingPathComponent("checkpoint-2-0/manifest.json").path)
             )
         }
+        // A checkpoint of another network is one line before any model loads.
+        let stageZero = root.appendingPathComponent("stage-0")
+        for (flags, expected) in [
+            (["--lora-rank", "4"], "this run trains LoRA adapters (pytorch_lora_weights.safetensors)"),
+            (["--model", "sd", "--sampler", "ddim"], "this run trains a whole unet/ network")
+        ] {
+            let refused = try DancegrpoExecutable.run(
+                ["train", "--resume", stageZero.path, "--iterations", "2"] + flags)
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(
+                refused.output.contains("checkpoint-1-0 holds a whole transformer/ network, \(expected)"),
+                refused.output)
+        }
     }
 }
 

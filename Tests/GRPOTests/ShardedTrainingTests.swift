@@ -229,8 +229,11 @@ final class ShardedTrainingTests: XCTestCase {
                     "ShardedTrainingTests/testRankWorkerTrainsItsPartAtItsStage", count: worldSize,
                     environment: ["ZERO_STAGE": String(stage.rawValue), "KL_BETA": String(beta)], for: self)
                 XCTAssertTrue(RankProcesses.wait(ranks, seconds: 180), ranks.map(\.output).joined())
+                let first = try? RankProcesses.results(ranks[0])
                 for rank in ranks {
                     XCTAssertEqual(rank.process.terminationStatus, 0, rank.output)
+                    // Every rank gets the same sums from the ring, whatever the rank count: bit-identical weights.
+                    XCTAssertEqual(try? RankProcesses.results(rank), first, "\(worldSize) ranks, \(stage)")
                     let difference = relativeDifference(try RankProcesses.results(rank), reference)
                     XCTAssertLessThanOrEqual(difference, 1e-5, "\(worldSize) ranks, \(stage), rank \(rank.rank)")
                 }

@@ -64,10 +64,11 @@ public struct RunFolder {
         guard let saved = state["config"] as? [String: Any] else { return [] }
         let current = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as! [String: Any]
         // Settings a resumed run may change without changing what it trains: its length (unless the learning rate
-        // decays over it), evaluation, checkpoints, and the batching of network calls (speed only).
+        // decays over it), evaluation, checkpoints, the batching of network calls (speed only) and the ZeRO stage
+        // (the same steps, and checkpoints that do not depend on it).
         var free: Set = [
             "evalEvery", "evalPrompts", "checkpointEvery", "checkpointsTotalLimit", "rolloutBatchSize",
-            "transitionBatchSize", "maxConsecutiveSkippedSteps"
+            "transitionBatchSize", "maxConsecutiveSkippedSteps", "zeroStage"
         ]
         if config.lrScheduler == .constant || config.lrScheduler == .constantWithWarmup { free.insert("iterations") }
         return current.keys.sorted().filter { !free.contains($0) }.compactMap { key in
@@ -75,6 +76,26 @@ public struct RunFolder {
             let old = saved[key].map(RunSettings.render) ?? "(not stored)"
             return old == new ? nil : SettingDifference(key: key, old: old, new: new)
         }
+    }
+}
+
+extension RunFolder {
+    /// Refuses a checkpoint whose network is not the one the run trains, before any model loads: `networkFolder`
+    /// (`transformer`, `unet`) whole, or its LoRA adapters when `lora`.
+    public static func checkNetwork(of checkpoint: URL, networkFolder: String, lora: Bool) throws {
+        let files = Set((try? FileManager.default.contentsOfDirectory(atPath: checkpoint.path)) ?? [])
+        let adapters = "pytorch_lora_weights.safetensors"
+        func describe(lora: Bool, folder: String) -> String {
+            lora ? "LoRA adapters (\(adapters))" : "a whole \(folder)/ network"
+        }
+        if lora ? files.contains(adapters) : files.contains(networkFolder) { return }
+        let found =
+            files.contains(adapters)
+            ? describe(lora: true, folder: "")
+            : files.sorted().first { ["transformer", "unet"].contains($0) }.map { describe(lora: false, folder: $0) }
+                ?? "neither LoRA adapters nor a network folder"
+        throw RunFolderError.networkMismatch(
+            checkpoint: checkpoint.path, expected: describe(lora: lora, folder: networkFolder), found: found)
     }
 }
 
@@ -97,6 +118,9 @@ public enum RunFolderError: Error, CustomStringConvertible, Equatable {
     case nothingToResume(folder: String)
     /// The resumed run's seed differs from the checkpoint's: it would not continue the run the checkpoint is of.
     case seedMismatch(checkpoint: String, old: String, new: String)
+    /// The checkpoint holds another kind of network than the run trains (a UNet for a transformer, a whole network
+    /// for LoRA adapters, …).
+    case networkMismatch(checkpoint: String, expected: String, found: String)
 
     public var description: String {
         switch self {
@@ -111,6 +135,9 @@ public enum RunFolderError: Error, CustomStringConvertible, Equatable {
             return "\(folder): no complete checkpoint to resume from:\n  " + problems.joined(separator: "\n  ")
         case .nothingToResume(let folder):
             return "\(folder): no checkpoint-*/ folder and no config.json: not a run to resume"
+        case .networkMismatch(let checkpoint, let expected, let found):
+            return "\(checkpoint) holds \(found), this run trains \(expected): resume with the settings it was "
+                + "trained with, or start a new run"
         case .seedMismatch(let checkpoint, let old, let new):
             return
                 """

@@ -181,6 +181,11 @@ struct TrainCommand: ParsableCommand {
         let start = try RunStart.prepare(
             folder: outputFolder(settings), resume: try resumeSource(), settings: settings.trainer,
             overwrite: overwrite, dryRun: dryRun)
+        if let checkpoint = start.checkpoint {
+            try RunFolder.checkNetwork(
+                of: checkpoint, networkFolder: settings.task.model == .sd ? "unet" : "transformer",
+                lora: settings.trainer.loraRank > 0)
+        }
         for warning in start.warnings {
             FileHandle.standardError.write(Data(("warning: " + TopLevelError.escaped(warning) + "\n").utf8))
         }
