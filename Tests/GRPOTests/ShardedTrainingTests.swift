@@ -176,6 +176,47 @@ final class ShardedTrainingTests: XCTestCase {
         }
     }
 
+    /// Saved states convert to stage 0's per-parameter layout and back; one that does not fit the trained
+    /// parameters names what is wrong.
+    func testStatesRoundTripThroughThePerParameterLayoutAndMisfitsAreNamed() throws {
+        guard !RankProcesses.isWorker else { return }
+        let policy = BlockPolicy()
+        let sharded = try ShardedTraining(
+            model: policy, stage: .parameters, processGroup: SingleProcessGroup(), blocks: policy.checkpointedBlocks,
+            makeOptimizer: { AdamW(model: $0, learningRate: 1e-2) })
+        let moments = Dictionary(
+            uniqueKeysWithValues: sharded.shareKeys.enumerated().map { i, key in
+                (
+                    "state.\(key).exp_avg",
+                    Random.normal([sharded.shareModule.parameters()[key]!.dim(0)], key: RandomKey(seed: UInt64(i)))
+                )
+            })
+        var state = moments
+        for key in sharded.shareKeys { state["state.\(key).step"] = Tensor(Int32(3)) }
+        state["step"] = Tensor(Int32(3))
+        let perParameter = try sharded.gatherState(state)
+        XCTAssertEqual(perParameter["state.blocks.1.up.weight.exp_avg"]?.shape, [19, 9])
+        XCTAssertEqual(perParameter["state.input.bias.step"]?.item(Int32.self), 3)
+        let back = try sharded.shardState(perParameter, prefixes: ["state."], source: "optimizer.safetensors")
+        XCTAssertEqual(Set(back.keys), Set(state.keys))
+        // One rank: a share is its whole unit (no padding), so the round trip is exact.
+        for (key, tensor) in moments { XCTAssertEqual(back[key]!.toArray(Float.self), tensor.toArray(Float.self), key) }
+        var broken = perParameter
+        broken["state.blocks.1.up.weight.exp_avg"] = Tensor.zeros([9, 19])
+        broken["state.output.weight.exp_avg"] = nil
+        broken["state.nothing.weight.exp_avg"] = Tensor.zeros([2])
+        XCTAssertThrowsError(try sharded.shardState(broken, prefixes: ["state."], source: "optimizer.safetensors")) {
+            let message = "\($0)"
+            XCTAssertTrue(message.hasPrefix("optimizer.safetensors: does not fit the trained parameters"), message)
+            XCTAssertTrue(message.contains("'state.nothing.weight.exp_avg' belongs to no trained parameter"), message)
+            XCTAssertTrue(
+                message.contains("missing 'state.output.bias.exp_avg'")
+                    || message.contains("missing 'state.output.weight.exp_avg'"), message)
+            XCTAssertTrue(
+                message.contains("'state.blocks.1.up.weight.exp_avg': shape [9, 19], parameter has [19, 9]"), message)
+        }
+    }
+
     func testTwoAndFourRanksAtEveryStageReachOneProcessWeights() throws {
         guard !RankProcesses.isWorker else { return }
         try compareRanks(worldSizes: [2, 4], beta: 0)

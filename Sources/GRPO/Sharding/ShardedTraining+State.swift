@@ -127,8 +127,9 @@ extension ShardedTraining {
             }
             let wrong = unit.keys.indices.filter { tensors[unit.keys[$0]]!.shape != unit.shapes[$0] }
             guard wrong.isEmpty else {
-                problems += wrong.prefix(4).map {
-                    "'\(parts[0])\(unit.keys[$0])\(parts[2])': shape \(tensors[unit.keys[$0]]!.shape), parameter has \(unit.shapes[$0])"
+                problems += wrong.prefix(4).map { i in
+                    let shape = tensors[unit.keys[i]]!.shape
+                    return "'\(parts[0])\(unit.keys[i])\(parts[2])': shape \(shape), parameter has \(unit.shapes[i])"
                 }
                 continue
             }
