@@ -52,6 +52,7 @@ extension Module {
 
     /// Writes the tree in checkpoint layout to one safetensors file, atomically.
     public func save(to url: URL, metadata: [String: String] = [:]) throws {
+        if let source = piecewiseWeights { return try savePiecewise(source, to: url, metadata: metadata) }
         try SafeTensors.save(checkpointTensors(), metadata: metadata, to: url)
     }
 

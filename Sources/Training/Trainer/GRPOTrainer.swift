@@ -476,16 +476,16 @@ public final class GRPOTrainer {
         let temporary = runFolder.appendingPathComponent(".checkpoint-\(iteration)-0.tmp")
         do {
             try FileSystemFailure.wrapping("write checkpoint", path: temporary) {
-                // Weights first (refused when not finite), then the states, gathered a share at a time when sharded.
-                try withTrainedWeights {
-                    guard parametersAreFinite(task.network) else {
-                        throw TrainerError.nonFiniteWeights(iteration: iteration)
-                    }
-                    guard writes else { return }
+                // Weights first (refused when not finite), then the states; sharded ones are gathered a unit or a
+                // share at a time.
+                guard try sharded?.weightsAreFinite() ?? parametersAreFinite(task.network) else {
+                    throw TrainerError.nonFiniteWeights(iteration: iteration)
+                }
+                if writes {
                     try? FileManager.default.removeItem(at: temporary)
                     try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-                    try writeNetwork(into: temporary)
                 }
+                try withWeightsForSaving(writes: writes) { try writeNetwork(into: temporary) }
                 try writeStates(into: temporary, writes: writes)
                 if let ema { try saveAveragedWeights(ema, into: temporary, writes: writes) }
                 if writes { try CheckpointManifest.write(for: temporary) }
@@ -507,6 +507,23 @@ public final class GRPOTrainer {
     /// `forward` pass; a collective then).
     func withTrainedWeights<R>(forward: Bool = false, _ body: () throws -> R) throws -> R {
         try sharded?.withGatheredParameters(forward: forward, body) ?? body()
+    }
+
+    /// Runs `write` (on the writing rank) with the trained weights, or the EMA's, available to the network's writer:
+    /// sharded training gathers them unit by unit while the file is written (LoRA adapters, which are small, whole).
+    private func withWeightsForSaving(
+        averaged ema: ExponentialMovingAverage? = nil, writes: Bool, _ write: () throws -> Void
+    ) throws {
+        guard let sharded else {
+            guard let ema else { return try write() }
+            return try ema.withAveragedParameters(in: task.network, write)
+        }
+        let other = ema.map { ema in sharded.shareKeys.map { ema.shadow[$0]! } }
+        if config.loraRank > 0 {
+            if let other { return try sharded.withParameters(fromShares: other) { if writes { try write() } } }
+            return try sharded.withGatheredParameters { if writes { try write() } }
+        }
+        try sharded.savingWeights(fromShares: other, writes: writes, write)
     }
 
     /// The trained network: its folder in diffusers layout, or its LoRA adapters.
@@ -558,21 +575,12 @@ public final class GRPOTrainer {
             to: temporary.appendingPathComponent("trainer_state.json"))
     }
 
-    /// Runs `body` with the EMA's averaged weights whole in the network (sharded: gathered from the EMA's shares).
-    private func withAveragedWeights<R>(_ ema: ExponentialMovingAverage, _ body: () throws -> R) throws -> R {
-        if let sharded {
-            return try sharded.withParameters(fromShares: sharded.shareKeys.map { ema.shadow[$0]! }, body)
-        }
-        return try ema.withAveragedParameters(in: task.network, body)
-    }
-
     /// The EMA weights as loadable as the trained ones: `transformer_ema/` (or `unet_ema/`) in diffusers layout, or
     /// `<network>_ema/pytorch_lora_weights.safetensors` for LoRA adapters, so `sample --transformer` and diffusers'
     /// `from_pretrained` read them. `writes`: this rank writes (the others only take part in gathering).
     private func saveAveragedWeights(_ ema: ExponentialMovingAverage, into checkpoint: URL, writes: Bool) throws {
         let folder = checkpoint.appendingPathComponent(task.networkFolderName + "_ema")
-        try withAveragedWeights(ema) {
-            guard writes else { return }
+        try withWeightsForSaving(averaged: ema, writes: writes) {
             if config.loraRank > 0 {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 try task.network.saveLoRA(
