@@ -1,3 +1,4 @@
+import Checkpoints
 import Engine
 import Sampling
 import Foundation
@@ -31,6 +32,13 @@ public final class StableDiffusionWorldTask: TrainingTask {
         shapes world, UNet model from \(source) (\(model.unet.parameterCount()) UNet + \
         \(model.textEncoder.parameterCount()) text-encoder parameters, \(model.settings.imageSize) px)
         """
+    }
+
+    /// The world's UNet over its latent grid: pixels rearranged 2×2 (world.json's image size halved).
+    public static func activationEstimate(folder: URL, settings: TaskSettings) throws -> ActivationEstimate? {
+        let world = try ConfigFile.object(from: folder.appendingPathComponent("world.json"))
+        let side = (world["image_size"] as? Int ?? 32) / 2
+        return try .unet(unetFolder: folder.appendingPathComponent("unet"), pixels: side * side)
     }
 
     public var network: Module { model.unet }

@@ -1,3 +1,4 @@
+import Checkpoints
 import Engine
 import Foundation
 import GRPO
@@ -25,6 +26,21 @@ public final class WorldTask: TrainingTask {
         the shapes world (\(model.transformer.parameterCount()) transformer parameters, \(model.settings.imageSize) px)
         """
     }
+    /// The world's FLUX-architecture transformer over the tokens of its latent grid (world.json's image size and
+    /// codec) and its tokenizer's length (the text encoder's positions).
+    public static func activationEstimate(folder: URL, settings: TaskSettings) throws -> ActivationEstimate? {
+        let world = try ConfigFile.object(from: folder.appendingPathComponent("world.json"))
+        let imageSize = world["image_size"] as? Int ?? 32
+        let side =
+            (world["codec"] as? String) == "vae"
+            ? imageSize / (try ActivationEstimate.vaeScaleFactor(vaeFolder: folder.appendingPathComponent("vae")))
+            : imageSize / 2
+        let text = try ConfigFile.object(from: folder.appendingPathComponent("text_encoder/config.json"))
+        return try .flux(
+            transformerFolder: folder.appendingPathComponent("transformer"), imageTokens: (side / 2) * (side / 2),
+            textTokens: text["max_position_embeddings"] as? Int ?? 16)
+    }
+
     public var network: Module { model.transformer }
     public var networkFolderName: String { "transformer" }
     public var chain: SamplingChain { .flow }

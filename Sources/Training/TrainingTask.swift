@@ -45,10 +45,16 @@ public protocol TrainingTask: AnyObject {
     func images(_ latents: Tensor) throws -> [RGBImage]
     /// The rewards a run of this task may name: the standard ones, plus a world's own (default: standard).
     var rewardCatalog: RewardCatalog { get }
+    /// The network's activations per training row (a sample at one transition) at the image size of `settings`, read
+    /// from the configs of the model folder `folder` without loading weights, for the memory plan (``MemoryPlan``).
+    /// Default: nil (no estimate: the plan counts no activations and says so).
+    static func activationEstimate(folder: URL, settings: TaskSettings) throws -> ActivationEstimate?
 }
 
 extension TrainingTask {
     public var rewardCatalog: RewardCatalog { .standard }
+
+    public static func activationEstimate(folder: URL, settings: TaskSettings) throws -> ActivationEstimate? { nil }
 
     /// Reads a network saved by `saveNetwork` back from `folder` (resume).
     public func loadNetwork(from folder: URL) throws {

@@ -61,6 +61,28 @@ public final class FluxTask: TrainingTask {
         \(width)×\(height) px
         """
     }
+    /// FLUX's transformer over the packed latents of `height × width` (16 px per token) and the cache's text tokens
+    /// (the first cached prompt's length; DanceGRPO's 512 without a readable cache).
+    public static func activationEstimate(folder: URL, settings: TaskSettings) throws -> ActivationEstimate? {
+        let scale = 2 * (try ActivationEstimate.vaeScaleFactor(vaeFolder: folder.appendingPathComponent("vae")))
+        return try .flux(
+            transformerFolder: folder.appendingPathComponent("transformer"),
+            imageTokens: (settings.height / scale) * (settings.width / scale),
+            textTokens: settings.embeddings.flatMap { cachedTextLength(URL(fileURLWithPath: $0)) } ?? 512)
+    }
+
+    /// Tokens of the first prompt in an embedding cache, from its safetensors header (nil for DanceGRPO's pickles or
+    /// an unreadable cache: the run itself reports those).
+    static func cachedTextLength(_ folder: URL) -> Int? {
+        let cache = FluxEmbeddingCache(folder: folder)
+        guard let first = try? cache.readManifest().first,
+            let url = ContainedPath.resolve(first.promptEmbedPath, in: folder.appendingPathComponent("prompt_embed")),
+            url.pathExtension == "safetensors", let file = try? SafeTensorsFile(url: url),
+            let shape = file.entries.values.first?.shape, shape.count == 2
+        else { return nil }
+        return shape[0]
+    }
+
     public var network: Module { pipeline.transformer }
     public var networkFolderName: String { "transformer" }
     public var chain: SamplingChain { .flow }

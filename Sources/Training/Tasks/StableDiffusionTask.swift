@@ -85,6 +85,14 @@ public final class StableDiffusionTask: TrainingTask {
             """
     }
 
+    /// The UNet over latents of `resolution` px downsampled by the VAE.
+    public static func activationEstimate(folder: URL, settings: TaskSettings) throws -> ActivationEstimate? {
+        let side =
+            settings.resolution
+            / (try ActivationEstimate.vaeScaleFactor(vaeFolder: folder.appendingPathComponent("vae")))
+        return try .unet(unetFolder: folder.appendingPathComponent("unet"), pixels: side * side)
+    }
+
     public var network: Module { pipeline.unet }
     public var networkFolderName: String { "unet" }
 

@@ -189,10 +189,10 @@ struct TrainCommand: ParsableCommand {
         for warning in start.warnings {
             FileHandle.standardError.write(Data(("warning: " + TopLevelError.escaped(warning) + "\n").utf8))
         }
-        if dryRun {
-            print(try settings.describe())
-            return
-        }
+        if dryRun { print(try settings.describe()) }
+        // Before any weights load: a plan that does not fit stops here, with the settings that would.
+        try MemoryPlanReport.announce(settings: settings, ranks: ranks)
+        if dryRun { return }
         if !Engine.usesOptimizedBLAS {
             print(
                 """

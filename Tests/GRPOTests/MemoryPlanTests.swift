@@ -1,0 +1,155 @@
+import Engine
+import Foundation
+import GRPO
+import NN
+import XCTest
+
+/// The memory plan's accounting, item by item, against hand-computed bytes; its suggestions; the device's size.
+final class MemoryPlanTests: XCTestCase {
+    /// P = 1000 trained parameters, a largest block of 100, 4 ranks, EMA and a KL reference, no activations.
+    private func inputs(stage: Int, compute: DType = .float32, worldSize: Int = 4) -> MemoryPlan.Inputs {
+        var i = MemoryPlan.Inputs(trainableParameters: 1000)
+        i.largestUnitParameters = 100
+        i.frozenBytes = 50
+        i.worldSize = worldSize
+        i.zeroStage = stage
+        i.computeDType = compute
+        i.ema = true
+        i.reference = true
+        return i
+    }
+
+    private func bytes(_ plan: MemoryPlan) -> [MemoryPlan.Item: Int] {
+        Dictionary(uniqueKeysWithValues: MemoryPlan.Item.allCases.map { ($0, plan.bytes($0)) })
+    }
+
+    func testEachStageByHand() {
+        // Stage 0: 4P weights, 4P accumulated + 4P call gradients, 8P moments, 4P EMA, 4P reference.
+        XCTAssertEqual(
+            bytes(MemoryPlan(inputs(stage: 0))),
+            [
+                .weights: 4000, .frozen: 50, .gradients: 8000, .optimizer: 8000, .ema: 4000, .reference: 4000,
+                .activations: 0, .rollout: 0
+            ])
+        XCTAssertEqual(MemoryPlan(inputs(stage: 0)).total, 28050)
+        // Stage 1: the moments sharded, 8P/W.
+        XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.optimizer), 2000)
+        XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.gradients), 8000)
+        // Stage 2: 4P transient + 4P/W accumulated.
+        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).bytes(.gradients), 5000)
+        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).total, 4000 + 50 + 5000 + 2000 + 4000 + 4000)
+        // Stage 3 under bf16: 4P/W + 2 units of 100 in 2 bytes; gradients 4P/W + 4 bytes per unit parameter; EMA
+        // and reference sharded.
+        XCTAssertEqual(
+            bytes(MemoryPlan(inputs(stage: 3, compute: .bfloat16))),
+            [
+                .weights: 1000 + 400, .frozen: 50, .gradients: 1000 + 400, .optimizer: 2000, .ema: 1000,
+                .reference: 1000, .activations: 0, .rollout: 0
+            ])
+    }
+
+    func testMixedPrecisionAddsAWorkingCopyBelowStage3() {
+        XCTAssertEqual(MemoryPlan(inputs(stage: 0, compute: .bfloat16)).bytes(.weights), 4000 + 2000)
+        XCTAssertEqual(MemoryPlan(inputs(stage: 2, compute: .float16)).bytes(.weights), 4000 + 2000)
+    }
+
+    func testOneRankShardsNothingAndShardsRoundUp() {
+        let alone = MemoryPlan(inputs(stage: 3, worldSize: 1))
+        XCTAssertEqual(alone.stage, 0)
+        XCTAssertEqual(alone.total, MemoryPlan(inputs(stage: 0, worldSize: 1)).total)
+        var odd = inputs(stage: 1)
+        odd.trainableParameters = 1001
+        XCTAssertEqual(MemoryPlan(odd).bytes(.optimizer), 8 * 251)
+    }
+
+    func testActivationsScaleWithRowsDTypeAndCheckpointing() {
+        var i = inputs(stage: 0)
+        i.activations = ActivationEstimate(stored: 10, checkpointed: 4, forward: 3)
+        i.transitionsPerCall = 5
+        i.rolloutBatch = 2
+        XCTAssertEqual(MemoryPlan(i).bytes(.activations), 10 * 5 * 4)
+        XCTAssertEqual(MemoryPlan(i).bytes(.rollout), 3 * 2 * 4)
+        // Training's and the rollout's activations never coexist: the larger one counts.
+        XCTAssertEqual(MemoryPlan(i).total, 28050 + 200)
+        i.gradientCheckpointing = true
+        XCTAssertEqual(MemoryPlan(i).bytes(.activations), 4 * 5 * 4)
+        i.computeDType = .bfloat16
+        XCTAssertEqual(MemoryPlan(i).bytes(.activations), 4 * 5 * 2)
+        i.rolloutBatch = 20
+        // bf16 adds 2P of working weights; the rollout's 120 bytes now outweigh training's 40.
+        XCTAssertEqual(MemoryPlan(i).total, 30050 + 120)
+    }
+
+    func testTransformerEstimateFollowsItsFactors() {
+        let e = ActivationEstimate.transformer(tokens: 10, hidden: 8, heads: 2, blocks: 3)
+        let block = Int((21.0 * 80 + 0.87 * 200).rounded())
+        XCTAssertEqual(e.stored, 4 * block)
+        XCTAssertEqual(e.checkpointed, 3 * Int((14.0 * 80 + 0.38 * 200).rounded()) + block)
+        XCTAssertEqual(e.forward, block)
+    }
+
+    func testAlternativesListOnlyWhatFits() {
+        var i = inputs(stage: 0, worldSize: 2)
+        i.ema = false
+        i.reference = false
+        i.activations = ActivationEstimate(stored: 5000, checkpointed: 1000, forward: 100)
+        // 4000 + 50 + 8000 + 8000 + 20000 activations = 40050.
+        let plan = MemoryPlan(i)
+        XCTAssertEqual(plan.total, 40050)
+        // At 25000: stage 3 over 8 ranks (2 units gathered, the rest in eighths: 23250) and checkpointing (24050);
+        // not a higher stage at 2 ranks (stage 3: 29250), bf16 (32050), nor 4 ranks (25250).
+        XCTAssertEqual(
+            plan.alternatives(fitting: 25000).map(\.change),
+            ["--processes 8 --zero-stage 3", "--gradient-checkpointing"])
+        XCTAssertEqual(plan.alternatives(fitting: 25000).map(\.plan.total), [23250, 24050])
+        // At 33000 stage 3 at these ranks and bf16 fit too, and so does LoRA when its inputs fit (24250).
+        var lora = i
+        lora.trainableParameters = 10
+        lora.frozenBytes += 4000
+        XCTAssertEqual(
+            plan.alternatives(fitting: 33000, lora: lora).map(\.change),
+            [
+                "--processes 4 --zero-stage 3", "--zero-stage 3", "--gradient-checkpointing", "--mixed-precision bf16",
+                "--lora-rank 128"
+            ])
+        // Nothing alone fits 10000: checkpointing and bf16 together, sharded over the fewest ranks (6850 at 4).
+        let together = plan.alternatives(fitting: 10000)
+        XCTAssertEqual(
+            together.map(\.change), ["--processes 4 --zero-stage 3 --gradient-checkpointing --mixed-precision bf16"])
+        XCTAssertEqual(together.first?.plan.total, 6850)
+        XCTAssertEqual(plan.alternatives(fitting: 100), [])
+    }
+
+    func testDeviceMemoryOverrideAndMeminfo() throws {
+        let variable = DeviceMemory.overrideVariable
+        XCTAssertEqual(try DeviceMemory.current(environment: [variable: "12345"]).bytes, 12345)
+        XCTAssertThrowsError(try DeviceMemory.current(environment: [variable: "12 GB"])) {
+            XCTAssertEqual(
+                "\($0)", "DANCEGRPO_DEVICE_MEMORY_BYTES: expected a positive number of bytes, found '12 GB'")
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("meminfo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let good = folder.appendingPathComponent("good")
+        try "MemTotal:       24576000 kB\nMemFree:  1 kB\n".write(to: good, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try DeviceMemory.ram(meminfo: good).bytes, 24_576_000 * 1024)
+        let bad = folder.appendingPathComponent("bad")
+        try "MemTotal: lots\n".write(to: bad, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try DeviceMemory.ram(meminfo: bad)) {
+            XCTAssertEqual("\($0)", "\(bad.path): MemTotal: expected '<number> kB', found ' lots'")
+        }
+    }
+
+    func testInventoryFindsTheLargestBlockAndLoRASizes() {
+        let inventory = ParameterInventory(shapes: [
+            "x_embedder.weight": [8, 4], "transformer_blocks.0.attn.to_q.weight": [8, 8],
+            "transformer_blocks.0.attn.to_q.bias": [8], "transformer_blocks.1.attn.to_q.weight": [8, 8],
+            "transformer_blocks.1.ff.net.0.proj.weight": [32, 8], "single_transformer_blocks.0.proj_out.weight": [8, 40]
+        ])
+        XCTAssertEqual(inventory.count, 32 + 64 + 8 + 64 + 256 + 320)
+        XCTAssertEqual(inventory.largestUnit, 320)
+        let lora = inventory.withLoRA(LoRAConfig(rank: 2, alpha: 4, targetModules: ["to_q"]))
+        XCTAssertEqual(lora.trainable, 2 * 2 * (8 + 8))
+        XCTAssertEqual(lora.largestUnit, 2 * 16)
+    }
+}
