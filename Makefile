@@ -8,7 +8,7 @@ export MLX_WHEEL MLX_VERSION
 SWIFT ?= swift
 RELEASE_BIN = .build/release
 
-.PHONY: deps build run test lint format bench bench-grpo goldens fuzz clean
+.PHONY: deps build run test lint format bench bench-grpo bench-scale goldens fuzz clean
 
 deps:
 	@scripts/setup-deps.sh
@@ -50,6 +50,14 @@ GRPO_BENCH_DIR ?= /tmp/dancegrpo-bench-grpo
 bench-grpo: deps
 	$(SWIFT) build -c release --product dancegrpo-bench
 	@scripts/bench-grpo.sh $(GRPO_BENCH_DIR)/weights $(GRPO_BENCH_DIR) $(ARGS)
+
+# Peak memory per rank and seconds per GRPO step of a FLUX-architecture transformer at 1, 2 and 4 ranks on loopback
+# for each ZeRO stage, next to the memory plan's estimate and the seed's setup (Benchmarks/dancegrpo-bench/
+# ScaleBench.swift). The default model (≈35M parameters) takes minutes on 2 cores; the issue's ≈300M model:
+# ARGS="--heads 16 --double 4 --single 8" (about 6 GiB per rank at stage 0).
+bench-scale: deps
+	$(SWIFT) build -c release --product dancegrpo-bench
+	$(RELEASE_BIN)/dancegrpo-bench scale $(ARGS)
 
 # Regenerates the committed golden files (creates .venv-tools with torch & co. on first use; the tests never need it).
 # clip_processor_layouts.py runs once per transformers major version, each in its own environment.

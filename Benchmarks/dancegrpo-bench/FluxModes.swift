@@ -10,6 +10,9 @@ import Foundation
 ///       peak resident memory of loading sharded tiny and ≈100M-parameter checkpoints
 ///   dancegrpo-bench grpo --weights DIR …
 ///       seconds per GRPO iteration on a tiny FLUX (GRPOBench.swift; `make bench-grpo` adds the PyTorch loop)
+///   dancegrpo-bench scale …
+///       peak memory per rank and seconds per step at 1, 2, 4 ranks and each ZeRO stage (ScaleBench.swift;
+///       `make bench-scale`)
 enum FluxModes {
     static let speed = "flux", memory = "flux-memory"
     /// Hidden: the writer and loader processes of `flux-memory`.
@@ -34,6 +37,10 @@ enum FluxModes {
             case speed: return try runSpeed(rest)
             case memory: return try runMemory(rest)
             case GRPOBench.mode: return try GRPOBench.run(rest)
+            case ScaleBench.mode: return try ScaleBench.run(rest)
+            case ScaleRank.mode:
+                try ScaleRank.run(rest)
+                return 0
             case memoryChild:
                 try FluxMemoryBench.runChild(rest)
                 return 0
@@ -41,7 +48,7 @@ enum FluxModes {
             }
         } catch {
             // The hidden child's caller reports the failure; the usage is for people.
-            let help = arguments[1] == memoryChild ? "" : "\n\(usage)"
+            let help = [memoryChild, ScaleRank.mode].contains(arguments[1]) ? "" : "\n\(usage)"
             FileHandle.standardError.write(Data("dancegrpo-bench \(arguments[1]): \(error)\(help)\n".utf8))
             return 2
         }

@@ -29,22 +29,25 @@ final class MemoryPlanTests: XCTestCase {
             bytes(MemoryPlan(inputs(stage: 0))),
             [
                 .weights: 4000, .frozen: 50, .gradients: 8000, .optimizer: 8000, .ema: 4000, .reference: 4000,
-                .activations: 0, .rollout: 0
+                .activations: 0, .rollout: 0, .optimizerStep: 12000
             ])
-        XCTAssertEqual(MemoryPlan(inputs(stage: 0)).total, 28050)
+        // The step's transient (new moments and weights, clipped gradients, less the call's gradient) on top.
+        XCTAssertEqual(MemoryPlan(inputs(stage: 0)).total, 28050 + 12000)
         // Stage 1: the moments sharded, 8P/W.
         XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.optimizer), 2000)
         XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.gradients), 8000)
+        // Stage 1's step all-sums the whole gradient (4P) and updates a share (16P/W).
+        XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.optimizerStep), 4000 + 4000)
         // Stage 2: 4P transient + 4P/W accumulated.
         XCTAssertEqual(MemoryPlan(inputs(stage: 2)).bytes(.gradients), 5000)
-        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).total, 4000 + 50 + 5000 + 2000 + 4000 + 4000)
+        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).total, 4000 + 50 + 5000 + 2000 + 4000 + 4000 + 4000)
         // Stage 3 under bf16: 4P/W + 2 units of 100 in 2 bytes; gradients 4P/W + 4 bytes per unit parameter; EMA
         // and reference sharded.
         XCTAssertEqual(
             bytes(MemoryPlan(inputs(stage: 3, compute: .bfloat16))),
             [
                 .weights: 1000 + 400, .frozen: 50, .gradients: 1000 + 400, .optimizer: 2000, .ema: 1000,
-                .reference: 1000, .activations: 0, .rollout: 0
+                .reference: 1000, .activations: 0, .rollout: 0, .optimizerStep: 4000
             ])
     }
 
@@ -64,20 +67,21 @@ final class MemoryPlanTests: XCTestCase {
 
     func testActivationsScaleWithRowsDTypeAndCheckpointing() {
         var i = inputs(stage: 0)
-        i.activations = ActivationEstimate(stored: 10, checkpointed: 4, forward: 3)
+        i.activations = ActivationEstimate(stored: 1000, checkpointed: 400, forward: 300)
         i.transitionsPerCall = 5
         i.rolloutBatch = 2
-        XCTAssertEqual(MemoryPlan(i).bytes(.activations), 10 * 5 * 4)
-        XCTAssertEqual(MemoryPlan(i).bytes(.rollout), 3 * 2 * 4)
-        // Training's and the rollout's activations never coexist: the larger one counts.
-        XCTAssertEqual(MemoryPlan(i).total, 28050 + 200)
+        XCTAssertEqual(MemoryPlan(i).bytes(.activations), 1000 * 5 * 4)
+        XCTAssertEqual(MemoryPlan(i).bytes(.rollout), 300 * 2 * 4)
+        // Training, the rollout and the optimizer step never coexist: the largest one counts.
+        XCTAssertEqual(MemoryPlan(i).total, 28050 + 20000)
         i.gradientCheckpointing = true
-        XCTAssertEqual(MemoryPlan(i).bytes(.activations), 4 * 5 * 4)
+        XCTAssertEqual(MemoryPlan(i).bytes(.activations), 400 * 5 * 4)
+        XCTAssertEqual(MemoryPlan(i).total, 28050 + 12000)
         i.computeDType = .bfloat16
-        XCTAssertEqual(MemoryPlan(i).bytes(.activations), 4 * 5 * 2)
-        i.rolloutBatch = 20
-        // bf16 adds 2P of working weights; the rollout's 120 bytes now outweigh training's 40.
-        XCTAssertEqual(MemoryPlan(i).total, 30050 + 120)
+        XCTAssertEqual(MemoryPlan(i).bytes(.activations), 400 * 5 * 2)
+        // bf16 adds 2P of working weights; a rollout of 30 (18000 bytes) outweighs the step.
+        i.rolloutBatch = 30
+        XCTAssertEqual(MemoryPlan(i).total, 30050 + 18000)
     }
 
     func testTransformerEstimateFollowsItsFactors() {
@@ -96,27 +100,22 @@ final class MemoryPlanTests: XCTestCase {
         // 4000 + 50 + 8000 + 8000 + 20000 activations = 40050.
         let plan = MemoryPlan(i)
         XCTAssertEqual(plan.total, 40050)
-        // At 25000: stage 3 over 8 ranks (2 units gathered, the rest in eighths: 23250) and checkpointing (24050);
-        // not a higher stage at 2 ranks (stage 3: 29250), bf16 (32050), nor 4 ranks (25250).
-        XCTAssertEqual(
-            plan.alternatives(fitting: 25000).map(\.change),
-            ["--processes 8 --zero-stage 3", "--gradient-checkpointing"])
-        XCTAssertEqual(plan.alternatives(fitting: 25000).map(\.plan.total), [23250, 24050])
-        // At 33000 stage 3 at these ranks and bf16 fit too, and so does LoRA when its inputs fit (24250).
+        // At 25000 only stage 3 over 8 ranks (2 units gathered, the rest in eighths: 23250) fits; not 4 ranks
+        // (25250), stage 3 at 2 ranks (29250), checkpointing (the optimizer step's 12000 remain: 32050), bf16 (34050).
+        XCTAssertEqual(plan.alternatives(fitting: 25000).map(\.change), ["--processes 8 --zero-stage 3"])
+        XCTAssertEqual(plan.alternatives(fitting: 25000).map(\.plan.total), [23250])
+        // At 33000 more fit, and LoRA when its inputs fit (24250).
         var lora = i
         lora.trainableParameters = 10
         lora.frozenBytes += 4000
         XCTAssertEqual(
             plan.alternatives(fitting: 33000, lora: lora).map(\.change),
-            [
-                "--processes 4 --zero-stage 3", "--zero-stage 3", "--gradient-checkpointing", "--mixed-precision bf16",
-                "--lora-rank 128"
-            ])
-        // Nothing alone fits 10000: checkpointing and bf16 together, sharded over the fewest ranks (6850 at 4).
+            ["--processes 4 --zero-stage 3", "--zero-stage 3", "--gradient-checkpointing", "--lora-rank 128"])
+        // Nothing alone fits 10000: checkpointing and bf16 together, sharded over the fewest ranks (8850 at 4).
         let together = plan.alternatives(fitting: 10000)
         XCTAssertEqual(
             together.map(\.change), ["--processes 4 --zero-stage 3 --gradient-checkpointing --mixed-precision bf16"])
-        XCTAssertEqual(together.first?.plan.total, 6850)
+        XCTAssertEqual(together.first?.plan.total, 8850)
         XCTAssertEqual(plan.alternatives(fitting: 100), [])
     }
 

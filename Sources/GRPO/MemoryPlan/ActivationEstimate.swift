@@ -18,12 +18,11 @@ public struct ActivationEstimate: Sendable, Equatable {
     public func perRow(checkpointing: Bool) -> Int { checkpointing ? checkpointed : stored }
 
     /// Calibration (Tests/TrainingTests/MemoryPlanFluxTests.swift, `DANCEGRPO_CALIBRATE=1`): `Memory.peak` of the
-    /// second of two training passes on tiny FLUX configs (4–8 heads of 16, 4–8 blocks, 96–608 tokens, 2–4 rows),
+    /// second of two training passes on tiny FLUX configs (4-8 heads of 16, 4-8 blocks, 96-608 tokens, 2-4 rows),
     /// less the weights and moments live before it and 8 bytes of gradient per parameter, per row. Without
-    /// checkpointing that is (blocks + 1) × (a·tokens·hidden + b·heads·tokens²): every block's activations plus one
+    /// checkpointing that is (blocks + 1) x (a tokens hidden + b heads tokens^2): every block's activations plus one
     /// block's worth of backward buffers, with a = 21 and b = 0.87 (within 10% on every config). With checkpointing
-    /// each block still held a' = 14 and b' = 0.38 (the engine evaluates the recomputed forwards of the lazy graph
-    /// early, so less is saved than the block inputs alone would suggest), plus one block recomputed.
+    /// each block still held a' = 14 and b' = 0.38, far more than its inputs alone, plus one block recomputed.
     public static let transformerPerTokenFeature = 21.0
     /// Per attention score (heads × tokens²) of a block.
     public static let transformerPerScore = 0.87
@@ -40,9 +39,15 @@ public struct ActivationEstimate: Sendable, Equatable {
         return ActivationEstimate(stored: (blocks + 1) * block, checkpointed: blocks * kept + block, forward: block)
     }
 
-    /// Elements a UNet level keeps per pixel and channel for each of its layers (convolutions, group norms, SiLU,
-    /// residuals); calibrated on the embedded UNet world model as the transformer factors.
-    public static let unetPerPixelChannel = 12
+    /// Elements a UNet level keeps per pixel and channel for each of its 2·layers + 1 resnet layers (convolutions,
+    /// group norms, SiLU, residuals, and what the formula leaves out: the up path's concatenated skips, the mid block,
+    /// conv_in/out). Calibrated as the transformer's factors, on one model only: the embedded UNet world (channels
+    /// 32/64, one layer per block, 16×16 latents, 4 rows; Tests/EmbeddedWorldTests/MemoryPlanUNetTests.swift), so
+    /// Stable Diffusion v1.4 at 512 px is an extrapolation.
+    public static let unetPerPixelChannel = 34
+    /// What a checkpointed UNet level keeps per pixel and channel and layer (measured as the transformer's: far more
+    /// than the block inputs alone).
+    public static let unetCheckpointedPerPixelChannel = 11
 
     /// A UNet: at each level `channels[i]` features over `pixels` / 4^i positions, `layers` resnet layers down and
     /// `layers + 1` up, and attention over the positions of the levels in `attentionLevels` with `heads` heads.
@@ -63,9 +68,10 @@ public struct ActivationEstimate: Sendable, Equatable {
         }
         let stored = levels.reduce(0, +)
         let largest = levels.max() ?? 0
-        // Checkpointed: each resnet/attention block's input, plus the largest level's activations recomputed.
+        // Checkpointed: what each level's blocks keep, plus the largest level's activations recomputed.
         let inputs = channels.enumerated().reduce(0) { sum, level in
-            sum + 2 * max(1, pixels >> (2 * level.offset)) * level.element * (2 * layers + 1)
+            sum + unetCheckpointedPerPixelChannel * max(1, pixels >> (2 * level.offset)) * level.element
+                * (2 * layers + 1)
         }
         return ActivationEstimate(stored: stored, checkpointed: inputs + largest, forward: largest)
     }

@@ -13,7 +13,8 @@ extension MemoryPlan {
         var parts = [
             "\(i.worldSize) rank\(i.worldSize == 1 ? "" : "s")", "ZeRO stage \(stage)",
             "compute \(i.computeDType)", "checkpointing \(i.gradientCheckpointing ? "on" : "off")",
-            "\(i.trainableParameters) trained parameters", "\(i.transitionsPerCall) transitions per call",
+            "\(i.trainableParameters) trained parameters",
+            "\(i.transitionsPerCall) transition\(i.transitionsPerCall == 1 ? "" : "s") per call",
             "rollout batch \(i.rolloutBatch)"
         ]
         if i.ema { parts.append("EMA") }
@@ -26,7 +27,7 @@ extension MemoryPlan {
     public func table(device: DeviceMemory? = nil) -> String {
         var lines = ["memory plan per rank (\(settingsLine)):"]
         func row(_ name: String, _ bytes: Int, _ note: String = "") {
-            let padded = name.padding(toLength: 26, withPad: " ", startingAt: 0)
+            let padded = name.padding(toLength: 28, withPad: " ", startingAt: 0)
             lines.append("  \(padded)\(Self.gibibytes(bytes))\(note.isEmpty ? "" : "  (\(note))")")
         }
         for item in Item.allCases {
@@ -42,7 +43,9 @@ extension MemoryPlan {
                         + Self.gibibytes(otherBytes)
                 row("activations (training)", bytes(item), note)
             case .rollout:
-                row("rollout (forward only)", bytes(item), "not at the same time as training's")
+                row("rollout (forward only)", bytes(item), "phases: only the largest counts")
+            case .optimizerStep:
+                row("optimizer step (transient)", bytes(item))
             default:
                 row(item.rawValue, bytes(item))
             }

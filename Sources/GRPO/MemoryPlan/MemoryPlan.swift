@@ -41,6 +41,10 @@ public struct MemoryPlan: Sendable, Equatable {
         case activations
         /// A rollout call's forward working set (never at the same time as training's: the larger one counts).
         case rollout
+        /// The optimizer step's transient: clipped gradients, new moments and new weights (of this rank's share)
+        /// exist beside the old ones until the step is evaluated, and stage 1 and 2 gather the new whole weights;
+        /// the call's gradient is gone by then.
+        case optimizerStep
     }
 
     public let inputs: Inputs
@@ -87,13 +91,24 @@ public struct MemoryPlan: Sendable, Equatable {
             return perRow * inputs.transitionsPerCall * compute
         case .rollout:
             return (inputs.activations?.forward ?? 0) * inputs.rolloutBatch * compute
+        case .optimizerStep:
+            // Measured at stage 0 (Benchmarks/dancegrpo-bench/ScaleBench.swift): 32 bytes per parameter at the
+            // step's peak, 12 over the 20 the held items count.
+            switch stage {
+            case 0: return 12 * p
+            case 1: return 4 * p + 16 * shard(p)
+            default: return 16 * shard(p)
+            }
         }
     }
 
-    /// The rank's peak: every held item, plus the larger of a training call's and a rollout call's activations.
+    /// The phases that never overlap: a training call's activations, a rollout call, the optimizer step.
+    static let phases: [Item] = [.activations, .rollout, .optimizerStep]
+
+    /// The rank's peak: every held item, plus the largest of the phases.
     public var total: Int {
-        let held = Item.allCases.filter { $0 != .activations && $0 != .rollout }.reduce(0) { $0 + bytes($1) }
-        return held + max(bytes(.activations), bytes(.rollout))
+        let held = Item.allCases.filter { !Self.phases.contains($0) }.reduce(0) { $0 + bytes($1) }
+        return held + (Self.phases.map(bytes).max() ?? 0)
     }
 
     /// Whether the plan fits `deviceBytes`.
