@@ -50,12 +50,21 @@ enum ScaleRank {
     /// One GRPO training pass of a rank: the rollout, its advantages and the sampling key in, statistics out.
     typealias TrainingPass = (RolloutBatch, Conditioning, [Float], RandomKey) throws -> UpdateStatistics
 
-    /// The per-stage path of the benchmark, in one place. Stages 1–3 need `ShardedTraining` (Sources/GRPO/Sharding/,
-    /// `updatePolicy(... sharded:)`), which is not on this branch: until the integrator wires it here, every stage
-    /// trains replicated (stage 0's all-sum of gradients) and reports `sharded: false`, which the table marks.
+    /// The benchmark's AdamW (the trainer's defaults), over the model or, sharded, over a module of shares.
+    static func makeOptimizer(_ module: Module) -> Optimizer {
+        AdamW(model: module, learningRate: 1e-5, weightDecay: 1e-4)
+    }
+
+    /// The per-stage path of the benchmark, in one place. Stages 1-3 need `ShardedTraining` (Sources/GRPO/Sharding/,
+    /// `updatePolicy(... sharded:)`), which is not on this branch: until the integrator wires it here (a
+    /// `ShardedTraining(model:stage:processGroup:blocks:makeOptimizer:)` over the double and single blocks, passed as
+    /// `sharded:`), every stage trains replicated (stage 0's all-sum of gradients) and reports `sharded: false`,
+    /// which the table marks.
     static func makeSharding(
-        stage: Int, policy: DenoisingPolicy, optimizer: Optimizer, group: ProcessGroup?, update: UpdateConfig
-    ) -> (pass: TrainingPass, sharded: Bool) {
+        stage: Int, model: FluxTransformer2DModel, policy: DenoisingPolicy, group: ProcessGroup?,
+        update: UpdateConfig
+    ) throws -> (pass: TrainingPass, sharded: Bool) {
+        let optimizer = makeOptimizer(model)
         let pass: TrainingPass = { rollout, conditioning, advantages, key in
             try updatePolicy(
                 policy: policy, optimizer: optimizer, rollout: rollout, conditioning: conditioning,
@@ -82,13 +91,12 @@ enum ScaleRank {
         model.gradientCheckpointing = options.checkpointing
         eval(model.parameters().map(\.value))
         let policy = Policy(model: model, options: options)
-        let optimizer = AdamW(model: model, learningRate: 1e-5, weightDecay: 1e-4)
         var update = UpdateConfig()
         update.timestepFraction = options.timestepFraction
         update.gradientAccumulationSteps = options.samples
         update.transitionBatchSize = options.samples
-        let (pass, sharded) = makeSharding(
-            stage: stage, policy: policy, optimizer: optimizer, group: group, update: update)
+        let (pass, sharded) = try makeSharding(
+            stage: stage, model: model, policy: policy, group: group, update: update)
 
         let keys = RandomKey(seed: 100 + UInt64(rank)).split(into: 2)
         let conditioning = Conditioning([
