@@ -4,6 +4,7 @@ import GRPO
 import Models
 import NN
 import Sampling
+import TestSupport
 import Training
 import XCTest
 
@@ -118,6 +119,35 @@ final class MemoryPlanFluxTests: XCTestCase {
             // The activations must matter, or the check would only test the state's arithmetic.
             XCTAssertGreaterThan(plan.bytes(.activations), plan.total / 4, "checkpointing \(checkpointing)")
         }
+    }
+
+    /// FluxTask's estimate from a model folder and the run's settings: image tokens from the size and the VAE's
+    /// factor (flux_mini's VAE has 2 levels: 2× downsampling, then 2×2 patches), text tokens from the cache's first
+    /// prompt, DanceGRPO's 512 without a cache.
+    func testFluxTaskEstimateReadsTheFolderAndTheCache() throws {
+        let folder = try temporaryDirectory(self)
+        let cache = FluxEmbeddingCache(folder: folder.appendingPathComponent("cache"))
+        let model = Fixture.url("flux_mini")
+        let config = try FluxConfig.load(model.appendingPathComponent("transformer"))
+        let embeddings = FluxPromptEmbeddings(
+            promptEmbeds: Tensor.zeros([1, 7, config.jointAttentionDim]),
+            pooledPromptEmbeds: Tensor.zeros([1, config.pooledProjectionDim]), textIds: Tensor.zeros([7, 3]))
+        var entry = try cache.write(index: 0, embeddings: embeddings, row: 0, dtype: .float32)
+        entry.caption = "a cat"
+        try cache.writeManifest([entry])
+        var settings = TaskSettings()
+        settings.height = 32
+        settings.width = 48
+        settings.embeddings = cache.folder.path
+        func expected(tokens: Int) -> ActivationEstimate {
+            .transformer(
+                tokens: tokens, hidden: config.innerDim, heads: config.numAttentionHeads,
+                blocks: config.numLayers + config.numSingleLayers)
+        }
+        XCTAssertEqual(try FluxTask.activationEstimate(folder: model, settings: settings), expected(tokens: 8 * 12 + 7))
+        settings.embeddings = nil
+        XCTAssertEqual(
+            try FluxTask.activationEstimate(folder: model, settings: settings), expected(tokens: 8 * 12 + 512))
     }
 
     /// Calibration: `DANCEGRPO_CALIBRATE=1 swift test --filter MemoryPlanFluxTests` prints the measured activation
