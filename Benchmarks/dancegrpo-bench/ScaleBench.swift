@@ -19,6 +19,8 @@ enum ScaleBench {
 
         var peakResident: Int { (reports.map(\.maxResidentKiB).max() ?? 0) * 1024 }
         var enginePeak: Int { reports.map(\.enginePeakBytes).max() ?? 0 }
+        var rolloutPeak: Int { reports.map(\.rolloutPeakBytes).max() ?? 0 }
+        var trainingPeak: Int { reports.map(\.trainingPeakBytes).max() ?? 0 }
         var secondsPerStep: Double {
             let all = reports.flatMap(\.seconds).sorted()
             return all.isEmpty ? 0 : all[all.count / 2]
@@ -61,8 +63,8 @@ enum ScaleBench {
         if rows.contains(where: { !$0.sharded }) {
             print(
                 """
-                * not sharded: ShardedTraining is not wired into ScaleRank.makeSharding on this build, so the stage \
-                trained replicated (the plan column is the sharded estimate)
+                * not sharded: a rank reported its training state replicated at this stage (the plan column is the \
+                sharded estimate)
                 """)
         }
         let seed = ScaleSeedEstimate.plan()
@@ -96,7 +98,8 @@ enum ScaleBench {
     }
 
     static let header = [
-        "ranks", "stage", "plan GiB", "ru_maxrss GiB", "MLX peak GiB", "plan/MLX", "s/step", "seed setup GiB"
+        "ranks", "stage", "plan GiB", "ru_maxrss GiB", "MLX peak GiB", "rollout/train", "plan/MLX", "s/step",
+        "seed setup GiB"
     ].map { $0.padding(toLength: 14, withPad: " ", startingAt: 0) }.joined()
 
     static func line(_ row: Row) -> String {
@@ -104,7 +107,8 @@ enum ScaleBench {
         let ratio = row.enginePeak > 0 ? String(format: "%.2f", Double(row.plan.total) / Double(row.enginePeak)) : "-"
         return [
             "\(row.ranks)", "\(row.stage)\(row.sharded ? "" : "*")", gib(row.plan.total), gib(row.peakResident),
-            gib(row.enginePeak), ratio, String(format: "%.2f", row.secondsPerStep), gib(row.seedSetup.total)
+            gib(row.enginePeak), "\(gib(row.rolloutPeak))/\(gib(row.trainingPeak))", ratio,
+            String(format: "%.2f", row.secondsPerStep), gib(row.seedSetup.total)
         ].map { $0.padding(toLength: 14, withPad: " ", startingAt: 0) }.joined()
     }
 

@@ -21,9 +21,12 @@ enum ScaleRank {
         /// getrusage's ru_maxrss, and /proc/self/status's VmHWM (KiB).
         var maxResidentKiB: Int
         var highWaterKiB: Int
-        /// `Memory.peak`: the engine allocator's high-water mark (bytes).
-        var enginePeakBytes: Int
-        /// Whether the stage's training state was really sharded (see ``ScaleRank/makeSharding``).
+        /// `Memory.peak`, the engine allocator's high-water mark (bytes), over the rollouts and over the training
+        /// passes (the peak is reset before each).
+        var rolloutPeakBytes: Int
+        var trainingPeakBytes: Int
+        var enginePeakBytes: Int { max(rolloutPeakBytes, trainingPeakBytes) }
+        /// Whether the training state was sharded (stages 1-3 with several ranks).
         var sharded: Bool
     }
 
@@ -47,30 +50,39 @@ enum ScaleRank {
         }
     }
 
-    /// One GRPO training pass of a rank: the rollout, its advantages and the sampling key in, statistics out.
-    typealias TrainingPass = (RolloutBatch, Conditioning, [Float], RandomKey) throws -> UpdateStatistics
+    /// A rank's training state at one ZeRO stage: how it samples (stage 3 gathers each block for its call) and how it
+    /// trains (`updatePolicy`, through ``ShardedTraining`` for stages 1-3 with several ranks).
+    struct StagePath {
+        var sharded: ShardedTraining?
+        var optimizer: Optimizer
 
-    /// The benchmark's AdamW (the trainer's defaults), over the model or, sharded, over a module of shares.
-    static func makeOptimizer(_ module: Module) -> Optimizer {
-        AdamW(model: module, learningRate: 1e-5, weightDecay: 1e-4)
-    }
+        func sample(_ body: () throws -> RolloutBatch) throws -> RolloutBatch {
+            try sharded?.withGatheredParameters(forward: true, body) ?? body()
+        }
 
-    /// The per-stage path of the benchmark, in one place. Stages 1-3 need `ShardedTraining` (Sources/GRPO/Sharding/,
-    /// `updatePolicy(... sharded:)`), which is not on this branch: until the integrator wires it here (a
-    /// `ShardedTraining(model:stage:processGroup:blocks:makeOptimizer:)` over the double and single blocks, passed as
-    /// `sharded:`), every stage trains replicated (stage 0's all-sum of gradients) and reports `sharded: false`,
-    /// which the table marks.
-    static func makeSharding(
-        stage: Int, model: FluxTransformer2DModel, policy: DenoisingPolicy, group: ProcessGroup?,
-        update: UpdateConfig
-    ) throws -> (pass: TrainingPass, sharded: Bool) {
-        let optimizer = makeOptimizer(model)
-        let pass: TrainingPass = { rollout, conditioning, advantages, key in
+        func train(
+            policy: DenoisingPolicy, rollout: RolloutBatch, conditioning: Conditioning, advantages: [Float],
+            update: UpdateConfig, key: RandomKey, group: ProcessGroup?
+        ) throws -> UpdateStatistics {
             try updatePolicy(
                 policy: policy, optimizer: optimizer, rollout: rollout, conditioning: conditioning,
-                advantages: advantages, config: update, key: key, processGroup: group)
+                advantages: advantages, config: update, key: key, processGroup: group, sharded: sharded)
         }
-        return (pass, false)
+    }
+
+    /// The per-stage path, built as the trainer builds it: stage 0 (or one rank) an AdamW over the model, stages 1-3
+    /// a ``ShardedTraining`` over the checkpointed blocks whose AdamW holds only this rank's shares.
+    static func makeSharding(stage: Int, model: FluxTransformer2DModel, group: ProcessGroup?) throws -> StagePath {
+        let makeOptimizer = { (module: Module) -> Optimizer in
+            AdamW(model: module, learningRate: 1e-5, weightDecay: 1e-4)
+        }
+        guard let group, group.worldSize > 1, let zero = ZeroStage(rawValue: stage), zero != .replicated else {
+            return StagePath(sharded: nil, optimizer: makeOptimizer(model))
+        }
+        let sharded = try ShardedTraining(
+            model: model, stage: zero, processGroup: group, blocks: model.checkpointedBlocks,
+            makeOptimizer: makeOptimizer)
+        return StagePath(sharded: sharded, optimizer: sharded.optimizer)
     }
 
     static func run(_ arguments: [String]) throws {
@@ -95,8 +107,10 @@ enum ScaleRank {
         update.timestepFraction = options.timestepFraction
         update.gradientAccumulationSteps = options.samples
         update.transitionBatchSize = options.samples
-        let (pass, sharded) = try makeSharding(
-            stage: stage, model: model, policy: policy, group: group, update: update)
+        // Counted before sharding: stage 3 empties the model's weights.
+        let parameters = model.parameterCount()
+        let largestBlock = model.checkpointedBlocks.map { $0.parameterCount() }.max() ?? 0
+        let path = try makeSharding(stage: stage, model: model, group: group)
 
         let keys = RandomKey(seed: 100 + UInt64(rank)).split(into: 2)
         let conditioning = Conditioning([
@@ -106,25 +120,34 @@ enum ScaleRank {
         var rolloutConfig = RolloutConfig.flow(steps: options.samplingSteps, shift: 3, sampler: .danceSDE(eta: 0.3))
         rolloutConfig.batchSize = options.samples
         var seconds: [Double] = []
+        var rolloutPeak = 0, trainingPeak = 0
         for iteration in 0...options.steps {
             let iterationKeys = RandomKey(seed: 1000 * UInt64(rank) + UInt64(iteration)).split(into: 2)
-            let trajectories = rollout(
-                policy: policy, conditioning: conditioning, latentShape: [options.side * options.side, 64],
-                config: rolloutConfig, key: iterationKeys[0])
+            Memory.resetPeak()
+            let trajectories = try path.sample {
+                rollout(
+                    policy: policy, conditioning: conditioning, latentShape: [options.side * options.side, 64],
+                    config: rolloutConfig, key: iterationKeys[0])
+            }
             let rewards = -trajectories.finalLatents.abs().mean(axes: [1, 2])
             let advantages = groupAdvantages(
                 rewards: rewards, normalization: .perGroup(groupSize: options.samples), clipMax: 5)
+            eval([trajectories.latents, trajectories.logProbs, advantages])
+            rolloutPeak = max(rolloutPeak, Memory.peak)
+            Memory.resetPeak()
             let start = Date()
-            let stats = try pass(trajectories, conditioning, advantages.toArray(Float.self), iterationKeys[1])
+            let stats = try path.train(
+                policy: policy, rollout: trajectories, conditioning: conditioning,
+                advantages: advantages.toArray(Float.self), update: update, key: iterationKeys[1], group: group)
             if iteration > 0 { seconds.append(Date().timeIntervalSince(start)) }
+            trainingPeak = max(trainingPeak, Memory.peak)
             precondition(stats.optimizerSteps == 1, "scale-rank: \(stats.optimizerSteps) optimizer steps")
         }
         let memory = FluxProcessMemory.now()
         let report = Report(
-            rank: rank, parameters: model.parameterCount(),
-            largestBlock: model.transformerBlocks.first?.parameterCount() ?? 0, seconds: seconds,
+            rank: rank, parameters: parameters, largestBlock: largestBlock, seconds: seconds,
             maxResidentKiB: memory?.maxResidentKiB ?? 0, highWaterKiB: memory?.highWaterKiB ?? 0,
-            enginePeakBytes: Memory.peak, sharded: sharded)
+            rolloutPeakBytes: rolloutPeak, trainingPeakBytes: trainingPeak, sharded: path.sharded != nil)
         print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
     }
 }

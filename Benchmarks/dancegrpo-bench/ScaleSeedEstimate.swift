@@ -54,7 +54,6 @@ enum ScaleSeedEstimate {
         inputs.worldSize = gpus
         inputs.zeroStage = 3
         inputs.computeDType = .bfloat16
-        inputs.parameterDType = .bfloat16
         inputs.gradientCheckpointing = true
         inputs.activations = .transformer(
             tokens: (720 / 16) * (720 / 16) + 512, hidden: config.innerDim, heads: config.numAttentionHeads,

@@ -33,14 +33,19 @@ final class MemoryPlanTests: XCTestCase {
             ])
         // The step's transient (new moments and weights, clipped gradients, less the call's gradient) on top.
         XCTAssertEqual(MemoryPlan(inputs(stage: 0)).total, 28050 + 12000)
-        // Stage 1: the moments sharded, 8P/W.
+        // Stage 1: the moments sharded, 8P/W, beside the rank's float32 share of the weights (4P/W); EMA and the
+        // reference on the shares.
         XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.optimizer), 2000)
+        XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.weights), 4000 + 1000)
+        XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.ema), 1000)
+        XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.reference), 1000)
         XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.gradients), 8000)
         // Stage 1's step all-sums the whole gradient (4P) and updates a share (16P/W).
         XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.optimizerStep), 4000 + 4000)
         // Stage 2: 4P transient + 4P/W accumulated.
         XCTAssertEqual(MemoryPlan(inputs(stage: 2)).bytes(.gradients), 5000)
-        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).total, 4000 + 50 + 5000 + 2000 + 4000 + 4000 + 4000)
+        // Stages 1 and 2 gather the new whole weights in the step (4P) beside the share's update (16P/W).
+        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).total, 5000 + 50 + 5000 + 2000 + 1000 + 1000 + 4000 + 4000)
         // Stage 3 under bf16: 4P/W + 2 units of 100 in 2 bytes; gradients 4P/W + 4 bytes per unit parameter; EMA
         // and reference sharded.
         XCTAssertEqual(
@@ -53,7 +58,9 @@ final class MemoryPlanTests: XCTestCase {
 
     func testMixedPrecisionAddsAWorkingCopyBelowStage3() {
         XCTAssertEqual(MemoryPlan(inputs(stage: 0, compute: .bfloat16)).bytes(.weights), 4000 + 2000)
-        XCTAssertEqual(MemoryPlan(inputs(stage: 2, compute: .float16)).bytes(.weights), 4000 + 2000)
+        XCTAssertEqual(MemoryPlan(inputs(stage: 2, compute: .float16)).bytes(.weights), 4000 + 1000 + 2000)
+        // The replicated reference is a snapshot in the compute dtype.
+        XCTAssertEqual(MemoryPlan(inputs(stage: 0, compute: .bfloat16)).bytes(.reference), 2000)
     }
 
     func testOneRankShardsNothingAndShardsRoundUp() {
@@ -79,9 +86,9 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(MemoryPlan(i).total, 28050 + 12000)
         i.computeDType = .bfloat16
         XCTAssertEqual(MemoryPlan(i).bytes(.activations), 400 * 5 * 2)
-        // bf16 adds 2P of working weights; a rollout of 30 (18000 bytes) outweighs the step.
+        // bf16 adds 2P of working weights and halves the reference; a rollout of 30 (18000 bytes) outweighs the step.
         i.rolloutBatch = 30
-        XCTAssertEqual(MemoryPlan(i).total, 30050 + 18000)
+        XCTAssertEqual(MemoryPlan(i).total, 28050 + 18000)
     }
 
     func testTransformerEstimateFollowsItsFactors() {

@@ -18,8 +18,6 @@ public struct MemoryPlan: Sendable, Equatable {
         public var zeroStage = 0
         /// The forward and backward passes' dtype (float32, or bfloat16/float16 under mixed precision).
         public var computeDType = DType.float32
-        /// The trained parameters' dtype (that of the KL reference's copy).
-        public var parameterDType = DType.float32
         public var ema = false
         /// A KL reference copy of the trained parameters (β > 0).
         public var reference = false
@@ -66,7 +64,8 @@ public struct MemoryPlan: Sendable, Equatable {
             // ZeRO-3 keeps a shard of the master weights and gathers one unit for the forward of a block while the
             // neighbouring block's backward still holds its own.
             if stage == 3 { return 4 * shard(p) + 2 * unit * compute }
-            return 4 * p + (mixed ? compute * p : 0)
+            // Stages 1 and 2 keep the whole weights in the model and this rank's float32 share for the optimizer.
+            return 4 * p + (stage > 0 ? 4 * shard(p) : 0) + (mixed ? compute * p : 0)
         case .frozen:
             return inputs.frozenBytes
         case .gradients:
@@ -80,12 +79,13 @@ public struct MemoryPlan: Sendable, Equatable {
         case .optimizer:
             return stage == 0 ? 8 * p : 8 * shard(p)
         case .ema:
+            // Sharded stages average this rank's shares.
             guard inputs.ema else { return 0 }
-            return stage == 3 ? 4 * shard(p) : 4 * p
+            return stage > 0 ? 4 * shard(p) : 4 * p
         case .reference:
+            // Replicated, a snapshot in the compute dtype; sharded, this rank's float32 shares of the initial weights.
             guard inputs.reference else { return 0 }
-            let size = inputs.parameterDType.size
-            return stage == 3 ? size * shard(p) : size * p
+            return stage > 0 ? 4 * shard(p) : compute * p
         case .activations:
             let perRow = inputs.activations?.perRow(checkpointing: inputs.gradientCheckpointing) ?? 0
             return perRow * inputs.transitionsPerCall * compute
@@ -94,9 +94,10 @@ public struct MemoryPlan: Sendable, Equatable {
         case .optimizerStep:
             // Measured at stage 0 (Benchmarks/dancegrpo-bench/ScaleBench.swift): 32 bytes per parameter at the
             // step's peak, 12 over the 20 the held items count.
+            // Stages 1 and 2 (measured there too) gather the new whole weights while the old are still held.
             switch stage {
             case 0: return 12 * p
-            case 1: return 4 * p + 16 * shard(p)
+            case 1, 2: return 4 * p + 16 * shard(p)
             default: return 16 * shard(p)
             }
         }
