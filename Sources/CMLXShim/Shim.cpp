@@ -609,12 +609,11 @@ namespace {
 mx::array sumScatter(const mx::array& a, const mx::distributed::Group& group, bool native) {
   if (group.size() == 1) return a;
   if (native) return mx::distributed::sum_scatter(a, group);
+  // A gather, not a slice: a slice is a view that would keep the whole sum's buffer alive with the share.
   auto summed = mx::distributed::all_sum(a, group);
   int share = a.shape(0) / group.size();
-  mx::Shape start(a.ndim(), 0), stop = a.shape();
-  start[0] = group.rank() * share;
-  stop[0] = start[0] + share;
-  return mx::slice(summed, start, stop);
+  int start = group.rank() * share;
+  return mx::take(summed, mx::arange(start, start + share, mx::int32), 0);
 }
 }  // namespace
 
@@ -640,19 +639,36 @@ bool distributedHasSumScatter(const DistributedGroup* g) {
   }
 }
 
-Array distributedShardGather(const Array& shard, const DistributedGroup* g, bool native) {
-  DG_TRY("distributed.shard_gather", {
-    auto group = g->group;
-    auto forward = [group](const std::vector<mx::array>& inputs) {
-      return std::vector<mx::array>{mx::distributed::all_gather(inputs[0], group)};
+bool distributedShardGatherSplit(const Array& shard, const DistributedGroup* g, bool native, const int32_t* sizes,
+                                 int32_t count, ArrayVector& outputs) {
+  DG_TRY("distributed.shard_gather_split", {
+    std::optional<mx::distributed::Group> group;
+    if (g && g->group.size() > 1) group = g->group;
+    std::vector<int> pieces(sizes, sizes + count);
+    auto forward = [group, pieces](const std::vector<mx::array>& inputs) {
+      auto whole = group ? mx::distributed::all_gather(inputs[0], *group) : inputs[0];
+      std::vector<mx::array> result;
+      int start = 0;
+      for (int size : pieces) {
+        result.push_back(mx::slice(whole, {start}, {start + size}));
+        start += size;
+      }
+      return result;
     };
-    auto backward = [group, native](const std::vector<mx::array>&, const std::vector<mx::array>& cotangents,
+    auto backward = [group, native](const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
                                     const std::vector<mx::array>&) {
-      return std::vector<mx::array>{sumScatter(cotangents[0], group, native)};
+      int total = primals[0].shape(0) * (group ? group->size() : 1);
+      std::vector<mx::array> parts(cotangents.begin(), cotangents.end());
+      int covered = 0;
+      for (auto& part : parts) covered += part.shape(0);
+      if (covered < total) parts.push_back(mx::zeros({total - covered}, cotangents[0].dtype()));
+      auto whole = mx::concatenate(parts, 0);
+      return std::vector<mx::array>{group ? sumScatter(whole, *group, native) : whole};
     };
-    return mx::custom_vjp(forward, backward)({shard})[0];
+    outputs = mx::custom_vjp(forward, backward)({shard});
+    return true;
   });
-  return placeholder();
+  return false;
 }
 
 Array distributedSend(const Array& a, int32_t destination, const DistributedGroup* g) {

@@ -133,10 +133,21 @@ extension DistributedGroup {
         checked("distributed.sumScatter", [tensor], dg.distributedSumScatter(tensor.raw, handle, native))
     }
 
-    /// A flat shard `[n]` gathered to `[size·n]` in rank order; differentiating through it gives each rank the sum
-    /// over ranks of the cotangents of its share (the gradient of a sharded parameter under data parallelism), where
-    /// a plain ``allGather(_:)`` would give only this rank's.
-    public func shardGather(_ shard: Tensor, native: Bool) -> Tensor {
-        checked("distributed.shardGather", [shard], dg.distributedShardGather(shard.raw, handle, native))
+    /// A flat shard `[n]` gathered to `[size·n]` in rank order and cut into consecutive pieces of `pieces` elements
+    /// (the rest is padding). Differentiating through it gives each rank the sum over ranks of the cotangents of its
+    /// share (the gradient of a sharded parameter under data parallelism) in one buffer; a plain ``allGather(_:)``
+    /// would give only this rank's, and slicing the gathered tensor would cost a whole-size buffer per piece.
+    public func shardGather(_ shard: Tensor, native: Bool, pieces: [Int]) -> [Tensor] {
+        Self.shardGather(shard, group: self, native: native, pieces: pieces)
+    }
+
+    /// ``shardGather(_:native:pieces:)`` of a group, or of one process (`group` nil: no exchange, the same gradient).
+    public static func shardGather(_ shard: Tensor, group: DistributedGroup?, native: Bool, pieces: [Int]) -> [Tensor] {
+        var outputs = dg.vectorNew()
+        let ok = withInt32s(pieces) {
+            dg.distributedShardGatherSplit(shard.raw, group?.handle, native, $0, $1, &outputs)
+        }
+        if !ok { _ = checkStatus("distributed.shardGather", [shard]) }
+        return tensors(of: outputs)
     }
 }

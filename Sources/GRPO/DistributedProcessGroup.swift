@@ -20,8 +20,8 @@ public final class DistributedProcessGroup: ProcessGroup, @unchecked Sendable {
         group.sumScatter(tensor, native: nativeSumScatter)
     }
 
-    public func shardGather(_ shard: Tensor) -> Tensor {
-        group.shardGather(shard, native: nativeSumScatter)
+    public func shardGather(_ shard: Tensor, pieces: [Int]) -> [Tensor] {
+        group.shardGather(shard, native: nativeSumScatter, pieces: pieces)
     }
 
     public func allSum(_ tensor: Tensor) throws -> Tensor {

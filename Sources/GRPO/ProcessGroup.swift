@@ -15,9 +15,10 @@ public protocol ProcessGroup: AnyObject, Sendable {
     /// This rank's share of the element-wise sum over ranks: axis 0 (divisible by `worldSize`) split into equal
     /// shares in rank order (ZeRO's reduce-scatter). Lazy: a graph node every rank evaluates at the same point.
     func sumScatter(_ tensor: Tensor) -> Tensor
-    /// A flat shard `[n]` gathered to `[worldSize·n]` in rank order, differentiable: its gradient is the sum over
-    /// ranks of the cotangents of this rank's share (ZeRO-3's gather). Lazy, like ``sumScatter(_:)``.
-    func shardGather(_ shard: Tensor) -> Tensor
+    /// A flat shard `[n]` gathered to `[worldSize·n]` in rank order and cut into consecutive pieces of `pieces`
+    /// elements, differentiable: the gradient is the sum over ranks of the pieces' cotangents, this rank's share of
+    /// them (ZeRO-3's gather). Lazy, like ``sumScatter(_:)``.
+    func shardGather(_ shard: Tensor, pieces: [Int]) -> [Tensor]
 }
 
 extension ProcessGroup {
@@ -46,7 +47,9 @@ public final class SingleProcessGroup: ProcessGroup {
     public func allSum(_ tensor: Tensor) throws -> Tensor { tensor }
     public func allGather(_ tensor: Tensor) throws -> Tensor { tensor }
     public func sumScatter(_ tensor: Tensor) -> Tensor { tensor }
-    public func shardGather(_ shard: Tensor) -> Tensor { shard }
+    public func shardGather(_ shard: Tensor, pieces: [Int]) -> [Tensor] {
+        DistributedGroup.shardGather(shard, group: nil, native: true, pieces: pieces)
+    }
 }
 
 /// A per-rank seed: rank 0 keeps the run's seed, so one-process runs are unchanged by the scheme.

@@ -179,10 +179,13 @@ Array distributedAllGather(const Array& a, const DistributedGroup* g);
 Array distributedSumScatter(const Array& a, const DistributedGroup* g, bool native);
 // Whether the group's back end has a native reduce-scatter: a collective (every rank calls it at the same point).
 bool distributedHasSumScatter(const DistributedGroup* g);
-// A flat shard [n] of a tensor split over the ranks, gathered to [size·n] in rank order; its vector-Jacobian product
-// is the sum over ranks of the cotangents, scattered back to each rank's share (what a sharded parameter's gradient
-// is when every rank differentiates its own loss), not MLX's all_gather vjp, which keeps only the local cotangent.
-Array distributedShardGather(const Array& shard, const DistributedGroup* g, bool native);
+// A flat shard [n] of a tensor split over the ranks (g null: one process), gathered to [size·n] in rank order and cut
+// into consecutive pieces of the given sizes (the rest is padding). Its vector-Jacobian product concatenates the
+// pieces' cotangents into one buffer and returns the sum over ranks of this rank's share of it (what a sharded
+// parameter's gradient is when every rank differentiates its own loss). Neither MLX's all_gather vjp (it keeps only
+// the local cotangent) nor slices (each one's vjp is a whole-size buffer) would do.
+bool distributedShardGatherSplit(const Array& shard, const DistributedGroup* g, bool native, const int32_t* sizes,
+                                 int32_t count, ArrayVector& outputs);
 Array distributedSend(const Array& a, int32_t destination, const DistributedGroup* g);
 Array distributedRecv(const int32_t* shape, int32_t ndim, DTypeCode dtype, int32_t source,
                       const DistributedGroup* g);

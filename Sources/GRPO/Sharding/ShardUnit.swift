@@ -48,9 +48,11 @@ struct ShardUnit {
         return concatenated(pieces, axis: 0)
     }
 
-    /// Rank `rank`'s share of a flat vector.
+    /// Rank `rank`'s share of a flat vector, in its own storage: the engine's slices are views that keep the whole
+    /// vector's buffer alive, which would make a kept share (weights, moments) cost the whole unit.
     func share(of flat: Tensor, rank: Int) -> Tensor {
-        flat[(rank * shareSize)..<((rank + 1) * shareSize)]
+        let start = Double(rank * shareSize)
+        return flat.take(Tensor.arange(start, start + Double(shareSize), dtype: .int32), axis: 0)
     }
 
     /// The tensors of a flat vector, shaped as in the model, in `dtype` (each tensor's own when nil).

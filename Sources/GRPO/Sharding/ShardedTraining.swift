@@ -10,7 +10,7 @@ import NN
 ///   updates this rank's share and all-gathers the new weights into the model.
 /// - Stage 2: each call's gradients are reduce-scattered at once, so only this rank's share is accumulated.
 /// - Stage 3: the model does not keep the trained weights between passes. ``valueAndGrad(_:)`` differentiates with
-///   respect to the shares: a unit's weights are gathered (``ProcessGroup/shardGather(_:)``, whose gradient is the
+///   respect to the shares: a unit's weights are gathered (``ProcessGroup/shardGather(_:pieces:)``, whose gradient is the
 ///   reduce-scatter of the cotangents) where the network uses them, and for checkpointed blocks inside the block's
 ///   checkpoint, so a block's gathered weights are dropped after its forward and gathered again for its backward.
 ///   Sampling and saving gather the weights for their duration (``withGatheredParameters(_:)``).
@@ -296,8 +296,10 @@ private final class UnitSource: ParameterSource {
     var sourceInputs: [Tensor] { [share] }
 
     func materialize(_ inputs: [Tensor]) {
-        let whole = processGroup.shardGather(inputs[0])
-        for (slot, tensor) in zip(unit.slots, unit.split(whole, dtype: dtype)) { slot.value = tensor }
+        let pieces = processGroup.shardGather(inputs[0], pieces: unit.shapes.map { $0.reduce(1, *) })
+        for i in unit.slots.indices {
+            unit.slots[i].value = pieces[i].reshaped(unit.shapes[i]).asType(dtype ?? unit.dtypes[i])
+        }
     }
 
     func release() {
