@@ -42,16 +42,17 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.gradients), 8000)
         // Stage 1's step all-sums the whole gradient (4P) and updates a share (16P/W).
         XCTAssertEqual(MemoryPlan(inputs(stage: 1)).bytes(.optimizerStep), 4000 + 4000)
-        // Stage 2: 4P transient + 4P/W accumulated.
-        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).bytes(.gradients), 5000)
+        // Stage 2: 4P/W accumulated; the call's whole gradient (4P) only with the call's activations.
+        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).bytes(.gradients), 1000)
+        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).bytes(.activations), 4000)
         // Stages 1 and 2 gather the new whole weights in the step (4P) beside the share's update (16P/W).
-        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).total, 5000 + 50 + 5000 + 2000 + 1000 + 1000 + 4000 + 4000)
-        // Stage 3 under bf16: 4P/W + 2 units of 100 in 2 bytes; gradients 4P/W + 4 bytes per unit parameter; EMA
-        // and reference sharded.
+        XCTAssertEqual(MemoryPlan(inputs(stage: 2)).total, 5000 + 50 + 1000 + 2000 + 1000 + 1000 + 4000 + 4000)
+        // Stage 3 under bf16: 4P/W + 2 units of 100 in 2 bytes; gradients 4P/W + 3 float32 unit-sized buffers (a
+        // block's gradients, their concatenation, the reduced sum); EMA and reference sharded.
         XCTAssertEqual(
             bytes(MemoryPlan(inputs(stage: 3, compute: .bfloat16))),
             [
-                .weights: 1000 + 400, .frozen: 50, .gradients: 1000 + 400, .optimizer: 2000, .ema: 1000,
+                .weights: 1000 + 400, .frozen: 50, .gradients: 1000 + 1200, .optimizer: 2000, .ema: 1000,
                 .reference: 1000, .activations: 0, .rollout: 0, .optimizerStep: 4000
             ])
     }
@@ -107,10 +108,11 @@ final class MemoryPlanTests: XCTestCase {
         // 4000 + 50 + 8000 + 8000 + 20000 activations = 40050.
         let plan = MemoryPlan(i)
         XCTAssertEqual(plan.total, 40050)
-        // At 25000 only stage 3 over 8 ranks (2 units gathered, the rest in eighths: 23250) fits; not 4 ranks
-        // (25250), stage 3 at 2 ranks (29250), checkpointing (the optimizer step's 12000 remain: 32050), bf16 (34050).
+        // At 25000 only stage 3 over 8 ranks (2 units gathered, 3 unit-sized gradient buffers, the rest in eighths:
+        // 24050) fits; not 4 ranks (26050), stage 3 at 2 ranks (30050), checkpointing (the optimizer step's 12000
+        // remain: 32050), bf16 (34050).
         XCTAssertEqual(plan.alternatives(fitting: 25000).map(\.change), ["--processes 8 --zero-stage 3"])
-        XCTAssertEqual(plan.alternatives(fitting: 25000).map(\.plan.total), [23250])
+        XCTAssertEqual(plan.alternatives(fitting: 25000).map(\.plan.total), [24050])
         // At 33000 more fit, and LoRA when its inputs fit (24250).
         var lora = i
         lora.trainableParameters = 10
@@ -118,11 +120,11 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(
             plan.alternatives(fitting: 33000, lora: lora).map(\.change),
             ["--processes 4 --zero-stage 3", "--zero-stage 3", "--gradient-checkpointing", "--lora-rank 128"])
-        // Nothing alone fits 10000: checkpointing and bf16 together, sharded over the fewest ranks (8850 at 4).
+        // Nothing alone fits 10000: checkpointing and bf16 together, sharded over the fewest ranks (9650 at 4).
         let together = plan.alternatives(fitting: 10000)
         XCTAssertEqual(
             together.map(\.change), ["--processes 4 --zero-stage 3 --gradient-checkpointing --mixed-precision bf16"])
-        XCTAssertEqual(together.first?.plan.total, 8850)
+        XCTAssertEqual(together.first?.plan.total, 9650)
         XCTAssertEqual(plan.alternatives(fitting: 100), [])
     }
 

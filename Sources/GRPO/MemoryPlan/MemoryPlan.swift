@@ -70,11 +70,14 @@ public struct MemoryPlan: Sendable, Equatable {
             return inputs.frozenBytes
         case .gradients:
             // Below stage 2 the accumulated gradient sits beside the call's; stage 2 reduce-scatters the call's
-            // gradient (transient whole) into an accumulated shard; stage 3 produces it unit by unit.
+            // gradient into an accumulated shard; stage 3 produces it unit by unit: a block's
+            // backward holds its tensors' gradients, their concatenation and the reduced sum (ring and MPI all-sum
+            // it whole before keeping the share) at once, measured with make bench-scale.
+            // (Stage 2's call gradient is whole only during the call: it is counted with the call's activations.)
             switch stage {
             case 0, 1: return 8 * p
-            case 2: return 4 * p + 4 * shard(p)
-            default: return 4 * shard(p) + 4 * unit
+            case 2: return 4 * shard(p)
+            default: return 4 * shard(p) + 3 * 4 * unit
             }
         case .optimizer:
             return stage == 0 ? 8 * p : 8 * shard(p)
@@ -88,7 +91,7 @@ public struct MemoryPlan: Sendable, Equatable {
             return stage > 0 ? 4 * shard(p) : compute * p
         case .activations:
             let perRow = inputs.activations?.perRow(checkpointing: inputs.gradientCheckpointing) ?? 0
-            return perRow * inputs.transitionsPerCall * compute
+            return perRow * inputs.transitionsPerCall * compute + (stage == 2 ? 4 * p : 0)
         case .rollout:
             return (inputs.activations?.forward ?? 0) * inputs.rolloutBatch * compute
         case .optimizerStep:
