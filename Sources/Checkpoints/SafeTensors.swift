@@ -141,25 +141,9 @@ public enum SafeTensors {
     /// intact.
     public static func save(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
         let keys = tensors.keys.sorted()
-        var header: [String: Any] = [:]
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
-        var offset = 0
-        for key in keys {
-            let t = tensors[key]!
-            header[key] =
-                ["dtype": t.dtype.safetensorsName, "shape": t.shape, "data_offsets": [offset, offset + t.nbytes]]
-                as [String: Any]
-            offset += t.nbytes
-        }
-        var headerBytes = try JSONSerialization.data(
-            withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
-        // Pad with spaces so the data section starts 8-byte aligned, which lets readers map tensors in place.
-        while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
-        try AtomicFile.write(to: url) { handle in
-            var length = UInt64(headerBytes.count).littleEndian
-            try handle.write(contentsOf: Data(bytes: &length, count: 8))
-            try handle.write(contentsOf: headerBytes)
-            for key in keys { try handle.write(contentsOf: tensors[key]!.bytes()) }
+        let entries = keys.map { StreamedEntry(key: $0, dtype: tensors[$0]!.dtype, shape: tensors[$0]!.shape) }
+        try save(streaming: entries, metadata: metadata, to: url) { write in
+            for key in keys { try write(key, tensors[key]!) }
         }
     }
 
@@ -197,6 +181,7 @@ public enum SafeTensors {
         }
         var headerBytes = try JSONSerialization.data(
             withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
+        // Pad with spaces so the data section starts 8-byte aligned, which lets readers map tensors in place.
         while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
         try AtomicFile.write(to: url) { handle in
             var length = UInt64(headerBytes.count).littleEndian

@@ -16,22 +16,13 @@ public protocol PiecewiseWeights: AnyObject {
     func empty(piece index: Int)
 }
 
-/// The piecewise sources attached to modules while they are saved, by module identity.
-final class PiecewiseSources: @unchecked Sendable {
-    static let shared = PiecewiseSources()
-    private var sources: [ObjectIdentifier: PiecewiseWeights] = [:]
-
-    subscript(_ module: Module) -> PiecewiseWeights? {
-        get { sources[ObjectIdentifier(module)] }
-        set { sources[ObjectIdentifier(module)] = newValue }
-    }
-}
+private let piecewiseSources = ModuleAttachments<PiecewiseWeights>()
 
 extension Module {
     /// Where ``save(to:metadata:)`` takes the weights it does not hold (nil: the slots hold them all).
     public var piecewiseWeights: PiecewiseWeights? {
-        get { PiecewiseSources.shared[self] }
-        set { PiecewiseSources.shared[self] = newValue }
+        get { piecewiseSources[self] }
+        set { piecewiseSources[self] = newValue }
     }
 
     /// ``save(to:metadata:)`` for a module with ``piecewiseWeights``: the tensors the slots hold first, then each

@@ -13,21 +13,23 @@ public protocol ParameterSource: AnyObject {
     func release()
 }
 
-/// The sources attached to modules, by module identity (a module stores nothing for it, so models need no field).
-final class ParameterSources: @unchecked Sendable {
-    static let shared = ParameterSources()
-    private var sources: [ObjectIdentifier: ParameterSource] = [:]
+/// Objects attached to modules by module identity, so that models need no field for them (a module's weight source
+/// while sharded, its piecewise weights while saved).
+final class ModuleAttachments<Value>: @unchecked Sendable {
+    private var values: [ObjectIdentifier: Value] = [:]
 
-    subscript(_ module: Module) -> ParameterSource? {
-        get { sources[ObjectIdentifier(module)] }
-        set { sources[ObjectIdentifier(module)] = newValue }
+    subscript(_ module: Module) -> Value? {
+        get { values[ObjectIdentifier(module)] }
+        set { values[ObjectIdentifier(module)] = newValue }
     }
 }
+
+private let parameterSources = ModuleAttachments<ParameterSource>()
 
 extension Module {
     /// The module's weights' source while they are sharded (nil: the module holds them).
     public var parameterSource: ParameterSource? {
-        get { ParameterSources.shared[self] }
-        set { ParameterSources.shared[self] = newValue }
+        get { parameterSources[self] }
+        set { parameterSources[self] = newValue }
     }
 }

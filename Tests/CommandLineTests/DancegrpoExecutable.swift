@@ -31,8 +31,12 @@ enum DancegrpoExecutable {
         return process
     }
 
-    static func run(_ arguments: [String], oneBLASThread: Bool = true) throws -> (status: Int32, output: String) {
+    /// Runs the executable with `environment` added to this process's; returns its status and everything it printed.
+    static func run(_ arguments: [String], oneBLASThread: Bool = true, environment: [String: String] = [:]) throws
+        -> (status: Int32, output: String)
+    {
         let process = process(arguments, oneBLASThread: oneBLASThread)
+        process.environment?.merge(environment) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

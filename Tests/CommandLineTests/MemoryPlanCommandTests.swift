@@ -6,15 +6,8 @@ import XCTest
 /// load, with the settings that would fit.
 final class MemoryPlanCommandTests: XCTestCase {
     private func run(_ arguments: [String], deviceBytes: Int? = nil) throws -> (status: Int32, output: String) {
-        let process = DancegrpoExecutable.process(arguments)
-        if let deviceBytes { process.environment?["DANCEGRPO_DEVICE_MEMORY_BYTES"] = String(deviceBytes) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try DancegrpoExecutable.run(
+            arguments, environment: deviceBytes.map { ["DANCEGRPO_DEVICE_MEMORY_BYTES": String($0)] } ?? [:])
     }
 
     func testDryRunPrintsThePlanPerRank() throws {

@@ -9,11 +9,12 @@ import NN
 /// - Stage 1: every call's gradients are accumulated whole; the optimizer step all-sums them (one collective),
 ///   updates this rank's share and all-gathers the new weights into the model.
 /// - Stage 2: each call's gradients are reduce-scattered at once, so only this rank's share is accumulated.
-/// - Stage 3: the model does not keep the trained weights between passes. ``valueAndGrad(_:)`` differentiates with
-///   respect to the shares: a unit's weights are gathered (``ProcessGroup/shardGather(_:pieces:)``, whose gradient is the
-///   reduce-scatter of the cotangents) where the network uses them, and for checkpointed blocks inside the block's
-///   checkpoint, so a block's gathered weights are dropped after its forward and gathered again for its backward.
-///   Sampling and saving gather the weights for their duration (``withGatheredParameters(_:)``).
+/// - Stage 3: the model does not keep the trained weights between passes. ``valueAndGrad(computeDType:_:)``
+///   differentiates with respect to the shares: a unit's weights are gathered (``ProcessGroup/shardGather(_:pieces:)``,
+///   whose gradient is the reduce-scatter of the cotangents) where the network uses them, and for checkpointed blocks
+///   inside the block's checkpoint, so a block's gathered weights are dropped after its forward and gathered again for
+///   its backward. Sampling gathers each block for its call, saving one unit at a time
+///   (``withGatheredParameters(forward:_:)``, ``savingWeights(fromShares:writes:_:)``).
 ///
 /// Gradients are averaged over the ranks as stage 0 averages them, the global norm is the norm of the whole averaged
 /// gradient, and a step that would make a weight non-finite on any rank is taken back on all, so every stage takes
