@@ -34,20 +34,7 @@ final class FluxTaskTests: XCTestCase {
         return try FluxTask(pipeline: pipeline, embeddings: try makeCache(in: folder), height: 32, width: 32)
     }
 
-    private func config() -> GRPOTrainer.Config {
-        var c = GRPOTrainer.Config.flux
-        c.iterations = 2
-        c.promptsPerIteration = 1
-        c.numGenerations = 2
-        c.samplingSteps = 4
-        c.gradientAccumulationSteps = 2
-        c.rewards = "jpeg-compressibility"
-        c.evalPrompts = 2
-        c.rolloutBatchSize = 2
-        c.transitionBatchSize = 2
-        c.learningRate = 1e-3
-        return c
-    }
+    private func config() -> GRPOTrainer.Config { .tinyFlux }
 
     func testPromptsConditioningAndDecoding() throws {
         let task = try task(try temporaryDirectory(self))

@@ -18,17 +18,7 @@ final class MixedPrecisionTrainingTests: XCTestCase {
     }
 
     private func config(_ precision: MixedPrecision, loraRank: Int = 0) -> GRPOTrainer.Config {
-        var c = GRPOTrainer.Config.flux
-        c.iterations = 2
-        c.promptsPerIteration = 1
-        c.numGenerations = 2
-        c.samplingSteps = 4
-        c.gradientAccumulationSteps = 2
-        c.rewards = "jpeg-compressibility"
-        c.evalPrompts = 2
-        c.rolloutBatchSize = 2
-        c.transitionBatchSize = 2
-        c.learningRate = 1e-3
+        var c = GRPOTrainer.Config.tinyFlux
         c.gradientCheckpointing = false
         c.mixedPrecision = precision
         c.loraRank = loraRank
