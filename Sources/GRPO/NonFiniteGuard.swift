@@ -62,9 +62,11 @@ struct OptimizerSnapshot {
 /// a weight non-finite; returns why it skipped the step, or nil when it was applied. Every decision rests on values
 /// the ranks share (the averaged gradients' norm, the weights they all compute), so ranks skip the same steps.
 /// With fp16's `lossScaler`, a non-finite loss or norm also halves the scale (`LossScaler.skipNonFinite`) and any
-/// other step counts as finite for its growth.
+/// other step counts as finite for its growth. `weightsAreFinite` judges the weights after the step (default: the
+/// optimizer's model; sharded training asks every rank about its shares).
 func guardedStep(
-    optimizer: Optimizer, gradients: [String: Tensor], norm: Float, loss: Float?, lossScaler: LossScaler? = nil
+    optimizer: Optimizer, gradients: [String: Tensor], norm: Float, loss: Float?, lossScaler: LossScaler? = nil,
+    weightsAreFinite: ((Optimizer) throws -> Bool)? = nil
 ) throws -> SkippedStep? {
     if let loss, !loss.isFinite { return lossScaler?.skipNonFinite(.nonFiniteLoss(loss)) ?? .nonFiniteLoss(loss) }
     guard norm.isFinite else {
@@ -74,7 +76,7 @@ func guardedStep(
     let snapshot = OptimizerSnapshot(optimizer)
     try optimizer.step(gradients: gradients)
     eval(optimizer.tensorsToEvaluate)
-    guard parametersAreFinite(optimizer.model) else {
+    guard try weightsAreFinite?(optimizer) ?? parametersAreFinite(optimizer.model) else {
         try snapshot.restore(optimizer)
         return .nonFiniteWeights
     }

@@ -55,12 +55,27 @@ struct ShardUnit {
         return flat.take(Tensor.arange(start, start + Double(shareSize), dtype: .int32), axis: 0)
     }
 
+    /// Elements of each tensor.
+    var sizes: [Int] { shapes.map { $0.reduce(1, *) } }
+
     /// The tensors of a flat vector, shaped as in the model, in `dtype` (each tensor's own when nil).
     func split(_ flat: Tensor, dtype: DType? = nil) -> [Tensor] {
-        shapes.indices.map { i in
-            let size = shapes[i].reduce(1, *)
-            return flat[offsets[i]..<(offsets[i] + size)].reshaped(shapes[i]).asType(dtype ?? dtypes[i])
-        }
+        shaped(zip(offsets, sizes).map { flat[$0..<($0 + $1)] }, dtype: dtype)
+    }
+
+    /// The unit's tensors from their flat pieces, shaped as in the model, in `dtype` (each tensor's own when nil).
+    func shaped(_ pieces: [Tensor], dtype: DType?) -> [Tensor] {
+        shapes.indices.map { pieces[$0].reshaped(shapes[$0]).asType(dtype ?? dtypes[$0]) }
+    }
+
+    /// Rank `rank`'s share of the tensors the model's slots hold now.
+    func shareOfModel(rank: Int) -> Tensor {
+        share(of: flatten(slots.map { $0.value! }), rank: rank)
+    }
+
+    /// Empties the unit's slots in the model (ZeRO-3 between passes).
+    func empty() {
+        for slot in slots { slot.value = nil }
     }
 }
 

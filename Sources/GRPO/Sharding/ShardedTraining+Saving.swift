@@ -53,13 +53,8 @@ private final class UnitPieces: PiecewiseWeights {
     }
 
     func fill(piece index: Int) throws {
-        let unit = training.units[index]
-        let whole = try training.processGroup.allGather(shares[index])
-        for (slot, tensor) in zip(unit.slots, unit.split(whole)) { slot.value = tensor }
-        eval(unit.slots.map { $0.value! })
+        try training.fillWhole(training.units[index], from: shares[index])
     }
 
-    func empty(piece index: Int) {
-        for slot in training.units[index].slots { slot.value = nil }
-    }
+    func empty(piece index: Int) { training.units[index].empty() }
 }

@@ -67,7 +67,7 @@ public final class ShardedTraining {
         self.units = units
         self.blockUnits = blockUnits
         let rank = processGroup.rank
-        shares = ShareModule(units.map { $0.share(of: $0.flatten($0.slots.map { $0.value! }), rank: rank) })
+        shares = ShareModule(units.map { $0.shareOfModel(rank: rank) })
         eval(shares.shares)
         referenceShares = keepsReference ? shares.shares : nil
         optimizer = makeOptimizer(shares)
@@ -82,38 +82,38 @@ public final class ShardedTraining {
         return blocks.compactMap { block in keys[ObjectIdentifier(block)].map { ($0, block) } }
     }
 
-    /// Trained tensors (elements, without padding) and how many of them this rank keeps shares of.
-    public var parameterCount: Int { units.reduce(0) { $0 + $1.count } }
-    public var shareCount: Int { units.reduce(0) { $0 + $1.shareSize } }
-
     // MARK: - Weights in the model
 
     /// Empties the model's trained slots (stage 3 between passes).
     private func release() {
-        for unit in units { for slot in unit.slots { slot.value = nil } }
+        for unit in units { unit.empty() }
         for (_, block) in blockUnits { block.parameterSource = nil }
     }
 
-    /// Whether a forward pass can gather block by block: stage 3 with the blocks checkpointed (a block's weights are
-    /// built inside its checkpointed call, and dropped once the pass has used them).
-    private var gathersBlockwise: Bool {
-        stage == .parameters && ((model as? GradientCheckpointable)?.gradientCheckpointing ?? false)
-    }
+    /// Whether the network's blocks run through their checkpoints now, where stage 3 gathers a block's weights for
+    /// its call and drops them once the pass has used them.
+    private var blocksCheckpointed: Bool { (model as? GradientCheckpointable)?.gradientCheckpointing ?? false }
 
     /// Writes the weights into the model from per-unit shares: each unit gathered whole over the ranks (one at a
     /// time), or, for `forward` passes that can gather blockwise, the blocks left to gather inside their checkpoints.
     private func install(_ unitShares: [Tensor], forward: Bool) throws {
-        let blockwise = forward && gathersBlockwise ? Dictionary(uniqueKeysWithValues: blockUnits) : [:]
+        let blockwise =
+            forward && stage == .parameters && blocksCheckpointed ? Dictionary(uniqueKeysWithValues: blockUnits) : [:]
         for (i, (unit, share)) in zip(units, unitShares).enumerated() {
             if let block = blockwise[i] {
                 block.parameterSource = UnitSource(
                     unit: unit, share: share, processGroup: processGroup, dtype: forwardDType)
                 continue
             }
-            let whole = try processGroup.allGather(share)
-            for (slot, tensor) in zip(unit.slots, unit.split(whole)) { slot.value = tensor }
-            eval(unit.slots.map { $0.value! })
+            try fillWhole(unit, from: share)
         }
+    }
+
+    /// Gathers a unit's share over the ranks and puts its tensors, whole and evaluated, into the model's slots.
+    func fillWhole(_ unit: ShardUnit, from share: Tensor) throws {
+        let whole = try processGroup.allGather(share)
+        for (slot, tensor) in zip(unit.slots, unit.split(whole)) { slot.value = tensor }
+        eval(unit.slots.map { $0.value! })
     }
 
     /// Runs `body` with the trained weights in the model (stage 3 gathers them and empties the slots again
@@ -147,9 +147,7 @@ public final class ShardedTraining {
     /// ``withGatheredParameters(_:)``'s model): every rank re-cuts its shares from them.
     public func adoptModelParameters() {
         let rank = processGroup.rank
-        for (i, unit) in units.enumerated() {
-            shares.units[i].share = unit.share(of: unit.flatten(unit.slots.map { $0.value! }), rank: rank)
-        }
+        for (i, unit) in units.enumerated() { shares.units[i].share = unit.shareOfModel(rank: rank) }
         eval(shares.shares)
     }
 
@@ -180,8 +178,7 @@ public final class ShardedTraining {
             let (values, gradients) = NN.valueAndGrad(model: model, computeDType: computeDType, loss)
             return (values, units.map { unit in unit.flatten(unit.keys.map { gradients[$0]! }) })
         }
-        let checkpointing = (model as? GradientCheckpointable)?.gradientCheckpointing ?? false
-        let gatheredInside = checkpointing ? Set(blockUnits.map(\.unit)) : []
+        let gatheredInside = blocksCheckpointed ? Set(blockUnits.map(\.unit)) : []
         let function = differentiating { [self] (traced: [Tensor]) -> [Tensor] in
             for (i, unit) in units.enumerated() where !gatheredInside.contains(i) {
                 UnitSource(unit: unit, share: traced[i], processGroup: processGroup, dtype: computeDType)
@@ -249,26 +246,15 @@ public final class ShardedTraining {
         }
         let normTensor = squares.sqrt()
         let norm = normTensor.item(Float.self)
-        if let loss, !loss.isFinite {
-            return (lossScaler?.skipNonFinite(.nonFiniteLoss(loss)) ?? .nonFiniteLoss(loss), norm)
-        }
-        guard norm.isFinite else {
-            return (lossScaler?.skipNonFinite(.nonFiniteGradientNorm(norm)) ?? .nonFiniteGradientNorm(norm), norm)
-        }
-        defer { lossScaler?.update(foundNonFinite: false) }
+        // PyTorch's clip rule on the global norm (clipGradientNorm's), then the guard every optimizer step takes.
         let coefficient = (maxNorm / (normTensor + 1e-6)).minimum(1)
         var named: [String: Tensor] = [:]
         for (i, g) in gradients.enumerated() { named[ShareModule.key(i)] = g * coefficient }
-        let snapshot = OptimizerSnapshot(optimizer)
-        try optimizer.step(gradients: named)
-        eval(optimizer.tensorsToEvaluate)
-        let nonFinite = shares.shares.map { ($0 - $0).sum() }.reduce(Tensor.zeros([]), +).isNaN().asType(.float32)
-        if try processGroup.allSum(nonFinite.reshaped([1])).item(Float.self) > 0 {
-            try snapshot.restore(optimizer)
-            return (.nonFiniteWeights, norm)
-        }
-        if stage != .parameters { try install(shares.shares, forward: false) }
-        return (nil, norm)
+        let skipped = try guardedStep(
+            optimizer: optimizer, gradients: named, norm: norm, loss: loss, lossScaler: lossScaler,
+            weightsAreFinite: { _ in try self.weightsAreFinite() })
+        if skipped == nil && stage != .parameters { try install(shares.shares, forward: false) }
+        return (skipped, norm)
     }
 }
 
@@ -297,13 +283,9 @@ private final class UnitSource: ParameterSource {
     var sourceInputs: [Tensor] { [share] }
 
     func materialize(_ inputs: [Tensor]) {
-        let pieces = processGroup.shardGather(inputs[0], pieces: unit.shapes.map { $0.reduce(1, *) })
-        for i in unit.slots.indices {
-            unit.slots[i].value = pieces[i].reshaped(unit.shapes[i]).asType(dtype ?? unit.dtypes[i])
-        }
+        let pieces = processGroup.shardGather(inputs[0], pieces: unit.sizes)
+        for (slot, tensor) in zip(unit.slots, unit.shaped(pieces, dtype: dtype)) { slot.value = tensor }
     }
 
-    func release() {
-        for slot in unit.slots { slot.value = nil }
-    }
+    func release() { unit.empty() }
 }
