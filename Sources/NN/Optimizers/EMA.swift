@@ -136,11 +136,18 @@ public final class ExponentialMovingAverage {
         updateCount = Int(count.item(Int32.self))
     }
 
+    /// Descriptive metadata for a saved state (the decay and its warm-up rule).
+    public var stateMetadata: [String: String] { ["ema_decay": "\(decay)", "ema_warmup": "\(warmup)"] }
+
     public func saveState(to url: URL) throws {
-        try SafeTensors.save(stateTensors(), metadata: ["ema_decay": "\(decay)", "ema_warmup": "\(warmup)"], to: url)
+        try SafeTensors.save(stateTensors(), metadata: stateMetadata, to: url)
     }
 
-    public func loadState(from url: URL) throws {
-        try loadState(SafeTensors.load(url), source: url.path)
+    /// Reads a state written by ``saveState(to:)``, passed through `converting` first (sharded training cuts a
+    /// per-parameter state into its shares).
+    public func loadState(
+        from url: URL, converting: ([String: Tensor]) throws -> [String: Tensor] = { $0 }
+    ) throws {
+        try loadState(converting(SafeTensors.load(url)), source: url.path)
     }
 }

@@ -197,12 +197,15 @@ open class Optimizer {
         try SafeTensors.save(stateTensors(), metadata: stateMetadata, to: url)
     }
 
-    /// Reads a state written by ``saveState(to:)``; refuses one written by another kind of optimizer.
-    public func loadState(from url: URL) throws {
+    /// Reads a state written by ``saveState(to:)``; refuses one written by another kind of optimizer. The tensors
+    /// pass through `converting` first (sharded training cuts a per-parameter state into its shares).
+    public func loadState(
+        from url: URL, converting: ([String: Tensor]) throws -> [String: Tensor] = { $0 }
+    ) throws {
         let (tensors, metadata) = try SafeTensors.loadWithMetadata(url)
         if let writer = metadata["optimizer"], writer != kind {
             throw OptimizerError.wrongOptimizerKind(file: url.path, writer: writer, optimizer: kind)
         }
-        try loadState(tensors, source: url.path)
+        try loadState(converting(tensors), source: url.path)
     }
 }

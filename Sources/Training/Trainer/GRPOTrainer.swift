@@ -438,22 +438,9 @@ public final class GRPOTrainer {
     /// The held-out evaluation (with the EMA weights when there are some). With several processes every rank calls it
     /// and each samples a share of the prompts; all get the whole result.
     public func evaluate() throws -> Evaluation.Result {
-        if let ema, let sharded {
-            return try sharded.withParameters(fromShares: sharded.shareKeys.map { ema.shadow[$0]! }, forward: true) {
-                try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
-            }
+        try withWeights(averaged: ema, forward: true) {
+            try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
         }
-        if sharded != nil {
-            return try withTrainedWeights(forward: true) {
-                try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
-            }
-        }
-        if let ema {
-            return try ema.withAveragedParameters(in: task.network) {
-                try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
-            }
-        }
-        return try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
     }
 
     /// `checkpoint-<iteration>-0/`: the network in diffusers layout (`transformer/` or `unet/`: config.json +
@@ -503,7 +490,22 @@ public final class GRPOTrainer {
     /// Runs `body` with the trained weights in the network (ZeRO-3 gathers them for it, block by block for a
     /// `forward` pass; a collective then).
     func withTrainedWeights<R>(forward: Bool = false, _ body: () throws -> R) throws -> R {
-        try sharded?.withGatheredParameters(forward: forward, body) ?? body()
+        try withWeights(averaged: nil, forward: forward, body)
+    }
+
+    /// Runs `body` with the EMA's averaged weights in the network when `ema` is given, else the trained ones;
+    /// sharded training gathers them (block by block for a `forward` pass; a collective then).
+    private func withWeights<R>(averaged ema: ExponentialMovingAverage?, forward: Bool, _ body: () throws -> R) throws
+        -> R
+    {
+        guard let sharded else { return try ema?.withAveragedParameters(in: task.network, body) ?? body() }
+        guard let ema else { return try sharded.withGatheredParameters(forward: forward, body) }
+        return try sharded.withParameters(fromShares: averagedShares(ema, sharded), forward: forward, body)
+    }
+
+    /// The EMA's averages of this rank's shares, in unit order (sharded training averages the shares).
+    private func averagedShares(_ ema: ExponentialMovingAverage, _ sharded: ShardedTraining) -> [Tensor] {
+        sharded.shareKeys.map { ema.shadow[$0]! }
     }
 
     /// Runs `write` (on the writing rank) with the trained weights, or the EMA's, available to the network's writer:
@@ -511,16 +513,11 @@ public final class GRPOTrainer {
     private func withWeightsForSaving(
         averaged ema: ExponentialMovingAverage? = nil, writes: Bool, _ write: () throws -> Void
     ) throws {
-        guard let sharded else {
-            guard let ema else { return try write() }
-            return try ema.withAveragedParameters(in: task.network, write)
+        if let sharded, config.loraRank == 0 {
+            return try sharded.savingWeights(
+                fromShares: ema.map { averagedShares($0, sharded) }, writes: writes, write)
         }
-        let other = ema.map { ema in sharded.shareKeys.map { ema.shadow[$0]! } }
-        if config.loraRank > 0 {
-            if let other { return try sharded.withParameters(fromShares: other) { if writes { try write() } } }
-            return try sharded.withGatheredParameters { if writes { try write() } }
-        }
-        try sharded.savingWeights(fromShares: other, writes: writes, write)
+        try withWeights(averaged: ema, forward: false) { if writes { try write() } }
     }
 
     /// The trained network: its folder in diffusers layout, or its LoRA adapters.
@@ -547,12 +544,12 @@ public final class GRPOTrainer {
     private func writeStates(into temporary: URL, writes: Bool) throws {
         let optimizerFile = temporary.appendingPathComponent("optimizer.safetensors")
         let emaFile = temporary.appendingPathComponent("ema.safetensors")
-        let emaMetadata = ema.map { ["ema_decay": "\($0.decay)", "ema_warmup": "\($0.warmup)"] } ?? [:]
         if let sharded {
             try sharded.saveGatheredState(
                 optimizer.stateTensors(), metadata: optimizer.stateMetadata, to: optimizerFile, writes: writes)
             if let ema {
-                try sharded.saveGatheredState(ema.stateTensors(), metadata: emaMetadata, to: emaFile, writes: writes)
+                try sharded.saveGatheredState(
+                    ema.stateTensors(), metadata: ema.stateMetadata, to: emaFile, writes: writes)
             }
         } else {
             try optimizer.saveState(to: optimizerFile)
@@ -628,29 +625,14 @@ public final class GRPOTrainer {
             }
             sharded?.adoptModelParameters()
         }
+        // Per-parameter states, cut into this rank's shares when sharded.
+        func cutting(_ prefix: String, _ file: URL) -> ([String: Tensor]) throws -> [String: Tensor] {
+            { tensors in try self.sharded?.shardState(tensors, prefixes: [prefix], source: file.path) ?? tensors }
+        }
         let optimizerFile = checkpoint.appendingPathComponent("optimizer.safetensors")
-        if let sharded {
-            let (tensors, metadata) = try SafeTensors.loadWithMetadata(optimizerFile)
-            if let writer = metadata["optimizer"], writer != optimizer.kind {
-                throw OptimizerError.wrongOptimizerKind(
-                    file: optimizerFile.path, writer: writer, optimizer: optimizer.kind)
-            }
-            try optimizer.loadState(
-                try sharded.shardState(tensors, prefixes: ["state."], source: optimizerFile.path),
-                source: optimizerFile.path)
-        } else {
-            try optimizer.loadState(from: optimizerFile)
-        }
-        if let ema {
-            let emaFile = checkpoint.appendingPathComponent("ema.safetensors")
-            if let sharded {
-                try ema.loadState(
-                    try sharded.shardState(try SafeTensors.load(emaFile), prefixes: ["shadow."], source: emaFile.path),
-                    source: emaFile.path)
-            } else {
-                try ema.loadState(from: emaFile)
-            }
-        }
+        try optimizer.loadState(from: optimizerFile, converting: cutting("state.", optimizerFile))
+        let emaFile = checkpoint.appendingPathComponent("ema.safetensors")
+        try ema?.loadState(from: emaFile, converting: cutting("shadow.", emaFile))
         for stream in statTrackers.keys {
             statTrackers[stream] = try PerPromptStatTracker.load(
                 from: checkpoint.appendingPathComponent("per_prompt_stats-\(stream).json"))
