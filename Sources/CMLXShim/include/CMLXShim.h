@@ -175,7 +175,7 @@ Array distributedAllSum(const Array& a, const DistributedGroup* g);
 Array distributedAllGather(const Array& a, const DistributedGroup* g);
 // Each rank's equal share of the element-wise sum of every rank's `a` along axis 0 (rank r gets rows
 // r·n/size ..< (r+1)·n/size). `native` uses the back end's reduce-scatter (NCCL); otherwise an all-sum and the
-// rank's slice (ring and MPI have no reduce-scatter).
+// rank's share taken into its own storage (ring and MPI have no reduce-scatter).
 Array distributedSumScatter(const Array& a, const DistributedGroup* g, bool native);
 // Whether the group's back end has a native reduce-scatter: a collective (every rank calls it at the same point).
 bool distributedHasSumScatter(const DistributedGroup* g);

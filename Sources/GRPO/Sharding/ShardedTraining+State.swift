@@ -90,7 +90,13 @@ extension ShardedTraining {
     public func shardState(_ state: [String: Tensor], prefixes: [String], source: String) throws -> [String: Tensor] {
         var owner: [String: Int] = [:]
         for (i, unit) in units.enumerated() { for key in unit.keys { owner[key] = i } }
-        var grouped: [String: [String: Tensor]] = [:]  // "<prefix>\u{0}<unit>\u{0}<suffix>" → parameter → tensor
+        // One share-sized state tensor per (prefix, unit, suffix): its parameters' tensors by parameter key.
+        struct Group: Hashable {
+            var prefix: String
+            var unit: Int
+            var suffix: String
+        }
+        var grouped: [Group: [String: Tensor]] = [:]
         var result: [String: Tensor] = [:]
         var problems: [String] = []
         for (key, tensor) in state {
@@ -106,20 +112,19 @@ extension ShardedTraining {
                 continue
             }
             let suffix = String(rest.dropFirst(parameter.count))
-            grouped["\(prefix)\u{0}\(owner[parameter]!)\u{0}\(suffix)", default: [:]][parameter] = tensor
+            grouped[Group(prefix: prefix, unit: owner[parameter]!, suffix: suffix), default: [:]][parameter] = tensor
         }
         let rank = processGroup.rank
-        for group in grouped.keys.sorted() {
-            let parts = group.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
-            let unit = units[Int(parts[1])!]
-            let tensors = grouped[group]!
+        for (group, tensors) in grouped {
+            let unit = units[group.unit]
+            func named(_ parameter: String) -> String { group.prefix + parameter + group.suffix }
             let missing = unit.keys.filter { tensors[$0] == nil }
             guard missing.isEmpty else {
                 problems.append(
-                    "missing \(missing.prefix(4).map { "'\(parts[0])\($0)\(parts[2])'" }.joined(separator: ", "))")
+                    "missing \(missing.prefix(4).map { "'\(named($0))'" }.joined(separator: ", "))")
                 continue
             }
-            let key = parts[0] + ShareModule.key(Int(parts[1])!) + parts[2]
+            let key = named(ShareModule.key(group.unit))
             let first = tensors[unit.keys[0]]!
             if first.ndim == 0 && !unit.shapes[0].isEmpty {
                 result[key] = first
@@ -129,7 +134,7 @@ extension ShardedTraining {
             guard wrong.isEmpty else {
                 problems += wrong.prefix(4).map { i in
                     let shape = tensors[unit.keys[i]]!.shape
-                    return "'\(parts[0])\(unit.keys[i])\(parts[2])': shape \(shape), parameter has \(unit.shapes[i])"
+                    return "'\(named(unit.keys[i]))': shape \(shape), parameter has \(unit.shapes[i])"
                 }
                 continue
             }
