@@ -38,16 +38,9 @@ final class NonFiniteTrainingTests: XCTestCase {
         let task = try FluxTask(pipeline: pipeline, embeddings: Fixture.url("flux_seed_cache"), height: 32, width: 32)
         var catalog = RewardCatalog()
         catalog.register("brightness-nan", summary: "test reward") { _ in BrightnessWithNaN(nanCalls: nanCalls) }
-        var c = GRPOTrainer.Config.flux
+        var c = GRPOTrainer.Config.tinyFlux
         c.iterations = iterations
-        c.promptsPerIteration = 1
-        c.numGenerations = 2
-        c.samplingSteps = 4
-        c.gradientAccumulationSteps = 2
         c.rewards = "brightness-nan"
-        c.evalPrompts = 2
-        c.rolloutBatchSize = 2
-        c.transitionBatchSize = 2
         c.learningRate = learningRate
         return try GRPOTrainer(
             task: task, config: c, runFolder: try temporaryDirectory(self), rewardCatalog: catalog)
