@@ -19,6 +19,16 @@ namespace {
 
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 
+// The package is compiled for baseline x86-64 (SSE2) so that it runs on any x86-64 machine, but the element-wise loops
+// below vectorise two to four times wider with AVX2 or AVX-512. The hot ones are therefore also compiled for those
+// (function multiversioning: the dynamic loader picks, once, the widest clone the CPU supports). Linux only: it rests
+// on ifunc, which macOS lacks; other machines keep the single baseline build.
+#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
+#define DG_WIDEST_VECTORS __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DG_WIDEST_VECTORS
+#endif
+
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kCubic = 0.044715f;
 
@@ -56,6 +66,18 @@ inline float tanhBranchFree(float u) {
   return (e - 1.0f) / (e + 1.0f);
 }
 
+// erf(x), branch-free: Abramowitz & Stegun 7.1.26 on |x| (absolute error ≤ 1.5e-7), the sign put back.
+inline float erfBranchFree(float x) {
+  const float a = std::fabs(x);
+  const float t = 1.0f / (1.0f + 0.3275911f * a);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  return std::copysign(1.0f - p * t * expBranchFree(-a * a), x);
+}
+
 // The pointwise activations: value and derivative of each, inlined into the loops below.
 struct GeluTanhMath {
   static constexpr const char* name = "GeluTanh";
@@ -76,6 +98,38 @@ struct GeluTanhMath {
   }
 };
 
+constexpr float kInverseSqrt2 = 0.7071067811865476f, kInverseSqrt2Pi = 0.3989422804014327f;
+
+// The exact GELU, x·Φ(x) with Φ(x) = ½(1 + erf(x/√2)); MLX's CPU erf is scalar.
+struct GeluErfMath {
+  static constexpr const char* name = "GeluErf";
+  static float value(float v) { return 0.5f * v * (1.0f + erfBranchFree(v * kInverseSqrt2)); }
+  // Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π)
+  static float derivative(float v) {
+    return 0.5f * (1.0f + erfBranchFree(v * kInverseSqrt2)) + v * kInverseSqrt2Pi * expBranchFree(-0.5f * v * v);
+  }
+  static mx::array composed(const mx::array& x) {
+    auto phi = mx::add(mx::array(1.0f, x.dtype()), mx::erf(mx::multiply(x, mx::array(kInverseSqrt2, x.dtype()))));
+    return mx::multiply(mx::multiply(x, phi), mx::array(0.5f, x.dtype()));
+  }
+};
+
+// CLIP's quick GELU, x·σ(1.702x).
+struct QuickGeluMath {
+  static constexpr const char* name = "QuickGelu";
+  static constexpr float kSlope = 1.702f;
+  static float sigmoid(float v) { return 1.0f / (1.0f + expBranchFree(-kSlope * v)); }
+  static float value(float v) { return v * sigmoid(v); }
+  // σ(1.702x)·(1 + 1.702x(1 − σ(1.702x)))
+  static float derivative(float v) {
+    const float s = sigmoid(v);
+    return s * (1.0f + kSlope * v * (1.0f - s));
+  }
+  static mx::array composed(const mx::array& x) {
+    return mx::multiply(x, mx::sigmoid(mx::multiply(x, mx::array(kSlope, x.dtype()))));
+  }
+};
+
 struct SiluMath {
   static constexpr const char* name = "Silu";
   // σ(x) = 1/(1 + e^{−x}); e^{−x} is clamped at e^{88}, where σ(x) < 1e-38 anyway.
@@ -89,19 +143,68 @@ struct SiluMath {
   static mx::array composed(const mx::array& x) { return mx::multiply(x, mx::sigmoid(x)); }
 };
 
+// The loops, inlined into each multiversioned entry point below so that they are compiled for its instruction set.
 template <typename Math>
-void valueKernel(const float* x, float* out, size_t n) {
+__attribute__((always_inline)) inline void valueLoop(const float* x, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = Math::value(x[i]);
 }
 
 template <typename Math>
-void gradientKernel(const float* x, const float* g, float* out, size_t n) {
+__attribute__((always_inline)) inline void gradientLoop(const float* x, const float* g, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = g[i] * Math::derivative(x[i]);
 }
 
+// Multiversioned functions cannot be templates: one pair of entry points per activation.
+DG_WIDEST_VECTORS void geluTanhValues(const float* x, float* out, size_t n) { valueLoop<GeluTanhMath>(x, out, n); }
+DG_WIDEST_VECTORS void geluTanhGradients(const float* x, const float* g, float* out, size_t n) {
+  gradientLoop<GeluTanhMath>(x, g, out, n);
+}
+DG_WIDEST_VECTORS void siluValues(const float* x, float* out, size_t n) { valueLoop<SiluMath>(x, out, n); }
+DG_WIDEST_VECTORS void siluGradients(const float* x, const float* g, float* out, size_t n) {
+  gradientLoop<SiluMath>(x, g, out, n);
+}
+
+DG_WIDEST_VECTORS void geluErfValues(const float* x, float* out, size_t n) { valueLoop<GeluErfMath>(x, out, n); }
+DG_WIDEST_VECTORS void geluErfGradients(const float* x, const float* g, float* out, size_t n) {
+  gradientLoop<GeluErfMath>(x, g, out, n);
+}
+DG_WIDEST_VECTORS void quickGeluValues(const float* x, float* out, size_t n) { valueLoop<QuickGeluMath>(x, out, n); }
+DG_WIDEST_VECTORS void quickGeluGradients(const float* x, const float* g, float* out, size_t n) {
+  gradientLoop<QuickGeluMath>(x, g, out, n);
+}
+
+template <typename Math>
+void valueKernel(const float* x, float* out, size_t n);
+template <>
+void valueKernel<GeluErfMath>(const float* x, float* out, size_t n) { geluErfValues(x, out, n); }
+template <>
+void valueKernel<QuickGeluMath>(const float* x, float* out, size_t n) { quickGeluValues(x, out, n); }
+template <>
+void valueKernel<GeluTanhMath>(const float* x, float* out, size_t n) { geluTanhValues(x, out, n); }
+template <>
+void valueKernel<SiluMath>(const float* x, float* out, size_t n) { siluValues(x, out, n); }
+
+template <typename Math>
+void gradientKernel(const float* x, const float* g, float* out, size_t n);
+template <>
+void gradientKernel<GeluErfMath>(const float* x, const float* g, float* out, size_t n) {
+  geluErfGradients(x, g, out, n);
+}
+template <>
+void gradientKernel<QuickGeluMath>(const float* x, const float* g, float* out, size_t n) {
+  quickGeluGradients(x, g, out, n);
+}
+template <>
+void gradientKernel<GeluTanhMath>(const float* x, const float* g, float* out, size_t n) {
+  geluTanhGradients(x, g, out, n);
+}
+template <>
+void gradientKernel<SiluMath>(const float* x, const float* g, float* out, size_t n) { siluGradients(x, g, out, n); }
+
 // Each row of `columns` values: subtract its maximum, exponentiate, divide by the sum. Maximum and sum keep eight
 // partial results so that the loops vectorise without reassociating float arithmetic behind the compiler's back.
-void softmaxRowsKernel(const float* __restrict x, float* __restrict out, size_t rows, size_t columns) {
+DG_WIDEST_VECTORS void softmaxRowsKernel(const float* __restrict x, float* __restrict out, size_t rows,
+                                         size_t columns) {
   for (size_t r = 0; r < rows; ++r) {
     const float* in = x + r * columns;
     float* o = out + r * columns;
@@ -123,6 +226,76 @@ void softmaxRowsKernel(const float* __restrict x, float* __restrict out, size_t 
     for (; j < columns; ++j) sum += o[j];
     const float inverse = 1.0f / sum;
     for (size_t i = 0; i < columns; ++i) o[i] *= inverse;
+  }
+}
+
+// Sum of a row of n floats with eight partial sums, so that the loop vectorises without the compiler reassociating.
+__attribute__((always_inline)) inline float rowSum(const float* x, size_t n) {
+  float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) partial[k] += x[j + k];
+  float sum = 0;
+  for (int k = 0; k < 8; ++k) sum += partial[k];
+  for (; j < n; ++j) sum += x[j];
+  return sum;
+}
+
+// Σ (x − c)² over a row of n floats, with the same eight partial sums.
+__attribute__((always_inline)) inline float rowSquaredDeviation(const float* x, float c, size_t n) {
+  float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) partial[k] += (x[j + k] - c) * (x[j + k] - c);
+  float sum = 0;
+  for (int k = 0; k < 8; ++k) sum += partial[k];
+  for (; j < n; ++j) sum += (x[j] - c) * (x[j] - c);
+  return sum;
+}
+
+// A row's centre (its mean for LayerNorm, 0 for RMSNorm) and 1/√(E[(x − centre)²] + eps), as MLX's composed
+// layer_norm and rms_norm compute them (two passes: the mean first, then the squared deviations from it).
+struct RowScale {
+  float centre, inverse;
+};
+__attribute__((always_inline)) inline RowScale rowScale(const float* in, size_t columns, bool centred, float eps) {
+  const float n = static_cast<float>(columns);
+  const float centre = centred ? rowSum(in, columns) / n : 0.0f;
+  return {centre, 1.0f / std::sqrt(rowSquaredDeviation(in, centre, columns) / n + eps)};
+}
+
+// x̂ = (x − centre)·inverse per row of `columns` values: the parameter-free part of LayerNorm (centred) and RMSNorm.
+DG_WIDEST_VECTORS void normalizedRowsKernel(const float* __restrict x, float* __restrict out, size_t rows,
+                                            size_t columns, bool centred, float eps) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* in = x + r * columns;
+    float* o = out + r * columns;
+    const RowScale s = rowScale(in, columns, centred, eps);
+    for (size_t i = 0; i < columns; ++i) o[i] = (in[i] - s.centre) * s.inverse;
+  }
+}
+
+// The cotangent of x given g for x̂ above, per row (n columns, means over the row):
+//   centred:   inverse · (g − mean(g) − x̂ · mean(g ⊙ x̂))
+//   uncentred: inverse · (g − x̂ · mean(g ⊙ x̂))
+// The row statistics are recomputed from x rather than saved: one more pass over the row, no extra outputs.
+DG_WIDEST_VECTORS void normalizedRowsGradientKernel(const float* __restrict x, const float* __restrict g,
+                                                    float* __restrict out, size_t rows, size_t columns, bool centred,
+                                                    float eps) {
+  const float n = static_cast<float>(columns);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* in = x + r * columns;
+    const float* gr = g + r * columns;
+    float* o = out + r * columns;
+    const RowScale s = rowScale(in, columns, centred, eps);
+    // o holds x̂ ⊙ g for a moment, for its sum.
+    for (size_t i = 0; i < columns; ++i) o[i] = (in[i] - s.centre) * s.inverse * gr[i];
+    const float meanGX = rowSum(o, columns) / n;
+    const float meanG = centred ? rowSum(gr, columns) / n : 0.0f;
+    for (size_t i = 0; i < columns; ++i) {
+      const float xhat = (in[i] - s.centre) * s.inverse;
+      o[i] = s.inverse * (gr[i] - meanG - xhat * meanGX);
+    }
   }
 }
 
@@ -470,6 +643,64 @@ class SequenceMajorAttention : public CpuOnly {
   float scale_;
 };
 
+// x̂ = (x − centre) / √(E[(x − centre)²] + eps) over the last axis (centre = the row mean when `centred`, else 0):
+// the parameter-free core of LayerNorm and RMSNorm, one node forward and one backward. MLX's CPU back end has no
+// kernel for either norm and composes them from about eight ops forward and twenty backward.
+class NormalizedRowsGradient : public CpuShapePreserving {
+ public:
+  NormalizedRowsGradient(mx::Stream stream, bool centred, float eps)
+      : CpuShapePreserving(stream), centred_(centred), eps_(eps) {}
+
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
+    const float* x = inputs[0].data<float>();
+    const float* g = inputs[1].data<float>();
+    const size_t columns = inputs[0].shape(-1), rows = out.size() / columns;
+    const bool centred = centred_;
+    const float eps = eps_;
+    dispatch(stream(), inputs, out, [=](float* o) {
+      return [=]() { normalizedRowsGradientKernel(x, g, o, rows, columns, centred, eps); };
+    });
+  }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    const auto& o = static_cast<const NormalizedRowsGradient&>(other);
+    return o.centred_ == centred_ && o.eps_ == eps_;
+  }
+  const char* name() const override { return "NormalizedRowsGradient"; }
+
+ private:
+  bool centred_;
+  float eps_;
+};
+
+class NormalizedRows : public CpuShapePreserving {
+ public:
+  NormalizedRows(mx::Stream stream, bool centred, float eps) : CpuShapePreserving(stream), centred_(centred), eps_(eps) {}
+
+  void eval_cpu(const std::vector<mx::array>& inputs, mx::array& out) override {
+    const float* x = inputs[0].data<float>();
+    const size_t columns = inputs[0].shape(-1), rows = out.size() / columns;
+    const bool centred = centred_;
+    const float eps = eps_;
+    dispatch(stream(), inputs, out,
+             [=](float* o) { return [=]() { normalizedRowsKernel(x, o, rows, columns, centred, eps); }; });
+  }
+  std::vector<mx::array> vjp(const std::vector<mx::array>& primals, const std::vector<mx::array>& cotangents,
+                             const std::vector<int>&, const std::vector<mx::array>&) override {
+    auto g = rowContiguousFloat(mx::broadcast_to(cotangents[0], primals[0].shape()));
+    return {mx::array(primals[0].shape(), mx::float32,
+                      std::make_shared<NormalizedRowsGradient>(stream(), centred_, eps_), {primals[0], g})};
+  }
+  bool is_equivalent(const mx::Primitive& other) const override {
+    const auto& o = static_cast<const NormalizedRows&>(other);
+    return o.centred_ == centred_ && o.eps_ == eps_;
+  }
+  const char* name() const override { return "NormalizedRows"; }
+
+ private:
+  bool centred_;
+  float eps_;
+};
+
 }  // namespace
 
 bool takesFusedPath(const mx::array& x) {
@@ -477,7 +708,22 @@ bool takesFusedPath(const mx::array& x) {
 }
 
 mx::array geluTanh(const mx::array& x) { return pointwise<GeluTanhMath>(x); }
+
+mx::array layerNorm(const mx::array& x, const std::optional<mx::array>& weight, const std::optional<mx::array>& bias,
+                    float eps, bool centred) {
+  const bool fused = takesFusedPath(x) && x.ndim() > 0 && x.shape(-1) > 0 &&
+                     (!weight || weight->dtype() == mx::float32) && (!bias || bias->dtype() == mx::float32);
+  if (!fused) return centred ? mx::fast::layer_norm(x, weight, bias, eps) : mx::fast::rms_norm(x, weight, eps);
+  auto input = rowContiguousFloat(x);
+  auto stream = mx::default_stream(mx::Device::cpu);
+  auto y = mx::array(input.shape(), mx::float32, std::make_shared<NormalizedRows>(stream, centred, eps), {input});
+  if (weight) y = mx::multiply(y, *weight);
+  if (bias) y = mx::add(y, *bias);
+  return y;
+}
 mx::array silu(const mx::array& x) { return pointwise<SiluMath>(x); }
+mx::array geluErf(const mx::array& x) { return pointwise<GeluErfMath>(x); }
+mx::array quickGelu(const mx::array& x) { return pointwise<QuickGeluMath>(x); }
 
 mx::array softmaxLastAxis(const mx::array& x) {
   if (!takesFusedPath(x) || x.ndim() == 0) return mx::softmax(x, -1, true);

@@ -291,6 +291,14 @@ Array silu(const Array& a) {
   DG_TRY("silu", return fused::silu(a));
   return placeholder();
 }
+Array geluErf(const Array& a) {
+  DG_TRY("gelu", return fused::geluErf(a));
+  return placeholder();
+}
+Array quickGelu(const Array& a) {
+  DG_TRY("quick gelu", return fused::quickGelu(a));
+  return placeholder();
+}
 Array cumsum(const Array& a, int32_t axis, bool reverse, bool inclusive) {
   DG_TRY("cumsum", return mx::cumsum(a, axis, reverse, inclusive));
   return placeholder();
@@ -419,7 +427,7 @@ Array rmsNorm(const Array& x, const Array* weight, float eps) {
   DG_TRY("rmsNorm", {
     std::optional<mx::array> w;
     if (weight) w = *weight;
-    return mx::fast::rms_norm(x, w, eps);
+    return dg::fused::layerNorm(x, w, std::nullopt, eps, /*centred=*/false);
   });
   return placeholder();
 }
@@ -428,7 +436,7 @@ Array layerNorm(const Array& x, const Array* weight, const Array* bias, float ep
     std::optional<mx::array> w, b;
     if (weight) w = *weight;
     if (bias) b = *bias;
-    return mx::fast::layer_norm(x, w, b, eps);
+    return dg::fused::layerNorm(x, w, b, eps, /*centred=*/true);
   });
   return placeholder();
 }

@@ -20,8 +20,12 @@ public func silu(_ x: Tensor) -> Tensor { checked("silu", [x], dg.silu(x.raw)) }
 /// SiLU composed from MLX's element-wise ops (the reference the fused kernel is tested against).
 public func siluComposed(_ x: Tensor) -> Tensor { x * sigmoid(x) }
 
-/// GELU with the exact erf form (PyTorch `approximate="none"`).
-public func gelu(_ x: Tensor) -> Tensor { x * ((x * Float(1.0 / 2.0.squareRoot())).erf() + 1) * 0.5 }
+/// GELU with the exact erf form (PyTorch `approximate="none"`). One graph node with its own vectorised CPU kernel and
+/// gradient for float32 (MLX's erf is scalar there); the composed formula otherwise.
+public func gelu(_ x: Tensor) -> Tensor { checked("gelu", [x], dg.geluErf(x.raw)) }
+
+/// The exact GELU composed from MLX's own element-wise ops (the reference the fused kernel is tested against).
+public func geluComposed(_ x: Tensor) -> Tensor { x * ((x * Float(1.0 / 2.0.squareRoot())).erf() + 1) * 0.5 }
 
 /// GELU with the tanh approximation (PyTorch `approximate="tanh"`, T5's `gelu_new`). One graph node with its own
 /// vectorised CPU kernel and gradient for float32 (MLX's tanh is scalar libm there); the composed formula otherwise.
@@ -35,8 +39,11 @@ public func geluApproximateComposed(_ x: Tensor) -> Tensor {
     return 0.5 * x * (1 + (c * (x + 0.044715 * x * x * x)).tanh())
 }
 
-/// CLIP's quick GELU: `x * sigmoid(1.702 x)`.
-public func quickGelu(_ x: Tensor) -> Tensor { x * sigmoid(1.702 * x) }
+/// CLIP's quick GELU: `x * sigmoid(1.702 x)`, fused for float32 on the CPU as `silu` is.
+public func quickGelu(_ x: Tensor) -> Tensor { checked("quick gelu", [x], dg.quickGelu(x.raw)) }
+
+/// The quick GELU composed from MLX's own element-wise ops (the fused kernel's reference).
+public func quickGeluComposed(_ x: Tensor) -> Tensor { x * sigmoid(1.702 * x) }
 
 public func leakyRelu(_ x: Tensor, negativeSlope: Float = 0.01) -> Tensor {
     Tensor.where(x .> 0, x, x * negativeSlope)

@@ -9,7 +9,9 @@ final class FusedKernelTests: XCTestCase {
     /// Each fused activation with the MLX composition it replaces.
     private let activations: [(name: String, fused: (Tensor) -> Tensor, composed: (Tensor) -> Tensor)] = [
         ("gelu_tanh", geluApproximate, geluApproximateComposed),
-        ("silu", silu, siluComposed)
+        ("silu", silu, siluComposed),
+        ("gelu_erf", gelu, geluComposed),
+        ("quick_gelu", quickGelu, quickGeluComposed)
     ]
 
     private func difference(_ a: Tensor, _ b: Tensor) -> Float { (a - b).abs().max().item(Float.self) }
@@ -162,5 +164,78 @@ final class FusedKernelTests: XCTestCase {
             scaledDotProductAttention(
                 queries: heads(q), keys: heads(k), values: heads(v), scale: 0.35, mask: .array(allowed)))
         XCTAssertLessThanOrEqual(difference(viaTransposes, expected), 2e-6)
+    }
+
+    /// LayerNorm and RMSNorm written out from MLX ops (what MLX's CPU back end composes them from).
+    private func composedNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, centred: Bool) -> Tensor {
+        let centre = centred ? x.mean(axis: -1, keepDims: true) : Tensor.zeros([1])
+        let deviation = x - centre
+        var y = deviation * (deviation.square().mean(axis: -1, keepDims: true) + eps).rsqrt()
+        if let weight { y = y * weight }
+        if let bias { y = y + bias }
+        return y
+    }
+
+    private func fusedNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, centred: Bool) -> Tensor {
+        centred ? layerNorm(x, weight: weight, bias: bias, eps: eps) : rmsNorm(x, weight: weight, eps: eps)
+    }
+
+    func testNormsMatchTheComposedFormulaInValueAndGradient() {
+        let keys = RandomKey(seed: 31).split(into: 5)
+        // 37 columns: the eight-lane loops and their tails; an offset mean so that centring matters.
+        let x = Random.normal([3, 4, 37], key: keys[0]) * 3 + 2
+        let weight = Random.normal([37], key: keys[1]), bias = Random.normal([37], key: keys[2])
+        let cotangent = Random.normal([3, 4, 37], key: keys[3])
+        for centred in [true, false] {
+            for (w, b) in [(nil, nil), (weight, nil), (weight, centred ? bias : nil)] as [(Tensor?, Tensor?)] {
+                let name = "\(centred ? "layer" : "rms") norm, weight \(w != nil), bias \(b != nil)"
+                let fused = fusedNorm(x, weight: w, bias: b, eps: 1e-6, centred: centred)
+                let composed = composedNorm(x, weight: w, bias: b, eps: 1e-6, centred: centred)
+                XCTAssertEqual(fused.shape, x.shape, name)
+                XCTAssertLessThanOrEqual(difference(fused, composed), 2e-6, name)
+                var inputs = [x]
+                if let w { inputs.append(w) }
+                if let b { inputs.append(b) }
+                func gradients(_ norm: @escaping (Tensor, Tensor?, Tensor?) -> Tensor) -> [Tensor] {
+                    valueAndGrad { p in
+                        [(norm(p[0], w == nil ? nil : p[1], b == nil ? nil : p[2]) * cotangent).sum()]
+                    }(inputs).gradients
+                }
+                let expected = gradients { self.composedNorm($0, weight: $1, bias: $2, eps: 1e-6, centred: centred) }
+                let actual = gradients { self.fusedNorm($0, weight: $1, bias: $2, eps: 1e-6, centred: centred) }
+                for (a, e) in zip(actual, expected) { XCTAssertLessThanOrEqual(difference(a, e), 2e-5, name) }
+            }
+        }
+    }
+
+    func testNormsOfStridedInputsAndLargeEpsilon() {
+        let x = Random.normal([9, 6], key: RandomKey(seed: 32)) * 0.01
+        for centred in [true, false] {
+            // A transposed view is copied to rows first; eps 1 dominates the tiny variance.
+            for view in [x.transposed(), x[2..<7]] {
+                let fused = fusedNorm(view, weight: nil, bias: nil, eps: 1, centred: centred)
+                let composed = composedNorm(view, weight: nil, bias: nil, eps: 1, centred: centred)
+                XCTAssertLessThanOrEqual(difference(fused, composed), 1e-7)
+            }
+            // A constant row: centring leaves zeros, and the gradient stays finite.
+            let constant = Tensor.full([2, 8], 5)
+            let g = valueAndGrad {
+                [(self.fusedNorm($0[0], weight: nil, bias: nil, eps: 1e-5, centred: centred)).sum()]
+            }(
+                [constant]
+            ).gradients[0]
+            XCTAssertTrue(g.abs().max().item(Float.self).isFinite)
+        }
+    }
+
+    func testNormsOfOtherDTypesKeepTheirDType() {
+        let x = (Random.normal([4, 16], key: RandomKey(seed: 33)) * 2).asType(.bfloat16)
+        let weight = Tensor.ones([16]).asType(.bfloat16)
+        for centred in [true, false] {
+            let y = fusedNorm(x, weight: weight, bias: nil, eps: 1e-6, centred: centred)
+            XCTAssertEqual(y.dtype, .bfloat16)
+            let reference = composedNorm(x.asType(.float32), weight: nil, bias: nil, eps: 1e-6, centred: centred)
+            XCTAssertLessThanOrEqual(difference(y.asType(.float32), reference), 0.05)
+        }
     }
 }

@@ -78,8 +78,10 @@ Array variance(const Array& a, const int32_t* axes, int32_t naxes, bool keepdims
 Array softmax(const Array& a, const int32_t* axes, int32_t naxes, bool precise);
 // GELU, tanh form, as one node with a vectorised CPU kernel for float32 (FusedKernels.h); composed otherwise.
 Array geluTanh(const Array& a);
-// SiLU likewise.
+// SiLU, exact (erf) GELU and CLIP's quick GELU likewise.
 Array silu(const Array& a);
+Array geluErf(const Array& a);
+Array quickGelu(const Array& a);
 Array cumsum(const Array& a, int32_t axis, bool reverse, bool inclusive);
 Array sort(const Array& a, int32_t axis);
 Array argsort(const Array& a, int32_t axis);
