@@ -41,11 +41,11 @@ bench: deps
 	$(SWIFT) build -c release --product dancegrpo-bench
 	$(RELEASE_BIN)/dancegrpo-bench $(ARGS)
 
-# Seconds per GRPO iteration on a tiny FLUX: the Swift trainer and a PyTorch transcription of the seed's loop
-# (tools/bench/grpo_loop.py) on the same weights, in turn for 3 rounds (ROUNDS=N; PyTorch threads TORCH_THREADS=2),
-# the ratio taken per round
-# (scripts/bench-grpo.sh). ARGS go to the Swift side: ARGS="--rollout-batch 8 --transition-batch 4" batches the
-# rollout and the trained transitions (same log-probs: PolicyUpdateTests.testFirstRatiosAreOne); the PyTorch side is the seed's batch 1.
+# Seconds per GRPO iteration on a tiny FLUX: the Swift trainer (its default batching) against the PyTorch
+# transcription of the seed's batch-1 loop and a batched PyTorch loop doing the same work (tools/bench/grpo_loop.py),
+# alternated for ROUNDS=5 rounds, rounds with other work on the machine refused (scripts/bench-grpo.sh,
+# tools/bench/grpo_rounds.py; TORCH_THREADS=2, BUSY_LIMIT=0.2 cores). ARGS go to the Swift side, e.g.
+# ARGS="--rollout-batch 1 --transition-batch 1" for the seed's batching.
 GRPO_BENCH_DIR ?= /tmp/dancegrpo-bench-grpo
 bench-grpo: deps
 	$(SWIFT) build -c release --product dancegrpo-bench

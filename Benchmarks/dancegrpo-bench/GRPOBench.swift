@@ -11,7 +11,9 @@ import NN
 /// both); keep the two in step: 1 double + 2 single blocks, 4 heads of 32, 64 image tokens × 64 channels, 16 text
 /// tokens of random embeddings, 2 prompts × 4 generations, 8 Dance-SDE steps (η 0.3, shift 3), timestep fraction 0.6
 /// (K = 4 of 7), accumulation 4 samples, clip range 1e-4, advantages clipped at 5, grad-norm clip 1, AdamW (lr 1e-5,
-/// weight decay 1e-4), reward −mean|x̂0|, float32. Batch sizes default to the seed's 1 and 1.
+/// weight decay 1e-4), reward −mean|x̂0|, float32. Batch sizes default to the trainer's (`train`'s 64 and 64, which
+/// here means the 8 samples of a rollout step and the 16 transitions of an optimizer window per call); 1 and 1 is the
+/// seed's batching.
 enum GRPOBench {
     static let mode = "grpo"
     static let usage = """
@@ -20,9 +22,9 @@ enum GRPOBench {
           --weights DIR         diffusers transformer folder (tools/bench/grpo_loop.py --write-weights DIR)
           --warmup N            untimed iterations first (default 1)
           --repeats N           timed iterations, the median is reported (default 3)
-          --rollout-batch N     samples per network call in the rollout (default 1, as the seed)
+          --rollout-batch N     samples per network call in the rollout (default 64, as `train`; 1 is the seed's)
           --transition-batch N  transitions per network call in training, across the samples of an optimizer
-                                window (default 1, as the seed)
+                                window (default 64, as `train`; 1 is the seed's)
           --json                print one JSON object on the last line
         """
     static let prompts = 2, generations = 4, steps = 8, textTokens = 16, latentSide = 16
@@ -49,7 +51,7 @@ enum GRPOBench {
     }
 
     static func run(_ arguments: [String]) throws -> Int32 {
-        var weights: String?, warmup = 1, repeats = 3, rolloutBatch = 1, transitionBatch = 1, json = false
+        var weights: String?, warmup = 1, repeats = 3, rolloutBatch = 64, transitionBatch = 64, json = false
         var rest = arguments[...]
         func integer(_ flag: String) throws -> Int {
             guard let text = rest.popFirst(), let n = Int(text), n >= 0 else {
@@ -89,6 +91,11 @@ enum GRPOBench {
         update.maxGradNorm = 1
         update.transitionBatchSize = transitionBatch
         let latentShape = [(latentSide / 2) * (latentSide / 2), config.inChannels]
+        // What a call really holds: a rollout step has prompts × generations samples, an optimizer window
+        // accumulation × K transitions (K = floor((steps − 1) · fraction)).
+        let trained = Int(Float(steps - 1) * update.timestepFraction)
+        rolloutBatch = min(rolloutBatch, prompts * generations)
+        transitionBatch = min(transitionBatch, update.gradientAccumulationSteps * trained)
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
         if !json {

@@ -17,6 +17,11 @@ packed 2×2), 16 text tokens of random embeddings per prompt; 2 prompts × 4 gen
 
     .venv-tools/bin/python tools/bench/grpo_loop.py --write-weights DIR   # the weights both sides load
     .venv-tools/bin/python tools/bench/grpo_loop.py --weights DIR [--json] [--warmup 1] [--repeats 3] [--threads 2]
+                                                   [--batched]
+
+`--batched` does the same work with batched network calls, as Flow-GRPO's trainer does (`iteration_batched`): the
+rollout steps all 8 samples in one call; training takes each optimizer window's 16 trained transitions (4 samples × K,
+each row its own σ) in one call, the per-row losses summed, then clips and steps. Same gradients as the seed's loop.
 
 The Swift twin is `dancegrpo-bench grpo` (Benchmarks/dancegrpo-bench/GRPOBench.swift); keep the two in step.
 DanceGRPO's file: https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_flux.py
@@ -44,15 +49,16 @@ def sigma_schedule():
 
 
 def dance_step(v, x, sigma, sigma_next, next_sample=None):
-    """DanceGRPO flux_step: mean with the score correction, std η√(σ−σ'), per-element Gaussian log-prob averaged."""
+    """DanceGRPO flux_step: mean with the score correction, std η√(σ−σ'), per-element Gaussian log-prob averaged.
+    σ and σ' are floats (one step for the whole batch) or [B, 1, 1] tensors (one step per row)."""
     dsigma = sigma_next - sigma
     x0 = x - sigma * v
     score = -(x - x0 * (1 - sigma)) / sigma**2
     mean = x + dsigma * v - 0.5 * ETA**2 * score * dsigma
-    std = ETA * math.sqrt(sigma - sigma_next)
+    std = ETA * torch.sqrt(torch.as_tensor(sigma - sigma_next))
     if next_sample is None:
         next_sample = mean + std * torch.randn_like(mean)
-    logp = -((next_sample.detach() - mean) ** 2) / (2 * std**2) - math.log(std) - math.log(math.sqrt(2 * math.pi))
+    logp = -((next_sample.detach() - mean) ** 2) / (2 * std**2) - torch.log(std) - math.log(math.sqrt(2 * math.pi))
     return next_sample, x0, logp.mean(dim=tuple(range(1, logp.ndim)))
 
 
@@ -80,6 +86,60 @@ class Loop:
         return self.model(hidden_states=x, encoder_hidden_states=self.text[n:n + 1], pooled_projections=self.pooled[n:n + 1],
                           timestep=torch.tensor([timestep / 1000.0]), guidance=torch.tensor([3.5]),
                           img_ids=self.img_ids, txt_ids=self.txt_ids, return_dict=False)[0]
+
+    def velocity_rows(self, x, rows, timesteps):
+        """One network call for several samples: `rows` their indices, `timesteps` one per row."""
+        return self.model(hidden_states=x, encoder_hidden_states=self.text[rows], pooled_projections=self.pooled[rows],
+                          timestep=torch.tensor(timesteps, dtype=torch.float32) / 1000.0,
+                          guidance=torch.full((len(rows),), 3.5), img_ids=self.img_ids, txt_ids=self.txt_ids,
+                          return_dict=False)[0]
+
+    def iteration_batched(self):
+        """The same work with batched network calls, as Flow-GRPO's trainer does: the rollout steps all samples in
+        one call, and training takes each optimizer window's trained transitions (4 samples × K) in one call."""
+        n_samples = PROMPTS * GENERATIONS
+        sigmas = self.sigmas
+        timesteps = [int(float(s) * 1000) for s in sigmas[:STEPS]]
+        every = list(range(n_samples))
+        self.model.eval()
+        with torch.no_grad():
+            x = torch.randn(n_samples, self.tokens, CONFIG["in_channels"])
+            states, logps = [x], []
+            for i in range(STEPS):
+                v = self.velocity_rows(x, every, [timesteps[i]] * n_samples)
+                x, x0, logp = dance_step(v, x, float(sigmas[i]), float(sigmas[i + 1]))
+                states.append(x)
+                logps.append(logp)
+            latents = torch.stack(states, dim=1)  # [N, T+1, L, C]
+            log_probs = torch.stack(logps, dim=1)  # [N, T]
+            rewards = -x0.abs().mean(dim=(1, 2))
+        groups = rewards.view(PROMPTS, GENERATIONS)
+        advantages = ((groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-8)).reshape(-1)
+        advantages = advantages.clamp(-ADV_CLIP, ADV_CLIP)
+
+        trainable = STEPS - 1
+        k = int(trainable * FRACTION)
+        self.model.train()
+        self.optimizer.zero_grad()
+        for start in range(0, n_samples, ACCUMULATION):
+            rows, steps = [], []
+            for n in range(start, start + ACCUMULATION):
+                for j in torch.randperm(trainable)[:k].tolist():
+                    rows.append(n)
+                    steps.append(j)
+            r, j = torch.tensor(rows), torch.tensor(steps)
+            x, x_next = latents[r, j], latents[r, j + 1]
+            sigma, sigma_next = sigmas[j].view(-1, 1, 1), sigmas[j + 1].view(-1, 1, 1)
+            v = self.velocity_rows(x, rows, [timesteps[i] for i in steps])
+            _, _, logp = dance_step(v, x, sigma, sigma_next, next_sample=x_next)
+            ratio = torch.exp(logp - log_probs[r, j])
+            a = advantages[r]
+            loss = torch.maximum(-a * ratio, -a * ratio.clamp(1 - CLIP_RANGE, 1 + CLIP_RANGE))
+            (loss.sum() / (ACCUMULATION * k)).backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), MAX_GRAD_NORM)
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+        return float(rewards.mean())
 
     def iteration(self):
         n_samples = PROMPTS * GENERATIONS
@@ -142,6 +202,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batched", action="store_true",
+                        help="batched network calls (all samples per rollout step, a window's transitions per call)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.write_weights:
@@ -158,7 +220,7 @@ def main():
     seconds = []
     for i in range(args.warmup + args.repeats):
         start = time.perf_counter()
-        reward = loop.iteration()
+        reward = loop.iteration_batched() if args.batched else loop.iteration()
         elapsed = time.perf_counter() - start
         log(f"torch grpo iteration {i}{' (warm-up)' if i < args.warmup else ''}: {elapsed:.2f} s, reward {reward:.4f}")
         if i >= args.warmup:
@@ -166,7 +228,7 @@ def main():
     median = statistics.median(seconds)
     if args.json:
         print(json.dumps({"torch_version": torch.__version__, "diffusers_version": diffusers.__version__,
-                          "threads": torch.get_num_threads(), "seconds": seconds, "median_seconds": median}))
+                          "threads": torch.get_num_threads(), "batched": args.batched, "seconds": seconds, "median_seconds": median}))
     else:
         print(f"torch grpo: {median:.3f} s/iteration (median of {len(seconds)}, {torch.get_num_threads()} threads)")
 
