@@ -1,0 +1,180 @@
+import Checkpoints
+import Engine
+import Foundation
+import Models
+import NN
+import TestSupport
+import XCTest
+
+/// Parity with diffusers' WanTransformer3DModel on tiny random configs (tools/goldens/wan_transformer.py).
+final class WanTransformerTests: XCTestCase {
+    private struct Golden {
+        let config: WanTransformer3DConfig
+        let configJSON: String
+        let params: [String: Tensor]
+        let tensors: [String: Tensor]
+        subscript(_ key: String) -> Tensor { tensors[key]! }
+    }
+
+    private func golden(_ name: String) throws -> Golden {
+        let file = try SafeTensorsFile(url: Fixture.url(name))
+        let json = file.metadata["config"]!
+        let all = try file.tensors()
+        var params: [String: Tensor] = [:]
+        for (k, v) in all where k.hasPrefix("param.") { params[String(k.dropFirst(6))] = v }
+        return Golden(
+            config: try JSONDecoder().decode(WanTransformer3DConfig.self, from: Data(json.utf8)), configJSON: json,
+            params: params, tensors: all)
+    }
+
+    private func loaded(_ g: Golden) throws -> WanTransformer3DModel {
+        let model = WanTransformer3DModel(g.config)
+        // Strict: every diffusers key has a Swift parameter and the other way round, shapes equal.
+        try model.load(g.params)
+        return model
+    }
+
+    private func forward(_ model: WanTransformer3DModel, _ g: Golden, _ name: String) -> Tensor {
+        model(
+            hiddenStates: g["\(name).input.hidden_states"], timestep: g["\(name).input.timestep"],
+            encoderHiddenStates: g["\(name).input.encoder_hidden_states"],
+            encoderHiddenStatesImage: g.tensors["\(name).input.encoder_hidden_states_image"])
+    }
+
+    /// One frame (the seed's image setting) and three frames with H ≠ W, batch 2 with different timesteps, text
+    /// lengths 7 and 5.
+    func testForwardMatchesDiffusers() throws {
+        let g = try golden("wan_transformer.safetensors")
+        XCTAssertEqual(g.config.rotaryAxesDims, [4, 4, 4])
+        let model = try loaded(g)
+        XCTAssertEqual(model.parameterCount(), g.params.values.reduce(0) { $0 + $1.count })
+        for name in ["image", "video"] {
+            let out = forward(model, g, name), expected = g["\(name).output.sample"]
+            XCTAssertEqual(out.shape, g["\(name).input.hidden_states"].shape, name)
+            assertClose(out, expected, tolerance: 1e-4, name)
+            print("Wan transformer parity (\(name)): max abs error \(maxAbsDifference(out, expected))")
+        }
+    }
+
+    /// Image-to-video: image embedder with the first-last-frame position embedding, added k/v in the cross-attention,
+    /// no cross-attention norm.
+    func testImageToVideoMatchesDiffusers() throws {
+        let g = try golden("wan_transformer_i2v.safetensors")
+        XCTAssertNotNil(g.config.imageDim)
+        XCTAssertFalse(g.config.crossAttnNorm)
+        let model = try loaded(g)
+        XCTAssertEqual(model.parameterCount(), g.params.values.reduce(0) { $0 + $1.count })
+        let out = forward(model, g, "video"), expected = g["video.output.sample"]
+        assertClose(out, expected, tolerance: 1e-4)
+        print("Wan I2V transformer parity: max abs error \(maxAbsDifference(out, expected))")
+    }
+
+    func testGradientCheckpointingKeepsOutputsAndGradients() throws {
+        let g = try golden("wan_transformer.safetensors")
+        let model = try loaded(g)
+        XCTAssertEqual(model.checkpointedBlocks.count, g.config.numLayers)
+        func lossAndGrads() -> (Float, [String: Tensor]) {
+            let (values, grads) = valueAndGrad(model: model) { [self.forward(model, g, "video").square().mean()] }
+            return (values[0].item(Float.self), grads)
+        }
+        let (plainLoss, plainGrads) = lossAndGrads()
+        model.gradientCheckpointing = true
+        let (checkpointedLoss, checkpointedGrads) = lossAndGrads()
+        XCTAssertEqual(plainLoss, checkpointedLoss, accuracy: 1e-6)
+        XCTAssertEqual(Set(plainGrads.keys), Set(checkpointedGrads.keys))
+        for key in [
+            "blocks.0.attn1.to_q.weight", "blocks.1.attn2.norm_k.weight", "blocks.1.scale_shift_table",
+            "patch_embedding.weight", "condition_embedder.time_proj.weight"
+        ] {
+            assertClose(checkpointedGrads[key]!, plainGrads[key]!, tolerance: 1e-5, key)
+        }
+    }
+
+    /// A diffusers `transformer/` folder: config.json and the weights, in one file, in shards with an index, and in
+    /// bfloat16.
+    func testLoadsDiffusersFolder() throws {
+        let g = try golden("wan_transformer.safetensors")
+        let expected = g["video.output.sample"]
+        let single = try temporaryDirectory(self)
+        try Data(g.configJSON.utf8).write(to: single.appendingPathComponent("config.json"))
+        try SafeTensors.save(g.params, to: single.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        assertClose(forward(try WanTransformer3DModel.load(from: single), g, "video"), expected, tolerance: 1e-4)
+
+        let sharded = try temporaryDirectory(self)
+        try Data(g.configJSON.utf8).write(to: sharded.appendingPathComponent("config.json"))
+        try SafeTensorsCheckpoint.save(
+            g.params, to: sharded, name: "diffusion_pytorch_model", maxShardBytes: 32 << 10)
+        let files = try FileManager.default.contentsOfDirectory(atPath: sharded.path)
+        XCTAssert(files.contains("diffusion_pytorch_model.safetensors.index.json"), "\(files)")
+        XCTAssertGreaterThan(files.filter { $0.hasSuffix(".safetensors") }.count, 1, "\(files)")
+        assertClose(forward(try WanTransformer3DModel.load(from: sharded), g, "video"), expected, tolerance: 1e-4)
+
+        let half = try temporaryDirectory(self)
+        try Data(g.configJSON.utf8).write(to: half.appendingPathComponent("config.json"))
+        try SafeTensors.save(
+            g.params.mapValues { $0.asType(.bfloat16) },
+            to: half.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        // As the checkpoint is (nil) and as asked: the bfloat16 model keeps its norms and residual sums in float32.
+        let asStored = try WanTransformer3DModel.load(from: half)
+        XCTAssertEqual(asStored.patchEmbedding.weight.dtype, .bfloat16)
+        let bf16 = try WanTransformer3DModel.load(from: half, dtype: .bfloat16)
+        let out = bf16(
+            hiddenStates: g["video.input.hidden_states"].asType(.bfloat16), timestep: g["video.input.timestep"],
+            encoderHiddenStates: g["video.input.encoder_hidden_states"].asType(.bfloat16))
+        XCTAssertEqual(out.dtype, .bfloat16)
+        let error = maxAbsDifference(out, expected)
+        XCTAssertLessThan(error, 0.1, "bfloat16")
+        print(
+            "Wan transformer in bfloat16: max abs error \(error), output scale \(expected.abs().max().item(Float.self))"
+        )
+    }
+
+    /// A missing tensor and a wrong shape are reported by key; bad config values name the file and the key.
+    func testLoadErrorsNameTheKey() throws {
+        let g = try golden("wan_transformer.safetensors")
+        var incomplete = g.params
+        incomplete["blocks.1.attn2.norm_k.weight"] = nil
+        XCTAssertThrowsError(try WanTransformer3DModel(g.config).load(incomplete)) {
+            XCTAssert("\($0)".contains("missing keys (1): blocks.1.attn2.norm_k.weight"), "\($0)")
+        }
+        var misshapen = g.params
+        misshapen["patch_embedding.weight"] = Tensor.zeros([24, 4, 2, 2, 2])
+        XCTAssertThrowsError(try WanTransformer3DModel(g.config).load(misshapen)) {
+            XCTAssert(
+                "\($0)".contains("patch_embedding.weight: expected [24, 4, 1, 2, 2], found [24, 4, 2, 2, 2]"), "\($0)")
+        }
+        // A T2V model given an I2V checkpoint: the image keys are unexpected.
+        let i2v = try golden("wan_transformer_i2v.safetensors")
+        var t2vConfig = i2v.config
+        (t2vConfig.imageDim, t2vConfig.addedKVProjDim, t2vConfig.posEmbedSeqLen) = (nil, nil, nil)
+        XCTAssertThrowsError(try WanTransformer3DModel(t2vConfig).load(i2v.params)) {
+            XCTAssert("\($0)".contains("blocks.0.attn2.add_k_proj.bias"), "\($0)")
+        }
+
+        let folder = try temporaryDirectory(self)
+        let file = folder.appendingPathComponent("config.json")
+        try Data(
+            #"{"attention_head_dim": 7, "patch_size": [2, 2], "qk_norm": "rms_norm", "added_kv_proj_dim": 280}"#.utf8
+        ).write(to: file)
+        XCTAssertThrowsError(try WanTransformer3DConfig.load(folder)) {
+            let message = "\($0)"
+            XCTAssert(message.contains(file.path), message)
+            for key in ["attention_head_dim", "patch_size", "qk_norm", "image_dim"] {
+                XCTAssert(message.contains("\(key):"), "\(key) not named in: \(message)")
+            }
+        }
+        // Wan2.1-T2V-1.3B's transformer/config.json.
+        try Data(
+            #"""
+            {"_class_name": "WanTransformer3DModel", "_diffusers_version": "0.33.0.dev0", "added_kv_proj_dim": null, \#
+            "attention_head_dim": 128, "cross_attn_norm": true, "eps": 1e-06, "ffn_dim": 8960, "freq_dim": 256, \#
+            "image_dim": null, "in_channels": 16, "num_attention_heads": 12, "num_layers": 30, "out_channels": 16, \#
+            "patch_size": [1, 2, 2], "qk_norm": "rms_norm_across_heads", "rope_max_seq_len": 1024, "text_dim": 4096}
+            """#.utf8
+        ).write(to: file)
+        let config = try WanTransformer3DConfig.load(folder)
+        XCTAssertEqual(config.innerDim, 1536)
+        XCTAssertEqual(config.rotaryAxesDims, [44, 42, 42])
+        XCTAssertEqual(config.ffnDim, 8960)
+    }
+}
