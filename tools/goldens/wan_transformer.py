@@ -12,10 +12,12 @@ wan_transformer.safetensors (text-to-video, the Wan2.1-T2V layout: cross-attenti
   cases: "image" (F = 1, as the seed trains Wan), "video" (F = 3, H ≠ W); batch 2 with different timesteps each, and
   text lengths that differ from each other and from the pipeline's 512.
 
-wan_transformer_i2v.safetensors (image-to-video: image embedder with the first-last-frame position embedding, added
-  k/v projections in every cross-attention, cross-attention norm off), one case "video" with
-  video.input.encoder_hidden_states_image. diffusers' attention splits the image tokens off the front of the context
-  by assuming 512 text tokens, so this case has exactly 512.
+wan_transformer_i2v.safetensors (image-to-video, the Wan2.1-I2V layout: image embedder, added k/v projections in
+  every cross-attention), one case "video" with video.input.encoder_hidden_states_image, batch 2.
+wan_transformer_flf2v.safetensors (first-last-frame-to-video: the image embedder's position embedding over the two
+  images' tokens, cross-attention norm off), one case "video", batch 1 (two image-state entries).
+diffusers' attention splits the image tokens off the front of the context by assuming 512 text tokens, so the image
+cases have exactly 512.
 
 Each file holds its config as JSON in the metadata key "config".
 """
@@ -32,7 +34,8 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "TestSup
 T2V = dict(patch_size=[1, 2, 2], num_attention_heads=2, attention_head_dim=12, in_channels=4, out_channels=4,
            text_dim=16, freq_dim=16, ffn_dim=32, num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
            eps=1e-6, image_dim=None, added_kv_proj_dim=None, rope_max_seq_len=64)
-I2V = dict(T2V, num_layers=1, cross_attn_norm=False, image_dim=8, added_kv_proj_dim=24, pos_embed_seq_len=6)
+I2V = dict(T2V, num_layers=1, image_dim=8, added_kv_proj_dim=24)
+FLF2V = dict(I2V, cross_attn_norm=False, pos_embed_seq_len=6)
 
 
 def build(config, seed):
@@ -82,11 +85,19 @@ tensors.update(run(model, "video", {
 save(model, T2V, tensors, "wan_transformer.safetensors")
 
 model = build(I2V, 1)
-# FLF2V: the first and last frames' image tokens come as two batch entries per sample and are joined along the
-# sequence (pos_embed_seq_len = 2 × 3 tokens) inside the image embedder.
 save(model, I2V, run(model, "video", {
+    "hidden_states": randn(2, 4, 2, 4, 4),
+    "timestep": torch.tensor([500.0, 21.5], dtype=torch.float64),
+    "encoder_hidden_states": randn(2, 512, 16),
+    "encoder_hidden_states_image": randn(2, 3, 8),
+}), "wan_transformer_i2v.safetensors")
+
+model = build(FLF2V, 2)
+# The first and last frames' image tokens come as two batch entries per sample and are joined along the sequence
+# (pos_embed_seq_len = 2 × 3 tokens) inside the image embedder.
+save(model, FLF2V, run(model, "video", {
     "hidden_states": randn(1, 4, 2, 4, 4),
     "timestep": torch.tensor([500.0], dtype=torch.float64),
     "encoder_hidden_states": randn(1, 512, 16),
     "encoder_hidden_states_image": randn(2, 3, 8),
-}), "wan_transformer_i2v.safetensors")
+}), "wan_transformer_flf2v.safetensors")

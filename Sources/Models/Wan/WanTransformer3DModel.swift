@@ -1,3 +1,4 @@
+import Checkpoints
 import Engine
 import Foundation
 import NN
@@ -43,13 +44,16 @@ public final class WanTransformer3DModel: Module {
 
     /// Builds the model from a diffusers `transformer/` folder (config.json + safetensors, sharded with
     /// `diffusion_pytorch_model.safetensors.index.json` or not, any floating dtype). Loading is strict: a missing,
-    /// unexpected or mis-shaped tensor fails with every such key listed.
+    /// unexpected or mis-shaped tensor fails with every such key listed. As in diffusers, `norm_added_q` tensors are
+    /// skipped: I2V folders written by older diffusers (whose generic `Attention` built one) hold a query norm for the
+    /// image attention that no version applied.
     public static func load(from folder: URL, dtype: DType? = nil) throws -> WanTransformer3DModel {
         // Engine failures while building (sizes the config checks missed) are thrown here, not later.
         try Engine.catchingErrors {
             let config = try WanTransformer3DConfig.load(folder)
             let model = WanTransformer3DModel(config, dtype: dtype ?? .float32)
-            try model.load(contentsOf: folder, dtype: dtype)
+            let checkpoint = CheckpointKeyFilter(try openCheckpoint(path: folder)) { $0.contains("norm_added_q") }
+            try model.load(from: checkpoint, dtype: dtype)
             return model
         }
     }
@@ -73,6 +77,14 @@ public final class WanTransformer3DModel: Module {
                 && shape[4] % pw == 0,
             "WanTransformer3DModel: expected latents [B, \(config.inChannels), F, H, W] with F, H, W multiples of "
                 + "\(config.patchSize), got \(shape)")
+        precondition(
+            timestep.ndim == 1 && (timestep.dim(0) == shape[0] || timestep.dim(0) == 1),
+            "WanTransformer3DModel: expected one timestep per sample [\(shape[0])] (or [1]), got \(timestep.shape)")
+        precondition(
+            encoderHiddenStates.ndim == 3 && encoderHiddenStates.dim(0) == shape[0]
+                && encoderHiddenStates.dim(2) == config.textDim,
+            "WanTransformer3DModel: expected text states [\(shape[0]), L, \(config.textDim)], got "
+                + "\(encoderHiddenStates.shape)")
         precondition(
             encoderHiddenStatesImage == nil || conditionEmbedder.imageEmbedder != nil,
             "WanTransformer3DModel: image states given to a model without image_dim (text-to-video)")

@@ -56,37 +56,71 @@ final class WanTransformerTests: XCTestCase {
         }
     }
 
-    /// Image-to-video: image embedder with the first-last-frame position embedding, added k/v in the cross-attention,
-    /// no cross-attention norm.
-    func testImageToVideoMatchesDiffusers() throws {
+    /// Image-to-video (image embedder, added k/v in every cross-attention; batch 2 with different timesteps) and
+    /// first-last-frame (the image embedder's position embedding over two images' tokens, no cross-attention norm).
+    func testImageConditionedVariantsMatchDiffusers() throws {
+        for name in ["wan_transformer_i2v.safetensors", "wan_transformer_flf2v.safetensors"] {
+            let g = try golden(name)
+            XCTAssertNotNil(g.config.imageDim, name)
+            let model = try loaded(g)
+            XCTAssertEqual(model.parameterCount(), g.params.values.reduce(0) { $0 + $1.count }, name)
+            let out = forward(model, g, "video"), expected = g["video.output.sample"]
+            assertClose(out, expected, tolerance: 1e-4, name)
+            print("Wan transformer parity (\(name)): max abs error \(maxAbsDifference(out, expected))")
+        }
+    }
+
+    /// An I2V folder as older diffusers wrote it, with the image attention's unused `norm_added_q`: skipped on
+    /// load as diffusers skips it; any other extra tensor still fails.
+    func testImageToVideoFolderSkipsUnusedQueryNorm() throws {
         let g = try golden("wan_transformer_i2v.safetensors")
-        XCTAssertNotNil(g.config.imageDim)
-        XCTAssertFalse(g.config.crossAttnNorm)
-        let model = try loaded(g)
-        XCTAssertEqual(model.parameterCount(), g.params.values.reduce(0) { $0 + $1.count })
-        let out = forward(model, g, "video"), expected = g["video.output.sample"]
-        assertClose(out, expected, tolerance: 1e-4)
-        print("Wan I2V transformer parity: max abs error \(maxAbsDifference(out, expected))")
+        let folder = try temporaryDirectory(self)
+        try Data(g.configJSON.utf8).write(to: folder.appendingPathComponent("config.json"))
+        let weights = folder.appendingPathComponent("diffusion_pytorch_model.safetensors")
+        var params = g.params
+        params["blocks.0.attn2.norm_added_q.weight"] = Tensor.ones([g.config.innerDim])
+        try SafeTensors.save(params, to: weights)
+        assertClose(
+            forward(try WanTransformer3DModel.load(from: folder), g, "video"), g["video.output.sample"],
+            tolerance: 1e-4)
+        params["blocks.0.attn2.add_q_proj.weight"] = Tensor.ones([g.config.innerDim, g.config.innerDim])
+        try SafeTensors.save(params, to: weights)
+        XCTAssertThrowsError(try WanTransformer3DModel.load(from: folder)) {
+            XCTAssert("\($0)".contains("unexpected keys (1): blocks.0.attn2.add_q_proj.weight"), "\($0)")
+        }
     }
 
     func testGradientCheckpointingKeepsOutputsAndGradients() throws {
-        let g = try golden("wan_transformer.safetensors")
-        let model = try loaded(g)
-        XCTAssertEqual(model.checkpointedBlocks.count, g.config.numLayers)
-        func lossAndGrads() -> (Float, [String: Tensor]) {
-            let (values, grads) = valueAndGrad(model: model) { [self.forward(model, g, "video").square().mean()] }
-            return (values[0].item(Float.self), grads)
-        }
-        let (plainLoss, plainGrads) = lossAndGrads()
-        model.gradientCheckpointing = true
-        let (checkpointedLoss, checkpointedGrads) = lossAndGrads()
-        XCTAssertEqual(plainLoss, checkpointedLoss, accuracy: 1e-6)
-        XCTAssertEqual(Set(plainGrads.keys), Set(checkpointedGrads.keys))
-        for key in [
-            "blocks.0.attn1.to_q.weight", "blocks.1.attn2.norm_k.weight", "blocks.1.scale_shift_table",
-            "patch_embedding.weight", "condition_embedder.time_proj.weight"
+        for (name, keys) in [
+            (
+                "wan_transformer.safetensors",
+                [
+                    "blocks.0.attn1.to_q.weight", "blocks.1.attn2.norm_k.weight", "blocks.1.scale_shift_table",
+                    "patch_embedding.weight", "condition_embedder.time_proj.weight"
+                ]
+            ),
+            (
+                "wan_transformer_i2v.safetensors",
+                ["blocks.0.attn2.add_k_proj.weight", "condition_embedder.image_embedder.ff.net.0.proj.weight"]
+            )
         ] {
-            assertClose(checkpointedGrads[key]!, plainGrads[key]!, tolerance: 1e-5, key)
+            let g = try golden(name)
+            let model = try loaded(g)
+            XCTAssertEqual(model.checkpointedBlocks.count, g.config.numLayers)
+            func lossAndGrads() -> (Float, [String: Tensor]) {
+                let (values, grads) = valueAndGrad(model: model) { [self.forward(model, g, "video").square().mean()] }
+                return (values[0].item(Float.self), grads)
+            }
+            let (plainLoss, plainGrads) = lossAndGrads()
+            model.gradientCheckpointing = true
+            let (checkpointedLoss, checkpointedGrads) = lossAndGrads()
+            XCTAssertEqual(plainLoss, checkpointedLoss, accuracy: 1e-6, name)
+            XCTAssertEqual(Set(plainGrads.keys), Set(model.parameters().keys), name)
+            XCTAssertEqual(Set(plainGrads.keys), Set(checkpointedGrads.keys), name)
+            for key in keys {
+                XCTAssertGreaterThan(plainGrads[key]!.abs().max().item(Float.self), 0, "\(name) \(key)")
+                assertClose(checkpointedGrads[key]!, plainGrads[key]!, tolerance: 1e-5, "\(name) \(key)")
+            }
         }
     }
 
@@ -108,6 +142,16 @@ final class WanTransformerTests: XCTestCase {
         XCTAssert(files.contains("diffusion_pytorch_model.safetensors.index.json"), "\(files)")
         XCTAssertGreaterThan(files.filter { $0.hasSuffix(".safetensors") }.count, 1, "\(files)")
         assertClose(forward(try WanTransformer3DModel.load(from: sharded), g, "video"), expected, tolerance: 1e-4)
+
+        // Written back as diffusers' folder (the patch embedding's weight in PyTorch's layout again), it reloads.
+        let model = try loaded(g)
+        assertClose(
+            model.checkpointTensors()["patch_embedding.weight"]!, g.params["patch_embedding.weight"]!, tolerance: 0)
+        let written = try temporaryDirectory(self)
+        try model.writePretrainedFolder(written, config: g.config, className: "WanTransformer3DModel")
+        let reloaded = try WanTransformer3DModel.load(from: written)
+        XCTAssertEqual(reloaded.config, g.config)
+        assertClose(forward(reloaded, g, "video"), expected, tolerance: 1e-4)
 
         let half = try temporaryDirectory(self)
         try Data(g.configJSON.utf8).write(to: half.appendingPathComponent("config.json"))
@@ -146,7 +190,7 @@ final class WanTransformerTests: XCTestCase {
         // A T2V model given an I2V checkpoint: the image keys are unexpected.
         let i2v = try golden("wan_transformer_i2v.safetensors")
         var t2vConfig = i2v.config
-        (t2vConfig.imageDim, t2vConfig.addedKVProjDim, t2vConfig.posEmbedSeqLen) = (nil, nil, nil)
+        (t2vConfig.imageDim, t2vConfig.addedKVProjDim) = (nil, nil)
         XCTAssertThrowsError(try WanTransformer3DModel(t2vConfig).load(i2v.params)) {
             XCTAssert("\($0)".contains("blocks.0.attn2.add_k_proj.bias"), "\($0)")
         }
