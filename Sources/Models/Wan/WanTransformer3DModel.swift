@@ -47,6 +47,9 @@ public final class WanTransformer3DModel: Module {
     /// unexpected or mis-shaped tensor fails with every such key listed. As in diffusers, `norm_added_q` tensors are
     /// skipped: I2V folders written by older diffusers (whose generic `Attention` built one) hold a query norm for the
     /// image attention that no version applied.
+    ///
+    /// `dtype` converts the weights (nil keeps the checkpoint's); a 16-bit `dtype` keeps in float32 what diffusers
+    /// keeps there (``keepsFloat32(_:)``).
     public static func load(from folder: URL, dtype: DType? = nil) throws -> WanTransformer3DModel {
         // Engine failures while building (sizes the config checks missed) are thrown here, not later.
         try Engine.catchingErrors {
@@ -54,7 +57,21 @@ public final class WanTransformer3DModel: Module {
             let model = WanTransformer3DModel(config, dtype: dtype ?? .float32)
             let checkpoint = CheckpointKeyFilter(try openCheckpoint(path: folder)) { $0.contains("norm_added_q") }
             try model.load(from: checkpoint, dtype: dtype)
+            if let dtype, dtype == .bfloat16 || dtype == .float16 {
+                // Read again from the file rather than widened from 16 bits, so they keep the checkpoint's precision.
+                try model.load(
+                    from: CheckpointKeyFilter(checkpoint) { !keepsFloat32($0) }, strict: false, dtype: .float32)
+            }
             return model
+        }
+    }
+
+    /// diffusers' `_keep_in_fp32_modules` for Wan: tensors under a module named `time_embedder`, `norm1`, `norm2`,
+    /// `norm3` or `scale_shift_table` (the time MLP, the affine norms, the modulation tables) stay float32 when the
+    /// model is loaded in 16 bits; the timestep and modulation arithmetic is where half precision hurts.
+    public static func keepsFloat32(_ key: String) -> Bool {
+        key.split(separator: ".").contains {
+            ["time_embedder", "norm1", "norm2", "norm3", "scale_shift_table"].contains($0)
         }
     }
 

@@ -162,6 +162,15 @@ final class WanTransformerTests: XCTestCase {
         let asStored = try WanTransformer3DModel.load(from: half)
         XCTAssertEqual(asStored.patchEmbedding.weight.dtype, .bfloat16)
         let bf16 = try WanTransformer3DModel.load(from: half, dtype: .bfloat16)
+        let dtypes = bf16.parameters().mapValues(\.dtype)
+        for key in [
+            "blocks.0.scale_shift_table", "scale_shift_table", "blocks.1.norm2.weight",
+            "condition_embedder.time_embedder.linear_2.bias"
+        ] {
+            XCTAssertEqual(dtypes[key], .float32, "\(key) stays float32 as in diffusers")
+        }
+        XCTAssertEqual(dtypes.values.filter { $0 == .float32 }.count, 3 + 2 * 2 + 4, "3 tables, 2 norm2s, the time MLP")
+        XCTAssertEqual(dtypes["blocks.0.attn1.to_q.weight"], .bfloat16)
         let out = bf16(
             hiddenStates: g["video.input.hidden_states"].asType(.bfloat16), timestep: g["video.input.timestep"],
             encoderHiddenStates: g["video.input.encoder_hidden_states"].asType(.bfloat16))
