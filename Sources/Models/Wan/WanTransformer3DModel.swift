@@ -68,7 +68,7 @@ public final class WanTransformer3DModel: Module {
 
     /// diffusers' `_keep_in_fp32_modules` for Wan: tensors under a module named `time_embedder`, `norm1`, `norm2`,
     /// `norm3` or `scale_shift_table` (the time MLP, the affine norms, the modulation tables) stay float32 when the
-    /// model is loaded in 16 bits; the timestep and modulation arithmetic is where half precision hurts.
+    /// model is loaded in 16 bits, as diffusers' `from_pretrained(torch_dtype=…)` leaves them.
     public static func keepsFloat32(_ key: String) -> Bool {
         key.split(separator: ".").contains {
             ["time_embedder", "norm1", "norm2", "norm3", "scale_shift_table"].contains($0)

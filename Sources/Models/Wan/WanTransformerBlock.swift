@@ -7,7 +7,7 @@ import NN
 /// of each (AdaLN as in DiT, but one projection shared by all blocks and a learned offset per block).
 ///
 /// As in diffusers, the norms (`FP32LayerNorm`), the modulation and the gated residual sums run in float32 and are
-/// rounded back to the stream's dtype, so a bfloat16 model keeps its residual arithmetic exact enough.
+/// rounded back to the stream's dtype; a bfloat16 model rounds where diffusers' does.
 /// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/transformers/transformer_wan.py
 public final class WanTransformerBlock: Module {
     let norm1: LayerNorm
