@@ -20,6 +20,9 @@ diffusers' attention splits the image tokens off the front of the context by ass
 cases have exactly 512.
 
 Each file holds its config as JSON in the metadata key "config".
+
+wan_transformer_shapes.json: every parameter key and shape of the released sizes (Wan2.1-T2V-1.3B, the I2V-14B
+layout) with their configs.
 """
 import json
 import os
@@ -101,3 +104,27 @@ save(model, FLF2V, run(model, "video", {
     "encoder_hidden_states": randn(1, 512, 16),
     "encoder_hidden_states_image": randn(2, 3, 8),
 }), "wan_transformer_flf2v.safetensors")
+
+# The released sizes: every key and shape diffusers builds for Wan2.1-T2V-1.3B's transformer/config.json and for the
+# I2V-14B layout (built on the meta device, no weights), so the Swift module tree is checked against full-size
+# checkpoints without downloading one.
+RELEASED = {
+    "t2v_1_3b": dict(patch_size=[1, 2, 2], num_attention_heads=12, attention_head_dim=128, in_channels=16,
+                     out_channels=16, text_dim=4096, freq_dim=256, ffn_dim=8960, num_layers=30, cross_attn_norm=True,
+                     qk_norm="rms_norm_across_heads", eps=1e-6, image_dim=None, added_kv_proj_dim=None,
+                     rope_max_seq_len=1024),
+    "i2v_14b": dict(patch_size=[1, 2, 2], num_attention_heads=40, attention_head_dim=128, in_channels=36,
+                    out_channels=16, text_dim=4096, freq_dim=256, ffn_dim=13824, num_layers=40, cross_attn_norm=True,
+                    qk_norm="rms_norm_across_heads", eps=1e-6, image_dim=1280, added_kv_proj_dim=5120,
+                    rope_max_seq_len=1024),
+}
+shapes = {}
+for name, config in RELEASED.items():
+    with torch.device("meta"):
+        model = WanTransformer3DModel(**config)
+    shapes[name] = {"config": config, "shapes": {k: list(v.shape) for k, v in model.state_dict().items()}}
+path = os.path.join(FIXTURES, "wan_transformer_shapes.json")
+with open(path, "w") as f:
+    json.dump(shapes, f, sort_keys=True, separators=(",", ":"))
+    f.write("\n")
+print("wrote", path, {k: len(v["shapes"]) for k, v in shapes.items()}, "keys")

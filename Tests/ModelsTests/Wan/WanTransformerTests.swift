@@ -182,6 +182,25 @@ final class WanTransformerTests: XCTestCase {
         )
     }
 
+    /// The released sizes (Wan2.1-T2V-1.3B's config and the I2V-14B layout): every key and shape diffusers builds,
+    /// so a downloaded checkpoint loads strictly. The model is built without evaluating its random weights.
+    func testReleasedSizesHaveDiffusersKeysAndShapes() throws {
+        let data = try Data(contentsOf: Fixture.url("wan_transformer_shapes.json"))
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
+        XCTAssertEqual(Set(object.keys), ["t2v_1_3b", "i2v_14b"])
+        for (name, entry) in object {
+            let config = try JSONDecoder().decode(
+                WanTransformer3DConfig.self, from: JSONSerialization.data(withJSONObject: entry["config"]!))
+            XCTAssertEqual(config.problems(), [], name)
+            let expected = try XCTUnwrap(entry["shapes"] as? [String: [Int]], name)
+            let shapes = WanTransformer3DModel(config).checkpointTensors().mapValues(\.shape)
+            XCTAssertEqual(Set(shapes.keys).symmetricDifference(expected.keys), [], name)
+            for (key, shape) in expected where shapes[key] != shape {
+                XCTFail("\(name) \(key): \(shapes[key] ?? []) ≠ diffusers' \(shape)")
+            }
+        }
+    }
+
     /// A missing tensor and a wrong shape are reported by key; bad config values name the file and the key.
     func testLoadErrorsNameTheKey() throws {
         let g = try golden("wan_transformer.safetensors")
