@@ -158,7 +158,7 @@ final class WanTransformerTests: XCTestCase {
         try SafeTensors.save(
             g.params.mapValues { $0.asType(.bfloat16) },
             to: half.appendingPathComponent("diffusion_pytorch_model.safetensors"))
-        // As the checkpoint is (nil) and as asked: the bfloat16 model keeps its norms and residual sums in float32.
+        // No dtype keeps the file's bfloat16; asking for bfloat16 converts all but diffusers' float32 modules.
         let asStored = try WanTransformer3DModel.load(from: half)
         XCTAssertEqual(asStored.patchEmbedding.weight.dtype, .bfloat16)
         let bf16 = try WanTransformer3DModel.load(from: half, dtype: .bfloat16)
