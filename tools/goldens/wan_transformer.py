@@ -11,6 +11,7 @@ wan_transformer.safetensors (text-to-video, the Wan2.1-T2V layout: cross-attenti
   <case>.output.sample        the forward pass in float64 (from the float32 weights and inputs), rounded to float32
   cases: "image" (F = 1, as the seed trains Wan), "video" (F = 3, H ≠ W); batch 2 with different timesteps each, and
   text lengths that differ from each other and from the pipeline's 512.
+  video.grad.<key>            gradients of mean(sample²) for a parameter of each kind, in diffusers' layout
 
 wan_transformer_i2v.safetensors (image-to-video, the Wan2.1-I2V layout: image embedder, added k/v projections in
   every cross-attention), one case "video" with video.input.encoder_hidden_states_image, batch 2.
@@ -52,12 +53,18 @@ def build(config, seed):
     return model.double()
 
 
-def run(model, prefix, inputs):
+def run(model, prefix, inputs, grad_keys=()):
+    """The forward pass; with grad_keys also the gradients of mean(sample²) for those parameters."""
     inputs = {k: v.float().double() for k, v in inputs.items()}  # the Swift side sees float32 values
-    with torch.no_grad():
+    model.zero_grad()
+    with torch.set_grad_enabled(bool(grad_keys)):
         out = model(**inputs, return_dict=False)[0]
     tensors = {f"{prefix}.input.{k}": v.float().contiguous() for k, v in inputs.items()}
-    tensors[f"{prefix}.output.sample"] = out.float().contiguous()
+    tensors[f"{prefix}.output.sample"] = out.detach().float().contiguous()
+    if grad_keys:
+        out.square().mean().backward()
+        params = dict(model.named_parameters())
+        tensors.update({f"{prefix}.grad.{k}": params[k].grad.float().contiguous() for k in grad_keys})
     return tensors
 
 
@@ -84,7 +91,12 @@ tensors.update(run(model, "video", {
     "hidden_states": randn(2, 4, 3, 4, 6),
     "timestep": torch.tensor([37.25, 812.0], dtype=torch.float64),
     "encoder_hidden_states": randn(2, 5, 16),
-}))
+}, grad_keys=[
+    "patch_embedding.weight", "condition_embedder.time_embedder.linear_1.weight",
+    "condition_embedder.text_embedder.linear_1.weight", "blocks.0.attn1.norm_q.weight", "blocks.0.attn1.to_k.weight",
+    "blocks.0.attn2.to_v.weight", "blocks.0.norm2.weight", "blocks.1.ffn.net.0.proj.weight",
+    "blocks.1.scale_shift_table", "scale_shift_table", "proj_out.weight",
+]))
 save(model, T2V, tensors, "wan_transformer.safetensors")
 
 model = build(I2V, 1)

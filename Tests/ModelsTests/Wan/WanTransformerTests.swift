@@ -56,6 +56,28 @@ final class WanTransformerTests: XCTestCase {
         }
     }
 
+    /// The gradients GRPO trains with: d mean(sample²) for a parameter of each kind (patch embedding, time and text
+    /// MLPs, across-heads norm, self- and cross-attention, affine norm, MLP, modulation tables, output projection)
+    /// against PyTorch's autograd in float64.
+    func testGradientsMatchDiffusers() throws {
+        let g = try golden("wan_transformer.safetensors")
+        let model = try loaded(g)
+        let (_, grads) = valueAndGrad(model: model) { [self.forward(model, g, "video").square().mean()] }
+        let expected = g.tensors.filter { $0.key.hasPrefix("video.grad.") }
+        XCTAssertEqual(expected.count, 11)
+        for (name, reference) in expected {
+            let key = String(name.dropFirst("video.grad.".count))
+            // The convolution keeps its weight channels-last: [D, t, h, w, C] → diffusers' [D, C, t, h, w].
+            let grad = key == "patch_embedding.weight" ? grads[key]!.transposed([0, 4, 1, 2, 3]) : grads[key]!
+            // Relative to each gradient's own scale (all below 1 here, where assertClose would allow 1e-4 absolute).
+            let scale = reference.abs().max().item(Float.self), error = maxAbsDifference(grad, reference)
+            XCTAssertEqual(grad.shape, reference.shape, key)
+            XCTAssertGreaterThan(scale, 0, key)
+            XCTAssertLessThanOrEqual(error, 1e-4 * scale, key)
+            print("Wan transformer gradient \(key): max abs error \(error), scale \(scale)")
+        }
+    }
+
     /// Image-to-video (image embedder, added k/v in every cross-attention; batch 2 with different timesteps) and
     /// first-last-frame (the image embedder's position embedding over two images' tokens, no cross-attention norm).
     func testImageConditionedVariantsMatchDiffusers() throws {
