@@ -31,16 +31,18 @@ public final class FeedForward: Module, UnaryLayer {
     @Child(key: "net.2") public var output: Linear
 
     /// `activation` "gelu-approximate" is `.tanh` (FLUX, SD3), "gelu" is `.none`; "geglu" (Stable Diffusion's UNet)
-    /// is `gated` (its GELU is always exact).
+    /// is `gated` (its GELU is always exact). The hidden width is `innerDim` when given (diffusers' `inner_dim`, e.g.
+    /// Wan's `ffn_dim`), else `dim · multiplier`.
     public init(
-        dim: Int, outputDim: Int? = nil, multiplier: Int = 4, approximation: GELU.Approximation = .tanh,
-        gated: Bool = false, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)
+        dim: Int, outputDim: Int? = nil, multiplier: Int = 4, innerDim: Int? = nil,
+        approximation: GELU.Approximation = .tanh, gated: Bool = false, dtype: DType = .float32,
+        key: RandomKey = RandomKey(seed: 0)
     ) {
         super.init()
         let keys = key.split(into: 2)
-        input = GELUProjection(
-            dim, dim * multiplier, approximation: approximation, gated: gated, dtype: dtype, key: keys[0])
-        output = Linear(dim * multiplier, outputDim ?? dim, dtype: dtype, key: keys[1])
+        let inner = innerDim ?? dim * multiplier
+        input = GELUProjection(dim, inner, approximation: approximation, gated: gated, dtype: dtype, key: keys[0])
+        output = Linear(inner, outputDim ?? dim, dtype: dtype, key: keys[1])
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { output(input(x)) }

@@ -19,20 +19,37 @@ public func sinusoidalTimestepEmbedding(
     return embedding
 }
 
-/// diffusers' `TimestepEmbedding`: `linear_2(silu(linear_1(x)))`.
+/// diffusers' `TimestepEmbedding`: `linear_2(silu(linear_1(x)))`; with `.geluTanh` the same two layers with the
+/// tanh-approximated GELU between them.
 public final class TimestepEmbedding: Module, UnaryLayer {
+    /// The activation between the two layers.
+    public enum Activation: Sendable {
+        case silu
+        /// PyTorch's `GELU(approximate="tanh")` (diffusers' `act_fn="gelu_tanh"`).
+        case geluTanh
+    }
+
     @Child(key: "linear_1") public var linear1: Linear
     @Child(key: "linear_2") public var linear2: Linear
+    public let activation: Activation
 
-    public init(inChannels: Int, embeddingDim: Int, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(
+        inChannels: Int, embeddingDim: Int, activation: Activation = .silu, dtype: DType = .float32,
+        key: RandomKey = RandomKey(seed: 0)
+    ) {
+        self.activation = activation
         super.init()
         let keys = key.split(into: 2)
         linear1 = Linear(inChannels, embeddingDim, dtype: dtype, key: keys[0])
         linear2 = Linear(embeddingDim, embeddingDim, dtype: dtype, key: keys[1])
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear2(silu(linear1(x))) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let hidden = linear1(x)
+        return linear2(activation == .silu ? silu(hidden) : geluApproximate(hidden))
+    }
 }
 
-/// diffusers' `PixArtAlphaTextProjection` with SiLU (FLUX's pooled-text projection): `linear_2(silu(linear_1(x)))`.
+/// diffusers' `PixArtAlphaTextProjection`: `linear_2(act(linear_1(x)))`, SiLU for FLUX's pooled-text projection,
+/// `.geluTanh` for Wan's text embedder.
 public typealias TextProjection = TimestepEmbedding
