@@ -23,6 +23,9 @@ file stays under 300 KB) and writes Tests/TestSupport/Fixtures/wan_vae.safetenso
                                pipeline_wan_video2video.py:435 hand encoded latents to the transformer
   pipeline.denormalized        latents2 / (1 / latents_std) + latents_mean, as pipeline_wan.py:672 hands the
                                transformer's latents to vae.decode
+and Tests/TestSupport/Fixtures/wan_vae_wan21_shapes.json: the key → shape map of diffusers' AutoencoderKLWan() with
+its default config, which is Wan 2.1's (the layout Wan2.1-T2V-1.3B-Diffusers' vae/ folder holds), and its
+parameter count, so that the test checks the real checkpoint's keys and shapes without its weights.
 All tensors are in diffusers' layout ([B, C, F, H, W]); the config is JSON in the metadata key "config". Weights
 and inputs are rounded to float32, the reference runs in float64 and is stored as float32. Seeded: reruns give the
 same file for the same torch/diffusers versions.
@@ -96,6 +99,19 @@ def main():
     save_file(out, path, metadata={"config": json.dumps(config)})
     count = sum(v.numel() for v in model.state_dict().values())
     print(f"wrote {path}: {os.path.getsize(path)} bytes, {len(model.state_dict())} parameter tensors, {count} scalars")
+
+    wan21 = AutoencoderKLWan().state_dict()
+    shapes = {
+        "diffusers_version": diffusers.__version__,
+        "parameter_count": sum(v.numel() for v in wan21.values()),
+        "shapes": {k: list(v.shape) for k, v in wan21.items()},
+    }
+    path = os.path.join(FIXTURES, "wan_vae_wan21_shapes.json")
+    with open(path, "w") as f:  # one key per line, so a diff shows what changed
+        lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(shapes["shapes"].items())]
+        f.write(f'{{"diffusers_version": {json.dumps(shapes["diffusers_version"])}, '
+                f'"parameter_count": {shapes["parameter_count"]}, "shapes": {{\n' + ",\n".join(lines) + "\n}}\n")
+    print(f"wrote {path}: {len(wan21)} tensors, {shapes['parameter_count']} scalars")
 
 
 main()

@@ -94,6 +94,28 @@ final class WanVAETests: XCTestCase {
         }
     }
 
+    /// Wan 2.1's real layout (diffusers' default config, what Wan2.1-T2V-1.3B-Diffusers' vae/ holds): every key and
+    /// shape of the checkpoint, without its weights. The model's tensors stay lazy, so nothing of its 127M
+    /// parameters is computed.
+    func testDefaultConfigHasWan21CheckpointKeysAndShapes() throws {
+        struct Layout: Decodable {
+            let parameterCount: Int
+            let shapes: [String: [Int]]
+            enum CodingKeys: String, CodingKey { case parameterCount = "parameter_count", shapes }
+        }
+        let layout = try JSONDecoder().decode(
+            Layout.self, from: Data(contentsOf: Fixture.url("wan_vae_wan21_shapes.json")))
+        let model = AutoencoderKLWan(AutoencoderKLWanConfig())
+        let shapes = model.checkpointTensors().mapValues(\.shape)
+        XCTAssertEqual(Set(shapes.keys).subtracting(layout.shapes.keys), [], "keys diffusers does not have")
+        XCTAssertEqual(Set(layout.shapes.keys).subtracting(shapes.keys), [], "diffusers keys the model lacks")
+        for (key, shape) in layout.shapes where shapes[key] != nil {
+            XCTAssertEqual(shapes[key], shape, key)
+        }
+        XCTAssertEqual(model.parameterCount(), layout.parameterCount)
+        XCTAssertEqual(layout.parameterCount, 126_892_531)
+    }
+
     func testEncodeMatchesDiffusers() throws {
         let g = try golden()
         let model = try loadedModel(g)
