@@ -4,9 +4,8 @@ import Foundation
 import NN
 
 // https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_wan.py#L964
-/// diffusers' `AutoencoderKLWan`, the video VAE of Wan 2.1;
-/// parameter keys are the diffusers keys, so a `vae/` folder of a Wan 2.1 checkpoint loads as is. Built from
-/// `vae/config.json` (``AutoencoderKLWanConfig``).
+/// diffusers' `AutoencoderKLWan`, the video VAE of Wan 2.1; parameter keys are the diffusers keys, so a `vae/` folder
+/// of a Wan 2.1 checkpoint loads as is. Built from `vae/config.json` (``AutoencoderKLWanConfig``).
 ///
 /// Layout: the public tensors are diffusers' channels-first videos, `[B, C, F, H, W]` (B batch, C channels, F
 /// frames, H × W pixels or latent positions), as `WanPipeline` passes latents around; inside, everything runs

@@ -5,8 +5,8 @@ import Foundation
 /// `vae/config.json` of a Wan 2.1 diffusers checkpoint (`AutoencoderKLWan`, e.g. `Wan-AI/Wan2.1-T2V-1.3B-Diffusers`:
 /// base_dim 96, z_dim 16, dim_mult [1, 2, 4, 4], num_res_blocks 2, temperal_downsample [false, true, true]). Field
 /// names are the file's (diffusers spells `temperal`); absent fields take the defaults of diffusers'
-/// `AutoencoderKLWan.__init__`,
-/// which are Wan 2.1's, so diffusers has no required field and neither has this. Unknown keys are ignored.
+/// `AutoencoderKLWan.__init__`, which are Wan 2.1's, so diffusers has no required field and neither has this.
+/// Unknown keys are ignored.
 public struct AutoencoderKLWanConfig: Codable, Sendable, Equatable {
     public var baseDim = 96
     /// The decoder's base width; nil means `base_dim`.
