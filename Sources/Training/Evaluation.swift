@@ -73,8 +73,9 @@ public struct Evaluation {
             let batch = rollout(
                 policy: policy ?? task.policy(reference: nil), conditioning: try task.conditioning(texts),
                 latentShape: task.latentShape, config: config, key: RandomKey(seed: seed), unconditional: unconditional)
-            images = try task.images(batch.finalLatents)
-            let scored = try rewards.score(images.map(GeneratedSample.image), prompts: Array(prompts[share]))
+            let samples = try task.samples(batch.finalLatents)
+            images = samples.map { $0.frames[0] }
+            let scored = try rewards.score(samples, prompts: Array(prompts[share]))
             scores = scored.scores
             info = scored.info
         }

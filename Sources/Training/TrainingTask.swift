@@ -41,8 +41,11 @@ public protocol TrainingTask: AnyObject {
     func evaluationPrompts(count: Int) throws -> [Prompt]
     /// Conditioning rows, one per text; the empty text is the unconditional branch of classifier-free guidance.
     func conditioning(_ texts: [String]) throws -> Conditioning
-    /// The decoder: final latents `[B, ...latentShape]` → 8-bit images.
+    /// The decoder: final latents `[B, ...latentShape]` → 8-bit images (a video family: one picture per sample for
+    /// grids and logs, e.g. its first frame).
     func images(_ latents: Tensor) throws -> [RGBImage]
+    /// What the rewards score: the decoded samples, pictures or videos (default: ``images(_:)`` as pictures).
+    func samples(_ latents: Tensor) throws -> [GeneratedSample]
     /// The rewards a run of this task may name: the standard ones, plus a world's own (default: standard).
     var rewardCatalog: RewardCatalog { get }
     /// The network's activations per training row (a sample at one transition) at the image size of `settings`, read
@@ -53,6 +56,10 @@ public protocol TrainingTask: AnyObject {
 
 extension TrainingTask {
     public var rewardCatalog: RewardCatalog { .standard }
+
+    public func samples(_ latents: Tensor) throws -> [GeneratedSample] {
+        try images(latents).map(GeneratedSample.image)
+    }
 
     public static func activationEstimate(folder: URL, settings: TaskSettings) throws -> ActivationEstimate? { nil }
 

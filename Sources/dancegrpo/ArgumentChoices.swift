@@ -9,6 +9,7 @@ extension SamplerKind: ExpressibleByArgument {}
 extension RewardCombination: ExpressibleByArgument {}
 extension MixedPrecision: ExpressibleByArgument {}
 extension ModelFamily: ExpressibleByArgument {}
+extension RewardFrames: ExpressibleByArgument {}
 extension PredictionType: ExpressibleByArgument {}
 
 extension LRSchedulerKind: ExpressibleByArgument {

@@ -82,7 +82,10 @@ public struct FluxEmbeddingCache {
         do {
             entries = try JSONDecoder().decode([Entry].self, from: Data(contentsOf: manifestURL))
         } catch let error as DecodingError {
-            throw FluxEmbeddingCacheError.malformedManifest(file: manifestURL.path, reason: Self.describe(error))
+            throw FluxEmbeddingCacheError.malformedManifest(
+                file: manifestURL.path,
+                reason: EmbeddingCacheFile.describe(
+                    error, fields: ["prompt_embed_path", "pooled_prompt_embeds_path", "text_ids", "caption"]))
         } catch {
             throw ModelFolderError.embeddingManifest(file: manifestURL.path, reason: "unreadable: \(error)")
         }
@@ -100,46 +103,11 @@ public struct FluxEmbeddingCache {
         return entries
     }
 
-    /// A decoding failure as the key path and what was expected, without Swift's internal description.
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ keys: [CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        }
-        let expected = "expected a list of {prompt_embed_path, pooled_prompt_embeds_path, text_ids, caption} strings"
-        switch error {
-        case .keyNotFound(let key, let context):
-            return "entry\(path(context.codingPath)) has no '\(key.stringValue)'; \(expected)"
-        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
-            let at = context.codingPath.isEmpty ? "the top level" : "entry\(path(context.codingPath))"
-            return "\(at) is not a \(type); \(expected)"
-        case .dataCorrupted(let context):
-            return "not valid JSON (\(context.debugDescription)); \(expected)"
-        @unknown default: return expected
-        }
-    }
-
     /// The embeddings of several entries as one batch, in float32.
     public func load(_ entries: [Entry]) throws -> FluxPromptEmbeddings {
         let f = FluxEmbeddingCache.folders
         func read(_ sub: String, _ file: String) throws -> Tensor {
-            // Entries made by hand rather than read from the manifest are held to the same rule.
-            guard let url = ContainedPath.resolve(file, in: folder.appendingPathComponent(sub)) else {
-                throw FluxEmbeddingCacheError.pathOutsideCache(
-                    file: manifestURL.path, index: nil, field: sub, path: file, folder: sub)
-            }
-            if url.pathExtension != "safetensors" {
-                // DanceGRPO's own cache: one `torch.save(tensor)` pickle per field, read by the restricted unpickler.
-                let checkpoint = try TorchCheckpointFile(path: url)
-                guard checkpoint.keys == [TorchCheckpointFile.singleTensorKey] else {
-                    throw TorchCheckpointError.notASingleTensor(file: url.path, keys: checkpoint.keys)
-                }
-                return try checkpoint.tensor(TorchCheckpointFile.singleTensorKey).asType(.float32)
-            }
-            let tensors = try SafeTensors.load(url)
-            guard let t = tensors[sub] ?? (tensors.count == 1 ? tensors.values.first : nil) else {
-                throw SafeTensorsError.unexpectedKeys(file: url.path, expected: sub, found: tensors.keys.sorted())
-            }
-            return t.asType(.float32)
+            try EmbeddingCacheFile.read(file, subfolder: sub, cache: folder, manifest: manifestURL)
         }
         guard let first = entries.first else {
             throw FluxEmbeddingCacheError.noEntries(folder: folder.path)

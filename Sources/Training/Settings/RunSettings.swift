@@ -83,12 +83,12 @@ public struct RunSettings {
     /// Setting name → the key as the layer that set it spelled it (`learning_rate`), for messages about files.
     public var spellings: [String: String] = [:]
 
-    /// `presetName` names `preset` in origins.
-    public static func resolve(preset: GRPOTrainer.Config, presetName: String, layers: [SettingsLayer]) throws
-        -> RunSettings
-    {
+    /// `presetName` names `preset` (and `taskPreset`, the family's task defaults) in origins.
+    public static func resolve(
+        preset: GRPOTrainer.Config, presetName: String, layers: [SettingsLayer], taskPreset: TaskSettings = .init()
+    ) throws -> RunSettings {
         var trainerValues = try dictionary(preset)
-        var taskValues = try dictionary(TaskSettings())
+        var taskValues = try dictionary(taskPreset)
         var origins = Dictionary(
             uniqueKeysWithValues: (Array(trainerValues.keys) + Array(taskValues.keys))
                 .map { ($0, "preset \(presetName)") })

@@ -1,11 +1,23 @@
 import Foundation
 
-/// The model family a run trains: the embedded shapes world, FLUX (a diffusers folder with a prompt-embedding
-/// cache), or Stable Diffusion v1 (a diffusers folder with a prompt file, or the embedded UNet world model).
+/// The model family a run trains: the embedded shapes world, FLUX or Wan-2.1 (a diffusers folder with a
+/// prompt-embedding cache), or Stable Diffusion v1 (a diffusers folder with a prompt file, or the embedded UNet world
+/// model).
 public enum ModelFamily: String, Codable, CaseIterable, Sendable {
     case world
     case flux
     case sd
+    case wan
+}
+
+/// Which frames of a video an image reward scores (the mean over the chosen frames is the sample's score).
+public enum RewardFrames: String, Codable, CaseIterable, Sendable {
+    /// Frame 0, as DanceGRPO's Wan trainer scores it.
+    case first
+    /// The middle frame.
+    case middle
+    /// Every frame.
+    case all
 }
 
 /// What a run trains on and where it writes: the model and its data, image size, the run folder. Merged with the
@@ -22,9 +34,13 @@ public struct TaskSettings: Codable, Sendable, Equatable {
     public var evalPromptFile: String?
     /// Stable Diffusion: image side in pixels.
     public var resolution = 512
-    /// FLUX: image height and width in pixels.
+    /// FLUX and Wan: image height and width in pixels.
     public var height = 720
     public var width = 720
+    /// Wan: frames per sample (1 + 4k; 1 trains Wan as an image model, as DanceGRPO does).
+    public var numFrames = 1
+    /// Wan: the frames of a video that image rewards score.
+    public var rewardFrames = RewardFrames.first
     /// FLUX.1-dev's distilled guidance embedding.
     public var fluxGuidance: Float = 3.5
     /// Run folder (nil: runs/shapes-grpo, or the resumed run's folder).
@@ -45,6 +61,17 @@ public struct TaskSettings: Codable, Sendable, Equatable {
             // FLUX's latents are 8× smaller than the image and packed in 2×2 patches: 16 px per token.
             for (key, value) in [("height", height), ("width", width)] {
                 try Self.multiple(value, of: 16, key, "(FLUX: 8× VAE downsampling, then 2×2 patches)")
+            }
+        case .wan:
+            // Wan-2.1's VAE downsamples 8× and its transformer takes 2×2 patches; time is compressed 4× after the
+            // first frame.
+            for (key, value) in [("height", height), ("width", width)] {
+                try Self.multiple(value, of: 16, key, "(Wan: 8× VAE downsampling, then 2×2 patches)")
+            }
+            guard numFrames >= 1, numFrames <= 4097, (numFrames - 1) % 4 == 0 else {
+                throw SettingRangeError(
+                    key: "numFrames", expected: "1 + 4k frames (1, 5, 9, …, 81; Wan's VAE compresses time 4×)",
+                    found: "\(numFrames)")
             }
         case .sd:
             try Self.multiple(resolution, of: 8, "resolution", "(Stable Diffusion's VAE downsamples 8×)")

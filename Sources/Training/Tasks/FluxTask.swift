@@ -101,16 +101,9 @@ public final class FluxTask: TrainingTask {
         FluxPolicy(pipeline: pipeline, imageIds: imageIds, guidance: guidance, reference: reference)
     }
 
-    /// An epoch is one pass over the cache in a seed-dependent order (DanceGRPO's shuffling sampler); iteration k takes
-    /// the next `count` prompts, wrapping into the next epoch's order.
+    /// The cache's prompts in ``CachedPromptOrder``.
     public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
-        let n = entries.count
-        return (0..<count).map { j in
-            let position = iteration * count + j
-            let epoch = position / n
-            let order = Random.permutation(n, key: RandomKey(seed: seed &* 7_919 &+ UInt64(epoch))).toArray(Int32.self)
-            return Prompt(text: entries[Int(order[position % n])].caption)
-        }
+        CachedPromptOrder.prompts(entries.map(\.caption), count: count, iteration: iteration, seed: seed)
     }
 
     /// The first `count` prompts of the cache (all of them if fewer).

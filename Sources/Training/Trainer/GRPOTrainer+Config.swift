@@ -162,5 +162,23 @@ extension GRPOTrainer {
             c.checkpointEvery = 40
             return c
         }
+
+        /// DanceGRPO's Wan-2.1 T2V 1.3B launch script (`finetune_wan_2_1_grpo.sh`, `train_grpo_wan_2_1.py`): 2
+        /// prompts × 12 generations per GPU, 20 Dance-SDE steps (η 0.3, shift 3), 11 trained transitions per sample,
+        /// classifier-free guidance 5 against the empty prompt in rollout and training, one optimizer step per
+        /// iteration (accumulation over all 24 samples), HPS-v2.1 on frame 0, shared initial noise, checkpoints every
+        /// 200 steps.
+        /// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/scripts/finetune/finetune_wan_2_1_grpo.sh
+        public static var wan: Config {
+            var c = Config.flux
+            c.iterations = 1000
+            c.promptsPerIteration = 2
+            c.numGenerations = 12
+            c.samplingSteps = 20
+            c.gradientAccumulationSteps = 24
+            c.guidanceScale = 5
+            c.checkpointEvery = 200
+            return c
+        }
     }
 }

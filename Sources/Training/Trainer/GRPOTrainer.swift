@@ -246,8 +246,7 @@ public final class GRPOTrainer {
 
     /// Decodes the final latents and scores them with every reward.
     func score(_ batch: IterationRollout) throws -> RewardSet.Scores {
-        let images = try task.images(batch.trajectories.finalLatents)
-        return try rewards.score(images.map(GeneratedSample.image), prompts: batch.prompts)
+        return try rewards.score(try task.samples(batch.trajectories.finalLatents), prompts: batch.prompts)
     }
 
     /// The clipped-surrogate update on the trained samples (all, or best-of-N's subset) and the EMA; returns the

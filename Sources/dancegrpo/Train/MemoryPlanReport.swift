@@ -147,6 +147,11 @@ struct ModelFolder {
                 ModelFolder(
                     folder: URL(fileURLWithPath: $0), network: "transformer", frozen: ["vae"], task: FluxTask.self)
             }
+        case .wan:
+            return settings.checkpoint.map {
+                ModelFolder(
+                    folder: URL(fileURLWithPath: $0), network: "transformer", frozen: ["vae"], task: WanTask.self)
+            }
         case .sd:
             if try TrainCommand.isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = URL(fileURLWithPath: settings.checkpoint ?? "assets/shapes-model-sd")

@@ -97,7 +97,13 @@ struct TrainCommand: ParsableCommand {
         // a first pass over the layers finds them with the same merge and the same errors.
         let task = try RunSettings.resolve(preset: .world, presetName: "world", layers: layers).task
         let (preset, name) = try Self.preset(task.model, checkpoint: task.checkpoint)
-        let resolved = try RunSettings.resolve(preset: preset, presetName: name, layers: layers)
+        var taskPreset = TaskSettings()
+        if task.model == .wan {
+            // DanceGRPO's Wan script samples 512 × 512.
+            (taskPreset.height, taskPreset.width) = (512, 512)
+        }
+        let resolved = try RunSettings.resolve(
+            preset: preset, presetName: name, layers: layers, taskPreset: taskPreset)
         // Checked here too, so that --dry-run and a run refuse the same settings before any model loads.
         try resolved.validate()
         return resolved
@@ -107,6 +113,7 @@ struct TrainCommand: ParsableCommand {
         switch family {
         case .world: return (.world, "world")
         case .flux: return (.flux, "flux")
+        case .wan: return (.wan, "wan")
         case .sd:
             return try isEmbeddedStableDiffusion(checkpoint)
                 ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
@@ -133,6 +140,20 @@ struct TrainCommand: ParsableCommand {
             return try FluxTask(
                 pipeline: pipeline, embeddings: URL(fileURLWithPath: embeddings), height: settings.height,
                 width: settings.width, guidance: settings.fluxGuidance)
+        case .wan:
+            guard let checkpoint = settings.checkpoint else {
+                throw ValidationError(
+                    "--model wan needs --checkpoint (a diffusers Wan-2.1 folder, e.g. data/Wan2.1-T2V-1.3B-Diffusers)")
+            }
+            guard let embeddings = settings.embeddings else {
+                throw ValidationError(
+                    "--model wan needs --embeddings (a cache from `dancegrpo preprocess --model wan` or DanceGRPO's)")
+            }
+            print("loading Wan from \(checkpoint) …")
+            let pipeline = try WanPipeline.load(from: URL(fileURLWithPath: checkpoint), dtype: .float32)
+            return try WanTask(
+                pipeline: pipeline, embeddings: URL(fileURLWithPath: embeddings), frames: settings.numFrames,
+                height: settings.height, width: settings.width, rewardFrames: settings.rewardFrames)
         case .sd:
             if try isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = settings.checkpoint ?? "assets/shapes-model-sd"

@@ -1,0 +1,165 @@
+import Checkpoints
+import Engine
+import Foundation
+import GRPO
+import Imaging
+import Models
+import NN
+import Rewards
+
+/// DanceGRPO's Wan-2.1 setting (`train_grpo_wan_2_1.py`) as a GRPO task: a diffusers Wan folder (transformer trained,
+/// VAE frozen, no text encoder: prompts and the negative prompt come from the embedding cache, as DanceGRPO's
+/// `--data_json_path`), videos of `frames` frames of `height × width` (1 frame: Wan as an image model, as the seed
+/// trains it), classifier-free guidance against the cached negative prompt, image rewards on `rewardFrames`.
+/// Deliberate deviation: the seed writes each video as an H.264 MP4 and scores frame 0 read back from the file, so
+/// the codec's loss enters its reward; here the reward sees the decoded frames themselves.
+/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_wan_2_1.py
+public final class WanTask: TrainingTask {
+    public let pipeline: WanPipeline
+    public let cache: WanEmbeddingCache
+    public let entries: [WanEmbeddingCache.Entry]
+    public let frames: Int
+    public let height: Int
+    public let width: Int
+    public let rewardFrames: RewardFrames
+    /// Frames per second of the videos written for people to watch (Wan-2.1's own export rate).
+    public static let framesPerSecond = 16.0
+    private let byCaption: [String: WanEmbeddingCache.Entry]
+
+    public init(
+        pipeline: WanPipeline, embeddings: URL, frames: Int = 1, height: Int = 512, width: Int = 512,
+        rewardFrames: RewardFrames = .first
+    ) throws {
+        self.pipeline = pipeline
+        cache = WanEmbeddingCache(folder: embeddings)
+        entries = try cache.readManifest()
+        guard !entries.isEmpty else {
+            throw TrainingDataError.embeddingCache(
+                file: cache.manifestURL.path, reason: "the embedding manifest lists no prompts")
+        }
+        self.frames = frames
+        self.height = height
+        self.width = width
+        self.rewardFrames = rewardFrames
+        byCaption = Dictionary(entries.map { ($0.caption, $0) }, uniquingKeysWith: { first, _ in first })
+        pipeline.vae.freeze()
+        // Check one entry now, so a cache made by another model fails before the first rollout.
+        let sample = try cache.promptEmbeds([entries[0]])
+        let textDim = pipeline.transformer.config.textDim
+        guard sample.dim(-1) == textDim else {
+            throw TrainingDataError.embeddingCache(
+                file: cache.manifestURL.path,
+                reason:
+                    """
+                    embeddings of \(sample.dim(-1)) features, expected the transformer's text_dim \(textDim) (was \
+                    the cache made with another model?)
+                    """)
+        }
+    }
+
+    public var summary: String {
+        """
+        Wan (\(pipeline.transformer.parameterCount()) transformer parameters) on \(entries.count) cached prompts, \
+        \(frames) frame\(frames == 1 ? "" : "s") of \(width)×\(height) px
+        """
+    }
+
+    public var network: Module { pipeline.transformer }
+    public var networkFolderName: String { "transformer" }
+    public var chain: SamplingChain { .flow }
+    public var latentShape: [Int] { pipeline.latentShape(frames: frames, height: height, width: width) }
+
+    public func saveNetwork(to folder: URL) throws {
+        try pipeline.transformer.writePretrainedFolder(
+            folder.appendingPathComponent(networkFolderName), config: pipeline.transformer.config)
+    }
+
+    public func policy(reference: ReferenceWeights?) -> DenoisingPolicy {
+        WanPolicy(pipeline: pipeline, reference: reference)
+    }
+
+    /// The cache's prompts in ``CachedPromptOrder``.
+    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
+        CachedPromptOrder.prompts(entries.map(\.caption), count: count, iteration: iteration, seed: seed)
+    }
+
+    /// The first `count` prompts of the cache (all of them if fewer).
+    public func evaluationPrompts(count: Int) throws -> [Prompt] {
+        entries.prefix(count).map { Prompt(text: $0.caption) }
+    }
+
+    /// Cached UMT5 states per text; the empty text (classifier-free guidance's unconditional branch) is the cached
+    /// negative prompt, which DanceGRPO encodes from "".
+    public func conditioning(_ texts: [String]) throws -> Conditioning {
+        var rows: [Tensor] = []
+        for text in texts {
+            if text.isEmpty {
+                rows.append(try cache.negativePromptEmbeds([entries[0]]))
+                continue
+            }
+            guard let entry = byCaption[text] else {
+                throw TrainingDataError.embeddingCache(
+                    file: cache.manifestURL.path, reason: "no cached embedding for the prompt '\(text)'")
+            }
+            rows.append(try cache.promptEmbeds([entry]))
+        }
+        return Conditioning(["prompt_embeds": concatenated(rows, axis: 0)])
+    }
+
+    /// Each sample's first frame.
+    public func images(_ latents: Tensor) throws -> [RGBImage] {
+        try videos(latents).map { $0[0] }
+    }
+
+    /// The frames `rewardFrames` picks from each decoded video: a picture when that is one frame.
+    public func samples(_ latents: Tensor) throws -> [GeneratedSample] {
+        try videos(latents).map { video in
+            let chosen: [RGBImage]
+            switch rewardFrames {
+            case .first: chosen = [video[0]]
+            case .middle: chosen = [video[video.count / 2]]
+            case .all: chosen = video
+            }
+            return chosen.count == 1
+                ? .image(chosen[0]) : .video(frames: chosen, framesPerSecond: Self.framesPerSecond)
+        }
+    }
+
+    /// Final latents → every sample's frames, rounded to 8 bits as `VideoProcessor.postprocess_video` does.
+    public func videos(_ latents: Tensor) throws -> [[RGBImage]] {
+        let pixels = pipeline.decode(latents)
+        let (b, f, h, w) = (pixels.dim(0), pixels.dim(1), pixels.dim(2), pixels.dim(3))
+        let values = pixels.toArray(Float.self)
+        let frameSize = h * w * 3
+        return try (0..<b).map { i in
+            try (0..<f).map { j in
+                let start = (i * f + j) * frameSize
+                return try RGBImage(
+                    hwc: Array(values[start..<(start + frameSize)]), shape: [h, w, 3], range: .zeroToOne)
+            }
+        }
+    }
+}
+
+/// GRPO's view of Wan: the transformer's velocity for latents `[B, z_dim, f, h, w]` and cached UMT5 states, fed the
+/// flow chain's timesteps unscaled (DanceGRPO passes its integer τ = trunc(1000σ) to the transformer).
+final class WanPolicy: DenoisingPolicy {
+    let pipeline: WanPipeline
+    let reference: ReferenceWeights?
+
+    init(pipeline: WanPipeline, reference: ReferenceWeights?) {
+        self.pipeline = pipeline
+        self.reference = reference
+    }
+
+    var module: Module { pipeline.transformer }
+
+    func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
+        pipeline.velocity(x, timesteps: timesteps, promptEmbeds: conditioning["prompt_embeds"])
+    }
+
+    func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
+        guard let reference else { throw GRPOError.noReferencePolicy("\(Self.self)") }
+        return reference.evaluate { modelOutput(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
+    }
+}

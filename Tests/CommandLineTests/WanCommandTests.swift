@@ -1,0 +1,65 @@
+import Foundation
+import XCTest
+
+/// `train --model wan` as users run it: the preset is the seed's Wan script (512 × 512, 20 steps, guidance 5 against
+/// the empty prompt), and a few iterations of video GRPO on the miniature Wan folder and the seed-layout cache train
+/// with finite rewards and write a checkpoint in diffusers layout.
+final class WanCommandTests: XCTestCase {
+    private let folder = "Tests/TestSupport/Fixtures/wan_mini"
+    private let cache = "Tests/TestSupport/Fixtures/wan_mini_embeddings"
+
+    func testPresetIsTheSeedsWanScript() throws {
+        let result = try DancegrpoExecutable.run([
+            "train", "--model", "wan", "--checkpoint", folder, "--embeddings", cache, "--dry-run"
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        for line in [
+            "height", "width", "samplingSteps", "guidanceScale", "numGenerations", "gradientAccumulationSteps",
+            "numFrames", "rewardFrames"
+        ] {
+            XCTAssert(result.output.contains(line), "\(line) missing:\n\(result.output)")
+        }
+        func value(_ key: String) -> String? {
+            result.output.split(separator: "\n").first { $0.hasPrefix(key + " ") }?
+                .split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.map(String.init)
+        }
+        XCTAssertEqual(value("height"), "512")
+        XCTAssertEqual(value("samplingSteps"), "20")
+        XCTAssertEqual(value("guidanceScale"), "5")
+        XCTAssertEqual(value("gradientAccumulationSteps"), "24")
+        XCTAssertEqual(value("numFrames"), "1")
+
+        let bad = try DancegrpoExecutable.run([
+            "train", "--model", "wan", "--checkpoint", folder, "--embeddings", cache, "--num-frames", "4", "--dry-run"
+        ])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssert(bad.output.contains("1 + 4k frames"), bad.output)
+    }
+
+    func testVideoGRPORunsAndCheckpoints() throws {
+        guard FileManager.default.fileExists(atPath: DancegrpoExecutable.url.path) else {
+            return XCTFail("\(DancegrpoExecutable.url.path) is missing: build with `swift build --build-tests`")
+        }
+        let root = try RunFolderFiles.temporaryRoot("wan")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("run")
+        let result = try DancegrpoExecutable.run([
+            "train", "--model", "wan", "--checkpoint", folder, "--embeddings", cache, "--height", "32", "--width",
+            "32", "--num-frames", "5", "--reward-frames", "all", "--processes", "1", "--prompts-per-iteration", "1",
+            "--num-generations", "2", "--sampling-steps", "4", "--gradient-accumulation-steps", "2", "--reward",
+            "jpeg-compressibility", "--eval-prompts", "2", "--eval-every", "0", "--checkpoint-every", "2",
+            "--iterations", "2", "--output-dir", run.path
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        let rewards = try String(contentsOf: run.appendingPathComponent("reward.txt"), encoding: .utf8)
+            .split(separator: "\n").compactMap { Double($0) }
+        XCTAssertEqual(rewards.count, 2)
+        XCTAssert(rewards.allSatisfy(\.isFinite), "\(rewards)")
+        let transformer = run.appendingPathComponent("checkpoint-2-0/transformer")
+        for file in ["config.json", "diffusion_pytorch_model.safetensors"] {
+            XCTAssert(
+                FileManager.default.fileExists(atPath: transformer.appendingPathComponent(file).path),
+                "\(file) missing in \(transformer.path)")
+        }
+    }
+}
