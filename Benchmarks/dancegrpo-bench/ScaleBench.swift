@@ -34,6 +34,10 @@ enum ScaleBench {
             return 0
         }
         let options = try ScaleOptions(arguments)
+        if options.estimatesOnly {
+            printSeedEstimates()
+            return 0
+        }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let config = options.config
         print(
@@ -67,15 +71,23 @@ enum ScaleBench {
                 sharded estimate)
                 """)
         }
-        let seed = ScaleSeedEstimate.plan()
-        print(
-            "\nthe seed's setup, estimated: FLUX.1-dev on \(ScaleSeedEstimate.gpus) GPUs, 720×720 px, 512 text tokens")
-        print(seed.table())
+        printSeedEstimates()
         let parameters = rows.first?.reports.first?.parameters ?? 0
         let one = rows.first { $0.ranks == 1 && $0.stage == 0 }
         let four = rows.first { $0.ranks == 4 && $0.stage == 3 }
         print(finalLine(parameters: parameters, one: one?.peakResident, four: four?.peakResident))
         return 0
+    }
+
+    /// The memory plans of the seed's setups, from their settings: FLUX.1-dev on 8 GPUs, Wan2.1-T2V-1.3B on one.
+    static func printSeedEstimates() {
+        print(
+            "\nthe seed's setup, estimated: FLUX.1-dev on \(ScaleSeedEstimate.gpus) GPUs, 720×720 px, 512 text tokens")
+        print(ScaleSeedEstimate.plan().table())
+        for (label, plan) in ScaleWanEstimate.plans() {
+            print("\nWan2.1-T2V-1.3B, estimated: \(label)")
+            print(plan.table(device: DeviceMemory(bytes: ScaleWanEstimate.gpuBytes, source: "an 80 GB GPU")))
+        }
     }
 
     /// The plan of the benchmark's workload at `ranks` and `stage`.

@@ -18,13 +18,15 @@ struct ScaleOptions: Codable {
     var ranks = [1, 2, 4]
     var stages = [0, 1, 2, 3]
     var checkpointing = true
+    /// Print only the estimates of the seed's setups (FLUX.1-dev, Wan2.1-1.3B), measuring nothing.
+    var estimatesOnly = false
     /// Samples per rank per iteration (one prompt's group), denoising steps, trained transitions per sample.
     var samples = 2
     var samplingSteps = 4
 
     static let usage = """
         usage: dancegrpo-bench scale [--heads N] [--double N] [--single N] [--side N] [--text-tokens N] [--steps N]
-                                     [--ranks 1,2,4] [--stages 0,1,2,3] [--no-checkpointing]
+                                     [--ranks 1,2,4] [--stages 0,1,2,3] [--no-checkpointing] [--estimates]
           --heads N         attention heads of 64 features (width 64·N; default 8)
           --double/--single FLUX double- and single-stream blocks (default 2 and 4)
           --side N          packed image tokens per side (default 8: 64 tokens, a 128 px image)
@@ -32,6 +34,7 @@ struct ScaleOptions: Codable {
           --steps N         timed GRPO iterations per run after one warm-up (default 2)
           --ranks LIST      rank counts on loopback (default 1,2,4); --stages LIST ZeRO stages (default 0,1,2,3)
           --no-checkpointing  train without gradient checkpointing (default: on, as the seed)
+          --estimates         print only the memory plans of the seed's setups (FLUX.1-dev, Wan2.1-T2V-1.3B)
           The issue's ≈300M-parameter model: --heads 16 --double 4 --single 8 (width 1024).
         """
 
@@ -64,6 +67,7 @@ struct ScaleOptions: Codable {
             case "--ranks": ranks = try list(argument, in: 1...64)
             case "--stages": stages = try list(argument, in: 0...3)
             case "--no-checkpointing": checkpointing = false
+            case "--estimates": estimatesOnly = true
             default: throw FluxBenchSkipped("unknown argument \(argument)")
             }
         }

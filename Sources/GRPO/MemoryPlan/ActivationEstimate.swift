@@ -32,8 +32,12 @@ public struct ActivationEstimate: Sendable, Equatable {
 
     /// A transformer of `blocks` blocks over `tokens` tokens (image and text) of `hidden` features in `heads` heads:
     /// tokens × hidden × blocks × a factor, plus the attention scores' term.
-    public static func transformer(tokens: Int, hidden: Int, heads: Int, blocks: Int) -> ActivationEstimate {
-        let features = Double(tokens * hidden), scores = Double(heads * tokens * tokens)
+    /// `crossTokens`: tokens the blocks attend to without carrying them (Wan's text in cross-attention), which add
+    /// heads × tokens × crossTokens scores per block.
+    public static func transformer(tokens: Int, hidden: Int, heads: Int, blocks: Int, crossTokens: Int = 0)
+        -> ActivationEstimate
+    {
+        let features = Double(tokens * hidden), scores = Double(heads * tokens * (tokens + crossTokens))
         let block = Int((transformerPerTokenFeature * features + transformerPerScore * scores).rounded())
         let kept = Int((checkpointedPerTokenFeature * features + checkpointedPerScore * scores).rounded())
         return ActivationEstimate(stored: (blocks + 1) * block, checkpointed: blocks * kept + block, forward: block)

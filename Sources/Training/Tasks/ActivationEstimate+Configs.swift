@@ -13,6 +13,15 @@ extension ActivationEstimate {
             blocks: config.numLayers + config.numSingleLayers)
     }
 
+    /// A Wan transformer (`transformer/config.json`) over `videoTokens` patch tokens (f × h/2 × w/2 for latents
+    /// f × h × w) that cross-attend to `textTokens` text states.
+    public static func wan(transformerFolder: URL, videoTokens: Int, textTokens: Int) throws -> ActivationEstimate {
+        let config = try WanTransformer3DConfig.load(transformerFolder.appendingPathComponent("config.json"))
+        return .transformer(
+            tokens: videoTokens, hidden: config.numAttentionHeads * config.attentionHeadDim,
+            heads: config.numAttentionHeads, blocks: config.numLayers, crossTokens: textTokens)
+    }
+
     /// A diffusers UNet (`unet/config.json`) over latents of `pixels` positions: its levels' channels, layers per
     /// block, and attention where the down blocks are cross-attention blocks.
     public static func unet(unetFolder: URL, pixels: Int) throws -> ActivationEstimate {

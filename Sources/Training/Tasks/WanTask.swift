@@ -64,6 +64,26 @@ public final class WanTask: TrainingTask {
         """
     }
 
+    /// Wan's transformer over the patch tokens of `numFrames` frames of `height × width` (16 px and 4 frames per
+    /// token after the first frame) and the cache's text length (the first cached prompt's; 512 without a readable
+    /// cache, as `WanPipeline` pads).
+    public static func activationEstimate(folder: URL, settings: TaskSettings) throws -> ActivationEstimate? {
+        let latentFrames = 1 + (settings.numFrames - 1) / 4
+        return try .wan(
+            transformerFolder: folder.appendingPathComponent("transformer"),
+            videoTokens: latentFrames * (settings.height / 16) * (settings.width / 16),
+            textTokens: settings.embeddings.flatMap { cachedTextLength(URL(fileURLWithPath: $0)) } ?? 512)
+    }
+
+    /// Tokens of the first prompt in an embedding cache (nil for an unreadable cache: the run itself reports it).
+    static func cachedTextLength(_ folder: URL) -> Int? {
+        let cache = WanEmbeddingCache(folder: folder)
+        guard let first = try? cache.readManifest().first, let states = try? cache.promptEmbeds([first]) else {
+            return nil
+        }
+        return states.dim(1)
+    }
+
     public var network: Module { pipeline.transformer }
     public var networkFolderName: String { "transformer" }
     public var chain: SamplingChain { .flow }
