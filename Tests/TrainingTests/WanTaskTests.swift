@@ -111,4 +111,40 @@ final class WanTaskTests: XCTestCase {
             XCTAssert(evaluation.meanReward.isFinite)
         }
     }
+
+    /// The trainer's features on the Wan path: LoRA on the attention projections, EMA, the KL penalty against the
+    /// frozen reference and bf16 mixed precision train with finite statistics, and a run interrupted after one
+    /// iteration and resumed from its checkpoint continues exactly as the uninterrupted one.
+    func testLoRAEMAKLMixedPrecisionAndResume() throws {
+        var features = GRPOTrainer.Config.tinyWan
+        features.loraRank = 4
+        features.emaDecay = 0.9
+        features.beta = 0.01
+        features.mixedPrecision = .bf16
+        let folder = try temporaryDirectory(self)
+        let withFeatures = try GRPOTrainer(
+            task: try task(frames: 5), config: features, runFolder: folder.appendingPathComponent("features"))
+        let log = try withFeatures.step()
+        XCTAssert(log.gradNorm.isFinite && log.gradNorm > 0, "\(log.gradNorm)")
+        XCTAssert(log.rewardMean.values.allSatisfy(\.isFinite))
+        let adapters = withFeatures.task.network.parameters().keys.filter { $0.contains("lora") }
+        XCTAssertFalse(adapters.isEmpty, "LoRA adapters on Wan's to_q/to_k/to_v/to_out.0")
+
+        let straight = try GRPOTrainer(
+            task: try task(), config: .tinyWan, runFolder: folder.appendingPathComponent("straight"))
+        _ = try straight.step()
+        let second = try straight.step()
+        let interrupted = try GRPOTrainer(
+            task: try task(), config: .tinyWan, runFolder: folder.appendingPathComponent("interrupted"))
+        _ = try interrupted.step()
+        let saved = try interrupted.saveCheckpoint()
+        let resumed = try GRPOTrainer(
+            task: try task(), config: .tinyWan, runFolder: folder.appendingPathComponent("interrupted"))
+        try resumed.resume(from: saved)
+        let again = try resumed.step()
+        XCTAssertEqual(again.rewardMean, second.rewardMean)
+        for (key, value) in straight.task.network.parameters() {
+            XCTAssertEqual(resumed.task.network.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
+        }
+    }
 }
