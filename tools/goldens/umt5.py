@@ -29,10 +29,13 @@ umt5_encoder.safetensors     a tiny UMT5EncoderModel (3 layers, each with its ow
   input.input_ids/attention_mask [3, 10]: unpadded, right padded, left padded
   output.last_hidden_state, output.masked.last_hidden_state
   input.long_ids, output.long.last_hidden_state  [1, 160]: distances beyond max_distance 128
-  wan.input_ids, wan.attention_mask [3, 32]  WanPipeline's tokenizer call on wan.prompts (metadata), max length 32
-  wan.prompt_embeds [3, 32, 16]  `WanPipeline._get_t5_prompt_embeds(prompts, max_sequence_length=32)`: the states cut
+  wan.input_ids, wan.attention_mask [4, 32]  WanPipeline's tokenizer call on wan.prompts (metadata), max length 32
+  wan.prompt_embeds [4, 32, 16]  `WanPipeline._get_t5_prompt_embeds(prompts, max_sequence_length=32)`: the states cut
                              to each prompt's length and padded back with zeros
-  metadata: config (UMT5Config JSON), wan_prompts (JSON list), library versions
+  wan.negative_prompt_embeds [4, 32, 16]  `WanPipeline.encode_prompt`'s negative side for one negative prompt
+                             (metadata wan_negative_prompt) given for the 4 prompts
+  wan.empty_negative_prompt_embeds [1, 32, 16]  the same without a negative prompt (diffusers then encodes "")
+  metadata: config (UMT5Config JSON), wan_prompts (JSON list), wan_negative_prompt, library versions
 Seeded and single-threaded: reruns give the same files for the same library versions.
 """
 import importlib.metadata
@@ -82,6 +85,8 @@ WAN_PROMPTS = [
     "",
     LONG_WORDS,
 ]
+
+NEGATIVE_PROMPT = "blurry,  low quality &amp; static"
 
 
 def prompts():
@@ -218,6 +223,14 @@ def write_encoder(tokenizer):
         wan_prompts = WAN_PROMPTS[:3] + [WAN_PROMPTS[4]]
         embeds = WanPipeline._get_t5_prompt_embeds(host, wan_prompts, max_sequence_length=32,
                                                    device=torch.device("cpu"), dtype=torch.float64)
+        host._get_t5_prompt_embeds = lambda **kwargs: WanPipeline._get_t5_prompt_embeds(host, **kwargs)
+        positive, negative = WanPipeline.encode_prompt(
+            host, wan_prompts, negative_prompt=NEGATIVE_PROMPT, max_sequence_length=32, device=torch.device("cpu"),
+            dtype=torch.float64)
+        assert torch.equal(positive, embeds)
+        _, empty_negative = WanPipeline.encode_prompt(
+            host, wan_prompts[:1], negative_prompt=None, max_sequence_length=32, device=torch.device("cpu"),
+            dtype=torch.float64)
     wan_inputs = tokenizer([prompt_clean(p) for p in wan_prompts], padding="max_length", max_length=32,
                            truncation=True, return_attention_mask=True, return_tensors="pt")
     lengths = wan_inputs.attention_mask.sum(dim=1)
@@ -235,11 +248,13 @@ def write_encoder(tokenizer):
         "wan.input_ids": f32(wan_inputs.input_ids),
         "wan.attention_mask": f32(wan_inputs.attention_mask),
         "wan.prompt_embeds": f32(embeds),
+        "wan.negative_prompt_embeds": f32(negative),
+        "wan.empty_negative_prompt_embeds": f32(empty_negative),
     })
     path = os.path.join(FIXTURES, "umt5_encoder.safetensors")
     config_json = {k: v for k, v in json.loads(config.to_json_string()).items() if k != "transformers_version"}
     save_file(tensors, path, metadata={"config": json.dumps(config_json), "wan_prompts": json.dumps(wan_prompts),
-                                       **VERSIONS})
+                                       "wan_negative_prompt": NEGATIVE_PROMPT, **VERSIONS})
     print("wrote", path, f"{os.path.getsize(path) / 1e3:.0f} kB")
 
 

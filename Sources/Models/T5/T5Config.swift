@@ -6,7 +6,8 @@ import NN
 /// A transformers T5 `config.json` (`T5Config`, or `UMT5Config` when `model_type` is "umt5"), the fields the encoder
 /// needs. Field names are the file's; absent fields take transformers' defaults for the model type (the original
 /// T5's for "t5": v1.1 checkpoints such as FLUX's T5-XXL set `feed_forward_proj` to "gated-gelu"; UMT5's own, gated
-/// GELU included, for "umt5").
+/// GELU included, for "umt5"). `tie_word_embeddings` (false in google/umt5-xxl) only concerns a decoder's output
+/// head: the encoder's `embed_tokens` is the `shared` table either way.
 public struct T5Config: Codable, Sendable, Equatable {
     /// "t5" (also FLUX's T5-XXL), "mt5", or "umt5" (Wan's google/umt5-xxl: every layer has its own position bias).
     public var modelType = "t5"

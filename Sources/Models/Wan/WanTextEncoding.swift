@@ -49,6 +49,18 @@ public final class WanTextEncoder {
         return Self.zeroingPastLengths(states, lengths: inputs.lengths)
     }
 
+    /// `WanPipeline.encode_prompt` with classifier-free guidance: the prompts' embeddings and the negative prompt's,
+    /// one row per prompt (diffusers encodes "" when there is no negative prompt).
+    public func encode(
+        _ prompts: [String], negativePrompt: String?, maxSequenceLength: Int = maxSequenceLength
+    ) -> (prompt: Tensor, negative: Tensor) {
+        let negatives = Array(repeating: negativePrompt ?? "", count: prompts.count)
+        return (
+            encode(prompts, maxSequenceLength: maxSequenceLength),
+            encode(negatives, maxSequenceLength: maxSequenceLength)
+        )
+    }
+
     /// `states [B, L, D]` with rows `b` zero from position `lengths[b]` on (diffusers' `u[:v]` then zero padding;
     /// the tokenizer pads on the right, so a prompt's tokens are its first `lengths[b]` positions).
     public static func zeroingPastLengths(_ states: Tensor, lengths: [Int]) -> Tensor {

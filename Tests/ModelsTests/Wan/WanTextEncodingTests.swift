@@ -49,6 +49,23 @@ final class WanTextEncodingTests: XCTestCase {
         XCTAssertEqual(encoder.encode([prompts[0]]).shape, [1, 512, 16])
     }
 
+    /// `encode_prompt`'s negative side: one negative prompt for every prompt, or "" when there is none.
+    func testNegativePromptMatchesDiffusers() throws {
+        let (folder, prompts, g) = try wanFolder(tokenizerLayout: "json")
+        let file = try SafeTensorsFile(url: Fixture.url("umt5_encoder.safetensors"))
+        let negative = file.metadata["wan_negative_prompt"]!
+        let encoder = try WanTextEncoder.load(from: folder)
+        let both = encoder.encode(prompts, negativePrompt: negative, maxSequenceLength: 32)
+        assertClose(both.prompt, g["wan.prompt_embeds"]!, tolerance: 1e-4, "prompts")
+        assertClose(both.negative, g["wan.negative_prompt_embeds"]!, tolerance: 1e-4, "negative prompt")
+        let empty = encoder.encode([prompts[0]], negativePrompt: nil, maxSequenceLength: 32).negative
+        assertClose(empty, g["wan.empty_negative_prompt_embeds"]!, tolerance: 1e-4, "no negative prompt")
+        print(
+            "Wan negative prompt embeds: max abs error "
+                + "\(maxAbsDifference(both.negative, g["wan.negative_prompt_embeds"]!)), "
+                + "empty \(maxAbsDifference(empty, g["wan.empty_negative_prompt_embeds"]!))")
+    }
+
     /// transformers 4 folders ship spiece.model without tokenizer.json; the ids (and so the embeddings) are the same.
     func testSpieceOnlyTokenizerFolder() throws {
         let (folder, prompts, g) = try wanFolder(tokenizerLayout: "spiece")
