@@ -54,7 +54,9 @@ extension T5Tokenizer {
             if file.usesByteFallback {
                 let bytePieces = ids(of: .byte).map { (String(decoding: file.pieces[$0].text, as: UTF8.self), $0) }
                 byteIDs = UnigramModel.bytePieceIDs(Dictionary(bytePieces, uniquingKeysWith: { first, _ in first }))
-                guard byteIDs != nil else { throw invalid("byte_fallback is set but the 256 <0xXX> pieces are not") }
+                guard byteIDs != nil else {
+                    throw invalid("byte_fallback is set but some of the 256 byte pieces <0x00>…<0xFF> are missing")
+                }
             }
             let latticeTypes: Set<SentencePieceModelFile.PieceType> = [.normal, .userDefined, .unused]
             model = UnigramModel(
