@@ -28,7 +28,6 @@ extension T5Tokenizer {
         guard file.modelType == .unigram else {
             throw invalid("model type \(file.modelType) is not supported (only the unigram model, which T5 uses)")
         }
-        guard !file.usesByteFallback else { throw invalid("byte fallback is not supported") }
         guard file.pieces.indices.contains(file.unknownID) else {
             throw invalid("unk_id \(file.unknownID) is outside the \(file.pieces.count) pieces")
         }
@@ -49,12 +48,22 @@ extension T5Tokenizer {
         let model: UnigramModel
         switch pipeline {
         case .sentencePiece:
-            // The lattice holds normal, user-defined and unused pieces; the score range comes from normal ones.
+            // The lattice holds normal, user-defined and unused pieces; the score range comes from normal ones. With
+            // byte fallback (UMT5's model) the byte pieces stand in for unknown characters.
+            var byteIDs: [Int]?
+            if file.usesByteFallback {
+                let bytePieces = ids(of: .byte).map { (String(decoding: file.pieces[$0].text, as: UTF8.self), $0) }
+                byteIDs = UnigramModel.bytePieceIDs(Dictionary(bytePieces, uniquingKeysWith: { first, _ in first }))
+                guard byteIDs != nil else {
+                    throw invalid("byte_fallback is set but some of the 256 byte pieces <0x00>…<0xFF> are missing")
+                }
+            }
             let latticeTypes: Set<SentencePieceModelFile.PieceType> = [.normal, .userDefined, .unused]
             model = UnigramModel(
                 pieces: file.pieces.map { ($0.text, $0.score, latticeTypes.contains($0.type)) },
                 userDefined: Set(ids(of: .userDefined)), unused: Set(ids(of: .unused)),
-                normalScoreIDs: ids(of: .normal), unknownID: file.unknownID, arithmetic: .sentencePiece)
+                normalScoreIDs: ids(of: .normal), unknownID: file.unknownID, arithmetic: .sentencePiece,
+                byteIDs: byteIDs)
             normalizer.charsMap = charsMap
             normalizer.userDefinedSymbols = PieceTrie(ids(of: .userDefined).map { (file.pieces[$0].text, $0) })
             normalizer.addsDummyPrefix = file.addsDummyPrefix
@@ -63,7 +72,10 @@ extension T5Tokenizer {
             normalizer.treatsWhitespaceAsSuffix = file.treatsWhitespaceAsSuffix
         case .huggingFace:
             // transformers' conversion: every piece in the Unigram vocabulary; control, user-defined and unknown
-            // pieces and the sentinels as added tokens; Precompiled normalizer; WhitespaceSplit + Metaspace.
+            // pieces and the sentinels as added tokens; Precompiled normalizer; WhitespaceSplit + Metaspace. Its
+            // Unigram has no byte fallback whatever the file says (transformers 4's T5Converter and transformers 5's
+            // T5Tokenizer both build it with byte_fallback=False), so a UMT5 model's unknown characters stay <unk>:
+            // https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/models/t5/tokenization_t5.py
             model = UnigramModel(
                 pieces: file.pieces.map { ($0.text, $0.score, true) }, normalScoreIDs: Array(allIDs),
                 unknownID: file.unknownID, arithmetic: .huggingFace)
@@ -91,7 +103,6 @@ extension T5Tokenizer {
         guard modelObject["type"] as? String == "Unigram" else {
             throw invalid("model type \(modelObject["type"] ?? "missing") is not supported (expected Unigram)")
         }
-        guard modelObject["byte_fallback"] as? Bool != true else { throw invalid("byte fallback is not supported") }
         guard let vocabulary = modelObject["vocab"] as? [[Any]] else { throw invalid("model.vocab is not a list") }
         var pieces: [(bytes: [UInt8], score: Float, inLattice: Bool)] = []
         pieces.reserveCapacity(vocabulary.count)
@@ -104,8 +115,18 @@ extension T5Tokenizer {
         guard let unknownID = TokenizerFiles.integer(modelObject["unk_id"]), pieces.indices.contains(unknownID) else {
             throw invalid("model.unk_id is missing or outside the vocabulary")
         }
+        // With byte fallback, `tokenizers` spells an unknown stretch with the pieces "<0xXX>" of its bytes, when all
+        // of them are in the vocabulary (else <unk>).
+        var byteIDs: [Int]?
+        if modelObject["byte_fallback"] as? Bool == true {
+            let pieceIDs = Dictionary(
+                pieces.enumerated().map { (String(decoding: $0.element.bytes, as: UTF8.self), $0.offset) },
+                uniquingKeysWith: { first, _ in first })
+            byteIDs = UnigramModel.bytePieceIDs(pieceIDs)
+        }
         let model = UnigramModel(
-            pieces: pieces, normalScoreIDs: Array(pieces.indices), unknownID: unknownID, arithmetic: .huggingFace)
+            pieces: pieces, normalScoreIDs: Array(pieces.indices), unknownID: unknownID, arithmetic: .huggingFace,
+            byteIDs: byteIDs)
 
         var pipeline = HuggingFaceUnigramPipeline()
         do {

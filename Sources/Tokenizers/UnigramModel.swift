@@ -19,13 +19,19 @@ struct UnigramModel: Sendable {
     private let unknownScore: Float
     private let maxScore: Float
     private let arithmetic: Arithmetic
+    /// Ids of the pieces `<0x00>`…`<0xFF>` when the model has byte fallback: an unknown stretch of text then becomes
+    /// its UTF-8 bytes instead of `unknownID`.
+    private let byteIDs: [Int]?
 
     /// - Parameters:
     ///   - pieces: every vocabulary entry, by id: its UTF-8 text, score, and whether the lattice uses it.
+    ///   - byteIDs: the 256 byte pieces' ids, in byte order, for byte fallback; nil without it.
     init(
         pieces: [(bytes: [UInt8], score: Float, inLattice: Bool)], userDefined: Set<Int> = [], unused: Set<Int> = [],
-        normalScoreIDs: [Int], unknownID: Int, arithmetic: Arithmetic
+        normalScoreIDs: [Int], unknownID: Int, arithmetic: Arithmetic, byteIDs: [Int]? = nil
     ) {
+        precondition(byteIDs == nil || byteIDs!.count == 256, "UnigramModel: byte fallback needs 256 byte pieces")
+        self.byteIDs = byteIDs
         trie = PieceTrie(pieces.enumerated().lazy.filter { $0.element.inLattice }.map { ($0.element.bytes, $0.offset) })
         self.userDefined = userDefined
         self.unused = unused
@@ -41,7 +47,8 @@ struct UnigramModel: Sendable {
     }
 
     /// Ids of the best segmentation; consecutive unknown characters come out as one unknown id, as both references
-    /// merge them.
+    /// merge them, or with byte fallback as the UTF-8 bytes of those characters (SentencePiece's
+    /// `PopulateSentencePieceText` and transformers' `Unigram::tokenize` both expand the merged stretch byte by byte).
     func encode(_ text: [UInt8]) -> [Int] {
         guard !text.isEmpty else { return [] }
         let size = text.count
@@ -79,20 +86,41 @@ struct UnigramModel: Sendable {
                 if bestStart[end] == -1 || candidate > bestScore[end] {
                     bestScore[end] = store(candidate)
                     bestStart[end] = start
-                    bestID[end] = unknownID
+                    bestID[end] = Self.unknownCharacter
                 }
             }
             start += characterLength
         }
         var ids: [Int] = []
+        var lastWasUnknown = false
         var end = size
         while end > 0 {
             let id = bestID[end]
-            if !(id == unknownID && ids.last == unknownID) { ids.append(id) }
-            end = bestStart[end]
+            let start = bestStart[end]
+            if id != Self.unknownCharacter {
+                ids.append(id)
+            } else if let byteIDs {
+                // Backwards, as the path is read from the end.
+                ids += text[start..<end].reversed().map { byteIDs[Int($0)] }
+            } else if !lastWasUnknown {
+                ids.append(unknownID)
+            }
+            lastWasUnknown = id == Self.unknownCharacter
+            end = start
         }
         return ids.reversed()
     }
+
+    /// The ids of the pieces `<0x00>`…`<0xFF>` (as SentencePiece names them), or nil unless all 256 are there.
+    static func bytePieceIDs(_ pieceIDs: [String: Int]) -> [Int]? {
+        let hex = Array("0123456789ABCDEF")
+        let ids = (0..<256).map { pieceIDs["<0x\(hex[$0 >> 4])\(hex[$0 & 15])>"] }
+        guard ids.allSatisfy({ $0 != nil }) else { return nil }
+        return ids.map { $0! }
+    }
+
+    /// `bestID` of a character no piece covers (kept apart from a piece that happens to be the unknown piece).
+    private static let unknownCharacter = -2
 
     private func store(_ score: Double) -> Double {
         switch arithmetic {

@@ -53,6 +53,41 @@ struct T5Golden: Decodable {
     static let shared: T5Golden = load("tokenizers/t5.json")
 }
 
+/// UMT5-style goldens (tools/goldens/umt5.py): a unigram model with byte fallback in both transformers layouts.
+struct UMT5Golden: Decodable {
+    struct Prompt: Decodable {
+        let category: String
+        let text: String
+        /// sentencepiece: unknown characters as their UTF-8 byte pieces.
+        let sentencepiece: [Int]
+        /// transformers (AutoTokenizer) on the spiece.model-only folder and on the tokenizer.json-only folder.
+        let transformers_spiece: [Int]
+        let transformers_json: [Int]
+        /// `tokenizers` on that tokenizer.json with `model.byte_fallback` set to true.
+        let byte_fallback_json: [Int]
+    }
+    struct Cleaning: Decodable {
+        let prompts: [String]
+        /// diffusers' `prompt_clean` of each prompt, and transformers' ids of the cleaned text.
+        let cleaned: [String]
+        let ids: [[Int]]
+    }
+    struct Batch: Decodable {
+        let prompts: [String]
+        let max_length: Int
+        let ids: [[Int]]
+        let attention_mask: [[Int]]
+    }
+    let pieces: Int
+    let transformers_vocab_size: Int
+    let prompts: [Prompt]
+    let cleaning: Cleaning
+    /// Prompts cleaned and tokenized as WanPipeline does (512, padded, truncated, with the mask).
+    let wan_batch: Batch
+
+    static let shared: UMT5Golden = load("tokenizers/umt5.json")
+}
+
 private func load<T: Decodable>(_ name: String) -> T {
     do {
         return try JSONDecoder().decode(T.self, from: Data(contentsOf: Fixture.url(name)))

@@ -2,8 +2,9 @@ import Engine
 import NN
 
 /// T5 self-attention (transformers `T5Attention`, encoder use): keys `q`, `k`, `v`, `o` without biases, and in the
-/// first layer only `relative_attention_bias [num_buckets, heads]`. The scores are not scaled by 1/sqrt(d_kv) (T5
-/// folds that into the initialisation); position information enters only as the additive bias.
+/// first layer only (in every layer for UMT5) `relative_attention_bias [num_buckets, heads]`. The scores are not
+/// scaled by 1/sqrt(d_kv) (T5 folds that into the initialisation); position information enters only as the additive
+/// bias.
 public final class T5Attention: Module {
     public let q: Linear
     public let k: Linear
@@ -35,11 +36,12 @@ public final class T5Attention: Module {
             ? Embedding(config.relativeAttentionNumBuckets, config.numHeads, dtype: dtype, key: keys[4]) : nil
     }
 
-    /// The bidirectional position bias `[1, heads, length, length]` (only the layer that holds the table computes it;
-    /// the encoder shares it with every layer).
+    /// The bidirectional position bias `[1, heads, length, length]` (only a layer that holds the table computes it;
+    /// T5's encoder shares layer 0's with every layer).
     public func positionBias(length: Int) -> Tensor {
         guard let relativeAttentionBias else {
-            preconditionFailure("T5Attention: this layer has no relative_attention_bias (only the first layer does)")
+            preconditionFailure(
+                "T5Attention: this layer has no relative_attention_bias (in T5 only the first layer does)")
         }
         let buckets = T5RelativePosition.buckets(
             queryLength: length, keyLength: length, bidirectional: true,
