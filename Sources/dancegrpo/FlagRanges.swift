@@ -47,7 +47,9 @@ extension EvaluateCommand {
 extension PreprocessCommand {
     func validate() throws {
         try FlagRanges.check {
-            try SettingRange.integer(maxSequenceLength, "--max-sequence-length", atLeast: 1, atMost: 4096)
+            if let maxSequenceLength {
+                try SettingRange.integer(maxSequenceLength, "--max-sequence-length", atLeast: 1, atMost: 4096)
+            }
             try SettingRange.integer(limit, "--limit", atLeast: 0, " (0: all)")
             try SettingRange.integer(batchSize, "--batch-size", atLeast: 1)
         }

@@ -3,17 +3,23 @@ import Engine
 import Foundation
 import Models
 
-/// Caches the text conditioning of every prompt (T5 states, CLIP pooled vector, text ids) so that training never
-/// loads the text encoders — DanceGRPO's preprocessing step. Resumable: prompts whose files exist are skipped.
+/// Caches the text conditioning of every prompt so that training never loads the text encoders — DanceGRPO's
+/// preprocessing step: for FLUX the T5 states, CLIP pooled vector and text ids; for Wan the UMT5 states of the prompt
+/// and of the negative prompt. Resumable: prompts whose files exist are skipped.
 struct PreprocessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preprocess",
         abstract: "Encode a prompt file with the model's text encoders into an embedding cache for training.")
 
-    @Option(help: "Model family (flux).")
+    @Option(help: "Model family: flux or wan.")
     var model = "flux"
 
-    @Option(help: "A diffusers FLUX folder (only text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/ are read).")
+    @Option(
+        help:
+            """
+            A diffusers FLUX folder (only text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/ are read) or Wan \
+            folder (text_encoder/, tokenizer/).
+            """)
     var checkpoint: String
 
     @Option(help: "Prompt file, one prompt per line (blank lines are skipped; line numbers name the files).")
@@ -25,8 +31,11 @@ struct PreprocessCommand: ParsableCommand {
     @Option(help: "Stored dtype: bfloat16 (as the reference) or float32.")
     var dtype = DType.bfloat16
 
-    @Option(help: "T5 tokens (FLUX uses 512).")
-    var maxSequenceLength = 512
+    @Option(help: "Text tokens (default: 512 for FLUX, 226 for Wan as DanceGRPO's Wan preprocessing).")
+    var maxSequenceLength: Int?
+
+    @Option(help: "Wan: the negative prompt of classifier-free guidance (DanceGRPO's: the empty prompt).")
+    var negativePrompt = ""
 
     @Option(help: "Encode at most this many prompts (0: all).")
     var limit = 0
@@ -38,12 +47,16 @@ struct PreprocessCommand: ParsableCommand {
     var dropCJK = false
 
     func run() throws {
-        guard model == "flux" else { throw ValidationError("unknown model '\(model)' (available: flux)") }
-        let storedDType = dtype
+        guard ["flux", "wan"].contains(model) else {
+            throw ValidationError("unknown model '\(model)' (available: flux, wan)")
+        }
         let lines = try PromptLines.read(prompts)
         var selected = lines.filter { !$0.text.isEmpty && !(dropCJK && PromptLines.hasCJK($0.text)) }
         if limit > 0 { selected = Array(selected.prefix(limit)) }
         guard !selected.isEmpty else { throw ValidationError("\(prompts): no prompts (all lines are blank)") }
+        if model == "wan" { return try runWan(selected) }
+        let storedDType = dtype
+        let maxSequenceLength = self.maxSequenceLength ?? 512
 
         let cache = FluxEmbeddingCache(folder: URL(fileURLWithPath: out))
         let todo = selected.filter { !cache.contains($0.index) }
@@ -63,6 +76,48 @@ struct PreprocessCommand: ParsableCommand {
         let entries = selected.map { line -> FluxEmbeddingCache.Entry in
             let name = "\(line.index).safetensors"
             return .init(promptEmbedPath: name, pooledPromptEmbedsPath: name, textIds: name, caption: line.text)
+        }
+        try cache.writeManifest(entries)
+        print("wrote \(cache.manifestURL.path) (\(entries.count) prompts)")
+    }
+}
+
+extension PreprocessCommand {
+    /// `prompt_embed/<i>` and `negative_prompt_embeds/<i>` per prompt, as DanceGRPO's Wan preprocessing writes them
+    /// (`WanPipeline.encode_prompt` with classifier-free guidance), and the manifest.
+    func runWan(_ selected: [(index: Int, text: String)]) throws {
+        let cache = WanEmbeddingCache(folder: URL(fileURLWithPath: out))
+        let f = WanEmbeddingCache.folders
+        func cached(_ index: Int) -> Bool {
+            [f.prompt, f.negative].allSatisfy {
+                FileManager.default.fileExists(
+                    atPath: cache.folder.appendingPathComponent($0).appendingPathComponent("\(index).safetensors").path)
+            }
+        }
+        let todo = selected.filter { !cached($0.index) }
+        print("\(selected.count) prompts from \(prompts); \(selected.count - todo.count) already cached in \(out)")
+        var entries: [WanEmbeddingCache.Entry] = []
+        if !todo.isEmpty {
+            let encoder = try WanTextEncoder.load(from: URL(fileURLWithPath: checkpoint))
+            let length = maxSequenceLength ?? 226
+            // One negative prompt for every prompt: encoded once.
+            let negative = encoder.encode([negativePrompt], maxSequenceLength: length)[0]
+            let bar = ProgressBar(total: todo.count, label: "encoding")
+            for start in stride(from: 0, to: todo.count, by: max(1, batchSize)) {
+                let batch = Array(todo[start..<min(todo.count, start + max(1, batchSize))])
+                let states = encoder.encode(batch.map(\.text), maxSequenceLength: length)
+                for (row, line) in batch.enumerated() {
+                    _ = try cache.write(
+                        index: line.index, promptEmbeds: states[row], negativePromptEmbeds: negative,
+                        caption: line.text, dtype: dtype)
+                }
+                bar.update(start + batch.count)
+            }
+        }
+        entries = selected.map {
+            WanEmbeddingCache.Entry(
+                promptEmbedPath: "\($0.index).safetensors", negativePromptEmbedsPath: "\($0.index).safetensors",
+                caption: $0.text)
         }
         try cache.writeManifest(entries)
         print("wrote \(cache.manifestURL.path) (\(entries.count) prompts)")

@@ -21,7 +21,9 @@ import sys
 sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
 import torch  # noqa: E402
-from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel  # noqa: E402
+from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+from transformers import AutoTokenizer, UMT5Config, UMT5EncoderModel  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 FIXTURES = os.path.join(ROOT, "Tests", "TestSupport", "Fixtures")
@@ -60,6 +62,22 @@ def main():
         prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0, num_train_timesteps=1000,
         solver_order=2, solver_type="bh2", lower_order_final=True)
     scheduler.save_pretrained(os.path.join(FOLDER, "scheduler"))
+    tokenizer = AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "tokenizers", "umt5", "json"))
+    tokenizer.save_pretrained(os.path.join(FOLDER, "tokenizer"))
+    torch.manual_seed(5)
+    text_encoder = UMT5EncoderModel(UMT5Config(
+        vocab_size=len(tokenizer), d_model=TEXT_DIM, d_kv=4, d_ff=32, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=32, relative_attention_max_distance=128, feed_forward_proj="gated-gelu",
+        dropout_rate=0.0, tie_word_embeddings=False)).eval()
+    perturb(text_encoder, 0.05)
+    text_encoder.save_pretrained(os.path.join(FOLDER, "text_encoder"), safe_serialization=True)
+    pipeline = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, transformer=transformer, vae=vae,
+                           scheduler=scheduler)
+    with torch.no_grad():
+        positive, negative = pipeline.encode_prompt(PROMPTS, negative_prompt="", max_sequence_length=16,
+                                                    device=torch.device("cpu"), dtype=torch.float32)
+    save_file({"prompt_embeds": positive.contiguous(), "negative_prompt_embeds": negative.contiguous()},
+              os.path.join(FIXTURES, "wan_mini_preprocess.safetensors"), metadata={"prompts": json.dumps(PROMPTS)})
     with open(os.path.join(FOLDER, "model_index.json"), "w") as f:
         json.dump({"_class_name": "WanPipeline", "transformer": ["diffusers", "WanTransformer3DModel"],
                    "vae": ["diffusers", "AutoencoderKLWan"], "scheduler": ["diffusers", "UniPCMultistepScheduler"],
