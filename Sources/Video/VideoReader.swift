@@ -37,7 +37,9 @@ public enum VideoSampling {
 
 /// Decodes the first video stream of the file at `url`, in any container and codec FFmpeg reads, to RGB frames at
 /// the stream's size. `sampleFPS` and `maxFrames` keep fewer frames spread over the clip (see `VideoSampling`);
-/// without them every frame is kept. Frames not kept are decoded but never converted.
+/// without them every frame is kept. Frames not kept are decoded but never converted; kept ones are all held in
+/// memory (W × H × 3 bytes each), so long files are read with `maxFrames`. The file is read twice: once to count
+/// the frames (packets only), once to decode.
 public func readVideo(_ url: URL, sampleFPS: Double? = nil, maxFrames: Int? = nil) throws -> DecodedVideo {
     if let sampleFPS, !(sampleFPS.isFinite && sampleFPS > 0) {
         throw VideoError.invalidArgument("sampling rate must be positive, got \(sampleFPS)")
