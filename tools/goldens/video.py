@@ -19,7 +19,8 @@ The clips:
 - h264_bframes.mp4: H.264 (libx264, yuv420p, B-frames: decode order differs from display order), 12 fps, 40 x 32;
 - mjpeg_fullrange.mkv: Motion JPEG in Matroska, yuvj422p (full range), 10 fps, odd size 35 x 27.
 
-Rerunning gives the same frames; the encoded bytes depend on the libx264 in PyAV's wheel.
+Rerunning writes the same bytes (the muxers in bitexact mode) with the same PyAV wheel; another libx264 may encode
+differently, and then the decoded frames are recorded anew with the file.
 """
 import json
 import os
@@ -66,7 +67,8 @@ def decode(path, full_range):
 def write_clip(name, codec, pixel_format, rate, frames, options, full_range):
     path = os.path.join(OUT, name)
     count, height, width = frames.shape[:3]
-    with av.open(path, "w") as container:
+    # bitexact: no random Matroska segment ID, no muxing date or library version, so reruns write the same bytes.
+    with av.open(path, "w", container_options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream(codec, rate=rate, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, pixel_format
         for array in frames:
