@@ -75,6 +75,19 @@ let package = Package(
             name: "CJPEG", pkgConfig: "libjpeg",
             providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
+        // Video files: FFmpeg's libraries (libavformat's pkg-config gives the include path the four share), C glue
+        // that keeps FFmpeg's types out of Swift, and the MP4 writer and any-format reader over RGB frames.
+        .systemLibrary(
+            name: "CFFmpeg", pkgConfig: "libavformat",
+            providers: [
+                .apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"]), .brew(["ffmpeg"])
+            ]),
+        // pkg-config names only libavformat's own library, and the C sources include the headers without importing
+        // the module that would autolink the rest, so they are named here.
+        .target(
+            name: "CVideoCodecs", dependencies: ["CFFmpeg"],
+            linkerSettings: ["avformat", "avcodec", "swscale", "avutil"].map { .linkedLibrary($0) }),
+        .target(name: "Video", dependencies: ["Imaging", "CVideoCodecs"]),
         // The embedded default world: compositional prompts, a procedural renderer and a rule-based scorer.
         .target(name: "ShapesWorld", dependencies: ["Imaging", "SeededRandom"]),
         // SplitMix64 with its own integer and float draws, the same on every platform and toolchain (pure Swift).
@@ -149,6 +162,7 @@ let package = Package(
             dependencies: ["Checkpoints", "Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"],
             swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
+        .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging", "TestSupport"], swiftSettings: cxx),
         // Every committed fuzz input (seeds and regressions, Tests/Fuzz) through its parser, without the sanitizers.
         .testTarget(
             name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "Checkpoints"],

@@ -2,7 +2,8 @@
 # Installs what the build needs on a fresh Debian 12 / Ubuntu 22.04+ machine, skipping whatever is present:
 #   - Debian packages: OpenBLAS (linked ahead of libmlx so its sgemm wins), the zlib, libpng and libjpeg-turbo
 #     headers (the image codecs and gzip reading link the system libraries; libjpeg-dev is libjpeg62-turbo-dev on
-#     Debian, libjpeg-turbo8-dev on Ubuntu), unzip, python3-pip;
+#     Debian, libjpeg-turbo8-dev on Ubuntu), FFmpeg's libavformat, libavcodec (with libx264), libavutil and
+#     libswscale headers (video files), unzip, python3-pip;
 #   - the MLX engine wheel named by MLX_WHEEL==MLX_VERSION (from the Makefile), unpacked under .deps/ with the wheel's
 #     own folder layout (libmlx finds its bundled libraries through RPATH $ORIGIN/../../<wheel>.libs);
 #   - .deps/mlx: a link to the unpacked mlx/ folder, the one path Package.swift knows.
@@ -17,6 +18,10 @@ need_apt=()
 [ -e /usr/include/png.h ] || need_apt+=(libpng-dev)
 [ -e /usr/include/jpeglib.h ] || [ -e /usr/include/x86_64-linux-gnu/jpeglib.h ] \
   || [ -e /usr/include/aarch64-linux-gnu/jpeglib.h ] || need_apt+=(libjpeg-dev)
+for lib in libavformat libavcodec libavutil libswscale; do
+  [ -e "/usr/include/$lib" ] || [ -e "/usr/include/x86_64-linux-gnu/$lib" ] \
+    || [ -e "/usr/include/aarch64-linux-gnu/$lib" ] || need_apt+=("$lib-dev")
+done
 command -v unzip >/dev/null || need_apt+=(unzip)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
