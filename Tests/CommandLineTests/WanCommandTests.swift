@@ -62,4 +62,30 @@ final class WanCommandTests: XCTestCase {
                 "\(file) missing in \(transformer.path)")
         }
     }
+
+    /// `preprocess --model wan` with the folder's UMT5 writes a cache that `train --model wan` reads.
+    func testPreprocessThenTrain() throws {
+        let root = try RunFolderFiles.temporaryRoot("wan-preprocess")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let promptFile = root.appendingPathComponent("prompts.txt")
+        try "a red fox running in the snow\n\ntwo blue cubes on a table\n".write(
+            to: promptFile, atomically: true, encoding: .utf8)
+        let cacheFolder = root.appendingPathComponent("embeddings")
+        let preprocess = try DancegrpoExecutable.run([
+            "preprocess", "--model", "wan", "--checkpoint", folder, "--prompts", promptFile.path, "--out",
+            cacheFolder.path, "--max-sequence-length", "16"
+        ])
+        XCTAssertEqual(preprocess.status, 0, preprocess.output)
+        let manifest = try String(
+            contentsOf: cacheFolder.appendingPathComponent("videos2caption.json"), encoding: .utf8)
+        XCTAssert(manifest.contains("\"negative_prompt_embeds_path\" : \"2.safetensors\""), manifest)
+        let train = try DancegrpoExecutable.run([
+            "train", "--model", "wan", "--checkpoint", folder, "--embeddings", cacheFolder.path, "--height", "16",
+            "--width", "16", "--processes", "1", "--prompts-per-iteration", "1", "--num-generations", "2",
+            "--sampling-steps", "3", "--gradient-accumulation-steps", "2", "--reward", "jpeg-compressibility",
+            "--eval-prompts", "1", "--eval-every", "0", "--checkpoint-every", "0", "--iterations", "1",
+            "--output-dir", root.appendingPathComponent("run").path
+        ])
+        XCTAssertEqual(train.status, 0, train.output)
+    }
 }

@@ -147,4 +147,18 @@ final class WanTaskTests: XCTestCase {
             XCTAssertEqual(resumed.task.network.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
         }
     }
+
+    /// The folder's own text side (UMT5 and its tokenizer) gives the states diffusers' `WanPipeline.encode_prompt`
+    /// gives, prompt and empty negative prompt alike: what `dancegrpo preprocess --model wan` caches.
+    func testTextEncoderMatchesWanPipelineEncodePrompt() throws {
+        let golden = try SafeTensors.load(Fixture.url("wan_mini_preprocess.safetensors"))
+        let encoder = try WanTextEncoder.load(from: Fixture.url("wan_mini"))
+        let (prompt, negative) = encoder.encode(prompts, negativePrompt: "", maxSequenceLength: 16)
+        for (name, actual) in [("prompt_embeds", prompt), ("negative_prompt_embeds", negative)] {
+            let expected = golden[name]!
+            XCTAssertEqual(actual.shape, expected.shape, name)
+            let scale = expected.abs().max().item(Float.self)
+            XCTAssertLessThanOrEqual(maxAbsDifference(actual, expected), 1e-4 * scale, name)
+        }
+    }
 }
