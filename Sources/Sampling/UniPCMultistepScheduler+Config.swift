@@ -180,30 +180,32 @@ extension UniPCMultistepScheduler {
             if !predictX0 {
                 found.append(
                     """
-                    predict_x0 false is not supported (the noise-space update divides by 1 − σ ≈ 1e-6 at the \
-                    first flow sigma)
+                    predict_x0 false is not supported (its noise-space update scales x by α_t/α_s0 with \
+                    α_s0 = 1 − σ_0 = 1e-6, and diffusers' step to σ = 0 gives NaN)
                     """)
             }
-            if solverType == "bh1" {
+            // With flow sigmas a final σ = 0 makes h = λ_t − λ_s0 infinite in the last step: bh2 at
+            // order 1 handles that (B(h) = e^{−∞} − 1 = −1), bh1 (B(h) = −h) and orders ≥ 2
+            // (r = ·/∞ = 0) give NaN in diffusers. With `sigma_min` the last step has h = 0 and returns
+            // its input, which bh1 and order 2 survive.
+            let finalZero = finalSigmasType == "zero"
+            if solverType == "bh1" && finalZero {
                 found.append(
-                    "solver_type 'bh1' is not supported (diffusers' step to σ = 0 multiplies B(h) = −∞ by 0: NaN)")
+                    """
+                    solver_type 'bh1' is not supported with final_sigmas_type 'zero' (diffusers' step to σ = 0 \
+                    multiplies B(h) = −∞ by 0: NaN)
+                    """)
             } else if !Self.knownSolverTypes.contains(solverType) {
                 found.append("solver_type '\(solverType)' is unknown (known: \(list(Self.knownSolverTypes)))")
             }
-            if !lowerOrderFinal && solverOrder > 1 {
+            if !lowerOrderFinal && solverOrder > 1 && (finalZero || solverOrder > 2) {
                 found.append(
                     """
-                    lower_order_final false is not supported with solver_order > 1 (diffusers' multistep step to \
-                    σ = 0 divides by r = 0: NaN)
+                    lower_order_final false is not supported with solver_order \(solverOrder) and final_sigmas_type \
+                    '\(finalSigmasType)' (diffusers' last step then divides by r = 0 or h = 0: NaN)
                     """)
             }
-            if finalSigmasType == "sigma_min" {
-                found.append(
-                    """
-                    final_sigmas_type 'sigma_min' is not supported (with flow sigmas it repeats the last σ, and \
-                    diffusers' step then divides by h = 0)
-                    """)
-            } else if finalSigmasType != "zero" {
+            if !["zero", "sigma_min"].contains(finalSigmasType) {
                 found.append("final_sigmas_type '\(finalSigmasType)' is unknown (known: sigma_min, zero)")
             }
             if !Self.knownSpacings.contains(timestepSpacing) {

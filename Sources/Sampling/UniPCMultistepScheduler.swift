@@ -13,17 +13,19 @@ import Foundation
 // - steps are addressed by index (diffusers finds the index from the timestep value on the first call);
 // - the tensors are stepped in float32 (diffusers steps in the latents' dtype, float32 in WanPipeline); its scalar
 //   coefficients are computed in float32 as diffusers does, and its small linear solves (order ≥ 3) in float64;
-// - only flow sigmas, predict_x0 and bh2 are implemented; configs asking for more are refused by
-//   ``Config/problems()`` (bh1, `sigma_min` and `lower_order_final` false produce NaN in diffusers with a final σ = 0).
-// Notation: α = 1 − σ, λ = log α − log σ (flow sigmas), h = λ_t − λ_s0, and with predict_x0 the update runs in
-// −h, so φ₁ = e^{−h} − 1 and B(h) = e^{−h} − 1 (bh2).
+// - only flow sigmas with predict_x0 are implemented; configs asking for more are refused by
+//   ``Config/problems()``, as are the combinations that produce NaN in diffusers (bh1, or `lower_order_final`
+//   false, with a final σ = 0).
+// Notation: α = 1 − σ, λ = log α − log σ (flow sigmas), h = λ_t − λ_s0, and with predict_x0 the
+// update runs in −h, so h·φ₁ = e^{−h} − 1, and B(h) = e^{−h} − 1 (bh2) or −h (bh1).
 //
 // Shapes: sample, model output [B, ...] (B = samples; any trailing layout, e.g. Wan's [B, C, F, H, W]).
 
 /// A flow-matching UniPC sampler set for `steps` steps: the noise levels, the network timesteps, and the step.
 public struct UniPCMultistepScheduler: Sendable, Equatable {
     public let config: Config
-    /// T + 1 noise levels (float32, as diffusers keeps them): the shifted grid, σ_0 = 1 − 1e-6, then 0.
+    /// T + 1 noise levels (float32, as diffusers keeps them): the shifted grid with σ_0 = 1 − 1e-6, then 0 (or the
+    /// last σ again with `final_sigmas_type` sigma_min).
     public let sigmas: [Float]
     /// T network timesteps trunc(σ·num_train_timesteps), from the float64 sigmas (diffusers' int64 timesteps).
     public let timesteps: [Int]
@@ -51,7 +53,8 @@ public struct UniPCMultistepScheduler: Sendable, Equatable {
     /// diffusers' `set_timesteps(steps)` with flow sigmas (float64 as NumPy computes them):
     /// grid = linspace(1, 1/N, steps + 1)[:-1] (N = num_train_timesteps), σ = s·g / (1 + (s − 1)·g), optionally
     /// stretched so the last σ is `shift_terminal`, σ_0 lowered by 1e-6 when it is 1 (so log α stays finite), then a
-    /// final 0. `shiftOverride` replaces `flow_shift` (as `from_config(..., flow_shift=s)`; the CLI's `--shift`).
+    /// final 0 (or, with `sigma_min`, the last σ again: the last step then returns its corrected input).
+    /// `shiftOverride` replaces `flow_shift` (as `from_config(..., flow_shift=s)`; the CLI's `--shift`).
     public init(config: Config, steps: Int, shiftOverride: Double? = nil) {
         let problems = config.problems()
         precondition(problems.isEmpty, "UniPCMultistepScheduler: " + problems.joined(separator: "; "))
@@ -70,7 +73,7 @@ public struct UniPCMultistepScheduler: Sendable, Equatable {
         }
         if abs(sigmas[0] - 1) < 1e-6 { sigmas[0] -= 1e-6 }
         timesteps = sigmas.map { Int(($0 * n).rounded(.towardZero)) }
-        self.sigmas = sigmas.map { Float($0) } + [0]
+        self.sigmas = sigmas.map { Float($0) } + [config.finalSigmasType == "sigma_min" ? Float(sigmas[steps - 1]) : 0]
     }
 
     /// One UniPC step from index `i`: converts `modelOutput` to x̂0, corrects `sample` with it (UniC, using the
@@ -121,7 +124,8 @@ public struct UniPCMultistepScheduler: Sendable, Equatable {
         let (sigmaT, sigmaS0) = (sigmas[i + 1], sigmas[i])
         let m0 = history[history.count - 1]
         let c = Coefficients(
-            sigmaT: sigmaT, sigmaS0: sigmaS0, previous: (1..<order).map { sigmas[i - $0] }, order: order)
+            sigmaT: sigmaT, sigmaS0: sigmaS0, previous: (1..<order).map { sigmas[i - $0] }, order: order,
+            bh1: config.solverType == "bh1")
         let base = (sigmaT / sigmaS0) * x - ((1 - sigmaT) * c.hPhi1) * m0
         guard order > 1 else { return base }
         // ρ for order 2 is ½ (diffusers' shortcut), else the (order−1)² system without the last row and column.
@@ -140,7 +144,8 @@ public struct UniPCMultistepScheduler: Sendable, Equatable {
         let (sigmaT, sigmaS0) = (sigmas[i], sigmas[i - 1])
         let m0 = history[history.count - 1]
         let c = Coefficients(
-            sigmaT: sigmaT, sigmaS0: sigmaS0, previous: (1..<order).map { sigmas[i - 1 - $0] }, order: order)
+            sigmaT: sigmaT, sigmaS0: sigmaS0, previous: (1..<order).map { sigmas[i - 1 - $0] }, order: order,
+            bh1: config.solverType == "bh1")
         let base = (sigmaT / sigmaS0) * lastSample - ((1 - sigmaT) * c.hPhi1) * m0
         // ρ for order 1 is ½ (diffusers' shortcut), else the full order² system.
         let rhos = order == 1 ? [0.5] : Self.solve(c.matrix, c.b)
@@ -151,25 +156,26 @@ public struct UniPCMultistepScheduler: Sendable, Equatable {
         return base - ((1 - sigmaT) * c.bH) * residual
     }
 
-    /// The scalars of one B(h) update (bh2, predict_x0), in float32 as diffusers computes them.
+    /// The scalars of one B(h) update (predict_x0), in float32 as diffusers computes them.
     struct Coefficients {
         /// r_k = (λ_{s_k} − λ_{s0}) / h for the older points, then 1.
         let rks: [Float]
         /// φ₁·h = e^{−h} − 1.
         let hPhi1: Float
-        /// B(h) = e^{−h} − 1 (bh2).
+        /// B(h) = e^{−h} − 1 (bh2) or −h (bh1).
         let bH: Float
-        /// R[k][j] = r_j^k and b_k = k!·φ_{k+1}(−h)·(−h)^… / B(h): the order conditions ρ solves.
+        /// The order conditions ρ solves: R[k][j] = r_j^k and b_k = (k+1)!·g_k / B(h) (k = 0..<order), where
+        /// g_0 = (e^{−h} − 1)/(−h) − 1 and g_{k+1} = g_k/(−h) − 1/(k+2)!.
         let matrix: [[Double]]
         let b: [Double]
 
-        init(sigmaT: Float, sigmaS0: Float, previous: [Float], order: Int) {
+        init(sigmaT: Float, sigmaS0: Float, previous: [Float], order: Int, bh1: Bool) {
             let lambdaS0 = UniPCMultistepScheduler.lambda(sigmaS0)
             let h = UniPCMultistepScheduler.lambda(sigmaT) - lambdaS0
             rks = previous.map { (UniPCMultistepScheduler.lambda($0) - lambdaS0) / h } + [1]
             let hh = -h
             hPhi1 = Foundation.expm1(hh)
-            bH = Foundation.expm1(hh)
+            bH = bh1 ? hh : Foundation.expm1(hh)
             var hPhiK = hPhi1 / hh - 1
             var factorial: Float = 1
             var rows: [[Double]] = []

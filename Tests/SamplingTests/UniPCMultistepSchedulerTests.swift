@@ -16,8 +16,8 @@ final class UniPCMultistepSchedulerTests: XCTestCase {
     }
 
     static let cases = [
-        ("wan", 6), ("wan", 10), ("order1_shift5", 6), ("order1_shift5", 10), ("order3", 7), ("epsilon", 5),
-        ("sample", 5)
+        ("wan", 1), ("wan", 2), ("wan", 6), ("wan", 10), ("order1_shift5", 6), ("order1_shift5", 10), ("order3", 7),
+        ("epsilon", 5), ("sample", 5), ("bh1_sigma_min", 6)
     ]
 
     private func golden() throws -> Golden {
@@ -142,14 +142,18 @@ final class UniPCMultistepSchedulerTests: XCTestCase {
         ]
         for (key, value) in [
             ("solver_type", "bh1"), ("prediction_type", "noise"), ("use_karras_sigmas", true),
-            ("use_flow_sigmas", false), ("predict_x0", false), ("final_sigmas_type", "sigma_min"),
+            ("use_flow_sigmas", false), ("predict_x0", false), ("final_sigmas_type", "sigma_max"),
             ("thresholding", true), ("use_dynamic_shifting", true), ("timestep_spacing", "even")
         ] as [(String, Any)] {
             XCTAssertTrue(try message(wan.merging([key: value]) { $1 }).contains(key), key)
         }
+        // The combinations that are NaN in diffusers: a final σ = 0 with bh1 or with an order-2 last step, and an
+        // order-3 last step with h = 0.
+        let lowerOrderFinalOff = wan.merging(["lower_order_final": false]) { $1 }
+        XCTAssertTrue(try message(lowerOrderFinalOff).contains("lower_order_final"))
         XCTAssertTrue(
-            try message(wan.merging(["solver_order": 2, "lower_order_final": false]) { $1 }).contains(
-                "lower_order_final"))
+            try message(lowerOrderFinalOff.merging(["final_sigmas_type": "sigma_min", "solver_order": 3]) { $1 })
+                .contains("lower_order_final"))
         XCTAssertTrue(try message(wan.merging(["solver_order": "two"]) { $1 }).contains("solver_order"))
         // Legacy solver names, unknown keys and a null solver_p are accepted as diffusers accepts them.
         try write(wan.merging(["solver_type": "midpoint", "some_future_key": 1, "solver_p": NSNull()]) { $1 })

@@ -12,13 +12,15 @@ Runs diffusers' own `UniPCMultistepScheduler.from_config(...)`, `set_timesteps(n
   <case>.timesteps            [n] scheduler.timesteps (int64 in diffusers, stored as float32: integers below 1000)
   <case>.step<i>              [2, 4, 3, 4, 4] scheduler.step(model_output.<i>, timesteps[i], x).prev_sample
 Cases (the config of each is JSON in the metadata key "configs", by case name, exactly as from_config got it):
-  wan.steps6, wan.steps10            Wan2.1-T2V-1.3B-Diffusers' scheduler/scheduler_config.json (order 2, bh2,
+  wan.steps{1,2,6,10}                Wan2.1-T2V-1.3B-Diffusers' scheduler/scheduler_config.json (order 2, bh2,
                                      flow_prediction, flow_shift 3)
   order1_shift5.steps6, …steps10     the same with solver_order 1 and flow_shift 5 (the 720p shift)
   order3.steps7                      solver_order 3 (orders 1, 2, 3, 3, 3, 2, 1: linear solves), v_prediction,
                                      disable_corrector [2], shift_terminal 0.1
   epsilon.steps5                     prediction_type epsilon (x0 = (x − σε)/(1 − σ))
   sample.steps5                      prediction_type sample, solver "midpoint" (diffusers maps it to bh2)
+  bh1_sigma_min.steps6               solver_type bh1, final_sigmas_type sigma_min (the last step has h = 0),
+                                     lower_order_final false (order 2 up to the end)
 Inputs are float32 values; diffusers steps them in float64 (its sigma/coefficient scalars stay float32 as it keeps
 them) and the outputs are stored as float32. Seeded: reruns give the same file for the same torch/diffusers versions.
 """
@@ -49,10 +51,11 @@ CONFIGS = {
         "shift_terminal": 0.1,
     },
     "epsilon": {**WAN, "prediction_type": "epsilon"},
+    "bh1_sigma_min": {**WAN, "solver_type": "bh1", "final_sigmas_type": "sigma_min", "lower_order_final": False},
     "sample": {**WAN, "prediction_type": "sample", "solver_type": "midpoint"},
 }
-CASES = [("wan", 6), ("wan", 10), ("order1_shift5", 6), ("order1_shift5", 10), ("order3", 7), ("epsilon", 5),
-         ("sample", 5)]
+CASES = [("wan", 1), ("wan", 2), ("wan", 6), ("wan", 10), ("order1_shift5", 6), ("order1_shift5", 10), ("order3", 7),
+         ("epsilon", 5), ("sample", 5), ("bh1_sigma_min", 6)]
 SHAPE = (2, 4, 3, 4, 4)
 
 torch.manual_seed(0)
