@@ -118,7 +118,7 @@ let package = Package(
             name: "dancegrpo",
             dependencies: [
                 "Engine", "Checkpoints", "NN", "Models", "Sampling", "GRPO", "Tokenizers", "Imaging", "ShapesWorld",
-                "EmbeddedWorld", "Training", "TrainingLogs",
+                "EmbeddedWorld", "Training", "TrainingLogs", "Video",
                 "Rewards", .product(name: "ArgumentParser", package: "swift-argument-parser")
             ],
             swiftSettings: cxx),

@@ -6,22 +6,24 @@ import Imaging
 import Models
 import NN
 
-/// Text-to-image sampling from a diffusers checkpoint folder (DanceGRPO's visualisation script, without copying files
-/// into the model folder): one PNG per prompt, a captioned grid when there are several, optional final latents.
-/// `--model flux` (FLUX.1, Euler ODE) or `--model sd` (Stable Diffusion v1, DDIM with classifier-free guidance).
+/// Text-to-image and text-to-video sampling from a diffusers checkpoint folder (DanceGRPO's visualisation script,
+/// without copying files into the model folder): one PNG (or MP4) per prompt, a captioned grid when there are
+/// several, optional final latents. `--model flux` (FLUX.1, Euler ODE), `--model sd` (Stable Diffusion v1, DDIM with
+/// classifier-free guidance) or `--model wan` (Wan-2.1, the folder's scheduler with classifier-free guidance).
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
-        abstract: "Generate images from prompts with a FLUX or Stable Diffusion checkpoint folder.")
+        abstract: "Generate images or videos from prompts with a FLUX, Stable Diffusion or Wan checkpoint folder.")
 
-    @Option(help: "Model family: flux or sd (Stable Diffusion v1).")
+    @Option(help: "Model family: flux, sd (Stable Diffusion v1) or wan (Wan-2.1).")
     var model = "flux"
 
     @Option(
         help:
             """
             A diffusers folder: FLUX (transformer/, vae/, text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/, \
-            scheduler/) or SD (unet/, vae/, text_encoder/, tokenizer/, scheduler/).
+            scheduler/), SD (unet/, vae/, text_encoder/, tokenizer/, scheduler/) or Wan (transformer/, vae/, \
+            text_encoder/, tokenizer/, scheduler/).
             """
     )
     var checkpoint: String
@@ -32,21 +34,27 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "A text file with one prompt per line (blank lines are skipped).")
     var promptsFile: String?
 
-    @Option(help: "Denoising steps (default: flux 16, sd 50).")
+    @Option(help: "Denoising steps (default: flux 16, sd 50, wan 50).")
     var steps: Int?
 
     @Option(
-        help: "Image height in pixels (default: flux 720, a multiple of 16; sd 512, a multiple of 8).")
+        help: "Image height in pixels (default: flux 720, a multiple of 16; sd 512, a multiple of 8; wan 480).")
     var height: Int?
 
-    @Option(help: "Image width in pixels (default: flux 720, sd 512).")
+    @Option(help: "Image width in pixels (default: flux 720, sd 512, wan 832).")
     var width: Int?
+
+    @Option(help: "Wan only: frames per video, 1 + 4k (default 81; 1 writes a PNG).")
+    var numFrames: Int?
+
+    @Option(help: "Wan only: the negative prompt of classifier-free guidance (default: empty).")
+    var negativePrompt = ""
 
     @Option(
         help:
             """
-            Guidance scale: FLUX's embedded guidance (default 3.5), SD's classifier-free guidance with the empty \
-            prompt (default 5.0, as DanceGRPO; ≤ 1 turns it off).
+            Guidance scale: FLUX's embedded guidance (default 3.5), SD's and Wan's classifier-free guidance with the \
+            empty (Wan: negative) prompt (default 5.0, as DanceGRPO; ≤ 1 turns it off).
             """
     )
     var guidance: Float?
@@ -68,12 +76,17 @@ struct SampleCommand: ParsableCommand {
             """
             A safetensors file with the initial latents (key 'latents' or its only tensor), to compare with another \
             implementation from the same noise: FLUX packed [N, tokens, channels]; SD diffusers' layout [N, 4, H/8, \
-            W/8].
+            W/8]; Wan diffusers' layout [N, 16, 1 + (F − 1)/4, H/8, W/8].
             """
     )
     var initialNoise: String?
 
-    @Flag(help: "Also write the final latents to latents.safetensors (FLUX packed; SD [N, 4, H/8, W/8]).")
+    @Flag(
+        help:
+            """
+            Also write the final latents to latents.safetensors (FLUX packed; SD [N, 4, H/8, W/8]; Wan [N, 16, f, \
+            H/8, W/8], as WanPipeline returns them with output_type="latent").
+            """)
     var saveLatents = false
 
     @Option(
@@ -88,8 +101,8 @@ struct SampleCommand: ParsableCommand {
     @Option(
         help:
             """
-            FLUX only: a fine-tuned transformer to use instead of <checkpoint>/transformer: a training checkpoint \
-            folder (checkpoint-<n>-<e>/) or a transformer folder.
+            FLUX and Wan: a fine-tuned transformer to use instead of <checkpoint>/transformer: a training \
+            checkpoint folder (checkpoint-<n>-<e>/) or a transformer folder.
             """
     )
     var transformer: String?
@@ -106,23 +119,31 @@ struct SampleCommand: ParsableCommand {
     )
     var dtype = DType.float32
 
-    @Option(help: "FLUX only: T5 tokens (FLUX uses 512).")
+    @Option(help: "FLUX and Wan: T5/UMT5 tokens (both pipelines use 512).")
     var maxSequenceLength = 512
 
     func run() throws {
         let prompts = try PromptList.load(prompts: prompt, file: promptsFile)
         guard !prompts.isEmpty else { throw ValidationError("give --prompt or --prompts-file") }
+        if model != "wan", numFrames != nil || !negativePrompt.isEmpty {
+            throw ValidationError("--num-frames and --negative-prompt are for --model wan")
+        }
         switch model {
         case "flux":
             guard eta == nil, unet == nil else { throw ValidationError("--eta and --unet are for --model sd") }
             try runFlux(prompts)
+        case "wan":
+            guard eta == nil, unet == nil, lora == nil else {
+                throw ValidationError("--eta and --unet are for --model sd, --lora for --model flux")
+            }
+            try runWan(prompts)
         case "sd":
             guard transformer == nil, lora == nil, shift == nil else {
                 throw ValidationError("--transformer, --lora and --shift are for --model flux")
             }
             try runStableDiffusion(prompts)
         default:
-            throw ValidationError("unknown model '\(model)' (available: flux, sd)")
+            throw ValidationError("unknown model '\(model)' (available: flux, sd, wan)")
         }
     }
 
@@ -249,7 +270,7 @@ struct SampleCommand: ParsableCommand {
     }
 
     /// `--initial-noise`: the file's 'latents' tensor (or its only one), checked against the expected shape.
-    private func loadInitialNoise(expected: [Int], prompts: Int, size: String) throws -> Tensor? {
+    func loadInitialNoise(expected: [Int], prompts: Int, size: String) throws -> Tensor? {
         guard let initialNoise else { return nil }
         let file = try SafeTensorsFile(url: URL(fileURLWithPath: initialNoise))
         let key = file.entries["latents"] != nil ? "latents" : file.keys.first
@@ -268,7 +289,7 @@ struct SampleCommand: ParsableCommand {
         return tensor
     }
 
-    private func writeGridAndLatents(images: [RGBImage], finals: [Tensor], prompts: [String], outFolder: URL) throws {
+    func writeGridAndLatents(images: [RGBImage], finals: [Tensor], prompts: [String], outFolder: URL) throws {
         if prompts.count > 1 {
             try ImageGrid().writePNG(images, captions: prompts, to: outFolder.appendingPathComponent("grid.png"))
         }

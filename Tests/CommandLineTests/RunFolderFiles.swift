@@ -52,4 +52,18 @@ enum RunFolderFiles {
         }
         return values
     }
+
+    /// The float32 tensor `key` of a safetensors file, flattened.
+    static func float32Tensor(_ url: URL, key: String) throws -> [Float] {
+        let data = try Data(contentsOf: url)
+        let headerLength = Int(
+            data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) })
+        let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength))) as! [String: Any]
+        guard let entry = header[key] as? [String: Any], entry["dtype"] as? String == "F32",
+            let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+            offsets.count == 2
+        else { throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: url.path]) }
+        let bytes = data.subdata(in: (8 + headerLength + offsets[0])..<(8 + headerLength + offsets[1]))
+        return bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
 }

@@ -88,4 +88,30 @@ final class WanCommandTests: XCTestCase {
         ])
         XCTAssertEqual(train.status, 0, train.output)
     }
+
+    /// `sample --model wan` from diffusers' initial latents reproduces `WanPipeline`'s final latents
+    /// (`--save-latents`, diffusers' layout) and writes one MP4 per prompt.
+    func testSampleMatchesDiffusersFromTheSameNoise() throws {
+        let root = try RunFolderFiles.temporaryRoot("wan-sample")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let golden = "Tests/TestSupport/Fixtures/wan_mini_pipeline.safetensors"
+        let result = try DancegrpoExecutable.run([
+            "sample", "--model", "wan", "--checkpoint", folder, "--prompt", "a red fox running in the snow",
+            "--prompt", "two blue cubes on a table", "--num-frames", "5", "--height", "32", "--width", "32",
+            "--steps", "4", "--guidance", "5", "--max-sequence-length", "16", "--initial-noise", golden,
+            "--save-latents", "--out", root.path
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        let files = try FileManager.default.contentsOfDirectory(atPath: root.path).sorted()
+        XCTAssertEqual(files.filter { $0.hasSuffix(".mp4") }.count, 2, "\(files)")
+        XCTAssert(files.contains("grid.png"), "\(files)")
+        let expected = try RunFolderFiles.float32Tensor(
+            DancegrpoExecutable.packageRoot.appendingPathComponent(golden), key: "final_latents")
+        let actual = try RunFolderFiles.float32Tensor(
+            root.appendingPathComponent("latents.safetensors"), key: "latents")
+        XCTAssertEqual(actual.count, expected.count)
+        let scale = expected.map(abs).max() ?? 1
+        let error = zip(actual, expected).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThanOrEqual(error, 1e-4 * scale, "max abs error of the final latents")
+    }
 }

@@ -78,6 +78,23 @@ def main():
                                                     device=torch.device("cpu"), dtype=torch.float32)
     save_file({"prompt_embeds": positive.contiguous(), "negative_prompt_embeds": negative.contiguous()},
               os.path.join(FIXTURES, "wan_mini_preprocess.safetensors"), metadata={"prompts": json.dumps(PROMPTS)})
+
+    # The whole pipeline from fixed initial latents: 2 prompts, 5 frames of 32×32, 4 UniPC steps, guidance 5 against
+    # the empty negative prompt, text at 16 tokens; final latents and the decoded video.
+    latents = torch.randn(2, 4, 2, 4, 4, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        final = pipeline(prompt=PROMPTS[:2], negative_prompt="", height=32, width=32, num_frames=5,
+                         num_inference_steps=4, guidance_scale=5.0, latents=latents.clone(), max_sequence_length=16,
+                         output_type="latent").frames
+        video = pipeline(prompt=PROMPTS[:2], negative_prompt="", height=32, width=32, num_frames=5,
+                         num_inference_steps=4, guidance_scale=5.0, latents=latents.clone(), max_sequence_length=16,
+                         output_type="np").frames
+    # "latents": the key `dancegrpo sample --initial-noise` reads, so the file itself is the CLI test's noise.
+    save_file({"latents": latents, "final_latents": final.contiguous(),
+               "video": torch.from_numpy(video).float().contiguous()},
+              os.path.join(FIXTURES, "wan_mini_pipeline.safetensors"),
+              metadata={"prompts": json.dumps(PROMPTS[:2]), "guidance": "5.0", "steps": "4", "frames": "5",
+                        "height": "32", "width": "32", "max_sequence_length": "16"})
     with open(os.path.join(FOLDER, "model_index.json"), "w") as f:
         json.dump({"_class_name": "WanPipeline", "transformer": ["diffusers", "WanTransformer3DModel"],
                    "vae": ["diffusers", "AutoencoderKLWan"], "scheduler": ["diffusers", "UniPCMultistepScheduler"],

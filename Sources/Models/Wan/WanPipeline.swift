@@ -1,6 +1,7 @@
 import Checkpoints
 import Engine
 import Foundation
+import Sampling
 
 /// The parts of a diffusers Wan-2.1 folder (`Wan-AI/Wan2.1-T2V-1.3B-Diffusers`) that GRPO runs: the transformer and
 /// the video VAE, latents laid out as `WanPipeline` takes them (`[B, z_dim, f, h, w]`, f = 1 + (F − 1)/4 for F frames,
@@ -68,6 +69,37 @@ public final class WanPipeline {
         return transformer(
             hiddenStates: x.asType(dtype), timestep: timesteps, encoderHiddenStates: promptEmbeds.asType(dtype)
         ).asType(.float32)
+    }
+
+    /// Standard normal initial latents `[count, z_dim, f, h, w]` for `frames` frames of `height × width`, the layout
+    /// `WanPipeline` takes as `latents`.
+    public func initialNoise(count: Int, frames: Int, height: Int, width: Int, key: RandomKey) -> Tensor {
+        Random.normal([count] + latentShape(frames: frames, height: height, width: width), key: key)
+    }
+
+    /// `WanPipeline.__call__`'s denoising loop from `latents` `[B, z_dim, f, h, w]`: the folder's scheduler (UniPC for
+    /// Wan-2.1's folders, `shift` overriding its flow shift), the transformer fed the scheduler's timesteps, and with
+    /// `guidance` > 1 classifier-free guidance `v_u + g·(v_c − v_u)` against `negativePromptEmbeds`. Returns the final
+    /// latents (diffusers' `output_type="latent"`).
+    public func denoise(
+        _ latents: Tensor, promptEmbeds: Tensor, negativePromptEmbeds: Tensor?, guidance: Float,
+        scheduler: SchedulerConfig, steps: Int, shift: Float? = nil, progress: (Int, Int) -> Void = { _, _ in }
+    ) -> Tensor {
+        var schedule = scheduler.scheduler(steps: steps, shiftOverride: shift)
+        var x = latents.asType(.float32)
+        let guided = guidance > 1 && negativePromptEmbeds != nil
+        for i in 0..<steps {
+            let t = Tensor.full([x.dim(0)], Double(schedule.timesteps[i]))
+            var v = velocity(x, timesteps: t, promptEmbeds: promptEmbeds)
+            if guided, let negativePromptEmbeds {
+                let unconditional = velocity(x, timesteps: t, promptEmbeds: negativePromptEmbeds)
+                v = unconditional + guidance * (v - unconditional)
+            }
+            x = schedule.step(i, modelOutput: v, sample: x)
+            eval(x)
+            progress(i + 1, steps)
+        }
+        return x
     }
 
     /// Final latents `[B, z_dim, f, h, w]` → videos `[B, F, H, W, 3]` in [0, 1].
