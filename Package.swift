@@ -101,7 +101,7 @@ let package = Package(
             name: "Training",
             dependencies: [
                 "Models", "NN", "Engine", "Checkpoints", "GRPO", "Sampling", "Imaging", "Rewards",
-                "TrainingLogs", "SeededRandom", .product(name: "Yams", package: "Yams")
+                "TrainingLogs", "SeededRandom", "Video", .product(name: "Yams", package: "Yams")
             ],
             swiftSettings: cxx),
         // The embedded default: tiny FLUX- and UNet-architecture text-to-image models of the shapes world, their

@@ -15,6 +15,10 @@ public struct Evaluation {
         /// The mean of each extra metric the rewards reported (e.g. the shapes world's `accuracy`).
         public var infoMeans: [String: Double]
         public var images: [RGBImage]
+        /// A video task's whole clips, in prompt order (nil for pictures; `images` holds their first frames).
+        public var videos: [[RGBImage]]?
+        /// Their frame rate.
+        public var framesPerSecond: Double = 16
         public var prompts: [String]
         /// The weighted reward sum of each image.
         public var rewards: [Double]
@@ -33,6 +37,17 @@ public struct Evaluation {
             let lines = captions.map { BitmapFont.wrapped($0, toWidth: cellWidth, maxLines: Int.max).count }.max() ?? 1
             return try ImageGrid(columns: 8, scale: scale, captionLines: lines, minimumCellWidth: cellWidth)
                 .render(shown, captions: captions)
+        }
+
+        /// A video task's first `limit` clips as one clip of grids: frame t is the grid of every clip's frame t, laid
+        /// out as ``grid(limit:)`` (nil for pictures).
+        public func videoGrid(limit: Int = 32) throws -> [RGBImage]? {
+            guard let videos, let frames = videos.first?.count, frames > 1 else { return nil }
+            return try (0..<frames).map { t in
+                var result = self
+                result.images = videos.map { $0[t] }
+                return try result.grid(limit: limit)
+            }
         }
     }
 
@@ -67,14 +82,24 @@ public struct Evaluation {
         if unconditional != nil { config.guidanceScale = guidanceScale }
         let texts = prompts.map(\.text)
         var images: [RGBImage] = []
+        let videoTask = task as? VideoTrainingTask
+        var videos: [[RGBImage]]? = videoTask.map { _ in [] }
         var scores = [[Double]](repeating: [], count: rewards.names.count)
         var info: [String: [Double]] = [:]
         if !share.isEmpty {
             let batch = rollout(
                 policy: policy ?? task.policy(reference: nil), conditioning: try task.conditioning(texts),
                 latentShape: task.latentShape, config: config, key: RandomKey(seed: seed), unconditional: unconditional)
-            let samples = try task.samples(batch.finalLatents)
-            images = samples.map { $0.frames[0] }
+            let samples: [GeneratedSample]
+            if let videoTask {
+                let clips = try videoTask.videos(batch.finalLatents)
+                samples = videoTask.samples(fromVideos: clips)
+                videos = clips
+                images = clips.map { $0[0] }
+            } else {
+                samples = try task.samples(batch.finalLatents)
+                images = samples.map { $0.frames[0] }
+            }
             let scored = try rewards.score(samples, prompts: Array(prompts[share]))
             scores = scored.scores
             info = scored.info
@@ -88,6 +113,13 @@ public struct Evaluation {
             info = try Dictionary(
                 uniqueKeysWithValues: infoNames.map { ($0, try processGroup.allGather(info[$0] ?? [])) })
             images = try gatherImages(images, processGroup: processGroup)
+            if let videoTask, let local = videos {
+                // Frame by frame: every rank's clips have the task's frame count.
+                let byFrame = try (0..<videoTask.frameCount).map { t in
+                    try gatherImages(local.map { $0[t] }, processGroup: processGroup)
+                }
+                videos = (0..<images.count).map { i in byFrame.map { $0[i] } }
+            }
         }
         let weighted = (0..<images.count).map { i in zip(rewards.weights, scores).reduce(0) { $0 + $1.0 * $1.1[i] } }
         func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
@@ -95,7 +127,8 @@ public struct Evaluation {
         for (name, values) in zip(rewards.names, scores) { means[name] = mean(values) }
         return Result(
             meanReward: mean(weighted), rewardMeans: means, infoMeans: info.mapValues(mean),
-            images: images, prompts: texts, rewards: weighted)
+            images: images, videos: videos, framesPerSecond: videoTask?.framesPerSecond ?? 16, prompts: texts,
+            rewards: weighted)
     }
 
     /// The union of every rank's metric names (a rank with no prompts has none).

@@ -54,6 +54,19 @@ public protocol TrainingTask: AnyObject {
     static func activationEstimate(folder: URL, settings: TaskSettings) throws -> ActivationEstimate?
 }
 
+/// A task whose samples are videos: decoded once into their frames, from which the rewards' samples and the run
+/// folder's clips come.
+public protocol VideoTrainingTask: TrainingTask {
+    /// Frames per video.
+    var frameCount: Int { get }
+    /// Frames per second of the clips written for people to watch.
+    var framesPerSecond: Double { get }
+    /// Final latents → every sample's frames.
+    func videos(_ latents: Tensor) throws -> [[RGBImage]]
+    /// What the rewards score, from decoded videos (e.g. the frames an image reward looks at).
+    func samples(fromVideos videos: [[RGBImage]]) -> [GeneratedSample]
+}
+
 extension TrainingTask {
     public var rewardCatalog: RewardCatalog { .standard }
 

@@ -47,7 +47,7 @@ final class WanCommandTests: XCTestCase {
             "train", "--model", "wan", "--checkpoint", folder, "--embeddings", cache, "--height", "32", "--width",
             "32", "--num-frames", "5", "--reward-frames", "all", "--processes", "1", "--prompts-per-iteration", "1",
             "--num-generations", "2", "--sampling-steps", "4", "--gradient-accumulation-steps", "2", "--reward",
-            "jpeg-compressibility", "--eval-prompts", "2", "--eval-every", "0", "--checkpoint-every", "2",
+            "jpeg-compressibility", "--eval-prompts", "2", "--eval-every", "1", "--checkpoint-every", "2",
             "--iterations", "2", "--output-dir", run.path
         ])
         XCTAssertEqual(result.status, 0, result.output)
@@ -55,6 +55,14 @@ final class WanCommandTests: XCTestCase {
             .split(separator: "\n").compactMap { Double($0) }
         XCTAssertEqual(rewards.count, 2)
         XCTAssert(rewards.allSatisfy(\.isFinite), "\(rewards)")
+        // The held-out clips before and after training, as MP4s of sample grids beside their first-frame PNGs.
+        for clip in ["samples-before", "samples-after"] {
+            for ext in ["mp4", "png"] {
+                XCTAssert(
+                    FileManager.default.fileExists(atPath: run.appendingPathComponent("\(clip).\(ext)").path),
+                    "\(clip).\(ext) missing")
+            }
+        }
         let transformer = run.appendingPathComponent("checkpoint-2-0/transformer")
         for file in ["config.json", "diffusion_pytorch_model.safetensors"] {
             XCTAssert(

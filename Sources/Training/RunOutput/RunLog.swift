@@ -3,12 +3,14 @@ import Engine
 import Foundation
 import Imaging
 import TrainingLogs
+import Video
 
 /// The files a training run writes as it goes: `reward.txt` (mean reward per iteration, one per line, as DanceGRPO
 /// writes it), `metrics.jsonl` (one JSON object per iteration), `eval.jsonl` (held-out scores), `config.json`, and at
 /// the end `reward_curve.png`; TensorBoard event files with the same scalars and the held-out sample grids; sample
-/// grids `samples-before.png`, `samples-latest.png`, `samples-after.png`. Resuming truncates the logs to the
-/// checkpoint's iteration, so a resumed run's logs are those of an uninterrupted one.
+/// grids `samples-before.png`, `samples-latest.png`, `samples-after.png` (for video tasks also `.mp4` clips of
+/// grids). Resuming truncates the logs to the checkpoint's iteration, so a resumed run's logs are those of an
+/// uninterrupted one.
 public final class RunLog: TrainingObserver {
     public let folder: URL
     public private(set) var rewards: [Double] = []
@@ -104,17 +106,25 @@ public final class RunLog: TrainingObserver {
         case .evaluated(let result, let iteration):
             try record(evaluation: result, at: iteration)
             let grid = try result.grid()
-            try PNGEncoder.write(
-                grid, to: folder.appendingPathComponent(iteration == 0 ? "samples-before.png" : "samples-latest.png"))
+            let name = iteration == 0 ? "samples-before" : "samples-latest"
+            try PNGEncoder.write(grid, to: folder.appendingPathComponent(name + ".png"))
+            try writeClip(result, name: name)
             try record(grid: grid, at: iteration)
         case .iteration(let entry):
             try append(entry)
         case .finished(let result, _, _):
             try writePlots()
             try PNGEncoder.write(try result.grid(), to: folder.appendingPathComponent("samples-after.png"))
+            try writeClip(result, name: "samples-after")
         case .checkpointSaved, .timeBudgetReached:
             break
         }
+    }
+
+    /// A video task's held-out clips as one MP4 of grids (`name.mp4` beside the PNG of their first frames).
+    private func writeClip(_ result: Evaluation.Result, name: String) throws {
+        guard let frames = try result.videoGrid() else { return }
+        try writeMP4(frames: frames, fps: result.framesPerSecond, to: folder.appendingPathComponent(name + ".mp4"))
     }
 
     /// Keeps the first `iterations` lines of the per-iteration logs and the evaluations up to that iteration.

@@ -14,7 +14,7 @@ import Rewards
 /// Deliberate deviation: the seed writes each video as an H.264 MP4 and scores frame 0 read back from the file, so
 /// the codec's loss enters its reward; here the reward sees the decoded frames themselves.
 /// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_wan_2_1.py
-public final class WanTask: TrainingTask {
+public final class WanTask: VideoTrainingTask {
     public let pipeline: WanPipeline
     public let cache: WanEmbeddingCache
     public let entries: [WanEmbeddingCache.Entry]
@@ -24,6 +24,8 @@ public final class WanTask: TrainingTask {
     public let rewardFrames: RewardFrames
     /// Frames per second of the videos written for people to watch (Wan-2.1's own export rate).
     public static let framesPerSecond = 16.0
+    public var framesPerSecond: Double { Self.framesPerSecond }
+    public var frameCount: Int { frames }
     private let byCaption: [String: WanEmbeddingCache.Entry]
 
     public init(
@@ -133,7 +135,11 @@ public final class WanTask: TrainingTask {
 
     /// The frames `rewardFrames` picks from each decoded video: a picture when that is one frame.
     public func samples(_ latents: Tensor) throws -> [GeneratedSample] {
-        try videos(latents).map { video in
+        samples(fromVideos: try videos(latents))
+    }
+
+    public func samples(fromVideos videos: [[RGBImage]]) -> [GeneratedSample] {
+        videos.map { video in
             let chosen: [RGBImage]
             switch rewardFrames {
             case .first: chosen = [video[0]]
