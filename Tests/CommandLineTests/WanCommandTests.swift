@@ -29,6 +29,11 @@ final class WanCommandTests: XCTestCase {
         XCTAssertEqual(value("gradientAccumulationSteps"), "24")
         XCTAssertEqual(value("numFrames"), "1")
 
+        // DanceGRPO's finetune_wan_2_1_grpo.sh as a config file resolves to the same settings.
+        let seed = try DancegrpoExecutable.run(["train", "--config", "configs/seed-wan.json", "--dry-run"])
+        XCTAssertEqual(seed.status, 0, seed.output)
+        XCTAssert(seed.output.contains("guidanceScale               5    (/"), seed.output)
+
         let bad = try DancegrpoExecutable.run([
             "train", "--model", "wan", "--checkpoint", folder, "--embeddings", cache, "--num-frames", "4", "--dry-run"
         ])
