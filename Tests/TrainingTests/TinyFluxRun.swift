@@ -1,10 +1,13 @@
 import Training
 
 extension GRPOTrainer.Config {
-    /// The FLUX preset shrunk for tests on `flux_mini`: 2 iterations of 1 prompt × 2 samples, 4 steps, one optimizer
-    /// step per iteration, a reward that needs no checkpoint.
-    static var tinyFlux: GRPOTrainer.Config {
-        var c = GRPOTrainer.Config.flux
+    /// The FLUX preset shrunk for tests on `flux_mini`.
+    static var tinyFlux: GRPOTrainer.Config { GRPOTrainer.Config.flux.shrunkForTests() }
+
+    /// A preset shrunk for tests on a miniature folder: 2 iterations of 1 prompt × 2 samples, 4 steps, one optimizer
+    /// step per iteration, a reward that needs no checkpoint; everything else (guidance, sampler) as the preset.
+    func shrunkForTests() -> GRPOTrainer.Config {
+        var c = self
         c.iterations = 2
         c.promptsPerIteration = 1
         c.numGenerations = 2

@@ -10,22 +10,8 @@ import Training
 import XCTest
 
 extension GRPOTrainer.Config {
-    /// The Wan preset shrunk for tests on `wan_mini`: 2 iterations of 1 prompt × 2 samples, 4 steps with classifier-
-    /// free guidance 5 (as the seed's Wan script), one optimizer step per iteration, a reward that needs no checkpoint.
-    static var tinyWan: GRPOTrainer.Config {
-        var c = GRPOTrainer.Config.wan
-        c.iterations = 2
-        c.promptsPerIteration = 1
-        c.numGenerations = 2
-        c.samplingSteps = 4
-        c.gradientAccumulationSteps = 2
-        c.rewards = "jpeg-compressibility"
-        c.evalPrompts = 2
-        c.rolloutBatchSize = 2
-        c.transitionBatchSize = 2
-        c.learningRate = 1e-3
-        return c
-    }
+    /// The Wan preset shrunk for tests on `wan_mini`, classifier-free guidance 5 kept (as the seed's Wan script).
+    static var tinyWan: GRPOTrainer.Config { GRPOTrainer.Config.wan.shrunkForTests() }
 }
 
 /// `train --model wan`: the miniature diffusers Wan folder written by diffusers' save_pretrained and the seed's own

@@ -62,6 +62,17 @@ def dance_step(v, x, sigma, sigma_next, next_sample=None):
     return next_sample, x0, logp.mean(dim=tuple(range(1, logp.ndim)))
 
 
+TRAINABLE = STEPS - 1
+TRAINED = int(TRAINABLE * FRACTION)
+
+
+def group_advantages(rewards):
+    """Per group of GENERATIONS: (r − mean) / (unbiased std + 1e-8), clipped to ±ADV_CLIP."""
+    groups = rewards.view(PROMPTS, GENERATIONS)
+    advantages = ((groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-8)).reshape(-1)
+    return advantages.clamp(-ADV_CLIP, ADV_CLIP)
+
+
 class Loop:
     def __init__(self, weights):
         from diffusers import FluxTransformer2DModel
@@ -113,18 +124,14 @@ class Loop:
             latents = torch.stack(states, dim=1)  # [N, T+1, L, C]
             log_probs = torch.stack(logps, dim=1)  # [N, T]
             rewards = -x0.abs().mean(dim=(1, 2))
-        groups = rewards.view(PROMPTS, GENERATIONS)
-        advantages = ((groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-8)).reshape(-1)
-        advantages = advantages.clamp(-ADV_CLIP, ADV_CLIP)
-
-        trainable = STEPS - 1
-        k = int(trainable * FRACTION)
+        advantages = group_advantages(rewards)
+        k = TRAINED
         self.model.train()
         self.optimizer.zero_grad()
         for start in range(0, n_samples, ACCUMULATION):
             rows, steps = [], []
             for n in range(start, start + ACCUMULATION):
-                for j in torch.randperm(trainable)[:k].tolist():
+                for j in torch.randperm(TRAINABLE)[:k].tolist():
                     rows.append(n)
                     steps.append(j)
             r, j = torch.tensor(rows), torch.tensor(steps)
@@ -160,16 +167,12 @@ class Loop:
                 log_probs.append(torch.cat(logps))
                 rewards.append(-x0.abs().mean())
         rewards = torch.stack(rewards)
-        groups = rewards.view(PROMPTS, GENERATIONS)
-        advantages = ((groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-8)).reshape(-1)
-        advantages = advantages.clamp(-ADV_CLIP, ADV_CLIP)
-
-        trainable = STEPS - 1
-        k = int(trainable * FRACTION)
+        advantages = group_advantages(rewards)
+        k = TRAINED
         self.model.train()
         self.optimizer.zero_grad()
         for n in range(n_samples):
-            order = torch.randperm(trainable)[:k].tolist()
+            order = torch.randperm(TRAINABLE)[:k].tolist()
             for j in order:
                 x, x_next = latents[n][j:j + 1], latents[n][j + 1:j + 2]
                 v = self.velocity(x, n, timesteps[j])

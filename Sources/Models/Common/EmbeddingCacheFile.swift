@@ -3,8 +3,9 @@ import Engine
 import Foundation
 
 /// One tensor of a prompt-embedding cache in DanceGRPO's preprocessing layout (a subfolder per field, a file per
-/// prompt): our caches write `<i>.safetensors` holding one tensor named like its folder; DanceGRPO's own write `<i>.pt`,
-/// a `torch.save`d tensor, read by the restricted unpickler. Returned in float32. The FLUX and Wan caches share it.
+/// prompt): our caches write `<i>.safetensors` holding one tensor named like its folder; DanceGRPO's own write
+/// `<i>.pt`, a `torch.save`d tensor, read by the restricted unpickler. Returned in float32. The FLUX and Wan caches
+/// share it.
 enum EmbeddingCacheFile {
     /// The tensor `file` of the cache's `subfolder`; `manifest` names the cache in errors. A name that leads out of
     /// the subfolder (absolute, `..`, a link elsewhere) is refused, for entries made by hand as for the manifest's.
@@ -25,6 +26,29 @@ enum EmbeddingCacheFile {
             throw SafeTensorsError.unexpectedKeys(file: url.path, expected: subfolder, found: tensors.keys.sorted())
         }
         return t.asType(.float32)
+    }
+
+    /// The entries of a cache's manifest `videos2caption.json`: a clear error when it is missing (`preprocess` names
+    /// the command that writes it), unreadable, or not a list of entries with `fields`.
+    static func readManifest<Entry: Decodable>(_ url: URL, fields: [String], preprocess: String) throws -> [Entry] {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ModelFolderError.embeddingManifest(
+                file: url.path, reason: "no embedding manifest (run `\(preprocess)` first)")
+        }
+        do {
+            return try JSONDecoder().decode([Entry].self, from: Data(contentsOf: url))
+        } catch let error as DecodingError {
+            throw FluxEmbeddingCacheError.malformedManifest(file: url.path, reason: describe(error, fields: fields))
+        } catch {
+            throw ModelFolderError.embeddingManifest(file: url.path, reason: "unreadable: \(error)")
+        }
+    }
+
+    /// Writes a manifest atomically, pretty-printed with sorted keys as people read and diff it.
+    static func writeManifest<Entry: Encodable>(_ entries: [Entry], to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(try encoder.encode(entries), to: url)
     }
 
     /// A manifest decoding failure as the key path and what was expected (`fields`), without Swift's internal

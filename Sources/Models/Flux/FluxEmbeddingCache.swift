@@ -67,28 +67,14 @@ public struct FluxEmbeddingCache {
     }
 
     public func writeManifest(_ entries: [Entry]) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try AtomicFile.write(try encoder.encode(entries), to: manifestURL)
+        try EmbeddingCacheFile.writeManifest(entries, to: manifestURL)
     }
 
     /// The manifest's entries; every file name in it must lie inside its field's folder of the cache.
     public func readManifest() throws -> [Entry] {
-        guard FileManager.default.fileExists(atPath: manifestURL.path) else {
-            throw ModelFolderError.embeddingManifest(
-                file: manifestURL.path, reason: "no embedding manifest (run `dancegrpo preprocess` first)")
-        }
-        let entries: [Entry]
-        do {
-            entries = try JSONDecoder().decode([Entry].self, from: Data(contentsOf: manifestURL))
-        } catch let error as DecodingError {
-            throw FluxEmbeddingCacheError.malformedManifest(
-                file: manifestURL.path,
-                reason: EmbeddingCacheFile.describe(
-                    error, fields: ["prompt_embed_path", "pooled_prompt_embeds_path", "text_ids", "caption"]))
-        } catch {
-            throw ModelFolderError.embeddingManifest(file: manifestURL.path, reason: "unreadable: \(error)")
-        }
+        let entries: [Entry] = try EmbeddingCacheFile.readManifest(
+            manifestURL, fields: ["prompt_embed_path", "pooled_prompt_embeds_path", "text_ids", "caption"],
+            preprocess: "dancegrpo preprocess")
         let f = FluxEmbeddingCache.folders
         for (index, entry) in entries.enumerated() {
             for (field, sub, name) in [

@@ -2,12 +2,12 @@ import Checkpoints
 import Engine
 import Foundation
 
-/// The text-embedding cache of the Wan trainer, in the layout of DanceGRPO's `preprocess_wan_2_1_embeddings.py`
-/// (linked below): `prompt_embed/<i>.<ext>` `[L, 4096]` UMT5 states of the prompt and `negative_prompt_embeds/<i>.<ext>`
-/// `[L, 4096]` those of the negative prompt (the empty prompt in DanceGRPO), zero-padded past each prompt's length as
-/// `WanPipeline.encode_prompt` returns them, and `videos2caption.json`, a list of
-/// `{prompt_embed_path, negative_prompt_embeds_path, caption}` with file names relative to the folders. Files are our
-/// safetensors (one tensor named like its folder) or DanceGRPO's `torch.save` pickles.
+/// The text-embedding cache of the Wan trainer, in the layout of DanceGRPO's `preprocess_wan_2_1_embeddings.py` (linked
+/// below): `prompt_embed/<i>.<ext>` `[L, 4096]` UMT5 states of the prompt and `negative_prompt_embeds/<i>.<ext>` `[L,
+/// 4096]` those of the negative prompt (the empty prompt in DanceGRPO), zero-padded past each prompt's length as
+/// `WanPipeline.encode_prompt` returns them, and `videos2caption.json`, a list of `{prompt_embed_path,
+/// negative_prompt_embeds_path, caption}` with file names relative to the folders. Files are our safetensors (one
+/// tensor named like its folder) or DanceGRPO's `torch.save` pickles.
 /// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/data_preprocess/preprocess_wan_2_1_embeddings.py
 public struct WanEmbeddingCache {
     public struct Entry: Codable, Sendable, Equatable {
@@ -52,28 +52,14 @@ public struct WanEmbeddingCache {
     }
 
     public func writeManifest(_ entries: [Entry]) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try AtomicFile.write(try encoder.encode(entries), to: manifestURL)
+        try EmbeddingCacheFile.writeManifest(entries, to: manifestURL)
     }
 
     /// The manifest's entries; every file name in it must lie inside its field's folder of the cache.
     public func readManifest() throws -> [Entry] {
-        guard FileManager.default.fileExists(atPath: manifestURL.path) else {
-            throw ModelFolderError.embeddingManifest(
-                file: manifestURL.path, reason: "no embedding manifest (run `dancegrpo preprocess --model wan` first)")
-        }
-        let entries: [Entry]
-        do {
-            entries = try JSONDecoder().decode([Entry].self, from: Data(contentsOf: manifestURL))
-        } catch let error as DecodingError {
-            throw FluxEmbeddingCacheError.malformedManifest(
-                file: manifestURL.path,
-                reason: EmbeddingCacheFile.describe(
-                    error, fields: ["prompt_embed_path", "negative_prompt_embeds_path", "caption"]))
-        } catch {
-            throw ModelFolderError.embeddingManifest(file: manifestURL.path, reason: "unreadable: \(error)")
-        }
+        let entries: [Entry] = try EmbeddingCacheFile.readManifest(
+            manifestURL, fields: ["prompt_embed_path", "negative_prompt_embeds_path", "caption"],
+            preprocess: "dancegrpo preprocess --model wan")
         let f = Self.folders
         for (index, entry) in entries.enumerated() {
             for (field, sub, name) in [

@@ -3,9 +3,9 @@ import Engine
 import Foundation
 import Sampling
 
-/// The parts of a diffusers Wan-2.1 folder (`Wan-AI/Wan2.1-T2V-1.3B-Diffusers`) that GRPO runs: the transformer and
-/// the video VAE, latents laid out as `WanPipeline` takes them (`[B, z_dim, f, h, w]`, f = 1 + (F − 1)/4 for F frames,
-/// h = H/8, w = W/8) and its decoding (`latents / latents_std + latents_mean`, the VAE, [−1, 1] → [0, 1] as
+/// The parts of a diffusers Wan-2.1 folder (`Wan-AI/Wan2.1-T2V-1.3B-Diffusers`) that GRPO runs: the transformer and the
+/// video VAE, latents laid out as `WanPipeline` takes them (`[B, z_dim, f, h, w]`, f = 1 + (F − 1)/4 for F frames, h
+/// = H/8, w = W/8) and its decoding (`latents / latents_std + latents_mean`, the VAE, [−1, 1] → [0, 1] as
 /// `VideoProcessor.postprocess_video`). Text states come from the embedding cache (``WanEmbeddingCache``), as in
 /// DanceGRPO, whose trainer never runs the text encoder.
 /// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/pipelines/wan/pipeline_wan.py
@@ -30,7 +30,8 @@ public final class WanPipeline {
             throw ModelFolderError.missingComponents(
                 file: folder.path,
                 reason:
-                    "not a diffusers Wan folder: missing \(missing.joined(separator: ", ")) (expected transformer/, vae/)"
+                    "not a diffusers Wan folder: missing \(missing.joined(separator: ", "))"
+                    + " (expected transformer/, vae/)"
             )
         }
         var transformerURL = transformerFolder ?? folder.appendingPathComponent("transformer")
@@ -79,8 +80,8 @@ public final class WanPipeline {
 
     /// `WanPipeline.__call__`'s denoising loop from `latents` `[B, z_dim, f, h, w]`: the folder's scheduler (UniPC for
     /// Wan-2.1's folders, `shift` overriding its flow shift), the transformer fed the scheduler's timesteps, and with
-    /// `guidance` > 1 classifier-free guidance `v_u + g·(v_c − v_u)` against `negativePromptEmbeds`. Returns the final
-    /// latents (diffusers' `output_type="latent"`).
+    /// `guidance` > 1 classifier-free guidance `v_u + g·(v_c − v_u)` against `negativePromptEmbeds`. Returns the
+    /// final latents (diffusers' `output_type="latent"`).
     public func denoise(
         _ latents: Tensor, promptEmbeds: Tensor, negativePromptEmbeds: Tensor?, guidance: Float,
         scheduler: SchedulerConfig, steps: Int, shift: Float? = nil, progress: (Int, Int) -> Void = { _, _ in }
