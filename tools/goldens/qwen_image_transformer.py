@@ -16,7 +16,12 @@ Builds diffusers' QwenImageTransformer2DModel on a tiny random config (two doubl
   text mask with padding in one row.
   image.grad.<key>            gradients of mean(sample²) for a parameter of each kind
   pack.{latents, packed}      QwenImagePipeline._pack_latents on 5-D latents [B, C, 1, H, W]
+  rope.{img_shapes, text_length, rows, cos, sin}   QwenEmbedRope's tables at realistic sizes (two images, 300 text
+                              tokens), every 37th row of the joint [text, images] sequence
 and the config as JSON in the metadata key "config".
+
+qwen_image_transformer_shapes.json: the keys and shapes of the released Qwen/Qwen-Image transformer (block 0 for all
+60) and its total key count.
 """
 import json
 import os
@@ -92,7 +97,35 @@ tensors.update(run("edit", {
     "timestep": torch.tensor([0.5, 0.0625], dtype=torch.float64),
 }, [(1, 4, 4), (1, 3, 6)]))
 
+# The rotary tables at realistic sizes (a 50×70 generated image, a 33×21 condition image, 300 text tokens), rows
+# [text, images] as the joint attention orders them, every 37th row: interleaved cos/sin expanded to each feature.
+rope_shapes, rope_text = [(1, 50, 70), (1, 33, 21)], 300
+img_freqs, txt_freqs = model.pos_embed([rope_shapes], max_txt_seq_len=rope_text, device=torch.device("cpu"))
+freqs = torch.cat([txt_freqs, img_freqs], dim=0)
+rows = torch.arange(0, freqs.shape[0], 37)
+tensors["rope.img_shapes"] = torch.tensor(rope_shapes, dtype=torch.int32)
+tensors["rope.text_length"] = torch.tensor([rope_text], dtype=torch.int32)
+tensors["rope.rows"] = rows.to(torch.int32)
+tensors["rope.cos"] = freqs[rows].real.float().repeat_interleave(2, dim=-1).contiguous()
+tensors["rope.sin"] = freqs[rows].imag.float().repeat_interleave(2, dim=-1).contiguous()
+
 tensors.update({f"param.{k}": v.half().contiguous() for k, v in model.state_dict().items()})
 # One metadata key: safetensors writes several in hash order, which would make reruns differ byte-wise.
 save_file(tensors, OUT, metadata={"config": json.dumps(dict(config, _diffusers_version=diffusers.__version__))})
 print("wrote", OUT, os.path.getsize(OUT), "bytes")
+
+# The released size: every key and shape diffusers builds for Qwen/Qwen-Image's transformer/config.json (built on the
+# meta device, no weights), block 0 standing for the 60 identical blocks, so the Swift module tree is checked against
+# the full-size checkpoint without downloading it.
+RELEASED = dict(patch_size=2, in_channels=64, out_channels=16, num_layers=60, attention_head_dim=128,
+                num_attention_heads=24, joint_attention_dim=3584, guidance_embeds=False, axes_dims_rope=[16, 56, 56])
+with torch.device("meta"):
+    released = QwenImageTransformer2DModel(**RELEASED)
+shapes = {k: list(v.shape) for k, v in released.state_dict().items()
+          if not k.startswith("transformer_blocks.") or k.startswith("transformer_blocks.0.")}
+path = os.path.join(os.path.dirname(OUT), "qwen_image_transformer_shapes.json")
+with open(path, "w") as f:
+    json.dump({"config": RELEASED, "key_count": len(released.state_dict()), "shapes": shapes}, f, sort_keys=True,
+              separators=(",", ":"))
+    f.write("\n")
+print("wrote", path, len(shapes), "of", len(released.state_dict()), "keys")

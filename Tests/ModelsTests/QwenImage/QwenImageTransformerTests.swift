@@ -135,6 +135,50 @@ final class QwenImageTransformerTests: XCTestCase {
         XCTAssertEqual(text, [[3, 3, 3], [4, 4, 4]])
     }
 
+    /// The rotary tables at realistic sizes (a 50×70 and a 33×21 token grid, 300 text tokens, so text positions
+    /// reach 334) against diffusers' `QwenEmbedRope`, on every 37th row of the joint sequence.
+    func testRotaryTablesMatchDiffusersAtRealisticSizes() throws {
+        let g = try golden()
+        func ints(_ key: String) -> [Int] { g[key].asType(.float32).toArray(Float.self).map { Int($0) } }
+        let dims = ints("rope.img_shapes")
+        let shapes: [QwenEmbedRope.ImageShape] = (0..<(dims.count / 3)).map { i in
+            (frames: dims[3 * i], height: dims[3 * i + 1], width: dims[3 * i + 2])
+        }
+        let rope = QwenEmbedRope(axesDims: g.config.axesDimsRope)
+        guard
+            case .tables(let cos, let sin, .interleaved) = rope(
+                imageShapes: shapes, textLength: ints("rope.text_length")[0])
+        else { return XCTFail("expected interleaved tables") }
+        XCTAssertEqual(cos.dim(0), 300 + 50 * 70 + 33 * 21)
+        let rows = Tensor(ints("rope.rows").map(Int32.init), shape: [g["rope.rows"].dim(0)])
+        for (name, table) in [("cos", cos), ("sin", sin)] {
+            let error = maxAbsDifference(table.take(rows, axis: 0), g["rope.\(name)"])
+            XCTAssertLessThanOrEqual(error, 1e-5, name)
+            print("Qwen-Image rotary \(name) table: max abs error \(error)")
+        }
+    }
+
+    /// The released size (Qwen/Qwen-Image's config): every key and shape diffusers builds, so the downloaded
+    /// checkpoint loads strictly. The model is built without evaluating its random weights.
+    func testReleasedSizeHasDiffusersKeysAndShapes() throws {
+        let data = try Data(contentsOf: Fixture.url("qwen_image_transformer_shapes.json"))
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let config = try JSONDecoder().decode(
+            QwenImageTransformer2DConfig.self, from: JSONSerialization.data(withJSONObject: object["config"]!))
+        XCTAssertEqual(config.problems(), [])
+        let expected = try XCTUnwrap(object["shapes"] as? [String: [Int]])
+        let shapes = QwenImageTransformer2DModel(config).checkpointTensors().mapValues(\.shape)
+        XCTAssertEqual(shapes.count, object["key_count"] as? Int)
+        for (key, shape) in shapes {
+            // Every block has block 0's keys and shapes.
+            var parts = key.split(separator: ".", omittingEmptySubsequences: false)
+            if parts.first == "transformer_blocks" { parts[1] = "0" }
+            let reference = parts.joined(separator: ".")
+            XCTAssertEqual(shape, expected[reference], key)
+        }
+        XCTAssertEqual(Set(expected.keys).subtracting(shapes.keys), [])
+    }
+
     /// A diffusers `transformer/` folder: config.json and the weights, in one file, in shards with an index, and in
     /// bfloat16.
     func testLoadsDiffusersFolder() throws {
