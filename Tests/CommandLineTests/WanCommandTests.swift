@@ -127,4 +127,23 @@ final class WanCommandTests: XCTestCase {
         let error = zip(actual, expected).map { abs($0 - $1) }.max() ?? .infinity
         XCTAssertLessThanOrEqual(error, 1e-4 * scale, "max abs error of the final latents")
     }
+
+    /// Two processes with ZeRO stage 3 train the Wan transformer sharded and write the same diffusers-layout
+    /// checkpoint a single process writes.
+    func testTwoProcessesShardedTraining() throws {
+        let root = try RunFolderFiles.temporaryRoot("wan-zero3")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("run")
+        let result = try DancegrpoExecutable.run([
+            "train", "--model", "wan", "--checkpoint", folder, "--embeddings", cache, "--height", "32", "--width",
+            "32", "--num-frames", "5", "--processes", "2", "--zero-stage", "3", "--prompts-per-iteration", "1",
+            "--num-generations", "2", "--sampling-steps", "3", "--gradient-accumulation-steps", "2", "--reward",
+            "jpeg-compressibility", "--eval-prompts", "2", "--eval-every", "0", "--checkpoint-every", "2",
+            "--iterations", "2", "--output-dir", run.path
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssert(result.output.contains("19832 transformer parameters"), result.output)
+        let weights = run.appendingPathComponent("checkpoint-2-0/transformer/diffusion_pytorch_model.safetensors")
+        XCTAssertEqual(try RunFolderFiles.float32Values(weights).count, 19832)
+    }
 }

@@ -26,6 +26,7 @@ public final class FluxTask: TrainingTask {
         throws
     {
         self.pipeline = pipeline
+        transformerParameters = pipeline.transformer.parameterCount()
         cache = FluxEmbeddingCache(folder: embeddings)
         entries = try cache.readManifest()
         guard !entries.isEmpty else {
@@ -55,9 +56,12 @@ public final class FluxTask: TrainingTask {
         }
     }
 
+    /// Counted when the task is made: sharded training empties the network's own tensors.
+    private let transformerParameters: Int
+
     public var summary: String {
         """
-        FLUX (\(pipeline.transformer.parameterCount()) transformer parameters) on \(entries.count) cached prompts, \
+        FLUX (\(transformerParameters) transformer parameters) on \(entries.count) cached prompts, \
         \(width)×\(height) px
         """
     }

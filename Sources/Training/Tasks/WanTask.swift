@@ -33,6 +33,7 @@ public final class WanTask: VideoTrainingTask {
         rewardFrames: RewardFrames = .first
     ) throws {
         self.pipeline = pipeline
+        transformerParameters = pipeline.transformer.parameterCount()
         cache = WanEmbeddingCache(folder: embeddings)
         entries = try cache.readManifest()
         guard !entries.isEmpty else {
@@ -59,9 +60,12 @@ public final class WanTask: VideoTrainingTask {
         }
     }
 
+    /// Counted when the task is made: sharded training empties the network's own tensors.
+    private let transformerParameters: Int
+
     public var summary: String {
         """
-        Wan (\(pipeline.transformer.parameterCount()) transformer parameters) on \(entries.count) cached prompts, \
+        Wan (\(transformerParameters) transformer parameters) on \(entries.count) cached prompts, \
         \(frames) frame\(frames == 1 ? "" : "s") of \(width)×\(height) px
         """
     }

@@ -40,11 +40,12 @@ final class TrainingProgress: TrainingObserver {
             print("time budget of \(minutes) min reached")
         case .finished(let result, let iteration, let seconds):
             print("held-out after \(iteration) iterations: " + describe(result) + " (\(formatDuration(seconds)))")
+            let samples =
+                result.videos == nil ? "samples-before.png, samples-after.png" : "samples-before/after.png and .mp4"
             print(
                 """
-                run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, \
-                samples-before.png, samples-after.png, checkpoint-*/, TensorBoard events (tensorboard --logdir \
-                \(folder.path))
+                run folder \(folder.path): reward.txt, metrics.jsonl, eval.jsonl, reward_curve.png, \(samples), \
+                checkpoint-*/, TensorBoard events (tensorboard --logdir \(folder.path))
                 """
             )
         case .evaluated, .checkpointSaved:
