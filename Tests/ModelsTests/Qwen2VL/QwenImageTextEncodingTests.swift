@@ -1,0 +1,38 @@
+import Engine
+import Foundation
+@testable import Models
+import TestSupport
+import Tokenizers
+import XCTest
+
+/// `QwenImagePipeline._get_qwen_prompt_embeds` (tools/goldens/qwen2vl_text.py) on the tiny model and tokenizer: the
+/// template, the 34 dropped tokens, the split by mask and the zero padding.
+final class QwenImageTextEncodingTests: XCTestCase {
+    func testMatchesPipeline() throws {
+        let g = try Qwen2_5_VLTextModelTests.golden()
+        let tokenizer = try Qwen2Tokenizer(directory: Fixture.url("tokenizers/qwen2/json"))
+        let encoding = QwenImageTextEncoding(tokenizer: tokenizer, textEncoder: try Qwen2_5_VLTextModelTests.loaded(g))
+        XCTAssertEqual(encoding.template, g.metadata["template"])
+        XCTAssertEqual(encoding.dropIndex, Int(g.metadata["drop_idx"]!))
+        let prompts = try JSONDecoder().decode([String].self, from: Data(g.metadata["pipe_prompts"]!.utf8))
+
+        let inputs = encoding.tokenize(prompts)
+        XCTAssertEqual(inputs.ids.toArray(Int32.self), g["pipe.input_ids"].toArray(Int32.self))
+        XCTAssertEqual(inputs.attentionMask.toArray(Int32.self), g["pipe.attention_mask"].toArray(Int32.self))
+
+        let (embeds, mask) = encoding.encode(prompts)
+        let expected = g["pipe.prompt_embeds"]
+        XCTAssertEqual(embeds.shape, expected.shape)
+        XCTAssertEqual(mask.toArray(Int32.self), g["pipe.prompt_embeds_mask"].toArray(Int32.self))
+        let scale = expected.abs().max().item(Float.self)
+        let error = maxAbsDifference(embeds, expected)
+        XCTAssertLessThanOrEqual(error, 1e-4 * max(scale, 1))
+        print("QwenImage prompt embeds: max abs error \(error), max |reference| \(scale), shape \(expected.shape)")
+        // Padding is zero and the drop index matters.
+        XCTAssert(mask.toArray(Int32.self).contains(0))
+        let shifted = QwenImageTextEncoding.droppingPrefix(
+            encoding.textEncoder(inputs.ids, attentionMask: inputs.attentionMask), lengths: inputs.lengths,
+            dropIndex: 33)
+        XCTAssertNotEqual(shifted.promptEmbeds.shape, expected.shape)
+    }
+}
