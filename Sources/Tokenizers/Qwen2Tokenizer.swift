@@ -71,3 +71,12 @@ public struct Qwen2Tokenizer: TextTokenizer {
         return true
     }
 }
+
+extension Qwen2Tokenizer {
+    /// Smallest and largest id this tokenizer can produce: vocabulary entries, added tokens and padding.
+    public var tokenIDRange: ClosedRange<Int> {
+        let ids = [padTokenID] + addedTokens.map(\.id)
+        let vocabulary = encoder.vocabulary.values
+        return Swift.min(ids.min()!, vocabulary.min() ?? Int.max)...Swift.max(ids.max()!, vocabulary.max() ?? Int.min)
+    }
+}

@@ -36,12 +36,18 @@ public final class QwenImageTextEncoding {
         self.tokenizerMaxLength = tokenizerMaxLength
     }
 
-    /// Reads `tokenizer/` (tokenizer.json or vocab.json + merges.txt) and `text_encoder/` of a Qwen-Image folder.
+    /// Reads `tokenizer/` (tokenizer.json or vocab.json + merges.txt) and `text_encoder/` of a Qwen-Image folder,
+    /// after checking that the tokenizer's ids fit the encoder's table.
     public static func load(from folder: URL, dtype: DType? = nil) throws -> QwenImageTextEncoding {
-        QwenImageTextEncoding(
-            tokenizer: try Qwen2Tokenizer(directory: folder.appendingPathComponent("tokenizer")),
-            textEncoder: try Qwen2_5_VLTextModel.load(from: folder.appendingPathComponent("text_encoder"), dtype: dtype)
-        )
+        let tokenizerFolder = folder.appendingPathComponent("tokenizer")
+        let encoderFolder = folder.appendingPathComponent("text_encoder")
+        let tokenizer = try Qwen2Tokenizer(directory: tokenizerFolder)
+        // Rotary positions: any length fits, only the ids must.
+        try TokenizerFit.check(
+            ids: tokenizer.tokenIDRange, vocabularySize: try Qwen2_5_VLTextConfig.load(encoderFolder).vocabSize,
+            tokenizer: tokenizerFolder.path, model: encoderFolder.appendingPathComponent("config.json").path)
+        return QwenImageTextEncoding(
+            tokenizer: tokenizer, textEncoder: try Qwen2_5_VLTextModel.load(from: encoderFolder, dtype: dtype))
     }
 
     /// The templated prompts tokenized as the pipeline does: ids and attention mask `[B, L]` (int32), L the longest

@@ -1,3 +1,4 @@
+import Checkpoints
 import Engine
 import Foundation
 @testable import Models
@@ -34,5 +35,29 @@ final class QwenImageTextEncodingTests: XCTestCase {
             encoding.textEncoder(inputs.ids, attentionMask: inputs.attentionMask), lengths: inputs.lengths,
             dropIndex: 33)
         XCTAssertNotEqual(shifted.promptEmbeds.shape, expected.shape)
+    }
+
+    /// A Qwen-Image folder: `tokenizer/` in the transformers 4 layout, `text_encoder/` with the transformers 4 config;
+    /// a tokenizer whose ids pass the embedding table is refused.
+    func testLoadsFolder() throws {
+        let g = try Qwen2_5_VLTextModelTests.golden()
+        let folder = try temporaryDirectory(self)
+        let encoderFolder = folder.appendingPathComponent("text_encoder")
+        try FileManager.default.createDirectory(at: encoderFolder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: Fixture.url("tokenizers/qwen2/legacy"), to: folder.appendingPathComponent("tokenizer"))
+        try Data(g.metadata["config_v4"]!.utf8).write(to: encoderFolder.appendingPathComponent("config.json"))
+        try SafeTensors.save(g.params, to: encoderFolder.appendingPathComponent("model.safetensors"))
+        let prompts = try JSONDecoder().decode([String].self, from: Data(g.metadata["pipe_prompts"]!.utf8))
+        let (embeds, _) = try QwenImageTextEncoding.load(from: folder).encode(prompts)
+        assertClose(embeds, g["pipe.prompt_embeds"], tolerance: 1e-4, "from the folder")
+
+        let smaller = g.metadata["config_v4"]!.replacingOccurrences(
+            of: "\"vocab_size\": \(g.config.vocabSize)", with: "\"vocab_size\": \(g.config.vocabSize - 1)")
+        XCTAssertNotEqual(smaller, g.metadata["config_v4"]!)
+        try Data(smaller.utf8).write(to: encoderFolder.appendingPathComponent("config.json"))
+        XCTAssertThrowsError(try QwenImageTextEncoding.load(from: folder)) { error in
+            XCTAssert("\(error)".contains("expected ids below vocab_size"), "\(error)")
+        }
     }
 }
