@@ -8,7 +8,8 @@
 enum Qwen2PreTokenizer {
     /// The pattern as tokenizer.json stores it (checked when loading, so that another pre-tokenizer is refused).
     static let pattern =
-        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"#
+        + #"|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
     private static let contractions: [Scalars] = ["s", "t", "re", "ve", "m", "ll", "d"].map { Scalars($0) }
 

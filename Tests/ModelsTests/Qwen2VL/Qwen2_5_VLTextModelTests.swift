@@ -107,8 +107,8 @@ final class Qwen2_5_VLTextModelTests: XCTestCase {
         XCTAssertLessThan(maxAbsDifference(ours, reference.transposed([0, 2, 1, 3])), 1e-5)
     }
 
-    /// Folders in both key layouts (`model.…` as transformers writes it, `model.language_model.…` as its module tree
-    /// names it) beside a vision tower and lm_head, sharded or not, and bfloat16.
+    /// Folders in both key layouts (`model.…` as transformers writes it, `model.language_model.…` as its module
+    /// tree names it) beside a vision tower and lm_head, sharded or not, and bfloat16.
     func testLoadsFolder() throws {
         let g = try Self.golden()
         let ids = g["input.input_ids"]
