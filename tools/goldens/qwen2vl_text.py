@@ -32,6 +32,8 @@ qwen2vl_text.safetensors   a tiny Qwen2_5_VLForConditionalGeneration (text: 2 la
   output.mrope.last_hidden_state  the text model on those position ids
   pipe.input_ids/attention_mask, pipe.prompt_embeds, pipe.prompt_embeds_mask   `_get_qwen_prompt_embeds` of
                            pipe.prompts (metadata) on this model and tokenizer
+  pipe.max60.prompt_embeds(_mask), pipe.max50.prompt_embeds   `encode_prompt` with max_sequence_length 60 (a row is
+                           shorter: the mask is returned) and 50 (every row fills it: the mask is None)
   metadata: config (transformers 5 config.json), config_v4 (the same in the transformers 4 layout, see below),
   template, drop_idx, pipe_prompts, library versions
 Only transformers 5 is installed: the transformers 4 config (`rope_scaling` with `type` "mrope", `rope_theta` and the
@@ -282,6 +284,12 @@ def write_model(vocab_size, tokenizer):
         host._extract_masked_hidden = lambda h, m: QwenImagePipeline._extract_masked_hidden(host, h, m)
         embeds, embeds_mask = QwenImagePipeline._get_qwen_prompt_embeds(
             host, PIPE_PROMPTS, device=torch.device("cpu"), dtype=torch.float64)
+        # encode_prompt's max_sequence_length cut, and its mask dropped (None) when it is all ones.
+        host._get_qwen_prompt_embeds = lambda prompt, device=None, dtype=None: \
+            QwenImagePipeline._get_qwen_prompt_embeds(host, prompt, device=device, dtype=dtype)
+        cut60, cut60_mask = QwenImagePipeline.encode_prompt(host, PIPE_PROMPTS, max_sequence_length=60)
+        cut50, cut50_mask = QwenImagePipeline.encode_prompt(host, PIPE_PROMPTS, max_sequence_length=50)
+        assert cut60_mask is not None and cut50_mask is None, (cut60_mask, cut50_mask)
     pipe_inputs = tokenizer([TEMPLATE.format(p) for p in PIPE_PROMPTS], padding=True,
                             return_tensors="pt")
     assert embeds_mask.sum(dim=1).min() < embeds.shape[1]
@@ -297,6 +305,9 @@ def write_model(vocab_size, tokenizer):
         "pipe.attention_mask": f32(pipe_inputs.attention_mask),
         "pipe.prompt_embeds": f32(embeds),
         "pipe.prompt_embeds_mask": f32(embeds_mask),
+        "pipe.max60.prompt_embeds": f32(cut60),
+        "pipe.max60.prompt_embeds_mask": f32(cut60_mask),
+        "pipe.max50.prompt_embeds": f32(cut50),
     })
     path = os.path.join(FIXTURES, "qwen2vl_text.safetensors")
     save_file(tensors, path, metadata={

@@ -69,6 +69,21 @@ public final class QwenImageTextEncoding {
         return Self.droppingPrefix(states, lengths: inputs.lengths, dropIndex: dropIndex)
     }
 
+    /// `QwenImagePipeline.encode_prompt` (one image per prompt): `encode` cut to `maxSequenceLength` tokens
+    /// (the pipeline's default 1024), and the mask left out (nil) when every row fills the width, as diffusers does.
+    public func encodePrompt(_ prompts: [String], maxSequenceLength: Int = defaultTokenizerMaxLength) -> (
+        promptEmbeds: Tensor, mask: Tensor?
+    ) {
+        precondition(maxSequenceLength > 0, "QwenImageTextEncoding: maxSequenceLength \(maxSequenceLength)")
+        var (embeds, mask) = encode(prompts)
+        if embeds.dim(1) > maxSequenceLength {
+            embeds = embeds[.all, 0..<maxSequenceLength]
+            mask = mask[.all, 0..<maxSequenceLength]
+        }
+        let full = mask.toArray(Int32.self).allSatisfy { $0 != 0 }
+        return (embeds, full ? nil : mask)
+    }
+
     /// Each row's tokens `dropIndex ..< lengths[b]` (the tokenizer pads on the right), zero padded to the longest.
     public static func droppingPrefix(_ states: Tensor, lengths: [Int], dropIndex: Int) -> (
         promptEmbeds: Tensor, mask: Tensor

@@ -37,6 +37,23 @@ final class QwenImageTextEncodingTests: XCTestCase {
         XCTAssertNotEqual(shifted.promptEmbeds.shape, expected.shape)
     }
 
+    /// `encode_prompt`'s cut to max_sequence_length, with the mask dropped when it is all ones.
+    func testEncodePromptCut() throws {
+        let g = try Qwen2_5_VLTextModelTests.golden()
+        let tokenizer = try Qwen2Tokenizer(directory: Fixture.url("tokenizers/qwen2/json"))
+        let encoding = QwenImageTextEncoding(tokenizer: tokenizer, textEncoder: try Qwen2_5_VLTextModelTests.loaded(g))
+        let prompts = try JSONDecoder().decode([String].self, from: Data(g.metadata["pipe_prompts"]!.utf8))
+        let cut60 = encoding.encodePrompt(prompts, maxSequenceLength: 60)
+        assertClose(cut60.promptEmbeds, g["pipe.max60.prompt_embeds"], tolerance: 1e-4, "60")
+        XCTAssertEqual(cut60.mask?.toArray(Int32.self), g["pipe.max60.prompt_embeds_mask"].toArray(Int32.self))
+        let cut50 = encoding.encodePrompt(prompts, maxSequenceLength: 50)
+        assertClose(cut50.promptEmbeds, g["pipe.max50.prompt_embeds"], tolerance: 1e-4, "50")
+        XCTAssertNil(cut50.mask)
+        let whole = encoding.encodePrompt(prompts)
+        assertClose(whole.promptEmbeds, g["pipe.prompt_embeds"], tolerance: 1e-4, "1024")
+        XCTAssertNotNil(whole.mask)
+    }
+
     /// A Qwen-Image folder: `tokenizer/` in the transformers 4 layout, `text_encoder/` with the transformers 4 config;
     /// a tokenizer whose ids pass the embedding table is refused.
     func testLoadsFolder() throws {
