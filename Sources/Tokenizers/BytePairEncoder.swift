@@ -1,5 +1,5 @@
 // Byte-pair encoding of one pre-tokenized word, with CLIP's end-of-word marker: the last symbol of a word carries
-// "</w>", so "a" inside a word and "a" ending it are different symbols.
+// "</w>", so "a" inside a word and "a" ending it are different symbols. Qwen2's BPE has no marker (an empty suffix).
 
 struct BytePairEncoder: Sendable {
     /// Token string → id.
@@ -19,8 +19,12 @@ struct BytePairEncoder: Sendable {
 
     static let endOfWord = "</w>"
 
-    /// `mergeRules` lists the pairs in rank order, each as its two symbol strings.
-    init(vocabulary: [String: Int], mergeRules: [(String, String)], unknownID: Int?, source: String) throws {
+    /// `mergeRules` lists the pairs in rank order, each as its two symbol strings; `endOfWordSuffix` is what the
+    /// last symbol of a word carries ("" for none).
+    init(
+        vocabulary: [String: Int], mergeRules: [(String, String)], unknownID: Int?, source: String,
+        endOfWordSuffix: String = endOfWord
+    ) throws {
         self.vocabulary = vocabulary
         self.unknownID = unknownID
         var merges: [PairKey: (rank: Int, merged: Int)] = [:]
@@ -39,7 +43,7 @@ struct BytePairEncoder: Sendable {
         }
         self.merges = merges
         byteIDs = ByteLevelAlphabet.characters.map { vocabulary[String($0)] }
-        finalByteIDs = ByteLevelAlphabet.characters.map { vocabulary[String($0) + Self.endOfWord] }
+        finalByteIDs = ByteLevelAlphabet.characters.map { vocabulary[String($0) + endOfWordSuffix] }
     }
 
     /// Token ids of one word given as UTF-8 bytes.
