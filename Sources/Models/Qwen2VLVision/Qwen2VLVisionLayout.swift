@@ -1,0 +1,112 @@
+import Engine
+
+// https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/vision_utils.py
+/// Where each patch of a `pixel_values` batch sits and which patches attend to each other: transformers'
+/// `get_vision_position_ids`, `get_vision_cu_seqlens` and `get_vision_window_index` for `grid_thw`, computed on the
+/// host (they are integer bookkeeping).
+///
+/// Patches arrive in the image processor's order: per image, per frame, merged token by merged token in raster order
+/// (`[h/m, w/m]`), and inside a token its m × m patches in raster order. transformers reorders the merged tokens
+/// window by window before the blocks and back after the merger; attention is restricted to consecutive runs
+/// (`cu_seqlens`) of that order. Attention does not depend on the order of its tokens, only on which tokens share a
+/// run, so the model here keeps the processor's order and gives each patch the id of its run (``fullSegments``,
+/// ``windowSegments``): the same outputs without the two permutations.
+public struct Qwen2VLVisionLayout: Equatable, Sendable {
+    /// `(t, h, w)` of each image in patches, as `image_grid_thw`.
+    public let grids: [(t: Int, h: Int, w: Int)]
+    /// `[(h, w)]` patch row and column of each patch, in the processor's order (`position_ids`).
+    public let positions: [(h: Int, w: Int)]
+    /// transformers' `window_index`: merged-token indices in window order.
+    public let windowIndex: [Int]
+    /// transformers' `cu_window_seqlens`: patch boundaries of the windows in window order (consecutive duplicates
+    /// removed, as `unique_consecutive` does).
+    public let cuWindowSeqlens: [Int]
+    /// transformers' `cu_seqlens`: patch boundaries of the frames (full attention runs over one frame of one image).
+    public let cuSeqlens: [Int]
+    /// Per patch (processor order), the full-attention run it belongs to.
+    public let fullSegments: [Int]
+    /// Per patch (processor order), the window it belongs to.
+    public let windowSegments: [Int]
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.grids.map { [$0.t, $0.h, $0.w] } == b.grids.map { [$0.t, $0.h, $0.w] } && a.windowIndex == b.windowIndex
+            && a.cuWindowSeqlens == b.cuWindowSeqlens && a.cuSeqlens == b.cuSeqlens
+    }
+
+    public var patchCount: Int { positions.count }
+
+    public init(grids: [(t: Int, h: Int, w: Int)], config: Qwen2VLVisionConfig) {
+        let m = config.spatialMergeSize
+        let unit = m * m
+        let window = config.mergedWindowSize
+        for g in grids {
+            precondition(
+                g.t >= 1 && g.h >= m && g.w >= m && g.h % m == 0 && g.w % m == 0,
+                "Qwen2VLVisionLayout: grid \(g) must be positive multiples of spatial_merge_size \(m)")
+        }
+        self.grids = grids
+        var positions: [(Int, Int)] = []
+        var windowIndex: [Int] = []
+        var cuWindow = [0]
+        var cuFull = [0]
+        var offset = 0
+        for (t, h, w) in grids {
+            // Positions, block-major over the m × m merge blocks, repeated for every frame.
+            var frame: [(Int, Int)] = []
+            for bh in 0..<(h / m) {
+                for bw in 0..<(w / m) {
+                    for ih in 0..<m { for iw in 0..<m { frame.append((bh * m + ih, bw * m + iw)) } }
+                }
+            }
+            for _ in 0..<t {
+                positions += frame
+                cuFull.append(cuFull.last! + h * w)
+            }
+            // Square windows of `window` merged tokens a side, the grid padded up to whole windows at the bottom and
+            // right (a full extra window when it divides evenly, as transformers pads; empty windows add no boundary).
+            let (lh, lw) = (h / m, w / m)
+            let (windowsH, windowsW) = ((lh + window - lh % window) / window, (lw + window - lw % window) / window)
+            for f in 0..<t {
+                for wh in 0..<windowsH {
+                    for ww in 0..<windowsW {
+                        var count = 0
+                        for r in (wh * window)..<min((wh + 1) * window, lh) {
+                            for c in (ww * window)..<min((ww + 1) * window, lw) {
+                                windowIndex.append(offset + f * lh * lw + r * lw + c)
+                                count += 1
+                            }
+                        }
+                        if count > 0 { cuWindow.append(cuWindow.last! + count * unit) }
+                    }
+                }
+            }
+            offset += t * lh * lw
+        }
+        self.positions = positions
+        self.windowIndex = windowIndex
+        self.cuWindowSeqlens = cuWindow
+        self.cuSeqlens = cuFull
+        fullSegments = Self.segments(cuFull, order: nil, unit: unit)
+        windowSegments = Self.segments(cuWindow, order: windowIndex, unit: unit)
+    }
+
+    /// Run ids per patch in processor order, for runs given as boundaries over the order `order` of merged tokens
+    /// (nil: the processor's own order).
+    private static func segments(_ cu: [Int], order: [Int]?, unit: Int) -> [Int] {
+        var ids = [Int](repeating: 0, count: cu.last!)
+        for s in 0..<(cu.count - 1) {
+            for p in cu[s]..<cu[s + 1] {
+                let patch = order.map { $0[p / unit] * unit + p % unit } ?? p
+                ids[patch] = s
+            }
+        }
+        return ids
+    }
+
+    /// `[L, L]` booleans, true where two patches share a run (nil when all patches form one run).
+    static func mask(_ segments: [Int]) -> Tensor? {
+        guard let first = segments.first, segments.contains(where: { $0 != first }) else { return nil }
+        let ids = Tensor(segments.map(Int32.init), shape: [segments.count])
+        return ids.reshaped([-1, 1]) .== ids.reshaped([1, -1])
+    }
+}
