@@ -7,8 +7,9 @@ import Foundation
 /// image is resized to (``smartResize(height:width:factor:minPixels:maxPixels:)``), then rescaling, normalisation
 /// with its mean/std and the patch flattening that give `pixel_values` and `image_grid_thw`.
 ///
-/// The resampling itself is the caller's: transformers resizes the 8-bit image with torchvision's antialiased
-/// bicubic (`resample` 3) to ``targetSize(height:width:)``; ``pixelValues(_:)`` takes the resized image.
+/// ``preprocess(rgb:height:width:)`` is the whole processor on an 8-bit image; ``resize(rgb:height:width:)``
+/// resizes as transformers' default (torchvision) backend does on the CPU: torch's uint8 antialiased bicubic
+/// (``TorchBicubicUInt8``).
 public struct Qwen2VLImageProcessor: Codable, Sendable, Equatable {
     /// Fewest pixels after resizing (`min_pixels`, or `size.shortest_edge`).
     public var minPixels = 56 * 56
@@ -130,6 +131,26 @@ public struct Qwen2VLImageProcessor: Codable, Sendable, Equatable {
     public func targetSize(height: Int, width: Int) throws -> (height: Int, width: Int) {
         try Self.smartResize(
             height: height, width: width, factor: patchSize * mergeSize, minPixels: minPixels, maxPixels: maxPixels)
+    }
+
+    /// One 8-bit RGB image, `rgb` row-major `[height, width, 3]`, resized to ``targetSize(height:width:)`` (as it is
+    /// when already there).
+    public func resize(rgb: [UInt8], height: Int, width: Int) throws -> (rgb: [UInt8], height: Int, width: Int) {
+        precondition(
+            rgb.count == height * width * 3,
+            "Qwen2VLImageProcessor.resize: \(rgb.count) values for \(height) × \(width) RGB pixels")
+        let size = try targetSize(height: height, width: width)
+        let resized = TorchBicubicUInt8.resize(
+            rgb, height: height, width: width, channels: 3, newHeight: size.height, newWidth: size.width)
+        return (resized, size.height, size.width)
+    }
+
+    /// The whole processor on one 8-bit RGB image: ``resize(rgb:height:width:)``, then ``pixelValues(_:)``.
+    public func preprocess(rgb: [UInt8], height: Int, width: Int) throws
+        -> (pixelValues: Tensor, grid: (t: Int, h: Int, w: Int))
+    {
+        let resized = try resize(rgb: rgb, height: height, width: width)
+        return pixelValues(Tensor(resized.rgb.map { Float($0) }, shape: [resized.height, resized.width, 3]))
     }
 
     /// `image [H, W, C]` (channels-last, 0...255 before rescaling, already at ``targetSize(height:width:)``) →
