@@ -20,6 +20,9 @@ its Qwen2VLImageProcessor with the same patch sizes, and writes Tests/TestSuppor
                                  a two-frame grid [[2, 4, 4]] of random pixel values (full attention per frame)
   smart_resize                   rows [height, width, factor, min_pixels, max_pixels, h_bar, w_bar] of
                                  transformers' smart_resize, ties of Python's round included
+and Tests/TestSupport/Fixtures/qwen2vl_vision_7b_shapes.json: the key → shape map and parameter count of the tower
+with Qwen2.5-VL-7B's vision_config (the text_encoder/ of Qwen-Image-Edit; built on the meta device, no weights), so
+that the test checks the real checkpoint's `visual.*` keys and shapes.
 The tower's config is JSON in the metadata key "config"; the processor's in "processor" goes inside it as
 config["processor"] (one metadata key keeps reruns byte-identical). Weights and inputs are float32; the reference
 runs in float64 (eager attention). Seeded.
@@ -119,4 +122,24 @@ def main():
     print(f"wrote {path}: {os.path.getsize(path)} bytes, {len(model.state_dict())} parameter tensors, {count} scalars")
 
 
+QWEN25_VL_7B = dict(
+    depth=32, hidden_act="silu", hidden_size=1280, intermediate_size=3420, num_heads=16, in_chans=3,
+    out_hidden_size=3584, patch_size=14, spatial_merge_size=2, spatial_patch_size=14, window_size=112,
+    fullatt_block_indexes=[7, 15, 23, 31], tokens_per_second=2, temporal_patch_size=2)
+
+
+def real_layout():
+    with torch.device("meta"):
+        model = Qwen2_5_VisionTransformerPretrainedModel(Qwen2_5_VLVisionConfig(**QWEN25_VL_7B))
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    count = sum(v.numel() for v in model.state_dict().values())
+    path = os.path.join(FIXTURES, "qwen2vl_vision_7b_shapes.json")
+    with open(path, "w") as f:  # one key per line, so a diff shows what changed
+        lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(shapes.items())]
+        f.write(f'{{"transformers_version": {json.dumps(transformers.__version__)}, "vision_config": '
+                f'{json.dumps(QWEN25_VL_7B)}, "parameter_count": {count}, "shapes": {{\n' + ",\n".join(lines) + "\n}}\n")
+    print(f"wrote {path}: {len(shapes)} tensors, {count} scalars")
+
+
 main()
+real_layout()

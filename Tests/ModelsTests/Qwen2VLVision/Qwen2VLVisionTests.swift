@@ -80,6 +80,28 @@ final class Qwen2VLVisionTests: XCTestCase {
         XCTAssertEqual(old.imageMean, [0.48145466, 0.4578275, 0.40821073])
     }
 
+    /// Qwen2.5-VL-7B's vision tower (Qwen-Image-Edit's text_encoder/ under `visual.`): every key and shape of
+    /// transformers' module, without weights (the model's 677M parameters stay lazy).
+    func testQwen25VL7BConfigHasTheCheckpointKeysAndShapes() throws {
+        struct Layout: Decodable {
+            let visionConfig: Qwen2VLVisionConfig
+            let parameterCount: Int
+            let shapes: [String: [Int]]
+            enum CodingKeys: String, CodingKey {
+                case visionConfig = "vision_config", parameterCount = "parameter_count", shapes
+            }
+        }
+        let layout = try JSONDecoder().decode(
+            Layout.self, from: Data(contentsOf: Fixture.url("qwen2vl_vision_7b_shapes.json")))
+        let model = Qwen2VLVisionTransformer(layout.visionConfig)
+        let shapes = model.checkpointTensors().mapValues(\.shape)
+        XCTAssertEqual(Set(shapes.keys).subtracting(layout.shapes.keys), [], "keys transformers does not have")
+        XCTAssertEqual(Set(layout.shapes.keys).subtracting(shapes.keys), [], "transformers keys the model lacks")
+        for (key, shape) in layout.shapes where shapes[key] != nil { XCTAssertEqual(shapes[key], shape, key) }
+        XCTAssertEqual(model.parameterCount(), layout.parameterCount)
+        XCTAssertEqual(layout.parameterCount, 676_550_144)
+    }
+
     func testSmartResizeMatchesTransformers() throws {
         let g = try golden()
         let rows = g.ints("smart_resize")
