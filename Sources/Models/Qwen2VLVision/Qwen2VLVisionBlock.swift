@@ -4,7 +4,7 @@ import NN
 // https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/models/qwen2_5_vl/modeling_qwen2_5_vl.py#L259
 /// transformers' `Qwen2_5_VLVisionAttention`: keys `qkv` (one projection to queries, keys and values, with bias) and
 /// `proj`. Queries and keys are rotated by the 2D rotary (rotate-half form, computed in float32 as transformers
-/// does); the mask restricts each patch to its window or image.
+/// does); each patch attends within its run (window, or frame of an image).
 public final class Qwen2VLVisionAttention: Module {
     public let qkv: Linear
     public let proj: Linear
@@ -18,11 +18,11 @@ public final class Qwen2VLVisionAttention: Module {
         super.init()
     }
 
-    /// `x [L, D]`, `cos`/`sin [L, head_dim]` (float32), `mask [L, L]` booleans or nil → `[L, D]`.
-    public func callAsFunction(_ x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor?) -> Tensor {
+    /// `x [L, D]`, `cos`/`sin [L, head_dim]` (float32) → `[L, D]`.
+    public func callAsFunction(_ x: Tensor, cos: Tensor, sin: Tensor, runs: Qwen2VLAttentionRuns) -> Tensor {
         let length = x.dim(0)
         let headDim = x.dim(1) / heads
-        // [L, 3, H, d] → three [1, H, L, d]
+        // [L, 3, H, d] → three [H, L, d]
         let parts = qkv(x).reshaped([length, 3, heads, headDim]).transposed([1, 2, 0, 3])
         func rotated(_ t: Tensor) -> Tensor {
             let t32 = t.asType(.float32)
@@ -30,13 +30,16 @@ public final class Qwen2VLVisionAttention: Module {
             let rotatedHalf = concatenated([-t32[.ellipsis, half...], t32[.ellipsis, 0..<half]], axis: -1)
             return (t32 * cos + rotatedHalf * sin).asType(t.dtype)
         }
-        let q = rotated(parts[0]).expandedDims(axis: 0)
-        let k = rotated(parts[1]).expandedDims(axis: 0)
-        let v = parts[2].expandedDims(axis: 0)
+        // [H, L, d] → [runs, H, length, d], each run's patches gathered into one row of the batch.
+        func batched(_ t: Tensor) -> Tensor {
+            let rows = runs.gather.map { t.transposed([1, 0, 2]).take($0, axis: 0) } ?? t.transposed([1, 0, 2])
+            return rows.reshaped([runs.count, runs.length, heads, headDim]).transposed([0, 2, 1, 3])
+        }
         let out = scaledDotProductAttention(
-            queries: q, keys: k, values: v, scale: 1 / Float(headDim).squareRoot(),
-            mask: mask.map { .array($0) } ?? .none)
-        return proj(out[0].transposed([1, 0, 2]).reshaped([length, -1]))
+            queries: batched(rotated(parts[0])), keys: batched(rotated(parts[1])), values: batched(parts[2]),
+            scale: 1 / Float(headDim).squareRoot(), mask: runs.keyMask.map { .array($0) } ?? .none)
+        let rows = out.transposed([0, 2, 1, 3]).reshaped([runs.count * runs.length, heads * headDim])
+        return proj(runs.scatter.map { rows.take($0, axis: 0) } ?? rows)
     }
 }
 
@@ -79,8 +82,8 @@ public final class Qwen2VLVisionBlock: Module {
         super.init()
     }
 
-    public func callAsFunction(_ x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor?) -> Tensor {
-        let h = x + attn(norm1(x), cos: cos, sin: sin, mask: mask)
+    public func callAsFunction(_ x: Tensor, cos: Tensor, sin: Tensor, runs: Qwen2VLAttentionRuns) -> Tensor {
+        let h = x + attn(norm1(x), cos: cos, sin: sin, runs: runs)
         return h + mlp(norm2(h))
     }
 }

@@ -103,10 +103,48 @@ public struct Qwen2VLVisionLayout: Equatable, Sendable {
         return ids
     }
 
-    /// `[L, L]` booleans, true where two patches share a run (nil when all patches form one run).
-    static func mask(_ segments: [Int]) -> Tensor? {
-        guard let first = segments.first, segments.contains(where: { $0 != first }) else { return nil }
-        let ids = Tensor(segments.map(Int32.init), shape: [segments.count])
-        return ids.reshaped([-1, 1]) .== ids.reshaped([1, -1])
+    /// The runs of `segments` (a run id per patch) as one padded batch for attention.
+    public static func runs(_ segments: [Int]) -> Qwen2VLAttentionRuns {
+        var members: [[Int]] = []
+        for (patch, run) in segments.enumerated() {
+            while members.count <= run { members.append([]) }
+            members[run].append(patch)
+        }
+        members.removeAll { $0.isEmpty }
+        guard members.count > 1 else { return Qwen2VLAttentionRuns(count: 1, length: segments.count) }
+        let length = members.map(\.count).max()!
+        var gather = [Int32](repeating: 0, count: members.count * length)
+        var scatter = [Int32](repeating: 0, count: segments.count)
+        var valid = [Bool](repeating: false, count: members.count * length)
+        for (r, run) in members.enumerated() {
+            for (i, patch) in run.enumerated() {
+                gather[r * length + i] = Int32(patch)
+                scatter[patch] = Int32(r * length + i)
+                valid[r * length + i] = true
+            }
+        }
+        return Qwen2VLAttentionRuns(
+            count: members.count, length: length, gather: Tensor(gather, shape: [gather.count]),
+            scatter: Tensor(scatter, shape: [scatter.count]),
+            keyMask: valid.allSatisfy { $0 } ? nil : Tensor(valid, shape: [members.count, 1, 1, length]))
+    }
+}
+
+/// Which patches attend to each other, as a batch: every run (window or frame) gathered into a row of `length`
+/// patches, shorter runs padded and their padding masked out as keys, so that attention costs Σ run² rather than
+/// L². One run needs no gathering.
+public struct Qwen2VLAttentionRuns {
+    public let count: Int
+    public let length: Int
+    /// `[count · length]` patch indices (processor order) of each run's slots; padding slots read patch 0.
+    let gather: Tensor?
+    /// `[L]` each patch's slot in the batch.
+    let scatter: Tensor?
+    /// `[count, 1, 1, length]` true for real keys; nil when no run is padded.
+    let keyMask: Tensor?
+    public var isPadded: Bool { keyMask != nil }
+
+    init(count: Int, length: Int, gather: Tensor? = nil, scatter: Tensor? = nil, keyMask: Tensor? = nil) {
+        (self.count, self.length, self.gather, self.scatter, self.keyMask) = (count, length, gather, scatter, keyMask)
     }
 }

@@ -44,7 +44,8 @@ public struct Qwen2VLVisionOutput {
 ///
 /// Blocks in `fullatt_block_indexes` attend over each frame of each image, the others within windows of
 /// `window_size` pixels; every block rotates queries and keys by each patch's (row, column). Patches stay in the
-/// processor's order, the windows given by a mask (see ``Qwen2VLVisionLayout``).
+/// processor's order; each run of patches that attend together is gathered into a padded batch
+/// (``Qwen2VLVisionLayout``, ``Qwen2VLAttentionRuns``).
 public final class Qwen2VLVisionTransformer: Module {
     public let config: Qwen2VLVisionConfig
     @Child(key: "patch_embed") public var patchEmbed: PatchEmbed
@@ -126,10 +127,10 @@ public final class Qwen2VLVisionTransformer: Module {
         .transposed([0, 2, 3, 4, 1])
         var x = patchEmbed.proj(patches).reshaped([-1, c.hiddenSize])
         let (cos, sin) = rotary(layout)
-        let fullMask = Qwen2VLVisionLayout.mask(layout.fullSegments)
-        let windowMask = Qwen2VLVisionLayout.mask(layout.windowSegments)
+        let fullRuns = Qwen2VLVisionLayout.runs(layout.fullSegments)
+        let windowRuns = Qwen2VLVisionLayout.runs(layout.windowSegments)
         for (i, block) in blocks.enumerated() {
-            x = block(x, cos: cos, sin: sin, mask: c.fullattBlockIndexes.contains(i) ? fullMask : windowMask)
+            x = block(x, cos: cos, sin: sin, runs: c.fullattBlockIndexes.contains(i) ? fullRuns : windowRuns)
         }
         return Qwen2VLVisionOutput(lastHiddenState: x, merged: merger(x))
     }

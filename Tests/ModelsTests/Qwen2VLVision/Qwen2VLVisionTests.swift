@@ -144,6 +144,15 @@ final class Qwen2VLVisionTests: XCTestCase {
         XCTAssertEqual(layout.cuWindowSeqlens, g.ints("layout.cu_window_seqlens"))
         XCTAssertEqual(layout.cuSeqlens, g.ints("layout.cu_seqlens"))
         XCTAssertEqual(layout.cuWindowSeqlens.count - 1, 6, "several windows, whole and partial")
+        // Attention runs as padded batches: 6 windows of up to 2 × 2 merged tokens (16 patches), 2 images.
+        let windows = Qwen2VLVisionLayout.runs(layout.windowSegments)
+        XCTAssertEqual([windows.count, windows.length], [6, 16])
+        XCTAssert(windows.isPadded)
+        let images = Qwen2VLVisionLayout.runs(layout.fullSegments)
+        XCTAssertEqual([images.count, images.length], [2, 64])
+        let one = Qwen2VLVisionLayout.runs(Qwen2VLVisionLayout(grids: [(1, 8, 8)], config: g.config).fullSegments)
+        XCTAssertEqual([one.count, one.length], [1, 64])
+        XCTAssertFalse(one.isPadded)
         // The first merged token's 4 patches (rows 0-1, columns 0-1) come first, in raster order.
         XCTAssertEqual(layout.positions[0..<5].map { [$0.h, $0.w] }, [[0, 0], [0, 1], [1, 0], [1, 1], [0, 2]])
     }
