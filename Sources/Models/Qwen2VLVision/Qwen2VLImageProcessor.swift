@@ -39,6 +39,11 @@ public struct Qwen2VLImageProcessor: Codable, Sendable, Equatable {
 
     public init() {}
 
+    public init(minPixels: Int, maxPixels: Int) {
+        self.minPixels = minPixels
+        self.maxPixels = maxPixels
+    }
+
     /// As transformers' `__init__`: `min_pixels`/`max_pixels` override `size`'s edges.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)

@@ -93,7 +93,7 @@ public final class Qwen2VLVisionTransformer: Module {
                     file: folder.path, message: "no vision tower: no visual.patch_embed.proj.weight tensor")
             }
             let model = Qwen2VLVisionTransformer(config, dtype: dtype ?? .float32)
-            try model.load(from: CheckpointPrefixView(checkpoint, prefix: prefix), dtype: dtype)
+            try model.load(from: Qwen2VLVisionCheckpointView(checkpoint, prefix: prefix), dtype: dtype)
             return model
         }
     }
@@ -137,7 +137,7 @@ public final class Qwen2VLVisionTransformer: Module {
 }
 
 /// A checkpoint's tensors under `prefix`, seen with the prefix removed (a vision tower inside a whole VLM's files).
-final class CheckpointPrefixView: CheckpointSource {
+final class Qwen2VLVisionCheckpointView: CheckpointSource {
     private let base: any CheckpointSource
     private let prefix: String
     let keys: [String]

@@ -45,6 +45,30 @@ final class Qwen2VLImageResizeTests: XCTestCase {
         }
     }
 
+    func testProcessorFileLoadsAndNamesBadValues() throws {
+        let folder = try temporaryDirectory(self)
+        let file = folder.appendingPathComponent("preprocessor_config.json")
+        // Qwen-Image-Edit's processor/preprocessor_config.json.
+        try Data(
+            #"""
+            {"min_pixels": 3136, "max_pixels": 12845056, "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
+             "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+             "image_processor_type": "Qwen2VLImageProcessor", "processor_class": "Qwen2_5_VLProcessor"}
+            """#.utf8
+        ).write(to: file)
+        let processor = try Qwen2VLImageProcessor.load(folder)
+        XCTAssertEqual(processor, Qwen2VLImageProcessor(minPixels: 3136, maxPixels: 12_845_056))
+        let size = try processor.targetSize(height: 1024, width: 768)
+        XCTAssertEqual([size.height, size.width], [1036, 756])
+        try Data(#"{"merge_size": 0, "image_std": [0.3, 0, 0.3]}"#.utf8).write(to: file)
+        XCTAssertThrowsError(try Qwen2VLImageProcessor.load(folder)) { error in
+            let message = "\(error)"
+            XCTAssert(message.contains(file.path), message)
+            XCTAssert(message.contains("merge_size: expected a positive size"), message)
+            XCTAssert(message.contains("image_std[1]: expected a finite nonzero number"), message)
+        }
+    }
+
     func testPreprocessFromAnEightBitImageMatchesTheProcessor() throws {
         let g = try golden()
         let source = g.tensors["e2e.source"]!
