@@ -10,8 +10,8 @@ import Engine
 /// window by window before the blocks and back after the merger; attention is restricted to consecutive runs
 /// (`cu_seqlens`) of that order. Attention does not depend on the order of its tokens, only on which tokens share a
 /// run, so the model here keeps the processor's order and gives each patch the id of its run (``fullSegments``,
-/// ``windowSegments``): the same outputs without the two permutations.
-public struct Qwen2VLVisionLayout: Equatable, Sendable {
+/// ``windowSegments``), from which ``runs(_:)`` batches each run: the same outputs without the two permutations.
+public struct Qwen2VLVisionLayout: Sendable {
     /// `(t, h, w)` of each image in patches, as `image_grid_thw`.
     public let grids: [(t: Int, h: Int, w: Int)]
     /// `[(h, w)]` patch row and column of each patch, in the processor's order (`position_ids`).
@@ -27,11 +27,6 @@ public struct Qwen2VLVisionLayout: Equatable, Sendable {
     public let fullSegments: [Int]
     /// Per patch (processor order), the window it belongs to.
     public let windowSegments: [Int]
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.grids.map { [$0.t, $0.h, $0.w] } == b.grids.map { [$0.t, $0.h, $0.w] } && a.windowIndex == b.windowIndex
-            && a.cuWindowSeqlens == b.cuWindowSeqlens && a.cuSeqlens == b.cuSeqlens
-    }
 
     public var patchCount: Int { positions.count }
 
