@@ -14,7 +14,9 @@ import NN
 /// Time runs in chunks with a feature cache, exactly as diffusers runs it (``WanFeatureCache``): encode takes frame 0
 /// alone, then 4 frames at a time, so F = 1 + 4k frames give 1 + k latent frames; decode takes one latent frame at a
 /// time. Height and width shrink by ``AutoencoderKLWanConfig/spatialCompression`` (8 for Wan 2.1).
-public final class AutoencoderKLWan: Module {
+///
+/// Not final: ``AutoencoderKLQwenImage`` is this module tree under another config file.
+public class AutoencoderKLWan: Module {
     public let config: AutoencoderKLWanConfig
     public let encoder: WanEncoder3d
     public let decoder: WanDecoder3d
@@ -42,7 +44,7 @@ public final class AutoencoderKLWan: Module {
     /// Builds the model from a diffusers `vae/` folder: config.json and the weights, one safetensors file or shards
     /// with their index. Loading is strict: every key of the model must be there with its shape, and no other.
     /// `dtype` nil keeps the checkpoint's (bfloat16 weights stay bfloat16).
-    public static func load(from folder: URL, dtype: DType? = nil) throws -> AutoencoderKLWan {
+    public class func load(from folder: URL, dtype: DType? = nil) throws -> AutoencoderKLWan {
         // Engine failures while building (sizes the config checks missed) are thrown here, not later.
         try Engine.catchingErrors {
             let config = try AutoencoderKLWanConfig.load(folder)
