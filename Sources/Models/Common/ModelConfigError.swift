@@ -58,6 +58,31 @@ struct ConfigChecks {
         add("\(key): expected a multiple of \(divisorKey) \(divisor), found \(value)")
     }
 
+    /// `attention_head_dim` and `num_attention_heads` as sizes, and their product (the inner width) within the size
+    /// limit.
+    mutating func heads(headDim: Int, heads: Int) {
+        size("attention_head_dim", headDim)
+        size("num_attention_heads", heads, limit: ConfigChecks.countLimit)
+        let (inner, overflow) = headDim.multipliedReportingOverflow(by: heads)
+        if headDim > 0, heads > 0, overflow || inner > ConfigChecks.sizeLimit {
+            add(
+                "num_attention_heads × attention_head_dim: expected at most \(ConfigChecks.sizeLimit), "
+                    + "found \(overflow ? "more" : "\(inner)")")
+        }
+    }
+
+    /// `axes_dims_rope`: three positive even entries (one per position axis: `axes`) summing to the head size.
+    mutating func rotaryAxes(_ dims: [Int], axes: String, headDim: Int) {
+        if dims.count != 3 { add("axes_dims_rope: expected 3 entries (\(axes)), found \(dims)") }
+        for (i, axis) in dims.enumerated() where axis < 2 || axis % 2 != 0 {
+            add("axes_dims_rope[\(i)]: expected a positive even number, found \(axis)")
+        }
+        let sum = dims.reduce(0) { $0 &+ $1 }
+        if sum != headDim {
+            add("axes_dims_rope: expected entries summing to attention_head_dim \(headDim), found sum \(sum)")
+        }
+    }
+
     /// A positive finite epsilon or scale.
     mutating func positive(_ key: String, _ value: Double) {
         if !(value > 0) || !value.isFinite { add("\(key): expected a positive finite number, found \(value)") }

@@ -55,28 +55,11 @@ public struct FluxConfig: Codable, Sendable, Equatable {
         if let outChannels { c.size("out_channels", outChannels) }
         c.count("num_layers", numLayers)
         c.count("num_single_layers", numSingleLayers)
-        c.size("attention_head_dim", attentionHeadDim)
-        c.size("num_attention_heads", numAttentionHeads, limit: ConfigChecks.countLimit)
-        if attentionHeadDim > 0, numAttentionHeads > 0, innerDim > ConfigChecks.sizeLimit {
-            c.add(
-                "num_attention_heads × attention_head_dim: expected at most \(ConfigChecks.sizeLimit), "
-                    + "found \(innerDim)")
-        }
+        c.heads(headDim: attentionHeadDim, heads: numAttentionHeads)
         c.size("joint_attention_dim", jointAttentionDim)
         c.size("pooled_projection_dim", pooledProjectionDim)
         // One rotary axis per column of the position ids (text/image index, row, column), each rotating pairs.
-        if axesDimsRope.count != 3 {
-            c.add("axes_dims_rope: expected 3 entries (one per position id column), found \(axesDimsRope)")
-        }
-        for (i, axis) in axesDimsRope.enumerated() where axis < 2 || axis % 2 != 0 {
-            c.add("axes_dims_rope[\(i)]: expected a positive even number, found \(axis)")
-        }
-        let ropeSum = axesDimsRope.reduce(0) { $0 &+ $1 }
-        if ropeSum != attentionHeadDim {
-            c.add(
-                "axes_dims_rope: expected entries summing to attention_head_dim \(attentionHeadDim), "
-                    + "found sum \(ropeSum)")
-        }
+        c.rotaryAxes(axesDimsRope, axes: "one per position id column", headDim: attentionHeadDim)
         return c.problems
     }
 

@@ -69,27 +69,10 @@ public struct QwenImageTransformer2DConfig: Codable, Sendable, Equatable {
         c.size("in_channels", inChannels)
         if let outChannels { c.size("out_channels", outChannels) }
         c.count("num_layers", numLayers)
-        c.size("attention_head_dim", attentionHeadDim)
-        c.size("num_attention_heads", numAttentionHeads, limit: ConfigChecks.countLimit)
-        if attentionHeadDim > 0, numAttentionHeads > 0, innerDim > ConfigChecks.sizeLimit {
-            c.add(
-                "num_attention_heads × attention_head_dim: expected at most \(ConfigChecks.sizeLimit), "
-                    + "found \(innerDim)")
-        }
+        c.heads(headDim: attentionHeadDim, heads: numAttentionHeads)
         c.size("joint_attention_dim", jointAttentionDim)
         // One rotary axis per position (frame, row, column), each rotating pairs of features.
-        if axesDimsRope.count != 3 {
-            c.add("axes_dims_rope: expected 3 entries (frame, row, column), found \(axesDimsRope)")
-        }
-        for (i, axis) in axesDimsRope.enumerated() where axis < 2 || axis % 2 != 0 {
-            c.add("axes_dims_rope[\(i)]: expected a positive even number, found \(axis)")
-        }
-        let ropeSum = axesDimsRope.reduce(0) { $0 &+ $1 }
-        if ropeSum != attentionHeadDim {
-            c.add(
-                "axes_dims_rope: expected entries summing to attention_head_dim \(attentionHeadDim), "
-                    + "found sum \(ropeSum)")
-        }
+        c.rotaryAxes(axesDimsRope, axes: "frame, row, column", headDim: attentionHeadDim)
         for (key, on) in [
             ("zero_cond_t", zeroCondT), ("use_additional_t_cond", useAdditionalTCond),
             ("use_layer3d_rope", useLayer3dRope)

@@ -87,18 +87,11 @@ public struct WanTransformer3DConfig: Codable, Sendable, Equatable {
             c.add("patch_size: expected 3 entries (frames, height, width), found \(patchSize)")
         }
         c.sizes("patch_size", patchSize, limit: ConfigChecks.countLimit)
-        c.size("num_attention_heads", numAttentionHeads, limit: ConfigChecks.countLimit)
-        c.size("attention_head_dim", attentionHeadDim)
+        c.heads(headDim: attentionHeadDim, heads: numAttentionHeads)
         // Rotary pairs: the frame axis gets D − 4·⌊D/6⌋ features, even only when D is.
         if attentionHeadDim > 0, attentionHeadDim % 2 != 0 {
             c.add(
                 "attention_head_dim: expected an even number (rotary features come in pairs), found \(attentionHeadDim)"
-            )
-        }
-        if attentionHeadDim > 0, numAttentionHeads > 0, innerDim > ConfigChecks.sizeLimit {
-            c.add(
-                "num_attention_heads × attention_head_dim: expected at most \(ConfigChecks.sizeLimit), "
-                    + "found \(innerDim)"
             )
         }
         c.size("in_channels", inChannels)
