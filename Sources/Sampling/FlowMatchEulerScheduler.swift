@@ -3,12 +3,12 @@ import Engine
 import Foundation
 
 /// diffusers' `FlowMatchEulerDiscreteScheduler` as the FLUX/SD3/Qwen-Image pipelines drive it, read from a
-/// checkpoint's `scheduler/scheduler_config.json`: sigmas `linspace(1, 1/T, T)` (float64, then float32), bent by the
-/// static shift `s·σ/(1 + (s−1)·σ)` or, with `use_dynamic_shifting`, by `e^μ/(e^μ + (1/σ − 1))` where μ grows
-/// linearly with the image's token count (`time_shift_type` "exponential"; "linear" bends by `μ/(μ + (1/σ − 1))`),
-/// then, with `shift_terminal` set (Qwen-Image's 0.02), stretched so that the last σ is that value
-/// (`stretch_shift_to_terminal`); a final σ = 0; network timesteps σ·1000 (not quantised — that is DanceGRPO's
-/// rollout rule, see ``SigmaSchedule``). Sampling uses it; GRPO rollouts use ``SigmaSchedule``.
+/// checkpoint's `scheduler/scheduler_config.json`: sigmas `linspace(1, 1/T, T)` (float64, then float32), bent by
+/// the static shift `s·σ/(1 + (s−1)·σ)` or, with `use_dynamic_shifting`, by `e^μ/(e^μ + (1/σ − 1))`
+/// where μ grows linearly with the image's token count (`time_shift_type` "exponential"; "linear" bends by
+/// `μ/(μ + (1/σ − 1))`), then, with `shift_terminal` set (Qwen-Image's 0.02), stretched so that the last σ is
+/// that value (`stretch_shift_to_terminal`); a final σ = 0; network timesteps σ·1000 (not quantised — that is
+/// DanceGRPO's rollout rule, see ``SigmaSchedule``). Sampling uses it; GRPO rollouts use ``SigmaSchedule``.
 public struct FlowMatchEulerScheduler: Sendable, Equatable {
     public struct Config: Codable, Sendable, Equatable {
         public var numTrainTimesteps = 1000

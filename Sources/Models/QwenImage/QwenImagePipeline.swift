@@ -113,8 +113,9 @@ public final class QwenImagePipeline {
         scheduler.scheduler(steps: steps, imageSequenceLength: latentShape(height: height, width: width)[0])
     }
 
-    /// The transformer's velocity for packed latents `[B, Li, 4·z_dim]` on a `height × width` image, `timesteps` `[B]`
-    /// as the transformer takes them (the scheduler's σ·1000 divided by 1000) and text `[B, L, hidden]` with its mask.
+    /// The transformer's velocity for packed latents `[B, Li, 4·z_dim]` on a `height × width` image, timesteps
+    /// `[B]` as the transformer takes them (the scheduler's σ·1000 over 1000) and text `[B, L, hidden]` with its
+    /// mask.
     public func velocity(
         _ x: Tensor, timesteps: Tensor, promptEmbeds: Tensor, mask: Tensor?, height: Int, width: Int
     ) -> Tensor {
