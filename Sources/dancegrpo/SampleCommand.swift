@@ -9,21 +9,22 @@ import NN
 /// Text-to-image and text-to-video sampling from a diffusers checkpoint folder (DanceGRPO's visualisation script,
 /// without copying files into the model folder): one PNG (or MP4) per prompt, a captioned grid when there are
 /// several, optional final latents. `--model flux` (FLUX.1, Euler ODE), `--model sd` (Stable Diffusion v1, DDIM with
-/// classifier-free guidance) or `--model wan` (Wan-2.1, the folder's scheduler with classifier-free guidance).
+/// classifier-free guidance), `--model wan` (Wan-2.1, the folder's scheduler with classifier-free guidance) or
+/// `--model qwen-image` (Qwen-Image, the folder's Euler scheduler with true CFG against a negative prompt).
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
-        abstract: "Generate images or videos from prompts with a FLUX, Stable Diffusion or Wan checkpoint folder.")
+        abstract: "Generate images or videos from prompts with a FLUX, Stable Diffusion, Wan or Qwen-Image folder.")
 
-    @Option(help: "Model family: flux, sd (Stable Diffusion v1) or wan (Wan-2.1).")
+    @Option(help: "Model family: flux, sd (Stable Diffusion v1), wan (Wan-2.1) or qwen-image.")
     var model = "flux"
 
     @Option(
         help:
             """
             A diffusers folder: FLUX (transformer/, vae/, text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/, \
-            scheduler/), SD (unet/, vae/, text_encoder/, tokenizer/, scheduler/) or Wan (transformer/, vae/, \
-            text_encoder/, tokenizer/, scheduler/).
+            scheduler/), SD (unet/, vae/, text_encoder/, tokenizer/, scheduler/), Wan or Qwen-Image (transformer/, \
+            vae/, text_encoder/, tokenizer/, scheduler/).
             """
     )
     var checkpoint: String
@@ -34,27 +35,37 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "A text file with one prompt per line (blank lines are skipped).")
     var promptsFile: String?
 
-    @Option(help: "Denoising steps (default: flux 16, sd 50, wan 50).")
+    @Option(help: "Denoising steps (default: flux 16, sd 50, wan 50, qwen-image 50).")
     var steps: Int?
 
     @Option(
-        help: "Image height in pixels (default: flux 720, a multiple of 16; sd 512, a multiple of 8; wan 480).")
+        help:
+            """
+            Image height in pixels (default: flux 720, a multiple of 16; sd 512, a multiple of 8; wan 480; qwen-image \
+            1024, a multiple of 16).
+            """)
     var height: Int?
 
-    @Option(help: "Image width in pixels (default: flux 720, sd 512, wan 832).")
+    @Option(help: "Image width in pixels (default: flux 720, sd 512, wan 832, qwen-image 1024).")
     var width: Int?
 
     @Option(help: "Wan only: frames per video, 1 + 4k (default 81; 1 writes a PNG).")
     var numFrames: Int?
 
-    @Option(help: "Wan only: the negative prompt of classifier-free guidance (default: empty).")
+    @Option(
+        help:
+            """
+            Wan and Qwen-Image: the negative prompt of classifier-free guidance (default: empty; Qwen-Image uses true \
+            CFG only with one).
+            """)
     var negativePrompt = ""
 
     @Option(
         help:
             """
             Guidance scale: FLUX's embedded guidance (default 3.5), SD's and Wan's classifier-free guidance with the \
-            empty (Wan: negative) prompt (default 5.0, as DanceGRPO; ≤ 1 turns it off).
+            empty (Wan: negative) prompt (default 5.0, as DanceGRPO; ≤ 1 turns it off), Qwen-Image's true_cfg_scale \
+            against the negative prompt (default 4.0).
             """
     )
     var guidance: Float?
@@ -76,7 +87,7 @@ struct SampleCommand: ParsableCommand {
             """
             A safetensors file with the initial latents (key 'latents' or its only tensor), to compare with another \
             implementation from the same noise: FLUX packed [N, tokens, channels]; SD diffusers' layout [N, 4, H/8, \
-            W/8]; Wan diffusers' layout [N, 16, 1 + (F − 1)/4, H/8, W/8].
+            W/8]; Wan diffusers' layout [N, 16, 1 + (F − 1)/4, H/8, W/8]; Qwen-Image packed [N, H/16 · W/16, 64].
             """
     )
     var initialNoise: String?
@@ -85,7 +96,8 @@ struct SampleCommand: ParsableCommand {
         help:
             """
             Also write the final latents to latents.safetensors (FLUX packed; SD [N, 4, H/8, W/8]; Wan [N, 16, f, \
-            H/8, W/8], as WanPipeline returns them with output_type="latent").
+            H/8, W/8], as WanPipeline returns them with output_type="latent"; Qwen-Image packed, as its pipeline \
+            returns them).
             """)
     var saveLatents = false
 
@@ -101,7 +113,7 @@ struct SampleCommand: ParsableCommand {
     @Option(
         help:
             """
-            FLUX and Wan: a fine-tuned transformer to use instead of <checkpoint>/transformer: a training \
+            FLUX, Wan and Qwen-Image: a fine-tuned transformer to use instead of <checkpoint>/transformer: a training \
             checkpoint folder (checkpoint-<n>-<e>/) or a transformer folder.
             """
     )
@@ -119,14 +131,17 @@ struct SampleCommand: ParsableCommand {
     )
     var dtype = DType.float32
 
-    @Option(help: "FLUX and Wan: T5/UMT5 tokens (both pipelines use 512).")
+    @Option(help: "FLUX, Wan and Qwen-Image: T5/UMT5/Qwen2.5-VL tokens (the pipelines use 512).")
     var maxSequenceLength = 512
 
     func run() throws {
         let prompts = try PromptList.load(prompts: prompt, file: promptsFile)
         guard !prompts.isEmpty else { throw ValidationError("give --prompt or --prompts-file") }
-        if model != "wan", numFrames != nil || !negativePrompt.isEmpty {
-            throw ValidationError("--num-frames and --negative-prompt are for --model wan")
+        if model != "wan", numFrames != nil {
+            throw ValidationError("--num-frames is for --model wan")
+        }
+        if model != "wan", model != "qwen-image", !negativePrompt.isEmpty {
+            throw ValidationError("--negative-prompt is for --model wan and qwen-image")
         }
         switch model {
         case "flux":
@@ -137,13 +152,18 @@ struct SampleCommand: ParsableCommand {
                 throw ValidationError("--eta and --unet are for --model sd, --lora for --model flux")
             }
             try runWan(prompts)
+        case "qwen-image":
+            guard eta == nil, unet == nil, lora == nil, shift == nil else {
+                throw ValidationError("--eta and --unet are for --model sd, --lora and --shift for flux and wan")
+            }
+            try runQwenImage(prompts)
         case "sd":
             guard transformer == nil, lora == nil, shift == nil else {
                 throw ValidationError("--transformer, --lora and --shift are for --model flux")
             }
             try runStableDiffusion(prompts)
         default:
-            throw ValidationError("unknown model '\(model)' (available: flux, sd, wan)")
+            throw ValidationError("unknown model '\(model)' (available: flux, sd, wan, qwen-image)")
         }
     }
 
