@@ -14,7 +14,8 @@ files), scheduler/ (FlowMatchEulerDiscreteScheduler with Qwen-Image's settings: 
 qwen_image_mini_pipeline.safetensors: "latents" (packed [2, 4, 16], the layout the pipeline takes), "final_latents"
 (output_type="latent", packed) and "images" ([2, 32, 32, 3] in [0, 1], output_type="np") for 2 prompts, 32×32 px,
 3 steps, true_cfg_scale 4 with a negative prompt; plus "sigmas" and "timesteps" of the scheduler as the pipeline set
-it. float32 throughout, as the pipeline runs. Seeded; weights perturbed so that every tensor matters.
+it, and "schedule.<name>.sigmas" of two more scheduler settings (SCHEDULES: the linear time shift, a static shift,
+each with shift_terminal). float32 throughout, as the pipeline runs. Seeded; weights perturbed so that every tensor matters.
 """
 import json
 import os
@@ -23,9 +24,11 @@ import sys
 
 sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from diffusers import (AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImagePipeline,  # noqa: E402
                        QwenImageTransformer2DModel)
+from diffusers.pipelines.qwenimage.pipeline_qwenimage import calculate_shift  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 from transformers import AutoTokenizer, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration  # noqa: E402
 
@@ -35,6 +38,13 @@ FOLDER = os.path.join(FIXTURES, "qwen_image_mini")
 PROMPTS = ["A cat walks on the grass, realistic style.", "\u4e00\u53ea\u732b\u5728\u96ea\u5730\u91cc \U0001f431 2024"]
 NEGATIVE = "blurry, low quality"
 STEPS, SIZE, CFG = 3, 32, 4.0
+# Further FlowMatchEulerDiscreteScheduler settings, set as the Qwen-Image pipeline sets them (sigmas linspace(1, 1/T),
+# mu of calculate_shift for an image sequence length): the linear time shift with a terminal stretch, and a static shift with one; "schedule.<name>.sigmas".
+SCHEDULES = [  # (name, config, steps, image sequence length)
+    ("linear_terminal", dict(use_dynamic_shifting=True, time_shift_type="linear", base_shift=0.5, max_shift=0.9,
+                             base_image_seq_len=256, max_image_seq_len=8192, shift_terminal=0.1), 5, 1024),
+    ("static_terminal", dict(shift=3.0, shift_terminal=0.05), 4, 0),
+]
 
 
 def perturb(model, scale):
@@ -95,13 +105,22 @@ def main():
         sigmas, timesteps = pipeline.scheduler.sigmas.clone(), pipeline.scheduler.timesteps.clone()
         images = pipeline(**kwargs, latents=latents.clone(), output_type="np").images
     assert final.shape == latents.shape and images.shape == (2, SIZE, SIZE, 3), (final.shape, images.shape)
+    schedules = {}
+    for name, config, steps, tokens in SCHEDULES:
+        variant = FlowMatchEulerDiscreteScheduler(**config)
+        c = variant.config
+        mu = calculate_shift(tokens, c.base_image_seq_len, c.max_image_seq_len, c.base_shift, c.max_shift)
+        variant.set_timesteps(sigmas=np.linspace(1.0, 1 / steps, steps), mu=mu)
+        schedules[f"schedule.{name}.sigmas"] = variant.sigmas.float().contiguous()
     path = os.path.join(FIXTURES, "qwen_image_mini_pipeline.safetensors")
     # "latents": the key `dancegrpo sample --initial-noise` reads, so the file itself is the CLI test's noise.
     save_file({"latents": latents, "final_latents": final.contiguous().float(),
                "images": torch.from_numpy(images).float().contiguous(), "sigmas": sigmas.float(),
-               "timesteps": timesteps.float()},
+               "timesteps": timesteps.float(), **schedules},
               path, metadata={"prompts": json.dumps(PROMPTS), "negative_prompt": NEGATIVE, "true_cfg_scale": str(CFG),
-                              "steps": str(STEPS), "height": str(SIZE), "width": str(SIZE)})
+                              "steps": str(STEPS), "height": str(SIZE), "width": str(SIZE),
+                              "schedules": json.dumps([{"name": n, "config": c, "steps": k, "image_seq_len": m}
+                                                       for n, c, k, m in SCHEDULES])})
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(FOLDER) for f in fs)
     print(f"wrote {FOLDER} ({total / 1e3:.0f} kB) and {path} ({os.path.getsize(path) / 1e3:.0f} kB)")
     print("sigmas", sigmas.tolist(), "final max", final.abs().max().item(), "images range",
