@@ -35,4 +35,25 @@ final class QwenImagePipelineTests: XCTestCase {
         XCTAssertLessThanOrEqual(imageError, 1e-4)
         print("Qwen-Image pipeline parity: sigmas \(sigmaError), final latents \(latentError), images \(imageError)")
     }
+
+    /// Sizes round down to multiples of 16 as `prepare_latents` does, and the drawn noise has the packed layout.
+    func testLatentShapesFollowPrepareLatents() throws {
+        let pipeline = try QwenImagePipeline.load(from: Fixture.url("qwen_image_mini"))
+        XCTAssertEqual(pipeline.vaeScaleFactor, 8)
+        XCTAssertEqual(pipeline.latentShape(height: 40, width: 72), [2 * 4, 16])
+        let noise = pipeline.initialNoise(count: 3, height: 48, width: 32, key: RandomKey(seed: 1))
+        XCTAssertEqual(noise.shape, [3, 3 * 2, 16])
+    }
+
+    func testMissingComponentsAreNamed() throws {
+        let folder = try temporaryDirectory(self)
+        let source = Fixture.url("qwen_image_mini")
+        for part in ["transformer", "vae", "tokenizer"] {
+            try FileManager.default.copyItem(
+                at: source.appendingPathComponent(part), to: folder.appendingPathComponent(part))
+        }
+        XCTAssertThrowsError(try QwenImagePipeline.load(from: folder)) {
+            XCTAssert("\($0)".contains("text_encoder, scheduler"), "\($0)")
+        }
+    }
 }
