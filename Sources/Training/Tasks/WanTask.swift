@@ -27,6 +27,8 @@ public final class WanTask: VideoTrainingTask {
     public var framesPerSecond: Double { Self.framesPerSecond }
     public var frameCount: Int { frames }
     private let byCaption: [String: WanEmbeddingCache.Entry]
+    /// The negative prompt's states `[1, L, D]`, read once: classifier-free guidance asks for them every iteration.
+    private let negativePromptEmbeds: Tensor
 
     public init(
         pipeline: WanPipeline, embeddings: URL, frames: Int = 1, height: Int = 512, width: Int = 512,
@@ -45,6 +47,7 @@ public final class WanTask: VideoTrainingTask {
         self.width = width
         self.rewardFrames = rewardFrames
         byCaption = Dictionary(entries.map { ($0.caption, $0) }, uniquingKeysWith: { first, _ in first })
+        negativePromptEmbeds = try cache.negativePromptEmbeds([entries[0]])
         pipeline.vae.freeze()
         // Check one entry now, so a cache made by another model fails before the first rollout.
         let sample = try cache.promptEmbeds([entries[0]])
@@ -120,7 +123,7 @@ public final class WanTask: VideoTrainingTask {
         var rows: [Tensor] = []
         for text in texts {
             if text.isEmpty {
-                rows.append(try cache.negativePromptEmbeds([entries[0]]))
+                rows.append(negativePromptEmbeds)
                 continue
             }
             guard let entry = byCaption[text] else {
