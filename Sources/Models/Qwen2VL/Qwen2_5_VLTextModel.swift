@@ -64,8 +64,19 @@ public final class Qwen2_5_VLTextModel: Module {
         precondition(
             inputIds.ndim == 2 && !inputIds.dtype.isFloatingPoint,
             "Qwen2_5_VLTextModel: expected integer token ids [B, L], got \(inputIds.dtype) \(inputIds.shape)")
-        let (batch, length) = (inputIds.dim(0), inputIds.dim(1))
-        var x = embedTokens(inputIds)
+        return callAsFunction(
+            inputsEmbeds: embedTokens(inputIds), attentionMask: attentionMask, positionIDs: positionIDs)
+    }
+
+    /// The same from the input embeddings `[B, L, hidden]` (transformers' `inputs_embeds`): the token embeddings
+    /// with the vision tower's merged tokens in place of the image placeholders (``QwenImageEditTextEncoding``).
+    public func callAsFunction(inputsEmbeds: Tensor, attentionMask: Tensor? = nil, positionIDs: Tensor? = nil) -> Tensor
+    {
+        precondition(
+            inputsEmbeds.ndim == 3 && inputsEmbeds.dim(2) == config.hiddenSize,
+            "Qwen2_5_VLTextModel: expected input embeddings [B, L, \(config.hiddenSize)], got \(inputsEmbeds.shape)")
+        let (batch, length) = (inputsEmbeds.dim(0), inputsEmbeds.dim(1))
+        var x = inputsEmbeds
         let positions = positionIDs ?? Qwen2_5_VLRotaryEmbedding.textPositionIDs(batch: batch, length: length)
         precondition(
             positions.shape == [3, batch, length],

@@ -61,11 +61,22 @@ enum TorchBicubicUInt8 {
     static func resize(_ pixels: [UInt8], height: Int, width: Int, channels: Int, newHeight: Int, newWidth: Int)
         -> [UInt8]
     {
+        resize(
+            pixels, height: height, width: width, channels: channels, newHeight: newHeight, newWidth: newWidth,
+            axis: axis(input:output:))
+    }
+
+    /// The two fixed-point passes with the taps of `axis(input, output)` (PIL's structure, which torch follows; PIL's
+    /// own filters reuse it: ``PILLanczosUInt8``).
+    static func resize(
+        _ pixels: [UInt8], height: Int, width: Int, channels: Int, newHeight: Int, newWidth: Int,
+        axis: (Int, Int) -> Axis
+    ) -> [UInt8] {
         precondition(pixels.count == height * width * channels, "TorchBicubicUInt8: \(pixels.count) values")
         var image = pixels
         var (h, w) = (height, width)
         if newWidth != w {
-            let a = axis(input: w, output: newWidth)
+            let a = axis(w, newWidth)
             var out = [UInt8](repeating: 0, count: h * newWidth * channels)
             for y in 0..<h {
                 for x in 0..<newWidth {
@@ -81,7 +92,7 @@ enum TorchBicubicUInt8 {
             (image, w) = (out, newWidth)
         }
         if newHeight != h {
-            let a = axis(input: h, output: newHeight)
+            let a = axis(h, newHeight)
             var out = [UInt8](repeating: 0, count: newHeight * w * channels)
             for y in 0..<newHeight {
                 for x in 0..<w {

@@ -41,3 +41,15 @@ public enum QwenImageLatents {
         (2 * (imageHeight / (vaeScaleFactor * 2)), 2 * (imageWidth / (vaeScaleFactor * 2)))
     }
 }
+
+/// Qwen-Image-Edit's condition image in the transformer's terms: its VAE latents normalised and packed,
+/// `[1 or B, (h/2)·(w/2), 4·z_dim]` (`prepare_latents`' `image_latents`), and their `img_shapes` entry.
+public struct QwenImageConditionLatents {
+    public let latents: Tensor
+    public let shape: QwenEmbedRope.ImageShape
+
+    public init(latents: Tensor, shape: QwenEmbedRope.ImageShape) {
+        self.latents = latents
+        self.shape = shape
+    }
+}

@@ -115,27 +115,36 @@ public final class QwenImagePipeline {
 
     /// The transformer's velocity for packed latents `[B, Li, 4·z_dim]` on a `height × width` image, timesteps
     /// `[B]` as the transformer takes them (the scheduler's σ·1000 over 1000) and text `[B, L, hidden]` with its
-    /// mask.
+    /// mask. With a `condition` (Qwen-Image-Edit), its packed latents are joined after `x` with both grids in
+    /// `img_shapes`, and only the first `Li` tokens of the output are the velocity.
     public func velocity(
-        _ x: Tensor, timesteps: Tensor, promptEmbeds: Tensor, mask: Tensor?, height: Int, width: Int
+        _ x: Tensor, timesteps: Tensor, promptEmbeds: Tensor, mask: Tensor?, height: Int, width: Int,
+        condition: QwenImageConditionLatents? = nil
     ) -> Tensor {
         let dtype = transformer.projOut.weight.dtype
         let grid = latentGrid(height: height, width: width)
-        let shape = QwenImageLatents.imageShape(height: grid.height, width: grid.width)
-        return transformer(
-            hiddenStates: x.asType(dtype), encoderHiddenStates: promptEmbeds.asType(dtype),
+        var shapes = [QwenImageLatents.imageShape(height: grid.height, width: grid.width)]
+        var input = x
+        if let condition {
+            input = concatenated([x, Self.rows(condition.latents.asType(x.dtype), x.dim(0))], axis: 1)
+            shapes.append(condition.shape)
+        }
+        let out = transformer(
+            hiddenStates: input.asType(dtype), encoderHiddenStates: promptEmbeds.asType(dtype),
             encoderHiddenStatesMask: mask, timestep: timesteps,
-            imageShapes: Array(repeating: [shape], count: x.dim(0))
-        ).asType(.float32)
+            imageShapes: Array(repeating: shapes, count: x.dim(0)))
+        return (condition == nil ? out : out[.all, 0..<x.dim(1)]).asType(.float32)
     }
 
     /// `__call__`'s denoising loop from packed `latents` for an image of `height × width`, returning the final packed
     /// latents (`output_type="latent"`). With `trueCFGScale` > 1 and a negative prompt, true CFG: `n + s·(c − n)`
     /// rescaled per token to the conditional prediction's norm over features, as diffusers 0.42.1 does. Negative
-    /// embeddings of one row serve every sample, as the pipeline's single negative prompt does.
+    /// embeddings of one row serve every sample, as the pipeline's single negative prompt does (and so do prompt
+    /// embeddings of one row). `condition`: Qwen-Image-Edit's condition image latents (``velocity``).
     public func denoise(
         _ latents: Tensor, promptEmbeds: Tensor, mask: Tensor?, negativePromptEmbeds: Tensor?, negativeMask: Tensor?,
-        trueCFGScale: Float, steps: Int, height: Int, width: Int, progress: (Int, Int) -> Void = { _, _ in }
+        trueCFGScale: Float, steps: Int, height: Int, width: Int, condition: QwenImageConditionLatents? = nil,
+        progress: (Int, Int) -> Void = { _, _ in }
     ) -> Tensor {
         let batch = latents.dim(0)
         precondition(
@@ -144,6 +153,7 @@ public final class QwenImagePipeline {
                 + "\(height)×\(width), got \(latents.shape)")
         var schedule = schedule(steps: steps, height: height, width: width)
         var x = latents.asType(.float32)
+        let positive = (embeds: Self.rows(promptEmbeds, batch), mask: mask.map { Self.rows($0, batch) })
         var negative: (embeds: Tensor, mask: Tensor?)?
         if trueCFGScale > 1, let embeds = negativePromptEmbeds {
             negative = (Self.rows(embeds, batch), negativeMask.map { Self.rows($0, batch) })
@@ -151,10 +161,13 @@ public final class QwenImagePipeline {
         for i in 0..<steps {
             // diffusers passes `t / 1000` computed in the latents' float32.
             let t = Tensor.full([batch], Double(schedule.timesteps[i] / 1000))
-            var v = velocity(x, timesteps: t, promptEmbeds: promptEmbeds, mask: mask, height: height, width: width)
+            var v = velocity(
+                x, timesteps: t, promptEmbeds: positive.embeds, mask: positive.mask, height: height, width: width,
+                condition: condition)
             if let negative {
                 let n = velocity(
-                    x, timesteps: t, promptEmbeds: negative.embeds, mask: negative.mask, height: height, width: width)
+                    x, timesteps: t, promptEmbeds: negative.embeds, mask: negative.mask, height: height, width: width,
+                    condition: condition)
                 let combined = n + trueCFGScale * (v - n)
                 v = combined * (Self.norm(v) / Self.norm(combined))
             }
