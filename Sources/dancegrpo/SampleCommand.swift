@@ -10,13 +10,15 @@ import NN
 /// without copying files into the model folder): one PNG (or MP4) per prompt, a captioned grid when there are
 /// several, optional final latents. `--model flux` (FLUX.1, Euler ODE), `--model sd` (Stable Diffusion v1, DDIM with
 /// classifier-free guidance), `--model wan` (Wan-2.1, the folder's scheduler with classifier-free guidance) or
-/// `--model qwen-image` (Qwen-Image, the folder's Euler scheduler with true CFG against a negative prompt).
+/// `--model qwen-image` (Qwen-Image, the folder's Euler scheduler with true CFG against a negative prompt) or
+/// `--model qwen-image-edit` (Qwen-Image-Edit: the same with a condition image, `--image`).
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
-        abstract: "Generate images or videos from prompts with a FLUX, Stable Diffusion, Wan or Qwen-Image folder.")
+        abstract:
+            "Generate images or videos from prompts with a FLUX, Stable Diffusion, Wan or Qwen-Image(-Edit) folder.")
 
-    @Option(help: "Model family: flux, sd (Stable Diffusion v1), wan (Wan-2.1) or qwen-image.")
+    @Option(help: "Model family: flux, sd (Stable Diffusion v1), wan (Wan-2.1), qwen-image or qwen-image-edit.")
     var model = "flux"
 
     @Option(
@@ -24,13 +26,24 @@ struct SampleCommand: ParsableCommand {
             """
             A diffusers folder: FLUX (transformer/, vae/, text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/, \
             scheduler/), SD (unet/, vae/, text_encoder/, tokenizer/, scheduler/), Wan or Qwen-Image (transformer/, \
-            vae/, text_encoder/, tokenizer/, scheduler/).
+            vae/, text_encoder/, tokenizer/, scheduler/; Qwen-Image-Edit also processor/).
             """
     )
     var checkpoint: String
 
     @Option(help: "A prompt (repeatable).")
     var prompt: [String] = []
+
+    @Option(help: "qwen-image-edit: the condition image (PNG) every prompt edits.")
+    var image: String?
+
+    @Option(
+        help:
+            """
+            qwen-image-edit: the condition image's area in pixels, at its aspect ratio in multiples of 32 (default \
+            1048576, the 1024² diffusers fixes); the output size defaults to the condition's.
+            """)
+    var imageArea: Int?
 
     @Option(help: "A text file with one prompt per line (blank lines are skipped).")
     var promptsFile: String?
@@ -140,8 +153,11 @@ struct SampleCommand: ParsableCommand {
         if model != "wan", numFrames != nil {
             throw ValidationError("--num-frames is for --model wan")
         }
-        if model != "wan", model != "qwen-image", !negativePrompt.isEmpty {
-            throw ValidationError("--negative-prompt is for --model wan and qwen-image")
+        if model != "wan", model != "qwen-image", model != "qwen-image-edit", !negativePrompt.isEmpty {
+            throw ValidationError("--negative-prompt is for --model wan and qwen-image (or qwen-image-edit)")
+        }
+        if model != "qwen-image-edit", image != nil || imageArea != nil {
+            throw ValidationError("--image and --image-area are for --model qwen-image-edit")
         }
         switch model {
         case "flux":
@@ -157,13 +173,18 @@ struct SampleCommand: ParsableCommand {
                 throw ValidationError("--eta and --unet are for --model sd, --lora and --shift for flux and wan")
             }
             try runQwenImage(prompts)
+        case "qwen-image-edit":
+            guard eta == nil, unet == nil, lora == nil, shift == nil else {
+                throw ValidationError("--eta and --unet are for --model sd, --lora and --shift for flux and wan")
+            }
+            try runQwenImageEdit(prompts)
         case "sd":
             guard transformer == nil, lora == nil, shift == nil else {
                 throw ValidationError("--transformer, --lora and --shift are for --model flux")
             }
             try runStableDiffusion(prompts)
         default:
-            throw ValidationError("unknown model '\(model)' (available: flux, sd, wan, qwen-image)")
+            throw ValidationError("unknown model '\(model)' (available: flux, sd, wan, qwen-image, qwen-image-edit)")
         }
     }
 

@@ -13,7 +13,8 @@ ids for `<|image_pad|>` / `<|vision_start|>`; processor/ the image processor's p
 merge 2, max_pixels 384 so that the 96×64 condition image is resized again, to 16×24, for the vision tower); and
 model_index.json. The processor's tokenizer files are left out: the tokenizer is tokenizer/'s.
 
-And qwen_image_edit_mini_pipeline.safetensors for one prompt, 2 images per prompt, 32×32 px, 3 steps,
+The condition image is also written as qwen_image_edit_mini_condition.png. And
+qwen_image_edit_mini_pipeline.safetensors for one prompt, 2 images per prompt, 32×32 px, 3 steps,
 true_cfg_scale 4 with a negative prompt, from the 40×24 8-bit "condition_image":
   latents [2, 4, 16]              the packed initial noise (`sample --initial-noise` reads this key)
   final_latents [2, 4, 16]        output_type="latent"
@@ -113,6 +114,7 @@ def main():
     rng = np.random.default_rng(31)
     source = condition_image(rng, *CONDITION)
     image = PIL.Image.fromarray(source)
+    image.save(os.path.join(FIXTURES, "qwen_image_edit_mini_condition.png"))  # `sample --image` of the CLI test
     width, height, _ = pipeline_qwenimage_edit.calculate_dimensions(None, CONDITION[1] / CONDITION[0])
     resized = pipeline.image_processor.resize(image, height, width)
     with torch.no_grad():
