@@ -22,6 +22,7 @@ true_cfg_scale 4 with a negative prompt, from the 40×24 8-bit "condition_image"
   condition_resized [64, 96, 3]   the condition image after VaeImageProcessor.resize (PIL Lanczos) to the size
                                   calculate_dimensions gives
   image_latents [1, 24, 16]       its VAE latents (argmax), normalised and packed
+  lanczos_down [23, 37, 3]        condition_resized shrunk by PIL's Lanczos (the support widened by the scale)
   vision_image [16, 24, 3]        the resized image after the Qwen2-VL processor's own resize (torch bicubic)
   input_ids, position_ids         the processor's ids for the templated prompt and get_rope_index's [3, 1, L]
   prompt_embeds, negative_prompt_embeds   encode_prompt's (masks are None: one row each)
@@ -147,7 +148,8 @@ def main():
     tensors = {
         "latents": latents, "final_latents": final.float(), "images": torch.from_numpy(images).float(),
         "condition_image": torch.from_numpy(source), "condition_resized": torch.from_numpy(np.asarray(resized)),
-        "vision_image": vision_image[0].permute(1, 2, 0), "image_latents": image_latents.float(),
+        "vision_image": vision_image[0].permute(1, 2, 0),
+        "lanczos_down": torch.from_numpy(np.asarray(resized.resize((37, 23), PIL.Image.LANCZOS))), "image_latents": image_latents.float(),
         "input_ids": inputs["input_ids"].int(), "position_ids": positions.int(), "prompt_embeds": embeds.float(),
         "negative_prompt_embeds": negative.float(),
     }

@@ -1,7 +1,7 @@
 import Checkpoints
 import Engine
 import Foundation
-import Models
+@testable import Models
 import TestSupport
 import XCTest
 
@@ -43,6 +43,9 @@ final class QwenImageEditPipelineTests: XCTestCase {
         XCTAssertEqual(prepared.rgb.count, lanczos.count)
         let lanczosError = zip(prepared.rgb, lanczos).map { abs(Int($0) - Int($1)) }.max() ?? 255
         XCTAssertEqual(lanczosError, 0, "PIL Lanczos bytes")
+        let shrunk = PILLanczosUInt8.resize(
+            prepared.rgb, height: 64, width: 96, channels: 3, newHeight: 23, newWidth: 37)
+        XCTAssertEqual(shrunk, Self.bytes(golden["lanczos_down"]!), "PIL Lanczos bytes when shrinking")
         let vision = try pipeline.promptEncoding.imageProcessor.resize(rgb: prepared.rgb, height: 64, width: 96)
         XCTAssertEqual([vision.height, vision.width], [16, 24])
         XCTAssertEqual(vision.rgb, Self.bytes(golden["vision_image"]!), "the processor's torch bicubic bytes")
@@ -81,6 +84,30 @@ final class QwenImageEditPipelineTests: XCTestCase {
             errors.append(error)
         }
         print("Qwen-Image-Edit prompt embeds max abs error: prompt \(errors[0]), negative \(errors[1])")
+    }
+
+    /// Two prompts of different lengths in one batch: padded on the right, each row at its own positions, then cut
+    /// and padded to the longest after the prefix with a mask — each row is its prompt's encoding alone.
+    func testBatchOfPromptsIsEachPromptAlone() throws {
+        let golden = try SafeTensors.load(Fixture.url("qwen_image_edit_mini_pipeline.safetensors"))
+        let pipeline = try QwenImageEditPipeline.load(from: Fixture.url("qwen_image_edit_mini"))
+        let source = Self.condition(golden)
+        let prepared = try pipeline.prepareCondition(
+            rgb: source.rgb, height: source.height, width: source.width, targetArea: Self.targetArea)
+        let (embeds, mask) = try pipeline.encodePrompt(
+            [Self.prompt, Self.negative], condition: (prepared.rgb, prepared.height, prepared.width))
+        let (long, short) = (golden["prompt_embeds"]!, golden["negative_prompt_embeds"]!)
+        XCTAssertEqual(embeds.shape, [2, long.dim(1), long.dim(2)])
+        let rows = try XCTUnwrap(mask, "rows of different lengths need the mask").toArray(Int32.self)
+        XCTAssertEqual(rows.reduce(0, +), Int32(long.dim(1) + short.dim(1)))
+        let kept = short.dim(1)
+        let longError = maxAbsDifference(embeds[0..<1], long)
+        let shortError = maxAbsDifference(embeds[1..<2, 0..<kept], short)
+        let padding = embeds[1..<2, kept...].abs().max().item(Float.self)
+        XCTAssertLessThanOrEqual(longError, 1e-4 * long.abs().max().item(Float.self))
+        XCTAssertLessThanOrEqual(shortError, 1e-4 * short.abs().max().item(Float.self))
+        XCTAssertEqual(padding, 0)
+        print("Qwen-Image-Edit batch of 2 prompts: max abs error \(longError), \(shortError)")
     }
 
     func testPipelineMatchesDiffusers() throws {
