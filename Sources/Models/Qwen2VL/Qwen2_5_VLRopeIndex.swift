@@ -3,10 +3,11 @@ import Engine
 // https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/models/qwen2_5_vl/modeling_qwen2_5_vl.py#L934
 /// transformers' `Qwen2_5_VLModel.get_rope_index` for images: the `[3, B, L]` (temporal, height, width) rotary
 /// positions of a sequence whose images sit at runs of the image token. Over each row's real tokens, text counts on
-/// from the last position in all three rows; an image of `(t, h, w)` patches becomes `t × (h/m) × (w/m)` merged tokens
-/// at (start, start + row, start + column) for merge size m (the temporal row stays at start for still images), and
-/// the text after it starts at `start + max(h, w) / m`. Padding keeps position 0. transformers 4 found the images
-/// from `<|vision_start|>`, transformers 5 from `mm_token_type_ids`; both mark the same runs of image tokens.
+/// from the last position in all three rows; an image of `(t, h, w)` patches becomes `t × (h/m) × (w/m)` merged
+/// tokens at (start, start + row, start + column) for merge size m (the temporal row stays at start for still
+/// images), and the text after it starts at `start + max(h, w) / m`. Padding keeps position 0. transformers 4 found
+/// the images from `<|vision_start|>`, transformers 5 from `mm_token_type_ids`; both mark the same runs of image
+/// tokens.
 public enum Qwen2_5_VLRopeIndex {
     /// - ids: each row's token ids; attentionMask: 1 for real tokens (nil: all real).
     /// - grids: the images' `(t, h, w)` patch grids in the order their runs appear, row after row.

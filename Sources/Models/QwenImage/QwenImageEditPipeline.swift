@@ -36,8 +36,9 @@ public final class QwenImageEditPipeline {
         self.promptEncoding = promptEncoding
     }
 
-    /// Loads a diffusers Qwen-Image-Edit folder: Qwen-Image's parts (``QwenImagePipeline/load(from:dtype:transformerFolder:)``)
-    /// and `processor/` with the vision tower of `text_encoder/`.
+    /// Loads a diffusers Qwen-Image-Edit folder: Qwen-Image's parts
+    /// (``QwenImagePipeline/load(from:dtype:transformerFolder:)``) and `processor/` with the vision tower of
+    /// `text_encoder/`.
     public static func load(from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil) throws
         -> QwenImageEditPipeline
     {
