@@ -112,6 +112,25 @@ final class QwenImageTrainCommandTests: XCTestCase {
                 .count, 25488)
     }
 
+    /// Two processes with ZeRO stage 3 train the Qwen-Image transformer sharded and write the whole diffusers-layout
+    /// checkpoint.
+    func testTwoProcessesShardedTraining() throws {
+        let root = try RunFolderFiles.temporaryRoot("qwen-image-zero3")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("run")
+        let result = try DancegrpoExecutable.run([
+            "train", "--model", "qwen-image", "--checkpoint", folder, "--embeddings", cache, "--height", "32",
+            "--width", "32", "--processes", "2", "--zero-stage", "3", "--prompts-per-iteration", "1",
+            "--num-generations", "2", "--sampling-steps", "3", "--gradient-accumulation-steps", "2", "--reward",
+            "jpeg-compressibility", "--eval-prompts", "2", "--eval-every", "0", "--checkpoint-every", "2",
+            "--iterations", "2", "--output-dir", run.path
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssert(result.output.contains("25488 transformer parameters"), result.output)
+        let weights = run.appendingPathComponent("checkpoint-2-0/transformer/diffusion_pytorch_model.safetensors")
+        XCTAssertEqual(try RunFolderFiles.float32Values(weights).count, 25488)
+    }
+
     /// A folder without its VAE and a cache from another model are refused by name before training.
     func testBadInputsAreNamed() throws {
         let root = try RunFolderFiles.temporaryRoot("qwen-image-bad")

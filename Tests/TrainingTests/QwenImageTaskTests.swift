@@ -149,4 +149,34 @@ final class QwenImageTaskTests: XCTestCase {
         let adapters = adapted.task.network.parameters().keys.filter { $0.contains("lora") }
         XCTAssertFalse(adapters.isEmpty, "LoRA adapters on Qwen-Image's to_q/to_k/to_v/to_out.0")
     }
+
+    /// EMA and the KL penalty against the frozen reference train with finite statistics, and a run interrupted after
+    /// one iteration and resumed from its checkpoint continues exactly as the uninterrupted one.
+    func testEMAKLAndResume() throws {
+        var features = GRPOTrainer.Config.tinyQwenImage
+        features.emaDecay = 0.9
+        features.beta = 0.01
+        let folder = try temporaryDirectory(self)
+        let withFeatures = try GRPOTrainer(
+            task: try task(), config: features, runFolder: folder.appendingPathComponent("features"))
+        let log = try withFeatures.step()
+        XCTAssert(log.gradNorm.isFinite && log.gradNorm > 0 && log.referenceKL.isFinite, "\(log)")
+
+        let straight = try GRPOTrainer(
+            task: try task(), config: .tinyQwenImage, runFolder: folder.appendingPathComponent("straight"))
+        _ = try straight.step()
+        let second = try straight.step()
+        let interrupted = try GRPOTrainer(
+            task: try task(), config: .tinyQwenImage, runFolder: folder.appendingPathComponent("interrupted"))
+        _ = try interrupted.step()
+        let saved = try interrupted.saveCheckpoint()
+        let resumed = try GRPOTrainer(
+            task: try task(), config: .tinyQwenImage, runFolder: folder.appendingPathComponent("interrupted"))
+        try resumed.resume(from: saved)
+        let again = try resumed.step()
+        XCTAssertEqual(again.rewardMean, second.rewardMean)
+        for (key, value) in straight.task.network.parameters() {
+            XCTAssertEqual(resumed.task.network.parameters()[key]!.toArray(Float.self), value.toArray(Float.self), key)
+        }
+    }
 }
