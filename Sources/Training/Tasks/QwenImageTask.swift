@@ -9,8 +9,8 @@ import Rewards
 
 /// DanceGRPO's Qwen-Image setting (`train_grpo_qwenimage.py`) as a GRPO task: a diffusers Qwen-Image folder
 /// (transformer trained, VAE frozen, no text encoder: prompts come from the embedding cache, as the seed's
-/// `--data_json_path`), images of `height × width` as packed latents `[(h/2)·(w/2), 4·z_dim]`, decoded as the seed does
-/// (unpack, `latents / (1/std) + mean`, frame 0) for the rewards.
+/// `--data_json_path`), images of `height × width` as packed latents `[(h/2)·(w/2), 4·z_dim]`, decoded as the seed
+/// does (unpack, `latents / (1/std) + mean`, frame 0) for the rewards.
 ///
 /// Each prompt's states are its cached `original_length` tokens, as the seed slices them; prompts of one call are
 /// right-padded to the longest with the padding masked out of the joint attention, which leaves every image token's
@@ -181,8 +181,8 @@ public final class QwenImageTask: TrainingTask {
         return Conditioning(["prompt_embeds": stacked(states, axis: 0), "prompt_mask": stacked(masks, axis: 0)])
     }
 
-    /// Final packed latents → images, as the seed decodes them (unpacked, `latents / (1/std) + mean`, the VAE's frame 0,
-    /// [−1, 1] → [0, 1]) and rounded to 8 bits as `VaeImageProcessor.postprocess`.
+    /// Final packed latents → images, as the seed decodes them (unpacked, `latents / (1/std) + mean`, the VAE's frame
+    /// 0, [−1, 1] → [0, 1]) and rounded to 8 bits as `VaeImageProcessor.postprocess`.
     public func images(_ latents: Tensor) throws -> [RGBImage] {
         let unpacked = QwenImageLatents.unpack(
             latents.asType(.float32), height: latentGrid.height, width: latentGrid.width)
@@ -199,8 +199,8 @@ public final class QwenImageTask: TrainingTask {
 }
 
 /// GRPO's view of Qwen-Image: the transformer's velocity for packed latents `[B, Li, 4·z_dim]` and cached text with
-/// its mask. The flow chain's network timesteps are the seed's integer τ = trunc(1000σ); the seed feeds the transformer
-/// `τ / 1000`, which it scales by 1000 again inside.
+/// its mask. The flow chain's network timesteps are the seed's integer τ = trunc(1000σ); the seed feeds the
+/// transformer `τ / 1000`, which it scales by 1000 again inside.
 final class QwenImagePolicy: DenoisingPolicy {
     let transformer: QwenImageTransformer2DModel
     let imageShape: QwenEmbedRope.ImageShape
