@@ -7,7 +7,7 @@ extension PreprocessCommand {
     /// `prompt_embed/<i>` and `prompt_attention_mask/<i>` per prompt, as DanceGRPO's Qwen-Image preprocessing writes
     /// them: `QwenImagePipeline.encode_prompt`'s states of each prompt (its own tokens, as the seed's one prompt per
     /// call gives them) zero-padded to `--max-sequence-length` tokens, and the manifest with each `original_length`.
-    /// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/data_preprocess/preprocess_qwenimage_embedding.py
+    /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/data_preprocess/preprocess_qwenimage_embedding.py
     func runQwenImage(_ selected: [(index: Int, text: String)]) throws {
         let cache = QwenImageEmbeddingCache(folder: URL(fileURLWithPath: out))
         let length = maxSequenceLength ?? QwenImageEmbeddingCache.paddedLength

@@ -6,10 +6,10 @@ the same states).
 
     PATH="$PWD/.venv-tools/bin:$PATH" python3 tools/goldens/qwen_image_seed_cache.py
 
-The seed (fastvideo/data_preprocess/preprocess_qwenimage_embedding.py at DanceGRPO 22b85efe) encodes one prompt per
+The seed (fastvideo/data_preprocess/preprocess_qwenimage_embedding.py at DanceGRPO 15cc71d5) encodes one prompt per
 call (`--train_batch_size` 1, the script's default), right-pads states and mask with zeros to 1024 tokens, and
 torch.saves them in bf16 (the pipeline loaded in bf16) and int64 (the mask as encode_prompt returns it):
-https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/data_preprocess/preprocess_qwenimage_embedding.py
+https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/data_preprocess/preprocess_qwenimage_embedding.py
 
 Writes Tests/TestSupport/Fixtures/qwen_image_mini_embeddings/:
   prompt_embed/<i>.pt           [1024, 32] bf16 states, zero past the prompt's tokens

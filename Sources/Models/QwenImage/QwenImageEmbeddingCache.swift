@@ -10,8 +10,8 @@ import Foundation
 /// prompt's own token count, the part of the padded tensors the seed's trainer feeds the transformer. Files are our
 /// safetensors (one tensor named like its folder) or DanceGRPO's `torch.save` pickles. There is no negative prompt:
 /// the seed trains Qwen-Image without classifier-free guidance.
-/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/data_preprocess/preprocess_qwenimage_embedding.py
-/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/dataset/latent_qwenimage_rl_datasets.py
+/// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/data_preprocess/preprocess_qwenimage_embedding.py
+/// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/dataset/latent_qwenimage_rl_datasets.py
 public struct QwenImageEmbeddingCache {
     public struct Entry: Codable, Sendable, Equatable {
         public var promptEmbedPath: String

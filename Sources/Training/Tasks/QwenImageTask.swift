@@ -17,7 +17,7 @@ import Rewards
 /// velocity as it is without the padding. The seed samples and trains without classifier-free guidance (its `--cfg` is
 /// a caption-dropout rate, 0, and it caches no negative prompt), so the policy is the transformer's conditional
 /// velocity, and an unconditional branch is refused.
-/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_qwenimage.py
+/// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_qwenimage.py
 public final class QwenImageTask: TrainingTask {
     public let transformer: QwenImageTransformer2DModel
     public let vae: AutoencoderKLQwenImage

@@ -190,7 +190,7 @@ extension GRPOTrainer {
         /// guidance (the script's `--cfg 0.0` is a caption-dropout rate). 720 × 720 px is the task's default size.
         /// Deviations: the seed recomputes half the blocks (`--selective_checkpointing 0.5`), here every block
         /// recomputes; its bf16 autocast is `mixedPrecision` bf16 here, left to the run as for the other presets.
-        /// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/scripts/finetune/finetune_qwenimage_grpo.sh
+        /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/scripts/finetune/finetune_qwenimage_grpo.sh
         public static var qwenImage: Config {
             var c = Config.flux
             c.iterations = 300
