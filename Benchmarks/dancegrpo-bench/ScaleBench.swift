@@ -79,7 +79,8 @@ enum ScaleBench {
         return 0
     }
 
-    /// The memory plans of the seed's setups, from their settings: FLUX.1-dev on 8 GPUs, Wan2.1-T2V-1.3B on one.
+    /// The memory plans of the seed's setups, from their settings: FLUX.1-dev on 8 GPUs, Wan2.1-T2V-1.3B on one,
+    /// Qwen-Image on 8.
     static func printSeedEstimates() {
         print(
             "\nthe seed's setup, estimated: FLUX.1-dev on \(ScaleSeedEstimate.gpus) GPUs, 720×720 px, 512 text tokens")
@@ -87,6 +88,11 @@ enum ScaleBench {
         for (label, plan) in ScaleWanEstimate.plans() {
             print("\nWan2.1-T2V-1.3B, estimated: \(label)")
             print(plan.table(device: DeviceMemory(bytes: ScaleWanEstimate.gpuBytes, source: "an 80 GB GPU")))
+        }
+        let (qwenParameters, _) = ScaleQwenImageEstimate.sizes()
+        for (label, plan) in ScaleQwenImageEstimate.plans() {
+            print("\nQwen-Image (\(qwenParameters) transformer parameters), estimated: \(label)")
+            print(plan.table(device: DeviceMemory(bytes: ScaleQwenImageEstimate.gpuBytes, source: "an 80 GB GPU")))
         }
     }
 

@@ -18,7 +18,7 @@ struct ScaleOptions: Codable {
     var ranks = [1, 2, 4]
     var stages = [0, 1, 2, 3]
     var checkpointing = true
-    /// Print only the estimates of the seed's setups (FLUX.1-dev, Wan2.1-1.3B), measuring nothing.
+    /// Print only the estimates of the seed's setups (FLUX.1-dev, Wan2.1-1.3B, Qwen-Image), measuring nothing.
     var estimatesOnly = false
     /// Samples per rank per iteration (one prompt's group), denoising steps, trained transitions per sample.
     var samples = 2
@@ -34,7 +34,8 @@ struct ScaleOptions: Codable {
           --steps N         timed GRPO iterations per run after one warm-up (default 2)
           --ranks LIST      rank counts on loopback (default 1,2,4); --stages LIST ZeRO stages (default 0,1,2,3)
           --no-checkpointing  train without gradient checkpointing (default: on, as the seed)
-          --estimates         print only the memory plans of the seed's setups (FLUX.1-dev, Wan2.1-T2V-1.3B)
+          --estimates         print only the memory plans of the seed's setups (FLUX.1-dev, Wan2.1-T2V-1.3B,
+                              Qwen-Image)
           The issue's ≈300M-parameter model: --heads 16 --double 4 --single 8 (width 1024).
         """
 

@@ -5,20 +5,21 @@ import Models
 
 /// Caches the text conditioning of every prompt so that training never loads the text encoders — DanceGRPO's
 /// preprocessing step: for FLUX the T5 states, CLIP pooled vector and text ids; for Wan the UMT5 states of the prompt
-/// and of the negative prompt. Resumable: prompts whose files exist are skipped.
+/// and of the negative prompt; for Qwen-Image the Qwen2.5-VL states and mask of the prompt. Resumable: prompts whose
+/// files exist are skipped.
 struct PreprocessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preprocess",
         abstract: "Encode a prompt file with the model's text encoders into an embedding cache for training.")
 
-    @Option(help: "Model family: flux or wan.")
+    @Option(help: "Model family: flux, wan or qwen-image.")
     var model = "flux"
 
     @Option(
         help:
             """
-            A diffusers FLUX folder (only text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/ are read) or Wan \
-            folder (text_encoder/, tokenizer/).
+            A diffusers FLUX folder (only text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/ are read), Wan or \
+            Qwen-Image folder (text_encoder/, tokenizer/).
             """)
     var checkpoint: String
 
@@ -31,7 +32,12 @@ struct PreprocessCommand: ParsableCommand {
     @Option(help: "Stored dtype: bfloat16 (as the reference) or float32.")
     var dtype = DType.bfloat16
 
-    @Option(help: "Text tokens (default: 512 for FLUX, 226 for Wan as DanceGRPO's Wan preprocessing).")
+    @Option(
+        help:
+            """
+            Text tokens (default: 512 for FLUX, 226 for Wan, 1024 for Qwen-Image as DanceGRPO's preprocessing; \
+            Qwen-Image's files are padded to this length, as the seed's to 1024).
+            """)
     var maxSequenceLength: Int?
 
     @Option(help: "Wan: the negative prompt of classifier-free guidance (DanceGRPO's: the empty prompt).")
@@ -47,14 +53,15 @@ struct PreprocessCommand: ParsableCommand {
     var dropCJK = false
 
     func run() throws {
-        guard ["flux", "wan"].contains(model) else {
-            throw ValidationError("unknown model '\(model)' (available: flux, wan)")
+        guard ["flux", "wan", "qwen-image"].contains(model) else {
+            throw ValidationError("unknown model '\(model)' (available: flux, wan, qwen-image)")
         }
         let lines = try PromptLines.read(prompts)
         var selected = lines.filter { !$0.text.isEmpty && !(dropCJK && PromptLines.hasCJK($0.text)) }
         if limit > 0 { selected = Array(selected.prefix(limit)) }
         guard !selected.isEmpty else { throw ValidationError("\(prompts): no prompts (all lines are blank)") }
         if model == "wan" { return try runWan(selected) }
+        if model == "qwen-image" { return try runQwenImage(selected) }
         let storedDType = dtype
         let maxSequenceLength = self.maxSequenceLength ?? 512
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The model family a run trains: the embedded shapes world, FLUX or Wan-2.1 (a diffusers folder with a
+/// The model family a run trains: the embedded shapes world, FLUX, Wan-2.1 or Qwen-Image (a diffusers folder with a
 /// prompt-embedding cache), or Stable Diffusion v1 (a diffusers folder with a prompt file, or the embedded UNet world
 /// model).
 public enum ModelFamily: String, Codable, CaseIterable, Sendable {
@@ -8,6 +8,7 @@ public enum ModelFamily: String, Codable, CaseIterable, Sendable {
     case flux
     case sd
     case wan
+    case qwenImage = "qwen-image"
 }
 
 /// Which frames of a video an image reward scores (the mean over the chosen frames is the sample's score).
@@ -34,7 +35,7 @@ public struct TaskSettings: Codable, Sendable, Equatable {
     public var evalPromptFile: String?
     /// Stable Diffusion: image side in pixels.
     public var resolution = 512
-    /// FLUX and Wan: image height and width in pixels.
+    /// FLUX, Wan and Qwen-Image: image height and width in pixels.
     public var height = 720
     public var width = 720
     /// Wan: frames per sample (1 + 4k; 1 trains Wan as an image model, as DanceGRPO does).
@@ -72,6 +73,11 @@ public struct TaskSettings: Codable, Sendable, Equatable {
                 throw SettingRangeError(
                     key: "numFrames", expected: "1 + 4k frames (1, 5, 9, …, 81; Wan's VAE compresses time 4×)",
                     found: "\(numFrames)")
+            }
+        case .qwenImage:
+            // Qwen-Image's VAE downsamples 8× and its latents are packed in 2×2 patches: 16 px per token.
+            for (key, value) in [("height", height), ("width", width)] {
+                try Self.multiple(value, of: 16, key, "(Qwen-Image: 8× VAE downsampling, then 2×2 patches)")
             }
         case .sd:
             try Self.multiple(resolution, of: 8, "resolution", "(Stable Diffusion's VAE downsamples 8×)")

@@ -22,6 +22,17 @@ extension ActivationEstimate {
             heads: config.numAttentionHeads, blocks: config.numLayers, crossTokens: textTokens)
     }
 
+    /// A Qwen-Image transformer (`transformer/config.json`) over `imageTokens` packed latent tokens and `textTokens`
+    /// text tokens: every double-stream block attends over both jointly.
+    public static func qwenImage(transformerFolder: URL, imageTokens: Int, textTokens: Int) throws
+        -> ActivationEstimate
+    {
+        let config = try QwenImageTransformer2DConfig.load(transformerFolder)
+        return .transformer(
+            tokens: imageTokens + textTokens, hidden: config.innerDim, heads: config.numAttentionHeads,
+            blocks: config.numLayers)
+    }
+
     /// A diffusers UNet (`unet/config.json`) over latents of `pixels` positions: its levels' channels, layers per
     /// block, and attention where the down blocks are cross-attention blocks.
     public static func unet(unetFolder: URL, pixels: Int) throws -> ActivationEstimate {

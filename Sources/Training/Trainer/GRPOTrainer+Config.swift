@@ -180,5 +180,26 @@ extension GRPOTrainer {
             c.checkpointEvery = 200
             return c
         }
+
+        /// DanceGRPO's Qwen-Image launch script (`finetune_qwenimage_grpo.sh`, `train_grpo_qwenimage.py`): 2 prompts ×
+        /// 12 generations per GPU from one initial noise shared by all 24 (the script draws it once per rollout), 20
+        /// Dance-SDE steps (η 0.3, shift 3 on `linspace(1, 0)`, not the folder's dynamic shifting), 11 trained
+        /// transitions per sample (fraction 0.6 of 19: the last step is dropped), clip 1e-4, advantages clipped at 5
+        /// within each prompt's group, an optimizer step every 12 samples (2 per iteration), lr 1e-5, weight decay
+        /// 1e-4, gradient norm 1, 300 iterations, a checkpoint every 60, seed 42, HPS-v2.1, no classifier-free
+        /// guidance (the script's `--cfg 0.0` is a caption-dropout rate). 720 × 720 px is the task's default size.
+        /// Deviations: the seed recomputes half the blocks (`--selective_checkpointing 0.5`), here every block
+        /// recomputes; its bf16 autocast is `mixedPrecision` bf16 here, left to the run as for the other presets.
+        /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/scripts/finetune/finetune_qwenimage_grpo.sh
+        public static var qwenImage: Config {
+            var c = Config.flux
+            c.iterations = 300
+            c.promptsPerIteration = 2
+            c.numGenerations = 12
+            c.samplingSteps = 20
+            c.gradientAccumulationSteps = 12
+            c.checkpointEvery = 60
+            return c
+        }
     }
 }

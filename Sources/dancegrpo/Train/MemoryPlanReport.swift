@@ -152,6 +152,13 @@ struct ModelFolder {
                 ModelFolder(
                     folder: URL(fileURLWithPath: $0), network: "transformer", frozen: ["vae"], task: WanTask.self)
             }
+        case .qwenImage:
+            // The trainer loads no text encoder: prompts come from the embedding cache.
+            return settings.checkpoint.map {
+                ModelFolder(
+                    folder: URL(fileURLWithPath: $0), network: "transformer", frozen: ["vae"],
+                    task: QwenImageTask.self)
+            }
         case .sd:
             if try TrainCommand.isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = URL(fileURLWithPath: settings.checkpoint ?? "assets/shapes-model-sd")

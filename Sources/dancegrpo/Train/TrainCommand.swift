@@ -114,6 +114,7 @@ struct TrainCommand: ParsableCommand {
         case .world: return (.world, "world")
         case .flux: return (.flux, "flux")
         case .wan: return (.wan, "wan")
+        case .qwenImage: return (.qwenImage, "qwen-image")
         case .sd:
             return try isEmbeddedStableDiffusion(checkpoint)
                 ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
@@ -154,6 +155,23 @@ struct TrainCommand: ParsableCommand {
             return try WanTask(
                 pipeline: pipeline, embeddings: URL(fileURLWithPath: embeddings), frames: settings.numFrames,
                 height: settings.height, width: settings.width, rewardFrames: settings.rewardFrames)
+        case .qwenImage:
+            guard let checkpoint = settings.checkpoint else {
+                throw ValidationError(
+                    "--model qwen-image needs --checkpoint (a diffusers Qwen-Image folder, e.g. data/qwenimage)")
+            }
+            guard let embeddings = settings.embeddings else {
+                throw ValidationError(
+                    """
+                    --model qwen-image needs --embeddings (a cache from `dancegrpo preprocess --model qwen-image` or \
+                    DanceGRPO's)
+                    """)
+            }
+            print("loading Qwen-Image from \(checkpoint) …")
+            let networks = try QwenImageTask.loadNetworks(from: URL(fileURLWithPath: checkpoint), dtype: .float32)
+            return try QwenImageTask(
+                transformer: networks.transformer, vae: networks.vae, embeddings: URL(fileURLWithPath: embeddings),
+                height: settings.height, width: settings.width)
         case .sd:
             if try isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = settings.checkpoint ?? "assets/shapes-model-sd"

@@ -184,26 +184,27 @@ struct TaskFlags: ParsableArguments {
             """
             Model: world (the embedded shapes-world model), flux (a diffusers FLUX folder + --embeddings), sd (a \
             diffusers Stable Diffusion v1 folder + --prompt-file, or the embedded UNet world model), wan (a diffusers \
-            Wan-2.1 folder + --embeddings).
+            Wan-2.1 folder + --embeddings), qwen-image (a diffusers Qwen-Image folder + --embeddings).
             """
     )
     var model: ModelFamily?
     @Option(
         help:
             """
-            Model folder: the embedded model, a diffusers FLUX, SD or Wan folder (default assets/shapes-model, \
-            assets/shapes-model-sd for sd).
+            Model folder: the embedded model, a diffusers FLUX, SD, Wan or Qwen-Image folder (default \
+            assets/shapes-model, assets/shapes-model-sd for sd).
             """
     )
     var checkpoint: String?
-    @Option(help: "FLUX, Wan: the prompt-embedding cache written by `dancegrpo preprocess` (or DanceGRPO's).")
+    @Option(
+        help: "FLUX, Wan, Qwen-Image: the prompt-embedding cache written by `dancegrpo preprocess` (or DanceGRPO's).")
     var embeddings: String?
     @Option(help: "SD: prompts, one per line (DanceGRPO's assets/prompts.txt).") var promptFile: String?
     @Option(help: "SD: evaluation prompts, one per line (default: the first prompts of --prompt-file).")
     var evalPromptFile: String?
     @Option(help: "SD: image side in pixels (default 512).") var resolution: Int?
-    @Option(help: "FLUX, Wan: image height in pixels (default 720; 512 for wan).") var height: Int?
-    @Option(help: "FLUX, Wan: image width in pixels (default 720; 512 for wan).") var width: Int?
+    @Option(help: "FLUX, Wan, Qwen-Image: image height in pixels (default 720; 512 for wan).") var height: Int?
+    @Option(help: "FLUX, Wan, Qwen-Image: image width in pixels (default 720; 512 for wan).") var width: Int?
     @Option(help: "Wan: frames per sample, 1 + 4k (default 1: Wan as an image model, as DanceGRPO trains it).")
     var numFrames: Int?
     @Option(help: "Wan: the frames image rewards score, averaged: first (DanceGRPO's), middle or all (default first).")
