@@ -2,13 +2,15 @@ import Checkpoints
 import Engine
 import Foundation
 
-/// Which embedded model a world folder holds: the FLUX-architecture transformer (``WorldModel``) or the UNet
-/// (``StableDiffusionWorldModel``). Read from `world.json`'s `architecture` field (absent in the FLUX folders written
-/// before the UNet world existed); a checkpoint folder without `world.json` is told apart by its `unet/` or
-/// `transformer/` subfolder.
+/// Which embedded model a world folder holds: the FLUX-architecture transformer (``WorldModel``), the UNet
+/// (``StableDiffusionWorldModel``) or the moving-shapes world's Wan transformer (``MovingShapesWorldModel``). Read
+/// from `world.json`'s `architecture` field (absent in the FLUX folders written before the UNet world existed); a
+/// checkpoint folder without `world.json` is told apart by its `unet/` or `transformer/` subfolder (a moving-shapes
+/// checkpoint reads as flux there: its base folder's `world.json` says wan).
 public enum WorldArchitecture: String, Codable, Sendable, CaseIterable {
     case flux
     case unet
+    case wan
 
     public static func of(folder: URL) throws -> WorldArchitecture {
         let worldFile = folder.appendingPathComponent("world.json")

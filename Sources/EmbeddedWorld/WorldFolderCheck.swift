@@ -54,6 +54,35 @@ enum WorldFolderCheck {
         try report(problems, folder)
     }
 
+    /// The moving-shapes world (``MovingShapesWorldModel``): the Wan transformer on the pixel codec's 12 channels,
+    /// patched (1, 2, 2), cross-attending to the text encoder's states.
+    static func wan(_ folder: URL, settings: MovingShapesWorldModel.Settings) throws {
+        let transformer = try WanTransformer3DConfig.load(folder.appendingPathComponent("transformer"))
+        let text = try CLIPTextConfig.load(folder.appendingPathComponent("text_encoder"))
+        var problems = imageSizeProblems(settings.imageSize, multipleOf: 4)
+        if !(2...64).contains(settings.frames) {
+            problems.append("world.json frames: expected 2...64, found \(settings.frames)")
+        }
+        if settings.speed < 1 || settings.speed * (settings.frames - 1) >= settings.imageSize {
+            problems.append(
+                "world.json speed: expected at least 1 and a travel under the image size, found \(settings.speed)")
+        }
+        let channels = VideoPixelCodec.latentChannels
+        for (key, value) in [("in_channels", transformer.inChannels), ("out_channels", transformer.outputChannels)]
+        where value != channels {
+            problems.append("transformer/config.json \(key): expected \(channels) (the pixel codec), found \(value)")
+        }
+        if transformer.patchSize != [1, 2, 2] {
+            problems.append("transformer/config.json patch_size: expected [1, 2, 2], found \(transformer.patchSize)")
+        }
+        if transformer.textDim != text.hiddenSize {
+            problems.append(
+                "transformer/config.json text_dim: expected text_encoder hidden_size \(text.hiddenSize), found "
+                    + "\(transformer.textDim)")
+        }
+        try report(problems, folder)
+    }
+
     private static func imageSizeProblems(_ size: Int, multipleOf factor: Int) -> [String] {
         guard (1...imageSizeLimit).contains(size), size % factor == 0 else {
             return ["world.json image_size: expected a multiple of \(factor) up to \(imageSizeLimit), found \(size)"]

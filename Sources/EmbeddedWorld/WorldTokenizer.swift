@@ -32,6 +32,16 @@ public struct WorldTokenizer: Sendable, Equatable {
         return WorldTokenizer(vocabulary: vocabulary, maxLength: longest + 2)
     }
 
+    /// The shapes world's vocabulary and the moving-shapes world's motion words ("moving left", …), long enough for
+    /// any still prompt followed by its motion.
+    public static func forMovingShapesWorld() -> WorldTokenizer {
+        let still = forShapesWorld()
+        var vocabulary = still.vocabulary
+        let motion = Set(MotionDirection.allCases.flatMap { split($0.phrase) }).subtracting(vocabulary.keys).sorted()
+        for word in motion { vocabulary[word] = vocabulary.count }
+        return WorldTokenizer(vocabulary: vocabulary, maxLength: still.maxLength + 2)
+    }
+
     static func split(_ text: String) -> [String] {
         text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
     }

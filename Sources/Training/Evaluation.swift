@@ -15,7 +15,8 @@ public struct Evaluation {
         /// The mean of each extra metric the rewards reported (e.g. the shapes world's `accuracy`).
         public var infoMeans: [String: Double]
         public var images: [RGBImage]
-        /// A video task's whole clips, in prompt order (nil for pictures; `images` holds their first frames).
+        /// A video task's whole clips, in prompt order (nil for pictures; `images` holds a picture of each, its
+        /// first frame unless the task draws another).
         public var videos: [[RGBImage]]?
         /// Their frame rate.
         public var framesPerSecond: Double = 16
@@ -95,7 +96,7 @@ public struct Evaluation {
                 let clips = try videoTask.videos(batch.finalLatents)
                 samples = videoTask.samples(fromVideos: clips)
                 videos = clips
-                images = clips.map { $0[0] }
+                images = clips.map(videoTask.picture)
             } else {
                 samples = try task.samples(batch.finalLatents)
                 images = samples.map { $0.frames[0] }

@@ -65,6 +65,12 @@ public protocol VideoTrainingTask: TrainingTask {
     func videos(_ latents: Tensor) throws -> [[RGBImage]]
     /// What the rewards score, from decoded videos (e.g. the frames an image reward looks at).
     func samples(fromVideos videos: [[RGBImage]]) -> [GeneratedSample]
+    /// One picture of a clip for sample grids (default: its first frame).
+    func picture(of clip: [RGBImage]) -> RGBImage
+}
+
+extension VideoTrainingTask {
+    public func picture(of clip: [RGBImage]) -> RGBImage { clip[0] }
 }
 
 extension TrainingTask {

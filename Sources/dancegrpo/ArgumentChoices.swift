@@ -10,6 +10,7 @@ extension RewardCombination: ExpressibleByArgument {}
 extension MixedPrecision: ExpressibleByArgument {}
 extension ModelFamily: ExpressibleByArgument {}
 extension RewardFrames: ExpressibleByArgument {}
+extension WorldName: ExpressibleByArgument {}
 extension PredictionType: ExpressibleByArgument {}
 
 extension LRSchedulerKind: ExpressibleByArgument {

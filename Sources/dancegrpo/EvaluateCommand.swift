@@ -17,19 +17,22 @@ struct EvaluateCommand: ParsableCommand {
             """
             Model folder (from `pretrain`, FLUX or UNet architecture), or a run's checkpoint-*/ folder (its \
             transformer or unet replaces the pretrained one; LoRA adapters are merged into it), or a run folder (its \
-            newest checkpoint).
+            newest checkpoint). Default: the world's committed model.
             """
     )
-    var checkpoint = "assets/shapes-model"
+    var checkpoint: String?
 
     @Option(
         help:
             """
-            The pretrained folder whose text encoder a checkpoint folder is combined with (assets/shapes-model-sd for \
-            a UNet checkpoint unless given).
+            The pretrained folder whose text encoder a checkpoint folder is combined with (default: the world's \
+            committed model; assets/shapes-model-sd for a UNet checkpoint).
             """
     )
-    var base = "assets/shapes-model"
+    var base: String?
+
+    @Option(help: "The embedded world: shapes or moving-shapes (clips, scored on what is drawn and how it moves).")
+    var world = WorldName.shapes
 
     @Option(help: "Prompt split: held-out or train.")
     var split = "held-out"
@@ -60,10 +63,19 @@ struct EvaluateCommand: ParsableCommand {
         case "train": splitValue = .train
         default: throw ValidationError("--split must be held-out or train, got '\(split)'")
         }
-        let folder = Self.modelFolder(checkpoint)
+        let folder = Self.modelFolder(checkpoint ?? world.defaultModelFolder)
         let checkpointURL = URL(fileURLWithPath: folder)
+        let base = self.base ?? world.defaultModelFolder
+        let architecture = try WorldArchitecture.of(folder: checkpointURL)
+        // A GRPO checkpoint holds only transformer/: its base's world.json says which world it belongs to.
+        if architecture == .wan
+            || (architecture == .flux && (try? WorldArchitecture.of(folder: URL(fileURLWithPath: base))) == .wan)
+        {
+            return try evaluateMovingShapes(folder: folder, base: base, split: splitValue)
+        }
         let result: Evaluation.Result, evaluation: WorldEvaluation, stepCount: Int
-        switch try WorldArchitecture.of(folder: checkpointURL) {
+        switch architecture {
+        case .wan: preconditionFailure("the moving-shapes world is evaluated above")
         case .flux:
             stepCount = steps ?? 12
             let model = try WorldModel.load(

@@ -19,8 +19,10 @@ struct PretrainCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "World (shapes).")
-    var world = "shapes"
+    @Option(help: "World: shapes (pictures) or moving-shapes (clips, a Wan-architecture model).")
+    var world = WorldName.shapes
+
+    @OptionGroup(title: "Moving-shapes world") var motion: MovingShapesPretrainFlags
 
     @Option(
         help:
@@ -144,7 +146,6 @@ struct PretrainCommand: ParsableCommand {
     var out: String?
 
     func run() throws {
-        guard world == "shapes" else { throw ValidationError("unknown world '\(world)' (available: shapes)") }
         guard imageSize % 4 == 0 else { throw ValidationError("--image-size must be a multiple of 4") }
         for (flag, rate) in [
             ("--wrong-color-rate", wrongColorRate), ("--wrong-shape-rate", wrongShapeRate),
@@ -156,6 +157,7 @@ struct PretrainCommand: ParsableCommand {
         guard unmentionedObjectSlots >= 0 else {
             throw ValidationError("--unmentioned-object-slots cannot be negative, got \(unmentionedObjectSlots)")
         }
+        if world == .movingShapes { return try runMovingShapes() }
         switch model {
         case "flux": try runFlux()
         case "sd": try runStableDiffusion()
@@ -163,7 +165,7 @@ struct PretrainCommand: ParsableCommand {
         }
     }
 
-    private var pretrainingConfig: WorldPretraining.Config {
+    var pretrainingConfig: WorldPretraining.Config {
         var config = WorldPretraining.Config()
         config.steps = steps
         config.batchSize = batchSize

@@ -8,7 +8,7 @@ import Foundation
 /// `WanPipeline.encode_prompt` returns them, and `videos2caption.json`, a list of `{prompt_embed_path,
 /// negative_prompt_embeds_path, caption}` with file names relative to the folders. Files are our safetensors (one
 /// tensor named like its folder) or DanceGRPO's `torch.save` pickles.
-/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/data_preprocess/preprocess_wan_2_1_embeddings.py
+/// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/data_preprocess/preprocess_wan_2_1_embeddings.py
 public struct WanEmbeddingCache {
     public struct Entry: Codable, Sendable, Equatable {
         public var promptEmbedPath: String

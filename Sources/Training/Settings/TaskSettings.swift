@@ -11,6 +11,20 @@ public enum ModelFamily: String, Codable, CaseIterable, Sendable {
     case qwenImage = "qwen-image"
 }
 
+/// The embedded worlds `--model world` trains on: the shapes world (pictures) or the moving-shapes world (clips).
+public enum WorldName: String, Codable, CaseIterable, Sendable {
+    case shapes
+    case movingShapes = "moving-shapes"
+
+    /// The committed model of the world.
+    public var defaultModelFolder: String {
+        switch self {
+        case .shapes: return "assets/shapes-model"
+        case .movingShapes: return "assets/moving-shapes-model"
+        }
+    }
+}
+
 /// Which frames of a video an image reward scores (the mean over the chosen frames is the sample's score).
 public enum RewardFrames: String, Codable, CaseIterable, Sendable {
     /// Frame 0, as DanceGRPO's Wan trainer scores it.
@@ -25,6 +39,8 @@ public enum RewardFrames: String, Codable, CaseIterable, Sendable {
 /// trainer's settings through the same layers (preset < run's config.json < `--config` < flags).
 public struct TaskSettings: Codable, Sendable, Equatable {
     public var model = ModelFamily.world
+    /// The embedded world of `model` world (its default model folder, rewards and preset).
+    public var world = WorldName.shapes
     /// Model folder: the embedded model, a diffusers FLUX or Stable Diffusion folder (nil: the embedded default).
     public var checkpoint: String?
     /// FLUX: the prompt-embedding cache written by `dancegrpo preprocess`.
@@ -44,7 +60,7 @@ public struct TaskSettings: Codable, Sendable, Equatable {
     public var rewardFrames = RewardFrames.first
     /// FLUX.1-dev's distilled guidance embedding.
     public var fluxGuidance: Float = 3.5
-    /// Run folder (nil: runs/shapes-grpo, or the resumed run's folder).
+    /// Run folder (nil: runs/shapes-grpo, runs/moving-shapes-grpo for that world, or the resumed run's folder).
     public var outputDir: String?
     /// Where reward-model checkpoints live.
     public var rewardDir = "."
@@ -57,6 +73,11 @@ public struct TaskSettings: Codable, Sendable, Equatable {
     public func validate() throws {
         try SettingRange.number(timeBudget, "timeBudget", atLeast: 0, " (minutes; 0: no limit)")
         try SettingRange.number(fluxGuidance, "fluxGuidance", atLeast: 0)
+        guard world == .shapes || model == .world else {
+            throw SettingRangeError(
+                key: "world", expected: "shapes with --model \(model.rawValue) (worlds are embedded models)",
+                found: world.rawValue)
+        }
         switch model {
         case .flux:
             // FLUX's latents are 8× smaller than the image and packed in 2×2 patches: 16 px per token.

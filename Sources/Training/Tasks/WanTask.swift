@@ -13,7 +13,7 @@ import Rewards
 /// trains it), classifier-free guidance against the cached negative prompt, image rewards on `rewardFrames`.
 /// Deliberate deviation: the seed writes each video as an H.264 MP4 and scores frame 0 read back from the file, so
 /// the codec's loss enters its reward; here the reward sees the decoded frames themselves.
-/// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/fastvideo/train_grpo_wan_2_1.py
+/// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_wan_2_1.py
 public final class WanTask: VideoTrainingTask {
     public let pipeline: WanPipeline
     public let cache: WanEmbeddingCache

@@ -168,7 +168,7 @@ extension GRPOTrainer {
         /// classifier-free guidance 5 against the empty prompt in rollout and training, one optimizer step per
         /// iteration (accumulation over all 24 samples), HPS-v2.1 on frame 0, shared initial noise, checkpoints every
         /// 200 steps.
-        /// https://github.com/XueZeyue/DanceGRPO/blob/22b85efe5312089f07c027d5ba94db168656c9dc/scripts/finetune/finetune_wan_2_1_grpo.sh
+        /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/scripts/finetune/finetune_wan_2_1_grpo.sh
         public static var wan: Config {
             var c = Config.flux
             c.iterations = 1000

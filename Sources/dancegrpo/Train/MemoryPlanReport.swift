@@ -138,7 +138,12 @@ struct ModelFolder {
     static func of(_ settings: TaskSettings) throws -> ModelFolder? {
         switch settings.model {
         case .world:
-            let folder = URL(fileURLWithPath: settings.checkpoint ?? "assets/shapes-model")
+            if try TrainCommand.isMovingShapesWorld(settings) {
+                let folder = URL(fileURLWithPath: settings.checkpoint ?? WorldName.movingShapes.defaultModelFolder)
+                return ModelFolder(
+                    folder: folder, network: "transformer", frozen: ["text_encoder"], task: MovingShapesWorldTask.self)
+            }
+            let folder = URL(fileURLWithPath: settings.checkpoint ?? WorldName.shapes.defaultModelFolder)
             return ModelFolder(
                 folder: folder, network: "transformer", frozen: ["text_encoder", "vae"], task: WorldTask.self)
         case .flux:

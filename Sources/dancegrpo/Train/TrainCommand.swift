@@ -96,7 +96,7 @@ struct TrainCommand: ParsableCommand {
         // The family (and for sd the checkpoint) decides the preset; the task's settings do not depend on it, so
         // a first pass over the layers finds them with the same merge and the same errors.
         let task = try RunSettings.resolve(preset: .world, presetName: "world", layers: layers).task
-        let (preset, name) = try Self.preset(task.model, checkpoint: task.checkpoint)
+        let (preset, name) = try Self.preset(task)
         var taskPreset = TaskSettings()
         if task.model == .wan {
             // DanceGRPO's Wan script samples 512 × 512.
@@ -109,14 +109,15 @@ struct TrainCommand: ParsableCommand {
         return resolved
     }
 
-    static func preset(_ family: ModelFamily, checkpoint: String?) throws -> (GRPOTrainer.Config, String) {
-        switch family {
-        case .world: return (.world, "world")
+    static func preset(_ task: TaskSettings) throws -> (GRPOTrainer.Config, String) {
+        switch task.model {
+        case .world:
+            return try isMovingShapesWorld(task) ? (.movingShapesWorld, "world (moving shapes)") : (.world, "world")
         case .flux: return (.flux, "flux")
         case .wan: return (.wan, "wan")
         case .qwenImage: return (.qwenImage, "qwen-image")
         case .sd:
-            return try isEmbeddedStableDiffusion(checkpoint)
+            return try isEmbeddedStableDiffusion(task.checkpoint)
                 ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
         }
     }
@@ -125,8 +126,14 @@ struct TrainCommand: ParsableCommand {
     static func makeTask(_ settings: TaskSettings) throws -> TrainingTask {
         switch settings.model {
         case .world:
+            if try isMovingShapesWorld(settings) {
+                return MovingShapesWorldTask(
+                    model: try MovingShapesWorldModel.load(
+                        from: URL(fileURLWithPath: settings.checkpoint ?? WorldName.movingShapes.defaultModelFolder)))
+            }
             return WorldTask(
-                model: try WorldModel.load(from: URL(fileURLWithPath: settings.checkpoint ?? "assets/shapes-model")))
+                model: try WorldModel.load(
+                    from: URL(fileURLWithPath: settings.checkpoint ?? WorldName.shapes.defaultModelFolder)))
         case .flux:
             guard let checkpoint = settings.checkpoint else {
                 throw ValidationError("--model flux needs --checkpoint (a diffusers FLUX folder, e.g. data/flux)")
@@ -201,6 +208,19 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
+    /// `--model world` on the moving-shapes world: `--world moving-shapes`, or a model folder whose world.json says
+    /// its architecture is wan.
+    static func isMovingShapesWorld(_ settings: TaskSettings) throws -> Bool {
+        guard settings.model == .world else { return false }
+        if settings.world == .movingShapes { return true }
+        guard let checkpoint = settings.checkpoint else { return false }
+        let url = URL(fileURLWithPath: checkpoint)
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("world.json").path) else {
+            return false
+        }
+        return try WorldArchitecture.of(folder: url) == .wan
+    }
+
     /// `--model sd` on the embedded UNet world model (no checkpoint, or a folder whose world.json says unet) rather
     /// than on a diffusers SD folder.
     static func isEmbeddedStableDiffusion(_ checkpoint: String?) throws -> Bool {
@@ -271,10 +291,19 @@ struct TrainCommand: ParsableCommand {
         return isCheckpoint ? (url.deletingLastPathComponent(), url) : (url, nil)
     }
 
-    /// The folder the run writes: --output-dir, the resumed run's folder, or runs/shapes-grpo.
+    /// The folder the run writes: --output-dir, the resumed run's folder, or runs/<world>-grpo.
     func outputFolder(_ settings: RunSettings) throws -> URL {
-        try settings.task.outputDir.map { URL(fileURLWithPath: $0) } ?? resumedRunFolder()
-            ?? URL(fileURLWithPath: "runs/shapes-grpo")
+        let world: WorldName = try Self.isMovingShapesWorld(settings.task) ? .movingShapes : .shapes
+        return try settings.task.outputDir.map { URL(fileURLWithPath: $0) } ?? resumedRunFolder()
+            ?? URL(fileURLWithPath: "runs/\(world.rawValue)-grpo")
+    }
+
+    /// The task's rewards, and the shapes world's rule-based ones for any task (a prompt file of shapes-world
+    /// prompts can train a diffusers model against them).
+    static func rewardCatalog(of task: TrainingTask) -> RewardCatalog {
+        var catalog = task.rewardCatalog
+        catalog.registerShapesRewards()
+        return catalog
     }
 
     /// One rank's run: the library loop, observed on rank 0 by the run log and the progress display.
@@ -283,7 +312,7 @@ struct TrainCommand: ParsableCommand {
         let trainer = try GRPOTrainer(
             task: task, config: settings.trainer, runFolder: start.folder, processGroup: processGroup,
             rewardLocations: RewardLocations(directory: URL(fileURLWithPath: settings.task.rewardDir)),
-            rewardCatalog: .shapesWorld)
+            rewardCatalog: Self.rewardCatalog(of: task))
         let log = main ? try RunLog(folder: start.folder, resuming: start.checkpoint != nil) : nil
         if let from = start.checkpoint {
             try trainer.resume(from: from)

@@ -191,8 +191,17 @@ struct TaskFlags: ParsableArguments {
     @Option(
         help:
             """
+            The embedded world (with --model world, the default): shapes (pictures) or moving-shapes (5-frame \
+            clips from a Wan-architecture model, scored on what is drawn and how it moves).
+            """
+    )
+    var world: WorldName?
+    @Option(
+        help:
+            """
             Model folder: the embedded model, a diffusers FLUX, SD, Wan or Qwen-Image folder (default \
-            assets/shapes-model, assets/shapes-model-sd for sd).
+            assets/shapes-model, assets/moving-shapes-model for --world moving-shapes, assets/shapes-model-sd for \
+            sd).
             """
     )
     var checkpoint: String?
@@ -210,8 +219,9 @@ struct TaskFlags: ParsableArguments {
     @Option(help: "Wan: the frames image rewards score, averaged: first (DanceGRPO's), middle or all (default first).")
     var rewardFrames: RewardFrames?
     @Option(help: "FLUX: FLUX.1-dev's distilled guidance embedding (default 3.5).") var fluxGuidance: Float?
-    @Option(help: "Run folder (default: runs/shapes-grpo, or with --resume the resumed run's folder).") var outputDir:
-        String?
+    @Option(
+        help: "Run folder (default: runs/shapes-grpo or runs/moving-shapes-grpo, or with --resume the resumed run's).")
+    var outputDir: String?
     @Option(
         help:
             """
