@@ -41,4 +41,14 @@ final class QwenImageCommandTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssert(result.output.contains("--negative-prompt is for --model wan and qwen-image"), result.output)
     }
+
+    /// Qwen-Image's latents are 8× smaller than the image and packed 2×2: sizes are refused, not rounded as the
+    /// diffusers pipeline rounds them with a warning.
+    func testSizeNotAMultipleOf16IsRefused() throws {
+        let result = try DancegrpoExecutable.run([
+            "sample", "--model", "qwen-image", "--checkpoint", folder, "--prompt", "x", "--height", "40"
+        ])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssert(result.output.contains("a multiple of 16"), result.output)
+    }
 }
