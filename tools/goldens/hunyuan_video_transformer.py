@@ -17,7 +17,11 @@ hunyuan_video_transformer.safetensors:
   with different valid lengths per sample (the padded tokens hold random values, so ignoring the mask shows).
   video.grad.<key>            gradients of mean(sample²) for a parameter of each kind, in diffusers' layout
 
-The config is JSON in the metadata key "config".
+hunyuan_video_transformer_token_replace.safetensors: the same for a smaller config with image_condition_type
+"token_replace" (HunyuanVideo-I2V: the first latent frame's tokens modulated by the conditioning of timestep 0), one
+case "video" (F = 3) with the gradients of three modulation weights.
+
+Each file holds its config as JSON in the metadata key "config".
 
 hunyuan_video_transformer_shapes.json: every parameter key and shape diffusers builds for the released
 hunyuanvideo-community/HunyuanVideo transformer/config.json (built on the meta device, no weights), with that config
@@ -37,6 +41,9 @@ TINY = dict(in_channels=6, out_channels=4, num_attention_heads=2, attention_head
             num_single_layers=1, num_refiner_layers=1, mlp_ratio=2.0, patch_size=2, patch_size_t=1,
             qk_norm="rms_norm", guidance_embeds=True, text_embed_dim=12, pooled_projection_dim=8, rope_theta=256.0,
             rope_axes_dim=[2, 4, 4], image_condition_type=None)
+
+TOKEN_REPLACE = dict(TINY, in_channels=4, attention_head_dim=8, mlp_ratio=1.0, text_embed_dim=8,
+                     pooled_projection_dim=4, rope_axes_dim=[2, 2, 4], image_condition_type="token_replace")
 
 # hunyuanvideo-community/HunyuanVideo transformer/config.json (its values are diffusers' defaults).
 RELEASED = dict(in_channels=16, out_channels=16, num_attention_heads=24, attention_head_dim=128, num_layers=20,
@@ -69,6 +76,14 @@ def run(model, prefix, inputs, grad_keys=()):
         params = dict(model.named_parameters())
         tensors.update({f"{prefix}.grad.{k}": params[k].grad.float().contiguous() for k in grad_keys})
     return tensors
+
+
+def save(model, config, tensors, name):
+    tensors.update({f"param.{k}": v.float().contiguous() for k, v in model.state_dict().items()})
+    path = os.path.join(FIXTURES, name)
+    # One metadata key: safetensors writes several in hash order, which would make reruns differ byte-wise.
+    save_file(tensors, path, metadata={"config": json.dumps(dict(config, _diffusers_version=diffusers.__version__))})
+    print("wrote", path, sum(t.numel() for t in tensors.values()), "values")
 
 
 def randn(*shape):
@@ -118,11 +133,21 @@ tensors.update(run(model, "video", {
     "norm_out.linear.weight",
     "proj_out.weight",
 ]))
-tensors.update({f"param.{k}": v.float().contiguous() for k, v in model.state_dict().items()})
-path = os.path.join(FIXTURES, "hunyuan_video_transformer.safetensors")
-# One metadata key: safetensors writes several in hash order, which would make reruns differ byte-wise.
-save_file(tensors, path, metadata={"config": json.dumps(dict(TINY, _diffusers_version=diffusers.__version__))})
-print("wrote", path, sum(t.numel() for t in tensors.values()), "values")
+save(model, TINY, tensors, "hunyuan_video_transformer.safetensors")
+
+model = build(TOKEN_REPLACE, 1)
+save(model, TOKEN_REPLACE, run(model, "video", {
+    "hidden_states": randn(2, 4, 3, 4, 6),
+    "timestep": torch.tensor([500.0, 20.0], dtype=torch.float64),
+    "encoder_hidden_states": randn(2, 5, 8),
+    "encoder_attention_mask": mask([5, 3], 5),
+    "pooled_projections": randn(2, 4),
+    "guidance": torch.tensor([6000.0, 2500.0], dtype=torch.float64),
+}, grad_keys=[
+    "time_text_embed.timestep_embedder.linear_2.weight",
+    "transformer_blocks.0.norm1.linear.weight",
+    "single_transformer_blocks.0.norm.linear.weight",
+]), "hunyuan_video_transformer_token_replace.safetensors")
 
 with torch.device("meta"):
     model = HunyuanVideoTransformer3DModel(**RELEASED)

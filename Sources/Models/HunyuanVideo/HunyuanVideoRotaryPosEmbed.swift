@@ -22,42 +22,39 @@ public struct HunyuanVideoRotaryPosEmbed: Sendable {
     /// rotation (cos 1, sin 0) for the text tokens in front, then the patched grid frame-major (rows, then columns),
     /// as diffusers flattens the patch embedding's output.
     public func callAsFunction(frames: Int, height: Int, width: Int, textLength: Int = 0) -> RotaryEmbedding {
-        let headDim = axesDims.reduce(0, +), counts = [frames, height, width]
-        let tokens = frames * height * width, rows = textLength + tokens
-        var cos = [Float](repeating: 1, count: rows * headDim), sin = [Float](repeating: 0, count: rows * headDim)
-        // Per axis: the angle of each position and frequency, float32 as diffusers.
-        let axisTables: [(cos: [Float], sin: [Float])] = axesDims.enumerated().map { axis, dim in
-            var c = [Float](), s = [Float]()
-            for position in 0..<counts[axis] {
-                for i in 0..<(dim / 2) {
-                    let frequency = 1 / Foundation.powf(Float(theta), Float(2 * i) / Float(dim))
-                    let angle = Float(position) * frequency
-                    c.append(Foundation.cos(angle))
-                    s.append(Foundation.sin(angle))
-                }
-            }
-            return (c, s)
+        let counts = [frames, height, width], headDim = axesDims.reduce(0, +)
+        // Per axis its positions' tables [count, dim], broadcast over the other two axes and joined per token.
+        var cosParts: [Tensor] = [], sinParts: [Tensor] = []
+        for (axis, dim) in axesDims.enumerated() {
+            let (c, s) = axisTables(count: counts[axis], dim: dim)
+            var shape = [1, 1, 1, dim]
+            shape[axis] = counts[axis]
+            cosParts.append(c.reshaped(shape).broadcast(to: counts + [dim]))
+            sinParts.append(s.reshaped(shape).broadcast(to: counts + [dim]))
         }
-        var token = textLength
-        for f in 0..<frames {
-            for h in 0..<height {
-                for w in 0..<width {
-                    var column = token * headDim
-                    for (axis, position) in [f, h, w].enumerated() {
-                        let half = axesDims[axis] / 2
-                        for i in 0..<half {
-                            for k in 0..<2 {
-                                cos[column + 2 * i + k] = axisTables[axis].cos[position * half + i]
-                                sin[column + 2 * i + k] = axisTables[axis].sin[position * half + i]
-                            }
-                        }
-                        column += axesDims[axis]
-                    }
-                    token += 1
-                }
+        let tokens = frames * height * width
+        let cos = concatenated(
+            [Tensor.ones([textLength, headDim]), concatenated(cosParts, axis: -1).reshaped([tokens, headDim])], axis: 0)
+        let sin = concatenated(
+            [Tensor.zeros([textLength, headDim]), concatenated(sinParts, axis: -1).reshaped([tokens, headDim])], axis: 0
+        )
+        return .tables(cos: cos, sin: sin, layout: .interleaved)
+    }
+
+    /// `[count, dim]` cos and sin of positions `0 ..< count` on one axis, each angle repeated for its feature pair;
+    /// frequencies, angles and their cosines in float32 as diffusers.
+    private func axisTables(count: Int, dim: Int) -> (cos: Tensor, sin: Tensor) {
+        var cos = [Float](), sin = [Float]()
+        cos.reserveCapacity(count * dim)
+        sin.reserveCapacity(count * dim)
+        for position in 0..<count {
+            for i in 0..<(dim / 2) {
+                let frequency = 1 / Foundation.powf(Float(theta), Float(2 * i) / Float(dim))
+                let angle = Float(position) * frequency
+                cos += [Foundation.cos(angle), Foundation.cos(angle)]
+                sin += [Foundation.sin(angle), Foundation.sin(angle)]
             }
         }
-        return .tables(
-            cos: Tensor(cos, shape: [rows, headDim]), sin: Tensor(sin, shape: [rows, headDim]), layout: .interleaved)
+        return (Tensor(cos, shape: [count, dim]), Tensor(sin, shape: [count, dim]))
     }
 }

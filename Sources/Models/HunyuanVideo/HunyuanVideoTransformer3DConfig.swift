@@ -37,8 +37,9 @@ public struct HunyuanVideoTransformer3DConfig: Codable, Sendable, Equatable {
     public var ropeTheta = 256.0
     /// Head features rotated by the frame, row and column position (sum = `attention_head_dim`).
     public var ropeAxesDim = [16, 56, 56]
-    /// nil (text-to-video) or `"latent_concat"` (the image latents join the input channels; nothing else in the
-    /// transformer changes). `"token_replace"` (HunyuanVideo-I2V's first-frame modulation) is not built here.
+    /// nil (text-to-video), `"latent_concat"` (the image latents join the input channels; nothing else in the
+    /// transformer changes) or `"token_replace"` (HunyuanVideo-I2V: the first latent frame's tokens are modulated by
+    /// the conditioning of timestep 0; same weights).
     public var imageConditionType: String?
 
     public var innerDim: Int { numAttentionHeads * attentionHeadDim }
@@ -123,9 +124,7 @@ public struct HunyuanVideoTransformer3DConfig: Codable, Sendable, Equatable {
                     + "found sum \(ropeSum)")
         }
         switch imageConditionType {
-        case nil, "latent_concat": break
-        case "token_replace":
-            c.add("image_condition_type: \"token_replace\" (first-frame token modulation) is not supported yet")
+        case nil, "latent_concat", "token_replace": break
         case let other?:
             c.add("image_condition_type: expected null, \"latent_concat\" or \"token_replace\", found \"\(other)\"")
         }

@@ -112,6 +112,7 @@ public final class HunyuanVideoTransformer3DModel: Module {
             "HunyuanVideoTransformer3DModel: this checkpoint embeds guidance (guidance_embeds); pass a guidance value")
         let grid = (frames: shape[2] / pt, height: shape[3] / p, width: shape[4] / p)
         let textLength = encoderHiddenStates.dim(1), videoLength = grid.frames * grid.height * grid.width
+        let firstFrame = grid.height * grid.width
         let rotary = rope(frames: grid.frames, height: grid.height, width: grid.width, textLength: textLength)
 
         // diffusers ignores a guidance value given to a model without the embedder.
@@ -121,30 +122,57 @@ public final class HunyuanVideoTransformer3DModel: Module {
         var context = contextEmbedder(encoderHiddenStates, timestep: timestep, mask: encoderAttentionMask)
         let mask = jointKeyMask(encoderAttentionMask, videoLength: videoLength)
 
+        let replace = tokenReplace(timestep: timestep, pooled: pooledProjections, grid: grid)
+
         for block in transformerBlocks {
             if gradientCheckpointing {
-                let out = block.withCheckpointing([x, context, embedding]) {
-                    let (x, c) = block($0[0], context: $0[1], embedding: $0[2], mask: mask, rotary: rotary)
+                let inputs = [x, context, embedding] + (replace.map { [$0.embedding] } ?? [])
+                let out = block.withCheckpointing(inputs) {
+                    let r =
+                        $0.count > 3 ? HunyuanVideoTokenReplace(embedding: $0[3], firstFrameTokens: firstFrame) : nil
+                    let (x, c) = block(
+                        $0[0], context: $0[1], embedding: $0[2], mask: mask, rotary: rotary, replace: r)
                     return [x, c]
                 }
                 (x, context) = (out[0], out[1])
             } else {
-                (x, context) = block(x, context: context, embedding: embedding, mask: mask, rotary: rotary)
+                (x, context) = block(
+                    x, context: context, embedding: embedding, mask: mask, rotary: rotary, replace: replace)
             }
         }
         var joint = concatenated([context, x], axis: 1)
         for block in singleTransformerBlocks {
             if gradientCheckpointing {
+                let inputs = [joint, embedding] + (replace.map { [$0.embedding] } ?? [])
                 joint =
-                    block.withCheckpointing([joint, embedding]) {
-                        [block($0[0], embedding: $0[1], mask: mask, rotary: rotary)]
+                    block.withCheckpointing(inputs) {
+                        let r =
+                            $0.count > 2
+                            ? HunyuanVideoTokenReplace(embedding: $0[2], firstFrameTokens: firstFrame) : nil
+                        return [
+                            block(
+                                $0[0], embedding: $0[1], mask: mask, rotary: rotary, textLength: textLength, replace: r)
+                        ]
                     }[0]
             } else {
-                joint = block(joint, embedding: embedding, mask: mask, rotary: rotary)
+                joint = block(
+                    joint, embedding: embedding, mask: mask, rotary: rotary, textLength: textLength, replace: replace)
             }
         }
         x = joint[.all, textLength...]
         return unpatchify(projOut(normOut(x, conditioning: embedding)), grid: grid)
+    }
+
+    /// Token replacement's first-frame conditioning (diffusers' `token_replace_emb`): the embedding of timestep 0 plus
+    /// the pooled text's, without guidance; nil unless `image_condition_type` is `"token_replace"`.
+    private func tokenReplace(
+        timestep: Tensor, pooled: Tensor, grid: (frames: Int, height: Int, width: Int)
+    ) -> HunyuanVideoTokenReplace? {
+        guard config.imageConditionType == "token_replace" else { return nil }
+        let zero = sinusoidalTimestepEmbedding(
+            Tensor.zeros(timestep.shape), channels: 256, flipSinToCos: true, downscaleFrequencyShift: 0)
+        let embedding = timeTextEmbed.timestepEmbedder(zero.asType(pooled.dtype)) + timeTextEmbed.textEmbedder(pooled)
+        return HunyuanVideoTokenReplace(embedding: embedding, firstFrameTokens: grid.height * grid.width)
     }
 
     /// The keys each sample attends to over `[text, video]`: the video tokens and its first `sum(mask)` text tokens

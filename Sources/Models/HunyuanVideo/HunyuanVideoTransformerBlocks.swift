@@ -8,7 +8,37 @@ import NN
 // (``MultiHeadAttention/joint(_:context:mask:rotary:)``'s order) with identity rotation rows for the text. Attention
 // is the same for any token order as long as the mask and rotation follow the tokens, and everything else is per
 // token.
+//
+// With token replacement (HunyuanVideo-I2V's `image_condition_type: "token_replace"`) the first frame's video
+// tokens are modulated (shift, scale, gate) by the conditioning of timestep 0 instead of the sample's; diffusers'
+// token-replace blocks have the same keys, so the same classes serve with a ``HunyuanVideoTokenReplace``.
 // https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/transformers/transformer_hunyuan_video.py
+
+/// The first frame's modulation under token replacement: `embedding [B, D]` the conditioning of timestep 0 (and the
+/// pooled text), `firstFrameTokens` the video tokens of the first latent frame (they lead the video tokens).
+public struct HunyuanVideoTokenReplace {
+    public let embedding: Tensor
+    public let firstFrameTokens: Int
+}
+
+/// `linear(silu(embedding))` cut into `parts` modulation tensors for a sequence of `length` tokens: `[B, 1, D]` each,
+/// or with `replace` `[B, length, D]` where the `replace.firstFrameTokens` tokens from `offset` on take the chunks of
+/// `replace.embedding`.
+func modulationChunks(
+    _ linear: Linear, embedding: Tensor, parts: Int, replace: HunyuanVideoTokenReplace?, offset: Int, length: Int
+) -> [Tensor] {
+    let chunks = linear(silu(embedding)).expandedDims(axis: 1).split(parts: parts, axis: 2)
+    guard let replace else { return chunks }
+    let replaced = linear(silu(replace.embedding)).expandedDims(axis: 1).split(parts: parts, axis: 2)
+    let n = replace.firstFrameTokens, b = max(embedding.dim(0), replace.embedding.dim(0))
+    return zip(chunks, replaced).map { chunk, first in
+        var pieces: [Tensor] = []
+        for (source, count) in [(chunk, offset), (first, n), (chunk, length - offset - n)] where count > 0 {
+            pieces.append(source.broadcast(to: [b, count, chunk.dim(2)]))
+        }
+        return concatenated(pieces, axis: 1)
+    }
+}
 
 /// diffusers' `HunyuanVideoTransformerBlock`: video and text keep separate weights (AdaLN, MLP, q/k/v) and meet in
 /// one joint attention.
@@ -40,14 +70,17 @@ public final class HunyuanVideoTransformerBlock: Module {
     /// `x [B, Lv, D]` video tokens, `context [B, Lt, D]` text tokens, `embedding [B, D]` the conditioning vector;
     /// `mask` and `rotary` cover `[text, video]`.
     public func callAsFunction(
-        _ x: Tensor, context: Tensor, embedding: Tensor, mask: AttentionMask, rotary: RotaryEmbedding
+        _ x: Tensor, context: Tensor, embedding: Tensor, mask: AttentionMask, rotary: RotaryEmbedding,
+        replace: HunyuanVideoTokenReplace? = nil
     ) -> (x: Tensor, context: Tensor) {
-        let n = norm1(x, embedding: embedding)
+        // shift, scale, gate of the attention, then of the MLP.
+        let m = modulationChunks(
+            norm1.linear, embedding: embedding, parts: 6, replace: replace, offset: 0, length: x.dim(1))
         let c = norm1Context(context, embedding: embedding)
-        let attended = attn.joint(n.x, context: c.x, mask: mask, rotary: rotary)
+        let attended = attn.joint(norm1.norm(x) * (m[1] + 1) + m[0], context: c.x, mask: mask, rotary: rotary)
 
-        var x = x + n.gateMSA.expandedDims(axis: 1) * attended.x
-        x = x + n.gateMLP.expandedDims(axis: 1) * ff(modulate(norm2(x), shift: n.shiftMLP, scale: n.scaleMLP))
+        var x = x + m[2] * attended.x
+        x = x + m[5] * ff(norm2(x) * (m[4] + 1) + m[3])
 
         var context = context + c.gateMSA.expandedDims(axis: 1) * attended.context
         context =
@@ -77,11 +110,18 @@ public final class HunyuanVideoSingleTransformerBlock: Module {
         projOut = Linear(dim + config.mlpDim, dim, dtype: dtype, key: keys[3])
     }
 
-    /// `x [B, Lt + Lv, D]`: the text tokens followed by the video tokens; `mask` and `rotary` cover them.
-    public func callAsFunction(_ x: Tensor, embedding: Tensor, mask: AttentionMask, rotary: RotaryEmbedding) -> Tensor {
-        let n = norm(x, embedding: embedding)
-        let mlp = geluApproximate(projMLP(n.x))
-        let attended = attn(n.x, mask: mask, rotary: rotary)
-        return x + n.gate.expandedDims(axis: 1) * projOut(concatenated([attended, mlp], axis: 2))
+    /// `x [B, Lt + Lv, D]`: the `textLength` text tokens followed by the video tokens; `mask` and `rotary` cover
+    /// them.
+    public func callAsFunction(
+        _ x: Tensor, embedding: Tensor, mask: AttentionMask, rotary: RotaryEmbedding, textLength: Int,
+        replace: HunyuanVideoTokenReplace? = nil
+    ) -> Tensor {
+        // shift, scale, gate.
+        let m = modulationChunks(
+            norm.linear, embedding: embedding, parts: 3, replace: replace, offset: textLength, length: x.dim(1))
+        let normalized = norm.norm(x) * (m[1] + 1) + m[0]
+        let mlp = geluApproximate(projMLP(normalized))
+        let attended = attn(normalized, mask: mask, rotary: rotary)
+        return x + m[2] * projOut(concatenated([attended, mlp], axis: 2))
     }
 }

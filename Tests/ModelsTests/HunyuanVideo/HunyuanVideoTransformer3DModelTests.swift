@@ -17,8 +17,8 @@ final class HunyuanVideoTransformer3DModelTests: XCTestCase {
         subscript(_ key: String) -> Tensor { tensors[key]! }
     }
 
-    private func golden() throws -> Golden {
-        let file = try SafeTensorsFile(url: Fixture.url("hunyuan_video_transformer.safetensors"))
+    private func golden(_ name: String = "hunyuan_video_transformer.safetensors") throws -> Golden {
+        let file = try SafeTensorsFile(url: Fixture.url(name))
         let json = file.metadata["config"]!
         let all = try file.tensors()
         var params: [String: Tensor] = [:]
@@ -101,6 +101,46 @@ final class HunyuanVideoTransformer3DModelTests: XCTestCase {
             XCTAssertLessThanOrEqual(error, 1e-4 * scale, key)
             print("HunyuanVideo transformer gradient \(key): max abs error \(error), scale \(scale)")
         }
+    }
+
+    /// HunyuanVideo-I2V's token replacement: the first latent frame's tokens modulated by the conditioning of
+    /// timestep 0 (the same weights), output and the gradients of the modulation weights and the time MLP.
+    func testTokenReplaceMatchesDiffusers() throws {
+        let g = try golden("hunyuan_video_transformer_token_replace.safetensors")
+        XCTAssertEqual(g.config.imageConditionType, "token_replace")
+        let model = try loaded(g)
+        let expected = g["video.output.sample"], scale = expected.abs().max().item(Float.self)
+        let (values, grads) = valueAndGrad(model: model) {
+            let out = self.forward(model, g, "video")
+            return [out.square().mean(), out]
+        }
+        let error = maxAbsDifference(values[1], expected)
+        XCTAssertLessThanOrEqual(error, 1e-4 * scale)
+        print("HunyuanVideo transformer parity (token_replace): max abs error \(error), output scale \(scale)")
+        let references = g.tensors.filter { $0.key.hasPrefix("video.grad.") }
+        XCTAssertEqual(references.count, 3)
+        for (name, reference) in references.sorted(by: { $0.key < $1.key }) {
+            let key = String(name.dropFirst("video.grad.".count))
+            let gradScale = reference.abs().max().item(Float.self), gradError = maxAbsDifference(grads[key]!, reference)
+            XCTAssertLessThanOrEqual(gradError, 1e-4 * gradScale, key)
+            print("HunyuanVideo token_replace gradient \(key): max abs error \(gradError), scale \(gradScale)")
+        }
+
+        // The same weights without token replacement give another output: the first frame's modulation is used.
+        var plain = g.config
+        plain.imageConditionType = nil
+        let plainModel = HunyuanVideoTransformer3DModel(plain)
+        try plainModel.load(g.params)
+        XCTAssertGreaterThan(maxAbsDifference(forward(plainModel, g, "video"), expected), 1e-2 * scale)
+
+        // Checkpointed blocks get the first-frame conditioning too.
+        model.gradientCheckpointing = true
+        let (checkpointed, checkpointedGrads) = valueAndGrad(model: model) {
+            [self.forward(model, g, "video").square().mean()]
+        }
+        XCTAssertEqual(checkpointed[0].item(Float.self), values[0].item(Float.self), accuracy: 1e-6)
+        let key = "time_text_embed.timestep_embedder.linear_2.weight"
+        assertClose(checkpointedGrads[key]!, grads[key]!, tolerance: 1e-6)
     }
 
     func testGradientCheckpointingKeepsOutputsAndGradients() throws {
@@ -237,7 +277,7 @@ final class HunyuanVideoTransformer3DModelTests: XCTestCase {
         try Data(
             #"""
             {"num_attention_heads": 2, "attention_head_dim": 10, "rope_axes_dim": [4, 4, 4], "qk_norm": "layer_norm", \#
-            "image_condition_type": "token_replace", "mlp_ratio": 0, "patch_size": 0}
+            "image_condition_type": "first_frame", "mlp_ratio": 0, "patch_size": 0}
             """#.utf8
         ).write(to: file)
         XCTAssertThrowsError(try HunyuanVideoTransformer3DConfig.load(folder)) {
