@@ -78,6 +78,8 @@ public final class HunyuanVideoTransformer3DModel: Module {
     ///   `sum(mask)` text tokens (the padding is expected at the end).
     /// - pooledProjections: `[B, pooled_projection_dim]` (CLIP's pooled output).
     /// - guidance: `[B]` the guidance scale as the pipeline passes it (× 1000); required when `guidance_embeds`.
+    /// With `image_condition_type` `"token_replace"` the first latent frame (where that pipeline puts the image's
+    /// latents) is modulated as at timestep 0; with `"latent_concat"` the image latents are part of the channels.
     /// Returns `[B, out_channels, F, H, W]`.
     public func callAsFunction(
         hiddenStates: Tensor, timestep: Tensor, encoderHiddenStates: Tensor, encoderAttentionMask: Tensor,
@@ -121,8 +123,7 @@ public final class HunyuanVideoTransformer3DModel: Module {
         var x = patchify(hiddenStates)
         var context = contextEmbedder(encoderHiddenStates, timestep: timestep, mask: encoderAttentionMask)
         let mask = jointKeyMask(encoderAttentionMask, videoLength: videoLength)
-
-        let replace = tokenReplace(timestep: timestep, pooled: pooledProjections, grid: grid)
+        let replace = tokenReplace(timestep: timestep, pooled: pooledProjections, firstFrameTokens: firstFrame)
 
         for block in transformerBlocks {
             if gradientCheckpointing {
@@ -165,14 +166,12 @@ public final class HunyuanVideoTransformer3DModel: Module {
 
     /// Token replacement's first-frame conditioning (diffusers' `token_replace_emb`): the embedding of timestep 0 plus
     /// the pooled text's, without guidance; nil unless `image_condition_type` is `"token_replace"`.
-    private func tokenReplace(
-        timestep: Tensor, pooled: Tensor, grid: (frames: Int, height: Int, width: Int)
-    ) -> HunyuanVideoTokenReplace? {
+    private func tokenReplace(timestep: Tensor, pooled: Tensor, firstFrameTokens: Int) -> HunyuanVideoTokenReplace? {
         guard config.imageConditionType == "token_replace" else { return nil }
         let zero = sinusoidalTimestepEmbedding(
             Tensor.zeros(timestep.shape), channels: 256, flipSinToCos: true, downscaleFrequencyShift: 0)
         let embedding = timeTextEmbed.timestepEmbedder(zero.asType(pooled.dtype)) + timeTextEmbed.textEmbedder(pooled)
-        return HunyuanVideoTokenReplace(embedding: embedding, firstFrameTokens: grid.height * grid.width)
+        return HunyuanVideoTokenReplace(embedding: embedding, firstFrameTokens: firstFrameTokens)
     }
 
     /// The keys each sample attends to over `[text, video]`: the video tokens and its first `sum(mask)` text tokens
