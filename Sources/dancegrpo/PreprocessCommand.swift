@@ -5,14 +5,15 @@ import Models
 
 /// Caches the text conditioning of every prompt so that training never loads the text encoders — DanceGRPO's
 /// preprocessing step: for FLUX the T5 states, CLIP pooled vector and text ids; for Wan the UMT5 states of the prompt
-/// and of the negative prompt; for Qwen-Image the Qwen2.5-VL states and mask of the prompt. Resumable: prompts whose
-/// files exist are skipped.
+/// and of the negative prompt; for Qwen-Image the Qwen2.5-VL states and mask of the prompt; for Qwen-Image-Edit, per
+/// SEED-Data-Edit sample (`--data`), the instruction's states with the source image and the image's VAE latents.
+/// Resumable: prompts whose files exist are skipped.
 struct PreprocessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preprocess",
         abstract: "Encode a prompt file with the model's text encoders into an embedding cache for training.")
 
-    @Option(help: "Model family: flux, wan or qwen-image.")
+    @Option(help: "Model family: flux, wan, qwen-image or qwen-image-edit.")
     var model = "flux"
 
     @Option(
@@ -23,10 +24,29 @@ struct PreprocessCommand: ParsableCommand {
             """)
     var checkpoint: String
 
-    @Option(help: "Prompt file, one prompt per line (blank lines are skipped; line numbers name the files).")
-    var prompts: String
+    @Option(
+        help:
+            """
+            Prompt file, one prompt per line (blank lines are skipped; line numbers name the files); every model but \
+            qwen-image-edit.
+            """)
+    var prompts = ""
 
-    @Option(help: "Output folder.")
+    @Option(
+        help:
+            """
+            qwen-image-edit: SEED-Data-Edit's annotation file (JSONL with source_image and instruction per line, as \
+            DanceGRPO's assets/edit_data.jsonl).
+            """)
+    var data: String?
+
+    @Option(help: "qwen-image-edit: the folder source_image paths are relative to (default: the --data file's).")
+    var imageRoot: String?
+
+    @Option(help: "qwen-image-edit: the condition image's area in pixels (default: diffusers' 1024²).")
+    var imageArea: Int?
+
+    @Option(name: [.customLong("out"), .customLong("output")], help: "Output folder.")
     var out = "data/rl_embeddings"
 
     @Option(help: "Stored dtype: bfloat16 (as the reference) or float32.")
@@ -53,9 +73,11 @@ struct PreprocessCommand: ParsableCommand {
     var dropCJK = false
 
     func run() throws {
-        guard ["flux", "wan", "qwen-image"].contains(model) else {
-            throw ValidationError("unknown model '\(model)' (available: flux, wan, qwen-image)")
+        guard ["flux", "wan", "qwen-image", "qwen-image-edit"].contains(model) else {
+            throw ValidationError("unknown model '\(model)' (available: flux, wan, qwen-image, qwen-image-edit)")
         }
+        if model == "qwen-image-edit" { return try runQwenImageEdit() }
+        guard !prompts.isEmpty else { throw ValidationError("--model \(model) needs --prompts (one prompt per line)") }
         let lines = try PromptLines.read(prompts)
         var selected = lines.filter { !$0.text.isEmpty && !(dropCJK && PromptLines.hasCJK($0.text)) }
         if limit > 0 { selected = Array(selected.prefix(limit)) }
