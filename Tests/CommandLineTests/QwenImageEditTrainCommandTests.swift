@@ -76,6 +76,24 @@ final class QwenImageEditTrainCommandTests: XCTestCase {
         let latents = try RunFolderFiles.float32Tensor(
             cache.appendingPathComponent("image_latents/1.safetensors"), key: "image_latents")
         XCTAssertEqual(latents.count, 4 * 12 * 8, "[z_dim 4, 1, 96/8, 64/8]")
+        // The seed's preprocessing run by diffusers on the same files (tools/goldens/qwen_image_edit_seed_cache.py).
+        let golden = DancegrpoExecutable.packageRoot.appendingPathComponent(
+            "Tests/TestSupport/Fixtures/qwen_image_edit_seed_preprocess.safetensors")
+        for (i, length) in [(0, 148), (1, 146)] {
+            for (folder, key, count) in [
+                ("prompt_embed", "prompt_embeds", length * 32), ("image_latents", "image_latents", 384)
+            ] {
+                let expected = try RunFolderFiles.float32Tensor(golden, key: "\(key).\(i)")
+                let cached = try RunFolderFiles.float32Tensor(
+                    cache.appendingPathComponent("\(folder)/\(i).safetensors"), key: folder)
+                XCTAssertEqual(expected.count, count, key)
+                let scale = expected.map(abs).max() ?? 1
+                let error = zip(cached.prefix(count), expected).map { abs($0 - $1) }.max() ?? .infinity
+                XCTAssertLessThanOrEqual(error, 1e-4 * scale, "sample \(i) \(key): max abs error")
+                print("qwen-image-edit preprocess sample \(i) \(key): max abs error \(error) (scale \(scale))")
+                XCTAssert(cached.dropFirst(count).allSatisfy { $0 == 0 }, "zeros past the instruction")
+            }
+        }
         let again = try DancegrpoExecutable.run(arguments)
         XCTAssert(again.output.contains("2 already cached"), again.output)
 

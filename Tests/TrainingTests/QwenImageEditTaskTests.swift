@@ -135,6 +135,37 @@ final class QwenImageEditTaskTests: XCTestCase {
         XCTAssertEqual(Set([Array(grids[0..<2]), Array(grids[2..<4])]), [[4, 6], [6, 4]], "both samples, not one twice")
     }
 
+    /// The seed's own cache (`torch.save` pickles: bf16 states padded past `original_length`, int64 masks, bf16
+    /// `[z, 1, h, w]` latents, written by diffusers as the seed's preprocessing does:
+    /// tools/goldens/qwen_image_edit_seed_cache.py) loads within bf16 rounding of the float32 tensors, packed, and trains
+    /// from a ratio of one.
+    func testSeedCacheLoadsAndTrains() throws {
+        let task = try makeTask(Fixture.url("qwen_image_edit_seed_cache"))
+        XCTAssertEqual(task.entries.map(\.caption), ["make the sky red", "add a hat"])
+        let reference = try Fixture.load("qwen_image_edit_seed_preprocess.safetensors")
+        let conditioning = try task.conditioning(indices: [0, 1])
+        XCTAssertEqual(conditioning["prompt_embeds"].shape, [2, 148, 32])
+        XCTAssertEqual(conditioning["condition_grid"].toArray(Int32.self), [4, 6, 6, 4])
+        for (i, length) in [(0, 148), (1, 146)] {
+            let states = conditioning["prompt_embeds"][i][0..<length]
+            let expected = reference["prompt_embeds.\(i)"]!
+            let scale = expected.abs().max().item(Float.self)
+            XCTAssertLessThanOrEqual(maxAbsDifference(states, expected), scale / 128, "bf16 rounding")
+            let latents = reference["image_latents.\(i)"]!.expandedDims(axis: 0)
+            let packed = QwenImageLatents.pack(latents)[0]
+            XCTAssertLessThanOrEqual(
+                maxAbsDifference(conditioning["condition_latents"][i], packed),
+                packed.abs().max().item(Float.self) / 128)
+        }
+        XCTAssertEqual(conditioning["prompt_mask"][1].toArray(Float.self), Array(repeating: 1, count: 146) + [0, 0])
+        let trainer = try GRPOTrainer(
+            task: task, config: .tinyQwenImageEdit, runFolder: try temporaryDirectory(self).appendingPathComponent("r"))
+        let log = try trainer.step()
+        XCTAssertEqual(log.ratioMin, 1, accuracy: 1e-5)
+        XCTAssertEqual(log.ratioMax, 1, accuracy: 1e-5)
+        XCTAssert(log.gradNorm.isFinite && log.gradNorm > 0, "\(log.gradNorm)")
+    }
+
     /// The first update's ratios are one, losses and gradients finite, the checkpoint a diffusers transformer folder
     /// holding the trained weights; a run interrupted after one iteration and resumed from its checkpoint continues
     /// exactly as the uninterrupted one.
@@ -157,11 +188,13 @@ final class QwenImageEditTaskTests: XCTestCase {
         }
 
         let interrupted = try GRPOTrainer(
-            task: try makeTask(cache), config: .tinyQwenImageEdit, runFolder: folder.appendingPathComponent("interrupted"))
+            task: try makeTask(cache), config: .tinyQwenImageEdit,
+            runFolder: folder.appendingPathComponent("interrupted"))
         _ = try interrupted.step()
         let saved = try interrupted.saveCheckpoint()
         let resumed = try GRPOTrainer(
-            task: try makeTask(cache), config: .tinyQwenImageEdit, runFolder: folder.appendingPathComponent("interrupted"))
+            task: try makeTask(cache), config: .tinyQwenImageEdit,
+            runFolder: folder.appendingPathComponent("interrupted"))
         try resumed.resume(from: saved)
         let again = try resumed.step()
         XCTAssertEqual(again.rewardMean, second.rewardMean)
