@@ -137,8 +137,8 @@ final class QwenImageEditTaskTests: XCTestCase {
 
     /// The seed's own cache (`torch.save` pickles: bf16 states padded past `original_length`, int64 masks, bf16
     /// `[z, 1, h, w]` latents, written by diffusers as the seed's preprocessing does:
-    /// tools/goldens/qwen_image_edit_seed_cache.py) loads within bf16 rounding of the float32 tensors, packed, and trains
-    /// from a ratio of one.
+    /// tools/goldens/qwen_image_edit_seed_cache.py) loads within bf16 rounding of the float32 tensors, packed, and
+    /// trains from a ratio of one.
     func testSeedCacheLoadsAndTrains() throws {
         let task = try makeTask(Fixture.url("qwen_image_edit_seed_cache"))
         XCTAssertEqual(task.entries.map(\.caption), ["make the sky red", "add a hat"])

@@ -5,9 +5,9 @@ import Foundation
 /// DanceGRPO's Qwen-Image-Edit preprocessing of one SEED-Data-Edit sample (`calculate_embeds` of
 /// `preprocess_qwenimage_edit_embeddings.py`, linked below) on a diffusers Qwen-Image-Edit folder, without its
 /// transformer: the source image resized with PIL's Lanczos to `calculate_dimensions(1024², w / h)` (the "calculated"
-/// size, multiples of 32), the instruction encoded with that image by `encode_prompt(image=…)` (the Edit template, the
-/// vision tower), and the image's VAE latents by `_encode_vae_image` (the posterior's mean, `(z − mean) / std`). This
-/// is the preparation ``QwenImageEditPipeline`` does for sampling, so cached and sampled conditions agree.
+/// size, multiples of 32), the instruction encoded with that image by `encode_prompt(image=…)` (the Edit template,
+/// the vision tower), and the image's VAE latents by `_encode_vae_image` (the posterior's mean, `(z − mean) / std`).
+/// This is the preparation ``QwenImageEditPipeline`` does for sampling, so cached and sampled conditions agree.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/data_preprocess/preprocess_qwenimage_edit_embeddings.py
 public final class QwenImageEditPreprocessing {
     public let vae: AutoencoderKLQwenImage

@@ -16,14 +16,14 @@ public struct QwenImageEditSample: Hashable, Sendable {
 
 /// DanceGRPO's Qwen-Image-Edit setting (`train_grpo_qwenimage_edit.py`) as a GRPO task: the Qwen-Image task
 /// (``QwenImageTask``: transformer trained, VAE frozen, text from the cache, no classifier-free guidance) with each
-/// sample's condition image. The seed's outputs are `--h × --w` (512 × 512 in its script) whatever the condition image:
-/// only the condition's own grid comes from its calculated size (`calculate_dimensions(1024², w / h)`, cached by the
-/// preprocessing), so the noise latents `[(h/2)·(w/2), 4·z_dim]` are one shape for every sample. Every transformer
-/// call joins the sample's packed condition latents after the noise tokens with both grids in `img_shapes`, and the
-/// velocity is the output's first tokens, as `QwenImageEditPipeline` and the seed's `run_sample_step` /
+/// sample's condition image. The seed's outputs are `--h × --w` (512 × 512 in its script) whatever the condition
+/// image: only the condition's own grid comes from its calculated size (`calculate_dimensions(1024², w / h)`, cached
+/// by the preprocessing), so the noise latents `[(h/2)·(w/2), 4·z_dim]` are one shape for every sample. Every
+/// transformer call joins the sample's packed condition latents after the noise tokens with both grids in `img_shapes`,
+/// and the velocity is the output's first tokens, as `QwenImageEditPipeline` and the seed's `run_sample_step` /
 /// `grpo_one_step` do. The rewards score the decoded edit with the instruction as the prompt: the seed's HPS-v2.1 is
-/// the OpenCLIP ViT-H-14 image/text feature product of the output image against the instruction; the source and
-/// target images are not scored.
+/// the OpenCLIP ViT-H-14 image/text feature product of the output image against the instruction; the source and target
+/// images are not scored.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_qwenimage_edit.py
 public final class QwenImageEditTask: TrainingTask {
     public let transformer: QwenImageTransformer2DModel
