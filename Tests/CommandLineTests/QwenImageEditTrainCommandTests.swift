@@ -115,6 +115,25 @@ final class QwenImageEditTrainCommandTests: XCTestCase {
         XCTAssert(config.contains("\"joint_attention_dim\""), config)
     }
 
+    /// Two processes with ZeRO stage 3 train the transformer sharded on the seed's own cache layout and write the
+    /// whole diffusers-layout checkpoint.
+    func testTwoProcessesShardedTrainingOnTheSeedsCache() throws {
+        let root = try RunFolderFiles.temporaryRoot("qwen-image-edit-zero3")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("run")
+        let result = try DancegrpoExecutable.run([
+            "train", "--model", "qwen-image-edit", "--checkpoint", folder, "--embeddings",
+            "Tests/TestSupport/Fixtures/qwen_image_edit_seed_cache", "--height", "32", "--width", "32", "--processes",
+            "2", "--zero-stage", "3", "--prompts-per-iteration", "1", "--num-generations", "2", "--sampling-steps", "3",
+            "--gradient-accumulation-steps", "2", "--reward", "jpeg-compressibility", "--eval-prompts", "2",
+            "--eval-every", "0", "--checkpoint-every", "2", "--iterations", "2", "--output-dir", run.path
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssert(result.output.contains("25488 transformer parameters"), result.output)
+        let weights = run.appendingPathComponent("checkpoint-2-0/transformer/diffusion_pytorch_model.safetensors")
+        XCTAssertEqual(try RunFolderFiles.float32Values(weights).count, 25488)
+    }
+
     /// A missing image, a line that is not JSON and a line without its instruction stop preprocessing with the file
     /// and line named.
     func testBadInputsAreNamed() throws {

@@ -166,6 +166,30 @@ final class QwenImageEditTaskTests: XCTestCase {
         XCTAssert(log.gradNorm.isFinite && log.gradNorm > 0, "\(log.gradNorm)")
     }
 
+    /// LoRA on the attention projections with bf16 mixed precision (the condition latents cast with the text, the
+    /// condition grid left as integers), and EMA with the KL penalty against the frozen reference, train with finite
+    /// statistics.
+    func testLoRAMixedPrecisionEMAAndKL() throws {
+        let cache = Fixture.url("qwen_image_edit_seed_cache")
+        let folder = try temporaryDirectory(self)
+        var lora = GRPOTrainer.Config.tinyQwenImageEdit
+        lora.loraRank = 4
+        lora.mixedPrecision = .bf16
+        let adapted = try GRPOTrainer(
+            task: try makeTask(cache), config: lora, runFolder: folder.appendingPathComponent("lora"))
+        let log = try adapted.step()
+        XCTAssert(log.gradNorm.isFinite && log.gradNorm > 0, "\(log.gradNorm)")
+        XCTAssertFalse(adapted.task.network.parameters().keys.filter { $0.contains("lora") }.isEmpty)
+
+        var features = GRPOTrainer.Config.tinyQwenImageEdit
+        features.emaDecay = 0.9
+        features.beta = 0.01
+        let withFeatures = try GRPOTrainer(
+            task: try makeTask(cache), config: features, runFolder: folder.appendingPathComponent("features"))
+        let stats = try withFeatures.step()
+        XCTAssert(stats.gradNorm.isFinite && stats.gradNorm > 0 && stats.referenceKL.isFinite, "\(stats)")
+    }
+
     /// The first update's ratios are one, losses and gradients finite, the checkpoint a diffusers transformer folder
     /// holding the trained weights; a run interrupted after one iteration and resumed from its checkpoint continues
     /// exactly as the uninterrupted one.
