@@ -7,7 +7,8 @@ import Models
 /// at 512×512 px outputs). Each call attends jointly over the 1024 noise tokens, the condition image's tokens and the
 /// instruction encoded with that image. At the seed's 1024² condition area (a square image): 64×64 = 4096 condition
 /// tokens, and the vision tower's 37×37 merged tokens of the 1036² image the Qwen2-VL processor makes of it plus 64
-/// for the instruction and the template's tail. At a 512² area (`preprocess --image-area 262144`): 32×32 and 18×18 + 64.
+/// for the instruction and the template's tail. At a 512² area (`preprocess --image-area 262144`): 32×32 and
+/// 18×18 + 64.
 enum ScaleQwenImageEditEstimate {
     static let imageTokens = (512 / 16) * (512 / 16)
 

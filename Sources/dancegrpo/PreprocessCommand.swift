@@ -20,7 +20,7 @@ struct PreprocessCommand: ParsableCommand {
         help:
             """
             A diffusers FLUX folder (only text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/ are read), Wan or \
-            Qwen-Image folder (text_encoder/, tokenizer/).
+            Qwen-Image folder (text_encoder/, tokenizer/), or Qwen-Image-Edit folder (also vae/, processor/).
             """)
     var checkpoint: String
 
@@ -55,8 +55,8 @@ struct PreprocessCommand: ParsableCommand {
     @Option(
         help:
             """
-            Text tokens (default: 512 for FLUX, 226 for Wan, 1024 for Qwen-Image as DanceGRPO's preprocessing; \
-            Qwen-Image's files are padded to this length, as the seed's to 1024).
+            Text tokens (default: 512 for FLUX, 226 for Wan, 1024 for Qwen-Image, 5000 for Qwen-Image-Edit as \
+            DanceGRPO's preprocessing; Qwen-Image's files are padded to this length, as the seed's).
             """)
     var maxSequenceLength: Int?
 
