@@ -23,7 +23,9 @@ public struct QwenImageEditSample: Hashable, Sendable {
 /// and the velocity is the output's first tokens, as `QwenImageEditPipeline` and the seed's `run_sample_step` /
 /// `grpo_one_step` do. The rewards score the decoded edit with the instruction as the prompt: the seed's HPS-v2.1 is
 /// the OpenCLIP ViT-H-14 image/text feature product of the output image against the instruction; the source and target
-/// images are not scored.
+/// images are not scored. Deviation: the seed's update gives every sample the condition grid of the iteration's first
+/// sample (`calculated_height[0]`), which its rollout does not (each sample's own); here rollout and update use each
+/// sample's own grid, so the first update's ratios are one whatever the condition sizes.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_qwenimage_edit.py
 public final class QwenImageEditTask: TrainingTask {
     public let transformer: QwenImageTransformer2DModel
