@@ -94,6 +94,10 @@ enum ScaleBench {
             print("\nQwen-Image (\(qwenParameters) transformer parameters), estimated: \(label)")
             print(plan.table(device: DeviceMemory(bytes: ScaleQwenImageEstimate.gpuBytes, source: "an 80 GB GPU")))
         }
+        for (label, plan) in ScaleQwenImageEditEstimate.plans() {
+            print("\nQwen-Image-Edit (\(qwenParameters) transformer parameters), estimated: \(label)")
+            print(plan.table(device: DeviceMemory(bytes: ScaleQwenImageEstimate.gpuBytes, source: "an 80 GB GPU")))
+        }
     }
 
     /// The plan of the benchmark's workload at `ranks` and `stage`.

@@ -89,7 +89,7 @@ public struct Evaluation {
         var info: [String: [Double]] = [:]
         if !share.isEmpty {
             let batch = rollout(
-                policy: policy ?? task.policy(reference: nil), conditioning: try task.conditioning(texts),
+                policy: policy ?? task.policy(reference: nil), conditioning: try task.conditioning(prompts: prompts),
                 latentShape: task.latentShape, config: config, key: RandomKey(seed: seed), unconditional: unconditional)
             let samples: [GeneratedSample]
             if let videoTask {

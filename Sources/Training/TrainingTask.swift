@@ -41,6 +41,10 @@ public protocol TrainingTask: AnyObject {
     func evaluationPrompts(count: Int) throws -> [Prompt]
     /// Conditioning rows, one per text; the empty text is the unconditional branch of classifier-free guidance.
     func conditioning(_ texts: [String]) throws -> Conditioning
+    /// Conditioning rows, one per prompt, for tasks whose samples are more than their text (an editing task's source
+    /// image, named by the prompt's metadata; two samples may share an instruction). Default: ``conditioning(_:)`` of
+    /// the texts.
+    func conditioning(prompts: [Prompt]) throws -> Conditioning
     /// The decoder: final latents `[B, ...latentShape]` → 8-bit images (a video family: one picture per sample for
     /// grids and logs, e.g. its first frame).
     func images(_ latents: Tensor) throws -> [RGBImage]
@@ -75,6 +79,8 @@ extension VideoTrainingTask {
 
 extension TrainingTask {
     public var rewardCatalog: RewardCatalog { .standard }
+
+    public func conditioning(prompts: [Prompt]) throws -> Conditioning { try conditioning(prompts.map(\.text)) }
 
     public func samples(_ latents: Tensor) throws -> [GeneratedSample] {
         try images(latents).map(GeneratedSample.image)

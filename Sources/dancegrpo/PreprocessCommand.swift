@@ -5,28 +5,48 @@ import Models
 
 /// Caches the text conditioning of every prompt so that training never loads the text encoders — DanceGRPO's
 /// preprocessing step: for FLUX the T5 states, CLIP pooled vector and text ids; for Wan the UMT5 states of the prompt
-/// and of the negative prompt; for Qwen-Image the Qwen2.5-VL states and mask of the prompt. Resumable: prompts whose
-/// files exist are skipped.
+/// and of the negative prompt; for Qwen-Image the Qwen2.5-VL states and mask of the prompt; for Qwen-Image-Edit, per
+/// SEED-Data-Edit sample (`--data`), the instruction's states with the source image and the image's VAE latents.
+/// Resumable: prompts whose files exist are skipped.
 struct PreprocessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preprocess",
         abstract: "Encode a prompt file with the model's text encoders into an embedding cache for training.")
 
-    @Option(help: "Model family: flux, wan or qwen-image.")
+    @Option(help: "Model family: flux, wan, qwen-image or qwen-image-edit.")
     var model = "flux"
 
     @Option(
         help:
             """
             A diffusers FLUX folder (only text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/ are read), Wan or \
-            Qwen-Image folder (text_encoder/, tokenizer/).
+            Qwen-Image folder (text_encoder/, tokenizer/), or Qwen-Image-Edit folder (also vae/, processor/).
             """)
     var checkpoint: String
 
-    @Option(help: "Prompt file, one prompt per line (blank lines are skipped; line numbers name the files).")
-    var prompts: String
+    @Option(
+        help:
+            """
+            Prompt file, one prompt per line (blank lines are skipped; line numbers name the files); every model but \
+            qwen-image-edit.
+            """)
+    var prompts = ""
 
-    @Option(help: "Output folder.")
+    @Option(
+        help:
+            """
+            qwen-image-edit: SEED-Data-Edit's annotation file (JSONL with source_image and instruction per line, as \
+            DanceGRPO's assets/edit_data.jsonl).
+            """)
+    var data: String?
+
+    @Option(help: "qwen-image-edit: the folder source_image paths are relative to (default: the --data file's).")
+    var imageRoot: String?
+
+    @Option(help: "qwen-image-edit: the condition image's area in pixels (default: diffusers' 1024²).")
+    var imageArea: Int?
+
+    @Option(name: [.customLong("out"), .customLong("output")], help: "Output folder.")
     var out = "data/rl_embeddings"
 
     @Option(help: "Stored dtype: bfloat16 (as the reference) or float32.")
@@ -35,8 +55,8 @@ struct PreprocessCommand: ParsableCommand {
     @Option(
         help:
             """
-            Text tokens (default: 512 for FLUX, 226 for Wan, 1024 for Qwen-Image as DanceGRPO's preprocessing; \
-            Qwen-Image's files are padded to this length, as the seed's to 1024).
+            Text tokens (default: 512 for FLUX, 226 for Wan, 1024 for Qwen-Image, 5000 for Qwen-Image-Edit as \
+            DanceGRPO's preprocessing; Qwen-Image's files are padded to this length, as the seed's).
             """)
     var maxSequenceLength: Int?
 
@@ -53,9 +73,11 @@ struct PreprocessCommand: ParsableCommand {
     var dropCJK = false
 
     func run() throws {
-        guard ["flux", "wan", "qwen-image"].contains(model) else {
-            throw ValidationError("unknown model '\(model)' (available: flux, wan, qwen-image)")
+        guard ["flux", "wan", "qwen-image", "qwen-image-edit"].contains(model) else {
+            throw ValidationError("unknown model '\(model)' (available: flux, wan, qwen-image, qwen-image-edit)")
         }
+        if model == "qwen-image-edit" { return try runQwenImageEdit() }
+        guard !prompts.isEmpty else { throw ValidationError("--model \(model) needs --prompts (one prompt per line)") }
         let lines = try PromptLines.read(prompts)
         var selected = lines.filter { !$0.text.isEmpty && !(dropCJK && PromptLines.hasCJK($0.text)) }
         if limit > 0 { selected = Array(selected.prefix(limit)) }

@@ -9,6 +9,7 @@ public enum ModelFamily: String, Codable, CaseIterable, Sendable {
     case sd
     case wan
     case qwenImage = "qwen-image"
+    case qwenImageEdit = "qwen-image-edit"
 }
 
 /// The embedded worlds `--model world` trains on: the shapes world (pictures) or the moving-shapes world (clips).
@@ -95,7 +96,7 @@ public struct TaskSettings: Codable, Sendable, Equatable {
                     key: "numFrames", expected: "1 + 4k frames (1, 5, 9, …, 81; Wan's VAE compresses time 4×)",
                     found: "\(numFrames)")
             }
-        case .qwenImage:
+        case .qwenImage, .qwenImageEdit:
             // Qwen-Image's VAE downsamples 8× and its latents are packed in 2×2 patches: 16 px per token.
             for (key, value) in [("height", height), ("width", width)] {
                 try Self.multiple(value, of: 16, key, "(Qwen-Image: 8× VAE downsampling, then 2×2 patches)")

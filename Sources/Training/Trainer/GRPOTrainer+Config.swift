@@ -201,5 +201,23 @@ extension GRPOTrainer {
             c.checkpointEvery = 60
             return c
         }
+
+        /// DanceGRPO's Qwen-Image-Edit launch script (`finetune_qwenimage_edit_grpo.sh`,
+        /// `train_grpo_qwenimage_edit.py`): the Qwen-Image preset with 2 SEED-Data-Edit samples × 8 generations per
+        /// GPU (one initial noise shared by all 16), an optimizer step every 8 samples (2 per iteration), 512 × 512
+        /// px outputs (the task's default size). As for Qwen-Image: 20 Dance-SDE steps (η 0.3, shift 3), 11 trained
+        /// transitions per sample, clip 1e-4, advantages clipped at 5 within each group, lr 1e-5, weight decay 1e-4,
+        /// gradient norm 1, a checkpoint every 60, seed 42, HPS-v2.1 (of the edited image against the instruction),
+        /// no classifier-free guidance. 300 iterations: the script's `--max_train_steps`. Deviation: the seed loops 3
+        /// epochs over its loader, each cut after 302 steps, so on `assets/edit_data.jsonl` (3,142 samples, 8 GPUs ×
+        /// 2, the last partial batch dropped) it runs 3 × 196 = 588 steps. The seed recomputes every block
+        /// (`--selective_checkpointing 1.0`), as here.
+        /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/scripts/finetune/finetune_qwenimage_edit_grpo.sh
+        public static var qwenImageEdit: Config {
+            var c = Config.qwenImage
+            c.numGenerations = 8
+            c.gradientAccumulationSteps = 8
+            return c
+        }
     }
 }

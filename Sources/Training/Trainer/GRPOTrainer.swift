@@ -214,7 +214,7 @@ public final class GRPOTrainer {
         let iterationKey = keys[1].split(into: 1 + it)[it].split(into: 2)
         let prompts = try task.trainingPrompts(count: config.promptsPerIteration, iteration: it, seed: seed)
             .flatMap { [Prompt](repeating: $0, count: config.numGenerations) }
-        let conditioning = try task.conditioning(prompts.map(\.text))
+        let conditioning = try task.conditioning(prompts: prompts)
         var plan: [FlowSampler]? = nil
         if config.mixWindowSize > 0, case .flow(let sampler) = stochasticSampler {
             plan = MixGRPOWindow(

@@ -164,6 +164,13 @@ struct ModelFolder {
                     folder: URL(fileURLWithPath: $0), network: "transformer", frozen: ["vae"],
                     task: QwenImageTask.self)
             }
+        case .qwenImageEdit:
+            // Text and condition latents come from the cache: neither the text encoder nor the vision tower loads.
+            return settings.checkpoint.map {
+                ModelFolder(
+                    folder: URL(fileURLWithPath: $0), network: "transformer", frozen: ["vae"],
+                    task: QwenImageEditTask.self)
+            }
         case .sd:
             if try TrainCommand.isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = URL(fileURLWithPath: settings.checkpoint ?? "assets/shapes-model-sd")

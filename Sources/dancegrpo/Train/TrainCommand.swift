@@ -102,6 +102,10 @@ struct TrainCommand: ParsableCommand {
             // DanceGRPO's Wan script samples 512 × 512.
             (taskPreset.height, taskPreset.width) = (512, 512)
         }
+        if task.model == .qwenImageEdit {
+            // DanceGRPO's Qwen-Image-Edit script samples 512 × 512 (--h, --w) whatever the condition image's size.
+            (taskPreset.height, taskPreset.width) = (512, 512)
+        }
         let resolved = try RunSettings.resolve(
             preset: preset, presetName: name, layers: layers, taskPreset: taskPreset)
         // Checked here too, so that --dry-run and a run refuse the same settings before any model loads.
@@ -116,6 +120,7 @@ struct TrainCommand: ParsableCommand {
         case .flux: return (.flux, "flux")
         case .wan: return (.wan, "wan")
         case .qwenImage: return (.qwenImage, "qwen-image")
+        case .qwenImageEdit: return (.qwenImageEdit, "qwen-image-edit")
         case .sd:
             return try isEmbeddedStableDiffusion(task.checkpoint)
                 ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
@@ -177,6 +182,26 @@ struct TrainCommand: ParsableCommand {
             print("loading Qwen-Image from \(checkpoint) …")
             let networks = try QwenImageTask.loadNetworks(from: URL(fileURLWithPath: checkpoint), dtype: .float32)
             return try QwenImageTask(
+                transformer: networks.transformer, vae: networks.vae, embeddings: URL(fileURLWithPath: embeddings),
+                height: settings.height, width: settings.width)
+        case .qwenImageEdit:
+            guard let checkpoint = settings.checkpoint else {
+                throw ValidationError(
+                    """
+                    --model qwen-image-edit needs --checkpoint (a diffusers Qwen-Image-Edit folder, e.g. \
+                    data/qwenimage_edit)
+                    """)
+            }
+            guard let embeddings = settings.embeddings else {
+                throw ValidationError(
+                    """
+                    --model qwen-image-edit needs --embeddings (a cache from `dancegrpo preprocess --model \
+                    qwen-image-edit` or DanceGRPO's)
+                    """)
+            }
+            print("loading Qwen-Image-Edit from \(checkpoint) …")
+            let networks = try QwenImageEditTask.loadNetworks(from: URL(fileURLWithPath: checkpoint), dtype: .float32)
+            return try QwenImageEditTask(
                 transformer: networks.transformer, vae: networks.vae, embeddings: URL(fileURLWithPath: embeddings),
                 height: settings.height, width: settings.width)
         case .sd:
