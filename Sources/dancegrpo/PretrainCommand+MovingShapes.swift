@@ -44,7 +44,7 @@ extension PretrainCommand {
         }
         guard (2...64).contains(motion.frames), motion.speed >= 1, motion.speed * (motion.frames - 1) < imageSize else {
             throw ValidationError(
-                "--frames must be 2...64 and --speed at least 1, with a travel of speed·(frames-1) under the image size"
+                "--frames must be 2...64 and --speed at least 1, with a travel speed·(frames-1) under the image size"
             )
         }
         guard (0...1).contains(motion.wrongDirectionRate) else {
