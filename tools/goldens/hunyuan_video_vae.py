@@ -21,6 +21,10 @@ Tests/TestSupport/Fixtures/hunyuan_video_vae.safetensors:
   output.latents3.tiled          decode(latents3) after enable_tiling(16, 16, 8, 8, 8, 4): temporal tiles of 3 latent
                                  frames every latent frame (blend 4 frames), each decoded in spatial tiles of 2×2
                                  latents every latent position (blend 8 pixels): [1, 3, 9, 24, 16]
+  input.video9                   [1, 3, 9, 24, 8]
+  output.video9.tiled.mean       encode(video9).latent_dist.mean with the same tiling: temporal tiles of 9 frames
+                                 every 4, each encoded in spatial tiles of 16×16 pixels every 8 (only the height is
+                                 larger): [1, 4, 3, 3, 1]
 and Tests/TestSupport/Fixtures/hunyuan_video_vae_shapes.json: the key → shape map of diffusers'
 AutoencoderKLHunyuanVideo() with its default config, which is the released hunyuanvideo-community/HunyuanVideo vae/
 config (built on the meta device), and its parameter count.
@@ -70,6 +74,7 @@ def main():
     latents1 = torch.randn(2, 4, 1, 2, 2).float().double()
     latents2 = torch.randn(1, 4, 2, 2, 2).float().double()
     latents3 = torch.randn(1, 4, 3, 3, 2).float().double()
+    video9 = uniform(1, 3, 9, 24, 8)
     tensors = {}
     with torch.no_grad():
         for name, video in [("video1", video1), ("video5", video5)]:
@@ -91,6 +96,11 @@ def main():
             tile_sample_min_height=16, tile_sample_min_width=16, tile_sample_min_num_frames=8,
             tile_sample_stride_height=8, tile_sample_stride_width=8, tile_sample_stride_num_frames=4)
         tiled = model.decode(latents3).sample
+        tensors["input.video9"] = video9
+        tensors["output.video9.tiled.mean"] = model.encode(video9).latent_dist.mean
+        model.use_tiling = model.use_framewise_encoding = False
+        gap9 = (tensors["output.video9.tiled.mean"] - model.encode(video9).latent_dist.mean).abs().max().item()
+        print(f"video9: tiled mean {tuple(tensors['output.video9.tiled.mean'].shape)}, tiled vs whole {gap9:.3f}")
         tensors["output.latents3.tiled"] = tiled
         gap = (tiled - untiled).abs().max().item()
         print(f"latents3: tiled {tuple(tiled.shape)}, max |x| {tiled.abs().max():.3f}, tiled vs whole {gap:.3f}")

@@ -166,11 +166,28 @@ final class AutoencoderKLHunyuanVideoTests: XCTestCase {
         XCTAssertGreaterThan(maxAbsDifference(model.decode(latents), expected), 0.1)
     }
 
-    /// Time is causal: the first latent frame of five frames is the one frame 0 alone encodes to, and the first
-    /// decoded frame of two latent frames is the one the first latent frame alone decodes to; later frames do depend
-    /// on earlier ones. (Group norms take statistics over all frames, which would break this, but a constant clip
-    /// extension keeps them: so only compare on the first frame with the same statistics… hence the loose check.)
-    func testLaterFramesDependOnEarlierOnes() throws {
+    /// The same tiling on the encoder side: 9 frames exceed the 8-frame tiles, so they encode in temporal tiles of 9
+    /// frames every 4, each taller than 16 pixels and so encoded in spatial tiles; the tiles change the result.
+    func testTiledEncodeMatchesDiffusers() throws {
+        let g = try golden()
+        let model = try loadedModel(g)
+        let video = g["input.video9"]
+        let expected = g["output.video9.tiled.mean"]
+        model.tiling.enable(
+            minHeight: 16, minWidth: 16, minFrames: 8, strideHeight: 8, strideWidth: 8, strideFrames: 4)
+        let tiled = model.encode(video).mean
+        assertClose(tiled, expected, tolerance: 1e-4, "tiled")
+        print(
+            "HunyuanVideoVAE tiled encode: max abs error \(maxAbsDifference(tiled, expected)), output scale "
+                + "\(expected.abs().max().item(Float.self))")
+        model.tiling = HunyuanVideoVAETiling()
+        model.tiling.useFramewiseEncoding = false
+        XCTAssertGreaterThan(maxAbsDifference(model.encode(video).mean, expected), 0.1)
+    }
+
+    /// The causal convolutions and the masked attention let a frame reach later latent frames: replacing frame 0
+    /// changes the second latent frame.
+    func testFirstFrameReachesLaterLatentFrames() throws {
         let g = try golden()
         let model = try loadedModel(g)
         let video = g["input.video5"]
