@@ -61,14 +61,15 @@ public class AutoencoderKLHunyuanVideo: Module {
     // MARK: - Encode and decode
 
     /// The posterior over latents for videos `[B, in_channels, F, H, W]` in [−1, 1] (diffusers'
-    /// `vae.encode(x).latent_dist`); its mean and log-variance are `[B, latent_channels, 1 + (F − 1)/4, H/8, W/8]` for
-    /// the released model. F should be 1 + 4k: the causal strides drop the rest. Multiply the mean (``DiagonalGaussian/
-    /// mode()``) by ``AutoencoderKLHunyuanVideoConfig/scalingFactor`` for the transformer.
+    /// `vae.encode(x).latent_dist`); its mean and log-variance are `[B, latent_channels, 1 + (F − 1)/4, H/8, W/8]`
+    /// for the released model (F should be 1 + 4k: frames past the last such count get no latent frame of their own).
+    /// The transformer takes the mean (``DiagonalGaussian/mode()``) times
+    /// ``AutoencoderKLHunyuanVideoConfig/scalingFactor``.
     public func encode(_ video: Tensor) -> DiagonalGaussian {
         precondition(
             video.ndim == 5 && video.dim(1) == config.inChannels && video.dim(2) >= 1,
-            "AutoencoderKLHunyuanVideo.encode: expected videos [B, \(config.inChannels), F ≥ 1, H, W], got \(video.shape)"
-        )
+            "AutoencoderKLHunyuanVideo.encode: expected videos [B, \(config.inChannels), F ≥ 1, H, W], got "
+                + "\(video.shape)")
         let moments = encodeChannelsLast(video.transposed([0, 2, 3, 4, 1]))
         return DiagonalGaussian(moments: moments.transposed([0, 4, 1, 2, 3]), axis: 1)
     }

@@ -120,8 +120,8 @@ public struct AutoencoderKLHunyuanVideoConfig: Codable, Sendable, Equatable {
         }
         if temporalCompressionRatio != 4 {
             c.add(
-                "temporal_compression_ratio: only 4 is supported (diffusers' decoder), found \(temporalCompressionRatio)"
-            )
+                "temporal_compression_ratio: only 4 is supported (diffusers' decoder), found "
+                    + "\(temporalCompressionRatio)")
         } else if blockOutChannels.count < 3 {
             c.add(
                 "block_out_channels: temporal compression 4 needs at least 3 blocks (the two before the last halve "

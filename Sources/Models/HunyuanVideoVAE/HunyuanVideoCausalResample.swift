@@ -3,8 +3,8 @@ import NN
 
 // https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L117
 /// diffusers' `HunyuanVideoDownsampleCausal3D`:
-/// a causal 3×3×3 convolution (`conv.conv`) with stride `time` over frames and `space` over height and width. With the
-/// first frame repeated twice before the input, F frames become 1 + (F − 1) / 2 when time is halved. Activations
+/// a causal 3×3×3 convolution (`conv.conv`) with stride `time` over frames and `space` over height and width. With
+/// the first frame repeated twice before the input, F frames become 1 + (F − 1) / 2 when time is halved. Activations
 /// `[B, T, H, W, C]`.
 public final class HunyuanVideoDownsampleCausal3D: Module, UnaryLayer {
     public let conv: HunyuanVideoCausalConv3d
