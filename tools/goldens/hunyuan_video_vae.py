@@ -25,6 +25,10 @@ Tests/TestSupport/Fixtures/hunyuan_video_vae.safetensors:
   output.video9.tiled.mean       encode(video9).latent_dist.mean with the same tiling: temporal tiles of 9 frames
                                  every 4, each encoded in spatial tiles of 16×16 pixels every 8 (only the height is
                                  larger): [1, 4, 3, 3, 1]
+  pipeline.scaled                video5's mean × scaling_factor, as pipeline_hunyuan_video_image2video.py:585 hands
+                                 encoded latents to the transformer
+  pipeline.unscaled              latents2 / scaling_factor, as pipeline_hunyuan_video.py:726 hands the transformer's
+                                 latents to vae.decode
 and Tests/TestSupport/Fixtures/hunyuan_video_vae_shapes.json: the key → shape map of diffusers'
 AutoencoderKLHunyuanVideo() with its default config, which is the released hunyuanvideo-community/HunyuanVideo vae/
 config (built on the meta device), and its parameter count.
@@ -88,6 +92,9 @@ def main():
             print(f"{name}: decoded {tuple(decoded.shape)}, max |x| {decoded.abs().max():.3f}")
             tensors[f"input.{name}"] = latents
             tensors[f"output.{name}.decoded"] = decoded
+        scaling = model.config.scaling_factor
+        tensors["pipeline.scaled"] = tensors["output.video5.mean"] * scaling
+        tensors["pipeline.unscaled"] = latents2 / scaling
         tensors["input.latents3"] = latents3
         model.use_framewise_decoding = False
         untiled = model.decode(latents3).sample

@@ -85,6 +85,19 @@ public class AutoencoderKLHunyuanVideo: Module {
         return decodeChannelsLast(latents.transposed([0, 2, 3, 4, 1])).transposed([0, 4, 1, 2, 3])
     }
 
+    // MARK: - Latent scaling
+
+    /// Raw VAE latents → the transformer's, `z · scaling_factor`: exactly pipeline_hunyuan_video_image2video.py:585
+    /// `image_latents = ... * self.vae_scaling_factor` in diffusers 0.42.1.
+    public func normalize(_ latents: Tensor) -> Tensor { latents * Float(config.scalingFactor) }
+
+    /// The transformer's latents → raw VAE latents for ``decode(_:)``, `z / scaling_factor`: exactly
+    /// pipeline_hunyuan_video.py:726 `latents = latents.to(self.vae.dtype) / self.vae.config.scaling_factor` in
+    /// diffusers 0.42.1.
+    public func denormalize(_ latents: Tensor) -> Tensor { latents / Float(config.scalingFactor) }
+
+    // MARK: - Tiles
+
     /// diffusers' `_encode`: temporal tiles for long clips, else spatial tiles for large frames (when enabled), else
     /// the whole clip. `[B, F, H, W, C]` → moments `[B, f, h, w, 2·latent_channels]`.
     func encodeChannelsLast(_ x: Tensor) -> Tensor {

@@ -199,6 +199,15 @@ final class AutoencoderKLHunyuanVideoTests: XCTestCase {
             1e-3)
     }
 
+    func testLatentScalingMatchesThePipelines() throws {
+        let g = try golden()
+        let model = AutoencoderKLHunyuanVideo(g.config)
+        assertClose(model.normalize(g["output.video5.mean"]), g["pipeline.scaled"], tolerance: 1e-6, "normalize")
+        assertClose(model.denormalize(g["input.latents2"]), g["pipeline.unscaled"], tolerance: 1e-6, "denormalize")
+        let z = g["input.latents2"]
+        assertClose(model.normalize(model.denormalize(z)), z, tolerance: 1e-6, "round trip")
+    }
+
     func testLoadFromFolderSingleShardedAndBFloat16() throws {
         let g = try golden()
         let expected = g["output.latents2.decoded"]
