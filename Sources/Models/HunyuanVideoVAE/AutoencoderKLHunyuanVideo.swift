@@ -70,7 +70,7 @@ public class AutoencoderKLHunyuanVideo: Module {
             video.ndim == 5 && video.dim(1) == config.inChannels && video.dim(2) >= 1,
             "AutoencoderKLHunyuanVideo.encode: expected videos [B, \(config.inChannels), F ≥ 1, H, W], got "
                 + "\(video.shape)")
-        let moments = encodeChannelsLast(video.transposed([0, 2, 3, 4, 1]))
+        let moments = sliced(video.transposed([0, 2, 3, 4, 1]), encodeChannelsLast)
         return DiagonalGaussian(moments: moments.transposed([0, 4, 1, 2, 3]), axis: 1)
     }
 
@@ -82,7 +82,14 @@ public class AutoencoderKLHunyuanVideo: Module {
             latents.ndim == 5 && latents.dim(1) == config.latentChannels && latents.dim(2) >= 1,
             "AutoencoderKLHunyuanVideo.decode: expected latents [B, \(config.latentChannels), f ≥ 1, h, w], got "
                 + "\(latents.shape)")
-        return decodeChannelsLast(latents.transposed([0, 2, 3, 4, 1])).transposed([0, 4, 1, 2, 3])
+        return sliced(latents.transposed([0, 2, 3, 4, 1]), decodeChannelsLast).transposed([0, 4, 1, 2, 3])
+    }
+
+    /// diffusers' `use_slicing`: one batch item at a time when ``HunyuanVideoVAETiling/useSlicing`` is on (less
+    /// memory, same result: nothing mixes batch items).
+    private func sliced(_ x: Tensor, _ body: (Tensor) -> Tensor) -> Tensor {
+        guard tiling.useSlicing && x.dim(0) > 1 else { return body(x) }
+        return concatenated((0..<x.dim(0)).map { body(x[$0..<($0 + 1)]) }, axis: 0)
     }
 
     // MARK: - Latent scaling

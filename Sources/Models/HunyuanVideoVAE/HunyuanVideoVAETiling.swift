@@ -5,8 +5,10 @@ import NN
 /// When and how ``AutoencoderKLHunyuanVideo`` splits a clip into overlapping tiles, as diffusers'
 /// `AutoencoderKLHunyuanVideo` attributes: `use_tiling` (spatial tiles, off until `enable_tiling()`),
 /// `use_framewise_encoding/decoding` (temporal tiles, on), and the tile sizes and strides in video pixels and frames
-/// (latent ones are these divided by the compression). The defaults are diffusers'.
+/// (latent ones are these divided by the compression); also `use_slicing` (one batch item at a time, off until
+/// `enable_slicing()`). The defaults are diffusers'.
 public struct HunyuanVideoVAETiling: Sendable, Equatable {
+    public var useSlicing = false
     public var useTiling = false
     public var useFramewiseEncoding = true
     public var useFramewiseDecoding = true

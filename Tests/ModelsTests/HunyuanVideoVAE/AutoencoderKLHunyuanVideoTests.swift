@@ -166,6 +166,15 @@ final class AutoencoderKLHunyuanVideoTests: XCTestCase {
         XCTAssertGreaterThan(maxAbsDifference(model.decode(latents), expected), 0.1)
     }
 
+    /// diffusers' `enable_slicing()`: batches of 2 go one item at a time, with the same result.
+    func testSlicedBatchesMatchDiffusers() throws {
+        let g = try golden()
+        let model = try loadedModel(g)
+        model.tiling.useSlicing = true
+        assertClose(model.decode(g["input.latents1"]), g["output.latents1.decoded"], tolerance: 1e-4, "decode")
+        assertClose(model.encode(g["input.video1"]).mean, g["output.video1.mean"], tolerance: 1e-4, "encode")
+    }
+
     /// The same tiling on the encoder side: 9 frames exceed the 8-frame tiles, so they encode in temporal tiles of 9
     /// frames every 4, each taller than 16 pixels and so encoded in spatial tiles; the tiles change the result.
     func testTiledEncodeMatchesDiffusers() throws {
