@@ -3,7 +3,7 @@ import Engine
 import Foundation
 import NN
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L603
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L625
 /// diffusers' `AutoencoderKLHunyuanVideo`, the causal video VAE of HunyuanVideo; parameter keys are the diffusers
 /// keys, so the `vae/` folder of `hunyuanvideo-community/HunyuanVideo` loads as is. Built from `vae/config.json`
 /// (``AutoencoderKLHunyuanVideoConfig``).

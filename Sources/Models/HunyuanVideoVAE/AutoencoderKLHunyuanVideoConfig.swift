@@ -1,7 +1,7 @@
 import Checkpoints
 import Foundation
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L616
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L637
 /// `vae/config.json` of a diffusers HunyuanVideo checkpoint (`AutoencoderKLHunyuanVideo`, e.g.
 /// `hunyuanvideo-community/HunyuanVideo`: block_out_channels [128, 256, 512, 512], latent_channels 16, two resnets per
 /// down block, spatial compression 8, temporal 4). Field names are the file's; absent fields take the defaults of

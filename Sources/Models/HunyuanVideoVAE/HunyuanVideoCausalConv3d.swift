@@ -1,7 +1,7 @@
 import Engine
 import NN
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L47
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L46
 /// diffusers' `HunyuanVideoCausalConv3d`:
 /// a 3D convolution (`conv`, an `nn.Conv3d` without padding of its own) over an input padded by *repeating* its edge
 /// values (`F.pad(mode="replicate")`): `k − 1` copies of the first frame before it and none after, so an output frame

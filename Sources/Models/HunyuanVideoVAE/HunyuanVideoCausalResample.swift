@@ -1,7 +1,7 @@
 import Engine
 import NN
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L117
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L121
 /// diffusers' `HunyuanVideoDownsampleCausal3D`:
 /// a causal 3×3×3 convolution (`conv.conv`) with stride `time` over frames and `space` over height and width. With
 /// the first frame repeated twice before the input, F frames become 1 + (F − 1) / 2 when time is halved. Activations
@@ -17,7 +17,7 @@ public final class HunyuanVideoDownsampleCausal3D: Module, UnaryLayer {
     public func callAsFunction(_ x: Tensor) -> Tensor { conv(x) }
 }
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L74
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L79
 /// diffusers' `HunyuanVideoUpsampleCausal3D`:
 /// nearest upsampling, then a causal 3×3×3 convolution (`conv.conv`). The first frame is only enlarged in height and
 /// width; the later frames are also repeated `time` times, so f frames become 1 + (f − 1)·`time` (the inverse of the

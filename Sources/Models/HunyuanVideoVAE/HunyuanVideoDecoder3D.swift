@@ -1,7 +1,7 @@
 import Engine
 import NN
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L335
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L347
 /// diffusers' `HunyuanVideoUpBlock3D`: `resnets` (`layers_per_block + 1` of them, the first changing the width), then
 /// `upsamplers.0` when the block enlarges time or space. Activations `[B, T, H, W, C]`.
 public final class HunyuanVideoUpBlock3D: Module, UnaryLayer {
@@ -32,7 +32,7 @@ public final class HunyuanVideoUpBlock3D: Module, UnaryLayer {
     }
 }
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L517
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L518
 /// diffusers' `HunyuanVideoDecoder3D`: `conv_in`, `mid_block`, `up_blocks` (widths of the encoder in reverse),
 /// `conv_norm_out`, SiLU, `conv_out`. Latents `[B, f, h, w, latent_channels]` → `[B, 1 + 4(f − 1), 8h, 8w,
 /// out_channels]` for the released config, not clamped.

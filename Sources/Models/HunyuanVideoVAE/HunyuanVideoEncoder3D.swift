@@ -1,7 +1,7 @@
 import Engine
 import NN
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L262
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L284
 /// diffusers' `HunyuanVideoDownBlock3D`: `resnets` (`layers_per_block` of them, the first changing the width), then
 /// `downsamplers.0` when the block shrinks time or space. Activations `[B, T, H, W, C]`.
 public final class HunyuanVideoDownBlock3D: Module, UnaryLayer {

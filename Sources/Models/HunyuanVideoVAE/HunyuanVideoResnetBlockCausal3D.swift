@@ -1,7 +1,7 @@
 import Engine
 import NN
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L138
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L141
 /// diffusers' `HunyuanVideoResnetBlockCausal3D`:
 /// `shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x))))))` with causal 3×3×3 convolutions and group norms whose
 /// statistics span all frames; the shortcut is a causal 1×1×1 `conv_shortcut` when the width changes. Dropout is left

@@ -1,7 +1,7 @@
 import Engine
 import NN
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L231
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L217
 /// The mid-block attention of diffusers' `HunyuanVideoMidBlock3D`: an `Attention` with one head spanning all channels,
 /// `group_norm` before it, biases everywhere and the residual added, `x + to_out(attention(group_norm(x)))`, over all
 /// T·H·W positions of the clip at once under `prepare_causal_attention_mask`: a position attends to every position of
@@ -48,7 +48,7 @@ public final class HunyuanVideoVAEAttention: Module, UnaryLayer {
     }
 }
 
-// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L191
+// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/models/autoencoders/autoencoder_kl_hunyuan_video.py#L187
 /// diffusers' `HunyuanVideoMidBlock3D` with one layer: `resnets.0`, `attentions.0` (when `mid_block_add_attention`;
 /// diffusers then stores no `attentions.*` keys either), `resnets.1`, at constant width. Activations `[B, T, H, W, C]`.
 public final class HunyuanVideoMidBlock3D: Module, UnaryLayer {
