@@ -4,6 +4,9 @@
 // greedy runs that backtrack only as far as the rest of the alternative needs, code points as characters, \p{L}/\p{N}
 // as general categories, \s as White_Space. Every character falls in some alternative, so the pieces cover the text.
 // https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/models/qwen2/tokenization_qwen2.py
+// Llama 3's pattern is the same but for `\p{N}{1,3}` in place of `\p{N}` (digits go in runs of up to three), which
+// `split(_:digitRun:)` takes as its run length:
+// https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/convert_slow_tokenizer.py#L1962
 
 enum Qwen2PreTokenizer {
     /// The pattern as tokenizer.json stores it (checked when loading, so that another pre-tokenizer is refused).
@@ -11,13 +14,19 @@ enum Qwen2PreTokenizer {
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"#
         + #"|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
+    /// Llama 3's pattern as its tokenizer.json stores it.
+    static let llama3Pattern =
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"#
+        + #"|\s*[\r\n]+|\s+(?!\S)|\s+"#
+
     private static let contractions: [Scalars] = ["s", "t", "re", "ve", "m", "ll", "d"].map { Scalars($0) }
 
-    static func split(_ text: Scalars) -> [Scalars] {
+    /// `digitRun`: the most numbers (`\p{N}`) one piece holds: 1 for Qwen2, 3 for Llama 3.
+    static func split(_ text: Scalars, digitRun: Int = 1) -> [Scalars] {
         var pieces: [Scalars] = []
         var i = 0
         while i < text.count {
-            let end = matchEnd(text, at: i)
+            let end = matchEnd(text, at: i, digitRun: digitRun)
             pieces.append(Scalars(text[i..<end]))
             i = end
         }
@@ -31,7 +40,7 @@ enum Qwen2PreTokenizer {
     private static func isOther(_ s: Unicode.Scalar) -> Bool { !isSpace(s) && !isLetter(s) && !isNumber(s) }
 
     /// The end of the match starting at `i` (always past `i`).
-    private static func matchEnd(_ text: Scalars, at i: Int) -> Int {
+    private static func matchEnd(_ text: Scalars, at i: Int, digitRun: Int) -> Int {
         let n = text.count
         // (?i:'s|'t|'re|'ve|'m|'ll|'d)
         if text[i] == "'" {
@@ -49,8 +58,12 @@ enum Qwen2PreTokenizer {
             while end < n, isLetter(text[end]) { end += 1 }
             return end
         }
-        // \p{N}
-        if isNumber(text[i]) { return i + 1 }
+        // \p{N}{1,digitRun}
+        if isNumber(text[i]) {
+            var end = i + 1
+            while end < n, end - i < digitRun, isNumber(text[end]) { end += 1 }
+            return end
+        }
         // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
         start = text[i] == " " && i + 1 < n && isOther(text[i + 1]) ? i + 1 : i
         if isOther(text[start]) {
