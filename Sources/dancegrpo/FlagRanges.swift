@@ -8,11 +8,11 @@ enum FlagRanges {
         do { try body() } catch let error as SettingRangeError { throw ValidationError(error.description) }
     }
 
-    /// An image side a family can sample without rounding: FLUX and Wan 16 px per latent token (8× VAE, 2×2
-    /// patches), SD 8.
+    /// An image side a family can sample without rounding: FLUX, Wan and HunyuanVideo 16 px per latent token (8× VAE,
+    /// 2×2 patches), SD 8.
     static func imageSide(_ value: Int?, _ flag: String, model: String) throws {
         guard let value else { return }
-        let factor = ["flux", "wan", "qwen-image", "qwen-image-edit"].contains(model) ? 16 : 8
+        let factor = ["flux", "wan", "qwen-image", "qwen-image-edit", "hunyuan-video"].contains(model) ? 16 : 8
         guard value < factor || value > 65536 || value % factor != 0 else { return }
         throw SettingRangeError(
             key: flag, expected: "a multiple of \(factor) from \(factor) to 65536 px for --model \(model)",
@@ -28,10 +28,14 @@ extension SampleCommand {
             try FlagRanges.imageSide(width, "--width", model: model)
             if let numFrames, numFrames < 1 || numFrames > 4097 || (numFrames - 1) % 4 != 0 {
                 throw SettingRangeError(
-                    key: "--num-frames", expected: "1 + 4k frames (1, 5, …, 81; Wan's VAE compresses time 4×)",
+                    key: "--num-frames",
+                    expected: "1 + 4k frames (1, 5, …, 81; Wan's and HunyuanVideo's VAEs compress time 4×)",
                     found: "\(numFrames)")
             }
             if let guidance { try SettingRange.number(guidance, "--guidance", atLeast: 0) }
+            if let trueCfgScale {
+                try SettingRange.number(trueCfgScale, "--true-cfg-scale", atLeast: 0, " (≤ 1: off)")
+            }
             if let eta { try SettingRange.number(eta, "--eta", atLeast: 0) }
             if let shift { try SettingRange.number(shift, "--shift", above: 0) }
             try SettingRange.integer(maxSequenceLength, "--max-sequence-length", atLeast: 1, atMost: 4096)

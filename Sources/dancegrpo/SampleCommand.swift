@@ -11,14 +11,21 @@ import NN
 /// several, optional final latents. `--model flux` (FLUX.1, Euler ODE), `--model sd` (Stable Diffusion v1, DDIM with
 /// classifier-free guidance), `--model wan` (Wan-2.1, the folder's scheduler with classifier-free guidance) or
 /// `--model qwen-image` (Qwen-Image, the folder's Euler scheduler with true CFG against a negative prompt) or
-/// `--model qwen-image-edit` (Qwen-Image-Edit: the same with a condition image, `--image`).
+/// `--model qwen-image-edit` (Qwen-Image-Edit: the same with a condition image, `--image`) or `--model hunyuan-video`
+/// (HunyuanVideo, the folder's Euler scheduler with embedded guidance).
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
         abstract:
-            "Generate images or videos from prompts with a FLUX, Stable Diffusion, Wan or Qwen-Image(-Edit) folder.")
+            """
+            Generate images or videos from prompts with a FLUX, Stable Diffusion, Wan, Qwen-Image(-Edit) or \
+            HunyuanVideo folder.
+            """)
 
-    @Option(help: "Model family: flux, sd (Stable Diffusion v1), wan (Wan-2.1), qwen-image or qwen-image-edit.")
+    @Option(
+        help:
+            "Model family: flux, sd (Stable Diffusion v1), wan (Wan-2.1), qwen-image, qwen-image-edit or hunyuan-video."
+    )
     var model = "flux"
 
     @Option(
@@ -26,7 +33,8 @@ struct SampleCommand: ParsableCommand {
             """
             A diffusers folder: FLUX (transformer/, vae/, text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/, \
             scheduler/), SD (unet/, vae/, text_encoder/, tokenizer/, scheduler/), Wan or Qwen-Image (transformer/, \
-            vae/, text_encoder/, tokenizer/, scheduler/; Qwen-Image-Edit also processor/).
+            vae/, text_encoder/, tokenizer/, scheduler/; Qwen-Image-Edit also processor/), HunyuanVideo (FLUX's parts \
+            with scheduler/).
             """
     )
     var checkpoint: String
@@ -48,28 +56,29 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "A text file with one prompt per line (blank lines are skipped).")
     var promptsFile: String?
 
-    @Option(help: "Denoising steps (default: flux 16, sd 50, wan 50, qwen-image 50).")
+    @Option(help: "Denoising steps (default: flux 16, sd 50, wan 50, qwen-image 50, hunyuan-video 50).")
     var steps: Int?
 
     @Option(
         help:
             """
             Image height in pixels (default: flux 720, a multiple of 16; sd 512, a multiple of 8; wan 480; qwen-image \
-            1024, a multiple of 16).
+            1024, a multiple of 16; hunyuan-video 720, a multiple of 16).
             """)
     var height: Int?
 
-    @Option(help: "Image width in pixels (default: flux 720, sd 512, wan 832, qwen-image 1024).")
+    @Option(help: "Image width in pixels (default: flux 720, sd 512, wan 832, qwen-image 1024, hunyuan-video 1280).")
     var width: Int?
 
-    @Option(help: "Wan only: frames per video, 1 + 4k (default 81; 1 writes a PNG).")
+    @Option(
+        help: "Wan and HunyuanVideo: frames per video, 1 + 4k (default: wan 81, hunyuan-video 129; 1 writes a PNG).")
     var numFrames: Int?
 
     @Option(
         help:
             """
-            Wan and Qwen-Image: the negative prompt of classifier-free guidance (default: empty; Qwen-Image uses true \
-            CFG only with one).
+            Wan, Qwen-Image and HunyuanVideo: the negative prompt of classifier-free guidance (default: empty; \
+            Qwen-Image uses true CFG only with one, HunyuanVideo only with --true-cfg-scale above 1).
             """)
     var negativePrompt = ""
 
@@ -78,10 +87,13 @@ struct SampleCommand: ParsableCommand {
             """
             Guidance scale: FLUX's embedded guidance (default 3.5), SD's and Wan's classifier-free guidance with the \
             empty (Wan: negative) prompt (default 5.0, as DanceGRPO; ≤ 1 turns it off), Qwen-Image's true_cfg_scale \
-            against the negative prompt (default 4.0).
+            against the negative prompt (default 4.0), HunyuanVideo's embedded guidance (default 6.0, passed × 1000).
             """
     )
     var guidance: Float?
+
+    @Option(help: "HunyuanVideo only: true CFG scale against --negative-prompt (default 1: off).")
+    var trueCfgScale: Float?
 
     @Option(help: "SD only: DDIM noise scale η (default 1.0, DanceGRPO's sampling value; 0 is deterministic DDIM).")
     var eta: Float?
@@ -100,7 +112,8 @@ struct SampleCommand: ParsableCommand {
             """
             A safetensors file with the initial latents (key 'latents' or its only tensor), to compare with another \
             implementation from the same noise: FLUX packed [N, tokens, channels]; SD diffusers' layout [N, 4, H/8, \
-            W/8]; Wan diffusers' layout [N, 16, 1 + (F − 1)/4, H/8, W/8]; Qwen-Image packed [N, H/16 · W/16, 64].
+            W/8]; Wan and HunyuanVideo diffusers' layout [N, 16, 1 + (F − 1)/4, H/8, W/8]; Qwen-Image packed [N, \
+            H/16 · W/16, 64].
             """
     )
     var initialNoise: String?
@@ -109,8 +122,8 @@ struct SampleCommand: ParsableCommand {
         help:
             """
             Also write the final latents to latents.safetensors (FLUX packed; SD [N, 4, H/8, W/8]; Wan [N, 16, f, \
-            H/8, W/8], as WanPipeline returns them with output_type="latent"; Qwen-Image packed, as its pipeline \
-            returns them).
+            H/8, W/8], as WanPipeline returns them with output_type="latent", HunyuanVideo likewise; Qwen-Image \
+            packed, as its pipeline returns them).
             """)
     var saveLatents = false
 
@@ -126,8 +139,8 @@ struct SampleCommand: ParsableCommand {
     @Option(
         help:
             """
-            FLUX, Wan and Qwen-Image: a fine-tuned transformer to use instead of <checkpoint>/transformer: a training \
-            checkpoint folder (checkpoint-<n>-<e>/) or a transformer folder.
+            FLUX, Wan, Qwen-Image and HunyuanVideo: a fine-tuned transformer to use instead of \
+            <checkpoint>/transformer: a training checkpoint folder (checkpoint-<n>-<e>/) or a transformer folder.
             """
     )
     var transformer: String?
@@ -144,17 +157,26 @@ struct SampleCommand: ParsableCommand {
     )
     var dtype = DType.float32
 
-    @Option(help: "FLUX, Wan and Qwen-Image: T5/UMT5/Qwen2.5-VL tokens (the pipelines use 512).")
+    @Option(
+        help:
+            """
+            FLUX, Wan, Qwen-Image and HunyuanVideo: T5/UMT5/Qwen2.5-VL/Llama tokens (the pipelines use 512; \
+            HunyuanVideo's uses 256 after its template: its masks drop the padding, so only longer prompts differ).
+            """)
     var maxSequenceLength = 512
 
     func run() throws {
         let prompts = try PromptList.load(prompts: prompt, file: promptsFile)
         guard !prompts.isEmpty else { throw ValidationError("give --prompt or --prompts-file") }
-        if model != "wan", numFrames != nil {
-            throw ValidationError("--num-frames is for --model wan")
+        if model != "wan", model != "hunyuan-video", numFrames != nil {
+            throw ValidationError("--num-frames is for --model wan and hunyuan-video")
         }
-        if model != "wan", model != "qwen-image", model != "qwen-image-edit", !negativePrompt.isEmpty {
-            throw ValidationError("--negative-prompt is for --model wan and qwen-image (or qwen-image-edit)")
+        if !["wan", "qwen-image", "qwen-image-edit", "hunyuan-video"].contains(model), !negativePrompt.isEmpty {
+            throw ValidationError(
+                "--negative-prompt is for --model wan and qwen-image (or qwen-image-edit), and hunyuan-video")
+        }
+        if model != "hunyuan-video", trueCfgScale != nil {
+            throw ValidationError("--true-cfg-scale is for --model hunyuan-video")
         }
         if model != "qwen-image-edit", image != nil || imageArea != nil {
             throw ValidationError("--image and --image-area are for --model qwen-image-edit")
@@ -178,13 +200,19 @@ struct SampleCommand: ParsableCommand {
                 throw ValidationError("--eta and --unet are for --model sd, --lora and --shift for flux and wan")
             }
             try runQwenImageEdit(prompts)
+        case "hunyuan-video":
+            guard eta == nil, unet == nil, lora == nil else {
+                throw ValidationError("--eta and --unet are for --model sd, --lora for --model flux")
+            }
+            try runHunyuanVideo(prompts)
         case "sd":
             guard transformer == nil, lora == nil, shift == nil else {
                 throw ValidationError("--transformer, --lora and --shift are for --model flux")
             }
             try runStableDiffusion(prompts)
         default:
-            throw ValidationError("unknown model '\(model)' (available: flux, sd, wan, qwen-image, qwen-image-edit)")
+            throw ValidationError(
+                "unknown model '\(model)' (available: flux, sd, wan, qwen-image, qwen-image-edit, hunyuan-video)")
         }
     }
 
