@@ -7,16 +7,17 @@
 Writes Tests/TestSupport/Fixtures/hunyuan_video_mini/ with diffusers' own `save_pretrained`: transformer/
 (HunyuanVideoTransformer3DModel: 2 heads × 8, one double, one single and one refiner block, text_embed_dim 32 and
 pooled_projection_dim 16 to take the miniature Llama and CLIP), vae/ (AutoencoderKLHunyuanVideo: four blocks of 4
-channels, latent_channels 4, spatial 8×, temporal 4×), scheduler/ (FlowMatchEulerDiscreteScheduler, shift 7 as the released folder), the text parts
-copied from hunyuan_video_text/ (Llama 3 tokenizer and LlamaModel, CLIP-L's) and model_index.json.
+channels, latent_channels 4, spatial 8×, temporal 4×), scheduler/ (FlowMatchEulerDiscreteScheduler, shift 7 as the
+released folder), the text parts copied from hunyuan_video_text/ (Llama 3 tokenizer and LlamaModel, CLIP-L's) and
+model_index.json.
 
 hunyuan_video_mini_pipeline.safetensors: `HunyuanVideoPipeline.__call__` for 2 prompts, 5 frames of 32×32, 3 steps,
 embedded guidance 6, text at 32 tokens with the default template (its crop_start as the miniature tokenizer counts
 the template's prefix), from fixed `latents` [2, 4, 2, 4, 4] (the layout the pipeline takes): the final latents
 (`output_type="latent"`), the decoded video [2, 5, 32, 32, 3] in [0, 1] (`output_type="np"`), the prompt embeds, mask
 and pooled embeds, and the final latents with true CFG 2.5 against a negative prompt. The weights are perturbed so
-that every tensor matters; the pipeline runs in float64 from the float32 weights saved (outputs stored as float32). Seeded: reruns give the same
-tensors (the file's bytes may differ in its header's order).
+that every tensor matters; the pipeline runs in float64 from the float32 weights saved (outputs stored as float32).
+Seeded: reruns give the same tensors (the file's bytes may differ in its header's order).
 """
 import json
 import os
