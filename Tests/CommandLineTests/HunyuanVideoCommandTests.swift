@@ -48,6 +48,20 @@ final class HunyuanVideoCommandTests: XCTestCase {
         XCTAssertLessThanOrEqual(guidedLatents.error, 1e-4 * guidedLatents.scale, "true CFG final latents")
     }
 
+    /// One frame is an image: a PNG per prompt, from the seeded noise.
+    func testOneFrameWritesAPNG() throws {
+        let root = try RunFolderFiles.temporaryRoot("hunyuan-video-image")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = try DancegrpoExecutable.run([
+            "sample", "--model", "hunyuan-video", "--checkpoint", folder, "--prompt", prompts[0], "--num-frames", "1",
+            "--height", "16", "--width", "16", "--steps", "1", "--max-sequence-length", "8", "--out", root.path
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        let files = try FileManager.default.contentsOfDirectory(atPath: root.path)
+        XCTAssertEqual(files.filter { $0.hasSuffix(".png") }.count, 1, "\(files)")
+        XCTAssert(files.allSatisfy { !$0.hasSuffix(".mp4") }, "\(files)")
+    }
+
     /// Frame counts the VAE cannot compress and flags of other families fail before any work, naming the flag.
     func testBadFlagsAreRefused() throws {
         let base = ["sample", "--model", "hunyuan-video", "--checkpoint", folder, "--prompt", "a cat"]
