@@ -52,4 +52,16 @@ final class MovingShapesCommandTests: XCTestCase {
         XCTAssertNotEqual(wrongModel.status, 0)
         XCTAssert(wrongModel.output.contains("world"), wrongModel.output)
     }
+
+    /// `make run ARGS="--world moving-shapes"`: the committed model and the world's preset, checked without training.
+    func testCommittedModelAndPresetResolve() throws {
+        let root = try RunFolderFiles.temporaryRoot("moving-shapes-dry-run")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = try DancegrpoExecutable.run([
+            "--world", "moving-shapes", "--dry-run", "--output-dir", root.appendingPathComponent("run").path
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssert(result.output.contains("motion,motion-correct:0.5"), result.output)
+        XCTAssert(result.output.contains("moving shapes"), result.output)
+    }
 }
