@@ -75,12 +75,29 @@ public struct Qwen2VLImageProcessor: Codable, Sendable, Equatable {
         try c.encode(doNormalize, forKey: .doNormalize)
     }
 
-    /// Reads `preprocessor_config.json` from a `processor/` folder (or the file itself).
+    /// The processor file of a `processor/` folder in either layout transformers writes: `preprocessor_config.json`
+    /// (transformers 4, the image processor's settings at the top level) or `processor_config.json` (transformers 5,
+    /// the whole processor, the image processor's settings under "image_processor"); nil when it holds neither.
+    public static func file(in folder: URL) -> URL? {
+        ["preprocessor_config.json", "processor_config.json"].map { folder.appendingPathComponent($0) }
+            .first { FileManager.default.fileExists(atPath: $0.path) }
+    }
+
+    /// Reads a `processor/` folder (either layout, ``file(in:)``) or one of its two files.
     public static func load(_ url: URL) throws -> Qwen2VLImageProcessor {
-        let file =
-            url.hasDirectoryPath || url.pathExtension.isEmpty
-            ? url.appendingPathComponent("preprocessor_config.json") : url
-        let processor = try ConfigFile.decode(Qwen2VLImageProcessor.self, from: file)
+        let isFolder = url.hasDirectoryPath || url.pathExtension.isEmpty
+        let file = isFolder ? file(in: url) ?? url.appendingPathComponent("preprocessor_config.json") : url
+        let processor: Qwen2VLImageProcessor
+        if file.lastPathComponent == "processor_config.json" {
+            guard let nested = try ConfigFile.object(from: file)["image_processor"] as? [String: Any] else {
+                throw ModelConfigError.invalidValues(
+                    file: file.path, problems: ["image_processor: expected the image processor's settings, found none"])
+            }
+            processor = try JSONDecoder().decode(
+                Qwen2VLImageProcessor.self, from: try JSONSerialization.data(withJSONObject: nested))
+        } else {
+            processor = try ConfigFile.decode(Qwen2VLImageProcessor.self, from: file)
+        }
         var c = ConfigChecks()
         c.size("patch_size", processor.patchSize, limit: ConfigChecks.countLimit)
         c.size("temporal_patch_size", processor.temporalPatchSize, limit: ConfigChecks.countLimit)

@@ -55,17 +55,20 @@ public final class QwenImageEditTextEncoding {
     }
 
     /// Adds the vision side of a Qwen-Image-Edit folder to its text encoding: the vision tower of `text_encoder/`,
-    /// `processor/preprocessor_config.json`, after checking that the processor's patches are the tower's and that
+    /// `processor/` (either transformers layout), after checking that the processor's patches are the tower's and that
     /// the tokenizer spells `<|image_pad|>` as the config's `image_token_id`.
     public static func load(from folder: URL, text: QwenImageTextEncoding, dtype: DType? = nil) throws
         -> QwenImageEditTextEncoding
     {
         let encoderFolder = folder.appendingPathComponent("text_encoder")
-        let processorFile = folder.appendingPathComponent("processor/preprocessor_config.json")
-        guard FileManager.default.fileExists(atPath: processorFile.path) else {
+        guard let processorFile = Qwen2VLImageProcessor.file(in: folder.appendingPathComponent("processor")) else {
             throw ModelFolderError.missingComponents(
                 file: folder.path,
-                reason: "not a diffusers Qwen-Image-Edit folder: missing processor/preprocessor_config.json")
+                reason:
+                    """
+                    not a diffusers Qwen-Image-Edit folder: missing processor/preprocessor_config.json (or \
+                    processor_config.json)
+                    """)
         }
         let processor = try Qwen2VLImageProcessor.load(processorFile)
         let visual = try Qwen2VLVisionTransformer.load(from: encoderFolder, dtype: dtype)

@@ -145,4 +145,38 @@ final class QwenImageEditPipelineTests: XCTestCase {
             XCTAssert("\($0)".contains("missing processor/preprocessor_config.json"), "\($0)")
         }
     }
+
+    /// transformers 5 saves the processor as `processor_config.json` with the image processor's settings nested
+    /// (tools/goldens/qwen_image_edit_processor_v5.py): the same processor, and the same prompt encoding, as from
+    /// transformers 4's `preprocessor_config.json`.
+    func testTransformers5ProcessorLayoutReadsTheSame() throws {
+        let flat = try Qwen2VLImageProcessor.load(Fixture.url("qwen_image_edit_mini/processor"))
+        let nested = try Qwen2VLImageProcessor.load(Fixture.url("qwen_image_edit_processor_v5"))
+        XCTAssertEqual(nested, flat)
+        XCTAssertEqual(nested.maxPixels, 384, "size.longest_edge under image_processor")
+
+        let folder = try temporaryDirectory(self)
+        let source = Fixture.url("qwen_image_edit_mini")
+        for part in ["transformer", "vae", "tokenizer", "text_encoder", "scheduler"] {
+            try FileManager.default.copyItem(
+                at: source.appendingPathComponent(part), to: folder.appendingPathComponent(part))
+        }
+        try FileManager.default.copyItem(
+            at: Fixture.url("qwen_image_edit_processor_v5"), to: folder.appendingPathComponent("processor"))
+        let golden = try SafeTensors.load(Fixture.url("qwen_image_edit_mini_pipeline.safetensors"))
+        let pipeline = try QwenImageEditPipeline.load(from: folder)
+        let source8 = Self.condition(golden)
+        let prepared = try pipeline.prepareCondition(
+            rgb: source8.rgb, height: source8.height, width: source8.width, targetArea: Self.targetArea)
+        let (embeds, _) = try pipeline.encodePrompt(
+            [Self.prompt], condition: (prepared.rgb, prepared.height, prepared.width))
+        let expected = golden["prompt_embeds"]!
+        XCTAssertLessThanOrEqual(maxAbsDifference(embeds, expected), 1e-4 * expected.abs().max().item(Float.self))
+
+        let broken = folder.appendingPathComponent("processor/processor_config.json")
+        try Data(#"{"processor_class": "Qwen2VLProcessor"}"#.utf8).write(to: broken)
+        XCTAssertThrowsError(try QwenImageEditPipeline.load(from: folder)) {
+            XCTAssert("\($0)".contains("image_processor"), "\($0)")
+        }
+    }
 }
