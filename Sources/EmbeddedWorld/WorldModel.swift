@@ -185,7 +185,7 @@ public final class WorldModel: Module {
 }
 
 /// GRPO's view of the world model: only the transformer is trained (the text encoder is frozen, as in DanceGRPO).
-public final class WorldPolicy: DenoisingPolicy {
+public final class WorldPolicy: SnapshotReferencePolicy {
     public let model: WorldModel
     /// The initial weights, for the KL penalty (nil without one).
     public let reference: ReferenceWeights?
@@ -196,9 +196,5 @@ public final class WorldPolicy: DenoisingPolicy {
     public var module: Module { model.transformer }
     public func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         model.velocity(x, timesteps: timesteps, conditioning: conditioning)
-    }
-    public func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
-        guard let reference else { throw GRPOError.noReferencePolicy("\(Self.self)") }
-        return reference.evaluate { model.velocity(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
     }
 }

@@ -99,3 +99,18 @@ public final class ReferenceWeights {
         return try body()
     }
 }
+
+/// A policy whose reference is a ``ReferenceWeights`` snapshot of its own network: the reference output is
+/// `modelOutput` evaluated under the snapshot, detached. Every model family's policy is one; without a snapshot
+/// (`reference` nil) the KL penalty fails with `GRPOError.noReferencePolicy` as for any policy.
+public protocol SnapshotReferencePolicy: DenoisingPolicy {
+    /// The initial weights, for the KL penalty (nil without one).
+    var reference: ReferenceWeights? { get }
+}
+
+extension SnapshotReferencePolicy {
+    public func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
+        guard let reference else { throw GRPOError.noReferencePolicy(String(describing: type(of: self))) }
+        return reference.evaluate { modelOutput(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
+    }
+}

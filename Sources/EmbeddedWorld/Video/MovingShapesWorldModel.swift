@@ -134,7 +134,7 @@ public final class MovingShapesWorldModel: Module {
 }
 
 /// GRPO's view of the moving-shapes model: the transformer is trained, the text encoder frozen.
-public final class MovingShapesWorldPolicy: DenoisingPolicy {
+public final class MovingShapesWorldPolicy: SnapshotReferencePolicy {
     public let model: MovingShapesWorldModel
     public let reference: ReferenceWeights?
     public init(model: MovingShapesWorldModel, reference: ReferenceWeights? = nil) {
@@ -144,9 +144,5 @@ public final class MovingShapesWorldPolicy: DenoisingPolicy {
     public var module: Module { model.transformer }
     public func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
         model.velocity(x, timesteps: timesteps, conditioning: conditioning)
-    }
-    public func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
-        guard let reference else { throw GRPOError.noReferencePolicy("\(Self.self)") }
-        return reference.evaluate { model.velocity(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
     }
 }

@@ -153,7 +153,7 @@ public final class FluxTask: TrainingTask {
 
 /// GRPO's view of FLUX: the transformer's velocity at packed latents for cached text states, with the guidance
 /// embedding's value and the FLUX text ids (zeros).
-final class FluxPolicy: DenoisingPolicy {
+final class FluxPolicy: SnapshotReferencePolicy {
     let pipeline: FluxPipeline
     let imageIds: Tensor
     let guidance: Float
@@ -178,8 +178,4 @@ final class FluxPolicy: DenoisingPolicy {
             x.asType(dtype), timesteps: timesteps, embeddings: embeddings, imageIds: imageIds, guidance: guidance)
     }
 
-    func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
-        guard let reference else { throw GRPOError.noReferencePolicy("\(Self.self)") }
-        return reference.evaluate { modelOutput(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
-    }
 }

@@ -222,7 +222,7 @@ extension Int {
 /// tokens joined after them (`img_shapes` [noise grid, condition grid]), the output cut to the first `Li` tokens, as
 /// the seed's `pred[:, :z.shape[1]]`. Rows whose conditions differ in size go through the transformer in separate
 /// calls (a padded condition token would be attended to). Timesteps as ``QwenImagePolicy``'s.
-final class QwenImageEditPolicy: DenoisingPolicy {
+final class QwenImageEditPolicy: SnapshotReferencePolicy {
     let transformer: QwenImageTransformer2DModel
     let imageShape: QwenEmbedRope.ImageShape
     let reference: ReferenceWeights?
@@ -277,8 +277,4 @@ final class QwenImageEditPolicy: DenoisingPolicy {
         return out[.all, 0..<x.dim(1)].asType(.float32)
     }
 
-    func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
-        guard let reference else { throw GRPOError.noReferencePolicy("\(Self.self)") }
-        return reference.evaluate { modelOutput(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
-    }
 }

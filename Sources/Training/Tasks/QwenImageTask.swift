@@ -201,7 +201,7 @@ public final class QwenImageTask: TrainingTask {
 /// GRPO's view of Qwen-Image: the transformer's velocity for packed latents `[B, Li, 4·z_dim]` and cached text with
 /// its mask. The flow chain's network timesteps are the seed's integer τ = trunc(1000σ); the seed feeds the
 /// transformer `τ / 1000`, which it scales by 1000 again inside.
-final class QwenImagePolicy: DenoisingPolicy {
+final class QwenImagePolicy: SnapshotReferencePolicy {
     let transformer: QwenImageTransformer2DModel
     let imageShape: QwenEmbedRope.ImageShape
     let reference: ReferenceWeights?
@@ -223,8 +223,4 @@ final class QwenImagePolicy: DenoisingPolicy {
         ).asType(.float32)
     }
 
-    func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
-        guard let reference else { throw GRPOError.noReferencePolicy("\(Self.self)") }
-        return reference.evaluate { modelOutput(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
-    }
 }

@@ -7,7 +7,7 @@ import NN
 /// (ε for SD v1, whatever the scheduler's `prediction_type` says in general) for channels-last latents `[B, h, w, C]`
 /// at DDIM's integer timesteps (`DDIMProcess.networkTimestep`, given as float32 `[B]`), attending to the text states
 /// `conditioning[UNetPolicy.textStatesKey]` `[B, L, D]`. Output in float32, the latents' shape.
-public final class UNetPolicy: DenoisingPolicy {
+public final class UNetPolicy: SnapshotReferencePolicy {
     /// The conditioning key of the text states (diffusers' argument name).
     public static let textStatesKey = "encoder_hidden_states"
 
@@ -26,8 +26,4 @@ public final class UNetPolicy: DenoisingPolicy {
         unet(x, timesteps: timesteps, encoderHiddenStates: conditioning[UNetPolicy.textStatesKey]).asType(.float32)
     }
 
-    public func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
-        guard let reference else { throw GRPOError.noReferencePolicy("\(Self.self)") }
-        return reference.evaluate { modelOutput(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
-    }
 }

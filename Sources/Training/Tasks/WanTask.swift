@@ -176,7 +176,7 @@ public final class WanTask: VideoTrainingTask {
 
 /// GRPO's view of Wan: the transformer's velocity for latents `[B, z_dim, f, h, w]` and cached UMT5 states, fed the
 /// flow chain's timesteps unscaled (DanceGRPO passes its integer τ = trunc(1000σ) to the transformer).
-final class WanPolicy: DenoisingPolicy {
+final class WanPolicy: SnapshotReferencePolicy {
     let pipeline: WanPipeline
     let reference: ReferenceWeights?
 
@@ -191,8 +191,4 @@ final class WanPolicy: DenoisingPolicy {
         pipeline.velocity(x, timesteps: timesteps, promptEmbeds: conditioning["prompt_embeds"])
     }
 
-    func referenceOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) throws -> Tensor {
-        guard let reference else { throw GRPOError.noReferencePolicy("\(Self.self)") }
-        return reference.evaluate { modelOutput(x, timesteps: timesteps, conditioning: conditioning).stopGradient() }
-    }
 }
