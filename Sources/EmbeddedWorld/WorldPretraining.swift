@@ -49,6 +49,15 @@ public struct WorldPretraining {
         return (specs.map(\.text), Tensor(pixels, shape: [count, size, size, 3]))
     }
 
+    /// A batch's noise levels t `[count]`: the first half from SD3's logit-normal, the rest uniform (why: the type's
+    /// documentation). Shared by the picture and clip worlds' pretraining.
+    public static func noiseLevels(count: Int, key: RandomKey) -> Tensor {
+        let half = count / 2
+        let keys = key.split(into: 2)
+        return concatenated(
+            [sigmoid(Random.normal([half], key: keys[0])), Random.uniform([count - half], key: keys[1])], axis: 0)
+    }
+
     /// Trains `model` in place; `report(step, loss)` after every step.
     public func run(_ model: WorldModel, report: (Int, Float) -> Void) throws {
         var generator = PromptGenerator(seed: config.seed, split: .train)
@@ -78,13 +87,7 @@ public struct WorldPretraining {
             }
             let keys = key.split(into: 3)
             key = keys[0]
-            let half = config.batchSize / 2
-            let tKeys = keys[1].split(into: 2)
-            let t = concatenated(
-                [
-                    sigmoid(Random.normal([half], key: tKeys[0])),
-                    Random.uniform([config.batchSize - half], key: tKeys[1])
-                ], axis: 0)
+            let t = Self.noiseLevels(count: config.batchSize, key: keys[1])
             let noise = Random.normal(x0.shape, key: keys[2])
             let tb = t.reshaped([config.batchSize, 1, 1])
             let xt = (1 - tb) * x0 + tb * noise

@@ -71,13 +71,10 @@ extension PretrainCommand {
         )
         let started = Date()
         let bar = ProgressBar(total: steps, label: "pretraining")
-        var recent: [Float] = []
         try MovingShapesPretraining(
             config: pretrainingConfig, motionNoise: MotionNoise(wrongDirectionRate: motion.wrongDirectionRate)
         ).run(model) { step, loss in
-            recent.append(loss)
-            if recent.count > 50 { recent.removeFirst() }
-            bar.update(step, suffix: String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
+            bar.update(step, runningMeanOf: loss, named: "loss")
         }
         let folder = URL(fileURLWithPath: out ?? WorldName.movingShapes.defaultModelFolder)
         try model.writeFolder(to: folder)

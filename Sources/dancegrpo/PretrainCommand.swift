@@ -205,13 +205,10 @@ struct PretrainCommand: ParsableCommand {
         )
         let started = Date()
         let bar = ProgressBar(total: steps, label: "pretraining")
-        var recent: [Float] = []
         try StableDiffusionWorldPretraining(config: pretrainingConfig, conditioningDropout: conditioningDropout).run(
             model
         ) { step, loss in
-            recent.append(loss)
-            if recent.count > 50 { recent.removeFirst() }
-            bar.update(step, suffix: String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
+            bar.update(step, runningMeanOf: loss, named: "loss")
         }
         let folder = URL(fileURLWithPath: out ?? "assets/shapes-model-sd")
         try model.writeFolder(to: folder)
@@ -258,12 +255,8 @@ struct PretrainCommand: ParsableCommand {
                 vaeConfig.seed = seed
                 let vaeStarted = Date()
                 let vaeBar = ProgressBar(total: vaeSteps, label: "autoencoder")
-                var recent: [Float] = []
                 autoencoder = try WorldAutoencoderTraining(config: vaeConfig).run(size: imageSize) { step, loss in
-                    recent.append(loss)
-                    if recent.count > 50 { recent.removeFirst() }
-                    vaeBar.update(
-                        step, suffix: String(format: "reconstruction %.5f", recent.reduce(0, +) / Float(recent.count)))
+                    vaeBar.update(step, runningMeanOf: loss, named: "reconstruction", format: "%.5f")
                 }
                 print("autoencoder trained in \(formatDuration(Date().timeIntervalSince(vaeStarted)))")
             }
@@ -282,11 +275,8 @@ struct PretrainCommand: ParsableCommand {
         let config = pretrainingConfig
         let started = Date()
         let bar = ProgressBar(total: steps, label: "pretraining")
-        var recent: [Float] = []
         try WorldPretraining(config: config).run(model) { step, loss in
-            recent.append(loss)
-            if recent.count > 50 { recent.removeFirst() }
-            bar.update(step, suffix: String(format: "loss %.4f", recent.reduce(0, +) / Float(recent.count)))
+            bar.update(step, runningMeanOf: loss, named: "loss")
         }
         let folder = URL(fileURLWithPath: out ?? "assets/shapes-model")
         try model.writeFolder(to: folder)

@@ -9,10 +9,19 @@ final class ProgressBar {
     private let interactive = isatty(STDERR_FILENO) != 0
     private var lastPrintedTenth = -1
     private var lastPrinted = Date()
+    private var recentValues: [Float] = []
 
     init(total: Int, label: String) {
         self.total = max(1, total)
         self.label = label
+    }
+
+    /// Reports `done` of `total` with the mean of the last 50 values given here as the suffix, e.g. "loss 0.0832"
+    /// (a training loss, smoothed so the line is readable).
+    func update(_ done: Int, runningMeanOf value: Float, named name: String, format: String = "%.4f") {
+        recentValues.append(value)
+        if recentValues.count > 50 { recentValues.removeFirst() }
+        update(done, suffix: name + " " + String(format: format, recentValues.reduce(0, +) / Float(recentValues.count)))
     }
 
     /// Reports `done` of `total`, with an optional suffix such as the running reward.

@@ -63,9 +63,7 @@ public struct MovingShapesPretraining {
             let x0 = VideoPixelCodec.encode(clips)
             let keys = key.split(into: 3)
             key = keys[0]
-            let tKeys = keys[1].split(into: 2)
-            let t = concatenated(
-                [sigmoid(Random.normal([b / 2], key: tKeys[0])), Random.uniform([b - b / 2], key: tKeys[1])], axis: 0)
+            let t = WorldPretraining.noiseLevels(count: b, key: keys[1])
             let noise = Random.normal(x0.shape, key: keys[2])
             let tb = t.reshaped([b, 1, 1, 1, 1])
             let xt = (1 - tb) * x0 + tb * noise
