@@ -150,7 +150,8 @@ let package = Package(
         .testTarget(
             name: "SamplingTests", dependencies: ["Checkpoints", "Sampling", "TestSupport"], swiftSettings: cxx),
         .testTarget(
-            name: "GRPOTests", dependencies: ["Checkpoints", "GRPO", "Sampling", "NN", "Engine", "TestSupport"],
+            name: "GRPOTests",
+            dependencies: ["Checkpoints", "GRPO", "Sampling", "NN", "Engine", "Models", "TestSupport"],
             swiftSettings: cxx),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: cxx),
         .testTarget(

@@ -679,6 +679,85 @@ bool distributedShardGatherSplit(const Array& shard, const DistributedGroup* g, 
   return false;
 }
 
+namespace {
+// Rank `group.rank()`'s pieces of every rank's `a` (the all-to-all's received data): gather [size, ...a], keep piece
+// `rank` of `splitAxis` from each, join the size pieces along `concatAxis`.
+mx::array allToAllByGather(const mx::array& a, const mx::distributed::Group& group, int splitAxis, int concatAxis) {
+  int size = group.size();
+  auto gathered = mx::distributed::all_gather(mx::expand_dims(a, 0), group);
+  int piece = a.shape(splitAxis) / size;
+  mx::Shape start(gathered.ndim(), 0);
+  mx::Shape stop = gathered.shape();
+  start[splitAxis + 1] = group.rank() * piece;
+  stop[splitAxis + 1] = (group.rank() + 1) * piece;
+  auto mine = mx::slice(gathered, start, stop);  // [size, ..., piece, ...]
+  auto moved = mx::moveaxis(mine, 0, concatAxis);  // [..., size, d_concat, ...] once axis 0 is gone
+  auto shape = a.shape();
+  shape[splitAxis] = piece;
+  shape[concatAxis] *= size;
+  return mx::reshape(moved, shape);
+}
+
+mx::array gatherAlongAxis(const mx::array& a, const mx::distributed::Group& group, int axis) {
+  auto gathered = mx::distributed::all_gather(mx::expand_dims(a, 0), group);  // [size, ...a]
+  auto shape = a.shape();
+  shape[axis] *= group.size();
+  return mx::reshape(mx::moveaxis(gathered, 0, axis), shape);
+}
+}  // namespace
+
+Array distributedAllToAll(const Array& a, const DistributedGroup* g, int32_t splitAxis, int32_t concatAxis) {
+  DG_TRY("distributed.all_to_all", {
+    int n = a.ndim(), size = g->group.size();
+    if (splitAxis < 0 || splitAxis >= n || concatAxis < 0 || concatAxis >= n) {
+      throw std::invalid_argument("axes " + std::to_string(splitAxis) + ", " + std::to_string(concatAxis) +
+                                  " are outside a tensor of " + std::to_string(n) + " axes");
+    }
+    if (a.shape(splitAxis) % size != 0) {
+      throw std::invalid_argument("axis " + std::to_string(splitAxis) + " of " + std::to_string(a.shape(splitAxis)) +
+                                  " does not split into " + std::to_string(size) + " equal pieces");
+    }
+    if (size == 1) return a;
+    auto group = g->group;
+    auto forward = [group, splitAxis, concatAxis](const std::vector<mx::array>& inputs) {
+      return std::vector<mx::array>{allToAllByGather(inputs[0], group, splitAxis, concatAxis)};
+    };
+    auto backward = [group, splitAxis, concatAxis](const std::vector<mx::array>&,
+                                                   const std::vector<mx::array>& cotangents,
+                                                   const std::vector<mx::array>&) {
+      return std::vector<mx::array>{allToAllByGather(cotangents[0], group, concatAxis, splitAxis)};
+    };
+    return mx::custom_vjp(forward, backward)({a})[0];
+  });
+  return placeholder();
+}
+
+Array distributedGatherAlongAxis(const Array& a, const DistributedGroup* g, int32_t axis, bool native) {
+  DG_TRY("distributed.gather_along_axis", {
+    if (axis < 0 || axis >= a.ndim()) {
+      throw std::invalid_argument("axis " + std::to_string(axis) + " is outside a tensor of " +
+                                  std::to_string(a.ndim()) + " axes");
+    }
+    if (g->group.size() == 1) return a;
+    auto group = g->group;
+    auto forward = [group, axis](const std::vector<mx::array>& inputs) {
+      return std::vector<mx::array>{gatherAlongAxis(inputs[0], group, axis)};
+    };
+    auto backward = [group, axis, native](const std::vector<mx::array>& primals,
+                                          const std::vector<mx::array>& cotangents, const std::vector<mx::array>&) {
+      // [.., size·n, ..] → [size, .., n, ..]: rank r's slice first, then the sum over ranks of row `rank`.
+      auto shape = primals[0].shape();
+      mx::Shape split = shape;
+      split.insert(split.begin() + axis, group.size());
+      auto stacked = mx::moveaxis(mx::reshape(cotangents[0], split), axis, 0);
+      auto mine = sumScatter(mx::contiguous(stacked), group, native);
+      return std::vector<mx::array>{mx::reshape(mine, shape)};
+    };
+    return mx::custom_vjp(forward, backward)({a})[0];
+  });
+  return placeholder();
+}
+
 Array distributedSend(const Array& a, int32_t destination, const DistributedGroup* g) {
   DG_TRY("distributed.send", return mx::distributed::send(a, destination, g->group));
   return placeholder();

@@ -133,6 +133,27 @@ extension DistributedGroup {
         checked("distributed.sumScatter", [tensor], dg.distributedSumScatter(tensor.raw, handle, native))
     }
 
+    /// The all-to-all exchange of sequence parallelism: `tensor` is cut along `splitAxis` into ``size`` equal pieces,
+    /// piece j goes to rank j, and the pieces this rank receives are joined along `concatAxis` in rank order (e.g.
+    /// `[B, L/size, H, D]` split on heads, joined on the sequence: `[B, L, H/size, D]`). Differentiable: the gradient
+    /// is the exchange back. MLX has no all-to-all, so it is an all-gather from which each rank keeps its pieces
+    /// (`size − 1` times a native all-to-all's traffic, and a whole gathered tensor in memory for a moment).
+    public func allToAll(_ tensor: Tensor, splitAxis: Int, concatAxis: Int) -> Tensor {
+        let n = tensor.ndim
+        let (split, concat) = ((splitAxis + n) % max(n, 1), (concatAxis + n) % max(n, 1))
+        return checked(
+            "distributed.allToAll", [tensor], dg.distributedAllToAll(tensor.raw, handle, Int32(split), Int32(concat)))
+    }
+
+    /// Every rank's `tensor` joined along `axis` in rank order, for a value every rank then computes with alike
+    /// (replicated) while each holds only part of its cotangent: the gradient is the sum over ranks of this rank's
+    /// slice of the cotangents (a reduce-scatter). `native` as ``probeNativeSumScatter()`` answered.
+    public func gather(_ tensor: Tensor, alongAxis axis: Int, native: Bool) -> Tensor {
+        let a = (axis + tensor.ndim) % max(tensor.ndim, 1)
+        return checked(
+            "distributed.gather", [tensor], dg.distributedGatherAlongAxis(tensor.raw, handle, Int32(a), native))
+    }
+
     /// A flat shard `[n]` gathered to `[size·n]` in rank order and cut into consecutive pieces of `pieces` elements
     /// (the rest is padding). Differentiating through it gives each rank the sum over ranks of the cotangents of its
     /// share (the gradient of a sharded parameter under data parallelism) in one buffer; a plain ``allGather(_:)``

@@ -188,6 +188,15 @@ bool distributedHasSumScatter(const DistributedGroup* g);
 // the local cotangent) nor slices (each one's vjp is a whole-size buffer) would do.
 bool distributedShardGatherSplit(const Array& shard, const DistributedGroup* g, bool native, const int32_t* sizes,
                                  int32_t count, ArrayVector& outputs);
+// All-to-all (Ulysses sequence parallelism): `a` is cut along `splitAxis` into size equal pieces, piece j goes to rank
+// j, and the pieces received are joined along `concatAxis` in rank order. MLX has no all-to-all collective, so it is an
+// all_gather of every rank's whole tensor from which each rank keeps its pieces: (size − 1)× the traffic of a native
+// all-to-all, the same result. Its vector-Jacobian product is the all-to-all back (axes swapped).
+Array distributedAllToAll(const Array& a, const DistributedGroup* g, int32_t splitAxis, int32_t concatAxis);
+// Every rank's `a` joined along `axis` in rank order, differentiated as a replicated value whose every rank holds a
+// partial cotangent: the vjp is the sum over ranks of the cotangents' slices of this rank (a reduce-scatter; MLX's
+// all_gather vjp would keep only the local cotangent's slice).
+Array distributedGatherAlongAxis(const Array& a, const DistributedGroup* g, int32_t axis, bool native);
 Array distributedSend(const Array& a, int32_t destination, const DistributedGroup* g);
 Array distributedRecv(const int32_t* shape, int32_t ndim, DTypeCode dtype, int32_t source,
                       const DistributedGroup* g);

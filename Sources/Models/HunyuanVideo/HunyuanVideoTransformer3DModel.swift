@@ -29,6 +29,10 @@ public final class HunyuanVideoTransformer3DModel: Module {
     let rope: HunyuanVideoRotaryPosEmbed
     /// Recompute each block in the backward pass instead of keeping its activations (memory for time).
     public var gradientCheckpointing = false
+    /// Ulysses sequence parallelism over a group of ranks holding the same sample: each runs the blocks on its shard
+    /// of the video tokens (the text whole) and the output is gathered (see ``SequenceParallelism``); the video token
+    /// count must divide by the group's size. Nil: one process computes everything.
+    public var sequenceParallel: SequenceParallelism?
 
     /// Random weights (PyTorch's default initialisation) for `config`; load a checkpoint over them.
     public init(_ config: HunyuanVideoTransformer3DConfig, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0))
@@ -115,7 +119,9 @@ public final class HunyuanVideoTransformer3DModel: Module {
         let grid = (frames: shape[2] / pt, height: shape[3] / p, width: shape[4] / p)
         let textLength = encoderHiddenStates.dim(1), videoLength = grid.frames * grid.height * grid.width
         let firstFrame = grid.height * grid.width
-        let rotary = rope(frames: grid.frames, height: grid.height, width: grid.width, textLength: textLength)
+        var rotary = rope(frames: grid.frames, height: grid.height, width: grid.width, textLength: textLength)
+        var parallel = sequenceParallel
+        parallel?.replicatedLength = textLength
 
         // diffusers ignores a guidance value given to a model without the embedder.
         let embedding = timeTextEmbed(
@@ -124,6 +130,14 @@ public final class HunyuanVideoTransformer3DModel: Module {
         var context = contextEmbedder(encoderHiddenStates, timestep: timestep, mask: encoderAttentionMask)
         let mask = jointKeyMask(encoderAttentionMask, videoLength: videoLength)
         let replace = tokenReplace(timestep: timestep, pooled: pooledProjections, firstFrameTokens: firstFrame)
+        if let parallel {
+            precondition(
+                replace == nil,
+                "HunyuanVideoTransformer3DModel: sequence parallelism does not support token_replace conditioning")
+            let shard = parallel.shard(of: videoLength)
+            x = x[.all, shard]
+            rotary = Self.rows(of: rotary, textLength: textLength, shard: shard)
+        }
 
         for block in transformerBlocks {
             if gradientCheckpointing {
@@ -132,13 +146,15 @@ public final class HunyuanVideoTransformer3DModel: Module {
                     let r =
                         $0.count > 3 ? HunyuanVideoTokenReplace(embedding: $0[3], firstFrameTokens: firstFrame) : nil
                     let (x, c) = block(
-                        $0[0], context: $0[1], embedding: $0[2], mask: mask, rotary: rotary, replace: r)
+                        $0[0], context: $0[1], embedding: $0[2], mask: mask, rotary: rotary, replace: r,
+                        sequenceParallel: parallel)
                     return [x, c]
                 }
                 (x, context) = (out[0], out[1])
             } else {
                 (x, context) = block(
-                    x, context: context, embedding: embedding, mask: mask, rotary: rotary, replace: replace)
+                    x, context: context, embedding: embedding, mask: mask, rotary: rotary, replace: replace,
+                    sequenceParallel: parallel)
             }
         }
         var joint = concatenated([context, x], axis: 1)
@@ -152,16 +168,28 @@ public final class HunyuanVideoTransformer3DModel: Module {
                             ? HunyuanVideoTokenReplace(embedding: $0[2], firstFrameTokens: firstFrame) : nil
                         return [
                             block(
-                                $0[0], embedding: $0[1], mask: mask, rotary: rotary, textLength: textLength, replace: r)
+                                $0[0], embedding: $0[1], mask: mask, rotary: rotary, textLength: textLength, replace: r,
+                                sequenceParallel: parallel)
                         ]
                     }[0]
             } else {
                 joint = block(
-                    joint, embedding: embedding, mask: mask, rotary: rotary, textLength: textLength, replace: replace)
+                    joint, embedding: embedding, mask: mask, rotary: rotary, textLength: textLength, replace: replace,
+                    sequenceParallel: parallel)
             }
         }
         x = joint[.all, textLength...]
-        return unpatchify(projOut(normOut(x, conditioning: embedding)), grid: grid)
+        let out = projOut(normOut(x, conditioning: embedding))
+        return unpatchify(parallel.map { $0.gatherSequence(out) } ?? out, grid: grid)
+    }
+
+    /// The rotary tables' rows of this rank's tokens: the text's, then the shard's of the video's.
+    private static func rows(of rotary: RotaryEmbedding, textLength: Int, shard: Range<Int>) -> RotaryEmbedding {
+        guard case let .tables(cos, sin, layout) = rotary else { return rotary }
+        let video = (textLength + shard.lowerBound)..<(textLength + shard.upperBound)
+        return .tables(
+            cos: concatenated([cos[..<textLength], cos[video]], axis: 0),
+            sin: concatenated([sin[..<textLength], sin[video]], axis: 0), layout: layout)
     }
 
     /// Token replacement's first-frame conditioning (diffusers' `token_replace_emb`): the embedding of timestep 0 plus

@@ -71,13 +71,15 @@ public final class HunyuanVideoTransformerBlock: Module {
     /// `mask` and `rotary` cover `[text, video]`.
     public func callAsFunction(
         _ x: Tensor, context: Tensor, embedding: Tensor, mask: AttentionMask, rotary: RotaryEmbedding,
-        replace: HunyuanVideoTokenReplace? = nil
+        replace: HunyuanVideoTokenReplace? = nil, sequenceParallel: SequenceParallelism? = nil
     ) -> (x: Tensor, context: Tensor) {
         // shift, scale, gate of the attention, then of the MLP.
         let m = modulationChunks(
             norm1.linear, embedding: embedding, parts: 6, replace: replace, offset: 0, length: x.dim(1))
         let c = norm1Context(context, embedding: embedding)
-        let attended = attn.joint(norm1.norm(x) * (m[1] + 1) + m[0], context: c.x, mask: mask, rotary: rotary)
+        let attended = attn.joint(
+            norm1.norm(x) * (m[1] + 1) + m[0], context: c.x, mask: mask, rotary: rotary,
+            sequenceParallel: sequenceParallel)
 
         var x = x + m[2] * attended.x
         x = x + m[5] * ff(norm2(x) * (m[4] + 1) + m[3])
@@ -114,14 +116,14 @@ public final class HunyuanVideoSingleTransformerBlock: Module {
     /// them.
     public func callAsFunction(
         _ x: Tensor, embedding: Tensor, mask: AttentionMask, rotary: RotaryEmbedding, textLength: Int,
-        replace: HunyuanVideoTokenReplace? = nil
+        replace: HunyuanVideoTokenReplace? = nil, sequenceParallel: SequenceParallelism? = nil
     ) -> Tensor {
         // shift, scale, gate.
         let m = modulationChunks(
             norm.linear, embedding: embedding, parts: 3, replace: replace, offset: textLength, length: x.dim(1))
         let normalized = norm.norm(x) * (m[1] + 1) + m[0]
         let mlp = geluApproximate(projMLP(normalized))
-        let attended = attn(normalized, mask: mask, rotary: rotary)
+        let attended = attn(normalized, mask: mask, rotary: rotary, sequenceParallel: sequenceParallel)
         return x + m[2] * projOut(concatenated([attended, mlp], axis: 2))
     }
 }

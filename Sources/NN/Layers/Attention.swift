@@ -89,9 +89,11 @@ public final class MultiHeadAttention: Module {
     /// `rotary` rotates queries and keys alike (for cross-attention its tables must fit both lengths).
     /// Masks: see ``AttentionMask`` and the helpers ``AttentionMask/keyPadding(_:)``, ``AttentionMask/boolean(_:)``,
     /// ``AttentionMask/additive(_:)``; a query whose keys are all masked out gets NaN, as in PyTorch.
+    /// With `sequenceParallel`, `x` is this rank's tokens (its replicated prefix and shard, `rotary` rotating them at
+    /// their global positions) and `mask` covers the whole sequence; see ``SequenceParallelism``.
     public func callAsFunction(
         _ x: Tensor, context: Tensor? = nil, mask: AttentionMask = .none,
-        rotary: RotaryEmbedding? = nil
+        rotary: RotaryEmbedding? = nil, sequenceParallel: SequenceParallelism? = nil
     ) -> Tensor {
         precondition(
             addQuery == nil || context == nil,
@@ -100,16 +102,18 @@ public final class MultiHeadAttention: Module {
         let q = splitHeads(toQuery(x), count: heads, norm: normQuery)
         let k = splitHeads(toKey(source), count: keyValueHeads, norm: normKey)
         let v = splitHeads(toValue(source), count: keyValueHeads, norm: nil)
-        let out = attend(q, k, v, mask: mask, rotary: rotary)
+        let out = attend(q, k, v, mask: mask, rotary: rotary, sequenceParallel: sequenceParallel)
         return toOut.map { $0(out) } ?? out
     }
 
     /// Joint attention (FLUX's double-stream blocks): text `context` and image `x` are projected by their own
     /// layers, concatenated along the sequence as `[context, x]` and attend together; the output is split back and
-    /// projected by `to_out.0` and `to_add_out`. `rotary` and `mask` cover the concatenated sequence.
+    /// projected by `to_out.0` and `to_add_out`. `rotary` and `mask` cover the concatenated sequence. With
+    /// `sequenceParallel` (its replicated prefix the context), `x` is this rank's shard and `rotary` covers `[context,
+    /// shard]`, `mask` the whole sequence.
     public func joint(
         _ x: Tensor, context: Tensor, mask: AttentionMask = .none,
-        rotary: RotaryEmbedding? = nil
+        rotary: RotaryEmbedding? = nil, sequenceParallel: SequenceParallelism? = nil
     ) -> (x: Tensor, context: Tensor) {
         guard let addQuery, let addKey, let addValue else {
             preconditionFailure("MultiHeadAttention.joint: built without addedContextDimensions")
@@ -129,7 +133,7 @@ public final class MultiHeadAttention: Module {
                 splitHeads(addValue(context), count: keyValueHeads, norm: nil),
                 splitHeads(toValue(x), count: keyValueHeads, norm: nil)
             ], axis: 1)
-        let out = attend(q, k, v, mask: mask, rotary: rotary)
+        let out = attend(q, k, v, mask: mask, rotary: rotary, sequenceParallel: sequenceParallel)
         let contextLength = context.dim(1)
         let contextOut = out[.all, ..<contextLength], xOut = out[.all, contextLength...]
         return (toOut.map { $0(xOut) } ?? xOut, toAddOut.map { $0(contextOut) } ?? contextOut)
@@ -143,13 +147,19 @@ public final class MultiHeadAttention: Module {
     }
 
     /// Rotary, fused attention on `[B, L, heads, D]`, heads merged back to `[B, L, heads · D]`.
-    private func attend(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: AttentionMask, rotary: RotaryEmbedding?) -> Tensor
-    {
+    private func attend(
+        _ q: Tensor, _ k: Tensor, _ v: Tensor, mask: AttentionMask, rotary: RotaryEmbedding?,
+        sequenceParallel: SequenceParallelism? = nil
+    ) -> Tensor {
         var (q, k) = (q, k)
         if let rotary { q = rotary.sequenceMajor(q); k = rotary.sequenceMajor(k) }
-        let out = sequenceMajorAttention(
-            queries: q, keys: k, values: v,
-            scale: 1 / Float(headDimensions).squareRoot(), mask: mask.matching(q.dtype))
+        let scale = 1 / Float(headDimensions).squareRoot(), mask = mask.matching(q.dtype)
+        let out =
+            sequenceParallel.map {
+                $0.attention(q, k, v) {
+                    sequenceMajorAttention(queries: $0, keys: $1, values: $2, scale: scale, mask: mask)
+                }
+            } ?? sequenceMajorAttention(queries: q, keys: k, values: v, scale: scale, mask: mask)
         return out.reshaped([q.dim(0), q.dim(1), heads * headDimensions])
     }
 }
