@@ -182,7 +182,8 @@ let package = Package(
             ], swiftSettings: cxx),
         .testTarget(name: "TrainingLogsTests", dependencies: ["TrainingLogs", "TestSupport"], swiftSettings: cxx),
         // The command line as users run it: the built `dancegrpo` executable in child processes.
-        .testTarget(name: "CommandLineTests"),
+        .testTarget(
+            name: "CommandLineTests", dependencies: ["Checkpoints", "Engine", "TestSupport"], swiftSettings: cxx),
         .testTarget(
             name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx)
     ],

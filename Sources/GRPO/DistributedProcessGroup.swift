@@ -9,12 +9,18 @@ public final class DistributedProcessGroup: ProcessGroup, @unchecked Sendable {
     public let group: DistributedGroup
     public var rank: Int { group.rank }
     public var worldSize: Int { group.size }
+    /// The sequence-parallel group size when the ranks run Ulysses sequence parallelism (see ``DataParallelView``).
+    public let gradientShares: Int
 
-    public init(_ group: DistributedGroup) { self.group = group }
+    public init(_ group: DistributedGroup, gradientShares: Int = 1) {
+        precondition(gradientShares >= 1 && group.size % gradientShares == 0)
+        self.group = group
+        self.gradientShares = gradientShares
+    }
 
     /// Whether the back end reduce-scatters natively: asked (a collective) the first time a sharded collective is
     /// built, which every rank does at the same point of the same step.
-    private lazy var nativeSumScatter = group.probeNativeSumScatter()
+    public private(set) lazy var nativeSumScatter = group.probeNativeSumScatter()
 
     public func sumScatter(_ tensor: Tensor) -> Tensor {
         group.sumScatter(tensor, native: nativeSumScatter)

@@ -264,7 +264,7 @@ func averageOverRanks(_ gradients: [String: Tensor], _ processGroup: ProcessGrou
     let names = gradients.keys.sorted()
     let shapes = names.map { gradients[$0]!.shape }
     let flat = concatenated(names.map { gradients[$0]!.asType(.float32).reshaped([-1]) }, axis: 0)
-    let mean = try processGroup.allSum(flat) * (1 / Float(processGroup.worldSize))
+    let mean = try processGroup.allSum(flat) * processGroup.gradientAverageScale
     var offsets = [0]
     for shape in shapes { offsets.append(offsets.last! + shape.reduce(1, *)) }
     var averaged: [String: Tensor] = [:]

@@ -19,11 +19,17 @@ public protocol ProcessGroup: AnyObject, Sendable {
     /// elements, differentiable: the gradient is the sum over ranks of the pieces' cotangents, this rank's share of
     /// them (ZeRO-3's gather). Lazy, like ``sumScatter(_:)``.
     func shardGather(_ shard: Tensor, pieces: [Int]) -> [Tensor]
+    /// Ranks that each hold a share of one sample's gradient (Ulysses sequence parallelism: 1 without it). Gradient
+    /// averaging divides the sum over every rank by `worldSize / gradientShares`, the number of distinct samples.
+    var gradientShares: Int { get }
 }
 
 extension ProcessGroup {
     /// Rank 0 writes logs, pictures and checkpoints.
     public var isMain: Bool { rank == 0 }
+
+    /// The factor that turns the sum over ranks of the gradients into their average over distinct samples.
+    public var gradientAverageScale: Float { Float(gradientShares) / Float(worldSize) }
 
     /// Every rank's `values`, concatenated in rank order (the same on every rank); the ranks may send different
     /// counts (a rank with no evaluation prompt sends none). Values travel in their own dtype (doubles as float64,
@@ -44,6 +50,7 @@ public final class SingleProcessGroup: ProcessGroup {
     public init() {}
     public var rank: Int { 0 }
     public var worldSize: Int { 1 }
+    public var gradientShares: Int { 1 }
     public func allSum(_ tensor: Tensor) throws -> Tensor { tensor }
     public func allGather(_ tensor: Tensor) throws -> Tensor { tensor }
     public func sumScatter(_ tensor: Tensor) -> Tensor { tensor }

@@ -112,6 +112,76 @@ final class SequenceParallelTests: XCTestCase {
         ])
     }
 
+    /// The same for the tiny Wan transformer of the wan_mini folder (self-attention exchanged, cross-attention not).
+    func testRankWorkerWan() throws {
+        guard RankProcesses.isWorker else { return }
+        let group = try XCTUnwrap(try RankProcesses.formGroup() as? DistributedProcessGroup).group
+        let model = try WanTransformer3DModel.load(from: Fixture.url("wan_mini/transformer"))
+        let latents = Random.normal([2, 4, 3, 4, 6], key: RandomKey(seed: 1))
+        let text = Random.normal([2, 5, 16], key: RandomKey(seed: 2))
+        let weights = Random.normal([2, 4, 3, 4, 6], key: RandomKey(seed: 4))
+        func loss() -> [Tensor] {
+            let out = model(hiddenStates: latents, timestep: Tensor([250, 900] as [Float]), encoderHiddenStates: text)
+            return [(out * weights).sum(), out]
+        }
+        try RankProcesses.report(try Self.compareOverRanks(model, group: group, loss))
+    }
+
+    /// One process's output and gradients against the sequence-parallel ones (plain and checkpointed), the
+    /// gradients summed over the ranks.
+    static func compareOverRanks(
+        _ model: Module & SequenceParallelizable & GradientCheckpointable, group: DistributedGroup,
+        _ loss: @escaping () -> [Tensor]
+    ) throws -> [String: [Double]] {
+        let (whole, wholeGradients) = valueAndGrad(model: model, loss)
+        model.sequenceParallel = SequenceParallelism(group: group, nativeSumScatter: false)
+        let (parallel, parallelGradients) = valueAndGrad(model: model, loss)
+        model.gradientCheckpointing = true
+        let (checkpointed, checkpointedGradients) = valueAndGrad(model: model, loss)
+        var gradientError = 0.0, gradientScale = 0.0, shareDifference = 0.0
+        for (key, expected) in wholeGradients.sorted(by: { $0.key < $1.key }) {
+            shareDifference = max(shareDifference, Double(maxAbsDifference(parallelGradients[key]!, expected)))
+            for gradients in [parallelGradients, checkpointedGradients] {
+                let summed = group.allSum(gradients[key]!)
+                gradientError = max(gradientError, Double(maxAbsDifference(summed, expected)))
+            }
+            gradientScale = max(gradientScale, Double(expected.abs().max().item(Float.self)))
+        }
+        return [
+            "outputError": [
+                Double(max(maxAbsDifference(parallel[1], whole[1]), maxAbsDifference(checkpointed[1], whole[1])))
+            ],
+            "outputScale": [Double(whole[1].abs().max().item(Float.self))],
+            "gradientError": [gradientError], "gradientScale": [gradientScale], "shareDifference": [shareDifference]
+        ]
+    }
+
+    func testWanOverTwoRanksEqualsOneProcess() throws {
+        guard !RankProcesses.isWorker else { return }
+        try checkRanks("SequenceParallelTests/testRankWorkerWan", name: "Wan")
+    }
+
+    private func checkRanks(_ method: String, name: String) throws {
+        let ranks = try RankProcesses.start(method, for: self)
+        XCTAssertTrue(RankProcesses.wait(ranks, seconds: 120), ranks.map(\.output).joined())
+        for rank in ranks {
+            XCTAssertEqual(rank.process.terminationStatus, 0, rank.output)
+            let results = try RankProcesses.results(rank)
+            let outputError = try XCTUnwrap(results["outputError"]?.first)
+            let outputScale = try XCTUnwrap(results["outputScale"]?.first)
+            let gradientError = try XCTUnwrap(results["gradientError"]?.first)
+            let gradientScale = try XCTUnwrap(results["gradientScale"]?.first)
+            XCTAssertGreaterThan(outputScale, 0.1)
+            XCTAssertGreaterThan(gradientScale, 0.1)
+            XCTAssertLessThanOrEqual(outputError, 1e-5 * outputScale, "rank \(rank.rank)")
+            XCTAssertLessThanOrEqual(gradientError, 1e-4 * gradientScale, "rank \(rank.rank)")
+            XCTAssertGreaterThan(try XCTUnwrap(results["shareDifference"]?.first), 0.01 * gradientScale)
+            print(
+                "Sequence parallel \(name), rank \(rank.rank): output error \(outputError) of \(outputScale), "
+                    + "summed-gradient error \(gradientError) of \(gradientScale)")
+        }
+    }
+
     func testHunyuanVideoOverTwoRanksEqualsOneProcess() throws {
         guard !RankProcesses.isWorker else { return }
         let ranks = try RankProcesses.start("SequenceParallelTests/testRankWorkerHunyuanVideo", for: self)

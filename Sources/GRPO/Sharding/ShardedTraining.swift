@@ -224,7 +224,7 @@ public final class ShardedTraining {
         skipped: SkippedStep?, norm: Float
     ) {
         defer { discardAccumulated() }
-        let scale = 1 / Float(processGroup.worldSize) / (lossScaler?.scale ?? 1)
+        let scale = processGroup.gradientAverageScale / (lossScaler?.scale ?? 1)
         var gradients: [Tensor]
         var squares: Tensor
         if stage == .optimizerState {

@@ -234,6 +234,8 @@ public final class HunyuanVideoTransformer3DModel: Module {
     }
 }
 
+extension HunyuanVideoTransformer3DModel: SequenceParallelizable {}
+
 extension HunyuanVideoTransformer3DModel: GradientCheckpointable {
     public var checkpointedBlocks: [Module] { transformerBlocks + singleTransformerBlocks }
 }

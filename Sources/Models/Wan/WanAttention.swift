@@ -49,15 +49,25 @@ public final class WanAttention: Module {
 
     /// Self-attention over `x [B, L, dim]` (with `rotary` over the tokens), or cross-attention to
     /// `context [B, Lc, dim]` (and, I2V, to `imageContext [B, Li, added_kv_proj_dim]`).
+    /// With `sequenceParallel`, self-attention's `x` is this rank's shard of the tokens (`rotary` at their global
+    /// positions; see ``SequenceParallelism``); cross-attention needs no exchange (each shard's queries see the whole
+    /// text).
     public func callAsFunction(
-        _ x: Tensor, context: Tensor? = nil, imageContext: Tensor? = nil, rotary: RotaryEmbedding? = nil
+        _ x: Tensor, context: Tensor? = nil, imageContext: Tensor? = nil, rotary: RotaryEmbedding? = nil,
+        sequenceParallel: SequenceParallelism? = nil
     ) -> Tensor {
         let source = context ?? x
         var q = splitHeads(normQuery(toQuery(x)))
         var k = splitHeads(normKey(toKey(source)))
         let v = splitHeads(toValue(source))
         if let rotary { (q, k) = (rotary.sequenceMajor(q), rotary.sequenceMajor(k)) }
-        var out = attend(q, k, v)
+        var out: Tensor
+        if let sequenceParallel, context == nil {
+            out = sequenceParallel.attention(q, k, v) { self.fused($0, $1, $2) }
+                .reshaped([q.dim(0), q.dim(1), heads * headDim])
+        } else {
+            out = attend(q, k, v)
+        }
         if let imageContext {
             guard let addKey, let addValue, let normAddedKey else {
                 preconditionFailure("WanAttention: image tokens given to an attention without added_kv_proj_dim")
@@ -71,7 +81,10 @@ public final class WanAttention: Module {
     private func splitHeads(_ x: Tensor) -> Tensor { x.reshaped([x.dim(0), x.dim(1), heads, headDim]) }
 
     private func attend(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Tensor {
+        fused(q, k, v).reshaped([q.dim(0), q.dim(1), heads * headDim])
+    }
+
+    private func fused(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Tensor {
         sequenceMajorAttention(queries: q, keys: k, values: v, scale: 1 / Float(headDim).squareRoot())
-            .reshaped([q.dim(0), q.dim(1), heads * headDim])
     }
 }

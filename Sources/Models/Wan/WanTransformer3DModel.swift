@@ -24,6 +24,10 @@ public final class WanTransformer3DModel: Module {
     let rope: WanRotaryPosEmbed
     /// Recompute each block in the backward pass instead of keeping its activations (memory for time).
     public var gradientCheckpointing = false
+    /// Ulysses sequence parallelism over a group of ranks holding the same sample (see ``SequenceParallelism``): each
+    /// runs the blocks on its shard of the video tokens and the output is gathered; the token count must divide by the
+    /// group's size. Nil: one process computes everything.
+    public var sequenceParallel: SequenceParallelism?
 
     /// Random weights (PyTorch's default initialisation, diffusers' for the modulation tables) for `config`; load a
     /// checkpoint over them.
@@ -106,9 +110,19 @@ public final class WanTransformer3DModel: Module {
             encoderHiddenStatesImage == nil || conditionEmbedder.imageEmbedder != nil,
             "WanTransformer3DModel: image states given to a model without image_dim (text-to-video)")
         let grid = (frames: shape[2] / pt, height: shape[3] / ph, width: shape[4] / pw)
-        let rotary = rope(frames: grid.frames, height: grid.height, width: grid.width)
+        var rotary = rope(frames: grid.frames, height: grid.height, width: grid.width)
 
         var x = patchify(hiddenStates)
+        var parallel = sequenceParallel
+        parallel?.replicatedLength = 0  // only video tokens attend to themselves; the text is cross-attended
+        if let parallel {
+            guard case let .tables(cos, sin, layout) = rotary else {
+                preconditionFailure("WanTransformer3DModel: sequence parallelism needs rotary tables")
+            }
+            let shard = parallel.shard(of: x.dim(1))
+            x = x[.all, shard]
+            rotary = .tables(cos: cos[shard], sin: sin[shard], layout: layout)
+        }
         let c = conditionEmbedder(
             timestep: timestep, text: encoderHiddenStates, image: encoderHiddenStatesImage)
         for block in blocks {
@@ -119,11 +133,13 @@ public final class WanTransformer3DModel: Module {
                         [
                             block(
                                 $0[0], context: $0[1], imageContext: $0.count > 3 ? $0[3] : nil, modulation: $0[2],
-                                rotary: rotary)
+                                rotary: rotary, sequenceParallel: parallel)
                         ]
                     }[0]
             } else {
-                x = block(x, context: c.text, imageContext: c.image, modulation: c.modulation, rotary: rotary)
+                x = block(
+                    x, context: c.text, imageContext: c.image, modulation: c.modulation, rotary: rotary,
+                    sequenceParallel: parallel)
             }
         }
 
@@ -131,7 +147,8 @@ public final class WanTransformer3DModel: Module {
         let m = (scaleShiftTable.asType(.float32) + c.time.asType(.float32).expandedDims(axis: 1)).split(
             parts: 2, axis: 1)
         x = (float32LayerNorm(x.asType(.float32), normOut) * (m[1] + 1) + m[0]).asType(x.dtype)
-        return unpatchify(projOut(x), grid: grid)
+        let out = projOut(x)
+        return unpatchify(parallel.map { $0.gatherSequence(out) } ?? out, grid: grid)
     }
 
     /// `[B, C, F, H, W]` → tokens `[B, F'·H'·W', D]` (frame-major, then rows, then columns, as diffusers flattens
@@ -158,6 +175,8 @@ public final class WanTransformer3DModel: Module {
             .reshaped([b, c, grid.frames * p[0], grid.height * p[1], grid.width * p[2]])
     }
 }
+
+extension WanTransformer3DModel: SequenceParallelizable {}
 
 extension WanTransformer3DModel: GradientCheckpointable {
     public var checkpointedBlocks: [Module] { blocks }

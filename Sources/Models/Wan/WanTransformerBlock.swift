@@ -43,13 +43,15 @@ public final class WanTransformerBlock: Module {
     ///   - modulation: `[B, 6, D]` the time projection.
     ///   - rotary: the positions of the video tokens.
     public func callAsFunction(
-        _ x: Tensor, context: Tensor, imageContext: Tensor? = nil, modulation: Tensor, rotary: RotaryEmbedding
+        _ x: Tensor, context: Tensor, imageContext: Tensor? = nil, modulation: Tensor, rotary: RotaryEmbedding,
+        sequenceParallel: SequenceParallelism? = nil
     ) -> Tensor {
         let dtype = x.dtype
         // shift, scale, gate of the self-attention, then of the MLP: [B, 1, D] each.
         let m = (scaleShiftTable.asType(.float32) + modulation.asType(.float32)).split(parts: 6, axis: 1)
         var h = x
-        let attended = attn1(modulated(h, norm1, shift: m[0], scale: m[1]), rotary: rotary)
+        let attended = attn1(
+            modulated(h, norm1, shift: m[0], scale: m[1]), rotary: rotary, sequenceParallel: sequenceParallel)
         h = (h.asType(.float32) + attended * m[2]).asType(dtype)
 
         let crossInput = norm2.map { float32LayerNorm(h, $0) } ?? h

@@ -77,3 +77,8 @@ public struct SequenceParallelism: @unchecked Sendable {
         return concatenated([prefixOut, shardOut], axis: 1)
     }
 }
+
+/// A network whose forward pass can run over a sequence-parallel group (its blocks on one shard of the tokens each).
+public protocol SequenceParallelizable: AnyObject {
+    var sequenceParallel: SequenceParallelism? { get set }
+}

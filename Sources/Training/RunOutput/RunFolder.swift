@@ -68,7 +68,8 @@ public struct RunFolder {
         // (the same steps, and checkpoints that do not depend on it).
         var free: Set = [
             "evalEvery", "evalPrompts", "checkpointEvery", "checkpointsTotalLimit", "rolloutBatchSize",
-            "transitionBatchSize", "maxConsecutiveSkippedSteps", "zeroStage"
+            "transitionBatchSize", "maxConsecutiveSkippedSteps", "zeroStage",
+            "spSize"
         ]
         if config.lrScheduler == .constant || config.lrScheduler == .constantWithWarmup { free.insert("iterations") }
         return current.keys.sorted().filter { !free.contains($0) }.compactMap { key in

@@ -21,7 +21,8 @@ enum SeedArguments {
         "cfg_infer": "guidanceScale",
         "lr_warmup_steps": "lrWarmupSteps",
         "lora_target_modules": "loraTargets",
-        "gradient_checkpointing": "gradientCheckpointing"
+        "gradient_checkpointing": "gradientCheckpointing",
+        "sp_size": "spSize"
     ]
 
     /// Seed arguments about the PyTorch machinery (sharding, precision, data loading, logging) that do not change
@@ -29,7 +30,7 @@ enum SeedArguments {
     static let ignored: Set<String> = [
         "fsdp_sharding_startegy", "fsdp_sharding_strategy", "selective_checkpointing",
         "mixed_precision", "master_weight_type", "use_cpu_offload", "allow_tf32", "dataloader_num_workers",
-        "sp_size", "train_sp_batch_size", "num_latent_t", "cache_dir", "logging_dir", "report_to",
+        "train_sp_batch_size", "num_latent_t", "cache_dir", "logging_dir", "report_to",
         "tracker_project_name", "log_validation", "validation_prompt_dir", "validation_steps", "validation_guidance",
         "validation_sampling_steps", "num_height", "num_width", "num_frames", "ignore_last", "sampler_seed",
         "resume_from_checkpoint", "resume_from_lora_checkpoint", "scale_lr", "lr_num_cycles", "lr_power",

@@ -95,6 +95,10 @@ extension GRPOTrainer {
         /// (FSDP's full shard: each block's weights gathered for its forward and again for its backward). EMA and the
         /// KL reference follow the parameters. No effect with one process.
         public var zeroStage = 0
+        /// Ulysses sequence parallelism (the seed's `sp_size`): consecutive groups of this many ranks hold the same
+        /// samples, each rank running the network's blocks on its shard of the tokens (HunyuanVideo, SkyReels-I2V,
+        /// Wan); 1 is off. Prompts, noise and rewards are per group; the training state still shards over every rank.
+        public var spSize = 1
         /// The forward and backward passes' dtype: `no` (float32), `bf16`, or `fp16` (with dynamic loss scaling), from
         /// float32 master weights and optimizer state; the sampler's steps and log-probabilities stay float32.
         public var mixedPrecision = MixedPrecision.no

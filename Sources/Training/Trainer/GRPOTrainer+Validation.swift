@@ -33,6 +33,7 @@ extension GRPOTrainer.Config {
         try SettingRange.integer(perPromptStatBuffer, "perPromptStatBuffer", atLeast: 0, " (0: off)")
         try SettingRange.integer(perPromptStatMinCount, "perPromptStatMinCount", atLeast: 0)
         try SettingRange.integer(maxConsecutiveSkippedSteps, "maxConsecutiveSkippedSteps", atLeast: 1)
+        try SettingRange.integer(spSize, "spSize", atLeast: 1, atMost: 1 << 16, " (1: no sequence parallelism)")
         try SettingRange.integer(
             zeroStage, "zeroStage", atLeast: 0, atMost: 3,
             " (0: replicated, 1: optimizer state, 2: + gradients, 3: + parameters sharded)")

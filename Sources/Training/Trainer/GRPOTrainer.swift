@@ -36,8 +36,11 @@ public final class GRPOTrainer {
     public private(set) var statTrackers: [String: PerPromptStatTracker] = [:]
     let heldOut: Evaluation
 
-    /// The processes of the run: rewards are gathered over it for statistics, seeds differ per rank.
+    /// The processes of the run: it shards the training state and averages the gradients.
     public let processGroup: ProcessGroup
+    /// The run's data-parallel replicas (``processGroup`` itself unless it runs sequence parallelism): rewards are
+    /// gathered over it for statistics, seeds and prompts differ per replica.
+    public let dataGroup: ProcessGroup
 
     public init(
         task: TrainingTask, config: Config, runFolder: URL, processGroup: ProcessGroup = SingleProcessGroup(),
@@ -45,6 +48,7 @@ public final class GRPOTrainer {
     ) throws {
         self.config = config
         self.processGroup = processGroup
+        self.dataGroup = DataParallelView.of(processGroup)
         self.task = task
         self.runFolder = runFolder
         rewards = try (rewardCatalog ?? task.rewardCatalog).makeSet(config.rewards, locations: rewardLocations)
@@ -58,6 +62,7 @@ public final class GRPOTrainer {
             }
             checkpointable.gradientCheckpointing = true
         }
+        if processGroup.gradientShares > 1 { try GRPOTrainer.parallelizeSequence(network, processGroup) }
         if config.loraRank > 0 {
             let targets = config.loraTargets.modules
             let lora = LoRAConfig(
@@ -162,7 +167,7 @@ public final class GRPOTrainer {
         var started = Date()
         let scored = try score(batch)
         let secondsReward = Date().timeIntervalSince(started)
-        let nonFinite = try processGroup.allGather([Double(scored.scores.joined().filter { !$0.isFinite }.count)])
+        let nonFinite = try dataGroup.allGather([Double(scored.scores.joined().filter { !$0.isFinite }.count)])
             .reduce(0, +)
         started = Date()
         let learningRate = optimizer.learningRate
@@ -209,7 +214,7 @@ public final class GRPOTrainer {
     /// Draws the iteration's prompts and samples G trajectories of each with the stochastic sampler (or this
     /// iteration's MixGRPO window).
     func sampleRollout(iteration it: Int) throws -> IterationRollout {
-        let seed = rankSeed(config.seed, rank: processGroup.rank)
+        let seed = rankSeed(config.seed, rank: dataGroup.rank)
         let keys = RandomKey(seed: seed).split(into: 2)
         let iterationKey = keys[1].split(into: 1 + it)[it].split(into: 2)
         let prompts = try task.trainingPrompts(count: config.promptsPerIteration, iteration: it, seed: seed)
@@ -295,12 +300,12 @@ public final class GRPOTrainer {
         var rewardMean: [String: Double] = [:], rewardStd: [String: Double] = [:]
         for (name, values) in zip(rewards.names, scored.scores) {
             // Statistics of the finite rewards: a non-finite one skipped the update and is counted there.
-            let gathered = try processGroup.allGather(values).filter(\.isFinite)
+            let gathered = try dataGroup.allGather(values).filter(\.isFinite)
             rewardMean[name] = mean(gathered)
             rewardStd[name] = std(gathered)
         }
         var info: [String: Double] = [:]
-        for name in scored.info.keys.sorted() { info[name] = mean(try processGroup.allGather(scored.info[name]!)) }
+        for name in scored.info.keys.sorted() { info[name] = mean(try dataGroup.allGather(scored.info[name]!)) }
         let ratios = stats.ratios.map(Double.init)
         var log = IterationLog(
             iteration: iteration, rewardMean: rewardMean, rewardStd: rewardStd,
@@ -335,13 +340,13 @@ public final class GRPOTrainer {
             if statTrackers[stream] != nil {
                 // Every rank updates its tracker with every rank's prompts and rewards in rank order, so the histories
                 // (and the checkpointed tracker) are the same on all ranks; each keeps the advantages of its samples.
-                let everyone = try processGroup.allGatherPrompts(prompts, values: values)
+                let everyone = try dataGroup.allGatherPrompts(prompts, values: values)
                 let clip = Double(config.advantageClipMax)
                 return statTrackers[stream]!.update(prompts: everyone.prompts, rewards: everyone.values)[everyone.mine]
                     .map { Float(Swift.min(Swift.max($0, -clip), clip)) }
             }
             let everyone =
-                normalization.usesBatchStatistics ? Tensor(try processGroup.allGather(values).map(Float.init)) : nil
+                normalization.usesBatchStatistics ? Tensor(try dataGroup.allGather(values).map(Float.init)) : nil
             return groupAdvantages(
                 rewards: Tensor(values.map(Float.init)), normalization: normalization, globalRewards: everyone,
                 clipMax: config.advantageClipMax
@@ -438,7 +443,7 @@ public final class GRPOTrainer {
     /// and each samples a share of the prompts; all get the whole result.
     public func evaluate() throws -> Evaluation.Result {
         try withWeights(averaged: ema, forward: true) {
-            try heldOut.run(task, rewards: rewards, policy: policy, processGroup: processGroup)
+            try heldOut.run(task, rewards: rewards, policy: policy, processGroup: dataGroup)
         }
     }
 

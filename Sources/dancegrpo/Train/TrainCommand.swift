@@ -288,7 +288,8 @@ struct TrainCommand: ParsableCommand {
         let task = try Self.makeTask(settings.task)
         // Ranks: this process and the local ranks it starts (--processes), one rank of an outside launcher's run
         // (MLX_RANK, mpirun, torchrun's variables), or none.
-        let (processGroup, localRanks) = try LocalRanks.group(for: ranks)
+        let (formed, localRanks) = try LocalRanks.group(for: ranks)
+        let processGroup = try Self.sequenceParallel(formed, size: settings.trainer.spSize)
         let environment = ProcessInfo.processInfo.environment
         LocalRanks.shareCores(localWorldSize: Int(environment["LOCAL_WORLD_SIZE"] ?? "") ?? processGroup.worldSize)
         do {
@@ -332,6 +333,17 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// One rank's run: the library loop, observed on rank 0 by the run log and the progress display.
+    /// The formed group with `--sp-size` consecutive ranks holding each sample (checked against the process count).
+    static func sequenceParallel(_ group: ProcessGroup, size: Int) throws -> ProcessGroup {
+        guard size > 1 else { return group }
+        guard let distributed = group as? DistributedProcessGroup, group.worldSize % size == 0 else {
+            throw TrainerError.invalidSetting(
+                "--sp-size \(size): needs a process count that is a multiple of it (this run has \(group.worldSize) "
+                    + "process\(group.worldSize == 1 ? "" : "es"); --processes N or a launcher's ranks)")
+        }
+        return DistributedProcessGroup(distributed.group, gradientShares: size)
+    }
+
     private func train(task: TrainingTask, settings: RunSettings, start: RunStart, processGroup: ProcessGroup) throws {
         let main = processGroup.isMain
         let trainer = try GRPOTrainer(

@@ -159,6 +159,16 @@ struct TrainerFlags: ParsableArguments {
     )
     var zeroStage: Int?
     @Option(
+        name: .customLong("sp-size"),
+        help:
+            """
+            Ulysses sequence parallelism: groups of this many processes share each sample, each running the \
+            transformer on its share of the video tokens (hunyuan-video, skyreels-i2v, wan; the token count must \
+            divide by it) (default \(Self.defaults.spSize)).
+            """
+    )
+    var spSize: Int?
+    @Option(
         help:
             """
             Compute dtype of the training passes: no (float32), bf16, fp16 (loss-scaled); master weights and optimizer \
