@@ -166,6 +166,33 @@ final class HunyuanVideoTaskTests: XCTestCase {
         }
     }
 
+    /// The seed script's video arguments in a config file: `--t` is the frame count of a hunyuan-video run (an image
+    /// family's must stay 1), and `--use_videoalign` with `--vq_coef`/`--mq_coef` the weighted VideoAlign heads, a
+    /// weight of 0 left out.
+    func testSeedVideoArgumentsInAConfigFile() throws {
+        let folder = try temporaryDirectory(self)
+        func written(_ name: String, _ text: String) throws -> URL {
+            let url = folder.appendingPathComponent(name)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+            return url
+        }
+        let file = try written(
+            "seed.json",
+            #"{"model": "hunyuan-video", "t": 53, "use_videoalign": true, "vq_coef": 1.0, "mq_coef": 0.5}"#)
+        let resolved = try RunSettings.resolve(
+            preset: .hunyuanVideo, presetName: "hunyuan-video", layers: [try SettingsLayer.file(file)])
+        XCTAssertEqual(resolved.task.numFrames, 53)
+        XCTAssertEqual(resolved.trainer.rewards, "videoalign-vq,videoalign-mq:0.5")
+        let vqOnly = try written(
+            "vq.json", #"{"use_videoalign": true, "vq_coef": 1.0, "mq_coef": 0.0}"#)
+        XCTAssertEqual(
+            try RunSettings.resolve(preset: .flux, presetName: "flux", layers: [try SettingsLayer.file(vqOnly)])
+                .trainer.rewards, GRPOTrainer.Config.hunyuanVideoReward)
+        XCTAssertThrowsError(try SettingsLayer.file(written("t.json", #"{"t": 53}"#))) {
+            XCTAssert("\($0)".contains("setting 't' = 53"), "\($0)")
+        }
+    }
+
     /// The memory plan's activations for the released 13B transformer (hunyuanvideo-community/HunyuanVideo's
     /// config.json) at the seed's 53 frames of 480 × 480: 14 latent frames of 30 × 30 patch tokens and 256 text
     /// tokens through 20 double- and 40 single-stream blocks of 24 heads × 128.
