@@ -111,5 +111,37 @@ final class HunyuanVideoTrainCommandTests: XCTestCase {
                 FileManager.default.fileExists(atPath: transformer.appendingPathComponent(file).path),
                 "\(file) missing in \(transformer.path)")
         }
+        // The checkpoint samples with `sample --model hunyuan-video --transformer`.
+        let samples = root.appendingPathComponent("samples")
+        let sample = try DancegrpoExecutable.run([
+            "sample", "--model", "hunyuan-video", "--checkpoint", folder, "--transformer",
+            run.appendingPathComponent("checkpoint-2-0").path, "--prompt", "a cat", "--num-frames", "5", "--height",
+            "32", "--width", "32", "--steps", "2", "--max-sequence-length", "32", "--out", samples.path
+        ])
+        XCTAssertEqual(sample.status, 0, sample.output)
+        let written = try FileManager.default.contentsOfDirectory(atPath: samples.path)
+        XCTAssertEqual(written.filter { $0.hasSuffix(".mp4") }.count, 1, "\(written)")
+    }
+
+    /// Two processes with ZeRO stage 3 train the HunyuanVideo transformer sharded and write the whole diffusers-layout
+    /// checkpoint.
+    func testTwoProcessesShardedTraining() throws {
+        let root = try RunFolderFiles.temporaryRoot("hunyuan-video-zero3")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("run")
+        let result = try DancegrpoExecutable.run([
+            "train", "--model", "hunyuan-video", "--checkpoint", folder, "--embeddings", cache, "--height", "32",
+            "--width", "32", "--num-frames", "5", "--processes", "2", "--zero-stage", "3", "--num-generations", "2",
+            "--best-of-n", "0", "--sampling-steps", "3", "--gradient-accumulation-steps", "2", "--reward",
+            "jpeg-compressibility", "--eval-prompts", "2", "--eval-every", "0", "--checkpoint-every", "2",
+            "--iterations", "2", "--output-dir", run.path
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        let weights = run.appendingPathComponent("checkpoint-2-0/transformer/diffusion_pytorch_model.safetensors")
+        let single = DancegrpoExecutable.packageRoot.appendingPathComponent(
+            "\(folder)/transformer/diffusion_pytorch_model.safetensors")
+        XCTAssertEqual(
+            try RunFolderFiles.float32Values(weights).count, try RunFolderFiles.float32Values(single).count,
+            "every parameter gathered into the checkpoint")
     }
 }

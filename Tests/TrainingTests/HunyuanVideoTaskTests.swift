@@ -133,6 +133,27 @@ final class HunyuanVideoTaskTests: XCTestCase {
         }
     }
 
+    /// The trainer's features on the HunyuanVideo path: LoRA on the attention projections, EMA, the KL penalty against
+    /// the frozen reference and bf16 mixed precision train with finite statistics, and the first ratios stay one.
+    func testLoRAEMAKLAndMixedPrecision() throws {
+        var features = GRPOTrainer.Config.tinyHunyuanVideo
+        features.loraRank = 4
+        features.emaDecay = 0.9
+        features.beta = 0.01
+        features.mixedPrecision = .bf16
+        let trainer = try GRPOTrainer(
+            task: try task(), config: features, runFolder: try temporaryDirectory(self).appendingPathComponent("run"))
+        let adapters = trainer.task.network.parameters().keys.filter { $0.contains("lora") }
+        XCTAssertFalse(adapters.isEmpty, "LoRA adapters on HunyuanVideo's to_q/to_k/to_v/to_out.0")
+        let log = try trainer.step()
+        XCTAssert(log.gradNorm.isFinite && log.gradNorm > 0, "\(log.gradNorm)")
+        XCTAssert(log.rewardMean.values.allSatisfy(\.isFinite), "\(log.rewardMean)")
+        XCTAssertEqual(log.ratioMin, 1, accuracy: 1e-3)
+        XCTAssertEqual(log.ratioMax, 1, accuracy: 1e-3)
+        let checkpoint = try trainer.saveCheckpoint()
+        XCTAssertNoThrow(try RunFolder.checkNetwork(of: checkpoint, networkFolder: "transformer", lora: true))
+    }
+
     /// A cache of another width, a missing manifest, files that are not the seed's packed rows and a folder without a
     /// transformer are refused, each naming what is wrong.
     func testBadInputIsNamed() throws {
