@@ -78,6 +78,16 @@ final class HunyuanVideoTaskTests: XCTestCase {
         XCTAssertEqual(frames, videos[1])
         XCTAssertEqual(fps, 8, "the seed's --fps 8")
         XCTAssertEqual(try self.task(rewardFrames: .middle).samples(latents)[0], .image(videos[0][2]))
+
+        // diffusers' HunyuanVideoPipeline decodes its final latents to these videos in [0, 1]
+        // (hunyuan_video_mini.py): the task's frames are them in 8 bits.
+        let pipeline = try SafeTensors.load(Fixture.url("hunyuan_video_mini_pipeline.safetensors"))
+        let decoded = try task.videos(pipeline["final_latents"]!)
+        let reference = pipeline["video"]!.toArray(Float.self)
+        let ours = decoded.flatMap { $0.flatMap(\.pixels) }.map { Float($0) / 255 }
+        XCTAssertEqual(ours.count, reference.count)
+        let error = zip(ours, reference).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThanOrEqual(error, 0.5 / 255 + 1e-4, "8-bit rounding of diffusers' decoded video")
     }
 
     /// The first update's ratios are one (rollout and training score the same transitions through the same policy),
