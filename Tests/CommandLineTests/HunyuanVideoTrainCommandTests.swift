@@ -73,6 +73,13 @@ final class HunyuanVideoTrainCommandTests: XCTestCase {
             cacheFolder.path, "--max-sequence-length", "32", "--dtype", "float32"
         ])
         XCTAssertEqual(preprocess.status, 0, preprocess.output)
+        // Another family's folder is refused, naming the file that is not HunyuanVideo's.
+        let wrongFolder = try DancegrpoExecutable.run([
+            "preprocess", "--model", "hunyuan-video", "--checkpoint", "Tests/TestSupport/Fixtures/wan_mini",
+            "--prompts", promptFile.path, "--out", root.appendingPathComponent("wrong").path
+        ])
+        XCTAssertNotEqual(wrongFolder.status, 0)
+        XCTAssert(wrongFolder.output.contains("wan_mini/tokenizer/tokenizer.json"), wrongFolder.output)
         let manifest = try String(
             contentsOf: cacheFolder.appendingPathComponent("videos2caption.json"), encoding: .utf8)
         XCTAssert(manifest.contains("\"prompt_attention_mask\" : \"3.safetensors\""), manifest)
