@@ -232,8 +232,9 @@ extension GRPOTrainer {
         /// 1e-4, gradient norm 1, 202 iterations, a checkpoint every 50 (the newest 3 kept), seed 42, every block
         /// recomputed, VideoAlign's VQ (``hunyuanVideoReward``), no classifier-free guidance (`--cfg 0.0` is a
         /// caption-dropout rate; the transformer's embedded guidance is the task's). 53 frames of 480 × 480 px are the
-        /// task's defaults. Deviation: the seed's `--ema_decay 0.999` is never read by its script (no EMA), so none
-        /// here; its bf16 autocast is `mixedPrecision` bf16, left to the run as for the other presets.
+        /// task's defaults. The script's `--ema_decay 0.999` and `--checkpoints_total_limit 3` are never read by
+        /// `train_grpo_hunyuan.py`: no EMA here either; deviation: 3 checkpoints are kept (the seed keeps every one,
+        /// 13B each). Its bf16 autocast is `mixedPrecision` bf16, left to the run as for the other presets.
         /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/scripts/finetune/finetune_hunyuan_grpo.sh
         public static var hunyuanVideo: Config {
             var c = Config.flux
