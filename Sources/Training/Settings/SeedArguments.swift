@@ -25,6 +25,9 @@ enum SeedArguments {
         "sp_size": "spSize"
     ]
 
+    /// The families whose seed scripts train videos: their `--t` is `numFrames` (the image families' must be 1).
+    static let videoFamilies: Set<String> = ["hunyuan-video"]
+
     /// Seed arguments about the PyTorch machinery (sharding, precision, data loading, logging) that do not change
     /// what is trained here: accepted, and reported as ignored.
     static let ignored: Set<String> = [
@@ -57,6 +60,10 @@ enum SeedArguments {
                 // DanceGRPO reads `<cache>/videos2caption.json`; our FLUX task takes the cache folder.
                 let path = "\(value)"
                 out["embeddings"] = path.hasSuffix(".json") ? (path as NSString).deletingLastPathComponent : path
+            } else if snake == "t", let model = values["model"] as? String, videoFamilies.contains(model) {
+                out["numFrames"] = value
+            } else if snake == "use_videoalign" || snake == "vq_coef" || snake == "mq_coef" {
+                continue  // below, together
             } else if snake == "t" {
                 guard "\(value)" == "1" else {
                     throw SettingsError.unsupportedValue(
@@ -74,6 +81,17 @@ enum SeedArguments {
             out["emaDecay"] = truth(useEMA) ? (values["ema_decay"] ?? values["ema-decay"] ?? 0.995) : 0
         } else if let decay = values["ema_decay"] ?? values["ema-decay"] {
             out["emaDecay"] = decay
+        }
+        // VideoAlign's heads with the seed's coefficients (`--vq_coef` 1.0 and `--mq_coef` 0.0 by default): the seed
+        // trains on their weighted advantages, so a head of weight 0 adds nothing to the loss and is left out.
+        if let useVideoAlign = values["use_videoalign"] ?? values["use-videoalign"], truth(useVideoAlign) {
+            for (name, key, fallback) in [("videoalign-vq", "vq_coef", 1.0), ("videoalign-mq", "mq_coef", 0.0)] {
+                let given = values[key] ?? values[key.replacingOccurrences(of: "_", with: "-")]
+                guard let weight = given.map({ Double("\($0)") }) ?? fallback else {
+                    throw SettingsError.unsupportedValue(key: key, value: "\(given!)", expected: "a number")
+                }
+                if weight != 0 { rewards.append(weight == 1 ? name : "\(name):\(weight)") }
+            }
         }
         if !rewards.isEmpty { out["rewards"] = rewards.joined(separator: ",") }
         return (out, ignored)

@@ -10,6 +10,7 @@ public enum ModelFamily: String, Codable, CaseIterable, Sendable {
     case wan
     case qwenImage = "qwen-image"
     case qwenImageEdit = "qwen-image-edit"
+    case hunyuanVideo = "hunyuan-video"
 }
 
 /// The embedded worlds `--model world` trains on: the shapes world (pictures) or the moving-shapes world (clips).
@@ -94,6 +95,18 @@ public struct TaskSettings: Codable, Sendable, Equatable {
             guard numFrames >= 1, numFrames <= 4097, (numFrames - 1) % 4 == 0 else {
                 throw SettingRangeError(
                     key: "numFrames", expected: "1 + 4k frames (1, 5, 9, …, 81; Wan's VAE compresses time 4×)",
+                    found: "\(numFrames)")
+            }
+        case .hunyuanVideo:
+            // HunyuanVideo's VAE downsamples 8× and its transformer takes 2×2 patches; time is compressed 4× after
+            // the first frame.
+            for (key, value) in [("height", height), ("width", width)] {
+                try Self.multiple(value, of: 16, key, "(HunyuanVideo: 8× VAE downsampling, then 2×2 patches)")
+            }
+            guard numFrames >= 1, numFrames <= 4097, (numFrames - 1) % 4 == 0 else {
+                throw SettingRangeError(
+                    key: "numFrames",
+                    expected: "1 + 4k frames (1, 5, …, 53, …, 129; HunyuanVideo's VAE compresses time 4×)",
                     found: "\(numFrames)")
             }
         case .qwenImage, .qwenImageEdit:

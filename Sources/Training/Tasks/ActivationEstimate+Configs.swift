@@ -22,6 +22,18 @@ extension ActivationEstimate {
             heads: config.numAttentionHeads, blocks: config.numLayers, crossTokens: textTokens)
     }
 
+    /// A HunyuanVideo transformer (`transformer/config.json`) over `videoTokens` patch tokens (f × h/2 × w/2 for
+    /// latents f × h × w) and `textTokens` text tokens: its double- and single-stream blocks alike attend over both
+    /// jointly (the token refiner's few blocks over the text alone are left out).
+    public static func hunyuanVideo(transformerFolder: URL, videoTokens: Int, textTokens: Int) throws
+        -> ActivationEstimate
+    {
+        let config = try HunyuanVideoTransformer3DConfig.load(transformerFolder)
+        return .transformer(
+            tokens: videoTokens + textTokens, hidden: config.innerDim, heads: config.numAttentionHeads,
+            blocks: config.numLayers + config.numSingleLayers)
+    }
+
     /// A Qwen-Image transformer (`transformer/config.json`) over `imageTokens` packed latent tokens and `textTokens`
     /// text tokens: every double-stream block attends over both jointly.
     public static func qwenImage(transformerFolder: URL, imageTokens: Int, textTokens: Int) throws

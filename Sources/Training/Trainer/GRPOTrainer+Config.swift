@@ -223,5 +223,37 @@ extension GRPOTrainer {
             c.gradientAccumulationSteps = 8
             return c
         }
+
+        /// The reward of the ``hunyuanVideo`` preset: the seed's `--use_videoalign --vq_coef 1.0 --mq_coef 0.0`,
+        /// VideoAlign's visual quality. Until the VideoAlign reward is registered a run names another with `--reward`.
+        public static let hunyuanVideoReward = "videoalign-vq"
+
+        /// DanceGRPO's HunyuanVideo launch script (`finetune_hunyuan_grpo.sh`, `train_grpo_hunyuan.py`): one prompt ×
+        /// 24 generations per GPU from one initial noise (`--use_same_noise`), 16 Dance-SDE steps (the seed's
+        /// `flux_step`: η 0.25, shift 5 on `linspace(1, 0)`), best-of-8 (the 4 highest and 4 lowest advantages of the
+        /// group trained), 9 trained transitions per sample (fraction 0.6 of 15: the last step is dropped), clip 1e-4,
+        /// advantages clipped at 5, an optimizer step every 4 trained samples (2 per iteration), lr 1e-5, weight decay
+        /// 1e-4, gradient norm 1, 202 iterations, a checkpoint every 50 (the newest 3 kept), seed 42, every block
+        /// recomputed, VideoAlign's VQ (``hunyuanVideoReward``), no classifier-free guidance (`--cfg 0.0` is a
+        /// caption-dropout rate; the transformer's embedded guidance is the task's). 53 frames of 480 × 480 px are the
+        /// task's defaults. The script's `--ema_decay 0.999` and `--checkpoints_total_limit 3` are never read by
+        /// `train_grpo_hunyuan.py`: no EMA here either; deviation: 3 checkpoints are kept (the seed keeps every one,
+        /// 13B each). Its bf16 autocast is `mixedPrecision` bf16, left to the run as for the other presets.
+        /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/scripts/finetune/finetune_hunyuan_grpo.sh
+        public static var hunyuanVideo: Config {
+            var c = Config.flux
+            c.iterations = 202
+            c.promptsPerIteration = 1
+            c.numGenerations = 24
+            c.samplingSteps = 16
+            c.eta = 0.25
+            c.shift = 5
+            c.bestOfN = 8
+            c.gradientAccumulationSteps = 4
+            c.checkpointEvery = 50
+            c.checkpointsTotalLimit = 3
+            c.rewards = hunyuanVideoReward
+            return c
+        }
     }
 }

@@ -171,6 +171,13 @@ struct ModelFolder {
                     folder: URL(fileURLWithPath: $0), network: "transformer", frozen: ["vae"],
                     task: QwenImageEditTask.self)
             }
+        case .hunyuanVideo:
+            // Text comes from the cache: neither Llama nor CLIP loads.
+            return settings.checkpoint.map {
+                ModelFolder(
+                    folder: URL(fileURLWithPath: $0), network: "transformer", frozen: ["vae"],
+                    task: HunyuanVideoTask.self)
+            }
         case .sd:
             if try TrainCommand.isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = URL(fileURLWithPath: settings.checkpoint ?? "assets/shapes-model-sd")

@@ -102,6 +102,12 @@ struct TrainCommand: ParsableCommand {
             // DanceGRPO's Wan script samples 512 × 512.
             (taskPreset.height, taskPreset.width) = (512, 512)
         }
+        if task.model == .hunyuanVideo {
+            // DanceGRPO's HunyuanVideo script samples 53 frames of 480 × 480 (--t, --h, --w), and its reward scores
+            // the whole video.
+            (taskPreset.height, taskPreset.width, taskPreset.numFrames) = (480, 480, 53)
+            taskPreset.rewardFrames = .all
+        }
         if task.model == .qwenImageEdit {
             // DanceGRPO's Qwen-Image-Edit script samples 512 × 512 (--h, --w) whatever the condition image's size.
             (taskPreset.height, taskPreset.width) = (512, 512)
@@ -121,6 +127,7 @@ struct TrainCommand: ParsableCommand {
         case .wan: return (.wan, "wan")
         case .qwenImage: return (.qwenImage, "qwen-image")
         case .qwenImageEdit: return (.qwenImageEdit, "qwen-image-edit")
+        case .hunyuanVideo: return (.hunyuanVideo, "hunyuan-video")
         case .sd:
             return try isEmbeddedStableDiffusion(task.checkpoint)
                 ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
@@ -204,6 +211,25 @@ struct TrainCommand: ParsableCommand {
             return try QwenImageEditTask(
                 transformer: networks.transformer, vae: networks.vae, embeddings: URL(fileURLWithPath: embeddings),
                 height: settings.height, width: settings.width)
+        case .hunyuanVideo:
+            guard let checkpoint = settings.checkpoint else {
+                throw ValidationError(
+                    "--model hunyuan-video needs --checkpoint (a diffusers HunyuanVideo folder, e.g. data/HunyuanVideo)"
+                )
+            }
+            guard let embeddings = settings.embeddings else {
+                throw ValidationError(
+                    """
+                    --model hunyuan-video needs --embeddings (a cache from `dancegrpo preprocess --model \
+                    hunyuan-video` or DanceGRPO's)
+                    """)
+            }
+            print("loading HunyuanVideo from \(checkpoint) …")
+            let networks = try HunyuanVideoTask.loadNetworks(from: URL(fileURLWithPath: checkpoint), dtype: .float32)
+            return try HunyuanVideoTask(
+                transformer: networks.transformer, vae: networks.vae, embeddings: URL(fileURLWithPath: embeddings),
+                frames: settings.numFrames, height: settings.height, width: settings.width,
+                rewardFrames: settings.rewardFrames)
         case .sd:
             if try isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = settings.checkpoint ?? "assets/shapes-model-sd"

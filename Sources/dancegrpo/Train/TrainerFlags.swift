@@ -194,7 +194,8 @@ struct TaskFlags: ParsableArguments {
             """
             Model: world (the embedded shapes-world model), flux (a diffusers FLUX folder + --embeddings), sd (a \
             diffusers Stable Diffusion v1 folder + --prompt-file, or the embedded UNet world model), wan (a diffusers \
-            Wan-2.1 folder + --embeddings), qwen-image (a diffusers Qwen-Image folder + --embeddings).
+            Wan-2.1 folder + --embeddings), qwen-image (a diffusers Qwen-Image folder + --embeddings), hunyuan-video \
+            (a diffusers HunyuanVideo folder + --embeddings).
             """
     )
     var model: ModelFamily?
@@ -209,24 +210,38 @@ struct TaskFlags: ParsableArguments {
     @Option(
         help:
             """
-            Model folder: the embedded model, a diffusers FLUX, SD, Wan or Qwen-Image folder (default \
+            Model folder: the embedded model, a diffusers FLUX, SD, Wan, Qwen-Image or HunyuanVideo folder (default \
             assets/shapes-model, assets/moving-shapes-model for --world moving-shapes, assets/shapes-model-sd for \
             sd).
             """
     )
     var checkpoint: String?
     @Option(
-        help: "FLUX, Wan, Qwen-Image: the prompt-embedding cache written by `dancegrpo preprocess` (or DanceGRPO's).")
+        help:
+            """
+            FLUX, Wan, Qwen-Image, HunyuanVideo: the prompt-embedding cache written by `dancegrpo preprocess` (or \
+            DanceGRPO's).
+            """)
     var embeddings: String?
     @Option(help: "SD: prompts, one per line (DanceGRPO's assets/prompts.txt).") var promptFile: String?
     @Option(help: "SD: evaluation prompts, one per line (default: the first prompts of --prompt-file).")
     var evalPromptFile: String?
     @Option(help: "SD: image side in pixels (default 512).") var resolution: Int?
-    @Option(help: "FLUX, Wan, Qwen-Image: image height in pixels (default 720; 512 for wan).") var height: Int?
-    @Option(help: "FLUX, Wan, Qwen-Image: image width in pixels (default 720; 512 for wan).") var width: Int?
-    @Option(help: "Wan: frames per sample, 1 + 4k (default 1: Wan as an image model, as DanceGRPO trains it).")
+    @Option(help: "Image height in pixels (default 720; 512 for wan, 480 for hunyuan-video).") var height: Int?
+    @Option(help: "Image width in pixels (default 720; 512 for wan, 480 for hunyuan-video).") var width: Int?
+    @Option(
+        help:
+            """
+            Wan, HunyuanVideo: frames per sample, 1 + 4k (default: wan 1, Wan as an image model as DanceGRPO trains \
+            it; hunyuan-video 53, DanceGRPO's).
+            """)
     var numFrames: Int?
-    @Option(help: "Wan: the frames image rewards score, averaged: first (DanceGRPO's), middle or all (default first).")
+    @Option(
+        help:
+            """
+            Wan, HunyuanVideo: the frames image rewards score, averaged: first (DanceGRPO's Wan), middle or all (the \
+            whole clip, a video reward's input; default first, all for hunyuan-video).
+            """)
     var rewardFrames: RewardFrames?
     @Option(help: "FLUX: FLUX.1-dev's distilled guidance embedding (default 3.5).") var fluxGuidance: Float?
     @Option(
