@@ -76,6 +76,21 @@ CONFIG_T4 = {
     "rope_scaling": {"type": "mrope", "mrope_section": [1, 1, 2]}, "vocab_size": 80,
 }
 
+# Qwen2-VL-2B-Instruct's config.json as the hub has it (transformers 4); "config_2b_t5" is transformers 5's rewrite.
+QWEN2_VL_2B = {
+    "architectures": ["Qwen2VLForConditionalGeneration"], "attention_dropout": 0.0, "bos_token_id": 151643,
+    "eos_token_id": 151645, "vision_start_token_id": 151652, "vision_end_token_id": 151653,
+    "vision_token_id": 151654, "image_token_id": 151655, "video_token_id": 151656, "hidden_act": "silu",
+    "hidden_size": 1536, "initializer_range": 0.02, "intermediate_size": 8960, "max_position_embeddings": 32768,
+    "max_window_layers": 28, "model_type": "qwen2_vl", "num_attention_heads": 12, "num_hidden_layers": 28,
+    "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "sliding_window": 32768,
+    "tie_word_embeddings": True, "torch_dtype": "bfloat16", "transformers_version": "4.41.2", "use_cache": True,
+    "use_sliding_window": False,
+    "vision_config": {"depth": 32, "embed_dim": 1280, "mlp_ratio": 4, "num_heads": 16, "in_chans": 3,
+                      "hidden_size": 1536, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
+    "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}, "vocab_size": 151936,
+}
+
 LORA_R, LORA_ALPHA = 4, 16
 MODEL_CONFIG = {
     "data_config": {
@@ -252,7 +267,9 @@ def main():
     save_file(base, os.path.join(folder, "Qwen2-VL-2B-Instruct", "model.safetensors"), metadata={"format": "pt"})
 
     config_t5 = json.loads(Qwen2VLConfig(**copy.deepcopy(CONFIG_T4)).to_json_string(use_diff=False))
+    config_2b_t5 = json.loads(Qwen2VLConfig(**copy.deepcopy(QWEN2_VL_2B)).to_json_string())
     meta = {"_transformers_version": transformers.__version__, "config_t4": CONFIG_T4, "config_t5": config_t5,
+            "config_2b_t5": config_2b_t5,
             "special_token_ids": SPECIAL, "pad_token_id": PAD, "lora_scaling": scaling}
     path = os.path.join(FIXTURES, "videoalign_model.safetensors")
     save_file({k: v.float().contiguous() for k, v in tensors.items()}, path, metadata={"config": json.dumps(meta)})

@@ -78,6 +78,16 @@ final class Qwen2VisionConfigTests: XCTestCase {
         XCTAssertEqual(text.mropeSection, [16, 24, 24])
         XCTAssertEqual(text.ropeTheta, 1_000_000)
         XCTAssertEqual(text.vocabSize, 151_936)
+        // The same file as transformers 5 rewrites it (nested text_config, rope_parameters, in_channels).
+        let golden = try SafeTensorsFile(url: Fixture.url("videoalign_model.safetensors"))
+        let meta = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(XCTUnwrap(golden.metadata["config"]).utf8)) as? [String: Any])
+        let t5 = try write(XCTUnwrap(meta["config_2b_t5"]))
+        XCTAssertEqual(try Qwen2VisionConfig.load(t5), vision)
+        var text5 = try Qwen2_5_VLTextConfig.load(t5)
+        XCTAssertEqual(text5.ropeType, "default")
+        text5.ropeType = text.ropeType
+        XCTAssertEqual(text5, text)
         // The tower this config builds has the 665,271,296 parameters of transformers' (meta-device count).
         XCTAssertEqual(Qwen2VisionTransformer(vision).parameterCount(), 665_271_296)
     }

@@ -128,6 +128,95 @@ final class VideoRewardModelTests: XCTestCase {
         XCTAssertGreaterThan(maxAbsDifference(logits, g["output.logits_special"]), 1e-3)
     }
 
+    /// The base model as transformers 5 saves it: nested text_config, keys `model.visual.*` and
+    /// `model.language_model.*`.
+    func testTransformers5BaseFolderLoads() throws {
+        let g = try golden()
+        let dir = try copy()
+        let base = dir.appendingPathComponent("Qwen2-VL-2B-Instruct")
+        let tensors = try SafeTensors.load(base.appendingPathComponent("model.safetensors"))
+        var renamed: [String: Tensor] = [:]
+        for (key, value) in tensors {
+            let name =
+                key.hasPrefix("visual.")
+                ? "model." + key : key.hasPrefix("model.") ? "model.language_model." + key.dropFirst(6) : key
+            renamed[name] = value
+        }
+        XCTAssertNotNil(renamed["model.language_model.layers.1.mlp.down_proj.weight"])
+        try SafeTensors.save(renamed, to: base.appendingPathComponent("model.safetensors"))
+        try JSONSerialization.data(withJSONObject: XCTUnwrap(g.meta["config_t5"])).write(
+            to: base.appendingPathComponent("config.json"))
+        let (model, _) = try VideoRewardModel.load(from: dir)
+        let logits = try model(
+            ids: g.rows("input.input_ids"), attentionMask: g.rows("input.attention_mask"),
+            pixelValuesVideos: g["input.pixel_values_videos"], videoGrids: g.grids)
+        check(logits, g["output.logits_special"], "logits, transformers 5 base folder")
+    }
+
+    /// A whole-model `checkpoint-<N>/model.pth` of the peft-wrapped model (`base_model.model.` prefix,
+    /// `.base_layer.weight`, `lora_A.default.weight`; the scaling from model_config.json's peft_lora_config). It is
+    /// written as safetensors under that name: checkpoints are recognised by content, and the key handling is what
+    /// is tested here.
+    func testWholeModelPthWithPeftNamesLoads() throws {
+        let g = try golden()
+        let dir = try copy()
+        let step = dir.appendingPathComponent("checkpoint-12")
+        let base = try SafeTensors.load(dir.appendingPathComponent("Qwen2-VL-2B-Instruct/model.safetensors"))
+        let adapter = try SafeTensors.load(step.appendingPathComponent("adapter_model.safetensors"))
+        let nonLoRA = try openCheckpoint(path: step.appendingPathComponent("non_lora_state_dict.pth")).tensors()
+        var full: [String: Tensor] = [:]
+        for (key, value) in base {
+            let module = String(key.dropLast(".weight".count))
+            let adapted = adapter["base_model.model.\(module).lora_A.weight"] != nil
+            full[adapted ? "base_model.model.\(module).base_layer.weight" : "base_model.model." + key] = value
+        }
+        for (key, value) in nonLoRA { full[key] = value }
+        for (key, value) in adapter {
+            full[key.replacingOccurrences(of: ".weight", with: ".default.weight")] = value
+        }
+        let whole = dir.appendingPathComponent("checkpoint-20")
+        try FileManager.default.createDirectory(at: whole, withIntermediateDirectories: true)
+        try SafeTensors.save(full, to: whole.appendingPathComponent("model.pth"))
+        let (model, _) = try VideoRewardModel.load(from: dir)
+        let logits = try model(
+            ids: g.rows("input.input_ids"), attentionMask: g.rows("input.attention_mask"),
+            pixelValuesVideos: g["input.pixel_values_videos"], videoGrids: g.grids)
+        check(logits, g["output.logits_special"], "logits, whole-model checkpoint")
+        // Asking for the LoRA step reads that one instead.
+        let (earlier, _) = try VideoRewardModel.load(from: dir, step: 12)
+        XCTAssertEqual(earlier.model.config.vocabSize, 72)
+    }
+
+    /// bfloat16 weights (the released checkpoint's dtype): the same logits within bfloat16's precision.
+    func testBFloat16Load() throws {
+        let g = try golden()
+        let (model, _) = try VideoRewardModel.load(from: folder, dtype: .bfloat16)
+        XCTAssertEqual(model.rmHead.weight.dtype, .bfloat16)
+        let logits = try model(
+            ids: g.rows("input.input_ids"), attentionMask: g.rows("input.attention_mask"),
+            pixelValuesVideos: g["input.pixel_values_videos"], videoGrids: g.grids)
+        assertClose(logits, g["output.logits_special"], tolerance: 0.05, "bfloat16")
+        print("VideoAlign logits bfloat16: max abs error \(maxAbsDifference(logits, g["output.logits_special"]))")
+    }
+
+    /// output_dim 3 reads each reward token's own column; other widths keep every column of the three tokens.
+    func testSpecialPoolingWidths() throws {
+        let values = (0..<(2 * 5 * 3)).map { Float($0) }
+        let logits = Tensor(values, shape: [2, 5, 3])
+        let ids = [[1, 7, 2, 8, 9], [7, 8, 3, 9, 0]]
+        let diagonal = try VideoRewardPooling(mode: .special, outputDim: 3, specialTokenIDs: [7, 8, 9])(
+            logits, ids: ids)
+        // Row 0: tokens at 1, 3, 4 → logits[0,1,0], [0,3,1], [0,4,2]; row 1: at 0, 1, 3.
+        XCTAssertEqual(diagonal.toArray(Float.self), [3, 10, 14, 15, 19, 26])
+        let two = Tensor((0..<20).map { Float($0) }, shape: [2, 5, 2])
+        let flat = try VideoRewardPooling(mode: .special, outputDim: 2, specialTokenIDs: [9, 8, 7])(two, ids: ids)
+        XCTAssertEqual(flat.shape, [2, 6])
+        XCTAssertEqual(flat.toArray(Float.self), [2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17])
+        let last = try VideoRewardPooling(mode: .last, outputDim: 2, padTokenID: 0)(two, ids: ids)
+        // Row 0 has no pad: its last position; row 1's first pad is at 4: position 3.
+        XCTAssertEqual(last.toArray(Float.self), [8, 9, 16, 17])
+    }
+
     func testRopeIndexMatchesTransformers() throws {
         let g = try golden()
         let positions = Qwen2VLRopeIndex.positionIDs(
