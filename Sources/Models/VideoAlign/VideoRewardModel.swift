@@ -37,7 +37,7 @@ public final class VideoRewardModel: Module {
     ) {
         precondition(
             vision.hiddenSize == text.hiddenSize,
-            "VideoRewardModel: vision_config.hidden_size \(vision.hiddenSize) ≠ the language model's \(text.hiddenSize)"
+            "VideoRewardModel: vision_config.hidden_size \(vision.hiddenSize) ≠ text \(text.hiddenSize)"
         )
         let keys = key.split(into: 3)
         visual = Qwen2VisionTransformer(vision, dtype: dtype, key: keys[0])
