@@ -85,12 +85,15 @@ public enum VideoRewardCheckpoint {
     }
 
     /// A checkpoint key in the model's names (transformers 4's), or nil for tensors the reward model does not use
-    /// (`lm_head`): peft's `base_model.model.` prefix and `.base_layer` dropped, transformers 5's `model.visual.` /
+    /// (`lm_head`, and the frozen copy peft keeps of a module it trains whole): peft's `base_model.model.` prefix,
+    /// `.base_layer` and `.modules_to_save.default` dropped, transformers 5's `model.visual.` /
     /// `model.language_model.` renamed.
     static func modelKey(_ key: String) -> String? {
         var k = key
         if k.hasPrefix("base_model.model.") { k.removeFirst("base_model.model.".count) }
+        if k.contains(".original_module.") { return nil }
         k = k.replacingOccurrences(of: ".base_layer.", with: ".")
+        k = k.replacingOccurrences(of: ".modules_to_save.default.", with: ".")
         if k.hasPrefix("model.visual.") {
             k = "visual." + k.dropFirst("model.visual.".count)
         } else if k.hasPrefix("model.language_model.") {

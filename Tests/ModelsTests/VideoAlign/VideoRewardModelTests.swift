@@ -154,7 +154,7 @@ final class VideoRewardModelTests: XCTestCase {
     }
 
     /// A whole-model `checkpoint-<N>/model.pth` of the peft-wrapped model (`base_model.model.` prefix,
-    /// `.base_layer.weight`, `lora_A.default.weight`; the scaling from model_config.json's peft_lora_config). It is
+    /// `.base_layer.weight`, `lora_A.default.weight`, `rm_head` as a module to save; the scaling from model_config.json's peft_lora_config). It is
     /// written as safetensors under that name: checkpoints are recognised by content, and the key handling is what
     /// is tested here.
     func testWholeModelPthWithPeftNamesLoads() throws {
@@ -171,6 +171,10 @@ final class VideoRewardModelTests: XCTestCase {
             full[adapted ? "base_model.model.\(module).base_layer.weight" : "base_model.model." + key] = value
         }
         for (key, value) in nonLoRA { full[key] = value }
+        // rm_head as peft's modules_to_save keeps it: the trained copy, and the original to be ignored.
+        full["base_model.model.rm_head.modules_to_save.default.weight"] = full["base_model.model.rm_head.weight"]
+        full["base_model.model.rm_head.original_module.weight"] = Tensor.zeros([1, 32])
+        full["base_model.model.rm_head.weight"] = nil
         for (key, value) in adapter {
             full[key.replacingOccurrences(of: ".weight", with: ".default.weight")] = value
         }
