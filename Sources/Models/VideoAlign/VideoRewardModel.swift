@@ -5,7 +5,7 @@ import NN
 /// VideoAlign's reward model (KwaiVGI/VideoReward, the VQ / MQ / TA reward of the seed's HunyuanVideo and
 /// SkyReels-I2V runs): Qwen2-VL (the version 1 vision tower and the Qwen2 language model) with a bias-free linear
 /// `rm_head` (`hidden_size → output_dim`) read at a few positions: VideoAlign's `Qwen2VLRewardModelBT`.
-/// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/models/videoalign/trainer.py#L60
+/// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/models/videoalign/trainer.py#L59
 ///
 /// What its forward computes, given the tensors of transformers' Qwen2-VL processor (`input_ids`,
 /// `attention_mask`, `pixel_values_videos`, `video_grid_thw`, and the image pair when there are images):

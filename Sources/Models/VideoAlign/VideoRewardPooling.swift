@@ -2,7 +2,7 @@ import Engine
 
 /// Which positions of `rm_head`'s per-token logits become a sequence's reward: the end of VideoAlign's
 /// `Qwen2VLRewardModelBT.forward`.
-/// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/models/videoalign/trainer.py#L60
+/// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/models/videoalign/trainer.py#L150
 ///
 /// - `special` (the released checkpoint): per row the positions whose token is one of the three reward tokens
 ///   (`<|VQ_reward|>`, `<|MQ_reward|>`, `<|TA_reward|>`), in sequence order; with `output_dim` 3 each token's own
