@@ -154,9 +154,9 @@ final class VideoRewardModelTests: XCTestCase {
     }
 
     /// A whole-model `checkpoint-<N>/model.pth` of the peft-wrapped model (`base_model.model.` prefix,
-    /// `.base_layer.weight`, `lora_A.default.weight`, `rm_head` as a module to save; the scaling from model_config.json's peft_lora_config). It is
-    /// written as safetensors under that name: checkpoints are recognised by content, and the key handling is what
-    /// is tested here.
+    /// `.base_layer.weight`, `lora_A.default.weight`, `rm_head` as a module to save; the scaling from
+    /// model_config.json's peft_lora_config). It is written as safetensors under that name: checkpoints are
+    /// recognised by content, and the key handling is what is tested here.
     func testWholeModelPthWithPeftNamesLoads() throws {
         let g = try golden()
         let dir = try copy()
