@@ -24,7 +24,7 @@ https://github.com/huggingface/peft/blob/v0.13.2/src/peft/tuners/lora/layer.py
 Writes Tests/TestSupport/Fixtures/videoalign_mini/, the checkpoint folder as users download it
 (load_model_from_checkpoint's layout: the seed's utils.py at the pin) plus the base model beside it:
   model_config.json                       data_config / model_config / peft_lora_config / inference_config
-  checkpoint-2/  (an older step, empty)   and checkpoint-12/ (the latest, the one loaded):
+  checkpoint-2/  (an older step, no weights) and checkpoint-12/ (the latest, the one loaded):
     adapter_config.json                   peft's: r, lora_alpha, use_rslora, target_modules
     adapter_model.safetensors             base_model.model.<module>.lora_A.weight / lora_B.weight
     non_lora_state_dict.pth               torch.save of the trainable non-LoRA tensors (rm_head, the resized
