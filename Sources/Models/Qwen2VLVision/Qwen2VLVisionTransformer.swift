@@ -101,9 +101,14 @@ public final class Qwen2VLVisionTransformer: Module {
     /// `[L, head_dim]` cos and sin of each patch's rotary angles (float32): the first half of a head turns with the
     /// row, the second with the column, each over `head_dim / 4` frequencies repeated twice (rotate-half layout).
     func rotary(_ layout: Qwen2VLVisionLayout) -> (cos: Tensor, sin: Tensor) {
-        let quarter = config.headDim / 4
-        let spatial = Double(config.headDim / 2)
-        let inverse = (0..<quarter).map { Float(1 / pow(config.ropeTheta, Double(2 * $0) / spatial)) }
+        Self.rotary(layout, headDim: config.headDim, theta: config.ropeTheta)
+    }
+
+    /// ``rotary(_:)`` for any tower's head size and base (Qwen2-VL's tower turns the same way).
+    static func rotary(_ layout: Qwen2VLVisionLayout, headDim: Int, theta: Double) -> (cos: Tensor, sin: Tensor) {
+        let quarter = headDim / 4
+        let spatial = Double(headDim / 2)
+        let inverse = (0..<quarter).map { Float(1 / pow(theta, Double(2 * $0) / spatial)) }
         let freqs = Tensor(inverse, shape: [1, quarter])
         let rows = Tensor(layout.positions.map { Float($0.h) }, shape: [layout.patchCount, 1]) * freqs
         let cols = Tensor(layout.positions.map { Float($0.w) }, shape: [layout.patchCount, 1]) * freqs
