@@ -12,7 +12,8 @@ import NN
 /// classifier-free guidance), `--model wan` (Wan-2.1, the folder's scheduler with classifier-free guidance) or
 /// `--model qwen-image` (Qwen-Image, the folder's Euler scheduler with true CFG against a negative prompt) or
 /// `--model qwen-image-edit` (Qwen-Image-Edit: the same with a condition image, `--image`) or `--model hunyuan-video`
-/// (HunyuanVideo, the folder's Euler scheduler with embedded guidance).
+/// (HunyuanVideo, the folder's Euler scheduler with embedded guidance) or `--model skyreels-i2v` (SkyReels-V1
+/// image-to-video from `--image` or a FLUX first frame).
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
@@ -24,7 +25,10 @@ struct SampleCommand: ParsableCommand {
 
     @Option(
         help:
-            "Model family: flux, sd (Stable Diffusion v1), wan (Wan-2.1), qwen-image, qwen-image-edit or hunyuan-video."
+            """
+            Model family: flux, sd (Stable Diffusion v1), wan (Wan-2.1), qwen-image, qwen-image-edit, hunyuan-video \
+            or skyreels-i2v.
+            """
     )
     var model = "flux"
 
@@ -42,8 +46,22 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "A prompt (repeatable).")
     var prompt: [String] = []
 
-    @Option(help: "qwen-image-edit: the condition image (PNG) every prompt edits.")
+    @Option(
+        help:
+            """
+            qwen-image-edit: the condition image (PNG) every prompt edits; skyreels-i2v: the first frame (PNG or JPEG) \
+            every prompt animates.
+            """)
     var image: String?
+
+    @Option(
+        help:
+            """
+            skyreels-i2v without --image: a diffusers FLUX folder that generates each prompt's first frame at the \
+            video's size (DanceGRPO's reference-image step: 30 steps, guidance 3.5, 512 T5 tokens), saved beside \
+            the video.
+            """)
+    var referenceCheckpoint: String?
 
     @Option(
         help:
@@ -168,18 +186,26 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         let prompts = try PromptList.load(prompts: prompt, file: promptsFile)
         guard !prompts.isEmpty else { throw ValidationError("give --prompt or --prompts-file") }
-        if model != "wan", model != "hunyuan-video", numFrames != nil {
-            throw ValidationError("--num-frames is for --model wan and hunyuan-video")
+        if !["wan", "hunyuan-video", "skyreels-i2v"].contains(model), numFrames != nil {
+            throw ValidationError("--num-frames is for --model wan, hunyuan-video and skyreels-i2v")
         }
-        if !["wan", "qwen-image", "qwen-image-edit", "hunyuan-video"].contains(model), !negativePrompt.isEmpty {
+        if !["wan", "qwen-image", "qwen-image-edit", "hunyuan-video", "skyreels-i2v"].contains(model),
+            !negativePrompt.isEmpty
+        {
             throw ValidationError(
                 "--negative-prompt is for --model wan and qwen-image (or qwen-image-edit), and hunyuan-video")
         }
-        if model != "hunyuan-video", trueCfgScale != nil {
-            throw ValidationError("--true-cfg-scale is for --model hunyuan-video")
+        if model != "hunyuan-video", model != "skyreels-i2v", trueCfgScale != nil {
+            throw ValidationError("--true-cfg-scale is for --model hunyuan-video and skyreels-i2v")
         }
-        if model != "qwen-image-edit", image != nil || imageArea != nil {
-            throw ValidationError("--image and --image-area are for --model qwen-image-edit")
+        if model != "qwen-image-edit", model != "skyreels-i2v", image != nil {
+            throw ValidationError("--image is for --model qwen-image-edit and skyreels-i2v")
+        }
+        if model != "qwen-image-edit", imageArea != nil {
+            throw ValidationError("--image-area is for --model qwen-image-edit")
+        }
+        if model != "skyreels-i2v", referenceCheckpoint != nil {
+            throw ValidationError("--reference-checkpoint is for --model skyreels-i2v")
         }
         switch model {
         case "flux":
@@ -205,6 +231,11 @@ struct SampleCommand: ParsableCommand {
                 throw ValidationError("--eta and --unet are for --model sd, --lora for --model flux")
             }
             try runHunyuanVideo(prompts)
+        case "skyreels-i2v":
+            guard eta == nil, unet == nil, lora == nil else {
+                throw ValidationError("--eta and --unet are for --model sd, --lora for --model flux")
+            }
+            try runSkyReelsI2V(prompts)
         case "sd":
             guard transformer == nil, lora == nil, shift == nil else {
                 throw ValidationError("--transformer, --lora and --shift are for --model flux")
@@ -212,7 +243,10 @@ struct SampleCommand: ParsableCommand {
             try runStableDiffusion(prompts)
         default:
             throw ValidationError(
-                "unknown model '\(model)' (available: flux, sd, wan, qwen-image, qwen-image-edit, hunyuan-video)")
+                """
+                unknown model '\(model)' (available: flux, sd, wan, qwen-image, qwen-image-edit, hunyuan-video, \
+                skyreels-i2v)
+                """)
         }
     }
 
