@@ -13,14 +13,15 @@ struct PreprocessCommand: ParsableCommand {
         commandName: "preprocess",
         abstract: "Encode a prompt file with the model's text encoders into an embedding cache for training.")
 
-    @Option(help: "Model family: flux, wan, qwen-image or qwen-image-edit.")
+    @Option(help: "Model family: flux, wan, qwen-image, qwen-image-edit or skyreels-i2v.")
     var model = "flux"
 
     @Option(
         help:
             """
             A diffusers FLUX folder (only text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/ are read), Wan or \
-            Qwen-Image folder (text_encoder/, tokenizer/), or Qwen-Image-Edit folder (also vae/, processor/).
+            Qwen-Image folder (text_encoder/, tokenizer/), Qwen-Image-Edit folder (also vae/, processor/), or \
+            HunyuanVideo/SkyReels folder (text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/).
             """)
     var checkpoint: String
 
@@ -55,8 +56,9 @@ struct PreprocessCommand: ParsableCommand {
     @Option(
         help:
             """
-            Text tokens (default: 512 for FLUX, 226 for Wan, 1024 for Qwen-Image, 5000 for Qwen-Image-Edit as \
-            DanceGRPO's preprocessing; Qwen-Image's files are padded to this length, as the seed's).
+            Text tokens (default: 512 for FLUX, 226 for Wan, 1024 for Qwen-Image, 5000 for Qwen-Image-Edit, 256 \
+            after the template for SkyReels as DanceGRPO's preprocessing; Qwen-Image's files are padded to this \
+            length, as the seed's).
             """)
     var maxSequenceLength: Int?
 
@@ -73,8 +75,9 @@ struct PreprocessCommand: ParsableCommand {
     var dropCJK = false
 
     func run() throws {
-        guard ["flux", "wan", "qwen-image", "qwen-image-edit"].contains(model) else {
-            throw ValidationError("unknown model '\(model)' (available: flux, wan, qwen-image, qwen-image-edit)")
+        guard ["flux", "wan", "qwen-image", "qwen-image-edit", "skyreels-i2v"].contains(model) else {
+            throw ValidationError(
+                "unknown model '\(model)' (available: flux, wan, qwen-image, qwen-image-edit, skyreels-i2v)")
         }
         if model == "qwen-image-edit" { return try runQwenImageEdit() }
         guard !prompts.isEmpty else { throw ValidationError("--model \(model) needs --prompts (one prompt per line)") }
@@ -84,6 +87,7 @@ struct PreprocessCommand: ParsableCommand {
         guard !selected.isEmpty else { throw ValidationError("\(prompts): no prompts (all lines are blank)") }
         if model == "wan" { return try runWan(selected) }
         if model == "qwen-image" { return try runQwenImage(selected) }
+        if model == "skyreels-i2v" { return try runSkyReelsI2V(selected) }
         let storedDType = dtype
         let maxSequenceLength = self.maxSequenceLength ?? 512
 
