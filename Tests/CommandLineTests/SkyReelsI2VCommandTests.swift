@@ -55,4 +55,49 @@ final class SkyReelsI2VCommandTests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssert(missing.output.contains("--image IN.png, or --reference-checkpoint FLUX_DIR"), missing.output)
     }
+
+    /// The cache is the seed's layout of diffusers' `encode_prompt` (the HunyuanVideo golden's states, mask and pooled
+    /// vectors for the same prompts at 32 tokens): `[1 + L, D]` with the pooled vector zero-padded in row 0, the mask
+    /// `[L]`; the empty prompt's cache in `empty/`.
+    func testPreprocessWritesTheSeedLayout() throws {
+        let root = try RunFolderFiles.temporaryRoot("skyreels-i2v-preprocess")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let promptFile = root.appendingPathComponent("prompts.txt")
+        try (prompts.joined(separator: "\n") + "\n").write(to: promptFile, atomically: true, encoding: .utf8)
+        let cache = root.appendingPathComponent("cache")
+        let result = try DancegrpoExecutable.run([
+            "preprocess", "--model", "skyreels-i2v", "--checkpoint", folder, "--prompts", promptFile.path,
+            "--max-sequence-length", "32", "--dtype", "float32", "--out", cache.path
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        let reference = DancegrpoExecutable.packageRoot.appendingPathComponent(
+            "Tests/TestSupport/Fixtures/hunyuan_video_mini_pipeline.safetensors")
+        let states = try RunFolderFiles.float32Tensor(reference, key: "prompt_embeds")
+        let masks = try RunFolderFiles.float32Tensor(reference, key: "prompt_attention_mask")
+        let pooled = try RunFolderFiles.float32Tensor(reference, key: "pooled_prompt_embeds")
+        let (length, width, pooledWidth) = (32, 32, 16)
+        var worst: Float = 0
+        for row in 0..<2 {
+            let packed = try RunFolderFiles.float32Tensor(
+                cache.appendingPathComponent("prompt_embed/\(row).safetensors"), key: "prompt_embed")
+            let mask = try RunFolderFiles.float32Tensor(
+                cache.appendingPathComponent("prompt_attention_mask/\(row).safetensors"), key: "prompt_attention_mask")
+            XCTAssertEqual(packed.count, (1 + length) * width)
+            XCTAssertEqual(mask, Array(masks[(row * length)..<((row + 1) * length)]))
+            let expectedFirst =
+                Array(pooled[(row * pooledWidth)..<((row + 1) * pooledWidth)])
+                + Array(repeating: 0, count: width - pooledWidth)
+            let expected = expectedFirst + Array(states[(row * length * width)..<((row + 1) * length * width)])
+            worst = max(worst, zip(packed, expected).map { abs($0 - $1) }.max() ?? .infinity)
+        }
+        let scale = (states + pooled).map(abs).max() ?? 1
+        XCTAssertLessThanOrEqual(worst, 1e-4 * scale, "max abs error of the cached states")
+        print("skyreels-i2v preprocess: cached states max abs error \(worst) at scale \(scale)")
+        let manifest = try String(contentsOf: cache.appendingPathComponent("videos2caption.json"), encoding: .utf8)
+        XCTAssert(manifest.contains("prompt_attention_mask") && manifest.contains(prompts[1]), manifest)
+        let empty = cache.appendingPathComponent("empty")
+        XCTAssert(
+            FileManager.default.fileExists(atPath: empty.appendingPathComponent("prompt_embed/0.safetensors").path))
+        XCTAssert(FileManager.default.fileExists(atPath: empty.appendingPathComponent("videos2caption.json").path))
+    }
 }
