@@ -8,29 +8,38 @@ import Sampling
 /// (the VAE's posterior of the one-frame clip, sampled, times `scaling_factor`) in latent frame 0 and zeros in the
 /// frames after it. Everything else is ``HunyuanVideoPipeline``'s: the templated Llama 3 states with CLIP-L's pooled
 /// vector, the folder's shifted flow-matching Euler scheduler over `linspace(1, 0, T + 1)[:-1]`, the embedded guidance
-/// `g · 1000`, true CFG `v_n + s·(v − v_n)` against a negative prompt (on by default in SkyReels, `true_cfg_scale` 6),
-/// and the VAE decoding `latents / scaling_factor`.
+/// `g · 1000`, true CFG `v_n + s·(v − v_n)` against a negative prompt (on by default in SkyReels,
+/// `true_cfg_scale` 6), and the VAE decoding `latents / scaling_factor`.
 /// https://github.com/huggingface/diffusers/blob/v0.42.1/src/diffusers/pipelines/hunyuan_video/pipeline_hunyuan_skyreels_image2video.py#L417-L781
 public final class HunyuanSkyreelsImageToVideoPipeline {
-    /// The text side, transformer, VAE and scheduler, shared with the text-to-video pipeline's code.
-    public let base: HunyuanVideoPipeline
+    public let transformer: HunyuanVideoTransformer3DModel
+    public let vae: AutoencoderKLHunyuanVideo
+    /// The text side; nil when loaded for training, whose prompts come from an embedding cache.
+    public let text: HunyuanVideoTextEncoding?
+    public let scheduler: SchedulerConfig
 
-    public var transformer: HunyuanVideoTransformer3DModel { base.transformer }
-    public var vae: AutoencoderKLHunyuanVideo { base.vae }
-    public var text: HunyuanVideoTextEncoding { base.text }
-    public var scheduler: SchedulerConfig { base.scheduler }
-
-    public init(base: HunyuanVideoPipeline) { self.base = base }
+    public init(
+        transformer: HunyuanVideoTransformer3DModel, vae: AutoencoderKLHunyuanVideo, text: HunyuanVideoTextEncoding?,
+        scheduler: SchedulerConfig
+    ) {
+        self.transformer = transformer
+        self.vae = vae
+        self.text = text
+        self.scheduler = scheduler
+    }
 
     /// Loads a diffusers HunyuanVideo folder whose transformer takes twice the VAE's latent channels and returns
     /// them once (SkyReels' 32 → 16); `transformerFolder` replaces `transformer/` (SkyReels' released transformer
     /// folder on `hunyuanvideo-community/HunyuanVideo`, as diffusers' example loads it, or a training checkpoint folder
-    /// with `transformer/` inside). The other arguments are ``HunyuanVideoPipeline/load(from:dtype:transformerFolder:cropStart:)``'s.
+    /// with `transformer/` inside). `loadTextEncoders` false skips the Llama and CLIP parts (training reads cached
+    /// states). The other arguments are ``HunyuanVideoPipeline/load(from:dtype:transformerFolder:cropStart:)``'s.
     public static func load(
-        from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil, cropStart: Int? = nil
+        from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil, cropStart: Int? = nil,
+        loadTextEncoders: Bool = true
     ) throws -> HunyuanSkyreelsImageToVideoPipeline {
+        let textParts = ["text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2"]
         let missing = HunyuanVideoPipeline.components.filter {
-            $0 != "transformer" || transformerFolder == nil
+            ($0 != "transformer" || transformerFolder == nil) && (loadTextEncoders || !textParts.contains($0))
         }.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
         guard missing.isEmpty else {
             throw ModelFolderError.missingComponents(
@@ -58,6 +67,11 @@ public final class HunyuanSkyreelsImageToVideoPipeline {
                     and \(latent) for the VAE's latent_channels \(latent)
                     """)
         }
+        let scheduler = try SchedulerConfig.load(folder.appendingPathComponent("scheduler"))
+        guard loadTextEncoders else {
+            return HunyuanSkyreelsImageToVideoPipeline(
+                transformer: transformer, vae: vae, text: nil, scheduler: scheduler)
+        }
         var text = try HunyuanVideoTextEncoding.load(from: folder, dtype: dtype)
         let prefix =
             cropStart ?? HunyuanVideoTextEncoding.templatePrefixLength(text.template, tokenizer: text.tokenizer)
@@ -75,14 +89,13 @@ public final class HunyuanSkyreelsImageToVideoPipeline {
                     text_embed_dim is \(transformer.config.textEmbedDim)
                     """)
         }
-        let scheduler = try SchedulerConfig.load(folder.appendingPathComponent("scheduler"))
-        return HunyuanSkyreelsImageToVideoPipeline(
-            base: HunyuanVideoPipeline(transformer: transformer, vae: vae, text: text, scheduler: scheduler))
+        return HunyuanSkyreelsImageToVideoPipeline(transformer: transformer, vae: vae, text: text, scheduler: scheduler)
     }
 
     public var latentChannels: Int { vae.config.latentChannels }
-    public var spatialScale: Int { base.spatialScale }
-    public var temporalScale: Int { base.temporalScale }
+    /// Pixels per latent cell in height and width, and frames per latent frame after the first.
+    public var spatialScale: Int { vae.spatialCompression }
+    public var temporalScale: Int { vae.temporalCompression }
 
     /// One sample's noisy-latent shape `[C, f, h, w]` (C the VAE's latent channels, half the transformer's input).
     public func latentShape(frames: Int, height: Int, width: Int) -> [Int] {
@@ -94,11 +107,13 @@ public final class HunyuanSkyreelsImageToVideoPipeline {
         Random.normal([count] + latentShape(frames: frames, height: height, width: width), key: key)
     }
 
-    /// `encode_prompt` (the text-to-video pipeline's, same template and lengths).
+    /// `encode_prompt` (the text-to-video pipeline's, same template and lengths); needs the text encoders.
     public func encode(
         _ prompts: [String], maxSequenceLength: Int = HunyuanVideoTextEncoding.defaultMaxSequenceLength
     ) -> HunyuanVideoPipeline.Conditioning {
-        base.encode(prompts, maxSequenceLength: maxSequenceLength)
+        guard let text else { preconditionFailure("HunyuanSkyreelsImageToVideoPipeline: loaded without text encoders") }
+        let (embeds, mask, pooled) = text.encodePrompt(prompts, maxSequenceLength: maxSequenceLength)
+        return HunyuanVideoPipeline.Conditioning(promptEmbeds: embeds, attentionMask: mask, pooledPromptEmbeds: pooled)
     }
 
     /// The ε of `latent_dist.sample(generator)` for `count` images of `height × width` pixels: `[count, C, 1, h, w]`.
@@ -134,9 +149,13 @@ public final class HunyuanSkyreelsImageToVideoPipeline {
         _ x: Tensor, imageLatents: Tensor, timesteps: Tensor, conditioning: HunyuanVideoPipeline.Conditioning,
         guidance: Tensor
     ) -> Tensor {
-        base.velocity(
-            concatenated([x.asType(.float32), imageLatents.asType(.float32)], axis: 1), timesteps: timesteps,
-            conditioning: conditioning, guidance: guidance)
+        let dtype = transformer.projOut.weight.dtype
+        return transformer(
+            hiddenStates: concatenated([x, imageLatents], axis: 1).asType(dtype), timestep: timesteps,
+            encoderHiddenStates: conditioning.promptEmbeds.asType(dtype),
+            encoderAttentionMask: conditioning.attentionMask,
+            pooledProjections: conditioning.pooledPromptEmbeds.asType(dtype), guidance: guidance
+        ).asType(.float32)
     }
 
     /// `__call__`'s denoising loop from `latents` `[B, C, f, h, w]` with ``imageLatents(pixels:frames:noise:)`` of
@@ -168,6 +187,11 @@ public final class HunyuanSkyreelsImageToVideoPipeline {
         return x
     }
 
-    /// Final latents `[B, C, f, h, w]` → videos `[B, F, H, W, 3]` in [0, 1].
-    public func decode(_ latents: Tensor) -> Tensor { base.decode(latents) }
+    /// Final latents `[B, C, f, h, w]` → videos `[B, F, H, W, 3]` in [0, 1] (`vae.decode(latents /
+    /// scaling_factor)`, then `postprocess_video`'s `x / 2 + 0.5` clamped).
+    public func decode(_ latents: Tensor) -> Tensor {
+        let raw = vae.denormalize(latents.asType(.float32))
+        let video = vae.decode(raw.asType(vae.quantConv.weight.dtype)).asType(.float32)
+        return ((video + 1) * 0.5).clipped(min: 0, max: 1).transposed([0, 2, 3, 4, 1])
+    }
 }

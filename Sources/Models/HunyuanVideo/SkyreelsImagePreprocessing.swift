@@ -12,7 +12,8 @@ public enum SkyreelsImagePreprocessing {
         (height - height % multiple, width - width % multiple)
     }
 
-    /// Row-major `[height, width, 3]` bytes → pixels `[1, 3, H, W]` in [−1, 1] at ``targetSize(height:width:multiple:)``.
+    /// Row-major `[height, width, 3]` bytes → pixels `[1, 3, H, W]` in [−1, 1] at
+    /// ``targetSize(height:width:multiple:)``.
     public static func pixels(
         rgb: [UInt8], height: Int, width: Int, targetHeight: Int, targetWidth: Int, multiple: Int
     ) -> Tensor {

@@ -7,10 +7,10 @@ import TestSupport
 import XCTest
 
 /// SkyReels-V1 image-to-video against diffusers' `HunyuanSkyreelsImageToVideoPipeline` on the miniature folder
-/// (tools/goldens/skyreels_i2v_mini.py): a 36×44 condition image through `VideoProcessor.preprocess` to 32×32, its VAE
-/// posterior sampled with the reference's ε and scaled, padded with zero latent frames; 3 Euler steps of 5 frames with
-/// the image latents concatenated on the channel axis, embedded guidance 1, true CFG 6 against a negative prompt; the
-/// decoded video; and the same without true CFG.
+/// (tools/goldens/skyreels_i2v_mini.py): a 36 × 44 condition image through `VideoProcessor.preprocess` to 32 × 32,
+/// its VAE posterior sampled with the reference's ε and scaled, padded with zero latent frames; 3 Euler steps of 5
+/// frames with the image latents concatenated on the channel axis, embedded guidance 1, true CFG 6 against a negative
+/// prompt; the decoded video; and the same without true CFG.
 final class HunyuanSkyreelsImageToVideoPipelineTests: XCTestCase {
     private let prompts = ["A cat walks on the grass, realistic style.", "two blue cubes on a table"]
 
