@@ -10,6 +10,7 @@ public enum ModelFamily: String, Codable, CaseIterable, Sendable {
     case wan
     case qwenImage = "qwen-image"
     case qwenImageEdit = "qwen-image-edit"
+    case skyreelsI2V = "skyreels-i2v"
 }
 
 /// The embedded worlds `--model world` trains on: the shapes world (pictures) or the moving-shapes world (clips).
@@ -57,6 +58,10 @@ public struct TaskSettings: Codable, Sendable, Equatable {
     public var width = 720
     /// Wan: frames per sample (1 + 4k; 1 trains Wan as an image model, as DanceGRPO does).
     public var numFrames = 1
+    /// SkyReels-I2V: a diffusers FLUX folder that makes each prompt's first frame (DanceGRPO's reference model).
+    public var referenceCheckpoint: String?
+    /// SkyReels-I2V: a folder of first frames `<i>.png`/`<i>.jpg` per cached prompt, instead of FLUX's.
+    public var referenceImages: String?
     /// Wan: the frames of a video that image rewards score.
     public var rewardFrames = RewardFrames.first
     /// FLUX.1-dev's distilled guidance embedding.
@@ -94,6 +99,17 @@ public struct TaskSettings: Codable, Sendable, Equatable {
             guard numFrames >= 1, numFrames <= 4097, (numFrames - 1) % 4 == 0 else {
                 throw SettingRangeError(
                     key: "numFrames", expected: "1 + 4k frames (1, 5, 9, …, 81; Wan's VAE compresses time 4×)",
+                    found: "\(numFrames)")
+            }
+        case .skyreelsI2V:
+            // HunyuanVideo's VAE downsamples 8× and its transformer takes 2×2 patches; time is compressed 4× after
+            // the first frame.
+            for (key, value) in [("height", height), ("width", width)] {
+                try Self.multiple(value, of: 16, key, "(SkyReels: 8× VAE downsampling, then 2×2 patches)")
+            }
+            guard numFrames >= 1, numFrames <= 4097, (numFrames - 1) % 4 == 0 else {
+                throw SettingRangeError(
+                    key: "numFrames", expected: "1 + 4k frames (1, 5, …, 53; HunyuanVideo's VAE compresses time 4×)",
                     found: "\(numFrames)")
             }
         case .qwenImage, .qwenImageEdit:

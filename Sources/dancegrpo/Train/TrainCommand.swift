@@ -102,6 +102,10 @@ struct TrainCommand: ParsableCommand {
             // DanceGRPO's Wan script samples 512 × 512.
             (taskPreset.height, taskPreset.width) = (512, 512)
         }
+        if task.model == .skyreelsI2V {
+            // DanceGRPO's SkyReels script samples 53 frames of 640 × 400 (--t, --w, --h).
+            (taskPreset.height, taskPreset.width, taskPreset.numFrames) = (400, 640, 53)
+        }
         if task.model == .qwenImageEdit {
             // DanceGRPO's Qwen-Image-Edit script samples 512 × 512 (--h, --w) whatever the condition image's size.
             (taskPreset.height, taskPreset.width) = (512, 512)
@@ -121,6 +125,7 @@ struct TrainCommand: ParsableCommand {
         case .wan: return (.wan, "wan")
         case .qwenImage: return (.qwenImage, "qwen-image")
         case .qwenImageEdit: return (.qwenImageEdit, "qwen-image-edit")
+        case .skyreelsI2V: return (.skyreelsI2V, "skyreels-i2v")
         case .sd:
             return try isEmbeddedStableDiffusion(task.checkpoint)
                 ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
@@ -204,6 +209,8 @@ struct TrainCommand: ParsableCommand {
             return try QwenImageEditTask(
                 transformer: networks.transformer, vae: networks.vae, embeddings: URL(fileURLWithPath: embeddings),
                 height: settings.height, width: settings.width)
+        case .skyreelsI2V:
+            return try makeSkyReelsI2VTask(settings)
         case .sd:
             if try isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = settings.checkpoint ?? "assets/shapes-model-sd"
