@@ -74,7 +74,8 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "A text file with one prompt per line (blank lines are skipped).")
     var promptsFile: String?
 
-    @Option(help: "Denoising steps (default: flux 16, sd 50, wan 50, qwen-image 50, hunyuan-video 50).")
+    @Option(
+        help: "Denoising steps (default: flux 16, sd 50, wan 50, qwen-image 50, hunyuan-video and skyreels-i2v 50).")
     var steps: Int?
 
     @Option(
@@ -89,7 +90,11 @@ struct SampleCommand: ParsableCommand {
     var width: Int?
 
     @Option(
-        help: "Wan and HunyuanVideo: frames per video, 1 + 4k (default: wan 81, hunyuan-video 129; 1 writes a PNG).")
+        help:
+            """
+            Wan, HunyuanVideo and SkyReels: frames per video, 1 + 4k (default: wan 81, hunyuan-video 129, \
+            skyreels-i2v 97; 1 writes a PNG except for skyreels-i2v).
+            """)
     var numFrames: Int?
 
     @Option(
@@ -110,7 +115,8 @@ struct SampleCommand: ParsableCommand {
     )
     var guidance: Float?
 
-    @Option(help: "HunyuanVideo only: true CFG scale against --negative-prompt (default 1: off).")
+    @Option(
+        help: "HunyuanVideo and SkyReels: true CFG scale against --negative-prompt (default 1: off; skyreels-i2v 6).")
     var trueCfgScale: Float?
 
     @Option(help: "SD only: DDIM noise scale η (default 1.0, DanceGRPO's sampling value; 0 is deterministic DDIM).")
@@ -193,7 +199,10 @@ struct SampleCommand: ParsableCommand {
             !negativePrompt.isEmpty
         {
             throw ValidationError(
-                "--negative-prompt is for --model wan and qwen-image (or qwen-image-edit), and hunyuan-video")
+                """
+                --negative-prompt is for --model wan and qwen-image (or qwen-image-edit), hunyuan-video and \
+                skyreels-i2v
+                """)
         }
         if model != "hunyuan-video", model != "skyreels-i2v", trueCfgScale != nil {
             throw ValidationError("--true-cfg-scale is for --model hunyuan-video and skyreels-i2v")

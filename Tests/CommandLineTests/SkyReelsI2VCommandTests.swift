@@ -100,4 +100,61 @@ final class SkyReelsI2VCommandTests: XCTestCase {
             FileManager.default.fileExists(atPath: empty.appendingPathComponent("prompt_embed/0.safetensors").path))
         XCTAssert(FileManager.default.fileExists(atPath: empty.appendingPathComponent("videos2caption.json").path))
     }
+
+    /// The preset is finetune_skyreels_i2v.sh (53 frames of 640 × 400, 16 steps at shift 7, CFG 5, 8 generations),
+    /// and the script as a config file resolves to the same settings (its VideoAlign reward overridden here).
+    func testPresetAndSeedConfig() throws {
+        let preset = try DancegrpoExecutable.run([
+            "train", "--model", "skyreels-i2v", "--checkpoint", folder, "--embeddings", "x", "--dry-run"
+        ])
+        XCTAssertEqual(preset.status, 0, preset.output)
+        for expected in [
+            "guidanceScale               5", "shift                       7", "samplingSteps               16",
+            "numGenerations              8", "iterations                  121", "numFrames                   53",
+            "height                      400", "width                       640"
+        ] {
+            XCTAssert(preset.output.contains(expected), "\(expected)\n\(preset.output)")
+        }
+        let seed = try DancegrpoExecutable.run([
+            "train", "--config", "configs/seed-skyreels-i2v.json", "--reward", "jpeg-compressibility", "--dry-run"
+        ])
+        XCTAssertEqual(seed.status, 0, seed.output)
+        for expected in [
+            "numFrames                   53    (/", "referenceCheckpoint         data/flux",
+            "shift                       7    (/"
+        ] {
+            XCTAssert(seed.output.contains(expected), "\(expected)\n\(seed.output)")
+        }
+    }
+
+    /// Two GRPO iterations from the command line on the miniature folder: the cache from `preprocess`, FLUX first
+    /// frames, CFG 5 against the cached empty prompt; finite rewards and a checkpoint.
+    func testTwoIterationsOfGRPO() throws {
+        let root = try RunFolderFiles.temporaryRoot("skyreels-i2v-train")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let promptFile = root.appendingPathComponent("prompts.txt")
+        try (prompts.joined(separator: "\n") + "\n").write(to: promptFile, atomically: true, encoding: .utf8)
+        let cache = root.appendingPathComponent("cache")
+        let preprocess = try DancegrpoExecutable.run([
+            "preprocess", "--model", "skyreels-i2v", "--checkpoint", folder, "--prompts", promptFile.path,
+            "--max-sequence-length", "8", "--dtype", "float32", "--out", cache.path
+        ])
+        XCTAssertEqual(preprocess.status, 0, preprocess.output)
+        let run = root.appendingPathComponent("run")
+        let result = try DancegrpoExecutable.run([
+            "train", "--model", "skyreels-i2v", "--checkpoint", folder, "--embeddings", cache.path,
+            "--reference-checkpoint", "Tests/TestSupport/Fixtures/flux_mini", "--height", "32", "--width", "32",
+            "--num-frames", "5", "--processes", "1", "--prompts-per-iteration", "1", "--num-generations", "2",
+            "--sampling-steps", "4", "--gradient-accumulation-steps", "2", "--reward", "jpeg-compressibility",
+            "--eval-prompts", "1", "--eval-every", "2", "--checkpoint-every", "2", "--iterations", "2",
+            "--output-dir", run.path
+        ])
+        XCTAssertEqual(result.status, 0, result.output)
+        let rewards = try String(contentsOf: run.appendingPathComponent("reward.txt"), encoding: .utf8)
+            .split(separator: "\n").compactMap { Double($0) }
+        XCTAssertEqual(rewards.count, 2)
+        XCTAssert(rewards.allSatisfy(\.isFinite), "\(rewards)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: run.path)
+        XCTAssert(files.contains { $0.hasPrefix("checkpoint-2") }, "\(files)")
+    }
 }

@@ -21,7 +21,8 @@ enum SeedArguments {
         "cfg_infer": "guidanceScale",
         "lr_warmup_steps": "lrWarmupSteps",
         "lora_target_modules": "loraTargets",
-        "gradient_checkpointing": "gradientCheckpointing"
+        "gradient_checkpointing": "gradientCheckpointing",
+        "reference_model_path": "referenceCheckpoint"
     ]
 
     /// Seed arguments about the PyTorch machinery (sharding, precision, data loading, logging) that do not change
@@ -42,6 +43,9 @@ enum SeedArguments {
     static func translate(_ values: [String: Any]) throws -> (values: [String: Any], ignored: [String]) {
         var out: [String: Any] = [:], ignored: [String] = []
         var rewards: [String] = []
+        // The video trainers' `--t` is the frame count; SkyReels' `--use_videoalign` scores motion quality only
+        // (`reward[0]['MQ']` in train_grpo_skyreels_i2v.py).
+        let skyreels = "\(values["model"] ?? "")" == ModelFamily.skyreelsI2V.rawValue
         for (key, value) in values {
             let snake = key.replacingOccurrences(of: "-", with: "_")
             if let ours = renamed[snake] {
@@ -56,6 +60,10 @@ enum SeedArguments {
                 // DanceGRPO reads `<cache>/videos2caption.json`; our FLUX task takes the cache folder.
                 let path = "\(value)"
                 out["embeddings"] = path.hasSuffix(".json") ? (path as NSString).deletingLastPathComponent : path
+            } else if snake == "t" && skyreels {
+                out["numFrames"] = value
+            } else if snake == "use_videoalign" && skyreels {
+                if truth(value) { rewards.append("videoalign-mq") }
             } else if snake == "t" {
                 guard "\(value)" == "1" else {
                     throw SettingsError.unsupportedValue(

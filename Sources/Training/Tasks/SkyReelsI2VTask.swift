@@ -212,7 +212,8 @@ public struct SkyReelsFirstFrameDraw: Hashable, Sendable {
 }
 
 /// GRPO's view of SkyReels: the transformer's velocity for latents `[B, C, f, h, w]` beside each row's first-frame
-/// latents, fed the flow chain's timesteps unscaled (the seed passes τ = trunc(1000σ)) and the embedded guidance 1000.
+/// latents, fed the flow chain's timesteps unscaled (the seed passes τ = trunc(1000σ)) and the embedded guidance
+/// 1000.
 /// Rows flagged `paired_image` (the unconditional branch of classifier-free guidance, which `guidedOutput` lays out
 /// as the first half of `[unconditional; conditional]`) take the first frame of their conditional partner, as the
 /// seed repeats `first_frame_latents` over both branches.
