@@ -130,7 +130,7 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
     public func conditioning(prompts: [Prompt]) throws -> Conditioning {
         var states: [Tensor] = [], masks: [Tensor] = [], pooled: [Tensor] = [], images: [Tensor] = []
         var paired: [Float] = []
-        var made: [String: Tensor] = [:]
+        var made: [String: Tensor] = [:], text: [Int: HunyuanVideoPipeline.Conditioning] = [:]
         let imageShape = [1] + latentShape
         for prompt in prompts {
             if prompt.text.isEmpty {
@@ -145,8 +145,11 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
                 throw TrainingDataError.embeddingCache(
                     file: cache.manifestURL.path, reason: "no cached embedding for the prompt '\(prompt.text)'")
             }
-            let c = try cache.conditioning(
-                [entries[index]], pooledDim: pipeline.transformer.config.pooledProjectionDim)
+            if text[index] == nil {
+                text[index] = try cache.conditioning(
+                    [entries[index]], pooledDim: pipeline.transformer.config.pooledProjectionDim)
+            }
+            let c = text[index]!
             states.append(c.promptEmbeds)
             masks.append(c.attentionMask)
             pooled.append(c.pooledPromptEmbeds)
