@@ -159,6 +159,32 @@ final class SkyReelsI2VTaskTests: XCTestCase {
         }
     }
 
+    /// A cache DanceGRPO wrote (tools/goldens/skyreels_seed_cache.py: bf16 `torch.save` states with the pooled vector
+    /// in row 0, int64 masks, the empty prompt's cache beside it as data/empty) gives the text conditioning diffusers'
+    /// `encode_prompt` gives, to bf16's precision.
+    func testSeedCacheIsRead() throws {
+        let seed = Fixture.url("skyreels_i2v_mini_seed_cache")
+        let expected = try SafeTensors.load(seed.appendingPathComponent("expected.safetensors"))
+        let pipeline = try HunyuanSkyreelsImageToVideoPipeline.load(
+            from: Fixture.url("skyreels_i2v_mini"), loadTextEncoders: false)
+        let task = try SkyReelsI2VTask(
+            pipeline: pipeline, embeddings: seed.appendingPathComponent("rl_embeddings"),
+            references: .folder(try data().frames), frames: 5, height: 32, width: 32)
+        var worst: Float = 0
+        for (i, name) in ["0", "1", "empty"].enumerated() {
+            let c = try task.conditioning([i < 2 ? prompts[i] : ""])
+            XCTAssertEqual(maxAbsDifference(c["attention_mask"][0], expected["attention_mask.\(name)"]!), 0)
+            for (key, golden) in [("prompt_embeds", "prompt_embeds"), ("pooled_prompt_embeds", "pooled")] {
+                let reference = expected["\(golden).\(name)"]!
+                let error = maxAbsDifference(c[key][0], reference)
+                let scale = reference.abs().max().item(Float.self)
+                XCTAssertLessThanOrEqual(error, 1e-2 * scale, "\(key) \(name): bf16 rounding only")
+                worst = max(worst, error / scale)
+            }
+        }
+        print("SkyReels-I2V seed cache: max relative error \(worst) (bf16 files)")
+    }
+
     /// A cache without the empty prompt's is refused with the command that writes it.
     func testMissingEmptyPromptIsNamed() throws {
         let data = try data()
