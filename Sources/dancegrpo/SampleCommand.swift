@@ -82,11 +82,16 @@ struct SampleCommand: ParsableCommand {
         help:
             """
             Image height in pixels (default: flux 720, a multiple of 16; sd 512, a multiple of 8; wan 480; qwen-image \
-            1024, a multiple of 16; hunyuan-video 720, a multiple of 16).
+            1024, a multiple of 16; hunyuan-video 720, a multiple of 16; skyreels-i2v 544, a multiple of 16).
             """)
     var height: Int?
 
-    @Option(help: "Image width in pixels (default: flux 720, sd 512, wan 832, qwen-image 1024, hunyuan-video 1280).")
+    @Option(
+        help:
+            """
+            Image width in pixels (default: flux 720, sd 512, wan 832, qwen-image 1024, hunyuan-video 1280, \
+            skyreels-i2v 960).
+            """)
     var width: Int?
 
     @Option(
