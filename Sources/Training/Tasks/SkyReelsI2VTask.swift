@@ -67,6 +67,9 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
         let pooledDim = pipeline.transformer.config.pooledProjectionDim
         empty = try emptyCache.conditioning([emptyEntry], pooledDim: pooledDim)
         pipeline.vae.freeze()
+        // The seed's `vae.enable_tiling()` before it encodes the first frame and decodes the videos (diffusers'
+        // default tile sizes: frames of 400 × 640 px are cut into 256 px tiles).
+        pipeline.vae.tiling.enable()
         // Check one entry now, so a cache made by another model fails before the first rollout.
         let sample = try cache.conditioning([entries[0]], pooledDim: pooledDim)
         let textDim = pipeline.transformer.config.textEmbedDim
