@@ -12,7 +12,9 @@ enum FlagRanges {
     /// 2×2 patches), SD 8.
     static func imageSide(_ value: Int?, _ flag: String, model: String) throws {
         guard let value else { return }
-        let factor = ["flux", "wan", "qwen-image", "qwen-image-edit", "hunyuan-video"].contains(model) ? 16 : 8
+        let factor =
+            ["flux", "wan", "qwen-image", "qwen-image-edit", "hunyuan-video", "skyreels-i2v"]
+                .contains(model) ? 16 : 8
         guard value < factor || value > 65536 || value % factor != 0 else { return }
         throw SettingRangeError(
             key: flag, expected: "a multiple of \(factor) from \(factor) to 65536 px for --model \(model)",

@@ -14,7 +14,7 @@ struct PreprocessCommand: ParsableCommand {
         commandName: "preprocess",
         abstract: "Encode a prompt file with the model's text encoders into an embedding cache for training.")
 
-    @Option(help: "Model family: flux, wan, qwen-image, qwen-image-edit or hunyuan-video.")
+    @Option(help: "Model family: flux, wan, qwen-image, qwen-image-edit, hunyuan-video or skyreels-i2v.")
     var model = "flux"
 
     @Option(
@@ -22,7 +22,7 @@ struct PreprocessCommand: ParsableCommand {
             """
             A diffusers FLUX folder (only text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/ are read), Wan or \
             Qwen-Image folder (text_encoder/, tokenizer/), Qwen-Image-Edit folder (also vae/, processor/), or \
-            HunyuanVideo folder (text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/).
+            HunyuanVideo/SkyReels folder (text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/).
             """)
     var checkpoint: String
 
@@ -58,8 +58,8 @@ struct PreprocessCommand: ParsableCommand {
         help:
             """
             Text tokens (default: 512 for FLUX, 226 for Wan, 1024 for Qwen-Image, 5000 for Qwen-Image-Edit, 256 \
-            after the template for HunyuanVideo as DanceGRPO's preprocessing; Qwen-Image's files are padded to this \
-            length, as the seed's).
+            after the template for HunyuanVideo and SkyReels as DanceGRPO's preprocessing; Qwen-Image's files are \
+            padded to this length, as the seed's).
             """)
     var maxSequenceLength: Int?
 
@@ -76,9 +76,9 @@ struct PreprocessCommand: ParsableCommand {
     var dropCJK = false
 
     func run() throws {
-        guard ["flux", "wan", "qwen-image", "qwen-image-edit", "hunyuan-video"].contains(model) else {
-            throw ValidationError(
-                "unknown model '\(model)' (available: flux, wan, qwen-image, qwen-image-edit, hunyuan-video)")
+        let models = ["flux", "wan", "qwen-image", "qwen-image-edit", "hunyuan-video", "skyreels-i2v"]
+        guard models.contains(model) else {
+            throw ValidationError("unknown model '\(model)' (available: \(models.joined(separator: ", ")))")
         }
         if model == "qwen-image-edit" { return try runQwenImageEdit() }
         guard !prompts.isEmpty else { throw ValidationError("--model \(model) needs --prompts (one prompt per line)") }
@@ -89,6 +89,7 @@ struct PreprocessCommand: ParsableCommand {
         if model == "wan" { return try runWan(selected) }
         if model == "qwen-image" { return try runQwenImage(selected) }
         if model == "hunyuan-video" { return try runHunyuanVideo(selected) }
+        if model == "skyreels-i2v" { return try runSkyReelsI2V(selected) }
         let storedDType = dtype
         let maxSequenceLength = self.maxSequenceLength ?? 512
 

@@ -12,7 +12,8 @@ import NN
 /// classifier-free guidance), `--model wan` (Wan-2.1, the folder's scheduler with classifier-free guidance) or
 /// `--model qwen-image` (Qwen-Image, the folder's Euler scheduler with true CFG against a negative prompt) or
 /// `--model qwen-image-edit` (Qwen-Image-Edit: the same with a condition image, `--image`) or `--model hunyuan-video`
-/// (HunyuanVideo, the folder's Euler scheduler with embedded guidance).
+/// (HunyuanVideo, the folder's Euler scheduler with embedded guidance) or `--model skyreels-i2v` (SkyReels-V1
+/// image-to-video from `--image` or a FLUX first frame).
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
@@ -24,7 +25,10 @@ struct SampleCommand: ParsableCommand {
 
     @Option(
         help:
-            "Model family: flux, sd (Stable Diffusion v1), wan (Wan-2.1), qwen-image, qwen-image-edit or hunyuan-video."
+            """
+            Model family: flux, sd (Stable Diffusion v1), wan (Wan-2.1), qwen-image, qwen-image-edit, hunyuan-video \
+            or skyreels-i2v.
+            """
     )
     var model = "flux"
 
@@ -42,8 +46,22 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "A prompt (repeatable).")
     var prompt: [String] = []
 
-    @Option(help: "qwen-image-edit: the condition image (PNG) every prompt edits.")
+    @Option(
+        help:
+            """
+            qwen-image-edit: the condition image (PNG) every prompt edits; skyreels-i2v: the first frame (PNG or JPEG) \
+            every prompt animates.
+            """)
     var image: String?
+
+    @Option(
+        help:
+            """
+            skyreels-i2v without --image: a diffusers FLUX folder that generates each prompt's first frame at the \
+            video's size (DanceGRPO's reference-image step: 30 steps, guidance 3.5, 512 T5 tokens), saved beside \
+            the video.
+            """)
+    var referenceCheckpoint: String?
 
     @Option(
         help:
@@ -56,22 +74,32 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "A text file with one prompt per line (blank lines are skipped).")
     var promptsFile: String?
 
-    @Option(help: "Denoising steps (default: flux 16, sd 50, wan 50, qwen-image 50, hunyuan-video 50).")
+    @Option(
+        help: "Denoising steps (default: flux 16, sd 50, wan 50, qwen-image 50, hunyuan-video and skyreels-i2v 50).")
     var steps: Int?
 
     @Option(
         help:
             """
             Image height in pixels (default: flux 720, a multiple of 16; sd 512, a multiple of 8; wan 480; qwen-image \
-            1024, a multiple of 16; hunyuan-video 720, a multiple of 16).
+            1024, a multiple of 16; hunyuan-video 720, a multiple of 16; skyreels-i2v 544, a multiple of 16).
             """)
     var height: Int?
 
-    @Option(help: "Image width in pixels (default: flux 720, sd 512, wan 832, qwen-image 1024, hunyuan-video 1280).")
+    @Option(
+        help:
+            """
+            Image width in pixels (default: flux 720, sd 512, wan 832, qwen-image 1024, hunyuan-video 1280, \
+            skyreels-i2v 960).
+            """)
     var width: Int?
 
     @Option(
-        help: "Wan and HunyuanVideo: frames per video, 1 + 4k (default: wan 81, hunyuan-video 129; 1 writes a PNG).")
+        help:
+            """
+            Wan, HunyuanVideo and SkyReels: frames per video, 1 + 4k (default: wan 81, hunyuan-video 129, \
+            skyreels-i2v 97; 1 writes a PNG except for skyreels-i2v).
+            """)
     var numFrames: Int?
 
     @Option(
@@ -92,7 +120,8 @@ struct SampleCommand: ParsableCommand {
     )
     var guidance: Float?
 
-    @Option(help: "HunyuanVideo only: true CFG scale against --negative-prompt (default 1: off).")
+    @Option(
+        help: "HunyuanVideo and SkyReels: true CFG scale against --negative-prompt (default 1: off; skyreels-i2v 6).")
     var trueCfgScale: Float?
 
     @Option(help: "SD only: DDIM noise scale η (default 1.0, DanceGRPO's sampling value; 0 is deterministic DDIM).")
@@ -168,18 +197,29 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         let prompts = try PromptList.load(prompts: prompt, file: promptsFile)
         guard !prompts.isEmpty else { throw ValidationError("give --prompt or --prompts-file") }
-        if model != "wan", model != "hunyuan-video", numFrames != nil {
-            throw ValidationError("--num-frames is for --model wan and hunyuan-video")
+        if !["wan", "hunyuan-video", "skyreels-i2v"].contains(model), numFrames != nil {
+            throw ValidationError("--num-frames is for --model wan, hunyuan-video and skyreels-i2v")
         }
-        if !["wan", "qwen-image", "qwen-image-edit", "hunyuan-video"].contains(model), !negativePrompt.isEmpty {
+        if !["wan", "qwen-image", "qwen-image-edit", "hunyuan-video", "skyreels-i2v"].contains(model),
+            !negativePrompt.isEmpty
+        {
             throw ValidationError(
-                "--negative-prompt is for --model wan and qwen-image (or qwen-image-edit), and hunyuan-video")
+                """
+                --negative-prompt is for --model wan and qwen-image (or qwen-image-edit), hunyuan-video and \
+                skyreels-i2v
+                """)
         }
-        if model != "hunyuan-video", trueCfgScale != nil {
-            throw ValidationError("--true-cfg-scale is for --model hunyuan-video")
+        if model != "hunyuan-video", model != "skyreels-i2v", trueCfgScale != nil {
+            throw ValidationError("--true-cfg-scale is for --model hunyuan-video and skyreels-i2v")
         }
-        if model != "qwen-image-edit", image != nil || imageArea != nil {
-            throw ValidationError("--image and --image-area are for --model qwen-image-edit")
+        if model != "qwen-image-edit", model != "skyreels-i2v", image != nil {
+            throw ValidationError("--image is for --model qwen-image-edit and skyreels-i2v")
+        }
+        if model != "qwen-image-edit", imageArea != nil {
+            throw ValidationError("--image-area is for --model qwen-image-edit")
+        }
+        if model != "skyreels-i2v", referenceCheckpoint != nil {
+            throw ValidationError("--reference-checkpoint is for --model skyreels-i2v")
         }
         switch model {
         case "flux":
@@ -205,6 +245,11 @@ struct SampleCommand: ParsableCommand {
                 throw ValidationError("--eta and --unet are for --model sd, --lora for --model flux")
             }
             try runHunyuanVideo(prompts)
+        case "skyreels-i2v":
+            guard eta == nil, unet == nil, lora == nil else {
+                throw ValidationError("--eta and --unet are for --model sd, --lora for --model flux")
+            }
+            try runSkyReelsI2V(prompts)
         case "sd":
             guard transformer == nil, lora == nil, shift == nil else {
                 throw ValidationError("--transformer, --lora and --shift are for --model flux")
@@ -212,7 +257,10 @@ struct SampleCommand: ParsableCommand {
             try runStableDiffusion(prompts)
         default:
             throw ValidationError(
-                "unknown model '\(model)' (available: flux, sd, wan, qwen-image, qwen-image-edit, hunyuan-video)")
+                """
+                unknown model '\(model)' (available: flux, sd, wan, qwen-image, qwen-image-edit, hunyuan-video, \
+                skyreels-i2v)
+                """)
         }
     }
 

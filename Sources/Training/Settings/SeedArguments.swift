@@ -22,11 +22,12 @@ enum SeedArguments {
         "lr_warmup_steps": "lrWarmupSteps",
         "lora_target_modules": "loraTargets",
         "gradient_checkpointing": "gradientCheckpointing",
-        "sp_size": "spSize"
+        "sp_size": "spSize",
+        "reference_model_path": "referenceCheckpoint"
     ]
 
     /// The families whose seed scripts train videos: their `--t` is `numFrames` (the image families' must be 1).
-    static let videoFamilies: Set<String> = ["hunyuan-video"]
+    static let videoFamilies: Set<String> = ["hunyuan-video", "skyreels-i2v"]
 
     /// Seed arguments about the PyTorch machinery (sharding, precision, data loading, logging) that do not change
     /// what is trained here: accepted, and reported as ignored.
@@ -46,6 +47,9 @@ enum SeedArguments {
     static func translate(_ values: [String: Any]) throws -> (values: [String: Any], ignored: [String]) {
         var out: [String: Any] = [:], ignored: [String] = []
         var rewards: [String] = []
+        // The video trainers' `--t` is the frame count; SkyReels' `--use_videoalign` scores motion quality only
+        // (`reward[0]['MQ']` in train_grpo_skyreels_i2v.py).
+        let skyreels = "\(values["model"] ?? "")" == ModelFamily.skyreelsI2V.rawValue
         for (key, value) in values {
             let snake = key.replacingOccurrences(of: "-", with: "_")
             if let ours = renamed[snake] {
@@ -62,6 +66,8 @@ enum SeedArguments {
                 out["embeddings"] = path.hasSuffix(".json") ? (path as NSString).deletingLastPathComponent : path
             } else if snake == "t", let model = values["model"] as? String, videoFamilies.contains(model) {
                 out["numFrames"] = value
+            } else if snake == "use_videoalign" && skyreels {
+                if truth(value) { rewards.append("videoalign-mq") }
             } else if snake == "use_videoalign" || snake == "vq_coef" || snake == "mq_coef" {
                 continue  // below, together
             } else if snake == "t" {
@@ -84,7 +90,7 @@ enum SeedArguments {
         }
         // VideoAlign's heads with the seed's coefficients (`--vq_coef` 1.0 and `--mq_coef` 0.0 by default): the seed
         // trains on their weighted advantages, so a head of weight 0 adds nothing to the loss and is left out.
-        if let useVideoAlign = values["use_videoalign"] ?? values["use-videoalign"], truth(useVideoAlign) {
+        if !skyreels, let useVideoAlign = values["use_videoalign"] ?? values["use-videoalign"], truth(useVideoAlign) {
             for (name, key, fallback) in [("videoalign-vq", "vq_coef", 1.0), ("videoalign-mq", "mq_coef", 0.0)] {
                 let given = values[key] ?? values[key.replacingOccurrences(of: "_", with: "-")]
                 guard let weight = given.map({ Double("\($0)") }) ?? fallback else {

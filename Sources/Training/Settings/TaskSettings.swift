@@ -11,6 +11,7 @@ public enum ModelFamily: String, Codable, CaseIterable, Sendable {
     case qwenImage = "qwen-image"
     case qwenImageEdit = "qwen-image-edit"
     case hunyuanVideo = "hunyuan-video"
+    case skyreelsI2V = "skyreels-i2v"
 }
 
 /// The embedded worlds `--model world` trains on: the shapes world (pictures) or the moving-shapes world (clips).
@@ -58,6 +59,10 @@ public struct TaskSettings: Codable, Sendable, Equatable {
     public var width = 720
     /// Wan: frames per sample (1 + 4k; 1 trains Wan as an image model, as DanceGRPO does).
     public var numFrames = 1
+    /// SkyReels-I2V: a diffusers FLUX folder that makes each prompt's first frame (DanceGRPO's reference model).
+    public var referenceCheckpoint: String?
+    /// SkyReels-I2V: a folder of first frames `<i>.png`/`<i>.jpg` per cached prompt, instead of FLUX's.
+    public var referenceImages: String?
     /// Wan: the frames of a video that image rewards score.
     public var rewardFrames = RewardFrames.first
     /// FLUX.1-dev's distilled guidance embedding.
@@ -97,9 +102,9 @@ public struct TaskSettings: Codable, Sendable, Equatable {
                     key: "numFrames", expected: "1 + 4k frames (1, 5, 9, …, 81; Wan's VAE compresses time 4×)",
                     found: "\(numFrames)")
             }
-        case .hunyuanVideo:
-            // HunyuanVideo's VAE downsamples 8× and its transformer takes 2×2 patches; time is compressed 4× after
-            // the first frame.
+        case .hunyuanVideo, .skyreelsI2V:
+            // HunyuanVideo's VAE (SkyReels-V1's too) downsamples 8× and its transformer takes 2×2 patches; time is
+            // compressed 4× after the first frame.
             for (key, value) in [("height", height), ("width", width)] {
                 try Self.multiple(value, of: 16, key, "(HunyuanVideo: 8× VAE downsampling, then 2×2 patches)")
             }

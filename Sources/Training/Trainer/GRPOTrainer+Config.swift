@@ -255,5 +255,28 @@ extension GRPOTrainer {
             c.rewards = hunyuanVideoReward
             return c
         }
+
+        /// DanceGRPO's SkyReels-V1 image-to-video launch script (`finetune_skyreels_i2v.sh`,
+        /// `train_grpo_skyreels_i2v.py`): 1 prompt × 8 generations per GPU from one initial noise, 16 Dance-SDE
+        /// steps (η 0.3, shift 7), 9 trained transitions per sample (fraction 0.6 of 15: the last step is dropped),
+        /// classifier-free guidance 5 against the cached empty prompt in rollout and training, clip 1e-4,
+        /// advantages clipped at 5 within the group, one optimizer step per iteration (accumulation over the 8
+        /// samples), lr 1e-5, weight decay 1e-4, gradient norm 1, 121 iterations, a checkpoint every 40, seed 42.
+        /// 53 frames of 640 × 400 px are the task's defaults (TaskSettings). The seed's reward is VideoAlign's motion
+        /// quality (`--use_videoalign`, `MQ`); the preset keeps the FLUX preset's reward until that reward is in the
+        /// catalog (configs/seed-skyreels-i2v.json names it).
+        /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/scripts/finetune/finetune_skyreels_i2v.sh
+        public static var skyreelsI2V: Config {
+            var c = Config.flux
+            c.iterations = 121
+            c.promptsPerIteration = 1
+            c.numGenerations = 8
+            c.samplingSteps = 16
+            c.shift = 7
+            c.guidanceScale = 5
+            c.gradientAccumulationSteps = 8
+            c.checkpointEvery = 40
+            return c
+        }
     }
 }

@@ -178,6 +178,13 @@ struct ModelFolder {
                     folder: URL(fileURLWithPath: $0), network: "transformer", frozen: ["vae"],
                     task: HunyuanVideoTask.self)
             }
+        case .skyreelsI2V:
+            // Text comes from the cache; the FLUX reference model (frozen, not counted here) makes the first frames.
+            return settings.checkpoint.map {
+                ModelFolder(
+                    folder: URL(fileURLWithPath: $0), network: "transformer", frozen: ["vae"],
+                    task: SkyReelsI2VTask.self)
+            }
         case .sd:
             if try TrainCommand.isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = URL(fileURLWithPath: settings.checkpoint ?? "assets/shapes-model-sd")

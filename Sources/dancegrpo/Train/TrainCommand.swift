@@ -108,6 +108,10 @@ struct TrainCommand: ParsableCommand {
             (taskPreset.height, taskPreset.width, taskPreset.numFrames) = (480, 480, 53)
             taskPreset.rewardFrames = .all
         }
+        if task.model == .skyreelsI2V {
+            // DanceGRPO's SkyReels script samples 53 frames of 640 × 400 (--t, --w, --h).
+            (taskPreset.height, taskPreset.width, taskPreset.numFrames) = (400, 640, 53)
+        }
         if task.model == .qwenImageEdit {
             // DanceGRPO's Qwen-Image-Edit script samples 512 × 512 (--h, --w) whatever the condition image's size.
             (taskPreset.height, taskPreset.width) = (512, 512)
@@ -128,6 +132,7 @@ struct TrainCommand: ParsableCommand {
         case .qwenImage: return (.qwenImage, "qwen-image")
         case .qwenImageEdit: return (.qwenImageEdit, "qwen-image-edit")
         case .hunyuanVideo: return (.hunyuanVideo, "hunyuan-video")
+        case .skyreelsI2V: return (.skyreelsI2V, "skyreels-i2v")
         case .sd:
             return try isEmbeddedStableDiffusion(task.checkpoint)
                 ? (.unetWorld, "sd (embedded UNet world)") : (.stableDiffusion, "sd")
@@ -230,6 +235,8 @@ struct TrainCommand: ParsableCommand {
                 transformer: networks.transformer, vae: networks.vae, embeddings: URL(fileURLWithPath: embeddings),
                 frames: settings.numFrames, height: settings.height, width: settings.width,
                 rewardFrames: settings.rewardFrames)
+        case .skyreelsI2V:
+            return try makeSkyReelsI2VTask(settings)
         case .sd:
             if try isEmbeddedStableDiffusion(settings.checkpoint) {
                 let folder = settings.checkpoint ?? "assets/shapes-model-sd"

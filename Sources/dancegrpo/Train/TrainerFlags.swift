@@ -195,7 +195,8 @@ struct TaskFlags: ParsableArguments {
             Model: world (the embedded shapes-world model), flux (a diffusers FLUX folder + --embeddings), sd (a \
             diffusers Stable Diffusion v1 folder + --prompt-file, or the embedded UNet world model), wan (a diffusers \
             Wan-2.1 folder + --embeddings), qwen-image (a diffusers Qwen-Image folder + --embeddings), hunyuan-video \
-            (a diffusers HunyuanVideo folder + --embeddings).
+            (a diffusers HunyuanVideo folder + --embeddings), skyreels-i2v (a diffusers HunyuanVideo folder with \
+            SkyReels' transformer + --embeddings + --reference-checkpoint or --reference-images).
             """
     )
     var model: ModelFamily?
@@ -243,6 +244,15 @@ struct TaskFlags: ParsableArguments {
             whole clip, a video reward's input; default first, all for hunyuan-video).
             """)
     var rewardFrames: RewardFrames?
+    @Option(
+        help:
+            """
+            SkyReels-I2V: a diffusers FLUX folder that makes each prompt's first frame, as DanceGRPO's reference \
+            model (30 steps, guidance 3.5).
+            """)
+    var referenceCheckpoint: String?
+    @Option(help: "SkyReels-I2V: a folder of first frames <i>.png or <i>.jpg per cached prompt i, instead of FLUX's.")
+    var referenceImages: String?
     @Option(help: "FLUX: FLUX.1-dev's distilled guidance embedding (default 3.5).") var fluxGuidance: Float?
     @Option(
         help: "Run folder (default: runs/shapes-grpo or runs/moving-shapes-grpo, or with --resume the resumed run's).")
