@@ -276,6 +276,15 @@ def main():
         assert torch.equal(batch[key], outputs["v5"][1][key]), key
     assert outputs["v5"][0] == rendered and outputs["v5"][2] == special_ids
 
+    # The video processor's own resize, which VideoAlign's sizes never trigger with Qwen2-VL's limits: the same
+    # processor with a larger min_pixels upscales video b's 28 × 28 frames to 56 × 56 (float, not rounded). Four rows
+    # of the 32 are kept (the corners' patches), to keep the fixture small.
+    upscaling = AutoProcessor.from_pretrained(v4, padding_side="right").video_processor
+    upscaled = upscaling(videos=[videos[1]], size={"shortest_edge": 3136, "longest_edge": 12845056},
+                         do_rescale=True, return_tensors="pt")
+    assert upscaled["video_grid_thw"].tolist() == [[2, 4, 4]], upscaled["video_grid_thw"]
+    upscaled_rows = [0, 3, 12, 15]
+
     # Every prompt template and dimension form of build_prompt.
     prompt_cases = []
     for template_type in ("none", "simple", "video_score", "detailed_special", "detailed"):
@@ -293,7 +302,8 @@ def main():
         "big": big[0].permute(1, 2, 0).contiguous().numpy(),
         "big_resized": big_resized[0].permute(1, 2, 0).contiguous().numpy(),
         "input_ids": batch["input_ids"].numpy().astype(np.int32),
-        "attention_mask": batch["attention_mask"].numpy().astype(np.int32),
+        "attention_mask": batch["attention_mask"].numpy().astype(np.uint8),
+        "upscaled_rows": upscaled["pixel_values_videos"][upscaled_rows].numpy().astype(np.float32),
         "pixel_values_videos": batch["pixel_values_videos"].numpy().astype(np.float32),
         "video_grid_thw": batch["video_grid_thw"].numpy().astype(np.int32),
     }
@@ -302,7 +312,7 @@ def main():
         "entries": json.dumps(entries), "video_fps": "8.0", "rendered": json.dumps(rendered),
         "special_ids": json.dumps(special_ids), "pad_id": str(pad_id),
         "index_cases": json.dumps(index_cases), "size_cases": json.dumps(size_cases),
-        "prompt_cases": json.dumps(prompt_cases),
+        "prompt_cases": json.dumps(prompt_cases), "upscaled_row_indices": json.dumps(upscaled_rows),
     }
     path = os.path.join(FIXTURES, "videoalign_inputs.safetensors")
     save_file(tensors, path, metadata=metadata)

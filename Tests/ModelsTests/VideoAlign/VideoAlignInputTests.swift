@@ -131,7 +131,9 @@ final class VideoAlignInputTests: XCTestCase {
             XCTAssertEqual(batch.inputIDs.toArray(Int32.self), g.tensors["input_ids"]!.toArray(Int32.self), layout)
             XCTAssertEqual(batch.inputIDs.shape, g.tensors["input_ids"]!.shape, layout)
             XCTAssertEqual(
-                batch.attentionMask.toArray(Int32.self), g.tensors["attention_mask"]!.toArray(Int32.self), layout)
+                batch.attentionMask.toArray(Int32.self),
+                g.tensors["attention_mask"]!.toArray(UInt8.self).map(Int32.init),
+                layout)
             XCTAssertEqual(
                 batch.videoGridTHW.toArray(Int32.self), g.tensors["video_grid_thw"]!.toArray(Int32.self), layout)
             let want = g.tensors["pixel_values_videos"]!
@@ -140,6 +142,22 @@ final class VideoAlignInputTests: XCTestCase {
             print("VideoAlign \(layout): pixel_values_videos \(want.shape) max abs error \(error)")
             XCTAssertLessThanOrEqual(error, 1e-4, layout)
         }
+    }
+
+    /// The video processor's own resize (frames under its `min_pixels`): float bicubic, not rounded, before
+    /// normalising; the golden keeps the corner patches' rows.
+    func testVideoProcessorResizeMatches() throws {
+        let g = try golden()
+        var processor = try VideoAlignInputProcessor.load(from: Fixture.url("videoalign_processor_v4"))
+        processor.video.minPixels = 3136
+        let frames = g.video("resized_b")
+        let (values, grid) = try processor.pixelValues(frames: frames.frames, height: 28, width: 28)
+        XCTAssertEqual([grid.t, grid.h, grid.w], [2, 4, 4])
+        let rows: [Int] = try g.json("upscaled_row_indices")
+        let got = values.take(Tensor(rows.map(Int32.init)), axis: 0)
+        let error = maxAbsDifference(got, g.tensors["upscaled_rows"]!)
+        print("VideoAlign video processor upscale 28 → 56: max abs error \(error)")
+        XCTAssertLessThanOrEqual(error, 1e-4)
     }
 
     func testTooFewFramesAndBadFoldersAreNamed() throws {
