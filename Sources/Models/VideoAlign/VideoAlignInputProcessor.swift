@@ -104,15 +104,16 @@ public struct VideoAlignInputProcessor {
             if settings["max_pixels"] == nil { settings["max_pixels"] = videoMaxPixels }
         }
         let doResize = settings["do_resize"] as? Bool ?? true
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "videoalign-\(UUID().uuidString)-preprocessor_config.json")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        try JSONSerialization.data(withJSONObject: settings).write(to: scratch)
+        let video: Qwen2VLImageProcessor
         do {
-            return (try Qwen2VLImageProcessor.load(scratch), doResize)
-        } catch let ModelConfigError.invalidValues(_, problems) {
-            throw ModelConfigError.invalidValues(file: file.path, problems: problems)
+            video = try JSONDecoder().decode(
+                Qwen2VLImageProcessor.self, from: try JSONSerialization.data(withJSONObject: settings))
+        } catch let error as DecodingError {
+            throw ModelConfigError.invalidValues(
+                file: file.path, problems: ["the video processor's settings: \(error)"])
         }
+        try video.check(file: file.path)
+        return (video, doResize)
     }
 
     public enum Error: Swift.Error, CustomStringConvertible, Equatable {

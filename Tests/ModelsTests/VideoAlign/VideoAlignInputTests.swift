@@ -178,6 +178,26 @@ final class VideoAlignInputTests: XCTestCase {
         XCTAssertThrowsError(try VideoAlignInputProcessor.load(from: folder)) {
             XCTAssertTrue("\($0)".contains("no video processor settings"), "\($0)")
         }
+        // A transformers-5 file whose video processor has a zero std, then one without a video processor.
+        let tokenizer = Fixture.url("videoalign_processor_v5").appendingPathComponent("tokenizer.json")
+        try FileManager.default.copyItem(at: tokenizer, to: folder.appendingPathComponent("tokenizer.json"))
+        let file = folder.appendingPathComponent("processor_config.json")
+        try Data(#"{"video_processor": {"image_std": [0, 0.5, 0.5], "size": {"shortest_edge": 784}}}"#.utf8).write(
+            to: file)
+        XCTAssertThrowsError(try VideoAlignInputProcessor.load(from: folder)) {
+            XCTAssertTrue("\($0)".contains("processor_config.json: image_std[0]: expected a finite nonzero"), "\($0)")
+        }
+        try Data(#"{"image_processor": {}}"#.utf8).write(to: file)
+        XCTAssertThrowsError(try VideoAlignInputProcessor.load(from: folder)) {
+            XCTAssertTrue("\($0)".contains("processor_config.json: video_processor: expected"), "\($0)")
+        }
+        // transformers-4 settings naming no pixel limits take the video processor's class defaults.
+        try FileManager.default.removeItem(at: file)
+        try Data(#"{"patch_size": 14, "processor_class": "Qwen2VLProcessor"}"#.utf8).write(
+            to: folder.appendingPathComponent("preprocessor_config.json"))
+        let defaults = try VideoAlignInputProcessor.load(from: folder)
+        XCTAssertEqual([defaults.video.minPixels, defaults.video.maxPixels], [128 * 28 * 28, 768 * 28 * 28])
+        XCTAssertEqual(defaults.rewardTokenIDs, [716, 717, 718])
         var config = VideoAlignInputDataConfig()
         config.sampleType = "random"
         XCTAssertThrowsError(try VideoAlignInputSettings(dataConfig: config)) {
