@@ -272,7 +272,7 @@ def main():
                           videos_kwargs={"do_rescale": True})
         outputs[name] = (rendered, batch, special_ids, processor.tokenizer.pad_token_id)
     (rendered, batch, special_ids, pad_id) = outputs["v4"]
-    for key in ("input_ids", "attention_mask", "pixel_values_videos", "video_grid_thw"):
+    for key in ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values_videos", "video_grid_thw"):
         assert torch.equal(batch[key], outputs["v5"][1][key]), key
     assert outputs["v5"][0] == rendered and outputs["v5"][2] == special_ids
 
@@ -297,12 +297,12 @@ def main():
     tensors = {
         "video_a": video_a.permute(0, 2, 3, 1).contiguous().numpy(),  # [T, H, W, 3] uint8
         "video_b": video_b.permute(0, 2, 3, 1).contiguous().numpy(),
-        "resized_a": videos[0].round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy(),
         "resized_b": videos[1].round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy(),
         "big": big[0].permute(1, 2, 0).contiguous().numpy(),
         "big_resized": big_resized[0].permute(1, 2, 0).contiguous().numpy(),
         "input_ids": batch["input_ids"].numpy().astype(np.int32),
         "attention_mask": batch["attention_mask"].numpy().astype(np.uint8),
+        "mm_token_type_ids": batch["mm_token_type_ids"].numpy().astype(np.uint8),
         "upscaled_rows": upscaled["pixel_values_videos"][upscaled_rows].numpy().astype(np.float32),
         "pixel_values_videos": batch["pixel_values_videos"].numpy().astype(np.float32),
         "video_grid_thw": batch["video_grid_thw"].numpy().astype(np.int32),

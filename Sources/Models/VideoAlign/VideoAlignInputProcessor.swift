@@ -25,6 +25,9 @@ public struct VideoAlignInputBatch {
     public var inputIDs: Tensor
     /// `[B, L]` int32: 1 for tokens, 0 for padding.
     public var attentionMask: Tensor
+    /// `[B, L]` int32: 2 on `<|video_pad|>` tokens, else 0 (transformers 5's `mm_token_type_ids`, which its Qwen2-VL
+    /// needs for the multimodal rotary positions; VideoAlign's transformers 4 found the video tokens from the ids).
+    public var mmTokenTypeIDs: Tensor
     /// `[Σ t·h·w, C · temporal_patch_size · P · P]` float32, the videos' patches one after another.
     public var pixelValuesVideos: Tensor
     /// `[B, 3]` int32: each video's (t, h, w) patch grid.
@@ -228,15 +231,20 @@ public struct VideoAlignInputProcessor {
             }
         }
         let length = rows.map(\.count).max()!
+        let videoID = tokenizer.id(of: Self.videoToken)
         var ids: [Int32] = []
         var mask: [Int32] = []
+        var types: [Int32] = []
         for row in rows {
-            ids += row.map(Int32.init) + Array(repeating: Int32(tokenizer.padTokenID), count: length - row.count)
-            mask += Array(repeating: 1, count: row.count) + Array(repeating: 0, count: length - row.count)
+            let padding = length - row.count
+            ids += row.map(Int32.init) + Array(repeating: Int32(tokenizer.padTokenID), count: padding)
+            mask += Array(repeating: 1, count: row.count) + Array(repeating: 0, count: padding)
+            types += row.map { $0 == videoID ? 2 : 0 } + Array(repeating: 0, count: padding)
         }
         return VideoAlignInputBatch(
             inputIDs: Tensor(ids, shape: [rows.count, length]),
             attentionMask: Tensor(mask, shape: [rows.count, length]),
+            mmTokenTypeIDs: Tensor(types, shape: [rows.count, length]),
             pixelValuesVideos: concatenated(pixels, axis: 0),
             videoGridTHW: Tensor(grids.flatMap { [Int32($0.t), Int32($0.h), Int32($0.w)] }, shape: [grids.count, 3]),
             grids: grids)
