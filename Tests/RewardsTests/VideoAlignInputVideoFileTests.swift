@@ -41,7 +41,7 @@ final class VideoAlignInputVideoFileTests: XCTestCase {
         print("VideoAlign MP4 round trip: mean abs pixel error \(meanError)")
         XCTAssertLessThan(meanError, 4)
 
-        let processor = try VideoAlignInputProcessor.load(from: Fixture.url("videoalign_processor_v4"))
+        let processor = try VideoAlignInputProcessor.load(from: videoAlignProcessorFolder("v4", self))
         let settings = VideoAlignInputSettings(
             sampling: VideoAlignFrameSampling(count: .fps(2)), sizing: VideoAlignFrameSizing(minPixels: 784),
             dimensions: [.visualQuality], template: .simple)

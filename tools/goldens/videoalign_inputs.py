@@ -20,8 +20,9 @@ processor folder written in transformers 4's layout (`preprocessor_config.json` 
 Qwen/Qwen2-VL-2B-Instruct ships), which this script also writes in transformers 5's layout (`save_pretrained`:
 `processor_config.json`) to check that both read the same.
 
-Writes Tests/TestSupport/Fixtures/videoalign_inputs.safetensors and the two folders videoalign_processor_v4/ and
-videoalign_processor_v5/.
+Writes Tests/TestSupport/Fixtures/videoalign_inputs.safetensors and the processor files of the two layouts in
+videoalign_processor_v4/ and videoalign_processor_v5/ (without the tokenizer's files: the tests take them from
+Fixtures/tokenizers/qwen2/legacy and json).
 """
 
 import json
@@ -291,14 +292,14 @@ def synthetic_video(frames, height, width, seed):
     return (base + noise).clamp(0, 255).round().to(torch.uint8)
 
 
-def processor_folders():
-    legacy = os.path.join(FIXTURES, "tokenizers", "qwen2", "legacy")
-    v4 = os.path.join(FIXTURES, "videoalign_processor_v4")
-    v5 = os.path.join(FIXTURES, "videoalign_processor_v5")
-    for folder in (v4, v5):
-        shutil.rmtree(folder, ignore_errors=True)
+def processor_folders(workspace):
+    """The tiny processor in both layouts, whole, under `workspace`; the fixtures keep only the processor's own files
+    (the tests put them beside the tokenizer files of Fixtures/tokenizers/qwen2/legacy and json, which these are)."""
+    tokenizers = os.path.join(FIXTURES, "tokenizers", "qwen2")
+    v4 = os.path.join(workspace, "v4")
+    v5 = os.path.join(workspace, "v5")
     # The tiny Qwen2 tokenizer of tools/goldens/tokenizer_ids.py in transformers 4's files (vocab.json, merges.txt).
-    shutil.copytree(legacy, v4)
+    shutil.copytree(os.path.join(tokenizers, "legacy"), v4)
     # Qwen/Qwen2-VL-2B-Instruct's preprocessor_config.json; min_pixels lowered so the tiny videos stay tiny.
     with open(os.path.join(v4, "preprocessor_config.json"), "w") as f:
         json.dump({"min_pixels": 784, "max_pixels": 12845056, "patch_size": 14, "temporal_patch_size": 2,
@@ -309,20 +310,24 @@ def processor_folders():
         json.dump({"chat_template": QWEN2_VL_CHAT_TEMPLATE}, f, indent=2)
     processor = AutoProcessor.from_pretrained(v4, padding_side="right")
     assert processor.video_processor.size.shortest_edge == 784, processor.video_processor.size
-    with tempfile.TemporaryDirectory() as folder:
-        processor.save_pretrained(folder)
-        written = sorted(os.listdir(folder))
-        assert "processor_config.json" in written and "preprocessor_config.json" not in written, written
-        shutil.copytree(folder, v5)
-    # The v5 tokenizer is the same tokenizer; keep its tokenizer.json only (vocab.json + merges.txt are v4's).
-    for name in ("vocab.json", "merges.txt"):
-        if os.path.exists(os.path.join(v5, name)):
-            os.remove(os.path.join(v5, name))
+    processor.save_pretrained(v5)
+    written = sorted(os.listdir(v5))
+    assert "processor_config.json" in written and "preprocessor_config.json" not in written, written
+    with open(os.path.join(v5, "tokenizer.json")) as a, open(os.path.join(tokenizers, "json", "tokenizer.json")) as b:
+        assert json.load(a) == json.load(b), "transformers 5 saved another tokenizer.json than tokenizers/qwen2/json's"
+    for layout, folder, names in (("v4", v4, ("preprocessor_config.json", "chat_template.json")),
+                                  ("v5", v5, ("processor_config.json", "chat_template.jinja"))):
+        out = os.path.join(FIXTURES, f"videoalign_processor_{layout}")
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        for name in names:
+            shutil.copy(os.path.join(folder, name), os.path.join(out, name))
     return v4, v5
 
 
 def main():
-    v4, v5 = processor_folders()
+    workspace = tempfile.mkdtemp()
+    v4, v5 = processor_folders(workspace)
 
     # Frame indices and sizes: tables of the transcribed functions (torch.linspace as the reference runs it).
     index_cases = []
@@ -434,6 +439,7 @@ def main():
     save_file(tensors, path, metadata=metadata)
     print("wrote", path, os.path.getsize(path), "bytes;", {k: v.shape for k, v in tensors.items()})
     print("special ids", special_ids, "pad", pad_id, "grid", batch["video_grid_thw"].tolist())
+    shutil.rmtree(workspace)
 
 
 if __name__ == "__main__":

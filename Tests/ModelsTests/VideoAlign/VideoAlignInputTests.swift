@@ -116,8 +116,8 @@ final class VideoAlignInputTests: XCTestCase {
         let rendered: [String] = try g.json("rendered")
         let specialIDs: [Int] = try g.json("special_ids")
         let settings = try entries.map { try entrySettings($0) }
-        for layout in ["videoalign_processor_v4", "videoalign_processor_v5"] {
-            let processor = try VideoAlignInputProcessor.load(from: Fixture.url(layout))
+        for layout in ["v4", "v5"] {
+            let processor = try VideoAlignInputProcessor.load(from: videoAlignProcessorFolder(layout, self))
             XCTAssertEqual(processor.rewardTokenIDs, specialIDs, layout)
             XCTAssertEqual(processor.tokenizer.padTokenID, Int(g.metadata["pad_id"]!), layout)
             for (text, want) in zip(texts, rendered) {
@@ -150,7 +150,7 @@ final class VideoAlignInputTests: XCTestCase {
     /// normalising; the golden keeps the corner patches' rows.
     func testVideoProcessorResizeMatches() throws {
         let g = try golden()
-        var processor = try VideoAlignInputProcessor.load(from: Fixture.url("videoalign_processor_v4"))
+        var processor = try VideoAlignInputProcessor.load(from: videoAlignProcessorFolder("v4", self))
         processor.video.minPixels = 3136
         let frames = g.video("resized_b")
         let (values, grid) = try processor.pixelValues(frames: frames.frames, height: 28, width: 28)
@@ -165,7 +165,7 @@ final class VideoAlignInputTests: XCTestCase {
     func testTooFewFramesAndBadFoldersAreNamed() throws {
         let g = try golden()
         let one = VideoAlignInputVideo(frames: [g.video("video_b").frames[0]], height: 20, width: 40, fps: 8)
-        let processor = try VideoAlignInputProcessor.load(from: Fixture.url("videoalign_processor_v4"))
+        let processor = try VideoAlignInputProcessor.load(from: videoAlignProcessorFolder("v4", self))
         let setting = VideoAlignInputSettings(
             sampling: VideoAlignFrameSampling(count: .frames(4)), sizing: VideoAlignFrameSizing(minPixels: 784),
             dimensions: [.visualQuality], template: .none)
@@ -181,7 +181,7 @@ final class VideoAlignInputTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("no video processor settings"), "\($0)")
         }
         // A transformers-5 file whose video processor has a zero std, then one without a video processor.
-        let tokenizer = Fixture.url("videoalign_processor_v5").appendingPathComponent("tokenizer.json")
+        let tokenizer = Fixture.url("tokenizers/qwen2/json/tokenizer.json")
         try FileManager.default.copyItem(at: tokenizer, to: folder.appendingPathComponent("tokenizer.json"))
         let file = folder.appendingPathComponent("processor_config.json")
         try Data(#"{"video_processor": {"image_std": [0, 0.5, 0.5], "size": {"shortest_edge": 784}}}"#.utf8).write(
