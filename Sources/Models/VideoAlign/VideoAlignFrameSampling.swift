@@ -80,8 +80,7 @@ public struct VideoAlignFrameSampling: Sendable, Equatable {
         case .multiPoints:
             guard videoFPS > 0, videoFPS.isFinite else { throw Error.noFrameRate }
             let (framesEachPoint, points, fps) = (6, 4, 8)
-            // int(total_frames * fps // video_fps): Python's floor division of an int by a float.
-            let n = Int((Double(totalFrames * fps) / videoFPS).rounded(.down))
+            let n = Int(Self.pythonFloorDivision(Double(totalFrames * fps), videoFPS))
             let frames = Self.roundedLinspace(0, Float(totalFrames - 1), n)
             let half = framesEachPoint / 2
             var kept: [Int] = []
@@ -103,6 +102,21 @@ public struct VideoAlignFrameSampling: Sendable, Equatable {
             let value = i < halfway ? start + step * Float(i) : end - step * Float(steps - i - 1)
             return Int(value.rounded(.toNearestOrEven))
         }
+    }
+
+    /// Python's `a // b` on floats: the floor of the exact quotient (through `fmod`, as CPython computes it), which
+    /// `floor(a / b)` overshoots when the rounded quotient reaches the next integer.
+    static func pythonFloorDivision(_ a: Double, _ b: Double) -> Double {
+        var mod = fmod(a, b)
+        var div = (a - mod) / b
+        if mod != 0, (b < 0) != (mod < 0) {
+            mod += b
+            div -= 1
+        }
+        guard div != 0 else { return 0 }
+        var floored = div.rounded(.down)
+        if div - floored > 0.5 { floored += 1 }
+        return floored
     }
 
     /// Python's `list[a:b]` (negative bounds count from the end, bounds clamped).

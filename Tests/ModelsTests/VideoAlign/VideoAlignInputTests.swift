@@ -1,7 +1,7 @@
 import Checkpoints
 import Engine
 import Foundation
-import Models
+@testable import Models
 import TestSupport
 import Tokenizers
 import XCTest
@@ -62,6 +62,15 @@ final class VideoAlignInputTests: XCTestCase {
             let got = try sampling.indices(totalFrames: total, videoFPS: c["video_fps"] as! Double)
             XCTAssertEqual(got, c["indices"] as! [Int], "\(c)")
         }
+    }
+
+    /// multi_pts counts frames with Python's float floor division, which can be one less than floor(a / b).
+    func testPythonFloorDivision() {
+        XCTAssertEqual(VideoAlignFrameSampling.pythonFloorDivision(1, 0.1), 9)
+        XCTAssertEqual((1 / 0.1).rounded(.down), 10)
+        XCTAssertEqual(VideoAlignFrameSampling.pythonFloorDivision(424, 8), 53)
+        XCTAssertEqual(VideoAlignFrameSampling.pythonFloorDivision(-7, 2), -4)
+        XCTAssertEqual(VideoAlignFrameSampling.pythonFloorDivision(423, 24000.0 / 1001), 17)
     }
 
     func testFrameSizesMatchFetchVideo() throws {
