@@ -77,7 +77,38 @@ public struct VideoAlignInputProcessor {
             throw ModelConfigError.invalidValues(
                 file: folder.path, problems: ["the tokenizer has no \(videoToken) token: not a Qwen2-VL tokenizer"])
         }
+        try checkChatTemplate(in: folder)
         return VideoAlignInputProcessor(tokenizer: tokenizer, video: video, doResize: doResize)
+    }
+
+    /// The folder's chat template (`chat_template.jinja`, `chat_template.json`, or `tokenizer_config.json`'s
+    /// "chat_template") is not interpreted: ``VideoAlignPrompt/chatText(_:)`` renders Qwen2-VL's. Another template,
+    /// or none, is reported as a load warning.
+    static func checkChatTemplate(in folder: URL) throws {
+        let jinja = folder.appendingPathComponent("chat_template.jinja")
+        var found: (file: URL, template: String)?
+        if FileManager.default.fileExists(atPath: jinja.path) {
+            found = (jinja, try String(contentsOf: jinja, encoding: .utf8))
+        } else {
+            for name in ["chat_template.json", "tokenizer_config.json"] {
+                let file = folder.appendingPathComponent(name)
+                guard FileManager.default.fileExists(atPath: file.path) else { continue }
+                if let template = try ConfigFile.object(from: file)["chat_template"] as? String {
+                    found = (file, template)
+                    break
+                }
+            }
+        }
+        let value = "Qwen/Qwen2-VL-2B-Instruct's template"
+        guard let found else {
+            LoadWarnings.defaultTaken(file: folder.path, key: "chat_template", value: value)
+            return
+        }
+        if found.template != VideoAlignPrompt.qwen2VLChatTemplate {
+            LoadWarnings.defaultTaken(
+                file: found.file.path, key: "chat_template", value: value,
+                reason: "another template than Qwen2-VL's, the only one rendered")
+        }
     }
 
     /// transformers' `Qwen2VLVideoProcessor` class defaults for `size`, used when the file names no pixel limits.
@@ -103,8 +134,11 @@ public struct VideoAlignInputProcessor {
             settings = nested
         }
         if settings["size"] == nil {
-            if settings["min_pixels"] == nil { settings["min_pixels"] = videoMinPixels }
-            if settings["max_pixels"] == nil { settings["max_pixels"] = videoMaxPixels }
+            for (key, value) in [("min_pixels", videoMinPixels), ("max_pixels", videoMaxPixels)]
+            where settings[key] == nil {
+                settings[key] = value
+                LoadWarnings.defaultTaken(file: file.path, key: key, value: "\(value)")
+            }
         }
         let doResize = settings["do_resize"] as? Bool ?? true
         let video: Qwen2VLImageProcessor

@@ -126,7 +126,10 @@ final class VideoAlignInputTests: XCTestCase {
         let specialIDs: [Int] = try g.json("special_ids")
         let settings = try entries.map { try entrySettings($0) }
         for layout in ["v4", "v5"] {
-            let processor = try VideoAlignInputProcessor.load(from: videoAlignProcessorFolder(layout, self))
+            let (processor, warnings) = try LoadWarnings.collecting {
+                try VideoAlignInputProcessor.load(from: videoAlignProcessorFolder(layout, self))
+            }
+            XCTAssertEqual(warnings, [], layout)
             XCTAssertEqual(processor.rewardTokenIDs, specialIDs, layout)
             XCTAssertEqual(processor.tokenizer.padTokenID, Int(g.metadata["pad_id"]!), layout)
             for (text, want) in zip(texts, rendered) {
@@ -206,8 +209,16 @@ final class VideoAlignInputTests: XCTestCase {
         try FileManager.default.removeItem(at: file)
         try Data(#"{"patch_size": 14, "processor_class": "Qwen2VLProcessor"}"#.utf8).write(
             to: folder.appendingPathComponent("preprocessor_config.json"))
-        let defaults = try VideoAlignInputProcessor.load(from: folder)
+        let (defaults, warnings) = try LoadWarnings.collecting { try VideoAlignInputProcessor.load(from: folder) }
         XCTAssertEqual([defaults.video.minPixels, defaults.video.maxPixels], [128 * 28 * 28, 768 * 28 * 28])
+        XCTAssertEqual(warnings.map(\.key), ["min_pixels", "max_pixels", "chat_template"])
+        // Another chat template is said, naming its file.
+        try Data(#"{"chat_template": "{{ messages }}"}"#.utf8).write(
+            to: folder.appendingPathComponent("chat_template.json"))
+        let other = try LoadWarnings.collecting { try VideoAlignInputProcessor.load(from: folder) }.warnings
+        XCTAssertEqual(other.last?.key, "chat_template")
+        XCTAssertTrue(
+            other.last?.description.contains("chat_template.json: chat_template not used") ?? false, "\(other)")
         XCTAssertEqual(defaults.rewardTokenIDs, [716, 717, 718])
         var config = VideoAlignInputDataConfig()
         config.sampleType = "random"
