@@ -58,7 +58,7 @@ let package = Package(
         // The Reward protocol (samples and prompts in, scores and metrics out), the catalog and `name[:weight]` lists,
         // DDPO's JPEG rewards and the reward models (HPS-v2.1, PickScore, CLIP score, LAION aesthetic).
         .target(
-            name: "Rewards", dependencies: ["Models", "NN", "Engine", "Checkpoints", "Tokenizers", "Imaging"],
+            name: "Rewards", dependencies: ["Models", "NN", "Engine", "Checkpoints", "Tokenizers", "Imaging", "Video"],
             swiftSettings: cxx),
         // Text tokenizers (no engine; gzip through zlib; open_clip's BPE vocabulary and the generated HTML entity list
         // as resources).
@@ -160,7 +160,9 @@ let package = Package(
             swiftSettings: cxx),
         .testTarget(
             name: "RewardsTests",
-            dependencies: ["Checkpoints", "Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "TestSupport"],
+            dependencies: [
+                "Checkpoints", "Rewards", "Models", "NN", "Engine", "Tokenizers", "Imaging", "Video", "TestSupport"
+            ],
             swiftSettings: cxx),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], swiftSettings: cxx),
         .testTarget(name: "VideoTests", dependencies: ["Video", "Imaging", "TestSupport"], swiftSettings: cxx),

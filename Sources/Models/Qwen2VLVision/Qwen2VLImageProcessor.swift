@@ -98,20 +98,24 @@ public struct Qwen2VLImageProcessor: Codable, Sendable, Equatable {
         } else {
             processor = try ConfigFile.decode(Qwen2VLImageProcessor.self, from: file)
         }
+        try processor.check(file: file.path)
+        return processor
+    }
+
+    /// The settings' sanity (sizes positive and bounded, three finite nonzero std values), problems named against
+    /// `file`.
+    func check(file: String) throws {
         var c = ConfigChecks()
-        c.size("patch_size", processor.patchSize, limit: ConfigChecks.countLimit)
-        c.size("temporal_patch_size", processor.temporalPatchSize, limit: ConfigChecks.countLimit)
-        c.size("merge_size", processor.mergeSize, limit: ConfigChecks.countLimit)
-        c.size("max_pixels", processor.maxPixels)
-        if processor.imageMean.count != 3 {
-            c.add("image_mean: expected 3 entries, found \(processor.imageMean.count)")
-        }
-        if processor.imageStd.count != 3 { c.add("image_std: expected 3 entries, found \(processor.imageStd.count)") }
-        for (i, s) in processor.imageStd.enumerated() where !(s.isFinite && s != 0) {
+        c.size("patch_size", patchSize, limit: ConfigChecks.countLimit)
+        c.size("temporal_patch_size", temporalPatchSize, limit: ConfigChecks.countLimit)
+        c.size("merge_size", mergeSize, limit: ConfigChecks.countLimit)
+        c.size("max_pixels", maxPixels)
+        if imageMean.count != 3 { c.add("image_mean: expected 3 entries, found \(imageMean.count)") }
+        if imageStd.count != 3 { c.add("image_std: expected 3 entries, found \(imageStd.count)") }
+        for (i, s) in imageStd.enumerated() where !(s.isFinite && s != 0) {
             c.add("image_std[\(i)]: expected a finite nonzero number, found \(s)")
         }
-        try c.check(file: file.path)
-        return processor
+        try c.check(file: file)
     }
 
     public enum Error: Swift.Error, CustomStringConvertible, Equatable {
