@@ -45,6 +45,16 @@ public struct RewardCatalog: Sendable {
                 try RewardRegistry.makeModel(name, locations: locations)
             }
         }
+        for head in VideoAlignReward.Head.allCases {
+            catalog.register(
+                head.rewardName, summary: "VideoAlign's \(head.rawValue.uppercased()), normalised (videos)"
+            ) {
+                locations in
+                let folder = locations.videoAlignModel ?? locations.directory.appendingPathComponent("videoalign_ckpt")
+                return VideoAlignReward(
+                    head: head, scorer: try .shared(folder: folder, base: locations.videoAlignBase))
+            }
+        }
         return catalog
     }
 

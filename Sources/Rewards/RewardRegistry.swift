@@ -22,6 +22,12 @@ public struct RewardLocations: Sendable {
     public var aestheticCLIPModel: URL?
     /// `sac+logos+ava1-l14-linearMSE.{safetensors,pth}`.
     public var aestheticMLP: URL?
+    /// VideoAlign's VideoReward checkpoint folder (`model_config.json`, `checkpoint-<N>/`): `videoalign_ckpt/`, where
+    /// the seed loads it from.
+    public var videoAlignModel: URL?
+    /// The Qwen2-VL-2B-Instruct folder the VideoReward checkpoint builds on (default: found from its
+    /// `model_name_or_path`, inside or beside the checkpoint folder).
+    public var videoAlignBase: URL?
 
     public init(directory: URL = URL(fileURLWithPath: ".")) { self.directory = directory }
 }

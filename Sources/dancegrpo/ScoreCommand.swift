@@ -70,6 +70,17 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Aesthetic MLP weights (sac+logos+ava1-l14-linearMSE.pth or .safetensors).")
     var aestheticMlp: String?
 
+    @Option(
+        parsing: .upToNextOption,
+        help: "Video files (MP4 or anything FFmpeg reads), for video rewards (videoalign-vq, -mq, -ta, -overall).")
+    var videos: [String] = []
+
+    @Option(help: "VideoAlign's VideoReward checkpoint folder (default: --reward-dir's videoalign_ckpt/).")
+    var videoalignCheckpoint: String?
+
+    @Option(help: "The Qwen2-VL-2B-Instruct folder VideoReward builds on (default: its model_name_or_path).")
+    var videoalignBase: String?
+
     @Option(help: "Images per forward pass.")
     var batchSize = 8
 
@@ -77,6 +88,7 @@ struct ScoreCommand: ParsableCommand {
     var dtype = DType.float32
 
     func run() throws {
+        if !videos.isEmpty { return try scoreVideos() }
         let specs: [RewardSpec]
         do { specs = try RewardRegistry.parse(reward) } catch { throw ValidationError("\(error)") }
         let files = try imageFiles()
@@ -198,7 +210,7 @@ struct ScoreCommand: ParsableCommand {
     }
 }
 
-private extension String {
+extension String {
     func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
     }

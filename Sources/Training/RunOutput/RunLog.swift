@@ -24,7 +24,7 @@ public final class RunLog: TrainingObserver {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         }
         if !resuming {
-            for name in ["reward.txt", "metrics.jsonl", "eval.jsonl"] {
+            for name in ["reward.txt", "vq_reward.txt", "mq_reward.txt", "metrics.jsonl", "eval.jsonl"] {
                 try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
             }
         }
@@ -45,6 +45,10 @@ public final class RunLog: TrainingObserver {
         let reward = entry.reward
         rewards.append(reward)
         try appendLine(String(format: "%.6f", reward), to: "reward.txt")
+        // VideoAlign's heads, as the seed's HunyuanVideo trainer writes them beside reward.txt.
+        for (key, file) in [("VQ", "vq_reward.txt"), ("MQ", "mq_reward.txt")] {
+            if let value = entry.rewardInfo[key] { try appendLine(String(format: "%.6f", value), to: file) }
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try appendLine(String(decoding: try encoder.encode(entry), as: UTF8.self), to: "metrics.jsonl")
@@ -138,6 +142,10 @@ public final class RunLog: TrainingObserver {
         rewards = rewardLines.compactMap(Double.init)
         try AtomicFile.write(
             Data(rewardLines.map { $0 + "\n" }.joined().utf8), to: folder.appendingPathComponent("reward.txt"))
+        for name in ["vq_reward.txt", "mq_reward.txt"] where !lines(name).isEmpty {
+            let kept = lines(name).prefix(iterations).map { $0 + "\n" }.joined()
+            try AtomicFile.write(Data(kept.utf8), to: folder.appendingPathComponent(name))
+        }
         try AtomicFile.write(
             Data(lines("metrics.jsonl").prefix(iterations).map { $0 + "\n" }.joined().utf8),
             to: folder.appendingPathComponent("metrics.jsonl"))
