@@ -98,6 +98,11 @@ enum ScaleBench {
             print("\nQwen-Image-Edit (\(qwenParameters) transformer parameters), estimated: \(label)")
             print(plan.table(device: DeviceMemory(bytes: ScaleQwenImageEstimate.gpuBytes, source: "an 80 GB GPU")))
         }
+        let (hunyuanParameters, _) = ScaleHunyuanVideoEstimate.sizes()
+        for (label, plan) in ScaleHunyuanVideoEstimate.plans() {
+            print("\nHunyuanVideo (\(hunyuanParameters) transformer parameters), estimated: \(label)")
+            print(plan.table(device: DeviceMemory(bytes: ScaleHunyuanVideoEstimate.gpuBytes, source: "an 80 GB GPU")))
+        }
     }
 
     /// The plan of the benchmark's workload at `ranks` and `stage`.

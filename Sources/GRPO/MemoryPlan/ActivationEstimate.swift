@@ -17,6 +17,16 @@ public struct ActivationEstimate: Sendable, Equatable {
 
     public func perRow(checkpointing: Bool) -> Int { checkpointing ? checkpointed : stored }
 
+    /// One rank's share under Ulysses sequence parallelism over `ranks` ranks: each holds 1/`ranks` of the tokens'
+    /// features and the attention scores of 1/`ranks` of the heads over the whole sequence (the replicated text, a
+    /// few hundred tokens of thousands, is not counted apart; the exchange's gathered q, k, v are one block's
+    /// transient).
+    public func sequenceParallel(_ ranks: Int) -> ActivationEstimate {
+        guard ranks > 1 else { return self }
+        func share(_ bytes: Int) -> Int { (bytes + ranks - 1) / ranks }
+        return ActivationEstimate(stored: share(stored), checkpointed: share(checkpointed), forward: share(forward))
+    }
+
     /// Calibration (Tests/TrainingTests/MemoryPlanFluxTests.swift, `DANCEGRPO_CALIBRATE=1`): `Memory.peak` of the
     /// second of two training passes on tiny FLUX configs (4-8 heads of 16, 4-8 blocks, 96-608 tokens, 2-4 rows),
     /// less the weights and moments live before it and 8 bytes of gradient per parameter, per row. Without

@@ -164,6 +164,7 @@ extension GRPOTrainer {
             c.transitionBatchSize = 1
             c.evalPrompts = 8
             c.checkpointEvery = 40
+            c.rewards = "videoalign-mq"
             return c
         }
 
@@ -225,7 +226,7 @@ extension GRPOTrainer {
         }
 
         /// The reward of the ``hunyuanVideo`` preset: the seed's `--use_videoalign --vq_coef 1.0 --mq_coef 0.0`,
-        /// VideoAlign's visual quality. Until the VideoAlign reward is registered a run names another with `--reward`.
+        /// VideoAlign's visual quality (normalised, from `<--reward-dir>/videoalign_ckpt/`).
         public static let hunyuanVideoReward = "videoalign-vq"
 
         /// DanceGRPO's HunyuanVideo launch script (`finetune_hunyuan_grpo.sh`, `train_grpo_hunyuan.py`): one prompt ×
@@ -262,9 +263,8 @@ extension GRPOTrainer {
         /// classifier-free guidance 5 against the cached empty prompt in rollout and training, clip 1e-4,
         /// advantages clipped at 5 within the group, one optimizer step per iteration (accumulation over the 8
         /// samples), lr 1e-5, weight decay 1e-4, gradient norm 1, 121 iterations, a checkpoint every 40, seed 42.
-        /// 53 frames of 640 × 400 px are the task's defaults (TaskSettings). The seed's reward is VideoAlign's motion
-        /// quality (`--use_videoalign`, `MQ`); the preset keeps the FLUX preset's reward until that reward is in the
-        /// catalog (configs/seed-skyreels-i2v.json names it).
+        /// 53 frames of 640 × 400 px are the task's defaults (TaskSettings). The reward is the seed's: VideoAlign's
+        /// motion quality (`--use_videoalign`, `MQ`, normalised).
         /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/scripts/finetune/finetune_skyreels_i2v.sh
         public static var skyreelsI2V: Config {
             var c = Config.flux
@@ -276,6 +276,7 @@ extension GRPOTrainer {
             c.guidanceScale = 5
             c.gradientAccumulationSteps = 8
             c.checkpointEvery = 40
+            c.rewards = "videoalign-mq"
             return c
         }
     }

@@ -48,7 +48,8 @@ struct MemoryPlanReport {
             branches * max(1, min(trainer.rolloutBatchSize, trainer.promptsPerIteration * trainer.numGenerations))
         // A config the estimate cannot read is left to the model's loader to report; the plan then says it has no
         // activation estimate.
-        inputs.activations = try? model.task.activationEstimate(folder: model.folder, settings: settings.task)
+        inputs.activations = (try? model.task.activationEstimate(folder: model.folder, settings: settings.task))?
+            .sequenceParallel(trainer.spSize)
         let base = inputs
         if trainer.loraRank > 0 {
             inputs = withLoRA(base, inventory, rank: trainer.loraRank, settings: trainer)
