@@ -698,12 +698,6 @@ mx::array allToAllByGather(const mx::array& a, const mx::distributed::Group& gro
   return mx::reshape(moved, shape);
 }
 
-mx::array gatherAlongAxis(const mx::array& a, const mx::distributed::Group& group, int axis) {
-  auto gathered = mx::distributed::all_gather(mx::expand_dims(a, 0), group);  // [size, ...a]
-  auto shape = a.shape();
-  shape[axis] *= group.size();
-  return mx::reshape(mx::moveaxis(gathered, 0, axis), shape);
-}
 }  // namespace
 
 Array distributedAllToAll(const Array& a, const DistributedGroup* g, int32_t splitAxis, int32_t concatAxis) {
@@ -726,32 +720,6 @@ Array distributedAllToAll(const Array& a, const DistributedGroup* g, int32_t spl
                                                    const std::vector<mx::array>& cotangents,
                                                    const std::vector<mx::array>&) {
       return std::vector<mx::array>{allToAllByGather(cotangents[0], group, concatAxis, splitAxis)};
-    };
-    return mx::custom_vjp(forward, backward)({a})[0];
-  });
-  return placeholder();
-}
-
-Array distributedGatherAlongAxis(const Array& a, const DistributedGroup* g, int32_t axis, bool native) {
-  DG_TRY("distributed.gather_along_axis", {
-    if (axis < 0 || axis >= a.ndim()) {
-      throw std::invalid_argument("axis " + std::to_string(axis) + " is outside a tensor of " +
-                                  std::to_string(a.ndim()) + " axes");
-    }
-    if (g->group.size() == 1) return a;
-    auto group = g->group;
-    auto forward = [group, axis](const std::vector<mx::array>& inputs) {
-      return std::vector<mx::array>{gatherAlongAxis(inputs[0], group, axis)};
-    };
-    auto backward = [group, axis, native](const std::vector<mx::array>& primals,
-                                          const std::vector<mx::array>& cotangents, const std::vector<mx::array>&) {
-      // [.., size·n, ..] → [size, .., n, ..]: rank r's slice first, then the sum over ranks of row `rank`.
-      auto shape = primals[0].shape();
-      mx::Shape split = shape;
-      split.insert(split.begin() + axis, group.size());
-      auto stacked = mx::moveaxis(mx::reshape(cotangents[0], split), axis, 0);
-      auto mine = sumScatter(mx::contiguous(stacked), group, native);
-      return std::vector<mx::array>{mx::reshape(mine, shape)};
     };
     return mx::custom_vjp(forward, backward)({a})[0];
   });

@@ -145,15 +145,6 @@ extension DistributedGroup {
             "distributed.allToAll", [tensor], dg.distributedAllToAll(tensor.raw, handle, Int32(split), Int32(concat)))
     }
 
-    /// Every rank's `tensor` joined along `axis` in rank order, for a value every rank then computes with alike
-    /// (replicated) while each holds only part of its cotangent: the gradient is the sum over ranks of this rank's
-    /// slice of the cotangents (a reduce-scatter). `native` as ``probeNativeSumScatter()`` answered.
-    public func gather(_ tensor: Tensor, alongAxis axis: Int, native: Bool) -> Tensor {
-        let a = (axis + tensor.ndim) % max(tensor.ndim, 1)
-        return checked(
-            "distributed.gather", [tensor], dg.distributedGatherAlongAxis(tensor.raw, handle, Int32(a), native))
-    }
-
     /// A flat shard `[n]` gathered to `[size·n]` in rank order and cut into consecutive pieces of `pieces` elements
     /// (the rest is padding). Differentiating through it gives each rank the sum over ranks of the cotangents of its
     /// share (the gradient of a sharded parameter under data parallelism) in one buffer; a plain ``allGather(_:)``

@@ -20,7 +20,7 @@ public final class DistributedProcessGroup: ProcessGroup, @unchecked Sendable {
 
     /// Whether the back end reduce-scatters natively: asked (a collective) the first time a sharded collective is
     /// built, which every rank does at the same point of the same step.
-    public private(set) lazy var nativeSumScatter = group.probeNativeSumScatter()
+    private lazy var nativeSumScatter = group.probeNativeSumScatter()
 
     public func sumScatter(_ tensor: Tensor) -> Tensor {
         group.sumScatter(tensor, native: nativeSumScatter)

@@ -193,10 +193,6 @@ bool distributedShardGatherSplit(const Array& shard, const DistributedGroup* g, 
 // all_gather of every rank's whole tensor from which each rank keeps its pieces: (size − 1)× the traffic of a native
 // all-to-all, the same result. Its vector-Jacobian product is the all-to-all back (axes swapped).
 Array distributedAllToAll(const Array& a, const DistributedGroup* g, int32_t splitAxis, int32_t concatAxis);
-// Every rank's `a` joined along `axis` in rank order, differentiated as a replicated value whose every rank holds a
-// partial cotangent: the vjp is the sum over ranks of the cotangents' slices of this rank (a reduce-scatter; MLX's
-// all_gather vjp would keep only the local cotangent's slice).
-Array distributedGatherAlongAxis(const Array& a, const DistributedGroup* g, int32_t axis, bool native);
 Array distributedSend(const Array& a, int32_t destination, const DistributedGroup* g);
 Array distributedRecv(const int32_t* shape, int32_t ndim, DTypeCode dtype, int32_t source,
                       const DistributedGroup* g);

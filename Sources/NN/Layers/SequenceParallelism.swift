@@ -4,10 +4,11 @@ import Engine
 /// of `group` hold the same sample, each a consecutive shard of its long token sequence, and every layer but attention
 /// works on the shard alone. Attention exchanges q, k and v so that each rank holds the whole sequence for `heads /
 /// size` heads, attends, and exchanges the output back. A prefix of `replicatedLength` tokens (the text) is held whole
-/// by every rank: its q/k/v are cut to the rank's heads, and its output is gathered over the heads again.
+/// by every rank: its q/k/v are cut to the rank's heads, and every rank gets the prefix's output of every head back.
 ///
 /// Gradients: every rank differentiates the same loss, and each rank's gradient of a parameter is its share, so the
-/// sum over the group's ranks is the whole gradient (the prefix's gather sums its cotangents over the ranks).
+/// sum over the group's ranks is the whole gradient. Each attention is two exchanges (q, k, v together, then the
+/// output): collectives that do not depend on each other could run in a different order on different ranks.
 ///
 /// The seed's exchange, `all_to_all_4D` with `all_gather` for the text heads:
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/utils/communications.py
@@ -18,14 +19,11 @@ import Engine
 /// S sharded tokens in all, S/P per rank, H heads, D head width.
 public struct SequenceParallelism: @unchecked Sendable {
     public let group: DistributedGroup
-    /// Whether the back end reduce-scatters natively (``DistributedGroup/probeNativeSumScatter()``).
-    public let nativeSumScatter: Bool
     /// Leading tokens of every rank's sequence that all ranks hold whole.
     public var replicatedLength: Int
 
-    public init(group: DistributedGroup, nativeSumScatter: Bool, replicatedLength: Int = 0) {
+    public init(group: DistributedGroup, replicatedLength: Int = 0) {
         self.group = group
-        self.nativeSumScatter = nativeSumScatter
         self.replicatedLength = replicatedLength
     }
 
@@ -64,17 +62,23 @@ public struct SequenceParallelism: @unchecked Sendable {
                 + "the group's \(size) ranks")
         let prefix = replicatedLength
         let local = heads / size, first = rank * local
-        // [B, Lr + S/P, H, D] → [B, Lr + S, H/P, D]: the prefix cut to this rank's heads, the shards exchanged.
-        func exchange(_ t: Tensor) -> Tensor {
-            let whole = group.allToAll(t[.all, prefix...], splitAxis: 2, concatAxis: 1)
-            guard prefix > 0 else { return whole }
-            return concatenated([t[.all, ..<prefix, first..<(first + local)], whole], axis: 1)
+        // q, k, v's shards [3, B, S/P, H, D] → [3, B, S, H/P, D] in one exchange; the prefix cut to this rank's heads.
+        let shards = stacked([q[.all, prefix...], k[.all, prefix...], v[.all, prefix...]])
+        let wholes = group.allToAll(shards, splitAxis: 3, concatAxis: 2)
+        func joined(_ t: Tensor, _ index: Int) -> Tensor {
+            guard prefix > 0 else { return wholes[index] }
+            return concatenated([t[.all, ..<prefix, first..<(first + local)], wholes[index]], axis: 1)
         }
-        let out = attend(exchange(q), exchange(k), exchange(v))
-        let shardOut = group.allToAll(out[.all, prefix...], splitAxis: 1, concatAxis: 2)
-        guard prefix > 0 else { return shardOut }
-        let prefixOut = group.gather(out[.all, ..<prefix], alongAxis: 2, native: nativeSumScatter)
-        return concatenated([prefixOut, shardOut], axis: 1)
+        let out = attend(joined(q, 0), joined(k, 1), joined(v, 2))  // [B, Lr + S, H/P, D]
+        guard prefix > 0 else { return group.allToAll(out, splitAxis: 1, concatAxis: 2) }
+        // One exchange back for both parts: the piece for rank j is [the prefix, shard j], so every rank gets every
+        // rank's heads of the prefix and of its own shard. Its gradient sums the prefix's P copies: the sum over
+        // ranks of their cotangents of this rank's heads.
+        let (b, d) = (out.dim(0), out.dim(3)), piece = (out.dim(1) - prefix) / size
+        let copies = out[.all, ..<prefix].expandedDims(axis: 1).broadcast(to: [b, size, prefix, local, d])
+        let pieces = out[.all, prefix...].reshaped([b, size, piece, local, d])
+        let packed = concatenated([copies, pieces], axis: 2).reshaped([b, size * (prefix + piece), local, d])
+        return group.allToAll(packed, splitAxis: 1, concatAxis: 2)
     }
 }
 

@@ -30,7 +30,7 @@ extension GRPOTrainer {
                         + "that splits (nccl, mpi)")
             }
         }
-        let parallel = SequenceParallelism(group: group, nativeSumScatter: distributed.nativeSumScatter)
+        let parallel = SequenceParallelism(group: group)
         for module in modules { module.sequenceParallel = parallel }
     }
 }
