@@ -62,7 +62,7 @@ public struct SequenceParallelism: @unchecked Sendable {
                 + "the group's \(size) ranks")
         let prefix = replicatedLength
         let local = heads / size, first = rank * local
-        // q, k, v's shards [3, B, S/P, H, D] → [3, B, S, H/P, D] in one exchange; the prefix cut to this rank's heads.
+        // q, k, v's shards [3, B, S/P, H, D] → [3, B, S, H/P, D] in one exchange; the prefix cut to the rank's heads.
         let shards = stacked([q[.all, prefix...], k[.all, prefix...], v[.all, prefix...]])
         let wholes = group.allToAll(shards, splitAxis: 3, concatAxis: 2)
         func joined(_ t: Tensor, _ index: Int) -> Tensor {
