@@ -254,3 +254,11 @@ final class SkyReelsI2VPolicy: SnapshotReferencePolicy {
             guidance: Tensor.full([rows], Double(SkyReelsI2VTask.embeddedGuidance)))
     }
 }
+
+extension SkyReelsI2VTask {
+    /// SkyReels-V1's transformer is HunyuanVideo's with the image latents' extra input channels, so its activations
+    /// are HunyuanVideo's at the same size (the memory plan doubles the rows for classifier-free guidance).
+    public static func activationEstimate(folder: URL, settings: TaskSettings) throws -> ActivationEstimate? {
+        try HunyuanVideoTask.activationEstimate(folder: folder, settings: settings)
+    }
+}
