@@ -1,0 +1,105 @@
+import Checkpoints
+import Engine
+import Foundation
+import Imaging
+import Models
+import Rewards
+import TestSupport
+import XCTest
+
+/// VideoAlign end to end (tools/goldens/videoalign_end_to_end.py): the tiny VideoReward checkpoint folder
+/// Fixtures/videoalign_e2e (LoRA layout, its base Qwen2-VL folder holding the processor files) scores a 6-frame clip
+/// with two prompts as VideoAlign's `reward(..., use_norm=True)` does — frame sampling and resizing, prompt, the real
+/// transformers processor, the model with its reward head, `_norm` — within 1e-4 of the scores' scale, both through
+/// ``VideoAlignScorer`` and through the catalog's `videoalign-vq` / `videoalign-mq` rewards.
+final class VideoAlignRewardTests: XCTestCase {
+    private struct Golden {
+        var frames: [RGBImage]
+        var fps: Double
+        var prompts: [String]
+        /// `[prompt][VQ, MQ, TA]`.
+        var normalized: [[Double]]
+    }
+
+    private func golden() throws -> Golden {
+        let (tensors, metadata) = try SafeTensors.loadWithMetadata(Fixture.url("videoalign_e2e.safetensors"))
+        let clip = tensors["clip"]!
+        XCTAssertEqual(clip.shape, [6, 56, 84, 3])
+        let bytes = clip.toArray(UInt8.self)
+        let size = 56 * 84 * 3
+        let frames = try (0..<6).map {
+            try RGBImage(width: 84, height: 56, pixels: Array(bytes[$0 * size..<($0 + 1) * size]))
+        }
+        let prompts = try JSONDecoder().decode([String].self, from: Data(metadata["prompts"]!.utf8))
+        let values = tensors["normalized"]!.toArray(Float.self).map(Double.init)
+        return Golden(
+            frames: frames, fps: Double(metadata["fps"]!)!, prompts: prompts,
+            normalized: (0..<prompts.count).map { Array(values[$0 * 3..<$0 * 3 + 3]) })
+    }
+
+    private var folder: URL { Fixture.url("videoalign_e2e") }
+
+    /// The largest |actual − expected| over the rows, and the bound 1e-4 · max(1, max|expected|).
+    private func check(_ actual: [[Double]], _ expected: [[Double]], _ what: String) {
+        XCTAssertEqual(actual.count, expected.count, what)
+        let scale = max(1, expected.flatMap { $0 }.map(abs).max() ?? 0)
+        let error = zip(actual.flatMap { $0 }, expected.flatMap { $0 }).map { abs($0 - $1) }.max() ?? .infinity
+        print("VideoAlign end to end, \(what): max abs error \(error) (scale \(scale))")
+        XCTAssertLessThanOrEqual(error, 1e-4 * scale, "\(what): \(actual) vs \(expected)")
+    }
+
+    func testScorerMatchesVideoAlignInference() throws {
+        let g = try golden()
+        let scorer = try VideoAlignScorer(folder: folder)
+        let video = VideoAlignInputVideo(frames: g.frames.map(\.pixels), height: 56, width: 84, fps: g.fps)
+        let scores = try g.prompts.map { try scorer.normalizedScores(video, prompt: $0) }
+        check(scores.map { [$0.vq, $0.mq, $0.ta] }, g.normalized, "VideoAlignScorer VQ, MQ, TA")
+        // The prompt reaches the head: TA (after the prompt) differs between the prompts.
+        XCTAssertNotEqual(g.normalized[0][2], g.normalized[1][2])
+    }
+
+    func testCatalogRewardsScoreVideos() throws {
+        let g = try golden()
+        var locations = RewardLocations(directory: try temporaryDirectory(self))
+        locations.videoAlignModel = folder
+        let samples = g.prompts.map { _ in GeneratedSample.video(frames: g.frames, framesPerSecond: g.fps) }
+        let prompts = g.prompts.map { Prompt(text: $0) }
+
+        // The de-normalisation read from the file, not from the code's constants.
+        let file =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: folder.appendingPathComponent("model_config.json"))) as! [String: Any]
+        let stats = file["inference_config"] as! [String: Double]
+
+        for (name, column) in [("videoalign-vq", 0), ("videoalign-mq", 1)] {
+            let reward = try RewardCatalog.standard.make(name, locations: locations)
+            XCTAssertEqual(reward.name, name)
+            let scored = try reward.score(samples, prompts: prompts)
+            check(scored.scores.map { [$0] }, g.normalized.map { [$0[column]] }, "\(name) scores")
+            for (key, index) in [("VQ", 0), ("MQ", 1), ("TA", 2)] {
+                check(scored.info[key]!.map { [$0] }, g.normalized.map { [$0[index]] }, "\(name) info \(key)")
+                let raw = g.normalized.map { [$0[index] * stats["\(key)_std"]! + stats["\(key)_mean"]!] }
+                check(scored.info["\(key) raw"]!.map { [$0] }, raw, "\(name) info \(key) raw")
+            }
+        }
+
+        // A picture is refused: VideoAlign samples frames by time.
+        let reward = try RewardCatalog.standard.make("videoalign-vq", locations: locations)
+        XCTAssertThrowsError(try reward.score(images: [g.frames[0]], prompts: [prompts[0]])) {
+            XCTAssert("\($0)".contains("got a picture"), "\($0)")
+        }
+    }
+
+    func testMissingCheckpointFolderIsNamed() throws {
+        let root = try temporaryDirectory(self)
+        var locations = RewardLocations(directory: root)
+        XCTAssertThrowsError(try RewardCatalog.standard.make("videoalign-vq", locations: locations)) {
+            XCTAssert("\($0)".contains(root.appendingPathComponent("videoalign_ckpt").path), "\($0)")
+        }
+        let missing = root.appendingPathComponent("no-such-checkpoint")
+        locations.videoAlignModel = missing
+        XCTAssertThrowsError(try RewardCatalog.standard.make("videoalign-mq", locations: locations)) {
+            XCTAssert("\($0)".contains(missing.path), "\($0)")
+        }
+    }
+}
