@@ -11,7 +11,7 @@ import XCTest
 /// Fixtures/videoalign_e2e (LoRA layout, its base Qwen2-VL folder holding the processor files) scores a 6-frame clip
 /// with two prompts as VideoAlign's `reward(..., use_norm=True)` does — frame sampling and resizing, prompt, the real
 /// transformers processor, the model with its reward head, `_norm` — within 1e-4 of the scores' scale, both through
-/// ``VideoAlignScorer`` and through the catalog's `videoalign-vq` / `videoalign-mq` rewards.
+/// ``VideoAlignScorer`` and through the catalog's `videoalign-vq` / `-mq` / `-overall` rewards.
 final class VideoAlignRewardTests: XCTestCase {
     private struct Golden {
         var frames: [RGBImage]
@@ -71,11 +71,13 @@ final class VideoAlignRewardTests: XCTestCase {
                 with: Data(contentsOf: folder.appendingPathComponent("model_config.json"))) as! [String: Any]
         let stats = file["inference_config"] as! [String: Double]
 
-        for (name, column) in [("videoalign-vq", 0), ("videoalign-mq", 1)] {
+        // `reward()`'s Overall is the sum of the normalised heads.
+        for (name, columns) in [("videoalign-vq", [0]), ("videoalign-mq", [1]), ("videoalign-overall", [0, 1, 2])] {
             let reward = try RewardCatalog.standard.make(name, locations: locations)
             XCTAssertEqual(reward.name, name)
             let scored = try reward.score(samples, prompts: prompts)
-            check(scored.scores.map { [$0] }, g.normalized.map { [$0[column]] }, "\(name) scores")
+            let expected = g.normalized.map { row in [columns.map { row[$0] }.reduce(0, +)] }
+            check(scored.scores.map { [$0] }, expected, "\(name) scores")
             for (key, index) in [("VQ", 0), ("MQ", 1), ("TA", 2)] {
                 check(scored.info[key]!.map { [$0] }, g.normalized.map { [$0[index]] }, "\(name) info \(key)")
                 let raw = g.normalized.map { [$0[index] * stats["\(key)_std"]! + stats["\(key)_mean"]!] }

@@ -17,8 +17,7 @@ https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e
   - `_norm`: (value - mean) / std with inference_config's means and deviations.
 
 The clip (6 frames of 56 × 84 at 8 fps, sampled at 2 fps to 4 frames and downscaled by max_frame_pixels to 28 × 56)
-is scored with two prompts in one batch, as `reward` takes them; the processor, with Qwen2-VL-2B-Instruct's min_pixels,
-resizes those frames again to 56 × 84 (floats, unrounded) before cutting patches.
+is scored with two prompts in one batch, as `reward` takes them.
 
 Writes Tests/TestSupport/Fixtures/videoalign_e2e/, the checkpoint folder as users download it:
   model_config.json                      data_config / model_config / peft_lora_config / inference_config
@@ -28,7 +27,7 @@ Writes Tests/TestSupport/Fixtures/videoalign_e2e/, the checkpoint folder as user
                                          tokenizer's 716 tokens + the 3 reward tokens, its image / video /
                                          vision-start ids), model.safetensors, and the processor files in
                                          transformers 4's layout (vocab.json, merges.txt, tokenizer_config.json,
-                                         preprocessor_config.json as the hub's, chat_template.json)
+                                         preprocessor_config.json, chat_template.json: videoalign_processor_v4's)
 and Tests/TestSupport/Fixtures/videoalign_e2e.safetensors:
   clip                                   [6, 56, 84, 3] uint8 frames (metadata "fps" 8)
   normalized                             [2, 3] the normalised VQ, MQ, TA of each prompt (float64 reference)
@@ -114,15 +113,12 @@ def main():
     base_folder = os.path.join(folder, "Qwen2-VL-2B-Instruct")
     os.makedirs(step)
     shutil.copytree(TOKENIZER, base_folder)
-    shutil.copy(os.path.join(PROCESSOR, "chat_template.json"), os.path.join(base_folder, "chat_template.json"))
-    # Qwen2-VL-2B-Instruct's preprocessor_config.json as the hub has it (min_pixels 3136, where the tiny processor
-    # fixture lowers it): the 28 × 56 frames VideoAlign leaves are below it, so the video processor upscales them
-    # again (to 56 × 84), which VideoAlign's own pixel limits avoid with its real clips.
-    with open(os.path.join(PROCESSOR, "preprocessor_config.json")) as f:
-        preprocessor = json.load(f)
-    preprocessor["min_pixels"] = 3136
-    with open(os.path.join(base_folder, "preprocessor_config.json"), "w") as f:
-        json.dump(preprocessor, f, indent=2)
+    # The tiny processor's preprocessor_config.json (Qwen2-VL-2B-Instruct's with min_pixels 784, not 3136): the 28 × 56
+    # frames VideoAlign leaves are then within the video processor's limits and its own resize keeps them, as it keeps
+    # the frames of real clips under VideoAlign's limits. (Below min_pixels it would resize them again, through PIL
+    # on uint8 under the seed's transformers 4.46.1 but in float torch under transformers 5: no single reference.)
+    for name in ("preprocessor_config.json", "chat_template.json"):
+        shutil.copy(os.path.join(PROCESSOR, name), os.path.join(base_folder, name))
     with open(os.path.join(folder, "model_config.json"), "w") as f:
         json.dump(MODEL_CONFIG, f, indent=4)
     adapter_config = {
