@@ -96,12 +96,20 @@ final class VideoAlignRewardTests: XCTestCase {
         let root = try temporaryDirectory(self)
         var locations = RewardLocations(directory: root)
         XCTAssertThrowsError(try RewardCatalog.standard.make("videoalign-vq", locations: locations)) {
-            XCTAssert("\($0)".contains(root.appendingPathComponent("videoalign_ckpt").path), "\($0)")
+            XCTAssert("\($0)".contains(root.appendingPathComponent("videoalign_ckpt").path + ": not found"), "\($0)")
         }
         let missing = root.appendingPathComponent("no-such-checkpoint")
         locations.videoAlignModel = missing
         XCTAssertThrowsError(try RewardCatalog.standard.make("videoalign-mq", locations: locations)) {
-            XCTAssert("\($0)".contains(missing.path), "\($0)")
+            XCTAssert("\($0)".contains(missing.path + ": not found"), "\($0)")
+        }
+        // A LoRA checkpoint without its base model names where it looked.
+        let noBase = root.appendingPathComponent("no-base")
+        try FileManager.default.copyItem(at: folder, to: noBase)
+        try FileManager.default.removeItem(at: noBase.appendingPathComponent("Qwen2-VL-2B-Instruct"))
+        locations.videoAlignModel = noBase
+        XCTAssertThrowsError(try RewardCatalog.standard.make("videoalign-ta", locations: locations)) {
+            XCTAssert("\($0)".contains(noBase.appendingPathComponent("Qwen2-VL-2B-Instruct").path), "\($0)")
         }
     }
 }
