@@ -58,6 +58,30 @@ final class VideoAlignRewardTests: XCTestCase {
         XCTAssertNotEqual(g.normalized[0][2], g.normalized[1][2])
     }
 
+    /// model_config.json's data_config decides the sampling: with "num_frames" set, prepare_batch's `nframes` entry
+    /// takes all 6 frames (3 temporal patches) instead of the 4 that fps 2 gives.
+    func testFrameCountFromDataConfig() throws {
+        let g = try golden()
+        let (tensors, metadata) = try SafeTensors.loadWithMetadata(Fixture.url("videoalign_e2e.safetensors"))
+        let copy = try temporaryDirectory(self).appendingPathComponent("videoalign_ckpt")
+        try FileManager.default.copyItem(at: folder, to: copy)
+        let file = copy.appendingPathComponent("model_config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
+        config["data_config"] = try JSONSerialization.jsonObject(
+            with: Data(metadata["num_frames_data_config"]!.utf8))
+        try JSONSerialization.data(withJSONObject: config).write(to: file)
+
+        let scorer = try VideoAlignScorer(folder: copy)
+        let video = VideoAlignInputVideo(frames: g.frames.map(\.pixels), height: 56, width: 84, fps: g.fps)
+        let batch = try scorer.processor.batch(videos: [video], prompts: [g.prompts[0]], settings: scorer.settings)
+        XCTAssertEqual(batch.grids.map { [$0.t, $0.h, $0.w] }, [[3, 2, 4]])
+        let scores = try g.prompts.map { try scorer.normalizedScores(video, prompt: $0) }
+        let values = tensors["normalized_num_frames"]!.toArray(Float.self).map(Double.init)
+        check(
+            scores.map { [$0.vq, $0.mq, $0.ta] }, [Array(values[0..<3]), Array(values[3..<6])],
+            "num_frames 6: VQ, MQ, TA")
+    }
+
     func testCatalogRewardsScoreVideos() throws {
         let g = try golden()
         var locations = RewardLocations(directory: try temporaryDirectory(self))

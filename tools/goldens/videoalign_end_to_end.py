@@ -32,6 +32,8 @@ and Tests/TestSupport/Fixtures/videoalign_e2e.safetensors:
   clip                                   [6, 56, 84, 3] uint8 frames (metadata "fps" 8)
   normalized                             [2, 3] the normalised VQ, MQ, TA of each prompt (float64 reference)
   raw                                    [2, 3] the head's values before `_norm`
+  normalized_num_frames                  [2, 3] the same with data_config "num_frames": 6 (metadata
+                                         "num_frames_data_config"; prepare_batch's `nframes` entry, all 6 frames)
 with metadata "prompts" (JSON list), "fps", "video_grid_thw", "lengths" (each row's token count). Weights float32, reference forward in float64. Seeded.
 """
 import copy
@@ -145,39 +147,53 @@ def main():
     assert special_ids == [716, 717, 718] and processor.tokenizer.pad_token_id == ENDOFTEXT, special_ids
     assert processor.tokenizer.convert_tokens_to_ids("<|video_pad|>") == VIDEO
 
-    # prepare_batch with the data_config, on the decoded clip (what read_video gives process_vision_info).
-    data = MODEL_CONFIG["data_config"]
     clip = inputs.synthetic_video(6, 56, 84, seed=11)  # [T, C, H, W] uint8
-    entry = {"type": "video", "video": "file://clip.mp4", "max_pixels": data["max_frame_pixels"], "fps": data["fps"],
-             "sample_type": data["sample_type"]}
-    chat = [[{"role": "user", "content": [
-        entry, {"type": "text", "text": inputs.build_prompt(p, data["eval_dim"], data["prompt_template_type"])}]}]
-        for p in PROMPTS]
-    videos = [inputs.fetch_video(entry, clip, CLIP_FPS) for _ in PROMPTS]
-    batch = processor(text=processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True),
-                      images=None, videos=videos, padding=True, return_tensors="pt",
-                      videos_kwargs={"do_rescale": True})
-    print("video grid", batch["video_grid_thw"].tolist(), "ids", list(batch["input_ids"].shape))
-
-    # The reward model's forward and head, then reward()'s `_norm`.
     m = model.double()
     with torch.no_grad():
         reward.apply_reward_weights(m, non_lora, lora, targets, scaling)
-        _, _, logits = reward.reward_forward(m, rm_head, batch["input_ids"], batch["attention_mask"],
-                                             batch["pixel_values_videos"], batch["video_grid_thw"], VIDEO)
-        raw = reward.special_logits(logits, batch["input_ids"], special_ids)
-    stats = MODEL_CONFIG["inference_config"]
-    normalized = torch.stack([(raw[:, i] - stats[f"{d}_mean"]) / stats[f"{d}_std"]
-                              for i, d in enumerate(["VQ", "MQ", "TA"])], dim=1)
-    print("raw", raw.tolist())
-    print("normalized", normalized.tolist())
+
+    def score(data):
+        """reward(video_paths, prompts, use_norm=True) with `data` as model_config.json's data_config: prepare_batch
+        on the decoded clip (what read_video gives process_vision_info), the model's forward and head, `_norm`."""
+        entry = {"type": "video", "video": "file://clip.mp4", "max_pixels": data["max_frame_pixels"],
+                 "sample_type": data["sample_type"]}
+        if data["num_frames"] is None:
+            entry["fps"] = data["fps"]
+        else:
+            entry["nframes"] = data["num_frames"]
+        chat = [[{"role": "user", "content": [
+            entry, {"type": "text", "text": inputs.build_prompt(p, data["eval_dim"], data["prompt_template_type"])}]}]
+            for p in PROMPTS]
+        videos = [inputs.fetch_video(entry, clip, CLIP_FPS) for _ in PROMPTS]
+        batch = processor(text=processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True),
+                          images=None, videos=videos, padding=True, return_tensors="pt",
+                          videos_kwargs={"do_rescale": True})
+        print("video grid", batch["video_grid_thw"].tolist(), "ids", list(batch["input_ids"].shape))
+        with torch.no_grad():
+            _, _, logits = reward.reward_forward(m, rm_head, batch["input_ids"], batch["attention_mask"],
+                                                 batch["pixel_values_videos"], batch["video_grid_thw"], VIDEO)
+            raw = reward.special_logits(logits, batch["input_ids"], special_ids)
+        stats = MODEL_CONFIG["inference_config"]
+        normalized = torch.stack([(raw[:, i] - stats[f"{d}_mean"]) / stats[f"{d}_std"]
+                                  for i, d in enumerate(["VQ", "MQ", "TA"])], dim=1)
+        print("raw", raw.tolist())
+        print("normalized", normalized.tolist())
+        return raw, normalized, batch
+
+    raw, normalized, batch = score(MODEL_CONFIG["data_config"])
+    # The same clip with a data_config that asks for a frame count (prepare_batch's "nframes" entry): all 6 frames.
+    variant = dict(MODEL_CONFIG["data_config"], num_frames=6)
+    _, normalized_frames, batch_frames = score(variant)
+    assert batch_frames["video_grid_thw"].tolist()[0] == [3, 2, 4]
 
     path = os.path.join(FIXTURES, "videoalign_e2e.safetensors")
     save_numpy({"clip": clip.permute(0, 2, 3, 1).contiguous().numpy(),
-                "normalized": normalized.numpy().astype(np.float32), "raw": raw.numpy().astype(np.float32)}, path,
+                "normalized": normalized.numpy().astype(np.float32), "raw": raw.numpy().astype(np.float32),
+                "normalized_num_frames": normalized_frames.numpy().astype(np.float32)}, path,
                metadata={"prompts": json.dumps(PROMPTS), "fps": str(CLIP_FPS),
                          "lengths": json.dumps(batch["attention_mask"].sum(dim=1).tolist()),
-                         "video_grid_thw": json.dumps(batch["video_grid_thw"].tolist())})
+                         "video_grid_thw": json.dumps(batch["video_grid_thw"].tolist()),
+                         "num_frames_data_config": json.dumps(variant)})
     total = os.path.getsize(path)
     for root, _, files in os.walk(folder):
         total += sum(os.path.getsize(os.path.join(root, name)) for name in files)
