@@ -185,7 +185,8 @@ let package = Package(
         .testTarget(name: "TrainingLogsTests", dependencies: ["TrainingLogs", "TestSupport"], swiftSettings: cxx),
         // The command line as users run it: the built `dancegrpo` executable in child processes.
         .testTarget(
-            name: "CommandLineTests", dependencies: ["Checkpoints", "Engine", "TestSupport"], swiftSettings: cxx),
+            name: "CommandLineTests", dependencies: ["Checkpoints", "Engine", "Imaging", "Video", "TestSupport"],
+            swiftSettings: cxx),
         .testTarget(
             name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Imaging", "TestSupport"], swiftSettings: cxx)
     ],

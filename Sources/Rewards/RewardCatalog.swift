@@ -51,6 +51,12 @@ public struct RewardCatalog: Sendable {
             ) {
                 locations in
                 let folder = locations.videoAlignModel ?? locations.directory.appendingPathComponent("videoalign_ckpt")
+                guard RewardFiles.exists(folder) else {
+                    throw RewardError.missingFile(
+                        path: folder.path,
+                        expected: "VideoAlign's checkpoint folder (KwaiVGI/VideoReward: model_config.json, "
+                            + "checkpoint-<N>/, Qwen2-VL-2B-Instruct/), videoalign_ckpt/ under the reward folder")
+                }
                 return VideoAlignReward(
                     head: head, scorer: try .shared(folder: folder, base: locations.videoAlignBase))
             }

@@ -147,6 +147,44 @@ class LoraLinear(torch.nn.Module):
         return self.base(x) + (x @ self.a.T.to(x.dtype)) @ self.b.T.to(x.dtype) * self.scaling
 
 
+def apply_reward_weights(m, non_lora, lora, targets, scaling):
+    """Turns the (double) base model `m` into the reward model's body as load_model_from_checkpoint leaves it: the
+    embedding resized to the tokenizer, the trained vision merger, peft's LoRA on the language model's Linears."""
+    lm = m.model.language_model
+    lm.embed_tokens = torch.nn.Embedding.from_pretrained(non_lora["model.embed_tokens.weight"].double())
+    merger = dict(m.model.visual.merger.named_parameters())
+    for k, v in non_lora.items():
+        if k.startswith("visual.merger."):
+            merger[k[len("visual.merger."):]].copy_(v.double())
+    for module in targets:
+        parent_name, child_name = module[len("model."):].rsplit(".", 1)
+        parent = lm.get_submodule(parent_name)
+        a = lora[f"base_model.model.{module}.lora_A.weight"].double()
+        b = lora[f"base_model.model.{module}.lora_B.weight"].double()
+        setattr(parent, child_name, LoraLinear(getattr(parent, child_name), a, b, scaling))
+
+
+def reward_forward(m, rm_head, input_ids, attention_mask, pixel_values, grids, video_token_id):
+    """Qwen2VLRewardModelBT.forward (trainer.py at the pin), transcribed, up to rm_head on every position: the merged
+    video tokens, the language model's last hidden state, and the logits [B, L, output_dim]."""
+    lm = m.model.language_model
+    inputs_embeds = lm.embed_tokens(input_ids)
+    video_embeds = m.model.visual(pixel_values.double(), grid_thw=grids).pooler_output
+    video_mask = (input_ids == video_token_id).unsqueeze(-1).expand_as(inputs_embeds)
+    inputs_embeds = inputs_embeds.masked_scatter(video_mask, video_embeds.to(inputs_embeds.dtype))
+    hidden_states = lm(inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=None)[0]
+    return video_embeds, hidden_states, hidden_states @ rm_head.double().T
+
+
+def special_logits(logits, input_ids, special):
+    """The "special" pooling: per row the logits at the reward tokens in sequence order, [B, 3 · output_dim]."""
+    batch = input_ids.shape[0]
+    special_mask = torch.zeros_like(input_ids, dtype=torch.bool)
+    for token in special:
+        special_mask = special_mask | (input_ids == token)
+    return logits[special_mask, ...].view(batch, 3, -1).view(batch, -1)
+
+
 def rows():
     """Two right-padded rows: text, <|vision_start|> video tokens <|vision_end|>, text with the three reward tokens."""
     grids = [[4, 4, 4], [2, 4, 6]]
@@ -208,33 +246,13 @@ def main():
         tensors["output.position_ids"] = position_ids.float()
 
         # The reward model: the resized embedding, the merger override, LoRA on the language model, rm_head.
-        lm = m.model.language_model
-        lm.embed_tokens = torch.nn.Embedding.from_pretrained(embed.double())
-        merger = dict(m.model.visual.merger.named_parameters())
-        for k, v in non_lora.items():
-            if k.startswith("visual.merger."):
-                merger[k[len("visual.merger."):]].copy_(v.double())
-        for module in targets:
-            parent_name, child_name = module[len("model."):].rsplit(".", 1)
-            parent = lm.get_submodule(parent_name)
-            a = lora[f"base_model.model.{module}.lora_A.weight"].double()
-            b = lora[f"base_model.model.{module}.lora_B.weight"].double()
-            setattr(parent, child_name, LoraLinear(getattr(parent, child_name), a, b, scaling))
-
-        # Qwen2VLRewardModelBT.forward (trainer.py at the pin), transcribed.
-        inputs_embeds = lm.embed_tokens(input_ids)
-        video_embeds = m.model.visual(pixel_values.double(), grid_thw=grids).pooler_output
+        apply_reward_weights(m, non_lora, lora, targets, scaling)
+        video_embeds, hidden_states, logits = reward_forward(m, rm_head, input_ids, attention_mask, pixel_values,
+                                                             grids, VIDEO)
         tensors["output.reward_video_embeds"] = video_embeds
-        video_mask = (input_ids == VIDEO).unsqueeze(-1).expand_as(inputs_embeds)
-        inputs_embeds = inputs_embeds.masked_scatter(video_mask, video_embeds.to(inputs_embeds.dtype))
-        hidden_states = lm(inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=None)[0]
         tensors["output.hidden"] = hidden_states
-        logits = hidden_states @ rm_head.double().T  # [B, L, 1]
         batch = input_ids.shape[0]
-        special_mask = torch.zeros_like(input_ids, dtype=torch.bool)
-        for token in SPECIAL:
-            special_mask = special_mask | (input_ids == token)
-        tensors["output.logits_special"] = logits[special_mask, ...].view(batch, 3, -1).view(batch, -1)
+        tensors["output.logits_special"] = special_logits(logits, input_ids, SPECIAL)
         sequence_lengths = (torch.eq(input_ids, PAD).int().argmax(-1) - 1) % input_ids.shape[-1]
         tensors["output.logits_last"] = logits[torch.arange(batch), sequence_lengths]
         valid = torch.clamp(sequence_lengths, min=0, max=logits.size(1) - 1)
@@ -279,4 +297,5 @@ def main():
     print(f"wrote {path} and {folder}: {total} bytes in all; base {sum(v.numel() for v in base.values())} scalars")
 
 
-main()
+if __name__ == "__main__":
+    main()
