@@ -111,7 +111,8 @@ final class SkyReelsI2VCommandTests: XCTestCase {
         for expected in [
             "guidanceScale               5", "shift                       7", "samplingSteps               16",
             "numGenerations              8", "iterations                  121", "numFrames                   53",
-            "height                      400", "width                       640"
+            "height                      400", "width                       640",
+            "rewards                     videoalign-mq"
         ] {
             XCTAssert(preset.output.contains(expected), "\(expected)\n\(preset.output)")
         }

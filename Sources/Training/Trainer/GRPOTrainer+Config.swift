@@ -164,7 +164,6 @@ extension GRPOTrainer {
             c.transitionBatchSize = 1
             c.evalPrompts = 8
             c.checkpointEvery = 40
-            c.rewards = "videoalign-mq"
             return c
         }
 
