@@ -1,3 +1,5 @@
+import Checkpoints
+import Engine
 import Foundation
 import XCTest
 
@@ -80,8 +82,10 @@ final class SkyReelsI2VCommandTests: XCTestCase {
         for row in 0..<2 {
             let packed = try RunFolderFiles.float32Tensor(
                 cache.appendingPathComponent("prompt_embed/\(row).safetensors"), key: "prompt_embed")
-            let mask = try RunFolderFiles.float32Tensor(
-                cache.appendingPathComponent("prompt_attention_mask/\(row).safetensors"), key: "prompt_attention_mask")
+            // int64, as the seed saves the tokenizer's mask.
+            let maskFile = cache.appendingPathComponent("prompt_attention_mask/\(row).safetensors")
+            let mask = try XCTUnwrap(try SafeTensorsFile(url: maskFile).tensors()["prompt_attention_mask"])
+                .asType(.float32).toArray(Float.self)
             XCTAssertEqual(packed.count, (1 + length) * width)
             XCTAssertEqual(mask, Array(masks[(row * length)..<((row + 1) * length)]))
             let expectedFirst =

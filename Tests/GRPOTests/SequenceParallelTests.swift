@@ -73,29 +73,7 @@ final class SequenceParallelTests: XCTestCase {
                 encoderAttentionMask: mask, pooledProjections: pooled, guidance: Tensor([6000, 3000] as [Float]))
             return [(out * weights).sum(), out]
         }
-        let (whole, wholeGradients) = valueAndGrad(model: model, loss)
-        model.sequenceParallel = SequenceParallelism(group: group)
-        let (parallel, parallelGradients) = valueAndGrad(model: model, loss)
-        // The checkpointed blocks recompute their exchanges in the backward pass (every rank alike).
-        model.gradientCheckpointing = true
-        let (checkpointed, checkpointedGradients) = valueAndGrad(model: model, loss)
-        var gradientError = 0.0, gradientScale = 0.0, shareDifference = 0.0
-        for (key, expected) in wholeGradients.sorted(by: { $0.key < $1.key }) {
-            // A rank's own gradient is only its share (it differs from the whole).
-            shareDifference = max(shareDifference, Double(maxAbsDifference(parallelGradients[key]!, expected)))
-            for gradients in [parallelGradients, checkpointedGradients] {
-                let summed = group.allSum(gradients[key]!)
-                gradientError = max(gradientError, Double(maxAbsDifference(summed, expected)))
-            }
-            gradientScale = max(gradientScale, Double(expected.abs().max().item(Float.self)))
-        }
-        try RankProcesses.report([
-            "outputError": [
-                Double(max(maxAbsDifference(parallel[1], whole[1]), maxAbsDifference(checkpointed[1], whole[1])))
-            ],
-            "outputScale": [Double(whole[1].abs().max().item(Float.self))],
-            "gradientError": [gradientError], "gradientScale": [gradientScale], "shareDifference": [shareDifference]
-        ])
+        try RankProcesses.report(try Self.compareOverRanks(model, group: group, loss))
     }
 
     /// The same for the tiny Wan transformer of the wan_mini folder (self-attention exchanged, cross-attention not).
@@ -170,23 +148,6 @@ final class SequenceParallelTests: XCTestCase {
 
     func testHunyuanVideoOverTwoRanksEqualsOneProcess() throws {
         guard !RankProcesses.isWorker else { return }
-        let ranks = try RankProcesses.start("SequenceParallelTests/testRankWorkerHunyuanVideo", for: self)
-        XCTAssertTrue(RankProcesses.wait(ranks, seconds: 120), ranks.map(\.output).joined())
-        for rank in ranks {
-            XCTAssertEqual(rank.process.terminationStatus, 0, rank.output)
-            let results = try RankProcesses.results(rank)
-            let outputError = try XCTUnwrap(results["outputError"]?.first)
-            let outputScale = try XCTUnwrap(results["outputScale"]?.first)
-            let gradientError = try XCTUnwrap(results["gradientError"]?.first)
-            let gradientScale = try XCTUnwrap(results["gradientScale"]?.first)
-            XCTAssertGreaterThan(outputScale, 0.1)
-            XCTAssertGreaterThan(gradientScale, 0.1)
-            XCTAssertLessThanOrEqual(outputError, 1e-5 * outputScale, "rank \(rank.rank)")
-            XCTAssertLessThanOrEqual(gradientError, 1e-4 * gradientScale, "rank \(rank.rank)")
-            XCTAssertGreaterThan(try XCTUnwrap(results["shareDifference"]?.first), 0.01 * gradientScale)
-            print(
-                "Sequence parallel HunyuanVideo, rank \(rank.rank): output error \(outputError) of \(outputScale), "
-                    + "summed-gradient error \(gradientError) of \(gradientScale)")
-        }
+        try checkRanks("SequenceParallelTests/testRankWorkerHunyuanVideo", name: "HunyuanVideo")
     }
 }

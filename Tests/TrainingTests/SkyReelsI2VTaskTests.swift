@@ -28,7 +28,7 @@ final class SkyReelsI2VTaskTests: XCTestCase {
             let target = prompt.isEmpty ? empty : cache
             let entry = try target.write(
                 index: prompt.isEmpty ? 0 : i, promptEmbeds: all.promptEmbeds[i], attentionMask: all.attentionMask[i],
-                pooled: all.pooledPromptEmbeds[i], caption: prompt, dtype: .float32)
+                pooledPromptEmbeds: all.pooledPromptEmbeds[i], caption: prompt, dtype: .float32)
             if prompt.isEmpty { try empty.writeManifest([entry]) } else { entries.append(entry) }
         }
         try cache.writeManifest(entries)
