@@ -34,7 +34,8 @@ extension PreprocessCommand {
             if needEmpty {
                 let (states, mask, pooled) = text.encodePrompt([""], maxSequenceLength: length)
                 let entry = try empty.write(
-                    index: 0, promptEmbeds: states[0], attentionMask: mask[0], pooledPromptEmbeds: pooled[0], caption: "",
+                    index: 0, promptEmbeds: states[0], attentionMask: mask[0], pooledPromptEmbeds: pooled[0],
+                    caption: "",
                     dtype: dtype)
                 try empty.writeManifest([entry])
             }
@@ -44,7 +45,8 @@ extension PreprocessCommand {
                 let (states, mask, pooled) = text.encodePrompt(batch.map(\.text), maxSequenceLength: length)
                 for (row, line) in batch.enumerated() {
                     _ = try cache.write(
-                        index: line.index, promptEmbeds: states[row], attentionMask: mask[row], pooledPromptEmbeds: pooled[row],
+                        index: line.index, promptEmbeds: states[row], attentionMask: mask[row],
+                        pooledPromptEmbeds: pooled[row],
                         caption: line.text, dtype: dtype)
                 }
                 bar.update(start + batch.count)
