@@ -10,11 +10,11 @@ public final class Qwen2VLVisionAttention: Module {
     public let proj: Linear
     public let heads: Int
 
-    public init(_ config: Qwen2VLVisionConfig, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
+    public init(_ config: some Qwen2VisionTowerConfig, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
         let keys = key.split(into: 2)
         heads = config.numHeads
-        qkv = Linear(config.hiddenSize, 3 * config.hiddenSize, dtype: dtype, key: keys[0])
-        proj = Linear(config.hiddenSize, config.hiddenSize, dtype: dtype, key: keys[1])
+        qkv = Linear(config.blockWidth, 3 * config.blockWidth, dtype: dtype, key: keys[0])
+        proj = Linear(config.blockWidth, config.blockWidth, dtype: dtype, key: keys[1])
         super.init()
     }
 

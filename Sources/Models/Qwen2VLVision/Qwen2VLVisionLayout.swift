@@ -30,10 +30,15 @@ public struct Qwen2VLVisionLayout: Sendable {
 
     public var patchCount: Int { positions.count }
 
+    /// The layout of a Qwen2.5-VL tower: windows of the config's `window_size`.
     public init(grids: [(t: Int, h: Int, w: Int)], config: Qwen2VLVisionConfig) {
-        let m = config.spatialMergeSize
+        self.init(grids: grids, spatialMergeSize: config.spatialMergeSize, mergedWindowSize: config.mergedWindowSize)
+    }
+
+    /// The layout of merge units of `spatialMergeSize`² patches and windows of `mergedWindowSize`² merge units (a
+    /// tower without windows, as Qwen2-VL's, attends over ``fullSegments`` only).
+    public init(grids: [(t: Int, h: Int, w: Int)], spatialMergeSize m: Int, mergedWindowSize window: Int) {
         let unit = m * m
-        let window = config.mergedWindowSize
         for g in grids {
             precondition(
                 g.t >= 1 && g.h >= m && g.w >= m && g.h % m == 0 && g.w % m == 0,

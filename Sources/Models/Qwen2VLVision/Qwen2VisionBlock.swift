@@ -32,7 +32,7 @@ public final class Qwen2VisionBlock: Module {
         let keys = key.split(into: 2)
         norm1 = LayerNorm(config.embedDim, eps: 1e-6, dtype: dtype)
         norm2 = LayerNorm(config.embedDim, eps: 1e-6, dtype: dtype)
-        attn = Qwen2VLVisionAttention(config.shared, dtype: dtype, key: keys[0])
+        attn = Qwen2VLVisionAttention(config, dtype: dtype, key: keys[0])
         mlp = Qwen2VisionMLP(config, dtype: dtype, key: keys[1])
         super.init()
     }

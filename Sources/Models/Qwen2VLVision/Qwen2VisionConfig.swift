@@ -6,10 +6,9 @@ import Foundation
 /// Qwen2-VL-2B-Instruct's: depth 32, embed_dim 1280, mlp_ratio 4, num_heads 16, hidden_size 1536 (the language
 /// model's width, which the merger projects to). Unlike Qwen2.5-VL's (``Qwen2VLVisionConfig``) the blocks are
 /// `embed_dim` wide with LayerNorm and a `fc1`/`fc2` MLP of `embed_dim · mlp_ratio`, and every block attends over
-/// each frame (no windows). Both layouts transformers writes read the same: the hub's transformers 4 files spell the
-/// input channels `in_chans` and carry no rotary base (10000); transformers 5 writes `in_channels` and
-/// `rope_parameters.rope_theta`. Absent fields take transformers' defaults; unknown keys are ignored.
-public struct Qwen2VisionConfig: Codable, Sendable, Equatable {
+/// each frame (no windows). The patch, merge and rotary fields read as ``Qwen2VisionTowerConfig`` says. Absent fields
+/// take transformers' defaults; unknown keys are ignored.
+public struct Qwen2VisionConfig: Qwen2VisionTowerConfig, Sendable, Equatable {
     public var depth = 32
     /// Width of the blocks.
     public var embedDim = 1280
@@ -27,35 +26,20 @@ public struct Qwen2VisionConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case depth, embedDim = "embed_dim", hiddenSize = "hidden_size", hiddenAct = "hidden_act"
-        case mlpRatio = "mlp_ratio", numHeads = "num_heads", inChannels = "in_channels", inChans = "in_chans"
-        case patchSize = "patch_size", spatialMergeSize = "spatial_merge_size"
-        case temporalPatchSize = "temporal_patch_size", ropeParameters = "rope_parameters"
-    }
-
-    private struct RopeParameters: Codable {
-        var ropeTheta: Double?
-        var ropeType: String?
-        enum CodingKeys: String, CodingKey { case ropeTheta = "rope_theta", ropeType = "rope_type" }
+        case mlpRatio = "mlp_ratio", numHeads = "num_heads"
     }
 
     public init() {}
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = Qwen2VisionConfig()
-        depth = try c.decodeIfPresent(Int.self, forKey: .depth) ?? d.depth
-        embedDim = try c.decodeIfPresent(Int.self, forKey: .embedDim) ?? d.embedDim
-        hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? d.hiddenSize
-        hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? d.hiddenAct
-        mlpRatio = try c.decodeIfPresent(Double.self, forKey: .mlpRatio) ?? d.mlpRatio
-        numHeads = try c.decodeIfPresent(Int.self, forKey: .numHeads) ?? d.numHeads
-        inChannels =
-            try c.decodeIfPresent(Int.self, forKey: .inChannels) ?? c.decodeIfPresent(Int.self, forKey: .inChans)
-            ?? d.inChannels
-        patchSize = try c.decodeIfPresent(Int.self, forKey: .patchSize) ?? d.patchSize
-        spatialMergeSize = try c.decodeIfPresent(Int.self, forKey: .spatialMergeSize) ?? d.spatialMergeSize
-        temporalPatchSize = try c.decodeIfPresent(Int.self, forKey: .temporalPatchSize) ?? d.temporalPatchSize
-        ropeTheta = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)?.ropeTheta ?? d.ropeTheta
+        depth = try c.decodeIfPresent(Int.self, forKey: .depth) ?? depth
+        embedDim = try c.decodeIfPresent(Int.self, forKey: .embedDim) ?? embedDim
+        hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? hiddenSize
+        hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? hiddenAct
+        mlpRatio = try c.decodeIfPresent(Double.self, forKey: .mlpRatio) ?? mlpRatio
+        numHeads = try c.decodeIfPresent(Int.self, forKey: .numHeads) ?? numHeads
+        try decodeSharedFields(from: decoder)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -66,76 +50,27 @@ public struct Qwen2VisionConfig: Codable, Sendable, Equatable {
         try c.encode(hiddenAct, forKey: .hiddenAct)
         try c.encode(mlpRatio, forKey: .mlpRatio)
         try c.encode(numHeads, forKey: .numHeads)
-        try c.encode(inChannels, forKey: .inChannels)
-        try c.encode(patchSize, forKey: .patchSize)
-        try c.encode(spatialMergeSize, forKey: .spatialMergeSize)
-        try c.encode(temporalPatchSize, forKey: .temporalPatchSize)
-        try c.encode(RopeParameters(ropeTheta: ropeTheta, ropeType: "axial"), forKey: .ropeParameters)
+        try encodeSharedFields(to: encoder)
     }
 
-    public var headDim: Int { embedDim / max(numHeads, 1) }
+    public var blockWidth: Int { embedDim }
+    public static let blockWidthKey = "embed_dim"
     /// The MLP's inner width, `int(embed_dim · mlp_ratio)` as transformers truncates it.
     public var mlpHiddenDim: Int { Int(Double(embedDim) * mlpRatio) }
-    /// Values of one patch row of `pixel_values(_videos)`: channels × frames × pixels.
-    public var patchValues: Int { inChannels * temporalPatchSize * patchSize * patchSize }
 
-    /// The same tower in the terms of the Qwen2.5-VL config whose parts (patch embedding, attention, layout) this
-    /// tower shares: blocks `embed_dim` wide, and no windowed block.
-    var shared: Qwen2VLVisionConfig {
-        var s = Qwen2VLVisionConfig()
-        s.depth = depth
-        s.hiddenSize = embedDim
-        s.hiddenAct = "gelu"
-        s.intermediateSize = mlpHiddenDim
-        s.numHeads = numHeads
-        s.inChannels = inChannels
-        s.patchSize = patchSize
-        s.spatialMergeSize = spatialMergeSize
-        s.temporalPatchSize = temporalPatchSize
-        s.windowSize = patchSize * spatialMergeSize
-        s.outHiddenSize = hiddenSize
-        s.fullattBlockIndexes = []
-        s.ropeTheta = ropeTheta
-        return s
-    }
-
-    /// What this implementation cannot build from the config, each naming its key; empty when it is fine.
     public func problems() -> [String] {
         var c = ConfigChecks()
         c.size("embed_dim", embedDim)
         c.size("hidden_size", hiddenSize)
-        c.size("num_heads", numHeads, limit: ConfigChecks.countLimit)
-        c.multiple("embed_dim", embedDim, of: "num_heads", numHeads)
-        // The 2D rotary splits each head into two halves (height, width) of cos/sin pairs.
-        if embedDim > 0, numHeads > 0, embedDim % numHeads == 0, headDim % 4 != 0 {
-            c.add("embed_dim: expected heads of a multiple of 4 features for the 2D rotary, found \(headDim)")
-        }
+        checkHeads(&c)
         c.count("depth", depth)
         c.positive("mlp_ratio", mlpRatio)
         if mlpRatio > 0, mlpRatio.isFinite { c.size("embed_dim × mlp_ratio", mlpHiddenDim) }
-        c.size("in_channels", inChannels, limit: ConfigChecks.countLimit)
-        c.size("patch_size", patchSize, limit: ConfigChecks.countLimit)
-        c.size("spatial_merge_size", spatialMergeSize, limit: ConfigChecks.countLimit)
-        c.size("temporal_patch_size", temporalPatchSize, limit: ConfigChecks.countLimit)
+        checkPatches(&c)
         if !["quick_gelu", "gelu", "silu"].contains(hiddenAct) {
             c.add("hidden_act: expected \"quick_gelu\", \"gelu\" or \"silu\", found \"\(hiddenAct)\"")
         }
         c.positive("rope_parameters.rope_theta", ropeTheta)
         return c.problems
-    }
-
-    /// The `vision_config` of a Qwen2-VL `config.json` (a folder or the file itself), checked.
-    public static func load(_ url: URL) throws -> Qwen2VisionConfig {
-        struct Outer: Decodable {
-            let visionConfig: Qwen2VisionConfig
-            enum CodingKeys: String, CodingKey { case visionConfig = "vision_config" }
-        }
-        let file = url.hasDirectoryPath || url.pathExtension.isEmpty ? url.appendingPathComponent("config.json") : url
-        let config = try ConfigFile.decode(Outer.self, from: file).visionConfig
-        let problems = config.problems()
-        guard problems.isEmpty else {
-            throw ModelConfigError.invalidValues(file: file.path, problems: problems.map { "vision_config." + $0 })
-        }
-        return config
     }
 }

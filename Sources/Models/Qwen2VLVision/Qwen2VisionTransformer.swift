@@ -14,7 +14,7 @@ public final class Qwen2VisionPatchMerger: Module {
 
     public init(_ config: Qwen2VisionConfig, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
         let keys = key.split(into: 2)
-        unitWidth = config.embedDim * config.spatialMergeSize * config.spatialMergeSize
+        unitWidth = config.embedDim * config.mergeUnit
         mlp = Sequential([
             Linear(unitWidth, unitWidth, dtype: dtype, key: keys[0]), GELU(),
             Linear(unitWidth, config.hiddenSize, dtype: dtype, key: keys[1])
@@ -35,11 +35,12 @@ public final class Qwen2VisionPatchMerger: Module {
 ///
 /// Every block attends over each temporal patch of each image or video separately (transformers' `cu_seqlens`: one
 /// run of h·w patches per t) and rotates queries and keys by each patch's (row, column); there are no windows, so
-/// the processor's patch order is kept throughout. The patch embedding, attention, rotary and layout are the
-/// Qwen2.5-VL tower's (``Qwen2VLVisionTransformer``); the blocks (LayerNorm, fc1/fc2) and merger are version 1's.
+/// the processor's patch order is kept throughout. The patch embedding, attention, rotary and layout are shared
+/// with the Qwen2.5-VL tower (``Qwen2VLVisionTransformer``); the blocks (LayerNorm, fc1/fc2) and merger are
+/// version 1's.
 public final class Qwen2VisionTransformer: Module {
     public let config: Qwen2VisionConfig
-    @Child(key: "patch_embed") public var patchEmbed: Qwen2VLVisionTransformer.PatchEmbed
+    @Child(key: "patch_embed") public var patchEmbed: Qwen2VisionPatchEmbed
     public let blocks: [Qwen2VisionBlock]
     public let merger: Qwen2VisionPatchMerger
 
@@ -53,7 +54,7 @@ public final class Qwen2VisionTransformer: Module {
         blocks = (0..<config.depth).map { Qwen2VisionBlock(config, dtype: dtype, key: keys[$0]) }
         merger = Qwen2VisionPatchMerger(config, dtype: dtype, key: keys[config.depth])
         super.init()
-        patchEmbed = Qwen2VLVisionTransformer.PatchEmbed(config.shared, dtype: dtype, key: keys[config.depth + 1])
+        patchEmbed = Qwen2VisionPatchEmbed(config, dtype: dtype, key: keys[config.depth + 1])
     }
 
     /// Builds the tower from a Qwen2-VL folder: `vision_config` of its config.json and the tensors under `visual.`
@@ -62,17 +63,9 @@ public final class Qwen2VisionTransformer: Module {
     public static func load(from folder: URL, dtype: DType? = nil) throws -> Qwen2VisionTransformer {
         try Engine.catchingErrors {
             let config = try Qwen2VisionConfig.load(folder)
-            let checkpoint = try openCheckpoint(path: folder)
-            guard
-                let prefix = ["visual.", "model.visual.", ""].first(where: {
-                    checkpoint.dtypeAndShape($0 + "patch_embed.proj.weight") != nil
-                })
-            else {
-                throw ConfigFile.Error(
-                    file: folder.path, message: "no vision tower: no visual.patch_embed.proj.weight tensor")
-            }
+            let tower = try Qwen2VLVisionCheckpointView.visionTower(in: openCheckpoint(path: folder), folder: folder)
             let model = Qwen2VisionTransformer(config, dtype: dtype ?? .float32)
-            try model.load(from: Qwen2VLVisionCheckpointView(checkpoint, prefix: prefix), dtype: dtype)
+            try model.load(from: tower, dtype: dtype)
             return model
         }
     }
@@ -81,20 +74,10 @@ public final class Qwen2VisionTransformer: Module {
     /// t·h·w) → `[L / m², hidden_size]`, one token per merge unit in the processor's order (transformers'
     /// `pooler_output`, what the language model receives).
     public func callAsFunction(_ pixelValues: Tensor, grids: [(t: Int, h: Int, w: Int)]) -> Tensor {
-        let c = config
-        let layout = Qwen2VLVisionLayout(grids: grids, config: c.shared)
-        precondition(
-            pixelValues.ndim == 2 && pixelValues.dim(0) == layout.patchCount && pixelValues.dim(1) == c.patchValues,
-            "Qwen2VisionTransformer: expected pixel values [\(layout.patchCount), \(c.patchValues)] for grids "
-                + "\(grids), got \(pixelValues.shape)")
-        let dtype = patchEmbed.proj.weight.dtype
-        // Each row is (C, T, P, P) flattened; the convolution takes it channels-last and covers it in one step.
-        let patches = pixelValues.asType(dtype).reshaped([
-            -1, c.inChannels, c.temporalPatchSize, c.patchSize, c.patchSize
-        ])
-        .transposed([0, 2, 3, 4, 1])
-        var x = patchEmbed.proj(patches).reshaped([-1, c.embedDim])
-        let (cos, sin) = Qwen2VLVisionTransformer.rotary(layout, headDim: c.headDim, theta: c.ropeTheta)
+        // No windows: every block attends over each frame (one merge unit a window, never used).
+        let layout = Qwen2VLVisionLayout(grids: grids, spatialMergeSize: config.spatialMergeSize, mergedWindowSize: 1)
+        var x = patchEmbed(pixelValues, layout: layout)
+        let (cos, sin) = layout.rotary(headDim: config.headDim, theta: config.ropeTheta)
         let runs = Qwen2VLVisionLayout.runs(layout.fullSegments)
         for block in blocks { x = block(x, cos: cos, sin: sin, runs: runs) }
         return merger(x)
