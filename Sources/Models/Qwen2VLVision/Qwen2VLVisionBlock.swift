@@ -44,7 +44,7 @@ public final class Qwen2VLVisionAttention: Module {
 }
 
 /// transformers' `Qwen2_5_VLMLP` with bias: `down_proj(act(gate_proj(x)) · up_proj(x))`.
-public final class Qwen2VLVisionMLP: Module {
+public final class Qwen2VLVisionMLP: Module, UnaryLayer {
     @Child(key: "gate_proj") public var gateProj: Linear
     @Child(key: "up_proj") public var upProj: Linear
     @Child(key: "down_proj") public var downProj: Linear
@@ -66,24 +66,15 @@ public final class Qwen2VLVisionMLP: Module {
 }
 
 // https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/models/qwen2_5_vl/modeling_qwen2_5_vl.py#L342
-/// transformers' `Qwen2_5_VLVisionBlock`: pre-norm (RMSNorm, eps 1e-6) attention and MLP, each added back.
-public final class Qwen2VLVisionBlock: Module {
-    public let norm1: RMSNorm
-    public let norm2: RMSNorm
-    public let attn: Qwen2VLVisionAttention
-    public let mlp: Qwen2VLVisionMLP
-
+/// transformers' `Qwen2_5_VLVisionBlock`: the towers' pre-norm block (``Qwen2VisionTowerBlock``) with RMSNorm (eps
+/// 1e-6) and the gated MLP.
+public final class Qwen2VLVisionBlock: Qwen2VisionTowerBlock<RMSNorm, Qwen2VLVisionMLP> {
     public init(_ config: Qwen2VLVisionConfig, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
         let keys = key.split(into: 2)
-        norm1 = RMSNorm(config.hiddenSize, eps: 1e-6, dtype: dtype)
-        norm2 = RMSNorm(config.hiddenSize, eps: 1e-6, dtype: dtype)
-        attn = Qwen2VLVisionAttention(config, dtype: dtype, key: keys[0])
-        mlp = Qwen2VLVisionMLP(config, dtype: dtype, key: keys[1])
-        super.init()
-    }
-
-    public func callAsFunction(_ x: Tensor, cos: Tensor, sin: Tensor, runs: Qwen2VLAttentionRuns) -> Tensor {
-        let h = x + attn(norm1(x), cos: cos, sin: sin, runs: runs)
-        return h + mlp(norm2(h))
+        super.init(
+            norm1: RMSNorm(config.hiddenSize, eps: 1e-6, dtype: dtype),
+            norm2: RMSNorm(config.hiddenSize, eps: 1e-6, dtype: dtype),
+            attn: Qwen2VLVisionAttention(config, dtype: dtype, key: keys[0]),
+            mlp: Qwen2VLVisionMLP(config, dtype: dtype, key: keys[1]))
     }
 }

@@ -4,26 +4,14 @@ import Foundation
 import NN
 
 // https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/models/qwen2_5_vl/modeling_qwen2_5_vl.py#L185
-/// transformers' `Qwen2_5_VLPatchMerger`: RMSNorm (`ln_q`) per patch, then each merge unit's m × m consecutive
-/// patches concatenated and sent through `mlp` (Linear, GELU, Linear: keys `mlp.0`, `mlp.2`).
-public final class Qwen2VLVisionPatchMerger: Module {
-    @Child(key: "ln_q") public var lnQ: RMSNorm
-    public let mlp: Sequential
-    public let unitWidth: Int
-
+/// transformers' `Qwen2_5_VLPatchMerger`: the towers' merger (``Qwen2VisionTowerMerger``) with RMSNorm, to
+/// `out_hidden_size`.
+public final class Qwen2VLVisionPatchMerger: Qwen2VisionTowerMerger<RMSNorm> {
     public init(_ config: Qwen2VLVisionConfig, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
-        let keys = key.split(into: 2)
-        unitWidth = config.hiddenSize * config.mergeUnit
-        mlp = Sequential([
-            Linear(unitWidth, unitWidth, dtype: dtype, key: keys[0]), GELU(),
-            Linear(unitWidth, config.outHiddenSize, dtype: dtype, key: keys[1])
-        ])
-        super.init()
-        lnQ = RMSNorm(config.hiddenSize, eps: 1e-6, dtype: dtype)
+        super.init(
+            config, norm: RMSNorm(config.hiddenSize, eps: 1e-6, dtype: dtype), outWidth: config.outHiddenSize,
+            dtype: dtype, key: key)
     }
-
-    /// `[L, D]` patches, merge units consecutive → `[L / m², out_hidden_size]`.
-    public func callAsFunction(_ x: Tensor) -> Tensor { mlp(lnQ(x).reshaped([-1, unitWidth])) }
 }
 
 /// What the vision tower returns.

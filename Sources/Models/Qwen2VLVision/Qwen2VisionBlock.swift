@@ -3,7 +3,7 @@ import NN
 
 // https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/models/qwen2_vl/modeling_qwen2_vl.py#L295
 /// transformers' Qwen2-VL `VisionMlp`: `fc2(act(fc1(x)))`, both with bias, `embed_dim · mlp_ratio` wide inside.
-public final class Qwen2VisionMLP: Module {
+public final class Qwen2VisionMLP: Module, UnaryLayer {
     public let fc1: Linear
     public let fc2: Linear
     public let activation: Activation
@@ -20,25 +20,15 @@ public final class Qwen2VisionMLP: Module {
 }
 
 // https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/models/qwen2_vl/modeling_qwen2_vl.py#L427
-/// transformers' `Qwen2VLVisionBlock`: pre-norm (LayerNorm, eps 1e-6) attention and MLP, each added back. The
-/// attention (keys `qkv`, `proj`, 2D rotary, one run per frame) is Qwen2.5-VL's (``Qwen2VLVisionAttention``).
-public final class Qwen2VisionBlock: Module {
-    public let norm1: LayerNorm
-    public let norm2: LayerNorm
-    public let attn: Qwen2VLVisionAttention
-    public let mlp: Qwen2VisionMLP
-
+/// transformers' `Qwen2VLVisionBlock`: the towers' pre-norm block (``Qwen2VisionTowerBlock``) with LayerNorm (eps
+/// 1e-6) and the `fc1`/`fc2` MLP.
+public final class Qwen2VisionBlock: Qwen2VisionTowerBlock<LayerNorm, Qwen2VisionMLP> {
     public init(_ config: Qwen2VisionConfig, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
         let keys = key.split(into: 2)
-        norm1 = LayerNorm(config.embedDim, eps: 1e-6, dtype: dtype)
-        norm2 = LayerNorm(config.embedDim, eps: 1e-6, dtype: dtype)
-        attn = Qwen2VLVisionAttention(config, dtype: dtype, key: keys[0])
-        mlp = Qwen2VisionMLP(config, dtype: dtype, key: keys[1])
-        super.init()
-    }
-
-    public func callAsFunction(_ x: Tensor, cos: Tensor, sin: Tensor, runs: Qwen2VLAttentionRuns) -> Tensor {
-        let h = x + attn(norm1(x), cos: cos, sin: sin, runs: runs)
-        return h + mlp(norm2(h))
+        super.init(
+            norm1: LayerNorm(config.embedDim, eps: 1e-6, dtype: dtype),
+            norm2: LayerNorm(config.embedDim, eps: 1e-6, dtype: dtype),
+            attn: Qwen2VLVisionAttention(config, dtype: dtype, key: keys[0]),
+            mlp: Qwen2VisionMLP(config, dtype: dtype, key: keys[1]))
     }
 }

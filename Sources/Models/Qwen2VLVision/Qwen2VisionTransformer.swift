@@ -4,27 +4,14 @@ import Foundation
 import NN
 
 // https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/models/qwen2_vl/modeling_qwen2_vl.py#L279
-/// transformers' Qwen2-VL `PatchMerger`: LayerNorm (`ln_q`, eps 1e-6) per patch, then each merge unit's m × m
-/// consecutive patches concatenated and sent through `mlp` (Linear, exact GELU, Linear: keys `mlp.0`, `mlp.2`) to
-/// the language model's width.
-public final class Qwen2VisionPatchMerger: Module {
-    @Child(key: "ln_q") public var lnQ: LayerNorm
-    public let mlp: Sequential
-    public let unitWidth: Int
-
+/// transformers' Qwen2-VL `PatchMerger`: the towers' merger (``Qwen2VisionTowerMerger``) with LayerNorm, to
+/// `hidden_size`.
+public final class Qwen2VisionPatchMerger: Qwen2VisionTowerMerger<LayerNorm> {
     public init(_ config: Qwen2VisionConfig, dtype: DType = .float32, key: RandomKey = RandomKey(seed: 0)) {
-        let keys = key.split(into: 2)
-        unitWidth = config.embedDim * config.mergeUnit
-        mlp = Sequential([
-            Linear(unitWidth, unitWidth, dtype: dtype, key: keys[0]), GELU(),
-            Linear(unitWidth, config.hiddenSize, dtype: dtype, key: keys[1])
-        ])
-        super.init()
-        lnQ = LayerNorm(config.embedDim, eps: 1e-6, dtype: dtype)
+        super.init(
+            config, norm: LayerNorm(config.embedDim, eps: 1e-6, dtype: dtype), outWidth: config.hiddenSize,
+            dtype: dtype, key: key)
     }
-
-    /// `[L, embed_dim]` patches, merge units consecutive → `[L / m², hidden_size]`.
-    public func callAsFunction(_ x: Tensor) -> Tensor { mlp(lnQ(x).reshaped([-1, unitWidth])) }
 }
 
 // https://github.com/huggingface/transformers/blob/v5.25.0/src/transformers/models/qwen2_vl/modeling_qwen2_vl.py#L643
