@@ -23,7 +23,7 @@ public final class Qwen2VisionPatchEmbed: Module {
         super.init()
     }
 
-    /// `pixelValues [L, C·T·P·P]` (`pixel_values` or `pixel_values_videos`) for the grids of `layout` → `[L, width]`.
+    /// `pixelValues [L, C·T·P·P]` (`pixel_values` or `pixel_values_videos`) for `layout`'s grids → `[L, width]`.
     func callAsFunction(_ pixelValues: Tensor, layout: Qwen2VLVisionLayout) -> Tensor {
         precondition(
             pixelValues.ndim == 2 && pixelValues.dim(0) == layout.patchCount && pixelValues.dim(1) == patchValues,
