@@ -45,12 +45,7 @@ public final class QwenImagePipeline {
                     "not a diffusers Qwen-Image folder: missing \(missing.joined(separator: ", "))"
                     + " (expected \(parts.map { $0 + "/" }.joined(separator: ", ")))")
         }
-        var transformerURL = transformerFolder ?? folder.appendingPathComponent("transformer")
-        if let given = transformerFolder,
-            FileManager.default.fileExists(atPath: given.appendingPathComponent("transformer/config.json").path)
-        {
-            transformerURL = given.appendingPathComponent("transformer")
-        }
+        let transformerURL = TransformerFolder.url(in: folder, replacement: transformerFolder)
         let transformer = try QwenImageTransformer2DModel.load(from: transformerURL, dtype: dtype)
         let vae = try AutoencoderKLQwenImage.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
         let zDim = vae.config.zDim
