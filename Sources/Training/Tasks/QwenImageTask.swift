@@ -18,7 +18,7 @@ import Rewards
 /// a caption-dropout rate, 0, and it caches no negative prompt), so the policy is the transformer's conditional
 /// velocity, and an unconditional branch is refused.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_qwenimage.py
-public final class QwenImageTask: TrainingTask {
+public final class QwenImageTask: CachedCaptionsTask {
     public let transformer: QwenImageTransformer2DModel
     public let vae: AutoencoderKLQwenImage
     public let cache: QwenImageEmbeddingCache
@@ -139,15 +139,7 @@ public final class QwenImageTask: TrainingTask {
         QwenImagePolicy(transformer: transformer, imageShape: imageShape, reference: reference)
     }
 
-    /// The cache's prompts in ``CachedPromptOrder``.
-    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
-        CachedPromptOrder.prompts(entries.map(\.caption), count: count, iteration: iteration, seed: seed)
-    }
-
-    /// The first `count` prompts of the cache (all of them if fewer).
-    public func evaluationPrompts(count: Int) throws -> [Prompt] {
-        entries.prefix(count).map { Prompt(text: $0.caption) }
-    }
+    public var cachedCaptions: [String] { entries.map(\.caption) }
 
     /// Cached Qwen2.5-VL states per text (`prompt_embeds [B, L, hidden]`) and their mask (`prompt_mask [B, L]`, 1 for
     /// real tokens), each prompt's `original_length` tokens right-padded to the longest of the call.

@@ -182,33 +182,14 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
         return latents
     }
 
-    /// Each sample's first frame.
-    public func images(_ latents: Tensor) throws -> [RGBImage] {
-        try videos(latents).map { $0[0] }
-    }
-
-    public func samples(_ latents: Tensor) throws -> [GeneratedSample] {
-        samples(fromVideos: try videos(latents))
-    }
-
     /// Every frame of each video: the seed's reward scores the whole clip.
     public func samples(fromVideos videos: [[RGBImage]]) -> [GeneratedSample] {
-        videos.map { $0.count == 1 ? .image($0[0]) : .video(frames: $0, framesPerSecond: Self.framesPerSecond) }
+        RewardFrames.all.samples(fromVideos: videos, framesPerSecond: Self.framesPerSecond)
     }
 
     /// Final latents → every sample's frames, rounded to 8 bits as `VideoProcessor.postprocess_video` does.
     public func videos(_ latents: Tensor) throws -> [[RGBImage]] {
-        let pixels = pipeline.decode(latents)
-        let (b, f, h, w) = (pixels.dim(0), pixels.dim(1), pixels.dim(2), pixels.dim(3))
-        let values = pixels.toArray(Float.self)
-        let frameSize = h * w * 3
-        return try (0..<b).map { i in
-            try (0..<f).map { j in
-                let start = (i * f + j) * frameSize
-                return try RGBImage(
-                    hwc: Array(values[start..<(start + frameSize)]), shape: [h, w, 3], range: .zeroToOne)
-            }
-        }
+        try DecodedVideos.frames(pipeline.decode(latents))
     }
 }
 
