@@ -38,16 +38,10 @@ public final class HunyuanSkyreelsImageToVideoPipeline {
         loadTextEncoders: Bool = true
     ) throws -> HunyuanSkyreelsImageToVideoPipeline {
         let textParts = ["text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2"]
-        let missing = HunyuanVideoPipeline.components.filter {
-            ($0 != "transformer" || transformerFolder == nil) && (loadTextEncoders || !textParts.contains($0))
-        }.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers HunyuanVideo folder: missing \(missing.joined(separator: ", ")) (expected "
-                    + HunyuanVideoPipeline.components.map { $0 + "/" }.joined(separator: ", ") + ")")
-        }
+        try ModelFolderError.checkComponents(
+            HunyuanVideoPipeline.components.filter {
+                ($0 != "transformer" || transformerFolder == nil) && (loadTextEncoders || !textParts.contains($0))
+            }, in: folder, model: "HunyuanVideo", listed: HunyuanVideoPipeline.components)
         let transformerURL = TransformerFolder.url(in: folder, replacement: transformerFolder)
         let transformer = try HunyuanVideoTransformer3DModel.load(from: transformerURL, dtype: dtype)
         let vae = try AutoencoderKLHunyuanVideo.load(from: folder.appendingPathComponent("vae"), dtype: dtype)

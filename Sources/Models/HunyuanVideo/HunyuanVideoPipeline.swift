@@ -51,16 +51,7 @@ public final class HunyuanVideoPipeline {
     public static func load(
         from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil, cropStart: Int? = nil
     ) throws -> HunyuanVideoPipeline {
-        let missing = components.filter {
-            !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
-        }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers HunyuanVideo folder: missing \(missing.joined(separator: ", "))"
-                    + " (expected \(components.map { $0 + "/" }.joined(separator: ", ")))")
-        }
+        try ModelFolderError.checkComponents(components, in: folder, model: "HunyuanVideo")
         let transformerURL = TransformerFolder.url(in: folder, replacement: transformerFolder)
         let transformer = try HunyuanVideoTransformer3DModel.load(from: transformerURL, dtype: dtype)
         let vae = try AutoencoderKLHunyuanVideo.load(from: folder.appendingPathComponent("vae"), dtype: dtype)

@@ -23,17 +23,7 @@ public final class WanPipeline {
     public static func load(from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil) throws
         -> WanPipeline
     {
-        let missing = ["transformer", "vae"].filter {
-            !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
-        }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers Wan folder: missing \(missing.joined(separator: ", "))"
-                    + " (expected transformer/, vae/)"
-            )
-        }
+        try ModelFolderError.checkComponents(["transformer", "vae"], in: folder, model: "Wan")
         let transformerURL = TransformerFolder.url(in: folder, replacement: transformerFolder)
         let transformer = try WanTransformer3DModel.load(from: transformerURL, dtype: dtype)
         let vae = try AutoencoderKLWan.load(from: folder.appendingPathComponent("vae"), dtype: dtype)

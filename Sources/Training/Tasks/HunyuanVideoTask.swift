@@ -84,15 +84,8 @@ public final class HunyuanVideoTask: VideoTrainingTask, CachedCaptionsTask {
     public static func loadNetworks(from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil) throws -> (
         transformer: HunyuanVideoTransformer3DModel, vae: AutoencoderKLHunyuanVideo
     ) {
-        let parts = ["transformer", "vae"]
-        let missing = parts.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers HunyuanVideo folder: missing \(missing.joined(separator: ", "))"
-                    + " (training reads \(parts.map { $0 + "/" }.joined(separator: ", ")))")
-        }
+        try ModelFolderError.checkComponents(
+            ["transformer", "vae"], in: folder, model: "HunyuanVideo", role: "training reads")
         let transformer = try HunyuanVideoTransformer3DModel.load(
             from: transformerFolder ?? folder.appendingPathComponent("transformer"), dtype: dtype)
         let vae = try AutoencoderKLHunyuanVideo.load(from: folder.appendingPathComponent("vae"), dtype: dtype)

@@ -70,15 +70,8 @@ public final class QwenImageTask: CachedCaptionsTask {
     public static func loadNetworks(from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil) throws -> (
         transformer: QwenImageTransformer2DModel, vae: AutoencoderKLQwenImage
     ) {
-        let parts = ["transformer", "vae"]
-        let missing = parts.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers Qwen-Image folder: missing \(missing.joined(separator: ", "))"
-                    + " (training reads \(parts.map { $0 + "/" }.joined(separator: ", ")))")
-        }
+        try ModelFolderError.checkComponents(
+            ["transformer", "vae"], in: folder, model: "Qwen-Image", role: "training reads")
         let transformer = try QwenImageTransformer2DModel.load(
             from: transformerFolder ?? folder.appendingPathComponent("transformer"), dtype: dtype)
         let vae = try AutoencoderKLQwenImage.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
