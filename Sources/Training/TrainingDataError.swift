@@ -17,3 +17,10 @@ public enum TrainingDataError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension TrainingDataError {
+    /// A prompt the embedding cache with manifest `manifest` holds no row for.
+    static func uncachedPrompt(_ text: String, manifest: URL) -> TrainingDataError {
+        .embeddingCache(file: manifest.path, reason: "no cached embedding for the prompt '\(text)'")
+    }
+}

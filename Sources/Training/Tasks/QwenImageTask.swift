@@ -148,8 +148,7 @@ public final class QwenImageTask: CachedCaptionsTask {
                             negative prompt: keep --guidance-scale 1
                             """)
                 }
-                throw TrainingDataError.embeddingCache(
-                    file: cache.manifestURL.path, reason: "no cached embedding for the prompt '\(text)'")
+                throw TrainingDataError.uncachedPrompt(text, manifest: cache.manifestURL)
             }
             return try cache.load(entry)
         }

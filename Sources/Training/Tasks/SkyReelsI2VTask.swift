@@ -145,8 +145,7 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
                 continue
             }
             guard let index = byCaption[prompt.text] else {
-                throw TrainingDataError.embeddingCache(
-                    file: cache.manifestURL.path, reason: "no cached embedding for the prompt '\(prompt.text)'")
+                throw TrainingDataError.uncachedPrompt(prompt.text, manifest: cache.manifestURL)
             }
             if text[index] == nil {
                 text[index] = try cache.conditioning(

@@ -119,8 +119,7 @@ public final class WanTask: VideoTrainingTask, CachedCaptionsTask {
                 continue
             }
             guard let entry = byCaption[text] else {
-                throw TrainingDataError.embeddingCache(
-                    file: cache.manifestURL.path, reason: "no cached embedding for the prompt '\(text)'")
+                throw TrainingDataError.uncachedPrompt(text, manifest: cache.manifestURL)
             }
             rows.append(try cache.promptEmbeds([entry]))
         }
