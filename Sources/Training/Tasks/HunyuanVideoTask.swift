@@ -24,7 +24,7 @@ import Rewards
 /// (VideoAlign), so the codec's loss enters its reward; here the rewards see the decoded frames themselves, as
 /// ``samples(fromVideos:)`` picks them (`rewardFrames`), videos at ``framesPerSecond``.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_hunyuan.py
-public final class HunyuanVideoTask: VideoTrainingTask, CachedCaptionsTask {
+public final class HunyuanVideoTask: RewardFramesVideoTask, CachedCaptionsTask {
     public let transformer: HunyuanVideoTransformer3DModel
     public let vae: AutoencoderKLHunyuanVideo
     public let cache: HunyuanVideoEmbeddingCache
@@ -194,11 +194,6 @@ public final class HunyuanVideoTask: VideoTrainingTask, CachedCaptionsTask {
             "prompt_attention_mask": stacked(rows.map { padded($0.attentionMask, []) }, axis: 0),
             "pooled_prompt_embeds": stacked(rows.map(\.pooledPromptEmbeds), axis: 0)
         ])
-    }
-
-    /// The frames `rewardFrames` picks from each decoded video: a picture when that is one frame.
-    public func samples(fromVideos videos: [[RGBImage]]) -> [GeneratedSample] {
-        rewardFrames.samples(fromVideos: videos, framesPerSecond: Self.framesPerSecond)
     }
 
     /// Final latents → every sample's frames: `vae.decode(latents / scaling_factor)`, `x / 2 + 0.5` clamped, rounded

@@ -19,7 +19,7 @@ import Rewards
 /// scores from the file, so both codecs' losses enter; here the image is rounded to 8 bits and the rewards see the
 /// decoded frames themselves.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_skyreels_i2v.py#L226-L300
-public final class SkyReelsI2VTask: VideoTrainingTask {
+public final class SkyReelsI2VTask: RewardFramesVideoTask {
     public let pipeline: HunyuanSkyreelsImageToVideoPipeline
     public let cache: SkyReelsEmbeddingCache
     public let entries: [SkyReelsEmbeddingCache.Entry]
@@ -33,6 +33,8 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
     public static let embeddedGuidance: Float = 1000
     public var framesPerSecond: Double { Self.framesPerSecond }
     public var frameCount: Int { frames }
+    /// Every frame of each video: the seed's reward scores the whole clip.
+    public var rewardFrames: RewardFrames { .all }
     private let byCaption: [String: Int]
     /// The empty prompt's conditioning (one row), read once.
     private let empty: HunyuanVideoPipeline.Conditioning
@@ -179,11 +181,6 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
         let latents = pipeline.imageLatents(pixels: pixels, frames: frames, noise: noise)
         eval(latents)
         return latents
-    }
-
-    /// Every frame of each video: the seed's reward scores the whole clip.
-    public func samples(fromVideos videos: [[RGBImage]]) -> [GeneratedSample] {
-        RewardFrames.all.samples(fromVideos: videos, framesPerSecond: Self.framesPerSecond)
     }
 
     /// Final latents → every sample's frames, rounded to 8 bits as `VideoProcessor.postprocess_video` does.

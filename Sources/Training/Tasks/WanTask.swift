@@ -14,7 +14,7 @@ import Rewards
 /// Deliberate deviation: the seed writes each video as an H.264 MP4 and scores frame 0 read back from the file, so
 /// the codec's loss enters its reward; here the reward sees the decoded frames themselves.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_wan_2_1.py
-public final class WanTask: VideoTrainingTask, CachedCaptionsTask {
+public final class WanTask: RewardFramesVideoTask, CachedCaptionsTask {
     public let pipeline: WanPipeline
     public let cache: WanEmbeddingCache
     public let entries: [WanEmbeddingCache.Entry]
@@ -124,11 +124,6 @@ public final class WanTask: VideoTrainingTask, CachedCaptionsTask {
             rows.append(try cache.promptEmbeds([entry]))
         }
         return Conditioning(["prompt_embeds": concatenated(rows, axis: 0)])
-    }
-
-    /// The frames `rewardFrames` picks from each decoded video: a picture when that is one frame.
-    public func samples(fromVideos videos: [[RGBImage]]) -> [GeneratedSample] {
-        rewardFrames.samples(fromVideos: videos, framesPerSecond: Self.framesPerSecond)
     }
 
     /// Final latents → every sample's frames, rounded to 8 bits as `VideoProcessor.postprocess_video` does.
