@@ -52,11 +52,7 @@ public final class HunyuanVideoTask: RewardFramesVideoTask, CachedCaptionsTask {
         self.vae = vae
         transformerParameters = transformer.parameterCount()
         cache = HunyuanVideoEmbeddingCache(folder: embeddings)
-        entries = try cache.readManifest()
-        guard !entries.isEmpty else {
-            throw TrainingDataError.embeddingCache(
-                file: cache.manifestURL.path, reason: "the embedding manifest lists no prompts")
-        }
+        entries = try TrainingDataError.requirePrompts(try cache.readManifest(), manifest: cache.manifestURL)
         self.frames = frames
         self.height = height
         self.width = width

@@ -39,11 +39,7 @@ public final class QwenImageTask: CachedCaptionsTask {
         self.vae = vae
         transformerParameters = transformer.parameterCount()
         cache = QwenImageEmbeddingCache(folder: embeddings)
-        entries = try cache.readManifest()
-        guard !entries.isEmpty else {
-            throw TrainingDataError.embeddingCache(
-                file: cache.manifestURL.path, reason: "the embedding manifest lists no prompts")
-        }
+        entries = try TrainingDataError.requirePrompts(try cache.readManifest(), manifest: cache.manifestURL)
         self.height = height
         self.width = width
         byCaption = Dictionary(entries.map { ($0.caption, $0) }, uniquingKeysWith: { first, _ in first })

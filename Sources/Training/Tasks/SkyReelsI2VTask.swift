@@ -47,11 +47,7 @@ public final class SkyReelsI2VTask: RewardFramesVideoTask {
         self.pipeline = pipeline
         transformerParameters = pipeline.transformer.parameterCount()
         cache = SkyReelsEmbeddingCache(folder: embeddings)
-        entries = try cache.readManifest()
-        guard !entries.isEmpty else {
-            throw TrainingDataError.embeddingCache(
-                file: cache.manifestURL.path, reason: "the embedding manifest lists no prompts")
-        }
+        entries = try TrainingDataError.requirePrompts(try cache.readManifest(), manifest: cache.manifestURL)
         guard let emptyCache = cache.emptyCache, let emptyEntry = try emptyCache.readManifest().first else {
             throw TrainingDataError.embeddingCache(
                 file: cache.folder.path,

@@ -37,11 +37,7 @@ public final class WanTask: RewardFramesVideoTask, CachedCaptionsTask {
         self.pipeline = pipeline
         transformerParameters = pipeline.transformer.parameterCount()
         cache = WanEmbeddingCache(folder: embeddings)
-        entries = try cache.readManifest()
-        guard !entries.isEmpty else {
-            throw TrainingDataError.embeddingCache(
-                file: cache.manifestURL.path, reason: "the embedding manifest lists no prompts")
-        }
+        entries = try TrainingDataError.requirePrompts(try cache.readManifest(), manifest: cache.manifestURL)
         self.frames = frames
         self.height = height
         self.width = width
