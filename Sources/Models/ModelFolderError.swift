@@ -18,3 +18,21 @@ public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension ModelFolderError {
+    /// Throws ``missingComponents(file:reason:)`` when `folder` lacks any of the subfolders `parts`: "not a diffusers
+    /// `model` folder: missing (the absent ones) (`role` `listed`/, …)", `listed` the parts a loader names (default:
+    /// `parts`).
+    public static func checkComponents(
+        _ parts: [String], in folder: URL, model: String, role: String = "expected", listed: [String]? = nil
+    ) throws {
+        let missing = parts.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        guard missing.isEmpty else {
+            throw ModelFolderError.missingComponents(
+                file: folder.path,
+                reason:
+                    "not a diffusers \(model) folder: missing \(missing.joined(separator: ", "))"
+                    + " (\(role) \((listed ?? parts).map { $0 + "/" }.joined(separator: ", ")))")
+        }
+    }
+}

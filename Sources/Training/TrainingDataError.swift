@@ -17,3 +17,19 @@ public enum TrainingDataError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension TrainingDataError {
+    /// A prompt the embedding cache with manifest `manifest` holds no row for.
+    static func uncachedPrompt(_ text: String, manifest: URL) -> TrainingDataError {
+        .embeddingCache(file: manifest.path, reason: "no cached embedding for the prompt '\(text)'")
+    }
+
+    /// The entries read from the embedding cache with manifest `manifest`, refused when it lists none.
+    static func requirePrompts<Entry>(_ entries: [Entry], manifest: URL) throws -> [Entry] {
+        guard !entries.isEmpty else {
+            throw TrainingDataError.embeddingCache(
+                file: manifest.path, reason: "the embedding manifest lists no prompts")
+        }
+        return entries
+    }
+}

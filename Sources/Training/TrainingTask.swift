@@ -75,6 +75,16 @@ public protocol VideoTrainingTask: TrainingTask {
 
 extension VideoTrainingTask {
     public func picture(of clip: [RGBImage]) -> RGBImage { clip[0] }
+
+    /// One ``picture(of:)`` per sample.
+    public func images(_ latents: Tensor) throws -> [RGBImage] {
+        try videos(latents).map(picture(of:))
+    }
+
+    /// ``samples(fromVideos:)`` of the decoded videos.
+    public func samples(_ latents: Tensor) throws -> [GeneratedSample] {
+        samples(fromVideos: try videos(latents))
+    }
 }
 
 extension TrainingTask {

@@ -38,22 +38,11 @@ public final class HunyuanSkyreelsImageToVideoPipeline {
         loadTextEncoders: Bool = true
     ) throws -> HunyuanSkyreelsImageToVideoPipeline {
         let textParts = ["text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2"]
-        let missing = HunyuanVideoPipeline.components.filter {
-            ($0 != "transformer" || transformerFolder == nil) && (loadTextEncoders || !textParts.contains($0))
-        }.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers HunyuanVideo folder: missing \(missing.joined(separator: ", ")) (expected "
-                    + HunyuanVideoPipeline.components.map { $0 + "/" }.joined(separator: ", ") + ")")
-        }
-        var transformerURL = transformerFolder ?? folder.appendingPathComponent("transformer")
-        if let given = transformerFolder,
-            FileManager.default.fileExists(atPath: given.appendingPathComponent("transformer/config.json").path)
-        {
-            transformerURL = given.appendingPathComponent("transformer")
-        }
+        try ModelFolderError.checkComponents(
+            HunyuanVideoPipeline.components.filter {
+                ($0 != "transformer" || transformerFolder == nil) && (loadTextEncoders || !textParts.contains($0))
+            }, in: folder, model: "HunyuanVideo", listed: HunyuanVideoPipeline.components)
+        let transformerURL = TransformerFolder.url(in: folder, replacement: transformerFolder)
         let transformer = try HunyuanVideoTransformer3DModel.load(from: transformerURL, dtype: dtype)
         let vae = try AutoencoderKLHunyuanVideo.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
         let latent = vae.config.latentChannels
@@ -72,23 +61,8 @@ public final class HunyuanSkyreelsImageToVideoPipeline {
             return HunyuanSkyreelsImageToVideoPipeline(
                 transformer: transformer, vae: vae, text: nil, scheduler: scheduler)
         }
-        var text = try HunyuanVideoTextEncoding.load(from: folder, dtype: dtype)
-        let prefix =
-            cropStart ?? HunyuanVideoTextEncoding.templatePrefixLength(text.template, tokenizer: text.tokenizer)
-        if prefix != text.cropStart {
-            text = HunyuanVideoTextEncoding(
-                tokenizer: text.tokenizer, textEncoder: text.textEncoder, tokenizer2: text.tokenizer2,
-                textEncoder2: text.textEncoder2, template: text.template, cropStart: prefix)
-        }
-        guard text.textEncoder.config.hiddenSize == transformer.config.textEmbedDim else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    """
-                    text_encoder/ gives \(text.textEncoder.config.hiddenSize)-dim states, the transformer's \
-                    text_embed_dim is \(transformer.config.textEmbedDim)
-                    """)
-        }
+        let text = try HunyuanVideoTextEncoding.load(
+            from: folder, dtype: dtype, cropStart: cropStart, textEmbedDim: transformer.config.textEmbedDim)
         return HunyuanSkyreelsImageToVideoPipeline(transformer: transformer, vae: vae, text: text, scheduler: scheduler)
     }
 
@@ -149,13 +123,9 @@ public final class HunyuanSkyreelsImageToVideoPipeline {
         _ x: Tensor, imageLatents: Tensor, timesteps: Tensor, conditioning: HunyuanVideoPipeline.Conditioning,
         guidance: Tensor
     ) -> Tensor {
-        let dtype = transformer.projOut.weight.dtype
-        return transformer(
-            hiddenStates: concatenated([x, imageLatents], axis: 1).asType(dtype), timestep: timesteps,
-            encoderHiddenStates: conditioning.promptEmbeds.asType(dtype),
-            encoderAttentionMask: conditioning.attentionMask,
-            pooledProjections: conditioning.pooledPromptEmbeds.asType(dtype), guidance: guidance
-        ).asType(.float32)
+        transformer.velocity(
+            concatenated([x, imageLatents], axis: 1), timesteps: timesteps, conditioning: conditioning,
+            guidance: guidance)
     }
 
     /// `__call__`'s denoising loop from `latents` `[B, C, f, h, w]` with ``imageLatents(pixels:frames:noise:)`` of
@@ -166,32 +136,17 @@ public final class HunyuanSkyreelsImageToVideoPipeline {
         negative: HunyuanVideoPipeline.Conditioning? = nil, guidance: Float = 1, trueCFGScale: Float = 6,
         steps: Int, shift: Float? = nil, progress: (Int, Int) -> Void = { _, _ in }
     ) -> Tensor {
-        var schedule = scheduler.scheduler(steps: steps, shiftOverride: shift)
-        var x = latents.asType(.float32)
-        let b = x.dim(0)
-        let embedded = Tensor.full([b], Double(guidance) * 1000)
-        let negative = trueCFGScale > 1 ? negative : nil
-        for i in 0..<steps {
-            let t = Tensor.full([b], Double(schedule.timesteps[i]))
-            var v = velocity(
-                x, imageLatents: imageLatents, timesteps: t, conditioning: conditioning, guidance: embedded)
-            if let negative {
-                let n = velocity(
-                    x, imageLatents: imageLatents, timesteps: t, conditioning: negative, guidance: embedded)
-                v = n + trueCFGScale * (v - n)
-            }
-            x = schedule.step(i, modelOutput: v, sample: x)
-            eval(x)
-            progress(i + 1, steps)
+        let embedded = Tensor.full([latents.dim(0)], Double(guidance) * 1000)
+        func branch(_ x: Tensor, _ t: Tensor, _ c: HunyuanVideoPipeline.Conditioning) -> Tensor {
+            velocity(x, imageLatents: imageLatents, timesteps: t, conditioning: c, guidance: embedded)
         }
-        return x
+        return scheduler.denoise(
+            latents, steps: steps, shift: shift, scale: trueCFGScale, progress: progress,
+            velocity: { x, t in branch(x, t, conditioning) },
+            unconditional: negative.map { negative in { x, t in branch(x, t, negative) } })
     }
 
     /// Final latents `[B, C, f, h, w]` → videos `[B, F, H, W, 3]` in [0, 1] (`vae.decode(latents /
     /// scaling_factor)`, then `postprocess_video`'s `x / 2 + 0.5` clamped).
-    public func decode(_ latents: Tensor) -> Tensor {
-        let raw = vae.denormalize(latents.asType(.float32))
-        let video = vae.decode(raw.asType(vae.quantConv.weight.dtype)).asType(.float32)
-        return ((video + 1) * 0.5).clipped(min: 0, max: 1).transposed([0, 2, 3, 4, 1])
-    }
+    public func decode(_ latents: Tensor) -> Tensor { vae.decodeVideos(latents) }
 }

@@ -51,22 +51,8 @@ public final class HunyuanVideoPipeline {
     public static func load(
         from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil, cropStart: Int? = nil
     ) throws -> HunyuanVideoPipeline {
-        let missing = components.filter {
-            !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
-        }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers HunyuanVideo folder: missing \(missing.joined(separator: ", "))"
-                    + " (expected \(components.map { $0 + "/" }.joined(separator: ", ")))")
-        }
-        var transformerURL = transformerFolder ?? folder.appendingPathComponent("transformer")
-        if let given = transformerFolder,
-            FileManager.default.fileExists(atPath: given.appendingPathComponent("transformer/config.json").path)
-        {
-            transformerURL = given.appendingPathComponent("transformer")
-        }
+        try ModelFolderError.checkComponents(components, in: folder, model: "HunyuanVideo")
+        let transformerURL = TransformerFolder.url(in: folder, replacement: transformerFolder)
         let transformer = try HunyuanVideoTransformer3DModel.load(from: transformerURL, dtype: dtype)
         let vae = try AutoencoderKLHunyuanVideo.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
         let latentChannels = vae.config.latentChannels
@@ -80,23 +66,8 @@ public final class HunyuanVideoPipeline {
                     \(transformer.config.outputChannels) latent channels, the VAE has latent_channels \(latentChannels)
                     """)
         }
-        var text = try HunyuanVideoTextEncoding.load(from: folder, dtype: dtype)
-        let prefix =
-            cropStart ?? HunyuanVideoTextEncoding.templatePrefixLength(text.template, tokenizer: text.tokenizer)
-        if prefix != text.cropStart {
-            text = HunyuanVideoTextEncoding(
-                tokenizer: text.tokenizer, textEncoder: text.textEncoder, tokenizer2: text.tokenizer2,
-                textEncoder2: text.textEncoder2, template: text.template, cropStart: prefix)
-        }
-        guard text.textEncoder.config.hiddenSize == transformer.config.textEmbedDim else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    """
-                    text_encoder/ gives \(text.textEncoder.config.hiddenSize)-dim states, the transformer's \
-                    text_embed_dim is \(transformer.config.textEmbedDim)
-                    """)
-        }
+        let text = try HunyuanVideoTextEncoding.load(
+            from: folder, dtype: dtype, cropStart: cropStart, textEmbedDim: transformer.config.textEmbedDim)
         let scheduler = try SchedulerConfig.load(folder.appendingPathComponent("scheduler"))
         return HunyuanVideoPipeline(transformer: transformer, vae: vae, text: text, scheduler: scheduler)
     }
@@ -129,12 +100,7 @@ public final class HunyuanVideoPipeline {
     /// The transformer's velocity for latents `[B, C, f, h, w]`, timesteps `[B]` on the scheduler's 0…1000 scale and
     /// the embedded guidance `[B]` as the pipeline passes it (`guidance_scale · 1000`).
     public func velocity(_ x: Tensor, timesteps: Tensor, conditioning c: Conditioning, guidance: Tensor) -> Tensor {
-        let dtype = transformer.projOut.weight.dtype
-        return transformer(
-            hiddenStates: x.asType(dtype), timestep: timesteps, encoderHiddenStates: c.promptEmbeds.asType(dtype),
-            encoderAttentionMask: c.attentionMask, pooledProjections: c.pooledPromptEmbeds.asType(dtype),
-            guidance: guidance
-        ).asType(.float32)
+        transformer.velocity(x, timesteps: timesteps, conditioning: c, guidance: guidance)
     }
 
     /// `__call__`'s denoising loop from `latents` `[B, C, f, h, w]`: the folder's scheduler over `steps` σs
@@ -146,30 +112,16 @@ public final class HunyuanVideoPipeline {
         trueCFGScale: Float = 1, steps: Int, shift: Float? = nil, progress: (Int, Int) -> Void = { _, _ in }
     ) -> Tensor {
         // diffusers passes these σs to `set_timesteps`; they are the scheduler's own `linspace(1, 1/T, T)`.
-        var schedule = scheduler.scheduler(steps: steps, shiftOverride: shift)
-        var x = latents.asType(.float32)
-        let b = x.dim(0)
-        let embedded = Tensor.full([b], Double(guidance) * 1000)
-        let negative = trueCFGScale > 1 ? negative : nil
-        for i in 0..<steps {
-            let t = Tensor.full([b], Double(schedule.timesteps[i]))
-            var v = velocity(x, timesteps: t, conditioning: conditioning, guidance: embedded)
-            if let negative {
-                let n = velocity(x, timesteps: t, conditioning: negative, guidance: embedded)
-                v = n + trueCFGScale * (v - n)
-            }
-            x = schedule.step(i, modelOutput: v, sample: x)
-            eval(x)
-            progress(i + 1, steps)
-        }
-        return x
+        let embedded = Tensor.full([latents.dim(0)], Double(guidance) * 1000)
+        return scheduler.denoise(
+            latents, steps: steps, shift: shift, scale: trueCFGScale, progress: progress,
+            velocity: { x, t in velocity(x, timesteps: t, conditioning: conditioning, guidance: embedded) },
+            unconditional: negative.map { negative in
+                { x, t in self.velocity(x, timesteps: t, conditioning: negative, guidance: embedded) }
+            })
     }
 
     /// Final latents `[B, C, f, h, w]` → videos `[B, F, H, W, 3]` in [0, 1] (`vae.decode(latents / scaling_factor)`,
     /// then `postprocess_video`'s `x / 2 + 0.5` clamped).
-    public func decode(_ latents: Tensor) -> Tensor {
-        let raw = vae.denormalize(latents.asType(.float32))
-        let video = vae.decode(raw.asType(vae.quantConv.weight.dtype)).asType(.float32)
-        return ((video + 1) * 0.5).clipped(min: 0, max: 1).transposed([0, 2, 3, 4, 1])
-    }
+    public func decode(_ latents: Tensor) -> Tensor { vae.decodeVideos(latents) }
 }

@@ -21,15 +21,9 @@ public final class QwenImageEditPreprocessing {
     /// `vae/`, `text_encoder/` (language model and vision tower), `tokenizer/` and `processor/` of a diffusers
     /// Qwen-Image-Edit folder.
     public static func load(from folder: URL, dtype: DType? = nil) throws -> QwenImageEditPreprocessing {
-        let parts = ["vae", "text_encoder", "tokenizer", "processor"]
-        let missing = parts.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers Qwen-Image-Edit folder: missing \(missing.joined(separator: ", "))"
-                    + " (preprocessing reads \(parts.map { $0 + "/" }.joined(separator: ", ")))")
-        }
+        try ModelFolderError.checkComponents(
+            ["vae", "text_encoder", "tokenizer", "processor"], in: folder, model: "Qwen-Image-Edit",
+            role: "preprocessing reads")
         let vae = try AutoencoderKLQwenImage.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
         let text = try QwenImageTextEncoding.load(from: folder, dtype: dtype)
         let encoding = try QwenImageEditTextEncoding.load(from: folder, text: text, dtype: dtype)

@@ -36,21 +36,9 @@ public final class QwenImagePipeline {
     public static func load(from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil) throws
         -> QwenImagePipeline
     {
-        let parts = ["transformer", "vae", "text_encoder", "tokenizer", "scheduler"]
-        let missing = parts.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers Qwen-Image folder: missing \(missing.joined(separator: ", "))"
-                    + " (expected \(parts.map { $0 + "/" }.joined(separator: ", ")))")
-        }
-        var transformerURL = transformerFolder ?? folder.appendingPathComponent("transformer")
-        if let given = transformerFolder,
-            FileManager.default.fileExists(atPath: given.appendingPathComponent("transformer/config.json").path)
-        {
-            transformerURL = given.appendingPathComponent("transformer")
-        }
+        try ModelFolderError.checkComponents(
+            ["transformer", "vae", "text_encoder", "tokenizer", "scheduler"], in: folder, model: "Qwen-Image")
+        let transformerURL = TransformerFolder.url(in: folder, replacement: transformerFolder)
         let transformer = try QwenImageTransformer2DModel.load(from: transformerURL, dtype: dtype)
         let vae = try AutoencoderKLQwenImage.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
         let zDim = vae.config.zDim

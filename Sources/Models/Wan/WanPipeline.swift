@@ -23,23 +23,8 @@ public final class WanPipeline {
     public static func load(from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil) throws
         -> WanPipeline
     {
-        let missing = ["transformer", "vae"].filter {
-            !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
-        }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers Wan folder: missing \(missing.joined(separator: ", "))"
-                    + " (expected transformer/, vae/)"
-            )
-        }
-        var transformerURL = transformerFolder ?? folder.appendingPathComponent("transformer")
-        if let given = transformerFolder,
-            FileManager.default.fileExists(atPath: given.appendingPathComponent("transformer/config.json").path)
-        {
-            transformerURL = given.appendingPathComponent("transformer")
-        }
+        try ModelFolderError.checkComponents(["transformer", "vae"], in: folder, model: "Wan")
+        let transformerURL = TransformerFolder.url(in: folder, replacement: transformerFolder)
         let transformer = try WanTransformer3DModel.load(from: transformerURL, dtype: dtype)
         let vae = try AutoencoderKLWan.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
         guard transformer.config.inChannels == vae.config.zDim, transformer.config.outChannels == vae.config.zDim else {
@@ -86,27 +71,14 @@ public final class WanPipeline {
         _ latents: Tensor, promptEmbeds: Tensor, negativePromptEmbeds: Tensor?, guidance: Float,
         scheduler: SchedulerConfig, steps: Int, shift: Float? = nil, progress: (Int, Int) -> Void = { _, _ in }
     ) -> Tensor {
-        var schedule = scheduler.scheduler(steps: steps, shiftOverride: shift)
-        var x = latents.asType(.float32)
-        let guided = guidance > 1 && negativePromptEmbeds != nil
-        for i in 0..<steps {
-            let t = Tensor.full([x.dim(0)], Double(schedule.timesteps[i]))
-            var v = velocity(x, timesteps: t, promptEmbeds: promptEmbeds)
-            if guided, let negativePromptEmbeds {
-                let unconditional = velocity(x, timesteps: t, promptEmbeds: negativePromptEmbeds)
-                v = unconditional + guidance * (v - unconditional)
-            }
-            x = schedule.step(i, modelOutput: v, sample: x)
-            eval(x)
-            progress(i + 1, steps)
-        }
-        return x
+        scheduler.denoise(
+            latents, steps: steps, shift: shift, scale: guidance, progress: progress,
+            velocity: { x, t in velocity(x, timesteps: t, promptEmbeds: promptEmbeds) },
+            unconditional: negativePromptEmbeds.map { negative in
+                { x, t in self.velocity(x, timesteps: t, promptEmbeds: negative) }
+            })
     }
 
     /// Final latents `[B, z_dim, f, h, w]` → videos `[B, F, H, W, 3]` in [0, 1].
-    public func decode(_ latents: Tensor) -> Tensor {
-        let raw = vae.denormalize(latents.asType(.float32))
-        let video = vae.decode(raw.asType(vae.quantConv.weight.dtype)).asType(.float32)
-        return ((video + 1) * 0.5).clipped(min: 0, max: 1).transposed([0, 2, 3, 4, 1])
-    }
+    public func decode(_ latents: Tensor) -> Tensor { vae.decodeVideos(latents) }
 }

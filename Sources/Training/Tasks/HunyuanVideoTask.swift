@@ -24,7 +24,7 @@ import Rewards
 /// (VideoAlign), so the codec's loss enters its reward; here the rewards see the decoded frames themselves, as
 /// ``samples(fromVideos:)`` picks them (`rewardFrames`), videos at ``framesPerSecond``.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_hunyuan.py
-public final class HunyuanVideoTask: VideoTrainingTask {
+public final class HunyuanVideoTask: RewardFramesVideoTask, CachedCaptionsTask {
     public let transformer: HunyuanVideoTransformer3DModel
     public let vae: AutoencoderKLHunyuanVideo
     public let cache: HunyuanVideoEmbeddingCache
@@ -52,11 +52,7 @@ public final class HunyuanVideoTask: VideoTrainingTask {
         self.vae = vae
         transformerParameters = transformer.parameterCount()
         cache = HunyuanVideoEmbeddingCache(folder: embeddings)
-        entries = try cache.readManifest()
-        guard !entries.isEmpty else {
-            throw TrainingDataError.embeddingCache(
-                file: cache.manifestURL.path, reason: "the embedding manifest lists no prompts")
-        }
+        entries = try TrainingDataError.requirePrompts(try cache.readManifest(), manifest: cache.manifestURL)
         self.frames = frames
         self.height = height
         self.width = width
@@ -84,15 +80,8 @@ public final class HunyuanVideoTask: VideoTrainingTask {
     public static func loadNetworks(from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil) throws -> (
         transformer: HunyuanVideoTransformer3DModel, vae: AutoencoderKLHunyuanVideo
     ) {
-        let parts = ["transformer", "vae"]
-        let missing = parts.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers HunyuanVideo folder: missing \(missing.joined(separator: ", "))"
-                    + " (training reads \(parts.map { $0 + "/" }.joined(separator: ", ")))")
-        }
+        try ModelFolderError.checkComponents(
+            ["transformer", "vae"], in: folder, model: "HunyuanVideo", role: "training reads")
         let transformer = try HunyuanVideoTransformer3DModel.load(
             from: transformerFolder ?? folder.appendingPathComponent("transformer"), dtype: dtype)
         let vae = try AutoencoderKLHunyuanVideo.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
@@ -168,15 +157,7 @@ public final class HunyuanVideoTask: VideoTrainingTask {
         HunyuanVideoPolicy(transformer: transformer, guidance: guidance, reference: reference)
     }
 
-    /// The cache's prompts in ``CachedPromptOrder``.
-    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
-        CachedPromptOrder.prompts(entries.map(\.caption), count: count, iteration: iteration, seed: seed)
-    }
-
-    /// The first `count` prompts of the cache (all of them if fewer).
-    public func evaluationPrompts(count: Int) throws -> [Prompt] {
-        entries.prefix(count).map { Prompt(text: $0.caption) }
-    }
+    public var cachedCaptions: [String] { entries.map(\.caption) }
 
     /// Cached conditioning per text: Llama states `prompt_embeds [B, L, D]` and their mask `prompt_attention_mask
     /// [B, L]` (int32; rows of other lengths right-padded to the longest, masked) and CLIP's `pooled_prompt_embeds
@@ -194,8 +175,7 @@ public final class HunyuanVideoTask: VideoTrainingTask {
                             guidance, and the cache holds no negative prompt: keep --guidance-scale 1
                             """)
                 }
-                throw TrainingDataError.embeddingCache(
-                    file: cache.manifestURL.path, reason: "no cached embedding for the prompt '\(text)'")
+                throw TrainingDataError.uncachedPrompt(text, manifest: cache.manifestURL)
             }
             return try cache.load(entry, pooledDim: pooledDim)
         }
@@ -212,45 +192,10 @@ public final class HunyuanVideoTask: VideoTrainingTask {
         ])
     }
 
-    /// Each sample's first frame.
-    public func images(_ latents: Tensor) throws -> [RGBImage] {
-        try videos(latents).map { $0[0] }
-    }
-
-    /// The frames `rewardFrames` picks from each decoded video: a picture when that is one frame.
-    public func samples(_ latents: Tensor) throws -> [GeneratedSample] {
-        samples(fromVideos: try videos(latents))
-    }
-
-    public func samples(fromVideos videos: [[RGBImage]]) -> [GeneratedSample] {
-        videos.map { video in
-            let chosen: [RGBImage]
-            switch rewardFrames {
-            case .first: chosen = [video[0]]
-            case .middle: chosen = [video[video.count / 2]]
-            case .all: chosen = video
-            }
-            return chosen.count == 1
-                ? .image(chosen[0]) : .video(frames: chosen, framesPerSecond: Self.framesPerSecond)
-        }
-    }
-
     /// Final latents → every sample's frames: `vae.decode(latents / scaling_factor)`, `x / 2 + 0.5` clamped, rounded
     /// to 8 bits as `VideoProcessor.postprocess_video` does.
     public func videos(_ latents: Tensor) throws -> [[RGBImage]] {
-        let raw = vae.denormalize(latents.asType(.float32))
-        let decoded = vae.decode(raw.asType(vae.quantConv.weight.dtype)).asType(.float32)
-        let pixels = ((decoded + 1) * 0.5).clipped(min: 0, max: 1).transposed([0, 2, 3, 4, 1])
-        let (b, f, h, w) = (pixels.dim(0), pixels.dim(1), pixels.dim(2), pixels.dim(3))
-        let values = pixels.toArray(Float.self)
-        let frameSize = h * w * 3
-        return try (0..<b).map { i in
-            try (0..<f).map { j in
-                let start = (i * f + j) * frameSize
-                return try RGBImage(
-                    hwc: Array(values[start..<(start + frameSize)]), shape: [h, w, 3], range: .zeroToOne)
-            }
-        }
+        try DecodedVideos.frames(vae.decodeVideos(latents))
     }
 }
 
@@ -271,13 +216,10 @@ final class HunyuanVideoPolicy: SnapshotReferencePolicy {
     var module: Module { transformer }
 
     func modelOutput(_ x: Tensor, timesteps: Tensor, conditioning: Conditioning) -> Tensor {
-        let dtype = transformer.projOut.weight.dtype
-        return transformer(
-            hiddenStates: x.asType(dtype), timestep: timesteps,
-            encoderHiddenStates: conditioning["prompt_embeds"].asType(dtype),
-            encoderAttentionMask: conditioning["prompt_attention_mask"],
-            pooledProjections: conditioning["pooled_prompt_embeds"].asType(dtype),
-            guidance: Tensor.full([x.dim(0)], Double(guidance))
-        ).asType(.float32)
+        let text = HunyuanVideoPipeline.Conditioning(
+            promptEmbeds: conditioning["prompt_embeds"], attentionMask: conditioning["prompt_attention_mask"],
+            pooledPromptEmbeds: conditioning["pooled_prompt_embeds"])
+        return transformer.velocity(
+            x, timesteps: timesteps, conditioning: text, guidance: Tensor.full([x.dim(0)], Double(guidance)))
     }
 }

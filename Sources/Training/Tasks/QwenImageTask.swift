@@ -18,7 +18,7 @@ import Rewards
 /// a caption-dropout rate, 0, and it caches no negative prompt), so the policy is the transformer's conditional
 /// velocity, and an unconditional branch is refused.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_qwenimage.py
-public final class QwenImageTask: TrainingTask {
+public final class QwenImageTask: CachedCaptionsTask {
     public let transformer: QwenImageTransformer2DModel
     public let vae: AutoencoderKLQwenImage
     public let cache: QwenImageEmbeddingCache
@@ -39,11 +39,7 @@ public final class QwenImageTask: TrainingTask {
         self.vae = vae
         transformerParameters = transformer.parameterCount()
         cache = QwenImageEmbeddingCache(folder: embeddings)
-        entries = try cache.readManifest()
-        guard !entries.isEmpty else {
-            throw TrainingDataError.embeddingCache(
-                file: cache.manifestURL.path, reason: "the embedding manifest lists no prompts")
-        }
+        entries = try TrainingDataError.requirePrompts(try cache.readManifest(), manifest: cache.manifestURL)
         self.height = height
         self.width = width
         byCaption = Dictionary(entries.map { ($0.caption, $0) }, uniquingKeysWith: { first, _ in first })
@@ -70,15 +66,8 @@ public final class QwenImageTask: TrainingTask {
     public static func loadNetworks(from folder: URL, dtype: DType? = nil, transformerFolder: URL? = nil) throws -> (
         transformer: QwenImageTransformer2DModel, vae: AutoencoderKLQwenImage
     ) {
-        let parts = ["transformer", "vae"]
-        let missing = parts.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
-        guard missing.isEmpty else {
-            throw ModelFolderError.missingComponents(
-                file: folder.path,
-                reason:
-                    "not a diffusers Qwen-Image folder: missing \(missing.joined(separator: ", "))"
-                    + " (training reads \(parts.map { $0 + "/" }.joined(separator: ", ")))")
-        }
+        try ModelFolderError.checkComponents(
+            ["transformer", "vae"], in: folder, model: "Qwen-Image", role: "training reads")
         let transformer = try QwenImageTransformer2DModel.load(
             from: transformerFolder ?? folder.appendingPathComponent("transformer"), dtype: dtype)
         let vae = try AutoencoderKLQwenImage.load(from: folder.appendingPathComponent("vae"), dtype: dtype)
@@ -139,15 +128,7 @@ public final class QwenImageTask: TrainingTask {
         QwenImagePolicy(transformer: transformer, imageShape: imageShape, reference: reference)
     }
 
-    /// The cache's prompts in ``CachedPromptOrder``.
-    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
-        CachedPromptOrder.prompts(entries.map(\.caption), count: count, iteration: iteration, seed: seed)
-    }
-
-    /// The first `count` prompts of the cache (all of them if fewer).
-    public func evaluationPrompts(count: Int) throws -> [Prompt] {
-        entries.prefix(count).map { Prompt(text: $0.caption) }
-    }
+    public var cachedCaptions: [String] { entries.map(\.caption) }
 
     /// Cached Qwen2.5-VL states per text (`prompt_embeds [B, L, hidden]`) and their mask (`prompt_mask [B, L]`, 1 for
     /// real tokens), each prompt's `original_length` tokens right-padded to the longest of the call.
@@ -163,8 +144,7 @@ public final class QwenImageTask: TrainingTask {
                             negative prompt: keep --guidance-scale 1
                             """)
                 }
-                throw TrainingDataError.embeddingCache(
-                    file: cache.manifestURL.path, reason: "no cached embedding for the prompt '\(text)'")
+                throw TrainingDataError.uncachedPrompt(text, manifest: cache.manifestURL)
             }
             return try cache.load(entry)
         }

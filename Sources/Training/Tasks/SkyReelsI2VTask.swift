@@ -19,7 +19,7 @@ import Rewards
 /// scores from the file, so both codecs' losses enter; here the image is rounded to 8 bits and the rewards see the
 /// decoded frames themselves.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_skyreels_i2v.py#L226-L300
-public final class SkyReelsI2VTask: VideoTrainingTask {
+public final class SkyReelsI2VTask: RewardFramesVideoTask {
     public let pipeline: HunyuanSkyreelsImageToVideoPipeline
     public let cache: SkyReelsEmbeddingCache
     public let entries: [SkyReelsEmbeddingCache.Entry]
@@ -33,6 +33,8 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
     public static let embeddedGuidance: Float = 1000
     public var framesPerSecond: Double { Self.framesPerSecond }
     public var frameCount: Int { frames }
+    /// Every frame of each video: the seed's reward scores the whole clip.
+    public var rewardFrames: RewardFrames { .all }
     private let byCaption: [String: Int]
     /// The empty prompt's conditioning (one row), read once.
     private let empty: HunyuanVideoPipeline.Conditioning
@@ -45,11 +47,7 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
         self.pipeline = pipeline
         transformerParameters = pipeline.transformer.parameterCount()
         cache = SkyReelsEmbeddingCache(folder: embeddings)
-        entries = try cache.readManifest()
-        guard !entries.isEmpty else {
-            throw TrainingDataError.embeddingCache(
-                file: cache.manifestURL.path, reason: "the embedding manifest lists no prompts")
-        }
+        entries = try TrainingDataError.requirePrompts(try cache.readManifest(), manifest: cache.manifestURL)
         guard let emptyCache = cache.emptyCache, let emptyEntry = try emptyCache.readManifest().first else {
             throw TrainingDataError.embeddingCache(
                 file: cache.folder.path,
@@ -145,8 +143,7 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
                 continue
             }
             guard let index = byCaption[prompt.text] else {
-                throw TrainingDataError.embeddingCache(
-                    file: cache.manifestURL.path, reason: "no cached embedding for the prompt '\(prompt.text)'")
+                throw TrainingDataError.uncachedPrompt(prompt.text, manifest: cache.manifestURL)
             }
             if text[index] == nil {
                 text[index] = try cache.conditioning(
@@ -182,33 +179,9 @@ public final class SkyReelsI2VTask: VideoTrainingTask {
         return latents
     }
 
-    /// Each sample's first frame.
-    public func images(_ latents: Tensor) throws -> [RGBImage] {
-        try videos(latents).map { $0[0] }
-    }
-
-    public func samples(_ latents: Tensor) throws -> [GeneratedSample] {
-        samples(fromVideos: try videos(latents))
-    }
-
-    /// Every frame of each video: the seed's reward scores the whole clip.
-    public func samples(fromVideos videos: [[RGBImage]]) -> [GeneratedSample] {
-        videos.map { $0.count == 1 ? .image($0[0]) : .video(frames: $0, framesPerSecond: Self.framesPerSecond) }
-    }
-
     /// Final latents → every sample's frames, rounded to 8 bits as `VideoProcessor.postprocess_video` does.
     public func videos(_ latents: Tensor) throws -> [[RGBImage]] {
-        let pixels = pipeline.decode(latents)
-        let (b, f, h, w) = (pixels.dim(0), pixels.dim(1), pixels.dim(2), pixels.dim(3))
-        let values = pixels.toArray(Float.self)
-        let frameSize = h * w * 3
-        return try (0..<b).map { i in
-            try (0..<f).map { j in
-                let start = (i * f + j) * frameSize
-                return try RGBImage(
-                    hwc: Array(values[start..<(start + frameSize)]), shape: [h, w, 3], range: .zeroToOne)
-            }
-        }
+        try DecodedVideos.frames(pipeline.decode(latents))
     }
 }
 

@@ -14,7 +14,7 @@ import Rewards
 /// Deliberate deviation: the seed writes each video as an H.264 MP4 and scores frame 0 read back from the file, so
 /// the codec's loss enters its reward; here the reward sees the decoded frames themselves.
 /// https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/train_grpo_wan_2_1.py
-public final class WanTask: VideoTrainingTask {
+public final class WanTask: RewardFramesVideoTask, CachedCaptionsTask {
     public let pipeline: WanPipeline
     public let cache: WanEmbeddingCache
     public let entries: [WanEmbeddingCache.Entry]
@@ -37,11 +37,7 @@ public final class WanTask: VideoTrainingTask {
         self.pipeline = pipeline
         transformerParameters = pipeline.transformer.parameterCount()
         cache = WanEmbeddingCache(folder: embeddings)
-        entries = try cache.readManifest()
-        guard !entries.isEmpty else {
-            throw TrainingDataError.embeddingCache(
-                file: cache.manifestURL.path, reason: "the embedding manifest lists no prompts")
-        }
+        entries = try TrainingDataError.requirePrompts(try cache.readManifest(), manifest: cache.manifestURL)
         self.frames = frames
         self.height = height
         self.width = width
@@ -107,15 +103,7 @@ public final class WanTask: VideoTrainingTask {
         WanPolicy(pipeline: pipeline, reference: reference)
     }
 
-    /// The cache's prompts in ``CachedPromptOrder``.
-    public func trainingPrompts(count: Int, iteration: Int, seed: UInt64) throws -> [Prompt] {
-        CachedPromptOrder.prompts(entries.map(\.caption), count: count, iteration: iteration, seed: seed)
-    }
-
-    /// The first `count` prompts of the cache (all of them if fewer).
-    public func evaluationPrompts(count: Int) throws -> [Prompt] {
-        entries.prefix(count).map { Prompt(text: $0.caption) }
-    }
+    public var cachedCaptions: [String] { entries.map(\.caption) }
 
     /// Cached UMT5 states per text; the empty text (classifier-free guidance's unconditional branch) is the cached
     /// negative prompt, which DanceGRPO encodes from "".
@@ -127,50 +115,16 @@ public final class WanTask: VideoTrainingTask {
                 continue
             }
             guard let entry = byCaption[text] else {
-                throw TrainingDataError.embeddingCache(
-                    file: cache.manifestURL.path, reason: "no cached embedding for the prompt '\(text)'")
+                throw TrainingDataError.uncachedPrompt(text, manifest: cache.manifestURL)
             }
             rows.append(try cache.promptEmbeds([entry]))
         }
         return Conditioning(["prompt_embeds": concatenated(rows, axis: 0)])
     }
 
-    /// Each sample's first frame.
-    public func images(_ latents: Tensor) throws -> [RGBImage] {
-        try videos(latents).map { $0[0] }
-    }
-
-    /// The frames `rewardFrames` picks from each decoded video: a picture when that is one frame.
-    public func samples(_ latents: Tensor) throws -> [GeneratedSample] {
-        samples(fromVideos: try videos(latents))
-    }
-
-    public func samples(fromVideos videos: [[RGBImage]]) -> [GeneratedSample] {
-        videos.map { video in
-            let chosen: [RGBImage]
-            switch rewardFrames {
-            case .first: chosen = [video[0]]
-            case .middle: chosen = [video[video.count / 2]]
-            case .all: chosen = video
-            }
-            return chosen.count == 1
-                ? .image(chosen[0]) : .video(frames: chosen, framesPerSecond: Self.framesPerSecond)
-        }
-    }
-
     /// Final latents → every sample's frames, rounded to 8 bits as `VideoProcessor.postprocess_video` does.
     public func videos(_ latents: Tensor) throws -> [[RGBImage]] {
-        let pixels = pipeline.decode(latents)
-        let (b, f, h, w) = (pixels.dim(0), pixels.dim(1), pixels.dim(2), pixels.dim(3))
-        let values = pixels.toArray(Float.self)
-        let frameSize = h * w * 3
-        return try (0..<b).map { i in
-            try (0..<f).map { j in
-                let start = (i * f + j) * frameSize
-                return try RGBImage(
-                    hwc: Array(values[start..<(start + frameSize)]), shape: [h, w, 3], range: .zeroToOne)
-            }
-        }
+        try DecodedVideos.frames(pipeline.decode(latents))
     }
 }
 
