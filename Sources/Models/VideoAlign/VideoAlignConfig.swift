@@ -9,7 +9,8 @@ import Foundation
 /// `data_config` and `model_config` are required; their absent fields take the dataclass defaults (data.py's
 /// `DataConfig`, utils.py's `ModelConfig`). `training_args` is not read. Unknown keys are ignored.
 public struct VideoAlignConfig: Codable, Sendable, Equatable {
-    public var dataConfig: DataConfig
+    /// How a video is sampled and prompted (VideoAlign's `DataConfig`).
+    public var dataConfig: VideoAlignInputDataConfig
     public var modelConfig: ModelConfig
     public var peftLoraConfig: LoRAConfig?
     public var inferenceConfig: InferenceConfig?
@@ -17,52 +18,6 @@ public struct VideoAlignConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case dataConfig = "data_config", modelConfig = "model_config", peftLoraConfig = "peft_lora_config"
         case inferenceConfig = "inference_config"
-    }
-
-    /// How a video is sampled and prompted (VideoAlign's `DataConfig`).
-    public struct DataConfig: Codable, Sendable, Equatable {
-        /// Frames per second sampled from the video (used when `numFrames` is nil).
-        public var fps: Double? = 2
-        /// A fixed frame count instead of `fps`.
-        public var numFrames: Int?
-        /// The most pixels per frame (`max_pixels` of the frame resize).
-        public var maxFramePixels = 240 * 320
-        /// "uniform" (or another of VideoAlign's vision_process sample types).
-        public var sampleType = "uniform"
-        /// The dimensions scored, e.g. ["VQ", "MQ", "TA"]; a single string in the file becomes one entry.
-        public var evalDim = ["VQ"]
-        /// prompt_template.py's `build_prompt` template: "detailed_special" for the released checkpoint.
-        public var promptTemplateType = "none"
-
-        enum CodingKeys: String, CodingKey {
-            case fps, numFrames = "num_frames", maxFramePixels = "max_frame_pixels", sampleType = "sample_type"
-            case evalDim = "eval_dim", promptTemplateType = "prompt_template_type"
-        }
-
-        public init() {}
-
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = DataConfig()
-            // `fps` null means "use num_frames"; absent means the default 2.
-            fps = c.contains(.fps) ? try c.decodeIfPresent(Double.self, forKey: .fps) : d.fps
-            // The dataclass types num_frames as a float; whole numbers only make sense as a count.
-            if let frames = try c.decodeIfPresent(Double.self, forKey: .numFrames) {
-                guard frames == frames.rounded(), frames >= 1, frames < 1e6 else {
-                    throw DecodingError.dataCorruptedError(
-                        forKey: .numFrames, in: c, debugDescription: "expected a positive whole frame count")
-                }
-                numFrames = Int(frames)
-            }
-            maxFramePixels = try c.decodeIfPresent(Int.self, forKey: .maxFramePixels) ?? d.maxFramePixels
-            sampleType = try c.decodeIfPresent(String.self, forKey: .sampleType) ?? d.sampleType
-            if let one = try? c.decodeIfPresent(String.self, forKey: .evalDim) {
-                evalDim = [one]
-            } else {
-                evalDim = try c.decodeIfPresent([String].self, forKey: .evalDim) ?? d.evalDim
-            }
-            promptTemplateType = try c.decodeIfPresent(String.self, forKey: .promptTemplateType) ?? d.promptTemplateType
-        }
     }
 
     /// The reward model's shape (VideoAlign's `ModelConfig`).
@@ -143,7 +98,7 @@ public struct VideoAlignConfig: Codable, Sendable, Equatable {
     }
 
     public init(
-        dataConfig: DataConfig = DataConfig(), modelConfig: ModelConfig = ModelConfig(),
+        dataConfig: VideoAlignInputDataConfig = VideoAlignInputDataConfig(), modelConfig: ModelConfig = ModelConfig(),
         peftLoraConfig: LoRAConfig? = nil, inferenceConfig: InferenceConfig? = nil
     ) {
         self.dataConfig = dataConfig
@@ -167,6 +122,9 @@ public struct VideoAlignConfig: Codable, Sendable, Equatable {
                     + "\"\(modelConfig.rewardToken)\"")
         }
         if let fps = dataConfig.fps { c.positive("data_config.fps", fps) }
+        if let frames = dataConfig.numFrames, !(frames >= 1 && frames < 1e6 && frames == frames.rounded()) {
+            c.add("data_config.num_frames: expected a positive whole frame count, found \(frames)")
+        }
         if dataConfig.fps == nil && dataConfig.numFrames == nil {
             c.add("data_config: expected fps or num_frames, found neither")
         }

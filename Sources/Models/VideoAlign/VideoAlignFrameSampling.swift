@@ -37,6 +37,8 @@ public struct VideoAlignFrameSampling: Sendable, Equatable {
         case noFrameRate
         case noFrames
         case sampleType(String)
+        /// Neither a frame rate nor a frame count to sample by (`fps` null and no `num_frames`).
+        case noCount
         public var description: String {
             switch self {
             case .frameCount(let n, let total):
@@ -44,6 +46,7 @@ public struct VideoAlignFrameSampling: Sendable, Equatable {
                     + "(a video of \(total) frames)"
             case .noFrameRate: return "VideoAlign frame sampling: the video states no frame rate to sample by"
             case .noFrames: return "VideoAlign frame sampling: the video has no frames"
+            case .noCount: return "VideoAlign frame sampling: data_config: expected fps or num_frames, found neither"
             case .sampleType(let name):
                 return "VideoAlign frame sampling: sample_type \"\(name)\" is not one of "
                     + SampleType.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")

@@ -2,12 +2,14 @@ import Checkpoints
 import Foundation
 
 // https://github.com/XueZeyue/DanceGRPO/blob/15cc71d53cc2e6e18a68ee607d5fb6ba9a99e344/fastvideo/models/videoalign/data.py
-/// VideoAlign's `DataConfig` as a checkpoint's `model_config.json` stores it under "data_config": the fields
-/// `prepare_batch` reads (others ignored), with `DataConfig`'s defaults.
-public struct VideoAlignInputDataConfig: Decodable, Sendable, Equatable {
+/// VideoAlign's `DataConfig` as a checkpoint's `model_config.json` stores it under "data_config" (read as part of
+/// ``VideoAlignConfig``, which checks it): the fields `prepare_batch` reads (others ignored), with `DataConfig`'s
+/// defaults. `fps` null (not absent) means "count frames by `num_frames`".
+public struct VideoAlignInputDataConfig: Codable, Sendable, Equatable {
     public var maxFramePixels = 240 * 320
+    /// A frame count instead of `fps` (the dataclass types it as a float; `round_by_factor` rounds it).
     public var numFrames: Double?
-    public var fps = 2.0
+    public var fps: Double? = 2
     public var evalDim: [VideoAlignPrompt.Dimension] = [.visualQuality]
     public var promptTemplateType = VideoAlignPrompt.TemplateType.none
     public var sampleType = "uniform"
@@ -24,7 +26,7 @@ public struct VideoAlignInputDataConfig: Decodable, Sendable, Equatable {
         let d = VideoAlignInputDataConfig()
         maxFramePixels = try c.decodeIfPresent(Int.self, forKey: .maxFramePixels) ?? d.maxFramePixels
         numFrames = try c.decodeIfPresent(Double.self, forKey: .numFrames)
-        fps = try c.decodeIfPresent(Double.self, forKey: .fps) ?? d.fps
+        fps = c.contains(.fps) ? try c.decodeIfPresent(Double.self, forKey: .fps) : d.fps
         // `eval_dim` is one name or a list of names.
         if let one = try? c.decodeIfPresent(VideoAlignPrompt.Dimension.self, forKey: .evalDim) {
             evalDim = [one]
@@ -37,17 +39,9 @@ public struct VideoAlignInputDataConfig: Decodable, Sendable, Equatable {
         sampleType = try c.decodeIfPresent(String.self, forKey: .sampleType) ?? d.sampleType
     }
 
-    /// The "data_config" of a VideoAlign `model_config.json`.
+    /// The checked "data_config" of a VideoAlign `model_config.json` (``VideoAlignConfig/load(_:)``).
     public static func load(modelConfig url: URL) throws -> VideoAlignInputDataConfig {
-        guard let section = try ConfigFile.object(from: url)["data_config"] as? [String: Any] else {
-            throw ModelConfigError.invalidValues(
-                file: url.path, problems: ["data_config: expected VideoAlign's data settings, found none"])
-        }
-        do {
-            return try JSONDecoder().decode(Self.self, from: JSONSerialization.data(withJSONObject: section))
-        } catch let error as DecodingError {
-            throw ModelConfigError.invalidValues(file: url.path, problems: ["data_config: \(error)"])
-        }
+        try VideoAlignConfig.load(url).dataConfig
     }
 }
 
@@ -82,8 +76,10 @@ public struct VideoAlignInputSettings: Sendable, Equatable {
         if let frames = numFrames ?? dataConfig.numFrames {
             // round_by_factor(nframes, 2) rounds a float count too.
             count = .frames(VideoAlignFrameSampling.roundByFactor(frames, VideoAlignFrameSampling.frameFactor))
+        } else if let rate = fps ?? dataConfig.fps {
+            count = .fps(rate)
         } else {
-            count = .fps(fps ?? dataConfig.fps)
+            throw VideoAlignFrameSampling.Error.noCount
         }
         self.init(
             sampling: VideoAlignFrameSampling(count: count, sampleType: sampleType),

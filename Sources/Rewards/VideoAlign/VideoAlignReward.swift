@@ -81,8 +81,7 @@ public final class VideoAlignScorer: @unchecked Sendable {
         self.config = config
         self.processor = try VideoAlignInputProcessor.load(
             from: baseFolder, rewardTokens: config.modelConfig.useSpecialTokens)
-        self.settings = try VideoAlignInputSettings(
-            dataConfig: VideoAlignInputDataConfig.load(modelConfig: folder.appendingPathComponent("model_config.json")))
+        self.settings = try VideoAlignInputSettings(dataConfig: config.dataConfig)
     }
 
     /// VideoAlign's `reward(..., use_norm=True)` for one clip.

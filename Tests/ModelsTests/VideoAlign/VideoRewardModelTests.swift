@@ -235,8 +235,8 @@ final class VideoRewardModelTests: XCTestCase {
         XCTAssertNil(config.dataConfig.numFrames)
         XCTAssertEqual(config.dataConfig.maxFramePixels, 200_704)
         XCTAssertEqual(config.dataConfig.sampleType, "uniform")
-        XCTAssertEqual(config.dataConfig.evalDim, ["VQ", "MQ", "TA"])
-        XCTAssertEqual(config.dataConfig.promptTemplateType, "detailed_special")
+        XCTAssertEqual(config.dataConfig.evalDim, [.visualQuality, .motionQuality, .textAlignment])
+        XCTAssertEqual(config.dataConfig.promptTemplateType, .detailedSpecial)
         XCTAssertEqual(config.modelConfig.modelNameOrPath, "Qwen/Qwen2-VL-2B-Instruct")
         XCTAssertTrue(config.modelConfig.useSpecialTokens)
         XCTAssertEqual(config.pooling, .special)
@@ -264,10 +264,20 @@ final class VideoRewardModelTests: XCTestCase {
         XCTAssertEqual(bare.normalized(raw), raw)
         // data_config's eval_dim may be one string; num_frames a whole float.
         let one = try JSONDecoder().decode(
-            VideoAlignConfig.DataConfig.self, from: Data(#"{"eval_dim": "MQ", "num_frames": 8.0, "fps": null}"#.utf8))
-        XCTAssertEqual(one.evalDim, ["MQ"])
+            VideoAlignInputDataConfig.self, from: Data(#"{"eval_dim": "MQ", "num_frames": 8.0, "fps": null}"#.utf8))
+        XCTAssertEqual(one.evalDim, [.motionQuality])
         XCTAssertEqual(one.numFrames, 8)
         XCTAssertNil(one.fps)
+        // A fractional frame count, or neither a rate nor a count, is refused.
+        var fractional = config
+        fractional.dataConfig.numFrames = 8.5
+        XCTAssert(fractional.problems().contains { $0.contains("data_config.num_frames") }, "\(fractional.problems())")
+        var neither = config
+        neither.dataConfig.fps = nil
+        XCTAssert(neither.problems().contains { $0.contains("fps or num_frames") }, "\(neither.problems())")
+        XCTAssertThrowsError(try VideoAlignInputSettings(dataConfig: neither.dataConfig)) {
+            XCTAssertTrue("\($0)".contains("fps or num_frames"), "\($0)")
+        }
     }
 
     // MARK: - Errors that name what is wrong
