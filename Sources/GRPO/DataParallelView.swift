@@ -32,8 +32,9 @@ public final class DataParallelView: ProcessGroup, @unchecked Sendable {
 
     /// One copy per replica: the first rank's of each sequence-parallel group.
     public func allGather(_ tensor: Tensor) throws -> Tensor {
-        let gathered = try world.allGather(tensor), rows = max(tensor.ndim == 0 ? 1 : tensor.dim(0), 1)
+        let gathered = try world.allGather(tensor)
         guard tensor.ndim > 0, tensor.dim(0) > 0 else { return gathered }
+        let rows = tensor.dim(0)
         let firsts = (0..<worldSize).flatMap { replica in
             (0..<rows).map { Int32(replica * ranksPerReplica * rows + $0) }
         }

@@ -8,7 +8,7 @@ extension GRPOTrainer {
     /// split into such groups (the back end must split: NCCL and MPI do, the ring does not).
     static func parallelizeSequence(_ network: Module, _ processGroup: ProcessGroup) throws {
         let size = processGroup.gradientShares
-        let modules = ([network] + network.namedModules().map(\.module)).compactMap { $0 as? SequenceParallelizable }
+        let modules = network.namedModules().compactMap { $0.module as? SequenceParallelizable }
         guard !modules.isEmpty else {
             throw TrainerError.incompatibleWithModel(
                 "--sp-size \(size): the \(type(of: network)) network has no sequence-parallel attention (HunyuanVideo, "
