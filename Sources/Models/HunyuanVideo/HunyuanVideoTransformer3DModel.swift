@@ -134,9 +134,7 @@ public final class HunyuanVideoTransformer3DModel: Module {
             precondition(
                 replace == nil,
                 "HunyuanVideoTransformer3DModel: sequence parallelism does not support token_replace conditioning")
-            let shard = parallel.shard(of: videoLength)
-            x = x[.all, shard]
-            rotary = Self.rows(of: rotary, textLength: textLength, shard: shard)
+            (x, rotary) = parallel.shard(x, rotary: rotary)
         }
 
         for block in transformerBlocks {
@@ -181,15 +179,6 @@ public final class HunyuanVideoTransformer3DModel: Module {
         x = joint[.all, textLength...]
         let out = projOut(normOut(x, conditioning: embedding))
         return unpatchify(parallel.map { $0.gatherSequence(out) } ?? out, grid: grid)
-    }
-
-    /// The rotary tables' rows of this rank's tokens: the text's, then the shard's of the video's.
-    private static func rows(of rotary: RotaryEmbedding, textLength: Int, shard: Range<Int>) -> RotaryEmbedding {
-        guard case let .tables(cos, sin, layout) = rotary else { return rotary }
-        let video = (textLength + shard.lowerBound)..<(textLength + shard.upperBound)
-        return .tables(
-            cos: concatenated([cos[..<textLength], cos[video]], axis: 0),
-            sin: concatenated([sin[..<textLength], sin[video]], axis: 0), layout: layout)
     }
 
     /// Token replacement's first-frame conditioning (diffusers' `token_replace_emb`): the embedding of timestep 0 plus

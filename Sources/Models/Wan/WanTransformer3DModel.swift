@@ -115,14 +115,7 @@ public final class WanTransformer3DModel: Module {
         var x = patchify(hiddenStates)
         var parallel = sequenceParallel
         parallel?.replicatedLength = 0  // only video tokens attend to themselves; the text is cross-attended
-        if let parallel {
-            guard case let .tables(cos, sin, layout) = rotary else {
-                preconditionFailure("WanTransformer3DModel: sequence parallelism needs rotary tables")
-            }
-            let shard = parallel.shard(of: x.dim(1))
-            x = x[.all, shard]
-            rotary = .tables(cos: cos[shard], sin: sin[shard], layout: layout)
-        }
+        if let parallel { (x, rotary) = parallel.shard(x, rotary: rotary) }
         let c = conditionEmbedder(
             timestep: timestep, text: encoderHiddenStates, image: encoderHiddenStatesImage)
         for block in blocks {

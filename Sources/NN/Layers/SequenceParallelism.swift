@@ -41,6 +41,22 @@ public struct SequenceParallelism: @unchecked Sendable {
         return rank * piece..<(rank + 1) * piece
     }
 
+    /// This rank's shard of the sharded tokens `[B, S, ...]` and its rows of `rotary`'s tables, which cover the
+    /// ``replicatedLength`` prefix then the S tokens (`[L, D]`, or `[B, L, D]` per sample).
+    public func shard(_ tokens: Tensor, rotary: RotaryEmbedding) -> (tokens: Tensor, rotary: RotaryEmbedding) {
+        guard case let .tables(cos, sin, layout) = rotary else {
+            preconditionFailure("SequenceParallelism: rotary positions must be given as tables to be sharded")
+        }
+        let range = shard(of: tokens.dim(1)), prefix = replicatedLength
+        let rows = (prefix + range.lowerBound)..<(prefix + range.upperBound)
+        func local(_ table: Tensor) -> Tensor {
+            let own = table[.ellipsis, rows, .all]
+            guard prefix > 0 else { return own }
+            return concatenated([table[.ellipsis, ..<prefix, .all], own], axis: table.ndim - 2)
+        }
+        return (tokens[.all, range], .tables(cos: local(cos), sin: local(sin), layout: layout))
+    }
+
     /// Every rank's shard `[B, S/P, ...]` joined into `[B, S, ...]`, for the model's output, from which every rank
     /// computes the same loss: each rank's backward then starts from its own shard of that loss's cotangent (MLX's
     /// all-gather gradient), so the shards' gradients add up to the whole once over the group.
