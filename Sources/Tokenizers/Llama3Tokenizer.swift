@@ -22,8 +22,7 @@ public struct Llama3Tokenizer: TextTokenizer {
     public var vocabularySize: Int { encoder.vocabulary.count }
 
     let encoder: BytePairEncoder
-    /// Added tokens by decreasing length, as scalars, for the leftmost-longest match.
-    private let addedByLength: [(scalars: Scalars, id: Int)]
+    private let addedSplitter: AddedTokenSplitter
 
     init(
         encoder: BytePairEncoder, addedTokens: [Qwen2Tokenizer.AddedToken], padTokenID: Int, defaultMaxLength: Int,
@@ -37,8 +36,7 @@ public struct Llama3Tokenizer: TextTokenizer {
         self.suffixTokenIDs = suffixTokenIDs
         self.paddingSide = paddingSide
         self.ignoresMerges = ignoresMerges
-        addedByLength = addedTokens.map { (Scalars($0.content), $0.id) }.filter { !$0.0.isEmpty }
-            .sorted { $0.0.count > $1.0.count }
+        addedSplitter = AddedTokenSplitter(addedTokens)
     }
 
     /// The id of an added token, or of a vocabulary entry.
@@ -47,28 +45,9 @@ public struct Llama3Tokenizer: TextTokenizer {
     }
 
     public func tokenize(_ text: String) -> [Int] {
-        let scalars = Scalars(text)
-        var ids: [Int] = []
-        var segmentStart = 0
-        var i = 0
-        func flush(upTo end: Int) {
-            guard end > segmentStart else { return }
-            for piece in Qwen2PreTokenizer.split(Scalars(scalars[segmentStart..<end]), digitRun: 3) {
-                ids += encodePiece(Array(piece.string.utf8))
-            }
+        addedSplitter.ids(text) { segment in
+            Qwen2PreTokenizer.split(segment, digitRun: 3).flatMap { encodePiece(Array($0.string.utf8)) }
         }
-        while i < scalars.count {
-            if let match = addedByLength.first(where: { matches($0.scalars, in: scalars, at: i) }) {
-                flush(upTo: i)
-                ids.append(match.id)
-                i += match.scalars.count
-                segmentStart = i
-            } else {
-                i += 1
-            }
-        }
-        flush(upTo: scalars.count)
-        return ids
     }
 
     /// A batch as the pipelines tokenize it, padded on the tokenizer's `paddingSide` (the protocol's call pads on
@@ -93,12 +72,6 @@ public struct Llama3Tokenizer: TextTokenizer {
             if let id = encoder.vocabulary[symbol] { return [id] }
         }
         return encoder.encode(wordBytes: bytes)
-    }
-
-    private func matches(_ literal: Scalars, in text: Scalars, at start: Int) -> Bool {
-        guard start + literal.count <= text.count else { return false }
-        for (offset, scalar) in literal.enumerated() where text[start + offset] != scalar { return false }
-        return true
     }
 }
 

@@ -22,16 +22,14 @@ public struct Qwen2Tokenizer: TextTokenizer {
     public var vocabularySize: Int { encoder.vocabulary.count }
 
     let encoder: BytePairEncoder
-    /// Added tokens by decreasing length, as scalars, for the leftmost-longest match.
-    private let addedByLength: [(scalars: Scalars, id: Int)]
+    private let addedSplitter: AddedTokenSplitter
 
     init(encoder: BytePairEncoder, addedTokens: [AddedToken], padTokenID: Int, defaultMaxLength: Int) {
         self.encoder = encoder
         self.addedTokens = addedTokens
         self.padTokenID = padTokenID
         self.defaultMaxLength = defaultMaxLength
-        addedByLength = addedTokens.map { (Scalars($0.content), $0.id) }.filter { !$0.0.isEmpty }
-            .sorted { $0.0.count > $1.0.count }
+        addedSplitter = AddedTokenSplitter(addedTokens)
     }
 
     /// The id of an added token, or of a vocabulary entry.
@@ -40,35 +38,11 @@ public struct Qwen2Tokenizer: TextTokenizer {
     }
 
     public func tokenize(_ text: String) -> [Int] {
-        let scalars = Scalars(text)
-        var ids: [Int] = []
-        var segmentStart = 0
-        var i = 0
-        func flush(upTo end: Int) {
-            guard end > segmentStart else { return }
-            let normalized = UnicodeText.nfc(Scalars(scalars[segmentStart..<end]))
-            for piece in Qwen2PreTokenizer.split(normalized) {
-                ids += encoder.encode(wordBytes: Array(piece.string.utf8))
+        addedSplitter.ids(text) { segment in
+            Qwen2PreTokenizer.split(UnicodeText.nfc(segment)).flatMap {
+                encoder.encode(wordBytes: Array($0.string.utf8))
             }
         }
-        while i < scalars.count {
-            if let match = addedByLength.first(where: { matches($0.scalars, in: scalars, at: i) }) {
-                flush(upTo: i)
-                ids.append(match.id)
-                i += match.scalars.count
-                segmentStart = i
-            } else {
-                i += 1
-            }
-        }
-        flush(upTo: scalars.count)
-        return ids
-    }
-
-    private func matches(_ literal: Scalars, in text: Scalars, at start: Int) -> Bool {
-        guard start + literal.count <= text.count else { return false }
-        for (offset, scalar) in literal.enumerated() where text[start + offset] != scalar { return false }
-        return true
     }
 }
 
